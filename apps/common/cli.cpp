@@ -1,0 +1,138 @@
+#include "common/cli.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace po = boost::program_options;
+
+namespace tern::cli {
+
+std::atomic<bool> stop_requested{false};
+
+namespace {
+
+void on_signal(int) { stop_requested.store(true); }
+
+template <class T>
+T required_parse(const std::optional<T>& parsed, const std::string& option, const std::string& text,
+                 const char* expected) {
+    if (!parsed) throw std::invalid_argument("--" + option + ": '" + text + "' is not " + expected);
+    return *parsed;
+}
+
+std::pair<ipv4_addr, mac_addr> parse_static_arp(const std::string& text) {
+    auto eq = text.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("--static-arp: '" + text + "' is not IP=MAC");
+    auto ip = required_parse(ipv4_addr::parse(text.substr(0, eq)), "static-arp", text, "IP=MAC");
+    auto mac = required_parse(mac_addr::parse(text.substr(eq + 1)), "static-arp", text, "IP=MAC");
+    return {ip, mac};
+}
+
+} // namespace
+
+void install_signal_handlers() {
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+}
+
+void add_engine_options(po::options_description& desc) {
+    desc.add_options()
+        ("ip", po::value<std::string>()->required(), "our address and on-link prefix, e.g. 198.18.0.2/24")
+        ("gateway", po::value<std::string>(), "next hop for destinations off the prefix")
+        ("mac", po::value<std::string>(), "use this MAC instead of the port's")
+        ("port", po::value<unsigned>(), "DPDK port id (default: the first port)")
+        ("engines", po::value<unsigned>()->default_value(1), "engines, one per lcore and queue pair")
+        ("burst", po::value<unsigned>()->default_value(32), "packets per RX/TX burst (1-512)")
+        ("pool-size", po::value<unsigned>()->default_value(8191), "mbufs per engine")
+        ("mtu", po::value<unsigned>()->default_value(1500), "IP MTU (576-9000)")
+        ("static-arp", po::value<std::vector<std::string>>()->composing(), "IP=MAC entry that never expires (repeatable)")
+        ("resolve", po::value<std::vector<std::string>>()->composing(), "resolve this address with ARP at start (repeatable)")
+        ("no-offload", po::bool_switch(), "compute checksums in software even where the NIC offers them")
+        ("no-gratuitous-arp", po::bool_switch(), "do not announce our address at start")
+        ("pcap", po::value<std::string>(), "write every packet in and out to this pcapng file")
+        ("duration", po::value<double>()->default_value(0), "stop after this many seconds (0: on SIGINT/SIGTERM)");
+}
+
+runtime_options engine_options_from(const po::variables_map& vm) {
+    runtime_options o;
+    engine_config& e = o.engine;
+    std::string ip = vm["ip"].as<std::string>();
+    e.address = required_parse(ipv4_cidr::parse(ip), "ip", ip, "an IPv4 address with prefix, like 198.18.0.2/24");
+    if (e.address.addr.is_unspecified() || e.address.addr.is_multicast() || e.address.addr.is_broadcast())
+        throw std::invalid_argument("--ip: '" + ip + "' cannot be a host's address");
+    if (vm.count("gateway")) {
+        std::string gw = vm["gateway"].as<std::string>();
+        e.gateway = required_parse(ipv4_addr::parse(gw), "gateway", gw, "an IPv4 address");
+        if (!e.address.contains(*e.gateway)) throw std::invalid_argument("--gateway: " + gw + " is not on " + ip);
+    }
+    if (vm.count("mac")) {
+        std::string mac = vm["mac"].as<std::string>();
+        e.mac = required_parse(mac_addr::parse(mac), "mac", mac, "a MAC address like 02:00:00:00:00:01");
+        if (e.mac->is_multicast() || e.mac->is_zero()) throw std::invalid_argument("--mac: " + mac + " is not a unicast MAC");
+    }
+    if (vm.count("port")) o.port_id = std::uint16_t(vm["port"].as<unsigned>());
+    auto in_range = [&](const char* name, unsigned lo, unsigned hi) {
+        unsigned v = vm[name].as<unsigned>();
+        if (v < lo || v > hi)
+            throw std::invalid_argument(std::string("--") + name + ": " + std::to_string(v) + " is outside " +
+                                        std::to_string(lo) + "-" + std::to_string(hi));
+        return v;
+    };
+    e.engines = std::uint16_t(in_range("engines", 1, 128));
+    e.burst = std::uint16_t(in_range("burst", 1, 512));
+    e.pool_size = in_range("pool-size", 1023, 1u << 24);
+    e.mtu = std::uint16_t(in_range("mtu", 576, 9000));
+    if (vm.count("static-arp"))
+        for (auto& s : vm["static-arp"].as<std::vector<std::string>>()) e.arp.static_entries.push_back(parse_static_arp(s));
+    if (vm.count("resolve"))
+        for (auto& s : vm["resolve"].as<std::vector<std::string>>())
+            o.resolve.push_back(required_parse(ipv4_addr::parse(s), "resolve", s, "an IPv4 address"));
+    e.disable_offloads = vm["no-offload"].as<bool>();
+    e.gratuitous_arp = !vm["no-gratuitous-arp"].as<bool>();
+    if (vm.count("pcap")) o.pcap_path = vm["pcap"].as<std::string>();
+    if (vm["duration"].as<double>() < 0) throw std::invalid_argument("--duration: must not be negative");
+    return o;
+}
+
+bool parse(const std::vector<std::string>& args, const po::options_description& desc, po::variables_map& vm,
+           int& exit_code, const char* usage) {
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    try {
+        po::store(po::command_line_parser(rest).options(desc).run(), vm);
+        if (vm.count("help")) {
+            std::cout << usage << "\n" << desc << "\n";
+            exit_code = 0;
+            return false;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::cerr << args[0] << ": " << e.what() << "\n(see --help)\n";
+        exit_code = 2;
+        return false;
+    }
+    return true;
+}
+
+void stop_after(double seconds) {
+    if (seconds <= 0) return;
+    std::thread([seconds] {
+        auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+        while (!stop_requested.load() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        stop_requested.store(true);
+    }).detach();
+}
+
+std::string summary(const runtime& rt) {
+    std::ostringstream out;
+    for (auto& [name, value] : rt.totals())
+        if (value != 0 && name != "loops") out << "  " << name << " " << value << "\n";
+    if (auto* cap = rt.capture()) out << "  capture_written " << cap->written() << "\n  capture_missed " << cap->missed() << "\n";
+    return out.str();
+}
+
+} // namespace tern::cli

@@ -1,0 +1,35 @@
+// What every tern app shares on its command line: `app [EAL args] -- [app args]`, the
+// engine options, the stop flag and the final report.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "core/runtime.hpp"
+
+namespace tern::cli {
+
+// The process's one global: set by SIGINT/SIGTERM (or a --duration), read by every engine.
+extern std::atomic<bool> stop_requested;
+void install_signal_handlers();
+
+// Engine options (--ip, --gateway, --engines, --pcap, ...) added to `desc`.
+void add_engine_options(boost::program_options::options_description& desc);
+// Reads them back; throws std::invalid_argument with a message naming the option.
+runtime_options engine_options_from(const boost::program_options::variables_map& vm);
+
+// Parses argv (argv[0] + app args) with `desc`; prints help or the error and returns
+// false when the app should exit (exit_code says how).
+bool parse(const std::vector<std::string>& args, const boost::program_options::options_description& desc,
+           boost::program_options::variables_map& vm, int& exit_code, const char* usage);
+
+// Stops the engines after `seconds` (0: only on a signal). Runs in its own thread.
+void stop_after(double seconds);
+
+// Counters that are not zero, one per line, for the final summary.
+std::string summary(const runtime& rt);
+
+} // namespace tern::cli

@@ -1,0 +1,40 @@
+// Engine-wide configuration: what the apps fill from their command lines.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tern/addr.hpp"
+#include "tern/time.hpp"
+
+namespace tern {
+
+struct arp_config {
+    duration retry_interval = std::chrono::milliseconds(500); // between requests for one address
+    std::uint8_t max_requests = 4;          // then the resolution fails and waiters are told
+    duration entry_lifetime = std::chrono::minutes(5); // a learned entry is refreshed after this
+    std::uint16_t max_pending = 16;         // packets waiting on one address
+    std::uint16_t max_resolutions = 256;    // addresses being resolved at once, per engine
+    std::vector<std::pair<ipv4_addr, mac_addr>> static_entries; // never expire, never replaced
+};
+
+struct engine_config {
+    ipv4_cidr address;                       // our address and the on-link prefix
+    std::optional<ipv4_addr> gateway;        // next hop for destinations off the prefix
+    std::optional<mac_addr> mac;             // overrides the port's MAC
+    std::uint16_t engines = 1;               // one per lcore, one queue pair each
+    std::uint16_t burst = 32;                // packets per rx/tx burst
+    std::uint32_t pool_size = 8191;          // mbufs per engine
+    std::uint16_t rx_ring = 1024, tx_ring = 1024;
+    std::uint16_t tx_backlog = 1024;         // packets kept when the NIC refuses them
+    std::uint16_t mtu = 1500;
+    duration timer_tick = std::chrono::microseconds(100);
+    arp_config arp;
+    bool gratuitous_arp = true;              // announce ourselves at start
+    bool disable_offloads = false;           // software checksums even where the NIC offers
+};
+
+} // namespace tern

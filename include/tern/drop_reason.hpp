@@ -1,0 +1,75 @@
+// Every received packet is either consumed or dropped with one of these reasons, and
+// every reason has a counter per engine. Add a reason here rather than return silently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace tern {
+
+// X(name, what it means)
+#define TERN_DROP_REASONS(X)                                                              \
+    X(eth_truncated, "frame shorter than an Ethernet header")                             \
+    X(eth_not_for_us, "destination MAC is neither ours nor broadcast")                    \
+    X(eth_unknown_type, "EtherType we do not handle (not IPv4 or ARP)")                   \
+    X(eth_multi_segment, "frame spans several mbufs and headers are not in the first")    \
+    X(arp_truncated, "ARP packet shorter than an Ethernet/IPv4 ARP body")                 \
+    X(arp_bad_format, "ARP hardware/protocol type or address lengths are not Ethernet/IPv4") \
+    X(arp_bad_op, "ARP operation neither request nor reply")                              \
+    X(arp_bad_sender, "ARP sender address is broadcast, multicast or zero MAC")           \
+    X(arp_not_for_us, "ARP for another host's address")                                   \
+    X(ipv4_truncated, "packet shorter than a minimal IPv4 header")                        \
+    X(ipv4_bad_version, "IP version field is not 4")                                      \
+    X(ipv4_bad_ihl, "IHL below 5 or past the packet")                                     \
+    X(ipv4_bad_total_length, "total length smaller than the header or larger than the frame") \
+    X(ipv4_bad_checksum, "IPv4 header checksum does not verify")                          \
+    X(ipv4_fragment, "IPv4 fragment (MF set or offset non-zero): not reassembled")        \
+    X(ipv4_bad_source, "IPv4 source is broadcast, multicast or ours")                     \
+    X(ipv4_not_for_us, "IPv4 destination is not our address")                             \
+    X(ipv4_unknown_protocol, "IP protocol other than ICMP and TCP")                       \
+    X(icmp_truncated, "ICMP message shorter than its header")                             \
+    X(icmp_bad_checksum, "ICMP checksum does not verify")                                 \
+    X(icmp_unhandled_type, "ICMP type we do not act on (only echo request is answered)")  \
+    X(tcp_truncated, "TCP segment shorter than a minimal TCP header")                     \
+    X(tcp_bad_data_offset, "TCP data offset below 5 or past the segment")                 \
+    X(tcp_bad_checksum, "TCP checksum does not verify")                                   \
+    X(tcp_bad_option, "TCP option with length 0, 1 or past the header")                   \
+    X(tcp_no_endpoint, "TCP segment for which no connection or listener exists")          \
+    X(arp_queue_full, "outbound packet dropped: queue waiting on ARP resolution is full") \
+    X(arp_unresolved, "outbound packet dropped: next hop did not answer ARP in time")     \
+    X(no_route, "outbound packet dropped: destination off-link and no gateway")           \
+    X(no_mbuf, "reply not sent: the mbuf pool is empty")                                  \
+    X(tx_backlog_full, "outbound packet dropped: TX backlog full after the NIC refused it")
+
+enum class drop_reason : std::uint8_t {
+#define TERN_DROP_ENUM(name, text) name,
+    TERN_DROP_REASONS(TERN_DROP_ENUM)
+#undef TERN_DROP_ENUM
+};
+
+inline constexpr std::size_t drop_reason_count = 0
+#define TERN_DROP_COUNT(name, text) +1
+    TERN_DROP_REASONS(TERN_DROP_COUNT)
+#undef TERN_DROP_COUNT
+    ;
+
+constexpr std::string_view to_string(drop_reason r) {
+    switch (r) {
+#define TERN_DROP_NAME(name, text) case drop_reason::name: return #name;
+        TERN_DROP_REASONS(TERN_DROP_NAME)
+#undef TERN_DROP_NAME
+    }
+    return "unknown";
+}
+
+constexpr std::string_view describe(drop_reason r) {
+    switch (r) {
+#define TERN_DROP_TEXT(name, text) case drop_reason::name: return text;
+        TERN_DROP_REASONS(TERN_DROP_TEXT)
+#undef TERN_DROP_TEXT
+    }
+    return "unknown";
+}
+
+} // namespace tern

@@ -1,0 +1,57 @@
+// A small std::expected stand-in (g++ 12 has no <expected>): a value or an error enum.
+#pragma once
+
+#include <cassert>
+#include <utility>
+#include <variant>
+
+namespace tern {
+
+template <class E>
+struct unexpected {
+    E error;
+};
+
+template <class E>
+unexpected(E) -> unexpected<E>;
+
+template <class T, class E>
+class [[nodiscard]] result {
+public:
+    result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+    result(unexpected<E> err) : state_(std::in_place_index<1>, err.error) {}
+
+    bool has_value() const noexcept { return state_.index() == 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    T& value() & { assert(has_value()); return *std::get_if<0>(&state_); }
+    const T& value() const& { assert(has_value()); return *std::get_if<0>(&state_); }
+    T&& value() && { assert(has_value()); return std::move(*std::get_if<0>(&state_)); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    E error() const { assert(!has_value()); return *std::get_if<1>(&state_); }
+
+private:
+    std::variant<T, E> state_;
+};
+
+// For calls that return nothing on success.
+template <class E>
+class [[nodiscard]] status {
+public:
+    status() = default;
+    status(unexpected<E> err) : ok_(false), error_(err.error) {}
+
+    bool has_value() const noexcept { return ok_; }
+    explicit operator bool() const noexcept { return ok_; }
+    E error() const { assert(!ok_); return error_; }
+
+private:
+    bool ok_ = true;
+    E error_{};
+};
+
+} // namespace tern

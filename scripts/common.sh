@@ -1,0 +1,65 @@
+# Shared by scripts/demo, scripts/test and the integration tests: install what tern
+# needs, build it, and set up hugepages. Every step is idempotent.
+set -euo pipefail
+
+TERN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TERN_BUILD=${TERN_BUILD:-$TERN_ROOT/build}
+
+TERN_PACKAGES=(
+    build-essential meson ninja-build pkg-config
+    libdpdk-dev dpdk dpdk-dev
+    libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
+    iproute2 iputils-ping iptables tcpdump tshark python3
+)
+
+log() { printf '[tern] %s\n' "$*" >&2; }
+
+need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "run as root: it installs packages, reserves hugepages and makes network namespaces" >&2
+        exit 1
+    fi
+}
+
+install_deps() {
+    local missing=()
+    for p in "${TERN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer once, no prompt.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# build DIR [meson options...]: configure once, then ninja.
+build_tern() {
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        log "configuring $dir"
+        meson setup "$dir" "$TERN_ROOT" "$@" >/dev/null
+    fi
+    log "building $dir"
+    ninja -C "$dir" >/dev/null
+}
+
+# Sets EAL_MEM to the EAL memory arguments: hugepages where the kernel gives them,
+# --no-huge otherwise.
+setup_hugepages() {
+    local want=${TERN_HUGEPAGES:-512}
+    EAL_MEM="--no-huge -m 1024"
+    if [ -w /proc/sys/vm/nr_hugepages ]; then
+        local have; have=$(cat /proc/sys/vm/nr_hugepages)
+        if [ "$have" -lt "$want" ]; then echo "$want" > /proc/sys/vm/nr_hugepages 2>/dev/null || true; fi
+        mountpoint -q /dev/hugepages || { mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages 2>/dev/null; } || true
+        local free; free=$(awk '/HugePages_Free/ {print $2}' /proc/meminfo)
+        if [ "${free:-0}" -ge 256 ] && mountpoint -q /dev/hugepages; then
+            EAL_MEM="-m 512"
+        fi
+    fi
+    if [ "$EAL_MEM" = "--no-huge -m 1024" ]; then log "no hugepages: using --no-huge"; else log "using hugepages"; fi
+    export EAL_MEM
+}

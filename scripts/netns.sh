@@ -1,0 +1,55 @@
+# Network namespace helpers for the demo and the integration tests. Every namespace is
+# made here and removed by the caller's trap; addresses come from 198.18.0.0/15 only.
+# Sourced after common.sh.
+
+TERN_NS_LIST=()
+TERN_PIDS=()
+
+# make_ns NAME: a fresh namespace with loopback up.
+make_ns() {
+    local ns=$1
+    ip netns del "$ns" 2>/dev/null || true
+    ip netns add "$ns"
+    ip netns exec "$ns" ip link set lo up
+    TERN_NS_LIST+=("$ns")
+}
+
+# tap_in_ns NS IFACE ADDR/PREFIX: a multi-queue TAP the DPDK net_tap PMD attaches to,
+# made beforehand so the kernel side is addressed and up before tern starts.
+tap_in_ns() {
+    local ns=$1 iface=$2 addr=$3
+    ip netns exec "$ns" ip tuntap add dev "$iface" mode tap multi_queue
+    ip netns exec "$ns" ip addr add "$addr" dev "$iface"
+    ip netns exec "$ns" ip link set "$iface" up
+}
+
+# Kills the processes we started (by PID) and removes our namespaces.
+cleanup_ns() {
+    local pid
+    for pid in "${TERN_PIDS[@]}"; do
+        kill -INT "$pid" 2>/dev/null || true
+    done
+    for pid in "${TERN_PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    local ns
+    for ns in "${TERN_NS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    TERN_PIDS=()
+    TERN_NS_LIST=()
+}
+
+# telemetry PREFIX COMMAND: one telemetry command's JSON answer.
+telemetry() {
+    echo "$2" | dpdk-telemetry.py -f "$1" 2>/dev/null | grep -F "\"${2%%,*}\""
+}
+
+# wait_telemetry PREFIX SECONDS: until the app answers /tern/port.
+wait_telemetry() {
+    local prefix=$1 tries=$(( $2 * 10 ))
+    for _ in $(seq "$tries"); do
+        telemetry "$prefix" /tern/port >/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -1,0 +1,62 @@
+// The engine's clocks. The engine reads its clock once per loop iteration and hands the
+// instant to everything else (the TCP core and the timer wheel never read a clock).
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+
+#include "tern/time.hpp"
+
+namespace tern {
+
+class clock {
+public:
+    virtual ~clock() = default;
+    virtual instant now() = 0;
+};
+
+// Converts TSC cycles to time at `hz` cycles a second. Whole seconds and the remainder are
+// scaled apart, so nothing overflows for any span a 64-bit cycle count can hold
+// (cycles * 1e9 in one go would overflow after about 7 s at 2.5 GHz).
+constexpr duration tsc_cycles_to_duration(std::uint64_t cycles, std::uint64_t hz) {
+    constexpr std::uint64_t ns_per_s = 1'000'000'000;
+    const std::uint64_t seconds = cycles / hz;
+    const std::uint64_t rest = cycles % hz;  // rest * 1e9 fits while hz < 18 GHz
+    return duration(static_cast<std::int64_t>(seconds * ns_per_s + rest * ns_per_s / hz));
+}
+
+// Production: the CPU's time-stamp counter through DPDK, as time since construction.
+// Construct it only after rte_eal_init, which measures the TSC rate. Defined in clock.cpp,
+// which keeps DPDK's headers out of this one.
+class tsc_clock final : public clock {
+public:
+    tsc_clock();
+    instant now() override;
+
+private:
+    std::uint64_t hz_;
+    std::uint64_t start_cycles_;
+};
+
+// Tests: time moves only when the test says so.
+class virtual_clock final : public clock {
+public:
+    explicit virtual_clock(instant start = instant{}) : now_(start) {}
+
+    instant now() override { return now_; }
+
+    void advance(duration d) {
+        assert(d >= duration::zero() && "virtual_clock is monotonic");
+        now_ += d;
+    }
+
+    void set(instant t) {
+        assert(t >= now_ && "virtual_clock is monotonic");
+        now_ = t;
+    }
+
+private:
+    instant now_;
+};
+
+} // namespace tern

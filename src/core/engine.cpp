@@ -1,0 +1,317 @@
+#include "core/engine.hpp"
+
+#include <cassert>
+#include <cstring>
+
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "wire/arp.hpp"
+#include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern {
+
+namespace {
+
+std::span<const std::uint8_t> frame_of(const rte_mbuf* m) {
+    return {rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m)};
+}
+
+// The NIC's verdict on a received checksum: good, bad, or "check it yourself".
+enum class hw_check { good, bad, unknown };
+
+hw_check ip_checksum_verdict(const rte_mbuf* m, bool offloaded) {
+    if (!offloaded) return hw_check::unknown;
+    switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD: return hw_check::good;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD: return hw_check::bad;
+    default: return hw_check::unknown;
+    }
+}
+
+} // namespace
+
+engine::engine(std::uint16_t id, const engine_config& config, const engine_port& port, device& dev,
+               rte_mempool* pool, neighbor_cache& neighbors, clock& clk)
+    : id_(id), config_(config), port_(port), mac_(config.mac.value_or(port.mac)), dev_(dev), pool_(pool),
+      neighbors_(neighbors), clock_(clk), now_(clk.now()), timers_(config.timer_tick, now_),
+      tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending), rx_(config.burst) {}
+
+engine::~engine() {
+    for (arp_resolution* r : pending_.all_active()) {
+        for (rte_mbuf* m : r->waiting) rte_pktmbuf_free(m);
+        r->waiting.clear();
+        timers_.cancel(r->retry);
+        pending_.finish(*r);
+    }
+    for (rte_mbuf* m : tx_.take_all()) rte_pktmbuf_free(m);
+}
+
+void engine::start() {
+    // RFC 5227 §2.3: announce with an ARP request whose sender and target are our address.
+    if (config_.gratuitous_arp) {
+        send_arp(std::uint16_t(wire::arp_op::request), config_.address.addr, mac_addr::broadcast());
+        stats_.arp_gratuitous_out.add();
+    }
+}
+
+void engine::run(const std::atomic<bool>& stop) {
+    while (!stop.load(std::memory_order_relaxed)) poll();
+    flush();
+}
+
+void engine::poll() {
+    now_ = clock_.now();
+    stats_.loops.add();
+    std::uint16_t n = dev_.rx_burst(rx_.data(), std::uint16_t(rx_.size()));
+    for (std::uint16_t i = 0; i < n; ++i) {
+        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
+        receive(rx_[i]);
+    }
+    if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
+    std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
+    stats_.timers_fired.add(fired);
+    flush();
+}
+
+// ---- receive -------------------------------------------------------------------------
+
+void engine::drop(rte_mbuf* m, drop_reason reason) {
+    stats_.drop(reason);
+    rte_pktmbuf_free(m);
+}
+
+void engine::receive(rte_mbuf* m) {
+    stats_.rx_packets.add();
+    stats_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+    // Headers must sit in the first segment; with our MTU and RX buffers they always do.
+    auto eth = wire::ethernet_view::parse(frame_of(m));
+    if (!eth) return drop(m, eth.error());
+    if (eth->dst() != mac_ && !eth->dst().is_broadcast()) return drop(m, drop_reason::eth_not_for_us);
+    switch (eth->type()) {
+    case wire::ether_type::arp: {
+        auto arp = wire::arp_view::parse(eth->payload());
+        if (!arp) return drop(m, arp.error());
+        return receive_arp(m, *arp);
+    }
+    case wire::ether_type::ipv4:
+        return receive_ipv4(m, eth->payload());
+    default:
+        return drop(m, drop_reason::eth_unknown_type);
+    }
+}
+
+// RFC 826 "Packet Reception", with RFC 5227's probes (sender address 0) not learned.
+void engine::receive_arp(rte_mbuf* m, const wire::arp_view& arp) {
+    bool request = arp.op() == wire::arp_op::request;
+    (request ? stats_.arp_requests_in : stats_.arp_replies_in).add();
+    mac_addr sha = arp.sender_mac();
+    if (sha.is_multicast() || sha.is_zero()) return drop(m, drop_reason::arp_bad_sender);
+    ipv4_addr spa = arp.sender_ip();
+    bool for_us = arp.target_ip() == config_.address.addr;
+    if (spa == config_.address.addr) return drop(m, drop_reason::arp_bad_sender); // someone claims our address
+    // RFC 826: update an entry we hold; add one only when the packet is for us.
+    bool known = neighbors_.lookup(spa, now_).has_value();
+    if (!spa.is_unspecified() && config_.address.contains(spa) && (known || for_us)) learn(spa, sha);
+    if (!for_us) return drop(m, drop_reason::arp_not_for_us);
+    if (request) return reply_arp(m, arp);
+    rte_pktmbuf_free(m); // a reply for us: learned above, nothing more to do
+}
+
+// Turns the request into its reply in the same mbuf.
+void engine::reply_arp(rte_mbuf* m, const wire::arp_view& request) {
+    wire::arp_repr reply{wire::arp_op::reply, mac_, config_.address.addr, request.sender_mac(), request.sender_ip()};
+    wire::ethernet_repr eth{request.sender_mac(), mac_, wire::ether_type::arp};
+    auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
+    eth.emit(frame);
+    reply.emit(frame + wire::ethernet_repr::length);
+    stats_.arp_replies_out.add();
+    transmit(m);
+}
+
+void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
+    hw_check verdict = ip_checksum_verdict(m, port_.offloads.rx_ipv4_checksum);
+    if (verdict == hw_check::bad) return drop(m, drop_reason::ipv4_bad_checksum);
+    auto ip = wire::ipv4_view::parse(packet, verdict != hw_check::good);
+    if (!ip) return drop(m, ip.error());
+    ipv4_addr src = ip->src();
+    if (src.is_broadcast() || src.is_multicast() || src == config_.address.addr || src == config_.address.broadcast())
+        return drop(m, drop_reason::ipv4_bad_source);
+    if (ip->dst() != config_.address.addr) return drop(m, drop_reason::ipv4_not_for_us);
+    switch (ip->protocol()) {
+    case wire::ip_protocol::icmp:
+        return receive_icmp(m, *ip);
+    case wire::ip_protocol::tcp: {
+        auto tcp = wire::tcp_view::parse(ip->payload(), src, ip->dst());
+        if (!tcp) return drop(m, tcp.error());
+        // The TCP endpoint is the next layer up; until it takes segments, none has a home.
+        return drop(m, drop_reason::tcp_no_endpoint);
+    }
+    default:
+        return drop(m, drop_reason::ipv4_unknown_protocol);
+    }
+}
+
+// RFC 792 / RFC 1122 §3.2.2.6: answer an echo request with the same identifier,
+// sequence and data; anything else ICMP is counted and dropped.
+void engine::receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip) {
+    auto icmp = wire::icmp_view::parse(ip.payload());
+    if (!icmp) return drop(m, icmp.error());
+    if (icmp->type() != wire::icmp_type::echo_request) return drop(m, drop_reason::icmp_unhandled_type);
+    stats_.icmp_echo_requests_in.add();
+
+    // Rewrite in place: drop Ethernet and any IP options, trim Ethernet padding.
+    std::size_t message_len = icmp->message().size();
+    ipv4_addr peer = ip.src();
+    auto reply_ip = wire::ipv4_repr{config_.address.addr, peer, wire::ip_protocol::icmp, 64, ip.id(),
+                                    std::uint16_t(message_len), true, 0};
+    std::size_t strip = wire::ethernet_header_len + ip.header_length() - wire::ipv4_repr::header_length;
+    rte_pktmbuf_adj(m, std::uint16_t(strip));
+    rte_pktmbuf_trim(m, std::uint16_t(rte_pktmbuf_pkt_len(m) - wire::ipv4_repr::header_length - message_len));
+    auto* out = rte_pktmbuf_mtod(m, std::uint8_t*);
+    reply_ip.emit(out, !port_.offloads.tx_ipv4_checksum);
+    std::uint8_t* msg = out + wire::ipv4_repr::header_length;
+    // The checksum is summed again rather than adjusted for the type change (RFC 1624
+    // eqn. 3): the adjustment gives 0x0000 where an all-zero message needs 0xffff.
+    msg[wire::icmp_field::type] = wire::icmp_type::echo_reply;
+    wire::store_be16(msg + wire::icmp_field::checksum, 0);
+    wire::store_be16(msg + wire::icmp_field::checksum, wire::checksum_fold(wire::checksum_add({msg, message_len})));
+    stats_.icmp_echo_replies_out.add();
+    send_ipv4(m, peer);
+}
+
+// ---- send ----------------------------------------------------------------------------
+
+std::optional<ipv4_addr> engine::next_hop(ipv4_addr dst) const {
+    if (config_.address.contains(dst)) return dst;
+    return config_.gateway;
+}
+
+void engine::send_ipv4(rte_mbuf* m, ipv4_addr dst) {
+    auto hop = next_hop(dst);
+    if (!hop) return drop(m, drop_reason::no_route);
+    if (auto mac = neighbors_.lookup(*hop, now_)) return send_to(m, *mac);
+    queue_for_arp(m, *hop);
+}
+
+// Prepends Ethernet and hands the packet to the TX buffer.
+void engine::send_to(rte_mbuf* m, mac_addr dst_mac) {
+    auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
+    std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
+    auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wire::ethernet_header_len));
+    assert(frame && "IPv4 packets are built with headroom for Ethernet");
+    wire::ethernet_repr{dst_mac, mac_, wire::ether_type::ipv4}.emit(frame);
+    m->l2_len = wire::ethernet_header_len;
+    m->l3_len = ihl;
+    if (port_.offloads.tx_ipv4_checksum) m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    transmit(m);
+}
+
+void engine::send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (!m) return stats_.drop(drop_reason::no_mbuf);
+    constexpr std::size_t len = wire::ethernet_repr::length + wire::arp_repr::length;
+    auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, len));
+    wire::ethernet_repr{eth_dst, mac_, wire::ether_type::arp}.emit(frame);
+    wire::arp_repr{wire::arp_op(op), mac_, config_.address.addr, mac_addr{}, target_ip}.emit(
+        frame + wire::ethernet_repr::length);
+    if (op == std::uint16_t(wire::arp_op::request)) stats_.arp_requests_out.add();
+    transmit(m);
+}
+
+void engine::transmit(rte_mbuf* m) {
+    if (tx_.full()) flush();
+    if (tx_.full()) {
+        stats_.drop(drop_reason::tx_backlog_full);
+        rte_pktmbuf_free(m);
+        return;
+    }
+    tx_.push(m);
+}
+
+void engine::flush() {
+    auto done = tx_.flush(dev_);
+    stats_.tx_packets.add(done.packets);
+    stats_.tx_bytes.add(done.bytes);
+    stats_.tx_deferred.add(tx_.size());
+}
+
+// ---- ARP resolution ------------------------------------------------------------------
+
+void engine::learn(ipv4_addr ip, mac_addr mac) {
+    if (!neighbors_.update(ip, mac, now_ + config_.arp.entry_lifetime)) {
+        stats_.arp_cache_full.add();
+        return;
+    }
+    if (arp_resolution* r = pending_.find(ip)) complete(*r, mac);
+}
+
+void engine::resolve(ipv4_addr ip) {
+    if (neighbors_.lookup(ip, now_) || pending_.find(ip)) return;
+    start_resolution(ip);
+}
+
+void engine::queue_for_arp(rte_mbuf* m, ipv4_addr hop) {
+    arp_resolution* r = pending_.find(hop);
+    if (!r) r = start_resolution(hop);
+    if (!r || !pending_.can_wait(*r)) return drop(m, drop_reason::arp_queue_full);
+    r->waiting.push_back(m);
+}
+
+arp_resolution* engine::start_resolution(ipv4_addr hop) {
+    arp_resolution* r = pending_.start(hop);
+    if (!r) return nullptr;
+    r->retry.owner = r;
+    r->retry.kind = std::uint32_t(timer_kind::arp_retry);
+    retry_arp(*r);
+    return r;
+}
+
+void engine::on_timer(timer_hook& hook) {
+    switch (timer_kind(hook.kind)) {
+    case timer_kind::arp_retry:
+        return retry_arp(*static_cast<arp_resolution*>(hook.owner));
+    }
+}
+
+// Another engine may have learned the address meanwhile (ARP replies land on whichever
+// queue the NIC picks); otherwise ask again, up to max_requests times.
+void engine::retry_arp(arp_resolution& r) {
+    if (auto mac = neighbors_.lookup(r.ip, now_)) return complete(r, *mac);
+    if (r.requests_sent >= config_.arp.max_requests) return fail(r);
+    ++r.requests_sent;
+    send_arp(std::uint16_t(wire::arp_op::request), r.ip, mac_addr::broadcast());
+    timers_.arm(r.retry, now_ + config_.arp.retry_interval);
+}
+
+void engine::complete(arp_resolution& r, mac_addr mac) {
+    timers_.cancel(r.retry);
+    stats_.arp_resolved.add();
+    for (rte_mbuf* m : r.waiting) send_to(m, mac);
+    r.waiting.clear();
+    pending_.finish(r);
+}
+
+void engine::fail(arp_resolution& r) {
+    timers_.cancel(r.retry);
+    stats_.arp_failed.add();
+    for (rte_mbuf* m : r.waiting) drop(m, drop_reason::arp_unresolved);
+    r.waiting.clear();
+    ipv4_addr ip = r.ip;
+    pending_.finish(r);
+    if (unreachable_handler_) unreachable_handler_(ip);
+}
+
+void engine::check_resolutions() {
+    neighbors_seen_ = neighbors_.version();
+    for (arp_resolution* r : pending_.all_active()) {
+        if (auto mac = neighbors_.lookup(r->ip, now_)) complete(*r, *mac);
+    }
+}
+
+} // namespace tern

@@ -1,0 +1,119 @@
+// One engine per lcore: polls its own queue pair, runs every packet of a burst to
+// completion, fires its timers, and transmits once per round (DESIGN.md "The engine loop").
+// All state here is the engine's own; the only shared object is the neighbor cache.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "core/arp_pending.hpp"
+#include "core/clock.hpp"
+#include "core/neighbor_cache.hpp"
+#include "core/stats.hpp"
+#include "core/timer_wheel.hpp"
+#include "core/tx_buffer.hpp"
+#include "dpdk/device.hpp"
+#include "dpdk/port.hpp"
+#include "tern/config.hpp"
+
+struct rte_mbuf;
+struct rte_mempool;
+
+namespace tern {
+
+namespace wire {
+class arp_view;
+class ipv4_view;
+} // namespace wire
+
+// What an engine knows of the port it sends through.
+struct engine_port {
+    std::uint16_t port_id = 0;
+    std::uint16_t queue = 0;
+    mac_addr mac;
+    port_offloads offloads;
+};
+
+// Timer kinds the engine dispatches on (timer_hook::kind).
+enum class timer_kind : std::uint32_t { arp_retry = 1 };
+
+class engine {
+public:
+    engine(std::uint16_t id, const engine_config& config, const engine_port& port, device& dev,
+           rte_mempool* pool, neighbor_cache& neighbors, clock& clk);
+    ~engine();
+    engine(const engine&) = delete;
+    engine& operator=(const engine&) = delete;
+
+    // Announces our address (gratuitous ARP) when configured to.
+    void start();
+    // One round of the loop: RX burst, dispatch, timers, TX burst.
+    void poll();
+    // Rounds until `stop` becomes true; then a last TX flush.
+    void run(const std::atomic<bool>& stop);
+
+    // Sends an IPv4 packet whose data starts at the IPv4 header (with headroom for
+    // Ethernet): routes it, resolves the next hop (queueing while ARP runs), and
+    // transmits. Takes ownership of m in every case.
+    void send_ipv4(rte_mbuf* m, ipv4_addr dst);
+    // Resolves ip without a packet waiting (no-op if already known or in progress).
+    void resolve(ipv4_addr ip);
+    // Told when a next hop did not answer ARP: whoever was sending to it learns of it.
+    void on_unreachable(std::function<void(ipv4_addr)> handler) { unreachable_handler_ = std::move(handler); }
+
+    std::uint16_t id() const { return id_; }
+    const engine_stats& stats() const { return stats_; }
+    mac_addr mac() const { return mac_; }
+    ipv4_cidr address() const { return config_.address; }
+    rte_mempool* pool() const { return pool_; }
+    timer_wheel& timers() { return timers_; }
+    instant now() const { return now_; }
+    std::uint16_t arp_in_progress() const { return pending_.active(); }
+    std::uint16_t tx_backlog() const { return tx_.size(); }
+
+private:
+    void receive(rte_mbuf* m);
+    void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
+    void receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet);
+    void receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip);
+    void reply_arp(rte_mbuf* m, const wire::arp_view& request);
+    void drop(rte_mbuf* m, drop_reason reason);
+
+    std::optional<ipv4_addr> next_hop(ipv4_addr dst) const;
+    void send_to(rte_mbuf* m, mac_addr dst_mac);
+    void send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst);
+    void transmit(rte_mbuf* m);
+    void flush();
+
+    void learn(ipv4_addr ip, mac_addr mac);
+    void queue_for_arp(rte_mbuf* m, ipv4_addr hop);
+    arp_resolution* start_resolution(ipv4_addr hop);
+    void on_timer(timer_hook& hook);
+    void retry_arp(arp_resolution& r);
+    void complete(arp_resolution& r, mac_addr mac);
+    void fail(arp_resolution& r);
+    void check_resolutions();
+
+    std::uint16_t id_;
+    engine_config config_;
+    engine_port port_;
+    mac_addr mac_;
+    device& dev_;
+    rte_mempool* pool_;
+    neighbor_cache& neighbors_;
+    clock& clock_;
+    instant now_;
+    timer_wheel timers_;
+    tx_buffer tx_;
+    arp_pending pending_;
+    std::uint64_t neighbors_seen_ = 0;
+    std::vector<rte_mbuf*> rx_;
+    engine_stats stats_;
+    std::function<void(ipv4_addr)> unreachable_handler_;
+};
+
+} // namespace tern

@@ -1,0 +1,91 @@
+#include "core/runtime.hpp"
+
+#include <cstdio>
+
+#include <rte_lcore.h>
+#include <rte_launch.h>
+
+#include "core/telemetry.hpp"
+
+namespace tern {
+
+result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_options& options) {
+    const engine_config& cfg = options.engine;
+    if (cfg.engines == 0) return unexpected{std::string("at least one engine is needed")};
+    if (rte_lcore_count() < cfg.engines)
+        return unexpected{std::to_string(cfg.engines) + " engines need " + std::to_string(cfg.engines) +
+                          " lcores; the EAL has " + std::to_string(rte_lcore_count()) + " (pass e.g. -l 0-" +
+                          std::to_string(cfg.engines - 1) + ")"};
+    auto port_id = options.port_id ? result<std::uint16_t, std::string>(*options.port_id) : port::first_available();
+    if (!port_id) return unexpected{port_id.error()};
+
+    std::unique_ptr<runtime> rt(new runtime());
+    port_config pc;
+    pc.queues = cfg.engines;
+    pc.rx_ring_size = cfg.rx_ring;
+    pc.tx_ring_size = cfg.tx_ring;
+    pc.mtu = cfg.mtu;
+    pc.disable_offloads = cfg.disable_offloads;
+    for (std::uint16_t i = 0; i < cfg.engines; ++i) {
+        auto pool = mbuf_pool::create("tern_pool_" + std::to_string(i), cfg.pool_size);
+        if (!pool) return unexpected{pool.error()};
+        pc.pools.push_back(pool->get());
+        rt->pools_.push_back(std::move(*pool));
+    }
+    auto p = port::open(*port_id, pc);
+    if (!p) return unexpected{p.error()};
+    rt->port_.emplace(std::move(*p));
+
+    if (options.pcap_path) {
+        auto file = capture_file::open(*options.pcap_path, rt->port_->mtu());
+        if (!file) return unexpected{file.error()};
+        rt->capture_ = std::move(*file);
+    }
+    // One clock for all engines: the neighbor cache holds instants that every engine compares.
+    rt->clock_ = std::make_unique<tsc_clock>();
+    for (std::uint16_t i = 0; i < cfg.engines; ++i) {
+        rt->devices_.push_back(std::make_unique<ethdev_queue>(*port_id, i));
+        if (rt->capture_)
+            rt->devices_.push_back(std::make_unique<capture_device>(*rt->devices_.back(), *rt->capture_, *port_id, i));
+        engine_port ep{*port_id, i, rt->port_->mac(), rt->port_->offloads()};
+        rt->engines_.push_back(std::make_unique<engine>(i, cfg, ep, *rt->devices_.back(), rt->pools_[i].get(),
+                                                        rt->neighbors_, *rt->clock_));
+    }
+    for (auto& [ip, mac] : cfg.arp.static_entries) rt->neighbors_.update(ip, mac, instant::max(), true);
+    for (ipv4_addr ip : options.resolve) rt->engines_[0]->resolve(ip);
+    telemetry_attach(rt.get());
+    return rt;
+}
+
+runtime::~runtime() { telemetry_detach(this); }
+
+int runtime::launch(void* arg) {
+    auto* job = static_cast<lcore_job*>(arg);
+    job->eng->run(*job->stop);
+    return 0;
+}
+
+void runtime::run(const std::atomic<bool>& stop) {
+    for (auto& e : engines_) e->start();
+    jobs_.clear();
+    for (std::size_t i = 1; i < engines_.size(); ++i) jobs_.push_back(lcore_job{engines_[i].get(), &stop});
+    unsigned lcore;
+    std::size_t next = 0;
+    RTE_LCORE_FOREACH_WORKER(lcore) {
+        if (next == jobs_.size()) break;
+        rte_eal_remote_launch(launch, &jobs_[next++], lcore);
+    }
+    engines_[0]->run(stop);
+    rte_eal_mp_wait_lcore();
+}
+
+std::vector<std::pair<std::string_view, std::uint64_t>> runtime::totals() const {
+    auto sum = engines_[0]->stats().snapshot();
+    for (std::size_t i = 1; i < engines_.size(); ++i) {
+        auto more = engines_[i]->stats().snapshot();
+        for (std::size_t k = 0; k < sum.size(); ++k) sum[k].second += more[k].second;
+    }
+    return sum;
+}
+
+} // namespace tern

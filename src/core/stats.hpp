@@ -1,0 +1,61 @@
+// Per-engine counters. Each engine writes only its own; telemetry reads them from another
+// thread, so they are relaxed atomics written by a single writer (no locked instruction).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tern/drop_reason.hpp"
+
+namespace tern {
+
+class counter {
+public:
+    void add(std::uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+    std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+// X(name): what the engine did, as opposed to what it dropped (drop_reason).
+#define TERN_ENGINE_COUNTERS(X)                                                              \
+    X(rx_packets) X(rx_bytes) X(tx_packets) X(tx_bytes)                                     \
+    X(tx_deferred)          /* packets the NIC refused in a round, kept for the next */      \
+    X(arp_requests_in) X(arp_replies_in) X(arp_requests_out) X(arp_replies_out)              \
+    X(arp_gratuitous_out) X(arp_resolved) X(arp_failed) X(arp_cache_full)                    \
+    X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
+    X(timers_fired) X(loops)
+
+struct engine_stats {
+#define TERN_COUNTER_FIELD(name) counter name;
+    TERN_ENGINE_COUNTERS(TERN_COUNTER_FIELD)
+#undef TERN_COUNTER_FIELD
+    std::array<counter, drop_reason_count> drops;
+
+    void drop(drop_reason r, std::uint64_t n = 1) { drops[std::size_t(r)].add(n); }
+    std::uint64_t dropped(drop_reason r) const { return drops[std::size_t(r)].get(); }
+    std::uint64_t dropped_total() const {
+        std::uint64_t sum = 0;
+        for (auto& d : drops) sum += d.get();
+        return sum;
+    }
+
+    // Every counter by name, drops as "drop_<reason>"; for telemetry and summaries.
+    std::vector<std::pair<std::string_view, std::uint64_t>> snapshot() const {
+        std::vector<std::pair<std::string_view, std::uint64_t>> out;
+#define TERN_COUNTER_SNAP(name) out.emplace_back(#name, name.get());
+        TERN_ENGINE_COUNTERS(TERN_COUNTER_SNAP)
+#undef TERN_COUNTER_SNAP
+#define TERN_DROP_SNAP(name, text) out.emplace_back("drop_" #name, dropped(drop_reason::name));
+        TERN_DROP_REASONS(TERN_DROP_SNAP)
+#undef TERN_DROP_SNAP
+        return out;
+    }
+};
+
+} // namespace tern

@@ -1,0 +1,26 @@
+#include "dpdk/mempool.hpp"
+
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+namespace tern {
+
+result<mbuf_pool, std::string> mbuf_pool::create(const std::string& name, std::uint32_t size,
+                                                 std::uint16_t data_room, int socket) {
+    if (data_room == 0) data_room = RTE_MBUF_DEFAULT_BUF_SIZE;
+    if (socket < 0) socket = int(rte_socket_id());
+    // A per-lcore cache keeps the common alloc/free off the shared ring.
+    std::uint32_t cache = size >= 4096 ? 256 : 0;
+    rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), size, cache, 0, data_room, socket);
+    if (!pool) return unexpected{"mbuf pool '" + name + "' (" + std::to_string(size) + " mbufs): " + rte_strerror(rte_errno)};
+    return mbuf_pool(pool);
+}
+
+mbuf_pool::~mbuf_pool() {
+    if (pool_) rte_mempool_free(pool_);
+}
+
+std::uint32_t mbuf_pool::in_use() const { return rte_mempool_in_use_count(pool_); }
+
+} // namespace tern

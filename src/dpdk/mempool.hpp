@@ -1,0 +1,33 @@
+// RAII for a packet-buffer pool.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "tern/result.hpp"
+
+struct rte_mempool;
+
+namespace tern {
+
+class mbuf_pool {
+public:
+    // `size` mbufs of `data_room` bytes each (RTE_MBUF_DEFAULT_BUF_SIZE when 0).
+    static result<mbuf_pool, std::string> create(const std::string& name, std::uint32_t size,
+                                                 std::uint16_t data_room = 0, int socket = -1);
+
+    mbuf_pool(mbuf_pool&& other) noexcept : pool_(other.pool_) { other.pool_ = nullptr; }
+    mbuf_pool& operator=(mbuf_pool&&) = delete;
+    mbuf_pool(const mbuf_pool&) = delete;
+    ~mbuf_pool();
+
+    rte_mempool* get() const { return pool_; }
+    // mbufs currently taken from the pool (by anyone: NIC rings, engines, the app).
+    std::uint32_t in_use() const;
+
+private:
+    explicit mbuf_pool(rte_mempool* pool) : pool_(pool) {}
+    rte_mempool* pool_;
+};
+
+} // namespace tern

@@ -1,0 +1,70 @@
+// ICMP for IPv4 (RFC 792). The view checks only the format; which types are answered
+// is the engine's choice.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "tern/drop_reason.hpp"
+#include "tern/result.hpp"
+#include "wire/bytes.hpp"
+
+namespace tern::wire {
+
+namespace icmp_type {
+inline constexpr std::uint8_t echo_reply = 0;
+inline constexpr std::uint8_t destination_unreachable = 3;
+inline constexpr std::uint8_t echo_request = 8;
+inline constexpr std::uint8_t time_exceeded = 11;
+} // namespace icmp_type
+
+namespace icmp_field {
+inline constexpr std::size_t type = 0;
+inline constexpr std::size_t code = 1;
+inline constexpr std::size_t checksum = 2;
+inline constexpr std::size_t rest_of_header = 4; // echo: identifier, then sequence number
+inline constexpr std::size_t identifier = 4;
+inline constexpr std::size_t sequence = 6;
+} // namespace icmp_field
+
+inline constexpr std::size_t icmp_header_length = 8;
+static_assert(icmp_field::sequence + 2 == icmp_header_length);
+
+class icmp_view {
+public:
+    // Checks the length (icmp_truncated) and, unless told the NIC did, the checksum over
+    // the whole message (icmp_bad_checksum). `message` is the IPv4 payload.
+    static result<icmp_view, drop_reason> parse(std::span<const std::uint8_t> message, bool verify_checksum = true);
+
+    std::uint8_t type() const { return data_[icmp_field::type]; }
+    std::uint8_t code() const { return data_[icmp_field::code]; }
+    std::uint16_t checksum() const { return load_be16(data_.data() + icmp_field::checksum); }
+    std::uint32_t rest_of_header() const { return load_be32(data_.data() + icmp_field::rest_of_header); }
+    // Meaningful for echo request and reply only.
+    std::uint16_t identifier() const { return load_be16(data_.data() + icmp_field::identifier); }
+    std::uint16_t sequence() const { return load_be16(data_.data() + icmp_field::sequence); }
+    std::span<const std::uint8_t> payload() const { return data_.subspan(icmp_header_length); }
+    std::span<const std::uint8_t> message() const { return data_; }
+
+private:
+    explicit icmp_view(std::span<const std::uint8_t> message) : data_(message) {}
+
+    std::span<const std::uint8_t> data_;
+};
+
+// Echo request (type 8) or echo reply (type 0), RFC 792 page 14.
+struct icmp_echo_repr {
+    std::uint8_t type = icmp_type::echo_request;
+    std::uint16_t identifier = 0;
+    std::uint16_t sequence = 0;
+    std::span<const std::uint8_t> payload;
+
+    std::size_t length() const { return icmp_header_length + payload.size(); }
+
+    // Writes length() bytes at `out`, checksum included. The payload may already sit at
+    // out + 8 (a reply written over the request it answers) or overlap it.
+    void emit(std::uint8_t* out) const;
+};
+
+} // namespace tern::wire

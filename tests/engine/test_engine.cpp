@@ -1,0 +1,427 @@
+// The engine's ARP, ICMP, drop accounting and TX backlog, driven frame by frame on a
+// virtual clock. Every test ends with every mbuf back in the pool (harness destructor).
+#include <cstring>
+
+#include "harness.hpp"
+#include "wire/checksum.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::test {
+namespace {
+
+struct parsed_arp {
+    wire::ethernet_repr eth;
+    wire::arp_repr arp;
+};
+
+parsed_arp parse_arp(std::span<const std::uint8_t> frame) {
+    auto eth = wire::ethernet_view::parse(frame);
+    EXPECT_TRUE(eth.has_value());
+    EXPECT_EQ(eth->type(), wire::ether_type::arp);
+    auto arp = wire::arp_view::parse(eth->payload());
+    EXPECT_TRUE(arp.has_value());
+    return {wire::ethernet_repr::from(*eth), wire::arp_repr::from(*arp)};
+}
+
+TEST_F(engine_test, answers_arp_request_for_our_address) {
+    make_engine();
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, our_ip));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    auto r = parse_arp(bytes(sent[0]));
+    EXPECT_EQ(r.eth.dst, peer_mac);
+    EXPECT_EQ(r.eth.src, our_mac);
+    EXPECT_EQ(r.arp.op, wire::arp_op::reply);
+    EXPECT_EQ(r.arp.sender_mac, our_mac);
+    EXPECT_EQ(r.arp.sender_ip, our_ip);
+    EXPECT_EQ(r.arp.target_mac, peer_mac);
+    EXPECT_EQ(r.arp.target_ip, peer_ip);
+    // RFC 826: the requester is learned, so our reply to its ping needs no ARP of ours.
+    EXPECT_EQ(neighbors_.lookup(peer_ip, clock_.now()), peer_mac);
+    EXPECT_EQ(engine_->stats().arp_replies_out.get(), 1u);
+    free_all(sent);
+}
+
+TEST_F(engine_test, ignores_arp_for_another_address_and_does_not_learn_from_it) {
+    make_engine();
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));
+    EXPECT_TRUE(take_sent().empty());
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_not_for_us), 1u);
+    EXPECT_FALSE(neighbors_.lookup(peer_ip, clock_.now()).has_value());
+}
+
+TEST_F(engine_test, arp_for_another_address_refreshes_an_entry_we_hold) {
+    make_engine();
+    neighbors_.update(peer_ip, mac_addr{{2, 9, 9, 9, 9, 9}}, clock_.now() + std::chrono::seconds(60));
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));
+    EXPECT_EQ(neighbors_.lookup(peer_ip, clock_.now()), peer_mac); // RFC 826 merge step
+}
+
+TEST_F(engine_test, arp_claiming_our_address_or_from_a_multicast_mac_is_dropped) {
+    make_engine();
+    deliver(arp_frame(wire::arp_op::reply, peer_mac, our_ip, our_mac, our_ip, our_mac));
+    deliver(arp_frame(wire::arp_op::request, mac_addr::broadcast(), peer_ip, mac_addr{}, our_ip));
+    EXPECT_TRUE(take_sent().empty());
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_bad_sender), 2u);
+}
+
+TEST_F(engine_test, arp_probe_is_answered_but_not_learned) {
+    make_engine();
+    // RFC 5227 §2.1.1: a probe has sender IP 0.0.0.0.
+    deliver(arp_frame(wire::arp_op::request, peer_mac, ipv4_addr{}, mac_addr{}, our_ip));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(parse_arp(bytes(sent[0])).eth.dst, peer_mac);
+    EXPECT_TRUE(neighbors_.entries().empty());
+    free_all(sent);
+}
+
+TEST_F(engine_test, gratuitous_arp_at_start) {
+    auto config = default_config();
+    config.gratuitous_arp = true;
+    make_engine(config).start();
+    engine_->poll();
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    auto r = parse_arp(bytes(sent[0]));
+    EXPECT_TRUE(r.eth.dst.is_broadcast());
+    EXPECT_EQ(r.arp.op, wire::arp_op::request);
+    EXPECT_EQ(r.arp.sender_ip, our_ip);
+    EXPECT_EQ(r.arp.target_ip, our_ip);
+    free_all(sent);
+}
+
+// Checks an echo reply to peer_ip with identifier/sequence and the request's data.
+void expect_echo_reply(std::span<const std::uint8_t> frame, std::uint16_t id, std::uint16_t seq, std::size_t payload) {
+    auto eth = wire::ethernet_view::parse(frame);
+    ASSERT_TRUE(eth.has_value());
+    EXPECT_EQ(eth->dst(), peer_mac);
+    EXPECT_EQ(eth->src(), our_mac);
+    auto ip = wire::ipv4_view::parse(eth->payload()); // verifies the header checksum
+    ASSERT_TRUE(ip.has_value()) << to_string(ip.error());
+    EXPECT_EQ(ip->src(), our_ip);
+    EXPECT_EQ(ip->dst(), peer_ip);
+    EXPECT_EQ(ip->header_length(), 20u);
+    auto icmp = wire::icmp_view::parse(ip->payload()); // verifies the ICMP checksum
+    ASSERT_TRUE(icmp.has_value()) << to_string(icmp.error());
+    EXPECT_EQ(icmp->type(), wire::icmp_type::echo_reply);
+    EXPECT_EQ(icmp->identifier(), id);
+    EXPECT_EQ(icmp->sequence(), seq);
+    ASSERT_EQ(icmp->payload().size(), payload);
+    for (std::size_t i = 0; i < payload; ++i) ASSERT_EQ(icmp->payload()[i], std::uint8_t(i * 7 + 3));
+}
+
+TEST_F(engine_test, answers_echo_request_from_a_known_neighbor) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    deliver(echo_request(peer_ip, 0x4242, 7));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    expect_echo_reply(bytes(sent[0]), 0x4242, 7, 56);
+    EXPECT_EQ(engine_->stats().icmp_echo_replies_out.get(), 1u);
+    free_all(sent);
+}
+
+TEST_F(engine_test, echo_reply_checksum_is_right_for_every_identifier_and_size) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    // The reply's checksum is adjusted incrementally (RFC 1624): try values that wrap.
+    for (std::uint16_t id : {0x0000, 0x0001, 0xf7ff, 0xffff}) {
+        for (std::size_t size : {0u, 1u, 7u, 56u, 1472u}) {
+            SCOPED_TRACE("id " + std::to_string(id) + " size " + std::to_string(size));
+            deliver(echo_request(peer_ip, id, std::uint16_t(size), size));
+            auto sent = take_sent();
+            ASSERT_EQ(sent.size(), 1u);
+            expect_echo_reply(bytes(sent[0]), id, std::uint16_t(size), size);
+            free_all(sent);
+        }
+    }
+}
+
+TEST_F(engine_test, echo_request_with_ip_options_and_ethernet_padding) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    // Build by hand: IHL 6 (one NOP option word) and 10 bytes of Ethernet padding.
+    std::uint8_t data[4] = {1, 2, 3, 4};
+    wire::icmp_echo_repr echo{wire::icmp_type::echo_request, 9, 10, data};
+    std::vector<std::uint8_t> buf(14 + 24 + echo.length() + 10, 0);
+    wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv4}.emit(buf.data());
+    std::uint8_t* ip = buf.data() + 14;
+    wire::ipv4_repr{peer_ip, our_ip, wire::ip_protocol::icmp, 64, 1, std::uint16_t(echo.length() + 4), true, 0}.emit(ip);
+    std::memmove(ip + 24, ip + 20, 0);
+    ip[0] = 0x46;
+    wire::store_be16(ip + 2, std::uint16_t(24 + echo.length()));
+    std::memset(ip + 20, 1, 4); // NOP options
+    wire::store_be16(ip + 10, 0);
+    wire::store_be16(ip + 10, wire::checksum_fold(wire::checksum_add({ip, 24})));
+    echo.emit(ip + 24);
+    deliver(frame(buf));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    auto eth = wire::ethernet_view::parse(bytes(sent[0]));
+    ASSERT_TRUE(eth.has_value());
+    EXPECT_EQ(rte_pktmbuf_pkt_len(sent[0]), 14u + 20u + echo.length());
+    auto rip = wire::ipv4_view::parse(eth->payload());
+    ASSERT_TRUE(rip.has_value());
+    auto icmp = wire::icmp_view::parse(rip->payload());
+    ASSERT_TRUE(icmp.has_value());
+    EXPECT_EQ(icmp->sequence(), 10);
+    EXPECT_TRUE(std::equal(icmp->payload().begin(), icmp->payload().end(), data));
+    free_all(sent);
+}
+
+TEST_F(engine_test, echo_from_unknown_neighbor_waits_for_arp_then_goes) {
+    make_engine();
+    deliver(echo_request(peer_ip, 1, 1));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u); // our ARP request; the reply waits
+    auto req = parse_arp(bytes(sent[0]));
+    EXPECT_TRUE(req.eth.dst.is_broadcast());
+    EXPECT_EQ(req.arp.op, wire::arp_op::request);
+    EXPECT_EQ(req.arp.target_ip, peer_ip);
+    EXPECT_EQ(req.arp.sender_ip, our_ip);
+    free_all(sent);
+    EXPECT_EQ(engine_->arp_in_progress(), 1u);
+
+    deliver(arp_frame(wire::arp_op::reply, peer_mac, peer_ip, our_mac, our_ip, our_mac));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    expect_echo_reply(bytes(sent[0]), 1, 1, 56);
+    EXPECT_EQ(engine_->arp_in_progress(), 0u);
+    EXPECT_EQ(engine_->stats().arp_resolved.get(), 1u);
+    free_all(sent);
+}
+
+TEST_F(engine_test, unanswered_arp_retries_then_fails_and_tells_the_sender) {
+    auto config = default_config();
+    config.arp.max_requests = 3;
+    config.arp.retry_interval = std::chrono::milliseconds(500);
+    make_engine(config);
+    std::vector<ipv4_addr> unreachable;
+    engine_->on_unreachable([&](ipv4_addr ip) { unreachable.push_back(ip); });
+    deliver(echo_request(peer_ip, 1, 1));
+    deliver(echo_request(peer_ip, 1, 2));
+    auto first = take_sent();
+    EXPECT_EQ(first.size(), 1u); // one request for both waiting packets
+    free_all(first);
+    for (int i = 0; i < 2; ++i) {
+        clock_.advance(std::chrono::milliseconds(499));
+        engine_->poll();
+        EXPECT_EQ(dev_.sent.size(), std::size_t(i)) << "no retry before the interval";
+        clock_.advance(std::chrono::milliseconds(1));
+        engine_->poll();
+        EXPECT_EQ(dev_.sent.size(), std::size_t(i + 1)) << "retry " << i + 1;
+    }
+    EXPECT_TRUE(unreachable.empty());
+    clock_.advance(std::chrono::milliseconds(500));
+    engine_->poll();
+    EXPECT_EQ(dev_.sent.size(), 2u);
+    ASSERT_EQ(unreachable.size(), 1u);
+    EXPECT_EQ(unreachable[0], peer_ip);
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_unresolved), 2u);
+    EXPECT_EQ(engine_->stats().arp_failed.get(), 1u);
+    EXPECT_EQ(engine_->stats().arp_requests_out.get(), 3u);
+    EXPECT_EQ(engine_->arp_in_progress(), 0u);
+}
+
+TEST_F(engine_test, packets_waiting_on_arp_are_bounded) {
+    make_engine(); // max_pending 4
+    for (std::uint16_t i = 0; i < 6; ++i) deliver(echo_request(peer_ip, 1, i));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_queue_full), 2u);
+    auto sent = take_sent();
+    free_all(sent);
+    deliver(arp_frame(wire::arp_op::reply, peer_mac, peer_ip, our_mac, our_ip, our_mac));
+    sent = take_sent();
+    EXPECT_EQ(sent.size(), 4u);
+    for (std::uint16_t i = 0; i < 4; ++i) expect_echo_reply(bytes(sent[i]), 1, i, 56);
+    free_all(sent);
+}
+
+TEST_F(engine_test, resolutions_at_once_are_bounded) {
+    make_engine(); // max_resolutions 4
+    for (std::uint8_t i = 0; i < 6; ++i) deliver(echo_request(ipv4_addr::from_octets(198, 18, 0, 10 + i), 1, 1));
+    EXPECT_EQ(engine_->arp_in_progress(), 4u);
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_queue_full), 2u);
+}
+
+TEST_F(engine_test, resolve_without_a_packet_and_static_entries) {
+    make_engine();
+    engine_->resolve(peer_ip);
+    engine_->poll();
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(parse_arp(bytes(sent[0])).arp.target_ip, peer_ip);
+    free_all(sent);
+    // A static entry is not replaced by what the wire says.
+    ipv4_addr fixed = ipv4_addr::from_octets(198, 18, 0, 50);
+    neighbors_.update(fixed, mac_addr{{2, 5, 5, 5, 5, 5}}, instant::max(), true);
+    deliver(arp_frame(wire::arp_op::reply, peer_mac, fixed, our_mac, our_ip, our_mac));
+    EXPECT_EQ(neighbors_.lookup(fixed, clock_.now()), (mac_addr{{2, 5, 5, 5, 5, 5}}));
+}
+
+TEST_F(engine_test, learned_entries_expire) {
+    auto config = default_config();
+    config.arp.entry_lifetime = std::chrono::seconds(10);
+    make_engine(config);
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, our_ip));
+    auto sent = take_sent();
+    free_all(sent);
+    clock_.advance(std::chrono::seconds(10));
+    deliver(echo_request(peer_ip, 1, 1));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(parse_arp(bytes(sent[0])).arp.op, wire::arp_op::request); // asks again
+    free_all(sent);
+}
+
+TEST_F(engine_test, off_link_destinations_go_to_the_gateway_or_nowhere) {
+    make_engine();
+    ipv4_addr far = ipv4_addr::from_octets(198, 19, 1, 1);
+    deliver(echo_request(far, 1, 1));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::no_route), 1u);
+    EXPECT_TRUE(take_sent().empty());
+
+    auto config = default_config();
+    config.gateway = gateway_ip;
+    make_engine(config);
+    deliver(echo_request(far, 1, 1));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(parse_arp(bytes(sent[0])).arp.target_ip, gateway_ip);
+    free_all(sent);
+}
+
+TEST_F(engine_test, another_engine_learning_the_address_completes_our_resolution) {
+    make_engine();
+    deliver(echo_request(peer_ip, 3, 3));
+    auto sent = take_sent();
+    free_all(sent);
+    // Engine B saw the reply (it landed on B's queue) and wrote the shared cache.
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    engine_->poll();
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    expect_echo_reply(bytes(sent[0]), 3, 3, 56);
+    free_all(sent);
+}
+
+TEST_F(engine_test, every_malformed_or_foreign_frame_is_counted_under_its_reason) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    auto expect_drop = [&](rte_mbuf* m, drop_reason r) {
+        std::uint64_t before = engine_->stats().dropped(r);
+        std::uint64_t all_before = engine_->stats().dropped_total();
+        deliver(m);
+        EXPECT_EQ(engine_->stats().dropped(r), before + 1) << to_string(r);
+        EXPECT_EQ(engine_->stats().dropped_total(), all_before + 1) << to_string(r);
+        EXPECT_TRUE(dev_.sent.empty()) << to_string(r);
+    };
+    // Changes one byte of the frame; with fix_ip the IPv4 header checksum is redone.
+    auto mutate = [&](rte_mbuf* m, std::size_t offset, std::uint8_t value, bool fix_ip = false) {
+        auto* p = rte_pktmbuf_mtod(m, std::uint8_t*);
+        p[offset] = value;
+        if (fix_ip) {
+            std::size_t ihl = std::size_t(p[14] & 0x0f) * 4;
+            wire::store_be16(p + 24, 0);
+            wire::store_be16(p + 24, wire::checksum_fold(wire::checksum_add({p + 14, ihl})));
+        }
+        return m;
+    };
+    constexpr std::size_t ip = 14;
+    std::uint8_t short_frame[10] = {};
+    expect_drop(frame(short_frame), drop_reason::eth_truncated);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), 5, 0x99), drop_reason::eth_not_for_us);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), 12, 0x86), drop_reason::eth_unknown_type);
+    auto arp = arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, our_ip);
+    rte_pktmbuf_trim(arp, 10);
+    expect_drop(arp, drop_reason::arp_truncated);
+    expect_drop(mutate(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, our_ip), 14 + 4, 8),
+                drop_reason::arp_bad_format);
+    expect_drop(mutate(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, our_ip), 14 + 7, 3),
+                drop_reason::arp_bad_op);
+    auto tiny_ip = echo_request(peer_ip, 1, 1, 0);
+    rte_pktmbuf_trim(tiny_ip, 28 - 19);
+    expect_drop(tiny_ip, drop_reason::ipv4_truncated);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip, 0x65), drop_reason::ipv4_bad_version);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip, 0x44), drop_reason::ipv4_bad_ihl);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 2, 0x7f, true), drop_reason::ipv4_bad_total_length);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 10, 0x00), drop_reason::ipv4_bad_checksum);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 6, 0x20, true), drop_reason::ipv4_fragment);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 15, 0xff, true), drop_reason::ipv4_bad_source);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 19, 0x09, true), drop_reason::ipv4_not_for_us);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 9, 17, true), drop_reason::ipv4_unknown_protocol);
+    auto short_icmp = echo_request(peer_ip, 1, 1, 0);
+    {
+        auto* p = rte_pktmbuf_mtod(short_icmp, std::uint8_t*);
+        wire::store_be16(p + ip + 2, 20 + 4);
+        mutate(short_icmp, ip + 8, 64, true);
+    }
+    expect_drop(short_icmp, drop_reason::icmp_truncated);
+    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 20 + 8, 0xee), drop_reason::icmp_bad_checksum);
+    expect_drop(mutate(mutate(echo_request(peer_ip, 1, 1), ip + 20, 13), ip + 20 + 2, 0), drop_reason::icmp_bad_checksum);
+
+    // A valid timestamp request (type 13) is not answered.
+    {
+        rte_mbuf* m = echo_request(peer_ip, 1, 1, 0);
+        auto* p = rte_pktmbuf_mtod(m, std::uint8_t*) + ip + 20;
+        p[0] = 13;
+        wire::store_be16(p + 2, 0);
+        wire::store_be16(p + 2, wire::checksum_fold(wire::checksum_add({p, 8})));
+        expect_drop(m, drop_reason::icmp_unhandled_type);
+    }
+    EXPECT_EQ(engine_->stats().rx_packets.get(), 19u);
+}
+
+TEST_F(engine_test, tcp_segments_are_validated_then_have_no_endpoint_yet) {
+    make_engine();
+    wire::tcp_repr seg{};
+    seg.src_port = 40000;
+    seg.dst_port = 80;
+    seg.seq = 1;
+    seg.flags = wire::tcp_flags::syn;
+    seg.window = 65535;
+    std::vector<std::uint8_t> buf(14 + 20 + seg.header_length());
+    wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv4}.emit(buf.data());
+    wire::ipv4_repr{peer_ip, our_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(seg.header_length()), true, 0}
+        .emit(buf.data() + 14);
+    seg.emit(buf.data() + 34, peer_ip, our_ip, {}, wire::checksum_mode::software);
+    deliver(frame(buf));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tcp_no_endpoint), 1u);
+    buf[34 + 16] ^= 0xff; // break the checksum
+    deliver(frame(buf));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tcp_bad_checksum), 1u);
+}
+
+TEST_F(engine_test, refused_packets_stay_in_order_for_the_next_round) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    dev_.accept = 2;
+    for (std::uint16_t i = 0; i < 5; ++i) dev_.inbox.push_back(echo_request(peer_ip, 1, i));
+    engine_->poll();
+    EXPECT_EQ(dev_.sent.size(), 2u);
+    EXPECT_EQ(engine_->tx_backlog(), 3u);
+    EXPECT_EQ(engine_->stats().tx_deferred.get(), 3u);
+    dev_.accept = fake_device::unlimited;
+    engine_->poll();
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 5u);
+    for (std::uint16_t i = 0; i < 5; ++i) expect_echo_reply(bytes(sent[i]), 1, i, 56);
+    EXPECT_EQ(engine_->stats().tx_packets.get(), 5u);
+    free_all(sent);
+}
+
+TEST_F(engine_test, a_full_backlog_drops_with_a_reason) {
+    auto config = default_config();
+    config.tx_backlog = 4;
+    config.burst = 8;
+    make_engine(config);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    dev_.accept = 0;
+    for (std::uint16_t i = 0; i < 6; ++i) dev_.inbox.push_back(echo_request(peer_ip, 1, i));
+    engine_->poll();
+    EXPECT_EQ(engine_->tx_backlog(), 4u);
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_backlog_full), 2u);
+}
+
+} // namespace
+} // namespace tern::test

@@ -1,0 +1,210 @@
+#include "wire/checksum.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "wire/bytes.hpp"
+
+namespace tern::wire {
+namespace {
+
+using test::from_hex;
+
+// RFC 1071 as plainly as it can be written: 16-bit big-endian words, 32-bit sum, a last
+// odd byte padded with zero, carries folded at the end. The reference for everything else.
+std::uint16_t naive_checksum(std::span<const std::uint8_t> data, std::uint32_t sum = 0) {
+    std::size_t i = 0;
+    for (; i + 1 < data.size(); i += 2) sum += std::uint32_t(data[i]) << 8 | data[i + 1];
+    if (i < data.size()) sum += std::uint32_t(data[i]) << 8;
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    return std::uint16_t(~sum);
+}
+
+std::vector<std::uint8_t> random_bytes(std::mt19937& rng, std::size_t n) {
+    std::vector<std::uint8_t> v(n);
+    for (auto& b : v) b = std::uint8_t(rng());
+    return v;
+}
+
+TEST(BigEndian, LoadsAndStores) {
+    std::uint8_t b[4] = {0x12, 0x34, 0x56, 0x78};
+    EXPECT_EQ(load_be16(b), 0x1234);
+    EXPECT_EQ(load_be32(b), 0x12345678u);
+    store_be16(b, 0xabcd);
+    EXPECT_EQ(b[0], 0xab);
+    EXPECT_EQ(b[1], 0xcd);
+    store_be32(b, 0xdeadbeef);
+    EXPECT_EQ((std::vector<std::uint8_t>(b, b + 4)), (std::vector<std::uint8_t>{0xde, 0xad, 0xbe, 0xef}));
+    static_assert(load_be16(std::array<std::uint8_t, 2>{0xc6, 0x12}.data()) == 0xc612);
+}
+
+// RFC 1071 §3, "Numerical Examples": the bytes 00 01 f2 03 f4 f5 f6 f7 sum to ddf2.
+TEST(Checksum, Rfc1071Example) {
+    auto bytes = from_hex("0001 f203 f4f5 f6f7");
+    EXPECT_EQ(checksum_reduce(checksum_add(bytes)), 0xddf2);
+    EXPECT_EQ(checksum_fold(checksum_add(bytes)), 0x220d);
+    // With its checksum appended the data verifies.
+    bytes.push_back(0x22);
+    bytes.push_back(0x0d);
+    EXPECT_TRUE(checksum_ok(bytes));
+}
+
+// The IPv4 header of the captured SYN (fixtures.hpp), checksum 0xafa8.
+TEST(Checksum, CapturedIpv4Header) {
+    auto header = from_hex("4500 003c feeb 4000 4006 afa8 c612 0001 c612 0002");
+    EXPECT_TRUE(checksum_ok(header));
+    EXPECT_EQ(checksum_fold(checksum_add(header)), 0);
+    store_be16(header.data() + 10, 0);
+    EXPECT_EQ(checksum_fold(checksum_add(header)), 0xafa8);
+}
+
+// The ICMP echo request of the capture: 24 bytes, checksum 0xf12c.
+TEST(Checksum, CapturedIcmpMessage) {
+    auto message = test::l4_part(test::icmp_echo_request_frame);
+    ASSERT_EQ(message.size(), 24u);
+    EXPECT_TRUE(checksum_ok(message));
+    store_be16(message.data() + 2, 0);
+    EXPECT_EQ(checksum_fold(checksum_add(message)), 0xf12c);
+}
+
+// The captured SYN verifies with its pseudo-header (RFC 9293 §3.1).
+TEST(Checksum, CapturedTcpWithPseudoHeader) {
+    auto segment = test::l4_part(test::tcp_syn_frame);
+    auto pseudo = pseudo_header_sum(test::host_a, test::host_b, 6, std::uint16_t(segment.size()));
+    EXPECT_TRUE(checksum_ok(segment, pseudo));
+    EXPECT_FALSE(checksum_ok(segment, pseudo_header_sum(test::host_b, test::host_b, 6, std::uint16_t(segment.size()))));
+    EXPECT_FALSE(checksum_ok(segment));
+    store_be16(segment.data() + 16, 0);
+    EXPECT_EQ(checksum_fold(checksum_add(segment, pseudo)), 0x2a18);
+}
+
+TEST(Checksum, EmptyAndZero) {
+    EXPECT_EQ(checksum_add({}), 0u);
+    EXPECT_EQ(checksum_fold(0), 0xffff);
+    EXPECT_EQ(checksum_add({}, 0x1234), 0x1234u);
+    std::vector<std::uint8_t> zeros(100, 0);
+    EXPECT_EQ(checksum_fold(checksum_add(zeros)), 0xffff);
+    EXPECT_FALSE(checksum_ok(zeros)); // a correct checksum of zeros is 0xffff, not 0
+}
+
+TEST(Checksum, OddLengthPadsLastByteWithZero) {
+    auto odd = from_hex("0001 f203 f4f5 f6");
+    auto even = from_hex("0001 f203 f4f5 f600");
+    EXPECT_EQ(checksum_fold(checksum_add(odd)), checksum_fold(checksum_add(even)));
+    EXPECT_EQ(checksum_fold(checksum_add(from_hex("ab"))), std::uint16_t(~0xab00));
+}
+
+TEST(Checksum, MatchesNaiveForEveryLengthAndAlignment) {
+    std::mt19937 rng(1071);
+    auto buffer = random_bytes(rng, 600);
+    for (std::size_t start = 0; start < 8; ++start) {
+        for (std::size_t n = 0; n + start <= buffer.size(); ++n) {
+            std::span<const std::uint8_t> data(buffer.data() + start, n);
+            ASSERT_EQ(checksum_fold(checksum_add(data)), naive_checksum(data)) << "start " << start << " len " << n;
+        }
+    }
+}
+
+TEST(Checksum, AllOnesDoNotOverflow) {
+    std::vector<std::uint8_t> ff(65534, 0xff);
+    EXPECT_EQ(checksum_fold(checksum_add(ff)), naive_checksum(ff));
+    EXPECT_EQ(checksum_reduce(checksum_add(ff)), 0xffff);
+    ff.push_back(0xff); // odd: the last word is ff00
+    EXPECT_EQ(checksum_fold(checksum_add(ff)), naive_checksum(ff));
+    EXPECT_EQ(checksum_reduce(checksum_add(ff)), 0xff00);
+    // Chaining many partial sums stays correct: end-around carry on 32 bits.
+    std::uint32_t sum = 0;
+    std::uint32_t reference = 0;
+    for (int i = 0; i < 100000; ++i) {
+        sum = checksum_add(std::span(ff).first(64), sum);
+        reference = checksum_add_sums(reference, 0xffff);
+    }
+    EXPECT_EQ(checksum_reduce(sum), 0xffff);
+    EXPECT_EQ(checksum_reduce(reference), 0xffff);
+}
+
+TEST(Checksum, InitialSumIsAdded) {
+    std::mt19937 rng(7);
+    auto data = random_bytes(rng, 333);
+    for (std::uint32_t initial : {0u, 1u, 0xffffu, 0x10000u, 0x12345678u, 0xffffffffu}) {
+        std::uint32_t folded_initial = checksum_reduce(initial);
+        EXPECT_EQ(checksum_fold(checksum_add(data, initial)), naive_checksum(data, folded_initial)) << initial;
+    }
+}
+
+TEST(Checksum, ChainsAtEvenBoundariesByPlainAddition) {
+    std::mt19937 rng(2);
+    auto data = random_bytes(rng, 257);
+    std::span<const std::uint8_t> all(data);
+    for (std::size_t cut = 0; cut <= data.size(); cut += 2) {
+        auto sum = checksum_add(all.subspan(cut), checksum_add(all.first(cut)));
+        ASSERT_EQ(checksum_fold(sum), naive_checksum(all)) << cut;
+    }
+}
+
+TEST(Checksum, ChainsAtOddBoundariesWithCombine) {
+    std::mt19937 rng(3);
+    auto data = random_bytes(rng, 203);
+    std::span<const std::uint8_t> all(data);
+    const auto expected = naive_checksum(all);
+    for (std::size_t cut = 0; cut <= data.size(); ++cut) {
+        auto sum = checksum_combine(checksum_add(all.first(cut)), checksum_add(all.subspan(cut)), cut);
+        ASSERT_EQ(checksum_fold(sum), expected) << cut;
+    }
+    // Plain addition at an odd boundary is wrong, which is why combine exists.
+    auto wrong = checksum_add(all.subspan(1), checksum_add(all.first(1)));
+    EXPECT_NE(checksum_fold(wrong), expected);
+}
+
+TEST(Checksum, AccumulatorChainsPiecesOfAnyLength) {
+    std::mt19937 rng(4);
+    auto data = random_bytes(rng, 1500);
+    std::span<const std::uint8_t> all(data);
+    for (int round = 0; round < 200; ++round) {
+        checksum_accumulator acc;
+        std::size_t at = 0;
+        while (at < data.size()) {
+            std::size_t n = std::min<std::size_t>(rng() % 70, data.size() - at);
+            acc.add(all.subspan(at, n));
+            at += n;
+        }
+        ASSERT_EQ(acc.length(), data.size());
+        ASSERT_EQ(acc.checksum(), naive_checksum(all));
+    }
+    // Starting from a pseudo-header sum.
+    auto segment = test::l4_part(test::tcp_data_frame);
+    checksum_accumulator acc(pseudo_header_sum(test::host_a, test::host_b, 6, std::uint16_t(segment.size())));
+    for (std::size_t i = 0; i < segment.size(); i += 3)
+        acc.add(std::span(segment).subspan(i, std::min<std::size_t>(3, segment.size() - i)));
+    EXPECT_EQ(checksum_reduce(acc.sum()), 0xffff);
+    EXPECT_EQ(acc.checksum(), 0);
+}
+
+TEST(Checksum, PseudoHeader) {
+    // 198.18.0.1 -> 198.18.0.2, TCP, 40 bytes:
+    // c612 + 0001 + c612 + 0002 + 0006 + 0028 = 0x18c55, folded 0x8c56.
+    EXPECT_EQ(pseudo_header_sum(test::host_a, test::host_b, 6, 40), 0x18c55u);
+    EXPECT_EQ(pseudo_header_partial(test::host_a, test::host_b, 6, 40), 0x8c56);
+    // The same as checksumming the 12 pseudo-header bytes of RFC 9293 §3.1.
+    auto bytes = from_hex("c612 0001 c612 0002 0006 0028");
+    EXPECT_EQ(checksum_reduce(checksum_add(bytes)), 0x8c56);
+    static_assert(pseudo_header_partial(ipv4_addr{0xffffffff}, ipv4_addr{0xffffffff}, 0xff, 0xffff) ==
+                  checksum_reduce(4 * 0xffff + 0xff + 0xffff));
+}
+
+// What a NIC with TCP checksum offload does: it sums the segment as it is, with the
+// pseudo-header partial (folded, not complemented) in the checksum field, and stores the
+// complement. The result must equal the software checksum.
+TEST(Checksum, PseudoHeaderPartialIsWhatOffloadExpects) {
+    auto segment = test::l4_part(test::tcp_data_frame);
+    const auto len = std::uint16_t(segment.size());
+    store_be16(segment.data() + 16, pseudo_header_partial(test::host_a, test::host_b, 6, len));
+    const auto nic = checksum_fold(checksum_add(segment));
+    EXPECT_EQ(nic, 0xfe19); // the captured checksum
+}
+
+} // namespace
+} // namespace tern::wire

@@ -1,0 +1,56 @@
+#include "wire/frame.hpp"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "fixtures.hpp"
+
+namespace tern::wire {
+namespace {
+
+TEST(Frame, ParsesCapturedSynInOneCall) {
+    auto f = parse_tcp_ipv4_frame(test::tcp_syn_frame);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->eth.src(), test::mac_a);
+    EXPECT_EQ(f->ip.src(), test::host_a);
+    EXPECT_EQ(f->ip.dst(), test::host_b);
+    EXPECT_EQ(f->tcp.dst_port(), 5001);
+    EXPECT_EQ(f->tcp.options().mss, 1460);
+}
+
+TEST(Frame, ParsesPaddedFrame) {
+    auto frame = test::tcp_data_frame; // 70 bytes: pad as a NIC might, to 80
+    frame.resize(80, 0);
+    auto f = parse_tcp_ipv4_frame(frame);
+    ASSERT_TRUE(f);
+    EXPECT_EQ(f->tcp.payload().size(), 4u);
+}
+
+TEST(Frame, ReportsTheFirstFailure) {
+    auto check = [](const std::vector<std::uint8_t>& frame, drop_reason expected, bool verify = true) {
+        auto f = parse_tcp_ipv4_frame(frame, verify, verify);
+        ASSERT_FALSE(f);
+        EXPECT_EQ(f.error(), expected);
+    };
+    check(std::vector<std::uint8_t>(13, 0), drop_reason::eth_truncated);
+    check(test::arp_request_frame, drop_reason::eth_unknown_type);
+    check(test::icmp_echo_request_frame, drop_reason::ipv4_unknown_protocol);
+
+    auto bad_ip = test::tcp_syn_frame;
+    bad_ip[14 + 10] ^= 1;
+    check(bad_ip, drop_reason::ipv4_bad_checksum);
+    EXPECT_TRUE(parse_tcp_ipv4_frame(bad_ip, false, true));
+
+    auto bad_tcp = test::tcp_syn_frame;
+    bad_tcp.back() ^= 1;
+    check(bad_tcp, drop_reason::tcp_bad_checksum);
+    EXPECT_TRUE(parse_tcp_ipv4_frame(bad_tcp, true, false));
+
+    auto cut = test::tcp_syn_frame;
+    cut.resize(14 + 20 + 19);
+    check(cut, drop_reason::ipv4_bad_total_length);
+}
+
+} // namespace
+} // namespace tern::wire

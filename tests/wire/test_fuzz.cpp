@@ -1,0 +1,169 @@
+// Random and mutated buffers through every parser: none may read outside its buffer
+// (AddressSanitizer checks every access, so each buffer gets an allocation of exactly its
+// size) and every accepted view must be consistent with its buffer. Deterministic: one
+// seed, so a failure replays.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "fixtures.hpp"
+#include "wire/arp.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/frame.hpp"
+#include "wire/icmp.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::wire {
+namespace {
+
+// Reads every byte of a span so that ASan sees an out-of-bounds view.
+unsigned touch(std::span<const std::uint8_t> s) {
+    unsigned x = 0;
+    for (auto b : s) x += b;
+    return x;
+}
+
+struct outcome {
+    unsigned accepted = 0;
+    unsigned tcp_verified = 0; // TCP segments accepted with their checksum verified
+    unsigned frames = 0;       // whole frames accepted with checksums verified
+    unsigned bad_option = 0;   // segments that got as far as the option check and failed it
+    unsigned sink = 0;
+};
+
+void exercise(std::span<const std::uint8_t> buf, ipv4_addr src, ipv4_addr dst, outcome& out) {
+    const auto* begin = buf.data();
+    const auto* end = buf.data() + buf.size();
+    auto inside = [&](std::span<const std::uint8_t> s) {
+        return s.empty() || (s.data() >= begin && s.data() + s.size() <= end);
+    };
+
+    if (auto eth = ethernet_view::parse(buf)) {
+        ++out.accepted;
+        EXPECT_TRUE(inside(eth->payload()));
+        out.sink += eth->type() + eth->dst().bytes[5] + eth->src().bytes[0] + touch(eth->payload());
+    }
+    if (auto arp = arp_view::parse(buf)) {
+        ++out.accepted;
+        out.sink += unsigned(arp->op()) + arp->sender_ip().value + arp->target_ip().value +
+                    arp->sender_mac().bytes[5] + arp->target_mac().bytes[5] + touch(arp->bytes());
+    }
+    for (bool verify : {true, false}) {
+        if (auto ip = ipv4_view::parse(buf, verify)) {
+            ++out.accepted;
+            EXPECT_TRUE(inside(ip->header()));
+            EXPECT_TRUE(inside(ip->payload()));
+            EXPECT_EQ(ip->header().size() + ip->payload().size(), ip->total_length());
+            EXPECT_FALSE(ip->more_fragments());
+            out.sink += ip->src().value + ip->dst().value + ip->protocol() + ip->ttl() + ip->id() +
+                        touch(ip->options()) + touch(ip->payload());
+        }
+        if (auto icmp = icmp_view::parse(buf, verify)) {
+            ++out.accepted;
+            EXPECT_TRUE(inside(icmp->payload()));
+            out.sink += icmp->type() + icmp->code() + icmp->identifier() + icmp->sequence() + touch(icmp->payload());
+        }
+        auto tcp = tcp_view::parse(buf, src, dst, verify);
+        if (!tcp && verify && tcp.error() == drop_reason::tcp_bad_option) ++out.bad_option;
+        if (tcp) {
+            ++out.accepted;
+            if (verify) ++out.tcp_verified;
+            EXPECT_TRUE(inside(tcp->option_bytes()));
+            EXPECT_TRUE(inside(tcp->payload()));
+            EXPECT_EQ(tcp->header_length() + tcp->payload().size(), buf.size());
+            EXPECT_LE(tcp->options().sack_block_count, tcp_max_sack_blocks);
+            out.sink += tcp->src_port() + tcp->dst_port() + tcp->seq() + tcp->ack() + tcp->flags() + tcp->window() +
+                        touch(tcp->option_bytes()) + touch(tcp->payload());
+            const auto options = tcp->options();
+            for (const auto& s : options.sacks()) out.sink += s.left + s.right;
+            // Whatever parsed can be written again, and what is written parses.
+            auto repr = tcp_repr::from(*tcp);
+            std::vector<std::uint8_t> again(repr.header_length() + tcp->payload().size());
+            repr.emit(again.data(), src, dst, tcp->payload(), checksum_mode::software);
+            EXPECT_TRUE(tcp_view::parse(again, src, dst));
+        }
+        if (auto f = parse_tcp_ipv4_frame(buf, verify, verify)) {
+            ++out.accepted;
+            if (verify) ++out.frames;
+            EXPECT_TRUE(inside(f->tcp.payload()));
+            out.sink += touch(f->tcp.payload());
+        }
+    }
+}
+
+// Makes the checksums of a mutated packet right again now and then, so that the
+// mutations reach the checks that come after the checksum.
+void maybe_fix_checksums(std::vector<std::uint8_t>& b, std::size_t l3, std::mt19937_64& rng) {
+    if (rng() % 2 == 0 || b.size() < l3 + 20) return;
+    std::vector<std::uint8_t> ip(b.begin() + std::ptrdiff_t(l3), b.end());
+    test::fix_ipv4_checksum(ip);
+    const std::size_t ihl = std::size_t(ip[0] & 0x0f) * 4;
+    const std::uint8_t protocol = ip[9];
+    if (ihl >= 20 && ip.size() >= ihl + 20) {
+        std::vector<std::uint8_t> l4(ip.begin() + std::ptrdiff_t(ihl), ip.end());
+        if (protocol == 6) {
+            test::fix_tcp_checksum(l4, ipv4_addr{load_be32(ip.data() + 12)}, ipv4_addr{load_be32(ip.data() + 16)});
+        } else if (protocol == 1) {
+            test::fix_icmp_checksum(l4);
+        }
+        std::copy(l4.begin(), l4.end(), ip.begin() + std::ptrdiff_t(ihl));
+    }
+    std::copy(ip.begin(), ip.end(), b.begin() + std::ptrdiff_t(l3));
+}
+
+TEST(Fuzz, HundredThousandBuffersThroughEveryParser) {
+    std::mt19937_64 rng(0x7465726e); // "tern"
+    const std::vector<std::uint8_t>* seeds[] = {&test::tcp_syn_frame, &test::tcp_data_frame,
+                                                &test::icmp_echo_request_frame, &test::arp_request_frame,
+                                                &test::arp_reply_frame};
+    outcome out;
+    constexpr int iterations = 100'000;
+    for (int i = 0; i < iterations; ++i) {
+        std::vector<std::uint8_t> b;
+        const auto shape = rng() % 4;
+        if (shape == 0) {
+            // Pure noise, mostly short.
+            b.resize(rng() % 2 == 0 ? rng() % 64 : rng() % 1600);
+            for (auto& x : b) x = std::uint8_t(rng());
+        } else {
+            // A captured frame, seen from the Ethernet, IPv4 or L4 header, mutated.
+            const auto& seed = *seeds[rng() % std::size(seeds)];
+            const std::size_t start = shape == 1 ? 0 : shape == 2 ? 14 : 34;
+            b.assign(seed.begin() + std::ptrdiff_t(std::min(start, seed.size())), seed.end());
+            const auto flips = 1 + rng() % 4;
+            for (unsigned k = 0; k < flips && !b.empty(); ++k) {
+                switch (rng() % 4) {
+                case 0: b[rng() % b.size()] ^= std::uint8_t(1u << (rng() % 8)); break;
+                case 1: b[rng() % b.size()] = std::uint8_t(rng()); break;
+                case 2: b.resize(rng() % (b.size() + 1)); break;
+                case 3: b.insert(b.end(), rng() % 8, std::uint8_t(rng())); break;
+                }
+            }
+            if (shape == 1 && seed[12] == 0x08 && seed[13] == 0x00) maybe_fix_checksums(b, 14, rng);
+            if (shape == 2 && seed[12] == 0x08 && seed[13] == 0x00) maybe_fix_checksums(b, 0, rng);
+            if (shape == 3 && seed[23] == 6 && b.size() >= 20 && rng() % 2 == 0)
+                test::fix_tcp_checksum(b, test::host_a, test::host_b);
+        }
+        // An allocation of exactly the buffer's size, so a read past it is a heap overflow.
+        std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[b.size()]);
+        std::copy(b.begin(), b.end(), exact.get());
+        exercise({exact.get(), b.size()}, test::host_a, test::host_b, out);
+        if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
+    }
+    // Mutation must reach the accepting paths too, not only the early drops.
+    EXPECT_GT(out.accepted, unsigned(iterations) / 4);
+    EXPECT_GT(out.tcp_verified, unsigned(iterations) / 100);
+    EXPECT_GT(out.frames, unsigned(iterations) / 100);
+    EXPECT_GT(out.bad_option, unsigned(iterations) / 500);
+    RecordProperty("accepted", int(out.accepted));
+    RecordProperty("tcp_verified", int(out.tcp_verified));
+    RecordProperty("frames", int(out.frames));
+    RecordProperty("bad_option", int(out.bad_option));
+    RecordProperty("sink", int(out.sink & 0x7fffffff));
+}
+
+} // namespace
+} // namespace tern::wire
