@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cassert>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -18,7 +19,11 @@ unexpected(E) -> unexpected<E>;
 template <class T, class E>
 class [[nodiscard]] result {
 public:
-    result(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+    // Forwarding, so a value built in the return statement is constructed in place.
+    template <class U = T>
+        requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
+                 (!std::is_same_v<std::remove_cvref_t<U>, unexpected<E>>)
+    result(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}
     result(unexpected<E> err) : state_(std::in_place_index<1>, err.error) {}
 
     bool has_value() const noexcept { return state_.index() == 0; }

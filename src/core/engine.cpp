@@ -34,6 +34,15 @@ hw_check ip_checksum_verdict(const rte_mbuf* m, bool offloaded) {
     }
 }
 
+hw_check l4_checksum_verdict(const rte_mbuf* m, bool offloaded) {
+    if (!offloaded) return hw_check::unknown;
+    switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD: return hw_check::good;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD: return hw_check::bad;
+    default: return hw_check::unknown;
+    }
+}
+
 } // namespace
 
 engine::engine(std::uint16_t id, const engine_config& config, const engine_port& port, device& dev,
@@ -147,7 +156,9 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     case wire::ip_protocol::icmp:
         return receive_icmp(m, *ip);
     case wire::ip_protocol::tcp: {
-        auto tcp = wire::tcp_view::parse(ip->payload(), src, ip->dst());
+        hw_check l4 = l4_checksum_verdict(m, port_.offloads.rx_tcp_checksum);
+        if (l4 == hw_check::bad) return drop(m, drop_reason::tcp_bad_checksum);
+        auto tcp = wire::tcp_view::parse(ip->payload(), src, ip->dst(), l4 != hw_check::good);
         if (!tcp) return drop(m, tcp.error());
         // The TCP endpoint is the next layer up; until it takes segments, none has a home.
         return drop(m, drop_reason::tcp_no_endpoint);
@@ -167,6 +178,7 @@ void engine::receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip) {
 
     // Rewrite in place: drop Ethernet and any IP options, trim Ethernet padding.
     std::size_t message_len = icmp->message().size();
+    std::uint16_t identifier = icmp->identifier(), sequence = icmp->sequence();
     ipv4_addr peer = ip.src();
     auto reply_ip = wire::ipv4_repr{config_.address.addr, peer, wire::ip_protocol::icmp, 64, ip.id(),
                                     std::uint16_t(message_len), true, 0};
@@ -176,11 +188,10 @@ void engine::receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip) {
     auto* out = rte_pktmbuf_mtod(m, std::uint8_t*);
     reply_ip.emit(out, !port_.offloads.tx_ipv4_checksum);
     std::uint8_t* msg = out + wire::ipv4_repr::header_length;
-    // The checksum is summed again rather than adjusted for the type change (RFC 1624
-    // eqn. 3): the adjustment gives 0x0000 where an all-zero message needs 0xffff.
-    msg[wire::icmp_field::type] = wire::icmp_type::echo_reply;
-    wire::store_be16(msg + wire::icmp_field::checksum, 0);
-    wire::store_be16(msg + wire::icmp_field::checksum, wire::checksum_fold(wire::checksum_add({msg, message_len})));
+    // Written over the request: same identifier, sequence and data, checksum summed anew.
+    wire::icmp_echo_repr{wire::icmp_type::echo_reply, identifier, sequence,
+                         {msg + wire::icmp_header_length, message_len - wire::icmp_header_length}}
+        .emit(msg);
     stats_.icmp_echo_replies_out.add();
     send_ipv4(m, peer);
 }

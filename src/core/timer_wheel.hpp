@@ -42,7 +42,7 @@ struct timer_hook {
     std::uint32_t kind = 0;  // owner-defined: which of the owner's timers this is
 
     timer_hook() = default;
-    timer_hook(void* owner_, std::uint32_t kind_) : owner(owner_), kind(kind_) {}
+    timer_hook(void* owner_object, std::uint32_t owner_kind) : owner(owner_object), kind(owner_kind) {}
     timer_hook(const timer_hook&) = delete;
     timer_hook& operator=(const timer_hook&) = delete;
     ~timer_hook() { assert(!armed() && "destroying an armed timer_hook: cancel it first"); }
@@ -117,6 +117,7 @@ private:
     static constexpr std::uint8_t firing_list = level_count + 2;
     static constexpr std::uint64_t never = std::numeric_limits<std::uint64_t>::max();
 
+    static std::uint64_t span_ns(instant from, instant to);
     std::uint64_t ticks_ceil(instant t) const;
     std::uint64_t ticks_floor(instant t) const;
     instant at(std::uint64_t ticks) const;
@@ -126,7 +127,7 @@ private:
     void push(hook_list& list, timer_hook& hook, std::uint8_t where, std::uint8_t slot);
     void unlink(timer_hook& hook);
     void place(timer_hook& hook);
-    void move_all(hook_list& from, std::uint8_t to);
+    void move_to_firing(hook_list& from);
     void disarm_all(hook_list& list);
     std::optional<slot_ref> earliest_slot() const;
     void cascade(hook_list& list);
@@ -137,6 +138,7 @@ private:
 
     std::uint64_t tick_ns_;
     instant start_;
+    std::uint64_t last_tick_;      // the last tick an instant can name
     std::uint64_t now_ = 0;        // every hook in a level or in overflow_ has when_ > now_
     std::uint64_t due_until_ = 0;  // a hook armed with when_ <= this waits in due_
     std::uint64_t due_min_ = never;       // <= every when_ in due_
@@ -161,7 +163,9 @@ private:
 // ---- inline definitions ----
 
 inline timer_wheel::timer_wheel(duration tick, instant start)
-    : tick_ns_(static_cast<std::uint64_t>(tick.count())), start_(start) {
+    : tick_ns_(static_cast<std::uint64_t>(tick.count())),
+      start_(start),
+      last_tick_(span_ns(start, instant::max()) / tick_ns_) {
     assert(tick.count() > 0);
 }
 
@@ -185,7 +189,7 @@ inline void timer_wheel::disarm_all(hook_list& list) {
 }
 
 // Nanoseconds from `from` to `to` (to >= from); unsigned, so no span can overflow.
-inline std::uint64_t span_ns(instant from, instant to) {
+inline std::uint64_t timer_wheel::span_ns(instant from, instant to) {
     return static_cast<std::uint64_t>(to.time_since_epoch().count()) -
            static_cast<std::uint64_t>(from.time_since_epoch().count());
 }
@@ -203,8 +207,7 @@ inline std::uint64_t timer_wheel::ticks_floor(instant t) const {
 
 // The instant of a tick, saturating at the end of time.
 inline instant timer_wheel::at(std::uint64_t ticks) const {
-    const std::uint64_t room = span_ns(start_, instant::max());
-    if (ticks > room / tick_ns_) return instant::max();
+    if (ticks > last_tick_) return instant::max();
     const std::uint64_t ns =
         static_cast<std::uint64_t>(start_.time_since_epoch().count()) + ticks * tick_ns_;
     return instant(duration(static_cast<std::int64_t>(ns)));
@@ -284,10 +287,10 @@ inline void timer_wheel::cancel(timer_hook& hook) {
     --size_;
 }
 
-// Relinks a whole list as `to` (only firing_ here), so callbacks can cancel its hooks.
-inline void timer_wheel::move_all(hook_list& from, std::uint8_t to) {
+// Moves a whole list to firing_, relabelling its hooks so callbacks can still cancel them.
+inline void timer_wheel::move_to_firing(hook_list& from) {
     assert(firing_.empty());
-    for (timer_hook* h = from.head; h != nullptr; h = h->next_) h->where_ = to;
+    for (timer_hook* h = from.head; h != nullptr; h = h->next_) h->where_ = firing_list;
     firing_ = from;
     from = {};
 }
@@ -350,12 +353,14 @@ template <class F>
 std::size_t timer_wheel::expire(const slot_ref& ref, F& fire) {
     if (ref.where != overflow_list) {
         hook_list& list = levels_[ref.where][ref.slot];
-        cascade(list);  // places into finer levels only, never back into `list`
+        // A level-0 slot is one tick: all of it is due. Higher levels place into finer
+        // levels only, never back into `list`.
+        if (ref.where > 0) cascade(list);
         return fire_all(list, fire);
     }
     // Placing again may put hooks back into overflow_, so take the list out first.
     overflow_min_ = never;
-    move_all(overflow_, firing_list);
+    move_to_firing(overflow_);
     cascade(firing_);
     return fire_all(firing_, fire);
 }
@@ -369,7 +374,7 @@ std::size_t timer_wheel::advance(instant now, F&& fire) {
 
     // Hooks armed late since the last advance are due before anything in the levels.
     due_min_ = never;
-    move_all(due_, firing_list);
+    move_to_firing(due_);
     std::size_t fired = fire_all(firing_, fire);
 
     while (const auto ref = earliest_slot()) {

@@ -2,9 +2,6 @@
 
 #include <cstring>
 #include <string>
-#include <unistd.h>
-
-#include <rte_eal.h>
 
 namespace tern::test {
 
@@ -87,19 +84,3 @@ void engine_test::free_all(std::vector<rte_mbuf*>& v) {
 }
 
 } // namespace tern::test
-
-// The EAL comes up once for the whole executable, without hugepages or devices: the
-// tests need only mbuf pools.
-int main(int argc, char** argv) {
-    ::testing::InitGoogleTest(&argc, argv);
-    std::string prefix = "tern_test_" + std::to_string(getpid());
-    const char* eal_args[] = {"test_engine", "--no-huge", "-m", "256", "--no-pci", "--no-telemetry",
-                              "--log-level", "*:error", "--file-prefix", prefix.c_str()};
-    if (rte_eal_init(int(std::size(eal_args)), const_cast<char**>(eal_args)) < 0) {
-        std::fprintf(stderr, "EAL start-up failed\n");
-        return 1;
-    }
-    int rc = RUN_ALL_TESTS();
-    rte_eal_cleanup();
-    return rc;
-}

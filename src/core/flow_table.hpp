@@ -1,0 +1,291 @@
+// The per-engine flow table: 4-tuple -> connection. STYLE.md #11: hashed, never scanned.
+//
+// Layout: one power-of-two array of 24-byte slots {key (12), hash (4), value (8)}, open
+// addressing with linear probing kept short by Robin Hood placement (an insert takes the
+// slot of any resident that is closer to its home than the newcomer would be), and
+// backward-shift deletion (the entries after a removed one slide back towards their home),
+// so there are no tombstones and probe chains never break or rot under churn.
+//
+// Sizing: the table is sized once, at construction, for `max_flows` entries at a load factor
+// of at most 7/8; it never grows and never allocates after construction. `insert` returns
+// false once `max_flows` entries are held. Memory: 24 bytes per slot, so between 24 / (7/8)
+// = 27.4 and 2 * 27.4 = 54.9 bytes per flow of `max_flows` depending on how far the
+// power-of-two rounding lands (1M flows -> 2^21 slots -> 48 MiB). Tables of 2 MiB or more are
+// 2 MiB-aligned and advised for transparent huge pages: random probes into tens of MiB are
+// otherwise dominated by TLB misses.
+//
+// Hash: any 32-bit hash with well-mixed low bits will do (the slot index is `hash & mask`) —
+// the table's own seeded `hash(key)` or the NIC's RSS hash of the packet. The table stores
+// the hash and never recomputes it, so EVERY operation on a key must pass the same hash
+// value: a flow inserted under its RSS hash must be found and erased under its RSS hash.
+//
+// Values are non-null `T*` (null marks an empty slot). Single-threaded: the table belongs
+// to one engine; no locks, no atomics.
+#pragma once
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <type_traits>
+
+#include "tern/addr.hpp"
+
+namespace tern {
+
+// The 4-tuple seen from this endpoint. Fixed layout, no padding: it is hashed and compared
+// as 12 raw bytes. Addresses and ports in host byte order.
+struct flow_key {
+    ipv4_addr local_ip;
+    ipv4_addr remote_ip;
+    std::uint16_t local_port = 0;
+    std::uint16_t remote_port = 0;
+
+    friend constexpr bool operator==(const flow_key&, const flow_key&) = default;
+};
+static_assert(sizeof(flow_key) == 12, "flow_key is 12 bytes: 2 addresses + 2 ports");
+static_assert(std::has_unique_object_representations_v<flow_key>, "flow_key has no padding");
+static_assert(std::is_trivially_copyable_v<flow_key>);
+
+namespace detail {
+
+inline std::uint64_t flow_key_lo(const flow_key& k) {
+    std::uint64_t v;
+    std::memcpy(&v, &k, 8);
+    return v;
+}
+
+inline std::uint32_t flow_key_hi(const flow_key& k) {
+    std::uint32_t v;
+    std::memcpy(&v, reinterpret_cast<const unsigned char*>(&k) + 8, 4);
+    return v;
+}
+
+inline bool flow_key_equal(const flow_key& a, const flow_key& b) {
+    return ((flow_key_lo(a) ^ flow_key_lo(b)) | (flow_key_hi(a) ^ flow_key_hi(b))) == 0;
+}
+
+} // namespace detail
+
+// A fast seeded 32-bit hash of the 12 key bytes. Each step (xor with a constant, multiply
+// by an odd constant, xor-shift) is a bijection of 64 bits, so keys that agree in the
+// address words and differ in the ports (or the reverse) never collide before the final
+// truncation; the last multiply/xor-shift pair (murmur3's finaliser) spreads every input bit
+// over the low bits, which are the ones that pick the slot. Seed it per engine so that a
+// remote peer cannot precompute colliding 4-tuples.
+inline std::uint32_t flow_hash(const flow_key& key, std::uint64_t seed) {
+    std::uint64_t h = (detail::flow_key_lo(key) ^ seed) * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 32;
+    h = (h ^ detail::flow_key_hi(key)) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 32;
+    return std::uint32_t(h);
+}
+
+template <class T>
+class flow_table {
+public:
+    static constexpr std::uint64_t default_seed = 0x7465726e666c6f77ull; // "ternflow"
+
+    struct slot {
+        flow_key key;
+        std::uint32_t hash = 0;
+        T* value = nullptr; // nullptr: the slot is empty
+    };
+    static_assert(sizeof(slot) == 24 || sizeof(void*) != 8, "24 bytes per slot");
+
+    // Room for `max_flows` entries; capacity is the smallest power of two (at least 16)
+    // that keeps the load factor at or below 7/8.
+    explicit flow_table(std::size_t max_flows, std::uint64_t seed = default_seed)
+        : max_flows_(max_flows), seed_(seed) {
+        std::size_t want = max_flows + (max_flows + 6) / 7; // ceil(max_flows * 8 / 7)
+        capacity_ = std::max<std::size_t>(16, std::bit_ceil(want));
+        assert(capacity_ > max_flows_ && capacity_ <= (std::size_t(1) << 32));
+        mask_ = capacity_ - 1;
+        slots_.reset(allocate(capacity_));
+    }
+
+    flow_table(const flow_table&) = delete;
+    flow_table& operator=(const flow_table&) = delete;
+    flow_table(flow_table&&) noexcept = default;
+    flow_table& operator=(flow_table&&) noexcept = default;
+
+    std::uint32_t hash(const flow_key& key) const { return flow_hash(key, seed_); }
+
+    // Adds key -> value. False, and nothing changes, if the key is present, the table holds
+    // max_flows() entries already, or value is null.
+    bool insert(const flow_key& key, T* value) { return insert(key, hash(key), value); }
+
+    bool insert(const flow_key& key, std::uint32_t h, T* value) {
+        if (value == nullptr || size_ == max_flows_) return false;
+        std::size_t i = h & mask_;
+        std::size_t dist = 0;
+        // Look for the key until the Robin Hood invariant says it cannot be further on.
+        for (;; i = (i + 1) & mask_, ++dist) {
+            slot& s = slots_[i];
+            if (s.value == nullptr) {
+                s = slot{key, h, value};
+                ++size_;
+                return true;
+            }
+            if (s.hash == h && detail::flow_key_equal(s.key, key)) return false;
+            if (displacement(s, i) < dist) break;
+        }
+        // Absent: take slot i and push the residents along, each richer one giving way.
+        slot carry{key, h, value};
+        for (;; i = (i + 1) & mask_, ++dist) {
+            slot& s = slots_[i];
+            if (s.value == nullptr) {
+                s = carry;
+                ++size_;
+                return true;
+            }
+            std::size_t d = displacement(s, i);
+            if (d < dist) {
+                std::swap(s, carry);
+                dist = d;
+            }
+        }
+    }
+
+    // Removes key; false if it was not present.
+    bool erase(const flow_key& key) { return erase(key, hash(key)); }
+
+    bool erase(const flow_key& key, std::uint32_t h) {
+        std::size_t i = locate(key, h);
+        if (i == npos) return false;
+        // Backward shift: slide the following entries back by one until an empty slot or
+        // an entry already at its home; this leaves exactly the table the inserts would
+        // have built without the erased key, so no tombstone is needed.
+        std::size_t j = (i + 1) & mask_;
+        while (slots_[j].value != nullptr && displacement(slots_[j], j) != 0) {
+            slots_[i] = slots_[j];
+            i = j;
+            j = (j + 1) & mask_;
+        }
+        slots_[i] = slot{};
+        --size_;
+        return true;
+    }
+
+    T* find(const flow_key& key) const { return find(key, hash(key)); }
+
+    T* find(const flow_key& key, std::uint32_t h) const {
+        std::size_t i = locate(key, h);
+        return i == npos ? nullptr : slots_[i].value;
+    }
+
+    // Looks up a burst: out[i] = find(keys[i], hashes[i]). The first pass prefetches the
+    // home slot of every key, the second probes, so the cache misses of the whole burst
+    // overlap instead of being paid one after another. Returns the number of hits.
+    // (The pointer-and-count shape follows rte_hash_lookup_bulk: the engine fills `out`
+    // in its burst array.)
+    std::size_t find_burst(const flow_key* keys, const std::uint32_t* hashes, std::size_t n, T** out) const {
+        for (std::size_t k = 0; k < n; ++k) prefetch(hashes[k]);
+        std::size_t hits = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            out[k] = find(keys[k], hashes[k]);
+            hits += out[k] != nullptr;
+        }
+        return hits;
+    }
+
+    // The same, hashing with hash(key).
+    std::size_t find_burst(const flow_key* keys, std::size_t n, T** out) const {
+        constexpr std::size_t chunk = 64;
+        std::uint32_t hashes[chunk];
+        std::size_t hits = 0;
+        for (std::size_t base = 0; base < n; base += chunk) {
+            std::size_t m = std::min(chunk, n - base);
+            for (std::size_t k = 0; k < m; ++k) hashes[k] = hash(keys[base + k]);
+            hits += find_burst(keys + base, hashes, m, out + base);
+        }
+        return hits;
+    }
+
+    // Starts loading the slot a hash leads to (for callers that pipeline their own lookups).
+    void prefetch(std::uint32_t h) const {
+        const char* p = reinterpret_cast<const char*>(&slots_[h & mask_]);
+        __builtin_prefetch(p, 0, 3);
+        __builtin_prefetch(p + sizeof(slot) - 1, 0, 3); // a slot may straddle two lines
+    }
+
+    void clear() {
+        std::fill_n(slots_.get(), capacity_, slot{});
+        size_ = 0;
+    }
+
+    std::size_t size() const { return size_; }
+    bool empty() const { return size_ == 0; }
+    std::size_t max_flows() const { return max_flows_; }
+    std::size_t capacity() const { return capacity_; }
+    std::size_t memory_bytes() const { return capacity_ * sizeof(slot); }
+    std::uint64_t seed() const { return seed_; }
+
+    // Control path only (shutdown, listings, diagnostics): visits every entry as
+    // f(const flow_key&, T*). The data path never scans.
+    template <class F>
+    void for_each(F&& f) const {
+        for (std::size_t i = 0; i < capacity_; ++i)
+            if (slots_[i].value != nullptr) f(slots_[i].key, slots_[i].value);
+    }
+
+    // Diagnostics: the longest distance of any entry from its home slot (a scan).
+    std::size_t max_displacement() const {
+        std::size_t worst = 0;
+        for (std::size_t i = 0; i < capacity_; ++i)
+            if (slots_[i].value != nullptr) worst = std::max(worst, displacement(slots_[i], i));
+        return worst;
+    }
+
+private:
+    static constexpr std::size_t npos = ~std::size_t(0);
+    static constexpr std::size_t huge_page = std::size_t(2) << 20;
+
+    struct slot_deleter {
+        std::size_t align;
+        void operator()(slot* p) const { ::operator delete(p, std::align_val_t{align}); }
+    };
+
+    // Distance of the entry in slot i from its home slot.
+    std::size_t displacement(const slot& s, std::size_t i) const { return (i - (s.hash & mask_)) & mask_; }
+
+    std::size_t locate(const flow_key& key, std::uint32_t h) const {
+        std::size_t i = h & mask_;
+        // Terminates: the table is never full (capacity_ > max_flows_), and the Robin Hood
+        // invariant ends a miss as soon as it meets an entry closer to home than we are.
+        for (std::size_t dist = 0;; i = (i + 1) & mask_, ++dist) {
+            const slot& s = slots_[i];
+            if (s.value == nullptr) return npos;
+            if (s.hash == h && detail::flow_key_equal(s.key, key)) return i;
+            if (displacement(s, i) < dist) return npos;
+        }
+    }
+
+    slot* allocate(std::size_t n) {
+        std::size_t bytes = n * sizeof(slot);
+        std::size_t align = bytes >= huge_page ? huge_page : 64;
+        slots_.get_deleter().align = align;
+        void* p = ::operator new(bytes, std::align_val_t{align});
+        if (align == huge_page) ::madvise(p, bytes, MADV_HUGEPAGE); // best effort
+        slot* first = static_cast<slot*>(p);
+        std::uninitialized_value_construct_n(first, n);
+        return first;
+    }
+
+    std::unique_ptr<slot[], slot_deleter> slots_{nullptr, slot_deleter{64}};
+    std::size_t size_ = 0;
+    std::size_t max_flows_;
+    std::size_t capacity_ = 0;
+    std::size_t mask_ = 0;
+    std::uint64_t seed_;
+};
+
+} // namespace tern

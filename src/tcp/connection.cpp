@@ -1,0 +1,213 @@
+// Construction and the user calls of RFC 9293 §3.10.1–§3.10.5.
+#include "tcp/connection.hpp"
+
+#include <algorithm>
+
+namespace tern::tcp {
+
+std::string_view to_string(tcp_state s) {
+    switch (s) {
+    case tcp_state::closed: return "CLOSED";
+    case tcp_state::listen: return "LISTEN";
+    case tcp_state::syn_sent: return "SYN-SENT";
+    case tcp_state::syn_received: return "SYN-RECEIVED";
+    case tcp_state::established: return "ESTABLISHED";
+    case tcp_state::fin_wait_1: return "FIN-WAIT-1";
+    case tcp_state::fin_wait_2: return "FIN-WAIT-2";
+    case tcp_state::close_wait: return "CLOSE-WAIT";
+    case tcp_state::closing: return "CLOSING";
+    case tcp_state::last_ack: return "LAST-ACK";
+    case tcp_state::time_wait: return "TIME-WAIT";
+    }
+    return "?";
+}
+
+std::string_view to_string(close_reason r) {
+    switch (r) {
+    case close_reason::normal: return "normal";
+    case close_reason::reset: return "reset";
+    case close_reason::timed_out: return "timed_out";
+    case close_reason::refused: return "refused";
+    case close_reason::aborted: return "aborted";
+    }
+    return "?";
+}
+
+std::string_view to_string(tcp_drop d) {
+    switch (d) {
+#define TERN_TCP_DROP_NAME(name, text) case tcp_drop::name: return #name;
+        TERN_TCP_DROPS(TERN_TCP_DROP_NAME)
+#undef TERN_TCP_DROP_NAME
+    }
+    return "?";
+}
+
+connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
+                       connection_events& events)
+    : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer),
+      reassembly_(options.receive_buffer) {}
+
+namespace {
+
+// RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
+std::uint8_t window_shift_for(std::uint32_t buffer) {
+    std::uint8_t shift = 0;
+    while (shift < 14 && (buffer >> shift) > 0xffff) ++shift;
+    return shift;
+}
+
+} // namespace
+
+// The part of OPEN common to both sides (RFC 9293 §3.10.1): a fresh TCB.
+tcb connection::fresh_tcb(seq32 iss) const {
+    const tcp_config& config = config_;
+    const connection_options& options = options_;
+    tcb t;
+    t.iss = iss;
+    t.snd_una = iss;
+    t.snd_nxt = iss;
+    t.snd_max = iss;
+    t.rcv_wnd = options.receive_buffer;
+    t.rcv_mss = std::uint16_t(config.mtu - 40); // RFC 9293 §3.7.1: MTU minus fixed IPv4 and TCP headers
+    t.rcv_wscale = config.window_scaling ? window_shift_for(options.receive_buffer) : 0;
+    t.rto = config.initial_rto; // RFC 6298 §2.1
+    return t;
+}
+
+// §3.10.1 OPEN, active.
+status<open_error> connection::open_active(const flow& f, seq32 iss, instant now) {
+    if (state_ != tcp_state::closed) return unexpected{open_error::not_closed};
+    flow_ = f;
+    passive_ = false;
+    tcb_ = fresh_tcb(iss);
+    buffer_seq_ = iss + 1;
+    state_ = tcp_state::syn_sent;
+    send_syn(now);
+    return {};
+}
+
+// §3.10.1 OPEN, passive.
+status<open_error> connection::open_passive(const endpoint& local, seq32 iss, instant /*now*/) {
+    if (state_ != tcp_state::closed) return unexpected{open_error::not_closed};
+    listen_on_ = local;
+    passive_ = true;
+    tcb_ = fresh_tcb(iss);
+    buffer_seq_ = iss + 1;
+    state_ = tcp_state::listen;
+    return {};
+}
+
+// §3.10.2 SEND. In SYN-SENT and SYN-RECEIVED the data waits for ESTABLISHED.
+result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> bytes, instant now) {
+    switch (state_) {
+    case tcp_state::closed:
+    case tcp_state::listen: return unexpected{send_error::not_connected};
+    case tcp_state::fin_wait_1:
+    case tcp_state::fin_wait_2:
+    case tcp_state::closing:
+    case tcp_state::last_ack:
+    case tcp_state::time_wait: return unexpected{send_error::closing};
+    default: break;
+    }
+    if (tcb_.fin_queued) return unexpected{send_error::closing};
+    const std::uint32_t taken = send_buffer_.push(bytes);
+    want_writable_ = taken < bytes.size();
+    output(now);
+    return std::size_t(taken);
+}
+
+// §3.10.4 CLOSE.
+status<close_error> connection::close(instant now) {
+    switch (state_) {
+    case tcp_state::closed: return unexpected{close_error::not_open};
+    case tcp_state::listen:
+    case tcp_state::syn_sent: to_closed(close_reason::normal); return {};
+    case tcp_state::syn_received:
+        // "queue for processing after entering ESTABLISHED state"
+        tcb_.fin_queued = true;
+        return {};
+    case tcp_state::established:
+        tcb_.fin_queued = true;
+        state_ = tcp_state::fin_wait_1;
+        break;
+    case tcp_state::close_wait:
+        tcb_.fin_queued = true;
+        state_ = tcp_state::last_ack;
+        break;
+    default: return unexpected{close_error::closing};
+    }
+    output(now);
+    return {};
+}
+
+// §3.10.5 ABORT.
+void connection::abort(instant now) {
+    switch (state_) {
+    case tcp_state::closed: return;
+    case tcp_state::syn_received:
+    case tcp_state::established:
+    case tcp_state::fin_wait_1:
+    case tcp_state::fin_wait_2:
+    case tcp_state::close_wait:
+        emit(wire::tcp_flags::rst, tcb_.snd_nxt, {}, now); // <SEQ=SND.NXT><CTL=RST>
+        break;
+    default: break; // LISTEN, SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: no RST
+    }
+    to_closed(close_reason::aborted);
+}
+
+// §3.10.7 SEGMENT ARRIVES: dispatch by state.
+void connection::on_segment(const segment& seg, instant now) {
+    if (seg.has(wire::tcp_flags::syn) && seg.has(wire::tcp_flags::fin)) {
+        drop(tcp_drop::syn_fin); // never legitimate; Linux drops it too
+        return;
+    }
+    if (keepalive_deadline_) { // any segment shows the peer is alive
+        keepalive_deadline_ = now + options_.keepalive->idle;
+        keepalive_probes_ = 0;
+    }
+    switch (state_) {
+    case tcp_state::closed:
+        drop(tcp_drop::closed);
+        reply_rst(seg);
+        return;
+    case tcp_state::listen: on_listen(seg, now); return;
+    case tcp_state::syn_sent: on_syn_sent(seg, now); break;
+    default: on_synchronized(seg, now); break;
+    }
+    if (state_ != tcp_state::closed && state_ != tcp_state::listen) output(now);
+    if (writable_due_) {
+        writable_due_ = false;
+        if (state_ == tcp_state::established || state_ == tcp_state::close_wait) events_.on_writable();
+    }
+}
+
+std::optional<instant> connection::next_deadline() const {
+    std::optional<instant> next;
+    for (const auto& d : {rtx_deadline_, delack_deadline_, time_wait_deadline_, persist_deadline_, keepalive_deadline_})
+        if (d && (!next || *d < *next)) next = d;
+    return next;
+}
+
+std::optional<wire::tcp_repr> reply_to_closed(const segment& seg) {
+    if (seg.has(wire::tcp_flags::rst)) return std::nullopt; // "An incoming segment containing a RST is discarded"
+    wire::tcp_repr r;
+    r.src_port = seg.header.dst_port;
+    r.dst_port = seg.header.src_port;
+    if (seg.has(wire::tcp_flags::ack)) {
+        r.seq = seg.header.ack; // <SEQ=SEG.ACK><CTL=RST>
+        r.flags = wire::tcp_flags::rst;
+    } else {
+        r.seq = 0; // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+        r.ack = (seg.seq() + seg.len()).raw();
+        r.flags = wire::tcp_flags::rst | wire::tcp_flags::ack;
+    }
+    return r;
+}
+
+void connection::reply_rst(const segment& seg) {
+    if (auto r = reply_to_closed(seg))
+        sink_.emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *r, {});
+}
+
+} // namespace tern::tcp

@@ -1,0 +1,147 @@
+// One TCP connection, sans-IO (DESIGN.md "Layers"): it takes (segment, now), writes what it
+// must send into a segment_sink, tells the application through connection_events, and
+// says through next_deadline() when it next needs on_timer(now).
+//
+// Timers are plain deadlines (RTO / SYN retransmission, delayed ACK, TIME_WAIT) rather than
+// timer_wheel hooks: the core stays a value that a test drives with a virtual clock, and
+// the engine arms one wheel hook per connection at next_deadline() after every call.
+//
+// A passive open puts this connection in LISTEN and the first SYN binds it to its peer, as
+// in RFC 9293 §3.10.7.2. The engine's listener (backlog, SYN cookies) will create
+// connections for each SYN instead; LISTEN processing here is what it reuses.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "tcp/reassembly.hpp"
+#include "tcp/send_buffer.hpp"
+#include "tcp/tcb.hpp"
+#include "tcp/types.hpp"
+#include "tern/result.hpp"
+
+namespace tern::tcp {
+
+enum class open_error : std::uint8_t { not_closed };
+enum class send_error : std::uint8_t { not_connected, closing };
+enum class close_error : std::uint8_t { not_open, closing };
+
+class connection {
+public:
+    connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
+               connection_events& events);
+
+    // RFC 9293 §3.10.1 OPEN. Active: sends a SYN to f.remote. Passive: waits in LISTEN on
+    // `local`. `iss` comes from the engine (RFC 6528).
+    status<open_error> open_active(const flow& f, seq32 iss, instant now);
+    status<open_error> open_passive(const endpoint& local, seq32 iss, instant now);
+
+    // §3.10.2 SEND: copies what fits in the send buffer; returns how many bytes that was.
+    result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes, instant now);
+    // §3.10.4 CLOSE: queued data goes out, then our FIN.
+    status<close_error> close(instant now);
+    // §3.10.5 ABORT: RST where the peer knows us, then CLOSED at once (no TIME_WAIT).
+    void abort(instant now);
+
+    // §3.10.7 SEGMENT ARRIVES. The segment must belong to this connection's flow (or, in
+    // LISTEN, to its local endpoint).
+    void on_segment(const segment& seg, instant now);
+    // Fires every timer due at `now`.
+    void on_timer(instant now);
+    // The earliest instant at which on_timer has work; none when idle.
+    std::optional<instant> next_deadline() const;
+
+    tcp_state state() const { return state_; }
+    const tcb& control_block() const { return tcb_; }
+    const flow& flow_id() const { return flow_; }
+    std::uint32_t send_space() const { return send_buffer_.space(); }
+    std::uint64_t drops(tcp_drop d) const { return drops_[std::size_t(d)]; }
+
+private:
+    // ---- input.cpp: RFC 9293 §3.10.7 ----
+    void on_listen(const segment& seg, instant now);
+    void on_syn_sent(const segment& seg, instant now);
+    void on_synchronized(segment seg, instant now);
+    bool check_timestamp(const segment& seg, instant now);
+    bool check_seq(segment& seg, instant now);
+    bool check_rst(const segment& seg, instant now);
+    bool check_syn(const segment& seg, instant now);
+    void challenge_ack(instant now);
+    bool check_ack(const segment& seg, instant now);
+    void process_text(const segment& seg, instant now);
+    void check_fin(const segment& seg, instant now);
+    void negotiate_options(const wire::tcp_options& peer, instant now);
+    void update_window(const segment& seg);
+    void on_ack_of_new_data(const segment& seg, instant now);
+    void grow_cwnd(std::uint32_t acked);
+    void on_duplicate_ack(const segment& seg, instant now);
+    void deliver(std::span<const std::uint8_t> bytes);
+    void reach_fin(instant now);
+    void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
+
+    // ---- output.cpp ----
+    void output(instant now);
+    void send_syn(instant now);
+    void send_ack(instant now);
+    void reply_rst(const segment& seg);
+    void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);
+    bool send_one(instant now);
+    std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
+    std::uint16_t advertised_window(bool syn) const;
+    std::uint32_t ts_clock(instant now) const;
+    seq32 data_end() const { return buffer_seq_ + send_buffer_.size(); } // one past the last buffered byte
+    bool fin_sent() const;
+    bool fin_acked() const;
+
+    // ---- timers.cpp ----
+    void arm_rto(instant now) { rtx_deadline_ = now + tcb_.rto; }
+    std::uint32_t flight_size() const { return seq_distance(tcb_.snd_una, tcb_.snd_max); }
+    void rtt_sample(duration r);
+    void on_rto(instant now);
+    void schedule_ack(instant now);
+    void enter_time_wait(instant now);
+    void update_persist(instant now);
+    void update_keepalive(instant now);
+    void on_keepalive(instant now);
+    void on_persist(instant now);
+    duration persist_interval() const;
+    void to_closed(close_reason why);
+    void back_to_listen();
+    tcb fresh_tcb(seq32 iss) const;
+
+    const tcp_config& config_;
+    connection_options options_;
+    segment_sink& sink_;
+    connection_events& events_;
+
+    tcp_state state_ = tcp_state::closed;
+    bool passive_ = false; // opened by LISTEN: an RST in SYN-RECEIVED returns there (§3.10.7.4)
+    endpoint listen_on_;
+    flow flow_{};
+    tcb tcb_{};
+    send_buffer send_buffer_;
+    seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
+    bool want_writable_ = false; // send() was short: tell the app when space comes back
+    bool writable_due_ = false;  // space came back during this segment: on_writable at its end
+    reassembly_queue reassembly_;
+
+    std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
+    std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)
+    std::optional<instant> time_wait_deadline_; // 2·MSL (RFC 9293 §3.10.7.4)
+    std::optional<instant> persist_deadline_;   // zero-window probe (RFC 9293 §3.8.6.1)
+    std::uint8_t persist_backoff_ = 0;          // probes sent while the window stayed shut
+    std::optional<instant> keepalive_deadline_; // RFC 1122 §4.2.3.6
+    std::uint8_t keepalive_probes_ = 0;         // unanswered keep-alive probes
+    instant challenge_window_start_{};          // RFC 5961 §7: one-second windows
+    std::uint16_t challenges_in_window_ = 0;
+
+    std::array<std::uint64_t, tcp_drop_count> drops_{};
+};
+
+// RFC 9293 §3.10.7.1: the reply to a segment for which no connection exists (CLOSED).
+// None for an incoming RST. The reply goes from seg's destination back to its source.
+std::optional<wire::tcp_repr> reply_to_closed(const segment& seg);
+
+} // namespace tern::tcp

@@ -1,0 +1,461 @@
+// RFC 9293 §3.10.7 SEGMENT ARRIVES, one function per step, each headed by its section.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace tern::tcp {
+
+namespace f = wire::tcp_flags;
+
+// The options of the SYNs decide what the connection uses (RFC 9293 §3.7.1, RFC 7323
+// §2.2 and §3.2, RFC 2018 §2). Called on the peer's SYN, in LISTEN or SYN-SENT; in
+// SYN-SENT we offered everything the config enables, in LISTEN we answer only what the
+// peer offered, so both cases reduce to "enabled here and present there".
+void connection::negotiate_options(const wire::tcp_options& peer, instant now) {
+    tcb_.ws_ok = config_.window_scaling && peer.window_scale.has_value();
+    tcb_.snd_wscale = tcb_.ws_ok ? std::min<std::uint8_t>(*peer.window_scale, 14) : 0; // RFC 7323 §2.3
+    if (!tcb_.ws_ok) tcb_.rcv_wscale = 0;
+    // Accept no more than we can advertise: the 16-bit field, shifted.
+    tcb_.rcv_wnd = std::min(tcb_.rcv_wnd, std::uint32_t(0xffff) << tcb_.rcv_wscale);
+    tcb_.rcv_wnd &= ~((std::uint32_t(1) << tcb_.rcv_wscale) - 1);
+    tcb_.ts_ok = config_.timestamps && peer.timestamp.has_value();
+    if (tcb_.ts_ok) {
+        tcb_.ts_recent = peer.timestamp->first;
+        tcb_.ts_recent_at = now;
+    }
+    tcb_.sack_ok = config_.sack && peer.sack_permitted;
+    // RFC 9293 §3.7.1: 536 when the peer sends no MSS; RFC 7323 §4.1: TS takes 12 bytes.
+    const std::uint16_t peer_mss = peer.mss.value_or(536);
+    tcb_.snd_mss = std::uint16_t(std::min(peer_mss, tcb_.rcv_mss) - (tcb_.ts_ok ? 12 : 0));
+    // RFC 5681 §3.1: initial window by SMSS.
+    const std::uint32_t smss = tcb_.snd_mss;
+    tcb_.cwnd = smss > 2190 ? 2 * smss : smss > 1095 ? 3 * smss : 4 * smss;
+}
+
+// ---- §3.10.7.2 LISTEN STATE ----
+void connection::on_listen(const segment& seg, instant now) {
+    // First: "An incoming RST segment could not be valid ... it should be ignored."
+    if (seg.has(f::rst)) return drop(tcp_drop::rst_ignored);
+    // Second: "Any acknowledgment is bad if it arrives on a connection still in the LISTEN
+    // state. An acceptable reset segment should be formed ... <SEQ=SEG.ACK><CTL=RST>"
+    if (seg.has(f::ack)) {
+        drop(tcp_drop::bad_ack_reset);
+        return reply_rst(seg);
+    }
+    // Third: a SYN. (Security check not done: no IPSO.) Text on the SYN is not kept; the
+    // peer sends it again after the handshake.
+    if (!seg.has(f::syn)) return drop(tcp_drop::listen_unexpected);
+    flow_ = {{seg.dst_addr, listen_on_.port}, {seg.src_addr, seg.header.src_port}};
+    tcb_.irs = seg.seq();
+    tcb_.rcv_nxt = seg.seq() + 1;
+    negotiate_options(seg.header.options, now);
+    tcb_.snd_wnd = seg.header.window; // RFC 7323 §2.2: the window of a SYN is never scaled
+    tcb_.max_snd_wnd = tcb_.snd_wnd;
+    tcb_.snd_wl1 = seg.seq();
+    tcb_.snd_wl2 = tcb_.iss;
+    state_ = tcp_state::syn_received;
+    send_syn(now); // <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>
+}
+
+// ---- §3.10.7.3 SYN-SENT STATE ----
+void connection::on_syn_sent(const segment& seg, instant now) {
+    // First: check the ACK bit. "If SEG.ACK =< ISS or SEG.ACK > SND.NXT, send a reset
+    // (unless the RST bit is set, if so drop the segment and return) <SEQ=SEG.ACK><CTL=RST>"
+    const bool has_ack = seg.has(f::ack);
+    if (has_ack && (seg.ack() <= tcb_.iss || seg.ack() > tcb_.snd_max)) {
+        if (seg.has(f::rst)) return drop(tcp_drop::rst_ignored);
+        drop(tcp_drop::bad_ack_reset);
+        return reply_rst(seg);
+    }
+    // Second: the RST bit. Acceptable only with an ACK of our SYN (RFC 5961 §3.2 keeps
+    // this rule for SYN-SENT): "the user should be signaled 'error: connection reset'".
+    if (seg.has(f::rst)) {
+        if (!has_ack) return drop(tcp_drop::rst_ignored);
+        return to_closed(close_reason::refused);
+    }
+    // Fourth: the SYN bit.
+    if (!seg.has(f::syn)) return drop(tcp_drop::syn_sent_no_syn);
+    tcb_.irs = seg.seq();
+    tcb_.rcv_nxt = seg.seq() + 1;
+    negotiate_options(seg.header.options, now);
+    tcb_.snd_wnd = seg.header.window; // RFC 7323 §2.2: not scaled on a SYN
+    tcb_.max_snd_wnd = tcb_.snd_wnd;
+    tcb_.snd_wl1 = seg.seq();
+    tcb_.snd_wl2 = seg.ack();
+    if (!has_ack) {
+        // Simultaneous open (Figure 8): "enter SYN-RECEIVED, form a SYN,ACK segment".
+        state_ = tcp_state::syn_received;
+        tcb_.snd_nxt = tcb_.iss;
+        send_syn(now);
+        return;
+    }
+    // "If SND.UNA > ISS (our SYN has been ACKed), change the connection state to
+    // ESTABLISHED, form an ACK segment <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK> and send it."
+    on_ack_of_new_data(seg, now);
+    if (!tcb_.srtt) tcb_.rto = std::min<duration>(std::chrono::seconds(3), config_.max_rto); // RFC 6298 §5.7
+    state_ = tcp_state::established;
+    tcb_.ack_now = true;
+    events_.on_connected();
+    // "If there are other controls or text in the segment, then continue processing at
+    // the sixth step below where the URG bit is checked"
+    if (state_ == tcp_state::established && (!seg.payload.empty() || seg.has(f::fin))) {
+        segment rest = seg;
+        rest.header.seq = (seg.seq() + 1).raw();
+        rest.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
+        segment trimmed = rest;
+        if (check_seq(trimmed, now)) {
+            process_text(trimmed, now);
+            check_fin(trimmed, now);
+        }
+    }
+}
+
+// ---- §3.10.7.4 Other states: the synchronized steps in order ----
+void connection::on_synchronized(segment seg, instant now) {
+    if (!check_timestamp(seg, now)) return;
+    if (!check_seq(seg, now)) return;
+    // RFC 7323 §4.3 (2): remember the TSval to echo.
+    if (tcb_.ts_ok && seg.header.options.timestamp && seg.seq() <= tcb_.last_ack_sent &&
+        (std::int32_t(seg.header.options.timestamp->first - tcb_.ts_recent) >= 0 ||
+         now - tcb_.ts_recent_at > std::chrono::hours(24 * 24))) {
+        tcb_.ts_recent = seg.header.options.timestamp->first;
+        tcb_.ts_recent_at = now;
+    }
+    if (!check_rst(seg, now)) return;
+    // Third (security) is not checked: no IPSO/CIPSO.
+    if (!check_syn(seg, now)) return;
+    if (!check_ack(seg, now)) return;
+    // Sixth (URG) is not supported: the urgent pointer is ignored (RFC 6093 advises against it).
+    process_text(seg, now);
+    if (state_ == tcp_state::closed) return; // the application aborted from on_data
+    check_fin(seg, now);
+}
+
+// RFC 7323 §5.3 R1 (PAWS), before the sequence check. RSTs are exempt (§5.3 last paragraph
+// and §3.2: RSTs need not carry TS). A segment without TS once TS was agreed is dropped
+// (§3.2: "a TCP SHOULD silently drop the segment").
+bool connection::check_timestamp(const segment& seg, instant now) {
+    if (!tcb_.ts_ok || seg.has(f::rst)) return true;
+    const auto& ts = seg.header.options.timestamp;
+    if (!ts) {
+        drop(tcp_drop::missing_timestamp);
+        return false;
+    }
+    // RFC 7323 §5.5: a TS.Recent older than 24 days is invalid and no longer tests.
+    const bool recent_valid = now - tcb_.ts_recent_at <= std::chrono::hours(24 * 24);
+    if (recent_valid && std::int32_t(ts->first - tcb_.ts_recent) < 0) {
+        tcb_.ack_now = true; // "Send an acknowledgment in reply"
+        drop(tcp_drop::paws);
+        return false;
+    }
+    return true;
+}
+
+// §3.10.7.4 first: check the sequence number, then trim the segment to the window.
+bool connection::check_seq(segment& seg, instant now) {
+    // A SYN,ACK answering ours while we are SYN-RECEIVED after a simultaneous open
+    // repeats the peer's SYN at IRS: like BSD and Linux, drop the old SYN and keep the ACK.
+    if (state_ == tcp_state::syn_received && seg.has(f::syn) && seg.has(f::ack) && seg.seq() == tcb_.irs) {
+        seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
+        seg.header.seq = (seg.seq() + 1).raw();
+    }
+    // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of the
+    // remote FIN. Acknowledge it, and restart the 2 MSL timeout."
+    if (state_ == tcp_state::time_wait && seg.has(f::fin) && !seg.has(f::rst) &&
+        seg.seq() + seg.len() == tcb_.rcv_nxt) {
+        enter_time_wait(now);
+        tcb_.ack_now = true;
+        drop(tcp_drop::not_acceptable);
+        return false;
+    }
+    const std::uint32_t len = seg.len();
+    const std::uint32_t wnd = tcb_.rcv_wnd;
+    const seq32 nxt = tcb_.rcv_nxt;
+    bool acceptable;
+    if (len == 0)
+        acceptable = wnd == 0 ? seg.seq() == nxt : in_range(nxt, seg.seq(), nxt + wnd);
+    else
+        acceptable = wnd != 0 && (in_range(nxt, seg.seq(), nxt + wnd) || in_range(nxt, seg.seq() + (len - 1), nxt + wnd));
+    if (!acceptable) {
+        // "If an incoming segment is not acceptable, an acknowledgment should be sent in
+        // reply (unless the RST bit is set, if so drop the segment and return)"
+        if (!seg.has(f::rst)) tcb_.ack_now = true;
+        drop(tcp_drop::not_acceptable);
+        return false;
+    }
+    // Trim what lies before RCV.NXT (a duplicate SYN or old data) ...
+    if (seg.seq() < nxt) {
+        std::uint32_t cut = seq_distance(seg.seq(), nxt);
+        if (seg.has(f::syn)) {
+            seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
+            --cut;
+        }
+        const auto data_cut = std::min<std::size_t>(cut, seg.payload.size());
+        if (data_cut > 0) tcb_.ack_now = true; // a retransmission: our ACK may have been lost
+        seg.payload = seg.payload.subspan(data_cut);
+        seg.header.seq = nxt.raw();
+    }
+    // ... and what lies beyond the window (a FIN there goes with it).
+    const seq32 right = nxt + wnd;
+    if (seg.seq() + std::uint32_t(seg.payload.size()) > right) {
+        seg.payload = seg.payload.first(seq_distance(seg.seq(), right));
+        seg.header.flags = std::uint8_t(seg.header.flags & ~f::fin);
+        tcb_.ack_now = true;
+    }
+    return true;
+}
+
+// §3.10.7.4 second: the RST bit, with RFC 5961 §3.2: only an RST at exactly RCV.NXT
+// resets; any other (in-window) RST gets a challenge ACK.
+bool connection::check_rst(const segment& seg, instant now) {
+    if (!seg.has(f::rst)) return true;
+    if (seg.seq() != tcb_.rcv_nxt) {
+        challenge_ack(now); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        drop(tcp_drop::rst_challenged);
+        return false;
+    }
+    switch (state_) {
+    case tcp_state::syn_received:
+        // "If this connection was initiated with a passive OPEN, then return this
+        // connection to the LISTEN state"; if active, "connection refused".
+        if (passive_) back_to_listen();
+        else to_closed(close_reason::refused);
+        break;
+    case tcp_state::time_wait: to_closed(close_reason::normal); break; // RFC 9293, not RFC 1337
+    default: to_closed(close_reason::reset); break;
+    }
+    return false;
+}
+
+// §3.10.7.4 fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2),
+// whatever its sequence number.
+bool connection::check_syn(const segment& seg, instant now) {
+    if (!seg.has(f::syn)) return true;
+    challenge_ack(now);
+    drop(tcp_drop::syn_challenged);
+    return false;
+}
+
+// RFC 5961 §7: at most challenge_acks_per_second challenge ACKs per second, so that an
+// attacker cannot turn us into an amplifier or learn from the global count.
+void connection::challenge_ack(instant now) {
+    if (now - challenge_window_start_ >= std::chrono::seconds(1)) {
+        challenge_window_start_ = now;
+        challenges_in_window_ = 0;
+    }
+    if (challenges_in_window_ >= config_.challenge_acks_per_second) return drop(tcp_drop::challenge_limited);
+    ++challenges_in_window_;
+    tcb_.ack_now = true;
+}
+
+// §3.10.7.4 fifth: the ACK field.
+bool connection::check_ack(const segment& seg, instant now) {
+    if (!seg.has(f::ack)) {
+        drop(tcp_drop::no_ack); // "if the ACK bit is off, drop the segment and return"
+        return false;
+    }
+    const seq32 ack = seg.ack();
+    if (state_ == tcp_state::syn_received) {
+        // "If SND.UNA < SEG.ACK =< SND.NXT, then enter ESTABLISHED state ... If the segment
+        // acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST>"
+        if (!(tcb_.snd_una < ack && ack <= tcb_.snd_max)) {
+            drop(tcp_drop::bad_ack_reset);
+            reply_rst(seg);
+            return false;
+        }
+        state_ = tcp_state::established;
+        tcb_.snd_wnd = std::uint32_t(seg.header.window) << tcb_.snd_wscale;
+        tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
+        tcb_.snd_wl1 = seg.seq();
+        tcb_.snd_wl2 = ack;
+        on_ack_of_new_data(seg, now);
+        if (!tcb_.srtt) tcb_.rto = std::min<duration>(std::chrono::seconds(3), config_.max_rto); // RFC 6298 §5.7
+        events_.on_connected();
+        if (state_ != tcp_state::established) return false; // the app closed or aborted
+        if (tcb_.fin_queued) state_ = tcp_state::fin_wait_1; // CLOSE in SYN-RECEIVED, now due
+        return true;
+    }
+    // RFC 5961 §5.2: acceptable only within (SND.UNA - MAX.SND.WND, SND.NXT]; otherwise
+    // "send an ACK, drop the segment, and return" (the RFC 9293 rule for ACK > SND.NXT).
+    if (ack > tcb_.snd_max || ack < tcb_.snd_una - tcb_.max_snd_wnd) {
+        challenge_ack(now);
+        drop(tcp_drop::bad_ack);
+        return false;
+    }
+    if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
+    else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
+    if (tcb_.snd_una <= ack) update_window(seg);
+
+    switch (state_) {
+    case tcp_state::fin_wait_1:
+        // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2"
+        if (fin_acked()) state_ = tcp_state::fin_wait_2;
+        break;
+    case tcp_state::closing:
+        // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"
+        if (fin_acked()) enter_time_wait(now);
+        break;
+    case tcp_state::last_ack:
+        // "If our FIN is now acknowledged, delete the TCB, enter the CLOSED state"
+        if (fin_acked()) {
+            to_closed(close_reason::normal);
+            return false;
+        }
+        break;
+    default: break;
+    }
+    return true;
+}
+
+// RFC 9293 §3.10.7.4 fifth: "If SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =<
+// SEG.ACK), set SND.WND <- SEG.WND, set SND.WL1 <- SEG.SEQ, and set SND.WL2 <- SEG.ACK."
+void connection::update_window(const segment& seg) {
+    if (tcb_.snd_wl1 < seg.seq() || (tcb_.snd_wl1 == seg.seq() && tcb_.snd_wl2 <= seg.ack())) {
+        tcb_.snd_wnd = std::uint32_t(seg.header.window) << tcb_.snd_wscale; // RFC 7323 §2.3
+        tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
+        tcb_.snd_wl1 = seg.seq();
+        tcb_.snd_wl2 = seg.ack();
+    }
+}
+
+// "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK" and free what it covers.
+void connection::on_ack_of_new_data(const segment& seg, instant now) {
+    const seq32 ack = seg.ack();
+    std::uint32_t acked = 0; // data bytes: the SYN and FIN do not open cwnd
+    if (buffer_seq_ < ack) {
+        acked = std::min(seq_distance(buffer_seq_, ack), send_buffer_.size());
+        send_buffer_.pop(acked);
+        buffer_seq_ += acked;
+    }
+    tcb_.snd_una = ack;
+    if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack; // after an RTO rewound snd_nxt
+
+    // RTT: RFC 7323 §4.1 from the echoed timestamp, else RFC 6298 §3 timing one segment
+    // (Karn: rtt_seq is cleared when anything is retransmitted).
+    const auto& ts = seg.header.options.timestamp;
+    if (tcb_.ts_ok && ts && ts->second != 0) {
+        rtt_sample(std::chrono::milliseconds(std::int32_t(ts_clock(now) - ts->second)));
+    } else if (tcb_.rtt_seq && *tcb_.rtt_seq < ack) {
+        rtt_sample(now - tcb_.rtt_start);
+        tcb_.rtt_seq.reset();
+    }
+    tcb_.retransmits = 0;
+
+    // RFC 5681 §3.2 (Reno): leaving fast recovery deflates the window.
+    if (tcb_.in_recovery) {
+        tcb_.cwnd = tcb_.ssthresh;
+        tcb_.in_recovery = false;
+    } else if (acked > 0) {
+        grow_cwnd(acked);
+    }
+    tcb_.dup_acks = 0;
+
+    // RFC 6298 §5.2: all acknowledged, stop the timer; §5.3: else restart it.
+    if (tcb_.snd_una == tcb_.snd_max) rtx_deadline_.reset();
+    else arm_rto(now);
+
+    // Told once the segment is processed (on_segment), so that a send() from the
+    // callback sees the updated window.
+    if (want_writable_ && send_buffer_.space() > 0 && !tcb_.fin_queued) {
+        want_writable_ = false;
+        writable_due_ = true;
+    }
+}
+
+// RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
+void connection::grow_cwnd(std::uint32_t acked) {
+    const std::uint32_t smss = tcb_.snd_mss;
+    if (tcb_.cwnd < tcb_.ssthresh) tcb_.cwnd += std::min(acked, smss);
+    else tcb_.cwnd += std::max<std::uint32_t>(1, smss * smss / tcb_.cwnd);
+}
+
+// RFC 5681 §2 "duplicate acknowledgment" and §3.2 fast retransmit on the third.
+void connection::on_duplicate_ack(const segment& seg, instant now) {
+    const bool duplicate = tcb_.snd_una != tcb_.snd_max && seg.payload.empty() && !seg.has(f::fin) &&
+                           (std::uint32_t(seg.header.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
+    if (!duplicate) {
+        tcb_.dup_acks = 0;
+        return;
+    }
+    ++tcb_.dup_acks;
+    const std::uint32_t smss = tcb_.snd_mss;
+    if (tcb_.in_recovery) {
+        tcb_.cwnd += smss; // §3.2 step 4: inflate for each further duplicate
+    } else if (tcb_.dup_acks == 3) {
+        tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // §3.2 step 2, equation (4)
+        tcb_.rtt_seq.reset();                                   // Karn
+        emit_data(tcb_.snd_una, smss, now);  // §3.2 step 3
+        tcb_.cwnd = tcb_.ssthresh + 3 * smss;
+        tcb_.in_recovery = true;
+        tcb_.recover = tcb_.snd_max;
+    }
+}
+
+// §3.10.7.4 seventh: process the segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2).
+void connection::process_text(const segment& seg, instant now) {
+    if (seg.payload.empty()) return;
+    switch (state_) {
+    case tcp_state::established:
+    case tcp_state::fin_wait_1:
+    case tcp_state::fin_wait_2: break;
+    default: return drop(tcp_drop::text_ignored); // "This should not occur since a FIN has been received"
+    }
+    if (seg.seq() != tcb_.rcv_nxt) {
+        // Out of order: hold it, and ACK at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
+        if (!reassembly_.insert(tcb_.rcv_nxt, seg.seq(), seg.payload)) drop(tcp_drop::ooo_full);
+        else if (seg.has(f::fin)) reassembly_.fin = seg.seq() + std::uint32_t(seg.payload.size());
+        tcb_.ack_now = true;
+        return;
+    }
+    const bool filled_hole = !reassembly_.empty();
+    deliver(seg.payload);
+    if (state_ == tcp_state::closed) return; // the application aborted from on_data
+    for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
+         held = reassembly_.take(tcb_.rcv_nxt)) {
+        tcb_.rcv_nxt += held.size();
+        events_.on_data(held.head);
+        if (!held.tail.empty()) events_.on_data(held.tail);
+    }
+    if (reassembly_.fin && *reassembly_.fin == tcb_.rcv_nxt) reach_fin(now);
+    if (filled_hole) tcb_.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap fills
+    else schedule_ack(now);
+}
+
+void connection::deliver(std::span<const std::uint8_t> bytes) {
+    tcb_.rcv_nxt += std::uint32_t(bytes.size());
+    events_.on_data(bytes); // zero-copy: a view of the segment itself
+}
+
+// §3.10.7.4 eighth: the FIN bit, when the FIN is next in sequence.
+void connection::check_fin(const segment& seg, instant now) {
+    if (!seg.has(f::fin)) return;
+    if (seg.seq() + std::uint32_t(seg.payload.size()) != tcb_.rcv_nxt) return; // held out of order
+    reach_fin(now);
+}
+
+void connection::reach_fin(instant now) {
+    tcb_.rcv_nxt += 1; // "advance RCV.NXT over the FIN"
+    reassembly_.fin.reset();
+    tcb_.ack_now = true; // "send an acknowledgment for the FIN"
+    switch (state_) {
+    case tcp_state::syn_received:
+    case tcp_state::established:
+        state_ = tcp_state::close_wait;
+        events_.on_peer_closed();
+        break;
+    case tcp_state::fin_wait_1:
+        // "If our FIN has been ACKed ... enter TIME-WAIT ... otherwise, enter the CLOSING state"
+        if (fin_acked()) enter_time_wait(now);
+        else state_ = tcp_state::closing;
+        events_.on_peer_closed();
+        break;
+    case tcp_state::fin_wait_2:
+        enter_time_wait(now);
+        events_.on_peer_closed();
+        break;
+    case tcp_state::time_wait: enter_time_wait(now); break; // restart the 2 MSL time-wait
+    default: break; // CLOSE-WAIT, CLOSING, LAST-ACK: remain
+    }
+}
+
+} // namespace tern::tcp

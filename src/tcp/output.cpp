@@ -1,0 +1,190 @@
+// What goes on the wire: SYNs, data with the FIN after it, ACKs, RSTs. Every segment
+// leaves through emit(), which adds the window and the options.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace tern::tcp {
+
+namespace f = wire::tcp_flags;
+
+std::uint32_t connection::ts_clock(instant now) const {
+    // RFC 7323 §5.4: a 1 ms TSval clock, with a per-connection offset.
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    return std::uint32_t(std::uint64_t(ms)) + options_.ts_offset;
+}
+
+// RFC 7323 §2.2: the window in a SYN is not scaled; §2.3: the others are shifted right.
+std::uint16_t connection::advertised_window(bool syn) const {
+    const std::uint32_t wnd = syn ? tcb_.rcv_wnd : tcb_.rcv_wnd >> tcb_.rcv_wscale;
+    return std::uint16_t(std::min<std::uint32_t>(wnd, 0xffff));
+}
+
+bool connection::fin_sent() const { return tcb_.fin_queued && tcb_.snd_max == data_end() + 1; }
+bool connection::fin_acked() const { return fin_sent() && tcb_.snd_una == tcb_.snd_max; }
+
+void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now) {
+    wire::tcp_repr r;
+    r.src_port = flow_.local.port;
+    r.dst_port = flow_.remote.port;
+    r.seq = seq.raw();
+    r.flags = flags;
+    if (flags & f::ack) r.ack = tcb_.rcv_nxt.raw();
+    if (!(flags & f::rst)) {
+        r.window = advertised_window(flags & f::syn);
+        auto& o = r.options;
+        if (flags & f::syn) {
+            // Our SYN offers what the config enables; a SYN,ACK answers what was offered.
+            const bool offer = state_ == tcp_state::syn_sent;
+            o.mss = tcb_.rcv_mss;
+            if (offer ? config_.window_scaling : tcb_.ws_ok) o.window_scale = tcb_.rcv_wscale;
+            o.sack_permitted = offer ? config_.sack : tcb_.sack_ok;
+            if (offer ? config_.timestamps : tcb_.ts_ok)
+                o.timestamp = std::pair{ts_clock(now), offer ? 0u : tcb_.ts_recent};
+        } else if (tcb_.ts_ok) {
+            o.timestamp = std::pair{ts_clock(now), tcb_.ts_recent}; // RFC 7323 §3.2: on every non-RST segment
+        }
+        if ((flags & f::ack) && tcb_.sack_ok && !reassembly_.empty()) {
+            // RFC 2018 §4: report the out-of-order blocks we hold.
+            std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
+            o.sack_block_count = std::uint8_t(reassembly_.sack_blocks(blocks));
+            for (std::size_t i = 0; i < o.sack_block_count; ++i)
+                o.sack_blocks[i] = {blocks[i].left.raw(), blocks[i].right.raw()};
+        }
+    }
+    if (flags & f::ack) {
+        tcb_.last_ack_sent = tcb_.rcv_nxt;
+        tcb_.ack_now = false;
+        tcb_.unacked_segments = 0;
+        delack_deadline_.reset();
+    }
+    sink_.emit(flow_, r, payload);
+}
+
+// Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first or again.
+void connection::send_syn(instant now) {
+    const std::uint8_t flags = state_ == tcp_state::syn_received ? (f::syn | f::ack) : f::syn;
+    emit(flags, tcb_.iss, {}, now);
+    tcb_.snd_nxt = tcb_.iss + 1;
+    tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+    if (tcb_.retransmits == 0) { // Karn: time only a SYN sent once
+        tcb_.rtt_seq = tcb_.iss;
+        tcb_.rtt_start = now;
+    }
+    arm_rto(now);
+}
+
+// <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>; SND.NXT here is the highest sent (snd_max), which
+// differs from snd_nxt only while an RTO is resending.
+void connection::send_ack(instant now) { emit(f::ack, tcb_.snd_max, {}, now); }
+
+// Up to max_len buffered bytes from `seq` on, with the FIN if they end the stream.
+// Returns the sequence space used.
+std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant now) {
+    const std::uint32_t offset = seq_distance(buffer_seq_, seq);
+    const std::uint32_t buffered = send_buffer_.size();
+    if (offset > buffered) return 0; // only the FIN was there, and it is sent
+    const std::uint32_t len = std::min(buffered - offset, max_len);
+    const bool fin = tcb_.fin_queued && offset + len == buffered;
+    if (len == 0 && !fin) return 0;
+    std::uint8_t flags = f::ack;
+    if (fin) flags |= f::fin;
+    if (len > 0 && offset + len == buffered) flags |= f::psh; // the last byte the app gave us
+    emit(flags, seq, send_buffer_.view(offset, len), now);
+    return len + (fin ? 1 : 0);
+}
+
+// One new segment at SND.NXT, as the windows allow (RFC 9293 §3.8.6.2.1 without Nagle:
+// every connection is no-delay for now). False when nothing can go.
+bool connection::send_one(instant now) {
+    switch (state_) {
+    case tcp_state::established:
+    case tcp_state::close_wait:
+    case tcp_state::fin_wait_1:
+    case tcp_state::closing:
+    case tcp_state::last_ack: break;
+    default: return false;
+    }
+    if (tcb_.snd_nxt > data_end()) return false; // the FIN is out
+    const std::uint32_t in_flight = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
+    const std::uint32_t wnd = std::min(tcb_.snd_wnd, tcb_.cwnd);
+    const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+    const std::uint32_t unsent = seq_distance(tcb_.snd_nxt, data_end());
+    const std::uint32_t len = std::min({usable, std::uint32_t(tcb_.snd_mss), unsent});
+    // RFC 9293 §3.7.4 (Nagle): while data is unacknowledged, hold a less-than-full
+    // segment, unless it ends the stream with our FIN.
+    const bool with_fin = tcb_.fin_queued && len == unsent;
+    if (!options_.no_delay && len > 0 && len < tcb_.snd_mss && in_flight > 0 && !with_fin) return false;
+    const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
+    const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
+    if (used == 0) return false;
+    if (new_data && !tcb_.rtt_seq && !tcb_.ts_ok) { // RFC 6298 §3: time one segment per RTT
+        tcb_.rtt_seq = tcb_.snd_nxt;
+        tcb_.rtt_start = now;
+    }
+    tcb_.snd_nxt += used;
+    tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
+    if (!rtx_deadline_) arm_rto(now); // RFC 6298 §5.1
+    return true;
+}
+
+void connection::output(instant now) {
+    if (state_ == tcp_state::closed || state_ == tcp_state::listen) return;
+    while (send_one(now)) {
+    }
+    if (tcb_.ack_now) send_ack(now);
+    update_persist(now);
+    update_keepalive(now);
+}
+
+// RFC 1122 §4.2.3.6: keep-alives only while the connection is open in both directions
+// or the peer alone has closed; off elsewhere.
+void connection::update_keepalive(instant now) {
+    const bool wanted =
+        options_.keepalive && (state_ == tcp_state::established || state_ == tcp_state::close_wait);
+    if (!wanted) keepalive_deadline_.reset();
+    else if (!keepalive_deadline_) keepalive_deadline_ = now + options_.keepalive->idle;
+}
+
+// A probe is an ACK one below SND.UNA (RFC 1122 §4.2.3.6: "SEG.SEQ = SND.NXT-1"), which
+// the peer must answer. While data is outstanding the RTO watches the peer instead.
+void connection::on_keepalive(instant now) {
+    const auto& k = *options_.keepalive;
+    if (tcb_.snd_una != tcb_.snd_max) {
+        keepalive_deadline_ = now + k.idle;
+        return;
+    }
+    if (keepalive_probes_ >= k.count) return to_closed(close_reason::timed_out);
+    emit(f::ack, tcb_.snd_una - 1, {}, now);
+    ++keepalive_probes_;
+    keepalive_deadline_ = now + k.interval;
+}
+
+// RFC 9293 §3.8.6.1: with data waiting, nothing in flight and a zero window, probe
+// regularly so that a lost window update cannot deadlock the connection. The probe is an
+// ACK one below SND.UNA (as Linux sends it): the peer answers it with its window, and it
+// consumes no sequence space, so the probing goes on as long as the peer answers.
+void connection::update_persist(instant now) {
+    const bool stalled = tcb_.snd_wnd == 0 && tcb_.snd_una == tcb_.snd_max && tcb_.snd_nxt < data_end();
+    if (!stalled) {
+        persist_deadline_.reset();
+        persist_backoff_ = 0;
+    } else if (!persist_deadline_) {
+        persist_deadline_ = now + persist_interval();
+    }
+}
+
+void connection::on_persist(instant now) {
+    emit(f::ack, tcb_.snd_una - 1, {}, now);
+    if (persist_backoff_ < 16) ++persist_backoff_;
+    persist_deadline_ = now + persist_interval();
+}
+
+// The RTO, doubled for each probe already sent (RFC 1122 §4.2.2.17: exponential backoff).
+duration connection::persist_interval() const {
+    duration d = std::max(tcb_.rto, config_.min_rto);
+    for (std::uint8_t i = 0; i < persist_backoff_ && d < config_.max_rto; ++i) d *= 2;
+    return std::min(d, config_.max_rto);
+}
+
+} // namespace tern::tcp

@@ -1,0 +1,65 @@
+// Out-of-order data waiting for the hole before it to fill (RFC 9293 §3.10.7.4 seventh:
+// segments beyond RCV.NXT are held). Bounded memory: the bytes live in a ring as large as
+// the receive window, at the position given by their sequence number, and at most
+// max_blocks disjoint ranges are tracked; a segment that would need more is dropped (the
+// peer retransmits it). Overlaps and duplicates merge into the existing ranges.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "tcp/seq.hpp"
+
+namespace tern::tcp {
+
+struct seq_range {
+    seq32 left;  // first sequence number held
+    seq32 right; // one past the last
+};
+
+class reassembly_queue {
+public:
+    static constexpr std::size_t max_blocks = 8;
+
+    // capacity: a power of two, at least the receive window.
+    explicit reassembly_queue(std::uint32_t capacity);
+
+    bool empty() const { return count_ == 0; }
+    std::span<const seq_range> blocks() const { return {blocks_.data(), count_}; }
+
+    // Holds `bytes` starting at `seq`; the caller has trimmed them to the receive window
+    // [rcv_nxt, rcv_nxt + capacity) with seq > rcv_nxt. False: no room for another range.
+    bool insert(seq32 rcv_nxt, seq32 seq, std::span<const std::uint8_t> bytes);
+
+    // Forgets everything before rcv_nxt, then returns the bytes held from rcv_nxt onwards
+    // that are contiguous with it (in up to two pieces, valid until the next insert) and
+    // removes them from the queue.
+    struct contiguous {
+        std::span<const std::uint8_t> head, tail;
+        std::uint32_t size() const { return std::uint32_t(head.size() + tail.size()); }
+    };
+    contiguous take(seq32 rcv_nxt);
+
+    // RFC 2018 §4: the block holding the most recently received segment comes first, the
+    // others follow in sequence order.
+    std::size_t sack_blocks(std::span<seq_range> out) const;
+
+    // A FIN that arrived out of order: its sequence number.
+    std::optional<seq32> fin;
+
+private:
+    std::uint32_t position(seq32 s) const { return s.raw() & (capacity_ - 1); }
+    void drop_front(seq32 rcv_nxt);
+
+    std::unique_ptr<std::uint8_t[]> storage_; // allocated at the first out-of-order segment
+    std::uint32_t capacity_;
+    std::array<seq_range, max_blocks> blocks_{};
+    std::size_t count_ = 0;
+    seq32 latest_; // a sequence number of the most recent insert
+};
+
+} // namespace tern::tcp

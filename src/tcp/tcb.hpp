@@ -1,0 +1,62 @@
+// The transmission control block (RFC 9293 §3.3.1), with the RFC's names. Each variable
+// carries its invariant. Sequence variables are seq32, compared modulo 2^32.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "tcp/seq.hpp"
+#include "tern/time.hpp"
+
+namespace tern::tcp {
+
+struct tcb {
+    // --- send sequence space (RFC 9293 §3.3.1, Figure 4) ---
+    seq32 iss;             // our initial sequence number; our SYN occupies it
+    seq32 snd_una;         // oldest unacknowledged: iss <= snd_una <= snd_nxt
+    seq32 snd_nxt;         // next to send: snd_una <= snd_nxt <= snd_max (below snd_max only after an RTO)
+    seq32 snd_max;         // one past the highest sequence number ever sent: ACKs beyond it are bad
+    std::uint32_t snd_wnd = 0;     // peer's window in bytes, already scaled: we send below snd_una + snd_wnd
+    std::uint32_t max_snd_wnd = 0; // largest snd_wnd seen (RFC 5961 §5.2 ACK check)
+    seq32 snd_wl1;         // SEG.SEQ of the segment that last updated snd_wnd
+    seq32 snd_wl2;         // SEG.ACK of the segment that last updated snd_wnd
+
+    // --- receive sequence space (RFC 9293 §3.3.1, Figure 5) ---
+    seq32 irs;             // peer's initial sequence number (its SYN)
+    seq32 rcv_nxt;         // next expected: everything before it was delivered in order
+    std::uint32_t rcv_wnd = 0;     // bytes we accept from rcv_nxt on; never shrinks the right edge
+    seq32 last_ack_sent;   // RCV.NXT as of our last ACK (RFC 7323 §4.3 TS.Recent update)
+
+    // --- options negotiated on the SYNs ---
+    std::uint16_t snd_mss = 536;   // largest payload we send: peer's MSS (536 if absent, RFC 9293 §3.7.1) minus TS option
+    std::uint16_t rcv_mss = 536;   // our advertised MSS: mtu - 40
+    std::uint8_t snd_wscale = 0;   // peer's shift, applied to SEG.WND (0 unless both sent wscale)
+    std::uint8_t rcv_wscale = 0;   // our shift, applied to the window we advertise
+    bool ws_ok = false;            // both sent wscale (RFC 7323 §2.2); else both shifts are 0
+    bool ts_ok = false;            // both sent TS on the SYNs (RFC 7323 §3.2)
+    bool sack_ok = false;          // both sent SACK-permitted (RFC 2018 §2)
+    std::uint32_t ts_recent = 0;   // TS.Recent: TSval to echo (RFC 7323 §4.3)
+    instant ts_recent_at{};        // when ts_recent was set: after 24 days it is invalid (RFC 7323 §5.5)
+
+    // --- RTT and RTO (RFC 6298) ---
+    std::optional<duration> srtt;  // absent until the first sample
+    duration rttvar{};
+    duration rto{};                // current RTO, backoff included, within [min_rto, max_rto]
+    std::uint8_t retransmits = 0;  // consecutive timeouts of the oldest outstanding segment
+    std::optional<seq32> rtt_seq;  // without timestamps: the segment being timed (Karn: none after a retransmit)
+    instant rtt_start{};
+
+    // --- congestion control (RFC 5681, Reno) ---
+    std::uint32_t cwnd = 0;        // bytes in flight allowed: snd_nxt - snd_una <= min(cwnd, snd_wnd)
+    std::uint32_t ssthresh = 0xffffffffu;
+    std::uint8_t dup_acks = 0;     // consecutive duplicate ACKs (RFC 5681 §2)
+    bool in_recovery = false;      // after a fast retransmit, until an ACK covers recover
+    seq32 recover;                 // snd_max at the fast retransmit
+
+    // --- what we still owe the peer ---
+    bool fin_queued = false;       // the application closed: a FIN follows the buffered data
+    bool ack_now = false;          // an ACK must go out with the next output
+    std::uint8_t unacked_segments = 0; // full-sized segments received since our last ACK
+};
+
+} // namespace tern::tcp

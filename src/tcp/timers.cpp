@@ -1,0 +1,108 @@
+// The connection's timers: retransmission (RFC 6298), delayed ACK (RFC 9293 §3.8.6.3),
+// TIME-WAIT (RFC 9293 §3.10.7.4), and the way out to CLOSED.
+#include <algorithm>
+
+#include "tcp/connection.hpp"
+
+namespace tern::tcp {
+
+void connection::on_timer(instant now) {
+    if (time_wait_deadline_ && *time_wait_deadline_ <= now) {
+        // "If the time-wait timeout expires on a connection, delete the TCB, enter the CLOSED state"
+        return to_closed(close_reason::normal);
+    }
+    if (delack_deadline_ && *delack_deadline_ <= now) {
+        delack_deadline_.reset();
+        tcb_.ack_now = true;
+        output(now);
+    }
+    if (rtx_deadline_ && *rtx_deadline_ <= now) on_rto(now);
+    if (persist_deadline_ && *persist_deadline_ <= now) on_persist(now);
+    if (keepalive_deadline_ && *keepalive_deadline_ <= now) on_keepalive(now);
+}
+
+// RFC 6298 §2.2 and §2.3, with a clock granularity G of 1 ms; §2.4 and §2.5 clamp it.
+void connection::rtt_sample(duration r) {
+    constexpr duration granularity = std::chrono::milliseconds(1);
+    if (r < duration::zero()) return;
+    if (!tcb_.srtt) {
+        tcb_.srtt = r;
+        tcb_.rttvar = r / 2;
+    } else {
+        const duration err = *tcb_.srtt > r ? *tcb_.srtt - r : r - *tcb_.srtt;
+        tcb_.rttvar = (3 * tcb_.rttvar + err) / 4; // beta = 1/4
+        tcb_.srtt = (7 * *tcb_.srtt + r) / 8;      // alpha = 1/8
+    }
+    tcb_.rto = std::clamp(*tcb_.srtt + std::max(granularity, 4 * tcb_.rttvar), config_.min_rto, config_.max_rto);
+}
+
+// RFC 6298 §5.4–§5.6 for data; the same backoff for SYN and SYN,ACK (RFC 9293 §3.8.1).
+void connection::on_rto(instant now) {
+    rtx_deadline_.reset();
+    const std::uint8_t limit = state_ == tcp_state::syn_sent       ? config_.syn_retries
+                               : state_ == tcp_state::syn_received ? config_.synack_retries
+                                                                   : config_.max_retransmits;
+    if (tcb_.retransmits >= limit) {
+        // RFC 9293 §3.8.3 R2: give up. A half-open passive connection returns to LISTEN,
+        // where a later segment from that peer is answered by RST (§3.10.7.2).
+        if (state_ == tcp_state::syn_received && passive_) return back_to_listen();
+        return to_closed(close_reason::timed_out);
+    }
+    ++tcb_.retransmits;
+    tcb_.rto = std::min(tcb_.rto * 2, config_.max_rto); // §5.5: back off the timer
+    tcb_.rtt_seq.reset();                                // Karn: no sample from a retransmission
+    if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) return send_syn(now);
+
+    // RFC 5681 §3.1: equation (4), then a loss window of one segment; go back to SND.UNA.
+    const std::uint32_t smss = tcb_.snd_mss;
+    tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss);
+    tcb_.cwnd = smss;
+    tcb_.in_recovery = false;
+    tcb_.dup_acks = 0;
+    tcb_.snd_nxt = tcb_.snd_una;
+    send_one(now); // §5.4: retransmit the earliest segment not acknowledged
+    arm_rto(now);  // §5.6
+}
+
+// RFC 9293 §3.8.6.3: an ACK for at least every second segment, others within the
+// delayed-ACK time (RFC 5681 §4.2: "at least every second full-sized segment").
+void connection::schedule_ack(instant now) {
+    if (++tcb_.unacked_segments >= 2) {
+        tcb_.ack_now = true;
+        return;
+    }
+    if (!delack_deadline_) delack_deadline_ = now + config_.delayed_ack;
+}
+
+void connection::enter_time_wait(instant now) {
+    state_ = tcp_state::time_wait;
+    rtx_deadline_.reset();
+    delack_deadline_.reset();
+    persist_deadline_.reset();
+    keepalive_deadline_.reset();
+    time_wait_deadline_ = now + 2 * config_.msl;
+}
+
+void connection::to_closed(close_reason why) {
+    state_ = tcp_state::closed;
+    rtx_deadline_.reset();
+    delack_deadline_.reset();
+    time_wait_deadline_.reset();
+    persist_deadline_.reset();
+    keepalive_deadline_.reset();
+    events_.on_closed(why);
+}
+
+// A passive connection that did not complete its handshake listens again (RFC 9293
+// §3.10.7.4 second, SYN-RECEIVED). The application hears nothing: it never had it.
+void connection::back_to_listen() {
+    const seq32 iss = tcb_.iss;
+    tcb_ = fresh_tcb(iss);
+    buffer_seq_ = iss + 1;
+    flow_ = {};
+    rtx_deadline_.reset();
+    delack_deadline_.reset();
+    state_ = tcp_state::listen;
+}
+
+} // namespace tern::tcp

@@ -1,0 +1,186 @@
+// Closing: RFC 9293 §3.6 and the FIN transitions of §3.10.4 and §3.10.7.4 (fifth and
+// eighth steps): FIN-WAIT-1/2, CLOSING, TIME-WAIT for 2·MSL, CLOSE-WAIT, LAST-ACK.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace tern::tcp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Close, ActiveClose_FinWait1FinWait2TimeWait) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.expect_state(tcp_state::fin_wait_1);
+    h.deliver(". 1:1(0) ack 2");
+    h.expect_state(tcp_state::fin_wait_2);
+    h.expect_no_tx();
+    h.deliver("F. 1:1(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_events({"peer_closed"});
+}
+
+TEST(Close, TimeWaitExpiresAtExactlyTwoMsl) {
+    tcp_config config;
+    config.msl = 10s;
+    harness h(config);
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_events({"peer_closed"});
+    h.advance(20s - 1ns);
+    h.expect_state(tcp_state::time_wait);
+    h.advance(1ns);
+    h.expect_state(tcp_state::closed);
+    h.expect_events({"closed normal"});
+    h.expect_no_tx();
+}
+
+TEST(Close, TimeWaitRestartedByRetransmittedFin) {
+    tcp_config config;
+    config.msl = 10s;
+    harness h(config);
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.advance(15s);
+    h.deliver("F. 1:1(0) ack 2"); // our ACK was lost
+    h.expect_tx(". 2:2(0) ack 2");
+    h.advance(20s - 1ns); // 2·MSL from the retransmitted FIN
+    h.expect_state(tcp_state::time_wait);
+    h.advance(1ns);
+    h.expect_state(tcp_state::closed);
+}
+
+TEST(Close, FinWait1_FinAckGoesStraightToTimeWait) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 2"); // acknowledges our FIN and carries theirs
+    h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+}
+
+TEST(Close, SimultaneousClose_Closing) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 1"); // the FINs cross
+    h.expect_state(tcp_state::closing);
+    h.expect_tx(". 2:2(0) ack 2");
+    h.deliver(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_events({"peer_closed"});
+}
+
+TEST(Close, PassiveClose_CloseWaitHeldUntilAppCloses_LastAck) {
+    harness h;
+    h.establish();
+    h.deliver("F. 1:1(0) ack 1");
+    h.expect_tx(". 1:1(0) ack 2"); // a FIN is acknowledged at once
+    h.expect_state(tcp_state::close_wait);
+    h.expect_events({"peer_closed"});
+    h.advance(10min);
+    h.expect_state(tcp_state::close_wait); // held: no timer closes it
+    h.expect_no_tx();
+    h.send(10); // the half-closed connection still sends
+    h.expect_tx("P. 1:11(10) ack 2");
+    h.deliver(". 2:2(0) ack 11");
+    h.close();
+    h.expect_tx("F. 11:11(0) ack 2");
+    h.expect_state(tcp_state::last_ack);
+    h.deliver(". 2:2(0) ack 12");
+    h.expect_state(tcp_state::closed);
+    h.expect_events({"closed normal"});
+    EXPECT_EQ(h.conn.next_deadline(), std::nullopt);
+}
+
+TEST(Close, LastAck_FinRetransmittedOnRto) {
+    harness h;
+    h.establish();
+    h.deliver("F. 1:1(0) ack 1");
+    h.expect_tx(". 1:1(0) ack 2");
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 2");
+    h.advance(200ms); // the minimum RTO: the handshake measured 0
+    h.expect_tx("F. 1:1(0) ack 2");
+    h.advance(400ms);
+    h.expect_tx("F. 1:1(0) ack 2");
+    h.deliver(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::closed);
+}
+
+TEST(Close, CloseWithQueuedDataSendsFinAfterIt) {
+    harness h;
+    h.establish("S 0:0(0) win 1000 <mss 1460>", ". 1:1(0) ack 1 win 1000");
+    h.send(1500);
+    h.expect_tx(". 1:1001(1000) ack 1");
+    h.close(); // 500 bytes wait for the window: the FIN waits behind them
+    h.expect_no_tx();
+    h.expect_state(tcp_state::fin_wait_1);
+    h.deliver(". 1:1(0) ack 1001 win 1000");
+    h.expect_tx("FP. 1001:1501(500) ack 1");
+    h.expect_state(tcp_state::fin_wait_1); // the FIN is not yet acknowledged
+    h.deliver(". 1:1(0) ack 1501 win 1000");
+    h.expect_state(tcp_state::fin_wait_1);
+    h.deliver(". 1:1(0) ack 1502 win 1000");
+    h.expect_state(tcp_state::fin_wait_2);
+}
+
+TEST(Close, FinWait2StillReceivesData) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver(". 1:1(0) ack 2");
+    h.deliver("P. 1:101(100) ack 2");
+    h.expect_events({"data 100"});
+    h.deliver("F. 101:101(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 102");
+    h.expect_state(tcp_state::time_wait);
+}
+
+TEST(Close, SendAfterCloseFails) {
+    harness h;
+    h.establish();
+    h.close();
+    EXPECT_FALSE(h.conn.send(pattern(10), h.now).has_value());
+    EXPECT_FALSE(h.conn.close(h.now).has_value());
+}
+
+TEST(Close, OutOfOrderFinWaitsForTheData) {
+    harness h;
+    h.establish();
+    h.deliver("F. 101:201(100) ack 1"); // bytes 1..100 missing
+    h.expect_tx(". 1:1(0) ack 1");
+    h.expect_state(tcp_state::established);
+    h.deliver(". 1:101(100) ack 1");
+    h.expect_tx(". 1:1(0) ack 202");
+    h.expect_state(tcp_state::close_wait);
+    EXPECT_EQ(h.received, pattern(200));
+}
+
+TEST(Close, DISABLED_Rfc6191_TimeWaitAcceptsNewerSyn) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.deliver("S 100000:100000(0) win 65535 <mss 1460>"); // above RCV.NXT: a new incarnation
+    h.expect_state(tcp_state::syn_received);
+}
+
+} // namespace
+} // namespace tern::tcp::test

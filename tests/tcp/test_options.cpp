@@ -1,0 +1,151 @@
+// Options: MSS (RFC 9293 §3.7.1), window scale (RFC 7323 §2), timestamps with RTTM and
+// PAWS (RFC 7323 §3–§5), SACK-permitted (RFC 2018 §2).
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace tern::tcp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST(Options, PeerMssIsHonoured) {
+    harness h;
+    h.establish("S 0:0(0) win 65535 <mss 500>");
+    h.send(1500);
+    h.expect_tx(". 1:501(500) ack 1");
+    h.expect_tx(". 501:1001(500) ack 1");
+    h.expect_tx("P. 1001:1501(500) ack 1");
+}
+
+TEST(Options, NoMssMeans536) {
+    harness h;
+    h.establish("S 0:0(0) win 65535");
+    h.send(1072);
+    h.expect_tx(". 1:537(536) ack 1");
+    h.expect_tx("P. 537:1073(536) ack 1");
+}
+
+TEST(Options, OurMssComesFromTheMtu) {
+    tcp_config config;
+    config.mtu = 9000;
+    harness h(config);
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 8960>");
+    h.expect_tx("S. 0:0(0) ack 1 win 65535 <mss 8960>");
+}
+
+TEST(Options, AllOptionsNegotiatedOnPassiveOpen) {
+    harness h;
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    h.expect_tx("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 0 ecr 100,nop,wscale 1>");
+    const auto& t = h.conn.control_block();
+    EXPECT_TRUE(t.ws_ok);
+    EXPECT_TRUE(t.ts_ok);
+    EXPECT_TRUE(t.sack_ok);
+    EXPECT_EQ(t.snd_wscale, 7);
+    EXPECT_EQ(t.rcv_wscale, 1);
+    EXPECT_EQ(t.snd_mss, 1460 - 12); // RFC 7323 §4.1 / RFC 6691: the TS option takes 12 bytes
+}
+
+TEST(Options, WindowScaleAppliedBothWays) {
+    harness h;
+    h.establish("S 0:0(0) win 65535 <mss 1460,nop,wscale 7>", ". 1:1(0) ack 1 win 2");
+    EXPECT_EQ(h.conn.control_block().snd_wnd, 256u);
+    h.send(1000);
+    h.expect_tx(". 1:257(256) ack 1 win 32768"); // our 64 KiB >> 1
+    h.expect_no_tx();
+}
+
+TEST(Options, WindowScaleAbove14IsClamped) {
+    harness h;
+    h.establish("S 0:0(0) win 65535 <mss 1460,nop,wscale 15>");
+    EXPECT_EQ(h.conn.control_block().snd_wscale, 14); // RFC 7323 §2.3
+}
+
+TEST(Options, NoWindowScaleWithoutThePeers) {
+    harness h;
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK>");
+    h.expect_tx("S. 0:0(0) ack 1 win 65535 <mss 1460,nop,nop,sackOK>");
+    EXPECT_EQ(h.conn.control_block().rcv_wscale, 0);
+}
+
+// A passive open with timestamps, the handshake taking 5 ms.
+void establish_with_timestamps(harness& h) {
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    h.expect_tx("S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 0 ecr 100,nop,wscale 1>");
+    h.advance(5ms);
+    h.deliver(". 1:1(0) ack 1 win 512 <nop,nop,TS val 105 ecr 0>");
+    h.expect_state(tcp_state::established);
+    h.events.clear();
+}
+
+TEST(Options, TimestampOnEverySegmentEchoingTsRecent) {
+    harness h;
+    establish_with_timestamps(h);
+    h.advance(10ms);
+    h.send(10);
+    h.expect_tx("P. 1:11(10) ack 1 win 32768 <nop,nop,TS val 15 ecr 105>");
+    h.deliver("P. 1:21(20) ack 11 win 512 <nop,nop,TS val 120 ecr 15>");
+    h.advance(40ms);
+    h.expect_tx(". 11:11(0) ack 21 <nop,nop,TS val 55 ecr 120>");
+}
+
+TEST(Options, RttMeasuredFromTimestampEcho) {
+    harness h;
+    establish_with_timestamps(h);
+    EXPECT_EQ(h.conn.control_block().srtt, duration(5ms)); // timed SYN,ACK
+    h.advance(10ms);
+    h.send(10);
+    h.expect_tx("P. 1:11(10)");
+    h.advance(7ms);
+    h.deliver(". 1:1(0) ack 11 win 512 <nop,nop,TS val 120 ecr 15>");
+    EXPECT_EQ(h.conn.control_block().srtt, duration(5250us)); // 7/8 * 5 ms + 1/8 * 7 ms
+}
+
+TEST(Options, PawsDropsOldTimestampWithAck) {
+    harness h;
+    establish_with_timestamps(h);
+    h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 99 ecr 0>"); // older than 105
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,TS val 5 ecr 105>");
+    h.expect_events({});
+    EXPECT_EQ(h.conn.drops(tcp_drop::paws), 1u);
+}
+
+TEST(Options, PawsExemptsRst) {
+    harness h;
+    establish_with_timestamps(h);
+    h.deliver("R 1:1(0)");
+    h.expect_state(tcp_state::closed);
+}
+
+TEST(Options, MissingTimestampIsDropped) {
+    harness h;
+    establish_with_timestamps(h);
+    h.deliver("P. 1:11(10) ack 1 win 512");
+    h.expect_no_tx();
+    h.expect_events({});
+    EXPECT_EQ(h.conn.drops(tcp_drop::missing_timestamp), 1u);
+}
+
+TEST(Options, TimestampsReduceSegmentSize) {
+    harness h;
+    establish_with_timestamps(h);
+    h.send(2896);
+    h.expect_tx(". 1:1449(1448)");
+    h.expect_tx("P. 1449:2897(1448)");
+}
+
+TEST(Options, PawsIgnoresTsRecentOlderThan24Days) { // RFC 7323 §5.5
+    harness h;
+    establish_with_timestamps(h);
+    h.advance(std::chrono::hours(24 * 25));
+    h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 99 ecr 0>"); // TS.Recent is invalid now
+    h.expect_events({"data 10"});
+}
+
+} // namespace
+} // namespace tern::tcp::test

@@ -1,0 +1,103 @@
+// Out-of-order data: RFC 9293 §3.10.7.4 seventh step (held, trimmed, merged), immediate
+// ACKs for out-of-order and gap-filling segments (RFC 5681 §4.2), SACK blocks in our ACKs
+// (RFC 2018 §4), and the bounded reassembly queue on its own.
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+#include "tcp/reassembly.hpp"
+
+namespace tern::tcp::test {
+namespace {
+
+constexpr const char* syn_with_sack = "S 0:0(0) win 65535 <mss 1460,sackOK>";
+
+TEST(Reassembly, OutOfOrderHeldAckedAtOnceWithSack) {
+    harness h;
+    h.establish(syn_with_sack);
+    h.deliver(". 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001>");
+    h.expect_events({});
+    h.deliver(". 2001:3001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:3001>");
+    h.deliver(". 1:1001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 3001 <>"); // the gap filled: ACK at once, no SACK left
+    // The held bytes come out of a ring; here they straddle its end.
+    h.expect_events({"data 1000", "data 23", "data 1977"});
+    EXPECT_EQ(h.received, pattern(3000));
+}
+
+TEST(Reassembly, MostRecentBlockFirst) {
+    harness h;
+    h.establish(syn_with_sack);
+    h.deliver(". 3001:4001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 3001:4001>");
+    h.deliver(". 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001 3001:4001>");
+    h.deliver(". 4001:4501(500) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 3001:4501 1001:2001>");
+}
+
+TEST(Reassembly, OverlapsAndDuplicatesMerge) {
+    harness h;
+    h.establish(syn_with_sack);
+    h.deliver(". 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001>");
+    h.deliver(". 1501:2501(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2501>");
+    h.deliver(". 1001:2001(1000) ack 1"); // a duplicate
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2501>");
+    h.deliver(". 501:1201(700) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 501:2501>");
+    h.deliver(". 1:601(600) ack 1"); // overlaps the held block
+    h.expect_tx(". 1:1(0) ack 2501");
+    EXPECT_EQ(h.received, pattern(2500));
+}
+
+TEST(Reassembly, NoSackBlocksWithoutSackPermitted) {
+    harness h;
+    h.establish();
+    h.deliver(". 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <>");
+}
+
+TEST(Reassembly, QueueMergesAndTakes) {
+    reassembly_queue q(1024);
+    const seq32 nxt(0xfffffff0u);
+    const auto bytes = pattern(100);
+    EXPECT_TRUE(q.insert(nxt, nxt + 20, std::span(bytes).subspan(20, 10)));
+    EXPECT_TRUE(q.insert(nxt, nxt + 40, std::span(bytes).subspan(40, 10)));
+    ASSERT_EQ(q.blocks().size(), 2u);
+    EXPECT_TRUE(q.insert(nxt, nxt + 25, std::span(bytes).subspan(25, 20))); // bridges them
+    ASSERT_EQ(q.blocks().size(), 1u);
+    EXPECT_EQ(q.blocks()[0].left, nxt + 20);
+    EXPECT_EQ(q.blocks()[0].right, nxt + 50);
+    EXPECT_EQ(q.take(nxt).size(), 0u); // the hole before it is still open
+    auto got = q.take(nxt + 20);
+    std::vector<std::uint8_t> joined(got.head.begin(), got.head.end());
+    joined.insert(joined.end(), got.tail.begin(), got.tail.end());
+    EXPECT_EQ(joined, pattern(30, 20));
+    EXPECT_TRUE(q.empty());
+}
+
+TEST(Reassembly, QueueBoundsTheNumberOfHoles) {
+    reassembly_queue q(4096);
+    const seq32 nxt(1);
+    const auto bytes = pattern(10);
+    for (std::uint32_t i = 0; i < reassembly_queue::max_blocks; ++i)
+        EXPECT_TRUE(q.insert(nxt, nxt + 100 * (i + 1), bytes));
+    EXPECT_FALSE(q.insert(nxt, nxt + 2000, bytes)); // a ninth hole: refused
+    EXPECT_TRUE(q.insert(nxt, nxt + 105, bytes));   // extending a block is fine
+    EXPECT_EQ(q.blocks().size(), reassembly_queue::max_blocks);
+}
+
+TEST(Reassembly, QueueForgetsWhatRcvNxtPassed) {
+    reassembly_queue q(1024);
+    const auto bytes = pattern(10);
+    EXPECT_TRUE(q.insert(seq32(0), seq32(100), bytes));
+    auto got = q.take(seq32(105)); // in-order data covered half of it
+    EXPECT_EQ(got.size(), 5u);
+    EXPECT_EQ(got.head[0], pattern_byte(5));
+}
+
+} // namespace
+} // namespace tern::tcp::test

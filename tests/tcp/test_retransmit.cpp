@@ -1,0 +1,147 @@
+// Retransmission: RFC 6298 (SRTT/RTTVAR, Karn, backoff, limits), RFC 9293 §3.8.3 (R2:
+// give up), RFC 5681 (slow start after a timeout, fast retransmit on three duplicate ACKs).
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace tern::tcp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The handshake measures an RTT of `rtt` from the SYN,ACK (no timestamps).
+void establish_with_rtt(harness& h, duration rtt) {
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460>");
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.advance(rtt);
+    h.deliver(". 1:1(0) ack 1 win 65535");
+    h.expect_state(tcp_state::established);
+    h.events.clear();
+}
+
+TEST(Retransmit, RtoFromFirstSample) {
+    harness h;
+    establish_with_rtt(h, 100ms);
+    const auto& t = h.conn.control_block();
+    EXPECT_EQ(t.srtt, duration(100ms));  // RFC 6298 §2.2: SRTT <- R
+    EXPECT_EQ(t.rttvar, duration(50ms)); // RTTVAR <- R/2
+    EXPECT_EQ(t.rto, duration(300ms));   // RTO <- SRTT + max(G, K*RTTVAR)
+}
+
+TEST(Retransmit, RtoRetransmissionWithExactBackoff) {
+    harness h;
+    establish_with_rtt(h, 100ms);
+    h.send(100);
+    h.expect_tx("P. 1:101(100) ack 1");
+    for (auto rto : {300ms, 600ms, 1200ms}) { // §5.5: double each time
+        h.advance(rto - 1ms);
+        h.expect_no_tx();
+        h.advance(1ms);
+        h.expect_tx("P. 1:101(100) ack 1");
+    }
+    h.deliver(". 1:1(0) ack 101");
+    EXPECT_EQ(h.conn.next_deadline(), std::nullopt);
+    EXPECT_EQ(h.conn.control_block().srtt, duration(100ms)); // Karn: no sample from it
+    EXPECT_EQ(h.conn.control_block().rto, duration(2400ms)); // the backoff stays until one
+    EXPECT_EQ(h.conn.control_block().retransmits, 0);
+}
+
+TEST(Retransmit, NewSampleAfterKarnResetsRto) {
+    harness h;
+    establish_with_rtt(h, 100ms);
+    h.send(100);
+    h.expect_tx("P. 1:101(100) ack 1");
+    h.advance(300ms);
+    h.expect_tx("P. 1:101(100) ack 1");
+    h.deliver(". 1:1(0) ack 101");
+    h.send(100);
+    h.expect_tx("P. 101:201(100) ack 1");
+    h.advance(100ms);
+    h.deliver(". 1:1(0) ack 201");
+    const auto& t = h.conn.control_block();
+    EXPECT_EQ(t.srtt, duration(100ms));
+    EXPECT_EQ(t.rttvar, duration(37500us)); // 3/4 * 50 ms + 1/4 * 0
+    EXPECT_EQ(t.rto, duration(250ms));
+}
+
+TEST(Retransmit, MinimumRtoApplies) {
+    harness h;
+    h.establish(); // an RTT of 0: RTO = max(min_rto, 0 + G)
+    EXPECT_EQ(h.conn.control_block().rto, duration(200ms));
+}
+
+TEST(Retransmit, RetryLimitClosesTimedOut) {
+    tcp_config config;
+    config.max_retransmits = 2;
+    harness h(config);
+    h.establish();
+    h.send(10);
+    h.expect_tx("P. 1:11(10) ack 1");
+    h.advance(200ms);
+    h.expect_tx("P. 1:11(10) ack 1");
+    h.advance(400ms);
+    h.expect_tx("P. 1:11(10) ack 1");
+    h.advance(800ms - 1ns);
+    h.expect_state(tcp_state::established);
+    h.advance(1ns);
+    h.expect_state(tcp_state::closed);
+    h.expect_events({"closed timed_out"});
+    h.expect_no_tx();
+}
+
+TEST(Retransmit, TimeoutGoesBackToSndUnaWithOneSegment) {
+    connection_options options;
+    options.no_delay = true;
+    harness h({}, options);
+    h.establish();
+    h.send(3000);
+    h.expect_tx(". 1:1461(1460) ack 1");
+    h.expect_tx(". 1461:2921(1460) ack 1");
+    h.expect_tx("P. 2921:3001(80) ack 1");
+    h.advance(200ms);
+    h.expect_tx(". 1:1461(1460) ack 1"); // RFC 5681 §3.1: cwnd = 1 SMSS
+    h.expect_no_tx();
+    EXPECT_EQ(h.conn.control_block().cwnd, 1460u);
+    EXPECT_EQ(h.conn.control_block().ssthresh, 2920u); // max(FlightSize / 2, 2 SMSS)
+    h.deliver(". 1:1(0) ack 1461");
+    h.expect_tx(". 1461:2921(1460) ack 1"); // slow start: two more
+    h.expect_tx("P. 2921:3001(80) ack 1");
+    h.deliver(". 1:1(0) ack 3001");
+    EXPECT_EQ(h.conn.next_deadline(), std::nullopt);
+}
+
+TEST(Retransmit, FastRetransmitOnThirdDuplicateAck) {
+    harness h;
+    h.establish();
+    h.send(4380);
+    h.expect_tx(". 1:1461(1460) ack 1");
+    h.expect_tx(". 1461:2921(1460) ack 1");
+    h.expect_tx("P. 2921:4381(1460) ack 1");
+    h.deliver(". 1:1(0) ack 1");
+    h.deliver(". 1:1(0) ack 1");
+    h.expect_no_tx();
+    h.deliver(". 1:1(0) ack 1");
+    h.expect_tx(". 1:1461(1460) ack 1"); // RFC 5681 §3.2 step 3
+    const auto& t = h.conn.control_block();
+    EXPECT_EQ(t.ssthresh, 2920u);
+    EXPECT_EQ(t.cwnd, 2920u + 3 * 1460u);
+    h.deliver(". 1:1(0) ack 1");
+    EXPECT_EQ(t.cwnd, 2920u + 4 * 1460u); // step 4: inflate
+    h.deliver(". 1:1(0) ack 4381");
+    EXPECT_EQ(t.cwnd, 2920u); // step 6: deflate
+    EXPECT_FALSE(t.in_recovery);
+    h.expect_no_tx();
+}
+
+TEST(Retransmit, DataAckedWithoutRetransmissionGrowsCwnd) {
+    harness h;
+    h.establish();
+    h.send(1460);
+    h.expect_tx("P. 1:1461(1460) ack 1");
+    h.deliver(". 1:1(0) ack 1461");
+    EXPECT_EQ(h.conn.control_block().cwnd, 4 * 1460u); // slow start: + min(acked, SMSS)
+}
+
+} // namespace
+} // namespace tern::tcp::test
