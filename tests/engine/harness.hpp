@@ -10,35 +10,13 @@
 
 #include "core/engine.hpp"
 #include "dpdk/mempool.hpp"
+#include "script_device.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 
 namespace tern::test {
-
-class fake_device final : public device {
-public:
-    std::uint16_t rx_burst(rte_mbuf** pkts, std::uint16_t n) override {
-        std::uint16_t got = 0;
-        while (got < n && !inbox.empty()) {
-            pkts[got++] = inbox.front();
-            inbox.pop_front();
-        }
-        return got;
-    }
-    std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override {
-        std::uint16_t took = n < accept ? n : accept;
-        if (accept != unlimited) accept -= took;
-        for (std::uint16_t i = 0; i < took; ++i) sent.push_back(pkts[i]);
-        return took;
-    }
-
-    static constexpr std::uint16_t unlimited = 0xffff;
-    std::deque<rte_mbuf*> inbox;
-    std::vector<rte_mbuf*> sent;
-    std::uint16_t accept = unlimited; // packets the "NIC" takes before refusing
-};
 
 inline const mac_addr our_mac{{0x02, 0, 0, 0, 0, 0x02}};
 inline const mac_addr peer_mac{{0x02, 0, 0, 0, 0, 0x01}};
@@ -73,7 +51,7 @@ protected:
     std::uint32_t in_use() const { return pool_.in_use(); }
 
     mbuf_pool pool_;
-    fake_device dev_;
+    script_device dev_;
     virtual_clock clock_;
     neighbor_cache neighbors_{64};
     std::unique_ptr<engine> engine_;

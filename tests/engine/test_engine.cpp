@@ -401,7 +401,7 @@ TEST_F(engine_test, refused_packets_stay_in_order_for_the_next_round) {
     EXPECT_EQ(dev_.sent.size(), 2u);
     EXPECT_EQ(engine_->tx_backlog(), 3u);
     EXPECT_EQ(engine_->stats().tx_deferred.get(), 3u);
-    dev_.accept = fake_device::unlimited;
+    dev_.accept = UINT64_MAX;
     engine_->poll();
     auto sent = take_sent();
     ASSERT_EQ(sent.size(), 5u);

@@ -15,6 +15,7 @@
 #include "core/clock.hpp"
 #include "dpdk/device.hpp"
 #include "dpdk/mempool.hpp"
+#include "script_device.hpp"
 
 namespace tern::test {
 
@@ -59,36 +60,6 @@ inline int differing_bits(const std::vector<std::uint8_t>& a, const std::vector<
     for (std::size_t i = 0; i < a.size(); ++i) bits += __builtin_popcount(unsigned(a[i] ^ b[i]));
     return bits;
 }
-
-// A device the test scripts: `inbox` is what rx_burst returns, `sent` what tx_burst took;
-// it takes at most `accept` more packets (then refuses). Frees whatever it still holds.
-class script_device final : public device {
-public:
-    ~script_device() override {
-        for (auto* m : inbox) rte_pktmbuf_free(m);
-        for (auto* m : sent) rte_pktmbuf_free(m);
-    }
-    std::uint16_t rx_burst(rte_mbuf** pkts, std::uint16_t n) override {
-        std::uint16_t got = 0;
-        while (got < n && !inbox.empty()) {
-            pkts[got++] = inbox.front();
-            inbox.pop_front();
-        }
-        return got;
-    }
-    std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override {
-        std::uint16_t took = std::uint16_t(std::min<std::uint64_t>(n, accept));
-        accept -= took;
-        for (std::uint16_t i = 0; i < took; ++i) sent.push_back(pkts[i]);
-        ++tx_calls;
-        return took;
-    }
-
-    std::deque<rte_mbuf*> inbox;
-    std::vector<rte_mbuf*> sent;
-    std::uint64_t accept = UINT64_MAX;
-    std::uint64_t tx_calls = 0;
-};
 
 class sim_test : public ::testing::Test {
 public:
