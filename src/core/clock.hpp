@@ -5,15 +5,10 @@
 #include <cassert>
 #include <cstdint>
 
+#include "tern/clock.hpp"
 #include "tern/time.hpp"
 
 namespace tern {
-
-class clock {
-public:
-    virtual ~clock() = default;
-    virtual instant now() = 0;
-};
 
 // Converts TSC cycles to time at `hz` cycles a second. Whole seconds and the remainder are
 // scaled apart, so nothing overflows for any span a 64-bit cycle count can hold
@@ -36,27 +31,6 @@ public:
 private:
     std::uint64_t hz_;
     std::uint64_t start_cycles_;
-};
-
-// Tests: time moves only when the test says so.
-class virtual_clock final : public clock {
-public:
-    explicit virtual_clock(instant start = instant{}) : now_(start) {}
-
-    instant now() override { return now_; }
-
-    void advance(duration d) {
-        assert(d >= duration::zero() && "virtual_clock is monotonic");
-        now_ += d;
-    }
-
-    void set(instant t) {
-        assert(t >= now_ && "virtual_clock is monotonic");
-        now_ = t;
-    }
-
-private:
-    instant now_;
 };
 
 } // namespace tern

@@ -10,7 +10,7 @@
 // the engine has nothing new to send. Nothing is lost silently: each packet taken in is
 // passed on, dropped by the loss fault (counted), or still held.
 //
-// The clock is the engine's abstract tern::clock (core/clock.hpp): a header-only interface
+// The clock is the engine's abstract tern::clock (tern/clock.hpp): a header-only interface
 // with no link dependency. Taking it rather than a std::function keeps the device on the
 // very clock object the engine and the test advance, without a type-erased callable.
 #pragma once
@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "core/clock.hpp"
+#include "tern/clock.hpp"
 #include "dpdk/device.hpp"
 #include "tern/result.hpp"
 #include "tern/time.hpp"

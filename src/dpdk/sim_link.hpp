@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "core/clock.hpp"
+#include "tern/clock.hpp"
 #include "dpdk/device.hpp"
 #include "tern/result.hpp"
 #include "tern/time.hpp"

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
 
-#include "core/clock.hpp"
+#include "tern/clock.hpp"
 #include "dpdk/device.hpp"
 #include "dpdk/mempool.hpp"
 #include "script_device.hpp"
