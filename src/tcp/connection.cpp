@@ -162,6 +162,7 @@ void connection::on_segment(const segment& seg, instant now) {
         drop(tcp_drop::syn_fin); // never legitimate; Linux drops it too
         return;
     }
+    ++stats_.segments_in;
     if (keepalive_deadline_) { // any segment shows the peer is alive
         keepalive_deadline_ = now + options_.keepalive->idle;
         keepalive_probes_ = 0;
@@ -206,8 +207,10 @@ std::optional<wire::tcp_repr> reply_to_closed(const segment& seg) {
 }
 
 void connection::reply_rst(const segment& seg) {
-    if (auto r = reply_to_closed(seg))
-        sink_.emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *r, {});
+    const auto r = reply_to_closed(seg);
+    if (!r) return;
+    ++stats_.segments_out;
+    sink_.emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *r, {});
 }
 
 } // namespace tern::tcp

@@ -2,9 +2,11 @@
 // must send into a segment_sink, tells the application through connection_events, and
 // says through next_deadline() when it next needs on_timer(now).
 //
-// Timers are plain deadlines (RTO / SYN retransmission, delayed ACK, TIME_WAIT) rather than
-// timer_wheel hooks: the core stays a value that a test drives with a virtual clock, and
-// the engine arms one wheel hook per connection at next_deadline() after every call.
+// Timers are plain deadlines (RTO / SYN retransmission, delayed ACK, TIME_WAIT, persist,
+// keep-alive; timers.cpp) rather than timer_wheel hooks: the core stays a value that a
+// test drives with a virtual clock, and the engine arms ONE wheel hook per connection at
+// next_deadline() after every call into it (on_segment, on_timer, user calls), instead of
+// five hooks per TCB.
 //
 // A passive open puts this connection in LISTEN and the first SYN binds it to its peer, as
 // in RFC 9293 §3.10.7.2. The engine's listener (backlog, SYN cookies) will create
@@ -58,6 +60,7 @@ public:
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_[std::size_t(d)]; }
+    const connection_stats& stats() const { return stats_; }
 
 private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----
@@ -65,6 +68,7 @@ private:
     void on_syn_sent(const segment& seg, instant now);
     void on_synchronized(segment seg, instant now);
     bool check_timestamp(const segment& seg, instant now);
+    void update_ts_recent(const segment& seg, instant now);
     bool check_seq(segment& seg, instant now);
     bool check_rst(const segment& seg, instant now);
     bool check_syn(const segment& seg, instant now);
@@ -138,6 +142,7 @@ private:
     std::uint16_t challenges_in_window_ = 0;
 
     std::array<std::uint64_t, tcp_drop_count> drops_{};
+    connection_stats stats_{};
 };
 
 // RFC 9293 §3.10.7.1: the reply to a segment for which no connection exists (CLOSED).

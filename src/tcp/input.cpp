@@ -99,13 +99,12 @@ void connection::on_syn_sent(const segment& seg, instant now) {
     // "If there are other controls or text in the segment, then continue processing at
     // the sixth step below where the URG bit is checked"
     if (state_ == tcp_state::established && (!seg.payload.empty() || seg.has(f::fin))) {
-        segment rest = seg;
+        segment rest = seg; // what follows the SYN
         rest.header.seq = (seg.seq() + 1).raw();
         rest.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
-        segment trimmed = rest;
-        if (check_seq(trimmed, now)) {
-            process_text(trimmed, now);
-            check_fin(trimmed, now);
+        if (check_seq(rest, now)) {
+            process_text(rest, now);
+            if (state_ != tcp_state::closed) check_fin(rest, now);
         }
     }
 }
@@ -114,13 +113,7 @@ void connection::on_syn_sent(const segment& seg, instant now) {
 void connection::on_synchronized(segment seg, instant now) {
     if (!check_timestamp(seg, now)) return;
     if (!check_seq(seg, now)) return;
-    // RFC 7323 §4.3 (2): remember the TSval to echo.
-    if (tcb_.ts_ok && seg.header.options.timestamp && seg.seq() <= tcb_.last_ack_sent &&
-        (std::int32_t(seg.header.options.timestamp->first - tcb_.ts_recent) >= 0 ||
-         now - tcb_.ts_recent_at > std::chrono::hours(24 * 24))) {
-        tcb_.ts_recent = seg.header.options.timestamp->first;
-        tcb_.ts_recent_at = now;
-    }
+    update_ts_recent(seg, now);
     if (!check_rst(seg, now)) return;
     // Third (security) is not checked: no IPSO/CIPSO.
     if (!check_syn(seg, now)) return;
@@ -149,6 +142,17 @@ bool connection::check_timestamp(const segment& seg, instant now) {
         return false;
     }
     return true;
+}
+
+// RFC 7323 §4.3 (2): "If SEG.TSval >= TS.Recent and SEG.SEQ =< Last.ACK.sent, then
+// SEG.TSval is copied to TS.Recent" (and §5.5: a TS.Recent older than 24 days is replaced).
+void connection::update_ts_recent(const segment& seg, instant now) {
+    const auto& ts = seg.header.options.timestamp;
+    if (!tcb_.ts_ok || !ts || tcb_.last_ack_sent < seg.seq()) return;
+    if (std::int32_t(ts->first - tcb_.ts_recent) >= 0 || now - tcb_.ts_recent_at > std::chrono::hours(24 * 24)) {
+        tcb_.ts_recent = ts->first;
+        tcb_.ts_recent_at = now;
+    }
 }
 
 // §3.10.7.4 first: check the sequence number, then trim the segment to the window.
@@ -385,6 +389,7 @@ void connection::on_duplicate_ack(const segment& seg, instant now) {
         tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // §3.2 step 2, equation (4)
         tcb_.rtt_seq.reset();                                   // Karn
         emit_data(tcb_.snd_una, smss, now);  // §3.2 step 3
+        ++stats_.retransmits;
         tcb_.cwnd = tcb_.ssthresh + 3 * smss;
         tcb_.in_recovery = true;
         tcb_.recover = tcb_.snd_max;
@@ -403,8 +408,7 @@ void connection::process_text(const segment& seg, instant now) {
     if (seg.seq() != tcb_.rcv_nxt) {
         // Out of order: hold it, and ACK at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
         if (!reassembly_.insert(tcb_.rcv_nxt, seg.seq(), seg.payload)) drop(tcp_drop::ooo_full);
-        else if (seg.has(f::fin)) reassembly_.fin = seg.seq() + std::uint32_t(seg.payload.size());
-        tcb_.ack_now = true;
+        tcb_.ack_now = true; // check_fin remembers a FIN that came with it
         return;
     }
     const bool filled_hole = !reassembly_.empty();
@@ -413,6 +417,7 @@ void connection::process_text(const segment& seg, instant now) {
     for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
          held = reassembly_.take(tcb_.rcv_nxt)) {
         tcb_.rcv_nxt += held.size();
+        stats_.bytes_in += held.size();
         events_.on_data(held.head);
         if (!held.tail.empty()) events_.on_data(held.tail);
     }
@@ -423,13 +428,20 @@ void connection::process_text(const segment& seg, instant now) {
 
 void connection::deliver(std::span<const std::uint8_t> bytes) {
     tcb_.rcv_nxt += std::uint32_t(bytes.size());
+    stats_.bytes_in += bytes.size();
     events_.on_data(bytes); // zero-copy: a view of the segment itself
 }
 
 // §3.10.7.4 eighth: the FIN bit, when the FIN is next in sequence.
 void connection::check_fin(const segment& seg, instant now) {
     if (!seg.has(f::fin)) return;
-    if (seg.seq() + std::uint32_t(seg.payload.size()) != tcb_.rcv_nxt) return; // held out of order
+    const seq32 fin = seg.seq() + std::uint32_t(seg.payload.size());
+    if (fin != tcb_.rcv_nxt) {
+        // Out of order: reached when the data before it is in (process_text).
+        if (fin > tcb_.rcv_nxt) reassembly_.fin = fin;
+        tcb_.ack_now = true;
+        return;
+    }
     reach_fin(now);
 }
 

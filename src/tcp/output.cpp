@@ -58,6 +58,8 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
         tcb_.unacked_segments = 0;
         delack_deadline_.reset();
     }
+    ++stats_.segments_out;
+    stats_.bytes_out += payload.size();
     sink_.emit(flow_, r, payload);
 }
 
@@ -158,33 +160,6 @@ void connection::on_keepalive(instant now) {
     emit(f::ack, tcb_.snd_una - 1, {}, now);
     ++keepalive_probes_;
     keepalive_deadline_ = now + k.interval;
-}
-
-// RFC 9293 §3.8.6.1: with data waiting, nothing in flight and a zero window, probe
-// regularly so that a lost window update cannot deadlock the connection. The probe is an
-// ACK one below SND.UNA (as Linux sends it): the peer answers it with its window, and it
-// consumes no sequence space, so the probing goes on as long as the peer answers.
-void connection::update_persist(instant now) {
-    const bool stalled = tcb_.snd_wnd == 0 && tcb_.snd_una == tcb_.snd_max && tcb_.snd_nxt < data_end();
-    if (!stalled) {
-        persist_deadline_.reset();
-        persist_backoff_ = 0;
-    } else if (!persist_deadline_) {
-        persist_deadline_ = now + persist_interval();
-    }
-}
-
-void connection::on_persist(instant now) {
-    emit(f::ack, tcb_.snd_una - 1, {}, now);
-    if (persist_backoff_ < 16) ++persist_backoff_;
-    persist_deadline_ = now + persist_interval();
-}
-
-// The RTO, doubled for each probe already sent (RFC 1122 §4.2.2.17: exponential backoff).
-duration connection::persist_interval() const {
-    duration d = std::max(tcb_.rto, config_.min_rto);
-    for (std::uint8_t i = 0; i < persist_backoff_ && d < config_.max_rto; ++i) d *= 2;
-    return std::min(d, config_.max_rto);
 }
 
 } // namespace tern::tcp

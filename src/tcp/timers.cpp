@@ -1,10 +1,13 @@
 // The connection's timers: retransmission (RFC 6298), delayed ACK (RFC 9293 §3.8.6.3),
-// TIME-WAIT (RFC 9293 §3.10.7.4), and the way out to CLOSED.
+// TIME-WAIT (RFC 9293 §3.10.7.4), zero-window probes (§3.8.6.1), keep-alives (RFC 1122
+// §4.2.3.6), and the way out to CLOSED.
 #include <algorithm>
 
 #include "tcp/connection.hpp"
 
 namespace tern::tcp {
+
+namespace f = wire::tcp_flags;
 
 void connection::on_timer(instant now) {
     if (time_wait_deadline_ && *time_wait_deadline_ <= now) {
@@ -49,6 +52,7 @@ void connection::on_rto(instant now) {
         return to_closed(close_reason::timed_out);
     }
     ++tcb_.retransmits;
+    ++stats_.retransmits;
     tcb_.rto = std::min(tcb_.rto * 2, config_.max_rto); // §5.5: back off the timer
     tcb_.rtt_seq.reset();                                // Karn: no sample from a retransmission
     if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) return send_syn(now);
@@ -103,6 +107,33 @@ void connection::back_to_listen() {
     rtx_deadline_.reset();
     delack_deadline_.reset();
     state_ = tcp_state::listen;
+}
+
+// RFC 9293 §3.8.6.1: with data waiting, nothing in flight and a zero window, probe
+// regularly so that a lost window update cannot deadlock the connection. The probe is an
+// ACK one below SND.UNA (as Linux sends it): the peer answers it with its window, and it
+// consumes no sequence space, so the probing goes on as long as the peer answers.
+void connection::update_persist(instant now) {
+    const bool stalled = tcb_.snd_wnd == 0 && tcb_.snd_una == tcb_.snd_max && tcb_.snd_nxt < data_end();
+    if (!stalled) {
+        persist_deadline_.reset();
+        persist_backoff_ = 0;
+    } else if (!persist_deadline_) {
+        persist_deadline_ = now + persist_interval();
+    }
+}
+
+void connection::on_persist(instant now) {
+    emit(f::ack, tcb_.snd_una - 1, {}, now);
+    if (persist_backoff_ < 16) ++persist_backoff_;
+    persist_deadline_ = now + persist_interval();
+}
+
+// The RTO, doubled for each probe already sent (RFC 1122 §4.2.2.17: exponential backoff).
+duration connection::persist_interval() const {
+    duration d = std::max(tcb_.rto, config_.min_rto);
+    for (std::uint8_t i = 0; i < persist_backoff_ && d < config_.max_rto; ++i) d *= 2;
+    return std::min(d, config_.max_rto);
 }
 
 } // namespace tern::tcp

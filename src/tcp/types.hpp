@@ -138,6 +138,15 @@ protected:
     ~connection_events() = default;
 };
 
+// Counters of one connection, the beginnings of a TCP_INFO.
+struct connection_stats {
+    std::uint64_t segments_in = 0;   // every segment handed to on_segment
+    std::uint64_t segments_out = 0;  // every segment emitted, RSTs and probes included
+    std::uint64_t bytes_in = 0;      // payload delivered to the application
+    std::uint64_t bytes_out = 0;     // payload emitted, retransmissions included
+    std::uint64_t retransmits = 0;   // segments sent again (RTO, fast retransmit, SYN, SYN,ACK)
+};
+
 // Engine-wide knobs (issue 3). Defaults follow Linux where the RFCs leave a choice.
 struct tcp_config {
     duration msl = std::chrono::seconds(30);             // TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2)

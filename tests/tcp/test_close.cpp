@@ -171,6 +171,18 @@ TEST(Close, OutOfOrderFinWaitsForTheData) {
     EXPECT_EQ(h.received, pattern(200));
 }
 
+TEST(Close, BareOutOfOrderFinWaitsForTheData) {
+    harness h;
+    h.establish();
+    h.deliver("F. 101:101(0) ack 1");
+    h.expect_tx(". 1:1(0) ack 1");
+    h.expect_state(tcp_state::established);
+    h.deliver(". 1:101(100) ack 1");
+    h.expect_tx(". 1:1(0) ack 102");
+    h.expect_state(tcp_state::close_wait);
+    h.expect_events({"data 100", "peer_closed"});
+}
+
 TEST(Close, DISABLED_Rfc6191_TimeWaitAcceptsNewerSyn) {
     harness h;
     h.establish();

@@ -42,6 +42,9 @@ TEST(Retransmit, RtoRetransmissionWithExactBackoff) {
     }
     h.deliver(". 1:1(0) ack 101");
     EXPECT_EQ(h.conn.next_deadline(), std::nullopt);
+    EXPECT_EQ(h.conn.stats().retransmits, 3u);
+    EXPECT_EQ(h.conn.stats().segments_out, 5u); // SYN,ACK, the data, 3 retransmissions
+    EXPECT_EQ(h.conn.stats().bytes_out, 400u);
     EXPECT_EQ(h.conn.control_block().srtt, duration(100ms)); // Karn: no sample from it
     EXPECT_EQ(h.conn.control_block().rto, duration(2400ms)); // the backoff stays until one
     EXPECT_EQ(h.conn.control_block().retransmits, 0);
