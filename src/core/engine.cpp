@@ -82,6 +82,7 @@ void engine::poll() {
         if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
         receive(rx_[i]);
     }
+    if (handler_) handler_->after_burst();
     if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
     std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
@@ -160,8 +161,8 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
         if (l4 == hw_check::bad) return drop(m, drop_reason::tcp_bad_checksum);
         auto tcp = wire::tcp_view::parse(ip->payload(), src, ip->dst(), l4 != hw_check::good);
         if (!tcp) return drop(m, tcp.error());
-        // The TCP endpoint is the next layer up; until it takes segments, none has a home.
-        return drop(m, drop_reason::tcp_no_endpoint);
+        if (!handler_) return drop(m, drop_reason::tcp_no_endpoint);
+        return handler_->on_tcp(m, *ip, *tcp);
     }
     default:
         return drop(m, drop_reason::ipv4_unknown_protocol);
@@ -287,6 +288,9 @@ void engine::on_timer(timer_hook& hook) {
     switch (timer_kind(hook.kind)) {
     case timer_kind::arp_retry:
         return retry_arp(*static_cast<arp_resolution*>(hook.owner));
+    case timer_kind::upper_layer:
+        if (handler_) handler_->on_timer(hook);
+        return;
     }
 }
 

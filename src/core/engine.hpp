@@ -28,6 +28,7 @@ namespace tern {
 namespace wire {
 class arp_view;
 class ipv4_view;
+class tcp_view;
 } // namespace wire
 
 // What an engine knows of the port it sends through.
@@ -38,8 +39,24 @@ struct engine_port {
     port_offloads offloads;
 };
 
-// Timer kinds the engine dispatches on (timer_hook::kind).
-enum class timer_kind : std::uint32_t { arp_retry = 1 };
+// Timer kinds the engine dispatches on (timer_hook::kind). Hooks of kind upper_layer
+// belong to the protocol handler and are handed to it.
+enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2 };
+
+// The layer above the engine (the TCP endpoint) implements this. Dependencies point
+// downwards (DESIGN.md), so the engine calls up only through this interface.
+class protocol_handler {
+public:
+    virtual ~protocol_handler() = default;
+    // A validated TCP segment for our address. Takes ownership of m; `ip` and `tcp` are
+    // views into it.
+    virtual void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) = 0;
+    // A timer hook of kind upper_layer fired.
+    virtual void on_timer(timer_hook& hook) = 0;
+    // Once per round after the RX burst, before timers and TX: the place to emit what
+    // the burst made due (one ACK per connection per burst).
+    virtual void after_burst() = 0;
+};
 
 class engine {
 public:
@@ -64,6 +81,8 @@ public:
     void resolve(ipv4_addr ip);
     // Told when a next hop did not answer ARP: whoever was sending to it learns of it.
     void on_unreachable(std::function<void(ipv4_addr)> handler) { unreachable_handler_ = std::move(handler); }
+    // The TCP layer; without one, every segment is dropped as tcp_no_endpoint.
+    void set_protocol_handler(protocol_handler* handler) { handler_ = handler; }
 
     std::uint16_t id() const { return id_; }
     const engine_stats& stats() const { return stats_; }
@@ -114,6 +133,7 @@ private:
     std::vector<rte_mbuf*> rx_;
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;
+    protocol_handler* handler_ = nullptr;
 };
 
 } // namespace tern
