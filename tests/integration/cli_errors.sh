@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# tern-server refuses bad input with a message that names the problem and a non-zero
+# exit. No interface is made: the EAL starts with no device at all, or a net_null one.
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+set +e
+
+BUILD=${1:?build dir}
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+n=0
+# expect NAME EXIT_CODE PATTERN -- tern-server app args...
+expect() {
+    local name=$1 want=$2 pattern=$3; shift 4
+    n=$((n + 1))
+    timeout 30 "$BUILD/apps/tern-server" --no-huge -m 256 --no-pci --no-telemetry -l 0 \
+        --file-prefix "tern_cli_$$_$n" "$@" >"$WORK/out" 2>&1
+    local rc=$?
+    if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" "$WORK/out"; then
+        echo "ok - $name"
+    else
+        echo "not ok - $name (exit $rc, wanted $want; output: $(tr '\n' ' ' <"$WORK/out" | tail -c 300))"
+    fi
+}
+
+expect "--help lists the options" 0 "--ip arg" -- -- --help
+expect "--ip is required" 2 "ip.*required" -- --
+expect "a bad address is named" 2 "--ip: '198.18.0.300/24' is not" -- -- --ip 198.18.0.300/24
+expect "a prefix over 32 is refused" 2 "--ip: '198.18.0.2/33' is not" -- -- --ip 198.18.0.2/33
+expect "a gateway off the prefix is refused" 2 "--gateway: 198.19.0.1 is not on" -- -- --ip 198.18.0.2/24 --gateway 198.19.0.1
+expect "a multicast MAC is refused" 2 "--mac: 01:00:5e:00:00:01 is not a unicast MAC" -- -- --ip 198.18.0.2/24 --mac 01:00:5e:00:00:01
+expect "a burst out of range is refused" 2 "--burst: 0 is outside 1-512" -- -- --ip 198.18.0.2/24 --burst 0
+expect "a bad static ARP entry is refused" 2 "--static-arp: '198.18.0.1' is not IP=MAC" -- -- --ip 198.18.0.2/24 --static-arp 198.18.0.1
+expect "an unknown option is refused" 2 "unrecognised option|unrecognized option" -- -- --ip 198.18.0.2/24 --frobnicate
+expect "no port says how to give one" 1 "no DPDK port: pass one with EAL arguments" -- -- --ip 198.18.0.2/24
+expect "more engines than lcores says which -l to pass" 1 "2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
+expect "bad EAL arguments are reported" 1 "EAL initialisation failed" -- --no-such-eal-flag -- --ip 198.18.0.2/24
+expect "net_null runs and stops after --duration" 0 "stopped. counters" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --duration 0.5
+exit 0
