@@ -1,6 +1,7 @@
 #include "dpdk/capture.hpp"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -40,11 +41,33 @@ capture_file::~capture_file() {
 std::uint16_t capture_file::copy(std::uint16_t port_id, std::uint16_t queue, rte_mbuf* const* pkts,
                                  std::uint16_t n, direction dir, rte_mbuf** copies) {
     auto pcap_dir = dir == direction::in ? RTE_PCAPNG_DIRECTION_IN : RTE_PCAPNG_DIRECTION_OUT;
-    std::uint64_t now = rte_get_tsc_cycles();
+    std::uint64_t cycles = rte_get_tsc_cycles();
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    std::uint64_t wall_ns = std::uint64_t(ts.tv_sec) * 1'000'000'000u + std::uint64_t(ts.tv_nsec);
     for (std::uint16_t i = 0; i < n; ++i) {
-        copies[i] = rte_pcapng_copy(port_id, queue, pkts[i], pool_, UINT32_MAX, now, pcap_dir);
+        copies[i] = rte_pcapng_copy(port_id, queue, pkts[i], pool_, UINT32_MAX, cycles, pcap_dir);
+        if (copies[i]) stamp(copies[i], wall_ns);
     }
     return n;
+}
+
+// DPDK 22.11's rte_pcapng turns TSC cycles into wall time with a product that overflows
+// a few seconds after start (captures said the year 2251), so the timestamp of the
+// Enhanced Packet Block that rte_pcapng_copy put at the front of the copy is written
+// again here. pcapng EPB: block type 6, total length, interface id, then the timestamp
+// as high and low 32-bit halves in the section's (the host's) byte order, in the
+// interface's resolution, which rte_pcapng declares as nanoseconds.
+void capture_file::stamp(rte_mbuf* copy, std::uint64_t wall_ns) {
+    constexpr std::uint32_t enhanced_packet_block = 6;
+    if (rte_pktmbuf_data_len(copy) < 20) return;
+    auto* block = rte_pktmbuf_mtod(copy, std::uint8_t*);
+    std::uint32_t type;
+    std::memcpy(&type, block, 4);
+    if (type != enhanced_packet_block) return;
+    std::uint32_t high = std::uint32_t(wall_ns >> 32), low = std::uint32_t(wall_ns);
+    std::memcpy(block + 12, &high, 4);
+    std::memcpy(block + 16, &low, 4);
 }
 
 // Writes the first `keep` copies (those that exist) and frees the others.

@@ -37,6 +37,7 @@ private:
     std::uint16_t copy(std::uint16_t port_id, std::uint16_t queue, rte_mbuf* const* pkts, std::uint16_t n,
                        direction dir, rte_mbuf** copies);
     void write(rte_mbuf** copies, std::uint16_t n, std::uint16_t keep);
+    static void stamp(rte_mbuf* copy, std::uint64_t wall_ns);
 
     std::mutex mutex_;
     rte_pcapng* file_;

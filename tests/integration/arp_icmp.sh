@@ -57,6 +57,8 @@ check "capture: the kernel's ARP reply" "grep -Eq 'ARP, Reply 198.18.0.1 is-at $
 check "capture: the kernel's ARP request and tern's reply" "grep -q 'ARP, Reply 198.18.0.2 is-at $TERN_MAC' '$WORK/dump.txt'"
 check "capture: 100 echo requests and 100 replies" \
     "[ \$(grep -c '198.18.0.1 > 198.18.0.2: ICMP echo request' '$WORK/dump.txt') -eq 100 ] && [ \$(grep -c '198.18.0.2 > 198.18.0.1: ICMP echo reply' '$WORK/dump.txt') -eq 100 ]"
+FIRST=$(tcpdump -tt -nr "$WORK/cap.pcapng" 2>/dev/null | head -1 | cut -d. -f1)
+check "capture timestamps are wall time (first $FIRST, now $(date +%s))" "[ -n '$FIRST' ] && [ \$(( \$(date +%s) - ${FIRST:-0} )) -lt 300 ] && [ \$(( \$(date +%s) - ${FIRST:-0} )) -ge 0 ]"
 check "tshark reads the capture" "tshark -r '$WORK/cap.pcapng' -Y icmp 2>/dev/null | grep -c 'Echo (ping) reply' | grep -qx 100"
 [ -n "${TERN_KEEP_LOGS:-}" ] && cp "$WORK"/* "$TERN_KEEP_LOGS"/ 2>/dev/null
 exit 0
