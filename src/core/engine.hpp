@@ -89,6 +89,7 @@ public:
     mac_addr mac() const { return mac_; }
     ipv4_cidr address() const { return config_.address; }
     rte_mempool* pool() const { return pool_; }
+    const port_offloads& offloads() const { return port_.offloads; }
     timer_wheel& timers() { return timers_; }
     instant now() const { return now_; }
     std::uint16_t arp_in_progress() const { return pending_.active(); }

@@ -1,0 +1,263 @@
+#include "tcp/endpoint.hpp"
+
+#include <bit>
+#include <cassert>
+#include <cstring>
+#include <random>
+
+#include <rte_mbuf.h>
+
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::tcp {
+
+namespace {
+
+// Ephemeral ports: Linux's default ip_local_port_range.
+constexpr std::uint16_t ephemeral_first = 32768;
+constexpr std::uint16_t ephemeral_count = 61000 - 32768;
+
+// SipHash-2-4 (Aumasson & Bernstein) of two 64-bit words: the keyed pseudo-random function
+// F() of RFC 6528 §3. MD5 would also do (the RFC's example); this is shorter and faster.
+std::uint64_t siphash(const std::uint64_t key[2], std::uint64_t m0, std::uint64_t m1) {
+    std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+    std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+    auto round = [&] {
+        v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
+        v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
+        v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
+        v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
+    };
+    const std::uint64_t last = std::uint64_t(16) << 56; // message length 16, no tail bytes
+    for (std::uint64_t m : {m0, m1, last}) {
+        v3 ^= m;
+        round();
+        round();
+        v0 ^= m;
+    }
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; ++i) round();
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
+
+} // namespace
+
+// ---- stream --------------------------------------------------------------------------
+
+stream::stream(tcp_endpoint& ep, const connection_options& options, app_events& app)
+    : ep_(ep), app_(app), conn_(ep.config_, options, ep, *this),
+      timer_(this, std::uint32_t(timer_kind::upper_layer)) {}
+
+stream::~stream() { ep_.engine_.timers().cancel(timer_); }
+
+result<std::size_t, send_error> stream::send(std::span<const std::uint8_t> bytes) {
+    auto r = conn_.send(bytes, ep_.engine_.now());
+    ep_.settle(*this);
+    return r;
+}
+
+status<close_error> stream::close() {
+    auto r = conn_.close(ep_.engine_.now());
+    ep_.settle(*this);
+    return r;
+}
+
+void stream::abort() {
+    conn_.abort(ep_.engine_.now());
+    ep_.settle(*this);
+}
+
+void stream::on_connected() { app_.on_connected(*this); }
+void stream::on_data(std::span<const std::uint8_t> bytes) { app_.on_data(*this, bytes); }
+void stream::on_writable() { app_.on_writable(*this); }
+void stream::on_peer_closed() { app_.on_peer_closed(*this); }
+void stream::on_closed(close_reason why) { app_.on_closed(*this, why); }
+
+// ---- endpoint ------------------------------------------------------------------------
+
+tcp_endpoint::tcp_endpoint(engine& eng, const tcp_config& config, std::size_t max_connections)
+    : engine_(eng), config_(config), table_(max_connections) {
+    std::random_device rd;
+    for (auto& k : isn_key_) k = (std::uint64_t(rd()) << 32) | rd();
+    next_port_ = std::uint16_t(rd() % ephemeral_count);
+    engine_.set_protocol_handler(this);
+}
+
+tcp_endpoint::~tcp_endpoint() {
+    engine_.set_protocol_handler(nullptr);
+    std::vector<stream*> live;
+    table_.for_each([&](const flow_key&, stream* s) { live.push_back(s); });
+    table_.clear();
+    for (stream* s : live) delete s;
+    for (stream* s : retired_) delete s;
+}
+
+status<listen_error> tcp_endpoint::listen(std::uint16_t port, const listen_options& options, app_events& app) {
+    if (!listeners_.try_emplace(port, listener{options, &app}).second) return unexpected(listen_error::port_in_use);
+    return {};
+}
+
+void tcp_endpoint::unlisten(std::uint16_t port) { listeners_.erase(port); }
+
+result<stream*, connect_error> tcp_endpoint::connect(ipv4_addr remote_ip, std::uint16_t remote_port,
+                                                 std::optional<std::uint16_t> local_port,
+                                                 const connection_options& options, app_events& app) {
+    if (table_.size() == table_.max_flows()) return unexpected(connect_error::table_full);
+    if (!local_port) local_port = ephemeral_port(remote_ip, remote_port);
+    if (!local_port) return unexpected(connect_error::no_free_port);
+    const flow f{{engine_.address().addr, *local_port}, {remote_ip, remote_port}};
+    const flow_key key = key_of(f);
+    auto* s = new stream(*this, options, app);
+    s->key_ = key;
+    if (!table_.insert(key, s)) {
+        delete s;
+        return unexpected(connect_error::port_in_use);
+    }
+    s->in_table_ = true;
+    // A fresh connection in CLOSED always opens.
+    [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
+    assert(opened);
+    settle(*s);
+    return s;
+}
+
+std::optional<std::uint16_t> tcp_endpoint::ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port) {
+    const ipv4_addr local = engine_.address().addr;
+    for (std::uint32_t i = 0; i < ephemeral_count; ++i) {
+        const auto port = std::uint16_t(ephemeral_first + next_port_);
+        next_port_ = std::uint16_t((next_port_ + 1) % ephemeral_count);
+        if (listeners_.contains(port)) continue;
+        if (!table_.find(flow_key{local, remote_ip, port, remote_port})) return port;
+    }
+    return std::nullopt;
+}
+
+// RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
+// is a timer ticking every 4 microseconds.
+seq32 tcp_endpoint::initial_sequence(const flow_key& key) const {
+    std::uint64_t words[2] = {};
+    std::memcpy(words, &key, sizeof key);
+    const auto m = std::uint32_t(engine_.now().time_since_epoch().count() / 4000);
+    return seq32(m + std::uint32_t(siphash(isn_key_, words[0], words[1])));
+}
+
+void tcp_endpoint::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
+    ++depth_;
+    ++stats_.segments_in;
+    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload()};
+    const flow_key key{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()};
+    if (stream* s = table_.find(key)) {
+        s->conn_.on_segment(seg, engine_.now());
+        settle(*s);
+    } else if (auto l = listeners_.find(tcp.dst_port());
+               l != listeners_.end() && seg.has(wire::tcp_flags::syn) &&
+               !seg.has(wire::tcp_flags::ack) && !seg.has(wire::tcp_flags::rst)) {
+        accept(seg, l->second);
+    } else {
+        // RFC 9293 §3.10.7.1: no connection (or, in LISTEN, an ACK or RST): reset, unless it is one.
+        ++stats_.no_connection;
+        if (auto rst = reply_to_closed(seg)) {
+            ++stats_.rst_sent;
+            emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *rst, {});
+        }
+    }
+    rte_pktmbuf_free(m); // the payload view was valid until here
+    if (--depth_ == 0) free_retired();
+}
+
+// A SYN to a listening port: a connection of its own, in LISTEN, takes it (RFC 9293
+// §3.10.7.2), so SYN-RECEIVED processing is the sans-IO core's.
+stream* tcp_endpoint::accept(const segment& seg, const listener& l) {
+    const flow_key key{seg.dst_addr, seg.src_addr, seg.header.dst_port, seg.header.src_port};
+    auto* s = new stream(*this, l.options.connection, *l.app);
+    s->key_ = key;
+    if (!table_.insert(key, s)) {
+        ++stats_.table_full;
+        delete s;
+        return nullptr;
+    }
+    s->in_table_ = true;
+    ++stats_.accepted;
+    [[maybe_unused]] auto opened =
+        s->conn_.open_passive({seg.dst_addr, seg.header.dst_port}, initial_sequence(key), engine_.now());
+    assert(opened);
+    s->conn_.on_segment(seg, engine_.now());
+    settle(*s);
+    return s;
+}
+
+void tcp_endpoint::on_timer(timer_hook& hook) {
+    ++depth_;
+    auto& s = *static_cast<stream*>(hook.owner);
+    s.conn_.on_timer(engine_.now());
+    settle(s);
+    if (--depth_ == 0) free_retired();
+}
+
+void tcp_endpoint::after_burst() {
+    if (depth_ == 0) free_retired();
+}
+
+void tcp_endpoint::settle(stream& s) {
+    const tcp_state st = s.conn_.state();
+    // CLOSED, or a passive connection back in LISTEN (its handshake failed): done.
+    if (st == tcp_state::closed || st == tcp_state::listen) {
+        engine_.timers().cancel(s.timer_);
+        if (s.in_table_) {
+            table_.erase(s.key_);
+            s.in_table_ = false;
+            retired_.push_back(&s);
+        }
+        return;
+    }
+    if (auto deadline = s.conn_.next_deadline()) {
+        engine_.timers().arm(s.timer_, *deadline);
+    } else {
+        engine_.timers().cancel(s.timer_);
+    }
+}
+
+void tcp_endpoint::free_retired() {
+    for (stream* s : retired_) delete s;
+    stats_.freed += retired_.size();
+    retired_.clear();
+}
+
+// Builds the packet in one mbuf: IPv4 header, TCP header, the payload copied after them.
+void tcp_endpoint::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+    rte_mbuf* m = rte_pktmbuf_alloc(engine_.pool());
+    if (!m) {
+        ++stats_.no_mbuf;
+        return;
+    }
+    const std::size_t tcp_header = header.header_length();
+    const std::size_t tcp_len = tcp_header + payload.size();
+    const std::size_t len = wire::ipv4_repr::header_length + tcp_len;
+    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(len)));
+    if (!out) { // larger than one mbuf: never with our MSS and the default data room
+        ++stats_.no_mbuf;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    const port_offloads& offloads = engine_.offloads();
+    wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
+                       true, 0};
+    ip.emit(out, !offloads.tx_ipv4_checksum);
+    std::uint8_t* segment = out + wire::ipv4_repr::header_length;
+    std::uint8_t* data = segment + tcp_header;
+    if (!payload.head.empty()) std::memcpy(data, payload.head.data(), payload.head.size());
+    if (!payload.tail.empty()) std::memcpy(data + payload.head.size(), payload.tail.data(), payload.tail.size());
+    const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
+    header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
+    if (offloads.tx_tcp_checksum) {
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+        m->l4_len = tcp_header;
+    }
+    ++stats_.segments_out;
+    engine_.send_ipv4(m, f.remote.addr);
+}
+
+} // namespace tern::tcp

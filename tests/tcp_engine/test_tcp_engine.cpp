@@ -1,0 +1,495 @@
+// The TCP endpoint on real engines (DESIGN.md "Testing", ring 2): two engines, each with its
+// own endpoint, mbuf pool and neighbor cache, joined by a sim_link on one virtual clock,
+// optionally with a seeded fault_device in the way; and one engine on a scripted device for
+// the RST answers of RFC 9293 §3.10.7.1. Nothing sleeps: when no packet is due, the clock
+// jumps to the next arrival or timer.
+#include <cstring>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rte_mbuf.h>
+
+#include "core/engine.hpp"
+#include "dpdk/fault_device.hpp"
+#include "dpdk/mempool.hpp"
+#include "dpdk/sim_link.hpp"
+#include "script_device.hpp"
+#include "tcp/endpoint.hpp"
+#include "tern/clock.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const mac_addr client_mac{{0x02, 0, 0, 0, 0, 0x01}};
+const mac_addr server_mac{{0x02, 0, 0, 0, 0, 0x02}};
+const ipv4_addr client_ip = ipv4_addr::from_octets(198, 18, 0, 1);
+const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
+constexpr std::uint16_t echo_port = 7;
+
+mbuf_pool make_pool() {
+    static int n = 0;
+    auto pool = mbuf_pool::create("tcp_engine_pool_" + std::to_string(n++), 4095);
+    if (!pool) throw std::runtime_error(pool.error());
+    return std::move(*pool);
+}
+
+engine_config config_for(ipv4_addr ip, mac_addr mac) {
+    engine_config c;
+    c.address = ipv4_cidr{ip, 24};
+    c.mac = mac;
+    c.gratuitous_arp = false;
+    return c;
+}
+
+// One side: an engine on `dev` and its endpoint. The pool outlives the node (the link may
+// still hold its packets).
+struct node {
+    node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk,
+         const tcp::tcp_config& tcp)
+        : pool(p), eng(id, config_for(ip, mac), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
+          ep(eng, tcp) {}
+
+    mbuf_pool& pool;
+    neighbor_cache neighbors{16};
+    engine eng;
+    tcp::tcp_endpoint ep;
+};
+
+// Echoes every byte back; closes once the peer has closed and everything went out.
+struct echo_server final : tcp::app_events {
+    struct per_stream {
+        std::deque<std::uint8_t> pending;
+        bool peer_closed = false;
+        bool close_called = false;
+    };
+
+    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
+        auto& st = streams[&s];
+        st.pending.insert(st.pending.end(), bytes.begin(), bytes.end());
+        received += bytes.size();
+        flush(s);
+    }
+    void on_writable(tcp::stream& s) override { flush(s); }
+    void on_peer_closed(tcp::stream& s) override {
+        streams[&s].peer_closed = true;
+        flush(s);
+    }
+    void on_closed(tcp::stream& s, tcp::close_reason why) override {
+        streams.erase(&s);
+        reasons.push_back(why);
+        closed_at = clk->now();
+    }
+
+    void flush(tcp::stream& s) {
+        auto& st = streams[&s];
+        std::uint8_t chunk[16384];
+        while (!st.pending.empty()) {
+            const std::size_t n = std::min(st.pending.size(), sizeof chunk);
+            std::copy_n(st.pending.begin(), n, chunk);
+            auto r = s.send({chunk, n});
+            if (!r || *r == 0) break;
+            st.pending.erase(st.pending.begin(), st.pending.begin() + std::ptrdiff_t(*r));
+        }
+        if (st.peer_closed && st.pending.empty() && !st.close_called) {
+            st.close_called = true;
+            EXPECT_TRUE(s.close().has_value());
+        }
+    }
+
+    clock* clk = nullptr;
+    std::map<tcp::stream*, per_stream> streams;
+    std::uint64_t received = 0;
+    std::vector<tcp::close_reason> reasons;
+    instant closed_at{};
+};
+
+// Sends `data`, reads it back, checks it, then closes.
+struct bulk_client final : tcp::app_events {
+    void on_connected(tcp::stream& s) override {
+        connected = true;
+        pump(s);
+    }
+    void on_writable(tcp::stream& s) override { pump(s); }
+    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
+        if (received.size() + bytes.size() > data.size() ||
+            std::memcmp(bytes.data(), data.data() + received.size(), bytes.size()) != 0)
+            mismatch = true;
+        received.insert(received.end(), bytes.begin(), bytes.end());
+        if (received.size() == data.size() && !close_called) {
+            close_called = true;
+            EXPECT_TRUE(s.close().has_value());
+        }
+    }
+    void on_closed(tcp::stream&, tcp::close_reason why) override {
+        reason = why;
+        closed_at = clk->now();
+    }
+
+    void pump(tcp::stream& s) {
+        while (sent < data.size()) {
+            auto r = s.send(std::span(data).subspan(sent));
+            if (!r || *r == 0) break;
+            sent += *r;
+        }
+    }
+
+    clock* clk = nullptr;
+    std::vector<std::uint8_t> data;
+    std::size_t sent = 0;
+    std::vector<std::uint8_t> received;
+    bool connected = false;
+    bool close_called = false;
+    bool mismatch = false;
+    std::optional<tcp::close_reason> reason;
+    instant closed_at{};
+};
+
+// Two nodes over one link; the client's side optionally through a fault_device (its
+// profiles act on both directions of the link).
+class two_nodes {
+public:
+    explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us)
+        : link_(clock_, sim_link_config{delay, 0, 4096}) {
+        device* client_dev = &link_.a();
+        if (faults) {
+            fault_.emplace(link_.a(), clock_, *faults);
+            client_dev = &*fault_;
+        }
+        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config);
+        server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config);
+    }
+    ~two_nodes() {
+        client.reset();
+        server.reset();
+    }
+
+    // One round of both engines, then the clock moves to the next thing due.
+    void step() {
+        client->eng.poll();
+        server->eng.poll();
+        const instant now = clock_.now();
+        std::optional<instant> next;
+        auto consider = [&](std::optional<instant> t) {
+            if (t && (!next || *t < *next)) next = t;
+        };
+        consider(link_.next_arrival());
+        if (fault_) consider(fault_->next_release());
+        consider(client->eng.timers().next_deadline());
+        consider(server->eng.timers().next_deadline());
+        if (client->eng.tx_backlog() > 0 || server->eng.tx_backlog() > 0) next = now;
+        clock_.set(std::max(next.value_or(now + 1ms), now + 1us));
+    }
+
+    template <class P>
+    bool run_until(P done, duration limit) {
+        const instant end = clock_.now() + limit;
+        while (!done()) {
+            if (clock_.now() > end) return false;
+            step();
+        }
+        return true;
+    }
+
+    // Runs until nothing is in flight, held, queued or armed.
+    bool settle(duration limit) {
+        return run_until(
+            [&] {
+                return !link_.next_arrival() && (!fault_ || fault_->counters(fault_direction::rx).held +
+                                                                    fault_->counters(fault_direction::tx).held ==
+                                                                0) &&
+                       client->eng.tx_backlog() == 0 && server->eng.tx_backlog() == 0 &&
+                       client->ep.connections() == 0 && server->ep.connections() == 0;
+            },
+            limit);
+    }
+
+    tcp::tcp_config tcp_config{};
+    mbuf_pool client_pool_ = make_pool();
+    mbuf_pool server_pool_ = make_pool();
+    virtual_clock clock_;
+    sim_link link_;
+    std::optional<fault_device> fault_;
+    std::optional<node> client;
+    std::optional<node> server;
+};
+
+std::vector<std::uint8_t> pattern(std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::vector<std::uint8_t> v(n);
+    for (auto& b : v) b = std::uint8_t(rng());
+    return v;
+}
+
+// Echo of `bytes` from client to server and back; both close; TIME_WAIT runs out.
+void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, bool check_time_wait) {
+    echo_server server;
+    bulk_client client;
+    server.clk = client.clk = &p.clock_;
+    client.data = pattern(bytes, seed);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    auto s = p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, client);
+    ASSERT_TRUE(s.has_value());
+
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && !server.reasons.empty(); }, 300s))
+        << "sent " << client.sent << " received " << client.received.size() << " server got " << server.received;
+    EXPECT_TRUE(client.connected);
+    EXPECT_FALSE(client.mismatch);
+    EXPECT_EQ(client.received, client.data);
+    EXPECT_EQ(server.received, bytes);
+    EXPECT_EQ(*client.reason, tcp::close_reason::normal);
+    ASSERT_EQ(server.reasons.size(), 1u);
+    EXPECT_EQ(server.reasons[0], tcp::close_reason::normal);
+    if (check_time_wait) {
+        // The client closed first, so it waited in TIME_WAIT for 2·MSL (RFC 9293 §3.4.2)
+        // after its last ACK, which the server got one link delay later.
+        const duration waited = client.closed_at - server.closed_at;
+        EXPECT_GE(waited, 2 * p.tcp_config.msl - 1ms);
+        EXPECT_LE(waited, 2 * p.tcp_config.msl + 10ms);
+    }
+
+    ASSERT_TRUE(p.settle(10s));
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+    EXPECT_EQ(p.client->ep.stats().freed, 1u);
+    EXPECT_EQ(p.server->ep.stats().freed, 1u);
+    EXPECT_EQ(p.client->eng.timers().size(), 0u);
+    EXPECT_EQ(p.server->eng.timers().size(), 0u);
+    // DESIGN.md "Memory": every mbuf taken is returned.
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+TEST(tcp_engine, echo_one_mebibyte_both_ways_then_time_wait) {
+    two_nodes p;
+    run_echo(p, 1 << 20, 1, true);
+    EXPECT_GT(p.link_.counters(sim_link::direction::a_to_b).delivered, 700u); // 1 MiB in MSS-sized segments
+    EXPECT_EQ(p.client->ep.stats().no_mbuf + p.server->ep.stats().no_mbuf, 0u);
+    EXPECT_EQ(p.server->ep.stats().accepted, 1u);
+}
+
+TEST(tcp_engine, echo_over_faults_many_seeds) {
+    std::uint64_t dropped = 0, duplicated = 0, reordered = 0;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        fault_profile f;
+        f.loss = 0.02;
+        f.duplicate = 0.01;
+        f.reorder = 0.02;
+        f.reorder_packets = 3;
+        f.reorder_time = 1ms;
+        f.jitter = 30us;
+        fault_config faults{f, f, seed};
+        two_nodes p(faults);
+        run_echo(p, 1 << 20, seed, false);
+        for (auto dir : {fault_direction::rx, fault_direction::tx}) {
+            dropped += p.fault_->counters(dir).dropped;
+            duplicated += p.fault_->counters(dir).duplicated;
+            reordered += p.fault_->counters(dir).reordered;
+        }
+        if (::testing::Test::HasFailure()) {
+            std::printf("echo_over_faults: failing seed %llu\n", static_cast<unsigned long long>(seed));
+            break;
+        }
+    }
+    // The faults did happen (about 2 x 1500 data segments and their ACKs per seed).
+    EXPECT_GT(dropped, 20u * 40);
+    EXPECT_GT(duplicated, 20u * 20);
+    EXPECT_GT(reordered, 20u * 40);
+    std::printf("faults over 20 seeds: %llu dropped, %llu duplicated, %llu reordered\n",
+                static_cast<unsigned long long>(dropped), static_cast<unsigned long long>(duplicated),
+                static_cast<unsigned long long>(reordered));
+}
+
+TEST(tcp_engine, connect_to_closed_port_is_refused) {
+    two_nodes p;
+    bulk_client client;
+    client.clk = &p.clock_;
+    auto s = p.client->ep.connect(server_ip, 9, std::nullopt, {}, client);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 10s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::refused);
+    EXPECT_FALSE(client.connected);
+    EXPECT_EQ(p.server->ep.stats().rst_sent, 1u);
+    ASSERT_TRUE(p.settle(1s));
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
+    two_nodes p;
+    bulk_client a, b;
+    a.clk = b.clk = &p.clock_;
+    auto sa = p.client->ep.connect(server_ip, 9, std::nullopt, {}, a);
+    auto sb = p.client->ep.connect(server_ip, 9, std::nullopt, {}, b);
+    ASSERT_TRUE(sa.has_value() && sb.has_value());
+    EXPECT_NE((*sa)->flow_id().local.port, (*sb)->flow_id().local.port);
+    auto taken = p.client->ep.connect(server_ip, 9, (*sa)->flow_id().local.port, {}, a);
+    ASSERT_FALSE(taken.has_value());
+    EXPECT_EQ(taken.error(), tcp::connect_error::port_in_use);
+    ASSERT_TRUE(p.settle(10s));
+    EXPECT_EQ(a.reason, tcp::close_reason::refused);
+    EXPECT_EQ(b.reason, tcp::close_reason::refused);
+}
+
+// The application aborts a stream from inside that stream's own callback: the endpoint
+// must not free it until the callback has returned (ASan would see the use after free).
+TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
+    struct aborter final : tcp::app_events {
+        void on_data(tcp::stream& s, std::span<const std::uint8_t>) override {
+            s.abort();
+            EXPECT_EQ(s.state(), tcp::tcp_state::closed); // still readable here
+        }
+        void on_closed(tcp::stream&, tcp::close_reason why) override { reason = why; }
+        std::optional<tcp::close_reason> reason;
+    } server;
+    two_nodes p;
+    bulk_client client;
+    client.clk = &p.clock_;
+    client.data = pattern(10000, 7);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && server.reason.has_value(); }, 10s));
+    EXPECT_EQ(*server.reason, tcp::close_reason::aborted);
+    EXPECT_EQ(*client.reason, tcp::close_reason::reset);
+    ASSERT_TRUE(p.settle(1s));
+    EXPECT_EQ(p.server->ep.stats().freed, 1u);
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// One engine on a scripted device: what it answers to segments for no connection.
+class closed_port : public ::testing::Test {
+protected:
+    closed_port() {
+        neighbors_.update(client_ip, client_mac, instant::max(), true);
+        eng_.emplace(0, config_for(server_ip, server_mac), engine_port{0, 0, server_mac, port_offloads{}}, dev_,
+                     pool_.get(), neighbors_, clock_);
+        ep_.emplace(*eng_, tcp::tcp_config{});
+    }
+    ~closed_port() override {
+        for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+        dev_.sent.clear();
+        ep_.reset();
+        eng_.reset();
+        EXPECT_EQ(pool_.in_use(), 0u);
+    }
+
+    void deliver(wire::tcp_repr tcp) {
+        std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60];
+        const std::size_t tcp_len = tcp.header_length();
+        wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
+        wire::ipv4_repr{client_ip, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+            buf + wire::ethernet_repr::length);
+        std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
+        tcp.emit(seg, client_ip, server_ip, {}, wire::checksum_mode::software);
+        const std::size_t len = seg + tcp_len - buf;
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
+        dev_.inbox.push_back(m);
+        eng_->poll();
+    }
+
+    // The TCP header of the one frame sent, which must be TCP from the server to the client.
+    std::optional<wire::tcp_repr> take_reply() {
+        if (dev_.sent.size() != 1) {
+            ADD_FAILURE() << "expected one frame, got " << dev_.sent.size();
+            return std::nullopt;
+        }
+        rte_mbuf* m = dev_.sent.front();
+        dev_.sent.clear();
+        std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
+                                        rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
+        rte_pktmbuf_free(m);
+        auto eth = wire::ethernet_view::parse(frame);
+        EXPECT_TRUE(eth.has_value());
+        if (!eth) return std::nullopt;
+        EXPECT_EQ(eth->dst(), client_mac);
+        auto ip = wire::ipv4_view::parse(eth->payload());
+        EXPECT_TRUE(ip.has_value());
+        if (!ip) return std::nullopt;
+        EXPECT_EQ(ip->src(), server_ip);
+        EXPECT_EQ(ip->dst(), client_ip);
+        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
+        EXPECT_TRUE(tcp.has_value());
+        if (!tcp) return std::nullopt;
+        EXPECT_TRUE(tcp->payload().empty());
+        return wire::tcp_repr::from(*tcp);
+    }
+
+    mbuf_pool pool_ = make_pool();
+    script_device dev_;
+    virtual_clock clock_;
+    neighbor_cache neighbors_{16};
+    std::optional<engine> eng_;
+    std::optional<tcp::tcp_endpoint> ep_;
+};
+
+// RFC 9293 §3.10.7.1: "If the ACK bit is off, sequence number zero is used,
+// <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>".
+TEST_F(closed_port, syn_is_answered_by_rst_ack) {
+    wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+    syn.options.mss = 1460;
+    deliver(syn);
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst | wire::tcp_flags::ack);
+    EXPECT_EQ(rst->src_port, 8080);
+    EXPECT_EQ(rst->dst_port, 40000);
+    EXPECT_EQ(rst->seq, 0u);
+    EXPECT_EQ(rst->ack, 1001u);
+    EXPECT_EQ(ep_->stats().rst_sent, 1u);
+    EXPECT_EQ(ep_->connections(), 0u);
+}
+
+// "If the ACK bit is on, <SEQ=SEG.ACK><CTL=RST>".
+TEST_F(closed_port, ack_is_answered_by_rst_at_its_ack) {
+    deliver({40000, 8080, 5000, 777, wire::tcp_flags::ack, 65535, 0, {}});
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst);
+    EXPECT_EQ(rst->seq, 777u);
+}
+
+// "An incoming segment containing a RST is discarded."
+TEST_F(closed_port, rst_gets_no_answer) {
+    deliver({40000, 8080, 5000, 0, wire::tcp_flags::rst, 0, 0, {}});
+    EXPECT_TRUE(dev_.sent.empty());
+    EXPECT_EQ(ep_->stats().no_connection, 1u);
+    EXPECT_EQ(ep_->stats().rst_sent, 0u);
+}
+
+// A listener takes SYNs only: an ACK to a listening port with no connection is reset too.
+TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
+    struct nothing final : tcp::app_events {} app;
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    EXPECT_FALSE(ep_->listen(8080, {}, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    EXPECT_EQ(syn_ack->flags, wire::tcp_flags::syn | wire::tcp_flags::ack);
+    EXPECT_EQ(syn_ack->ack, 1001u);
+    EXPECT_EQ(ep_->connections(), 1u);
+    deliver({40001, 8080, 1000, 5, wire::tcp_flags::ack, 65535, 0, {}});
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst);
+    // The peer resets the half-open connection: it returns to LISTEN and is freed.
+    deliver({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}});
+    EXPECT_EQ(ep_->connections(), 0u);
+    EXPECT_EQ(ep_->stats().freed, 1u);
+}
+
+} // namespace
+} // namespace tern::test
