@@ -44,7 +44,7 @@ void add_engine_options(po::options_description& desc) {
         ("ip", po::value<std::string>()->required(), "our address and on-link prefix, e.g. 198.18.0.2/24")
         ("gateway", po::value<std::string>(), "next hop for destinations off the prefix")
         ("mac", po::value<std::string>(), "use this MAC instead of the port's")
-        ("port", po::value<unsigned>(), "DPDK port id (default: the first port)")
+        ("port-id", po::value<unsigned>(), "DPDK port id (default: the first port)")
         ("engines", po::value<unsigned>()->default_value(1), "engines, one per lcore and queue pair")
         ("burst", po::value<unsigned>()->default_value(32), "packets per RX/TX burst (1-512)")
         ("pool-size", po::value<unsigned>()->default_value(8191), "mbufs per engine")
@@ -74,7 +74,7 @@ runtime_options engine_options_from(const po::variables_map& vm) {
         e.mac = required_parse(mac_addr::parse(mac), "mac", mac, "a MAC address like 02:00:00:00:00:01");
         if (e.mac->is_multicast() || e.mac->is_zero()) throw std::invalid_argument("--mac: " + mac + " is not a unicast MAC");
     }
-    if (vm.count("port")) o.port_id = std::uint16_t(vm["port"].as<unsigned>());
+    if (vm.count("port-id")) o.port_id = std::uint16_t(vm["port-id"].as<unsigned>());
     auto in_range = [&](const char* name, unsigned lo, unsigned hi) {
         unsigned v = vm[name].as<unsigned>();
         if (v < lo || v > hi)

@@ -32,6 +32,8 @@ expect "a multicast MAC is refused" 2 "--mac: 01:00:5e:00:00:01 is not a unicast
 expect "a burst out of range is refused" 2 "--burst: 0 is outside 1-512" -- -- --ip 198.18.0.2/24 --burst 0
 expect "a bad static ARP entry is refused" 2 "--static-arp: '198.18.0.1' is not IP=MAC" -- -- --ip 198.18.0.2/24 --static-arp 198.18.0.1
 expect "an unknown option is refused" 2 "unrecognised option|unrecognized option" -- -- --ip 198.18.0.2/24 --frobnicate
+expect "an unknown mode is refused" 2 "--mode: 'ftp' is not none, echo or http" -- -- --ip 198.18.0.2/24 --mode ftp
+expect "a TCP port out of range is refused" 2 "--port: 70000 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode echo --port 70000
 expect "no port says how to give one" 1 "no DPDK port: pass one with EAL arguments" -- -- --ip 198.18.0.2/24
 expect "more engines than lcores says which -l to pass" 1 "2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
