@@ -53,3 +53,17 @@ wait_telemetry() {
     done
     return 1
 }
+
+# For the integration tests: one "ok - NAME" or "not ok - NAME" line per check, which
+# scripts/test counts. check NAME 'shell condition'
+check() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi; }
+
+# it_begin NAME: a namespace NAME-PID and a scratch folder $WORK, both removed on exit,
+# and EAL_MEM set (hugepages or --no-huge).
+it_begin() {
+    NS=$1-$$
+    WORK=$(mktemp -d)
+    trap 'cleanup_ns; rm -rf "$WORK"' EXIT
+    setup_hugepages >/dev/null 2>&1
+    make_ns "$NS"
+}

@@ -9,16 +9,10 @@ source "$TERN_ROOT/scripts/netns.sh"
 set +e
 
 BUILD=${1:?build dir}
-NS=tern-it-arp-$$
 PREFIX=tern_it_arp_$$
-WORK=$(mktemp -d)
 TERN_MAC=02:00:c6:12:00:02
-trap 'cleanup_ns; rm -rf "$WORK"' EXIT
 
-check() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi; }
-
-setup_hugepages >/dev/null 2>&1
-make_ns "$NS"
+it_begin tern-it-arp
 tap_in_ns "$NS" tern0 198.18.0.1/24
 
 ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$PREFIX" \

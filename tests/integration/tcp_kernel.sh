@@ -9,13 +9,8 @@ source "$TERN_ROOT/scripts/netns.sh"
 set +e
 
 BUILD=${1:?build dir}
-NS=tern-it-tcp-$$
-WORK=$(mktemp -d)
-trap 'cleanup_ns; rm -rf "$WORK"' EXIT
-check() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi; }
 
-setup_hugepages >/dev/null 2>&1
-make_ns "$NS"
+it_begin tern-it-tcp
 tap_in_ns "$NS" tern0 198.18.0.1/24
 
 # start_tern PREFIX MODE [args]: tern-server on the TAP, bounded by --duration.
