@@ -71,8 +71,8 @@ check "its summary counts the requests" "grep -q 'http_requests 4' '$WORK/$P1.lo
 in_ns ip link set tern0 up
 P2=tern_it_echo_$$
 check "tern-server starts in echo mode" "start_tern $P2 echo --port 7"
-in_ns timeout 120 python3 - >"$WORK/echo" 2>&1 <<'PY'
-import hashlib, os, random, selectors, socket
+cat >"$WORK/echo.py" <<'PY'
+import hashlib, random, selectors, socket
 rng = random.Random(7)
 data = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * 128   # 8 MiB
 s = socket.create_connection(("198.18.0.2", 7), timeout=30)
@@ -101,8 +101,22 @@ print("sent", hashlib.sha256(data).hexdigest())
 print("got ", hashlib.sha256(bytes(got)).hexdigest())
 print("eof", tail == b"")
 PY
+in_ns timeout 120 python3 "$WORK/echo.py" >"$WORK/echo" 2>&1
 check "8 MiB echoed through tern: SHA-256 equal" "[ \"\$(grep '^sent' '$WORK/echo' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo'"
 check "tern closes its side after the kernel's FIN" "grep -qx 'eof True' '$WORK/echo'"
+
+# The same over an impaired path: 1% of TCP segments dropped each way (iptables'
+# statistic match) and 1% of the kernel's duplicated (TEE). No netem on this kernel.
+in_ns iptables -A INPUT -i tern0 -p tcp -m statistic --mode random --probability 0.01 -j DROP
+in_ns iptables -A OUTPUT -o tern0 -p tcp -m statistic --mode random --probability 0.01 -j DROP
+in_ns iptables -t mangle -A POSTROUTING -o tern0 -p tcp -m statistic --mode random --probability 0.01 \
+    -j TEE --gateway 198.18.0.2
+in_ns timeout 120 python3 "$WORK/echo.py" >"$WORK/echo_lossy" 2>&1
+DROPPED=$(in_ns iptables -L -v -n -x | awk '/DROP/ {n += $1} END {print n + 0}')
+check "8 MiB echoed over 1% loss and 1% duplication: SHA-256 equal ($DROPPED dropped)" \
+    "[ \"\$(grep '^sent' '$WORK/echo_lossy' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo_lossy' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo_lossy' && [ $DROPPED -gt 0 ]"
+in_ns iptables -F
+in_ns iptables -t mangle -F
 check "tern-server stops cleanly" "stop_tern"
 [ -n "${TERN_KEEP_LOGS:-}" ] && cp "$WORK"/* "$TERN_KEEP_LOGS"/ 2>/dev/null
 exit 0
