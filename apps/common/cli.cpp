@@ -131,6 +131,7 @@ std::string summary(const runtime& rt) {
     std::ostringstream out;
     for (auto& [name, value] : rt.totals())
         if (value != 0 && name != "loops") out << "  " << name << " " << value << "\n";
+    out << "  mbufs_in_use " << rt.mbufs_in_use() << "\n";
     if (auto* cap = rt.capture()) out << "  capture_written " << cap->written() << "\n  capture_missed " << cap->missed() << "\n";
     return out.str();
 }

@@ -44,6 +44,12 @@ public:
     std::vector<std::pair<std::string_view, std::uint64_t>> totals() const;
     const capture_file* capture() const { return capture_.get(); }
     instant now() const { return clock_->now(); }
+    // mbufs taken from the engines' pools, the NIC's RX rings included (DESIGN.md "Memory").
+    std::uint64_t mbufs_in_use() const {
+        std::uint64_t n = 0;
+        for (auto& p : pools_) n += p.in_use();
+        return n;
+    }
 
 private:
     runtime() = default;
