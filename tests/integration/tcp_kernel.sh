@@ -63,8 +63,22 @@ except Exception as e:
     print("other", e)
 PY
 check "a port tern does not listen on gives ECONNREFUSED" "grep -qx refused '$WORK/refused'"
+# tern closes first (HTTP/1.0): the kernel's socket sits in CLOSE_WAIT until its app closes.
+in_ns timeout 30 python3 - "$NS" >"$WORK/closewait" 2>&1 <<'PY'
+import socket, subprocess, sys
+s = socket.create_connection(("198.18.0.2", 80), timeout=10)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+while s.recv(65536):
+    pass
+port = s.getsockname()[1]
+out = subprocess.run(["ss", "-tanH", "state", "close-wait", "sport", "= :%d" % port],
+                     capture_output=True, text=True).stdout
+print("close-wait" if "198.18.0.2:80" in out else "not in close-wait: " + out)
+s.close()
+PY
+check "tern closed first: the kernel holds CLOSE_WAIT until its app closes" "grep -qx close-wait '$WORK/closewait'"
 check "tern-server stops cleanly" "stop_tern"
-check "its summary counts the requests" "grep -q 'http_requests 4' '$WORK/$P1.log' && grep -q 'http_bad_requests 1' '$WORK/$P1.log'"
+check "its summary counts the requests" "grep -q 'http_requests 5' '$WORK/$P1.log' && grep -q 'http_bad_requests 1' '$WORK/$P1.log'"
 
 # --- echo ---------------------------------------------------------------------------
 # The net_tap PMD takes the kernel side down when it closes; bring it up for the next run.
@@ -104,6 +118,9 @@ PY
 in_ns timeout 120 python3 "$WORK/echo.py" >"$WORK/echo" 2>&1
 check "8 MiB echoed through tern: SHA-256 equal" "[ \"\$(grep '^sent' '$WORK/echo' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo'"
 check "tern closes its side after the kernel's FIN" "grep -qx 'eof True' '$WORK/echo'"
+# The kernel closed first, so its side of that connection waits out TIME_WAIT.
+check "the kernel, which closed first, is in TIME_WAIT" \
+    "in_ns ss -tanH state time-wait | grep -q '198.18.0.2:7\\b'"
 
 # The same over an impaired path: 1% of TCP segments dropped each way (iptables'
 # statistic match) and 1% of the kernel's duplicated (TEE). No netem on this kernel.
