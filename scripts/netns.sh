@@ -35,6 +35,9 @@ cleanup_ns() {
     done
     local ns
     for ns in "${TERN_NS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    # The EAL leaves its runtime folder (telemetry socket, config) behind: our prefixes
+    # all end in this script's PID.
+    rm -rf /var/run/dpdk/tern_*_"$$"
     TERN_PIDS=()
     TERN_NS_LIST=()
 }

@@ -1,6 +1,7 @@
 // main() for test executables that need mbufs: the EAL comes up once, without hugepages,
 // PCI devices or telemetry, under a file prefix of its own so that runs never meet.
 #include <cstdio>
+#include <filesystem>
 #include <iterator>
 #include <string>
 
@@ -18,6 +19,10 @@ int main(int argc, char** argv) {
         return 1;
     }
     int rc = RUN_ALL_TESTS();
+    // The EAL leaves its runtime folder behind; one per test run would pile up.
+    std::string runtime_dir = rte_eal_get_runtime_dir();
     rte_eal_cleanup();
+    std::error_code ignored;
+    std::filesystem::remove_all(runtime_dir, ignored);
     return rc;
 }

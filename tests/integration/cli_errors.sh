@@ -7,7 +7,7 @@ set +e
 
 BUILD=${1:?build dir}
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK" /var/run/dpdk/tern_cli_"$$"_*' EXIT
 n=0
 # expect NAME EXIT_CODE PATTERN -- tern-server app args...
 expect() {
