@@ -93,6 +93,7 @@ private:
     void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);
     bool send_one(instant now);
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
+    std::uint32_t segment_room() const;
     std::uint16_t advertised_window(bool syn) const;
     std::uint32_t ts_clock(instant now) const;
     seq32 data_end() const { return buffer_seq_ + send_buffer_.size(); } // one past the last buffered byte

@@ -80,13 +80,26 @@ void connection::send_syn(instant now) {
 // differs from snd_nxt only while an RTO is resending.
 void connection::send_ack(instant now) { emit(f::ack, tcb_.snd_max, {}, now); }
 
-// Up to max_len buffered bytes from `seq` on, with the FIN if they end the stream.
-// Returns the sequence space used.
+// Bytes of payload the next segment may carry. RFC 9293 §3.7.1: the MSS bounds data plus
+// TCP options beyond the fixed header, and snd_mss already leaves out the timestamps; the
+// SACK blocks our ACKs carry (RFC 2018 §3: NOP, NOP, kind, length, 8 bytes a block, as
+// many as fit in 40 bytes of options) come off it too.
+std::uint32_t connection::segment_room() const {
+    if (!tcb_.sack_ok || reassembly_.empty()) return tcb_.snd_mss;
+    std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
+    const std::size_t held = reassembly_.sack_blocks(blocks);
+    const std::size_t option_room = 40 - (tcb_.ts_ok ? 12 : 0) - 4;
+    const std::size_t sent = std::min(held, option_room / 8);
+    return tcb_.snd_mss - std::uint32_t(4 + 8 * sent);
+}
+
+// Up to max_len buffered bytes from `seq` on (never more than a segment holds), with the
+// FIN if they end the stream. Returns the sequence space used.
 std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant now) {
     const std::uint32_t offset = seq_distance(buffer_seq_, seq);
     const std::uint32_t buffered = send_buffer_.size();
     if (offset > buffered) return 0; // only the FIN was there, and it is sent
-    const std::uint32_t len = std::min(buffered - offset, max_len);
+    const std::uint32_t len = std::min({buffered - offset, max_len, segment_room()});
     const bool fin = tcb_.fin_queued && offset + len == buffered;
     if (len == 0 && !fin) return 0;
     std::uint8_t flags = f::ack;
@@ -112,11 +125,12 @@ bool connection::send_one(instant now) {
     const std::uint32_t wnd = std::min(tcb_.snd_wnd, tcb_.cwnd);
     const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
     const std::uint32_t unsent = seq_distance(tcb_.snd_nxt, data_end());
-    const std::uint32_t len = std::min({usable, std::uint32_t(tcb_.snd_mss), unsent});
+    const std::uint32_t room = segment_room();
+    const std::uint32_t len = std::min({usable, room, unsent});
     // RFC 9293 §3.7.4 (Nagle): while data is unacknowledged, hold a less-than-full
     // segment, unless it ends the stream with our FIN.
     const bool with_fin = tcb_.fin_queued && len == unsent;
-    if (!options_.no_delay && len > 0 && len < tcb_.snd_mss && in_flight > 0 && !with_fin) return false;
+    if (!options_.no_delay && len > 0 && len < room && in_flight > 0 && !with_fin) return false;
     const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
     const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
     if (used == 0) return false;

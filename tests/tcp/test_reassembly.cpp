@@ -26,6 +26,39 @@ TEST(Reassembly, OutOfOrderHeldAckedAtOnceWithSack) {
     EXPECT_EQ(h.received, pattern(3000));
 }
 
+// RFC 9293 §3.7.1: the data in a segment plus its TCP options must fit the MSS, so the
+// SACK blocks riding on our data take room from the payload. Found on a real TAP: the
+// 1534-byte frames this used to send were refused by the device.
+TEST(Reassembly, SackBlocksOnDataShrinkThePayload) {
+    harness h;
+    h.establish(syn_with_sack); // MSS 1460, no timestamps
+    h.deliver(". 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001>");
+    EXPECT_EQ(h.send(2896), 2896u);
+    h.expect_tx(". 1:1449(1448) ack 1 <nop,nop,sack 1001:2001>"); // 1460 - (2 NOPs + 2 + 8)
+    h.expect_tx("P. 1449:2897(1448) ack 1 <nop,nop,sack 1001:2001>");
+}
+
+TEST(Reassembly, SackBlocksAndTimestampsOnDataFitTheMss) {
+    harness h;
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0>");
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.deliver(". 1:1(0) ack 1 <nop,nop,TS val 100 ecr 0>");
+    h.expect_state(tcp_state::established);
+    h.deliver(". 1001:2001(1000) ack 1 <nop,nop,TS val 101 ecr 1>");
+    h.expect_tx(". 1:1(0) ack 1");
+    h.deliver(". 3001:4001(1000) ack 1 <nop,nop,TS val 102 ecr 1>");
+    h.expect_tx(". 1:1(0) ack 1");
+    h.deliver(". 5001:6001(1000) ack 1 <nop,nop,TS val 103 ecr 1>");
+    h.expect_tx(". 1:1(0) ack 1");
+    h.deliver(". 7001:8001(1000) ack 1 <nop,nop,TS val 104 ecr 1>");
+    h.expect_tx(". 1:1(0) ack 1");
+    // Four blocks held; with timestamps three fit in 40 bytes of options: 12 + 4 + 24.
+    EXPECT_EQ(h.send(1448), 1448u);
+    h.expect_tx(". 1:1421(1420) ack 1"); // 1460 - 40 bytes of options
+}
+
 TEST(Reassembly, MostRecentBlockFirst) {
     harness h;
     h.establish(syn_with_sack);
