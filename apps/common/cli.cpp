@@ -32,6 +32,34 @@ std::pair<ipv4_addr, mac_addr> parse_static_arp(const std::string& text) {
     return {ip, mac};
 }
 
+// The --fault-* options, applied alike to what the engines receive and send.
+std::optional<fault_config> faults_from(const po::variables_map& vm) {
+    bool any = false;
+    fault_profile p;
+    auto probability = [&](const char* name, double& field) {
+        if (!vm.count(name)) return;
+        field = vm[name].as<double>();
+        if (!(field >= 0 && field <= 1)) throw std::invalid_argument(std::string("--") + name + ": must be within 0-1");
+        any = true;
+    };
+    probability("fault-loss", p.loss);
+    probability("fault-duplicate", p.duplicate);
+    probability("fault-corrupt", p.corrupt);
+    probability("fault-reorder", p.reorder);
+    if (p.reorder > 0) {
+        p.reorder_packets = 3;
+        p.reorder_time = std::chrono::milliseconds(1); // so a held packet leaves when traffic stops
+    }
+    if (vm.count("fault-delay-us")) p.delay = std::chrono::microseconds(vm["fault-delay-us"].as<unsigned>()), any = true;
+    if (vm.count("fault-jitter-us")) p.jitter = std::chrono::microseconds(vm["fault-jitter-us"].as<unsigned>()), any = true;
+    if (!any) return std::nullopt;
+    fault_config c;
+    c.rx = c.tx = p;
+    if (vm.count("fault-seed")) c.seed = vm["fault-seed"].as<std::uint64_t>();
+    if (auto ok = c.validate(); !ok) throw std::invalid_argument("--fault-*: " + ok.error());
+    return c;
+}
+
 } // namespace
 
 void install_signal_handlers() {
@@ -54,7 +82,14 @@ void add_engine_options(po::options_description& desc) {
         ("no-offload", po::bool_switch(), "compute checksums in software even where the NIC offers them")
         ("no-gratuitous-arp", po::bool_switch(), "do not announce our address at start")
         ("pcap", po::value<std::string>(), "write every packet in and out to this pcapng file")
-        ("duration", po::value<double>()->default_value(0), "stop after this many seconds (0: on SIGINT/SIGTERM)");
+        ("duration", po::value<double>()->default_value(0), "stop after this many seconds (0: on SIGINT/SIGTERM)")
+        ("fault-loss", po::value<double>(), "testing: drop this fraction of packets, each way (0-1)")
+        ("fault-duplicate", po::value<double>(), "testing: duplicate this fraction of packets, each way")
+        ("fault-corrupt", po::value<double>(), "testing: flip one bit in this fraction of packets, each way")
+        ("fault-reorder", po::value<double>(), "testing: hold this fraction of packets back behind 3 later ones")
+        ("fault-delay-us", po::value<unsigned>(), "testing: delay every packet this many microseconds, each way")
+        ("fault-jitter-us", po::value<unsigned>(), "testing: add a uniform random delay up to this, each way")
+        ("fault-seed", po::value<std::uint64_t>(), "testing: seed of the fault generator (replays a run)");
 }
 
 runtime_options engine_options_from(const po::variables_map& vm) {
@@ -95,6 +130,7 @@ runtime_options engine_options_from(const po::variables_map& vm) {
     e.gratuitous_arp = !vm["no-gratuitous-arp"].as<bool>();
     if (vm.count("pcap")) o.pcap_path = vm["pcap"].as<std::string>();
     if (vm["duration"].as<double>() < 0) throw std::invalid_argument("--duration: must not be negative");
+    o.faults = faults_from(vm);
     return o;
 }
 

@@ -12,6 +12,8 @@ namespace tern {
 result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_options& options) {
     const engine_config& cfg = options.engine;
     if (cfg.engines == 0) return unexpected{std::string("at least one engine is needed")};
+    if (options.faults)
+        if (auto ok = options.faults->validate(); !ok) return unexpected{"faults: " + ok.error()};
     if (rte_lcore_count() < cfg.engines)
         return unexpected{std::to_string(cfg.engines) + " engines need " + std::to_string(cfg.engines) +
                           " lcores; the EAL has " + std::to_string(rte_lcore_count()) + " (pass e.g. -l 0-" +
@@ -45,6 +47,11 @@ result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_opti
     rt->clock_ = std::make_unique<tsc_clock>();
     for (std::uint16_t i = 0; i < cfg.engines; ++i) {
         rt->devices_.push_back(std::make_unique<ethdev_queue>(*port_id, i));
+        if (options.faults) {
+            fault_config faults = *options.faults;
+            faults.seed += i;
+            rt->devices_.push_back(std::make_unique<fault_device>(*rt->devices_.back(), *rt->clock_, faults));
+        }
         if (rt->capture_)
             rt->devices_.push_back(std::make_unique<capture_device>(*rt->devices_.back(), *rt->capture_, *port_id, i));
         engine_port ep{*port_id, i, rt->port_->mac(), rt->port_->offloads()};

@@ -12,6 +12,7 @@
 
 #include "core/engine.hpp"
 #include "dpdk/capture.hpp"
+#include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/port.hpp"
 #include "tern/config.hpp"
@@ -24,6 +25,9 @@ struct runtime_options {
     std::optional<std::uint16_t> port_id;   // default: the first port DPDK probed
     std::optional<std::string> pcap_path;   // capture every packet in and out
     std::vector<ipv4_addr> resolve;          // addresses to resolve with ARP at start
+    // Faults injected between the port and each engine (seed + engine index per engine):
+    // loss, duplication, corruption, delay, jitter and reordering on a real device.
+    std::optional<fault_config> faults;
 };
 
 class runtime {

@@ -34,6 +34,7 @@ expect "a bad static ARP entry is refused" 2 "--static-arp: '198.18.0.1' is not 
 expect "an unknown option is refused" 2 "unrecognised option|unrecognized option" -- -- --ip 198.18.0.2/24 --frobnicate
 expect "an unknown mode is refused" 2 "--mode: 'ftp' is not none, echo or http" -- -- --ip 198.18.0.2/24 --mode ftp
 expect "a TCP port out of range is refused" 2 "--port: 70000 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode echo --port 70000
+expect "a fault probability over 1 is refused" 2 "--fault-loss: must be within 0-1" -- -- --ip 198.18.0.2/24 --fault-loss 2
 expect "no port says how to give one" 1 "no DPDK port: pass one with EAL arguments" -- -- --ip 198.18.0.2/24
 expect "more engines than lcores says which -l to pass" 1 "2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
