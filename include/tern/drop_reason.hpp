@@ -13,7 +13,7 @@ namespace tern {
     X(eth_truncated, "frame shorter than an Ethernet header")                             \
     X(eth_not_for_us, "destination MAC is neither ours nor broadcast")                    \
     X(eth_unknown_type, "EtherType we do not handle (not IPv4 or ARP)")                   \
-    X(eth_multi_segment, "frame spans several mbufs and headers are not in the first")    \
+    X(eth_multi_segment, "frame spans several mbufs: scatter RX is not enabled, not parsed")  \
     X(arp_truncated, "ARP packet shorter than an Ethernet/IPv4 ARP body")                 \
     X(arp_bad_format, "ARP hardware/protocol type or address lengths are not Ethernet/IPv4") \
     X(arp_bad_op, "ARP operation neither request nor reply")                              \

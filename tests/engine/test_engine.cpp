@@ -372,6 +372,22 @@ TEST_F(engine_test, every_malformed_or_foreign_frame_is_counted_under_its_reason
     EXPECT_EQ(engine_->stats().rx_packets.get(), 19u);
 }
 
+TEST_F(engine_test, a_frame_in_several_mbufs_is_dropped_as_such) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    // A valid echo request split after its Ethernet header into two chained mbufs.
+    rte_mbuf* whole = echo_request(peer_ip, 1, 1);
+    auto data = bytes(whole);
+    rte_mbuf* head = frame(data.first(14));
+    rte_mbuf* tail = frame(data.subspan(14));
+    rte_pktmbuf_free(whole);
+    ASSERT_EQ(rte_pktmbuf_chain(head, tail), 0);
+    deliver(head);
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::eth_multi_segment), 1u);
+    EXPECT_EQ(engine_->stats().dropped_total(), 1u);
+    EXPECT_TRUE(dev_.sent.empty());
+}
+
 TEST_F(engine_test, tcp_segments_are_validated_then_have_no_endpoint_yet) {
     make_engine();
     wire::tcp_repr seg{};
