@@ -47,16 +47,12 @@ connection::connection(const tcp_config& config, const connection_options& optio
     : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer),
       reassembly_(options.receive_buffer) {}
 
-namespace {
-
 // RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
 std::uint8_t window_shift_for(std::uint32_t buffer) {
     std::uint8_t shift = 0;
     while (shift < 14 && (buffer >> shift) > 0xffff) ++shift;
     return shift;
 }
-
-} // namespace
 
 // The part of OPEN common to both sides (RFC 9293 §3.10.1): a fresh TCB.
 tcb connection::fresh_tcb(seq32 iss) const {
@@ -94,6 +90,36 @@ status<open_error> connection::open_passive(const endpoint& local, seq32 iss, in
     tcb_ = fresh_tcb(iss);
     buffer_seq_ = iss + 1;
     state_ = tcp_state::listen;
+    return {};
+}
+
+// RFC 4987 §3.6 (SYN cookies): the handshake completes with no SYN-RECEIVED behind it. The
+// TCB is what LISTEN and SYN-RECEIVED would have built: IRS = SEG.SEQ - 1, ISS = SEG.ACK - 1,
+// the options the cookie recovered (`peer`, as if from the SYN); then `ack` is processed as
+// in ESTABLISHED, so data or a FIN on it count.
+status<open_error> connection::open_from_cookie(const endpoint& local, const segment& ack,
+                                                const wire::tcp_options& peer, instant now) {
+    if (state_ != tcp_state::closed) return unexpected{open_error::not_closed};
+    listen_on_ = local;
+    passive_ = true;
+    flow_ = {{ack.dst_addr, local.port}, {ack.src_addr, ack.header.src_port}};
+    const seq32 iss = ack.ack() - 1;
+    tcb_ = fresh_tcb(iss);
+    buffer_seq_ = iss + 1;
+    tcb_.snd_una = iss + 1;
+    tcb_.snd_nxt = iss + 1;
+    tcb_.snd_max = iss + 1;
+    tcb_.irs = ack.seq() - 1;
+    tcb_.rcv_nxt = ack.seq();
+    tcb_.last_ack_sent = tcb_.rcv_nxt;
+    negotiate_options(peer, now);
+    tcb_.snd_wnd = std::uint32_t(ack.header.window) << tcb_.snd_wscale; // not a SYN: scaled
+    tcb_.max_snd_wnd = tcb_.snd_wnd;
+    tcb_.snd_wl1 = ack.seq();
+    tcb_.snd_wl2 = ack.ack();
+    state_ = tcp_state::established;
+    events_.on_connected();
+    if (state_ == tcp_state::established) on_segment(ack, now);
     return {};
 }
 
@@ -188,6 +214,11 @@ std::optional<instant> connection::next_deadline() const {
     for (const auto& d : {rtx_deadline_, delack_deadline_, time_wait_deadline_, persist_deadline_, keepalive_deadline_})
         if (d && (!next || *d < *next)) next = d;
     return next;
+}
+
+seq32 reincarnation_iss(seq32 candidate, seq32 old_snd_nxt) {
+    const seq32 lowest = old_snd_nxt + 65535 + 2;
+    return candidate >= lowest ? candidate : lowest;
 }
 
 std::optional<wire::tcp_repr> reply_to_closed(const segment& seg) {

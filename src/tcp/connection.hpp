@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "tcp/reassembly.hpp"
 #include "tcp/send_buffer.hpp"
@@ -50,6 +51,18 @@ public:
     // §3.10.7 SEGMENT ARRIVES. The segment must belong to this connection's flow (or, in
     // LISTEN, to its local endpoint).
     void on_segment(const segment& seg, instant now);
+    // RFC 4987 §3.6: the ACK `ack` completed a handshake whose SYN,ACK was a SYN cookie
+    // (syn_cookie.hpp) sent from `local`; no state was kept. The connection starts in
+    // ESTABLISHED with the options the cookie recovered, then processes `ack` itself (it
+    // may carry data or a FIN). `iss` is the cookie: SEG.ACK - 1.
+    status<open_error> open_from_cookie(const endpoint& local, const segment& ack, const wire::tcp_options& peer,
+                                        instant now);
+    // RFC 6191 §2: this connection is in TIME-WAIT and `seg` is a SYN that may end it and
+    // open a new incarnation of the 4-tuple (newer TSval, or without timestamps a sequence
+    // number above RCV.NXT). on_segment then goes to CLOSED (close_reason::normal) and
+    // ended_by_new_syn() says so: the owner passes the SYN on to its listener.
+    bool syn_may_reuse(const segment& seg) const;
+    bool ended_by_new_syn() const { return ended_by_new_syn_; }
     // Fires every timer due at `now`.
     void on_timer(instant now);
     // The earliest instant at which on_timer has work; none when idle.
@@ -82,6 +95,9 @@ private:
     void grow_cwnd(std::uint32_t acked);
     void on_duplicate_ack(const segment& seg, instant now);
     void deliver(std::span<const std::uint8_t> bytes);
+    void advance_rcv_nxt(std::uint32_t n);
+    std::uint32_t receive_space() const;
+    void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
 
@@ -131,6 +147,8 @@ private:
     bool want_writable_ = false; // send() was short: tell the app when space comes back
     bool writable_due_ = false;  // space came back during this segment: on_writable at its end
     reassembly_queue reassembly_;
+    std::vector<std::uint8_t> syn_text_; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
+    bool ended_by_new_syn_ = false;      // TIME-WAIT ended by a newer SYN (RFC 6191)
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)
@@ -149,5 +167,14 @@ private:
 // RFC 9293 §3.10.7.1: the reply to a segment for which no connection exists (CLOSED).
 // None for an incoming RST. The reply goes from seg's destination back to its source.
 std::optional<wire::tcp_repr> reply_to_closed(const segment& seg);
+
+// RFC 6191 §2 / RFC 1122 §4.2.2.13: the ISS of a connection that replaces one in TIME-WAIT
+// must lie above the old SND.NXT, so that the peer can tell new segments from old ones.
+// `candidate` (RFC 6528) is kept when it is at least one unscaled window beyond it (as
+// Linux does: old SND.NXT + 65535 + 2); otherwise that is the ISS.
+seq32 reincarnation_iss(seq32 candidate, seq32 old_snd_nxt);
+
+// RFC 7323 §2.3: the window shift we offer for a receive buffer of this size.
+std::uint8_t window_shift_for(std::uint32_t buffer);
 
 } // namespace tern::tcp

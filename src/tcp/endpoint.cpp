@@ -18,27 +18,10 @@ namespace {
 constexpr std::uint16_t ephemeral_first = 32768;
 constexpr std::uint16_t ephemeral_count = 61000 - 32768;
 
-// SipHash-2-4 (Aumasson & Bernstein) of two 64-bit words: the keyed pseudo-random function
-// F() of RFC 6528 §3. MD5 would also do (the RFC's example); this is shorter and faster.
-std::uint64_t siphash(const std::uint64_t key[2], std::uint64_t m0, std::uint64_t m1) {
-    std::uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
-    std::uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
-    auto round = [&] {
-        v0 += v1; v1 = std::rotl(v1, 13); v1 ^= v0; v0 = std::rotl(v0, 32);
-        v2 += v3; v3 = std::rotl(v3, 16); v3 ^= v2;
-        v0 += v3; v3 = std::rotl(v3, 21); v3 ^= v0;
-        v2 += v1; v1 = std::rotl(v1, 17); v1 ^= v2; v2 = std::rotl(v2, 32);
-    };
-    const std::uint64_t last = std::uint64_t(16) << 56; // message length 16, no tail bytes
-    for (std::uint64_t m : {m0, m1, last}) {
-        v3 ^= m;
-        round();
-        round();
-        v0 ^= m;
-    }
-    v2 ^= 0xff;
-    for (int i = 0; i < 4; ++i) round();
-    return v0 ^ v1 ^ v2 ^ v3;
+siphash_key random_key() {
+    std::random_device rd;
+    auto word = [&] { return (std::uint64_t(rd()) << 32) | rd(); };
+    return {word(), word()};
 }
 
 flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
@@ -79,9 +62,8 @@ void stream::on_closed(close_reason why) { app_.on_closed(*this, why); }
 // ---- endpoint ------------------------------------------------------------------------
 
 tcp_endpoint::tcp_endpoint(engine& eng, const tcp_config& config, std::size_t max_connections)
-    : engine_(eng), config_(config), table_(max_connections) {
+    : engine_(eng), config_(config), table_(max_connections), isn_key_(random_key()), cookies_(random_key()) {
     std::random_device rd;
-    for (auto& k : isn_key_) k = (std::uint64_t(rd()) << 32) | rd();
     next_port_ = std::uint16_t(rd() % ephemeral_count);
     engine_.set_protocol_handler(this);
 }
@@ -141,7 +123,7 @@ seq32 tcp_endpoint::initial_sequence(const flow_key& key) const {
     std::uint64_t words[2] = {};
     std::memcpy(words, &key, sizeof key);
     const auto m = std::uint32_t(engine_.now().time_since_epoch().count() / 4000);
-    return seq32(m + std::uint32_t(siphash(isn_key_, words[0], words[1])));
+    return seq32(m + std::uint32_t(siphash(isn_key_, {words[0], words[1]})));
 }
 
 void tcp_endpoint::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
@@ -152,25 +134,104 @@ void tcp_endpoint::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tc
     if (stream* s = table_.find(key)) {
         s->conn_.on_segment(seg, engine_.now());
         settle(*s);
-    } else if (auto l = listeners_.find(tcp.dst_port());
-               l != listeners_.end() && seg.has(wire::tcp_flags::syn) &&
-               !seg.has(wire::tcp_flags::ack) && !seg.has(wire::tcp_flags::rst)) {
-        accept(seg, l->second);
-    } else {
-        // RFC 9293 §3.10.7.1: no connection (or, in LISTEN, an ACK or RST): reset, unless it is one.
-        ++stats_.no_connection;
-        if (auto rst = reply_to_closed(seg)) {
-            ++stats_.rst_sent;
-            emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *rst, {});
+        if (s->conn_.ended_by_new_syn()) {
+            // RFC 6191: the SYN ended TIME-WAIT (settle retired the old stream); it opens a
+            // new connection through the listener, as if the old one had already gone.
+            ++stats_.time_wait_reused;
+            if (auto l = listeners_.find(tcp.dst_port()); l != listeners_.end())
+                on_listener(seg, l->second, s->conn_.control_block().snd_max);
+            else
+                reply_no_connection(seg);
         }
+    } else if (auto l = listeners_.find(tcp.dst_port()); l != listeners_.end()) {
+        on_listener(seg, l->second, std::nullopt);
+    } else {
+        reply_no_connection(seg);
     }
     rte_pktmbuf_free(m); // the payload view was valid until here
     if (--depth_ == 0) free_retired();
 }
 
+// RFC 9293 §3.10.7.1: no connection (or, in LISTEN, an ACK or RST): reset, unless it is one.
+void tcp_endpoint::reply_no_connection(const segment& seg) {
+    ++stats_.no_connection;
+    if (auto rst = reply_to_closed(seg)) {
+        ++stats_.rst_sent;
+        emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *rst, {});
+    }
+}
+
+// A segment for no connection, to a listening port. A SYN opens a connection, or with the
+// SYN backlog full gets a cookie (RFC 4987 §3.6); an ACK may complete a cookie handshake;
+// everything else is answered as for no connection (§3.10.7.2: an ACK in LISTEN gets RST).
+void tcp_endpoint::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
+    namespace f = wire::tcp_flags;
+    const listener_backlog& backlog = *l.backlog;
+    if (seg.has(f::syn) && !seg.has(f::ack) && !seg.has(f::rst)) {
+        if (backlog.live >= l.options.accept_backlog) {
+            ++stats_.accept_backlog_full; // dropped: the client sends its SYN again
+            return;
+        }
+        if (backlog.half_open >= l.options.syn_backlog) {
+            ++stats_.syn_backlog_full;
+            return send_cookie(seg, l);
+        }
+        accept(seg, l, replaced_snd_nxt);
+        return;
+    }
+    // Cookies are checked only while the listener may have some out (like Linux), so a
+    // stray ACK costs no hashing and is not counted as a rejected cookie.
+    const bool cookies_out = backlog.cookie_sent && engine_.now() - *backlog.cookie_sent < 2 * syn_cookie_tick;
+    if (cookies_out && seg.has(f::ack) && !seg.has(f::syn) && !seg.has(f::rst) && !seg.has(f::fin)) {
+        if (accept_cookie(seg, l)) return;
+        ++stats_.syn_cookies_rejected;
+    }
+    reply_no_connection(seg);
+}
+
+// The SYN,ACK with a cookie: nothing is kept (RFC 4987 §3.6).
+void tcp_endpoint::send_cookie(const segment& syn, const listener& l) {
+    const instant now = engine_.now();
+    const flow f{{syn.dst_addr, syn.header.dst_port}, {syn.src_addr, syn.header.src_port}};
+    const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(536), now);
+    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, l.options.connection), {});
+    ++stats_.syn_cookies_sent;
+    l.backlog->cookie_sent = now;
+}
+
+// An ACK that may complete a cookie handshake. False when the cookie is not valid.
+bool tcp_endpoint::accept_cookie(const segment& ack, const listener& l) {
+    const instant now = engine_.now();
+    const flow f{{ack.dst_addr, ack.header.dst_port}, {ack.src_addr, ack.header.src_port}};
+    const auto mss = cookies_.check(f, ack.seq() - 1, ack.ack() - 1, now);
+    if (!mss) return false;
+    ++stats_.syn_cookies_validated;
+    if (l.backlog->live >= l.options.accept_backlog) {
+        ++stats_.accept_backlog_full; // as for a SYN: dropped, and the client's retransmission may find room
+        return true;
+    }
+    const flow_key key = key_of(f);
+    auto* s = new stream(*this, l.options.connection, *l.app);
+    s->key_ = key;
+    if (!table_.insert(key, s)) {
+        ++stats_.table_full;
+        delete s;
+        return true;
+    }
+    s->in_table_ = true;
+    s->backlog_ = l.backlog;
+    ++stats_.accepted;
+    [[maybe_unused]] auto opened =
+        s->conn_.open_from_cookie(f.local, ack, syn_cookie_peer_options(ack, *mss), now);
+    assert(opened);
+    settle(*s);
+    return true;
+}
+
 // A SYN to a listening port: a connection of its own, in LISTEN, takes it (RFC 9293
-// §3.10.7.2), so SYN-RECEIVED processing is the sans-IO core's.
-stream* tcp_endpoint::accept(const segment& seg, const listener& l) {
+// §3.10.7.2), so SYN-RECEIVED processing is the sans-IO core's. One that replaces a
+// connection in TIME-WAIT starts above that one's SND.NXT (RFC 6191 §2).
+stream* tcp_endpoint::accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     const flow_key key{seg.dst_addr, seg.src_addr, seg.header.dst_port, seg.header.src_port};
     auto* s = new stream(*this, l.options.connection, *l.app);
     s->key_ = key;
@@ -180,9 +241,11 @@ stream* tcp_endpoint::accept(const segment& seg, const listener& l) {
         return nullptr;
     }
     s->in_table_ = true;
+    s->backlog_ = l.backlog;
     ++stats_.accepted;
-    [[maybe_unused]] auto opened =
-        s->conn_.open_passive({seg.dst_addr, seg.header.dst_port}, initial_sequence(key), engine_.now());
+    seq32 iss = initial_sequence(key);
+    if (replaced_snd_nxt) iss = reincarnation_iss(iss, *replaced_snd_nxt);
+    [[maybe_unused]] auto opened = s->conn_.open_passive({seg.dst_addr, seg.header.dst_port}, iss, engine_.now());
     assert(opened);
     s->conn_.on_segment(seg, engine_.now());
     settle(*s);
@@ -201,7 +264,28 @@ void tcp_endpoint::after_burst() {
     if (depth_ == 0) free_retired();
 }
 
+// Keeps the listener's counts of half-open and live connections (listen_options).
+void tcp_endpoint::count_backlog(stream& s) {
+    if (!s.backlog_) return;
+    const tcp_state st = s.conn_.state();
+    const bool half_open = st == tcp_state::syn_received;
+    const bool live = st != tcp_state::closed && st != tcp_state::listen && st != tcp_state::syn_received &&
+                      st != tcp_state::time_wait;
+    listener_backlog& b = *s.backlog_;
+    if (half_open != s.half_open_) {
+        if (half_open) ++b.half_open;
+        else --b.half_open;
+        s.half_open_ = half_open;
+    }
+    if (live != s.live_) {
+        if (live) ++b.live;
+        else --b.live;
+        s.live_ = live;
+    }
+}
+
 void tcp_endpoint::settle(stream& s) {
+    count_backlog(s);
     const tcp_state st = s.conn_.state();
     // CLOSED, or a passive connection back in LISTEN (its handshake failed): done.
     if (st == tcp_state::closed || st == tcp_state::listen) {

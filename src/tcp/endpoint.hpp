@@ -27,6 +27,7 @@
 #include "core/flow_table.hpp"
 #include "core/timer_wheel.hpp"
 #include "tcp/connection.hpp"
+#include "tcp/syn_cookie.hpp"
 #include "tcp/types.hpp"
 #include "tern/result.hpp"
 
@@ -34,6 +35,14 @@ namespace tern::tcp {
 
 class tcp_endpoint;
 class stream;
+
+// What a listener counts of the connections it made (RFC 4987 §3: the backlog is what a
+// SYN flood fills). Shared with its streams, which may outlive the listener.
+struct listener_backlog {
+    std::uint32_t half_open = 0;         // its connections in SYN-RECEIVED
+    std::uint32_t live = 0;              // its connections past the handshake, not yet in TIME-WAIT or CLOSED
+    std::optional<instant> cookie_sent;  // when it last answered a SYN with a cookie
+};
 
 // What the application hears about one stream. One object may serve many streams (every
 // stream of a listener shares its app_events); each call names its stream.
@@ -82,10 +91,19 @@ private:
     timer_hook timer_;
     flow_key key_{};
     bool in_table_ = false; // in the flow table; false once it is queued to be freed
+    std::shared_ptr<listener_backlog> backlog_; // the listener's counts, for a passive stream
+    bool half_open_ = false;                    // counted in backlog_->half_open
+    bool live_ = false;                         // counted in backlog_->live
 };
 
 struct listen_options {
     connection_options connection;
+    // RFC 4987 §3.6: with this many connections in SYN-RECEIVED, further SYNs get a SYN
+    // cookie and no state.
+    std::uint32_t syn_backlog = 1024;
+    // With this many live connections from the listener, further SYNs (and cookie ACKs)
+    // are dropped, as Linux drops them on a full accept queue; the client tries again.
+    std::uint32_t accept_backlog = 4096;
 };
 
 enum class listen_error : std::uint8_t { port_in_use };
@@ -101,6 +119,12 @@ struct endpoint_stats {
     std::uint64_t table_full = 0;    // SYN dropped: the flow table is full
     std::uint64_t no_mbuf = 0;       // segment not sent: the pool is empty (the RTO sends it again)
     std::uint64_t freed = 0;         // streams freed after CLOSED
+    std::uint64_t syn_backlog_full = 0;      // SYNs to a listener with a full SYN backlog (each got a cookie)
+    std::uint64_t syn_cookies_sent = 0;      // SYN,ACKs with a cookie (RFC 4987 §3.6)
+    std::uint64_t syn_cookies_validated = 0; // ACKs with a valid cookie: connection created in ESTABLISHED
+    std::uint64_t syn_cookies_rejected = 0;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
+    std::uint64_t accept_backlog_full = 0;   // SYNs or cookie ACKs dropped: the listener's accept backlog is full
+    std::uint64_t time_wait_reused = 0;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
 };
 
 class tcp_endpoint final : public protocol_handler, private segment_sink {
@@ -133,13 +157,19 @@ private:
     struct listener {
         listen_options options;
         app_events* app;
+        std::shared_ptr<listener_backlog> backlog = std::make_shared<listener_backlog>();
     };
 
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream& s);
     void free_retired();
-    stream* accept(const segment& seg, const listener& l);
+    void count_backlog(stream& s);
+    void on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
+    void reply_no_connection(const segment& seg);
+    stream* accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
+    void send_cookie(const segment& syn, const listener& l);
+    bool accept_cookie(const segment& ack, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
     std::optional<std::uint16_t> ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port);
 
@@ -149,7 +179,8 @@ private:
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream*> retired_; // out of the table, freed when no call into them is on the stack
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
-    std::uint64_t isn_key_[2];     // RFC 6528's secret key
+    siphash_key isn_key_;          // RFC 6528's secret key
+    syn_cookies cookies_;          // with a key of their own
     std::uint16_t next_port_;      // where the ephemeral search starts
     std::uint16_t ip_id_ = 0;
     endpoint_stats stats_;

@@ -42,13 +42,14 @@ void connection::on_listen(const segment& seg, instant now) {
         drop(tcp_drop::bad_ack_reset);
         return reply_rst(seg);
     }
-    // Third: a SYN. (Security check not done: no IPSO.) Text on the SYN is not kept; the
-    // peer sends it again after the handshake.
+    // Third: a SYN. (Security check not done: no IPSO.) "Set RCV.NXT to SEG.SEQ+1, IRS is
+    // set to SEG.SEQ, and any other control or text should be queued for processing later."
     if (!seg.has(f::syn)) return drop(tcp_drop::listen_unexpected);
     flow_ = {{seg.dst_addr, listen_on_.port}, {seg.src_addr, seg.header.src_port}};
     tcb_.irs = seg.seq();
     tcb_.rcv_nxt = seg.seq() + 1;
     negotiate_options(seg.header.options, now);
+    syn_text_.assign(seg.payload.begin(), seg.payload.begin() + std::min<std::size_t>(seg.payload.size(), tcb_.rcv_wnd));
     tcb_.snd_wnd = seg.header.window; // RFC 7323 §2.2: the window of a SYN is never scaled
     tcb_.max_snd_wnd = tcb_.snd_wnd;
     tcb_.snd_wl1 = seg.seq();
@@ -83,7 +84,11 @@ void connection::on_syn_sent(const segment& seg, instant now) {
     tcb_.snd_wl1 = seg.seq();
     tcb_.snd_wl2 = seg.ack();
     if (!has_ack) {
-        // Simultaneous open (Figure 8): "enter SYN-RECEIVED, form a SYN,ACK segment".
+        // Simultaneous open (Figure 8): "enter SYN-RECEIVED, form a SYN,ACK segment ...
+        // any other controls or text should be queued for processing after the
+        // ESTABLISHED state has been reached".
+        syn_text_.assign(seg.payload.begin(),
+                         seg.payload.begin() + std::min<std::size_t>(seg.payload.size(), tcb_.rcv_wnd));
         state_ = tcp_state::syn_received;
         tcb_.snd_nxt = tcb_.iss;
         send_syn(now);
@@ -111,6 +116,12 @@ void connection::on_syn_sent(const segment& seg, instant now) {
 
 // ---- §3.10.7.4 Other states: the synchronized steps in order ----
 void connection::on_synchronized(segment seg, instant now) {
+    if (syn_may_reuse(seg)) {
+        // RFC 6191 §2: "accept the SYN": this incarnation ends here and the owner hands the
+        // SYN to its listener, which opens the new one.
+        ended_by_new_syn_ = true;
+        return to_closed(close_reason::normal);
+    }
     if (!check_timestamp(seg, now)) return;
     if (!check_seq(seg, now)) return;
     update_ts_recent(seg, now);
@@ -118,10 +129,28 @@ void connection::on_synchronized(segment seg, instant now) {
     // Third (security) is not checked: no IPSO/CIPSO.
     if (!check_syn(seg, now)) return;
     if (!check_ack(seg, now)) return;
+    if (!syn_text_.empty()) {
+        process_syn_text(seg, now);
+        if (state_ == tcp_state::closed) return;
+    }
     // Sixth (URG) is not supported: the urgent pointer is ignored (RFC 6093 advises against it).
     process_text(seg, now);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     check_fin(seg, now);
+}
+
+// RFC 6191 §2. With timestamps in the old incarnation and on the new SYN (so in the new
+// incarnation too) the TSval decides: "if the timestamp option in the incoming SYN is
+// larger than the last timestamp seen ... accept"; otherwise the sequence number does: "if
+// the sequence number of the incoming SYN is greater than the last sequence number seen on
+// the previous incarnation (RCV.NXT)". Only a connection opened through a listener is
+// reused: the SYN goes to that listener.
+bool connection::syn_may_reuse(const segment& seg) const {
+    if (!config_.time_wait_reuse || state_ != tcp_state::time_wait || !passive_) return false;
+    if (!seg.has(f::syn) || seg.has(f::ack) || seg.has(f::rst)) return false;
+    const auto& ts = seg.header.options.timestamp;
+    if (tcb_.ts_ok && ts && config_.timestamps) return std::int32_t(ts->first - tcb_.ts_recent) > 0;
+    return seg.seq() > tcb_.rcv_nxt;
 }
 
 // RFC 7323 §5.3 R1 (PAWS), before the sequence check. RSTs are exempt (§5.3 last paragraph
@@ -416,7 +445,7 @@ void connection::process_text(const segment& seg, instant now) {
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
          held = reassembly_.take(tcb_.rcv_nxt)) {
-        tcb_.rcv_nxt += held.size();
+        advance_rcv_nxt(std::uint32_t(held.size()));
         stats_.bytes_in += held.size();
         events_.on_data(held.head);
         if (!held.tail.empty()) events_.on_data(held.tail);
@@ -426,8 +455,52 @@ void connection::process_text(const segment& seg, instant now) {
     else schedule_ack(now);
 }
 
+// RFC 9293 §3.10.7.2 and §3.10.7.3: the text that came on the SYN, "queued for processing
+// later", now that the connection is ESTABLISHED. What of `seg` it already covered (the
+// peer may have sent it again, since our SYN,ACK did not acknowledge it) is trimmed off.
+void connection::process_syn_text(segment& seg, instant now) {
+    segment text = seg;
+    text.header.seq = (tcb_.irs + 1).raw();
+    text.header.flags = f::ack;
+    text.payload = syn_text_;
+    process_text(text, now);
+    syn_text_.clear(); // after: on_data saw a view of it
+    if (seg.seq() < tcb_.rcv_nxt) {
+        const auto cut = std::min<std::size_t>(seq_distance(seg.seq(), tcb_.rcv_nxt), seg.payload.size());
+        seg.payload = seg.payload.subspan(cut);
+        seg.header.seq = (seg.seq() + std::uint32_t(cut)).raw();
+    }
+}
+
+// The receive buffer as the window can express it (RFC 7323 §2.3: at most 0xffff units of
+// 2^Rcv.Wind.Shift). This is RCV.BUFF - RCV.USER of RFC 1122 §4.2.3.3: the application
+// takes every byte during on_data, so RCV.USER is always 0.
+std::uint32_t connection::receive_space() const {
+    const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
+    return std::min(options_.receive_buffer, std::uint32_t(0xffff) << tcb_.rcv_wscale) & ~(unit - 1);
+}
+
+// Receiver silly-window avoidance (RFC 1122 §4.2.3.3, RFC 9293 §3.8.6.2.2): data taken in
+// at RCV.NXT leaves the right edge where it is, so the window shrinks from the left; the
+// edge moves again only once it can move by at least min(RCV.BUFF / 2, Eff.snd.MSS): "if
+// RCV.BUFF - RCV.USER - RCV.WND >= min(Fr * RCV.BUFF, Eff.snd.MSS) then set RCV.WND <-
+// RCV.BUFF - RCV.USER". The right edge never moves left (§3.8.6: "the window SHOULD NOT
+// be shrunk"): with window scaling the window is rounded up to a whole unit, never down.
+void connection::advance_rcv_nxt(std::uint32_t n) {
+    tcb_.rcv_nxt += n;
+    tcb_.rcv_wnd = n < tcb_.rcv_wnd ? tcb_.rcv_wnd - n : 0;
+    const std::uint32_t space = receive_space();
+    const std::uint32_t eff_mss = tcb_.rcv_mss - (tcb_.ts_ok ? 12u : 0u); // what the peer's full segments carry
+    if (tcb_.rcv_wnd >= space || space - tcb_.rcv_wnd >= std::min(space / 2, eff_mss)) {
+        tcb_.rcv_wnd = std::max(tcb_.rcv_wnd, space);
+        return;
+    }
+    const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
+    tcb_.rcv_wnd = std::min(space, (tcb_.rcv_wnd + unit - 1) & ~(unit - 1));
+}
+
 void connection::deliver(std::span<const std::uint8_t> bytes) {
-    tcb_.rcv_nxt += std::uint32_t(bytes.size());
+    advance_rcv_nxt(std::uint32_t(bytes.size()));
     stats_.bytes_in += bytes.size();
     events_.on_data(bytes); // zero-copy: a view of the segment itself
 }

@@ -89,6 +89,7 @@ void connection::enter_time_wait(instant now) {
 
 void connection::to_closed(close_reason why) {
     state_ = tcp_state::closed;
+    syn_text_.clear();
     rtx_deadline_.reset();
     delack_deadline_.reset();
     time_wait_deadline_.reset();
@@ -104,6 +105,7 @@ void connection::back_to_listen() {
     tcb_ = fresh_tcb(iss);
     buffer_seq_ = iss + 1;
     flow_ = {};
+    syn_text_.clear();
     rtx_deadline_.reset();
     delack_deadline_.reset();
     state_ = tcp_state::listen;

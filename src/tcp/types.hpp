@@ -162,6 +162,7 @@ struct tcp_config {
     bool timestamps = true;                              // RFC 7323 §3
     bool sack = true;                                    // RFC 2018: SACK-permitted
     std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection
+    bool time_wait_reuse = true;                         // RFC 6191: a newer SYN may end TIME-WAIT
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.

@@ -183,15 +183,85 @@ TEST(Close, BareOutOfOrderFinWaitsForTheData) {
     h.expect_events({"data 100", "peer_closed"});
 }
 
-TEST(Close, DISABLED_Rfc6191_TimeWaitAcceptsNewerSyn) {
-    harness h;
-    h.establish();
+// Through FIN-WAIT-1 and FIN-WAIT-2 into TIME-WAIT, having received the peer's FIN at 1.
+void to_time_wait(harness& h) {
     h.close();
     h.expect_tx("F. 1:1(0) ack 1");
     h.deliver("F. 1:1(0) ack 2");
     h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_events({"peer_closed"});
+}
+
+// RFC 6191 §2 without timestamps (RFC 1122 §4.2.2.13): a SYN above RCV.NXT ends TIME-WAIT;
+// the listener (here: the same connection, opened passive again, as the endpoint does with a
+// fresh one) takes it into SYN-RECEIVED.
+TEST(Close, Rfc6191_TimeWaitAcceptsNewerSyn) {
+    harness h;
+    h.establish();
+    to_time_wait(h);
     h.deliver("S 100000:100000(0) win 65535 <mss 1460>"); // above RCV.NXT: a new incarnation
+    h.expect_state(tcp_state::closed);
+    EXPECT_TRUE(h.conn.ended_by_new_syn());
+    h.expect_events({"closed normal"}); // the old incarnation ends as TIME-WAIT would
+    h.expect_no_tx();
+    const seq32 old_snd_nxt = h.conn.control_block().snd_nxt;
+    const seq32 iss = reincarnation_iss(seq32(h.our_iss), old_snd_nxt);
+    EXPECT_GT(iss, old_snd_nxt);
+    ASSERT_TRUE(h.conn.open_passive(harness::local, iss, h.now).has_value());
+    h.deliver("S 100000:100000(0) win 65535 <mss 1460>");
     h.expect_state(tcp_state::syn_received);
+    ASSERT_EQ(h.sent.size(), 1u);
+    EXPECT_EQ(h.sent.front().header.seq, iss.raw());
+    EXPECT_EQ(h.sent.front().header.ack, h.peer_isn + 100001);
+}
+
+TEST(Close, Rfc6191_TimeWaitKeepsOlderSyn) {
+    harness h;
+    h.establish();
+    to_time_wait(h);
+    h.deliver("S 1:1(0) win 65535 <mss 1460>"); // at RCV.NXT - 1, not above it: an old duplicate
+    h.expect_state(tcp_state::time_wait);
+    EXPECT_FALSE(h.conn.ended_by_new_syn());
+    h.expect_tx(". 2:2(0) ack 2"); // handled as before: RFC 5961 §4.2 challenge ACK
+}
+
+TEST(Close, Rfc6191_TimeWaitReuseCanBeTurnedOff) {
+    tcp_config config;
+    config.time_wait_reuse = false;
+    harness h(config);
+    h.establish();
+    to_time_wait(h);
+    h.deliver("S 100000:100000(0) win 65535 <mss 1460>");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_tx(". 2:2(0) ack 2");
+}
+
+// With timestamps on both incarnations the TSval decides, whatever the sequence number.
+TEST(Close, Rfc6191_TimeWaitWithTimestampsTsvalDecides) {
+    harness h;
+    h.establish("S 0:0(0) win 65535 <mss 1460,TS val 1000 ecr 0>", ". 1:1(0) ack 1 win 65535 <TS val 1000 ecr 0>");
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 2 <TS val 1001 ecr 0>");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_events({"peer_closed"});
+    // Above RCV.NXT but with an older TSval: stays (and PAWS drops it, with an ACK).
+    h.deliver("S 100000:100000(0) win 65535 <mss 1460,TS val 999 ecr 0>");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_tx(". 2:2(0) ack 2");
+    // Below RCV.NXT but with a newer TSval: a new incarnation.
+    h.deliver("S 0:0(0) win 65535 <mss 1460,TS val 1002 ecr 0>");
+    h.expect_state(tcp_state::closed);
+    EXPECT_TRUE(h.conn.ended_by_new_syn());
+}
+
+TEST(Close, Rfc6191_IssOfTheNewIncarnationIsAboveTheOldSndNxt) {
+    const seq32 old(0xfffff000u);
+    EXPECT_EQ(reincarnation_iss(seq32(0x40000000u), old), seq32(0x40000000u)); // far above: kept
+    EXPECT_EQ(reincarnation_iss(old + 10, old), old + 65537);                 // too close: moved up
+    EXPECT_EQ(reincarnation_iss(old - 5000, old), old + 65537);               // below: moved up
 }
 
 } // namespace

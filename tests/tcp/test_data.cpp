@@ -19,7 +19,8 @@ TEST(Data, ReceiveInOrder_DeliveredAndAckDelayed) {
     h.advance(39ms);
     h.expect_no_tx();
     h.advance(1ms); // the delayed-ACK time (40 ms)
-    h.expect_tx(". 1:1(0) ack 1001 win 65535");
+    // RFC 1122 §4.2.3.3: 1000 bytes < min(RCV.BUFF / 2, MSS): the right edge stays.
+    h.expect_tx(". 1:1(0) ack 1001 win 64535");
     h.advance(1s);
     h.expect_no_tx();
 }
@@ -221,10 +222,50 @@ TEST(Data, NoDelayTurnsNagleOff) {
     h.expect_tx("P. 11:21(10) ack 1");
 }
 
-TEST(Data, DISABLED_Rfc1122_4_2_3_3_ReceiverSillyWindowAvoidance) {
-    // Needs a receive buffer that the application drains later (zero-copy views kept by
-    // the app): the window then opens only in steps of min(buffer / 2, MSS).
-    GTEST_SKIP();
+// RFC 1122 §4.2.3.3 (RFC 9293 §3.8.6.2.2): the right edge RCV.NXT + RCV.WND moves only by
+// at least min(RCV.BUFF / 2, Eff.snd.MSS), here min(32767, 1460): small segments shrink the
+// window from the left until 1460 bytes have come, then it opens all the way at once.
+TEST(Data, Rfc1122_4_2_3_3_ReceiverSillyWindowAvoidance) {
+    harness h;
+    h.establish(); // no window scaling: RCV.BUFF is 65535
+    h.deliver("P. 1:2(1) ack 1");
+    h.deliver("P. 2:3(1) ack 1");
+    h.expect_tx(". 1:1(0) ack 3 win 65533"); // the right edge stays at 65536
+    h.deliver(". 3:1003(1000) ack 1");
+    h.deliver(". 1003:1460(457) ack 1");
+    h.expect_tx(". 1:1(0) ack 1460 win 64076"); // 1459 bytes: still short of 1460
+    h.deliver("P. 1460:1461(1) ack 1");
+    h.advance(40ms);
+    h.expect_tx(". 1:1(0) ack 1461 win 65535"); // 1460: the edge moves by 1460
+    EXPECT_EQ(h.received, pattern(1460));
+}
+
+// With window scaling the window is rounded up to a whole unit, so the right edge that was
+// advertised never moves left (RFC 9293 §3.8.6: the window SHOULD NOT be shrunk), and it
+// opens fully once an MSS has come.
+TEST(Data, ReceiveWindowNeverShrinksWithScaling) {
+    connection_options options;
+    options.receive_buffer = 1 << 20; // shift 5
+    harness h({}, options);
+    h.establish("S 0:0(0) win 65535 <mss 1460,nop,wscale 7>", ". 1:1(0) ack 1 win 65535");
+    std::uint32_t last_edge = 1 + (1u << 20);
+    int full_opens = 0;
+    for (std::uint32_t i = 0; i < 40; ++i) {
+        const std::uint32_t from = 1 + 100 * i;
+        h.deliver(". " + std::to_string(from) + ":" + std::to_string(from + 100) + "(100) ack 1");
+        h.advance(40ms);
+        ASSERT_EQ(h.sent.size(), 1u);
+        const auto& ack = h.sent.front().header;
+        const std::uint32_t rel_ack = ack.ack - h.peer_isn;
+        const std::uint32_t edge = rel_ack + (std::uint32_t(ack.window) << 5);
+        EXPECT_GE(edge, last_edge) << "after " << from + 99;
+        if (rel_ack - 1 < 1460) EXPECT_LT(edge - (1 + (1u << 20)), 32u * (i + 1)) << "moved more than rounding";
+        if (i == 0) EXPECT_LT(std::uint32_t(ack.window) << 5, 1u << 20); // 100 bytes: not reopened
+        if ((std::uint32_t(ack.window) << 5) == 1u << 20) ++full_opens;
+        last_edge = edge;
+        h.sent.clear();
+    }
+    EXPECT_GE(full_opens, 2) << "4000 bytes: the window opens fully after each 1460 and a little (rounding)";
 }
 
 TEST(Data, KeepaliveProbesAnIdlePeerThenTimesOut) {

@@ -203,13 +203,47 @@ TEST(Open, CloseInSynReceivedSendsFinOnceEstablished) {
     h.expect_state(tcp_state::fin_wait_1);
 }
 
-TEST(Open, DISABLED_Rfc9293_3_10_7_2_TextOnSynIsQueued) {
-    // "any other control or text should be queued for processing later": tern drops the
-    // SYN's payload (no TCP Fast Open) and the peer sends it again.
+// "Set RCV.NXT to SEG.SEQ+1, IRS is set to SEG.SEQ, and any other control or text should be
+// queued for processing later": the SYN,ACK acknowledges the SYN only; the text reaches the
+// application once the handshake completes (ESTABLISHED), then it is acknowledged.
+TEST(Open, Rfc9293_3_10_7_2_TextOnSynIsQueued) {
     harness h;
     h.listen();
-    h.deliver("S 0:10(10) win 65535 <mss 1460>");
-    h.expect_tx("S. 0:0(0) ack 11");
+    h.deliver("S 0:10(10) win 65535 <mss 1460>", pattern(10));
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.expect_events({});
+    h.deliver(". 1:1(0) ack 1 win 65535");
+    h.expect_events({"connected", "data 10"});
+    EXPECT_EQ(h.received, pattern(10));
+    h.advance(40ms);
+    h.expect_tx(". 1:1(0) ack 11");
+}
+
+// The peer sends the text again with its ACK (our SYN,ACK did not acknowledge it): the
+// application gets it once, and what follows it too.
+TEST(Open, TextOnSynSentAgainWithTheAckIsDeliveredOnce) {
+    harness h;
+    h.listen();
+    h.deliver("S 0:10(10) win 65535 <mss 1460>", pattern(10));
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.deliver("P. 1:16(15) ack 1 win 65535");
+    h.expect_events({"connected", "data 10", "data 5"});
+    EXPECT_EQ(h.received, pattern(15));
+}
+
+// A half-open connection that goes back to LISTEN forgets the text of its SYN.
+TEST(Open, TextOnSynIsForgottenWithTheHalfOpenConnection) {
+    harness h;
+    h.listen();
+    h.deliver("S 0:10(10) win 65535 <mss 1460>", pattern(10));
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.deliver("R 1:1(0)");
+    h.expect_state(tcp_state::listen);
+    h.deliver("S 0:0(0) win 65535 <mss 1460>");
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535");
+    h.expect_events({"connected"});
+    EXPECT_TRUE(h.received.empty());
 }
 
 TEST(Open, RtoOf3sAfterSynRetransmission) { // RFC 6298 §5.7
