@@ -25,26 +25,28 @@ std::uint8_t syn_cookie_mss_index(std::uint16_t mss) {
     return i;
 }
 
-std::uint32_t syn_cookies::hash(const flow& f, seq32 peer_isn, std::uint64_t tick) const {
+std::uint32_t syn_cookies::hash(const flow& f, seq32 peer_isn, std::uint64_t tick, std::uint8_t mss_index) const {
     const std::uint64_t addrs = (std::uint64_t(f.local.addr.value) << 32) | f.remote.addr.value;
     const std::uint64_t ports = (std::uint64_t(f.local.port) << 48) | (std::uint64_t(f.remote.port) << 32) |
                                 peer_isn.raw();
-    return std::uint32_t(siphash(key_, {addrs, ports, tick}));
+    return std::uint32_t(siphash(key_, {addrs, ports, (tick << 8) | mss_index}));
 }
 
 seq32 syn_cookies::make(const flow& f, seq32 peer_isn, std::uint16_t peer_mss, instant now) const {
     const std::uint64_t tick = tick_of(now);
-    const std::uint32_t h = hash(f, peer_isn, tick) & ~((std::uint32_t(1) << hash_shift) - 1);
-    return seq32(h | std::uint32_t(tick & 3) << mss_bits | syn_cookie_mss_index(peer_mss));
+    const std::uint8_t index = syn_cookie_mss_index(peer_mss);
+    const std::uint32_t h = hash(f, peer_isn, tick, index) & ~((std::uint32_t(1) << hash_shift) - 1);
+    return seq32(h | std::uint32_t(tick & 3) << mss_bits | index);
 }
 
 std::optional<std::uint16_t> syn_cookies::check(const flow& f, seq32 peer_isn, seq32 cookie, instant now) const {
     const std::uint64_t tick = tick_of(now);
     const std::uint64_t age = (tick - ((cookie.raw() >> mss_bits) & 3)) & 3; // ticks since the cookie was made
     if (age > 1 || age > tick) return std::nullopt;
-    const std::uint32_t h = hash(f, peer_isn, tick - age) & ~((std::uint32_t(1) << hash_shift) - 1);
+    const auto index = std::uint8_t(cookie.raw() & ((1u << mss_bits) - 1));
+    const std::uint32_t h = hash(f, peer_isn, tick - age, index) & ~((std::uint32_t(1) << hash_shift) - 1);
     if ((cookie.raw() & ~((std::uint32_t(1) << hash_shift) - 1)) != h) return std::nullopt;
-    return syn_cookie_mss[cookie.raw() & ((1u << mss_bits) - 1)];
+    return syn_cookie_mss[index];
 }
 
 std::uint32_t syn_cookie_tsval(std::uint32_t tsval, std::optional<std::uint8_t> window_scale, bool sack_permitted) {

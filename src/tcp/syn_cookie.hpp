@@ -2,7 +2,8 @@
 // carries what the connection needs, and nothing is kept until the ACK comes back.
 //
 // The cookie (our ISN), 32 bits:
-//   bits 31..5  a keyed hash (SipHash) of the 4-tuple, the peer's ISN and the counter
+//   bits 31..5  a keyed hash (SipHash) of the 4-tuple, the peer's ISN, the counter and
+//               the MSS index, so that no bit of the cookie can be changed unnoticed
 //   bits  4..3  the low two bits of the counter, which ticks every 64 s
 //   bits  2..0  an index into syn_cookie_mss, the largest entry not above the peer's MSS
 // An ACK is valid when SEG.ACK - 1 is a cookie for its 4-tuple and SEG.SEQ - 1 made
@@ -45,7 +46,7 @@ public:
     std::optional<std::uint16_t> check(const flow& f, seq32 peer_isn, seq32 cookie, instant now) const;
 
 private:
-    std::uint32_t hash(const flow& f, seq32 peer_isn, std::uint64_t tick) const;
+    std::uint32_t hash(const flow& f, seq32 peer_isn, std::uint64_t tick, std::uint8_t mss_index) const;
     siphash_key key_;
 };
 
