@@ -368,6 +368,114 @@ TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
+// An echo server that also keeps the control block of every stream as it reaches ESTABLISHED.
+struct recording_echo final : tcp::app_events {
+    void on_connected(tcp::stream& s) override { connected.push_back(s.conn().control_block()); }
+    void on_data(tcp::stream& s, std::span<const std::uint8_t> b) override { echo.on_data(s, b); }
+    void on_writable(tcp::stream& s) override { echo.on_writable(s); }
+    void on_peer_closed(tcp::stream& s) override { echo.on_peer_closed(s); }
+    void on_closed(tcp::stream& s, tcp::close_reason why) override { echo.on_closed(s, why); }
+
+    echo_server echo;
+    std::vector<tcp::tcb> connected;
+};
+
+// RFC 4987 §3.6: with a SYN backlog of one, two SYNs in one burst: the first gets a
+// connection in SYN-RECEIVED, the second a SYN cookie, and both connect, echo both ways and
+// close; the cookie connection has the options of its SYN (window scale, SACK, timestamps, MSS).
+TEST(tcp_engine, syn_cookie_when_syn_backlog_is_full) {
+    two_nodes p;
+    recording_echo server;
+    bulk_client a, b;
+    server.echo.clk = a.clk = b.clk = &p.clock_;
+    a.data = pattern(100000, 11);
+    b.data = pattern(100000, 12);
+    tcp::listen_options options;
+    options.syn_backlog = 1;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, options, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, a).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, b).has_value());
+    ASSERT_TRUE(p.run_until([&] { return a.reason && b.reason && server.echo.reasons.size() == 2; }, 300s))
+        << "a " << a.connected << " " << a.received.size() << " b " << b.connected << " " << b.received.size()
+        << " server " << server.echo.received << " cookies " << p.server->ep.stats().syn_cookies_sent << "/"
+        << p.server->ep.stats().syn_cookies_validated << "/" << p.server->ep.stats().syn_cookies_rejected
+        << " rst " << p.server->ep.stats().rst_sent << "/" << p.client->ep.stats().rst_sent;
+    for (auto* c : {&a, &b}) {
+        EXPECT_TRUE(c->connected);
+        EXPECT_FALSE(c->mismatch);
+        EXPECT_EQ(c->received, c->data);
+        EXPECT_EQ(c->reason, tcp::close_reason::normal);
+    }
+    EXPECT_EQ(server.echo.received, 200000u);
+    const auto& st = p.server->ep.stats();
+    EXPECT_EQ(st.syn_backlog_full, 1u);
+    EXPECT_EQ(st.syn_cookies_sent, 1u);
+    EXPECT_EQ(st.syn_cookies_validated, 1u);
+    EXPECT_EQ(st.syn_cookies_rejected, 0u);
+    EXPECT_EQ(st.accepted, 2u);
+    ASSERT_EQ(server.connected.size(), 2u);
+    for (const tcp::tcb& t : server.connected) { // the cookie one too
+        EXPECT_TRUE(t.ws_ok);
+        EXPECT_EQ(t.snd_wscale, 1); // the client's 64 KiB buffer
+        EXPECT_TRUE(t.sack_ok);
+        EXPECT_TRUE(t.ts_ok);
+        EXPECT_EQ(t.snd_mss, 1460 - 12);
+    }
+    ASSERT_TRUE(p.settle(200s));
+    EXPECT_EQ(p.server->ep.stats().freed, 2u);
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// RFC 6191: the server closes first and waits in TIME-WAIT; the client connects again from
+// the same port; the newer SYN ends TIME-WAIT and opens a new connection through the
+// listener, whose ISS lies above the old connection's SND.NXT.
+TEST(tcp_engine, time_wait_is_reused_by_a_newer_syn) {
+    struct closing_server final : tcp::app_events {
+        void on_connected(tcp::stream& s) override {
+            iss.push_back(s.conn().control_block().iss);
+            const std::uint8_t hello[] = {'h', 'e', 'l', 'l', 'o'};
+            auto sent = s.send(hello);
+            EXPECT_TRUE(sent.has_value() && *sent == 5u);
+            EXPECT_TRUE(s.close().has_value());
+        }
+        void on_closed(tcp::stream& s, tcp::close_reason why) override {
+            reasons.push_back(why);
+            snd_max.push_back(s.conn().control_block().snd_max);
+        }
+        std::vector<tcp::seq32> iss, snd_max;
+        std::vector<tcp::close_reason> reasons;
+    } server;
+    struct reader final : tcp::app_events {
+        void on_data(tcp::stream&, std::span<const std::uint8_t> b) override { received += b.size(); }
+        void on_peer_closed(tcp::stream& s) override { EXPECT_TRUE(s.close().has_value()); }
+        void on_closed(tcp::stream&, tcp::close_reason why) override { reasons.push_back(why); }
+        std::size_t received = 0;
+        std::vector<tcp::close_reason> reasons;
+    } client;
+    two_nodes p;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    constexpr std::uint16_t client_port = 40000;
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, client_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reasons.size() == 1; }, 10s));
+    EXPECT_EQ(p.server->ep.connections(), 1u); // in TIME-WAIT
+    const instant again = p.clock_.now() + 10ms; // a later TSval than the old connection's last
+    ASSERT_TRUE(p.run_until([&] { return p.clock_.now() >= again; }, 1s));
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, client_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reasons.size() == 2 && server.reasons.size() == 1; }, 10s));
+    EXPECT_EQ(p.server->ep.stats().time_wait_reused, 1u);
+    EXPECT_EQ(p.server->ep.stats().accepted, 2u);
+    EXPECT_EQ(client.received, 10u);
+    EXPECT_EQ(client.reasons, (std::vector{tcp::close_reason::normal, tcp::close_reason::normal}));
+    ASSERT_EQ(server.iss.size(), 2u);
+    ASSERT_EQ(server.snd_max.size(), 1u);
+    EXPECT_EQ(server.reasons[0], tcp::close_reason::normal); // the old one, ended by the SYN
+    EXPECT_GT(server.iss[1], server.snd_max[0]);
+    ASSERT_TRUE(p.settle(200s)); // the new one's TIME-WAIT runs out
+    EXPECT_EQ(server.reasons.size(), 2u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
 // One engine on a scripted device: what it answers to segments for no connection.
 class closed_port : public ::testing::Test {
 protected:
@@ -489,6 +597,115 @@ TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
     deliver({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}});
     EXPECT_EQ(ep_->connections(), 0u);
     EXPECT_EQ(ep_->stats().freed, 1u);
+}
+
+// Records the control block of each stream that connects.
+struct recording_app final : tcp::app_events {
+    void on_connected(tcp::stream& s) override { connected.push_back(s.conn().control_block()); }
+    std::vector<tcp::tcb> connected;
+};
+
+// RFC 4987 §3.6 on the wire: with the SYN backlog full a SYN gets a cookie and no state;
+// a forged ACK is rejected and reset; the right ACK opens the connection with the SYN's options.
+TEST_F(closed_port, syn_cookie_validated_and_forged_ack_reset) {
+    recording_app app;
+    tcp::listen_options options;
+    options.syn_backlog = 1;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}}); // takes the one place
+    ASSERT_TRUE(take_reply().has_value());
+    EXPECT_EQ(ep_->connections(), 1u);
+
+    wire::tcp_repr syn{40001, 8080, 5000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+    syn.options.mss = 1400;
+    syn.options.window_scale = 9;
+    syn.options.sack_permitted = true;
+    syn.options.timestamp = std::pair{77u, 0u};
+    deliver(syn);
+    auto cookie = take_reply();
+    ASSERT_TRUE(cookie.has_value());
+    EXPECT_EQ(cookie->flags, wire::tcp_flags::syn | wire::tcp_flags::ack);
+    EXPECT_EQ(cookie->ack, 5001u);
+    ASSERT_TRUE(cookie->options.timestamp.has_value());
+    EXPECT_EQ(cookie->options.timestamp->second, 77u);
+    EXPECT_EQ(ep_->connections(), 1u); // no state for it
+    EXPECT_EQ(ep_->stats().syn_backlog_full, 1u);
+    EXPECT_EQ(ep_->stats().syn_cookies_sent, 1u);
+
+    const std::uint32_t tsval = cookie->options.timestamp->first;
+    wire::tcp_repr forged{40001, 8080, 5001, cookie->seq + 2, wire::tcp_flags::ack, 100, 0, {}};
+    forged.options.timestamp = std::pair{78u, tsval};
+    deliver(forged);
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst);
+    EXPECT_EQ(rst->seq, cookie->seq + 2); // <SEQ=SEG.ACK><CTL=RST>
+    EXPECT_EQ(ep_->stats().syn_cookies_rejected, 1u);
+    EXPECT_EQ(ep_->connections(), 1u);
+
+    wire::tcp_repr ack{40001, 8080, 5001, cookie->seq + 1, wire::tcp_flags::ack, 100, 0, {}};
+    ack.options.timestamp = std::pair{78u, tsval};
+    deliver(ack);
+    EXPECT_TRUE(dev_.sent.empty());
+    EXPECT_EQ(ep_->connections(), 2u);
+    EXPECT_EQ(ep_->stats().syn_cookies_validated, 1u);
+    ASSERT_EQ(app.connected.size(), 1u);
+    const tcp::tcb& t = app.connected[0];
+    EXPECT_EQ(t.iss, tcp::seq32(cookie->seq));
+    EXPECT_EQ(t.rcv_nxt, tcp::seq32(5001));
+    EXPECT_TRUE(t.ws_ok);
+    EXPECT_EQ(t.snd_wscale, 9);
+    EXPECT_EQ(t.snd_wnd, 100u << 9);
+    EXPECT_TRUE(t.sack_ok);
+    EXPECT_TRUE(t.ts_ok);
+    EXPECT_EQ(t.ts_recent, 78u);
+    EXPECT_EQ(t.snd_mss, 1400 - 12);
+}
+
+// A listener with its accept backlog full drops further SYNs (the client tries again).
+TEST_F(closed_port, full_accept_backlog_drops_syn) {
+    recording_app app;
+    tcp::listen_options options;
+    options.accept_backlog = 1;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    deliver({40001, 8080, 3000, 0, wire::tcp_flags::syn, 65535, 0, {}}); // half-open do not count
+    ASSERT_TRUE(take_reply().has_value());
+    deliver({40000, 8080, 1001, syn_ack->seq + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    EXPECT_EQ(app.connected.size(), 1u);
+    deliver({40002, 8080, 2000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    EXPECT_TRUE(dev_.sent.empty());
+    EXPECT_EQ(ep_->stats().accept_backlog_full, 1u);
+    EXPECT_EQ(ep_->connections(), 2u);
+}
+
+// The rule: a half-open connection whose SYN,ACK goes unanswered is dropped after
+// the last retransmission, and a later segment from that client gets RST.
+TEST_F(closed_port, unanswered_half_open_is_dropped_then_reset) {
+    recording_app app;
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    std::size_t retransmitted = 0;
+    for (int i = 0; i < 200 && ep_->connections() > 0; ++i) { // 1 + 2 + 4 + 8 + 16 + 32 s
+        clock_.advance(1s);
+        eng_->poll();
+        for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+        retransmitted += dev_.sent.size();
+        dev_.sent.clear();
+    }
+    EXPECT_EQ(retransmitted, tcp::tcp_config{}.synack_retries);
+    EXPECT_EQ(ep_->connections(), 0u);
+    deliver({40000, 8080, 1001, syn_ack->seq + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst);
+    EXPECT_EQ(rst->seq, syn_ack->seq + 1);
+    EXPECT_TRUE(app.connected.empty());
+    EXPECT_EQ(ep_->stats().syn_cookies_rejected, 0u); // no cookies were out: a plain reset
 }
 
 } // namespace
