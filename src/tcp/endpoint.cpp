@@ -182,7 +182,7 @@ void tcp_endpoint::on_listener(const segment& seg, const listener& l, std::optio
     // Cookies are checked only while the listener may have some out (like Linux), so a
     // stray ACK costs no hashing and is not counted as a rejected cookie.
     const bool cookies_out = backlog.cookie_sent && engine_.now() - *backlog.cookie_sent < 2 * syn_cookie_tick;
-    if (cookies_out && seg.has(f::ack) && !seg.has(f::syn) && !seg.has(f::rst) && !seg.has(f::fin)) {
+    if (cookies_out && seg.has(f::ack) && !seg.has(f::syn) && !seg.has(f::rst)) {
         if (accept_cookie(seg, l)) return;
         ++stats_.syn_cookies_rejected;
     }

@@ -4,7 +4,8 @@
 // connection, and the sink that turns what a connection emits into IPv4 packets. It is the
 // engine's protocol_handler; like the engine it is single-threaded and takes no locks.
 //
-// Lifetime of a stream: created by connect() or by a SYN to a listening port; freed after
+// Lifetime of a stream: created by connect(), by a SYN to a listening port or by the ACK of
+// a SYN cookie (RFC 4987 §3.6: when the listener's SYN backlog is full); freed after
 // it reaches CLOSED (TIME_WAIT ran out, reset, refused, timed out, aborted), or a passive
 // one went back to LISTEN before the application ever saw it. The free is deferred to the
 // end of the engine's call into the endpoint (or to after_burst), never while one of the
