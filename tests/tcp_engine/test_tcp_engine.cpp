@@ -708,5 +708,23 @@ TEST_F(closed_port, unanswered_half_open_is_dropped_then_reset) {
     EXPECT_EQ(ep_->stats().syn_cookies_rejected, 0u); // no cookies were out: a plain reset
 }
 
+// RFC 4987: a flood of SYNs from many ports fills the SYN backlog and no more; every SYN
+// beyond it is answered by a cookie, which costs no state.
+TEST_F(closed_port, syn_flood_holds_at_most_syn_backlog_half_open) {
+    recording_app app;
+    tcp::listen_options options;
+    options.syn_backlog = 100;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    for (std::uint16_t i = 0; i < 1000; ++i) {
+        deliver({std::uint16_t(20000 + i), 8080, 1000u * i, 0, wire::tcp_flags::syn, 65535, 0, {}});
+        auto reply = take_reply();
+        ASSERT_TRUE(reply.has_value());
+        EXPECT_EQ(reply->flags, wire::tcp_flags::syn | wire::tcp_flags::ack);
+    }
+    EXPECT_EQ(ep_->connections(), 100u);
+    EXPECT_EQ(ep_->stats().syn_backlog_full, 900u);
+    EXPECT_EQ(ep_->stats().syn_cookies_sent, 900u);
+}
+
 } // namespace
 } // namespace tern::test
