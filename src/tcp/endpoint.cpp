@@ -1,6 +1,5 @@
 #include "tcp/endpoint.hpp"
 
-#include <bit>
 #include <cassert>
 #include <cstring>
 #include <random>
