@@ -94,6 +94,7 @@ private:
     bool send_one(instant now);
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t segment_room() const;
+    std::size_t sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const;
     std::uint16_t advertised_window(bool syn) const;
     std::uint32_t ts_clock(instant now) const;
     seq32 data_end() const { return buffer_seq_ + send_buffer_.size(); } // one past the last buffered byte
@@ -131,6 +132,7 @@ private:
     bool want_writable_ = false; // send() was short: tell the app when space comes back
     bool writable_due_ = false;  // space came back during this segment: on_writable at its end
     reassembly_queue reassembly_;
+    std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)

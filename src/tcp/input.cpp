@@ -184,18 +184,28 @@ bool connection::check_seq(segment& seg, instant now) {
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in
         // reply (unless the RST bit is set, if so drop the segment and return)"
         if (!seg.has(f::rst)) tcb_.ack_now = true;
+        // RFC 2883 §4: data received twice is reported in a D-SACK block, so that the
+        // sender learns its retransmission was needless.
+        const seq32 first = seg.seq() + (seg.has(f::syn) ? 1 : 0);
+        if (!seg.has(f::rst) && !seg.payload.empty() && first + std::uint32_t(seg.payload.size()) <= nxt)
+            dsack_ = seq_range{first, first + std::uint32_t(seg.payload.size())};
         drop(tcp_drop::not_acceptable);
         return false;
     }
     // Trim what lies before RCV.NXT (a duplicate SYN or old data) ...
     if (seg.seq() < nxt) {
         std::uint32_t cut = seq_distance(seg.seq(), nxt);
+        seq32 first = seg.seq();
         if (seg.has(f::syn)) {
             seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
             --cut;
+            first += 1;
         }
         const auto data_cut = std::min<std::size_t>(cut, seg.payload.size());
-        if (data_cut > 0) tcb_.ack_now = true; // a retransmission: our ACK may have been lost
+        if (data_cut > 0) {
+            tcb_.ack_now = true; // a retransmission: our ACK may have been lost
+            dsack_ = seq_range{first, first + std::uint32_t(data_cut)}; // RFC 2883 §4: the part we had
+        }
         seg.payload = seg.payload.subspan(data_cut);
         seg.header.seq = nxt.raw();
     }
@@ -407,6 +417,8 @@ void connection::process_text(const segment& seg, instant now) {
     }
     if (seg.seq() != tcb_.rcv_nxt) {
         // Out of order: hold it, and ACK at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
+        const seq32 end = seg.seq() + std::uint32_t(seg.payload.size());
+        if (reassembly_.holds(seg.seq(), end)) dsack_ = seq_range{seg.seq(), end}; // RFC 2883 §4
         if (!reassembly_.insert(tcb_.rcv_nxt, seg.seq(), seg.payload)) drop(tcp_drop::ooo_full);
         tcb_.ack_now = true; // check_fin remembers a FIN that came with it
         return;

@@ -44,10 +44,9 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
         } else if (tcb_.ts_ok) {
             o.timestamp = std::pair{ts_clock(now), tcb_.ts_recent}; // RFC 7323 §3.2: on every non-RST segment
         }
-        if ((flags & f::ack) && tcb_.sack_ok && !reassembly_.empty()) {
-            // RFC 2018 §4: report the out-of-order blocks we hold.
+        if (flags & f::ack) {
             std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
-            o.sack_block_count = std::uint8_t(reassembly_.sack_blocks(blocks));
+            o.sack_block_count = std::uint8_t(sack_option(blocks));
             for (std::size_t i = 0; i < o.sack_block_count; ++i)
                 o.sack_blocks[i] = {blocks[i].left.raw(), blocks[i].right.raw()};
         }
@@ -57,6 +56,7 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
         tcb_.ack_now = false;
         tcb_.unacked_segments = 0;
         delack_deadline_.reset();
+        dsack_.reset(); // RFC 2883 §4: each duplicate is reported once
     }
     ++stats_.segments_out;
     stats_.bytes_out += payload.size();
@@ -85,12 +85,26 @@ void connection::send_ack(instant now) { emit(f::ack, tcb_.snd_max, {}, now); }
 // SACK blocks our ACKs carry (RFC 2018 §3: NOP, NOP, kind, length, 8 bytes a block, as
 // many as fit in 40 bytes of options) come off it too.
 std::uint32_t connection::segment_room() const {
-    if (!tcb_.sack_ok || reassembly_.empty()) return tcb_.snd_mss;
     std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
-    const std::size_t held = reassembly_.sack_blocks(blocks);
-    const std::size_t option_room = 40 - (tcb_.ts_ok ? 12 : 0) - 4;
-    const std::size_t sent = std::min(held, option_room / 8);
-    return tcb_.snd_mss - std::uint32_t(4 + 8 * sent);
+    const std::size_t sent = sack_option(blocks);
+    return sent == 0 ? tcb_.snd_mss : tcb_.snd_mss - std::uint32_t(4 + 8 * sent);
+}
+
+// The SACK blocks our next ACK carries, as many as fit beside the timestamps: first a
+// D-SACK block when a duplicate arrived (RFC 2883 §4), then the out-of-order blocks we
+// hold, most recent first (RFC 2018 §4). A D-SACK inside a held block is followed by
+// that block, which is the most recent one (RFC 2883 §4 (2)).
+std::size_t connection::sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const {
+    if (!tcb_.sack_ok) return 0;
+    const std::size_t fit = (40 - (tcb_.ts_ok ? 12 : 0) - 4) / 8;
+    std::size_t n = 0;
+    if (dsack_) out[n++] = *dsack_;
+    if (!reassembly_.empty()) {
+        std::array<seq_range, wire::tcp_max_sack_blocks> held;
+        const std::size_t count = reassembly_.sack_blocks(held);
+        for (std::size_t i = 0; i < count && n < fit; ++i) out[n++] = held[i];
+    }
+    return n;
 }
 
 // Up to max_len buffered bytes from `seq` on (never more than a segment holds), with the
