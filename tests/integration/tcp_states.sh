@@ -103,19 +103,21 @@ def kernel_state(local_port):
     return out.split()[0] if out.split() else "gone"
 
 def tern_state(tern_port, kernel_port):
-    """tern's state of the connection (tern_port, kernel_port), from /tern/tcp/connections."""
+    """tern's state of the connection (tern_port, kernel_port), from /tern/tcp/connections:
+    one line per connection, "<engine> <local> <remote> <STATE> <info...>"."""
     out = subprocess.run(["dpdk-telemetry.py", "-f", prefix], input="/tern/tcp/connections\n",
                          capture_output=True, text=True).stdout
     start = out.find("{")
     if start < 0:
         return "no answer"
     try:
-        conns = json.loads(out[start:])["/tern/tcp/connections"]["connections"]
-    except (ValueError, KeyError):
+        lines = json.loads(out[start:out.rfind("}") + 1])["/tern/tcp/connections"]["connections"]
+    except (ValueError, KeyError, TypeError):
         return "bad answer"
-    for c in conns:
-        if c["local"].endswith(":%d" % tern_port) and c["remote"].endswith(":%d" % kernel_port):
-            return c["state"]
+    for line in lines:
+        f = line.split()
+        if len(f) >= 4 and f[1].endswith(":%d" % tern_port) and f[2].endswith(":%d" % kernel_port):
+            return f[3].upper().replace("-", "_")
     return "gone"
 
 def wait_for(fn, want, seconds=5.0):
@@ -135,10 +137,10 @@ def connect(port):
 s, kp = connect(5001)
 check("tern closes first: the kernel reads end of stream", s.recv(1) == b"")
 check("tern closes first: kernel CLOSE-WAIT (ss)", wait_for(lambda: kernel_state(kp), "CLOSE-WAIT") == "CLOSE-WAIT")
-check("tern closes first: tern FIN_WAIT_2 (listing)", wait_for(lambda: tern_state(5001, kp), "fin_wait_2") == "fin_wait_2")
+check("tern closes first: tern FIN_WAIT_2 (listing)", wait_for(lambda: tern_state(5001, kp), "FIN_WAIT_2") == "FIN_WAIT_2")
 s.close()
 check("tern closes first: tern TIME_WAIT after the kernel's FIN (listing)",
-      wait_for(lambda: tern_state(5001, kp), "time_wait") == "time_wait")
+      wait_for(lambda: tern_state(5001, kp), "TIME_WAIT") == "TIME_WAIT")
 check("tern closes first: the kernel's socket is gone (LAST_ACK acknowledged)",
       wait_for(lambda: kernel_state(kp), "gone") == "gone")
 
@@ -148,11 +150,11 @@ s, kp = connect(5002)
 s.sendall(b"x")
 time.sleep(0.1)
 s.shutdown(socket.SHUT_WR)
-check("kernel closes first: tern CLOSE_WAIT (listing)", wait_for(lambda: tern_state(5002, kp), "close_wait") == "close_wait")
+check("kernel closes first: tern CLOSE_WAIT (listing)", wait_for(lambda: tern_state(5002, kp), "CLOSE_WAIT") == "CLOSE_WAIT")
 check("kernel closes first: kernel FIN-WAIT-2 (ss)", wait_for(lambda: kernel_state(kp), "FIN-WAIT-2") == "FIN-WAIT-2")
 time.sleep(1.0)
 check("kernel closes first: tern still holds CLOSE_WAIT a second later, its app has not closed",
-      tern_state(5002, kp) == "close_wait")
+      tern_state(5002, kp) == "CLOSE_WAIT")
 os.kill(peer_pid, signal.SIGUSR1)
 check("kernel closes first: after tern's app closes, the kernel reads end of stream", s.recv(1) == b"")
 check("kernel closes first: the kernel, which closed first, is in TIME-WAIT (ss)",
@@ -184,7 +186,7 @@ s.sendall(b"x")
 time.sleep(0.005)
 s.close()
 check("simultaneous close: kernel TIME-WAIT (ss)", wait_for(lambda: kernel_state(kp), "TIME-WAIT") == "TIME-WAIT")
-check("simultaneous close: tern TIME_WAIT (listing)", wait_for(lambda: tern_state(5004, kp), "time_wait") == "time_wait")
+check("simultaneous close: tern TIME_WAIT (listing)", wait_for(lambda: tern_state(5004, kp), "TIME_WAIT") == "TIME_WAIT")
 PY
 in_ns timeout 90 python3 "$WORK/states.py" $P3 "${TERN_PIDS[-1]}" 2>&1 | tee "$WORK/states.out" | grep -E '^(not )?ok - '
 check "tern-peer stops cleanly" "kill -INT ${TERN_PIDS[-1]} && wait_pid ${TERN_PIDS[-1]} 20"
