@@ -116,8 +116,9 @@ result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> b
     return std::size_t(taken);
 }
 
-// §3.10.4 CLOSE.
-status<close_error> connection::close(instant now) {
+// §3.10.4 CLOSE, the half-close that RFC 9293 describes: "the user ... may continue to
+// RECEIVE" in FIN-WAIT-1 and FIN-WAIT-2.
+status<close_error> connection::shutdown(instant now) {
     switch (state_) {
     case tcp_state::closed: return unexpected{close_error::not_open};
     case tcp_state::listen:
@@ -138,6 +139,44 @@ status<close_error> connection::close(instant now) {
     }
     output(now);
     return {};
+}
+
+// Linux's close(). RFC 9293 §3.10.4 lets the application keep receiving after CLOSE; RFC
+// 1122 §4.2.2.13 lets a host close both directions instead, and then "if new data is
+// received after CLOSE is called, its TCP SHOULD send a RST to show that data was lost".
+// That is the choice here, as in Linux (RFC 2525 §2.17); shutdown() keeps the RFC 9293
+// behaviour for applications that want to read on.
+status<close_error> connection::close(instant now) {
+    auto r = shutdown(now);
+    if (r && state_ != tcp_state::closed) read_closed_ = true;
+    return r;
+}
+
+tcp_info connection::info() const {
+    tcp_info i;
+    i.state = state_;
+    i.id = flow_;
+    i.srtt = tcb_.srtt.value_or(duration{});
+    i.rttvar = tcb_.rttvar;
+    i.rto = tcb_.rto;
+    i.cwnd = tcb_.cwnd;
+    i.ssthresh = tcb_.ssthresh;
+    i.snd_mss = tcb_.snd_mss;
+    i.rcv_mss = tcb_.rcv_mss;
+    i.snd_wnd = tcb_.snd_wnd;
+    i.rcv_wnd = tcb_.rcv_wnd;
+    i.snd_wscale = tcb_.snd_wscale;
+    i.rcv_wscale = tcb_.rcv_wscale;
+    i.timestamps = tcb_.ts_ok;
+    i.sack = tcb_.sack_ok;
+    i.unacked = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
+    i.send_queued = send_buffer_.size();
+    i.bytes_in = stats_.bytes_in;
+    i.bytes_out = stats_.bytes_out;
+    i.segments_in = stats_.segments_in;
+    i.segments_out = stats_.segments_out;
+    i.retransmits = stats_.retransmits;
+    return i;
 }
 
 // §3.10.5 ABORT.

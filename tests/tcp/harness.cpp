@@ -108,6 +108,7 @@ std::size_t harness::send(std::size_t n) {
 }
 
 void harness::close() { EXPECT_TRUE(conn.close(now).has_value()); }
+void harness::shutdown() { EXPECT_TRUE(conn.shutdown(now).has_value()); }
 
 void harness::abort() { conn.abort(now); }
 
@@ -133,7 +134,7 @@ void harness::emit(const flow& f, const wire::tcp_repr& header, tx_payload paylo
     sent.push_back(std::move(s));
 }
 
-void harness::on_data(std::span<const std::uint8_t> bytes) {
+void harness::on_data(std::span<const std::uint8_t> bytes, void* /*packet*/) {
     events.push_back("data " + std::to_string(bytes.size()));
     received.insert(received.end(), bytes.begin(), bytes.end());
 }

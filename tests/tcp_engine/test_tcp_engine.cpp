@@ -20,8 +20,8 @@
 #include "dpdk/mempool.hpp"
 #include "dpdk/sim_link.hpp"
 #include "script_device.hpp"
-#include "tcp/endpoint.hpp"
 #include "tern/clock.hpp"
+#include "tern/tcp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
@@ -74,7 +74,8 @@ struct echo_server final : tcp::app_events {
         bool close_called = false;
     };
 
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
+    void on_data(tcp::stream& s, const tcp::rx_data& data) override {
+        const auto bytes = data.bytes();
         auto& st = streams[&s];
         st.pending.insert(st.pending.end(), bytes.begin(), bytes.end());
         received += bytes.size();
@@ -121,7 +122,8 @@ struct bulk_client final : tcp::app_events {
         pump(s);
     }
     void on_writable(tcp::stream& s) override { pump(s); }
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
+    void on_data(tcp::stream& s, const tcp::rx_data& in) override {
+        const auto bytes = in.bytes();
         if (received.size() + bytes.size() > data.size() ||
             std::memcmp(bytes.data(), data.data() + received.size(), bytes.size()) != 0)
             mismatch = true;
@@ -238,7 +240,7 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, bool check_ti
     server.clk = client.clk = &p.clock_;
     client.data = pattern(bytes, seed);
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
-    auto s = p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, client);
+    auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
     ASSERT_TRUE(s.has_value());
 
     ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && !server.reasons.empty(); }, 300s))
@@ -315,7 +317,7 @@ TEST(tcp_engine, connect_to_closed_port_is_refused) {
     two_nodes p;
     bulk_client client;
     client.clk = &p.clock_;
-    auto s = p.client->ep.connect(server_ip, 9, std::nullopt, {}, client);
+    auto s = p.client->ep.connect(server_ip, 9, {}, client);
     ASSERT_TRUE(s.has_value());
     ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 10s));
     EXPECT_EQ(*client.reason, tcp::close_reason::refused);
@@ -330,11 +332,13 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
     two_nodes p;
     bulk_client a, b;
     a.clk = b.clk = &p.clock_;
-    auto sa = p.client->ep.connect(server_ip, 9, std::nullopt, {}, a);
-    auto sb = p.client->ep.connect(server_ip, 9, std::nullopt, {}, b);
+    auto sa = p.client->ep.connect(server_ip, 9, {}, a);
+    auto sb = p.client->ep.connect(server_ip, 9, {}, b);
     ASSERT_TRUE(sa.has_value() && sb.has_value());
     EXPECT_NE((*sa)->flow_id().local.port, (*sb)->flow_id().local.port);
-    auto taken = p.client->ep.connect(server_ip, 9, (*sa)->flow_id().local.port, {}, a);
+    tcp::connect_options same_port;
+    same_port.local_port = (*sa)->flow_id().local.port;
+    auto taken = p.client->ep.connect(server_ip, 9, same_port, a);
     ASSERT_FALSE(taken.has_value());
     EXPECT_EQ(taken.error(), tcp::connect_error::port_in_use);
     ASSERT_TRUE(p.settle(10s));
@@ -346,7 +350,7 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
 // must not free it until the callback has returned (ASan would see the use after free).
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     struct aborter final : tcp::app_events {
-        void on_data(tcp::stream& s, std::span<const std::uint8_t>) override {
+        void on_data(tcp::stream& s, const tcp::rx_data&) override {
             s.abort();
             EXPECT_EQ(s.state(), tcp::tcp_state::closed); // still readable here
         }
@@ -358,7 +362,7 @@ TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     client.clk = &p.clock_;
     client.data = pattern(10000, 7);
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
-    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, client).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
     ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && server.reason.has_value(); }, 10s));
     EXPECT_EQ(*server.reason, tcp::close_reason::aborted);
     EXPECT_EQ(*client.reason, tcp::close_reason::reset);
