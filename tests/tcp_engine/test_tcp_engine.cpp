@@ -5,11 +5,13 @@
 // jumps to the next arrival or timer.
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -493,6 +495,326 @@ TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
     deliver({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}});
     EXPECT_EQ(ep_->connections(), 0u);
     EXPECT_EQ(ep_->stats().freed, 1u);
+}
+
+// ---- the public API (tern/tcp.hpp) ------------------------------------------------------
+
+// Records what it hears; can send, shut down, close or abort at chosen moments.
+struct recorder final : tcp::app_events {
+    void on_accepted(tcp::stream& s) override {
+        log.push_back("accepted");
+        stream = &s;
+        if (on_open) on_open(s);
+    }
+    void on_connected(tcp::stream& s) override {
+        log.push_back("connected");
+        stream = &s;
+        if (on_open) on_open(s);
+    }
+    void on_data(tcp::stream& s, const tcp::rx_data& d) override {
+        received.insert(received.end(), d.bytes().begin(), d.bytes().end());
+        if (keep) kept.push_back(d.keep());
+        if (on_bytes) on_bytes(s);
+    }
+    void on_writable(tcp::stream& s) override {
+        if (on_write) on_write(s);
+    }
+    void on_peer_closed(tcp::stream& s) override {
+        log.push_back("peer_closed");
+        if (on_fin) on_fin(s);
+    }
+    void on_closed(tcp::stream&, tcp::close_reason why) override {
+        log.push_back("closed " + std::string(tcp::to_string(why)));
+        reason = why;
+        stream = nullptr;
+    }
+
+    std::vector<std::string> log;
+    std::vector<std::uint8_t> received;
+    bool keep = false;
+    std::vector<tcp::rx_buffer> kept;
+    std::optional<tcp::close_reason> reason;
+    tcp::stream* stream = nullptr;
+    std::function<void(tcp::stream&)> on_open, on_bytes, on_write, on_fin;
+};
+
+// Sends `data` as the send buffer takes it (call on open and on every on_writable), then closes.
+struct sender {
+    std::span<const std::uint8_t> data;
+    std::size_t sent = 0;
+    void operator()(tcp::stream& s) {
+        while (sent < data.size()) {
+            auto r = s.send(data.subspan(sent));
+            if (!r || *r == 0) return;
+            sent += *r;
+        }
+        if (s.state() == tcp::tcp_state::established) EXPECT_TRUE(s.close().has_value());
+    }
+};
+
+void send_all(tcp::stream& s, std::span<const std::uint8_t> bytes) {
+    auto r = s.send(bytes);
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(*r, bytes.size());
+}
+
+// A passive connection reaching ESTABLISHED is "accepted", an active one "connected".
+TEST(tcp_api, accepted_and_connected_are_told_apart) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.stream && server.stream; }, 1s));
+    EXPECT_EQ(client.log, std::vector<std::string>{"connected"});
+    EXPECT_EQ(server.log, std::vector<std::string>{"accepted"});
+    EXPECT_FALSE(client.stream->passive());
+    EXPECT_TRUE(server.stream->passive());
+    EXPECT_EQ(server.stream->flow_id().remote, client.stream->flow_id().local);
+    client.stream->abort();
+    ASSERT_TRUE(p.settle(1s));
+}
+
+// Half-close: after shutdown() our FIN goes out, and the peer's data still arrives
+// (RFC 9293 §3.10.4: "may continue to RECEIVE").
+TEST(tcp_api, shutdown_keeps_receiving) {
+    two_nodes p;
+    recorder server, client;
+    const auto request = pattern(3000, 1), answer = pattern(50000, 2);
+    client.on_open = [&](tcp::stream& s) {
+        send_all(s, request);
+        EXPECT_TRUE(s.shutdown().has_value());
+    };
+    // The server answers only once the client's FIN is in: it sends after "read returned 0".
+    server.on_fin = [&](tcp::stream& s) {
+        send_all(s, answer);
+        EXPECT_TRUE(s.close().has_value());
+    };
+    tcp::listen_options lo;
+    lo.connection.send_buffer = 64 * 1024;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, lo, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 200s));
+    EXPECT_EQ(server.received, request);
+    EXPECT_EQ(client.received, answer);
+    EXPECT_EQ(client.log, (std::vector<std::string>{"connected", "peer_closed", "closed normal"}));
+    EXPECT_EQ(server.log, (std::vector<std::string>{"accepted", "peer_closed", "closed normal"}));
+    ASSERT_TRUE(p.settle(100s));
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// close() is Linux's: data that arrives afterwards is not delivered and the connection is
+// reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17). The drop is counted, and the count outlives
+// the connection.
+TEST(tcp_api, data_after_close_resets) {
+    two_nodes p;
+    recorder server, client;
+    client.on_open = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    server.on_open = [&](tcp::stream& s) { send_all(s, pattern(1000, 3)); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 10s));
+    EXPECT_TRUE(client.received.empty());
+    EXPECT_EQ(*client.reason, tcp::close_reason::aborted);
+    EXPECT_EQ(*server.reason, tcp::close_reason::reset);
+    ASSERT_TRUE(p.settle(1s));
+    std::map<std::string, std::uint64_t> counters;
+    for (auto& [name, value] : p.client->ep.counters()) counters[std::string(name)] = value;
+    EXPECT_EQ(counters["data_after_close"], 1u);
+    EXPECT_EQ(counters["freed"], 1u);
+}
+
+// abort(): RST at once; the peer hears "reset", we hear "aborted"; nobody waits in TIME_WAIT.
+TEST(tcp_api, abort_resets_the_peer) {
+    two_nodes p;
+    recorder server, client;
+    server.on_open = [&](tcp::stream& s) { send_all(s, pattern(500, 4)); };
+    client.on_bytes = [&](tcp::stream& s) { s.abort(); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 10s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::aborted);
+    EXPECT_EQ(*server.reason, tcp::close_reason::reset);
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+}
+
+// Zero-copy receive: the app keeps every piece of data across callbacks and releases them
+// later. In-order data is kept as the received mbuf itself (no copy); with reordering some
+// comes out of the reassembly queue and is copied. Every mbuf comes back when released.
+void keep_across_callbacks(std::optional<fault_config> faults) {
+    two_nodes p(faults);
+    recorder server, client;
+    server.keep = true;
+    const auto data = pattern(200000, 5);
+    sender pump{data};
+    client.on_open = client.on_write = [&](tcp::stream& s) { pump(s); };
+    server.on_fin = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 300s));
+    ASSERT_TRUE(p.settle(100s));
+    // The connections are gone; what the app kept is still there and still right.
+    std::vector<std::uint8_t> joined;
+    std::size_t zero_copy = 0;
+    for (const auto& b : server.kept) {
+        joined.insert(joined.end(), b.bytes().begin(), b.bytes().end());
+        zero_copy += b.zero_copy();
+    }
+    EXPECT_EQ(joined, data);
+    EXPECT_GT(zero_copy, 0u);
+    // One mbuf held per zero-copy piece (the link hands over the sender's mbufs, so they
+    // count in the client's pool).
+    auto in_use = [&] { return p.client->pool.in_use() + p.server->pool.in_use(); };
+    EXPECT_EQ(in_use(), zero_copy);
+    if (faults) EXPECT_LT(zero_copy, server.kept.size()); // some came from reassembly: copies
+    else EXPECT_EQ(zero_copy, server.kept.size());
+    // Moving a kept buffer moves the reference; it takes no other.
+    const bool front_zero_copy = server.kept.front().zero_copy();
+    tcp::rx_buffer moved = std::move(server.kept.front());
+    EXPECT_TRUE(server.kept.front().empty());
+    EXPECT_EQ(in_use(), zero_copy);
+    moved.reset();
+    EXPECT_EQ(in_use(), zero_copy - (front_zero_copy ? 1 : 0));
+    server.kept.clear();
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+}
+
+TEST(tcp_api, kept_data_is_zero_copy_and_returned) { keep_across_callbacks(std::nullopt); }
+
+TEST(tcp_api, kept_data_over_reordering_copies_reassembled_pieces) {
+    fault_profile f;
+    f.reorder = 0.05;
+    f.reorder_packets = 3;
+    f.reorder_time = 1ms;
+    keep_across_callbacks(fault_config{f, f, 11});
+}
+
+// TCP_INFO: the counters and the RTT estimate move with the traffic.
+TEST(tcp_api, info_follows_the_connection) {
+    two_nodes p(std::nullopt, 500us);
+    echo_server server;
+    recorder client;
+    server.clk = &p.clock_;
+    const auto data = pattern(100000, 6);
+    std::size_t sent = 0;
+    client.on_open = client.on_write = [&](tcp::stream& s) {
+        while (sent < data.size()) {
+            auto r = s.send(std::span(data).subspan(sent));
+            if (!r || *r == 0) return;
+            sent += *r;
+        }
+    };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    const tcp::tcp_info before = (*s)->info();
+    EXPECT_EQ(before.state, tcp::tcp_state::syn_sent);
+    EXPECT_EQ(before.bytes_out, 0u);
+    ASSERT_TRUE(p.run_until([&] { return client.received.size() == data.size(); }, 100s));
+    const tcp::tcp_info i = (*s)->info();
+    EXPECT_EQ(i.state, tcp::tcp_state::established);
+    EXPECT_EQ(i.id, (*s)->flow_id());
+    EXPECT_EQ(i.bytes_out, data.size()); // no loss: nothing sent twice
+    EXPECT_EQ(i.bytes_in, data.size());
+    EXPECT_EQ(i.retransmits, 0u);
+    EXPECT_GT(i.segments_out, data.size() / 1460);
+    EXPECT_GT(i.segments_in, data.size() / 1460);
+    // One link delay each way is 1 ms; the estimate sits at or above it.
+    EXPECT_GE(i.srtt, 1ms);
+    EXPECT_LT(i.srtt, 100ms);
+    EXPECT_GE(i.rto, p.tcp_config.min_rto);
+    EXPECT_GT(i.cwnd, 10u * i.snd_mss);
+    EXPECT_EQ(i.rcv_mss, 1460);
+    EXPECT_EQ(i.snd_mss, 1460 - 12); // timestamps take 12 bytes of each segment
+    EXPECT_TRUE(i.timestamps);
+    EXPECT_TRUE(i.sack);
+    EXPECT_EQ(i.unacked, 0u);
+    EXPECT_EQ(i.send_queued, 0u);
+    EXPECT_GT(i.snd_wnd, 0u);
+    (*s)->abort();
+    ASSERT_TRUE(p.settle(10s));
+}
+
+// connect() from a chosen local address and port; the local address must be ours.
+TEST(tcp_api, connect_from_chosen_local_port) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    tcp::connect_options o;
+    o.local_addr = client_ip;
+    o.local_port = 5555;
+    auto s = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ((*s)->flow_id().local, (tcp::endpoint{client_ip, 5555}));
+    ASSERT_TRUE(p.run_until([&] { return server.stream != nullptr; }, 1s));
+    EXPECT_EQ(server.stream->flow_id().remote, (tcp::endpoint{client_ip, 5555}));
+    (*s)->abort();
+    ASSERT_TRUE(p.settle(1s));
+}
+
+TEST(tcp_api, connect_from_a_foreign_address_fails) {
+    two_nodes p;
+    recorder client;
+    tcp::connect_options o;
+    o.local_addr = ipv4_addr::from_octets(198, 18, 0, 99);
+    auto s = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error(), tcp::connect_error::not_local_address);
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_TRUE(client.log.empty());
+}
+
+// What telemetry shows (/tern/tcp/states, /tern/tcp/connections, /tern/tcp/stats), asked
+// from another thread as dpdk-telemetry does while the engines poll; then the same state
+// counts through the API.
+TEST(tcp_api, telemetry_report_lists_connections_and_counts_states) {
+    two_nodes p;
+    recorder server, client_a, client_b;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client_a).has_value());
+    auto b = p.client->ep.connect(server_ip, echo_port, {}, client_b);
+    ASSERT_TRUE(b.has_value());
+    ASSERT_TRUE(p.run_until([&] { return client_a.stream && client_b.stream; }, 1s));
+    (void)client_b.stream->close(); // the server does not close: b stays in FIN-WAIT-2
+    ASSERT_TRUE(p.run_until([&] { return (*b)->state() == tcp::tcp_state::fin_wait_2; }, 1s));
+
+    std::optional<handler_report> asked;
+    std::thread telemetry([&] { asked = p.client->eng.request_report(std::chrono::milliseconds(5000)); });
+    while (!asked) { // polls until the asker got its answer (joined below)
+        p.client->eng.poll();
+        std::this_thread::yield();
+        if (asked) break;
+    }
+    telemetry.join();
+    ASSERT_TRUE(asked.has_value());
+    std::map<std::string, std::uint64_t> states(asked->states.begin(), asked->states.end());
+    EXPECT_EQ(states.size(), tcp::tcp_state_count);
+    EXPECT_EQ(states["ESTABLISHED"], 1u);
+    EXPECT_EQ(states["FIN_WAIT_2"], 1u);
+    EXPECT_EQ(states["TIME_WAIT"], 0u);
+    EXPECT_EQ(asked->connections_total, 2u);
+    ASSERT_EQ(asked->connections.size(), 2u);
+    const std::string b_line = "198.18.0.1:" + std::to_string((*b)->flow_id().local.port) + " 198.18.0.2:7 FIN_WAIT_2 ";
+    EXPECT_TRUE(asked->connections[0].starts_with(b_line) || asked->connections[1].starts_with(b_line))
+        << asked->connections[0] << "\n" << asked->connections[1];
+    for (const std::string& line : asked->connections) {
+        EXPECT_LT(line.size(), 120u);
+        EXPECT_NE(line.find(" rtt_us="), std::string::npos) << line;
+    }
+    std::map<std::string, std::uint64_t> counters(asked->counters.begin(), asked->counters.end());
+    EXPECT_EQ(counters["connections"], 2u);
+    EXPECT_TRUE(counters.contains("not_acceptable")); // a drop reason of RFC 9293 §3.10.7.4
+
+    const auto by_state = p.server->ep.count_by_state();
+    EXPECT_EQ(by_state[std::size_t(tcp::tcp_state::established)], 1u);
+    EXPECT_EQ(by_state[std::size_t(tcp::tcp_state::close_wait)], 1u);
+    EXPECT_EQ(p.server->ep.list(1).size(), 1u);
+    client_a.stream->abort();
+    client_b.stream->abort();
+    ASSERT_TRUE(p.settle(10s));
 }
 
 } // namespace
