@@ -44,7 +44,7 @@ std::string_view to_string(tcp_drop d) {
 
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
-    : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer),
+    : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
       reassembly_(options.receive_buffer) {}
 
 namespace {
@@ -98,22 +98,38 @@ status<open_error> connection::open_passive(const endpoint& local, seq32 iss, in
 }
 
 // §3.10.2 SEND. In SYN-SENT and SYN-RECEIVED the data waits for ESTABLISHED.
-result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> bytes, instant now) {
+std::optional<send_error> connection::send_refused() const {
     switch (state_) {
     case tcp_state::closed:
-    case tcp_state::listen: return unexpected{send_error::not_connected};
+    case tcp_state::listen: return send_error::not_connected;
     case tcp_state::fin_wait_1:
     case tcp_state::fin_wait_2:
     case tcp_state::closing:
     case tcp_state::last_ack:
-    case tcp_state::time_wait: return unexpected{send_error::closing};
+    case tcp_state::time_wait: return send_error::closing;
     default: break;
     }
-    if (tcb_.fin_queued) return unexpected{send_error::closing};
+    if (tcb_.fin_queued) return send_error::closing;
+    return std::nullopt;
+}
+
+result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> bytes, instant now) {
+    if (auto refused = send_refused()) return unexpected{*refused};
     const std::uint32_t taken = send_buffer_.push(bytes);
     want_writable_ = taken < bytes.size();
     output(now);
     return std::size_t(taken);
+}
+
+result<std::size_t, send_error> connection::send_owned(std::span<const std::uint8_t> bytes, void* owner,
+                                                       instant now) {
+    if (auto refused = send_refused()) return unexpected{*refused};
+    if (!send_buffer_.push_owned(bytes, owner)) {
+        want_writable_ = true;
+        return std::size_t(0);
+    }
+    output(now);
+    return bytes.size();
 }
 
 // §3.10.4 CLOSE, the half-close that RFC 9293 describes: "the user ... may continue to

@@ -40,6 +40,10 @@ public:
 
     // §3.10.2 SEND: copies what fits in the send buffer; returns how many bytes that was.
     result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes, instant now);
+    // SEND without a copy: the buffer `owner` (opaque; the sink's release() gets it back once
+    // acknowledged) holding `bytes` is taken whole, or not at all (0: no room; the caller
+    // keeps it and hears on_writable).
+    result<std::size_t, send_error> send_owned(std::span<const std::uint8_t> bytes, void* owner, instant now);
     // §3.10.4 CLOSE, as RFC 9293 means it: queued data goes out, then our FIN, and we keep
     // receiving until the peer's FIN (a half-close: shutdown(SHUT_WR)).
     status<close_error> shutdown(instant now);
@@ -88,6 +92,8 @@ private:
     void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
+
+    std::optional<send_error> send_refused() const;
 
     // ---- output.cpp ----
     void output(instant now);

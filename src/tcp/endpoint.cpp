@@ -407,8 +407,7 @@ void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload
     ip.emit(out, !offloads.tx_ipv4_checksum);
     std::uint8_t* segment = out + wire::ipv4_repr::header_length;
     std::uint8_t* data = segment + tcp_header;
-    if (!payload.head.empty()) std::memcpy(data, payload.head.data(), payload.head.size());
-    if (!payload.tail.empty()) std::memcpy(data + payload.head.size(), payload.tail.data(), payload.tail.size());
+    payload.copy_to(data);
     const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
     header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
     if (offloads.tx_tcp_checksum) {

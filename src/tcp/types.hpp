@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -74,18 +75,34 @@ struct segment {
     }
 };
 
-// The payload of an outgoing segment: a view into the send buffer, which is a ring, so it
-// may come in two pieces. Valid only during segment_sink::emit.
+// One contiguous piece of an outgoing payload. `owner` is the buffer the bytes lie in when
+// the application handed that buffer over (zero-copy send: an rte_mbuf for the engine,
+// opaque here); null for bytes in the send buffer's own copy ring.
+struct tx_piece {
+    std::span<const std::uint8_t> bytes;
+    void* owner = nullptr;
+};
+
+// The payload of an outgoing segment: views into the send buffer, in order. Valid only
+// during segment_sink::emit.
 struct tx_payload {
-    std::span<const std::uint8_t> head;
-    std::span<const std::uint8_t> tail;
-    std::size_t size() const { return head.size() + tail.size(); }
+    std::span<const tx_piece> pieces;
+    std::size_t bytes = 0; // the pieces' total
+    std::size_t size() const { return bytes; }
+    void copy_to(std::uint8_t* out) const {
+        for (const tx_piece& p : pieces) {
+            if (!p.bytes.empty()) std::memcpy(out, p.bytes.data(), p.bytes.size());
+            out += p.bytes.size();
+        }
+    }
 };
 
 // Where a connection writes what it sends. The engine's sink builds an mbuf (or a chain
 // that points into the send buffer) and queues it for TX; a test sink records it.
 struct segment_sink {
     virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) = 0;
+    // A buffer handed over by a zero-copy send is acknowledged and no longer needed.
+    virtual void release(void* /*owner*/) {}
 
 protected:
     ~segment_sink() = default;

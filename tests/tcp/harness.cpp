@@ -129,8 +129,8 @@ void harness::expect_events(std::vector<std::string> expected, std::source_locat
 
 void harness::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
     sent_segment s{f, header, {}, now};
-    s.payload.assign(payload.head.begin(), payload.head.end());
-    s.payload.insert(s.payload.end(), payload.tail.begin(), payload.tail.end());
+    s.payload.resize(payload.size());
+    payload.copy_to(s.payload.data());
     sent.push_back(std::move(s));
 }
 

@@ -76,6 +76,7 @@ public:
     void expect_events(std::vector<std::string> expected, std::source_location at = std::source_location::current());
 
     tcp_config config; // before conn, which keeps a reference to it
+    std::vector<void*> released; // buffers of send_owned, acknowledged (before conn, which releases)
     connection conn;
     instant now{};
     std::uint32_t our_iss;
@@ -87,6 +88,7 @@ public:
 
 private:
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
+    void release(void* owner) override { released.push_back(owner); }
     void on_connected() override { events.push_back("connected"); }
     void on_data(std::span<const std::uint8_t> bytes, void* packet) override;
     void on_writable() override { events.push_back("writable"); }

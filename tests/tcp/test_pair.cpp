@@ -81,8 +81,8 @@ public:
             p.at = now + faults_.delay + jitter;
             p.order = order_++;
             p.to = 1 - from;
-            p.bytes.assign(payload.head.begin(), payload.head.end());
-            p.bytes.insert(p.bytes.end(), payload.tail.begin(), payload.tail.end());
+            p.bytes.resize(payload.size());
+            payload.copy_to(p.bytes.data());
             p.seg.src_addr = f.local.addr;
             p.seg.dst_addr = f.remote.addr;
             p.seg.header = header;
