@@ -131,7 +131,11 @@ enum class connect_error : std::uint8_t {
     table_full,        // the engine holds as many connections as it may
     not_local_address, // local_addr is not the engine's address
 };
-enum class send_error : std::uint8_t { not_connected, closing };
+enum class send_error : std::uint8_t {
+    not_connected, // not opened yet, or already closed
+    closing,       // shutdown() or close() was called, or the connection is going away
+    no_buffer,     // allocate(): the engine's mbuf pool is empty
+};
 enum class close_error : std::uint8_t { not_open, closing };
 
 std::string_view to_string(connect_error e);
@@ -216,6 +220,32 @@ private:
     void* packet_; // the rte_mbuf they lie in, or null (reassembled: keep() copies)
 };
 
+// A buffer to fill and hand over to stream::send without a copy (zero-copy send). It lies
+// in an mbuf of the engine's pool. Once sent, the stream holds it until the peer has
+// acknowledged all of it, and the segments refer to it: chained to their headers where the
+// port sends multi-segment frames, else copied into each segment as it goes out.
+class tx_block {
+public:
+    tx_block() = default;
+    tx_block(tx_block&& other) noexcept { *this = std::move(other); }
+    tx_block& operator=(tx_block&& other) noexcept;
+    ~tx_block() { reset(); }
+
+    std::span<std::uint8_t> room() const { return {data_, capacity_}; } // writable
+    void resize(std::size_t n) { size_ = n <= capacity_ ? n : capacity_; } // bytes filled
+    std::size_t size() const { return size_; }
+    std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+    bool valid() const { return packet_ != nullptr; }
+    void reset(); // gives the buffer back unsent
+
+private:
+    friend class stream;
+    void* packet_ = nullptr; // the rte_mbuf
+    std::uint8_t* data_ = nullptr;
+    std::size_t capacity_ = 0;
+    std::size_t size_ = 0;
+};
+
 // One connection, as the application sees it. Valid from on_accepted (or connect()) to the
 // end of on_closed; the endpoint frees it afterwards.
 class stream {
@@ -223,6 +253,11 @@ public:
     // RFC 9293 §3.10.2 SEND: copies what fits in the send buffer; returns how much that
     // was. When short, on_writable follows once space comes back.
     result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes);
+    // Zero-copy send: a buffer of up to `max` bytes (less when an mbuf holds less) to fill,
+    // then send(block). The block is taken whole or not at all: 0 means no room now (the
+    // block stays the caller's; on_writable follows); on success the block is left empty.
+    result<tx_block, send_error> allocate(std::size_t max);
+    result<std::size_t, send_error> send(tx_block& block);
     // Half-close: our FIN goes out after the queued data; we keep receiving (on_data, then
     // on_peer_closed) until the peer closes too.
     status<close_error> shutdown();

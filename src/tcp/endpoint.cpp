@@ -1,5 +1,6 @@
 #include "tcp/endpoint.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cassert>
 #include <cstdio>
@@ -10,6 +11,7 @@
 
 #include <rte_mbuf.h>
 
+#include "wire/checksum.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -84,6 +86,24 @@ void rx_buffer::reset() {
     bytes_ = {};
 }
 
+tx_block& tx_block::operator=(tx_block&& other) noexcept {
+    if (this != &other) {
+        reset();
+        packet_ = std::exchange(other.packet_, nullptr);
+        data_ = std::exchange(other.data_, nullptr);
+        capacity_ = std::exchange(other.capacity_, 0);
+        size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+}
+
+void tx_block::reset() {
+    if (packet_) rte_pktmbuf_free(static_cast<rte_mbuf*>(packet_));
+    packet_ = nullptr;
+    data_ = nullptr;
+    capacity_ = size_ = 0;
+}
+
 // ---- stream --------------------------------------------------------------------------
 
 stream_state::stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive)
@@ -95,6 +115,32 @@ stream_state::~stream_state() { ep_.engine_.timers().cancel(timer_); }
 result<std::size_t, send_error> stream::send(std::span<const std::uint8_t> bytes) {
     auto& s = stream_state::of(*this);
     auto r = s.conn_.send(bytes, s.ep_.engine_.now());
+    s.ep_.settle(s);
+    return r;
+}
+
+result<tx_block, send_error> stream::allocate(std::size_t max) {
+    auto& s = stream_state::of(*this);
+    rte_mbuf* m = rte_pktmbuf_alloc(s.ep_.engine_.pool());
+    if (!m) return unexpected{send_error::no_buffer};
+    tx_block b;
+    b.packet_ = m;
+    b.data_ = rte_pktmbuf_mtod(m, std::uint8_t*);
+    b.capacity_ = std::min<std::size_t>(max, rte_pktmbuf_tailroom(m));
+    return b;
+}
+
+result<std::size_t, send_error> stream::send(tx_block& block) {
+    auto& s = stream_state::of(*this);
+    if (!block.valid()) return std::size_t(0);
+    auto* m = static_cast<rte_mbuf*>(block.packet_);
+    m->data_len = std::uint16_t(block.size_);
+    m->pkt_len = std::uint32_t(block.size_);
+    auto r = s.conn_.send_owned(block.bytes(), m, s.ep_.engine_.now());
+    if (r && *r == block.size_) { // taken: the send buffer holds the mbuf now
+        block.packet_ = nullptr;
+        block.reset();
+    }
     s.ep_.settle(s);
     return r;
 }
@@ -385,8 +431,32 @@ void endpoint_core::report(handler_report& out) const {
     }
 }
 
-// Builds the packet in one mbuf: IPv4 header, TCP header, the payload copied after them.
+void endpoint_core::release(void* owner) { rte_pktmbuf_free(static_cast<rte_mbuf*>(owner)); }
+
+namespace {
+
+// An mbuf whose data are `bytes` inside `owner`'s buffer, sharing it (an indirect mbuf: the
+// owner's reference count holds the buffer until this one is sent and freed).
+rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uint8_t> bytes) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m) return nullptr;
+    rte_pktmbuf_attach(m, owner);
+    m->data_off = std::uint16_t(bytes.data() - static_cast<const std::uint8_t*>(m->buf_addr));
+    m->data_len = std::uint16_t(bytes.size());
+    m->pkt_len = std::uint32_t(bytes.size());
+    return m;
+}
+
+} // namespace
+
+// Builds the packet: IPv4 and TCP headers in a fresh mbuf, and the payload either copied
+// after them, or - when it holds handed-over buffers and the port sends multi-segment
+// frames - chained behind them as mbufs that share those buffers (zero-copy).
 void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+    const port_offloads& offloads = engine_.offloads();
+    bool chain = false;
+    if (offloads.multi_segment_tx)
+        for (const tx_piece& p : payload.pieces) chain |= p.owner != nullptr;
     rte_mbuf* m = rte_pktmbuf_alloc(engine_.pool());
     if (!m) {
         ++stats_.no_mbuf;
@@ -394,22 +464,41 @@ void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload
     }
     const std::size_t tcp_header = header.header_length();
     const std::size_t tcp_len = tcp_header + payload.size();
-    const std::size_t len = wire::ipv4_repr::header_length + tcp_len;
-    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(len)));
+    const std::size_t in_first = wire::ipv4_repr::header_length + tcp_header + (chain ? 0 : payload.size());
+    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(in_first)));
     if (!out) { // larger than one mbuf: never with our MSS and the default data room
         ++stats_.no_mbuf;
         rte_pktmbuf_free(m);
         return;
     }
-    const port_offloads& offloads = engine_.offloads();
     wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
                        true, 0};
     ip.emit(out, !offloads.tx_ipv4_checksum);
     std::uint8_t* segment = out + wire::ipv4_repr::header_length;
-    std::uint8_t* data = segment + tcp_header;
-    payload.copy_to(data);
     const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
-    header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
+    if (!chain) {
+        std::uint8_t* data = segment + tcp_header;
+        payload.copy_to(data);
+        header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
+    } else {
+        wire::checksum_accumulator sum;
+        for (const tx_piece& p : payload.pieces) {
+            rte_mbuf* piece = nullptr;
+            if (p.owner) {
+                piece = attach_to(engine_.pool(), static_cast<rte_mbuf*>(p.owner), p.bytes);
+            } else if ((piece = rte_pktmbuf_alloc(engine_.pool()))) {
+                std::memcpy(rte_pktmbuf_append(piece, std::uint16_t(p.bytes.size())), p.bytes.data(), p.bytes.size());
+            }
+            if (!piece || rte_pktmbuf_chain(m, piece) != 0) {
+                if (piece) rte_pktmbuf_free(piece);
+                ++stats_.no_mbuf;
+                rte_pktmbuf_free(m);
+                return;
+            }
+            if (mode == wire::checksum_mode::software) sum.add(p.bytes);
+        }
+        header.emit_header(segment, f.local.addr, f.remote.addr, payload.size(), sum.sum(), mode);
+    }
     if (offloads.tx_tcp_checksum) {
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
         m->l4_len = tcp_header;

@@ -102,6 +102,7 @@ private:
     };
 
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
+    void release(void* owner) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);
     void free_retired();
