@@ -377,9 +377,9 @@ TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
 // One engine on a scripted device: what it answers to segments for no connection.
 class closed_port : public ::testing::Test {
 protected:
-    closed_port() {
+    explicit closed_port(port_offloads offloads = {}) {
         neighbors_.update(client_ip, client_mac, instant::max(), true);
-        eng_.emplace(0, config_for(server_ip, server_mac), engine_port{0, 0, server_mac, port_offloads{}}, dev_,
+        eng_.emplace(0, config_for(server_ip, server_mac), engine_port{0, 0, server_mac, offloads}, dev_,
                      pool_.get(), neighbors_, clock_);
         ep_.emplace(*eng_, tcp::tcp_config{});
     }
@@ -495,6 +495,72 @@ TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
     deliver({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}});
     EXPECT_EQ(ep_->connections(), 0u);
     EXPECT_EQ(ep_->stats().freed, 1u);
+}
+
+
+// Zero-copy send where the port sends multi-segment frames: each data segment is its
+// headers in one mbuf with the payload chained behind, an indirect mbuf sharing the
+// application's block; the checksum (software here) covers the chain. The block returns to
+// the pool once the peer acknowledges it.
+class chained_port : public closed_port {
+protected:
+    chained_port() : closed_port(port_offloads{.multi_segment_tx = true}) {}
+};
+
+TEST_F(chained_port, zero_copy_segments_share_the_application_block) {
+    struct app final : tcp::app_events {
+        void on_accepted(tcp::stream& s) override {
+            auto b = s.allocate(2000);
+            ASSERT_TRUE(b.has_value());
+            ASSERT_EQ(b->room().size(), 2000u);
+            std::memcpy(b->room().data(), data.data(), 2000);
+            b->resize(2000);
+            block = b->bytes().data();
+            auto r = s.send(*b);
+            ASSERT_TRUE(r.has_value());
+            EXPECT_EQ(*r, 2000u);
+        }
+        std::vector<std::uint8_t> data = pattern(2000, 9);
+        const std::uint8_t* block = nullptr;
+    } a;
+    tcp::listen_options no_nagle; // the 540-byte tail goes at once (RFC 9293 §3.7.4)
+    no_nagle.connection.no_delay = true;
+    ASSERT_TRUE(ep_->listen(8080, no_nagle, a).has_value());
+    wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+    syn.options.mss = 1460;
+    deliver(syn);
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    const std::uint32_t iss = syn_ack->seq;
+    deliver({40000, 8080, 1001, iss + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    ASSERT_NE(a.block, nullptr);
+    ASSERT_EQ(dev_.sent.size(), 2u); // 1460 + 540
+    std::vector<std::uint8_t> got;
+    for (rte_mbuf* m : dev_.sent) {
+        ASSERT_GE(m->nb_segs, 2);
+        rte_mbuf* payload = m->next;
+        EXPECT_TRUE(RTE_MBUF_CLONED(payload)); // indirect: shares another mbuf's buffer
+        EXPECT_GE(rte_pktmbuf_mtod(payload, const std::uint8_t*), a.block);
+        EXPECT_LT(rte_pktmbuf_mtod(payload, const std::uint8_t*), a.block + 2000);
+        std::vector<std::uint8_t> frame(rte_pktmbuf_pkt_len(m));
+        ASSERT_NE(rte_pktmbuf_read(m, 0, frame.size(), frame.data()), nullptr);
+        auto eth = wire::ethernet_view::parse(frame);
+        ASSERT_TRUE(eth.has_value());
+        auto ip = wire::ipv4_view::parse(eth->payload());
+        ASSERT_TRUE(ip.has_value());
+        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
+        ASSERT_TRUE(tcp.has_value());
+        got.insert(got.end(), tcp->payload().begin(), tcp->payload().end());
+        rte_pktmbuf_free(m);
+    }
+    dev_.sent.clear();
+    EXPECT_EQ(got, a.data);
+    const auto held = pool_.in_use();
+    EXPECT_GE(held, 1u); // the block, held by the send buffer until acknowledged
+    deliver({40000, 8080, 1001, iss + 1 + 2000, wire::tcp_flags::ack, 65535, 0, {}});
+    EXPECT_EQ(pool_.in_use(), held - 1);
+    for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+    dev_.sent.clear();
 }
 
 // ---- the public API (tern/tcp.hpp) ------------------------------------------------------
