@@ -734,8 +734,11 @@ void keep_across_callbacks(std::optional<fault_config> faults) {
     // count in the client's pool).
     auto in_use = [&] { return p.client->pool.in_use() + p.server->pool.in_use(); };
     EXPECT_EQ(in_use(), zero_copy);
-    if (faults) EXPECT_LT(zero_copy, server.kept.size()); // some came from reassembly: copies
-    else EXPECT_EQ(zero_copy, server.kept.size());
+    if (faults) {
+        EXPECT_LT(zero_copy, server.kept.size()); // some came from reassembly: copies
+    } else {
+        EXPECT_EQ(zero_copy, server.kept.size());
+    }
     // Moving a kept buffer moves the reference; it takes no other.
     const bool front_zero_copy = server.kept.front().zero_copy();
     tcp::rx_buffer moved = std::move(server.kept.front());
