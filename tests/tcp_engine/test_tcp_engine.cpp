@@ -614,7 +614,9 @@ struct sender {
             if (!r || *r == 0) return;
             sent += *r;
         }
-        if (s.state() == tcp::tcp_state::established) EXPECT_TRUE(s.close().has_value());
+        if (s.state() == tcp::tcp_state::established) {
+            EXPECT_TRUE(s.close().has_value());
+        }
     }
 };
 
