@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <thread>
 
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -83,10 +84,39 @@ void engine::poll() {
         receive(rx_[i]);
     }
     if (handler_) handler_->after_burst();
+    if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
+        answer_report();
     if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
     std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
     flush();
+}
+
+// ---- telemetry -----------------------------------------------------------------------
+
+void engine::answer_report() {
+    const std::uint64_t asked = report_asked_.load(std::memory_order_acquire);
+    std::unique_lock lock(report_mutex_, std::try_to_lock);
+    if (!lock) return; // the asker is copying the last report: next round
+    report_ = report_now();
+    report_answered_.store(asked, std::memory_order_release);
+}
+
+handler_report engine::report_now() const {
+    handler_report r;
+    if (handler_) handler_->report(r);
+    return r;
+}
+
+std::optional<handler_report> engine::request_report(std::chrono::milliseconds patience) {
+    const std::uint64_t ticket = report_asked_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    const auto give_up = std::chrono::steady_clock::now() + patience;
+    while (report_answered_.load(std::memory_order_acquire) < ticket) {
+        if (std::chrono::steady_clock::now() > give_up) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    std::lock_guard lock(report_mutex_);
+    return report_;
 }
 
 // ---- receive -------------------------------------------------------------------------

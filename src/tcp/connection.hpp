@@ -27,8 +27,6 @@
 namespace tern::tcp {
 
 enum class open_error : std::uint8_t { not_closed };
-enum class send_error : std::uint8_t { not_connected, closing };
-enum class close_error : std::uint8_t { not_open, closing };
 
 class connection {
 public:
@@ -42,7 +40,16 @@ public:
 
     // §3.10.2 SEND: copies what fits in the send buffer; returns how many bytes that was.
     result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes, instant now);
-    // §3.10.4 CLOSE: queued data goes out, then our FIN.
+    // SEND without a copy: the buffer `owner` (opaque; the sink's release() gets it back once
+    // acknowledged) holding `bytes` is taken whole, or not at all (0: no room; the caller
+    // keeps it and hears on_writable).
+    result<std::size_t, send_error> send_owned(std::span<const std::uint8_t> bytes, void* owner, instant now);
+    // §3.10.4 CLOSE, as RFC 9293 means it: queued data goes out, then our FIN, and we keep
+    // receiving until the peer's FIN (a half-close: shutdown(SHUT_WR)).
+    status<close_error> shutdown(instant now);
+    // Linux's close(): shutdown, and the application reads no more. RFC 1122 §4.2.2.13
+    // allows this "half-duplex" close: data that arrives afterwards is not delivered and
+    // resets the connection (RFC 2525 §2.17).
     status<close_error> close(instant now);
     // §3.10.5 ABORT: RST where the peer knows us, then CLOSED at once (no TIME_WAIT).
     void abort(instant now);
@@ -61,6 +68,7 @@ public:
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_[std::size_t(d)]; }
     const connection_stats& stats() const { return stats_; }
+    tcp_info info() const; // TCP_INFO
 
 private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----
@@ -81,9 +89,11 @@ private:
     void on_ack_of_new_data(const segment& seg, instant now);
     void grow_cwnd(std::uint32_t acked);
     void on_duplicate_ack(const segment& seg, instant now);
-    void deliver(std::span<const std::uint8_t> bytes);
+    void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
+
+    std::optional<send_error> send_refused() const;
 
     // ---- output.cpp ----
     void output(instant now);
@@ -124,6 +134,7 @@ private:
 
     tcp_state state_ = tcp_state::closed;
     bool passive_ = false; // opened by LISTEN: an RST in SYN-RECEIVED returns there (§3.10.7.4)
+    bool read_closed_ = false; // close() (not shutdown()): data that arrives now resets
     endpoint listen_on_;
     flow flow_{};
     tcb tcb_{};

@@ -415,6 +415,14 @@ void connection::process_text(const segment& seg, instant now) {
     case tcp_state::fin_wait_2: break;
     default: return drop(tcp_drop::text_ignored); // "This should not occur since a FIN has been received"
     }
+    if (read_closed_) {
+        // RFC 1122 §4.2.2.13: the application closed and reads no more, so "send a RST to
+        // show that data was lost" (RFC 2525 §2.17; Linux does the same).
+        drop(tcp_drop::data_after_close);
+        emit(wire::tcp_flags::rst, tcb_.snd_nxt, {}, now); // <SEQ=SND.NXT><CTL=RST>, as ABORT
+        to_closed(close_reason::aborted);
+        return;
+    }
     if (seg.seq() != tcb_.rcv_nxt) {
         // Out of order: hold it, and ACK at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
         const seq32 end = seg.seq() + std::uint32_t(seg.payload.size());
@@ -424,24 +432,24 @@ void connection::process_text(const segment& seg, instant now) {
         return;
     }
     const bool filled_hole = !reassembly_.empty();
-    deliver(seg.payload);
+    deliver(seg.payload, seg.packet);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
          held = reassembly_.take(tcb_.rcv_nxt)) {
         tcb_.rcv_nxt += held.size();
         stats_.bytes_in += held.size();
-        events_.on_data(held.head);
-        if (!held.tail.empty()) events_.on_data(held.tail);
+        events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
+        if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
     }
     if (reassembly_.fin && *reassembly_.fin == tcb_.rcv_nxt) reach_fin(now);
     if (filled_hole) tcb_.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap fills
     else schedule_ack(now);
 }
 
-void connection::deliver(std::span<const std::uint8_t> bytes) {
+void connection::deliver(std::span<const std::uint8_t> bytes, void* packet) {
     tcb_.rcv_nxt += std::uint32_t(bytes.size());
     stats_.bytes_in += bytes.size();
-    events_.on_data(bytes); // zero-copy: a view of the segment itself
+    events_.on_data(bytes, packet); // zero-copy: a view of the segment itself
 }
 
 // §3.10.7.4 eighth: the FIN bit, when the FIN is next in sequence.

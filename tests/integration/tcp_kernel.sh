@@ -77,6 +77,12 @@ print("close-wait" if "198.18.0.2:80" in out else "not in close-wait: " + out)
 s.close()
 PY
 check "tern closed first: the kernel holds CLOSE_WAIT until its app closes" "grep -qx close-wait '$WORK/closewait'"
+# The kernel's socket closed last, so tern's side waits in TIME_WAIT (2·MSL): telemetry
+# counts it by state and lists it.
+for _ in $(seq 30); do telemetry "$P1" /tern/tcp/states | grep -q '"TIME_WAIT": [1-9]' && break; sleep 0.1; done
+check "telemetry counts tern's TIME_WAIT connections" "telemetry $P1 /tern/tcp/states | grep -q '\"TIME_WAIT\": [1-9]'"
+check "telemetry lists a TIME_WAIT connection to the kernel" "telemetry $P1 /tern/tcp/connections | grep -q '198.18.0.2:80 198.18.0.1:[0-9]* TIME_WAIT '"
+check "telemetry shows the TCP counters" "telemetry $P1 /tern/tcp/stats | grep -q '\"accepted\": [1-9]'"
 check "tern-server stops cleanly" "stop_tern"
 check "its summary counts the requests" "grep -q 'http_requests 5' '$WORK/$P1.log' && grep -q 'http_bad_requests 1' '$WORK/$P1.log'"
 

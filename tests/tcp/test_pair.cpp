@@ -41,7 +41,7 @@ public:
 private:
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
     void on_connected() override { pump(); }
-    void on_data(std::span<const std::uint8_t> bytes) override { received.insert(received.end(), bytes.begin(), bytes.end()); }
+    void on_data(std::span<const std::uint8_t> bytes, void*) override { received.insert(received.end(), bytes.begin(), bytes.end()); }
     void on_writable() override { pump(); }
     void on_peer_closed() override { events.push_back("peer_closed"); }
     void on_closed(close_reason why) override {
@@ -81,8 +81,8 @@ public:
             p.at = now + faults_.delay + jitter;
             p.order = order_++;
             p.to = 1 - from;
-            p.bytes.assign(payload.head.begin(), payload.head.end());
-            p.bytes.insert(p.bytes.end(), payload.tail.begin(), payload.tail.end());
+            p.bytes.resize(payload.size());
+            payload.copy_to(p.bytes.data());
             p.seg.src_addr = f.local.addr;
             p.seg.dst_addr = f.remote.addr;
             p.seg.header = header;
@@ -151,7 +151,7 @@ void endpoint_app::pump() {
         if (!r || *r == 0) return;
         sent += std::uint32_t(*r);
     }
-    if (sent == to_send && !conn.control_block().fin_queued) (void)conn.close(sim_.now);
+    if (sent == to_send && !conn.control_block().fin_queued) (void)conn.shutdown(sim_.now); // both read on
 }
 
 void expect_transfer(std::uint64_t seed, link_faults faults, std::uint32_t bytes) {

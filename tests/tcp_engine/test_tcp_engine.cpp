@@ -5,11 +5,13 @@
 // jumps to the next arrival or timer.
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -20,8 +22,8 @@
 #include "dpdk/mempool.hpp"
 #include "dpdk/sim_link.hpp"
 #include "script_device.hpp"
-#include "tcp/endpoint.hpp"
 #include "tern/clock.hpp"
+#include "tern/tcp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
@@ -74,7 +76,8 @@ struct echo_server final : tcp::app_events {
         bool close_called = false;
     };
 
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
+    void on_data(tcp::stream& s, const tcp::rx_data& data) override {
+        const auto bytes = data.bytes();
         auto& st = streams[&s];
         st.pending.insert(st.pending.end(), bytes.begin(), bytes.end());
         received += bytes.size();
@@ -121,7 +124,8 @@ struct bulk_client final : tcp::app_events {
         pump(s);
     }
     void on_writable(tcp::stream& s) override { pump(s); }
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
+    void on_data(tcp::stream& s, const tcp::rx_data& in) override {
+        const auto bytes = in.bytes();
         if (received.size() + bytes.size() > data.size() ||
             std::memcmp(bytes.data(), data.data() + received.size(), bytes.size()) != 0)
             mismatch = true;
@@ -238,7 +242,7 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, bool check_ti
     server.clk = client.clk = &p.clock_;
     client.data = pattern(bytes, seed);
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
-    auto s = p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, client);
+    auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
     ASSERT_TRUE(s.has_value());
 
     ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && !server.reasons.empty(); }, 300s))
@@ -315,7 +319,7 @@ TEST(tcp_engine, connect_to_closed_port_is_refused) {
     two_nodes p;
     bulk_client client;
     client.clk = &p.clock_;
-    auto s = p.client->ep.connect(server_ip, 9, std::nullopt, {}, client);
+    auto s = p.client->ep.connect(server_ip, 9, {}, client);
     ASSERT_TRUE(s.has_value());
     ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 10s));
     EXPECT_EQ(*client.reason, tcp::close_reason::refused);
@@ -330,11 +334,13 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
     two_nodes p;
     bulk_client a, b;
     a.clk = b.clk = &p.clock_;
-    auto sa = p.client->ep.connect(server_ip, 9, std::nullopt, {}, a);
-    auto sb = p.client->ep.connect(server_ip, 9, std::nullopt, {}, b);
+    auto sa = p.client->ep.connect(server_ip, 9, {}, a);
+    auto sb = p.client->ep.connect(server_ip, 9, {}, b);
     ASSERT_TRUE(sa.has_value() && sb.has_value());
     EXPECT_NE((*sa)->flow_id().local.port, (*sb)->flow_id().local.port);
-    auto taken = p.client->ep.connect(server_ip, 9, (*sa)->flow_id().local.port, {}, a);
+    tcp::connect_options same_port;
+    same_port.local_port = (*sa)->flow_id().local.port;
+    auto taken = p.client->ep.connect(server_ip, 9, same_port, a);
     ASSERT_FALSE(taken.has_value());
     EXPECT_EQ(taken.error(), tcp::connect_error::port_in_use);
     ASSERT_TRUE(p.settle(10s));
@@ -346,7 +352,7 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
 // must not free it until the callback has returned (ASan would see the use after free).
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     struct aborter final : tcp::app_events {
-        void on_data(tcp::stream& s, std::span<const std::uint8_t>) override {
+        void on_data(tcp::stream& s, const tcp::rx_data&) override {
             s.abort();
             EXPECT_EQ(s.state(), tcp::tcp_state::closed); // still readable here
         }
@@ -358,7 +364,7 @@ TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     client.clk = &p.clock_;
     client.data = pattern(10000, 7);
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
-    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, std::nullopt, {}, client).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
     ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && server.reason.has_value(); }, 10s));
     EXPECT_EQ(*server.reason, tcp::close_reason::aborted);
     EXPECT_EQ(*client.reason, tcp::close_reason::reset);
@@ -371,9 +377,9 @@ TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
 // One engine on a scripted device: what it answers to segments for no connection.
 class closed_port : public ::testing::Test {
 protected:
-    closed_port() {
+    explicit closed_port(port_offloads offloads = {}) {
         neighbors_.update(client_ip, client_mac, instant::max(), true);
-        eng_.emplace(0, config_for(server_ip, server_mac), engine_port{0, 0, server_mac, port_offloads{}}, dev_,
+        eng_.emplace(0, config_for(server_ip, server_mac), engine_port{0, 0, server_mac, offloads}, dev_,
                      pool_.get(), neighbors_, clock_);
         ep_.emplace(*eng_, tcp::tcp_config{});
     }
@@ -489,6 +495,472 @@ TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
     deliver({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}});
     EXPECT_EQ(ep_->connections(), 0u);
     EXPECT_EQ(ep_->stats().freed, 1u);
+}
+
+
+// Zero-copy send where the port sends multi-segment frames: each data segment is its
+// headers in one mbuf with the payload chained behind, an indirect mbuf sharing the
+// application's block; the checksum (software here) covers the chain. The block returns to
+// the pool once the peer acknowledges it.
+class chained_port : public closed_port {
+protected:
+    chained_port() : closed_port(port_offloads{.multi_segment_tx = true}) {}
+};
+
+TEST_F(chained_port, zero_copy_segments_share_the_application_block) {
+    struct app final : tcp::app_events {
+        void on_accepted(tcp::stream& s) override {
+            auto b = s.allocate(2000);
+            ASSERT_TRUE(b.has_value());
+            ASSERT_EQ(b->room().size(), 2000u);
+            std::memcpy(b->room().data(), data.data(), 2000);
+            b->resize(2000);
+            block = b->bytes().data();
+            auto r = s.send(*b);
+            ASSERT_TRUE(r.has_value());
+            EXPECT_EQ(*r, 2000u);
+        }
+        std::vector<std::uint8_t> data = pattern(2000, 9);
+        const std::uint8_t* block = nullptr;
+    } a;
+    tcp::listen_options no_nagle; // the 540-byte tail goes at once (RFC 9293 §3.7.4)
+    no_nagle.connection.no_delay = true;
+    ASSERT_TRUE(ep_->listen(8080, no_nagle, a).has_value());
+    wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+    syn.options.mss = 1460;
+    deliver(syn);
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    const std::uint32_t iss = syn_ack->seq;
+    deliver({40000, 8080, 1001, iss + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    ASSERT_NE(a.block, nullptr);
+    ASSERT_EQ(dev_.sent.size(), 2u); // 1460 + 540
+    std::vector<std::uint8_t> got;
+    for (rte_mbuf* m : dev_.sent) {
+        ASSERT_GE(m->nb_segs, 2);
+        rte_mbuf* payload = m->next;
+        EXPECT_TRUE(RTE_MBUF_CLONED(payload)); // indirect: shares another mbuf's buffer
+        EXPECT_GE(rte_pktmbuf_mtod(payload, const std::uint8_t*), a.block);
+        EXPECT_LT(rte_pktmbuf_mtod(payload, const std::uint8_t*), a.block + 2000);
+        std::vector<std::uint8_t> frame(rte_pktmbuf_pkt_len(m));
+        ASSERT_NE(rte_pktmbuf_read(m, 0, frame.size(), frame.data()), nullptr);
+        auto eth = wire::ethernet_view::parse(frame);
+        ASSERT_TRUE(eth.has_value());
+        auto ip = wire::ipv4_view::parse(eth->payload());
+        ASSERT_TRUE(ip.has_value());
+        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
+        ASSERT_TRUE(tcp.has_value());
+        got.insert(got.end(), tcp->payload().begin(), tcp->payload().end());
+        rte_pktmbuf_free(m);
+    }
+    dev_.sent.clear();
+    EXPECT_EQ(got, a.data);
+    const auto held = pool_.in_use();
+    EXPECT_GE(held, 1u); // the block, held by the send buffer until acknowledged
+    deliver({40000, 8080, 1001, iss + 1 + 2000, wire::tcp_flags::ack, 65535, 0, {}});
+    EXPECT_EQ(pool_.in_use(), held - 1);
+    for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+    dev_.sent.clear();
+}
+
+// ---- the public API (tern/tcp.hpp) ------------------------------------------------------
+
+// Records what it hears; can send, shut down, close or abort at chosen moments.
+struct recorder final : tcp::app_events {
+    void on_accepted(tcp::stream& s) override {
+        log.push_back("accepted");
+        stream = &s;
+        if (on_open) on_open(s);
+    }
+    void on_connected(tcp::stream& s) override {
+        log.push_back("connected");
+        stream = &s;
+        if (on_open) on_open(s);
+    }
+    void on_data(tcp::stream& s, const tcp::rx_data& d) override {
+        received.insert(received.end(), d.bytes().begin(), d.bytes().end());
+        if (keep) kept.push_back(d.keep());
+        if (on_bytes) on_bytes(s);
+    }
+    void on_writable(tcp::stream& s) override {
+        if (on_write) on_write(s);
+    }
+    void on_peer_closed(tcp::stream& s) override {
+        log.push_back("peer_closed");
+        if (on_fin) on_fin(s);
+    }
+    void on_closed(tcp::stream&, tcp::close_reason why) override {
+        log.push_back("closed " + std::string(tcp::to_string(why)));
+        reason = why;
+        stream = nullptr;
+    }
+
+    std::vector<std::string> log;
+    std::vector<std::uint8_t> received;
+    bool keep = false;
+    std::vector<tcp::rx_buffer> kept;
+    std::optional<tcp::close_reason> reason;
+    tcp::stream* stream = nullptr;
+    std::function<void(tcp::stream&)> on_open, on_bytes, on_write, on_fin;
+};
+
+// Sends `data` as the send buffer takes it (call on open and on every on_writable), then closes.
+struct sender {
+    std::span<const std::uint8_t> data;
+    std::size_t sent = 0;
+    void operator()(tcp::stream& s) {
+        while (sent < data.size()) {
+            auto r = s.send(data.subspan(sent));
+            if (!r || *r == 0) return;
+            sent += *r;
+        }
+        if (s.state() == tcp::tcp_state::established) {
+            EXPECT_TRUE(s.close().has_value());
+        }
+    }
+};
+
+void send_all(tcp::stream& s, std::span<const std::uint8_t> bytes) {
+    auto r = s.send(bytes);
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(*r, bytes.size());
+}
+
+// A passive connection reaching ESTABLISHED is "accepted", an active one "connected".
+TEST(tcp_api, accepted_and_connected_are_told_apart) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.stream && server.stream; }, 1s));
+    EXPECT_EQ(client.log, std::vector<std::string>{"connected"});
+    EXPECT_EQ(server.log, std::vector<std::string>{"accepted"});
+    EXPECT_FALSE(client.stream->passive());
+    EXPECT_TRUE(server.stream->passive());
+    EXPECT_EQ(server.stream->flow_id().remote, client.stream->flow_id().local);
+    client.stream->abort();
+    ASSERT_TRUE(p.settle(1s));
+}
+
+// Half-close: after shutdown() our FIN goes out, and the peer's data still arrives
+// (RFC 9293 §3.10.4: "may continue to RECEIVE").
+TEST(tcp_api, shutdown_keeps_receiving) {
+    two_nodes p;
+    recorder server, client;
+    const auto request = pattern(3000, 1), answer = pattern(50000, 2);
+    client.on_open = [&](tcp::stream& s) {
+        send_all(s, request);
+        EXPECT_TRUE(s.shutdown().has_value());
+    };
+    // The server answers only once the client's FIN is in: it sends after "read returned 0".
+    server.on_fin = [&](tcp::stream& s) {
+        send_all(s, answer);
+        EXPECT_TRUE(s.close().has_value());
+    };
+    tcp::listen_options lo;
+    lo.connection.send_buffer = 64 * 1024;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, lo, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 200s));
+    EXPECT_EQ(server.received, request);
+    EXPECT_EQ(client.received, answer);
+    EXPECT_EQ(client.log, (std::vector<std::string>{"connected", "peer_closed", "closed normal"}));
+    EXPECT_EQ(server.log, (std::vector<std::string>{"accepted", "peer_closed", "closed normal"}));
+    ASSERT_TRUE(p.settle(100s));
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// close() is Linux's: data that arrives afterwards is not delivered and the connection is
+// reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17). The drop is counted, and the count outlives
+// the connection.
+TEST(tcp_api, data_after_close_resets) {
+    two_nodes p;
+    recorder server, client;
+    client.on_open = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    server.on_open = [&](tcp::stream& s) { send_all(s, pattern(1000, 3)); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 10s));
+    EXPECT_TRUE(client.received.empty());
+    EXPECT_EQ(*client.reason, tcp::close_reason::aborted);
+    EXPECT_EQ(*server.reason, tcp::close_reason::reset);
+    ASSERT_TRUE(p.settle(1s));
+    std::map<std::string, std::uint64_t> counters;
+    for (auto& [name, value] : p.client->ep.counters()) counters[std::string(name)] = value;
+    EXPECT_EQ(counters["data_after_close"], 1u);
+    EXPECT_EQ(counters["freed"], 1u);
+}
+
+// abort(): RST at once; the peer hears "reset", we hear "aborted"; nobody waits in TIME_WAIT.
+TEST(tcp_api, abort_resets_the_peer) {
+    two_nodes p;
+    recorder server, client;
+    server.on_open = [&](tcp::stream& s) { send_all(s, pattern(500, 4)); };
+    client.on_bytes = [&](tcp::stream& s) { s.abort(); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 10s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::aborted);
+    EXPECT_EQ(*server.reason, tcp::close_reason::reset);
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+}
+
+// Zero-copy receive: the app keeps every piece of data across callbacks and releases them
+// later. In-order data is kept as the received mbuf itself (no copy); with reordering some
+// comes out of the reassembly queue and is copied. Every mbuf comes back when released.
+void keep_across_callbacks(std::optional<fault_config> faults) {
+    two_nodes p(faults);
+    recorder server, client;
+    server.keep = true;
+    const auto data = pattern(200000, 5);
+    sender pump{data};
+    client.on_open = client.on_write = [&](tcp::stream& s) { pump(s); };
+    server.on_fin = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 300s));
+    ASSERT_TRUE(p.settle(100s));
+    // The connections are gone; what the app kept is still there and still right.
+    std::vector<std::uint8_t> joined;
+    std::size_t zero_copy = 0;
+    for (const auto& b : server.kept) {
+        joined.insert(joined.end(), b.bytes().begin(), b.bytes().end());
+        zero_copy += b.zero_copy();
+    }
+    EXPECT_EQ(joined, data);
+    EXPECT_GT(zero_copy, 0u);
+    // One mbuf held per zero-copy piece (the link hands over the sender's mbufs, so they
+    // count in the client's pool).
+    auto in_use = [&] { return p.client->pool.in_use() + p.server->pool.in_use(); };
+    EXPECT_EQ(in_use(), zero_copy);
+    if (faults) {
+        EXPECT_LT(zero_copy, server.kept.size()); // some came from reassembly: copies
+    } else {
+        EXPECT_EQ(zero_copy, server.kept.size());
+    }
+    // Moving a kept buffer moves the reference; it takes no other.
+    const bool front_zero_copy = server.kept.front().zero_copy();
+    tcp::rx_buffer moved = std::move(server.kept.front());
+    EXPECT_TRUE(server.kept.front().empty());
+    EXPECT_EQ(in_use(), zero_copy);
+    moved.reset();
+    EXPECT_EQ(in_use(), zero_copy - (front_zero_copy ? 1 : 0));
+    server.kept.clear();
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+}
+
+TEST(tcp_api, kept_data_is_zero_copy_and_returned) { keep_across_callbacks(std::nullopt); }
+
+TEST(tcp_api, kept_data_over_reordering_copies_reassembled_pieces) {
+    fault_profile f;
+    f.reorder = 0.05;
+    f.reorder_packets = 3;
+    f.reorder_time = 1ms;
+    keep_across_callbacks(fault_config{f, f, 11});
+}
+
+// TCP_INFO: the counters and the RTT estimate move with the traffic.
+TEST(tcp_api, info_follows_the_connection) {
+    two_nodes p(std::nullopt, 500us);
+    echo_server server;
+    recorder client;
+    server.clk = &p.clock_;
+    const auto data = pattern(100000, 6);
+    std::size_t sent = 0;
+    client.on_open = client.on_write = [&](tcp::stream& s) {
+        while (sent < data.size()) {
+            auto r = s.send(std::span(data).subspan(sent));
+            if (!r || *r == 0) return;
+            sent += *r;
+        }
+    };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    const tcp::tcp_info before = (*s)->info();
+    EXPECT_EQ(before.state, tcp::tcp_state::syn_sent);
+    EXPECT_EQ(before.bytes_out, 0u);
+    ASSERT_TRUE(p.run_until([&] { return client.received.size() == data.size(); }, 100s));
+    const tcp::tcp_info i = (*s)->info();
+    EXPECT_EQ(i.state, tcp::tcp_state::established);
+    EXPECT_EQ(i.id, (*s)->flow_id());
+    EXPECT_EQ(i.bytes_out, data.size()); // no loss: nothing sent twice
+    EXPECT_EQ(i.bytes_in, data.size());
+    EXPECT_EQ(i.retransmits, 0u);
+    EXPECT_GT(i.segments_out, data.size() / 1460);
+    EXPECT_GT(i.segments_in, data.size() / 1460);
+    // One link delay each way is 1 ms; the estimate sits at or above it.
+    EXPECT_GE(i.srtt, 1ms);
+    EXPECT_LT(i.srtt, 100ms);
+    EXPECT_GE(i.rto, p.tcp_config.min_rto);
+    EXPECT_GT(i.cwnd, 10u * i.snd_mss);
+    EXPECT_EQ(i.rcv_mss, 1460);
+    EXPECT_EQ(i.snd_mss, 1460 - 12); // timestamps take 12 bytes of each segment
+    EXPECT_TRUE(i.timestamps);
+    EXPECT_TRUE(i.sack);
+    EXPECT_EQ(i.unacked, 0u);
+    EXPECT_EQ(i.send_queued, 0u);
+    EXPECT_GT(i.snd_wnd, 0u);
+    (*s)->abort();
+    ASSERT_TRUE(p.settle(10s));
+}
+
+// connect() from a chosen local address and port; the local address must be ours.
+TEST(tcp_api, connect_from_chosen_local_port) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    tcp::connect_options o;
+    o.local_addr = client_ip;
+    o.local_port = 5555;
+    auto s = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_TRUE(s.has_value());
+    EXPECT_EQ((*s)->flow_id().local, (tcp::endpoint{client_ip, 5555}));
+    ASSERT_TRUE(p.run_until([&] { return server.stream != nullptr; }, 1s));
+    EXPECT_EQ(server.stream->flow_id().remote, (tcp::endpoint{client_ip, 5555}));
+    (*s)->abort();
+    ASSERT_TRUE(p.settle(1s));
+}
+
+TEST(tcp_api, connect_from_a_foreign_address_fails) {
+    two_nodes p;
+    recorder client;
+    tcp::connect_options o;
+    o.local_addr = ipv4_addr::from_octets(198, 18, 0, 99);
+    auto s = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error(), tcp::connect_error::not_local_address);
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_TRUE(client.log.empty());
+}
+
+// What telemetry shows (/tern/tcp/states, /tern/tcp/connections, /tern/tcp/stats), asked
+// from another thread as dpdk-telemetry does while the engines poll; then the same state
+// counts through the API.
+TEST(tcp_api, telemetry_report_lists_connections_and_counts_states) {
+    two_nodes p;
+    recorder server, client_a, client_b;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client_a).has_value());
+    auto b = p.client->ep.connect(server_ip, echo_port, {}, client_b);
+    ASSERT_TRUE(b.has_value());
+    ASSERT_TRUE(p.run_until([&] { return client_a.stream && client_b.stream; }, 1s));
+    (void)client_b.stream->close(); // the server does not close: b stays in FIN-WAIT-2
+    ASSERT_TRUE(p.run_until([&] { return (*b)->state() == tcp::tcp_state::fin_wait_2; }, 1s));
+
+    std::optional<handler_report> asked;
+    std::thread telemetry([&] { asked = p.client->eng.request_report(std::chrono::milliseconds(5000)); });
+    while (!asked) { // polls until the asker got its answer (joined below)
+        p.client->eng.poll();
+        std::this_thread::yield();
+        if (asked) break;
+    }
+    telemetry.join();
+    ASSERT_TRUE(asked.has_value());
+    std::map<std::string, std::uint64_t> states(asked->states.begin(), asked->states.end());
+    EXPECT_EQ(states.size(), tcp::tcp_state_count);
+    EXPECT_EQ(states["ESTABLISHED"], 1u);
+    EXPECT_EQ(states["FIN_WAIT_2"], 1u);
+    EXPECT_EQ(states["TIME_WAIT"], 0u);
+    EXPECT_EQ(asked->connections_total, 2u);
+    ASSERT_EQ(asked->connections.size(), 2u);
+    const std::string b_line = "198.18.0.1:" + std::to_string((*b)->flow_id().local.port) + " 198.18.0.2:7 FIN_WAIT_2 ";
+    EXPECT_TRUE(asked->connections[0].starts_with(b_line) || asked->connections[1].starts_with(b_line))
+        << asked->connections[0] << "\n" << asked->connections[1];
+    for (const std::string& line : asked->connections) {
+        EXPECT_LT(line.size(), 120u);
+        EXPECT_NE(line.find(" rtt_us="), std::string::npos) << line;
+    }
+    std::map<std::string, std::uint64_t> counters(asked->counters.begin(), asked->counters.end());
+    EXPECT_EQ(counters["connections"], 2u);
+    EXPECT_TRUE(counters.contains("not_acceptable")); // a drop reason of RFC 9293 §3.10.7.4
+
+    const auto by_state = p.server->ep.count_by_state();
+    EXPECT_EQ(by_state[std::size_t(tcp::tcp_state::established)], 1u);
+    EXPECT_EQ(by_state[std::size_t(tcp::tcp_state::close_wait)], 1u);
+    EXPECT_EQ(p.server->ep.list(1).size(), 1u);
+    client_a.stream->abort();
+    client_b.stream->abort();
+    ASSERT_TRUE(p.settle(10s));
+}
+
+
+// Zero-copy send: the app fills buffers from the engine's pool and hands them over; the
+// peer gets the bytes exactly, and every buffer comes back once acknowledged. (Over this
+// link the port does not send multi-segment frames, so segments copy from the buffers;
+// tcp_api_chain below checks the chained path.)
+TEST(tcp_api, zero_copy_send_delivers_and_returns_every_buffer) {
+    two_nodes p;
+    recorder server, client;
+    const auto data = pattern(300000, 8);
+    std::size_t sent = 0, blocks = 0, full = 0;
+    tcp::tx_block pending; // a block the send buffer had no room for yet
+    client.on_open = client.on_write = [&](tcp::stream& s) {
+        while (sent < data.size()) {
+            if (!pending.valid()) {
+                auto b = s.allocate(data.size() - sent);
+                ASSERT_TRUE(b.has_value());
+                const std::size_t n = b->room().size();
+                std::memcpy(b->room().data(), data.data() + sent, n);
+                b->resize(n);
+                pending = std::move(*b);
+            }
+            const std::size_t n = pending.size();
+            auto r = s.send(pending);
+            ASSERT_TRUE(r.has_value());
+            if (*r == 0) {
+                ++full;
+                EXPECT_TRUE(pending.valid()); // still ours
+                return;
+            }
+            EXPECT_EQ(*r, n);
+            EXPECT_FALSE(pending.valid());
+            sent += n;
+            ++blocks;
+        }
+        EXPECT_TRUE(s.close().has_value());
+    };
+    server.on_fin = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 300s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::normal);
+    EXPECT_EQ(server.received, data);
+    EXPECT_GT(blocks, data.size() / 2048);
+    EXPECT_GT(full, 0u); // the send buffer filled up and on_writable resumed
+    ASSERT_TRUE(p.settle(100s));
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// An unsent block and blocks still unacknowledged when the connection aborts are returned.
+TEST(tcp_api, zero_copy_buffers_return_on_abort) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    client.on_open = [&](tcp::stream& s) {
+        for (int i = 0; i < 3; ++i) {
+            auto b = s.allocate(1000);
+            ASSERT_TRUE(b.has_value());
+            std::memset(b->room().data(), 'z', b->room().size());
+            b->resize(1000);
+            auto r = s.send(*b);
+            ASSERT_TRUE(r.has_value());
+            EXPECT_EQ(*r, 1000u);
+        }
+        auto unsent = s.allocate(100);
+        ASSERT_TRUE(unsent.has_value());
+        s.abort(); // three blocks in flight, none acknowledged
+    };
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 10s));
+    ASSERT_TRUE(p.settle(10s));
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
 } // namespace
