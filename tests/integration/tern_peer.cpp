@@ -25,7 +25,8 @@
 
 #include "common/cli.hpp"
 #include "dpdk/eal.hpp"
-#include "tcp/endpoint.hpp"
+#include "core/runtime.hpp"
+#include "tern/tcp.hpp"
 
 namespace po = boost::program_options;
 using namespace tern;
@@ -141,7 +142,8 @@ private:
     }
     // Everything after the first blank line is the body: it alone is hashed, so the test
     // compares it with the file the server sent.
-    void on_data(tcp::stream&, std::span<const std::uint8_t> bytes) override {
+    void on_data(tcp::stream&, const tcp::rx_data& data) override {
+        const auto bytes = data.bytes();
         bytes_ += bytes.size();
         if (in_body_) {
             body_ += bytes.size();
@@ -194,15 +196,15 @@ public:
     }
 
 private:
-    void on_connected(tcp::stream& s) override {
+    void on_accepted(tcp::stream& s) override {
         say("accepted");
         if (behaviour_ == "close-first") {
             say("closing first");
             (void)s.close();
         }
     }
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override {
-        say("data " + std::to_string(bytes.size()) + " bytes");
+    void on_data(tcp::stream& s, const tcp::rx_data& data) override {
+        say("data " + std::to_string(data.size()) + " bytes");
         if (behaviour_ == "abort") {
             say("aborting");
             s.abort();
@@ -319,7 +321,7 @@ int main(int argc, char** argv) {
     }
     if (listens.empty()) {
         // An active open needs the peer's MAC: --resolve or --static-arp gives it.
-        auto s = ep.connect(target.first, target.second, std::nullopt, tcp::connection_options{}, active);
+        auto s = ep.connect(target.first, target.second, tcp::connect_options{}, active);
         if (!s) {
             say("connect failed");
             return 1;
