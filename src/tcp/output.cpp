@@ -132,7 +132,8 @@ std::uint32_t connection::congestion_room() const {
     const std::uint32_t in_flight =
         seq_distance(tcb_.snd_una, tcb_.snd_nxt) - scoreboard_.sacked_in(tcb_.snd_una, tcb_.snd_nxt);
     std::uint32_t wnd = tcb_.cwnd;
-    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < sack_scoreboard::dup_thresh)
+    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < sack_scoreboard::dup_thresh &&
+        tcb_.snd_nxt == tcb_.snd_max) // new data only, not the go-back-N after an RTO
         wnd += tcb_.dup_acks * std::uint32_t(tcb_.snd_mss);
     return wnd > in_flight ? wnd - in_flight : 0;
 }
@@ -206,12 +207,14 @@ bool connection::send_in_recovery(instant now) {
     // Rule (3): an un-SACKed octet below the highest SACKed one, though not yet lost.
     if (hole && resend(*hole)) return true;
     // Rule (4): one rescue retransmission per recovery, of the highest un-SACKed octet,
-    // "if HighACK is greater than RescueRxt"; HighRxt is not updated.
+    // "if HighACK is greater than RescueRxt"; HighRxt is not updated. Not when that octet
+    // was already retransmitted in this recovery (below HighRxt): that would be a
+    // retransmission of a retransmission, which only the RTO should decide.
     if (tcb_.rescue_rxt && tcb_.snd_una <= *tcb_.rescue_rxt) return false;
     std::optional<seq_range> last;
     for (auto h = scoreboard_.next_hole(tcb_.snd_una, tcb_.snd_max); h; h = scoreboard_.next_hole(h->right, tcb_.snd_max))
         last = h;
-    if (!last) return false;
+    if (!last || last->right <= tcb_.high_rxt) return false;
     const std::uint32_t len = std::min(smss, seq_distance(last->left, last->right));
     tcb_.rescue_rxt = tcb_.recover;
     return retransmit(last->right - len, len, now) > 0;

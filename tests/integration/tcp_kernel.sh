@@ -115,7 +115,9 @@ print("sent", hashlib.sha256(data).hexdigest())
 print("got ", hashlib.sha256(bytes(got)).hexdigest())
 print("eof", tail == b"")
 PY
+T0=$(date +%s.%N)
 in_ns timeout 120 python3 "$WORK/echo.py" >"$WORK/echo" 2>&1
+echo "# 8 MiB echo over a clean link took $(echo "$(date +%s.%N) - $T0" | bc) s"
 check "8 MiB echoed through tern: SHA-256 equal" "[ \"\$(grep '^sent' '$WORK/echo' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo'"
 check "tern closes its side after the kernel's FIN" "grep -qx 'eof True' '$WORK/echo'"
 # The kernel closed first, so its side of that connection waits out TIME_WAIT.
@@ -128,7 +130,9 @@ in_ns iptables -A INPUT -i tern0 -p tcp -m statistic --mode random --probability
 in_ns iptables -A OUTPUT -o tern0 -p tcp -m statistic --mode random --probability 0.01 -j DROP
 in_ns iptables -t mangle -A POSTROUTING -o tern0 -p tcp -m statistic --mode random --probability 0.01 \
     -j TEE --gateway 198.18.0.2
+T0=$(date +%s.%N)
 in_ns timeout 120 python3 "$WORK/echo.py" >"$WORK/echo_lossy" 2>&1
+echo "# 8 MiB echo over 1% loss + 1% duplication took $(echo "$(date +%s.%N) - $T0" | bc) s"
 DROPPED=$(in_ns iptables -L -v -n -x | awk '/DROP/ {n += $1} END {print n + 0}')
 check "8 MiB echoed over 1% loss and 1% duplication: SHA-256 equal ($DROPPED dropped)" \
     "[ \"\$(grep '^sent' '$WORK/echo_lossy' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo_lossy' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo_lossy' && [ $DROPPED -gt 0 ]"
@@ -141,7 +145,9 @@ P3=tern_it_faults_$$
 check "tern-server starts with --fault-reorder and --fault-jitter-us" \
     "start_tern $P3 echo --port 7 --fault-reorder 0.05 --fault-jitter-us 300 --fault-seed 42"
 RETRANS0=$(in_ns awk '/^Tcp:/ {getline; print $13}' /proc/net/snmp)
+T0=$(date +%s.%N)
 in_ns timeout 120 python3 "$WORK/echo.py" >"$WORK/echo_faults" 2>&1
+echo "# 8 MiB echo over loss, duplication, reordering and jitter took $(echo "$(date +%s.%N) - $T0" | bc) s"
 RETRANS1=$(in_ns awk '/^Tcp:/ {getline; print $13}' /proc/net/snmp)
 check "8 MiB echoed over loss, duplication, reordering and jitter: SHA-256 equal (kernel retransmitted $((RETRANS1 - RETRANS0)))" \
     "[ \"\$(grep '^sent' '$WORK/echo_faults' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo_faults' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo_faults'"
