@@ -403,16 +403,17 @@ void connection::on_partial_ack(std::uint32_t acked, instant now) {
 
 // RFC 5681 §2 "duplicate acknowledgment" and §3.2 fast retransmit on the third.
 void connection::on_duplicate_ack(const segment& seg, instant now) {
+    // RFC 6675 §2: with SACK, a duplicate acknowledgment is one that SACKs new data, with
+    // or without data and whatever its window (on_sack counts it); one that SACKs nothing
+    // new (a D-SACK, RFC 2883) does not count. Without any SACK block, a SACK peer's
+    // duplicate ACK counts as in RFC 5681.
+    if (tcb_.sack_ok && seg.header.options.sack_block_count > 0) return;
     const bool duplicate = tcb_.snd_una != tcb_.snd_max && seg.payload.empty() && !seg.has(f::fin) &&
                            (std::uint32_t(seg.header.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
     if (!duplicate) {
         tcb_.dup_acks = 0;
         return;
     }
-    // RFC 6675 §2: with SACK, a duplicate acknowledgment is one that SACKs new data
-    // (on_sack counts it); one that SACKs nothing new (a D-SACK, RFC 2883) does not count.
-    // Without any SACK block, a SACK peer's duplicate ACK counts as in RFC 5681.
-    if (tcb_.sack_ok && seg.header.options.sack_block_count > 0) return;
     ++tcb_.dup_acks;
     if (tcb_.in_recovery) {
         if (!tcb_.sack_ok) tcb_.cwnd += tcb_.snd_mss; // RFC 5681 §3.2 step 4: inflate for each further duplicate

@@ -171,6 +171,27 @@ TEST(Recovery, ThreeDupAcksWithSackRetransmitTheFirstHole) {
     EXPECT_EQ(h.conn.stats().recoveries, 1u);
 }
 
+// RFC 6675 §2: with SACK, an ACK that SACKs new data is a duplicate ACK even when it
+// carries data (as every ACK of a peer that sends too does); three of them start recovery
+// though the three small segments SACKed are not enough for IsLost.
+TEST(Recovery, SackDupAcksCarryingDataCount) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    for (int i = 0; i < 4; ++i) h.send(100);
+    h.expect_tx("P. 1:101(100) ack 1");
+    h.expect_tx("P. 101:201(100) ack 1");
+    h.expect_tx("P. 201:301(100) ack 1");
+    h.expect_tx("P. 301:401(100) ack 1");
+    h.deliver("P. 1:11(10) ack 1 win 65535 <sack 101:201>");
+    h.deliver("P. 11:21(10) ack 1 win 65535 <sack 101:301>");
+    h.sent.clear(); // our ACKs of the peer's data
+    EXPECT_FALSE(h.conn.control_block().in_recovery);
+    EXPECT_EQ(h.conn.control_block().dup_acks, 2);
+    h.deliver("P. 21:31(10) ack 1 win 65535 <sack 101:401>");
+    h.expect_tx(". 1:101(100) ack 21"); // (4.3), sent while the ACK field is processed: before this text
+    EXPECT_TRUE(h.conn.control_block().in_recovery);
+}
+
 // RFC 6675 §4 IsLost via (2) of §5: one ACK that SACKs three segments starts recovery at
 // once, before three duplicate ACKs have come.
 TEST(Recovery, SackOfThreeSegmentsStartsRecoveryOnTheFirstDupAck) {
