@@ -83,7 +83,7 @@ private:
     void on_ack_of_new_data(const segment& seg, instant now);
     void grow_cwnd(std::uint32_t acked);
     void on_duplicate_ack(const segment& seg, instant now);
-    void on_sack(std::uint32_t newly_sacked, instant now);
+    void on_sack(instant now);
     void enter_recovery(instant now);
     void on_partial_ack(std::uint32_t acked, instant now);
     void deliver(std::span<const std::uint8_t> bytes);

@@ -292,7 +292,7 @@ bool connection::check_ack(const segment& seg, instant now) {
     if (tcb_.sack_ok) newly_sacked = scoreboard_.update(tcb_.snd_una, tcb_.snd_max, seg.header.options.sacks());
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
-    if (newly_sacked > 0) on_sack(newly_sacked, now);
+    if (newly_sacked > 0) on_sack(now);
     if (tcb_.snd_una <= ack) update_window(seg);
 
     switch (state_) {
@@ -414,7 +414,7 @@ void connection::on_duplicate_ack(const segment& seg, instant now) {
         tcb_.dup_acks = 0;
         return;
     }
-    ++tcb_.dup_acks;
+    if (tcb_.dup_acks < 0xff) ++tcb_.dup_acks;
     if (tcb_.in_recovery) {
         if (!tcb_.sack_ok) tcb_.cwnd += tcb_.snd_mss; // RFC 5681 §3.2 step 4: inflate for each further duplicate
         return;
@@ -427,9 +427,9 @@ void connection::on_duplicate_ack(const segment& seg, instant now) {
 
 // RFC 6675 §5: an ACK that SACKs new data is a duplicate acknowledgment "regardless of its
 // status as a cumulative acknowledgment".
-void connection::on_sack(std::uint32_t /*newly_sacked*/, instant now) {
+void connection::on_sack(instant now) {
     if (tcb_.in_recovery || tcb_.snd_una == tcb_.snd_max) return;
-    ++tcb_.dup_acks;
+    if (tcb_.dup_acks < 0xff) ++tcb_.dup_acks;
     if (tcb_.recover_pending) return; // RFC 6675 §5.1: not before HighACK reaches RecoveryPoint
     // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1): three segments or more than
     // two SMSS SACKed above the cumulative ACK. Otherwise (3): limited transmit, through
