@@ -6,6 +6,10 @@
 // ranges, sorted, each with an estimate of the segments it holds (its length in SMSS,
 // rounded up: exact for full-sized segments). When a new range would not fit, the lowest
 // one is forgotten: that data only looks un-SACKed again and is, at worst, sent twice.
+//
+// On an RTO the connection keeps the scoreboard (RFC 6675 §5.1 lets Update() go on), so
+// the go-back-N skips SACKed data; it clears it when the same segment times out again, in
+// case the receiver reneged (RFC 2018 §8). See connection::on_rto.
 #pragma once
 
 #include <array>

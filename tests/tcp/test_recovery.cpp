@@ -250,6 +250,33 @@ TEST(Recovery, SackRecoverySendsNewDataWhenPipeAllows) {
     h.expect_no_tx();
 }
 
+// RFC 6675 §4 NextSeg (4): the last segment lost too, with nothing after it to SACK: once
+// the first retransmission is acknowledged, one rescue retransmission of the highest
+// un-SACKed segment goes out, and only one, instead of waiting for the RTO.
+TEST(Recovery, RescueRetransmissionOfATailLoss) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(6000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:1001 and, later, 5001:6001 are lost
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:2001>");
+    h.expect_tx(". 4001:5001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:3001>");
+    h.expect_tx("P. 5001:6001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:5001>");
+    h.expect_no_tx(); // RescueRxt is 1001: HighACK must pass it first
+    h.deliver(". 1:1(0) ack 5001 win 65535");
+    h.expect_tx("P. 5001:6001(1000) ack 1");
+    h.expect_no_tx();
+    h.deliver(". 1:1(0) ack 5001 win 65535");
+    h.expect_no_tx();
+    EXPECT_TRUE(h.conn.control_block().in_recovery);
+    h.deliver(". 1:1(0) ack 6001 win 65535");
+    EXPECT_FALSE(h.conn.control_block().in_recovery);
+    EXPECT_EQ(h.conn.stats().rto_retransmits, 0u);
+}
+
 // RFC 3042: the first two duplicate ACKs each let one new segment out beyond cwnd, which
 // itself does not change.
 TEST(Recovery, LimitedTransmitSendsNewDataOnTheFirstTwoDupAcks) {
