@@ -194,6 +194,11 @@ TEST(Pair, LossyReorderingLinkTransfersByteExact) {
     for (std::uint64_t seed = 1; seed <= 200; ++seed) expect_transfer(seed, faults, 256 * 1024);
 }
 
+TEST(Pair, LossyReorderingLinkTransfersByteExactWithoutSack) { // NewReno (RFC 6582) and limited transmit
+    const link_faults faults{.loss = 0.05, .duplicate = 0.02, .delay = 5ms, .jitter = 3ms};
+    for (std::uint64_t seed = 300; seed <= 400; ++seed) expect_transfer(seed, faults, 256 * 1024, {.sack = false});
+}
+
 TEST(Pair, HeavyLossStillCompletes) {
     const link_faults faults{.loss = 0.10, .duplicate = 0.05, .delay = 2ms, .jitter = 4ms};
     for (std::uint64_t seed = 1000; seed <= 1100; ++seed) expect_transfer(seed, faults, 128 * 1024);
