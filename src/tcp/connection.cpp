@@ -80,6 +80,7 @@ status<open_error> connection::open_active(const flow& f, seq32 iss, instant now
     flow_ = f;
     passive_ = false;
     tcb_ = fresh_tcb(iss);
+    scoreboard_.clear();
     buffer_seq_ = iss + 1;
     state_ = tcp_state::syn_sent;
     send_syn(now);
@@ -92,6 +93,7 @@ status<open_error> connection::open_passive(const endpoint& local, seq32 iss, in
     listen_on_ = local;
     passive_ = true;
     tcb_ = fresh_tcb(iss);
+    scoreboard_.clear();
     buffer_seq_ = iss + 1;
     state_ = tcp_state::listen;
     return {};

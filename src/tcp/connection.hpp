@@ -19,6 +19,7 @@
 #include <span>
 
 #include "tcp/reassembly.hpp"
+#include "tcp/scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
 #include "tcp/tcb.hpp"
 #include "tcp/types.hpp"
@@ -69,6 +70,7 @@ public:
     std::uint64_t drops(tcp_drop d) const { return drops_[std::size_t(d)]; }
     const connection_stats& stats() const { return stats_; }
     tcp_info info() const; // TCP_INFO
+    const sack_scoreboard& scoreboard() const { return scoreboard_; }
 
 private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----
@@ -89,6 +91,9 @@ private:
     void on_ack_of_new_data(const segment& seg, instant now);
     void grow_cwnd(std::uint32_t acked);
     void on_duplicate_ack(const segment& seg, instant now);
+    void on_sack(instant now);
+    void enter_recovery(instant now);
+    void on_partial_ack(std::uint32_t acked, instant now);
     void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
@@ -102,6 +107,10 @@ private:
     void reply_rst(const segment& seg);
     void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);
     bool send_one(instant now);
+    bool send_at_snd_nxt(std::uint32_t cwnd_room, instant now);
+    bool send_in_recovery(instant now);
+    std::uint32_t retransmit(seq32 seq, std::uint32_t max_len, instant now);
+    std::uint32_t congestion_room() const;
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t segment_room() const;
     std::size_t sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const;
@@ -144,6 +153,7 @@ private:
     bool writable_due_ = false;  // space came back during this segment: on_writable at its end
     reassembly_queue reassembly_;
     std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
+    sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)

@@ -296,8 +296,13 @@ bool connection::check_ack(const segment& seg, instant now) {
         drop(tcp_drop::bad_ack);
         return false;
     }
+    // RFC 6675 §5: "Upon the receipt of any ACK containing SACK information, the
+    // scoreboard MUST be updated via the Update () routine."
+    std::uint32_t newly_sacked = 0;
+    if (tcb_.sack_ok) newly_sacked = scoreboard_.update(tcb_.snd_una, tcb_.snd_max, seg.header.options.sacks());
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
+    if (newly_sacked > 0) on_sack(now);
     if (tcb_.snd_una <= ack) update_window(seg);
 
     switch (state_) {
@@ -343,6 +348,8 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     }
     tcb_.snd_una = ack;
     if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack; // after an RTO rewound snd_nxt
+    scoreboard_.advance(ack);
+    if (tcb_.recover_pending && tcb_.recover <= ack) tcb_.recover_pending = false;
 
     // RTT: RFC 7323 §4.1 from the echoed timestamp, else RFC 6298 §3 timing one segment
     // (Karn: rtt_seq is cleared when anything is retransmitted).
@@ -355,14 +362,19 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     }
     tcb_.retransmits = 0;
 
-    // RFC 5681 §3.2 (Reno): leaving fast recovery deflates the window.
-    if (tcb_.in_recovery) {
+    // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment, the TCP MUST reset
+    // DupAcks to zero."
+    tcb_.dup_acks = 0;
+    if (tcb_.in_recovery && tcb_.recover <= ack) {
+        // A full acknowledgment ends recovery: RFC 6582 §3.2 step 6 (option 2), RFC 6675
+        // §5 (A), RFC 5681 §3.2 step 6: set cwnd to ssthresh, deflating the window.
         tcb_.cwnd = tcb_.ssthresh;
         tcb_.in_recovery = false;
+    } else if (tcb_.in_recovery) {
+        on_partial_ack(acked, now);
     } else if (acked > 0) {
         grow_cwnd(acked);
     }
-    tcb_.dup_acks = 0;
 
     // RFC 6298 §5.2: all acknowledged, stop the timer; §5.3: else restart it.
     if (tcb_.snd_una == tcb_.snd_max) rtx_deadline_.reset();
@@ -383,26 +395,82 @@ void connection::grow_cwnd(std::uint32_t acked) {
     else tcb_.cwnd += std::max<std::uint32_t>(1, smss * smss / tcb_.cwnd);
 }
 
+// RFC 6582 §3.2 step 5: an ACK that covers new data but not recover, in recovery.
+void connection::on_partial_ack(std::uint32_t acked, instant now) {
+    // RFC 6675 §5 (B): with SACK, the scoreboard and pipe decide what output() sends next.
+    if (tcb_.sack_ok) return;
+    // RFC 6582 §3.2 step 5: "retransmit the first unacknowledged segment ... deflate the
+    // congestion window by the amount of new data acknowledged by the Cumulative
+    // Acknowledgment field. If the partial ACK acknowledges at least one SMSS of new data,
+    // then add back SMSS bytes to the congestion window." We stay in fast recovery, and
+    // the RTO restarts on every partial ACK (RFC 6298 §5.3, the "Slow-but-Steady" variant).
+    const std::uint32_t smss = tcb_.snd_mss;
+    retransmit(tcb_.snd_una, smss, now);
+    tcb_.cwnd = tcb_.cwnd > acked ? tcb_.cwnd - acked : 0;
+    if (acked >= smss) tcb_.cwnd += smss;
+    tcb_.cwnd = std::max(tcb_.cwnd, smss);
+}
+
 // RFC 5681 §2 "duplicate acknowledgment" and §3.2 fast retransmit on the third.
 void connection::on_duplicate_ack(const segment& seg, instant now) {
+    // RFC 6675 §2: with SACK, a duplicate acknowledgment is one that SACKs new data, with
+    // or without data and whatever its window (on_sack counts it); one that SACKs nothing
+    // new (a D-SACK, RFC 2883) does not count. Without any SACK block, a SACK peer's
+    // duplicate ACK counts as in RFC 5681.
+    if (tcb_.sack_ok && seg.header.options.sack_block_count > 0) return;
     const bool duplicate = tcb_.snd_una != tcb_.snd_max && seg.payload.empty() && !seg.has(f::fin) &&
                            (std::uint32_t(seg.header.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
     if (!duplicate) {
         tcb_.dup_acks = 0;
         return;
     }
-    ++tcb_.dup_acks;
-    const std::uint32_t smss = tcb_.snd_mss;
+    if (tcb_.dup_acks < 0xff) ++tcb_.dup_acks;
     if (tcb_.in_recovery) {
-        tcb_.cwnd += smss; // §3.2 step 4: inflate for each further duplicate
-    } else if (tcb_.dup_acks == 3) {
-        tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // §3.2 step 2, equation (4)
-        tcb_.rtt_seq.reset();                                   // Karn
-        emit_data(tcb_.snd_una, smss, now);  // §3.2 step 3
-        ++stats_.retransmits;
-        tcb_.cwnd = tcb_.ssthresh + 3 * smss;
-        tcb_.in_recovery = true;
-        tcb_.recover = tcb_.snd_max;
+        if (!tcb_.sack_ok) tcb_.cwnd += tcb_.snd_mss; // RFC 5681 §3.2 step 4: inflate for each further duplicate
+        return;
+    }
+    // RFC 6582 §3.2 step 2: after an RTO or a recovery, no fast retransmit until the
+    // cumulative ACK reaches recover. Before the third, RFC 3042 limited transmit
+    // (congestion_room) lets new data out.
+    if (tcb_.dup_acks >= sack_scoreboard::dup_thresh && !tcb_.recover_pending) enter_recovery(now);
+}
+
+// RFC 6675 §5: an ACK that SACKs new data is a duplicate acknowledgment "regardless of its
+// status as a cumulative acknowledgment".
+void connection::on_sack(instant now) {
+    if (tcb_.in_recovery || tcb_.snd_una == tcb_.snd_max) return;
+    if (tcb_.dup_acks < 0xff) ++tcb_.dup_acks;
+    if (tcb_.recover_pending) return; // RFC 6675 §5.1: not before HighACK reaches RecoveryPoint
+    // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1): three segments or more than
+    // two SMSS SACKed above the cumulative ACK. Otherwise (3): limited transmit, through
+    // congestion_room, where SACKed data no longer counts as in flight.
+    if (tcb_.dup_acks >= sack_scoreboard::dup_thresh || scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_mss))
+        enter_recovery(now);
+}
+
+// Fast retransmit, into loss recovery: RFC 6675 §5 step (4) with SACK, RFC 6582 §3.2
+// step 3 (RFC 5681 §3.2 steps 2 and 3) without.
+void connection::enter_recovery(instant now) {
+    const std::uint32_t smss = tcb_.snd_mss;
+    ++stats_.recoveries;
+    tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // RFC 5681 §3.2 step 2, equation (4)
+    tcb_.recover = tcb_.snd_max;                           // (4.1) RecoveryPoint = HighData
+    tcb_.in_recovery = true;
+    tcb_.recover_pending = true;
+    tcb_.rtt_seq.reset(); // Karn
+    // (4.3): "Retransmit the first data segment presumed dropped", up to the first SACKed octet.
+    std::uint32_t len = smss;
+    if (const auto hole = scoreboard_.next_hole(tcb_.snd_una, tcb_.snd_max))
+        len = std::min(len, seq_distance(hole->left, hole->right));
+    const std::uint32_t sent = retransmit(tcb_.snd_una, len, now);
+    if (tcb_.sack_ok) {
+        tcb_.cwnd = tcb_.ssthresh; // (4.2) no inflation: pipe counts what is in flight
+        // (4.3): "set both HighRxt and RescueRxt to the highest sequence number in the
+        // retransmitted segment"
+        tcb_.high_rxt = tcb_.snd_una + sent;
+        tcb_.rescue_rxt = tcb_.high_rxt;
+    } else {
+        tcb_.cwnd = tcb_.ssthresh + 3 * smss; // RFC 5681 §3.2 step 3: inflate by the three
     }
 }
 

@@ -130,6 +130,9 @@ struct connection_stats {
     std::uint64_t bytes_in = 0;      // payload delivered to the application
     std::uint64_t bytes_out = 0;     // payload emitted, retransmissions included
     std::uint64_t retransmits = 0;   // segments sent again (RTO, fast retransmit, SYN, SYN,ACK)
+    std::uint64_t fast_retransmits = 0; // of those, sent by fast retransmit and loss recovery (RFC 6675, RFC 6582)
+    std::uint64_t rto_retransmits = 0;  // of those, data sent again after a timeout (RFC 6298 §5.4, go-back-N)
+    std::uint64_t recoveries = 0;       // fast recovery episodes entered
 };
 
 } // namespace tern::tcp
