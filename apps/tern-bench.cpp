@@ -323,8 +323,8 @@ struct figure {
     std::optional<double> value;
     std::string text;  // what the table shows when there is no value
     std::string how;   // the command(s) it came from, as the table shows them
-    std::string command; // the full command lines (namespace, pinning, arguments) for the JSON
     std::string note;  // e.g. wrk's socket errors
+    std::string command; // the full command lines (namespace, pinning, arguments) for the JSON
 };
 
 struct settings {
