@@ -358,7 +358,11 @@ struct tern_context {
     argv_t eal(const std::string& binary, const std::string& role, int lcore) const {
         return {(cfg.tern_dir / binary).string(), "--no-huge", "-m", "1024", "--no-pci", "-l", std::to_string(lcore),
                 "--file-prefix", "tern_bench_" + role + "_" + id,
-                "--vdev=net_memif0,role=" + role + ",socket=" + socket.string()};
+                // A socket file rather than memif's default abstract address, so that we can see
+                // when the server has made it; the two sides need distinct MACs (memif's default
+                // is one fixed address).
+                "--vdev=net_memif0,role=" + role + ",socket=" + socket.string() +
+                    ",socket-abstract=no,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2")};
     }
     argv_t server(const argv_t& app_args) const {
         argv_t a = eal("tern-server", "server", 0);
@@ -507,6 +511,14 @@ std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
     fs::path dir = t.cfg.out / "logs" / ("tern-" + s.key);
     fs::create_directories(dir);
     fs::remove(t.socket);
+    // The EAL leaves its runtime folder behind, also when a run fails.
+    struct run_dirs {
+        std::string id;
+        ~run_dirs() {
+            std::error_code ec;
+            for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + id, ec);
+        }
+    } cleanup{t.id};
     pid_t server = spawn(t.server(s.tern_server_args), dir / "tern-server.log");
     // memif's server side makes the socket; the client may connect once it exists.
     auto deadline = clock_type::now() + 15s;
@@ -517,9 +529,6 @@ std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
     }
     std::string out = run(t.load(load_args), dir / "tern-load.log", std::chrono::seconds(int(t.cfg.duration) + 30));
     stop(server);
-    // The EAL leaves its runtime folder behind.
-    std::error_code ec;
-    for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + t.id, ec);
     std::vector<figure> figs;
     for (auto& m : s.metrics) {
         std::string name = m.name;
@@ -556,7 +565,7 @@ std::optional<double> ratio(const row& r) {
 std::string shown_ratio(const row& r) {
     if (auto q = ratio(r)) {
         char b[32];
-        std::snprintf(b, sizeof b, "%.2fx", *q);
+        std::snprintf(b, sizeof b, "%.3gx", *q);
         return b;
     }
     if (!r.tern.value && !r.tern.text.empty()) return r.tern.text;
