@@ -10,6 +10,7 @@ TERN_PACKAGES=(
     libdpdk-dev dpdk dpdk-dev
     libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
     iproute2 iputils-ping iptables tcpdump tshark python3 curl nginx-light
+    wrk iperf3 sockperf gnuplot-nox
 )
 
 log() { printf '[tern] %s\n' "$*" >&2; }
