@@ -269,7 +269,9 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional
             return client.reason.has_value() && !server.reasons.empty();
         },
         600s))
-        << "sent " << client.sent << " received " << client.received.size() << " server got " << server.received;
+        << "sent " << client.sent << " received " << client.received.size() << " server got " << server.received
+        << "; client " << (client.reason ? "closed" : to_string((*s)->state())) << ", server "
+        << (server.streams.empty() ? "closed" : to_string(server.streams.begin()->first->state()));
     EXPECT_TRUE(client.connected);
     EXPECT_FALSE(client.mismatch);
     EXPECT_EQ(client.received.size(), client.data.size());
@@ -340,9 +342,12 @@ int failure_count() {
     return ::testing::UnitTest::GetInstance()->current_test_info()->result()->total_part_count();
 }
 
-// The seeds to run: 1..count, or only TERN_SEED when it is set (to replay one).
+// The seeds to run: 1..count (TERN_SEED_COUNT=<n> for more), or only TERN_SEED when it
+// is set (to replay one).
 std::vector<std::uint64_t> seeds_to_run(std::uint64_t count) {
     if (const char* one = std::getenv("TERN_SEED")) return {std::strtoull(one, nullptr, 10)};
+    if (const char* n = std::getenv("TERN_SEED_COUNT"))
+        count = std::max<std::uint64_t>(count, std::strtoull(n, nullptr, 10));
     std::vector<std::uint64_t> seeds(count);
     for (std::uint64_t i = 0; i < count; ++i) seeds[i] = i + 1;
     return seeds;
