@@ -40,6 +40,7 @@ struct engine_port {
     std::uint16_t queue = 0;
     mac_addr mac;
     port_offloads offloads;
+    std::uint16_t mtu = 1500; // IP MTU: the longest frame sent is mtu + 14 (Ethernet header)
 };
 
 // Timer kinds the engine dispatches on (timer_hook::kind). Hooks of kind upper_layer
@@ -151,6 +152,7 @@ private:
     instant now_;
     timer_wheel timers_;
     tx_buffer tx_;
+    std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     arp_pending pending_;
     std::uint64_t neighbors_seen_ = 0;
     std::vector<rte_mbuf*> rx_;

@@ -56,7 +56,7 @@ result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_opti
         }
         if (rt->capture_)
             rt->devices_.push_back(std::make_unique<capture_device>(*rt->devices_.back(), *rt->capture_, *port_id, i));
-        engine_port ep{*port_id, i, rt->port_->mac(), rt->port_->offloads()};
+        engine_port ep{*port_id, i, rt->port_->mac(), rt->port_->offloads(), rt->port_->mtu()};
         rt->engines_.push_back(std::make_unique<engine>(i, cfg, ep, *rt->devices_.back(), rt->pools_[i].get(),
                                                         rt->neighbors_, *rt->clock_));
     }

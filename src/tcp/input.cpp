@@ -181,6 +181,11 @@ bool connection::check_seq(segment& seg, instant now) {
     else
         acceptable = wnd != 0 && (in_range(nxt, seg.seq(), nxt + wnd) || in_range(nxt, seg.seq() + (len - 1), nxt + wnd));
     if (!acceptable) {
+        // A copy of data we acknowledged, whose ACK was lost, ending at Last.ACK.sent: its
+        // TSval is echoed (as Linux does), for an RTT from the earlier copy "would probably
+        // include the sender's retransmit timeout" (RFC 7323 §4.3 (C)). Reaching exactly
+        // Last.ACK.sent keeps the §5.3 R2 protection against injected older segments.
+        if (len > 0 && seg.seq() < nxt && seg.seq() + len == tcb_.last_ack_sent) update_ts_recent(seg, now);
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in
         // reply (unless the RST bit is set, if so drop the segment and return)"
         if (!seg.has(f::rst)) tcb_.ack_now = true;
