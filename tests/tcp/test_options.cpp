@@ -161,7 +161,7 @@ TEST(Options, RetransmissionEndingAtLastAckSentIsEchoed) {
     h.expect_tx(". 1:1(0) ack 11 <nop,nop,TS val 45 ecr 120>"); // lost on its way
     h.advance(1s);
     h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 1120 ecr 0>");
-    h.expect_tx(". 1:1(0) ack 11 <nop,nop,TS val 1045 ecr 1120>");
+    h.expect_tx(". 1:1(0) ack 11 <nop,nop,TS val 1045 ecr 1120,nop,nop,sack 1:11>"); // and D-SACK (RFC 2883)
     h.expect_events({"data 10"});
 }
 
@@ -175,7 +175,7 @@ TEST(Options, OlderRetransmissionLeavesTsRecent) {
     h.expect_tx(". 1:1(0) ack 21 <nop,nop,TS val 5 ecr 120>"); // §4.3 (A): the earlier of the two
     h.advance(1s);
     h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 1120 ecr 0>");
-    h.expect_tx(". 1:1(0) ack 21 <nop,nop,TS val 1005 ecr 120>");
+    h.expect_tx(". 1:1(0) ack 21 <nop,nop,TS val 1005 ecr 120,nop,nop,sack 1:11>"); // and D-SACK (RFC 2883)
 }
 
 } // namespace
