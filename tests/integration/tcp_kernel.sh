@@ -18,7 +18,7 @@ start_tern() {
     local prefix=$1 mode=$2; shift 2
     ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$prefix" \
         --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --mac 02:00:c6:12:00:02 --mode "$mode" \
-        --duration 120 "$@" >"$WORK/$prefix.log" 2>&1 &
+        --duration "${TERN_DURATION:-120}" "$@" >"$WORK/$prefix.log" 2>&1 &
     TERN_PIDS+=($!)
     wait_telemetry "$prefix" 20
 }
@@ -141,7 +141,7 @@ check "tern-server stops cleanly" "stop_tern"
 in_ns ip link set tern0 up
 P3=tern_it_faults_$$
 check "tern-server starts with --fault-duplicate, --fault-reorder and --fault-jitter-us" \
-    "start_tern $P3 echo --port 7 --fault-duplicate 0.01 --fault-reorder 0.05 --fault-jitter-us 300 --fault-seed 42"
+    "TERN_DURATION=450 start_tern $P3 echo --port 7 --fault-duplicate 0.01 --fault-reorder 0.05 --fault-jitter-us 300 --fault-seed 42"
 in_ns iptables -A INPUT -i tern0 -p tcp -m statistic --mode random --probability 0.01 -j DROP
 in_ns iptables -A OUTPUT -o tern0 -p tcp -m statistic --mode random --probability 0.01 -j DROP
 in_ns iptables -t mangle -A POSTROUTING -o tern0 -p tcp -m statistic --mode random --probability 0.01 \
