@@ -10,6 +10,7 @@
 #include "app/services.hpp"
 #include "common/cli.hpp"
 #include "dpdk/eal.hpp"
+#include "tern/tcp.hpp"
 
 namespace po = boost::program_options;
 using namespace tern;

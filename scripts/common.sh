@@ -9,7 +9,8 @@ TERN_PACKAGES=(
     build-essential meson ninja-build pkg-config
     libdpdk-dev dpdk dpdk-dev
     libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
-    iproute2 iputils-ping iptables tcpdump tshark python3
+    iproute2 iputils-ping iptables tcpdump tshark python3 curl nginx-light
+    wrk iperf3 sockperf gnuplot-nox
 )
 
 log() { printf '[tern] %s\n' "$*" >&2; }
@@ -31,8 +32,16 @@ install_deps() {
     export DEBIAN_FRONTEND=noninteractive
     # tshark asks whether non-root users may capture; answer once, no prompt.
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    # nginx is a test peer run inside our namespaces only: keep the package's service
+    # from starting on the machine (policy-rc.d 101 = "do not start").
+    local own_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"
+    [ $own_policy -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+    return 0
 }
 
 # build DIR [meson options...]: configure once, then ninja.

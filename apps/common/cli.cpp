@@ -168,6 +168,15 @@ std::string summary(const runtime& rt) {
     for (auto& [name, value] : rt.totals())
         if (value != 0 && name != "loops") out << "  " << name << " " << value << "\n";
     out << "  mbufs_in_use " << rt.mbufs_in_use() << "\n";
+    for (auto dir : {fault_direction::rx, fault_direction::tx}) {
+        const fault_counters c = rt.fault_totals(dir);
+        const char* d = dir == fault_direction::rx ? "rx" : "tx";
+        const std::pair<const char*, std::uint64_t> rows[] = {
+            {"dropped", c.dropped},     {"duplicated", c.duplicated}, {"corrupted", c.corrupted},
+            {"delayed", c.delayed},     {"reordered", c.reordered},   {"copy_failed", c.copy_failed}};
+        for (auto [name, value] : rows)
+            if (value != 0) out << "  fault_" << d << "_" << name << " " << value << "\n";
+    }
     if (auto* cap = rt.capture()) out << "  capture_written " << cap->written() << "\n  capture_missed " << cap->missed() << "\n";
     return out.str();
 }

@@ -6,7 +6,7 @@
 
 namespace tern::app {
 
-void buffered_service::on_connected(tcp::stream& s) {
+void buffered_service::start(tcp::stream& s) {
     s.user = new session();
     ++connections_;
 }
@@ -45,8 +45,8 @@ void buffered_service::close_after_sending(tcp::stream& s) {
     flush(s);
 }
 
-void echo_service::on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) {
-    write(s, {reinterpret_cast<const char*>(bytes.data()), bytes.size()});
+void echo_service::on_data(tcp::stream& s, const tcp::rx_data& data) {
+    write(s, {reinterpret_cast<const char*>(data.data()), data.size()});
 }
 
 namespace {
@@ -109,7 +109,8 @@ http_service::http_service(const http_options& options) : options_(options), bod
     if (!body_.empty()) body_.back() = '\n';
 }
 
-void http_service::on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) {
+void http_service::on_data(tcp::stream& s, const tcp::rx_data& data) {
+    const std::span<const std::uint8_t> bytes = data.bytes();
     session& st = state(s);
     if (st.close_when_sent) return; // answered with an error: the rest is ignored
     st.input.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());

@@ -1,4 +1,4 @@
-// Small services over tcp_endpoint streams, for tern-server and the tests: echo, and an
+// Small services over the public TCP API (tern/tcp.hpp), for tern-server and the tests: echo, and an
 // HTTP/1.1 responder (keep-alive, pipelining, a fixed body, 400 and 431 for bad requests).
 // Each stream keeps what the send buffer could not take yet and sends it when writable.
 #pragma once
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tcp/endpoint.hpp"
+#include "tern/tcp.hpp"
 
 namespace tern::app {
 
@@ -23,7 +23,8 @@ public:
     std::uint64_t connections() const { return connections_; }
 
 protected:
-    void on_connected(tcp::stream& s) override;
+    void on_accepted(tcp::stream& s) override { start(s); }
+    void on_connected(tcp::stream& s) override { start(s); }
     void on_writable(tcp::stream& s) override { flush(s); }
     void on_closed(tcp::stream& s, tcp::close_reason) override;
     // Queues bytes behind anything still pending and sends what the stream takes.
@@ -32,12 +33,13 @@ protected:
     static session& state(tcp::stream& s) { return *static_cast<session*>(s.user); }
 
 private:
+    void start(tcp::stream& s);
     void flush(tcp::stream& s);
     std::uint64_t connections_ = 0;
 };
 
 class echo_service final : public buffered_service {
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override;
+    void on_data(tcp::stream& s, const tcp::rx_data& data) override;
     void on_peer_closed(tcp::stream& s) override { close_after_sending(s); }
 };
 
@@ -53,7 +55,7 @@ public:
     std::uint64_t bad_requests() const { return bad_requests_; }
 
 private:
-    void on_data(tcp::stream& s, std::span<const std::uint8_t> bytes) override;
+    void on_data(tcp::stream& s, const tcp::rx_data& data) override;
     void on_peer_closed(tcp::stream& s) override { close_after_sending(s); }
     // Answers one complete request at the front of the input; false when none is complete.
     bool answer_one(tcp::stream& s);

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <thread>
 
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
@@ -83,10 +84,39 @@ void engine::poll() {
         receive(rx_[i]);
     }
     if (handler_) handler_->after_burst();
+    if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
+        answer_report();
     if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
     std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
     flush();
+}
+
+// ---- telemetry -----------------------------------------------------------------------
+
+void engine::answer_report() {
+    const std::uint64_t asked = report_asked_.load(std::memory_order_acquire);
+    std::unique_lock lock(report_mutex_, std::try_to_lock);
+    if (!lock) return; // the asker is copying the last report: next round
+    report_ = report_now();
+    report_answered_.store(asked, std::memory_order_release);
+}
+
+handler_report engine::report_now() const {
+    handler_report r;
+    if (handler_) handler_->report(r);
+    return r;
+}
+
+std::optional<handler_report> engine::request_report(std::chrono::milliseconds patience) {
+    const std::uint64_t ticket = report_asked_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    const auto give_up = std::chrono::steady_clock::now() + patience;
+    while (report_answered_.load(std::memory_order_acquire) < ticket) {
+        if (std::chrono::steady_clock::now() > give_up) return std::nullopt;
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    std::lock_guard lock(report_mutex_);
+    return report_;
 }
 
 // ---- receive -------------------------------------------------------------------------
@@ -239,6 +269,12 @@ void engine::send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst) {
 }
 
 void engine::transmit(rte_mbuf* m) {
+    // A frame longer than the port's MTU + Ethernet header is one no device sends (net_tap
+    // refuses it on every call): queued, it would stall everything behind it. Segmentation
+    // offload frames are cut to the MTU by the NIC.
+    if (rte_pktmbuf_pkt_len(m) > std::uint32_t(port_.mtu) + wire::ethernet_header_len &&
+        !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG))
+        return drop(m, drop_reason::tx_oversize);
     if (tx_.full()) flush();
     if (tx_.full()) {
         stats_.drop(drop_reason::tx_backlog_full);
@@ -250,9 +286,21 @@ void engine::transmit(rte_mbuf* m) {
 
 void engine::flush() {
     auto done = tx_.flush(dev_);
+    // A device that takes packets, however few, is busy and its refusals pass. One that
+    // has taken nothing for tx_stall_timeout will not take the head of the backlog (a
+    // frame it cannot send, a link that is down): the head is dropped, so that one packet
+    // cannot hold up all the others for good, and the next one gets the same time.
+    if (done.packets == 0 && tx_.size() > 0 && tx_stalled_since_ &&
+        now_ - *tx_stalled_since_ >= config_.tx_stall_timeout) {
+        drop(tx_.pop_front(), drop_reason::tx_refused);
+        tx_stalled_since_.reset();
+        done = tx_.flush(dev_);
+    }
     stats_.tx_packets.add(done.packets);
     stats_.tx_bytes.add(done.bytes);
     stats_.tx_deferred.add(tx_.size());
+    if (tx_.size() == 0) tx_stalled_since_.reset();
+    else if (done.packets > 0 || !tx_stalled_since_) tx_stalled_since_ = now_;
 }
 
 // ---- ARP resolution ------------------------------------------------------------------

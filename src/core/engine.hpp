@@ -6,8 +6,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/arp_pending.hpp"
@@ -37,11 +40,22 @@ struct engine_port {
     std::uint16_t queue = 0;
     mac_addr mac;
     port_offloads offloads;
+    std::uint16_t mtu = 1500; // IP MTU: the longest frame sent is mtu + 14 (Ethernet header)
 };
 
 // Timer kinds the engine dispatches on (timer_hook::kind). Hooks of kind upper_layer
 // belong to the protocol handler and are handed to it.
 enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2 };
+
+// What the protocol handler shows through telemetry (telemetry.hpp): counters, connections
+// per state, and a bounded listing of connections, one line each.
+struct handler_report {
+    std::vector<std::pair<std::string, std::uint64_t>> counters;
+    std::vector<std::pair<std::string, std::uint64_t>> states;
+    std::vector<std::string> connections; // at most max_listed
+    std::uint64_t connections_total = 0;
+    static constexpr std::size_t max_listed = 100; // DPDK telemetry answers are at most 16 KiB
+};
 
 // The layer above the engine (the TCP endpoint) implements this. Dependencies point
 // downwards (DESIGN.md), so the engine calls up only through this interface.
@@ -56,6 +70,8 @@ public:
     // Once per round after the RX burst, before timers and TX: the place to emit what
     // the burst made due (one ACK per connection per burst).
     virtual void after_burst() = 0;
+    // On the engine's core, when telemetry asked (engine::request_report).
+    virtual void report(handler_report& /*out*/) const {}
 };
 
 class engine {
@@ -95,6 +111,13 @@ public:
     std::uint16_t arp_in_progress() const { return pending_.active(); }
     std::uint16_t tx_backlog() const { return tx_.size(); }
 
+    // The protocol handler's report, built on this engine's core. Any thread may ask; the
+    // engine answers in its next poll (it never waits on the asker: a try_lock). Returns
+    // the report, or nothing when the engine did not answer within `patience` (not polling).
+    std::optional<handler_report> request_report(std::chrono::milliseconds patience);
+    // The same, built at once; only on the engine's own thread (tests, between polls).
+    handler_report report_now() const;
+
 private:
     void receive(rte_mbuf* m);
     void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
@@ -129,12 +152,19 @@ private:
     instant now_;
     timer_wheel timers_;
     tx_buffer tx_;
+    std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     arp_pending pending_;
     std::uint64_t neighbors_seen_ = 0;
     std::vector<rte_mbuf*> rx_;
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;
+    // Telemetry's mailbox: asked_ > answered_ means a report is wanted.
+    void answer_report();
+    std::atomic<std::uint64_t> report_asked_{0};
+    std::atomic<std::uint64_t> report_answered_{0};
+    std::mutex report_mutex_; // guards report_; the engine only try_locks it
+    handler_report report_;
 };
 
 } // namespace tern

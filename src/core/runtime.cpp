@@ -50,11 +50,13 @@ result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_opti
         if (options.faults) {
             fault_config faults = *options.faults;
             faults.seed += i;
-            rt->devices_.push_back(std::make_unique<fault_device>(*rt->devices_.back(), *rt->clock_, faults));
+            auto wrapper = std::make_unique<fault_device>(*rt->devices_.back(), *rt->clock_, faults);
+            rt->faults_.push_back(wrapper.get());
+            rt->devices_.push_back(std::move(wrapper));
         }
         if (rt->capture_)
             rt->devices_.push_back(std::make_unique<capture_device>(*rt->devices_.back(), *rt->capture_, *port_id, i));
-        engine_port ep{*port_id, i, rt->port_->mac(), rt->port_->offloads()};
+        engine_port ep{*port_id, i, rt->port_->mac(), rt->port_->offloads(), rt->port_->mtu()};
         rt->engines_.push_back(std::make_unique<engine>(i, cfg, ep, *rt->devices_.back(), rt->pools_[i].get(),
                                                         rt->neighbors_, *rt->clock_));
     }
@@ -91,6 +93,23 @@ std::vector<std::pair<std::string_view, std::uint64_t>> runtime::totals() const 
     for (std::size_t i = 1; i < engines_.size(); ++i) {
         auto more = engines_[i]->stats().snapshot();
         for (std::size_t k = 0; k < sum.size(); ++k) sum[k].second += more[k].second;
+    }
+    return sum;
+}
+
+fault_counters runtime::fault_totals(fault_direction dir) const {
+    fault_counters sum;
+    for (const fault_device* f : faults_) {
+        const fault_counters c = f->counters(dir);
+        sum.received += c.received;
+        sum.passed += c.passed;
+        sum.dropped += c.dropped;
+        sum.duplicated += c.duplicated;
+        sum.corrupted += c.corrupted;
+        sum.delayed += c.delayed;
+        sum.reordered += c.reordered;
+        sum.copy_failed += c.copy_failed;
+        sum.held += c.held;
     }
     return sum;
 }

@@ -47,6 +47,8 @@ public:
     // Counters summed over engines.
     std::vector<std::pair<std::string_view, std::uint64_t>> totals() const;
     const capture_file* capture() const { return capture_.get(); }
+    // The fault wrappers' counters in one direction, summed over engines (all zero without faults).
+    fault_counters fault_totals(fault_direction dir) const;
     instant now() const { return clock_->now(); }
     // mbufs taken from the engines' pools, the NIC's RX rings included (DESIGN.md "Memory").
     std::uint64_t mbufs_in_use() const {
@@ -63,6 +65,7 @@ private:
     std::optional<port> port_;
     std::unique_ptr<capture_file> capture_;
     std::vector<std::unique_ptr<device>> devices_;
+    std::vector<const fault_device*> faults_; // those of devices_ that inject faults
     std::unique_ptr<clock> clock_;
     neighbor_cache neighbors_;
     std::vector<std::unique_ptr<engine>> engines_;

@@ -39,6 +39,14 @@ public:
         return {took, bytes};
     }
 
+    // Takes the oldest packet out (it was refused too long): the caller frees it.
+    rte_mbuf* pop_front() {
+        rte_mbuf* m = slots_[0];
+        for (std::uint16_t i = 1; i < count_; ++i) slots_[i - 1] = slots_[i];
+        --count_;
+        return m;
+    }
+
     // Returns what is left (shutdown): the caller frees.
     std::vector<rte_mbuf*> take_all() {
         std::vector<rte_mbuf*> out(slots_.begin(), slots_.begin() + count_);

@@ -44,7 +44,7 @@ std::string_view to_string(tcp_drop d) {
 
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
-    : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer),
+    : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
       reassembly_(options.receive_buffer) {}
 
 // RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
@@ -76,6 +76,7 @@ status<open_error> connection::open_active(const flow& f, seq32 iss, instant now
     flow_ = f;
     passive_ = false;
     tcb_ = fresh_tcb(iss);
+    scoreboard_.clear();
     buffer_seq_ = iss + 1;
     state_ = tcp_state::syn_sent;
     send_syn(now);
@@ -88,6 +89,7 @@ status<open_error> connection::open_passive(const endpoint& local, seq32 iss, in
     listen_on_ = local;
     passive_ = true;
     tcb_ = fresh_tcb(iss);
+    scoreboard_.clear();
     buffer_seq_ = iss + 1;
     state_ = tcp_state::listen;
     return {};
@@ -124,26 +126,43 @@ status<open_error> connection::open_from_cookie(const endpoint& local, const seg
 }
 
 // §3.10.2 SEND. In SYN-SENT and SYN-RECEIVED the data waits for ESTABLISHED.
-result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> bytes, instant now) {
+std::optional<send_error> connection::send_refused() const {
     switch (state_) {
     case tcp_state::closed:
-    case tcp_state::listen: return unexpected{send_error::not_connected};
+    case tcp_state::listen: return send_error::not_connected;
     case tcp_state::fin_wait_1:
     case tcp_state::fin_wait_2:
     case tcp_state::closing:
     case tcp_state::last_ack:
-    case tcp_state::time_wait: return unexpected{send_error::closing};
+    case tcp_state::time_wait: return send_error::closing;
     default: break;
     }
-    if (tcb_.fin_queued) return unexpected{send_error::closing};
+    if (tcb_.fin_queued) return send_error::closing;
+    return std::nullopt;
+}
+
+result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> bytes, instant now) {
+    if (auto refused = send_refused()) return unexpected{*refused};
     const std::uint32_t taken = send_buffer_.push(bytes);
     want_writable_ = taken < bytes.size();
     output(now);
     return std::size_t(taken);
 }
 
-// §3.10.4 CLOSE.
-status<close_error> connection::close(instant now) {
+result<std::size_t, send_error> connection::send_owned(std::span<const std::uint8_t> bytes, void* owner,
+                                                       instant now) {
+    if (auto refused = send_refused()) return unexpected{*refused};
+    if (!send_buffer_.push_owned(bytes, owner)) {
+        want_writable_ = true;
+        return std::size_t(0);
+    }
+    output(now);
+    return bytes.size();
+}
+
+// §3.10.4 CLOSE, the half-close that RFC 9293 describes: "the user ... may continue to
+// RECEIVE" in FIN-WAIT-1 and FIN-WAIT-2.
+status<close_error> connection::shutdown(instant now) {
     switch (state_) {
     case tcp_state::closed: return unexpected{close_error::not_open};
     case tcp_state::listen:
@@ -164,6 +183,44 @@ status<close_error> connection::close(instant now) {
     }
     output(now);
     return {};
+}
+
+// Linux's close(). RFC 9293 §3.10.4 lets the application keep receiving after CLOSE; RFC
+// 1122 §4.2.2.13 lets a host close both directions instead, and then "if new data is
+// received after CLOSE is called, its TCP SHOULD send a RST to show that data was lost".
+// That is the choice here, as in Linux (RFC 2525 §2.17); shutdown() keeps the RFC 9293
+// behaviour for applications that want to read on.
+status<close_error> connection::close(instant now) {
+    auto r = shutdown(now);
+    if (r && state_ != tcp_state::closed) read_closed_ = true;
+    return r;
+}
+
+tcp_info connection::info() const {
+    tcp_info i;
+    i.state = state_;
+    i.id = flow_;
+    i.srtt = tcb_.srtt.value_or(duration{});
+    i.rttvar = tcb_.rttvar;
+    i.rto = tcb_.rto;
+    i.cwnd = tcb_.cwnd;
+    i.ssthresh = tcb_.ssthresh;
+    i.snd_mss = tcb_.snd_mss;
+    i.rcv_mss = tcb_.rcv_mss;
+    i.snd_wnd = tcb_.snd_wnd;
+    i.rcv_wnd = tcb_.rcv_wnd;
+    i.snd_wscale = tcb_.snd_wscale;
+    i.rcv_wscale = tcb_.rcv_wscale;
+    i.timestamps = tcb_.ts_ok;
+    i.sack = tcb_.sack_ok;
+    i.unacked = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
+    i.send_queued = send_buffer_.size();
+    i.bytes_in = stats_.bytes_in;
+    i.bytes_out = stats_.bytes_out;
+    i.segments_in = stats_.segments_in;
+    i.segments_out = stats_.segments_out;
+    i.retransmits = stats_.retransmits;
+    return i;
 }
 
 // §3.10.5 ABORT.

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "tcp/reassembly.hpp"
+#include "tcp/scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
 #include "tcp/tcb.hpp"
 #include "tcp/types.hpp"
@@ -28,8 +29,6 @@
 namespace tern::tcp {
 
 enum class open_error : std::uint8_t { not_closed };
-enum class send_error : std::uint8_t { not_connected, closing };
-enum class close_error : std::uint8_t { not_open, closing };
 
 class connection {
 public:
@@ -43,7 +42,16 @@ public:
 
     // §3.10.2 SEND: copies what fits in the send buffer; returns how many bytes that was.
     result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes, instant now);
-    // §3.10.4 CLOSE: queued data goes out, then our FIN.
+    // SEND without a copy: the buffer `owner` (opaque; the sink's release() gets it back once
+    // acknowledged) holding `bytes` is taken whole, or not at all (0: no room; the caller
+    // keeps it and hears on_writable).
+    result<std::size_t, send_error> send_owned(std::span<const std::uint8_t> bytes, void* owner, instant now);
+    // §3.10.4 CLOSE, as RFC 9293 means it: queued data goes out, then our FIN, and we keep
+    // receiving until the peer's FIN (a half-close: shutdown(SHUT_WR)).
+    status<close_error> shutdown(instant now);
+    // Linux's close(): shutdown, and the application reads no more. RFC 1122 §4.2.2.13
+    // allows this "half-duplex" close: data that arrives afterwards is not delivered and
+    // resets the connection (RFC 2525 §2.17).
     status<close_error> close(instant now);
     // §3.10.5 ABORT: RST where the peer knows us, then CLOSED at once (no TIME_WAIT).
     void abort(instant now);
@@ -74,6 +82,8 @@ public:
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_[std::size_t(d)]; }
     const connection_stats& stats() const { return stats_; }
+    tcp_info info() const; // TCP_INFO
+    const sack_scoreboard& scoreboard() const { return scoreboard_; }
 
 private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----
@@ -94,12 +104,17 @@ private:
     void on_ack_of_new_data(const segment& seg, instant now);
     void grow_cwnd(std::uint32_t acked);
     void on_duplicate_ack(const segment& seg, instant now);
-    void deliver(std::span<const std::uint8_t> bytes);
+    void on_sack(instant now);
+    void enter_recovery(instant now);
+    void on_partial_ack(std::uint32_t acked, instant now);
+    void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
     void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
+
+    std::optional<send_error> send_refused() const;
 
     // ---- output.cpp ----
     void output(instant now);
@@ -108,8 +123,13 @@ private:
     void reply_rst(const segment& seg);
     void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);
     bool send_one(instant now);
+    bool send_at_snd_nxt(std::uint32_t cwnd_room, instant now);
+    bool send_in_recovery(instant now);
+    std::uint32_t retransmit(seq32 seq, std::uint32_t max_len, instant now);
+    std::uint32_t congestion_room() const;
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t segment_room() const;
+    std::size_t sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const;
     std::uint16_t advertised_window(bool syn) const;
     std::uint32_t ts_clock(instant now) const;
     seq32 data_end() const { return buffer_seq_ + send_buffer_.size(); } // one past the last buffered byte
@@ -139,6 +159,7 @@ private:
 
     tcp_state state_ = tcp_state::closed;
     bool passive_ = false; // opened by LISTEN: an RST in SYN-RECEIVED returns there (§3.10.7.4)
+    bool read_closed_ = false; // close() (not shutdown()): data that arrives now resets
     endpoint listen_on_;
     flow flow_{};
     tcb tcb_{};
@@ -149,6 +170,8 @@ private:
     reassembly_queue reassembly_;
     std::vector<std::uint8_t> syn_text_; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
     bool ended_by_new_syn_ = false;      // TIME-WAIT ended by a newer SYN (RFC 6191)
+    std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
+    sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)

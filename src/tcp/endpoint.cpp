@@ -1,11 +1,16 @@
 #include "tcp/endpoint.hpp"
 
+#include <algorithm>
 #include <cassert>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
+#include <utility>
 
 #include <rte_mbuf.h>
 
+#include "wire/checksum.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -27,71 +32,202 @@ flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.po
 
 } // namespace
 
+// ---- received data kept by the application -------------------------------------------
+
+rx_buffer rx_data::keep() const {
+    rx_buffer b;
+    if (bytes_.empty()) return b;
+    if (packet_) {
+        // Zero-copy: one more reference on the received mbuf (direct, one segment: the
+        // engine drops chained frames), released by rx_buffer::reset.
+        rte_mbuf_refcnt_update(static_cast<rte_mbuf*>(packet_), 1);
+        b.packet_ = packet_;
+        b.bytes_ = bytes_;
+    } else {
+        b.copy_ = std::make_unique<std::uint8_t[]>(bytes_.size());
+        std::memcpy(b.copy_.get(), bytes_.data(), bytes_.size());
+        b.bytes_ = {b.copy_.get(), bytes_.size()};
+    }
+    return b;
+}
+
+rx_buffer& rx_buffer::operator=(rx_buffer&& other) noexcept {
+    if (this != &other) {
+        reset();
+        packet_ = std::exchange(other.packet_, nullptr);
+        copy_ = std::move(other.copy_);
+        bytes_ = std::exchange(other.bytes_, {});
+    }
+    return *this;
+}
+
+void rx_buffer::reset() {
+    if (packet_) rte_pktmbuf_free(static_cast<rte_mbuf*>(packet_));
+    packet_ = nullptr;
+    copy_.reset();
+    bytes_ = {};
+}
+
+tx_block& tx_block::operator=(tx_block&& other) noexcept {
+    if (this != &other) {
+        reset();
+        packet_ = std::exchange(other.packet_, nullptr);
+        data_ = std::exchange(other.data_, nullptr);
+        capacity_ = std::exchange(other.capacity_, 0);
+        size_ = std::exchange(other.size_, 0);
+    }
+    return *this;
+}
+
+void tx_block::reset() {
+    if (packet_) rte_pktmbuf_free(static_cast<rte_mbuf*>(packet_));
+    packet_ = nullptr;
+    data_ = nullptr;
+    capacity_ = size_ = 0;
+}
+
 // ---- stream --------------------------------------------------------------------------
 
-stream::stream(tcp_endpoint& ep, const connection_options& options, app_events& app)
+stream_state::stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive)
     : ep_(ep), app_(app), conn_(ep.config_, options, ep, *this),
-      timer_(this, std::uint32_t(timer_kind::upper_layer)) {}
+      timer_(this, std::uint32_t(timer_kind::upper_layer)), passive_(passive) {}
 
-stream::~stream() { ep_.engine_.timers().cancel(timer_); }
+stream_state::~stream_state() { ep_.engine_.timers().cancel(timer_); }
 
 result<std::size_t, send_error> stream::send(std::span<const std::uint8_t> bytes) {
-    auto r = conn_.send(bytes, ep_.engine_.now());
-    ep_.settle(*this);
+    auto& s = stream_state::of(*this);
+    auto r = s.conn_.send(bytes, s.ep_.engine_.now());
+    s.ep_.settle(s);
+    return r;
+}
+
+result<tx_block, send_error> stream::allocate(std::size_t max) {
+    auto& s = stream_state::of(*this);
+    rte_mbuf* m = rte_pktmbuf_alloc(s.ep_.engine_.pool());
+    if (!m) return unexpected{send_error::no_buffer};
+    tx_block b;
+    b.packet_ = m;
+    b.data_ = rte_pktmbuf_mtod(m, std::uint8_t*);
+    b.capacity_ = std::min<std::size_t>(max, rte_pktmbuf_tailroom(m));
+    return b;
+}
+
+result<std::size_t, send_error> stream::send(tx_block& block) {
+    auto& s = stream_state::of(*this);
+    if (!block.valid()) return std::size_t(0);
+    auto* m = static_cast<rte_mbuf*>(block.packet_);
+    m->data_len = std::uint16_t(block.size_);
+    m->pkt_len = std::uint32_t(block.size_);
+    auto r = s.conn_.send_owned(block.bytes(), m, s.ep_.engine_.now());
+    if (r && *r == block.size_) { // taken: the send buffer holds the mbuf now
+        block.packet_ = nullptr;
+        block.reset();
+    }
+    s.ep_.settle(s);
+    return r;
+}
+
+status<close_error> stream::shutdown() {
+    auto& s = stream_state::of(*this);
+    auto r = s.conn_.shutdown(s.ep_.engine_.now());
+    s.ep_.settle(s);
     return r;
 }
 
 status<close_error> stream::close() {
-    auto r = conn_.close(ep_.engine_.now());
-    ep_.settle(*this);
+    auto& s = stream_state::of(*this);
+    auto r = s.conn_.close(s.ep_.engine_.now());
+    s.ep_.settle(s);
     return r;
 }
 
 void stream::abort() {
-    conn_.abort(ep_.engine_.now());
-    ep_.settle(*this);
+    auto& s = stream_state::of(*this);
+    s.conn_.abort(s.ep_.engine_.now());
+    s.ep_.settle(s);
 }
 
-void stream::on_connected() { app_.on_connected(*this); }
-void stream::on_data(std::span<const std::uint8_t> bytes) { app_.on_data(*this, bytes); }
-void stream::on_writable() { app_.on_writable(*this); }
-void stream::on_peer_closed() { app_.on_peer_closed(*this); }
-void stream::on_closed(close_reason why) { app_.on_closed(*this, why); }
+tcp_state stream::state() const { return stream_state::of(*this).conn_.state(); }
+const flow& stream::flow_id() const { return stream_state::of(*this).conn_.flow_id(); }
+bool stream::passive() const { return stream_state::of(*this).passive_; }
+std::uint32_t stream::send_space() const { return stream_state::of(*this).conn_.send_space(); }
+tcp_info stream::info() const { return stream_state::of(*this).conn_.info(); }
+
+void stream_state::on_connected() {
+    if (passive_) app_.on_accepted(*this);
+    else app_.on_connected(*this);
+}
+void stream_state::on_data(std::span<const std::uint8_t> bytes, void* packet) { app_.on_data(*this, rx_data(bytes, packet)); }
+void stream_state::on_writable() { app_.on_writable(*this); }
+void stream_state::on_peer_closed() { app_.on_peer_closed(*this); }
+void stream_state::on_closed(close_reason why) { app_.on_closed(*this, why); }
+
+// ---- the public endpoint -------------------------------------------------------------
+
+tcp_endpoint::tcp_endpoint(engine& eng, const tcp_config& config, std::size_t max_connections)
+    : core_(std::make_unique<endpoint_core>(eng, config, max_connections)) {}
+tcp_endpoint::~tcp_endpoint() = default;
+status<listen_error> tcp_endpoint::listen(std::uint16_t port, const listen_options& options, app_events& app) {
+    return core_->listen(port, options, app);
+}
+void tcp_endpoint::unlisten(std::uint16_t port) { core_->unlisten(port); }
+result<stream*, connect_error> tcp_endpoint::connect(ipv4_addr remote, std::uint16_t port,
+                                                     const connect_options& options, app_events& app) {
+    return core_->connect(remote, port, options, app);
+}
+std::size_t tcp_endpoint::connections() const { return core_->connections(); }
+const endpoint_stats& tcp_endpoint::stats() const { return core_->stats(); }
+const tcp_config& tcp_endpoint::config() const { return core_->config(); }
+std::vector<std::pair<std::string_view, std::uint64_t>> tcp_endpoint::counters() const { return core_->counters(); }
+std::array<std::size_t, tcp_state_count> tcp_endpoint::count_by_state() const { return core_->count_by_state(); }
+std::vector<tcp_info> tcp_endpoint::list(std::size_t limit) const { return core_->list(limit); }
+
+std::string_view to_string(connect_error e) {
+    switch (e) {
+    case connect_error::no_free_port: return "no free ephemeral port";
+    case connect_error::port_in_use: return "local port in use";
+    case connect_error::table_full: return "connection table full";
+    case connect_error::not_local_address: return "not the engine's address";
+    }
+    return "?";
+}
 
 // ---- endpoint ------------------------------------------------------------------------
 
-tcp_endpoint::tcp_endpoint(engine& eng, const tcp_config& config, std::size_t max_connections)
+endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
     : engine_(eng), config_(config), table_(max_connections), isn_key_(random_key()), cookies_(random_key()) {
     std::random_device rd;
     next_port_ = std::uint16_t(rd() % ephemeral_count);
     engine_.set_protocol_handler(this);
 }
 
-tcp_endpoint::~tcp_endpoint() {
+endpoint_core::~endpoint_core() {
     engine_.set_protocol_handler(nullptr);
-    std::vector<stream*> live;
-    table_.for_each([&](const flow_key&, stream* s) { live.push_back(s); });
+    std::vector<stream_state*> live;
+    table_.for_each([&](const flow_key&, stream_state* s) { live.push_back(s); });
     table_.clear();
-    for (stream* s : live) delete s;
-    for (stream* s : retired_) delete s;
+    for (stream_state* s : live) delete s;
+    for (stream_state* s : retired_) delete s;
 }
 
-status<listen_error> tcp_endpoint::listen(std::uint16_t port, const listen_options& options, app_events& app) {
+status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_options& options, app_events& app) {
     if (!listeners_.try_emplace(port, listener{options, &app}).second) return unexpected(listen_error::port_in_use);
     return {};
 }
 
-void tcp_endpoint::unlisten(std::uint16_t port) { listeners_.erase(port); }
+void endpoint_core::unlisten(std::uint16_t port) { listeners_.erase(port); }
 
-result<stream*, connect_error> tcp_endpoint::connect(ipv4_addr remote_ip, std::uint16_t remote_port,
-                                                 std::optional<std::uint16_t> local_port,
-                                                 const connection_options& options, app_events& app) {
+result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::uint16_t remote_port,
+                                                      const connect_options& options, app_events& app) {
+    const ipv4_addr local = engine_.address().addr;
+    if (options.local_addr && *options.local_addr != local) return unexpected(connect_error::not_local_address);
     if (table_.size() == table_.max_flows()) return unexpected(connect_error::table_full);
+    std::optional<std::uint16_t> local_port = options.local_port;
     if (!local_port) local_port = ephemeral_port(remote_ip, remote_port);
     if (!local_port) return unexpected(connect_error::no_free_port);
-    const flow f{{engine_.address().addr, *local_port}, {remote_ip, remote_port}};
+    const flow f{{local, *local_port}, {remote_ip, remote_port}};
     const flow_key key = key_of(f);
-    auto* s = new stream(*this, options, app);
+    auto* s = new stream_state(*this, options.connection, app, false);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         delete s;
@@ -102,10 +238,10 @@ result<stream*, connect_error> tcp_endpoint::connect(ipv4_addr remote_ip, std::u
     [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
     assert(opened);
     settle(*s);
-    return s;
+    return static_cast<stream*>(s);
 }
 
-std::optional<std::uint16_t> tcp_endpoint::ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port) {
+std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port) {
     const ipv4_addr local = engine_.address().addr;
     for (std::uint32_t i = 0; i < ephemeral_count; ++i) {
         const auto port = std::uint16_t(ephemeral_first + next_port_);
@@ -118,19 +254,19 @@ std::optional<std::uint16_t> tcp_endpoint::ephemeral_port(ipv4_addr remote_ip, s
 
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
 // is a timer ticking every 4 microseconds.
-seq32 tcp_endpoint::initial_sequence(const flow_key& key) const {
+seq32 endpoint_core::initial_sequence(const flow_key& key) const {
     std::uint64_t words[2] = {};
     std::memcpy(words, &key, sizeof key);
     const auto m = std::uint32_t(engine_.now().time_since_epoch().count() / 4000);
     return seq32(m + std::uint32_t(siphash(isn_key_, {words[0], words[1]})));
 }
 
-void tcp_endpoint::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
+void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
     ++depth_;
     ++stats_.segments_in;
-    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload()};
+    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m};
     const flow_key key{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()};
-    if (stream* s = table_.find(key)) {
+    if (stream_state* s = table_.find(key)) {
         s->conn_.on_segment(seg, engine_.now());
         settle(*s);
         if (s->conn_.ended_by_new_syn()) {
@@ -147,12 +283,12 @@ void tcp_endpoint::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tc
     } else {
         reply_no_connection(seg);
     }
-    rte_pktmbuf_free(m); // the payload view was valid until here
+    rte_pktmbuf_free(m); // our reference: the application may hold more (rx_data::keep)
     if (--depth_ == 0) free_retired();
 }
 
 // RFC 9293 §3.10.7.1: no connection (or, in LISTEN, an ACK or RST): reset, unless it is one.
-void tcp_endpoint::reply_no_connection(const segment& seg) {
+void endpoint_core::reply_no_connection(const segment& seg) {
     ++stats_.no_connection;
     if (auto rst = reply_to_closed(seg)) {
         ++stats_.rst_sent;
@@ -163,7 +299,7 @@ void tcp_endpoint::reply_no_connection(const segment& seg) {
 // A segment for no connection, to a listening port. A SYN opens a connection, or with the
 // SYN backlog full gets a cookie (RFC 4987 §3.6); an ACK may complete a cookie handshake;
 // everything else is answered as for no connection (§3.10.7.2: an ACK in LISTEN gets RST).
-void tcp_endpoint::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
+void endpoint_core::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     namespace f = wire::tcp_flags;
     const listener_backlog& backlog = *l.backlog;
     if (seg.has(f::syn) && !seg.has(f::ack) && !seg.has(f::rst)) {
@@ -189,7 +325,7 @@ void tcp_endpoint::on_listener(const segment& seg, const listener& l, std::optio
 }
 
 // The SYN,ACK with a cookie: nothing is kept (RFC 4987 §3.6).
-void tcp_endpoint::send_cookie(const segment& syn, const listener& l) {
+void endpoint_core::send_cookie(const segment& syn, const listener& l) {
     const instant now = engine_.now();
     const flow f{{syn.dst_addr, syn.header.dst_port}, {syn.src_addr, syn.header.src_port}};
     const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(536), now);
@@ -199,7 +335,7 @@ void tcp_endpoint::send_cookie(const segment& syn, const listener& l) {
 }
 
 // An ACK that may complete a cookie handshake. False when the cookie is not valid.
-bool tcp_endpoint::accept_cookie(const segment& ack, const listener& l) {
+bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
     const instant now = engine_.now();
     const flow f{{ack.dst_addr, ack.header.dst_port}, {ack.src_addr, ack.header.src_port}};
     const auto mss = cookies_.check(f, ack.seq() - 1, ack.ack() - 1, now);
@@ -210,7 +346,7 @@ bool tcp_endpoint::accept_cookie(const segment& ack, const listener& l) {
         return true;
     }
     const flow_key key = key_of(f);
-    auto* s = new stream(*this, l.options.connection, *l.app);
+    auto* s = new stream_state(*this, l.options.connection, *l.app, true);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         ++stats_.table_full;
@@ -230,9 +366,9 @@ bool tcp_endpoint::accept_cookie(const segment& ack, const listener& l) {
 // A SYN to a listening port: a connection of its own, in LISTEN, takes it (RFC 9293
 // §3.10.7.2), so SYN-RECEIVED processing is the sans-IO core's. One that replaces a
 // connection in TIME-WAIT starts above that one's SND.NXT (RFC 6191 §2).
-stream* tcp_endpoint::accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
+stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     const flow_key key{seg.dst_addr, seg.src_addr, seg.header.dst_port, seg.header.src_port};
-    auto* s = new stream(*this, l.options.connection, *l.app);
+    auto* s = new stream_state(*this, l.options.connection, *l.app, true);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         ++stats_.table_full;
@@ -251,20 +387,20 @@ stream* tcp_endpoint::accept(const segment& seg, const listener& l, std::optiona
     return s;
 }
 
-void tcp_endpoint::on_timer(timer_hook& hook) {
+void endpoint_core::on_timer(timer_hook& hook) {
     ++depth_;
-    auto& s = *static_cast<stream*>(hook.owner);
+    auto& s = *static_cast<stream_state*>(hook.owner);
     s.conn_.on_timer(engine_.now());
     settle(s);
     if (--depth_ == 0) free_retired();
 }
 
-void tcp_endpoint::after_burst() {
+void endpoint_core::after_burst() {
     if (depth_ == 0) free_retired();
 }
 
 // Keeps the listener's counts of half-open and live connections (listen_options).
-void tcp_endpoint::count_backlog(stream& s) {
+void endpoint_core::count_backlog(stream_state& s) {
     if (!s.backlog_) return;
     const tcp_state st = s.conn_.state();
     const bool half_open = st == tcp_state::syn_received;
@@ -283,7 +419,7 @@ void tcp_endpoint::count_backlog(stream& s) {
     }
 }
 
-void tcp_endpoint::settle(stream& s) {
+void endpoint_core::settle(stream_state& s) {
     count_backlog(s);
     const tcp_state st = s.conn_.state();
     // CLOSED, or a passive connection back in LISTEN (its handshake failed): done.
@@ -303,14 +439,113 @@ void tcp_endpoint::settle(stream& s) {
     }
 }
 
-void tcp_endpoint::free_retired() {
-    for (stream* s : retired_) delete s;
+void endpoint_core::free_retired() {
+    for (stream_state* s : retired_) {
+        // Keep the drop totals of connections that are gone (tcp_endpoint::counters).
+        for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
+        delete s;
+    }
     stats_.freed += retired_.size();
     retired_.clear();
 }
 
-// Builds the packet in one mbuf: IPv4 header, TCP header, the payload copied after them.
-void tcp_endpoint::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+// ---- what telemetry shows ------------------------------------------------------------
+
+std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters() const {
+    std::vector<std::pair<std::string_view, std::uint64_t>> c{
+        {"segments_in", stats_.segments_in},     {"segments_out", stats_.segments_out},
+        {"no_connection", stats_.no_connection}, {"rst_sent", stats_.rst_sent},
+        {"accepted", stats_.accepted},           {"table_full", stats_.table_full},
+        {"no_mbuf", stats_.no_mbuf},             {"freed", stats_.freed},
+        {"syn_backlog_full", stats_.syn_backlog_full},
+        {"syn_cookies_sent", stats_.syn_cookies_sent},
+        {"syn_cookies_validated", stats_.syn_cookies_validated},
+        {"syn_cookies_rejected", stats_.syn_cookies_rejected},
+        {"accept_backlog_full", stats_.accept_backlog_full},
+        {"time_wait_reused", stats_.time_wait_reused},
+        {"connections", table_.size()},
+    };
+    std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;
+    auto add = [&](const stream_state* s) {
+        for (std::size_t d = 0; d < tcp_drop_count; ++d) drops[d] += s->conn_.drops(tcp_drop(d));
+    };
+    table_.for_each([&](const flow_key&, const stream_state* s) { add(s); });
+    for (const stream_state* s : retired_) add(s);
+    for (std::size_t d = 0; d < tcp_drop_count; ++d) c.emplace_back(to_string(tcp_drop(d)), drops[d]);
+    return c;
+}
+
+std::array<std::size_t, tcp_state_count> endpoint_core::count_by_state() const {
+    std::array<std::size_t, tcp_state_count> n{};
+    table_.for_each([&](const flow_key&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
+    return n;
+}
+
+std::vector<tcp_info> endpoint_core::list(std::size_t limit) const {
+    std::vector<tcp_info> out;
+    table_.for_each([&](const flow_key&, const stream_state* s) {
+        if (out.size() < limit) out.push_back(s->conn_.info());
+    });
+    return out;
+}
+
+namespace {
+
+// Telemetry keys are alphanumerics and '_' only: "TIME-WAIT" becomes "TIME_WAIT".
+std::string telemetry_key(std::string_view name) {
+    std::string k(name);
+    for (char& c : k)
+        if (c == '-') c = '_';
+    return k;
+}
+
+} // namespace
+
+// One line per connection, netstat-style, short enough for a telemetry string (127 bytes):
+//   "198.18.0.2:80 198.18.0.1:40000 ESTABLISHED rtt_us=120 cwnd=14600 unacked=0 rtx=0"
+void endpoint_core::report(handler_report& out) const {
+    for (auto& [name, value] : counters()) out.counters.emplace_back(std::string(name), value);
+    const auto states = count_by_state();
+    for (std::size_t i = 0; i < tcp_state_count; ++i)
+        out.states.emplace_back(telemetry_key(to_string(tcp_state(i))), states[i]);
+    out.connections_total = table_.size();
+    for (const tcp_info& i : list(handler_report::max_listed)) {
+        char line[120];
+        std::snprintf(line, sizeof line, "%s:%u %s:%u %s rtt_us=%lld cwnd=%u unacked=%u rtx=%llu",
+                      i.id.local.addr.to_string().c_str(), i.id.local.port, i.id.remote.addr.to_string().c_str(),
+                      i.id.remote.port, telemetry_key(to_string(i.state)).c_str(),
+                      static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(i.srtt).count()),
+                      i.cwnd, i.unacked, static_cast<unsigned long long>(i.retransmits));
+        out.connections.emplace_back(line);
+    }
+}
+
+void endpoint_core::release(void* owner) { rte_pktmbuf_free(static_cast<rte_mbuf*>(owner)); }
+
+namespace {
+
+// An mbuf whose data are `bytes` inside `owner`'s buffer, sharing it (an indirect mbuf: the
+// owner's reference count holds the buffer until this one is sent and freed).
+rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uint8_t> bytes) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m) return nullptr;
+    rte_pktmbuf_attach(m, owner);
+    m->data_off = std::uint16_t(bytes.data() - static_cast<const std::uint8_t*>(m->buf_addr));
+    m->data_len = std::uint16_t(bytes.size());
+    m->pkt_len = std::uint32_t(bytes.size());
+    return m;
+}
+
+} // namespace
+
+// Builds the packet: IPv4 and TCP headers in a fresh mbuf, and the payload either copied
+// after them, or - when it holds handed-over buffers and the port sends multi-segment
+// frames - chained behind them as mbufs that share those buffers (zero-copy).
+void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+    const port_offloads& offloads = engine_.offloads();
+    bool chain = false;
+    if (offloads.multi_segment_tx)
+        for (const tx_piece& p : payload.pieces) chain |= p.owner != nullptr;
     rte_mbuf* m = rte_pktmbuf_alloc(engine_.pool());
     if (!m) {
         ++stats_.no_mbuf;
@@ -318,23 +553,41 @@ void tcp_endpoint::emit(const flow& f, const wire::tcp_repr& header, tx_payload 
     }
     const std::size_t tcp_header = header.header_length();
     const std::size_t tcp_len = tcp_header + payload.size();
-    const std::size_t len = wire::ipv4_repr::header_length + tcp_len;
-    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(len)));
+    const std::size_t in_first = wire::ipv4_repr::header_length + tcp_header + (chain ? 0 : payload.size());
+    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(in_first)));
     if (!out) { // larger than one mbuf: never with our MSS and the default data room
         ++stats_.no_mbuf;
         rte_pktmbuf_free(m);
         return;
     }
-    const port_offloads& offloads = engine_.offloads();
     wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
                        true, 0};
     ip.emit(out, !offloads.tx_ipv4_checksum);
     std::uint8_t* segment = out + wire::ipv4_repr::header_length;
-    std::uint8_t* data = segment + tcp_header;
-    if (!payload.head.empty()) std::memcpy(data, payload.head.data(), payload.head.size());
-    if (!payload.tail.empty()) std::memcpy(data + payload.head.size(), payload.tail.data(), payload.tail.size());
     const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
-    header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
+    if (!chain) {
+        std::uint8_t* data = segment + tcp_header;
+        payload.copy_to(data);
+        header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
+    } else {
+        wire::checksum_accumulator sum;
+        for (const tx_piece& p : payload.pieces) {
+            rte_mbuf* piece = nullptr;
+            if (p.owner) {
+                piece = attach_to(engine_.pool(), static_cast<rte_mbuf*>(p.owner), p.bytes);
+            } else if ((piece = rte_pktmbuf_alloc(engine_.pool()))) {
+                std::memcpy(rte_pktmbuf_append(piece, std::uint16_t(p.bytes.size())), p.bytes.data(), p.bytes.size());
+            }
+            if (!piece || rte_pktmbuf_chain(m, piece) != 0) {
+                if (piece) rte_pktmbuf_free(piece);
+                ++stats_.no_mbuf;
+                rte_pktmbuf_free(m);
+                return;
+            }
+            if (mode == wire::checksum_mode::software) sum.add(p.bytes);
+        }
+        header.emit_header(segment, f.local.addr, f.remote.addr, payload.size(), sum.sum(), mode);
+    }
     if (offloads.tx_tcp_checksum) {
         m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
         m->l4_len = tcp_header;

@@ -210,21 +210,36 @@ bool connection::check_seq(segment& seg, instant now) {
     else
         acceptable = wnd != 0 && (in_range(nxt, seg.seq(), nxt + wnd) || in_range(nxt, seg.seq() + (len - 1), nxt + wnd));
     if (!acceptable) {
+        // A copy of data we acknowledged, whose ACK was lost, ending at Last.ACK.sent: its
+        // TSval is echoed (as Linux does), for an RTT from the earlier copy "would probably
+        // include the sender's retransmit timeout" (RFC 7323 §4.3 (C)). Reaching exactly
+        // Last.ACK.sent keeps the §5.3 R2 protection against injected older segments.
+        if (len > 0 && seg.seq() < nxt && seg.seq() + len == tcb_.last_ack_sent) update_ts_recent(seg, now);
         // "If an incoming segment is not acceptable, an acknowledgment should be sent in
         // reply (unless the RST bit is set, if so drop the segment and return)"
         if (!seg.has(f::rst)) tcb_.ack_now = true;
+        // RFC 2883 §4: data received twice is reported in a D-SACK block, so that the
+        // sender learns its retransmission was needless.
+        const seq32 first = seg.seq() + (seg.has(f::syn) ? 1 : 0);
+        if (!seg.has(f::rst) && !seg.payload.empty() && first + std::uint32_t(seg.payload.size()) <= nxt)
+            dsack_ = seq_range{first, first + std::uint32_t(seg.payload.size())};
         drop(tcp_drop::not_acceptable);
         return false;
     }
     // Trim what lies before RCV.NXT (a duplicate SYN or old data) ...
     if (seg.seq() < nxt) {
         std::uint32_t cut = seq_distance(seg.seq(), nxt);
+        seq32 first = seg.seq();
         if (seg.has(f::syn)) {
             seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
             --cut;
+            first += 1;
         }
         const auto data_cut = std::min<std::size_t>(cut, seg.payload.size());
-        if (data_cut > 0) tcb_.ack_now = true; // a retransmission: our ACK may have been lost
+        if (data_cut > 0) {
+            tcb_.ack_now = true; // a retransmission: our ACK may have been lost
+            dsack_ = seq_range{first, first + std::uint32_t(data_cut)}; // RFC 2883 §4: the part we had
+        }
         seg.payload = seg.payload.subspan(data_cut);
         seg.header.seq = nxt.raw();
     }
@@ -315,8 +330,13 @@ bool connection::check_ack(const segment& seg, instant now) {
         drop(tcp_drop::bad_ack);
         return false;
     }
+    // RFC 6675 §5: "Upon the receipt of any ACK containing SACK information, the
+    // scoreboard MUST be updated via the Update () routine."
+    std::uint32_t newly_sacked = 0;
+    if (tcb_.sack_ok) newly_sacked = scoreboard_.update(tcb_.snd_una, tcb_.snd_max, seg.header.options.sacks());
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
+    if (newly_sacked > 0) on_sack(now);
     if (tcb_.snd_una <= ack) update_window(seg);
 
     switch (state_) {
@@ -362,6 +382,8 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     }
     tcb_.snd_una = ack;
     if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack; // after an RTO rewound snd_nxt
+    scoreboard_.advance(ack);
+    if (tcb_.recover_pending && tcb_.recover <= ack) tcb_.recover_pending = false;
 
     // RTT: RFC 7323 §4.1 from the echoed timestamp, else RFC 6298 §3 timing one segment
     // (Karn: rtt_seq is cleared when anything is retransmitted).
@@ -374,14 +396,19 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     }
     tcb_.retransmits = 0;
 
-    // RFC 5681 §3.2 (Reno): leaving fast recovery deflates the window.
-    if (tcb_.in_recovery) {
+    // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment, the TCP MUST reset
+    // DupAcks to zero."
+    tcb_.dup_acks = 0;
+    if (tcb_.in_recovery && tcb_.recover <= ack) {
+        // A full acknowledgment ends recovery: RFC 6582 §3.2 step 6 (option 2), RFC 6675
+        // §5 (A), RFC 5681 §3.2 step 6: set cwnd to ssthresh, deflating the window.
         tcb_.cwnd = tcb_.ssthresh;
         tcb_.in_recovery = false;
+    } else if (tcb_.in_recovery) {
+        on_partial_ack(acked, now);
     } else if (acked > 0) {
         grow_cwnd(acked);
     }
-    tcb_.dup_acks = 0;
 
     // RFC 6298 §5.2: all acknowledged, stop the timer; §5.3: else restart it.
     if (tcb_.snd_una == tcb_.snd_max) rtx_deadline_.reset();
@@ -402,26 +429,82 @@ void connection::grow_cwnd(std::uint32_t acked) {
     else tcb_.cwnd += std::max<std::uint32_t>(1, smss * smss / tcb_.cwnd);
 }
 
+// RFC 6582 §3.2 step 5: an ACK that covers new data but not recover, in recovery.
+void connection::on_partial_ack(std::uint32_t acked, instant now) {
+    // RFC 6675 §5 (B): with SACK, the scoreboard and pipe decide what output() sends next.
+    if (tcb_.sack_ok) return;
+    // RFC 6582 §3.2 step 5: "retransmit the first unacknowledged segment ... deflate the
+    // congestion window by the amount of new data acknowledged by the Cumulative
+    // Acknowledgment field. If the partial ACK acknowledges at least one SMSS of new data,
+    // then add back SMSS bytes to the congestion window." We stay in fast recovery, and
+    // the RTO restarts on every partial ACK (RFC 6298 §5.3, the "Slow-but-Steady" variant).
+    const std::uint32_t smss = tcb_.snd_mss;
+    retransmit(tcb_.snd_una, smss, now);
+    tcb_.cwnd = tcb_.cwnd > acked ? tcb_.cwnd - acked : 0;
+    if (acked >= smss) tcb_.cwnd += smss;
+    tcb_.cwnd = std::max(tcb_.cwnd, smss);
+}
+
 // RFC 5681 §2 "duplicate acknowledgment" and §3.2 fast retransmit on the third.
 void connection::on_duplicate_ack(const segment& seg, instant now) {
+    // RFC 6675 §2: with SACK, a duplicate acknowledgment is one that SACKs new data, with
+    // or without data and whatever its window (on_sack counts it); one that SACKs nothing
+    // new (a D-SACK, RFC 2883) does not count. Without any SACK block, a SACK peer's
+    // duplicate ACK counts as in RFC 5681.
+    if (tcb_.sack_ok && seg.header.options.sack_block_count > 0) return;
     const bool duplicate = tcb_.snd_una != tcb_.snd_max && seg.payload.empty() && !seg.has(f::fin) &&
                            (std::uint32_t(seg.header.window) << tcb_.snd_wscale) == tcb_.snd_wnd;
     if (!duplicate) {
         tcb_.dup_acks = 0;
         return;
     }
-    ++tcb_.dup_acks;
-    const std::uint32_t smss = tcb_.snd_mss;
+    if (tcb_.dup_acks < 0xff) ++tcb_.dup_acks;
     if (tcb_.in_recovery) {
-        tcb_.cwnd += smss; // §3.2 step 4: inflate for each further duplicate
-    } else if (tcb_.dup_acks == 3) {
-        tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // §3.2 step 2, equation (4)
-        tcb_.rtt_seq.reset();                                   // Karn
-        emit_data(tcb_.snd_una, smss, now);  // §3.2 step 3
-        ++stats_.retransmits;
-        tcb_.cwnd = tcb_.ssthresh + 3 * smss;
-        tcb_.in_recovery = true;
-        tcb_.recover = tcb_.snd_max;
+        if (!tcb_.sack_ok) tcb_.cwnd += tcb_.snd_mss; // RFC 5681 §3.2 step 4: inflate for each further duplicate
+        return;
+    }
+    // RFC 6582 §3.2 step 2: after an RTO or a recovery, no fast retransmit until the
+    // cumulative ACK reaches recover. Before the third, RFC 3042 limited transmit
+    // (congestion_room) lets new data out.
+    if (tcb_.dup_acks >= sack_scoreboard::dup_thresh && !tcb_.recover_pending) enter_recovery(now);
+}
+
+// RFC 6675 §5: an ACK that SACKs new data is a duplicate acknowledgment "regardless of its
+// status as a cumulative acknowledgment".
+void connection::on_sack(instant now) {
+    if (tcb_.in_recovery || tcb_.snd_una == tcb_.snd_max) return;
+    if (tcb_.dup_acks < 0xff) ++tcb_.dup_acks;
+    if (tcb_.recover_pending) return; // RFC 6675 §5.1: not before HighACK reaches RecoveryPoint
+    // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1): three segments or more than
+    // two SMSS SACKed above the cumulative ACK. Otherwise (3): limited transmit, through
+    // congestion_room, where SACKed data no longer counts as in flight.
+    if (tcb_.dup_acks >= sack_scoreboard::dup_thresh || scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_mss))
+        enter_recovery(now);
+}
+
+// Fast retransmit, into loss recovery: RFC 6675 §5 step (4) with SACK, RFC 6582 §3.2
+// step 3 (RFC 5681 §3.2 steps 2 and 3) without.
+void connection::enter_recovery(instant now) {
+    const std::uint32_t smss = tcb_.snd_mss;
+    ++stats_.recoveries;
+    tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // RFC 5681 §3.2 step 2, equation (4)
+    tcb_.recover = tcb_.snd_max;                           // (4.1) RecoveryPoint = HighData
+    tcb_.in_recovery = true;
+    tcb_.recover_pending = true;
+    tcb_.rtt_seq.reset(); // Karn
+    // (4.3): "Retransmit the first data segment presumed dropped", up to the first SACKed octet.
+    std::uint32_t len = smss;
+    if (const auto hole = scoreboard_.next_hole(tcb_.snd_una, tcb_.snd_max))
+        len = std::min(len, seq_distance(hole->left, hole->right));
+    const std::uint32_t sent = retransmit(tcb_.snd_una, len, now);
+    if (tcb_.sack_ok) {
+        tcb_.cwnd = tcb_.ssthresh; // (4.2) no inflation: pipe counts what is in flight
+        // (4.3): "set both HighRxt and RescueRxt to the highest sequence number in the
+        // retransmitted segment"
+        tcb_.high_rxt = tcb_.snd_una + sent;
+        tcb_.rescue_rxt = tcb_.high_rxt;
+    } else {
+        tcb_.cwnd = tcb_.ssthresh + 3 * smss; // RFC 5681 §3.2 step 3: inflate by the three
     }
 }
 
@@ -434,21 +517,31 @@ void connection::process_text(const segment& seg, instant now) {
     case tcp_state::fin_wait_2: break;
     default: return drop(tcp_drop::text_ignored); // "This should not occur since a FIN has been received"
     }
+    if (read_closed_) {
+        // RFC 1122 §4.2.2.13: the application closed and reads no more, so "send a RST to
+        // show that data was lost" (RFC 2525 §2.17; Linux does the same).
+        drop(tcp_drop::data_after_close);
+        emit(wire::tcp_flags::rst, tcb_.snd_nxt, {}, now); // <SEQ=SND.NXT><CTL=RST>, as ABORT
+        to_closed(close_reason::aborted);
+        return;
+    }
     if (seg.seq() != tcb_.rcv_nxt) {
         // Out of order: hold it, and ACK at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
+        const seq32 end = seg.seq() + std::uint32_t(seg.payload.size());
+        if (reassembly_.holds(seg.seq(), end)) dsack_ = seq_range{seg.seq(), end}; // RFC 2883 §4
         if (!reassembly_.insert(tcb_.rcv_nxt, seg.seq(), seg.payload)) drop(tcp_drop::ooo_full);
         tcb_.ack_now = true; // check_fin remembers a FIN that came with it
         return;
     }
     const bool filled_hole = !reassembly_.empty();
-    deliver(seg.payload);
+    deliver(seg.payload, seg.packet);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
          held = reassembly_.take(tcb_.rcv_nxt)) {
         advance_rcv_nxt(std::uint32_t(held.size()));
         stats_.bytes_in += held.size();
-        events_.on_data(held.head);
-        if (!held.tail.empty()) events_.on_data(held.tail);
+        events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
+        if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
     }
     if (reassembly_.fin && *reassembly_.fin == tcb_.rcv_nxt) reach_fin(now);
     if (filled_hole) tcb_.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap fills
@@ -463,6 +556,7 @@ void connection::process_syn_text(segment& seg, instant now) {
     text.header.seq = (tcb_.irs + 1).raw();
     text.header.flags = f::ack;
     text.payload = syn_text_;
+    text.packet = nullptr; // the bytes are our copy, not the segment's buffer
     process_text(text, now);
     syn_text_.clear(); // after: on_data saw a view of it
     if (seg.seq() < tcb_.rcv_nxt) {
@@ -499,10 +593,10 @@ void connection::advance_rcv_nxt(std::uint32_t n) {
     tcb_.rcv_wnd = std::min(space, (tcb_.rcv_wnd + unit - 1) & ~(unit - 1));
 }
 
-void connection::deliver(std::span<const std::uint8_t> bytes) {
+void connection::deliver(std::span<const std::uint8_t> bytes, void* packet) {
     advance_rcv_nxt(std::uint32_t(bytes.size()));
     stats_.bytes_in += bytes.size();
-    events_.on_data(bytes); // zero-copy: a view of the segment itself
+    events_.on_data(bytes, packet); // zero-copy: a view of the segment itself
 }
 
 // §3.10.7.4 eighth: the FIN bit, when the FIN is next in sequence.

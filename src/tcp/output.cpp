@@ -47,10 +47,9 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
         } else if (tcb_.ts_ok) {
             o.timestamp = std::pair{ts_clock(now), tcb_.ts_recent}; // RFC 7323 §3.2: on every non-RST segment
         }
-        if ((flags & f::ack) && tcb_.sack_ok && !reassembly_.empty()) {
-            // RFC 2018 §4: report the out-of-order blocks we hold.
+        if (flags & f::ack) {
             std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
-            o.sack_block_count = std::uint8_t(reassembly_.sack_blocks(blocks));
+            o.sack_block_count = std::uint8_t(sack_option(blocks));
             for (std::size_t i = 0; i < o.sack_block_count; ++i)
                 o.sack_blocks[i] = {blocks[i].left.raw(), blocks[i].right.raw()};
         }
@@ -60,6 +59,7 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
         tcb_.ack_now = false;
         tcb_.unacked_segments = 0;
         delack_deadline_.reset();
+        dsack_.reset(); // RFC 2883 §4: each duplicate is reported once
     }
     ++stats_.segments_out;
     stats_.bytes_out += payload.size();
@@ -88,12 +88,26 @@ void connection::send_ack(instant now) { emit(f::ack, tcb_.snd_max, {}, now); }
 // SACK blocks our ACKs carry (RFC 2018 §3: NOP, NOP, kind, length, 8 bytes a block, as
 // many as fit in 40 bytes of options) come off it too.
 std::uint32_t connection::segment_room() const {
-    if (!tcb_.sack_ok || reassembly_.empty()) return tcb_.snd_mss;
     std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
-    const std::size_t held = reassembly_.sack_blocks(blocks);
-    const std::size_t option_room = 40 - (tcb_.ts_ok ? 12 : 0) - 4;
-    const std::size_t sent = std::min(held, option_room / 8);
-    return tcb_.snd_mss - std::uint32_t(4 + 8 * sent);
+    const std::size_t sent = sack_option(blocks);
+    return sent == 0 ? tcb_.snd_mss : tcb_.snd_mss - std::uint32_t(4 + 8 * sent);
+}
+
+// The SACK blocks our next ACK carries, as many as fit beside the timestamps: first a
+// D-SACK block when a duplicate arrived (RFC 2883 §4), then the out-of-order blocks we
+// hold, most recent first (RFC 2018 §4). A D-SACK inside a held block is followed by
+// that block, which is the most recent one (RFC 2883 §4 (2)).
+std::size_t connection::sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const {
+    if (!tcb_.sack_ok) return 0;
+    const std::size_t fit = (40 - (tcb_.ts_ok ? 12 : 0) - 4) / 8;
+    std::size_t n = 0;
+    if (dsack_) out[n++] = *dsack_;
+    if (!reassembly_.empty()) {
+        std::array<seq_range, wire::tcp_max_sack_blocks> held;
+        const std::size_t count = reassembly_.sack_blocks(held);
+        for (std::size_t i = 0; i < count && n < fit; ++i) out[n++] = held[i];
+    }
+    return n;
 }
 
 // Up to max_len buffered bytes from `seq` on (never more than a segment holds), with the
@@ -112,8 +126,8 @@ std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant no
     return len + (fin ? 1 : 0);
 }
 
-// One new segment at SND.NXT, as the windows allow (RFC 9293 §3.8.6.2.1 without Nagle:
-// every connection is no-delay for now). False when nothing can go.
+// One segment, as the windows allow: in SACK loss recovery what NextSeg() picks, else the
+// next segment at SND.NXT. False when nothing can go.
 bool connection::send_one(instant now) {
     switch (state_) {
     case tcp_state::established:
@@ -123,17 +137,45 @@ bool connection::send_one(instant now) {
     case tcp_state::last_ack: break;
     default: return false;
     }
+    if (tcb_.in_recovery && tcb_.sack_ok) return send_in_recovery(now);
+    return send_at_snd_nxt(congestion_room(), now);
+}
+
+// Octets the congestion window lets out beyond what is in flight. SACKed octets are not in
+// flight (RFC 6675 §5 step (3): limited transmit governed by cwnd and pipe; §5.1: the
+// slow start after an RTO uses the SACK information). Without SACK, RFC 3042: on the first
+// two duplicate ACKs, up to two segments beyond cwnd.
+std::uint32_t connection::congestion_room() const {
+    const std::uint32_t in_flight =
+        seq_distance(tcb_.snd_una, tcb_.snd_nxt) - scoreboard_.sacked_in(tcb_.snd_una, tcb_.snd_nxt);
+    std::uint32_t wnd = tcb_.cwnd;
+    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < sack_scoreboard::dup_thresh &&
+        tcb_.snd_nxt == tcb_.snd_max) // new data only, not the go-back-N after an RTO
+        wnd += tcb_.dup_acks * std::uint32_t(tcb_.snd_mss);
+    return wnd > in_flight ? wnd - in_flight : 0;
+}
+
+// The next segment at SND.NXT (RFC 9293 §3.8.6.2.1), within the peer's window and
+// cwnd_room. Below snd_max (go-back-N after an RTO) it skips what the peer SACKed
+// (RFC 6675 §5.1).
+bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
+    std::uint32_t hole_len = 0xffffffffu;
+    if (tcb_.snd_nxt < tcb_.snd_max && !scoreboard_.empty()) {
+        const auto hole = scoreboard_.next_hole(tcb_.snd_nxt, tcb_.snd_max);
+        tcb_.snd_nxt = hole ? hole->left : tcb_.snd_max;
+        if (hole) hole_len = seq_distance(hole->left, hole->right);
+    }
     if (tcb_.snd_nxt > data_end()) return false; // the FIN is out
     const std::uint32_t in_flight = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
-    const std::uint32_t wnd = std::min(tcb_.snd_wnd, tcb_.cwnd);
-    const std::uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
+    const std::uint32_t receiver_room = tcb_.snd_wnd > in_flight ? tcb_.snd_wnd - in_flight : 0;
+    const std::uint32_t usable = std::min(receiver_room, cwnd_room);
     const std::uint32_t unsent = seq_distance(tcb_.snd_nxt, data_end());
     const std::uint32_t room = segment_room();
-    const std::uint32_t len = std::min({usable, room, unsent});
+    const std::uint32_t len = std::min({usable, room, unsent, hole_len});
     // RFC 9293 §3.7.4 (Nagle): while data is unacknowledged, hold a less-than-full
     // segment, unless it ends the stream with our FIN.
     const bool with_fin = tcb_.fin_queued && len == unsent;
-    if (!options_.no_delay && len > 0 && len < room && in_flight > 0 && !with_fin) return false;
+    if (!options_.no_delay && len > 0 && len < room && in_flight > 0 && !with_fin && len != hole_len) return false;
     const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
     const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
     if (used == 0) return false;
@@ -141,10 +183,58 @@ bool connection::send_one(instant now) {
         tcb_.rtt_seq = tcb_.snd_nxt;
         tcb_.rtt_start = now;
     }
+    if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA
+        ++stats_.retransmits;
+        ++stats_.rto_retransmits;
+    }
     tcb_.snd_nxt += used;
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
     if (!rtx_deadline_) arm_rto(now); // RFC 6298 §5.1
     return true;
+}
+
+// A retransmission below snd_max in loss recovery; returns the sequence space sent.
+std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant now) {
+    const std::uint32_t used = emit_data(seq, max_len, now);
+    if (used > 0) {
+        ++stats_.retransmits;
+        ++stats_.fast_retransmits;
+    }
+    return used;
+}
+
+// RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() (§4) returns.
+bool connection::send_in_recovery(instant now) {
+    const std::uint32_t smss = tcb_.snd_mss;
+    const std::uint32_t pipe = scoreboard_.pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, smss);
+    if (tcb_.cwnd < pipe || tcb_.cwnd - pipe < smss) return false;
+    const seq32 from = seq_max(tcb_.high_rxt, tcb_.snd_una);
+    // Rule (1): the first un-SACKed octet above HighRxt, below the highest SACKed octet,
+    // that IsLost(): (1.a) to (1.c).
+    const auto hole = scoreboard_.next_hole(from, scoreboard_.highest_sacked(tcb_.snd_una));
+    const auto lost_end = scoreboard_.lost_below(smss);
+    auto resend = [&](seq_range h) {
+        const std::uint32_t used = retransmit(h.left, std::min(smss, seq_distance(h.left, h.right)), now);
+        tcb_.high_rxt = h.left + used; // (C.2)
+        return used > 0;
+    };
+    if (hole && lost_end && hole->left < *lost_end && resend(*hole)) return true;
+    // Rule (2): new data, as the receiver's window allows (C.3: snd_max moves).
+    if (tcb_.snd_nxt == tcb_.snd_max && send_at_snd_nxt(tcb_.cwnd - pipe, now)) return true;
+    // Rule (3): an un-SACKed octet below the highest SACKed one, though not yet lost.
+    if (hole && resend(*hole)) return true;
+    // Rule (4): one rescue retransmission per recovery, of the highest un-SACKed octet,
+    // "if HighACK is greater than RescueRxt"; HighRxt is not updated. Not when that octet
+    // was already retransmitted in this recovery (below HighRxt): that would be a
+    // retransmission of a retransmission, which only the RTO should decide.
+    if (tcb_.rescue_rxt && tcb_.snd_una <= *tcb_.rescue_rxt) return false;
+    std::optional<seq_range> last;
+    for (auto h = scoreboard_.next_hole(tcb_.snd_una, tcb_.snd_max); h; h = scoreboard_.next_hole(h->right, tcb_.snd_max))
+        last = h;
+    if (!last || last->right <= tcb_.high_rxt) return false;
+    const std::uint32_t len = std::min(smss, seq_distance(last->left, last->right));
+    tcb_.rescue_rxt = tcb_.recover;
+    return retransmit(last->right - len, len, now) > 0;
 }
 
 void connection::output(instant now) {

@@ -79,4 +79,10 @@ std::size_t reassembly_queue::sack_blocks(std::span<seq_range> out) const {
     return n;
 }
 
+bool reassembly_queue::holds(seq32 left, seq32 right) const {
+    for (std::size_t i = 0; i < count_; ++i)
+        if (blocks_[i].left <= left && right <= blocks_[i].right) return true;
+    return false;
+}
+
 } // namespace tern::tcp

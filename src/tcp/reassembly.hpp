@@ -29,6 +29,8 @@ public:
     explicit reassembly_queue(std::uint32_t capacity);
 
     bool empty() const { return count_ == 0; }
+    // Whether [left, right) is all held already (a duplicate of out-of-order data).
+    bool holds(seq32 left, seq32 right) const;
     std::span<const seq_range> blocks() const { return {blocks_.data(), count_}; }
 
     // Holds `bytes` starting at `seq`; the caller has trimmed them to the receive window

@@ -1,8 +1,11 @@
-// The send buffer: a bounded byte ring holding what the application handed to send() and
-// the peer has not acknowledged yet. Byte 0 of the ring is the byte at SND.UNA (or ISS+1
-// before our SYN is acknowledged). send() copies into it; a zero-copy send would instead
-// append references to the application's buffers (mbufs) to a chain with the same
-// interface (push / pop / view).
+// The send buffer: what the application handed to send() and the peer has not acknowledged
+// yet, in stream order. Byte 0 is the byte at SND.UNA (or ISS+1 before our SYN is
+// acknowledged). It holds two kinds of bytes:
+//   - copied: send(bytes) copies into a bounded ring (allocated at the first copy);
+//   - handed over: a zero-copy send gives a buffer (opaque `owner`, an mbuf for the engine)
+//     that is held as it is, and released through `release` once acknowledged.
+// The stream is a queue of extents, each either a run of ring bytes or one handed-over
+// buffer; a stream of copies only is one extent. capacity bounds both kinds together.
 #pragma once
 
 #include <algorithm>
@@ -10,8 +13,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "tcp/types.hpp"
 
@@ -19,7 +24,17 @@ namespace tern::tcp {
 
 class send_buffer {
 public:
-    explicit send_buffer(std::uint32_t capacity) : capacity_(capacity) {}
+    // Called once for every handed-over buffer, when it is acknowledged or the buffer dies.
+    using release_fn = void (*)(void* context, void* owner);
+
+    explicit send_buffer(std::uint32_t capacity, release_fn release = nullptr, void* context = nullptr)
+        : capacity_(capacity), release_(release), context_(context) {}
+    ~send_buffer() {
+        for (const extent& e : extents_)
+            if (e.owner) release_(context_, e.owner);
+    }
+    send_buffer(const send_buffer&) = delete;
+    send_buffer& operator=(const send_buffer&) = delete;
 
     std::uint32_t size() const { return size_; }
     std::uint32_t space() const { return capacity_ - size_; }
@@ -29,36 +44,102 @@ public:
     std::uint32_t push(std::span<const std::uint8_t> bytes) {
         const auto n = std::uint32_t(std::min<std::size_t>(bytes.size(), space()));
         if (n == 0) return 0;
-        if (!storage_) storage_ = std::make_unique<std::uint8_t[]>(capacity_); // first send only
-        const std::uint32_t tail = (head_ + size_) % capacity_;
+        if (!storage_) storage_ = std::make_unique<std::uint8_t[]>(capacity_); // first copy only
+        const std::uint32_t tail = (ring_head_ + ring_size_) % capacity_;
         const std::uint32_t first = std::min(n, capacity_ - tail);
         std::memcpy(storage_.get() + tail, bytes.data(), first);
         std::memcpy(storage_.get(), bytes.data() + first, n - first);
+        ring_size_ += n;
         size_ += n;
+        if (extents_.empty() || extents_.back().owner) extents_.push_back(extent{});
+        extents_.back().len += n;
         return n;
     }
 
-    // Drops the first n bytes (acknowledged by the peer).
-    void pop(std::uint32_t n) {
-        assert(n <= size_);
-        head_ = (head_ + n) % capacity_;
-        size_ -= n;
+    // Takes a handed-over buffer whole, or not at all (false: no room; the caller keeps it).
+    bool push_owned(std::span<const std::uint8_t> bytes, void* owner) {
+        assert(owner && release_);
+        if (bytes.size() > space()) return false;
+        if (bytes.empty()) {
+            release_(context_, owner);
+            return true;
+        }
+        extents_.push_back(extent{bytes.data(), std::uint32_t(bytes.size()), owner});
+        size_ += std::uint32_t(bytes.size());
+        return true;
     }
 
-    // The bytes [offset, offset + len) from the front, in at most two pieces.
+    // Drops the first n bytes (acknowledged by the peer), releasing buffers wholly acknowledged.
+    void pop(std::uint32_t n) {
+        assert(n <= size_);
+        size_ -= n;
+        while (n > 0) {
+            extent& e = extents_.front();
+            const std::uint32_t k = std::min(n, e.len);
+            if (e.owner) {
+                e.data += k;
+            } else {
+                ring_head_ = (ring_head_ + k) % capacity_;
+                ring_size_ -= k;
+            }
+            e.len -= k;
+            n -= k;
+            if (e.len == 0) {
+                if (e.owner) release_(context_, e.owner);
+                extents_.pop_front();
+            }
+        }
+    }
+
+    // The bytes [offset, offset + len) from the front, as pieces in order (ring bytes that
+    // wrap make two). Valid until the next call on the buffer.
     tx_payload view(std::uint32_t offset, std::uint32_t len) const {
         assert(offset + len <= size_);
+        pieces_.clear();
         if (len == 0) return {};
-        const std::uint32_t start = (head_ + offset) % capacity_;
-        const std::uint32_t first = std::min(len, capacity_ - start);
-        return {{storage_.get() + start, first}, {storage_.get(), len - first}};
+        std::uint32_t ring_at = ring_head_; // ring position of the current ring extent
+        for (const extent& e : extents_) {
+            if (offset >= e.len) {
+                offset -= e.len;
+                if (!e.owner) ring_at = (ring_at + e.len) % capacity_;
+                continue;
+            }
+            const std::uint32_t k = std::min(len, e.len - offset);
+            if (e.owner) {
+                pieces_.push_back({{e.data + offset, k}, e.owner});
+            } else {
+                const std::uint32_t start = (ring_at + offset) % capacity_;
+                const std::uint32_t first = std::min(k, capacity_ - start);
+                pieces_.push_back({{storage_.get() + start, first}, nullptr});
+                if (k > first) pieces_.push_back({{storage_.get(), k - first}, nullptr});
+                ring_at = (ring_at + e.len) % capacity_;
+            }
+            len -= k;
+            offset = 0;
+            if (len == 0) break;
+        }
+        assert(len == 0);
+        std::size_t total = 0;
+        for (const tx_piece& p : pieces_) total += p.bytes.size();
+        return {pieces_, total};
     }
 
 private:
+    struct extent {
+        const std::uint8_t* data = nullptr; // handed over: where its unacknowledged bytes start
+        std::uint32_t len = 0;
+        void* owner = nullptr;              // null: `len` bytes of the ring
+    };
+
     std::unique_ptr<std::uint8_t[]> storage_;
     std::uint32_t capacity_;
-    std::uint32_t head_ = 0;
-    std::uint32_t size_ = 0;
+    std::uint32_t ring_head_ = 0; // ring position of the first ring byte still held
+    std::uint32_t ring_size_ = 0;
+    std::uint32_t size_ = 0;      // ring bytes and handed-over bytes
+    std::deque<extent> extents_;
+    mutable std::vector<tx_piece> pieces_; // what view() returns points here
+    release_fn release_;
+    void* context_;
 };
 
 } // namespace tern::tcp

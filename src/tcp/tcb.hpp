@@ -46,12 +46,15 @@ struct tcb {
     std::optional<seq32> rtt_seq;  // without timestamps: the segment being timed (Karn: none after a retransmit)
     instant rtt_start{};
 
-    // --- congestion control (RFC 5681, Reno) ---
-    std::uint32_t cwnd = 0;        // bytes in flight allowed: snd_nxt - snd_una <= min(cwnd, snd_wnd)
+    // --- congestion control (RFC 5681) and loss recovery (RFC 6675 with SACK, else RFC 6582) ---
+    std::uint32_t cwnd = 0;        // bytes in flight allowed: snd_nxt - snd_una <= min(cwnd, snd_wnd); with SACK in recovery, pipe <= cwnd
     std::uint32_t ssthresh = 0xffffffffu;
-    std::uint8_t dup_acks = 0;     // consecutive duplicate ACKs (RFC 5681 §2)
+    std::uint8_t dup_acks = 0;     // duplicate ACKs (RFC 5681 §2; with SACK, RFC 6675 §2: ACKs that SACK new data)
     bool in_recovery = false;      // after a fast retransmit, until an ACK covers recover
-    seq32 recover;                 // snd_max at the fast retransmit
+    bool recover_pending = false;  // recover is set and snd_una has not reached it: no new fast retransmit (RFC 6582 §3.2 step 2, RFC 6675 §5.1)
+    seq32 recover;                 // RecoveryPoint: snd_max at the fast retransmit or the last RTO
+    seq32 high_rxt;                // RFC 6675 HighRxt: one past the highest octet retransmitted in this recovery
+    std::optional<seq32> rescue_rxt; // RFC 6675 RescueRxt: set once the rescue retransmission is spent
 
     // --- what we still owe the peer ---
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data

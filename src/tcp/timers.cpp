@@ -52,10 +52,12 @@ void connection::on_rto(instant now) {
         return to_closed(close_reason::timed_out);
     }
     ++tcb_.retransmits;
-    ++stats_.retransmits;
     tcb_.rto = std::min(tcb_.rto * 2, config_.max_rto); // §5.5: back off the timer
     tcb_.rtt_seq.reset();                                // Karn: no sample from a retransmission
-    if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) return send_syn(now);
+    if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) {
+        ++stats_.retransmits;
+        return send_syn(now);
+    }
 
     // RFC 5681 §3.1: equation (4), then a loss window of one segment; go back to SND.UNA.
     const std::uint32_t smss = tcb_.snd_mss;
@@ -63,8 +65,17 @@ void connection::on_rto(instant now) {
     tcb_.cwnd = smss;
     tcb_.in_recovery = false;
     tcb_.dup_acks = 0;
+    // RFC 6675 §5.1 (and RFC 6582 §3.2 step 1 after a timeout): RecoveryPoint = HighData,
+    // and no new loss recovery until the cumulative ACK reaches it.
+    tcb_.recover = tcb_.snd_max;
+    tcb_.recover_pending = true;
+    // The scoreboard is kept (§5.1: "Update () SHOULD continue to be used"), so that the
+    // go-back-N below skips what the peer SACKed. A receiver may renege on its SACKs
+    // (RFC 2018 §8), and then the SACKed data would never be resent: when the same
+    // segment times out a second time, the scoreboard is cleared and everything goes again.
+    if (tcb_.retransmits > 1) scoreboard_.clear();
     tcb_.snd_nxt = tcb_.snd_una;
-    send_one(now); // §5.4: retransmit the earliest segment not acknowledged
+    send_one(now); // §5.4: retransmit the earliest segment not acknowledged (counted there)
     arm_rto(now);  // §5.6
 }
 

@@ -12,7 +12,9 @@
 namespace tern::test {
 
 // A device the test scripts: `inbox` is what rx_burst returns, `sent` what tx_burst took;
-// it takes at most `accept` more packets (then refuses). Frees whatever it still holds.
+// it takes at most `accept` more packets (then refuses), and stops at the first frame
+// longer than `max_frame` as net_tap does (so it refuses that frame every time).
+// Frees whatever it still holds.
 class script_device final : public device {
 public:
     ~script_device() override {
@@ -29,6 +31,8 @@ public:
     }
     std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override {
         std::uint16_t took = std::uint16_t(std::min<std::uint64_t>(n, accept));
+        for (std::uint16_t i = 0; i < took; ++i)
+            if (rte_pktmbuf_pkt_len(pkts[i]) > max_frame) took = i;
         accept -= took;
         for (std::uint16_t i = 0; i < took; ++i) sent.push_back(pkts[i]);
         ++tx_calls;
@@ -38,6 +42,7 @@ public:
     std::deque<rte_mbuf*> inbox;
     std::vector<rte_mbuf*> sent;
     std::uint64_t accept = UINT64_MAX;
+    std::uint32_t max_frame = UINT32_MAX;
     std::uint64_t tx_calls = 0;
 };
 

@@ -439,5 +439,94 @@ TEST_F(engine_test, a_full_backlog_drops_with_a_reason) {
     EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_backlog_full), 2u);
 }
 
+// A frame longer than the port's MTU + 14 is one that no device sends: net_tap refuses it
+// on every call, and it used to sit at the head of the backlog and stall TX for good.
+TEST_F(engine_test, an_oversize_frame_is_dropped_and_does_not_stall_tx) {
+    make_engine(); // port MTU 1500: frames up to 1514 bytes
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    dev_.max_frame = 1514;
+    // 14 + 20 + 8 + 1473 = 1515 bytes: the reply is one byte over.
+    dev_.inbox.push_back(echo_request(peer_ip, 1, 0, 1473));
+    dev_.inbox.push_back(echo_request(peer_ip, 1, 1, 1472));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_oversize), 1u);
+    EXPECT_EQ(engine_->tx_backlog(), 0u);
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(rte_pktmbuf_pkt_len(sent[0]), 1514u);
+    expect_echo_reply(bytes(sent[0]), 1, 1, 1472);
+    free_all(sent);
+}
+
+TEST_F(engine_test, the_port_mtu_sets_the_largest_frame) {
+    engine_port port{0, 0, our_mac, port_offloads{}};
+    port.mtu = 576;
+    engine_ = std::make_unique<engine>(0, default_config(), port, dev_, pool_.get(), neighbors_, clock_);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    deliver(echo_request(peer_ip, 1, 0, 576 - 28 + 1));
+    deliver(echo_request(peer_ip, 1, 1, 576 - 28));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_oversize), 1u);
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    expect_echo_reply(bytes(sent[0]), 1, 1, 576 - 28);
+    free_all(sent);
+}
+
+// A packet the device keeps refusing at the head of the backlog, though it fits the MTU,
+// is dropped once the device has taken nothing for tx_stall_timeout; then TX goes on.
+TEST_F(engine_test, a_packet_refused_for_the_stall_timeout_is_dropped) {
+    auto config = default_config();
+    config.tx_stall_timeout = std::chrono::milliseconds(100);
+    make_engine(config);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    dev_.max_frame = 200; // this device takes small frames only
+    dev_.inbox.push_back(echo_request(peer_ip, 1, 0, 56));
+    dev_.inbox.push_back(echo_request(peer_ip, 1, 1, 500));
+    dev_.inbox.push_back(echo_request(peer_ip, 1, 2, 56));
+    engine_->poll();
+    EXPECT_EQ(dev_.sent.size(), 1u);
+    EXPECT_EQ(engine_->tx_backlog(), 2u);
+    // Refused for 99 ms: still waiting, in order.
+    clock_.advance(std::chrono::milliseconds(99));
+    engine_->poll();
+    EXPECT_EQ(engine_->tx_backlog(), 2u);
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_refused), 0u);
+    // 100 ms without the device taking anything: the head goes, the rest follows.
+    clock_.advance(std::chrono::milliseconds(1));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_refused), 1u);
+    EXPECT_EQ(engine_->tx_backlog(), 0u);
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 2u);
+    expect_echo_reply(bytes(sent[0]), 1, 0, 56);
+    expect_echo_reply(bytes(sent[1]), 1, 2, 56);
+    EXPECT_EQ(engine_->stats().dropped_total(), 1u);
+    free_all(sent);
+}
+
+// A device that takes some packets every round is busy, not stuck: however long that
+// lasts, nothing is dropped.
+TEST_F(engine_test, a_slow_device_that_keeps_taking_packets_loses_none) {
+    auto config = default_config();
+    config.tx_stall_timeout = std::chrono::milliseconds(100);
+    make_engine(config);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    for (std::uint16_t i = 0; i < 20; ++i) dev_.inbox.push_back(echo_request(peer_ip, 1, i));
+    dev_.accept = 0;
+    engine_->poll();
+    EXPECT_EQ(engine_->tx_backlog(), 20u);
+    for (int round = 0; round < 20 && engine_->tx_backlog() > 0; ++round) {
+        clock_.advance(std::chrono::milliseconds(60));
+        dev_.accept = 1;
+        engine_->poll();
+    }
+    EXPECT_EQ(engine_->tx_backlog(), 0u);
+    EXPECT_EQ(engine_->stats().dropped_total(), 0u);
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 20u);
+    for (std::uint16_t i = 0; i < 20; ++i) expect_echo_reply(bytes(sent[i]), 1, i, 56);
+    free_all(sent);
+}
+
 } // namespace
 } // namespace tern::test

@@ -108,6 +108,7 @@ std::size_t harness::send(std::size_t n) {
 }
 
 void harness::close() { EXPECT_TRUE(conn.close(now).has_value()); }
+void harness::shutdown() { EXPECT_TRUE(conn.shutdown(now).has_value()); }
 
 void harness::abort() { conn.abort(now); }
 
@@ -128,12 +129,12 @@ void harness::expect_events(std::vector<std::string> expected, std::source_locat
 
 void harness::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
     sent_segment s{f, header, {}, now};
-    s.payload.assign(payload.head.begin(), payload.head.end());
-    s.payload.insert(s.payload.end(), payload.tail.begin(), payload.tail.end());
+    s.payload.resize(payload.size());
+    payload.copy_to(s.payload.data());
     sent.push_back(std::move(s));
 }
 
-void harness::on_data(std::span<const std::uint8_t> bytes) {
+void harness::on_data(std::span<const std::uint8_t> bytes, void* /*packet*/) {
     events.push_back("data " + std::to_string(bytes.size()));
     received.insert(received.end(), bytes.begin(), bytes.end());
 }

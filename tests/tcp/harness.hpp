@@ -67,7 +67,8 @@ public:
 
     // ---- the application ----
     std::size_t send(std::size_t n); // n pattern bytes of our own stream
-    void close();
+    void close();    // Linux's close(): data after it resets
+    void shutdown(); // half-close: we keep receiving
     void abort();
     void expect_state(tcp_state s, std::source_location at = std::source_location::current());
     // The events since the last check, in order: "connected", "data N", "writable",
@@ -75,6 +76,7 @@ public:
     void expect_events(std::vector<std::string> expected, std::source_location at = std::source_location::current());
 
     tcp_config config; // before conn, which keeps a reference to it
+    std::vector<void*> released; // buffers of send_owned, acknowledged (before conn, which releases)
     connection conn;
     instant now{};
     std::uint32_t our_iss;
@@ -86,8 +88,9 @@ public:
 
 private:
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
+    void release(void* owner) override { released.push_back(owner); }
     void on_connected() override { events.push_back("connected"); }
-    void on_data(std::span<const std::uint8_t> bytes) override;
+    void on_data(std::span<const std::uint8_t> bytes, void* packet) override;
     void on_writable() override { events.push_back("writable"); }
     void on_peer_closed() override { events.push_back("peer_closed"); }
     void on_closed(close_reason why) override { events.push_back("closed " + std::string(to_string(why))); }

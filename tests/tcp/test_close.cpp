@@ -138,10 +138,12 @@ TEST(Close, CloseWithQueuedDataSendsFinAfterIt) {
     h.expect_state(tcp_state::fin_wait_2);
 }
 
+// RFC 9293 §3.10.4: after CLOSE (here the half-close, shutdown) "the user ... may continue to
+// RECEIVE until he is told that the remote side has also CLOSED".
 TEST(Close, FinWait2StillReceivesData) {
     harness h;
     h.establish();
-    h.close();
+    h.shutdown();
     h.expect_tx("F. 1:1(0) ack 1");
     h.deliver(". 1:1(0) ack 2");
     h.deliver("P. 1:101(100) ack 2");
@@ -149,6 +151,44 @@ TEST(Close, FinWait2StillReceivesData) {
     h.deliver("F. 101:101(0) ack 2");
     h.expect_tx(". 2:2(0) ack 102");
     h.expect_state(tcp_state::time_wait);
+}
+
+// RFC 1122 §4.2.2.13: after a full close "if new data is received after CLOSE is called, its
+// TCP SHOULD send a RST to show that data was lost" (Linux too: RFC 2525 §2.17).
+TEST(Close, DataAfterCloseIsAnsweredByRst) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver(". 1:1(0) ack 2");
+    h.expect_state(tcp_state::fin_wait_2);
+    h.deliver("P. 1:101(100) ack 2");
+    h.expect_tx("R 2:2(0)");
+    h.expect_events({"closed aborted"});
+    h.expect_state(tcp_state::closed);
+    EXPECT_EQ(h.conn.drops(tcp_drop::data_after_close), 1u);
+}
+
+// The same in FIN-WAIT-1, before our FIN is acknowledged; a FIN alone still closes normally.
+TEST(Close, DataAfterCloseInFinWait1IsAnsweredByRst) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("P. 1:11(10) ack 1");
+    h.expect_tx("R 2:2(0)");
+    h.expect_events({"closed aborted"});
+}
+
+TEST(Close, FinAfterCloseClosesNormally) {
+    harness h;
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver("F. 1:1(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.expect_events({"peer_closed"});
 }
 
 TEST(Close, SendAfterCloseFails) {

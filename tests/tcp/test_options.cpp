@@ -147,5 +147,36 @@ TEST(Options, PawsIgnoresTsRecentOlderThan24Days) { // RFC 7323 §5.5
     h.expect_events({"data 10"});
 }
 
+// Our ACK of a segment was lost and the peer sends the segment again after its RTO. The
+// copy lies wholly before RCV.NXT, so it is not acceptable (RFC 9293 §3.10.7.4), but it
+// ends at Last.ACK.sent: its TSval is echoed, not the first copy's. RFC 7323 §4.3 (C): an
+// RTT from the earlier segment "would probably include the sender's retransmit timeout,
+// badly biasing the sender's average RTT estimate" (each lost ACK then grew the peer's RTO
+// past its last backed-off value, up to 120 s over 10% loss).
+TEST(Options, RetransmissionEndingAtLastAckSentIsEchoed) {
+    harness h;
+    establish_with_timestamps(h);
+    h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 120 ecr 0>");
+    h.advance(40ms);
+    h.expect_tx(". 1:1(0) ack 11 <nop,nop,TS val 45 ecr 120>"); // lost on its way
+    h.advance(1s);
+    h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 1120 ecr 0>");
+    h.expect_tx(". 1:1(0) ack 11 <nop,nop,TS val 1045 ecr 1120,nop,nop,sack 1:11>"); // and D-SACK (RFC 2883)
+    h.expect_events({"data 10"});
+}
+
+// Only a copy that reaches Last.ACK.sent moves TS.Recent (as Linux does): one wholly
+// older could be injected by anyone who knows the 4-tuple (RFC 7323 §5.3 R2 before R3).
+TEST(Options, OlderRetransmissionLeavesTsRecent) {
+    harness h;
+    establish_with_timestamps(h);
+    h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 120 ecr 0>");
+    h.deliver("P. 11:21(10) ack 1 win 512 <nop,nop,TS val 121 ecr 0>");
+    h.expect_tx(". 1:1(0) ack 21 <nop,nop,TS val 5 ecr 120>"); // §4.3 (A): the earlier of the two
+    h.advance(1s);
+    h.deliver("P. 1:11(10) ack 1 win 512 <nop,nop,TS val 1120 ecr 0>");
+    h.expect_tx(". 1:1(0) ack 21 <nop,nop,TS val 1005 ecr 120,nop,nop,sack 1:11>"); // and D-SACK (RFC 2883)
+}
+
 } // namespace
 } // namespace tern::tcp::test

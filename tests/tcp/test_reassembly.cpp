@@ -59,6 +59,51 @@ TEST(Reassembly, SackBlocksAndTimestampsOnDataFitTheMss) {
     h.expect_tx(". 1:1421(1420) ack 1"); // 1460 - 40 bytes of options
 }
 
+// RFC 2883 §4: data that arrives a second time is reported in a D-SACK block, first in
+// the next ACK and only once, so that the sender can tell a needless retransmission
+// (Linux then undoes its window reduction and raises its reordering threshold).
+TEST(Reassembly, Rfc2883_DuplicateBelowRcvNxtIsReportedInDsack) {
+    harness h;
+    h.establish(syn_with_sack);
+    h.deliver("P. 1:1001(1000) ack 1");
+    h.deliver("P. 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 2001 <>"); // every second full segment is ACKed
+    h.deliver("P. 1:1001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 2001 <nop,nop,sack 1:1001>");
+    EXPECT_EQ(h.send(100), 100u);
+    h.expect_tx("P. 1:101(100) ack 2001 <>"); // reported once
+}
+
+TEST(Reassembly, Rfc2883_OverlapReportsOnlyTheDuplicatePart) {
+    harness h;
+    h.establish(syn_with_sack);
+    h.deliver("P. 1:1001(1000) ack 1");
+    h.deliver("P. 501:1501(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1501 <nop,nop,sack 501:1001>");
+    EXPECT_EQ(h.received, pattern(1500));
+}
+
+TEST(Reassembly, Rfc2883_DuplicateOfHeldDataIsFollowedByItsBlock) {
+    harness h;
+    h.establish(syn_with_sack);
+    h.deliver(". 3001:4001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 3001:4001>");
+    h.deliver(". 1001:2001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001 3001:4001>");
+    h.deliver(". 3001:4001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 3001:4001 3001:4001 1001:2001>");
+    h.deliver(". 4001:5001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 3001:5001 1001:2001>");
+}
+
+TEST(Reassembly, Rfc2883_NoDsackWithoutSackPermitted) {
+    harness h;
+    h.establish("S 0:0(0) win 65535 <mss 1460>");
+    h.deliver("P. 1:1001(1000) ack 1");
+    h.deliver("P. 1:1001(1000) ack 1");
+    h.expect_tx(". 1:1(0) ack 1001 <>");
+}
+
 TEST(Reassembly, MostRecentBlockFirst) {
     harness h;
     h.establish(syn_with_sack);
@@ -77,8 +122,8 @@ TEST(Reassembly, OverlapsAndDuplicatesMerge) {
     h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001>");
     h.deliver(". 1501:2501(1000) ack 1");
     h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2501>");
-    h.deliver(". 1001:2001(1000) ack 1"); // a duplicate
-    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2501>");
+    h.deliver(". 1001:2001(1000) ack 1"); // a duplicate: D-SACK first (RFC 2883 §4)
+    h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 1001:2001 1001:2501>");
     h.deliver(". 501:1201(700) ack 1");
     h.expect_tx(". 1:1(0) ack 1 <nop,nop,sack 501:2501>");
     h.deliver(". 1:601(600) ack 1"); // overlaps the held block

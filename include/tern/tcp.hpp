@@ -1,0 +1,345 @@
+// The public TCP API: what an application links against to listen, connect, send and
+// receive on an engine. Everything runs on the engine's own core: the application's
+// callbacks (app_events) fire inside the engine's loop, and the calls (stream::send, close,
+// ...) are made from there too, from inside a callback or between polls. No threads, no
+// locks.
+//
+//   struct my_app : tern::tcp::app_events {
+//       void on_accepted(tcp::stream& s) override { ... }
+//       void on_data(tcp::stream& s, const tcp::rx_data& d) override { kept.push_back(d.keep()); }
+//   };
+//   tern::tcp::tcp_endpoint ep(engine, tern::tcp::tcp_config{});
+//   ep.listen(80, {}, app);
+//
+// The types the sans-IO core shares with the application (states, close reasons, options,
+// the engine-wide tcp_config) are defined here; src/tcp/types.hpp includes them.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tern/addr.hpp"
+#include "tern/result.hpp"
+#include "tern/time.hpp"
+
+namespace tern {
+class engine;
+} // namespace tern
+
+namespace tern::tcp {
+
+// RFC 9293 §3.3.2: the eleven states.
+enum class tcp_state : std::uint8_t {
+    closed,
+    listen,
+    syn_sent,
+    syn_received,
+    established,
+    fin_wait_1,
+    fin_wait_2,
+    close_wait,
+    closing,
+    last_ack,
+    time_wait,
+};
+inline constexpr std::size_t tcp_state_count = 11;
+
+std::string_view to_string(tcp_state s); // "TIME-WAIT", as RFC 9293 writes them
+
+// Why a connection reached CLOSED, as the application is told.
+enum class close_reason : std::uint8_t {
+    normal,    // both FINs exchanged and acknowledged (or TIME_WAIT ran out)
+    reset,     // the peer sent an acceptable RST
+    timed_out, // retransmissions (or keep-alive probes) ran out (RFC 9293 §3.8.3 R2, RFC 6298)
+    refused,   // RST in answer to our SYN (RFC 9293 §3.10.7.3)
+    aborted,   // aborted here: abort(), or data arrived after close() (RFC 1122 §4.2.2.13)
+};
+
+std::string_view to_string(close_reason r);
+
+// An address and port of one side.
+struct endpoint {
+    ipv4_addr addr;
+    std::uint16_t port = 0;
+    friend bool operator==(const endpoint&, const endpoint&) = default;
+};
+
+struct flow {
+    endpoint local;
+    endpoint remote;
+    friend bool operator==(const flow&, const flow&) = default;
+};
+
+// Engine-wide knobs. Defaults follow Linux where the RFCs leave a choice.
+struct tcp_config {
+    duration msl = std::chrono::seconds(30);             // TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2)
+    std::uint8_t syn_retries = 6;                        // SYN retransmissions before "timed out"
+    std::uint8_t synack_retries = 5;                     // SYN-ACK retransmissions before giving up
+    std::uint8_t max_retransmits = 15;                   // data retransmissions (RFC 9293 §3.8.3 R2)
+    duration initial_rto = std::chrono::seconds(1);      // RFC 6298 §2.1
+    duration min_rto = std::chrono::milliseconds(200);   // RFC 6298 §2.4 says 1 s; Linux uses 200 ms
+    duration max_rto = std::chrono::seconds(120);        // RFC 6298 §2.5 allows a maximum >= 60 s
+    duration delayed_ack = std::chrono::milliseconds(40); // RFC 9293 §3.8.6.3: well under 0.5 s
+    std::uint16_t mtu = 1500;                            // our MSS is mtu - 40 (RFC 9293 §3.7.1)
+    bool window_scaling = true;                          // RFC 7323 §2
+    bool timestamps = true;                              // RFC 7323 §3
+    bool sack = true;                                    // RFC 2018: SACK-permitted
+    std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection
+    bool time_wait_reuse = true;                         // RFC 6191: a newer SYN may end TIME-WAIT
+};
+
+// RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.
+struct keepalive_options {
+    duration idle = std::chrono::hours(2);        // no segment received for this long: probe
+    duration interval = std::chrono::seconds(75); // between unanswered probes
+    std::uint8_t count = 9;                       // unanswered probes before "timed out"
+};
+
+// Per-connection settings.
+struct connection_options {
+    std::uint32_t send_buffer = 64 * 1024;    // bytes the send ring holds
+    std::uint32_t receive_buffer = 64 * 1024; // receive window and reassembly space; a power of two
+    std::uint32_t ts_offset = 0;              // added to the ms clock for TSval (RFC 7323 §5.4: random)
+    bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
+    std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
+};
+
+// listen(): options of the listener.
+struct listen_options {
+    connection_options connection; // for every connection the listener accepts
+    // RFC 4987 §3.6: with this many connections in SYN-RECEIVED, further SYNs get a SYN
+    // cookie and no state.
+    std::uint32_t syn_backlog = 1024;
+    // With this many live connections from the listener, further SYNs (and cookie ACKs)
+    // are dropped, as Linux drops them on a full accept queue; the client tries again.
+    std::uint32_t accept_backlog = 4096;
+};
+
+// connect(): the connection's options and, optionally, the local side. The local address
+// must be the engine's own; without a port an ephemeral one is picked.
+struct connect_options {
+    connection_options connection;
+    std::optional<ipv4_addr> local_addr;
+    std::optional<std::uint16_t> local_port;
+};
+
+enum class listen_error : std::uint8_t { port_in_use };
+enum class connect_error : std::uint8_t {
+    no_free_port,      // every ephemeral port to this peer is taken
+    port_in_use,       // the chosen local port already has a connection to this peer
+    table_full,        // the engine holds as many connections as it may
+    not_local_address, // local_addr is not the engine's address
+};
+enum class send_error : std::uint8_t {
+    not_connected, // not opened yet, or already closed
+    closing,       // shutdown() or close() was called, or the connection is going away
+    no_buffer,     // allocate(): the engine's mbuf pool is empty
+};
+enum class close_error : std::uint8_t { not_open, closing };
+
+std::string_view to_string(connect_error e);
+
+// One connection's state and counters, like Linux's TCP_INFO.
+struct tcp_info {
+    tcp_state state = tcp_state::closed;
+    flow id;
+    duration srtt{};   // smoothed RTT (RFC 6298); zero before the first sample
+    duration rttvar{};
+    duration rto{};
+    std::uint32_t cwnd = 0;      // bytes (RFC 5681)
+    std::uint32_t ssthresh = 0;
+    std::uint16_t snd_mss = 0;   // largest payload we send
+    std::uint16_t rcv_mss = 0;   // the MSS we advertised
+    std::uint32_t snd_wnd = 0;   // the peer's window, scaled
+    std::uint32_t rcv_wnd = 0;   // our receive window
+    std::uint8_t snd_wscale = 0;
+    std::uint8_t rcv_wscale = 0;
+    bool timestamps = false;     // RFC 7323 negotiated
+    bool sack = false;           // RFC 2018 negotiated
+    std::uint32_t unacked = 0;   // bytes sent and not yet acknowledged (SND.NXT - SND.UNA)
+    std::uint32_t send_queued = 0; // bytes in the send buffer (unacked and unsent)
+    std::uint64_t bytes_in = 0;    // payload delivered to the application
+    std::uint64_t bytes_out = 0;   // payload emitted, retransmissions included
+    std::uint64_t segments_in = 0;
+    std::uint64_t segments_out = 0;
+    std::uint64_t retransmits = 0;
+};
+
+// Counters of one endpoint (one per engine). Drop reasons of connections are in
+// tcp_endpoint::counters().
+struct endpoint_stats {
+    std::uint64_t segments_in = 0;
+    std::uint64_t segments_out = 0;
+    std::uint64_t no_connection = 0; // segment for no connection and no listener (RST sent unless it was one)
+    std::uint64_t rst_sent = 0;      // RSTs for segments with no connection (RFC 9293 §3.10.7.1)
+    std::uint64_t accepted = 0;      // connections created by a SYN to a listener
+    std::uint64_t table_full = 0;    // SYN dropped: the flow table is full
+    std::uint64_t no_mbuf = 0;       // segment not sent: the pool is empty (the RTO sends it again)
+    std::uint64_t freed = 0;         // streams freed after CLOSED
+    std::uint64_t syn_backlog_full = 0;      // SYNs to a listener with a full SYN backlog (each got a cookie)
+    std::uint64_t syn_cookies_sent = 0;      // SYN,ACKs with a cookie (RFC 4987 §3.6)
+    std::uint64_t syn_cookies_validated = 0; // ACKs with a valid cookie: connection created in ESTABLISHED
+    std::uint64_t syn_cookies_rejected = 0;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
+    std::uint64_t accept_backlog_full = 0;   // SYNs or cookie ACKs dropped: the listener's accept backlog is full
+    std::uint64_t time_wait_reused = 0;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
+};
+
+// Received data kept beyond on_data. Data delivered straight from a packet is kept
+// without a copy: the buffer holds a reference on the packet's mbuf. Data that waited in
+// the reassembly queue is copied once. Move-only; destroying (or reset()) releases it, from
+// any thread, while the engine's mbuf pool exists.
+class rx_buffer {
+public:
+    rx_buffer() = default;
+    rx_buffer(rx_buffer&& other) noexcept { *this = std::move(other); }
+    rx_buffer& operator=(rx_buffer&& other) noexcept;
+    ~rx_buffer() { reset(); }
+
+    std::span<const std::uint8_t> bytes() const { return bytes_; }
+    std::size_t size() const { return bytes_.size(); }
+    bool empty() const { return bytes_.empty(); }
+    bool zero_copy() const { return packet_ != nullptr; } // holds a packet, not a copy
+    void reset();
+
+private:
+    friend class rx_data;
+    void* packet_ = nullptr;                  // an rte_mbuf with one reference ours
+    std::unique_ptr<std::uint8_t[]> copy_;    // or our own copy
+    std::span<const std::uint8_t> bytes_;
+};
+
+// What on_data hands over: in-order bytes, valid during the call; keep() makes them last.
+class rx_data {
+public:
+    rx_data(std::span<const std::uint8_t> bytes, void* packet) : bytes_(bytes), packet_(packet) {}
+
+    std::span<const std::uint8_t> bytes() const { return bytes_; }
+    const std::uint8_t* data() const { return bytes_.data(); }
+    std::size_t size() const { return bytes_.size(); }
+    bool from_packet() const { return packet_ != nullptr; } // keep() will not copy
+    // The bytes for as long as the application holds the result.
+    rx_buffer keep() const;
+
+private:
+    std::span<const std::uint8_t> bytes_;
+    void* packet_; // the rte_mbuf they lie in, or null (reassembled: keep() copies)
+};
+
+// A buffer to fill and hand over to stream::send without a copy (zero-copy send). It lies
+// in an mbuf of the engine's pool. Once sent, the stream holds it until the peer has
+// acknowledged all of it, and the segments refer to it: chained to their headers where the
+// port sends multi-segment frames, else copied into each segment as it goes out.
+class tx_block {
+public:
+    tx_block() = default;
+    tx_block(tx_block&& other) noexcept { *this = std::move(other); }
+    tx_block& operator=(tx_block&& other) noexcept;
+    ~tx_block() { reset(); }
+
+    std::span<std::uint8_t> room() const { return {data_, capacity_}; } // writable
+    void resize(std::size_t n) { size_ = n <= capacity_ ? n : capacity_; } // bytes filled
+    std::size_t size() const { return size_; }
+    std::span<const std::uint8_t> bytes() const { return {data_, size_}; }
+    bool valid() const { return packet_ != nullptr; }
+    void reset(); // gives the buffer back unsent
+
+private:
+    friend class stream;
+    void* packet_ = nullptr; // the rte_mbuf
+    std::uint8_t* data_ = nullptr;
+    std::size_t capacity_ = 0;
+    std::size_t size_ = 0;
+};
+
+// One connection, as the application sees it. Valid from on_accepted (or connect()) to the
+// end of on_closed; the endpoint frees it afterwards.
+class stream {
+public:
+    // RFC 9293 §3.10.2 SEND: copies what fits in the send buffer; returns how much that
+    // was. When short, on_writable follows once space comes back.
+    result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes);
+    // Zero-copy send: a buffer of up to `max` bytes (less when an mbuf holds less) to fill,
+    // then send(block). The block is taken whole or not at all: 0 means no room now (the
+    // block stays the caller's; on_writable follows); on success the block is left empty.
+    result<tx_block, send_error> allocate(std::size_t max);
+    result<std::size_t, send_error> send(tx_block& block);
+    // Half-close: our FIN goes out after the queued data; we keep receiving (on_data, then
+    // on_peer_closed) until the peer closes too.
+    status<close_error> shutdown();
+    // Full close (Linux's close()): the queued data goes out, then our FIN; data that
+    // arrives afterwards is not delivered and resets the connection (RFC 1122 §4.2.2.13,
+    // RFC 2525 §2.17).
+    status<close_error> close();
+    // RFC 9293 §3.10.5 ABORT: RST at once where the peer knows us, no TIME_WAIT.
+    void abort();
+
+    tcp_state state() const;
+    const flow& flow_id() const;
+    bool passive() const;                // accepted from a listener
+    std::uint32_t send_space() const;    // bytes send() would take now
+    tcp_info info() const;
+
+    void* user = nullptr; // the application's own per-stream state
+
+protected:
+    stream() = default;
+    ~stream() = default;
+    stream(const stream&) = delete;
+    stream& operator=(const stream&) = delete;
+};
+
+// What the application hears about its streams. One object may serve many streams (every
+// stream of a listener shares its app_events); each call names its stream.
+struct app_events {
+    virtual void on_accepted(stream& /*s*/) {}  // a passive connection reached ESTABLISHED
+    virtual void on_connected(stream& /*s*/) {} // an active connection reached ESTABLISHED
+    virtual void on_data(stream& /*s*/, const rx_data& /*data*/) {}
+    virtual void on_writable(stream& /*s*/) {}
+    virtual void on_peer_closed(stream& /*s*/) {} // the peer's FIN: "read returns 0"
+    virtual void on_closed(stream& /*s*/, close_reason /*why*/) {} // the last call
+
+protected:
+    ~app_events() = default;
+};
+
+class endpoint_core;
+
+// The TCP layer of one engine: its connections, its listeners. Construct one per engine;
+// it must go before the engine does.
+class tcp_endpoint {
+public:
+    tcp_endpoint(engine& eng, const tcp_config& config, std::size_t max_connections = 4096);
+    ~tcp_endpoint();
+    tcp_endpoint(const tcp_endpoint&) = delete;
+    tcp_endpoint& operator=(const tcp_endpoint&) = delete;
+
+    // RFC 9293 §3.10.1 passive OPEN on every connection to `port`.
+    status<listen_error> listen(std::uint16_t port, const listen_options& options, app_events& app);
+    void unlisten(std::uint16_t port);
+    // RFC 9293 §3.10.1 active OPEN. The stream is the application's until on_closed.
+    result<stream*, connect_error> connect(ipv4_addr remote, std::uint16_t port, const connect_options& options,
+                                           app_events& app);
+
+    std::size_t connections() const;
+    const endpoint_stats& stats() const;
+    const tcp_config& config() const;
+    // endpoint_stats and the total per TCP drop reason (live and freed connections), by name.
+    std::vector<std::pair<std::string_view, std::uint64_t>> counters() const;
+    // Connections per state (index: tcp_state), netstat-style.
+    std::array<std::size_t, tcp_state_count> count_by_state() const;
+    // The first `limit` connections, in no particular order.
+    std::vector<tcp_info> list(std::size_t limit) const;
+
+private:
+    std::unique_ptr<endpoint_core> core_;
+};
+
+} // namespace tern::tcp

@@ -1,0 +1,81 @@
+// The SACK scoreboard of RFC 6675 §3: what the peer has selectively acknowledged above
+// SND.UNA (RFC 2018 blocks from its ACKs), and the queries loss recovery asks of it:
+// IsLost, NextSeg's choice of hole, and the octets of SetPipe.
+//
+// Bounded memory and no per-byte or per-segment state: at most max_ranges disjoint SACKed
+// ranges, sorted, each with an estimate of the segments it holds (its length in SMSS,
+// rounded up: exact for full-sized segments). When a new range would not fit, the lowest
+// one is forgotten: that data only looks un-SACKed again and is, at worst, sent twice.
+//
+// On an RTO the connection keeps the scoreboard (RFC 6675 §5.1 lets Update() go on), so
+// the go-back-N skips SACKed data; it clears it when the same segment times out again, in
+// case the receiver reneged (RFC 2018 §8). See connection::on_rto.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "tcp/reassembly.hpp" // seq_range
+#include "tcp/seq.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::tcp {
+
+class sack_scoreboard {
+public:
+    static constexpr std::size_t max_ranges = 16;
+    static constexpr std::uint32_t dup_thresh = 3; // RFC 6675 §2 DupThresh
+
+    bool empty() const { return count_ == 0; }
+    std::size_t size() const { return count_; }
+    std::span<const seq_range> ranges() const { return {ranges_.data(), count_}; }
+    void clear() { count_ = 0; }
+
+    // RFC 6675 §3 Update(): records the blocks of one ACK. A block is used only when it
+    // lies within [snd_una, snd_max] and is not empty (RFC 2018 §3 blocks are left < right);
+    // a D-SACK block (RFC 2883 §4) reports data at or below SND.UNA, or data already
+    // SACKed, and so adds nothing. Returns the number of octets newly SACKed: RFC 6675 §2
+    // calls an ACK that SACKs new octets a duplicate acknowledgment.
+    std::uint32_t update(seq32 snd_una, seq32 snd_max, std::span<const wire::sack_block> blocks);
+
+    // Forgets everything below a new SND.UNA (the cumulative ACK covers it).
+    void advance(seq32 snd_una);
+
+    // Whether the octet `s` was SACKed.
+    bool is_sacked(seq32 s) const;
+    // One past the highest SACKed octet; snd_una if none.
+    seq32 highest_sacked(seq32 snd_una) const { return count_ == 0 ? snd_una : ranges_[count_ - 1].right; }
+    // Octets SACKed in total, and within [a, b).
+    std::uint32_t sacked_bytes() const;
+    std::uint32_t sacked_in(seq32 a, seq32 b) const;
+
+    // RFC 6675 §4 IsLost(SeqNum): "DupThresh discontiguous SACKed sequences have arrived
+    // above 'SeqNum' or more than (DupThresh - 1) * SMSS bytes with sequence numbers
+    // greater than 'SeqNum' have been SACKed." For an un-SACKed octet, that holds exactly
+    // below lost_below(smss): the sum above an octet only grows as the octet moves down.
+    bool is_lost(seq32 s, std::uint32_t smss) const;
+    // The point below which every un-SACKed octet is lost (the left edge of a SACKed
+    // range); none when no octet is.
+    std::optional<seq32> lost_below(std::uint32_t smss) const;
+
+    // RFC 6675 §4 SetPipe(): each un-SACKed octet in [snd_una, snd_max) counts once if it
+    // is not lost and once more if it was retransmitted (below high_rxt, one past the
+    // highest octet retransmitted; snd_una when none was).
+    std::uint32_t pipe(seq32 snd_una, seq32 snd_max, seq32 high_rxt, std::uint32_t smss) const;
+
+    // The first un-SACKed range at or after `from`, below `limit`: [first, end) where end
+    // is the next SACKed octet or limit. None when everything in [from, limit) is SACKed.
+    std::optional<seq_range> next_hole(seq32 from, seq32 limit) const;
+
+private:
+    void insert(seq32 left, seq32 right);
+    static std::uint32_t segments(std::uint32_t bytes, std::uint32_t smss) { return (bytes + smss - 1) / smss; }
+
+    std::array<seq_range, max_ranges> ranges_{}; // sorted, disjoint, not adjacent
+    std::size_t count_ = 0;
+};
+
+} // namespace tern::tcp

@@ -1,0 +1,116 @@
+// The send buffer with copied and handed-over (zero-copy) bytes mixed in one stream.
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+#include "harness.hpp"
+#include "tcp/send_buffer.hpp"
+
+namespace tern::tcp::test {
+namespace {
+
+struct releases {
+    std::vector<void*> owners;
+    static void record(void* context, void* owner) { static_cast<releases*>(context)->owners.push_back(owner); }
+};
+
+std::vector<std::uint8_t> bytes_of(const tx_payload& p) {
+    std::vector<std::uint8_t> out(p.size());
+    p.copy_to(out.data());
+    return out;
+}
+
+std::vector<std::uint8_t> iota(std::size_t n, std::uint8_t from) {
+    std::vector<std::uint8_t> v(n);
+    std::iota(v.begin(), v.end(), from);
+    return v;
+}
+
+TEST(SendBuffer, CopiesAndHandedOverBuffersKeepStreamOrder) {
+    releases r;
+    send_buffer b(100, releases::record, &r);
+    const auto a = iota(10, 0), owned = iota(20, 10), c = iota(5, 30);
+    int token = 0;
+    EXPECT_EQ(b.push(a), 10u);
+    EXPECT_TRUE(b.push_owned(owned, &token));
+    EXPECT_EQ(b.push(c), 5u);
+    EXPECT_EQ(b.size(), 35u);
+    EXPECT_EQ(b.space(), 65u);
+    // A view across all three: three pieces, the middle one pointing into the owner's bytes.
+    const tx_payload all = b.view(0, 35);
+    ASSERT_EQ(all.pieces.size(), 3u);
+    EXPECT_EQ(all.pieces[1].owner, &token);
+    EXPECT_EQ(all.pieces[1].bytes.data(), owned.data()); // not copied
+    EXPECT_EQ(bytes_of(all), iota(35, 0));
+    EXPECT_EQ(bytes_of(b.view(8, 4)), iota(4, 8));
+    // Acknowledging part of the handed-over buffer keeps it; all of it releases it once.
+    b.pop(15);
+    EXPECT_TRUE(r.owners.empty());
+    EXPECT_EQ(bytes_of(b.view(0, 20)), iota(20, 15));
+    b.pop(15);
+    ASSERT_EQ(r.owners.size(), 1u);
+    EXPECT_EQ(r.owners[0], &token);
+    EXPECT_EQ(bytes_of(b.view(0, 5)), iota(5, 30));
+}
+
+TEST(SendBuffer, HandedOverBufferIsTakenWholeOrNotAtAll) {
+    releases r;
+    send_buffer b(16, releases::record, &r);
+    int token = 0;
+    EXPECT_EQ(b.push(iota(10, 0)), 10u);
+    EXPECT_FALSE(b.push_owned(iota(7, 0), &token)); // 6 bytes of room: the caller keeps it
+    EXPECT_EQ(b.size(), 10u);
+    EXPECT_TRUE(r.owners.empty());
+}
+
+TEST(SendBuffer, RingWrapsAroundHandedOverBuffers) {
+    releases r;
+    send_buffer b(32, releases::record, &r);
+    int t1 = 0, t2 = 0;
+    const auto owned = iota(8, 100);
+    EXPECT_EQ(b.push(iota(20, 0)), 20u);
+    b.pop(16);
+    EXPECT_TRUE(b.push_owned(owned, &t1));
+    EXPECT_EQ(b.push(iota(16, 50)), 16u); // ring bytes 20..31 then 0..3: wraps
+    const tx_payload p = b.view(0, 28);
+    EXPECT_EQ(p.pieces.size(), 4u); // 4 ring bytes, the owner, the ring tail, the wrapped head
+    std::vector<std::uint8_t> want = iota(4, 16);
+    want.insert(want.end(), owned.begin(), owned.end());
+    const auto more = iota(16, 50);
+    want.insert(want.end(), more.begin(), more.end());
+    EXPECT_EQ(bytes_of(p), want);
+    b.pop(28);
+    EXPECT_EQ(b.size(), 0u);
+    EXPECT_EQ(r.owners, std::vector<void*>{&t1});
+    (void)t2;
+}
+
+TEST(SendBuffer, UnacknowledgedBuffersAreReleasedWhenItDies) {
+    releases r;
+    int t1 = 0, t2 = 0;
+    {
+        send_buffer b(64, releases::record, &r);
+        EXPECT_TRUE(b.push_owned(iota(8, 0), &t1));
+        EXPECT_TRUE(b.push_owned(iota(8, 0), &t2));
+    }
+    EXPECT_EQ(r.owners, (std::vector<void*>{&t1, &t2}));
+}
+
+// A connection sends a handed-over buffer as it would copied bytes; the ACK releases it.
+TEST(SendBuffer, ConnectionSendsHandedOverBytesAndReleasesOnAck) {
+    harness h;
+    h.establish();
+    const std::vector<std::uint8_t> owned = pattern(100);
+    int token = 0;
+    auto r = h.conn.send_owned(owned, &token, h.now);
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(*r, 100u);
+    h.expect_tx("P. 1:101(100) ack 1");
+    EXPECT_TRUE(h.released.empty());
+    h.deliver(". 1:1(0) ack 101");
+    EXPECT_EQ(h.released, std::vector<void*>{&token});
+}
+
+} // namespace
+} // namespace tern::tcp::test
