@@ -94,6 +94,8 @@ private:
     void on_sack(instant now);
     void enter_recovery(instant now);
     void on_partial_ack(std::uint32_t acked, instant now);
+    void begin_episode(bool by_timeout);
+    void on_dsack(seq_range d);
     void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
@@ -154,6 +156,7 @@ private:
     reassembly_queue reassembly_;
     std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
     sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
+    retransmit_log retransmitted_; // what the last episode sent again and no D-SACK reported yet (RFC 3708)
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)
