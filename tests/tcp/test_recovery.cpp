@@ -557,8 +557,11 @@ TEST(Recovery, DupThreshRisesAfterDsackAndTheSameReorderingNoLongerRetransmits) 
     h.expect_tx(". 1:1001(1000) ack 1");
     h.deliver(". 1:1(0) ack 4001 win 65535");
     h.deliver(". 1:1(0) ack 4001 win 65535 <sack 1:1001>");
-    h.send(4000);
-    for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 4001:8001
+    h.send(4000); // a window of four again, after the undo
+    h.expect_tx(". 4001:5001(1000) ack 1");
+    h.expect_tx(". 5001:6001(1000) ack 1");
+    h.expect_tx(". 6001:7001(1000) ack 1");
+    h.expect_tx("P. 7001:8001(1000) ack 1");
     h.deliver(". 1:1(0) ack 4001 win 65535 <sack 5001:6001>");
     h.deliver(". 1:1(0) ack 4001 win 65535 <sack 5001:7001>");
     h.deliver(". 1:1(0) ack 4001 win 65535 <sack 5001:8001>"); // three dup ACKs, three segments above
@@ -571,7 +574,11 @@ TEST(Recovery, DupThreshRisesAfterDsackAndTheSameReorderingNoLongerRetransmits) 
     EXPECT_EQ(h.conn.stats().fast_retransmits, 1u);
 
     h.send(5000);
-    for (int i = 0; i < 5; ++i) h.sent.pop_front(); // 8001:13001
+    h.expect_tx(". 8001:9001(1000) ack 1");
+    h.expect_tx(". 9001:10001(1000) ack 1");
+    h.expect_tx(". 10001:11001(1000) ack 1");
+    h.expect_tx(". 11001:12001(1000) ack 1");
+    h.expect_tx("P. 12001:13001(1000) ack 1");
     h.deliver(". 1:1(0) ack 8001 win 65535 <sack 9001:13001>"); // four segments above: lost
     h.expect_tx(". 8001:9001(1000) ack 1");
     EXPECT_TRUE(t.in_recovery);
