@@ -107,6 +107,8 @@ private:
     void on_sack(instant now);
     void enter_recovery(instant now);
     void on_partial_ack(std::uint32_t acked, instant now);
+    void begin_episode(bool by_timeout);
+    void on_dsack(seq_range d);
     void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
@@ -172,6 +174,7 @@ private:
     bool ended_by_new_syn_ = false;      // TIME-WAIT ended by a newer SYN (RFC 6191)
     std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
     sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
+    retransmit_log retransmitted_; // what the last episode sent again and no D-SACK reported yet (RFC 3708)
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)

@@ -338,6 +338,9 @@ bool connection::check_ack(const segment& seg, instant now) {
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
     if (newly_sacked > 0) on_sack(now);
     if (tcb_.snd_una <= ack) update_window(seg);
+    // After the ACK itself, so that an undo follows the deflation at the end of recovery.
+    if (tcb_.sack_ok)
+        if (const auto d = sack_scoreboard::dsack_block(ack, seg.header.options.sacks())) on_dsack(*d);
 
     switch (state_) {
     case tcp_state::fin_wait_1:
@@ -466,7 +469,7 @@ void connection::on_duplicate_ack(const segment& seg, instant now) {
     // RFC 6582 §3.2 step 2: after an RTO or a recovery, no fast retransmit until the
     // cumulative ACK reaches recover. Before the third, RFC 3042 limited transmit
     // (congestion_room) lets new data out.
-    if (tcb_.dup_acks >= sack_scoreboard::dup_thresh && !tcb_.recover_pending) enter_recovery(now);
+    if (tcb_.dup_acks >= scoreboard_.dup_thresh() && !tcb_.recover_pending) enter_recovery(now);
 }
 
 // RFC 6675 §5: an ACK that SACKs new data is a duplicate acknowledgment "regardless of its
@@ -478,7 +481,7 @@ void connection::on_sack(instant now) {
     // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1): three segments or more than
     // two SMSS SACKed above the cumulative ACK. Otherwise (3): limited transmit, through
     // congestion_room, where SACKed data no longer counts as in flight.
-    if (tcb_.dup_acks >= sack_scoreboard::dup_thresh || scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_mss))
+    if (tcb_.dup_acks >= scoreboard_.dup_thresh() || scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_mss))
         enter_recovery(now);
 }
 
@@ -487,6 +490,7 @@ void connection::on_sack(instant now) {
 void connection::enter_recovery(instant now) {
     const std::uint32_t smss = tcb_.snd_mss;
     ++stats_.recoveries;
+    begin_episode(false);
     tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // RFC 5681 §3.2 step 2, equation (4)
     tcb_.recover = tcb_.snd_max;                           // (4.1) RecoveryPoint = HighData
     tcb_.in_recovery = true;
@@ -506,6 +510,41 @@ void connection::enter_recovery(instant now) {
     } else {
         tcb_.cwnd = tcb_.ssthresh + 3 * smss; // RFC 5681 §3.2 step 3: inflate by the three
     }
+}
+
+// A loss recovery episode begins: what an undo restores, and an empty log of what it
+// sends again (RFC 3708 §3: the episode is spurious when every retransmission is D-SACKed).
+void connection::begin_episode(bool by_timeout) {
+    tcb_.prior_cwnd = tcb_.cwnd;
+    tcb_.prior_ssthresh = tcb_.ssthresh;
+    tcb_.prior_fack = scoreboard_.highest_sacked(tcb_.snd_una);
+    tcb_.prior_by_timeout = by_timeout;
+    retransmitted_.start();
+}
+
+// RFC 2883 §5 / RFC 3708 §3: a D-SACK block for octets the last episode retransmitted says
+// that both copies arrived, so that retransmission was not needed.
+void connection::on_dsack(seq_range d) {
+    if (retransmitted_.report(d.left, d.right) == 0) return; // not ours to judge: the network duplicated it
+    const std::uint32_t smss = tcb_.snd_mss;
+    // RFC 4653 §3 (the idea; Linux's tp->reordering): the original was overtaken by the
+    // data SACKed above it when we retransmitted, prior_fack - d.right: e segments. Raise
+    // DupThresh to e + 1 so that the same reordering no longer looks like a loss.
+    if (!tcb_.prior_by_timeout && d.right < tcb_.prior_fack) {
+        const std::uint32_t extent = (seq_distance(d.right, tcb_.prior_fack) + smss - 1) / smss;
+        scoreboard_.raise_dup_thresh(extent + 1);
+    }
+    if (!retransmitted_.all_reported()) return;
+    // RFC 4015 §3 response (as Linux's undo): restore the congestion state from before the
+    // episode, keeping whatever has grown since.
+    ++stats_.undos;
+    retransmitted_.stop();
+    tcb_.cwnd = std::max(tcb_.cwnd, tcb_.prior_cwnd);
+    tcb_.ssthresh = std::max(tcb_.ssthresh, tcb_.prior_ssthresh);
+    // Nothing of the episode was lost: it ends, and a hole that IsLost() from now on is a
+    // new loss, with its own fast retransmit (RFC 6675 §5.1's wait was for this episode's).
+    tcb_.in_recovery = false;
+    tcb_.recover_pending = false;
 }
 
 // §3.10.7.4 seventh: process the segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2).

@@ -149,7 +149,7 @@ std::uint32_t connection::congestion_room() const {
     const std::uint32_t in_flight =
         seq_distance(tcb_.snd_una, tcb_.snd_nxt) - scoreboard_.sacked_in(tcb_.snd_una, tcb_.snd_nxt);
     std::uint32_t wnd = tcb_.cwnd;
-    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < sack_scoreboard::dup_thresh &&
+    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < scoreboard_.dup_thresh() &&
         tcb_.snd_nxt == tcb_.snd_max) // new data only, not the go-back-N after an RTO
         wnd += tcb_.dup_acks * std::uint32_t(tcb_.snd_mss);
     return wnd > in_flight ? wnd - in_flight : 0;
@@ -186,6 +186,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA
         ++stats_.retransmits;
         ++stats_.rto_retransmits;
+        retransmitted_.record(tcb_.snd_nxt, tcb_.snd_nxt + used);
     }
     tcb_.snd_nxt += used;
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
@@ -199,6 +200,7 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
     if (used > 0) {
         ++stats_.retransmits;
         ++stats_.fast_retransmits;
+        retransmitted_.record(seq, seq + used);
     }
     return used;
 }

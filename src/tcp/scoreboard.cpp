@@ -34,6 +34,17 @@ std::uint32_t sack_scoreboard::update(seq32 snd_una, seq32 snd_max, std::span<co
     return newly;
 }
 
+std::optional<seq_range> sack_scoreboard::dsack_block(seq32 seg_ack, std::span<const wire::sack_block> blocks) {
+    if (blocks.empty()) return std::nullopt;
+    const seq32 left(blocks[0].left);
+    const seq32 right(blocks[0].right);
+    if (!(left < right)) return std::nullopt; // RFC 2018 §3: left < right
+    if (right <= seg_ack) return seq_range{left, right};
+    if (blocks.size() >= 2 && seq32(blocks[1].left) <= left && right <= seq32(blocks[1].right))
+        return seq_range{left, right};
+    return std::nullopt;
+}
+
 void sack_scoreboard::insert(seq32 left, seq32 right) {
     std::size_t i = 0;
     while (i < count_ && ranges_[i].right < left) ++i; // wholly before, not touching
@@ -96,7 +107,7 @@ bool sack_scoreboard::is_lost(seq32 s, std::uint32_t smss) const {
         bytes += above;
         segs += segments(above, smss);
     }
-    return segs >= dup_thresh || bytes > (dup_thresh - 1) * smss;
+    return segs >= dup_thresh_ || bytes > (dup_thresh_ - 1) * smss;
 }
 
 std::optional<seq32> sack_scoreboard::lost_below(std::uint32_t smss) const {
@@ -106,7 +117,7 @@ std::optional<seq32> sack_scoreboard::lost_below(std::uint32_t smss) const {
         const std::uint32_t len = seq_distance(ranges_[i].left, ranges_[i].right);
         bytes += len;
         segs += segments(len, smss);
-        if (segs >= dup_thresh || bytes > (dup_thresh - 1) * smss) return ranges_[i].left;
+        if (segs >= dup_thresh_ || bytes > (dup_thresh_ - 1) * smss) return ranges_[i].left;
     }
     return std::nullopt;
 }
@@ -137,6 +148,72 @@ std::optional<seq_range> sack_scoreboard::next_hole(seq32 from, seq32 limit) con
     }
     if (s < limit) return seq_range{s, limit};
     return std::nullopt;
+}
+
+void retransmit_log::record(seq32 left, seq32 right) {
+    if (!active_ || !(left < right)) return;
+    std::size_t i = 0;
+    while (i < count_ && ranges_[i].right < left) ++i;
+    if (i < count_ && ranges_[i].left < right && left < ranges_[i].right) return stop(); // sent twice in this episode
+    if (i < count_ && ranges_[i].right == left) { // recovery resends in order: extend
+        ranges_[i].right = right;
+        if (i + 1 < count_ && right == ranges_[i + 1].left) { // and now touches the next
+            ranges_[i].right = ranges_[i + 1].right;
+            std::copy(ranges_.begin() + std::ptrdiff_t(i + 2), ranges_.begin() + std::ptrdiff_t(count_),
+                      ranges_.begin() + std::ptrdiff_t(i + 1));
+            --count_;
+        } else if (i + 1 < count_ && ranges_[i + 1].left < right) {
+            return stop();
+        }
+        return;
+    }
+    if (i < count_ && ranges_[i].left == right) {
+        ranges_[i].left = left;
+        return;
+    }
+    if (count_ == max_ranges) return stop();
+    std::copy_backward(ranges_.begin() + std::ptrdiff_t(i), ranges_.begin() + std::ptrdiff_t(count_),
+                       ranges_.begin() + std::ptrdiff_t(count_ + 1));
+    ranges_[i] = {left, right};
+    ++count_;
+}
+
+std::uint32_t retransmit_log::report(seq32 left, seq32 right) {
+    if (!active_ || !(left < right)) return 0;
+    std::uint32_t removed = 0;
+    for (std::size_t i = 0; i < count_;) {
+        seq_range& r = ranges_[i];
+        const seq32 lo = seq_max(left, r.left);
+        const seq32 hi = seq_min(right, r.right);
+        if (!(lo < hi)) {
+            ++i;
+            continue;
+        }
+        removed += seq_distance(lo, hi);
+        if (r.left < lo && hi < r.right) { // the report splits the range
+            if (count_ == max_ranges) {
+                stop();
+                return removed;
+            }
+            std::copy_backward(ranges_.begin() + std::ptrdiff_t(i + 1), ranges_.begin() + std::ptrdiff_t(count_),
+                               ranges_.begin() + std::ptrdiff_t(count_ + 1));
+            ranges_[i + 1] = {hi, r.right};
+            r.right = lo;
+            ++count_;
+            i += 2;
+        } else if (r.left < lo) {
+            r.right = lo;
+            ++i;
+        } else if (hi < r.right) {
+            r.left = hi;
+            ++i;
+        } else { // wholly reported
+            std::copy(ranges_.begin() + std::ptrdiff_t(i + 1), ranges_.begin() + std::ptrdiff_t(count_),
+                      ranges_.begin() + std::ptrdiff_t(i));
+            --count_;
+        }
+    }
+    return removed;
 }
 
 } // namespace tern::tcp

@@ -12,6 +12,7 @@
 // case the receiver reneged (RFC 2018 §8). See connection::on_rto.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -27,7 +28,13 @@ namespace tern::tcp {
 class sack_scoreboard {
 public:
     static constexpr std::size_t max_ranges = 16;
-    static constexpr std::uint32_t dup_thresh = 3; // RFC 6675 §2 DupThresh
+    static constexpr std::uint32_t default_dup_thresh = 3; // RFC 6675 §2 DupThresh
+    static constexpr std::uint32_t max_dup_thresh = 16;    // bound on what reordering raises it to
+
+    // DupThresh: RFC 6675's 3 until reordering is seen (RFC 4653 §3: raised by the extent
+    // of a reordering that caused a needless fast retransmit); never below 3.
+    std::uint32_t dup_thresh() const { return dup_thresh_; }
+    void raise_dup_thresh(std::uint32_t t) { dup_thresh_ = std::max(dup_thresh_, std::min(t, max_dup_thresh)); }
 
     bool empty() const { return count_ == 0; }
     std::size_t size() const { return count_; }
@@ -40,6 +47,11 @@ public:
     // SACKed, and so adds nothing. Returns the number of octets newly SACKed: RFC 6675 §2
     // calls an ACK that SACKs new octets a duplicate acknowledgment.
     std::uint32_t update(seq32 snd_una, seq32 snd_max, std::span<const wire::sack_block> blocks);
+
+    // The D-SACK block of an ACK, if it has one. RFC 2883 §4 puts it first; RFC 3708 §2
+    // (RFC 2883 §5): the first block reports a duplicate when it lies at or below the
+    // cumulative ACK of the same segment, or within the second block.
+    static std::optional<seq_range> dsack_block(seq32 seg_ack, std::span<const wire::sack_block> blocks);
 
     // Forgets everything below a new SND.UNA (the cumulative ACK covers it).
     void advance(seq32 snd_una);
@@ -76,6 +88,41 @@ private:
 
     std::array<seq_range, max_ranges> ranges_{}; // sorted, disjoint, not adjacent
     std::size_t count_ = 0;
+    std::uint32_t dup_thresh_ = default_dup_thresh;
+};
+
+// The octets retransmitted in one loss recovery episode (fast retransmit or timeout) that
+// no D-SACK has reported yet. RFC 3708 §3: when every retransmission of the episode is
+// reported received twice, none was needed, and the episode's congestion response can be
+// undone (RFC 4015 §3). Bounded: an octet retransmitted twice in the episode (which one
+// D-SACK could not tell apart from a lost first retransmission) or more disjoint ranges
+// than fit, and the episode can no longer be undone.
+class retransmit_log {
+public:
+    static constexpr std::size_t max_ranges = 8;
+
+    void start() {
+        count_ = 0;
+        active_ = true;
+    }
+    void stop() {
+        count_ = 0;
+        active_ = false;
+    }
+    // Whether an episode is open and still undoable.
+    bool active() const { return active_; }
+    // Whether every octet retransmitted in the episode has been D-SACKed.
+    bool all_reported() const { return active_ && count_ == 0; }
+    // Records [left, right) as sent again.
+    void record(seq32 left, seq32 right);
+    // Removes what the D-SACK block [left, right) reports; returns the octets removed (0: a
+    // duplicate of data sent once, which the network made).
+    std::uint32_t report(seq32 left, seq32 right);
+
+private:
+    std::array<seq_range, max_ranges> ranges_{}; // sorted, disjoint
+    std::size_t count_ = 0;
+    bool active_ = false;
 };
 
 } // namespace tern::tcp

@@ -61,6 +61,10 @@ void connection::on_rto(instant now) {
 
     // RFC 5681 §3.1: equation (4), then a loss window of one segment; go back to SND.UNA.
     const std::uint32_t smss = tcb_.snd_mss;
+    // A first timeout outside fast recovery begins an episode that a D-SACK of every
+    // retransmission undoes (RFC 3708 §3, RFC 4015 §3); in recovery, the fast
+    // retransmit's episode goes on, and resending its octets makes it not undoable.
+    if (tcb_.retransmits == 1 && !tcb_.in_recovery) begin_episode(true);
     tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss);
     tcb_.cwnd = smss;
     tcb_.in_recovery = false;

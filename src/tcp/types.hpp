@@ -133,6 +133,7 @@ struct connection_stats {
     std::uint64_t fast_retransmits = 0; // of those, sent by fast retransmit and loss recovery (RFC 6675, RFC 6582)
     std::uint64_t rto_retransmits = 0;  // of those, data sent again after a timeout (RFC 6298 §5.4, go-back-N)
     std::uint64_t recoveries = 0;       // fast recovery episodes entered
+    std::uint64_t undos = 0;            // episodes undone: every retransmission D-SACKed (RFC 3708, RFC 4015)
 };
 
 } // namespace tern::tcp

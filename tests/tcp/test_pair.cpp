@@ -159,6 +159,7 @@ struct transfer_result {
     duration took{};                 // virtual time, both ways and both closes
     std::uint64_t fast_retransmits = 0; // both ends
     std::uint64_t rto_retransmits = 0;
+    std::uint64_t undos = 0; // episodes undone by D-SACK (RFC 3708)
 };
 
 transfer_result expect_transfer(std::uint64_t seed, link_faults faults, std::uint32_t bytes, tcp_config config = {}) {
@@ -171,6 +172,7 @@ transfer_result expect_transfer(std::uint64_t seed, link_faults faults, std::uin
     for (int i = 0; i < 2; ++i) {
         result.fast_retransmits += sim.end(i).conn.stats().fast_retransmits;
         result.rto_retransmits += sim.end(i).conn.stats().rto_retransmits;
+        result.undos += sim.end(i).conn.stats().undos;
     }
     if (!finished) return result;
     if (std::getenv("TERN_SIM_VERBOSE"))
@@ -210,9 +212,10 @@ void report_bulk(const char* name, link_faults faults, tcp_config config) {
     duration total{};
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
         const transfer_result r = expect_transfer(seed, faults, 4u << 20, config);
-        std::printf("[ pair     ] %s seed %llu: 4 MiB each way in %.3f s (virtual), %llu fast and %llu RTO retransmissions\n",
+        std::printf("[ pair     ] %s seed %llu: 4 MiB each way in %.3f s (virtual), %llu fast and %llu RTO retransmissions, %llu undone\n",
                     name, (unsigned long long)seed, std::chrono::duration<double>(r.took).count(),
-                    (unsigned long long)r.fast_retransmits, (unsigned long long)r.rto_retransmits);
+                    (unsigned long long)r.fast_retransmits, (unsigned long long)r.rto_retransmits,
+                    (unsigned long long)r.undos);
         total += r.took;
     }
     std::printf("[ pair     ] %s: mean %.3f s\n", name, std::chrono::duration<double>(total).count() / 3);

@@ -133,6 +133,54 @@ TEST(Scoreboard, BoundedForgetsTheLowestRange) {
     EXPECT_EQ(sb.ranges().front().left, at(3000));
 }
 
+// RFC 3708 §2 (RFC 2883 §5): the first block is a D-SACK when it lies at or below the
+// cumulative ACK of its segment, or within the second block; otherwise there is none.
+using offsets = std::optional<std::pair<std::uint32_t, std::uint32_t>>;
+offsets offsets_of(std::optional<seq_range> r) {
+    if (!r) return std::nullopt;
+    return std::pair{r->left.raw() - base, r->right.raw() - base};
+}
+
+TEST(Scoreboard, DsackBlockIsTheFirstBelowTheAckOrWithinTheSecond) {
+    const std::array below{block(0, 1000), block(3000, 4000)};
+    EXPECT_EQ(offsets_of(sack_scoreboard::dsack_block(at(2000), below)), (offsets{{0, 1000}}));
+    const std::array within{block(3000, 4000), block(3000, 5000)};
+    EXPECT_EQ(offsets_of(sack_scoreboard::dsack_block(at(2000), within)), (offsets{{3000, 4000}}));
+    const std::array plain{block(3000, 4000), block(5000, 6000)};
+    EXPECT_EQ(offsets_of(sack_scoreboard::dsack_block(at(2000), plain)), std::nullopt);
+    const std::array second_only{block(5000, 6000), block(0, 1000)}; // only the first block can be one
+    EXPECT_EQ(offsets_of(sack_scoreboard::dsack_block(at(2000), second_only)), std::nullopt);
+    const std::array empty_block{block(1000, 1000)};
+    EXPECT_EQ(offsets_of(sack_scoreboard::dsack_block(at(2000), empty_block)), std::nullopt);
+    EXPECT_EQ(offsets_of(sack_scoreboard::dsack_block(at(2000), std::span<const wire::sack_block>{})), std::nullopt);
+}
+
+// The log of an episode's retransmissions: all reported once every octet is D-SACKed;
+// a duplicate of data sent once reports nothing; an octet sent twice ends the episode's undo.
+TEST(RetransmitLog, AllReportedOnlyWhenEveryRetransmissionIsDsacked) {
+    retransmit_log log;
+    log.record(at(0), at(1000)); // not active: nothing is kept
+    log.start();
+    log.record(at(0), at(1000));
+    log.record(at(1000), at(2000)); // extends
+    log.record(at(5000), at(6000));
+    EXPECT_EQ(log.report(at(8000), at(9000)), 0u); // sent once: the network's duplicate
+    EXPECT_EQ(log.report(at(500), at(1500)), 1000u); // splits 0:2000
+    EXPECT_FALSE(log.all_reported());
+    EXPECT_EQ(log.report(at(0), at(500)), 500u);
+    EXPECT_EQ(log.report(at(1500), at(2000)), 500u);
+    EXPECT_FALSE(log.all_reported());
+    EXPECT_EQ(log.report(at(5000), at(6000)), 1000u);
+    EXPECT_TRUE(log.all_reported());
+
+    log.start();
+    log.record(at(0), at(1000));
+    log.record(at(500), at(1500)); // 500:1000 a second time in one episode: one D-SACK cannot tell
+    EXPECT_FALSE(log.active());
+    EXPECT_EQ(log.report(at(0), at(1500)), 0u);
+    EXPECT_FALSE(log.all_reported());
+}
+
 // ---- one connection ----
 
 constexpr std::string_view sack_syn = "S 0:0(0) win 65535 <mss 1000,sackOK>";
@@ -426,6 +474,148 @@ TEST(Recovery, NoFastRetransmitBeforeRecoverAfterTimeout) {
     for (int i = 0; i < 3; ++i) h.deliver(". 1:1(0) ack 1001 win 65535");
     h.expect_no_tx();
     EXPECT_FALSE(h.conn.control_block().in_recovery);
+}
+
+// RFC 3708 §3 and RFC 4015 §3: a fast retransmit caused by reordering, whose copy the
+// peer then reports with a D-SACK (RFC 2883), was not needed: cwnd and ssthresh return to
+// what they were before it.
+TEST(Recovery, DsackOfTheOnlyFastRetransmitRestoresCwnd) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    const auto& t = h.conn.control_block();
+    EXPECT_EQ(t.cwnd, 4000u);
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>"); // 1:1001 was overtaken by three segments
+    h.expect_tx(". 1:1001(1000) ack 1");
+    EXPECT_EQ(t.cwnd, 2000u);
+    h.deliver(". 1:1(0) ack 4001 win 65535"); // the original arrives: recovery ends
+    EXPECT_FALSE(t.in_recovery);
+    EXPECT_EQ(t.cwnd, 2000u);
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 1:1001>"); // and then the retransmission: a duplicate
+    EXPECT_EQ(t.cwnd, 4000u);
+    EXPECT_EQ(t.ssthresh, 0xffffffffu); // slow start again, as before the episode
+    h.expect_no_tx();
+    h.send(4000); // the window is the one before the episode
+    h.expect_tx(". 4001:5001(1000) ack 1");
+    h.expect_tx(". 5001:6001(1000) ack 1");
+    h.expect_tx(". 6001:7001(1000) ack 1");
+    h.expect_tx("P. 7001:8001(1000) ack 1");
+    h.expect_no_tx();
+}
+
+// A D-SACK that arrives while recovery goes on undoes it at once and ends it.
+TEST(Recovery, DsackDuringRecoveryUndoesAndEndsIt) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    const auto& t = h.conn.control_block();
+    EXPECT_TRUE(t.in_recovery);
+    h.deliver(". 1:1(0) ack 3001 win 65535 <sack 1:1001>"); // both copies of 1:1001 arrived
+    EXPECT_FALSE(t.in_recovery);
+    EXPECT_EQ(t.cwnd, 4000u);
+    h.expect_no_tx();
+}
+
+// One real loss and one needless retransmission in an episode: only one of the two is
+// D-SACKed, the reduction was deserved, and it stays.
+TEST(Recovery, EpisodeWithOneRealLossIsNotUndone) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(6000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:1001 is lost, 2001:3001 only late
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:2001>");
+    h.expect_tx(". 4001:5001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:2001 3001:4001>");
+    h.expect_tx("P. 5001:6001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 3001:5001 1001:2001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 3001:6001 1001:2001>");
+    h.expect_tx(". 2001:3001(1000) ack 1");
+    h.expect_no_tx();
+    h.deliver(". 1:1(0) ack 6001 win 65535"); // the retransmitted 1:1001 and the late 2001:3001
+    h.deliver(". 1:1(0) ack 6001 win 65535 <sack 2001:3001>"); // the second copy of 2001:3001
+    const auto& t = h.conn.control_block();
+    EXPECT_FALSE(t.in_recovery);
+    EXPECT_EQ(t.ssthresh, 3000u);
+    EXPECT_EQ(t.cwnd, 3000u);
+    EXPECT_EQ(h.conn.stats().undos, 0u);
+}
+
+// RFC 4653 §3 (the idea; Linux's tp->reordering): a D-SACK shows that 1:1001 was overtaken
+// by three segments; DupThresh rises to four, and the same reordering afterwards causes
+// no retransmission. A segment overtaken by four is still taken for lost.
+TEST(Recovery, DupThreshRisesAfterDsackAndTheSameReorderingNoLongerRetransmits) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 4001 win 65535");
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 1:1001>");
+    h.send(4000); // a window of four again, after the undo
+    h.expect_tx(". 4001:5001(1000) ack 1");
+    h.expect_tx(". 5001:6001(1000) ack 1");
+    h.expect_tx(". 6001:7001(1000) ack 1");
+    h.expect_tx("P. 7001:8001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 5001:6001>");
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 5001:7001>");
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 5001:8001>"); // three dup ACKs, three segments above
+    h.expect_no_tx();
+    const auto& t = h.conn.control_block();
+    EXPECT_FALSE(t.in_recovery);
+    h.deliver(". 1:1(0) ack 8001 win 65535"); // 4001:5001 was only late
+    h.expect_no_tx();
+    EXPECT_EQ(t.cwnd, 5000u); // slow start: nothing reduced it
+    EXPECT_EQ(h.conn.stats().fast_retransmits, 1u);
+
+    h.send(5000);
+    h.expect_tx(". 8001:9001(1000) ack 1");
+    h.expect_tx(". 9001:10001(1000) ack 1");
+    h.expect_tx(". 10001:11001(1000) ack 1");
+    h.expect_tx(". 11001:12001(1000) ack 1");
+    h.expect_tx("P. 12001:13001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 8001 win 65535 <sack 9001:13001>"); // four segments above: lost
+    h.expect_tx(". 8001:9001(1000) ack 1");
+    EXPECT_TRUE(t.in_recovery);
+}
+
+// RFC 3708 §3 applied to a timeout: the go-back-N's one retransmission D-SACKed, the RTO
+// was spurious (a delay), and cwnd and ssthresh return to their values before it.
+TEST(Recovery, DsackOfTheRtoRetransmissionRestoresCwnd) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    h.advance(200ms);
+    h.expect_tx(". 1:1001(1000) ack 1");
+    const auto& t = h.conn.control_block();
+    EXPECT_EQ(t.cwnd, 1000u);
+    h.deliver(". 1:1(0) ack 4001 win 65535"); // every original arrives, late
+    h.expect_no_tx();
+    EXPECT_EQ(t.cwnd, 2000u);
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 1:1001>");
+    EXPECT_EQ(t.cwnd, 4000u);
+    EXPECT_EQ(t.ssthresh, 0xffffffffu);
+}
+
+// A D-SACK of data sent only once (the network duplicated it) undoes nothing.
+TEST(Recovery, DsackOfDataSentOnceUndoesNothing) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    h.deliver(". 1:1(0) ack 4001 win 65535");
+    h.deliver(". 1:1(0) ack 4001 win 65535 <sack 2001:3001>"); // 2001:3001 was never retransmitted
+    const auto& t = h.conn.control_block();
+    EXPECT_EQ(t.cwnd, 2000u);
+    EXPECT_EQ(t.ssthresh, 2000u);
 }
 
 } // namespace
