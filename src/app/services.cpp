@@ -211,9 +211,20 @@ request_head parse_head(std::string_view head) {
 
 } // namespace
 
-http_service::http_service(const http_options& options) : options_(options), body_(options.body_size, 'x') {
-    for (std::size_t i = 0; i < body_.size(); ++i) body_[i] = char('a' + i % 26);
-    if (!body_.empty()) body_.back() = '\n';
+http_service::http_service(const http_options& options) : options_(options) {
+    std::string body(options.body_size, 'x');
+    for (std::size_t i = 0; i < body.size(); ++i) body[i] = char('a' + i % 26);
+    if (!body.empty()) body.back() = '\n';
+    // Whole responses, built once: each leaves in one send(), so Nagle (RFC 9293 §3.7.4)
+    // never holds a body behind its unacknowledged head for the peer's delayed ACK.
+    auto response = [&](const char* connection) {
+        return "HTTP/1.1 200 OK\r\nServer: tern\r\nContent-Type: text/plain\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n" + connection + "\r\n" + body;
+    };
+    keep_alive_ = response("");
+    close_ = response("Connection: close\r\n");
+    // RFC 9112 §C.2.2: an HTTP/1.0 client that asked to keep the connection is told so.
+    keep_alive_10_ = response("Connection: keep-alive\r\n");
 }
 
 void http_service::received(tcp::stream& s, const tcp::rx_data& data) {
@@ -251,13 +262,8 @@ bool http_service::answer_one(tcp::stream& s) {
     if (st.input.size() < total) return false; // the body is still coming
     st.input.erase(0, total);
     counters_.requests.add();
-    // RFC 9112 §9.6: a server that will close says so with "Connection: close"; an
-    // HTTP/1.0 client that asked to keep the connection is told it is kept (§C.2.2).
-    const char* connection = !head.keep_alive ? "Connection: close\r\n" : head.http10 ? "Connection: keep-alive\r\n" : "";
-    std::string response = "HTTP/1.1 200 OK\r\nServer: tern\r\nContent-Type: text/plain\r\nContent-Length: " +
-                           std::to_string(body_.size()) + "\r\n" + connection + "\r\n";
-    write(s, response);
-    write(s, body_);
+    // RFC 9112 §9.6: a server that will close says so with "Connection: close".
+    write(s, !head.keep_alive ? close_ : head.http10 ? keep_alive_10_ : keep_alive_);
     if (!head.keep_alive) close_after_sending(s);
     return head.keep_alive;
 }

@@ -120,7 +120,7 @@ private:
     void fail(tcp::stream& s, const char* status);
 
     http_options options_;
-    std::string body_;
+    std::string keep_alive_, close_, keep_alive_10_; // whole responses: head and body
 };
 
 } // namespace tern::app

@@ -262,6 +262,30 @@ TEST_F(services, http_1_0_keep_alive_persists_and_says_so) {
     EXPECT_EQ(http.requests(), 2u);
 }
 
+// With Nagle on (the default) a response still leaves at once: head and body go in one
+// send(), so no part of it waits for the ACK the client delays (RFC 9293 §3.7.4 with
+// RFC 1122 §4.2.3.2). 20 requests one after the other over a 50 us link take well under
+// one delayed-ACK time (40 ms) each.
+TEST_F(services, http_response_is_not_held_by_nagle) {
+    app::http_service http(app::http_options{200, 16 * 1024});
+    client c;
+    int answered = 0;
+    c.request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.on_bytes = [&](tcp::stream& s) {
+        const int n = int(parse_responses(c.received).size());
+        if (n == answered) return;
+        answered = n;
+        if (n < 20) c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        else (void)s.close();
+    };
+    ASSERT_TRUE(server_node->ep.listen(port, {}, http).has_value());
+    ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
+    const instant start = clock_.now();
+    ASSERT_TRUE(run_until([&] { return answered == 20; }, 10s));
+    EXPECT_LT(clock_.now() - start, 20ms) << "some response waited for a delayed ACK";
+    ASSERT_TRUE(settle());
+}
+
 struct bad_case {
     const char* name;
     std::string request;
