@@ -117,6 +117,8 @@ int main(int argc, char** argv) {
         ("body-size", po::value<unsigned>()->default_value(13), "http: bytes of response body (0-16777216)")
         ("max-request", po::value<unsigned>()->default_value(16 * 1024),
          "http: bytes of request head (beyond: 431) and of request body (beyond: 413) (64-16777216)")
+        ("max-connections", po::value<unsigned>()->default_value(4096),
+         "connections per engine, TIME_WAIT included (16-16777216)")
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0: none)");
     cli::add_engine_options(desc);
     cli::add_tcp_options(desc);
@@ -144,6 +146,9 @@ int main(int argc, char** argv) {
         if (http_opts.max_request < 64 || http_opts.max_request > (1u << 24))
             throw std::invalid_argument("--max-request: " + std::to_string(http_opts.max_request) +
                                         " is outside 64-16777216");
+        const unsigned max_connections = vm["max-connections"].as<unsigned>();
+        if (max_connections < 16 || max_connections > (1u << 24))
+            throw std::invalid_argument("--max-connections: " + std::to_string(max_connections) + " is outside 16-16777216");
         const double interval = vm["interval"].as<double>();
         if (!(interval == 0 || (interval >= 0.1 && interval <= 3600)))
             throw std::invalid_argument("--interval: must be 0 or within 0.1-3600 seconds");
@@ -173,7 +178,8 @@ int main(int argc, char** argv) {
         listen.connection = tcp_settings.connection;
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
             services.push_back(make_service(mode, http_opts));
-            endpoints.push_back(std::make_unique<tcp::tcp_endpoint>((*rt)->engine_at(i), tcp_cfg));
+            endpoints.push_back(std::make_unique<tcp::tcp_endpoint>((*rt)->engine_at(i), tcp_cfg,
+                                                                 vm["max-connections"].as<unsigned>()));
             for (std::uint16_t port : ports)
                 if (!endpoints.back()->listen(port, listen, *services.back())) {
                     std::cerr << "tern-server: --port: " << port << " is in use\n";

@@ -52,6 +52,7 @@ expect "a delayed ACK of 0.5 s or more is refused" 2 "--delayed-ack-ms: 500 is o
 expect "an initial RTO below the minimum is refused" 2 "--initial-rto-ms: is outside --min-rto-ms to --max-rto-ms" -- -- --ip 198.18.0.2/24 --initial-rto-ms 100
 expect "a retry count that is not a number is named" 2 "syn-retries.*invalid" -- -- --ip 198.18.0.2/24 --syn-retries many
 expect "a tiny request limit is refused" 2 "--max-request: 10 is outside 64-16777216" -- -- --ip 198.18.0.2/24 --mode http --max-request 10
+expect "too few connections are refused" 2 "--max-connections: 1 is outside 16-16777216" -- -- --ip 198.18.0.2/24 --max-connections 1
 expect "a missing config file is named" 2 "--config: cannot open '/nonexistent/tern.ini'" -- -- --config /nonexistent/tern.ini
 printf 'ip = 198.18.0.2/24\nfrobnicate = 1\n' >"$WORK/unknown.ini"
 expect "an unknown key in the config file is refused" 2 "--config $WORK/unknown.ini: .*frobnicate" -- -- --config "$WORK/unknown.ini"
