@@ -16,6 +16,10 @@ void buffered_service::start(tcp::stream& s) {
 void buffered_service::on_data(tcp::stream& s, const tcp::rx_data& data) {
     if (!s.user) return;
     counters_.bytes_in.add(data.size());
+    // Retransmissions show up in the per-second line while a stream lives: sampled here
+    // (an ACK for retransmitted data usually comes with data or precedes on_writable), on
+    // on_writable, and at the close.
+    sample_retransmits(s);
     received(s, data);
 }
 

@@ -27,7 +27,7 @@ struct service_counters {
     counter aborted;      // closed here by an abort (data after close, or abort())
     counter bytes_in;     // payload delivered to the service
     counter bytes_out;    // payload the send buffers took
-    counter retransmits;  // of closed streams, and of open ones as last seen (see sample_retransmits)
+    counter retransmits;  // of closed streams, and of open ones as last seen (on data, on_writable)
     counter requests;     // http: responses with 200
     counter bad_requests; // http: 400, 413 and 431
 

@@ -11,6 +11,7 @@
 
 #include "app/services.hpp"
 #include "core/engine.hpp"
+#include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/sim_link.hpp"
 #include "tern/clock.hpp"
@@ -91,9 +92,16 @@ protected:
         client_node.emplace(0, client_ip, client_mac, link_.a(), client_pool_, clock_);
         server_node.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_);
     }
+    // The client's side through a seeded fault_device (acting on both directions).
+    void with_faults(const fault_config& faults) {
+        client_node.reset();
+        fault_.emplace(link_.a(), clock_, faults);
+        client_node.emplace(0, client_ip, client_mac, *fault_, client_pool_, clock_);
+    }
     ~services() override {
         client_node.reset();
         server_node.reset();
+        fault_.reset();
     }
 
     void step() {
@@ -105,6 +113,7 @@ protected:
             if (t && (!next || *t < *next)) next = t;
         };
         consider(link_.next_arrival());
+        if (fault_) consider(fault_->next_release());
         consider(client_node->eng.timers().next_deadline());
         consider(server_node->eng.timers().next_deadline());
         if (client_node->eng.tx_backlog() > 0 || server_node->eng.tx_backlog() > 0) next = now;
@@ -141,6 +150,7 @@ protected:
     mbuf_pool server_pool_ = make_pool();
     virtual_clock clock_;
     sim_link link_;
+    std::optional<fault_device> fault_;
     std::optional<node> client_node;
     std::optional<node> server_node;
 };
@@ -388,6 +398,27 @@ TEST_F(services, echo_returns_what_arrives) {
     EXPECT_EQ(c.received, std::string(100000, 'q'));
     EXPECT_EQ(echo.counters().bytes_in.get(), 100000u);
     EXPECT_EQ(echo.counters().bytes_out.get(), 100000u);
+    EXPECT_EQ(echo.counters().retransmits.get(), 0u); // a clean link
+}
+
+// The service counts its streams' retransmissions (tern-server's "rtx"): over a lossy link
+// the echoed data needed some, and the count outlives the connection.
+TEST_F(services, echo_counts_retransmissions_over_loss) {
+    fault_config faults;
+    faults.rx.loss = faults.tx.loss = 0.05;
+    faults.seed = 7;
+    with_faults(faults);
+    app::echo_service echo;
+    client c;
+    c.request = std::string(200000, 'q');
+    c.on_bytes = [&](tcp::stream& s) {
+        if (c.received.size() == 200000) (void)s.close();
+    };
+    exchange(echo, c);
+    EXPECT_EQ(c.received, std::string(200000, 'q'));
+    ASSERT_TRUE(settle());
+    EXPECT_GT(echo.counters().retransmits.get(), 0u);
+    EXPECT_GT(fault_->counters(fault_direction::rx).dropped, 0u);
 }
 
 } // namespace
