@@ -157,15 +157,22 @@ struct request_head {
     std::size_t content_length = 0;
 };
 
+struct connection_header {
+    bool close = false;
+    bool keep_alive = false;
+};
+
 // RFC 9110 §7.6.1: Connection is a comma-separated list of options.
-void connection_options(std::string_view value, bool& close, bool& keep_alive) {
+connection_header connection_options(std::string_view value) {
+    connection_header c;
     while (!value.empty()) {
         auto comma = value.find(',');
         std::string_view option = trim(value.substr(0, comma));
         value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
-        if (iequals(option, "close")) close = true;
-        if (iequals(option, "keep-alive")) keep_alive = true;
+        if (iequals(option, "close")) c.close = true;
+        if (iequals(option, "keep-alive")) c.keep_alive = true;
     }
+    return c;
 }
 
 // RFC 9112 §3: method SP request-target SP HTTP-version, then header fields.
@@ -193,7 +200,9 @@ request_head parse_head(std::string_view head) {
             return r;
         std::string_view name = field.substr(0, colon), value = trim(field.substr(colon + 1));
         if (iequals(name, "connection")) {
-            connection_options(value, close, keep);
+            const connection_header c = connection_options(value);
+            close |= c.close;
+            keep |= c.keep_alive;
         } else if (iequals(name, "content-length")) {
             std::size_t n = 0;
             auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
