@@ -7,8 +7,20 @@
 
 namespace tern::app {
 
+buffered_service::~buffered_service() {
+    while (sessions_) {
+        session* next = sessions_->next;
+        delete sessions_;
+        sessions_ = next;
+    }
+}
+
 void buffered_service::start(tcp::stream& s) {
-    s.user = new session();
+    auto* st = new session();
+    st->next = sessions_;
+    if (sessions_) sessions_->prev = st;
+    sessions_ = st;
+    s.user = st;
     counters_.opened.add();
     opened(s);
 }
@@ -30,7 +42,10 @@ void buffered_service::on_closed(tcp::stream& s, tcp::close_reason why) {
     if (why == tcp::close_reason::reset) counters_.resets.add();
     if (why == tcp::close_reason::timed_out) counters_.timeouts.add();
     if (why == tcp::close_reason::aborted) counters_.aborted.add();
-    delete static_cast<session*>(s.user);
+    session* st = static_cast<session*>(s.user);
+    (st->prev ? st->prev->next : sessions_) = st->next;
+    if (st->next) st->next->prev = st->prev;
+    delete st;
     s.user = nullptr;
 }
 

@@ -43,10 +43,19 @@ struct session {
     std::uint64_t retransmits_seen = 0;
     bool close_when_sent = false;
     bool done = false;            // source: stop sending (the peer closed, or we are closing)
+    session* prev = nullptr;      // the service's list of its sessions
+    session* next = nullptr;
 };
 
 class buffered_service : public tcp::app_events {
 public:
+    buffered_service() = default;
+    buffered_service(const buffered_service&) = delete;
+    buffered_service& operator=(const buffered_service&) = delete;
+    // Frees the sessions of streams still open: an endpoint that goes first frees its
+    // streams without on_closed. Destroy it after the endpoint and before the mbuf pools.
+    virtual ~buffered_service();
+
     const service_counters& counters() const { return counters_; }
 
 protected:
@@ -70,6 +79,7 @@ protected:
 private:
     void start(tcp::stream& s);
     void flush(tcp::stream& s);
+    session* sessions_ = nullptr; // every live session, so none outlives the service
 };
 
 class echo_service final : public buffered_service {
