@@ -2,7 +2,8 @@
 # tern-server's modes against the kernel's TCP, over a TAP device in a namespace made for
 # this test: sink counts exactly the bytes a kernel client sends; source streams its
 # pattern to a kernel client; http closes after "Connection: close", listens on two ports
-# from an INI file, and serves wrk for a few seconds with no error. The per-second line
+# from an INI file (whose msl sets how long TIME_WAIT lasts), and serves wrk for a few
+# seconds with no error. The per-second line
 # and the summary are checked from tern-server's log. Every loop is bounded.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -88,7 +89,7 @@ check "source sent at least what the client read" "[ \"\$(summary $P2 bytes_out)
 
 # --- http: Connection: close, two ports from an INI file, wrk -----------------------
 P3=tern_it_http_$$
-printf 'mode = http\nport = 80,8080\nbody-size = 100\n' >"$WORK/http.ini"
+printf 'mode = http\nport = 80,8080\nbody-size = 100\nmsl = 1\n' >"$WORK/http.ini"
 check "tern-server starts in http mode from an INI file" "start_tern $P3 --config '$WORK/http.ini'"
 check "it listens on both ports of the INI file" "grep -q 'http on TCP port 80,8080' '$WORK/$P3.log'"
 in_ns timeout 30 python3 - >"$WORK/close" 2>&1 <<'PY'
@@ -110,6 +111,13 @@ PY
 check "Connection: close gets 200 on port 8080" "grep -qx 'HTTP/1.1 200 OK' '$WORK/close'"
 check "and the response says Connection: close, then tern closes" "grep -qx 'close True' '$WORK/close'"
 check "Content-Length is the body's length" "grep -qx 'length 100 100' '$WORK/close'"
+# tern closed first, so its side waits in TIME_WAIT for 2·MSL: 2 s with the INI file's
+# "msl = 1" (60 s by default).
+tw() { telemetry "$P3" /tern/tcp/states | grep -o '"TIME_WAIT": [0-9]*' | grep -o '[0-9]*$'; }
+for _ in $(seq 20); do [ "$(tw)" = 1 ] && break; sleep 0.1; done
+TW_SEEN=$(tw)
+for _ in $(seq 50); do [ "$(tw)" = 0 ] && break; sleep 0.1; done
+check "tern's TIME_WAIT lasts 2·MSL of the INI file's msl (seen: $TW_SEEN, then: $(tw))" "[ '$TW_SEEN' = 1 ] && [ \"\$(tw)\" = 0 ]"
 in_ns timeout 60 wrk -t1 -c16 -d3s --latency http://198.18.0.2/ >"$WORK/wrk" 2>&1
 check "wrk ran against tern-server for 3 s ($(grep -E 'Requests/sec' "$WORK/wrk" | tr -s ' '))" \
     "grep -Eq 'Requests/sec: +[1-9]' '$WORK/wrk'"
