@@ -3,8 +3,8 @@
 # this test: sink counts exactly the bytes a kernel client sends; source streams its
 # pattern to a kernel client; http closes after "Connection: close", listens on two ports
 # from an INI file (whose msl sets how long TIME_WAIT lasts), and serves wrk for a few
-# seconds with no error. The per-second line
-# and the summary are checked from tern-server's log. Every loop is bounded.
+# seconds with no error. The per-second line and the summary are checked from
+# tern-server's log. Every loop is bounded.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
