@@ -1,10 +1,15 @@
 // tern-server: the server backend. Brings up the engines on a port (ARP, ICMP echo) and,
-// with --mode, serves TCP on every engine: echo, or an HTTP/1.1 responder.
+// with --mode, serves TCP on every engine: echo, sink (discard, count), source (send
+// forever) or an HTTP/1.1 responder. Options come from the command line and, with
+// --config FILE, from an INI file (the command line wins). While it runs it prints one line
+// of counters a second; on SIGINT/SIGTERM (or after --duration) a summary.
 //
 //   tern-server [EAL args] -- --ip 198.18.0.2/24 --mode http --port 80 [options]
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "app/services.hpp"
@@ -15,6 +20,87 @@
 namespace po = boost::program_options;
 using namespace tern;
 
+namespace {
+
+std::uint16_t default_port(const std::string& mode) {
+    if (mode == "echo") return 7;    // RFC 862
+    if (mode == "sink") return 9;    // RFC 863 (discard)
+    if (mode == "source") return 19; // RFC 864 (character generator)
+    return 80;
+}
+
+std::unique_ptr<app::buffered_service> make_service(const std::string& mode, const app::http_options& http) {
+    if (mode == "echo") return std::make_unique<app::echo_service>();
+    if (mode == "sink") return std::make_unique<app::sink_service>();
+    if (mode == "source") return std::make_unique<app::source_service>();
+    if (mode == "http") return std::make_unique<app::http_service>(http);
+    return nullptr;
+}
+
+// The services' counters summed over engines. Each engine writes its own (relaxed atomics);
+// this reads them from any thread.
+struct totals {
+    std::uint64_t open = 0, opened = 0, closed = 0, resets = 0, timeouts = 0, aborted = 0;
+    std::uint64_t bytes_in = 0, bytes_out = 0, retransmits = 0, requests = 0, bad_requests = 0;
+    std::uint64_t drops = 0; // the engines' packet drops, every reason
+
+    static totals of(const std::vector<std::unique_ptr<app::buffered_service>>& services, const runtime& rt) {
+        totals t;
+        for (auto& s : services) {
+            const app::service_counters& c = s->counters();
+            t.opened += c.opened.get();
+            t.closed += c.closed.get();
+            t.resets += c.resets.get();
+            t.timeouts += c.timeouts.get();
+            t.aborted += c.aborted.get();
+            t.bytes_in += c.bytes_in.get();
+            t.bytes_out += c.bytes_out.get();
+            t.retransmits += c.retransmits.get();
+            t.requests += c.requests.get();
+            t.bad_requests += c.bad_requests.get();
+        }
+        t.open = t.opened - t.closed;
+        for (auto& [name, value] : rt.totals())
+            if (name.starts_with("drop_")) t.drops += value;
+        return t;
+    }
+};
+
+// One line every `interval` seconds until the stop flag is set: what happened in that
+// interval, from counters the engines publish; nothing here touches an engine.
+void print_progress(const std::vector<std::unique_ptr<app::buffered_service>>& services, const runtime& rt,
+                    double interval, bool http) {
+    using clk = std::chrono::steady_clock;
+    const auto start = clk::now();
+    auto last_time = start;
+    totals last = totals::of(services, rt);
+    auto next = start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(interval));
+    while (!cli::stop_requested.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const auto now = clk::now();
+        if (now < next) continue;
+        next += std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(interval));
+        const totals t = totals::of(services, rt);
+        const double dt = std::chrono::duration<double>(now - last_time).count();
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        char req[48] = "";
+        if (http) std::snprintf(req, sizeof req, " req/s %.0f bad %llu", double(t.requests - last.requests) / dt,
+                                (unsigned long long)(t.bad_requests - last.bad_requests));
+        std::printf("tern-server: %7.1fs conns %llu accepted %llu closed %llu%s in %.2f Mbit/s out %.2f Mbit/s "
+                    "rtx %llu resets %llu timeouts %llu drops %llu\n",
+                    elapsed, (unsigned long long)t.open, (unsigned long long)(t.opened - last.opened),
+                    (unsigned long long)(t.closed - last.closed), req, double(t.bytes_in - last.bytes_in) * 8 / dt / 1e6,
+                    double(t.bytes_out - last.bytes_out) * 8 / dt / 1e6,
+                    (unsigned long long)(t.retransmits - last.retransmits), (unsigned long long)(t.resets - last.resets),
+                    (unsigned long long)(t.timeouts - last.timeouts), (unsigned long long)(t.drops - last.drops));
+        std::fflush(stdout);
+        last = t;
+        last_time = now;
+    }
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
     auto eal = eal::start(argc, argv);
     if (!eal) {
@@ -23,26 +109,49 @@ int main(int argc, char** argv) {
     }
     po::options_description desc("tern-server options");
     desc.add_options()("help,h", "this text")
-        ("mode", po::value<std::string>()->default_value("none"), "TCP service: none, echo or http")
-        ("port", po::value<unsigned>(), "TCP port to listen on (default: 7 for echo, 80 for http)")
+        ("config", po::value<std::string>(), "read options from this INI file (name = value, as on the command line "
+                                             "without --); the command line wins")
+        ("mode", po::value<std::string>()->default_value("none"), "TCP service: none, echo, sink, source or http")
+        ("port", po::value<std::vector<std::string>>(),
+         "TCP port(s) to listen on, repeatable or comma-separated (default: 7 echo, 9 sink, 19 source, 80 http)")
         ("body-size", po::value<unsigned>()->default_value(13), "http: bytes of response body (0-16777216)")
-        ("no-delay", po::bool_switch(), "turn Nagle's algorithm off on every connection");
+        ("max-request", po::value<unsigned>()->default_value(16 * 1024),
+         "http: bytes of request head (beyond: 431) and of request body (beyond: 413) (64-16777216)")
+        ("max-connections", po::value<unsigned>()->default_value(4096),
+         "connections per engine, TIME_WAIT included (16-16777216)")
+        ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0: none)");
     cli::add_engine_options(desc);
+    cli::add_tcp_options(desc);
     po::variables_map vm;
     int exit_code = 0;
     if (!cli::parse(eal->app_args(), desc, vm, exit_code, "usage: tern-server [EAL args] -- --ip ADDR/PREFIX [options]"))
         return exit_code;
 
     runtime_options options;
+    cli::tcp_settings tcp_settings;
+    std::vector<std::uint16_t> ports;
     std::string mode = vm["mode"].as<std::string>();
+    app::http_options http_opts;
     try {
         options = cli::engine_options_from(vm);
-        if (mode != "none" && mode != "echo" && mode != "http")
-            throw std::invalid_argument("--mode: '" + mode + "' is not none, echo or http");
-        if (vm.count("port") && (vm["port"].as<unsigned>() == 0 || vm["port"].as<unsigned>() > 65535))
-            throw std::invalid_argument("--port: " + std::to_string(vm["port"].as<unsigned>()) + " is outside 1-65535");
+        tcp_settings = cli::tcp_options_from(vm);
+        if (mode != "none" && mode != "echo" && mode != "sink" && mode != "source" && mode != "http")
+            throw std::invalid_argument("--mode: '" + mode + "' is not none, echo, sink, source or http");
+        if (vm.count("port")) ports = cli::ports_from(vm["port"].as<std::vector<std::string>>());
+        if (ports.empty()) ports.push_back(default_port(mode));
         if (vm["body-size"].as<unsigned>() > (1u << 24))
             throw std::invalid_argument("--body-size: must be at most 16777216");
+        http_opts.body_size = vm["body-size"].as<unsigned>();
+        http_opts.max_request = vm["max-request"].as<unsigned>();
+        if (http_opts.max_request < 64 || http_opts.max_request > (1u << 24))
+            throw std::invalid_argument("--max-request: " + std::to_string(http_opts.max_request) +
+                                        " is outside 64-16777216");
+        const unsigned max_connections = vm["max-connections"].as<unsigned>();
+        if (max_connections < 16 || max_connections > (1u << 24))
+            throw std::invalid_argument("--max-connections: " + std::to_string(max_connections) + " is outside 16-16777216");
+        const double interval = vm["interval"].as<double>();
+        if (!(interval == 0 || (interval >= 0.1 && interval <= 3600)))
+            throw std::invalid_argument("--interval: must be 0 or within 0.1-3600 seconds");
     } catch (const std::invalid_argument& e) {
         std::cerr << "tern-server: " << e.what() << "\n";
         return 2;
@@ -57,42 +166,62 @@ int main(int argc, char** argv) {
                 (*rt)->engine_count(), (*rt)->engine_at(0).mac().to_string().c_str());
     std::fflush(stdout);
 
-    // One TCP endpoint per engine, all listening on the same port (declared after the
-    // runtime, so they go before the engines they serve).
-    app::echo_service echo;
-    app::http_service http(app::http_options{vm["body-size"].as<unsigned>()});
-    tcp::app_events* service = mode == "echo" ? static_cast<tcp::app_events*>(&echo)
-                             : mode == "http" ? static_cast<tcp::app_events*>(&http) : nullptr;
+    // One service and one TCP endpoint per engine, every endpoint listening on every port
+    // (declared after the runtime, so they go before the engines they serve). A service
+    // serves one engine only: its counters have one writer.
+    std::vector<std::unique_ptr<app::buffered_service>> services;
     std::vector<std::unique_ptr<tcp::tcp_endpoint>> endpoints;
-    if (service) {
-        tcp::tcp_config tcp_cfg;
+    if (mode != "none") {
+        tcp::tcp_config tcp_cfg = tcp_settings.config;
         tcp_cfg.mtu = options.engine.mtu;
         tcp::listen_options listen;
-        listen.connection.no_delay = vm["no-delay"].as<bool>();
-        auto port = std::uint16_t(vm.count("port") ? vm["port"].as<unsigned>() : mode == "echo" ? 7 : 80);
+        listen.connection = tcp_settings.connection;
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
-            endpoints.push_back(std::make_unique<tcp::tcp_endpoint>((*rt)->engine_at(i), tcp_cfg));
-            (void)endpoints.back()->listen(port, listen, *service);
+            services.push_back(make_service(mode, http_opts));
+            endpoints.push_back(std::make_unique<tcp::tcp_endpoint>((*rt)->engine_at(i), tcp_cfg,
+                                                                 vm["max-connections"].as<unsigned>()));
+            for (std::uint16_t port : ports)
+                if (!endpoints.back()->listen(port, listen, *services.back())) {
+                    std::cerr << "tern-server: --port: " << port << " is in use\n";
+                    return 1;
+                }
         }
-        std::printf("tern-server: %s on TCP port %u\n", mode.c_str(), port);
+        std::string list;
+        for (std::uint16_t port : ports) list += (list.empty() ? "" : ",") + std::to_string(port);
+        std::printf("tern-server: %s on TCP port %s\n", mode.c_str(), list.c_str());
         std::fflush(stdout);
     }
 
     cli::install_signal_handlers();
     cli::stop_after(vm["duration"].as<double>());
+    std::thread progress;
+    if (vm["interval"].as<double>() > 0)
+        progress = std::thread(print_progress, std::cref(services), std::cref(**rt), vm["interval"].as<double>(),
+                               mode == "http");
     (*rt)->run(cli::stop_requested);
+    if (progress.joinable()) progress.join();
 
     std::printf("tern-server: stopped. counters:\n%s", cli::summary(**rt).c_str());
-    if (service) {
-        std::uint64_t accepted = 0, rst = 0;
+    if (!services.empty()) {
+        const totals t = totals::of(services, **rt);
+        const std::pair<const char*, std::uint64_t> rows[] = {
+            {"connections_opened", t.opened}, {"connections_closed", t.closed}, {"connections_open", t.open},
+            {"closed_by_reset", t.resets},    {"closed_timed_out", t.timeouts}, {"closed_aborted", t.aborted},
+            {"bytes_in", t.bytes_in},         {"bytes_out", t.bytes_out},       {"retransmits", t.retransmits}};
+        for (auto [name, value] : rows) std::printf("  %s %llu\n", name, (unsigned long long)value);
+        // The engines have stopped: their endpoints' counters may be read here.
+        std::vector<std::pair<std::string_view, std::uint64_t>> tcp;
         for (auto& ep : endpoints) {
-            accepted += ep->stats().accepted;
-            rst += ep->stats().rst_sent;
+            auto c = ep->counters();
+            if (tcp.empty()) tcp = c;
+            else
+                for (std::size_t k = 0; k < tcp.size(); ++k) tcp[k].second += c[k].second;
         }
-        std::printf("  tcp_accepted %llu\n  tcp_rst_sent %llu\n", (unsigned long long)accepted, (unsigned long long)rst);
+        for (auto& [name, value] : tcp)
+            if (value != 0) std::printf("  tcp_%.*s %llu\n", int(name.size()), name.data(), (unsigned long long)value);
         if (mode == "http")
-            std::printf("  http_requests %llu\n  http_bad_requests %llu\n", (unsigned long long)http.requests(),
-                        (unsigned long long)http.bad_requests());
+            std::printf("  http_requests %llu\n  http_bad_requests %llu\n", (unsigned long long)t.requests,
+                        (unsigned long long)t.bad_requests);
     }
     for (auto& n : (*rt)->neighbors().entries())
         std::printf("  arp %s %s%s\n", n.ip.to_string().c_str(), n.mac.to_string().c_str(), n.is_static ? " static" : "");

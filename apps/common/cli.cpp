@@ -1,6 +1,9 @@
 #include "common/cli.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <csignal>
+#include <fstream>
 #include <cstdio>
 #include <iostream>
 #include <sstream>
@@ -134,6 +137,116 @@ runtime_options engine_options_from(const po::variables_map& vm) {
     return o;
 }
 
+void add_tcp_options(po::options_description& desc) {
+    const tcp::tcp_config c;
+    const tcp::connection_options o;
+    const tcp::keepalive_options k;
+    auto ms = [](duration d) { return unsigned(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+    desc.add_options()
+        ("no-delay", po::bool_switch(), "turn Nagle's algorithm off on every connection")
+        ("send-buffer", po::value<unsigned>()->default_value(o.send_buffer), "bytes of each connection's send buffer (1024-1073741824)")
+        ("receive-buffer", po::value<unsigned>()->default_value(o.receive_buffer),
+         "bytes of each connection's receive window, a power of two (1024-1073741824)")
+        ("keepalive", po::bool_switch(), "send keep-alive probes on idle connections (RFC 1122 4.2.3.6)")
+        ("keepalive-idle", po::value<double>()->default_value(std::chrono::duration<double>(k.idle).count()),
+         "keep-alive: seconds idle before the first probe")
+        ("keepalive-interval", po::value<double>()->default_value(std::chrono::duration<double>(k.interval).count()),
+         "keep-alive: seconds between unanswered probes")
+        ("keepalive-count", po::value<unsigned>()->default_value(k.count), "keep-alive: unanswered probes before the connection times out (1-255)")
+        ("msl", po::value<double>()->default_value(std::chrono::duration<double>(c.msl).count()),
+         "maximum segment lifetime in seconds; TIME_WAIT lasts twice this (0-600)")
+        ("syn-retries", po::value<unsigned>()->default_value(c.syn_retries), "SYN retransmissions before a connect times out (0-255)")
+        ("synack-retries", po::value<unsigned>()->default_value(c.synack_retries), "SYN-ACK retransmissions before giving up (0-255)")
+        ("max-retransmits", po::value<unsigned>()->default_value(c.max_retransmits), "data retransmissions before a connection times out (1-255)")
+        ("initial-rto-ms", po::value<unsigned>()->default_value(ms(c.initial_rto)), "initial retransmission timeout (1-60000 ms)")
+        ("min-rto-ms", po::value<unsigned>()->default_value(ms(c.min_rto)), "lower bound of the retransmission timeout (1-60000 ms)")
+        ("max-rto-ms", po::value<unsigned>()->default_value(ms(c.max_rto)), "upper bound of the retransmission timeout (1000-600000 ms)")
+        ("delayed-ack-ms", po::value<unsigned>()->default_value(ms(c.delayed_ack)), "delayed-ACK time (0-500 ms)")
+        ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
+        ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
+        ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
+}
+
+tcp_settings tcp_options_from(const po::variables_map& vm) {
+    tcp_settings t;
+    auto in_range = [&](const char* name, unsigned lo, unsigned hi) {
+        unsigned v = vm[name].as<unsigned>();
+        if (v < lo || v > hi)
+            throw std::invalid_argument(std::string("--") + name + ": " + std::to_string(v) + " is outside " +
+                                        std::to_string(lo) + "-" + std::to_string(hi));
+        return v;
+    };
+    auto seconds = [&](const char* name, double lo, double hi) {
+        double v = vm[name].as<double>();
+        if (!(v >= lo && v <= hi)) {
+            std::ostringstream m;
+            m << "--" << name << ": " << v << " is outside " << lo << "-" << hi << " seconds";
+            throw std::invalid_argument(m.str());
+        }
+        return std::chrono::duration_cast<duration>(std::chrono::duration<double>(v));
+    };
+    tcp::connection_options& c = t.connection;
+    c.no_delay = vm["no-delay"].as<bool>();
+    c.send_buffer = in_range("send-buffer", 1024, 1u << 30);
+    c.receive_buffer = in_range("receive-buffer", 1024, 1u << 30);
+    // The reassembly queue is a ring of a power-of-two size (src/tcp/reassembly.hpp).
+    if ((c.receive_buffer & (c.receive_buffer - 1)) != 0)
+        throw std::invalid_argument("--receive-buffer: " + std::to_string(c.receive_buffer) + " is not a power of two");
+    if (vm["keepalive"].as<bool>()) {
+        tcp::keepalive_options k;
+        k.idle = seconds("keepalive-idle", 1, 86400 * 7);
+        k.interval = seconds("keepalive-interval", 1, 86400);
+        k.count = std::uint8_t(in_range("keepalive-count", 1, 255));
+        c.keepalive = k;
+    } else {
+        for (const char* name : {"keepalive-idle", "keepalive-interval", "keepalive-count"})
+            if (!vm[name].defaulted()) throw std::invalid_argument(std::string("--") + name + ": needs --keepalive");
+    }
+    tcp::tcp_config& g = t.config;
+    g.msl = seconds("msl", 0, 600);
+    g.syn_retries = std::uint8_t(in_range("syn-retries", 0, 255));
+    g.synack_retries = std::uint8_t(in_range("synack-retries", 0, 255));
+    g.max_retransmits = std::uint8_t(in_range("max-retransmits", 1, 255));
+    g.initial_rto = std::chrono::milliseconds(in_range("initial-rto-ms", 1, 60000));
+    g.min_rto = std::chrono::milliseconds(in_range("min-rto-ms", 1, 60000));
+    g.max_rto = std::chrono::milliseconds(in_range("max-rto-ms", 1000, 600000));
+    if (g.min_rto > g.max_rto) throw std::invalid_argument("--min-rto-ms: is above --max-rto-ms");
+    if (g.initial_rto < g.min_rto || g.initial_rto > g.max_rto)
+        throw std::invalid_argument("--initial-rto-ms: is outside --min-rto-ms to --max-rto-ms");
+    // RFC 9293 §3.8.6.3: the delay MUST be less than 0.5 s.
+    g.delayed_ack = std::chrono::milliseconds(in_range("delayed-ack-ms", 0, 499));
+    g.sack = !vm["no-sack"].as<bool>();
+    g.timestamps = !vm["no-timestamps"].as<bool>();
+    g.window_scaling = !vm["no-window-scaling"].as<bool>();
+    if (!g.window_scaling && c.receive_buffer > 65535)
+        throw std::invalid_argument("--receive-buffer: " + std::to_string(c.receive_buffer) +
+                                    " needs window scaling (at most 32768 with --no-window-scaling)");
+    return t;
+}
+
+std::vector<std::uint16_t> ports_from(const std::vector<std::string>& values, const char* option) {
+    std::vector<std::uint16_t> ports;
+    for (const std::string& value : values) {
+        std::string_view rest = value;
+        while (true) {
+            auto comma = rest.find(',');
+            std::string_view one = rest.substr(0, comma);
+            unsigned long p = 0;
+            auto [end, ec] = std::from_chars(one.data(), one.data() + one.size(), p);
+            if (one.empty() || ec != std::errc{} || end != one.data() + one.size())
+                throw std::invalid_argument(std::string("--") + option + ": '" + std::string(one) + "' is not a port number");
+            if (p == 0 || p > 65535)
+                throw std::invalid_argument(std::string("--") + option + ": " + std::string(one) + " is outside 1-65535");
+            if (std::find(ports.begin(), ports.end(), p) != ports.end())
+                throw std::invalid_argument(std::string("--") + option + ": " + std::string(one) + " is given twice");
+            ports.push_back(std::uint16_t(p));
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+    return ports;
+}
+
 bool parse(const std::vector<std::string>& args, const po::options_description& desc, po::variables_map& vm,
            int& exit_code, const char* usage) {
     std::vector<std::string> rest(args.begin() + 1, args.end());
@@ -143,6 +256,23 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
             std::cout << usage << "\n" << desc << "\n";
             exit_code = 0;
             return false;
+        }
+        if (desc.find_nothrow("config", false) && vm.count("config")) {
+            const std::string path = vm["config"].as<std::string>();
+            std::ifstream file(path);
+            if (!file) {
+                std::cerr << args[0] << ": --config: cannot open '" << path << "'\n";
+                exit_code = 2;
+                return false;
+            }
+            try {
+                // Stored after the command line: po::store keeps values already there.
+                po::store(po::parse_config_file(file, desc), vm);
+            } catch (const po::error& e) {
+                std::cerr << args[0] << ": --config " << path << ": " << e.what() << "\n";
+                exit_code = 2;
+                return false;
+            }
         }
         po::notify(vm);
     } catch (const po::error& e) {

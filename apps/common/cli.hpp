@@ -9,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include "core/runtime.hpp"
+#include "tern/tcp.hpp"
 
 namespace tern::cli {
 
@@ -21,8 +22,24 @@ void add_engine_options(boost::program_options::options_description& desc);
 // Reads them back; throws std::invalid_argument with a message naming the option.
 runtime_options engine_options_from(const boost::program_options::variables_map& vm);
 
+// TCP options (--no-delay, --send-buffer, --receive-buffer, --keepalive*, --msl, retries,
+// RTOs, --delayed-ack-ms, --no-sack, ...) added to `desc`, and read back into the engine-wide
+// config and the per-connection options; throws std::invalid_argument naming the option.
+void add_tcp_options(boost::program_options::options_description& desc);
+struct tcp_settings {
+    tcp::tcp_config config;
+    tcp::connection_options connection;
+};
+tcp_settings tcp_options_from(const boost::program_options::variables_map& vm);
+
+// --port values, each one port or a comma-separated list: "80", "80,8080". Throws
+// std::invalid_argument naming `option` for anything outside 1-65535 or repeated.
+std::vector<std::uint16_t> ports_from(const std::vector<std::string>& values, const char* option = "port");
+
 // Parses argv (argv[0] + app args) with `desc`; prints help or the error and returns
-// false when the app should exit (exit_code says how).
+// false when the app should exit (exit_code says how). When `desc` has a "config" option
+// and it is given, that INI file (key = value, option names without "--") is read after
+// the command line, so the command line wins.
 bool parse(const std::vector<std::string>& args, const boost::program_options::options_description& desc,
            boost::program_options::variables_map& vm, int& exit_code, const char* usage);
 

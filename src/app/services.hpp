@@ -1,70 +1,136 @@
-// Small services over the public TCP API (tern/tcp.hpp), for tern-server and the tests: echo, and an
-// HTTP/1.1 responder (keep-alive, pipelining, a fixed body, 400 and 431 for bad requests).
+// Small services over the public TCP API (tern/tcp.hpp), for tern-server and the tests: echo,
+// sink (discard and count), source (send forever, zero-copy) and an HTTP/1.1 responder
+// (keep-alive, Connection: close, pipelining, a fixed body, 400/413/431 for bad requests).
 // Each stream keeps what the send buffer could not take yet and sends it when writable.
+//
+// One service object serves the streams of one engine: its callbacks run on that engine's
+// core only. Its counters are relaxed atomics with that core as the single writer, so any
+// thread (tern-server's per-second line) may read them while the engine runs.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "core/stats.hpp"
 #include "tern/tcp.hpp"
 
 namespace tern::app {
 
-// Output a stream could not take yet, sent on on_writable, then an optional close.
+// What a service did, per engine.
+struct service_counters {
+    counter opened;       // streams that reached ESTABLISHED (accepted or connected)
+    counter closed;       // streams that reached CLOSED after being opened
+    counter resets;       // closed by the peer's RST
+    counter timeouts;     // closed because retransmissions or keep-alives ran out
+    counter aborted;      // closed here by an abort (data after close, or abort())
+    counter bytes_in;     // payload delivered to the service
+    counter bytes_out;    // payload the send buffers took
+    counter retransmits;  // of closed streams, and of open ones as last seen (on data, on_writable)
+    counter requests;     // http: responses with 200
+    counter bad_requests; // http: 400, 413 and 431
+
+    std::uint64_t open() const { return opened.get() - closed.get(); }
+};
+
+// Per-stream state of a service.
 struct session {
-    std::string pending;
-    std::string input;           // HTTP: bytes of requests not yet complete
+    std::string pending;          // output the stream could not take yet
+    std::string input;            // http: bytes of requests not yet complete
+    tcp::tx_block block;          // source: a filled block the send buffer had no room for yet
+    std::uint64_t offset = 0;     // source: bytes sent so far (where the pattern continues)
+    std::uint64_t retransmits_seen = 0;
     bool close_when_sent = false;
+    bool done = false;            // source: stop sending (the peer closed, or we are closing)
+    session* prev = nullptr;      // the service's list of its sessions
+    session* next = nullptr;
 };
 
 class buffered_service : public tcp::app_events {
 public:
-    std::uint64_t connections() const { return connections_; }
+    buffered_service() = default;
+    buffered_service(const buffered_service&) = delete;
+    buffered_service& operator=(const buffered_service&) = delete;
+    // Frees the sessions of streams still open: an endpoint that goes first frees its
+    // streams without on_closed. Destroy it after the endpoint and before the mbuf pools.
+    virtual ~buffered_service();
+
+    const service_counters& counters() const { return counters_; }
 
 protected:
     void on_accepted(tcp::stream& s) override { start(s); }
     void on_connected(tcp::stream& s) override { start(s); }
+    void on_data(tcp::stream& s, const tcp::rx_data& data) final;
     void on_writable(tcp::stream& s) override { flush(s); }
-    void on_closed(tcp::stream& s, tcp::close_reason) override;
+    void on_closed(tcp::stream& s, tcp::close_reason why) override;
+    // What a service does with received bytes (already counted).
+    virtual void received(tcp::stream& s, const tcp::rx_data& data) = 0;
+    virtual void opened(tcp::stream& /*s*/) {}
     // Queues bytes behind anything still pending and sends what the stream takes.
     void write(tcp::stream& s, std::string_view bytes);
     void close_after_sending(tcp::stream& s);
+    // Adds the stream's retransmissions since the last look to the counters.
+    void sample_retransmits(tcp::stream& s);
     static session& state(tcp::stream& s) { return *static_cast<session*>(s.user); }
+
+    service_counters counters_;
 
 private:
     void start(tcp::stream& s);
     void flush(tcp::stream& s);
-    std::uint64_t connections_ = 0;
+    session* sessions_ = nullptr; // every live session, so none outlives the service
 };
 
 class echo_service final : public buffered_service {
-    void on_data(tcp::stream& s, const tcp::rx_data& data) override;
+    void received(tcp::stream& s, const tcp::rx_data& data) override;
     void on_peer_closed(tcp::stream& s) override { close_after_sending(s); }
+};
+
+// Discards what arrives (counted in bytes_in); closes when the peer does.
+class sink_service final : public buffered_service {
+    void received(tcp::stream&, const tcp::rx_data&) override {}
+    void on_peer_closed(tcp::stream& s) override { close_after_sending(s); }
+};
+
+// Sends forever: the byte at stream offset i is 'a' + i % 26, so a receiver can check what
+// it got. Fills the send buffer with zero-copy blocks (stream::allocate) and refills it on
+// on_writable; discards what arrives; closes when the peer does.
+class source_service final : public buffered_service {
+public:
+    source_service();
+
+private:
+    void opened(tcp::stream& s) override { fill(s); }
+    void on_writable(tcp::stream& s) override;
+    void received(tcp::stream&, const tcp::rx_data&) override {}
+    void on_peer_closed(tcp::stream& s) override;
+    void fill(tcp::stream& s);
+
+    std::vector<std::uint8_t> pattern_; // 26 bytes longer than any block, so any offset fits
 };
 
 struct http_options {
     std::size_t body_size = 13;          // bytes of response body
-    std::size_t max_request = 16 * 1024; // request line + headers; beyond: 431 and close
+    std::size_t max_request = 16 * 1024; // request line + headers (beyond: 431), and body (beyond: 413)
 };
 
 class http_service final : public buffered_service {
 public:
     explicit http_service(const http_options& options);
-    std::uint64_t requests() const { return requests_; }
-    std::uint64_t bad_requests() const { return bad_requests_; }
+    std::uint64_t requests() const { return counters_.requests.get(); }
+    std::uint64_t bad_requests() const { return counters_.bad_requests.get(); }
 
 private:
-    void on_data(tcp::stream& s, const tcp::rx_data& data) override;
+    void received(tcp::stream& s, const tcp::rx_data& data) override;
     void on_peer_closed(tcp::stream& s) override { close_after_sending(s); }
-    // Answers one complete request at the front of the input; false when none is complete.
+    // Answers one complete request at the front of the input; false when none is complete
+    // or the connection is to close after this answer.
     bool answer_one(tcp::stream& s);
     void fail(tcp::stream& s, const char* status);
 
     http_options options_;
-    std::string body_;
-    std::uint64_t requests_ = 0;
-    std::uint64_t bad_requests_ = 0;
+    std::string keep_alive_, close_, keep_alive_10_; // whole responses: head and body
 };
 
 } // namespace tern::app

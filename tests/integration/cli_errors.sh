@@ -32,12 +32,38 @@ expect "a multicast MAC is refused" 2 "--mac: 01:00:5e:00:00:01 is not a unicast
 expect "a burst out of range is refused" 2 "--burst: 0 is outside 1-512" -- -- --ip 198.18.0.2/24 --burst 0
 expect "a bad static ARP entry is refused" 2 "--static-arp: '198.18.0.1' is not IP=MAC" -- -- --ip 198.18.0.2/24 --static-arp 198.18.0.1
 expect "an unknown option is refused" 2 "unrecognised option|unrecognized option" -- -- --ip 198.18.0.2/24 --frobnicate
-expect "an unknown mode is refused" 2 "--mode: 'ftp' is not none, echo or http" -- -- --ip 198.18.0.2/24 --mode ftp
+expect "an unknown mode is refused" 2 "--mode: 'ftp' is not none, echo, sink, source or http" -- -- --ip 198.18.0.2/24 --mode ftp
 expect "a TCP port out of range is refused" 2 "--port: 70000 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode echo --port 70000
 expect "a fault probability over 1 is refused" 2 "--fault-loss: must be within 0-1" -- -- --ip 198.18.0.2/24 --fault-loss 2
 expect "no port says how to give one" 1 "no DPDK port: pass one with EAL arguments" -- -- --ip 198.18.0.2/24
 expect "more engines than lcores says which -l to pass" 1 "2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
 expect "bad EAL arguments are reported" 1 "EAL initialisation failed" -- --no-such-eal-flag -- --ip 198.18.0.2/24
+expect "a port that is not a number is named" 2 "--port: 'http' is not a port number" -- -- --ip 198.18.0.2/24 --mode http --port http
+expect "a port in a list out of range is refused" 2 "--port: 0 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode http --port 80,0
+expect "a port given twice is refused" 2 "--port: 80 is given twice" -- -- --ip 198.18.0.2/24 --mode http --port 80 --port 8080,80
+expect "a send buffer too small is refused" 2 "--send-buffer: 100 is outside 1024-1073741824" -- -- --ip 198.18.0.2/24 --send-buffer 100
+expect "a receive buffer not a power of two is refused" 2 "--receive-buffer: 100000 is not a power of two" -- -- --ip 198.18.0.2/24 --receive-buffer 100000
+expect "a big window without window scaling is refused" 2 "--receive-buffer: 131072 needs window scaling" -- -- --ip 198.18.0.2/24 --receive-buffer 131072 --no-window-scaling
+expect "keep-alive values without --keepalive are refused" 2 "--keepalive-idle: needs --keepalive" -- -- --ip 198.18.0.2/24 --keepalive-idle 10
+expect "a keep-alive count of 0 is refused" 2 "--keepalive-count: 0 is outside 1-255" -- -- --ip 198.18.0.2/24 --keepalive --keepalive-count 0
+expect "a negative MSL is refused" 2 "--msl: -1 is outside 0-600 seconds" -- -- --ip 198.18.0.2/24 --msl -1
+expect "a delayed ACK of 0.5 s or more is refused" 2 "--delayed-ack-ms: 500 is outside 0-499" -- -- --ip 198.18.0.2/24 --delayed-ack-ms 500
+expect "an initial RTO below the minimum is refused" 2 "--initial-rto-ms: is outside --min-rto-ms to --max-rto-ms" -- -- --ip 198.18.0.2/24 --initial-rto-ms 100
+expect "a retry count that is not a number is named" 2 "syn-retries.*invalid" -- -- --ip 198.18.0.2/24 --syn-retries many
+expect "a tiny request limit is refused" 2 "--max-request: 10 is outside 64-16777216" -- -- --ip 198.18.0.2/24 --mode http --max-request 10
+expect "too few connections are refused" 2 "--max-connections: 1 is outside 16-16777216" -- -- --ip 198.18.0.2/24 --max-connections 1
+expect "a missing config file is named" 2 "--config: cannot open '/nonexistent/tern.ini'" -- -- --config /nonexistent/tern.ini
+printf 'ip = 198.18.0.2/24\nfrobnicate = 1\n' >"$WORK/unknown.ini"
+expect "an unknown key in the config file is refused" 2 "--config $WORK/unknown.ini: .*frobnicate" -- -- --config "$WORK/unknown.ini"
+printf 'ip = 198.18.0.2/24\nsend-buffer = 12\n' >"$WORK/badvalue.ini"
+expect "a bad value in the config file names the option" 2 "--send-buffer: 12 is outside 1024-1073741824" -- -- --config "$WORK/badvalue.ini"
+printf 'ip = 198.18.0.2/24\nmode = banana\n' >"$WORK/badmode.ini"
+expect "a bad mode in the config file is refused" 2 "--mode: 'banana' is not" -- -- --config "$WORK/badmode.ini"
+printf 'ip = 198.18.0.2/24\nsyn-retries = lots\n' >"$WORK/syntax.ini"
+expect "a value of the wrong type in the config file is refused" 2 "--config $WORK/syntax.ini: .*syn-retries" -- -- --config "$WORK/syntax.ini"
+printf '# tern-server settings\nip = 198.18.0.2/24\nmode = sink\nport = 5000\nduration = 0.5\nno-delay = true\n' >"$WORK/good.ini"
+expect "the config file's values are used" 0 "sink on TCP port 5000" -- --vdev=net_null0 -- --config "$WORK/good.ini"
+expect "the command line wins over the config file" 0 "http on TCP port 6000,6001" -- --vdev=net_null0 -- --config "$WORK/good.ini" --mode http --port 6000 --port 6001
 expect "net_null runs and stops after --duration" 0 "stopped. counters" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --duration 0.5
 exit 0

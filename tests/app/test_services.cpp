@@ -1,0 +1,425 @@
+// The services of src/app on a real engine (DESIGN.md "Testing", ring 2): a server engine
+// runs the service, a client engine talks to it through the public TCP API, both joined by
+// a sim_link on one virtual clock. Nothing sleeps: when nothing is due, the clock jumps.
+#include <functional>
+#include <ostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "app/services.hpp"
+#include "core/engine.hpp"
+#include "dpdk/fault_device.hpp"
+#include "dpdk/mempool.hpp"
+#include "dpdk/sim_link.hpp"
+#include "tern/clock.hpp"
+#include "tern/tcp.hpp"
+
+namespace tern::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+const mac_addr client_mac{{0x02, 0, 0, 0, 0, 0x01}};
+const mac_addr server_mac{{0x02, 0, 0, 0, 0, 0x02}};
+const ipv4_addr client_ip = ipv4_addr::from_octets(198, 18, 0, 1);
+const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
+constexpr std::uint16_t port = 80;
+
+mbuf_pool make_pool() {
+    static int n = 0;
+    auto pool = mbuf_pool::create("app_pool_" + std::to_string(n++), 4095);
+    if (!pool) throw std::runtime_error(pool.error());
+    return std::move(*pool);
+}
+
+engine_config config_for(ipv4_addr ip, mac_addr mac) {
+    engine_config c;
+    c.address = ipv4_cidr{ip, 24};
+    c.mac = mac;
+    c.gratuitous_arp = false;
+    return c;
+}
+
+struct node {
+    node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk)
+        : eng(id, config_for(ip, mac), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
+          ep(eng, tcp::tcp_config{}) {}
+    neighbor_cache neighbors{16};
+    engine eng;
+    tcp::tcp_endpoint ep;
+};
+
+// The client: sends `request` once connected, records what comes back and how it ends.
+struct client final : tcp::app_events {
+    void on_connected(tcp::stream& s) override {
+        stream = &s;
+        send(request);
+    }
+    void on_data(tcp::stream& s, const tcp::rx_data& d) override {
+        received.append(reinterpret_cast<const char*>(d.data()), d.size());
+        if (on_bytes) on_bytes(s);
+    }
+    void on_writable(tcp::stream&) override { send({}); }
+    void on_peer_closed(tcp::stream& s) override {
+        peer_closed = true;
+        (void)s.close();
+    }
+    void on_closed(tcp::stream&, tcp::close_reason why) override {
+        reason = why;
+        stream = nullptr;
+    }
+    // Sends `more` after whatever is still unsent.
+    void send(std::string_view more) {
+        unsent.append(more);
+        if (!stream || unsent.empty()) return;
+        auto n = stream->send({reinterpret_cast<const std::uint8_t*>(unsent.data()), unsent.size()});
+        if (n) unsent.erase(0, *n);
+    }
+
+    std::string request, unsent, received;
+    tcp::stream* stream = nullptr;
+    bool peer_closed = false;
+    std::optional<tcp::close_reason> reason;
+    std::function<void(tcp::stream&)> on_bytes;
+};
+
+class services : public ::testing::Test {
+protected:
+    services() : link_(clock_, sim_link_config{50us, 0, 4096}) {
+        client_node.emplace(0, client_ip, client_mac, link_.a(), client_pool_, clock_);
+        server_node.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_);
+    }
+    // The client's side through a seeded fault_device (acting on both directions).
+    void with_faults(const fault_config& faults) {
+        client_node.reset();
+        fault_.emplace(link_.a(), clock_, faults);
+        client_node.emplace(0, client_ip, client_mac, *fault_, client_pool_, clock_);
+    }
+    ~services() override {
+        client_node.reset();
+        server_node.reset();
+        fault_.reset();
+    }
+
+    void step() {
+        client_node->eng.poll();
+        server_node->eng.poll();
+        const instant now = clock_.now();
+        std::optional<instant> next;
+        auto consider = [&](std::optional<instant> t) {
+            if (t && (!next || *t < *next)) next = t;
+        };
+        consider(link_.next_arrival());
+        if (fault_) consider(fault_->next_release());
+        consider(client_node->eng.timers().next_deadline());
+        consider(server_node->eng.timers().next_deadline());
+        if (client_node->eng.tx_backlog() > 0 || server_node->eng.tx_backlog() > 0) next = now;
+        clock_.set(std::max(next.value_or(now + 1ms), now + 1us));
+    }
+    template <class P>
+    bool run_until(P done, duration limit) {
+        const instant end = clock_.now() + limit;
+        while (!done()) {
+            if (clock_.now() > end) return false;
+            step();
+        }
+        return true;
+    }
+    // Connects `c` to the service on `port` and runs until the client's connection closes
+    // (TIME_WAIT included where the client closed first: 2·MSL of virtual time).
+    void exchange(tcp::app_events& service, client& c, duration limit = 200s) {
+        ASSERT_TRUE(server_node->ep.listen(port, {}, service).has_value());
+        ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
+        ASSERT_TRUE(run_until([&] { return c.reason.has_value(); }, limit)) << "received: " << c.received;
+    }
+    // Runs until both endpoints hold no connection (TIME_WAIT included) and nothing is in flight.
+    bool settle() {
+        return run_until(
+            [&] {
+                return client_node->ep.connections() == 0 && server_node->ep.connections() == 0 &&
+                       !link_.next_arrival() && client_node->eng.tx_backlog() == 0 &&
+                       server_node->eng.tx_backlog() == 0;
+            },
+            200s);
+    }
+
+    mbuf_pool client_pool_ = make_pool();
+    mbuf_pool server_pool_ = make_pool();
+    virtual_clock clock_;
+    sim_link link_;
+    std::optional<fault_device> fault_;
+    std::optional<node> client_node;
+    std::optional<node> server_node;
+};
+
+// The responses in `text`, each as status line + whether it says "Connection: close" +
+// its body, read by its Content-Length (which is what checks the Content-Length).
+struct response {
+    std::string status;
+    bool close = false;
+    bool keep_alive = false;
+    std::string body;
+};
+std::vector<response> parse_responses(std::string text) {
+    std::vector<response> out;
+    while (!text.empty()) {
+        auto end = text.find("\r\n\r\n");
+        if (end == std::string::npos) break;
+        std::string head = text.substr(0, end);
+        response r;
+        r.status = head.substr(0, head.find("\r\n"));
+        r.close = head.find("\r\nConnection: close") != std::string::npos;
+        r.keep_alive = head.find("\r\nConnection: keep-alive") != std::string::npos;
+        auto cl = head.find("\r\nContent-Length: ");
+        std::size_t length = cl == std::string::npos ? 0 : std::stoul(head.substr(cl + 18));
+        r.body = text.substr(end + 4, length);
+        if (r.body.size() < length) break; // incomplete
+        text.erase(0, end + 4 + length);
+        out.push_back(r);
+    }
+    return out;
+}
+
+// ---- http ------------------------------------------------------------------------------
+
+// RFC 9112 §9.3.2: pipelined requests are answered in order; the Content-Length of each
+// response is its body's length (the parser reads the bodies by it).
+TEST_F(services, http_answers_pipelined_requests_in_order_with_their_content_length) {
+    app::http_service http(app::http_options{1000, 16 * 1024});
+    client c;
+    c.request = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                "GET /3 HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.on_bytes = [&](tcp::stream& s) {
+        if (parse_responses(c.received).size() == 3) (void)s.close();
+    };
+    exchange(http, c);
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 3u) << c.received;
+    for (auto& r : responses) {
+        EXPECT_EQ(r.status, "HTTP/1.1 200 OK");
+        EXPECT_EQ(r.body.size(), 1000u);
+        EXPECT_EQ(r.body.substr(0, 26), "abcdefghijklmnopqrstuvwxyz");
+        EXPECT_FALSE(r.close);
+    }
+    EXPECT_EQ(http.requests(), 3u);
+    EXPECT_EQ(http.bad_requests(), 0u);
+    EXPECT_EQ(*c.reason, tcp::close_reason::normal);
+    ASSERT_TRUE(settle());
+    EXPECT_EQ(http.counters().opened.get(), 1u);
+    EXPECT_EQ(http.counters().closed.get(), 1u);
+    EXPECT_EQ(http.counters().open(), 0u);
+}
+
+// RFC 9112 §9.6: after the response to "Connection: close" the server closes, and reads no
+// further request: the pipelined one behind it gets no answer.
+TEST_F(services, http_connection_close_closes_after_the_response) {
+    app::http_service http(app::http_options{13, 16 * 1024});
+    client c;
+    c.request = "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\nGET /late HTTP/1.1\r\nHost: a\r\n\r\n";
+    exchange(http, c);
+    EXPECT_TRUE(c.peer_closed); // the server's FIN came first
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 1u) << c.received;
+    EXPECT_EQ(responses[0].status, "HTTP/1.1 200 OK");
+    EXPECT_TRUE(responses[0].close);
+    EXPECT_EQ(http.requests(), 1u);
+}
+
+// RFC 9110 §7.6.1: Connection holds a list of options; "close" anywhere in it closes.
+TEST_F(services, http_close_in_a_connection_list_closes) {
+    app::http_service http(app::http_options{13, 16 * 1024});
+    client c;
+    c.request = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, close\r\n\r\n";
+    exchange(http, c);
+    EXPECT_TRUE(c.peer_closed);
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 1u) << c.received;
+    EXPECT_TRUE(responses[0].close);
+}
+
+// RFC 9112 §9.3: an HTTP/1.0 request without keep-alive closes after its response.
+TEST_F(services, http_1_0_closes_by_default) {
+    app::http_service http(app::http_options{13, 16 * 1024});
+    client c;
+    c.request = "GET / HTTP/1.0\r\n\r\n";
+    exchange(http, c);
+    EXPECT_TRUE(c.peer_closed);
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 1u) << c.received;
+    EXPECT_TRUE(responses[0].close);
+}
+
+// RFC 9112 §C.2.2: an HTTP/1.0 client that sends "Connection: keep-alive" is told the
+// connection persists, and it does: a second request is answered.
+TEST_F(services, http_1_0_keep_alive_persists_and_says_so) {
+    app::http_service http(app::http_options{13, 16 * 1024});
+    client c;
+    c.request = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
+    c.on_bytes = [&](tcp::stream& s) {
+        if (parse_responses(c.received).size() == 2) (void)s.close();
+    };
+    exchange(http, c);
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 2u) << c.received;
+    for (auto& r : responses) {
+        EXPECT_TRUE(r.keep_alive);
+        EXPECT_FALSE(r.close);
+    }
+    EXPECT_EQ(http.requests(), 2u);
+}
+
+// With Nagle on (the default) a response still leaves at once: head and body go in one
+// send(), so no part of it waits for the ACK the client delays (RFC 9293 §3.7.4 with
+// RFC 1122 §4.2.3.2). 20 requests one after the other over a 50 us link take well under
+// one delayed-ACK time (40 ms) each.
+TEST_F(services, http_response_is_not_held_by_nagle) {
+    app::http_service http(app::http_options{200, 16 * 1024});
+    client c;
+    int answered = 0;
+    c.request = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.on_bytes = [&](tcp::stream& s) {
+        const int n = int(parse_responses(c.received).size());
+        if (n == answered) return;
+        answered = n;
+        if (n < 20) c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+        else (void)s.close();
+    };
+    ASSERT_TRUE(server_node->ep.listen(port, {}, http).has_value());
+    ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
+    const instant start = clock_.now();
+    ASSERT_TRUE(run_until([&] { return answered == 20; }, 10s));
+    EXPECT_LT(clock_.now() - start, 20ms) << "some response waited for a delayed ACK";
+    ASSERT_TRUE(settle());
+}
+
+struct bad_case {
+    const char* name;
+    std::string request;
+    const char* status;
+};
+void PrintTo(const bad_case& c, std::ostream* os) { *os << c.name; }
+
+class http_bad : public services, public ::testing::WithParamInterface<bad_case> {};
+
+// Malformed or oversized requests get their status, "Connection: close", and the close.
+TEST_P(http_bad, gets_its_status_and_the_connection_closed) {
+    app::http_service http(app::http_options{13, 256});
+    client c;
+    c.request = GetParam().request;
+    exchange(http, c);
+    EXPECT_TRUE(c.peer_closed);
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 1u) << c.received;
+    EXPECT_EQ(responses[0].status, std::string("HTTP/1.1 ") + GetParam().status);
+    EXPECT_TRUE(responses[0].close);
+    EXPECT_EQ(http.bad_requests(), 1u);
+    EXPECT_EQ(http.requests(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    services, http_bad,
+    ::testing::Values(
+        bad_case{"not_http", "NOT A REQUEST\r\n\r\n", "400 Bad Request"},
+        bad_case{"unknown_version", "GET / HTTP/2.0\r\n\r\n", "400 Bad Request"},
+        bad_case{"field_without_colon", "GET / HTTP/1.1\r\nHost a\r\n\r\n", "400 Bad Request"},
+        // RFC 9112 §5.1: whitespace between field name and colon MUST be rejected with 400.
+        bad_case{"space_before_colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n", "400 Bad Request"},
+        // RFC 9112 §6.3 (5): differing Content-Length values.
+        bad_case{"two_content_lengths",
+                 "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "400 Bad Request"},
+        bad_case{"content_length_not_a_number", "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", "400 Bad Request"},
+        bad_case{"chunked_body", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400 Bad Request"},
+        // RFC 9110 §15.5.14: a body over the limit (256 here).
+        bad_case{"body_over_the_limit", "POST / HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", "413 Content Too Large"},
+        // RFC 6585 §5: a head over the limit, complete or not.
+        bad_case{"head_over_the_limit", "GET / HTTP/1.1\r\nX: " + std::string(400, 'y') + "\r\n\r\n",
+                 "431 Request Header Fields Too Large"},
+        bad_case{"unfinished_head_over_the_limit", "GET / HTTP/1.1\r\nX: " + std::string(400, 'y'),
+                 "431 Request Header Fields Too Large"}),
+    [](const ::testing::TestParamInfo<bad_case>& info) { return info.param.name; });
+
+// ---- sink and source -------------------------------------------------------------------
+
+// The sink takes every byte, counts it, answers nothing, and closes when the peer does.
+TEST_F(services, sink_counts_what_arrives_and_closes_after_the_peer) {
+    app::sink_service sink;
+    client c;
+    c.request = std::string(300000, 'z');
+    ASSERT_TRUE(server_node->ep.listen(port, {}, sink).has_value());
+    ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
+    ASSERT_TRUE(run_until([&] { return c.stream && c.unsent.empty(); }, 10s));
+    ASSERT_TRUE(c.stream->close().has_value());
+    ASSERT_TRUE(run_until([&] { return c.reason.has_value(); }, 200s));
+    EXPECT_TRUE(c.peer_closed);
+    EXPECT_EQ(*c.reason, tcp::close_reason::normal);
+    EXPECT_EQ(c.received, "");
+    EXPECT_EQ(sink.counters().bytes_in.get(), 300000u);
+    EXPECT_EQ(sink.counters().bytes_out.get(), 0u);
+    ASSERT_TRUE(settle());
+    EXPECT_EQ(sink.counters().closed.get(), 1u);
+}
+
+// The source sends without end the pattern 'a' + offset % 26 (across zero-copy blocks and
+// refills); once the client has enough it closes, and the source closes too.
+TEST_F(services, source_streams_the_pattern_until_the_peer_closes) {
+    app::source_service source;
+    client c;
+    constexpr std::size_t want = 1 << 20;
+    c.on_bytes = [&](tcp::stream& s) {
+        if (c.received.size() >= want && s.state() == tcp::tcp_state::established) (void)s.close();
+    };
+    exchange(source, c);
+    // After close() more data may still arrive and reset the connection (RFC 1122
+    // §4.2.2.13): either way the client got the stream up to its close.
+    ASSERT_GE(c.received.size(), want);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < c.received.size(); ++i)
+        if (c.received[i] != char('a' + i % 26)) ++bad;
+    EXPECT_EQ(bad, 0u);
+    ASSERT_TRUE(settle());
+    EXPECT_GE(source.counters().bytes_out.get(), c.received.size());
+    EXPECT_EQ(source.counters().closed.get(), 1u);
+    EXPECT_EQ(server_pool_.in_use(), 0u); // every zero-copy block came back
+}
+
+// Echo sends back what arrives, and closes after the peer's FIN.
+TEST_F(services, echo_returns_what_arrives) {
+    app::echo_service echo;
+    client c;
+    c.request = std::string(100000, 'q');
+    c.on_bytes = [&](tcp::stream& s) {
+        if (c.received.size() == 100000) (void)s.close();
+    };
+    exchange(echo, c);
+    EXPECT_EQ(c.received, std::string(100000, 'q'));
+    EXPECT_EQ(echo.counters().bytes_in.get(), 100000u);
+    EXPECT_EQ(echo.counters().bytes_out.get(), 100000u);
+    EXPECT_EQ(echo.counters().retransmits.get(), 0u); // a clean link
+}
+
+// The service counts its streams' retransmissions (tern-server's "rtx"): over a lossy link
+// the echoed data needed some, and the count outlives the connection.
+TEST_F(services, echo_counts_retransmissions_over_loss) {
+    fault_config faults;
+    faults.rx.loss = faults.tx.loss = 0.05;
+    faults.seed = 7;
+    with_faults(faults);
+    app::echo_service echo;
+    client c;
+    c.request = std::string(200000, 'q');
+    c.on_bytes = [&](tcp::stream& s) {
+        if (c.received.size() == 200000) (void)s.close();
+    };
+    exchange(echo, c);
+    EXPECT_EQ(c.received, std::string(200000, 'q'));
+    ASSERT_TRUE(settle());
+    EXPECT_GT(echo.counters().retransmits.get(), 0u);
+    EXPECT_GT(fault_->counters(fault_direction::rx).dropped, 0u);
+}
+
+} // namespace
+} // namespace tern::test
