@@ -108,7 +108,8 @@ private:
     void free_retired();
     stream_state* accept(const segment& seg, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
-    std::optional<std::uint16_t> ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port);
+    std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
+    void on_unreachable(ipv4_addr hop);
 
     engine& engine_;
     tcp_config config_;

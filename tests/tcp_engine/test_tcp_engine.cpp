@@ -46,9 +46,10 @@ mbuf_pool make_pool() {
     return std::move(*pool);
 }
 
-engine_config config_for(ipv4_addr ip, mac_addr mac) {
+engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
     engine_config c;
     c.address = ipv4_cidr{ip, 24};
+    c.extra_addresses = extra;
     c.mac = mac;
     c.gratuitous_arp = false;
     return c;
@@ -58,8 +59,8 @@ engine_config config_for(ipv4_addr ip, mac_addr mac) {
 // still hold its packets).
 struct node {
     node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk,
-         const tcp::tcp_config& tcp)
-        : pool(p), eng(id, config_for(ip, mac), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
+         const tcp::tcp_config& tcp, ipv4_range extra = {})
+        : pool(p), eng(id, config_for(ip, mac, extra), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
           ep(eng, tcp) {}
 
     mbuf_pool& pool;
@@ -163,14 +164,15 @@ struct bulk_client final : tcp::app_events {
 // profiles act on both directions of the link).
 class two_nodes {
 public:
-    explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us)
+    explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
+                       ipv4_range client_extra = {})
         : link_(clock_, sim_link_config{delay, 0, 4096}) {
         device* client_dev = &link_.a();
         if (faults) {
             fault_.emplace(link_.a(), clock_, *faults);
             client_dev = &*fault_;
         }
-        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config);
+        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra);
         server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config);
     }
     ~two_nodes() {
@@ -836,6 +838,63 @@ TEST(tcp_api, connect_from_a_foreign_address_fails) {
     EXPECT_EQ(s.error(), tcp::connect_error::not_local_address);
     EXPECT_EQ(p.client->ep.connections(), 0u);
     EXPECT_TRUE(client.log.empty());
+}
+
+// A load generator's source addresses: connect() from any address of the engine's extra
+// range; the server resolves it with ARP (the client's engine answers for it) and the
+// connection completes; an address outside the range is still refused.
+TEST(tcp_api, connect_from_an_extra_address) {
+    const ipv4_range extra{ipv4_addr::from_octets(198, 18, 0, 100), 4};
+    two_nodes p(std::nullopt, 50us, extra);
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    tcp::connect_options o;
+    o.local_addr = extra.at(3);
+    auto s = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(p.run_until([&] { return server.stream != nullptr && client.stream != nullptr; }, 1s));
+    EXPECT_EQ(server.stream->flow_id().remote.addr, extra.at(3));
+    const std::uint8_t hello[] = {'h', 'i'};
+    send_all(*client.stream, hello);
+    ASSERT_TRUE(p.run_until([&] { return server.received.size() == 2; }, 1s));
+    EXPECT_TRUE(p.server->neighbors.lookup(extra.at(3), p.clock_.now()).has_value());
+    o.local_addr = extra.at(4); // one past the range
+    auto bad = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error(), tcp::connect_error::not_local_address);
+    client.stream->abort();
+    ASSERT_TRUE(p.settle(1s));
+}
+
+// A SYN to an address nobody answers ARP for: once the engine's ARP retries run out the
+// connection closes as "unreachable" (RFC 1122 §4.2.3.9), long before the SYN retries would.
+TEST(tcp_api, connect_to_an_address_without_arp_answer_is_unreachable) {
+    two_nodes p;
+    recorder client;
+    const ipv4_addr nobody = ipv4_addr::from_octets(198, 18, 0, 77);
+    auto s = p.client->ep.connect(nobody, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    const instant start = p.clock_.now();
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 60s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::unreachable);
+    EXPECT_EQ(client.log, std::vector<std::string>{"closed unreachable"});
+    // arp_config: 4 requests 500 ms apart.
+    EXPECT_LE(p.clock_.now() - start, 2100ms);
+    ASSERT_TRUE(p.settle(1s));
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+}
+
+// engine::add_poller: application work runs once per round on the engine, with its now.
+TEST(tcp_api, pollers_run_every_round_with_the_engine_clock) {
+    two_nodes p;
+    std::vector<instant> seen;
+    p.client->eng.add_poller([&](instant now) { seen.push_back(now); });
+    p.step();
+    p.step();
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1], p.client->eng.now());
+    EXPECT_LT(seen[0], seen[1]);
 }
 
 // What telemetry shows (/tern/tcp/states, /tern/tcp/connections, /tern/tcp/stats), asked
