@@ -259,6 +259,20 @@ void load_generator::start(instant now) {
     }
 }
 
+std::optional<instant> load_generator::next_deadline() const {
+    if (!started_) return first_poll_ ? *first_poll_ + std::chrono::milliseconds(1) : instant{};
+    std::optional<instant> next = requests_.next();
+    auto consider = [&](std::optional<instant> t) {
+        if (t && (!next || *t < *next)) next = t;
+    };
+    if (options_.kind == workload::cps) consider(opens_.next());
+    else {
+        consider(opens_.next());
+        if (live_.size() < wanted_) consider(reopen_after_);
+    }
+    return next;
+}
+
 std::optional<tcp::endpoint> load_generator::next_source() {
     if (options_.sources.count == 0 && port_count_ == 0) return std::nullopt;
     tcp::endpoint e;

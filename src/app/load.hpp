@@ -51,6 +51,10 @@ public:
     instant intended(std::uint64_t k) const { return start_ + period_ * std::int64_t(k); }
     // Whether the next event is due at `now` (its intended time has come) and exists.
     bool due(instant now) const { return taken_ < limit_ && intended(taken_) <= now; }
+    // The intended time of the next event, if there is one.
+    std::optional<instant> next() const {
+        return taken_ < limit_ ? std::optional<instant>(intended(taken_)) : std::nullopt;
+    }
     // Takes the next event (due or not) and returns its intended time.
     instant take() { return intended(taken_++); }
     std::uint64_t taken() const { return taken_; }
@@ -167,6 +171,8 @@ public:
 
     // The engine's poller: opens connections and sends scheduled requests.
     void poll(instant now);
+    // When poll() next has scheduled work (a simulation's clock must not jump past it).
+    std::optional<instant> next_deadline() const;
 
 private:
     struct conn;

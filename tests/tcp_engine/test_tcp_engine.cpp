@@ -17,6 +17,8 @@
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
 
+#include "app/load.hpp"
+#include "app/services.hpp"
 #include "core/engine.hpp"
 #include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
@@ -193,6 +195,7 @@ public:
         if (fault_) consider(fault_->next_release());
         consider(client->eng.timers().next_deadline());
         consider(server->eng.timers().next_deadline());
+        if (app_deadline) consider(app_deadline());
         if (client->eng.tx_backlog() > 0 || server->eng.tx_backlog() > 0) next = now;
         clock_.set(std::max(next.value_or(now + 1ms), now + 1us));
     }
@@ -221,6 +224,7 @@ public:
     }
 
     tcp::tcp_config tcp_config{};
+    std::function<std::optional<instant>()> app_deadline; // an application's own schedule
     mbuf_pool client_pool_ = make_pool();
     mbuf_pool server_pool_ = make_pool();
     virtual_clock clock_;
@@ -1020,6 +1024,156 @@ TEST(tcp_api, zero_copy_buffers_return_on_abort) {
     ASSERT_TRUE(p.settle(10s));
     EXPECT_EQ(p.client->pool.in_use(), 0u);
     EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+} // namespace
+} // namespace tern::test
+
+// ---- the load generator (src/app/load.hpp) on the simulated link ------------------------
+
+namespace tern::test {
+namespace {
+
+struct load_run {
+    two_nodes p;
+    app::http_service http{app::http_options{100}};
+    std::atomic<bool> measuring{true};
+    std::optional<app::load_generator> gen;
+
+    explicit load_run(const app::load_options& o) {
+        tcp::listen_options l;
+        l.connection.no_delay = true; // the responder writes head and body apart
+        EXPECT_TRUE(p.server->ep.listen(80, l, http).has_value());
+        gen.emplace(p.client->eng, p.client->ep, o, 0, 1, measuring);
+        p.app_deadline = [this] { return gen->next_deadline(); };
+    }
+    void run_for(duration d) {
+        const instant end = p.clock_.now() + d;
+        p.run_until([&] { return p.clock_.now() >= end; }, d + 1s);
+    }
+    std::uint64_t get(app::load_counter c) const { return gen->get(c); }
+};
+
+app::load_options http_load(app::workload kind) {
+    app::load_options o;
+    o.kind = kind;
+    o.target = server_ip;
+    o.target_port = 80;
+    o.connect.connection.no_delay = true;
+    return o;
+}
+
+// rps, open loop: 2000 requests/s over 4 connections for 2 s of virtual time is 4000
+// requests (event 0 at the start, so 4001 due by the end), all answered within a few link
+// delays of their intended times.
+TEST(load_generator, rps_open_loop_keeps_the_rate) {
+    auto o = http_load(app::workload::rps);
+    o.rate = 2000;
+    o.connections = 4;
+    load_run r(o);
+    r.run_for(2s);
+    EXPECT_EQ(r.get(app::load_counter::established), 4u);
+    EXPECT_GE(r.get(app::load_counter::requests), 3999u);
+    EXPECT_LE(r.get(app::load_counter::requests), 4001u);
+    EXPECT_GE(r.get(app::load_counter::responses), r.get(app::load_counter::requests) - 4);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    EXPECT_GE(r.http.requests(), r.get(app::load_counter::responses)); // the server answered each
+    const histogram& h = r.gen->latency();
+    EXPECT_EQ(h.count(), r.get(app::load_counter::responses));
+    EXPECT_GE(h.percentile(50), 100'000u); // at least one round trip: 2 x 50 us
+    EXPECT_LE(h.percentile(99), 2'000'000u);
+}
+
+// A server that stalls: requests that fall due while it is silent are measured from their
+// intended times (wrk2), so the stall shows in the tail instead of vanishing.
+TEST(load_generator, open_loop_latency_counts_a_stall_from_the_intended_time) {
+    auto o = http_load(app::workload::rps);
+    o.rate = 1000;
+    o.connections = 2;
+    load_run r(o);
+    r.run_for(500ms);
+    // The server's engine stops for 200 ms (requests wait on the link), then catches up.
+    const instant resume = r.p.clock_.now() + 200ms;
+    while (r.p.clock_.now() < resume) {
+        r.p.client->eng.poll();
+        r.p.clock_.set(r.p.clock_.now() + 100us);
+    }
+    r.run_for(3s);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    const histogram& h = r.gen->latency();
+    EXPECT_GE(h.max(), 200'000'000u); // the first request of the stall waited it out
+    // About a fifth of the 3.7 s of requests fell into or behind the stall.
+    EXPECT_GE(h.percentile(95), 10'000'000u);
+}
+
+// cps: new connections at 500/s, two GETs each, the client closes first; every one completes.
+TEST(load_generator, cps_opens_at_the_rate_and_completes_each_connection) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 500;
+    o.connections = 10000;
+    o.requests_per_connection = 2;
+    load_run r(o);
+    r.run_for(1s);
+    const std::uint64_t opened = r.get(app::load_counter::connects);
+    EXPECT_GE(opened, 499u);
+    EXPECT_LE(opened, 502u);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    // All but the last few (still in their exchange) have completed: two GETs, both FINs.
+    EXPECT_GE(r.get(app::load_counter::completed), opened - 5);
+    EXPECT_GE(r.http.requests(), 2 * r.get(app::load_counter::completed));
+    EXPECT_GE(r.gen->connect_latency().percentile(50), 100'000u);
+}
+
+// cps where the server closes first (the last GET says "Connection: close").
+TEST(load_generator, cps_server_closes_first) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 100;
+    o.requests_per_connection = 3;
+    o.client_closes = false;
+    load_run r(o);
+    r.run_for(1s);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    EXPECT_GE(r.get(app::load_counter::completed), 99u);
+    EXPECT_GE(r.get(app::load_counter::responses), 3 * 99u);
+    EXPECT_GE(r.p.server->ep.stats().accepted, 100u);
+}
+
+// ping-pong against echo: one message outstanding; every round trip is one sample.
+TEST(load_generator, ping_pong_against_echo) {
+    two_nodes p;
+    app::echo_service echo;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, echo).has_value());
+    auto o = http_load(app::workload::ping_pong);
+    o.target_port = echo_port;
+    o.message_size = 100;
+    std::atomic<bool> measuring{true};
+    app::load_generator gen(p.client->eng, p.client->ep, o, 0, 1, measuring);
+    p.app_deadline = [&] { return gen.next_deadline(); };
+    const instant end = p.clock_.now() + 100ms;
+    p.run_until([&] { return p.clock_.now() >= end; }, 1s);
+    // 100 ms of round trips of about 100 us each.
+    EXPECT_GE(gen.get(app::load_counter::responses), 500u);
+    EXPECT_EQ(app::errors(gen.totals()), 0u);
+    EXPECT_EQ(gen.latency().count(), gen.get(app::load_counter::responses));
+    EXPECT_GE(gen.latency().min(), 100'000u);
+}
+
+// Refused and unreachable targets are counted, never hidden.
+TEST(load_generator, failures_are_counted) {
+    auto o = http_load(app::workload::rps);
+    o.target_port = 81; // nobody listens
+    o.rate = 100;
+    load_run r(o);
+    r.run_for(200ms);
+    EXPECT_GE(r.get(app::load_counter::refused), 5u);
+    EXPECT_EQ(r.get(app::load_counter::responses), 0u);
+
+    auto u = http_load(app::workload::cps);
+    u.target = ipv4_addr::from_octets(198, 18, 0, 77); // no ARP answer
+    u.rate = 10;
+    load_run q(u);
+    q.run_for(3s);
+    EXPECT_GE(q.get(app::load_counter::unreachable), 1u);
 }
 
 } // namespace
