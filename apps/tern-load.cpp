@@ -183,13 +183,13 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
         const double dt = std::chrono::duration<double>(now - last_time).count();
         const double elapsed = std::chrono::duration<double>(now - begin).count();
         const app::load_totals d = app::difference(t, last);
-        std::uint64_t open = 0;
-        for (auto& g : gens) open += g->open_connections();
+        std::uint64_t open = 0, rtx = at(t, app::load_counter::retransmits);
+        for (auto& g : gens) open += g->open_connections(), rtx += g->open_retransmits();
         std::printf("%7.1f %9.0f %10.0f %9.1f %9.1f %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64 "%s\n",
                     elapsed, double(at(d, app::load_counter::established)) / dt,
                     double(at(d, app::load_counter::responses)) / dt,
                     double(at(d, app::load_counter::bytes_in)) * 8 / dt / 1e6,
-                    double(at(d, app::load_counter::bytes_out)) * 8 / dt / 1e6, open, at(t, app::load_counter::retransmits),
+                    double(at(d, app::load_counter::bytes_out)) * 8 / dt / 1e6, open, rtx,
                     at(t, app::load_counter::reset), at(t, app::load_counter::timed_out), app::errors(t),
                     measuring ? "" : "  (warm-up)");
         std::fflush(stdout);

@@ -221,6 +221,10 @@ void load_generator::poll(instant now) {
         if (engine_.arp_in_progress() > 0 && now - *first_poll_ < std::chrono::seconds(3)) return;
         start(now);
     }
+    if (now >= next_rtx_scan_) {
+        live_rtx_.store(live_retransmits(), std::memory_order_relaxed);
+        next_rtx_scan_ = now + std::chrono::seconds(1);
+    }
     if (options_.kind == workload::cps) {
         // An open that finds the cap reached waits; the schedule runs on, so the figures
         // show the shortfall as a lower conn/s rather than hiding it.

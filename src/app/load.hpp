@@ -163,6 +163,9 @@ public:
     std::uint64_t get(load_counter c) const { return counters_[std::size_t(c)].load(std::memory_order_relaxed); }
     load_totals totals() const;
     std::uint64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+    // Retransmissions of the connections still open, as of the last second (a scan of them
+    // once a second on the engine).
+    std::uint64_t open_retransmits() const { return live_rtx_.load(std::memory_order_relaxed); }
     // Only once the engine has stopped: latency in ns (request, or connect for cps).
     const histogram& latency() const { return latency_; }
     const histogram& connect_latency() const { return connect_latency_; }
@@ -222,6 +225,8 @@ private:
     std::uint16_t port_first_ = 0, port_count_ = 0;
     std::array<std::atomic<std::uint64_t>, load_counter_count> counters_{};
     std::atomic<std::uint64_t> open_{0}; // established now
+    std::atomic<std::uint64_t> live_rtx_{0};
+    instant next_rtx_scan_{};
     histogram latency_;
     histogram connect_latency_;
 };
