@@ -144,6 +144,13 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (msl == 0 || msl > 600000) throw std::invalid_argument("--msl-ms: must be within 1-600000");
     r.msl = std::chrono::milliseconds(msl);
 
+    // DESIGN.md "Flow steering": an active open must pick a source port whose reply hashes to
+    // its own engine's queue, which the engines do not do yet; with more than one engine the
+    // replies would reach an engine that does not know the connection.
+    if (rt.engine.engines > 1)
+        throw std::invalid_argument("--engines: tern-load runs on one engine for now (replies are not yet steered "
+                                    "to the engine that opened the connection)");
+
     // Resolve the target's next hop at start (the generators wait for it).
     const ipv4_cidr& me = rt.engine.address;
     if (me.contains(o.target)) rt.resolve.push_back(o.target);

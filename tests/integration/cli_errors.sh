@@ -63,4 +63,5 @@ expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is no
 expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
 expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast
 expect "tern-load: a path without / is refused" 2 "--path: 'index.html' is not an absolute path" -- -- "${L[@]}" --workload http --path index.html
+expect "tern-load: more than one engine is refused, saying why" 2 "--engines: tern-load runs on one engine" -- -- "${L[@]}" --workload http --engines 2
 exit 0
