@@ -320,6 +320,12 @@ int main(int argc, char** argv) {
     std::thread printer([&] { progress(gens, run, measuring, baseline, seconds); });
     (*rt)->run(cli::stop_requested);
     printer.join();
+    // RST every connection still open so the server is not left holding them (one more
+    // round of each engine sends them; the engines have stopped, so this thread may).
+    for (std::size_t i = 0; i < gens.size(); ++i) {
+        gens[i]->abort_all();
+        (*rt)->engine_at(i).poll();
+    }
 
     // The engines have stopped: their histograms and connections may be read here.
     app::load_totals t = app::difference(sum(gens), baseline);

@@ -263,6 +263,18 @@ void load_generator::start(instant now) {
     }
 }
 
+void load_generator::abort_all() {
+    started_ = true;
+    opens_ = rate_schedule();
+    requests_ = rate_schedule();
+    wanted_ = 0;
+    while (!live_.empty()) {
+        conn* c = live_.back();
+        c->s->abort(); // on_closed (aborted) takes it out of live_
+        if (!live_.empty() && live_.back() == c) finish(*c->s, *c, tcp::close_reason::aborted);
+    }
+}
+
 std::optional<instant> load_generator::next_deadline() const {
     if (!started_) return first_poll_ ? *first_poll_ + std::chrono::milliseconds(1) : instant{};
     std::optional<instant> next = requests_.next();

@@ -172,6 +172,11 @@ public:
     // Only once the engine has stopped: retransmissions of connections still open.
     std::uint64_t live_retransmits() const;
 
+    // Aborts every connection of ours (RST where the peer knows it; RFC 9293 §3.10.5), at the
+    // end of a run, so the server is not left holding them. On the engine's thread, or once
+    // it has stopped; the RSTs go out with its next poll.
+    void abort_all();
+
     // The engine's poller: opens connections and sends scheduled requests.
     void poll(instant now);
     // When poll() next has scheduled work (a simulation's clock must not jump past it).

@@ -1047,6 +1047,12 @@ struct load_run {
         gen.emplace(p.client->eng, p.client->ep, o, 0, 1, measuring);
         p.app_deadline = [this] { return gen->next_deadline(); };
     }
+    ~load_run() {
+        // Every connection goes, so the server's sessions are freed (and the pools empty).
+        gen->abort_all();
+        // (TIME_WAIT of the connections the client closed first: 2 MSL of virtual time.)
+        EXPECT_TRUE(p.settle(120s));
+    }
     void run_for(duration d) {
         const instant end = p.clock_.now() + d;
         p.run_until([&] { return p.clock_.now() >= end; }, d + 1s);
@@ -1161,6 +1167,8 @@ TEST(load_generator, ping_pong_against_echo) {
     EXPECT_EQ(app::errors(gen.totals()), 0u);
     EXPECT_EQ(gen.latency().count(), gen.get(app::load_counter::responses));
     EXPECT_GE(gen.latency().min(), 100'000u);
+    gen.abort_all();
+    EXPECT_TRUE(p.run_until([&] { return p.server->ep.connections() == 0; }, 10s));
 }
 
 // Refused and unreachable targets are counted, never hidden.
