@@ -3,6 +3,9 @@
 # joined by a memif socket of their own. Every workload runs a few seconds and must end
 # with zero errors, non-zero figures and exit 0. memif makes no kernel interface, so no
 # namespace is needed; the addresses are from 198.18.0.0/15 all the same.
+# Known flake: in about 1 run of 6, tern-server (the memif server) died in DPDK 22.11's
+# librte_net_memif.so (dmesg: segfault in rx) as a tern-load client disconnected; the
+# "tern-server stops with exit 0" checks then fail. Not understood yet.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
