@@ -320,12 +320,14 @@ int main(int argc, char** argv) {
     std::thread printer([&] { progress(gens, run, measuring, baseline, seconds); });
     (*rt)->run(cli::stop_requested);
     printer.join();
-    // RST every connection still open so the server is not left holding them (one more
-    // round of each engine sends them; the engines have stopped, so this thread may).
-    for (std::size_t i = 0; i < gens.size(); ++i) {
-        gens[i]->abort_all();
-        (*rt)->engine_at(i).poll();
-    }
+    // RST every connection still open so the server is not left holding them. The engines
+    // have stopped, so this thread may poll them: for 200 ms, so the RSTs leave and the peer
+    // has read them before the port closes (a memif peer reading while we disconnect has
+    // crashed in DPDK 22.11's memif PMD).
+    for (auto& g : gens) g->abort_all();
+    const auto settle_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    while (std::chrono::steady_clock::now() < settle_until)
+        for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) (*rt)->engine_at(i).poll();
 
     // The engines have stopped: their histograms and connections may be read here.
     app::load_totals t = app::difference(sum(gens), baseline);
