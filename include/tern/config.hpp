@@ -21,8 +21,19 @@ struct arp_config {
     std::vector<std::pair<ipv4_addr, mac_addr>> static_entries; // never expire, never replaced
 };
 
+// A run of consecutive addresses, first .. first + count - 1 (count 0: none).
+struct ipv4_range {
+    ipv4_addr first;
+    std::uint32_t count = 0;
+    bool contains(ipv4_addr a) const { return a.value - first.value < count; }
+    ipv4_addr at(std::uint32_t i) const { return ipv4_addr{first.value + i}; }
+};
+
 struct engine_config {
     ipv4_cidr address;                       // our address and the on-link prefix
+    // More addresses of ours on the same link (a load generator's source addresses): ARP
+    // answers for them and IPv4 input takes them; they must lie in address's prefix.
+    ipv4_range extra_addresses;
     std::optional<ipv4_addr> gateway;        // next hop for destinations off the prefix
     std::optional<mac_addr> mac;             // overrides the port's MAC
     std::uint16_t engines = 1;               // one per lcore, one queue pair each

@@ -61,6 +61,7 @@ enum class close_reason : std::uint8_t {
     timed_out, // retransmissions (or keep-alive probes) ran out (RFC 9293 §3.8.3 R2, RFC 6298)
     refused,   // RST in answer to our SYN (RFC 9293 §3.10.7.3)
     aborted,   // aborted here: abort(), or data arrived after close() (RFC 1122 §4.2.2.13)
+    unreachable, // in SYN-SENT, the next hop did not answer ARP (Linux: EHOSTUNREACH)
 };
 
 std::string_view to_string(close_reason r);
@@ -124,7 +125,8 @@ struct listen_options {
 };
 
 // connect(): the connection's options and, optionally, the local side. The local address
-// must be the engine's own; without a port an ephemeral one is picked.
+// must be the engine's own or one of its extra addresses (engine_config::extra_addresses);
+// without a port an ephemeral one is picked.
 struct connect_options {
     connection_options connection;
     std::optional<ipv4_addr> local_addr;
@@ -136,7 +138,7 @@ enum class connect_error : std::uint8_t {
     no_free_port,      // every ephemeral port to this peer is taken
     port_in_use,       // the chosen local port already has a connection to this peer
     table_full,        // the engine holds as many connections as it may
-    not_local_address, // local_addr is not the engine's address
+    not_local_address, // local_addr is not one of the engine's addresses
 };
 enum class send_error : std::uint8_t {
     not_connected, // not opened yet, or already closed

@@ -83,6 +83,7 @@ void engine::poll() {
         if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
         receive(rx_[i]);
     }
+    for (auto& p : pollers_) p(now_);
     if (handler_) handler_->after_burst();
     if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
         answer_report();
@@ -155,8 +156,8 @@ void engine::receive_arp(rte_mbuf* m, const wire::arp_view& arp) {
     mac_addr sha = arp.sender_mac();
     if (sha.is_multicast() || sha.is_zero()) return drop(m, drop_reason::arp_bad_sender);
     ipv4_addr spa = arp.sender_ip();
-    bool for_us = arp.target_ip() == config_.address.addr;
-    if (spa == config_.address.addr) return drop(m, drop_reason::arp_bad_sender); // someone claims our address
+    bool for_us = is_local(arp.target_ip());
+    if (is_local(spa)) return drop(m, drop_reason::arp_bad_sender); // someone claims our address
     // RFC 826: update an entry we hold; add one only when the packet is for us.
     bool known = neighbors_.lookup(spa, now_).has_value();
     if (!spa.is_unspecified() && config_.address.contains(spa) && (known || for_us)) learn(spa, sha);
@@ -167,7 +168,8 @@ void engine::receive_arp(rte_mbuf* m, const wire::arp_view& arp) {
 
 // Turns the request into its reply in the same mbuf.
 void engine::reply_arp(rte_mbuf* m, const wire::arp_view& request) {
-    wire::arp_repr reply{wire::arp_op::reply, mac_, config_.address.addr, request.sender_mac(), request.sender_ip()};
+    // The address asked for: ours or one of the extra ones.
+    wire::arp_repr reply{wire::arp_op::reply, mac_, request.target_ip(), request.sender_mac(), request.sender_ip()};
     wire::ethernet_repr eth{request.sender_mac(), mac_, wire::ether_type::arp};
     auto* frame = rte_pktmbuf_mtod(m, std::uint8_t*);
     eth.emit(frame);
@@ -182,9 +184,9 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     auto ip = wire::ipv4_view::parse(packet, verdict != hw_check::good);
     if (!ip) return drop(m, ip.error());
     ipv4_addr src = ip->src();
-    if (src.is_broadcast() || src.is_multicast() || src == config_.address.addr || src == config_.address.broadcast())
+    if (src.is_broadcast() || src.is_multicast() || is_local(src) || src == config_.address.broadcast())
         return drop(m, drop_reason::ipv4_bad_source);
-    if (ip->dst() != config_.address.addr) return drop(m, drop_reason::ipv4_not_for_us);
+    if (!is_local(ip->dst())) return drop(m, drop_reason::ipv4_not_for_us);
     switch (ip->protocol()) {
     case wire::ip_protocol::icmp:
         return receive_icmp(m, *ip);
@@ -213,7 +215,7 @@ void engine::receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip) {
     std::size_t message_len = icmp->message().size();
     std::uint16_t identifier = icmp->identifier(), sequence = icmp->sequence();
     ipv4_addr peer = ip.src();
-    auto reply_ip = wire::ipv4_repr{config_.address.addr, peer, wire::ip_protocol::icmp, 64, ip.id(),
+    auto reply_ip = wire::ipv4_repr{ip.dst(), peer, wire::ip_protocol::icmp, 64, ip.id(),
                                     std::uint16_t(message_len), true, 0};
     std::size_t strip = wire::ethernet_header_len + ip.header_length() - wire::ipv4_repr::header_length;
     rte_pktmbuf_adj(m, std::uint16_t(strip));

@@ -99,6 +99,13 @@ public:
     void on_unreachable(std::function<void(ipv4_addr)> handler) { unreachable_handler_ = std::move(handler); }
     // The TCP layer; without one, every segment is dropped as tcp_no_endpoint.
     void set_protocol_handler(protocol_handler* handler) { handler_ = handler; }
+    // Application work run on this core once per round, after the burst's TCP input and
+    // before the timers (a load generator's request schedule). Register before run().
+    void add_poller(std::function<void(instant now)> poller) { pollers_.push_back(std::move(poller)); }
+    // The next hop towards dst: dst itself on-link, else the gateway (none: no route).
+    std::optional<ipv4_addr> next_hop(ipv4_addr dst) const;
+    // Our address or one of the extra ones (engine_config::extra_addresses).
+    bool is_local(ipv4_addr a) const { return a == config_.address.addr || config_.extra_addresses.contains(a); }
 
     std::uint16_t id() const { return id_; }
     const engine_stats& stats() const { return stats_; }
@@ -126,7 +133,6 @@ private:
     void reply_arp(rte_mbuf* m, const wire::arp_view& request);
     void drop(rte_mbuf* m, drop_reason reason);
 
-    std::optional<ipv4_addr> next_hop(ipv4_addr dst) const;
     void send_to(rte_mbuf* m, mac_addr dst_mac);
     void send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst);
     void transmit(rte_mbuf* m);
@@ -159,6 +165,7 @@ private:
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;
+    std::vector<std::function<void(instant)>> pollers_;
     // Telemetry's mailbox: asked_ > answered_ means a report is wanted.
     void answer_report();
     std::atomic<std::uint64_t> report_asked_{0};

@@ -29,6 +29,7 @@ std::string_view to_string(close_reason r) {
     case close_reason::timed_out: return "timed_out";
     case close_reason::refused: return "refused";
     case close_reason::aborted: return "aborted";
+    case close_reason::unreachable: return "unreachable";
     }
     return "?";
 }
@@ -237,6 +238,13 @@ void connection::abort(instant now) {
     default: break; // LISTEN, SYN-SENT, CLOSING, LAST-ACK, TIME-WAIT: no RST
     }
     to_closed(close_reason::aborted);
+}
+
+// The next hop of a connection being opened did not answer ARP. RFC 1122 §4.2.3.9 lets
+// TCP act on such a "hard" error; like Linux (EHOSTUNREACH) we give up the open at once
+// rather than retransmit a SYN nobody can receive. No RST: the peer never heard of us.
+void connection::unreachable() {
+    if (state_ == tcp_state::syn_sent) to_closed(close_reason::unreachable);
 }
 
 // §3.10.7 SEGMENT ARRIVES: dispatch by state.

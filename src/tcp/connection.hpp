@@ -55,6 +55,8 @@ public:
     status<close_error> close(instant now);
     // §3.10.5 ABORT: RST where the peer knows us, then CLOSED at once (no TIME_WAIT).
     void abort(instant now);
+    // SYN-SENT only: the next hop is unreachable (ARP failed); CLOSED with that reason.
+    void unreachable();
 
     // §3.10.7 SEGMENT ARRIVES. The segment must belong to this connection's flow (or, in
     // LISTEN, to its local endpoint).

@@ -187,7 +187,7 @@ std::string_view to_string(connect_error e) {
     case connect_error::no_free_port: return "no free ephemeral port";
     case connect_error::port_in_use: return "local port in use";
     case connect_error::table_full: return "connection table full";
-    case connect_error::not_local_address: return "not the engine's address";
+    case connect_error::not_local_address: return "not one of the engine's addresses";
     }
     return "?";
 }
@@ -199,10 +199,12 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
     std::random_device rd;
     next_port_ = std::uint16_t(rd() % ephemeral_count);
     engine_.set_protocol_handler(this);
+    engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
 }
 
 endpoint_core::~endpoint_core() {
     engine_.set_protocol_handler(nullptr);
+    engine_.on_unreachable(nullptr);
     std::vector<stream_state*> live;
     table_.for_each([&](const flow_key&, stream_state* s) { live.push_back(s); });
     table_.clear();
@@ -219,11 +221,11 @@ void endpoint_core::unlisten(std::uint16_t port) { listeners_.erase(port); }
 
 result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::uint16_t remote_port,
                                                       const connect_options& options, app_events& app) {
-    const ipv4_addr local = engine_.address().addr;
-    if (options.local_addr && *options.local_addr != local) return unexpected(connect_error::not_local_address);
+    const ipv4_addr local = options.local_addr.value_or(engine_.address().addr);
+    if (!engine_.is_local(local)) return unexpected(connect_error::not_local_address);
     if (table_.size() == table_.max_flows()) return unexpected(connect_error::table_full);
     std::optional<std::uint16_t> local_port = options.local_port;
-    if (!local_port) local_port = ephemeral_port(remote_ip, remote_port);
+    if (!local_port) local_port = ephemeral_port(local, remote_ip, remote_port);
     if (!local_port) return unexpected(connect_error::no_free_port);
     const flow f{{local, *local_port}, {remote_ip, remote_port}};
     const flow_key key = key_of(f);
@@ -241,8 +243,8 @@ result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::
     return static_cast<stream*>(s);
 }
 
-std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port) {
-    const ipv4_addr local = engine_.address().addr;
+std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4_addr remote_ip,
+                                                          std::uint16_t remote_port) {
     for (std::uint32_t i = 0; i < ephemeral_count; ++i) {
         const auto port = std::uint16_t(ephemeral_first + next_port_);
         next_port_ = std::uint16_t((next_port_ + 1) % ephemeral_count);
@@ -392,6 +394,23 @@ void endpoint_core::on_timer(timer_hook& hook) {
     auto& s = *static_cast<stream_state*>(hook.owner);
     s.conn_.on_timer(engine_.now());
     settle(s);
+    if (--depth_ == 0) free_retired();
+}
+
+// ARP for `hop` failed: every connection in SYN-SENT whose next hop it is gives up
+// (connection::unreachable). A scan of the table, but only on an ARP failure, which is
+// rare and already took seconds of retries.
+void endpoint_core::on_unreachable(ipv4_addr hop) {
+    std::vector<stream_state*> hit;
+    table_.for_each([&](const flow_key&, stream_state* s) {
+        if (s->conn_.state() == tcp_state::syn_sent && engine_.next_hop(s->conn_.flow_id().remote.addr) == hop)
+            hit.push_back(s);
+    });
+    ++depth_;
+    for (stream_state* s : hit) {
+        s->conn_.unreachable();
+        settle(*s);
+    }
     if (--depth_ == 0) free_retired();
 }
 

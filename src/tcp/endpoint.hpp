@@ -127,7 +127,8 @@ private:
     void send_cookie(const segment& syn, const listener& l);
     bool accept_cookie(const segment& ack, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
-    std::optional<std::uint16_t> ephemeral_port(ipv4_addr remote_ip, std::uint16_t remote_port);
+    std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
+    void on_unreachable(ipv4_addr hop);
 
     engine& engine_;
     tcp_config config_;

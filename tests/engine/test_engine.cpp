@@ -42,6 +42,29 @@ TEST_F(engine_test, answers_arp_request_for_our_address) {
     free_all(sent);
 }
 
+// engine_config::extra_addresses (a load generator's source addresses): ARP requests for
+// any of them are answered with that address; one past the range is not ours.
+TEST_F(engine_test, answers_arp_for_its_extra_addresses) {
+    engine_config c = default_config();
+    c.extra_addresses = ipv4_range{ipv4_addr::from_octets(198, 18, 0, 100), 3};
+    make_engine(c);
+    const ipv4_addr extra = ipv4_addr::from_octets(198, 18, 0, 102);
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, extra));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    auto r = parse_arp(bytes(sent[0]));
+    EXPECT_EQ(r.arp.op, wire::arp_op::reply);
+    EXPECT_EQ(r.arp.sender_mac, our_mac);
+    EXPECT_EQ(r.arp.sender_ip, extra);
+    EXPECT_EQ(r.arp.target_ip, peer_ip);
+    free_all(sent);
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 103)));
+    EXPECT_TRUE(take_sent().empty());
+    EXPECT_EQ(engine_->stats().arp_replies_out.get(), 1u);
+    EXPECT_TRUE(engine_->is_local(extra));
+    EXPECT_FALSE(engine_->is_local(ipv4_addr::from_octets(198, 18, 0, 99)));
+}
+
 TEST_F(engine_test, ignores_arp_for_another_address_and_does_not_learn_from_it) {
     make_engine();
     deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));

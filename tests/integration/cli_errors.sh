@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tern-server refuses bad input with a message that names the problem and a non-zero
+# tern-server and tern-load refuse bad input with a message that names the problem and a non-zero
 # exit. No interface is made: the EAL starts with no device at all, or a net_null one.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -9,11 +9,12 @@ BUILD=${1:?build dir}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK" /var/run/dpdk/tern_cli_"$$"_*' EXIT
 n=0
-# expect NAME EXIT_CODE PATTERN -- tern-server app args...
+APP=tern-server
+# expect NAME EXIT_CODE PATTERN -- $APP app args...
 expect() {
     local name=$1 want=$2 pattern=$3; shift 4
     n=$((n + 1))
-    timeout 30 "$BUILD/apps/tern-server" --no-huge -m 256 --no-pci --no-telemetry -l 0 \
+    timeout 30 "$BUILD/apps/$APP" --no-huge -m 256 --no-pci --no-telemetry -l 0 \
         --file-prefix "tern_cli_$$_$n" "$@" >"$WORK/out" 2>&1
     local rc=$?
     if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" "$WORK/out"; then
@@ -66,4 +67,27 @@ printf '# tern-server settings\nip = 198.18.0.2/24\nmode = sink\nport = 5000\ndu
 expect "the config file's values are used" 0 "sink on TCP port 5000" -- --vdev=net_null0 -- --config "$WORK/good.ini"
 expect "the command line wins over the config file" 0 "http on TCP port 6000,6001" -- --vdev=net_null0 -- --config "$WORK/good.ini" --mode http --port 6000 --port 6001
 expect "net_null runs and stops after --duration" 0 "stopped. counters" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --duration 0.5
+
+APP=tern-load
+L=(--ip 198.18.0.1/24 --target 198.18.0.2:80)
+expect "tern-load: --help lists the workloads" 0 "cps, rps, http, ping-pong or throughput" -- -- --help
+expect "tern-load: --workload is required" 2 "workload.*required" -- -- "${L[@]}"
+expect "tern-load: --target is required" 2 "target.*required" -- -- --ip 198.18.0.1/24 --workload http
+expect "tern-load: an unknown workload is named" 2 "--workload: 'udp' is not cps, rps" -- -- "${L[@]}" --workload udp
+expect "tern-load: a bad target is named" 2 "--target: '198.18.0.300' is not IP" -- -- --ip 198.18.0.1/24 --target 198.18.0.300 --workload http
+expect "tern-load: a target port out of range" 2 "--target: '0' is not a port in 1-65535" -- -- --ip 198.18.0.1/24 --target 198.18.0.2:0 --workload http
+expect "tern-load: cps needs a rate" 2 "--rate: cps needs a rate" -- -- "${L[@]}" --workload cps
+expect "tern-load: rps needs a rate or --closed-loop" 2 "--rate: rps needs a rate" -- -- "${L[@]}" --workload rps
+expect "tern-load: a negative rate is refused" 2 "--rate: must be above 0" -- -- "${L[@]}" --workload rps --rate -5
+expect "tern-load: --closed-loop with --rate conflicts" 2 "--closed-loop: conflicts with --rate" -- -- "${L[@]}" --workload rps --rate 5 --closed-loop
+expect "tern-load: zero connections are refused" 2 "--connections: 0 is outside" -- -- "${L[@]}" --workload http --connections 0
+expect "tern-load: who closes must be client or server" 2 "--close: 'both' is not client or server" -- -- "${L[@]}" --workload cps --rate 5 --close both
+expect "tern-load: a bad direction is named" 2 "--direction: 'up' is not upload" -- -- --ip 198.18.0.1/24 --target 198.18.0.2:9 --workload throughput --direction up
+expect "tern-load: source addresses off the prefix" 2 "--source-ip: '198.19.0.1-198.19.0.9' is not within" -- -- "${L[@]}" --workload http --source-ip 198.19.0.1-198.19.0.9
+expect "tern-load: source addresses holding our own" 2 "--source-ip: '198.18.0.1-198.18.0.9' holds --ip" -- -- "${L[@]}" --workload http --source-ip 198.18.0.1-198.18.0.9
+expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is not ascending" -- -- "${L[@]}" --workload http --source-ports 2000-1000
+expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
+expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast
+expect "tern-load: a path without / is refused" 2 "--path: 'index.html' is not an absolute path" -- -- "${L[@]}" --workload http --path index.html
+expect "tern-load: more than one engine is refused, saying why" 2 "--engines: tern-load runs on one engine" -- -- "${L[@]}" --workload http --engines 2
 exit 0

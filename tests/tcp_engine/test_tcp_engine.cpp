@@ -19,6 +19,8 @@
 #include <gtest/gtest.h>
 #include <rte_mbuf.h>
 
+#include "app/load.hpp"
+#include "app/services.hpp"
 #include "core/engine.hpp"
 #include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
@@ -49,9 +51,10 @@ mbuf_pool make_pool() {
     return std::move(*pool);
 }
 
-engine_config config_for(ipv4_addr ip, mac_addr mac) {
+engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
     engine_config c;
     c.address = ipv4_cidr{ip, 24};
+    c.extra_addresses = extra;
     c.mac = mac;
     c.gratuitous_arp = false;
     return c;
@@ -61,8 +64,8 @@ engine_config config_for(ipv4_addr ip, mac_addr mac) {
 // still hold its packets).
 struct node {
     node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk,
-         const tcp::tcp_config& tcp)
-        : pool(p), eng(id, config_for(ip, mac), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
+         const tcp::tcp_config& tcp, ipv4_range extra = {})
+        : pool(p), eng(id, config_for(ip, mac, extra), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
           ep(eng, tcp) {}
 
     mbuf_pool& pool;
@@ -166,14 +169,15 @@ struct bulk_client final : tcp::app_events {
 // profiles act on both directions of the link).
 class two_nodes {
 public:
-    explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us)
+    explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
+                       ipv4_range client_extra = {})
         : link_(clock_, sim_link_config{delay, 0, 4096}) {
         device* client_dev = &link_.a();
         if (faults) {
             fault_.emplace(link_.a(), clock_, *faults);
             client_dev = &*fault_;
         }
-        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config);
+        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra);
         server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config);
         if (faults) {
             // ARP carries no checksum: a bit flipped in an ARP frame (which a real link's
@@ -201,6 +205,7 @@ public:
         if (fault_) consider(fault_->next_release());
         consider(client->eng.timers().next_deadline());
         consider(server->eng.timers().next_deadline());
+        if (app_deadline) consider(app_deadline());
         if (client->eng.tx_backlog() > 0 || server->eng.tx_backlog() > 0) next = now;
         clock_.set(std::max(next.value_or(now + 1ms), now + 1us));
     }
@@ -229,6 +234,7 @@ public:
     }
 
     tcp::tcp_config tcp_config{};
+    std::function<std::optional<instant>()> app_deadline; // an application's own schedule
     mbuf_pool client_pool_ = make_pool();
     mbuf_pool server_pool_ = make_pool();
     virtual_clock clock_;
@@ -1196,6 +1202,63 @@ TEST(tcp_api, connect_from_a_foreign_address_fails) {
     EXPECT_TRUE(client.log.empty());
 }
 
+// A load generator's source addresses: connect() from any address of the engine's extra
+// range; the server resolves it with ARP (the client's engine answers for it) and the
+// connection completes; an address outside the range is still refused.
+TEST(tcp_api, connect_from_an_extra_address) {
+    const ipv4_range extra{ipv4_addr::from_octets(198, 18, 0, 100), 4};
+    two_nodes p(std::nullopt, 50us, extra);
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    tcp::connect_options o;
+    o.local_addr = extra.at(3);
+    auto s = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(p.run_until([&] { return server.stream != nullptr && client.stream != nullptr; }, 1s));
+    EXPECT_EQ(server.stream->flow_id().remote.addr, extra.at(3));
+    const std::uint8_t hello[] = {'h', 'i'};
+    send_all(*client.stream, hello);
+    ASSERT_TRUE(p.run_until([&] { return server.received.size() == 2; }, 1s));
+    EXPECT_TRUE(p.server->neighbors.lookup(extra.at(3), p.clock_.now()).has_value());
+    o.local_addr = extra.at(4); // one past the range
+    auto bad = p.client->ep.connect(server_ip, echo_port, o, client);
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error(), tcp::connect_error::not_local_address);
+    client.stream->abort();
+    ASSERT_TRUE(p.settle(1s));
+}
+
+// A SYN to an address nobody answers ARP for: once the engine's ARP retries run out the
+// connection closes as "unreachable" (RFC 1122 §4.2.3.9), long before the SYN retries would.
+TEST(tcp_api, connect_to_an_address_without_arp_answer_is_unreachable) {
+    two_nodes p;
+    recorder client;
+    const ipv4_addr nobody = ipv4_addr::from_octets(198, 18, 0, 77);
+    auto s = p.client->ep.connect(nobody, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    const instant start = p.clock_.now();
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 60s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::unreachable);
+    EXPECT_EQ(client.log, std::vector<std::string>{"closed unreachable"});
+    // arp_config: 4 requests 500 ms apart.
+    EXPECT_LE(p.clock_.now() - start, 2100ms);
+    ASSERT_TRUE(p.settle(1s));
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+}
+
+// engine::add_poller: application work runs once per round on the engine, with its now.
+TEST(tcp_api, pollers_run_every_round_with_the_engine_clock) {
+    two_nodes p;
+    std::vector<instant> seen;
+    p.client->eng.add_poller([&](instant now) { seen.push_back(now); });
+    p.step();
+    p.step();
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1], p.client->eng.now());
+    EXPECT_LT(seen[0], seen[1]);
+}
+
 // What telemetry shows (/tern/tcp/states, /tern/tcp/connections, /tern/tcp/stats), asked
 // from another thread as dpdk-telemetry does while the engines poll; then the same state
 // counts through the API.
@@ -1319,6 +1382,169 @@ TEST(tcp_api, zero_copy_buffers_return_on_abort) {
     ASSERT_TRUE(p.settle(10s));
     EXPECT_EQ(p.client->pool.in_use(), 0u);
     EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+} // namespace
+} // namespace tern::test
+
+// ---- the load generator (src/app/load.hpp) on the simulated link ------------------------
+
+namespace tern::test {
+namespace {
+
+struct load_run {
+    two_nodes p;
+    app::http_service http{app::http_options{100}};
+    std::atomic<bool> measuring{true};
+    std::optional<app::load_generator> gen;
+
+    explicit load_run(const app::load_options& o) {
+        tcp::listen_options l;
+        l.connection.no_delay = true; // the responder writes head and body apart
+        EXPECT_TRUE(p.server->ep.listen(80, l, http).has_value());
+        gen.emplace(p.client->eng, p.client->ep, o, 0, 1, measuring);
+        p.app_deadline = [this] { return gen->next_deadline(); };
+    }
+    ~load_run() {
+        // Every connection goes, so the server's sessions are freed (and the pools empty).
+        gen->abort_all();
+        // (TIME_WAIT of the connections the client closed first: 2 MSL of virtual time.)
+        EXPECT_TRUE(p.settle(120s));
+    }
+    void run_for(duration d) {
+        const instant end = p.clock_.now() + d;
+        p.run_until([&] { return p.clock_.now() >= end; }, d + 1s);
+    }
+    std::uint64_t get(app::load_counter c) const { return gen->get(c); }
+};
+
+app::load_options http_load(app::workload kind) {
+    app::load_options o;
+    o.kind = kind;
+    o.target = server_ip;
+    o.target_port = 80;
+    o.connect.connection.no_delay = true;
+    return o;
+}
+
+// rps, open loop: 2000 requests/s over 4 connections for 2 s of virtual time is 4000
+// requests (event 0 at the start, so 4001 due by the end), all answered within a few link
+// delays of their intended times.
+TEST(load_generator, rps_open_loop_keeps_the_rate) {
+    auto o = http_load(app::workload::rps);
+    o.rate = 2000;
+    o.connections = 4;
+    load_run r(o);
+    r.run_for(2s);
+    EXPECT_EQ(r.get(app::load_counter::established), 4u);
+    EXPECT_GE(r.get(app::load_counter::requests), 3999u);
+    EXPECT_LE(r.get(app::load_counter::requests), 4001u);
+    EXPECT_GE(r.get(app::load_counter::responses), r.get(app::load_counter::requests) - 4);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    EXPECT_GE(r.http.requests(), r.get(app::load_counter::responses)); // the server answered each
+    const histogram& h = r.gen->latency();
+    EXPECT_EQ(h.count(), r.get(app::load_counter::responses));
+    EXPECT_GE(h.percentile(50), 100'000u); // at least one round trip: 2 x 50 us
+    EXPECT_LE(h.percentile(99), 2'000'000u);
+}
+
+// A server that stalls: requests that fall due while it is silent wait (one outstanding
+// per connection) and are measured from their intended times (wrk2), so the stall shows in
+// the tail. Measured from when they actually went out, they would look fast.
+TEST(load_generator, open_loop_latency_counts_a_stall_from_the_intended_time) {
+    auto o = http_load(app::workload::rps);
+    o.rate = 1000;
+    o.connections = 2;
+    o.pipeline = 1;
+    load_run r(o);
+    r.run_for(500ms);
+    // The server's engine stops for 200 ms (requests wait on the link), then catches up.
+    const instant resume = r.p.clock_.now() + 200ms;
+    while (r.p.clock_.now() < resume) {
+        r.p.client->eng.poll();
+        r.p.clock_.set(r.p.clock_.now() + 100us);
+    }
+    r.run_for(3s);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    const histogram& h = r.gen->latency();
+    EXPECT_GE(h.count(), 3600u);
+    EXPECT_GE(h.max(), 199'000'000u); // the first request of the stall waited it out
+    // The ~100 requests intended in the stall's first 100 ms each waited 100 ms or more:
+    // the top 2.5% of ~3700 samples.
+    EXPECT_GE(h.percentile(97.5), 100'000'000u);
+    EXPECT_LE(h.percentile(90), 2'000'000u); // the rest of the run was fast
+}
+
+// cps: new connections at 500/s, two GETs each, the client closes first; every one completes.
+TEST(load_generator, cps_opens_at_the_rate_and_completes_each_connection) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 500;
+    o.connections = 10000;
+    o.requests_per_connection = 2;
+    load_run r(o);
+    r.run_for(1s);
+    const std::uint64_t opened = r.get(app::load_counter::connects);
+    EXPECT_GE(opened, 499u);
+    EXPECT_LE(opened, 502u);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    // All but the last few (still in their exchange) have completed: two GETs, both FINs.
+    EXPECT_GE(r.get(app::load_counter::completed), opened - 5);
+    EXPECT_GE(r.http.requests(), 2 * r.get(app::load_counter::completed));
+    EXPECT_GE(r.gen->connect_latency().percentile(50), 100'000u);
+}
+
+// cps where the server closes first (the last GET says "Connection: close").
+TEST(load_generator, cps_server_closes_first) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 100;
+    o.requests_per_connection = 3;
+    o.client_closes = false;
+    load_run r(o);
+    r.run_for(1s);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    EXPECT_GE(r.get(app::load_counter::completed), 99u);
+    EXPECT_GE(r.get(app::load_counter::responses), 3 * 99u);
+    EXPECT_GE(r.p.server->ep.stats().accepted, 100u);
+}
+
+// ping-pong against echo: one message outstanding; every round trip is one sample.
+TEST(load_generator, ping_pong_against_echo) {
+    two_nodes p;
+    app::echo_service echo;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, echo).has_value());
+    auto o = http_load(app::workload::ping_pong);
+    o.target_port = echo_port;
+    o.message_size = 100;
+    std::atomic<bool> measuring{true};
+    app::load_generator gen(p.client->eng, p.client->ep, o, 0, 1, measuring);
+    p.app_deadline = [&] { return gen.next_deadline(); };
+    const instant end = p.clock_.now() + 100ms;
+    p.run_until([&] { return p.clock_.now() >= end; }, 1s);
+    // 100 ms of round trips of about 100 us each.
+    EXPECT_GE(gen.get(app::load_counter::responses), 500u);
+    EXPECT_EQ(app::errors(gen.totals()), 0u);
+    EXPECT_EQ(gen.latency().count(), gen.get(app::load_counter::responses));
+    EXPECT_GE(gen.latency().min(), 100'000u);
+    gen.abort_all();
+    EXPECT_TRUE(p.run_until([&] { return p.server->ep.connections() == 0; }, 10s));
+}
+
+// Refused and unreachable targets are counted, never hidden.
+TEST(load_generator, failures_are_counted) {
+    auto o = http_load(app::workload::rps);
+    o.target_port = 81; // nobody listens
+    o.rate = 100;
+    load_run r(o);
+    r.run_for(200ms);
+    EXPECT_GE(r.get(app::load_counter::refused), 5u);
+    EXPECT_EQ(r.get(app::load_counter::responses), 0u);
+
+    auto u = http_load(app::workload::cps);
+    u.target = ipv4_addr::from_octets(198, 18, 0, 77); // no ARP answer
+    u.rate = 10;
+    load_run q(u);
+    q.run_for(3s);
+    EXPECT_GE(q.get(app::load_counter::unreachable), 1u);
 }
 
 } // namespace

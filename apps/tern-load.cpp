@@ -1,0 +1,394 @@
+// tern-load: the load generator. One load_generator (src/app/load.hpp) per engine; this
+// file reads the options, prints a progress line every second, excludes the warm-up, and
+// writes the final report (and --json FILE).
+//
+//   tern-load [EAL args] -- --ip 198.18.0.1/24 --target 198.18.0.2:80 --workload rps --rate 10000 [options]
+#include <cinttypes>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "app/load.hpp"
+#include "common/cli.hpp"
+#include "dpdk/eal.hpp"
+#include "tern/tcp.hpp"
+
+namespace po = boost::program_options;
+using namespace tern;
+
+namespace {
+
+struct run_options {
+    app::load_options load;
+    double warmup = 0;
+    double run_seconds = 0;
+    std::optional<std::string> json;
+    std::uint32_t max_flows = 0;
+    duration msl{};
+};
+
+std::pair<std::string, std::string> split(const std::string& s, char sep) {
+    auto at = s.find(sep);
+    if (at == std::string::npos) return {s, ""};
+    return {s.substr(0, at), s.substr(at + 1)};
+}
+
+unsigned parse_port(const std::string& option, const std::string& text) {
+    unsigned v = 0;
+    std::size_t used = 0;
+    try {
+        v = unsigned(std::stoul(text, &used));
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != text.size() || v == 0 || v > 65535)
+        throw std::invalid_argument("--" + option + ": '" + text + "' is not a port in 1-65535");
+    return v;
+}
+
+// Every option of tern-load beyond the engine's, checked; throws std::invalid_argument
+// naming the option.
+run_options load_options_from(const po::variables_map& vm, runtime_options& rt) {
+    run_options r;
+    app::load_options& o = r.load;
+    const std::string w = vm["workload"].as<std::string>();
+    auto kind = app::workload_from(w);
+    if (!kind) throw std::invalid_argument("--workload: '" + w + "' is not cps, rps, http, ping-pong or throughput");
+    o.kind = *kind;
+
+    const std::string target = vm["target"].as<std::string>();
+    auto [host, port] = split(target, ':');
+    auto addr = ipv4_addr::parse(host);
+    if (!addr) throw std::invalid_argument("--target: '" + target + "' is not IP[:PORT]");
+    o.target = *addr;
+    o.target_port = std::uint16_t(port.empty() ? (o.kind == app::workload::ping_pong ? 7 : 80) : parse_port("target", port));
+    if (o.kind == app::workload::throughput && port.empty())
+        throw std::invalid_argument("--target: throughput needs a port (the server's sink, source or echo)");
+
+    const bool closed_loop = vm["closed-loop"].as<bool>();
+    o.rate = vm.count("rate") ? vm["rate"].as<double>() : 0;
+    if (vm.count("rate") && !(o.rate > 0 && o.rate <= 1e9))
+        throw std::invalid_argument("--rate: must be above 0 and at most 1e9");
+    if (o.kind == app::workload::cps && !vm.count("rate")) throw std::invalid_argument("--rate: cps needs a rate (connections/s)");
+    if (o.kind == app::workload::rps && !vm.count("rate") && !closed_loop)
+        throw std::invalid_argument("--rate: rps needs a rate (requests/s), or --closed-loop");
+    if (closed_loop && vm.count("rate")) throw std::invalid_argument("--closed-loop: conflicts with --rate");
+    if (vm.count("rate") && (o.kind == app::workload::ping_pong || o.kind == app::workload::throughput))
+        throw std::invalid_argument("--rate: " + w + " has no rate (it runs closed loop)");
+
+    const bool many = o.kind == app::workload::rps || o.kind == app::workload::http;
+    o.connections = vm.count("connections") ? vm["connections"].as<unsigned>()
+                  : o.kind == app::workload::cps ? 60000u : many ? 16u : 1u;
+    if (o.connections == 0 || o.connections > 16'000'000)
+        throw std::invalid_argument("--connections: " + std::to_string(o.connections) + " is outside 1-16000000");
+    o.requests_per_connection = vm["requests"].as<unsigned>();
+    if (o.requests_per_connection == 0) throw std::invalid_argument("--requests: must be at least 1");
+    const std::string close = vm["close"].as<std::string>();
+    if (close != "client" && close != "server") throw std::invalid_argument("--close: '" + close + "' is not client or server");
+    o.client_closes = close == "client";
+    o.pipeline = vm["pipeline"].as<unsigned>();
+    if (o.pipeline == 0 || o.pipeline > 1024) throw std::invalid_argument("--pipeline: must be within 1-1024");
+    const double ramp = vm["ramp"].as<double>();
+    if (!(ramp >= 0 && ramp <= 3600)) throw std::invalid_argument("--ramp: must be within 0-3600 seconds");
+    o.ramp = std::chrono::duration_cast<duration>(std::chrono::duration<double>(ramp));
+    o.message_size = vm["size"].as<unsigned>();
+    if (o.message_size == 0 || o.message_size > 65536) throw std::invalid_argument("--size: must be within 1-65536");
+    const std::string dir = vm["direction"].as<std::string>();
+    if (dir == "upload") o.direction = app::bulk_direction::upload;
+    else if (dir == "download") o.direction = app::bulk_direction::download;
+    else if (dir == "both") o.direction = app::bulk_direction::both;
+    else throw std::invalid_argument("--direction: '" + dir + "' is not upload, download or both");
+    o.path = vm["path"].as<std::string>();
+    if (o.path.empty() || o.path[0] != '/' || o.path.find_first_of(" \r\n") != std::string::npos)
+        throw std::invalid_argument("--path: '" + o.path + "' is not an absolute path without spaces");
+    o.host = vm.count("host") ? vm["host"].as<std::string>() : host;
+
+    if (vm.count("source-ip")) {
+        const std::string s = vm["source-ip"].as<std::string>();
+        auto [a, b] = split(s, '-');
+        auto first = ipv4_addr::parse(a);
+        auto last = b.empty() ? first : ipv4_addr::parse(b);
+        if (!first || !last || last->value < first->value)
+            throw std::invalid_argument("--source-ip: '" + s + "' is not IP or IP-IP (ascending)");
+        if (!rt.engine.address.contains(*first) || !rt.engine.address.contains(*last))
+            throw std::invalid_argument("--source-ip: '" + s + "' is not within --ip's prefix");
+        if (rt.engine.address.addr.value >= first->value && rt.engine.address.addr.value <= last->value)
+            throw std::invalid_argument("--source-ip: '" + s + "' holds --ip's own address");
+        o.sources = ipv4_range{*first, last->value - first->value + 1};
+        rt.engine.extra_addresses = o.sources;
+    }
+    if (vm.count("source-ports")) {
+        const std::string s = vm["source-ports"].as<std::string>();
+        auto [a, b] = split(s, '-');
+        if (b.empty()) throw std::invalid_argument("--source-ports: '" + s + "' is not FIRST-LAST");
+        const unsigned first = parse_port("source-ports", a), last = parse_port("source-ports", b);
+        if (last < first) throw std::invalid_argument("--source-ports: '" + s + "' is not ascending");
+        if (last - first + 1 < rt.engine.engines)
+            throw std::invalid_argument("--source-ports: fewer ports than engines");
+        o.source_port_first = std::uint16_t(first);
+        o.source_port_last = std::uint16_t(last);
+    }
+    o.connect.connection.no_delay = !vm["nagle"].as<bool>();
+
+    r.warmup = vm["warmup"].as<double>();
+    if (!(r.warmup >= 0)) throw std::invalid_argument("--warmup: must not be negative");
+    r.run_seconds = vm["duration"].as<double>();
+    if (vm.count("json")) r.json = vm["json"].as<std::string>();
+    r.max_flows = vm["max-flows"].as<unsigned>();
+    if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
+    const unsigned msl = vm["msl-ms"].as<unsigned>();
+    if (msl == 0 || msl > 600000) throw std::invalid_argument("--msl-ms: must be within 1-600000");
+    r.msl = std::chrono::milliseconds(msl);
+
+    // DESIGN.md "Flow steering": an active open must pick a source port whose reply hashes to
+    // its own engine's queue, which the engines do not do yet; with more than one engine the
+    // replies would reach an engine that does not know the connection.
+    if (rt.engine.engines > 1)
+        throw std::invalid_argument("--engines: tern-load runs on one engine for now (replies are not yet steered "
+                                    "to the engine that opened the connection)");
+
+    // Resolve the target's next hop at start (the generators wait for it).
+    const ipv4_cidr& me = rt.engine.address;
+    if (me.contains(o.target)) rt.resolve.push_back(o.target);
+    else if (rt.engine.gateway) rt.resolve.push_back(*rt.engine.gateway);
+    else throw std::invalid_argument("--target: " + o.target.to_string() + " is off --ip's prefix and there is no --gateway");
+    return r;
+}
+
+app::load_totals sum(const std::vector<std::unique_ptr<app::load_generator>>& gens) {
+    app::load_totals t{};
+    for (auto& g : gens) {
+        auto one = g->totals();
+        for (std::size_t i = 0; i < t.size(); ++i) t[i] += one[i];
+    }
+    return t;
+}
+
+std::uint64_t at(const app::load_totals& t, app::load_counter c) { return t[std::size_t(c)]; }
+
+// Prints the progress line every second; ends the warm-up and the run.
+void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, const run_options& r,
+              std::atomic<bool>& measuring, app::load_totals& baseline, double& measured_seconds) {
+    using clk = std::chrono::steady_clock;
+    const auto begin = clk::now();
+    auto measure_from = begin;
+    auto last_time = begin;
+    app::load_totals last = sum(gens);
+    if (r.warmup <= 0) measuring = true;
+    std::printf("%7s %9s %10s %9s %9s %8s %7s %6s %7s %6s\n", "time_s", "conn/s", "req/s", "Mbps_in", "Mbps_out",
+                "estab", "retrans", "resets", "timeout", "errors");
+    std::fflush(stdout);
+    for (int tick = 1; !cli::stop_requested.load(); ++tick) {
+        const auto next = begin + std::chrono::seconds(tick);
+        while (clk::now() < next && !cli::stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const auto now = clk::now();
+        const app::load_totals t = sum(gens);
+        const double dt = std::chrono::duration<double>(now - last_time).count();
+        const double elapsed = std::chrono::duration<double>(now - begin).count();
+        const app::load_totals d = app::difference(t, last);
+        std::uint64_t open = 0, rtx = at(t, app::load_counter::retransmits);
+        for (auto& g : gens) open += g->open_connections(), rtx += g->open_retransmits();
+        std::printf("%7.1f %9.0f %10.0f %9.1f %9.1f %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64 "%s\n",
+                    elapsed, double(at(d, app::load_counter::established)) / dt,
+                    double(at(d, app::load_counter::responses)) / dt,
+                    double(at(d, app::load_counter::bytes_in)) * 8 / dt / 1e6,
+                    double(at(d, app::load_counter::bytes_out)) * 8 / dt / 1e6, open, rtx,
+                    at(t, app::load_counter::reset), at(t, app::load_counter::timed_out), app::errors(t),
+                    measuring ? "" : "  (warm-up)");
+        std::fflush(stdout);
+        last = t;
+        last_time = now;
+        if (!measuring && elapsed >= r.warmup) {
+            baseline = t;
+            measure_from = now;
+            measuring = true;
+        }
+        if (r.run_seconds > 0 && elapsed >= r.warmup + r.run_seconds) break;
+    }
+    // The last counters are read after the engines stopped (the caller); up to here.
+    measured_seconds = std::chrono::duration<double>(clk::now() - measure_from).count();
+    if (!measuring) measured_seconds = 0;
+    cli::stop_requested = true;
+}
+
+struct percentiles {
+    double p50, p90, p99, p999, p9999, max, mean;
+    std::uint64_t count;
+};
+
+percentiles of(const histogram& h) {
+    auto us = [](std::uint64_t ns) { return double(ns) / 1000.0; };
+    return {us(h.percentile(50)),  us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
+            us(h.percentile(99.99)), us(h.max()),        h.mean() / 1000.0,    h.count()};
+}
+
+std::string latency_line(const char* name, const percentiles& p) {
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "  %s (us, %" PRIu64 " samples): p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f  mean %.1f\n",
+                  name, p.count, p.p50, p.p90, p.p99, p.p999, p.p9999, p.max, p.mean);
+    return line;
+}
+
+std::string latency_json(const percentiles& p) {
+    char s[320];
+    std::snprintf(s, sizeof s,
+                  "{\"samples\": %" PRIu64 ", \"p50_us\": %.3f, \"p90_us\": %.3f, \"p99_us\": %.3f, \"p99_9_us\": %.3f, "
+                  "\"p99_99_us\": %.3f, \"max_us\": %.3f, \"mean_us\": %.3f}",
+                  p.count, p.p50, p.p90, p.p99, p.p999, p.p9999, p.max, p.mean);
+    return s;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    auto eal = eal::start(argc, argv);
+    if (!eal) {
+        std::cerr << "tern-load: " << eal.error() << "\n";
+        return 1;
+    }
+    po::options_description desc("tern-load options");
+    desc.add_options()("help,h", "this text")
+        ("workload", po::value<std::string>()->required(), "cps, rps, http, ping-pong or throughput")
+        ("target", po::value<std::string>()->required(), "the server, IP[:PORT] (port: 80; ping-pong 7)")
+        ("rate", po::value<double>(), "cps: new connections/s; rps, http: requests/s (open loop), over all engines")
+        ("closed-loop", po::bool_switch(), "rps: each connection sends its next request when the last returns")
+        ("connections", po::value<unsigned>(), "concurrent connections (rps, http: 16; ping-pong, throughput: 1; "
+                                               "cps: at most this many open, 60000)")
+        ("requests", po::value<unsigned>()->default_value(1), "cps: requests per connection")
+        ("close", po::value<std::string>()->default_value("client"), "cps: who closes first, client or server")
+        ("pipeline", po::value<unsigned>()->default_value(16), "open loop: most requests outstanding per connection")
+        ("ramp", po::value<double>()->default_value(0), "open the connections evenly over this many seconds")
+        ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")
+        ("direction", po::value<std::string>()->default_value("upload"), "throughput: upload, download or both")
+        ("path", po::value<std::string>()->default_value("/"), "HTTP request path")
+        ("host", po::value<std::string>(), "HTTP Host header (default: the target address)")
+        ("source-ip", po::value<std::string>(), "source addresses IP or IP-IP, on --ip's prefix (besides --ip)")
+        ("source-ports", po::value<std::string>(), "source ports FIRST-LAST (default: ephemeral)")
+        ("warmup", po::value<double>()->default_value(0), "seconds excluded from the results at the start")
+        ("json", po::value<std::string>(), "write the final report to this file as JSON")
+        ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, TIME_WAIT included")
+        ("msl-ms", po::value<unsigned>()->default_value(30000), "TCP MSL: TIME_WAIT lasts twice this")
+        ("nagle", po::bool_switch(), "leave Nagle's algorithm on (default: off)");
+    cli::add_engine_options(desc);
+    po::variables_map vm;
+    int exit_code = 0;
+    if (!cli::parse(eal->app_args(), desc, vm, exit_code,
+                    "usage: tern-load [EAL args] -- --ip ADDR/PREFIX --target IP[:PORT] --workload KIND [options]"))
+        return exit_code;
+
+    runtime_options options;
+    run_options run;
+    try {
+        options = cli::engine_options_from(vm);
+        run = load_options_from(vm, options);
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "tern-load: " << e.what() << "\n";
+        return 2;
+    }
+    auto rt = runtime::create(options);
+    if (!rt) {
+        std::cerr << "tern-load: " << rt.error() << "\n";
+        return 1;
+    }
+    const app::load_options& lo = run.load;
+    std::printf("tern-load: %s\n", (*rt)->eth_port().describe().c_str());
+    std::printf("tern-load: %s from %s on %zu engine(s) to %s:%u\n", std::string(app::to_string(lo.kind)).c_str(),
+                options.engine.address.addr.to_string().c_str(), (*rt)->engine_count(),
+                lo.target.to_string().c_str(), lo.target_port);
+    std::fflush(stdout);
+
+    tcp::tcp_config tcp_cfg;
+    tcp_cfg.mtu = options.engine.mtu;
+    tcp_cfg.msl = run.msl;
+    std::atomic<bool> measuring{false};
+    std::vector<std::unique_ptr<tcp::tcp_endpoint>> endpoints;
+    std::vector<std::unique_ptr<app::load_generator>> gens;
+    for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
+        endpoints.push_back(std::make_unique<tcp::tcp_endpoint>((*rt)->engine_at(i), tcp_cfg, run.max_flows));
+        gens.push_back(std::make_unique<app::load_generator>((*rt)->engine_at(i), *endpoints.back(), lo, i,
+                                                             (*rt)->engine_count(), measuring));
+    }
+
+    cli::install_signal_handlers();
+    app::load_totals baseline{};
+    double seconds = 0;
+    std::thread printer([&] { progress(gens, run, measuring, baseline, seconds); });
+    (*rt)->run(cli::stop_requested);
+    printer.join();
+    // RST every connection still open so the server is not left holding them. The engines
+    // have stopped, so this thread may poll them: for 200 ms, so the RSTs leave and the peer
+    // has read them before the port closes (a memif peer reading while we disconnect has
+    // crashed in DPDK 22.11's memif PMD).
+    for (auto& g : gens) g->abort_all();
+    const auto settle_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+    while (std::chrono::steady_clock::now() < settle_until)
+        for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) (*rt)->engine_at(i).poll();
+
+    // The engines have stopped: their histograms and connections may be read here.
+    app::load_totals t = app::difference(sum(gens), baseline);
+    std::uint64_t live_rtx = 0;
+    histogram latency, connect;
+    for (auto& g : gens) {
+        live_rtx += g->live_retransmits();
+        latency.merge(g->latency());
+        connect.merge(g->connect_latency());
+    }
+    t[std::size_t(app::load_counter::retransmits)] += live_rtx;
+    const double secs = seconds > 0 ? seconds : 1;
+    const std::uint64_t errors = app::errors(t);
+    const bool throughput = lo.kind == app::workload::throughput;
+    const bool did_work = throughput ? at(t, app::load_counter::bytes_in) + at(t, app::load_counter::bytes_out) > 0
+                                     : at(t, app::load_counter::responses) > 0;
+
+    std::ostringstream out;
+    char line[256];
+    std::snprintf(line, sizeof line, "tern-load: %s against %s:%u, %.2f s measured (after %.1f s warm-up)\n",
+                  std::string(app::to_string(lo.kind)).c_str(), lo.target.to_string().c_str(), lo.target_port, seconds,
+                  run.warmup);
+    out << line;
+    for (std::size_t i = 0; i < app::load_counter_count; ++i) {
+        if (i == app::first_error_counter) out << "  errors " << errors << "\n";
+        std::snprintf(line, sizeof line, "  %s %" PRIu64 "\n", std::string(app::to_string(app::load_counter(i))).c_str(), t[i]);
+        out << line;
+    }
+    std::snprintf(line, sizeof line, "  conn/s %.1f  req/s %.1f  Mbit/s in %.2f  out %.2f\n",
+                  double(at(t, app::load_counter::established)) / secs, double(at(t, app::load_counter::responses)) / secs,
+                  double(at(t, app::load_counter::bytes_in)) * 8 / secs / 1e6,
+                  double(at(t, app::load_counter::bytes_out)) * 8 / secs / 1e6);
+    out << line;
+    if (!throughput) out << latency_line(lo.kind == app::workload::ping_pong ? "round trip" : "request latency", of(latency));
+    out << latency_line("connect", of(connect));
+    std::printf("%s", out.str().c_str());
+    std::printf("tern-load: engine counters:\n%s", cli::summary(**rt).c_str());
+    if (errors > 0) std::printf("tern-load: FAILED: %" PRIu64 " errors (see above)\n", errors);
+    else if (!did_work) std::printf("tern-load: FAILED: nothing was done in the measured time\n");
+    std::fflush(stdout);
+
+    if (run.json) {
+        std::ofstream j(*run.json);
+        j << "{\n  \"workload\": \"" << app::to_string(lo.kind) << "\",\n  \"target\": \"" << lo.target.to_string() << ":"
+          << lo.target_port << "\",\n  \"engines\": " << (*rt)->engine_count() << ",\n  \"connections\": "
+          << lo.connections << ",\n  \"rate\": " << lo.rate << ",\n  \"warmup_s\": " << run.warmup
+          << ",\n  \"measured_s\": " << seconds << ",\n  \"totals\": {";
+        for (std::size_t i = 0; i < app::load_counter_count; ++i)
+            j << (i ? ", " : "") << "\"" << app::to_string(app::load_counter(i)) << "\": " << t[i];
+        j << "},\n  \"errors\": " << errors << ",\n  \"conn_per_s\": " << double(at(t, app::load_counter::established)) / secs
+          << ",\n  \"req_per_s\": " << double(at(t, app::load_counter::responses)) / secs
+          << ",\n  \"mbit_in_per_s\": " << double(at(t, app::load_counter::bytes_in)) * 8 / secs / 1e6
+          << ",\n  \"mbit_out_per_s\": " << double(at(t, app::load_counter::bytes_out)) * 8 / secs / 1e6
+          << ",\n  \"latency\": " << latency_json(of(latency)) << ",\n  \"connect_latency\": " << latency_json(of(connect))
+          << ",\n  \"ok\": " << (errors == 0 && did_work ? "true" : "false") << "\n}\n";
+        if (!j) {
+            std::cerr << "tern-load: --json: cannot write " << *run.json << "\n";
+            return 1;
+        }
+    }
+    gens.clear(); // before the endpoints and the runtime they drive
+    endpoints.clear();
+    return errors > 0 || !did_work ? 3 : 0;
+}

@@ -1,0 +1,546 @@
+#include "app/load.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+
+namespace tern::app {
+
+namespace {
+
+constexpr std::size_t max_backlog = std::size_t(1) << 20;
+constexpr std::size_t bulk_chunk = 16 * 1024;
+constexpr duration reconnect_pause = std::chrono::milliseconds(10);
+constexpr unsigned dispatch_tries = 16;
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+}
+
+std::string_view trim(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+std::span<const std::uint8_t> as_bytes(std::string_view s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+} // namespace
+
+// ---- rate_schedule -------------------------------------------------------------------
+
+rate_schedule rate_schedule::per_second(instant start, double per_second, std::uint64_t limit) {
+    if (!(per_second > 0)) return rate_schedule(start, duration{}, 0);
+    return rate_schedule(start, duration(std::int64_t(std::llround(1e9 / per_second))), limit);
+}
+
+// ---- http_response_reader ------------------------------------------------------------
+
+http_response_reader::step http_response_reader::feed(std::string_view in) {
+    step out;
+    if (!in_body_) {
+        // RFC 9112 §2.1: the head ends at the first empty line. Look across what we hold
+        // and the new bytes without copying more than the head.
+        const std::size_t held = head_.size();
+        head_.append(in.substr(0, std::min(in.size(), max_head + 4 - std::min(held, max_head + 4))));
+        const std::size_t end = head_.find("\r\n\r\n", held >= 3 ? held - 3 : 0);
+        if (end == std::string::npos) {
+            out.used = in.size();
+            if (head_.size() > max_head) out.error = "response head over 16 KiB";
+            return out;
+        }
+        out.used = end + 4 - held;
+        std::string_view head(head_.data(), end);
+        // RFC 9112 §4: HTTP-version SP status-code SP [reason-phrase]
+        const std::size_t eol = head.find("\r\n");
+        std::string_view line = head.substr(0, eol);
+        if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ') {
+            out.error = "not an HTTP/1.x status line";
+            return out;
+        }
+        unsigned status = 0;
+        auto [p, ec] = std::from_chars(line.data() + 9, line.data() + 12, status);
+        if (ec != std::errc{} || p != line.data() + 12 || status < 100) {
+            out.error = "bad status code";
+            return out;
+        }
+        current_ = response{status, line[7] == '0'}; // HTTP/1.0: closes unless told otherwise
+        body_left_ = 0;
+        bool has_length = false;
+        std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
+        while (!rest.empty()) {
+            const auto e = rest.find("\r\n");
+            std::string_view field = rest.substr(0, e);
+            rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e + 2);
+            const auto colon = field.find(':');
+            if (colon == std::string_view::npos) {
+                out.error = "header field without ':'";
+                return out;
+            }
+            std::string_view name = field.substr(0, colon), value = trim(field.substr(colon + 1));
+            if (iequals(name, "content-length")) {
+                auto [q, ec2] = std::from_chars(value.data(), value.data() + value.size(), body_left_);
+                if (ec2 != std::errc{} || q != value.data() + value.size()) {
+                    out.error = "bad Content-Length";
+                    return out;
+                }
+                has_length = true;
+            } else if (iequals(name, "transfer-encoding")) {
+                out.error = "chunked responses are not supported";
+                return out;
+            } else if (iequals(name, "connection")) {
+                if (iequals(value, "close")) current_.close = true;
+                if (iequals(value, "keep-alive")) current_.close = false;
+            }
+        }
+        // RFC 9112 §6.3: 1xx, 204 and 304 have no body; otherwise we need a length.
+        const bool bodyless = status < 200 || status == 204 || status == 304;
+        if (bodyless) body_left_ = 0;
+        else if (!has_length) {
+            out.error = "response without Content-Length";
+            return out;
+        }
+        head_.clear();
+        in_body_ = true;
+        in.remove_prefix(out.used);
+    }
+    const std::size_t take = std::size_t(std::min<std::uint64_t>(body_left_, in.size()));
+    body_left_ -= take;
+    out.used += take;
+    if (body_left_ == 0) {
+        in_body_ = false;
+        out.complete = current_;
+    }
+    return out;
+}
+
+// ---- names ---------------------------------------------------------------------------
+
+std::string_view to_string(workload w) {
+    switch (w) {
+    case workload::cps: return "cps";
+    case workload::rps: return "rps";
+    case workload::http: return "http";
+    case workload::ping_pong: return "ping-pong";
+    case workload::throughput: return "throughput";
+    }
+    return "?";
+}
+
+std::optional<workload> workload_from(std::string_view name) {
+    for (auto w : {workload::cps, workload::rps, workload::http, workload::ping_pong, workload::throughput})
+        if (to_string(w) == name) return w;
+    return std::nullopt;
+}
+
+std::string_view to_string(load_counter c) {
+    static constexpr std::string_view names[load_counter_count] = {
+        "connects",  "established", "completed", "requests",    "responses",  "bytes_in",
+        "bytes_out", "retransmits", "refused",   "reset",       "timed_out",  "unreachable",
+        "bad_status", "protocol_errors", "connect_failed", "closed_early", "overflow"};
+    return names[std::size_t(c)];
+}
+
+load_totals difference(const load_totals& a, const load_totals& b) {
+    load_totals d{};
+    for (std::size_t i = 0; i < load_counter_count; ++i) d[i] = a[i] - b[i];
+    return d;
+}
+
+std::uint64_t errors(const load_totals& t) {
+    std::uint64_t n = 0;
+    for (std::size_t i = first_error_counter; i < load_counter_count; ++i) n += t[i];
+    return n;
+}
+
+// ---- load_generator ------------------------------------------------------------------
+
+struct load_generator::conn {
+    tcp::stream* s = nullptr;
+    std::size_t index = 0;           // in live_
+    instant opened{};
+    bool established = false;
+    bool closing = false;            // we closed, or the server said it will
+    std::deque<instant> outstanding; // unanswered requests: intended (or sent) times
+    http_response_reader reader;
+    std::string pending;             // bytes send() did not take yet
+    std::uint32_t sent = 0;          // requests sent on this connection
+    std::uint32_t answered = 0;
+    std::size_t echo_left = 0;       // ping-pong: bytes of the message still to come back
+};
+
+load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_options& options, std::size_t index,
+                               std::size_t engines, const std::atomic<bool>& measuring)
+    : engine_(eng), ep_(ep), options_(options), measuring_(measuring) {
+    request_ = "GET " + options.path + " HTTP/1.1\r\nHost: " + options.host + "\r\nUser-Agent: tern-load\r\n\r\n";
+    last_request_ = "GET " + options.path + " HTTP/1.1\r\nHost: " + options.host +
+                    "\r\nUser-Agent: tern-load\r\nConnection: close\r\n\r\n";
+    const std::size_t payload = options.kind == workload::ping_pong ? options.message_size : bulk_chunk;
+    payload_.resize(payload);
+    for (std::size_t i = 0; i < payload; ++i) payload_[i] = char('a' + i % 26);
+
+    connections_ = std::uint32_t(options.connections / engines + (index < options.connections % engines ? 1 : 0));
+    rate_share_ = options.rate / double(engines);
+    if (options.source_port_first != 0) {
+        const std::uint32_t total = std::uint32_t(options.source_port_last) - options.source_port_first + 1;
+        const std::uint32_t per = total / std::uint32_t(engines);
+        port_first_ = std::uint16_t(options.source_port_first + per * index);
+        port_count_ = std::uint16_t(index + 1 == engines ? total - per * index : per);
+    }
+    engine_.add_poller([this](instant t) { poll(t); });
+}
+
+load_generator::~load_generator() {
+    for (conn* c : live_) {
+        c->s->user = nullptr;
+        delete c;
+    }
+}
+
+load_totals load_generator::totals() const {
+    load_totals t{};
+    for (std::size_t i = 0; i < load_counter_count; ++i) t[i] = counters_[i].load(std::memory_order_relaxed);
+    return t;
+}
+
+std::uint64_t load_generator::live_retransmits() const {
+    std::uint64_t n = 0;
+    for (const conn* c : live_) n += c->s->info().retransmits;
+    return n;
+}
+
+void load_generator::poll(instant now) {
+    if (!started_) {
+        // Start once ARP for the target is done (runtime_options::resolve), so the first
+        // SYNs do not overflow the ARP queue; at most a few seconds later in any case.
+        if (!first_poll_) first_poll_ = now;
+        if (engine_.arp_in_progress() > 0 && now - *first_poll_ < std::chrono::seconds(3)) return;
+        start(now);
+    }
+    if (now >= next_rtx_scan_) {
+        live_rtx_.store(live_retransmits(), std::memory_order_relaxed);
+        next_rtx_scan_ = now + std::chrono::seconds(1);
+    }
+    if (options_.kind == workload::cps) {
+        // An open that finds the cap reached waits; the schedule runs on, so the figures
+        // show the shortfall as a lower conn/s rather than hiding it.
+        while (opens_.due(now) && live_.size() < connections_) {
+            opens_.take();
+            open_one(now);
+        }
+        while (opens_.due(now)) opens_.take(); // missed: not made up for in a burst later
+    } else {
+        while (opens_.due(now)) {
+            opens_.take();
+            ++wanted_;
+        }
+        while (live_.size() < wanted_ && now >= reopen_after_) {
+            const std::size_t before = live_.size();
+            open_one(now);
+            if (live_.size() == before) {
+                reopen_after_ = now + reconnect_pause;
+                break;
+            }
+        }
+        while (requests_.due(now)) dispatch(requests_.take());
+    }
+}
+
+void load_generator::start(instant now) {
+    started_ = true;
+    if (options_.kind == workload::cps) {
+        opens_ = rate_schedule::per_second(now, rate_share_);
+    } else {
+        // The ramp: connections_ opened evenly over options.ramp (all at once without one).
+        const duration period = connections_ == 0 ? duration{} : options_.ramp / connections_;
+        opens_ = rate_schedule(now, period, connections_);
+        const bool open_loop = rate_share_ > 0 && (options_.kind == workload::rps || options_.kind == workload::http);
+        if (open_loop) requests_ = rate_schedule::per_second(now, rate_share_);
+    }
+}
+
+void load_generator::abort_all() {
+    started_ = true;
+    opens_ = rate_schedule();
+    requests_ = rate_schedule();
+    wanted_ = 0;
+    while (!live_.empty()) {
+        conn* c = live_.back();
+        c->s->abort(); // on_closed (aborted) takes it out of live_
+        if (!live_.empty() && live_.back() == c) finish(*c->s, *c, tcp::close_reason::aborted);
+    }
+}
+
+std::optional<instant> load_generator::next_deadline() const {
+    if (!started_) return first_poll_ ? *first_poll_ + std::chrono::milliseconds(1) : instant{};
+    std::optional<instant> next = requests_.next();
+    auto consider = [&](std::optional<instant> t) {
+        if (t && (!next || *t < *next)) next = t;
+    };
+    if (options_.kind == workload::cps) consider(opens_.next());
+    else {
+        consider(opens_.next());
+        if (live_.size() < wanted_) consider(reopen_after_);
+    }
+    return next;
+}
+
+std::optional<tcp::endpoint> load_generator::next_source() {
+    if (options_.sources.count == 0 && port_count_ == 0) return std::nullopt;
+    tcp::endpoint e;
+    e.addr = options_.sources.count ? options_.sources.at(source_addr_) : engine_.address().addr;
+    if (port_count_) e.port = std::uint16_t(port_first_ + source_port_);
+    // Addresses turn fastest, so connections spread over all of them; then the port.
+    if (options_.sources.count == 0 || ++source_addr_ == options_.sources.count) {
+        source_addr_ = 0;
+        if (port_count_ && ++source_port_ == port_count_) source_port_ = 0;
+    }
+    return e;
+}
+
+void load_generator::open_one(instant now) {
+    tcp::connect_options o = options_.connect;
+    // A chosen source may still be in TIME_WAIT towards the target: try a few more.
+    const unsigned attempts = port_count_ ? 64 : 1;
+    for (unsigned i = 0; i < attempts; ++i) {
+        if (auto src = next_source()) {
+            o.local_addr = src->addr;
+            if (src->port) o.local_port = src->port;
+        }
+        auto r = ep_.connect(options_.target, options_.target_port, o, *this);
+        if (!r) {
+            if (r.error() == tcp::connect_error::port_in_use) continue;
+            break;
+        }
+        auto* c = new conn;
+        c->s = *r;
+        c->opened = now;
+        c->index = live_.size();
+        live_.push_back(c);
+        (*r)->user = c;
+        bump(load_counter::connects);
+        return;
+    }
+    bump(load_counter::connect_failed);
+}
+
+void load_generator::write(tcp::stream& s, conn& c, std::string_view bytes) {
+    if (c.pending.empty()) {
+        auto r = s.send(as_bytes(bytes));
+        const std::size_t n = r ? *r : 0;
+        bump(load_counter::bytes_out, n);
+        bytes.remove_prefix(n);
+    }
+    c.pending.append(bytes);
+}
+
+void load_generator::flush(tcp::stream& s, conn& c) {
+    if (c.pending.empty()) return;
+    auto r = s.send(as_bytes(c.pending));
+    if (!r) return;
+    bump(load_counter::bytes_out, *r);
+    c.pending.erase(0, *r);
+}
+
+void load_generator::send_request(tcp::stream& s, conn& c, instant intended) {
+    ++c.sent;
+    c.outstanding.push_back(intended);
+    bump(load_counter::requests);
+    if (options_.kind == workload::ping_pong) {
+        c.echo_left = payload_.size();
+        return write(s, c, payload_);
+    }
+    const bool last = options_.kind == workload::cps && c.sent == options_.requests_per_connection;
+    write(s, c, last && !options_.client_closes ? last_request_ : request_);
+}
+
+void load_generator::fill_bulk(tcp::stream& s, conn& c) {
+    flush(s, c);
+    if (!c.pending.empty()) return;
+    while (true) {
+        auto r = s.send(as_bytes(payload_));
+        if (!r || *r == 0) return;
+        bump(load_counter::bytes_out, *r);
+        if (*r < payload_.size()) return; // the rest of this chunk is not owed: bulk data is all alike
+    }
+}
+
+// Open loop: a due request goes to the next connection with room; if none of a few has
+// room it waits in the backlog, still carrying its intended time.
+void load_generator::dispatch(instant intended) {
+    if (backlog_.empty()) {
+        const std::size_t n = live_.size();
+        for (unsigned i = 0; i < std::min<std::size_t>(dispatch_tries, n); ++i) {
+            conn* c = live_[cursor_++ % n];
+            if (c->established && !c->closing && c->outstanding.size() < options_.pipeline)
+                return send_request(*c->s, *c, intended);
+        }
+    }
+    if (backlog_.size() >= max_backlog) return bump(load_counter::overflow);
+    backlog_.push_back(intended);
+}
+
+void load_generator::on_connected(tcp::stream& s) {
+    if (!s.user) return;
+    auto& c = *static_cast<conn*>(s.user);
+    const instant now = engine_.now();
+    c.established = true;
+    bump(load_counter::established);
+    open_.store(open_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (measuring()) connect_latency_.record(std::uint64_t((now - c.opened).count()));
+    switch (options_.kind) {
+    case workload::throughput:
+        if (options_.direction != bulk_direction::download) fill_bulk(s, c);
+        return;
+    case workload::cps:
+    case workload::ping_pong:
+        return send_request(s, c, now);
+    case workload::rps:
+    case workload::http:
+        if (options_.rate > 0) {
+            while (!backlog_.empty() && c.outstanding.size() < options_.pipeline) {
+                const instant t = backlog_.front();
+                backlog_.pop_front();
+                send_request(s, c, t);
+            }
+            return;
+        }
+        return send_request(s, c, now); // closed loop
+    }
+}
+
+void load_generator::on_writable(tcp::stream& s) {
+    if (!s.user) return; // finished (TIME_WAIT): nothing more to send
+    auto& c = *static_cast<conn*>(s.user);
+    if (options_.kind == workload::throughput && options_.direction != bulk_direction::download) fill_bulk(s, c);
+    else flush(s, c);
+}
+
+void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
+    if (!s.user) return;
+    auto& c = *static_cast<conn*>(s.user);
+    const instant now = engine_.now();
+    bump(load_counter::bytes_in, data.size());
+    switch (options_.kind) {
+    case workload::throughput:
+        return;
+    case workload::ping_pong: {
+        std::size_t n = data.size();
+        while (n > 0 && c.echo_left > 0) {
+            const std::size_t take = std::min(n, c.echo_left);
+            c.echo_left -= take;
+            n -= take;
+            if (c.echo_left == 0) on_response(s, c, {200, false}, now);
+        }
+        if (n > 0) { // more than we sent: not an echo server
+            bump(load_counter::protocol);
+            s.abort();
+        }
+        return;
+    }
+    default:
+        break;
+    }
+    std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
+    while (!in.empty()) {
+        auto step = c.reader.feed(in);
+        if (!step.error.empty() || (step.complete && c.outstanding.empty())) {
+            bump(load_counter::protocol);
+            s.abort(); // on_closed has run: c is gone
+            return;
+        }
+        in.remove_prefix(step.used);
+        if (step.complete) {
+            on_response(s, c, *step.complete, now);
+            if (s.user == nullptr) return;
+        }
+    }
+}
+
+// One answer to the oldest outstanding request on c.
+void load_generator::on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now) {
+    const instant intended = c.outstanding.front();
+    c.outstanding.pop_front();
+    ++c.answered;
+    bump(load_counter::responses);
+    if (measuring()) latency_.record(std::uint64_t(std::max<std::int64_t>(0, (now - intended).count())));
+    if (r.status < 200 || r.status >= 400) bump(load_counter::bad_status);
+    if (r.close) c.closing = true;
+    switch (options_.kind) {
+    case workload::cps:
+        if (c.answered < options_.requests_per_connection) {
+            if (!c.closing) send_request(s, c, now);
+        } else if (options_.client_closes && !c.closing) {
+            c.closing = true;
+            (void)s.close();
+        }
+        return;
+    case workload::ping_pong:
+        return send_request(s, c, now);
+    case workload::rps:
+    case workload::http:
+        if (c.closing) return;
+        if (options_.rate > 0) {
+            if (!backlog_.empty()) {
+                const instant t = backlog_.front();
+                backlog_.pop_front();
+                send_request(s, c, t);
+            }
+            return;
+        }
+        return send_request(s, c, now);
+    case workload::throughput:
+        return;
+    }
+}
+
+void load_generator::on_peer_closed(tcp::stream& s) {
+    if (!s.user) return;
+    auto& c = *static_cast<conn*>(s.user);
+    if (c.closing && s.state() != tcp::tcp_state::close_wait) {
+        // We closed first and the peer's FIN has come: the exchange is over for us, though
+        // TCP holds the connection in TIME_WAIT for a while yet (RFC 9293 §3.4.2).
+        return finish(s, c, tcp::close_reason::normal);
+    }
+    c.closing = true;
+    (void)s.close();
+}
+
+void load_generator::on_closed(tcp::stream& s, tcp::close_reason why) {
+    if (auto* c = static_cast<conn*>(s.user)) finish(s, *c, why);
+}
+
+// The accounting of a connection we are done with; it leaves live_ (and s.user).
+void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
+    bump(load_counter::retransmits, s.info().retransmits);
+    if (c.established) open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    const bool open_loop = options_.rate > 0 && (options_.kind == workload::rps || options_.kind == workload::http);
+    switch (why) {
+    case tcp::close_reason::normal:
+        if (options_.kind == workload::cps && c.answered >= options_.requests_per_connection)
+            bump(load_counter::completed);
+        else if (!c.outstanding.empty() && !open_loop) bump(load_counter::closed_early);
+        break;
+    case tcp::close_reason::reset: bump(load_counter::reset); break;
+    case tcp::close_reason::timed_out: bump(load_counter::timed_out); break;
+    case tcp::close_reason::refused: bump(load_counter::refused); break;
+    case tcp::close_reason::unreachable: bump(load_counter::unreachable); break;
+    case tcp::close_reason::aborted: break; // ours: counted where we decided it
+    }
+    if (why != tcp::close_reason::normal) reopen_after_ = engine_.now() + reconnect_pause;
+    // Open loop: requests that got no answer are sent again on another connection, with
+    // their intended times (the wait shows in their latency).
+    if (open_loop)
+        for (auto it = c.outstanding.rbegin(); it != c.outstanding.rend(); ++it) backlog_.push_front(*it);
+    live_[c.index] = live_.back();
+    live_[c.index]->index = c.index;
+    live_.pop_back();
+    s.user = nullptr;
+    delete &c;
+}
+
+} // namespace tern::app

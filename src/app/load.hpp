@@ -1,0 +1,239 @@
+// The load generator behind tern-load: one load_generator per engine drives that engine's
+// tcp_endpoint through app_events, on the engine's core (engine::add_poller runs its
+// schedule once per round). Workloads (issue 4):
+//
+//   cps         new connections at a target rate; each does N HTTP GETs, then the client or
+//               the server closes first
+//   rps         C persistent connections; GETs at a constant target rate, open loop: the
+//               latency of a request counts from its intended send time (wrk2), so a stalled
+//               server shows as latency instead of as fewer samples (coordinated omission).
+//               closed_loop: each connection sends its next GET when the last one returns
+//   http        rps, closed loop unless a rate is given (wrk's default behaviour)
+//   ping-pong   C connections each with one small message outstanding to an echo server
+//   throughput  bulk upload, download or both on each of C connections
+//
+// Counters are written by the engine thread only and read by any thread with relaxed
+// atomics (the per-second progress line); the latency histograms are read once the engines
+// have stopped.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/engine.hpp"
+#include "core/histogram.hpp"
+#include "tern/config.hpp"
+#include "tern/tcp.hpp"
+#include "tern/time.hpp"
+
+namespace tern::app {
+
+// Events at a constant rate from `start`: event k is intended at start + k·period (computed
+// from k, so rounding never accumulates), at most `limit` of them. Period zero: all `limit`
+// are due at start. The default schedule has no events.
+class rate_schedule {
+public:
+    rate_schedule() = default;
+    rate_schedule(instant start, duration period, std::uint64_t limit = std::numeric_limits<std::uint64_t>::max())
+        : start_(start), period_(period), limit_(limit) {}
+    // `per_second` events per second (<= 0: none).
+    static rate_schedule per_second(instant start, double per_second,
+                                    std::uint64_t limit = std::numeric_limits<std::uint64_t>::max());
+
+    // The intended time of event k.
+    instant intended(std::uint64_t k) const { return start_ + period_ * std::int64_t(k); }
+    // Whether the next event is due at `now` (its intended time has come) and exists.
+    bool due(instant now) const { return taken_ < limit_ && intended(taken_) <= now; }
+    // The intended time of the next event, if there is one.
+    std::optional<instant> next() const {
+        return taken_ < limit_ ? std::optional<instant>(intended(taken_)) : std::nullopt;
+    }
+    // Takes the next event (due or not) and returns its intended time.
+    instant take() { return intended(taken_++); }
+    std::uint64_t taken() const { return taken_; }
+    std::uint64_t limit() const { return limit_; }
+
+private:
+    instant start_{};
+    duration period_{};
+    std::uint64_t limit_ = 0;
+    std::uint64_t taken_ = 0;
+};
+
+// Reads HTTP/1.1 responses off a byte stream, one after another (RFC 9112 §2.1, §6.3):
+// status line, header fields, then a body of Content-Length bytes (no Content-Length: none,
+// as for the GETs we send the servers always give one; chunked bodies are refused).
+class http_response_reader {
+public:
+    struct response {
+        unsigned status = 0;
+        bool close = false; // "Connection: close": the server closes after it
+    };
+    struct step {
+        std::size_t used = 0;              // bytes of the input consumed
+        std::optional<response> complete;  // a response ended within them
+        std::string_view error;            // not empty: the stream is not HTTP we can read
+    };
+    static constexpr std::size_t max_head = 16 * 1024;
+
+    // Consumes input up to the end of at most one response.
+    step feed(std::string_view in);
+    bool idle() const { return head_.empty() && !in_body_; }
+
+private:
+    std::string head_;
+    bool in_body_ = false;
+    std::uint64_t body_left_ = 0;
+    response current_;
+};
+
+enum class workload : std::uint8_t { cps, rps, http, ping_pong, throughput };
+enum class bulk_direction : std::uint8_t { upload, download, both };
+
+std::string_view to_string(workload w);
+std::optional<workload> workload_from(std::string_view name);
+
+struct load_options {
+    workload kind = workload::rps;
+    ipv4_addr target;
+    std::uint16_t target_port = 80;
+    // Source addresses (empty: the engine's address) and ports (first == 0: ephemeral).
+    ipv4_range sources;
+    std::uint16_t source_port_first = 0, source_port_last = 0;
+    std::uint32_t connections = 1;        // concurrent (rps, http, ping-pong, throughput); cap for cps
+    double rate = 0;                      // cps: connections/s; rps/http: requests/s; 0: closed loop
+    duration ramp{};                      // persistent connections open evenly over this long
+    std::uint32_t requests_per_connection = 1; // cps
+    bool client_closes = true;            // cps: who closes first
+    std::uint32_t pipeline = 16;          // open loop: most requests outstanding on one connection
+    std::size_t message_size = 64;        // ping-pong
+    bulk_direction direction = bulk_direction::upload;
+    std::string host = "tern";            // HTTP Host header
+    std::string path = "/";
+    tcp::connect_options connect;
+};
+
+// Counters of one engine's generator (index: load_counter).
+enum class load_counter : std::uint8_t {
+    connects,      // connect() calls that opened a connection
+    established,
+    completed,     // connections that did all they were to and closed normally
+    requests,      // requests (or ping-pong messages) sent
+    responses,     // answered (any status)
+    bytes_in,      // payload received
+    bytes_out,     // payload handed to TCP
+    retransmits,   // of connections that closed
+    refused,       // errors from here on
+    reset,
+    timed_out,
+    unreachable,   // ARP failed for the target (or gateway)
+    bad_status,    // HTTP status outside 2xx/3xx
+    protocol,      // a response we could not parse; the connection is aborted
+    connect_failed,// connect() itself failed (no free port, table full)
+    closed_early,  // the peer closed (normally) while a request was unanswered
+    overflow,      // open loop: due requests dropped because the backlog was full
+};
+inline constexpr std::size_t load_counter_count = 17;
+inline constexpr std::size_t first_error_counter = std::size_t(load_counter::refused);
+std::string_view to_string(load_counter c);
+
+using load_totals = std::array<std::uint64_t, load_counter_count>;
+load_totals difference(const load_totals& a, const load_totals& b);
+std::uint64_t errors(const load_totals& t);
+
+class load_generator final : public tcp::app_events {
+public:
+    // Registers itself as a poller of `eng`; `measuring` says when latencies are recorded
+    // (false during the warm-up). Engine `index` of `engines` takes its share of the rates
+    // and connections, and its own slice of the source ports.
+    load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_options& options, std::size_t index,
+                   std::size_t engines, const std::atomic<bool>& measuring);
+    ~load_generator();
+    load_generator(const load_generator&) = delete;
+    load_generator& operator=(const load_generator&) = delete;
+
+    // Any thread.
+    std::uint64_t get(load_counter c) const { return counters_[std::size_t(c)].load(std::memory_order_relaxed); }
+    load_totals totals() const;
+    std::uint64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+    // Retransmissions of the connections still open, as of the last second (a scan of them
+    // once a second on the engine).
+    std::uint64_t open_retransmits() const { return live_rtx_.load(std::memory_order_relaxed); }
+    // Only once the engine has stopped: latency in ns (request, or connect for cps).
+    const histogram& latency() const { return latency_; }
+    const histogram& connect_latency() const { return connect_latency_; }
+    // Only once the engine has stopped: retransmissions of connections still open.
+    std::uint64_t live_retransmits() const;
+
+    // Aborts every connection of ours (RST where the peer knows it; RFC 9293 §3.10.5), at the
+    // end of a run, so the server is not left holding them. On the engine's thread, or once
+    // it has stopped; the RSTs go out with its next poll.
+    void abort_all();
+
+    // The engine's poller: opens connections and sends scheduled requests.
+    void poll(instant now);
+    // When poll() next has scheduled work (a simulation's clock must not jump past it).
+    std::optional<instant> next_deadline() const;
+
+private:
+    struct conn;
+
+    void on_connected(tcp::stream& s) override;
+    void on_data(tcp::stream& s, const tcp::rx_data& data) override;
+    void on_writable(tcp::stream& s) override;
+    void on_peer_closed(tcp::stream& s) override;
+    void on_closed(tcp::stream& s, tcp::close_reason why) override;
+    void finish(tcp::stream& s, conn& c, tcp::close_reason why);
+
+    void start(instant now);
+    void open_one(instant now);
+    std::optional<tcp::endpoint> next_source();
+    void send_request(tcp::stream& s, conn& c, instant intended);
+    void write(tcp::stream& s, conn& c, std::string_view bytes);
+    void flush(tcp::stream& s, conn& c);
+    void fill_bulk(tcp::stream& s, conn& c);
+    void on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now);
+    void dispatch(instant intended);
+    void bump(load_counter c, std::uint64_t n = 1) {
+        auto& a = counters_[std::size_t(c)];
+        a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    bool measuring() const { return measuring_.load(std::memory_order_relaxed); }
+
+    engine& engine_;
+    tcp::tcp_endpoint& ep_;
+    load_options options_;
+    const std::atomic<bool>& measuring_;
+    std::string request_;       // the GET of rps/http (and cps before its last)
+    std::string last_request_;  // cps, server closes first: the last GET asks it to
+    std::string payload_;       // ping-pong message and bulk data
+    std::uint32_t connections_; // this engine's share
+    double rate_share_;         // and of the rate
+    bool started_ = false;
+    std::optional<instant> first_poll_;
+    rate_schedule opens_;       // cps: new connections; others: the ramp of the persistent ones
+    rate_schedule requests_;    // rps/http open loop
+    std::uint64_t wanted_ = 0;  // persistent connections the ramp has asked for so far
+    instant reopen_after_{};    // after an error, reconnects wait a little
+    std::vector<conn*> live_;   // every connection of ours, connecting or established
+    std::size_t cursor_ = 0;    // open loop: where dispatch looks next
+    std::deque<instant> backlog_; // open loop: due requests no connection could take yet
+    std::uint32_t source_addr_ = 0;
+    std::uint32_t source_port_ = 0;
+    std::uint16_t port_first_ = 0, port_count_ = 0;
+    std::array<std::atomic<std::uint64_t>, load_counter_count> counters_{};
+    std::atomic<std::uint64_t> open_{0}; // established now
+    std::atomic<std::uint64_t> live_rtx_{0};
+    instant next_rtx_scan_{};
+    histogram latency_;
+    histogram connect_latency_;
+};
+
+} // namespace tern::app

@@ -1,0 +1,132 @@
+// The load generator's schedule (intended send times, the connection ramp) and its HTTP
+// response reader, without an engine.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "app/load.hpp"
+
+namespace tern::app {
+namespace {
+
+using namespace std::chrono_literals;
+
+const instant t0 = instant{} + 5s;
+
+// wrk2: request k is intended at start + k/rate, whenever it actually goes out.
+TEST(rate_schedule, intended_times_follow_the_rate_without_drift) {
+    auto s = rate_schedule::per_second(t0, 3.0); // period 333,333,333 ns
+    EXPECT_EQ(s.intended(0), t0);
+    EXPECT_EQ(s.intended(3), t0 + 999'999'999ns);
+    // Computed from k, not by adding periods one by one: a million events later the
+    // error is still under one period's rounding times k (1 ns per event at most).
+    EXPECT_EQ(s.intended(3'000'000), t0 + 999'999'999'000'000ns);
+    auto exact = rate_schedule::per_second(t0, 1000.0);
+    EXPECT_EQ(exact.intended(123'456), t0 + 123'456ms);
+}
+
+TEST(rate_schedule, due_counts_what_the_clock_has_reached) {
+    auto s = rate_schedule::per_second(t0, 1000.0); // one per ms
+    std::uint64_t n = 0;
+    auto drain = [&](instant now) {
+        while (s.due(now)) {
+            EXPECT_LE(s.take(), now);
+            ++n;
+        }
+    };
+    drain(t0 - 1ns);
+    EXPECT_EQ(n, 0u);
+    drain(t0);
+    EXPECT_EQ(n, 1u); // event 0 at the start itself
+    drain(t0 + 10ms - 1ns);
+    EXPECT_EQ(n, 10u);
+    // A stall of 50 ms: the events that fell due meanwhile are all due at once, each with
+    // its own intended time (the latency the stall caused is measured from those).
+    drain(t0 + 60ms);
+    EXPECT_EQ(n, 61u);
+    EXPECT_EQ(s.taken(), 61u);
+}
+
+TEST(rate_schedule, ramp_opens_limit_connections_evenly) {
+    rate_schedule ramp(t0, duration(10s) / 100, 100); // 100 connections over 10 s
+    std::uint64_t opened = 0;
+    for (instant now = t0; now <= t0 + 20s; now += 1s) {
+        while (ramp.due(now)) {
+            ramp.take();
+            ++opened;
+        }
+        if (now == t0 + 1s) EXPECT_EQ(opened, 11u); // 0, 0.1 s, ..., 1.0 s
+        if (now == t0 + 5s) EXPECT_EQ(opened, 51u);
+    }
+    EXPECT_EQ(opened, 100u); // and never more
+    EXPECT_FALSE(ramp.due(t0 + 1000s));
+}
+
+TEST(rate_schedule, no_ramp_opens_all_at_once_and_no_rate_nothing) {
+    rate_schedule all(t0, duration{}, 7);
+    std::uint64_t n = 0;
+    while (all.due(t0)) all.take(), ++n;
+    EXPECT_EQ(n, 7u);
+    EXPECT_FALSE(rate_schedule::per_second(t0, 0).due(t0 + 1000s));
+    EXPECT_FALSE(rate_schedule().due(t0));
+}
+
+// Feeds `in` whole, collecting the statuses of the responses that complete.
+std::vector<unsigned> read_all(http_response_reader& r, std::string_view in, std::string* error = nullptr) {
+    std::vector<unsigned> statuses;
+    while (!in.empty()) {
+        auto step = r.feed(in);
+        if (!step.error.empty()) {
+            if (error) *error = step.error;
+            return statuses;
+        }
+        in.remove_prefix(step.used);
+        if (step.complete) statuses.push_back(step.complete->status);
+    }
+    return statuses;
+}
+
+TEST(http_response_reader, pipelined_responses_split_anywhere) {
+    const std::string two = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+                            "HTTP/1.1 404 Not Found\r\ncontent-length:  0 \r\n\r\n"
+                            "HTTP/1.1 204 No Content\r\n\r\n";
+    for (std::size_t cut = 0; cut <= two.size(); ++cut) {
+        SCOPED_TRACE(cut);
+        http_response_reader r;
+        auto a = read_all(r, std::string_view(two).substr(0, cut));
+        auto b = read_all(r, std::string_view(two).substr(cut));
+        a.insert(a.end(), b.begin(), b.end());
+        EXPECT_EQ(a, (std::vector<unsigned>{200, 404, 204}));
+        EXPECT_TRUE(r.idle());
+    }
+}
+
+TEST(http_response_reader, connection_close_is_reported) {
+    http_response_reader r;
+    auto step = r.feed("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(step.complete);
+    EXPECT_TRUE(step.complete->close);
+    step = r.feed("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+    ASSERT_TRUE(step.complete);
+    EXPECT_TRUE(step.complete->close); // HTTP/1.0 closes by default
+}
+
+TEST(http_response_reader, malformed_responses_are_errors) {
+    for (std::string bad : {"HTTX/1.1 200 OK\r\n\r\n", "HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\nContent-Length: 12a\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n",
+                            "HTTP/1.1 200 OK\r\nno colon\r\n\r\n"}) {
+        http_response_reader r;
+        std::string error;
+        auto got = read_all(r, bad, &error);
+        EXPECT_TRUE(got.empty()) << bad;
+        EXPECT_FALSE(error.empty()) << bad;
+    }
+    http_response_reader r;
+    std::string error;
+    read_all(r, "HTTP/1.1 200 OK\r\nX: " + std::string(20000, 'a'), &error);
+    EXPECT_EQ(error, "response head over 16 KiB");
+}
+
+} // namespace
+} // namespace tern::app

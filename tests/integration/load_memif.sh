@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tern-load against tern-server over memif: two processes, one lcore each (-l 0 and -l 1),
+# joined by a memif socket of their own. Every workload runs a few seconds and must end
+# with zero errors, non-zero figures and exit 0. memif makes no kernel interface, so no
+# namespace is needed; the addresses are from 198.18.0.0/15 all the same.
+# Known flake: tern-server (the memif server) sometimes dies in DPDK 22.11's
+# librte_net_memif.so (dmesg: segfault) as a tern-load client disconnects while packets are
+# in flight; the "tern-server stops with exit 0" checks then fail. tern-load now polls
+# 200 ms after its final RSTs before it closes the port, which made it rarer (4 runs of 4
+# passed every check since; one server still died after the last run, which no check sees).
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$TERN_ROOT/scripts/netns.sh"
+set +e
+
+BUILD=${1:?build dir}
+WORK=$(mktemp -d)
+trap 'cleanup_ns; rm -rf "$WORK" /run/tern-load-'"$$"'-*.sock' EXIT
+# No hugepages: two processes of 512 MiB each, whatever the machine has reserved.
+EAL_MEM="--no-huge -m 512"
+SERVER_MAC=02:00:c6:12:00:02
+CLIENT_MAC=02:00:c6:12:00:01
+n=0
+
+# serve MODE [tern-server args]: a tern-server on lcore 0 behind a fresh memif socket.
+serve() {
+    local mode=$1; shift
+    n=$((n + 1))
+    SOCK=/run/tern-load-$$-$n.sock
+    "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "tern_lms_${n}_$$" \
+        --vdev=net_memif0,role=server,socket="$SOCK",rsize=14 -- --ip 198.18.0.2/24 --mac $SERVER_MAC \
+        --static-arp 198.18.0.1=$CLIENT_MAC --mode "$mode" --no-delay --duration 120 "$@" \
+        >"$WORK/server-$n.log" 2>&1 &
+    SERVER_PID=$!
+    TERN_PIDS+=("$SERVER_PID")
+    sleep 1
+}
+
+# load NAME [tern-load args]: tern-load on lcore 1 against the current server; the JSON
+# report goes to $WORK/NAME.json.
+load() {
+    local name=$1; shift
+    timeout 60 "$BUILD/apps/tern-load" $EAL_MEM --no-pci -l 1 --file-prefix "tern_lmc_${n}_$$" \
+        --vdev=net_memif0,role=client,socket="$SOCK",rsize=14 -- --ip 198.18.0.1/24 --mac $CLIENT_MAC \
+        --static-arp 198.18.0.2=$SERVER_MAC --json "$WORK/$name.json" "$@" >"$WORK/$name.log" 2>&1
+    LOAD_RC=$?
+}
+
+stop_server() {
+    kill -INT "$SERVER_PID"
+    wait "$SERVER_PID"
+    SERVER_RC=$?
+    TERN_PIDS=()
+}
+
+# field NAME EXPR: a value from NAME's JSON report (EXPR in Python over `r`).
+field() { python3 -c "import json,sys; r=json.load(open('$WORK/$1.json')); print($2)" 2>/dev/null; }
+
+# expect_ok NAME FIGURE-EXPR: exit 0, zero errors, and FIGURE above zero.
+expect_ok() {
+    local name=$1 figure=$2
+    local errors value
+    errors=$(field "$name" "r['errors']")
+    value=$(field "$name" "$figure")
+    check "$name: exit 0 (got $LOAD_RC)" "[ $LOAD_RC -eq 0 ]"
+    check "$name: zero errors (got ${errors:-none})" "[ '${errors:-x}' = 0 ]"
+    check "$name: $figure > 0 (got ${value:-none})" "python3 -c 'import sys; sys.exit(0 if float(\"${value:-0}\") > 0 else 1)'"
+    if [ "$LOAD_RC" -ne 0 ]; then tail -30 "$WORK/$name.log"; fi
+}
+
+serve http
+load rps-open --workload rps --target 198.18.0.2:80 --rate 2000 --connections 8 --warmup 1 --duration 3
+expect_ok rps-open "r['req_per_s']"
+check "rps-open: latency percentiles reported" "[ \"\$(field rps-open \"r['latency']['samples'] > 0 and r['latency']['p99_99_us'] >= r['latency']['p50_us'] > 0\")\" = True ]"
+check "rps-open: progress lines every second, warm-up marked" "grep -q '(warm-up)' '$WORK/rps-open.log' && [ \$(grep -cE '^ +[0-9]+\.[0-9] ' '$WORK/rps-open.log') -ge 3 ]"
+load rps-closed --workload rps --closed-loop --target 198.18.0.2 --connections 4 --ramp 1 --duration 3
+expect_ok rps-closed "r['req_per_s']"
+load http --workload http --target 198.18.0.2:80 --connections 4 --duration 3
+expect_ok http "r['totals']['responses']"
+# cps from four source addresses and a port range (the server learns them by ARP).
+load cps-client-closes --workload cps --target 198.18.0.2:80 --rate 300 --requests 2 --msl-ms 500 \
+    --source-ip 198.18.0.100-198.18.0.103 --source-ports 20000-29999 --duration 3
+expect_ok cps-client-closes "r['totals']['completed']"
+load cps-server-closes --workload cps --target 198.18.0.2:80 --rate 300 --close server --duration 3
+expect_ok cps-server-closes "r['totals']['completed']"
+stop_server
+check "tern-server (http) stops with exit 0" "[ $SERVER_RC -eq 0 ]"
+check "tern-server saw the source addresses" "grep -q 'arp 198.18.0.103' '$WORK/server-$n.log'"
+check "tern-server answered no request with 400" "grep -q 'http_bad_requests 0' '$WORK/server-$n.log'"
+
+serve echo
+load ping-pong --workload ping-pong --target 198.18.0.2:7 --connections 2 --size 100 --duration 3
+expect_ok ping-pong "r['totals']['responses']"
+load throughput --workload throughput --target 198.18.0.2:7 --direction both --connections 2 --duration 3
+expect_ok throughput "r['mbit_in_per_s']"
+stop_server
+check "tern-server (echo) stops with exit 0" "[ $SERVER_RC -eq 0 ]"
+
+# Failures are counted and make the exit non-zero: nobody listens on port 81.
+serve http
+load refused --workload rps --target 198.18.0.2:81 --rate 100 --connections 1 --duration 2
+check "refused: exit non-zero (got $LOAD_RC)" "[ $LOAD_RC -ne 0 ]"
+check "refused: counted" "[ \"\$(field refused \"r['totals']['refused'] > 0\")\" = True ]"
+stop_server
+exit 0
