@@ -38,6 +38,9 @@ cleanup_ns() {
     # The EAL leaves its runtime folder (telemetry socket, config) behind: our prefixes
     # all end in this script's PID.
     rm -rf /var/run/dpdk/tern_*_"$$"
+    # A process killed with SIGKILL leaves its hugepage files behind, and they hold the
+    # pages until removed: every later run would fall back to --no-huge.
+    rm -f /dev/hugepages/tern_*_"$$"map_*
     TERN_PIDS=()
     TERN_NS_LIST=()
 }
