@@ -396,6 +396,9 @@ struct scenario {
     // tern-server's and tern-load's arguments after "--" (beyond --ip and --duration).
     argv_t tern_server_args;
     std::function<argv_t(const settings&)> tern_load_args;
+    // Per metric: the pattern that finds it in tern-load's --json report, and the factor to
+    // the metric's unit.
+    std::vector<std::pair<std::string, double>> tern_json;
 };
 
 const char* nginx_conf = R"(daemon off;
@@ -479,30 +482,47 @@ std::vector<scenario> scenarios() {
         {"cps", "connections per second, one HTTP request each",
          {{"cps", "conn/s", false}},
          [](const kernel_context& k) { return kernel_wrk(k, true); },
-         {"--mode", "http", "--port", "8080"},
-         [](const settings& c) { return argv_t{"--target", "198.18.2.1:8080", "--scenario", "cps", "--connections", std::to_string(c.connections)}; }},
+         // The server closes first, so TIME_WAIT is the server's; a short MSL keeps its table small.
+         {"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1"},
+         [](const settings&) {
+             return argv_t{"--workload", "cps", "--target", "198.18.2.1:8080", "--rate", "50000", "--requests", "1",
+                           "--close", "server"};
+         },
+         {{R"("conn_per_s": ([0-9.eE+]+))", 1}}},
         {"rps", "HTTP requests per second on persistent connections (--connections, 32 by default)",
          {{"rps", "req/s", false}},
          [](const kernel_context& k) { return kernel_wrk(k, false); },
-         {"--mode", "http", "--port", "8080"},
-         [](const settings& c) { return argv_t{"--target", "198.18.2.1:8080", "--scenario", "rps", "--connections", std::to_string(c.connections)}; }},
+         {"--mode", "http", "--port", "8080", "--no-delay"},
+         [](const settings& c) {
+             return argv_t{"--workload", "rps", "--closed-loop", "--target", "198.18.2.1:8080", "--connections",
+                           std::to_string(c.connections)};
+         },
+         {{R"("req_per_s": ([0-9.eE+]+))", 1}}},
         {"throughput", "single-connection bulk throughput",
          {{"throughput", "Gbit/s", false}},
          kernel_iperf3,
-         {"--mode", "echo", "--port", "5201"},
-         [](const settings&) { return argv_t{"--target", "198.18.2.1:5201", "--scenario", "throughput", "--connections", "1"}; }},
+         {"--mode", "sink", "--port", "5201"},
+         [](const settings&) {
+             return argv_t{"--workload", "throughput", "--direction", "upload", "--target", "198.18.2.1:5201",
+                           "--connections", "1"};
+         },
+         {{R"("mbit_out_per_s": ([0-9.eE+]+))", 1e-3}}},
         {"pingpong", "ping-pong latency, 64-byte messages on one connection",
          {{"pingpong p50", "us", true}, {"pingpong p99", "us", true}},
          kernel_sockperf,
-         {"--mode", "echo", "--port", "11111"},
-         [](const settings&) { return argv_t{"--target", "198.18.2.1:11111", "--scenario", "pingpong", "--message-size", "64"}; }},
+         {"--mode", "echo", "--port", "11111", "--no-delay"},
+         [](const settings&) {
+             return argv_t{"--workload", "ping-pong", "--target", "198.18.2.1:11111", "--connections", "1", "--size", "64"};
+         },
+         {{R"("latency": \{[^}]*"p50_us": ([0-9.eE+]+))", 1}, {R"("latency": \{[^}]*"p99_us": ([0-9.eE+]+))", 1}}},
     };
 }
 
-// tern-load's result lines, the contract the later work fills in: one line per metric,
-// "tern-load: result NAME VALUE UNIT".
+// tern-server and tern-load over memif; the figures come from tern-load's --json report.
 std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
     argv_t load_args = s.tern_load_args(t.cfg);
+    const fs::path report = t.cfg.out / "logs" / ("tern-" + s.key) / "tern-load.json";
+    load_args.insert(load_args.end(), {"--json", report.string()});
     std::string how = "tern-load -l 1 " + join(load_args) + "  vs  tern-server -l 0 " + join(s.tern_server_args) +
                       ", over net_memif";
     std::string command = "server: " + join(t.server(s.tern_server_args)) + "; client: " + join(t.load(load_args));
@@ -527,15 +547,12 @@ std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
             throw std::runtime_error("tern-server exited " + std::to_string(*rc) + ": " + tail(slurp(dir / "tern-server.log")));
         if (clock_type::now() >= deadline) throw std::runtime_error("tern-server made no memif socket within 15 s");
     }
-    std::string out = run(t.load(load_args), dir / "tern-load.log", std::chrono::seconds(int(t.cfg.duration) + 30));
+    run(t.load(load_args), dir / "tern-load.log", std::chrono::seconds(int(t.cfg.duration) + 30));
     stop(server);
+    const std::string json = slurp(report);
     std::vector<figure> figs;
-    for (auto& m : s.metrics) {
-        std::string name = m.name;
-        std::replace(name.begin(), name.end(), ' ', '_');
-        figs.push_back(figure{number_after(out, "tern-load: result " + name + R"( ([0-9.eE+]+))", "tern-load"), "", how, "",
-                              command});
-    }
+    for (auto& [pattern, factor] : s.tern_json)
+        figs.push_back(figure{number_after(json, pattern, "tern-load --json") * factor, "", how, "", command});
     return figs;
 }
 
