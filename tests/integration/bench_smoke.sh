@@ -45,7 +45,7 @@ check "the markdown table is printed and written" \
 check "results.png is a PNG image" "[ -s '$WORK/out/results.png' ] && head -c 8 '$WORK/out/results.png' | od -An -c | grep -q 'P   N   G'"
 
 # Every row of the JSON and of the table: a positive kernel figure with its unit and its
-# command; the tern figure positive or "n/a (tern-load not built)", the ratio likewise.
+# command, and a positive tern figure and ratio (the suite builds tern-load).
 cat >"$WORK/check.py" <<'EOF'
 import json, re, sys, os
 out = sys.argv[1]
@@ -53,18 +53,14 @@ d = json.load(open(os.path.join(out, "results.json")))
 rows = d["results"]
 want = {"cps", "rps", "throughput", "pingpong p50", "pingpong p99"}
 assert {r["metric"] for r in rows} == want, [r["metric"] for r in rows]
-tern_built = os.path.exists(sys.argv[2])
+assert os.path.exists(sys.argv[2]), "tern-load is not built: " + sys.argv[2]
 for r in rows:
     k = r["kernel"]
     assert isinstance(k["value"], (int, float)) and k["value"] > 0, (r["metric"], k)
     assert r["unit"] and k["unit"] == r["unit"] and k["measured_by"] and k["command"], r
     t = r["tern"]
-    if tern_built:
-        assert isinstance(t["value"], (int, float)) and t["value"] > 0, (r["metric"], t)
-        assert isinstance(r["ratio"], (int, float)) and r["ratio"] > 0, r
-    else:
-        assert t["value"] is None and t["text"] == "n/a (tern-load not built)", t
-        assert r["ratio"] is None, r
+    assert isinstance(t["value"], (int, float)) and t["value"] > 0, (r["metric"], t)
+    assert isinstance(r["ratio"], (int, float)) and r["ratio"] > 0, r
     assert "net_memif" in t["command"] and t["measured_by"], t
 table = [l for l in open(os.path.join(out, "results.md")) if l.startswith("| ") and not l.startswith("| scenario")]
 assert len(table) == len(want), table
@@ -74,13 +70,10 @@ for l in table:
     m = re.fullmatch(r"([0-9.]+) (\S+)", kernel)
     assert m and float(m.group(1)) > 0, (name, kernel)
     assert "kernel: `" in how and "tern: `" in how, how
-    if not tern_built:
-        assert tern == "n/a (tern-load not built)" and ratio == tern, (tern, ratio)
-    else:
-        assert re.fullmatch(r"[0-9.]+ \S+", tern) and float(tern.split()[0]) > 0, tern
+    assert re.fullmatch(r"[0-9.]+ \S+", tern) and float(tern.split()[0]) > 0, tern
 print("rows", len(rows))
 EOF
-check "every kernel figure is a positive number with unit and command; tern is a figure or n/a" \
+check "every figure, tern and kernel, is a positive number with unit and command, and every ratio too" \
     "python3 '$WORK/check.py' '$WORK/out' '$BUILD/apps/tern-load' >'$WORK/check.log' 2>&1"
 grep -v '^rows' "$WORK/check.log" | tail -5
 
