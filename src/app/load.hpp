@@ -57,6 +57,8 @@ public:
     }
     // Takes the next event (due or not) and returns its intended time.
     instant take() { return intended(taken_++); }
+    // Takes every event due at `now` at once (O(1), however many) and returns how many.
+    std::uint64_t skip_due(instant now);
     std::uint64_t taken() const { return taken_; }
     std::uint64_t limit() const { return limit_; }
 
@@ -130,6 +132,8 @@ enum class load_counter : std::uint8_t {
     bytes_in,      // payload received
     bytes_out,     // payload handed to TCP
     retransmits,   // of connections that closed
+    opens_missed,  // cps: opens the rate asked for that were not made (the cap of open
+                   // connections, or the pause after connect() failed): fewer conn/s, shown
     refused,       // errors from here on
     reset,
     timed_out,
@@ -140,7 +144,7 @@ enum class load_counter : std::uint8_t {
     closed_early,  // the peer closed (normally) while a request was unanswered
     overflow,      // open loop: due requests dropped because the backlog was full
 };
-inline constexpr std::size_t load_counter_count = 17;
+inline constexpr std::size_t load_counter_count = 18;
 inline constexpr std::size_t first_error_counter = std::size_t(load_counter::refused);
 std::string_view to_string(load_counter c);
 
@@ -193,7 +197,8 @@ private:
     void finish(tcp::stream& s, conn& c, tcp::close_reason why);
 
     void start(instant now);
-    void open_one(instant now);
+    void open_due(instant now);
+    bool open_one(instant now);
     std::optional<tcp::endpoint> next_source();
     void send_request(tcp::stream& s, conn& c, instant intended);
     void write(tcp::stream& s, conn& c, std::string_view bytes);
@@ -222,6 +227,7 @@ private:
     rate_schedule requests_;    // rps/http open loop
     std::uint64_t wanted_ = 0;  // persistent connections the ramp has asked for so far
     instant reopen_after_{};    // after an error, reconnects wait a little
+    instant connect_paused_until_{}; // cps: after connect() failed
     std::vector<conn*> live_;   // every connection of ours, connecting or established
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet

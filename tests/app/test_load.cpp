@@ -71,6 +71,27 @@ TEST(rate_schedule, no_ramp_opens_all_at_once_and_no_rate_nothing) {
     EXPECT_FALSE(rate_schedule().due(t0));
 }
 
+// Skipping what is due takes every due event at once, and only those: the same count as
+// taking them one by one, with or without a limit, with or without a period.
+TEST(rate_schedule, skip_due_takes_exactly_the_due_events) {
+    auto s = rate_schedule::per_second(t0, 1000.0);
+    EXPECT_EQ(s.skip_due(t0 - 1ns), 0u);
+    EXPECT_EQ(s.skip_due(t0 + 10ms - 1ns), 10u);
+    EXPECT_EQ(s.skip_due(t0 + 10ms - 1ns), 0u);
+    s.take(); // event 10, not due yet: taken early
+    EXPECT_EQ(s.skip_due(t0 + 20ms), 10u); // 11..20
+    EXPECT_EQ(s.next(), t0 + 21ms);
+    EXPECT_EQ(s.skip_due(t0 + 1000s), 1'000'000u - 20u);
+
+    rate_schedule ramp(t0, 1ms, 5);
+    EXPECT_EQ(ramp.skip_due(t0 + 1s), 5u);
+    EXPECT_FALSE(ramp.next());
+    rate_schedule all(t0, duration{}, 7);
+    all.take();
+    EXPECT_EQ(all.skip_due(t0), 6u);
+    EXPECT_EQ(rate_schedule().skip_due(t0 + 1s), 0u);
+}
+
 // Feeds `in` whole, collecting the statuses of the responses that complete.
 std::vector<unsigned> read_all(http_response_reader& r, std::string_view in, std::string* error = nullptr) {
     std::vector<unsigned> statuses;

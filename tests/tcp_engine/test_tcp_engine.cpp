@@ -1507,6 +1507,31 @@ TEST(load_generator, cps_server_closes_first) {
     EXPECT_GE(r.p.server->ep.stats().accepted, 100u);
 }
 
+// cps whose connect() fails (here: a source address the engine does not have; in the field:
+// every ephemeral port in use). One poll round must stay short however many opens are due:
+// tern-load once retried every due open in the same round, each a failing connect() that
+// searched the whole port space, and its engine stopped reading packets for good.
+TEST(load_generator, cps_failing_connect_pauses_instead_of_spinning) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 1'000'000;
+    o.connections = 2'000'000;
+    o.connect.local_addr = ipv4_addr::from_octets(198, 18, 0, 99);
+    load_run r(o);
+    r.p.client->eng.poll(); // starts the schedule
+    r.p.clock_.set(r.p.clock_.now() + 1s);
+    r.p.client->eng.poll();
+    EXPECT_EQ(r.get(app::load_counter::connect_failed), 2u); // the first round's, and this one's
+    EXPECT_EQ(r.get(app::load_counter::connects), 0u);
+    EXPECT_GE(r.get(app::load_counter::opens_missed), 999'999u); // shown, not retried
+    // Within the pause, nothing is tried; after it, one more.
+    r.p.clock_.set(r.p.clock_.now() + 5ms);
+    r.p.client->eng.poll();
+    EXPECT_EQ(r.get(app::load_counter::connect_failed), 2u);
+    r.p.clock_.set(r.p.clock_.now() + 10ms);
+    r.p.client->eng.poll();
+    EXPECT_EQ(r.get(app::load_counter::connect_failed), 3u);
+}
+
 // ping-pong against echo: one message outstanding; every round trip is one sample.
 TEST(load_generator, ping_pong_against_echo) {
     two_nodes p;
