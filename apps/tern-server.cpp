@@ -119,6 +119,10 @@ int main(int argc, char** argv) {
          "http: bytes of request head (beyond: 431) and of request body (beyond: 413) (64-16777216)")
         ("max-connections", po::value<unsigned>()->default_value(4096),
          "connections per engine, TIME_WAIT included (16-16777216)")
+        ("syn-backlog", po::value<unsigned>()->default_value(tcp::listen_options{}.syn_backlog),
+         "half-open connections per engine and port; past it, SYN cookies (RFC 4987) (1-16777216)")
+        ("accept-backlog", po::value<unsigned>(),
+         "established connections per engine and port; past it, SYNs are dropped (default: --max-connections)")
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0: none)");
     cli::add_engine_options(desc);
     cli::add_tcp_options(desc);
@@ -129,6 +133,7 @@ int main(int argc, char** argv) {
 
     runtime_options options;
     cli::tcp_settings tcp_settings;
+    tcp::listen_options listen;
     std::vector<std::uint16_t> ports;
     std::string mode = vm["mode"].as<std::string>();
     app::http_options http_opts;
@@ -149,6 +154,13 @@ int main(int argc, char** argv) {
         const unsigned max_connections = vm["max-connections"].as<unsigned>();
         if (max_connections < 16 || max_connections > (1u << 24))
             throw std::invalid_argument("--max-connections: " + std::to_string(max_connections) + " is outside 16-16777216");
+        listen.syn_backlog = vm["syn-backlog"].as<unsigned>();
+        if (listen.syn_backlog < 1 || listen.syn_backlog > (1u << 24))
+            throw std::invalid_argument("--syn-backlog: " + std::to_string(listen.syn_backlog) + " is outside 1-16777216");
+        listen.accept_backlog = vm.count("accept-backlog") ? vm["accept-backlog"].as<unsigned>() : max_connections;
+        if (listen.accept_backlog < 1 || listen.accept_backlog > max_connections)
+            throw std::invalid_argument("--accept-backlog: " + std::to_string(listen.accept_backlog) +
+                                        " is outside 1 to --max-connections (" + std::to_string(max_connections) + ")");
         const double interval = vm["interval"].as<double>();
         if (!(interval == 0 || (interval >= 0.1 && interval <= 3600)))
             throw std::invalid_argument("--interval: must be 0 or within 0.1-3600 seconds");
@@ -174,7 +186,6 @@ int main(int argc, char** argv) {
     if (mode != "none") {
         tcp::tcp_config tcp_cfg = tcp_settings.config;
         tcp_cfg.mtu = options.engine.mtu;
-        tcp::listen_options listen;
         listen.connection = tcp_settings.connection;
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
             services.push_back(make_service(mode, http_opts));

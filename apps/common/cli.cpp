@@ -137,13 +137,14 @@ runtime_options engine_options_from(const po::variables_map& vm) {
     return o;
 }
 
-void add_tcp_options(po::options_description& desc) {
+void add_tcp_options(po::options_description& desc, nagle_default nagle) {
     const tcp::tcp_config c;
     const tcp::connection_options o;
     const tcp::keepalive_options k;
     auto ms = [](duration d) { return unsigned(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); };
+    if (nagle == nagle_default::on) desc.add_options()("no-delay", po::bool_switch(), "turn Nagle's algorithm off on every connection");
+    else desc.add_options()("nagle", po::bool_switch(), "turn Nagle's algorithm on (default: off)");
     desc.add_options()
-        ("no-delay", po::bool_switch(), "turn Nagle's algorithm off on every connection")
         ("send-buffer", po::value<unsigned>()->default_value(o.send_buffer), "bytes of each connection's send buffer (1024-1073741824)")
         ("receive-buffer", po::value<unsigned>()->default_value(o.receive_buffer),
          "bytes of each connection's receive window, a power of two (1024-1073741824)")
@@ -186,7 +187,7 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
         return std::chrono::duration_cast<duration>(std::chrono::duration<double>(v));
     };
     tcp::connection_options& c = t.connection;
-    c.no_delay = vm["no-delay"].as<bool>();
+    c.no_delay = vm.count("nagle") ? !vm["nagle"].as<bool>() : vm["no-delay"].as<bool>();
     c.send_buffer = in_range("send-buffer", 1024, 1u << 30);
     c.receive_buffer = in_range("receive-buffer", 1024, 1u << 30);
     // The reassembly queue is a ring of a power-of-two size (src/tcp/reassembly.hpp).

@@ -25,7 +25,10 @@ runtime_options engine_options_from(const boost::program_options::variables_map&
 // TCP options (--no-delay, --send-buffer, --receive-buffer, --keepalive*, --msl, retries,
 // RTOs, --delayed-ack-ms, --no-sack, ...) added to `desc`, and read back into the engine-wide
 // config and the per-connection options; throws std::invalid_argument naming the option.
-void add_tcp_options(boost::program_options::options_description& desc);
+// A load generator wants Nagle off unless asked (its requests go out whole): then the
+// switch is --nagle instead of --no-delay.
+enum class nagle_default : bool { on, off };
+void add_tcp_options(boost::program_options::options_description& desc, nagle_default nagle = nagle_default::on);
 struct tcp_settings {
     tcp::tcp_config config;
     tcp::connection_options connection;

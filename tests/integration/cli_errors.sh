@@ -54,6 +54,8 @@ expect "an initial RTO below the minimum is refused" 2 "--initial-rto-ms: is out
 expect "a retry count that is not a number is named" 2 "syn-retries.*invalid" -- -- --ip 198.18.0.2/24 --syn-retries many
 expect "a tiny request limit is refused" 2 "--max-request: 10 is outside 64-16777216" -- -- --ip 198.18.0.2/24 --mode http --max-request 10
 expect "too few connections are refused" 2 "--max-connections: 1 is outside 16-16777216" -- -- --ip 198.18.0.2/24 --max-connections 1
+expect "a zero SYN backlog is refused" 2 "--syn-backlog: 0 is outside 1-16777216" -- -- --ip 198.18.0.2/24 --syn-backlog 0
+expect "an accept backlog over --max-connections is refused" 2 "--accept-backlog: 5000 is outside 1 to --max-connections \\(4096\\)" -- -- --ip 198.18.0.2/24 --accept-backlog 5000
 expect "a missing config file is named" 2 "--config: cannot open '/nonexistent/tern.ini'" -- -- --config /nonexistent/tern.ini
 printf 'ip = 198.18.0.2/24\nfrobnicate = 1\n' >"$WORK/unknown.ini"
 expect "an unknown key in the config file is refused" 2 "--config $WORK/unknown.ini: .*frobnicate" -- -- --config "$WORK/unknown.ini"
@@ -87,6 +89,8 @@ expect "tern-load: source addresses off the prefix" 2 "--source-ip: '198.19.0.1-
 expect "tern-load: source addresses holding our own" 2 "--source-ip: '198.18.0.1-198.18.0.9' holds --ip" -- -- "${L[@]}" --workload http --source-ip 198.18.0.1-198.18.0.9
 expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is not ascending" -- -- "${L[@]}" --workload http --source-ports 2000-1000
 expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
+expect "tern-load: TCP options are checked as tern-server's" 2 "--initial-rto-ms: 0 is outside 1-60000" -- -- "${L[@]}" --workload http --initial-rto-ms 0
+expect "tern-load: --no-delay is not an option (Nagle is off unless --nagle)" 2 "no-delay" -- -- "${L[@]}" --workload http --no-delay
 expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast
 expect "tern-load: a path without / is refused" 2 "--path: 'index.html' is not an absolute path" -- -- "${L[@]}" --workload http --path index.html
 expect "tern-load: more than one engine is refused, saying why" 2 "--engines: tern-load runs on one engine" -- -- "${L[@]}" --workload http --engines 2

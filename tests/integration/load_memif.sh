@@ -78,7 +78,7 @@ expect_ok rps-closed "r['req_per_s']"
 load http --workload http --target 198.18.0.2:80 --connections 4 --duration 3
 expect_ok http "r['totals']['responses']"
 # cps from four source addresses and a port range (the server learns them by ARP).
-load cps-client-closes --workload cps --target 198.18.0.2:80 --rate 300 --requests 2 --msl-ms 500 \
+load cps-client-closes --workload cps --target 198.18.0.2:80 --rate 300 --requests 2 --msl 0.5 \
     --source-ip 198.18.0.100-198.18.0.103 --source-ports 20000-29999 --duration 3
 expect_ok cps-client-closes "r['totals']['completed']"
 load cps-server-closes --workload cps --target 198.18.0.2:80 --rate 300 --close server --duration 3
