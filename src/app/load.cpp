@@ -14,6 +14,7 @@ constexpr std::size_t bulk_chunk = 16 * 1024;
 constexpr duration reconnect_pause = std::chrono::milliseconds(10);
 constexpr unsigned dispatch_tries = 16;
 constexpr unsigned max_opens_per_poll = 256;
+constexpr std::size_t rtx_samples_per_poll = 64;
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() &&
@@ -176,12 +177,13 @@ struct load_generator::conn {
     instant opened{};
     bool established = false;
     bool closing = false;            // we closed, or the server said it will
-    std::deque<instant> outstanding; // unanswered requests: intended (or sent) times
+    fifo<instant> outstanding;       // unanswered requests: intended (or sent) times
     http_response_reader reader;
     std::string pending;             // bytes send() did not take yet
     std::uint32_t sent = 0;          // requests sent on this connection
     std::uint32_t answered = 0;
     std::size_t echo_left = 0;       // ping-pong: bytes of the message still to come back
+    std::uint64_t rtx_seen = 0;      // its retransmissions in live_rtx_sum_
 };
 
 load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_options& options, std::size_t index,
@@ -224,6 +226,20 @@ std::uint64_t load_generator::live_retransmits() const {
     return n;
 }
 
+// A few connections a round, so that a million of them never stall one round (a scan of
+// them all once a second did, by tens of milliseconds); the sum trails by a few rounds.
+void load_generator::sample_retransmits() {
+    const std::size_t n = std::min<std::size_t>(rtx_samples_per_poll, live_.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (rtx_cursor_ >= live_.size()) rtx_cursor_ = 0;
+        conn& c = *live_[rtx_cursor_++];
+        const std::uint64_t now_seen = c.s->info().retransmits;
+        live_rtx_sum_ += now_seen - c.rtx_seen;
+        c.rtx_seen = now_seen;
+    }
+    live_rtx_.store(live_rtx_sum_, std::memory_order_relaxed);
+}
+
 void load_generator::poll(instant now) {
     if (!started_) {
         // Start once ARP for the target is done (runtime_options::resolve), so the first
@@ -232,10 +248,7 @@ void load_generator::poll(instant now) {
         if (engine_.arp_in_progress() > 0 && now - *first_poll_ < std::chrono::seconds(3)) return;
         start(now);
     }
-    if (now >= next_rtx_scan_) {
-        live_rtx_.store(live_retransmits(), std::memory_order_relaxed);
-        next_rtx_scan_ = now + std::chrono::seconds(1);
-    }
+    sample_retransmits();
     if (options_.kind == workload::cps) return open_due(now);
     while (opens_.due(now)) {
         opens_.take();
@@ -276,16 +289,17 @@ void load_generator::start(instant now) {
     }
 }
 
-void load_generator::abort_all() {
+std::size_t load_generator::abort_all(std::size_t limit) {
     started_ = true;
     opens_ = rate_schedule();
     requests_ = rate_schedule();
     wanted_ = 0;
-    while (!live_.empty()) {
+    for (std::size_t n = 0; n < limit && !live_.empty(); ++n) {
         conn* c = live_.back();
         c->s->abort(); // on_closed (aborted) takes it out of live_
         if (!live_.empty() && live_.back() == c) finish(*c->s, *c, tcp::close_reason::aborted);
     }
+    return live_.size();
 }
 
 std::optional<instant> load_generator::next_deadline() const {
@@ -532,6 +546,7 @@ void load_generator::on_closed(tcp::stream& s, tcp::close_reason why) {
 // The accounting of a connection we are done with; it leaves live_ (and s.user).
 void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
     bump(load_counter::retransmits, s.info().retransmits);
+    live_rtx_sum_ -= c.rtx_seen;
     if (c.established) open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     const bool open_loop = options_.rate > 0 && (options_.kind == workload::rps || options_.kind == workload::http);
     switch (why) {

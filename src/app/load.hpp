@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "core/engine.hpp"
+#include "core/fifo.hpp"
 #include "core/histogram.hpp"
 #include "tern/config.hpp"
 #include "tern/tcp.hpp"
@@ -167,8 +168,8 @@ public:
     std::uint64_t get(load_counter c) const { return counters_[std::size_t(c)].load(std::memory_order_relaxed); }
     load_totals totals() const;
     std::uint64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
-    // Retransmissions of the connections still open, as of the last second (a scan of them
-    // once a second on the engine).
+    // Retransmissions of the connections still open, as last sampled (a few connections
+    // each round on the engine).
     std::uint64_t open_retransmits() const { return live_rtx_.load(std::memory_order_relaxed); }
     // Only once the engine has stopped: latency in ns (request, or connect for cps).
     const histogram& latency() const { return latency_; }
@@ -178,8 +179,10 @@ public:
 
     // Aborts every connection of ours (RST where the peer knows it; RFC 9293 §3.10.5), at the
     // end of a run, so the server is not left holding them. On the engine's thread, or once
-    // it has stopped; the RSTs go out with its next poll.
-    void abort_all();
+    // it has stopped; the RSTs go out with its next poll. At most `limit` of them at a time
+    // (the engine's TX backlog holds a burst's worth, not a million): returns how many are
+    // left.
+    std::size_t abort_all(std::size_t limit = std::numeric_limits<std::size_t>::max());
 
     // The engine's poller: opens connections and sends scheduled requests.
     void poll(instant now);
@@ -195,6 +198,7 @@ private:
     void on_peer_closed(tcp::stream& s) override;
     void on_closed(tcp::stream& s, tcp::close_reason why) override;
     void finish(tcp::stream& s, conn& c, tcp::close_reason why);
+    void sample_retransmits();
 
     void start(instant now);
     void open_due(instant now);
@@ -237,7 +241,8 @@ private:
     std::array<std::atomic<std::uint64_t>, load_counter_count> counters_{};
     std::atomic<std::uint64_t> open_{0}; // established now
     std::atomic<std::uint64_t> live_rtx_{0};
-    instant next_rtx_scan_{};
+    std::uint64_t live_rtx_sum_ = 0; // of conn::rtx_seen over live_
+    std::size_t rtx_cursor_ = 0;
     histogram latency_;
     histogram connect_latency_;
 };

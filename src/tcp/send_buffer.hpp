@@ -1,7 +1,9 @@
 // The send buffer: what the application handed to send() and the peer has not acknowledged
 // yet, in stream order. Byte 0 is the byte at SND.UNA (or ISS+1 before our SYN is
 // acknowledged). It holds two kinds of bytes:
-//   - copied: send(bytes) copies into a bounded ring (allocated at the first copy);
+//   - copied: send(bytes) copies into a ring that grows on demand up to the capacity
+//     (nothing until the first copy, then 2 KiB doubling), so a connection that sends
+//     small messages holds a small ring, whatever its send buffer size;
 //   - handed over: a zero-copy send gives a buffer (opaque `owner`, an mbuf for the engine)
 //     that is held as it is, and released through `release` once acknowledged.
 // The stream is a queue of extents, each either a run of ring bytes or one handed-over
@@ -13,11 +15,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "core/fifo.hpp"
 #include "tcp/types.hpp"
 
 namespace tern::tcp {
@@ -44,9 +46,9 @@ public:
     std::uint32_t push(std::span<const std::uint8_t> bytes) {
         const auto n = std::uint32_t(std::min<std::size_t>(bytes.size(), space()));
         if (n == 0) return 0;
-        if (!storage_) storage_ = std::make_unique<std::uint8_t[]>(capacity_); // first copy only
-        const std::uint32_t tail = (ring_head_ + ring_size_) % capacity_;
-        const std::uint32_t first = std::min(n, capacity_ - tail);
+        if (ring_size_ + n > ring_cap_) grow(ring_size_ + n);
+        const std::uint32_t tail = (ring_head_ + ring_size_) % ring_cap_;
+        const std::uint32_t first = std::min(n, ring_cap_ - tail);
         std::memcpy(storage_.get() + tail, bytes.data(), first);
         std::memcpy(storage_.get(), bytes.data() + first, n - first);
         ring_size_ += n;
@@ -79,7 +81,7 @@ public:
             if (e.owner) {
                 e.data += k;
             } else {
-                ring_head_ = (ring_head_ + k) % capacity_;
+                ring_head_ = (ring_head_ + k) % ring_cap_;
                 ring_size_ -= k;
             }
             e.len -= k;
@@ -101,18 +103,18 @@ public:
         for (const extent& e : extents_) {
             if (offset >= e.len) {
                 offset -= e.len;
-                if (!e.owner) ring_at = (ring_at + e.len) % capacity_;
+                if (!e.owner) ring_at = (ring_at + e.len) % ring_cap_;
                 continue;
             }
             const std::uint32_t k = std::min(len, e.len - offset);
             if (e.owner) {
                 pieces_.push_back({{e.data + offset, k}, e.owner});
             } else {
-                const std::uint32_t start = (ring_at + offset) % capacity_;
-                const std::uint32_t first = std::min(k, capacity_ - start);
+                const std::uint32_t start = (ring_at + offset) % ring_cap_;
+                const std::uint32_t first = std::min(k, ring_cap_ - start);
                 pieces_.push_back({{storage_.get() + start, first}, nullptr});
                 if (k > first) pieces_.push_back({{storage_.get(), k - first}, nullptr});
-                ring_at = (ring_at + e.len) % capacity_;
+                ring_at = (ring_at + e.len) % ring_cap_;
             }
             len -= k;
             offset = 0;
@@ -124,7 +126,30 @@ public:
         return {pieces_, total};
     }
 
+    // Bytes the ring has allocated (for tests and the memory figures).
+    std::uint32_t ring_allocated() const { return ring_cap_; }
+
 private:
+    static constexpr std::uint32_t min_ring = 2048;
+
+    // Makes the ring hold at least `need` bytes: doubles it (at most to the capacity) and
+    // moves what it holds, in order, to the start of the new one.
+    void grow(std::uint32_t need) {
+        assert(need <= capacity_);
+        std::uint32_t cap = std::max(min_ring, ring_cap_);
+        while (cap < need) cap *= 2;
+        cap = std::min(cap, capacity_);
+        auto bigger = std::make_unique<std::uint8_t[]>(cap);
+        const std::uint32_t first = std::min(ring_size_, ring_cap_ - ring_head_);
+        if (ring_size_ > 0) {
+            std::memcpy(bigger.get(), storage_.get() + ring_head_, first);
+            std::memcpy(bigger.get() + first, storage_.get(), ring_size_ - first);
+        }
+        storage_ = std::move(bigger);
+        ring_cap_ = cap;
+        ring_head_ = 0;
+    }
+
     struct extent {
         const std::uint8_t* data = nullptr; // handed over: where its unacknowledged bytes start
         std::uint32_t len = 0;
@@ -133,10 +158,11 @@ private:
 
     std::unique_ptr<std::uint8_t[]> storage_;
     std::uint32_t capacity_;
+    std::uint32_t ring_cap_ = 0;  // bytes allocated in storage_
     std::uint32_t ring_head_ = 0; // ring position of the first ring byte still held
     std::uint32_t ring_size_ = 0;
     std::uint32_t size_ = 0;      // ring bytes and handed-over bytes
-    std::deque<extent> extents_;
+    fifo<extent> extents_;
     mutable std::vector<tx_piece> pieces_; // what view() returns points here
     release_fn release_;
     void* context_;

@@ -27,6 +27,39 @@ std::vector<std::uint8_t> iota(std::size_t n, std::uint8_t from) {
     return v;
 }
 
+// Small messages keep a small ring, whatever the capacity; a ring that wrapped keeps the
+// stream's order when it grows, and never grows past the capacity.
+TEST(SendBuffer, RingGrowsOnDemandAndKeepsOrderAcrossTheWrap) {
+    send_buffer b(64 * 1024);
+    EXPECT_EQ(b.ring_allocated(), 0u);
+    std::uint8_t next = 0, expect = 0;
+    for (int round = 0; round < 100; ++round) { // 100-byte requests, each acknowledged
+        const auto msg = iota(100, next);
+        next = std::uint8_t(next + 100);
+        ASSERT_EQ(b.push(msg), 100u);
+        EXPECT_EQ(bytes_of(b.view(0, 100)), msg);
+        b.pop(100);
+        expect = next;
+    }
+    EXPECT_EQ(b.ring_allocated(), 2048u);
+    // Wrap the 2 KiB ring: 1500 bytes from position 1808 (10000 mod 2048) on, then grow.
+    const auto head = iota(1500, expect);
+    ASSERT_EQ(b.push(head), 1500u);
+    const auto more = iota(3000, std::uint8_t(expect + 1500 % 256));
+    ASSERT_EQ(b.push(more), 3000u);
+    EXPECT_EQ(b.ring_allocated(), 8192u);
+    std::vector<std::uint8_t> want(head);
+    want.insert(want.end(), more.begin(), more.end());
+    EXPECT_EQ(bytes_of(b.view(0, 4500)), want);
+    b.pop(1000);
+    EXPECT_EQ(bytes_of(b.view(0, 3500)), std::vector<std::uint8_t>(want.begin() + 1000, want.end()));
+    // Filling it whole takes it to the capacity, not beyond.
+    const std::vector<std::uint8_t> fill(64 * 1024, 7);
+    EXPECT_EQ(b.push(fill), 64u * 1024 - 3500);
+    EXPECT_EQ(b.ring_allocated(), 64u * 1024);
+    EXPECT_EQ(b.space(), 0u);
+}
+
 TEST(SendBuffer, CopiesAndHandedOverBuffersKeepStreamOrder) {
     releases r;
     send_buffer b(100, releases::record, &r);
