@@ -325,16 +325,17 @@ int main(int argc, char** argv) {
     const bool ramp_done = std::chrono::duration<double>(lo.ramp).count() < run.warmup + seconds; // as run: SIGINT may cut it
     const bool too_few_open = persistent && ramp_done && open_at_end < lo.connections;
     // RST every connection still open so the server is not left holding them. The engines
-    // have stopped, so this thread may poll them: a few hundred RSTs per round, so the TX
-    // backlog takes them all, for at most 10 s; then 200 ms more, so the last RSTs leave and
-    // the peer has read them before the port closes (a memif peer reading while we
-    // disconnect has crashed in DPDK 22.11's memif PMD).
+    // have stopped, so this thread may poll them: a few hundred RSTs whenever the TX backlog
+    // has drained (a million at once would overflow it), for at most 10 s; then 200 ms more,
+    // so the last RSTs leave and the peer has read them before the port closes (a memif
+    // peer reading while we disconnect has crashed in DPDK 22.11's memif PMD).
     const auto abort_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (bool left = true; left && std::chrono::steady_clock::now() < abort_until;) {
         left = false;
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
-            left |= gens[i]->abort_all(256) > 0;
-            for (int k = 0; k < 4; ++k) (*rt)->engine_at(i).poll();
+            engine& e = (*rt)->engine_at(i);
+            e.poll();
+            left |= (e.tx_backlog() == 0 ? gens[i]->abort_all(256) : gens[i]->abort_all(0)) > 0;
         }
     }
     for (auto& g : gens) g->abort_all();
