@@ -34,7 +34,12 @@ cleanup_ns() {
         kill -KILL "$pid" 2>/dev/null || true
     done
     local ns
-    for ns in "${TERN_NS_LIST[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+    # Anything still running inside our own namespaces was started by us (a server a
+    # wrapper left behind): it goes with them.
+    for ns in "${TERN_NS_LIST[@]}"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || true
+    done
     # The EAL leaves its runtime folder (telemetry socket, config) behind: our prefixes
     # all end in this script's PID.
     rm -rf /var/run/dpdk/tern_*_"$$"

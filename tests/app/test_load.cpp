@@ -55,8 +55,12 @@ TEST(rate_schedule, ramp_opens_limit_connections_evenly) {
             ramp.take();
             ++opened;
         }
-        if (now == t0 + 1s) EXPECT_EQ(opened, 11u); // 0, 0.1 s, ..., 1.0 s
-        if (now == t0 + 5s) EXPECT_EQ(opened, 51u);
+        if (now == t0 + 1s) {
+            EXPECT_EQ(opened, 11u); // 0, 0.1 s, ..., 1.0 s
+        }
+        if (now == t0 + 5s) {
+            EXPECT_EQ(opened, 51u);
+        }
     }
     EXPECT_EQ(opened, 100u); // and never more
     EXPECT_FALSE(ramp.due(t0 + 1000s));

@@ -35,7 +35,9 @@ http {
     }
 }
 EOF
-in_ns nginx -c "$WORK/nginx.conf" >/dev/null 2>&1 &
+# `ip netns exec` itself, not the in_ns function: then $! is nginx's own PID (ip execs it),
+# where a function run with & would give a subshell's, and nginx would outlive the test.
+ip netns exec "$NS" nginx -c "$WORK/nginx.conf" >/dev/null 2>&1 &
 TERN_PIDS+=($!)
 for _ in $(seq 50); do in_ns ss -ltnH | grep -q '198.18.0.1:8080' && break; sleep 0.1; done
 check "nginx listens in the namespace" "in_ns ss -ltnH | grep -q '198.18.0.1:8080'"
@@ -75,4 +77,7 @@ check "cps: connections completed ($(field cps "r['totals']['completed']"))" \
 load missing --workload http --path /no-such-page --connections 1 --duration 2
 check "a 404 is counted as bad_status and the exit is non-zero (exit $LOAD_RC)" \
     "[ $LOAD_RC -ne 0 ] && [ \"\$(field missing \"r['totals']['bad_status'] > 0\")\" = True ]"
+
+cleanup_ns
+check "nginx is gone with the namespace" "! pgrep -f '$WORK/nginx.conf' >/dev/null"
 exit 0

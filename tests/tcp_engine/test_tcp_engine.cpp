@@ -298,8 +298,9 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional
         // held back) is acknowledged, and the server, with no connection left, answers
         // that ACK with an RST (§3.10.7.1). RFC 9293 §3.10.7.4 (second, TIME-WAIT): "If
         // the RST bit is set, then enter the CLOSED state": the wait may end early then.
-        if (p.server->ep.stats().rst_sent == 0)
+        if (p.server->ep.stats().rst_sent == 0) {
             EXPECT_GE(waited, 2 * p.tcp_config.msl - time_wait->early);
+        }
         EXPECT_LE(waited, 2 * p.tcp_config.msl + time_wait->late);
     }
 
