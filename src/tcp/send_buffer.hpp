@@ -2,8 +2,10 @@
 // yet, in stream order. Byte 0 is the byte at SND.UNA (or ISS+1 before our SYN is
 // acknowledged). It holds two kinds of bytes:
 //   - copied: send(bytes) copies into a ring that grows on demand up to the capacity
-//     (nothing until the first copy, then 2 KiB doubling), so a connection that sends
-//     small messages holds a small ring, whatever its send buffer size;
+//     (2 KiB, doubling), and is given back once everything in it is acknowledged, so an
+//     idle connection holds no ring at all and one that sends small messages a small one
+//     (DESIGN.md "Memory": buffers on demand). 2 KiB rings are kept for reuse on a free
+//     list per thread (per engine), so the give-and-take costs no malloc;
 //   - handed over: a zero-copy send gives a buffer (opaque `owner`, an mbuf for the engine)
 //     that is held as it is, and released through `release` once acknowledged.
 // The stream is a queue of extents, each either a run of ring bytes or one handed-over
@@ -34,6 +36,7 @@ public:
     ~send_buffer() {
         for (const extent& e : extents_)
             if (e.owner) release_(context_, e.owner);
+        give_back_ring();
     }
     send_buffer(const send_buffer&) = delete;
     send_buffer& operator=(const send_buffer&) = delete;
@@ -83,6 +86,7 @@ public:
             } else {
                 ring_head_ = (ring_head_ + k) % ring_cap_;
                 ring_size_ -= k;
+                if (ring_size_ == 0) give_back_ring();
             }
             e.len -= k;
             n -= k;
@@ -131,6 +135,29 @@ public:
 
 private:
     static constexpr std::uint32_t min_ring = 2048;
+    static constexpr std::size_t spare_rings_kept = 4096; // 8 MiB per thread at most
+
+    using ring_ptr = std::unique_ptr<std::uint8_t[]>;
+    static std::vector<ring_ptr>& spare_rings() {
+        thread_local std::vector<ring_ptr> spares;
+        return spares;
+    }
+    static ring_ptr new_ring(std::uint32_t cap) {
+        auto& spares = spare_rings();
+        if (cap != min_ring || spares.empty()) return std::make_unique<std::uint8_t[]>(cap);
+        ring_ptr r = std::move(spares.back());
+        spares.pop_back();
+        return r;
+    }
+    // The ring holds nothing more we need (all acknowledged, or the buffer dies): it goes,
+    // to the spares if it is a small one.
+    void give_back_ring() {
+        if (storage_ && ring_cap_ == min_ring && spare_rings().size() < spare_rings_kept)
+            spare_rings().push_back(std::move(storage_));
+        storage_.reset();
+        ring_cap_ = 0;
+        ring_head_ = 0;
+    }
 
     // Makes the ring hold at least `need` bytes: doubles it (at most to the capacity) and
     // moves what it holds, in order, to the start of the new one.
@@ -139,7 +166,7 @@ private:
         std::uint32_t cap = std::max(min_ring, ring_cap_);
         while (cap < need) cap *= 2;
         cap = std::min(cap, capacity_);
-        auto bigger = std::make_unique<std::uint8_t[]>(cap);
+        ring_ptr bigger = new_ring(cap);
         const std::uint32_t first = std::min(ring_size_, ring_cap_ - ring_head_);
         if (ring_size_ > 0) {
             std::memcpy(bigger.get(), storage_.get() + ring_head_, first);

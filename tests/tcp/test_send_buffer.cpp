@@ -27,29 +27,43 @@ std::vector<std::uint8_t> iota(std::size_t n, std::uint8_t from) {
     return v;
 }
 
-// Small messages keep a small ring, whatever the capacity; a ring that wrapped keeps the
-// stream's order when it grows, and never grows past the capacity.
-TEST(SendBuffer, RingGrowsOnDemandAndKeepsOrderAcrossTheWrap) {
+// The ring comes on demand and goes once everything in it is acknowledged, so idle
+// connections hold none; small messages keep a small one, whatever the capacity.
+TEST(SendBuffer, RingComesOnDemandAndGoesWhenAcknowledged) {
     send_buffer b(64 * 1024);
     EXPECT_EQ(b.ring_allocated(), 0u);
-    std::uint8_t next = 0, expect = 0;
-    for (int round = 0; round < 100; ++round) { // 100-byte requests, each acknowledged
-        const auto msg = iota(100, next);
-        next = std::uint8_t(next + 100);
+    for (std::uint8_t round = 0; round < 100; ++round) { // 100-byte requests, each acknowledged
+        const auto msg = iota(100, round);
         ASSERT_EQ(b.push(msg), 100u);
+        EXPECT_EQ(b.ring_allocated(), 2048u);
         EXPECT_EQ(bytes_of(b.view(0, 100)), msg);
         b.pop(100);
-        expect = next;
+        EXPECT_EQ(b.ring_allocated(), 0u);
     }
+}
+
+// A ring that wrapped keeps the stream's order when it grows, and never grows past the
+// capacity.
+TEST(SendBuffer, RingGrowsAcrossTheWrapInOrder) {
+    send_buffer b(64 * 1024);
+    std::vector<std::uint8_t> want = iota(1000, 0); // held (unacknowledged) throughout
+    ASSERT_EQ(b.push(want), 1000u);
+    for (int round = 0; round < 10; ++round) { // the head walks to 1000, the tail to 2000
+        const auto msg = iota(100, std::uint8_t(round));
+        ASSERT_EQ(b.push(msg), 100u);
+        b.pop(100);
+        want.erase(want.begin(), want.begin() + 100);
+        want.insert(want.end(), msg.begin(), msg.end());
+    }
+    const auto wraps = iota(500, 7); // from 2000 past the end of the 2 KiB ring to 452
+    ASSERT_EQ(b.push(wraps), 500u);
+    want.insert(want.end(), wraps.begin(), wraps.end());
     EXPECT_EQ(b.ring_allocated(), 2048u);
-    // Wrap the 2 KiB ring: 1500 bytes from position 1808 (10000 mod 2048) on, then grow.
-    const auto head = iota(1500, expect);
-    ASSERT_EQ(b.push(head), 1500u);
-    const auto more = iota(3000, std::uint8_t(expect + 1500 % 256));
+    EXPECT_EQ(bytes_of(b.view(0, 1500)), want);
+    const auto more = iota(3000, 9);
     ASSERT_EQ(b.push(more), 3000u);
-    EXPECT_EQ(b.ring_allocated(), 8192u);
-    std::vector<std::uint8_t> want(head);
     want.insert(want.end(), more.begin(), more.end());
+    EXPECT_EQ(b.ring_allocated(), 8192u);
     EXPECT_EQ(bytes_of(b.view(0, 4500)), want);
     b.pop(1000);
     EXPECT_EQ(bytes_of(b.view(0, 3500)), std::vector<std::uint8_t>(want.begin() + 1000, want.end()));
