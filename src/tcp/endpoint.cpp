@@ -217,7 +217,10 @@ status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_opti
     return {};
 }
 
-void endpoint_core::unlisten(std::uint16_t port) { listeners_.erase(port); }
+void endpoint_core::unlisten(std::uint16_t port) {
+    listeners_.erase(port);
+    ++erasures_; // its port may serve connect() now
+}
 
 result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::uint16_t remote_port,
                                                       const connect_options& options, app_events& app) {
@@ -245,12 +248,16 @@ result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::
 
 std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4_addr remote_ip,
                                                           std::uint16_t remote_port) {
+    const auto& x = exhausted_;
+    if (x && x->erasures == erasures_ && x->local == local && x->remote == remote_ip && x->remote_port == remote_port)
+        return std::nullopt;
     for (std::uint32_t i = 0; i < ephemeral_count; ++i) {
         const auto port = std::uint16_t(ephemeral_first + next_port_);
         next_port_ = std::uint16_t((next_port_ + 1) % ephemeral_count);
         if (listeners_.contains(port)) continue;
         if (!table_.find(flow_key{local, remote_ip, port, remote_port})) return port;
     }
+    exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
 }
 
@@ -446,6 +453,7 @@ void endpoint_core::settle(stream_state& s) {
         engine_.timers().cancel(s.timer_);
         if (s.in_table_) {
             table_.erase(s.key_);
+            ++erasures_;
             s.in_table_ = false;
             retired_.push_back(&s);
         }

@@ -139,6 +139,16 @@ private:
     siphash_key isn_key_;          // RFC 6528's secret key
     syn_cookies cookies_;          // with a key of their own
     std::uint16_t next_port_;      // where the ephemeral search starts
+    // The last destination every ephemeral port was found taken for, and erasures_ then:
+    // until a flow leaves the table (or a listener goes), no port can have come free, so a
+    // connect() to it fails at once instead of searching all 28,232 ports again.
+    struct ports_exhausted {
+        ipv4_addr local, remote;
+        std::uint16_t remote_port;
+        std::uint64_t erasures;
+    };
+    std::optional<ports_exhausted> exhausted_;
+    std::uint64_t erasures_ = 0;   // flows taken out of table_, and listeners removed
     std::uint16_t ip_id_ = 0;
     endpoint_stats stats_;
     std::array<std::uint64_t, tcp_drop_count> freed_drops_{}; // drops of connections already freed

@@ -64,9 +64,9 @@ engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
 // still hold its packets).
 struct node {
     node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk,
-         const tcp::tcp_config& tcp, ipv4_range extra = {})
+         const tcp::tcp_config& tcp, ipv4_range extra = {}, std::size_t max_connections = 4096)
         : pool(p), eng(id, config_for(ip, mac, extra), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
-          ep(eng, tcp) {}
+          ep(eng, tcp, max_connections) {}
 
     mbuf_pool& pool;
     neighbor_cache neighbors{16};
@@ -170,14 +170,15 @@ struct bulk_client final : tcp::app_events {
 class two_nodes {
 public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
-                       ipv4_range client_extra = {})
+                       ipv4_range client_extra = {}, std::size_t client_max_connections = 4096)
         : link_(clock_, sim_link_config{delay, 0, 4096}) {
         device* client_dev = &link_.a();
         if (faults) {
             fault_.emplace(link_.a(), clock_, *faults);
             client_dev = &*fault_;
         }
-        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra);
+        client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra,
+                       client_max_connections);
         server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config);
         if (faults) {
             // ARP carries no checksum: a bit flipped in an ARP frame (which a real link's
@@ -1246,6 +1247,41 @@ TEST(tcp_api, connect_to_an_address_without_arp_answer_is_unreachable) {
     ASSERT_TRUE(p.settle(1s));
     EXPECT_EQ(p.client->ep.connections(), 0u);
     EXPECT_EQ(p.client->pool.in_use(), 0u);
+}
+
+// Every ephemeral port to one destination taken: connect() says no_free_port, again at once
+// (no new search: nothing left the table), still connects elsewhere, and finds the port
+// that comes free as soon as a connection goes.
+TEST(tcp_api, exhausted_ephemeral_ports_fail_until_one_comes_free) {
+    two_nodes p(std::nullopt, 50us, {}, 32768);
+    recorder client;
+    const ipv4_addr nobody = ipv4_addr::from_octets(198, 18, 0, 77); // SYN_SENT, waiting for ARP
+    constexpr std::size_t ephemeral_ports = 61000 - 32768;
+    std::vector<tcp::stream*> open;
+    for (std::size_t i = 0; i < ephemeral_ports; ++i) {
+        auto s = p.client->ep.connect(nobody, 80, {}, client);
+        ASSERT_TRUE(s.has_value()) << i;
+        open.push_back(*s);
+    }
+    for (int again = 0; again < 3; ++again) {
+        auto full = p.client->ep.connect(nobody, 80, {}, client);
+        ASSERT_FALSE(full.has_value());
+        EXPECT_EQ(full.error(), tcp::connect_error::no_free_port);
+    }
+    auto elsewhere = p.client->ep.connect(nobody, 81, {}, client);
+    ASSERT_TRUE(elsewhere.has_value());
+    const std::uint16_t freed = open[5]->flow_id().local.port;
+    open[5]->abort();
+    auto reuse = p.client->ep.connect(nobody, 80, {}, client);
+    ASSERT_TRUE(reuse.has_value());
+    EXPECT_EQ((*reuse)->flow_id().local.port, freed);
+    EXPECT_FALSE(p.client->ep.connect(nobody, 80, {}, client).has_value());
+    (*elsewhere)->abort();
+    (*reuse)->abort();
+    for (std::size_t i = 0; i < open.size(); ++i)
+        if (i != 5) open[i]->abort();
+    ASSERT_TRUE(p.settle(1s));
+    EXPECT_EQ(p.client->ep.connections(), 0u);
 }
 
 // engine::add_poller: application work runs once per round on the engine, with its now.
