@@ -329,13 +329,15 @@ int main(int argc, char** argv) {
     // has drained (a million at once would overflow it), for at most 10 s; then 200 ms more,
     // so the last RSTs leave and the peer has read them before the port closes (a memif
     // peer reading while we disconnect has crashed in DPDK 22.11's memif PMD).
+    for (auto& g : gens) g->stop_opening();
     const auto abort_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (bool left = true; left && std::chrono::steady_clock::now() < abort_until;) {
         left = false;
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
             engine& e = (*rt)->engine_at(i);
             e.poll();
-            left |= (e.tx_backlog() == 0 ? gens[i]->abort_all(256) : gens[i]->abort_all(0)) > 0;
+            if (e.tx_backlog() == 0) gens[i]->abort_all(256);
+            left |= gens[i]->live_connections() > 0;
         }
     }
     for (auto& g : gens) g->abort_all();

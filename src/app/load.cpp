@@ -14,7 +14,7 @@ constexpr std::size_t bulk_chunk = 16 * 1024;
 constexpr duration reconnect_pause = std::chrono::milliseconds(10);
 constexpr unsigned dispatch_tries = 16;
 constexpr unsigned max_opens_per_poll = 256;
-constexpr std::size_t rtx_samples_per_poll = 64;
+constexpr std::size_t rtx_samples_per_ms = 64;
 
 bool iequals(std::string_view a, std::string_view b) {
     return a.size() == b.size() &&
@@ -226,10 +226,13 @@ std::uint64_t load_generator::live_retransmits() const {
     return n;
 }
 
-// A few connections a round, so that a million of them never stall one round (a scan of
-// them all once a second did, by tens of milliseconds); the sum trails by a few rounds.
-void load_generator::sample_retransmits() {
-    const std::size_t n = std::min<std::size_t>(rtx_samples_per_poll, live_.size());
+// A few connections a millisecond, so that a million of them never stall one round (a scan
+// of them all once a second did, by tens of milliseconds) and a round with nothing due
+// does no such work. The sum trails: a connection is looked at every live/64 ms.
+void load_generator::sample_retransmits(instant now) {
+    if (now < next_rtx_sample_) return;
+    next_rtx_sample_ = now + std::chrono::milliseconds(1);
+    const std::size_t n = std::min<std::size_t>(rtx_samples_per_ms, live_.size());
     for (std::size_t i = 0; i < n; ++i) {
         if (rtx_cursor_ >= live_.size()) rtx_cursor_ = 0;
         conn& c = *live_[rtx_cursor_++];
@@ -248,7 +251,7 @@ void load_generator::poll(instant now) {
         if (engine_.arp_in_progress() > 0 && now - *first_poll_ < std::chrono::seconds(3)) return;
         start(now);
     }
-    sample_retransmits();
+    sample_retransmits(now);
     if (options_.kind == workload::cps) return open_due(now);
     while (opens_.due(now)) {
         opens_.take();
@@ -289,17 +292,20 @@ void load_generator::start(instant now) {
     }
 }
 
-std::size_t load_generator::abort_all(std::size_t limit) {
+void load_generator::stop_opening() {
     started_ = true;
     opens_ = rate_schedule();
     requests_ = rate_schedule();
     wanted_ = 0;
+}
+
+void load_generator::abort_all(std::size_t limit) {
+    stop_opening();
     for (std::size_t n = 0; n < limit && !live_.empty(); ++n) {
         conn* c = live_.back();
         c->s->abort(); // on_closed (aborted) takes it out of live_
         if (!live_.empty() && live_.back() == c) finish(*c->s, *c, tcp::close_reason::aborted);
     }
-    return live_.size();
 }
 
 std::optional<instant> load_generator::next_deadline() const {

@@ -168,6 +168,8 @@ public:
     std::uint64_t get(load_counter c) const { return counters_[std::size_t(c)].load(std::memory_order_relaxed); }
     load_totals totals() const;
     std::uint64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+    // On the engine's thread, or once it has stopped: connections of ours, connecting or not.
+    std::size_t live_connections() const { return live_.size(); }
     // Retransmissions of the connections still open, as last sampled (a few connections
     // each round on the engine).
     std::uint64_t open_retransmits() const { return live_rtx_.load(std::memory_order_relaxed); }
@@ -177,12 +179,13 @@ public:
     // Only once the engine has stopped: retransmissions of connections still open.
     std::uint64_t live_retransmits() const;
 
+    // No more connections or requests from here on (the end of a run).
+    void stop_opening();
     // Aborts every connection of ours (RST where the peer knows it; RFC 9293 §3.10.5), at the
     // end of a run, so the server is not left holding them. On the engine's thread, or once
     // it has stopped; the RSTs go out with its next poll. At most `limit` of them at a time
-    // (the engine's TX backlog holds a burst's worth, not a million): returns how many are
-    // left.
-    std::size_t abort_all(std::size_t limit = std::numeric_limits<std::size_t>::max());
+    // (the engine's TX backlog holds a burst's worth, not a million).
+    void abort_all(std::size_t limit = std::numeric_limits<std::size_t>::max());
 
     // The engine's poller: opens connections and sends scheduled requests.
     void poll(instant now);
@@ -198,7 +201,7 @@ private:
     void on_peer_closed(tcp::stream& s) override;
     void on_closed(tcp::stream& s, tcp::close_reason why) override;
     void finish(tcp::stream& s, conn& c, tcp::close_reason why);
-    void sample_retransmits();
+    void sample_retransmits(instant now);
 
     void start(instant now);
     void open_due(instant now);
@@ -243,6 +246,7 @@ private:
     std::atomic<std::uint64_t> live_rtx_{0};
     std::uint64_t live_rtx_sum_ = 0; // of conn::rtx_seen over live_
     std::size_t rtx_cursor_ = 0;
+    instant next_rtx_sample_{};
     histogram latency_;
     histogram connect_latency_;
 };

@@ -21,13 +21,8 @@ public:
     const T& front() const { return items_[head_]; }
     T& back() { return items_.back(); }
     const T& back() const { return items_.back(); }
-    const T& operator[](std::size_t i) const { return items_[head_ + i]; }
 
     void push_back(const T& v) { items_.push_back(v); }
-    void push_front(const T& v) {
-        if (head_ > 0) items_[--head_] = v;
-        else items_.insert(items_.begin(), v);
-    }
     void pop_front() {
         assert(!empty());
         if (++head_ == items_.size()) clear();

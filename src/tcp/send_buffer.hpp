@@ -144,7 +144,8 @@ private:
     }
     static ring_ptr new_ring(std::uint32_t cap) {
         auto& spares = spare_rings();
-        if (cap != min_ring || spares.empty()) return std::make_unique<std::uint8_t[]>(cap);
+        // for_overwrite: every byte is written by push() before view() reads it.
+        if (cap != min_ring || spares.empty()) return std::make_unique_for_overwrite<std::uint8_t[]>(cap);
         ring_ptr r = std::move(spares.back());
         spares.pop_back();
         return r;

@@ -14,13 +14,9 @@ TEST(fifo, keeps_order_through_random_pushes_and_pops) {
     fifo<int> q;
     std::deque<int> model;
     for (int i = 0; i < 100000; ++i) {
-        const unsigned op = rng() % 10;
-        if (op < 5) {
+        if (rng() % 2 == 0) {
             q.push_back(i);
             model.push_back(i);
-        } else if (op == 5) {
-            q.push_front(-i);
-            model.push_front(-i);
         } else if (!model.empty()) {
             ASSERT_EQ(q.front(), model.front());
             q.pop_front();
@@ -40,7 +36,7 @@ TEST(fifo, emptied_queue_starts_again_at_the_front) {
     for (int i = 0; i < 3; ++i) q.pop_front();
     EXPECT_TRUE(q.empty());
     EXPECT_EQ(q.begin(), q.end());
-    q.push_front(9);
+    q.push_back(9);
     EXPECT_EQ(q.front(), 9);
     EXPECT_EQ(q.size(), 1u);
 }
