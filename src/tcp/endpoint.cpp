@@ -213,7 +213,9 @@ endpoint_core::~endpoint_core() {
 }
 
 status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_options& options, app_events& app) {
-    if (!listeners_.try_emplace(port, listener{options, &app}).second) return unexpected(listen_error::port_in_use);
+    auto [l, added] = listeners_.try_emplace(port, listener{options, &app});
+    if (!added) return unexpected(listen_error::port_in_use);
+    l->second.backlog->accept_limit = options.accept_backlog;
     return {};
 }
 
@@ -276,8 +278,12 @@ void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::t
     const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m};
     const flow_key key{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()};
     if (stream_state* s = table_.find(key)) {
-        s->conn_.on_segment(seg, engine_.now());
-        settle(*s);
+        if (completes_into_full_backlog(*s, seg)) {
+            ++stats_.accept_backlog_full;
+        } else {
+            s->conn_.on_segment(seg, engine_.now());
+            settle(*s);
+        }
         if (s->conn_.ended_by_new_syn()) {
             // RFC 6191: the SYN ended TIME-WAIT (settle retired the old stream); it opens a
             // new connection through the listener, as if the old one had already gone.
@@ -423,6 +429,17 @@ void endpoint_core::on_unreachable(ipv4_addr hop) {
 
 void endpoint_core::after_burst() {
     if (depth_ == 0) free_retired();
+}
+
+// An ACK that would take a passive connection out of SYN-RECEIVED while its listener already
+// holds accept_backlog live connections is dropped, as Linux drops the handshake's last ACK
+// on a full accept queue: the connection stays half-open, and the client's retransmission
+// may find room or the SYN-ACK retries run out. (A check on SYNs alone lets a burst of SYNs,
+// all half-open at once, past the limit.)
+bool endpoint_core::completes_into_full_backlog(const stream_state& s, const segment& seg) const {
+    namespace f = wire::tcp_flags;
+    return s.half_open_ && s.backlog_->live >= s.backlog_->accept_limit && seg.has(f::ack) && !seg.has(f::syn) &&
+           !seg.has(f::rst);
 }
 
 // Keeps the listener's counts of half-open and live connections (listen_options).

@@ -43,6 +43,7 @@ struct listener_backlog {
     std::uint32_t half_open = 0;         // its connections in SYN-RECEIVED
     std::uint32_t live = 0;              // its connections past the handshake, not yet in TIME-WAIT or CLOSED
     std::optional<instant> cookie_sent;  // when it last answered a SYN with a cookie
+    std::uint32_t accept_limit = 0;      // listen_options::accept_backlog
 };
 
 // One connection as the endpoint holds it: the sans-IO connection, its wheel timer, and
@@ -121,6 +122,7 @@ private:
     void settle(stream_state& s);
     void free_retired();
     void count_backlog(stream_state& s);
+    bool completes_into_full_backlog(const stream_state& s, const segment& seg) const;
     void on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
     void reply_no_connection(const segment& seg);
     stream_state* accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
