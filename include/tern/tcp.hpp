@@ -119,8 +119,9 @@ struct listen_options {
     // RFC 4987 §3.6: with this many connections in SYN-RECEIVED, further SYNs get a SYN
     // cookie and no state.
     std::uint32_t syn_backlog = 1024;
-    // With this many live connections from the listener, further SYNs (and cookie ACKs)
-    // are dropped, as Linux drops them on a full accept queue; the client tries again.
+    // With this many live connections from the listener, further SYNs and the ACKs that
+    // would complete a handshake (cookie or not) are dropped, as Linux drops them on a full
+    // accept queue; the client tries again.
     std::uint32_t accept_backlog = 4096;
 };
 
@@ -190,7 +191,7 @@ struct endpoint_stats {
     std::uint64_t syn_cookies_sent = 0;      // SYN,ACKs with a cookie (RFC 4987 §3.6)
     std::uint64_t syn_cookies_validated = 0; // ACKs with a valid cookie: connection created in ESTABLISHED
     std::uint64_t syn_cookies_rejected = 0;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
-    std::uint64_t accept_backlog_full = 0;   // SYNs or cookie ACKs dropped: the listener's accept backlog is full
+    std::uint64_t accept_backlog_full = 0;   // SYNs or handshake ACKs dropped: the listener's accept backlog is full
     std::uint64_t time_wait_reused = 0;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
 };
 
