@@ -67,7 +67,7 @@ wait_telemetry() {
 
 # For the integration tests: one "ok - NAME" or "not ok - NAME" line per check, which
 # scripts/test counts. check NAME 'shell condition'
-check() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi; }
+check() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; return 1; fi; }
 
 # it_begin NAME: a namespace NAME-PID and a scratch folder $WORK, both removed on exit,
 # and EAL_MEM set (hugepages or --no-huge).

@@ -287,8 +287,8 @@ void load_generator::start(instant now) {
         // The ramp: connections_ opened evenly over options.ramp (all at once without one).
         const duration period = connections_ == 0 ? duration{} : options_.ramp / connections_;
         opens_ = rate_schedule(now, period, connections_);
-        const bool open_loop = rate_share_ > 0 && (options_.kind == workload::rps || options_.kind == workload::http);
-        if (open_loop) requests_ = rate_schedule::per_second(now, rate_share_);
+        // The open loop's requests_ starts with the first established connection (on_connected).
+        awaiting_first_connection_ = open_loop();
     }
 }
 
@@ -296,6 +296,7 @@ void load_generator::stop_opening() {
     started_ = true;
     opens_ = rate_schedule();
     requests_ = rate_schedule();
+    awaiting_first_connection_ = false;
     wanted_ = 0;
 }
 
@@ -437,6 +438,13 @@ void load_generator::on_connected(tcp::stream& s) {
     case workload::rps:
     case workload::http:
         if (options_.rate > 0) {
+            // Time spent getting the first connection up is the connect latency's; started
+            // earlier, the schedule would fire its backlog at once here, a burst that can
+            // land after the warm-up and inflate the measured rate.
+            if (awaiting_first_connection_) {
+                awaiting_first_connection_ = false;
+                requests_ = rate_schedule::per_second(now, rate_share_);
+            }
             while (!backlog_.empty() && c.outstanding.size() < options_.pipeline) {
                 const instant t = backlog_.front();
                 backlog_.pop_front();
@@ -554,12 +562,11 @@ void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
     bump(load_counter::retransmits, s.info().retransmits);
     live_rtx_sum_ -= c.rtx_seen;
     if (c.established) open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
-    const bool open_loop = options_.rate > 0 && (options_.kind == workload::rps || options_.kind == workload::http);
     switch (why) {
     case tcp::close_reason::normal:
         if (options_.kind == workload::cps && c.answered >= options_.requests_per_connection)
             bump(load_counter::completed);
-        else if (!c.outstanding.empty() && !open_loop) bump(load_counter::closed_early);
+        else if (!c.outstanding.empty() && !open_loop()) bump(load_counter::closed_early);
         break;
     case tcp::close_reason::reset: bump(load_counter::reset); break;
     case tcp::close_reason::timed_out: bump(load_counter::timed_out); break;
@@ -570,7 +577,7 @@ void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
     if (why != tcp::close_reason::normal) reopen_after_ = engine_.now() + reconnect_pause;
     // Open loop: requests that got no answer are sent again on another connection, with
     // their intended times (the wait shows in their latency).
-    if (open_loop)
+    if (open_loop())
         for (auto it = c.outstanding.rbegin(); it != c.outstanding.rend(); ++it) backlog_.push_front(*it);
     live_[c.index] = live_.back();
     live_[c.index]->index = c.index;

@@ -7,6 +7,7 @@
 //   rps         C persistent connections; GETs at a constant target rate, open loop: the
 //               latency of a request counts from its intended send time (wrk2), so a stalled
 //               server shows as latency instead of as fewer samples (coordinated omission).
+//               The schedule starts when the engine's first connection is established.
 //               closed_loop: each connection sends its next GET when the last one returns
 //   http        rps, closed loop unless a rate is given (wrk's default behaviour)
 //   ping-pong   C connections each with one small message outstanding to an echo server
@@ -218,6 +219,9 @@ private:
         a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
     }
     bool measuring() const { return measuring_.load(std::memory_order_relaxed); }
+    bool open_loop() const {
+        return rate_share_ > 0 && (options_.kind == workload::rps || options_.kind == workload::http);
+    }
 
     engine& engine_;
     tcp::tcp_endpoint& ep_;
@@ -232,6 +236,7 @@ private:
     std::optional<instant> first_poll_;
     rate_schedule opens_;       // cps: new connections; others: the ramp of the persistent ones
     rate_schedule requests_;    // rps/http open loop
+    bool awaiting_first_connection_ = false; // open loop: requests_ starts with the first
     std::uint64_t wanted_ = 0;  // persistent connections the ramp has asked for so far
     instant reopen_after_{};    // after an error, reconnects wait a little
     instant connect_paused_until_{}; // cps: after connect() failed
