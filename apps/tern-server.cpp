@@ -37,15 +37,25 @@ std::unique_ptr<app::buffered_service> make_service(const std::string& mode, con
     return nullptr;
 }
 
-// The services' counters summed over engines. Each engine writes its own (relaxed atomics);
-// this reads them from any thread.
+using service_list = std::vector<std::unique_ptr<app::buffered_service>>;
+using endpoint_list = std::vector<std::unique_ptr<tcp::tcp_endpoint>>;
+
+// The services' and endpoints' counters summed over engines. Each engine writes its own
+// (relaxed atomics); this reads them from any thread.
 struct totals {
     std::uint64_t open = 0, opened = 0, closed = 0, resets = 0, timeouts = 0, aborted = 0;
     std::uint64_t bytes_in = 0, bytes_out = 0, retransmits = 0, requests = 0, bad_requests = 0;
-    std::uint64_t drops = 0; // the engines' packet drops, every reason
+    std::uint64_t drops = 0;  // the engines' packet drops, every reason
+    std::uint64_t turned_away = 0; // SYNs and handshake ACKs dropped: table or accept backlog full
+    std::uint64_t cookies = 0;     // SYN cookies sent: the SYN backlog was full
 
-    static totals of(const std::vector<std::unique_ptr<app::buffered_service>>& services, const runtime& rt) {
+    static totals of(const service_list& services, const endpoint_list& endpoints, const runtime& rt) {
         totals t;
+        for (auto& ep : endpoints) {
+            const tcp::endpoint_stats& s = ep->stats();
+            t.turned_away += s.table_full + s.accept_backlog_full;
+            t.cookies += s.syn_cookies_sent;
+        }
         for (auto& s : services) {
             const app::service_counters& c = s->counters();
             t.opened += c.opened.get();
@@ -68,31 +78,33 @@ struct totals {
 
 // One line every `interval` seconds until the stop flag is set: what happened in that
 // interval, from counters the engines publish; nothing here touches an engine.
-void print_progress(const std::vector<std::unique_ptr<app::buffered_service>>& services, const runtime& rt,
+void print_progress(const service_list& services, const endpoint_list& endpoints, const runtime& rt,
                     double interval, bool http) {
     using clk = std::chrono::steady_clock;
     const auto start = clk::now();
     auto last_time = start;
-    totals last = totals::of(services, rt);
+    totals last = totals::of(services, endpoints, rt);
     auto next = start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(interval));
     while (!cli::stop_requested.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
         const auto now = clk::now();
         if (now < next) continue;
         next += std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(interval));
-        const totals t = totals::of(services, rt);
+        const totals t = totals::of(services, endpoints, rt);
         const double dt = std::chrono::duration<double>(now - last_time).count();
         const double elapsed = std::chrono::duration<double>(now - start).count();
         char req[48] = "";
         if (http) std::snprintf(req, sizeof req, " req/s %.0f bad %llu", double(t.requests - last.requests) / dt,
                                 (unsigned long long)(t.bad_requests - last.bad_requests));
         std::printf("tern-server: %7.1fs conns %llu accepted %llu closed %llu%s in %.2f Mbit/s out %.2f Mbit/s "
-                    "rtx %llu resets %llu timeouts %llu drops %llu\n",
+                    "rtx %llu resets %llu timeouts %llu drops %llu turned_away %llu cookies %llu\n",
                     elapsed, (unsigned long long)t.open, (unsigned long long)(t.opened - last.opened),
                     (unsigned long long)(t.closed - last.closed), req, double(t.bytes_in - last.bytes_in) * 8 / dt / 1e6,
                     double(t.bytes_out - last.bytes_out) * 8 / dt / 1e6,
                     (unsigned long long)(t.retransmits - last.retransmits), (unsigned long long)(t.resets - last.resets),
-                    (unsigned long long)(t.timeouts - last.timeouts), (unsigned long long)(t.drops - last.drops));
+                    (unsigned long long)(t.timeouts - last.timeouts), (unsigned long long)(t.drops - last.drops),
+                    (unsigned long long)(t.turned_away - last.turned_away),
+                    (unsigned long long)(t.cookies - last.cookies));
         std::fflush(stdout);
         last = t;
         last_time = now;
@@ -181,8 +193,8 @@ int main(int argc, char** argv) {
     // One service and one TCP endpoint per engine, every endpoint listening on every port
     // (declared after the runtime, so they go before the engines they serve). A service
     // serves one engine only: its counters have one writer.
-    std::vector<std::unique_ptr<app::buffered_service>> services;
-    std::vector<std::unique_ptr<tcp::tcp_endpoint>> endpoints;
+    service_list services;
+    endpoint_list endpoints;
     if (mode != "none") {
         tcp::tcp_config tcp_cfg = tcp_settings.config;
         tcp_cfg.mtu = options.engine.mtu;
@@ -207,14 +219,14 @@ int main(int argc, char** argv) {
     cli::stop_after(vm["duration"].as<double>());
     std::thread progress;
     if (vm["interval"].as<double>() > 0)
-        progress = std::thread(print_progress, std::cref(services), std::cref(**rt), vm["interval"].as<double>(),
+        progress = std::thread(print_progress, std::cref(services), std::cref(endpoints), std::cref(**rt), vm["interval"].as<double>(),
                                mode == "http");
     (*rt)->run(cli::stop_requested);
     if (progress.joinable()) progress.join();
 
     std::printf("tern-server: stopped. counters:\n%s", cli::summary(**rt).c_str());
     if (!services.empty()) {
-        const totals t = totals::of(services, **rt);
+        const totals t = totals::of(services, endpoints, **rt);
         const std::pair<const char*, std::uint64_t> rows[] = {
             {"connections_opened", t.opened}, {"connections_closed", t.closed}, {"connections_open", t.open},
             {"closed_by_reset", t.resets},    {"closed_timed_out", t.timeouts}, {"closed_aborted", t.aborted},

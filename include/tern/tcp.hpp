@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "tern/addr.hpp"
+#include "tern/counter.hpp"
 #include "tern/result.hpp"
 #include "tern/time.hpp"
 
@@ -176,23 +177,23 @@ struct tcp_info {
     std::uint64_t retransmits = 0;
 };
 
-// Counters of one endpoint (one per engine). Drop reasons of connections are in
-// tcp_endpoint::counters().
+// Counters of one endpoint (one per engine), written on its engine's thread and readable
+// from any (a progress line). Drop reasons of connections are in tcp_endpoint::counters().
 struct endpoint_stats {
-    std::uint64_t segments_in = 0;
-    std::uint64_t segments_out = 0;
-    std::uint64_t no_connection = 0; // segment for no connection and no listener (RST sent unless it was one)
-    std::uint64_t rst_sent = 0;      // RSTs for segments with no connection (RFC 9293 §3.10.7.1)
-    std::uint64_t accepted = 0;      // connections created by a SYN to a listener
-    std::uint64_t table_full = 0;    // SYN dropped: the flow table is full
-    std::uint64_t no_mbuf = 0;       // segment not sent: the pool is empty (the RTO sends it again)
-    std::uint64_t freed = 0;         // streams freed after CLOSED
-    std::uint64_t syn_backlog_full = 0;      // SYNs to a listener with a full SYN backlog (each got a cookie)
-    std::uint64_t syn_cookies_sent = 0;      // SYN,ACKs with a cookie (RFC 4987 §3.6)
-    std::uint64_t syn_cookies_validated = 0; // ACKs with a valid cookie: connection created in ESTABLISHED
-    std::uint64_t syn_cookies_rejected = 0;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
-    std::uint64_t accept_backlog_full = 0;   // SYNs or handshake ACKs dropped: the listener's accept backlog is full
-    std::uint64_t time_wait_reused = 0;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
+    counter segments_in;
+    counter segments_out;
+    counter no_connection; // segment for no connection and no listener (RST sent unless it was one)
+    counter rst_sent;      // RSTs for segments with no connection (RFC 9293 §3.10.7.1)
+    counter accepted;      // connections created by a SYN to a listener
+    counter table_full;    // SYN dropped: the flow table is full
+    counter no_mbuf;       // segment not sent: the pool is empty (the RTO sends it again)
+    counter freed;         // streams freed after CLOSED
+    counter syn_backlog_full;      // SYNs to a listener with a full SYN backlog (each got a cookie)
+    counter syn_cookies_sent;      // SYN,ACKs with a cookie (RFC 4987 §3.6)
+    counter syn_cookies_validated; // ACKs with a valid cookie: connection created in ESTABLISHED
+    counter syn_cookies_rejected;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
+    counter accept_backlog_full;   // SYNs or handshake ACKs dropped: the listener's accept backlog is full
+    counter time_wait_reused;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
 };
 
 // Received data kept beyond on_data. Data delivered straight from a packet is kept

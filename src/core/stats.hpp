@@ -9,18 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "tern/counter.hpp"
 #include "tern/drop_reason.hpp"
 
 namespace tern {
-
-class counter {
-public:
-    void add(std::uint64_t n = 1) { value_.store(value_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
-    std::uint64_t get() const { return value_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::uint64_t> value_{0};
-};
 
 // X(name): what the engine did, as opposed to what it dropped (drop_reason).
 #define TERN_ENGINE_COUNTERS(X)                                                              \

@@ -489,7 +489,7 @@ void endpoint_core::free_retired() {
         for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
         delete s;
     }
-    stats_.freed += retired_.size();
+    stats_.freed.add(retired_.size());
     retired_.clear();
 }
 

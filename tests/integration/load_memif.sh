@@ -114,4 +114,6 @@ check "too-few: 16 of 20 open at the end, and said so" \
     "[ \"\$(field too-few \"r['connections_open_at_end']\")\" = 16 ] && grep -q '16 of the 20 connections asked for' '$WORK/too-few.log'"
 check "too-few: no error counted (the SYNs were only dropped)" "[ \"\$(field too-few \"r['errors']\")\" = 0 ]"
 stop_server
+check "too-few: the server's per-second line showed the SYNs it turned away" \
+    "grep -Eq 'turned_away [1-9]' '$WORK/server-$n.log' && grep -Eq 'tcp_table_full [1-9]' '$WORK/server-$n.log'"
 exit 0
