@@ -197,6 +197,11 @@ status<close_error> connection::close(instant now) {
     return r;
 }
 
+std::size_t connection::heap_bytes() const {
+    return send_buffer_.ring_allocated() + reassembly_.heap_bytes() + scoreboard_.heap_bytes() +
+           retransmitted_.heap_bytes() + (drops_ ? sizeof(*drops_) : 0) + syn_text_.capacity();
+}
+
 tcp_info connection::info() const {
     tcp_info i;
     i.state = state_;

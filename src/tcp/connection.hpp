@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -82,9 +83,13 @@ public:
     const tcb& control_block() const { return tcb_; }
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
-    std::uint64_t drops(tcp_drop d) const { return drops_[std::size_t(d)]; }
+    std::uint64_t drops(tcp_drop d) const { return drops_ ? (*drops_)[std::size_t(d)] : 0; }
     const connection_stats& stats() const { return stats_; }
     tcp_info info() const; // TCP_INFO
+    // Bytes of the buffers and tables this connection allocates on demand: the send ring,
+    // the reassembly ring, the SACK and recovery tables, drop counters, text held from a
+    // SYN. Back to 0 on an idle connection whose data is all acknowledged and delivered.
+    std::size_t heap_bytes() const;
     const sack_scoreboard& scoreboard() const { return scoreboard_; }
 
 private:
@@ -116,7 +121,10 @@ private:
     std::uint32_t receive_space() const;
     void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
-    void drop(tcp_drop d) { ++drops_[std::size_t(d)]; }
+    void drop(tcp_drop d) {
+        if (!drops_) drops_ = std::make_unique<std::array<std::uint64_t, tcp_drop_count>>(); // zeroed
+        ++(*drops_)[std::size_t(d)];
+    }
 
     std::optional<send_error> send_refused() const;
 
@@ -188,7 +196,7 @@ private:
     instant challenge_window_start_{};          // RFC 5961 §7: one-second windows
     std::uint16_t challenges_in_window_ = 0;
 
-    std::array<std::uint64_t, tcp_drop_count> drops_{};
+    std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
     connection_stats stats_{};
 };
 

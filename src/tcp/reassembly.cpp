@@ -37,13 +37,13 @@ bool reassembly_queue::insert(seq32 rcv_nxt, seq32 seq, std::span<const std::uin
     if (!placed) append(added);
     if (n > max_blocks) return false;
 
-    if (!storage_) storage_ = std::make_unique<std::uint8_t[]>(capacity_);
+    if (!storage_) storage_ = std::make_unique_for_overwrite<std::uint8_t[]>(capacity_); // read only where written
     const std::uint32_t pos = position(seq);
     const std::uint32_t first = std::min<std::uint32_t>(std::uint32_t(bytes.size()), capacity_ - pos);
     std::memcpy(storage_.get() + pos, bytes.data(), first);
     std::memcpy(storage_.get(), bytes.data() + first, bytes.size() - first);
 
-    std::copy_n(merged.begin(), n, blocks_.begin());
+    std::copy_n(merged.begin(), n, blocks_.ensure());
     count_ = n;
     latest_ = seq;
     return true;
@@ -66,6 +66,12 @@ reassembly_queue::contiguous reassembly_queue::take(seq32 rcv_nxt) {
     std::copy(blocks_.begin() + 1, blocks_.begin() + count_, blocks_.begin());
     --count_;
     return {{storage_.get() + pos, first}, {storage_.get(), len - first}};
+}
+
+void reassembly_queue::release_if_empty() {
+    if (count_ != 0) return;
+    storage_.reset();
+    blocks_.release();
 }
 
 std::size_t reassembly_queue::sack_blocks(std::span<seq_range> out) const {

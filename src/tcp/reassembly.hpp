@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 
+#include "core/lazy_array.hpp"
 #include "tcp/seq.hpp"
 
 namespace tern::tcp {
@@ -32,6 +33,8 @@ public:
     // Whether [left, right) is all held already (a duplicate of out-of-order data).
     bool holds(seq32 left, seq32 right) const;
     std::span<const seq_range> blocks() const { return {blocks_.data(), count_}; }
+    // What the ring and the block table take on the heap (nothing while nothing is held).
+    std::size_t heap_bytes() const { return (storage_ ? capacity_ : 0) + blocks_.heap_bytes(); }
 
     // Holds `bytes` starting at `seq`; the caller has trimmed them to the receive window
     // [rcv_nxt, rcv_nxt + capacity) with seq > rcv_nxt. False: no room for another range.
@@ -45,6 +48,10 @@ public:
         std::uint32_t size() const { return std::uint32_t(head.size() + tail.size()); }
     };
     contiguous take(seq32 rcv_nxt);
+    // Gives the ring and the block table back when nothing is held (a filled hole), so a
+    // connection that once saw loss does not keep a receive window's worth of memory. The
+    // spans of earlier take() calls die with the ring.
+    void release_if_empty();
 
     // RFC 2018 §4: the block holding the most recently received segment comes first, the
     // others follow in sequence order.
@@ -57,9 +64,9 @@ private:
     std::uint32_t position(seq32 s) const { return s.raw() & (capacity_ - 1); }
     void drop_front(seq32 rcv_nxt);
 
-    std::unique_ptr<std::uint8_t[]> storage_; // allocated at the first out-of-order segment
+    std::unique_ptr<std::uint8_t[]> storage_; // allocated with blocks_ at an out-of-order segment
     std::uint32_t capacity_;
-    std::array<seq_range, max_blocks> blocks_{};
+    lazy_array<seq_range, max_blocks> blocks_;
     std::size_t count_ = 0;
     seq32 latest_; // a sequence number of the most recent insert
 };

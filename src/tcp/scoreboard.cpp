@@ -46,6 +46,7 @@ std::optional<seq_range> sack_scoreboard::dsack_block(seq32 seg_ack, std::span<c
 }
 
 void sack_scoreboard::insert(seq32 left, seq32 right) {
+    ranges_.ensure();
     std::size_t i = 0;
     while (i < count_ && ranges_[i].right < left) ++i; // wholly before, not touching
     std::size_t j = i;
@@ -78,7 +79,8 @@ void sack_scoreboard::advance(seq32 snd_una) {
     while (i < count_ && ranges_[i].right <= snd_una) ++i;
     std::copy(ranges_.begin() + std::ptrdiff_t(i), ranges_.begin() + std::ptrdiff_t(count_), ranges_.begin());
     count_ -= i;
-    if (count_ > 0 && ranges_[0].left < snd_una) ranges_[0].left = snd_una;
+    if (count_ == 0) ranges_.release(); // everything SACKed is acknowledged: the common end of a recovery
+    else if (ranges_[0].left < snd_una) ranges_[0].left = snd_una;
 }
 
 bool sack_scoreboard::is_sacked(seq32 s) const {
@@ -152,6 +154,7 @@ std::optional<seq_range> sack_scoreboard::next_hole(seq32 from, seq32 limit) con
 
 void retransmit_log::record(seq32 left, seq32 right) {
     if (!active_ || !(left < right)) return;
+    ranges_.ensure();
     std::size_t i = 0;
     while (i < count_ && ranges_[i].right < left) ++i;
     if (i < count_ && ranges_[i].left < right && left < ranges_[i].right) return stop(); // sent twice in this episode

@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 
+#include "core/lazy_array.hpp"
 #include "tcp/reassembly.hpp" // seq_range
 #include "tcp/seq.hpp"
 #include "wire/tcp.hpp"
@@ -39,7 +40,11 @@ public:
     bool empty() const { return count_ == 0; }
     std::size_t size() const { return count_; }
     std::span<const seq_range> ranges() const { return {ranges_.data(), count_}; }
-    void clear() { count_ = 0; }
+    void clear() {
+        count_ = 0;
+        ranges_.release();
+    }
+    std::size_t heap_bytes() const { return ranges_.heap_bytes(); }
 
     // RFC 6675 §3 Update(): records the blocks of one ACK. A block is used only when it
     // lies within [snd_una, snd_max] and is not empty (RFC 2018 §3 blocks are left < right);
@@ -86,7 +91,7 @@ private:
     void insert(seq32 left, seq32 right);
     static std::uint32_t segments(std::uint32_t bytes, std::uint32_t smss) { return (bytes + smss - 1) / smss; }
 
-    std::array<seq_range, max_ranges> ranges_{}; // sorted, disjoint, not adjacent
+    lazy_array<seq_range, max_ranges> ranges_; // sorted, disjoint, not adjacent; allocated while any
     std::size_t count_ = 0;
     std::uint32_t dup_thresh_ = default_dup_thresh;
 };
@@ -103,12 +108,15 @@ public:
 
     void start() {
         count_ = 0;
+        ranges_.release();
         active_ = true;
     }
     void stop() {
         count_ = 0;
+        ranges_.release();
         active_ = false;
     }
+    std::size_t heap_bytes() const { return ranges_.heap_bytes(); }
     // Whether an episode is open and still undoable.
     bool active() const { return active_; }
     // Whether every octet retransmitted in the episode has been D-SACKed.
@@ -120,7 +128,7 @@ public:
     std::uint32_t report(seq32 left, seq32 right);
 
 private:
-    std::array<seq_range, max_ranges> ranges_{}; // sorted, disjoint
+    lazy_array<seq_range, max_ranges> ranges_; // sorted, disjoint; allocated at the first record()
     std::size_t count_ = 0;
     bool active_ = false;
 };

@@ -395,6 +395,25 @@ TEST(Recovery, RecoveryExitsWhenTheAckCoversRecover) {
     EXPECT_TRUE(h.conn.scoreboard().empty());
 }
 
+// The scoreboard's table is allocated while something is SACKed and given back when the
+// cumulative ACK covers it all; the send ring goes once everything is acknowledged. What
+// stays is the small log of the episode's retransmissions (kept for a late D-SACK).
+TEST(Recovery, TablesGoWhenRecoveryEnds) {
+    harness h({}, no_delay());
+    h.establish(sack_syn);
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    const std::size_t ring = h.conn.heap_bytes();
+    EXPECT_GT(ring, 0u);
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    EXPECT_GE(h.conn.heap_bytes(), ring + 2 * 8 * sizeof(seq_range)); // scoreboard and retransmission log
+    h.deliver(". 1:1(0) ack 4001 win 65535");
+    EXPECT_FALSE(h.conn.control_block().in_recovery);
+    EXPECT_TRUE(h.conn.scoreboard().empty());
+    EXPECT_EQ(h.conn.heap_bytes(), retransmit_log::max_ranges * sizeof(seq_range));
+}
+
 // RFC 2883 §4 D-SACK blocks report duplicates at or below SND.UNA: they neither fill the
 // scoreboard nor count as duplicate ACKs (RFC 6675 §2: a duplicate ACK SACKs new data).
 TEST(Recovery, DsackBlockBelowSndUnaIsIgnored) {
