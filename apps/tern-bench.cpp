@@ -348,10 +348,12 @@ std::string fmt_duration(double d) {
     return b;
 }
 
-// The tern side over net_memif: each process its own --file-prefix, the server on lcore 0, the
-// client on lcore 1.
+// The tern side over net_memif: each process its own --file-prefix, the server on lcore 0 in
+// the server's namespace, the client on lcore 1 in the client's (the memif socket is a file
+// both can reach; no interface of the machine's own is involved).
 struct tern_context {
     const settings& cfg;
+    const veth_pair& net;
     fs::path socket;
     std::string id;
 
@@ -369,14 +371,14 @@ struct tern_context {
         a.push_back("--");
         a.insert(a.end(), {"--ip", "198.18.2.1/24", "--duration", std::to_string(int(cfg.duration) + 20)});
         a.insert(a.end(), app_args.begin(), app_args.end());
-        return a;
+        return net.on_server(a);
     }
     argv_t load(const argv_t& app_args) const {
         argv_t a = eal("tern-load", "client", 1);
         a.push_back("--");
         a.insert(a.end(), {"--ip", "198.18.2.2/24", "--duration", fmt_duration(cfg.duration)});
         a.insert(a.end(), app_args.begin(), app_args.end());
-        return a;
+        return net.on_client(a);
     }
 };
 
@@ -756,7 +758,7 @@ int main(int argc, char** argv) {
         fs::create_directories(cfg.out / "logs");
         veth_pair net(cfg.out / "logs");
         net.setup();
-        tern_context tern{cfg, cfg.out / "memif.sock", std::to_string(::getpid())};
+        tern_context tern{cfg, net, cfg.out / "memif.sock", std::to_string(::getpid())};
         for (auto& s : chosen) {
             std::cerr << "tern-bench: " << s.key << " (" << s.description << "), " << cfg.duration << " s\n";
             kernel_context k{net, cfg, cfg.out / "logs" / ("kernel-" + s.key)};
