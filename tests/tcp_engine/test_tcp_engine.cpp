@@ -1458,6 +1458,14 @@ struct load_run {
         const instant end = p.clock_.now() + d;
         p.run_until([&] { return p.clock_.now() >= end; }, d + 1s);
     }
+    // The server's engine is silent for `d`: what the client sends waits on the link.
+    void server_silent_for(duration d) {
+        const instant end = p.clock_.now() + d;
+        while (p.clock_.now() < end) {
+            p.client->eng.poll();
+            p.clock_.set(p.clock_.now() + 100us);
+        }
+    }
     std::uint64_t get(app::load_counter c) const { return gen->get(c); }
 };
 
@@ -1501,12 +1509,7 @@ TEST(load_generator, open_loop_latency_counts_a_stall_from_the_intended_time) {
     o.pipeline = 1;
     load_run r(o);
     r.run_for(500ms);
-    // The server's engine stops for 200 ms (requests wait on the link), then catches up.
-    const instant resume = r.p.clock_.now() + 200ms;
-    while (r.p.clock_.now() < resume) {
-        r.p.client->eng.poll();
-        r.p.clock_.set(r.p.clock_.now() + 100us);
-    }
+    r.server_silent_for(200ms); // then it catches up
     r.run_for(3s);
     EXPECT_EQ(app::errors(r.gen->totals()), 0u);
     const histogram& h = r.gen->latency();
@@ -1528,11 +1531,7 @@ TEST(load_generator, open_loop_schedule_starts_with_the_first_connection) {
     o.connections = 1;
     o.pipeline = 1;
     load_run r(o);
-    const instant begin = r.p.clock_.now();
-    while (r.p.clock_.now() < begin + 1500ms) { // the client's SYN waits on the link
-        r.p.client->eng.poll();
-        r.p.clock_.set(r.p.clock_.now() + 100us);
-    }
+    r.server_silent_for(1500ms); // the client's SYN waits on the link
     EXPECT_EQ(r.get(app::load_counter::established), 0u);
     r.run_for(1s);
     EXPECT_EQ(r.get(app::load_counter::established), 1u);
