@@ -1,15 +1,27 @@
 #include "core/clock.hpp"
 
+#include <time.h>
+
 #include <rte_cycles.h>
 
 namespace tern {
 
-tsc_clock::tsc_clock() : hz_(rte_get_tsc_hz()), start_cycles_(rte_rdtsc()) {
+namespace {
+
+duration monotonic_now() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+} // namespace
+
+tsc_clock::tsc_clock() : hz_(rte_get_tsc_hz()), start_cycles_(rte_rdtsc()), start_(monotonic_now()) {
     assert(hz_ != 0 && "tsc_clock before rte_eal_init");
 }
 
 instant tsc_clock::now() {
-    return instant(tsc_cycles_to_duration(rte_rdtsc() - start_cycles_, hz_));
+    return instant(start_ + tsc_cycles_to_duration(rte_rdtsc() - start_cycles_, hz_));
 }
 
 } // namespace tern

@@ -20,7 +20,11 @@ constexpr duration tsc_cycles_to_duration(std::uint64_t cycles, std::uint64_t hz
     return duration(static_cast<std::int64_t>(seconds * ns_per_s + rest * ns_per_s / hz));
 }
 
-// Production: the CPU's time-stamp counter through DPDK, as time since construction.
+// Production: the CPU's time-stamp counter through DPDK, counted from the system's
+// monotonic clock (time since boot) at construction. Not from zero: TCP timestamps come
+// from this clock, and a peer's TIME-WAIT rejects a SYN whose TSval is older than the last
+// one it saw (RFC 7323 §5 PAWS; Linux's TIME-WAIT does), so a restarted process that
+// started its clock again at 0 had every reused 4-tuple refused for one SYN timeout.
 // Construct it only after rte_eal_init, which measures the TSC rate. Defined in clock.cpp,
 // which keeps DPDK's headers out of this one.
 class tsc_clock final : public clock {
@@ -31,6 +35,7 @@ public:
 private:
     std::uint64_t hz_;
     std::uint64_t start_cycles_;
+    duration start_; // CLOCK_MONOTONIC at start_cycles_
 };
 
 } // namespace tern

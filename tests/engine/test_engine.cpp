@@ -2,6 +2,7 @@
 // virtual clock. Every test ends with every mbuf back in the pool (harness destructor).
 #include <cstring>
 
+#include "core/clock.hpp"
 #include "harness.hpp"
 #include "wire/checksum.hpp"
 #include "wire/tcp.hpp"
@@ -21,6 +22,26 @@ parsed_arp parse_arp(std::span<const std::uint8_t> frame) {
     auto arp = wire::arp_view::parse(eth->payload());
     EXPECT_TRUE(arp.has_value());
     return {wire::ethernet_repr::from(*eth), wire::arp_repr::from(*arp)};
+}
+
+// The production clock reads the system's monotonic time (since boot), not time since it
+// was made: TSvals must keep rising across a restart of the process, or a peer's TIME-WAIT
+// refuses the new SYNs on reused 4-tuples (PAWS, RFC 7323 §5) for a whole SYN timeout.
+// CI's load_nginx saw that: 4 SYN retransmissions and a 1 s stall after each restart.
+TEST(tsc_clock, reads_time_since_boot_so_a_new_process_goes_on_where_the_last_left_off) {
+    tsc_clock first;
+    const auto system = [] {
+        timespec ts{};
+        ::clock_gettime(CLOCK_MONOTONIC, &ts);
+        return instant(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+    };
+    const instant before = system();
+    tsc_clock second; // as made by a process started later
+    const instant read = second.now();
+    const instant after = system();
+    EXPECT_GE(read, before - std::chrono::milliseconds(5));
+    EXPECT_LE(read, after + std::chrono::milliseconds(5));
+    EXPECT_LE(first.now(), second.now() + std::chrono::milliseconds(5)); // one timeline for both
 }
 
 TEST_F(engine_test, answers_arp_request_for_our_address) {
