@@ -437,7 +437,7 @@ void load_generator::on_connected(tcp::stream& s) {
         return send_request(s, c, now);
     case workload::rps:
     case workload::http:
-        if (options_.rate > 0) {
+        if (open_loop()) {
             // Time spent getting the first connection up is the connect latency's; started
             // earlier, the schedule would fire its backlog at once here, a burst that can
             // land after the warm-up and inflate the measured rate.
@@ -527,7 +527,7 @@ void load_generator::on_response(tcp::stream& s, conn& c, const http_response_re
     case workload::rps:
     case workload::http:
         if (c.closing) return;
-        if (options_.rate > 0) {
+        if (open_loop()) {
             if (!backlog_.empty()) {
                 const instant t = backlog_.front();
                 backlog_.pop_front();

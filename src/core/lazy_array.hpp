@@ -15,17 +15,6 @@ namespace tern {
 template <typename T, std::size_t N>
 class lazy_array {
 public:
-    lazy_array() = default;
-    lazy_array(const lazy_array& other) { *this = other; }
-    lazy_array& operator=(const lazy_array& other) {
-        if (this != &other) items_ = other.items_ ? std::make_unique<std::array<T, N>>(*other.items_) : nullptr;
-        return *this;
-    }
-    lazy_array(lazy_array&&) noexcept = default;
-    lazy_array& operator=(lazy_array&&) noexcept = default;
-
-    static constexpr std::size_t size() { return N; }
-    bool allocated() const { return items_ != nullptr; }
     std::size_t heap_bytes() const { return items_ ? sizeof(std::array<T, N>) : 0; }
     // The storage, allocated now if it was not (its elements are then unset).
     T* ensure() {

@@ -582,7 +582,7 @@ void connection::process_text(const segment& seg, instant now) {
         events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
         if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
     }
-    reassembly_.release_if_empty();
+    if (filled_hole) reassembly_.release_if_empty(); // (never allocated otherwise)
     if (reassembly_.fin && *reassembly_.fin == tcb_.rcv_nxt) reach_fin(now);
     if (filled_hole) tcb_.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap fills
     else schedule_ack(now);

@@ -75,6 +75,7 @@ void sack_scoreboard::insert(seq32 left, seq32 right) {
 }
 
 void sack_scoreboard::advance(seq32 snd_una) {
+    if (count_ == 0) return; // every ACK of a connection that sees no loss: nothing to do
     std::size_t i = 0;
     while (i < count_ && ranges_[i].right <= snd_una) ++i;
     std::copy(ranges_.begin() + std::ptrdiff_t(i), ranges_.begin() + std::ptrdiff_t(count_), ranges_.begin());

@@ -62,8 +62,7 @@ check "http: exit 0, zero errors (exit $LOAD_RC, errors $(field http "r['errors'
 check "http: more responses than nginx allows one connection: it reconnected ($(field http "r['totals']['responses']"))" \
     "[ \"\$(field http \"r['totals']['responses'] > 200 and r['totals']['connects'] > 4\")\" = True ]"
 
-# Warm-up 2 s: the first ARPs over a new TAP can go unanswered (retried every 500 ms).
-load rps --workload rps --path /page.bin --rate 300 --connections 4 --warmup 2 --duration 3
+load rps --workload rps --path /page.bin --rate 300 --connections 4 --warmup 1 --duration 3
 check "rps: exit 0, zero errors (exit $LOAD_RC, errors $(field rps "r['errors']"))" \
     "[ $LOAD_RC -eq 0 ] && [ \"\$(field rps \"r['errors']\")\" = 0 ]"
 check "rps: the target rate is met within 10% ($(field rps "r['req_per_s']") req/s)" \

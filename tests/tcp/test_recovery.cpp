@@ -407,7 +407,7 @@ TEST(Recovery, TablesGoWhenRecoveryEnds) {
     EXPECT_GT(ring, 0u);
     h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
     h.expect_tx(". 1:1001(1000) ack 1");
-    EXPECT_GE(h.conn.heap_bytes(), ring + 2 * 8 * sizeof(seq_range)); // scoreboard and retransmission log
+    EXPECT_EQ(h.conn.heap_bytes(), ring + (sack_scoreboard::max_ranges + retransmit_log::max_ranges) * sizeof(seq_range));
     h.deliver(". 1:1(0) ack 4001 win 65535");
     EXPECT_FALSE(h.conn.control_block().in_recovery);
     EXPECT_TRUE(h.conn.scoreboard().empty());

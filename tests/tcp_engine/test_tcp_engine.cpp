@@ -1255,9 +1255,10 @@ TEST(tcp_api, connect_to_an_address_without_arp_answer_is_unreachable) {
     EXPECT_EQ(p.client->pool.in_use(), 0u);
 }
 
-// Every ephemeral port to one destination taken: connect() says no_free_port, again at once
-// (no new search: nothing left the table), still connects elsewhere, and finds the port
-// that comes free as soon as a connection goes.
+// Every ephemeral port to one destination taken: connect() says no_free_port, again (from
+// the remembered answer: nothing left the table), still connects elsewhere, and finds the
+// port that comes free as soon as a connection goes, so the remembered answer is forgotten
+// then. (That the repeats skip the search shows only in time, not here.)
 TEST(tcp_api, exhausted_ephemeral_ports_fail_until_one_comes_free) {
     two_nodes p(std::nullopt, 50us, {}, 32768);
     recorder client;
@@ -1522,9 +1523,9 @@ TEST(load_generator, open_loop_latency_counts_a_stall_from_the_intended_time) {
 }
 
 // The request schedule starts with the first established connection: time spent getting
-// connected (here the server is silent for 1.5 s, as when the first ARPs or the SYN are
-// lost) shows in the connect latency, not as a burst of requests once the connection is
-// up. CI saw that burst land after tern-load's warm-up: 400 req/s "measured" at 300 asked.
+// connected (here the server is silent for 1.5 s, as when a SYN is lost or refused) shows
+// in the connect latency, not as a burst of requests once the connection is up. CI saw that
+// burst land after tern-load's warm-up: 400 req/s "measured" at 300 asked.
 TEST(load_generator, open_loop_schedule_starts_with_the_first_connection) {
     auto o = http_load(app::workload::rps);
     o.rate = 1000;
