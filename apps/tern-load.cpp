@@ -85,6 +85,9 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
                   : o.kind == app::workload::cps ? 60000u : many ? 16u : 1u;
     if (o.connections == 0 || o.connections > 16'000'000)
         throw std::invalid_argument("--connections: " + std::to_string(o.connections) + " is outside 1-16000000");
+    o.max_handshakes = vm["max-handshakes"].as<unsigned>();
+    if (o.max_handshakes == 0 || o.max_handshakes > 16'000'000)
+        throw std::invalid_argument("--max-handshakes: must be within 1-16000000");
     o.requests_per_connection = vm["requests"].as<unsigned>();
     if (o.requests_per_connection == 0) throw std::invalid_argument("--requests: must be at least 1");
     const std::string close = vm["close"].as<std::string>();
@@ -261,6 +264,8 @@ int main(int argc, char** argv) {
         ("close", po::value<std::string>()->default_value("client"), "cps: who closes first, client or server")
         ("pipeline", po::value<unsigned>()->default_value(16), "open loop: most requests outstanding per connection")
         ("ramp", po::value<double>()->default_value(0), "open the connections evenly over this many seconds")
+        ("max-handshakes", po::value<unsigned>()->default_value(4096),
+         "cps: at most this many connections in their handshake per engine; opens beyond are missed")
         ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")
         ("direction", po::value<std::string>()->default_value("upload"), "throughput: upload, download or both")
         ("path", po::value<std::string>()->default_value("/"), "HTTP request path")

@@ -46,14 +46,14 @@ struct totals {
     std::uint64_t open = 0, opened = 0, closed = 0, resets = 0, timeouts = 0, aborted = 0;
     std::uint64_t bytes_in = 0, bytes_out = 0, retransmits = 0, requests = 0, bad_requests = 0;
     std::uint64_t drops = 0;  // the engines' packet drops, every reason
-    std::uint64_t turned_away = 0; // SYNs and handshake ACKs dropped: table or accept backlog full
+    std::uint64_t turned_away = 0; // SYNs and handshake ACKs dropped: table or accept backlog full, engine behind
     std::uint64_t cookies = 0;     // SYN cookies sent: the SYN backlog was full
 
     static totals of(const service_list& services, const endpoint_list& endpoints, const runtime& rt) {
         totals t;
         for (auto& ep : endpoints) {
             const tcp::endpoint_stats& s = ep->stats();
-            t.turned_away += s.table_full + s.accept_backlog_full;
+            t.turned_away += s.table_full + s.accept_backlog_full + s.syn_dropped_busy;
             t.cookies += s.syn_cookies_sent;
         }
         for (auto& s : services) {

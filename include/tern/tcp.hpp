@@ -194,6 +194,7 @@ struct endpoint_stats {
     counter syn_cookies_rejected;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
     counter accept_backlog_full;   // SYNs or handshake ACKs dropped: the listener's accept backlog is full
     counter time_wait_reused;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
+    counter syn_dropped_busy;      // SYNs dropped while the engine was behind (engine::congested)
 };
 
 // Received data kept beyond on_data. Data delivered straight from a packet is kept
@@ -290,6 +291,8 @@ public:
     bool passive() const;                // accepted from a listener
     std::uint32_t send_space() const;    // bytes send() would take now
     tcp_info info() const;
+    // tcp_info::retransmits alone: cheap enough to read on every event.
+    std::uint64_t retransmits() const;
 
     void* user = nullptr; // the application's own per-stream state
 

@@ -5,6 +5,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "core/object_pool.hpp"
+
 namespace tern::app {
 
 namespace {
@@ -172,6 +174,9 @@ std::uint64_t errors(const load_totals& t) {
 // ---- load_generator ------------------------------------------------------------------
 
 struct load_generator::conn {
+    static void* operator new(std::size_t size) { return object_pool<conn>::allocate(size); }
+    static void operator delete(void* p) { object_pool<conn>::release(p); }
+
     tcp::stream* s = nullptr;
     std::size_t index = 0;           // in live_
     instant opened{};
@@ -222,7 +227,7 @@ load_totals load_generator::totals() const {
 
 std::uint64_t load_generator::live_retransmits() const {
     std::uint64_t n = 0;
-    for (const conn* c : live_) n += c->s->info().retransmits;
+    for (const conn* c : live_) n += c->s->retransmits();
     return n;
 }
 
@@ -236,7 +241,7 @@ void load_generator::sample_retransmits(instant now) {
     for (std::size_t i = 0; i < n; ++i) {
         if (rtx_cursor_ >= live_.size()) rtx_cursor_ = 0;
         conn& c = *live_[rtx_cursor_++];
-        const std::uint64_t now_seen = c.s->info().retransmits;
+        const std::uint64_t now_seen = c.s->retransmits();
         live_rtx_sum_ += now_seen - c.rtx_seen;
         c.rtx_seen = now_seen;
     }
@@ -265,12 +270,18 @@ void load_generator::poll(instant now) {
 // cps: the opens that are due, at most max_opens_per_poll of them in one round so that a
 // round stays short and received packets keep being read. A failed connect() (no free port,
 // table full) pauses the opens: trying again in the same round would fail the same way,
-// and a search of the whole port space each time starved the engine. Opens the cap, the
+// and a search of the whole port space each time starved the engine. Opens the caps, the
 // pause or the round's limit prevent are missed, counted, and not made up for in a burst.
+// So are opens while the engine is behind (engine::congested): the rate it cannot carry
+// turns into missed opens here instead of SYNs, segments and retransmissions that the
+// pair cannot carry either (a collapse: the more is offered, the less gets done).
 void load_generator::open_due(instant now) {
+    const bool hold = engine_.congested();
     for (unsigned n = 0; n < max_opens_per_poll && opens_.due(now); ++n) {
         opens_.take();
-        if (live_.size() >= connections_ || now < connect_paused_until_) {
+        const std::size_t handshakes = live_.size() - open_.load(std::memory_order_relaxed);
+        if (hold || live_.size() >= connections_ || handshakes >= options_.max_handshakes ||
+            now < connect_paused_until_) {
             bump(load_counter::opens_missed);
             continue;
         }
@@ -559,7 +570,7 @@ void load_generator::on_closed(tcp::stream& s, tcp::close_reason why) {
 
 // The accounting of a connection we are done with; it leaves live_ (and s.user).
 void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
-    bump(load_counter::retransmits, s.info().retransmits);
+    bump(load_counter::retransmits, s.retransmits());
     live_rtx_sum_ -= c.rtx_seen;
     if (c.established) open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     switch (why) {

@@ -114,6 +114,11 @@ struct load_options {
     std::uint32_t connections = 1;        // concurrent (rps, http, ping-pong, throughput); cap for cps
     double rate = 0;                      // cps: connections/s; rps/http: requests/s; 0: closed loop
     duration ramp{};                      // persistent connections open evenly over this long
+    // cps: connections still in their handshake at most (per engine). A server that falls
+    // behind, or stalls, leaves our SYNs unanswered: beyond this many, opens are missed
+    // (counted) rather than sent, so that a slow server meets a bounded queue of SYNs and
+    // not a storm of their retransmissions.
+    std::uint32_t max_handshakes = 4096;
     std::uint32_t requests_per_connection = 1; // cps
     bool client_closes = true;            // cps: who closes first
     std::uint32_t pipeline = 16;          // open loop: most requests outstanding on one connection
@@ -135,7 +140,8 @@ enum class load_counter : std::uint8_t {
     bytes_out,     // payload handed to TCP
     retransmits,   // of connections that closed
     opens_missed,  // cps: opens the rate asked for that were not made (the cap of open
-                   // connections, or the pause after connect() failed): fewer conn/s, shown
+                   // connections or of handshakes, the engine behind on its input or
+                   // output, the pause after connect() failed): fewer conn/s, shown
     refused,       // errors from here on
     reset,
     timed_out,

@@ -51,7 +51,7 @@ void buffered_service::on_closed(tcp::stream& s, tcp::close_reason why) {
 
 void buffered_service::sample_retransmits(tcp::stream& s) {
     session& st = state(s);
-    const std::uint64_t now = s.info().retransmits;
+    const std::uint64_t now = s.retransmits();
     counters_.retransmits.add(now - st.retransmits_seen);
     st.retransmits_seen = now;
 }

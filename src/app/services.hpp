@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/object_pool.hpp"
 #include "core/stats.hpp"
 #include "tern/tcp.hpp"
 
@@ -36,6 +37,9 @@ struct service_counters {
 
 // Per-stream state of a service.
 struct session {
+    static void* operator new(std::size_t size) { return object_pool<session>::allocate(size); }
+    static void operator delete(void* p) { object_pool<session>::release(p); }
+
     std::string pending;          // output the stream could not take yet
     std::string input;            // http: bytes of requests not yet complete
     tcp::tx_block block;          // source: a filled block the send buffer had no room for yet

@@ -16,12 +16,10 @@ duration monotonic_now() {
 
 } // namespace
 
-tsc_clock::tsc_clock() : hz_(rte_get_tsc_hz()), start_cycles_(rte_rdtsc()), start_(monotonic_now()) {
-    assert(hz_ != 0 && "tsc_clock before rte_eal_init");
+tsc_clock::tsc_clock() : scale_(rte_get_tsc_hz()), start_cycles_(rte_rdtsc()), start_(monotonic_now()) {
+    assert(rte_get_tsc_hz() != 0 && "tsc_clock before rte_eal_init");
 }
 
-instant tsc_clock::now() {
-    return instant(start_ + tsc_cycles_to_duration(rte_rdtsc() - start_cycles_, hz_));
-}
+instant tsc_clock::now() { return instant(start_ + scale_(rte_rdtsc() - start_cycles_)); }
 
 } // namespace tern

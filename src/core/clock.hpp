@@ -20,6 +20,31 @@ constexpr duration tsc_cycles_to_duration(std::uint64_t cycles, std::uint64_t hz
     return duration(static_cast<std::int64_t>(seconds * ns_per_s + rest * ns_per_s / hz));
 }
 
+// The same conversion as one multiplication, for the clock the engine reads every round:
+// tsc_cycles_to_duration divides three times (about 100 cycles; 8% of an idle-polling
+// server's profile). The factor is 1e9/hz in 0.64 fixed point, rounded up, so a result is
+// never below the exact one and above it only when the exact one lies within
+// cycles/2^64 ns (under 0.06 ns for ten years of cycles) of the next nanosecond; it is
+// monotonic in cycles. TSC rates up to 1 GHz (a factor of 1 or more) take the exact path.
+class tsc_scale {
+public:
+    constexpr explicit tsc_scale(std::uint64_t hz) : hz_(hz), factor_(factor_for(hz)) {}
+    constexpr duration operator()(std::uint64_t cycles) const {
+        if (factor_ == 0) return tsc_cycles_to_duration(cycles, hz_);
+        return duration(static_cast<std::int64_t>((static_cast<unsigned __int128>(cycles) * factor_) >> 64));
+    }
+
+private:
+    static constexpr std::uint64_t factor_for(std::uint64_t hz) {
+        constexpr std::uint64_t ns_per_s = 1'000'000'000;
+        if (hz <= ns_per_s) return 0;
+        const unsigned __int128 scaled = static_cast<unsigned __int128>(ns_per_s) << 64;
+        return static_cast<std::uint64_t>((scaled + hz - 1) / hz);
+    }
+    std::uint64_t hz_;
+    std::uint64_t factor_; // 0: the exact path
+};
+
 // Production: the CPU's time-stamp counter through DPDK, counted from the system's
 // monotonic clock (time since boot) at construction. Not from zero: TCP timestamps come
 // from this clock, and a peer's TIME-WAIT rejects a SYN whose TSval is older than the last
@@ -33,7 +58,7 @@ public:
     instant now() override;
 
 private:
-    std::uint64_t hz_;
+    tsc_scale scale_;
     std::uint64_t start_cycles_;
     duration start_; // CLOCK_MONOTONIC at start_cycles_
 };

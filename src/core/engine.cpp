@@ -78,11 +78,8 @@ void engine::run(const std::atomic<bool>& stop) {
 void engine::poll() {
     now_ = clock_.now();
     stats_.loops.add();
-    std::uint16_t n = dev_.rx_burst(rx_.data(), std::uint16_t(rx_.size()));
-    for (std::uint16_t i = 0; i < n; ++i) {
-        if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
-        receive(rx_[i]);
-    }
+    tx_flush_tried_ = false;
+    receive_bursts();
     for (auto& p : pollers_) p(now_);
     if (handler_) handler_->after_burst();
     if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
@@ -91,6 +88,22 @@ void engine::poll() {
     std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
     flush();
+}
+
+// Up to rx_bursts bursts while the device keeps handing over full ones. Each burst is
+// processed whole before the next is read, so the mbufs stay few and warm.
+void engine::receive_bursts() {
+    const auto burst = std::uint16_t(rx_.size());
+    rx_saturated_ = false;
+    for (std::uint16_t b = 0; b < config_.rx_bursts; ++b) {
+        const std::uint16_t n = dev_.rx_burst(rx_.data(), burst);
+        for (std::uint16_t i = 0; i < n; ++i) {
+            if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
+            receive(rx_[i]);
+        }
+        if (n < burst) return;
+    }
+    rx_saturated_ = true;
 }
 
 // ---- telemetry -----------------------------------------------------------------------
@@ -277,7 +290,12 @@ void engine::transmit(rte_mbuf* m) {
     if (rte_pktmbuf_pkt_len(m) > std::uint32_t(port_.mtu) + wire::ethernet_header_len &&
         !(m->ol_flags & RTE_MBUF_F_TX_TCP_SEG))
         return drop(m, drop_reason::tx_oversize);
-    if (tx_.full()) flush();
+    // One flush a round when the backlog is full: a device that refused the backlog a
+    // moment ago refuses it again, and asking it once per packet made overload dearer.
+    if (tx_.full() && !tx_flush_tried_) {
+        tx_flush_tried_ = true;
+        flush();
+    }
     if (tx_.full()) {
         stats_.drop(drop_reason::tx_backlog_full);
         rte_pktmbuf_free(m);

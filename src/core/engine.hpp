@@ -117,6 +117,12 @@ public:
     instant now() const { return now_; }
     std::uint16_t arp_in_progress() const { return pending_.active(); }
     std::uint16_t tx_backlog() const { return tx_.size(); }
+    // Behind: the last round read its whole RX budget and found more waiting, or the
+    // device keeps refusing what we send. Whoever starts new work (a SYN accepted, a connection
+    // opened) holds back while this is so: work we cannot send or answer only returns as
+    // retransmissions.
+    // A backlog of a quarter of its capacity is more than a ring that is momentarily full.
+    bool congested() const { return rx_saturated_ || tx_.size() >= tx_.capacity() / 4; }
 
     // The protocol handler's report, built on this engine's core. Any thread may ask; the
     // engine answers in its next poll (it never waits on the asker: a try_lock). Returns
@@ -126,6 +132,7 @@ public:
     handler_report report_now() const;
 
 private:
+    void receive_bursts();
     void receive(rte_mbuf* m);
     void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
     void receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet);
@@ -158,6 +165,8 @@ private:
     instant now_;
     timer_wheel timers_;
     tx_buffer tx_;
+    bool tx_flush_tried_ = false; // this round already flushed a full backlog
+    bool rx_saturated_ = false;   // the last round read rx_bursts full bursts
     std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     arp_pending pending_;
     std::uint64_t neighbors_seen_ = 0;

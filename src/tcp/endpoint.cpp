@@ -152,6 +152,7 @@ const flow& stream::flow_id() const { return stream_state::of(*this).conn_.flow_
 bool stream::passive() const { return stream_state::of(*this).passive_; }
 std::uint32_t stream::send_space() const { return stream_state::of(*this).conn_.send_space(); }
 tcp_info stream::info() const { return stream_state::of(*this).conn_.info(); }
+std::uint64_t stream::retransmits() const { return stream_state::of(*this).conn_.stats().retransmits; }
 
 void stream_state::on_connected() {
     if (passive_) app_.on_accepted(*this);
@@ -318,6 +319,15 @@ void endpoint_core::on_listener(const segment& seg, const listener& l, std::opti
     namespace f = wire::tcp_flags;
     const listener_backlog& backlog = *l.backlog;
     if (seg.has(f::syn) && !seg.has(f::ack) && !seg.has(f::rst)) {
+        // An engine that is behind on its input, or whose device refuses its output, has
+        // no room for a new connection's work: its SYN-ACK would wait behind the backlog or
+        // be dropped with it, and the client retransmit into the same jam. The SYN is
+        // dropped unanswered (the client sends it again, RFC 9293 §3.8.1) while the
+        // connections already open are served.
+        if (engine_.congested()) {
+            ++stats_.syn_dropped_busy;
+            return;
+        }
         if (backlog.live >= l.options.accept_backlog) {
             ++stats_.accept_backlog_full; // dropped: the client sends its SYN again
             return;
@@ -507,6 +517,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"syn_cookies_rejected", stats_.syn_cookies_rejected},
         {"accept_backlog_full", stats_.accept_backlog_full},
         {"time_wait_reused", stats_.time_wait_reused},
+        {"syn_dropped_busy", stats_.syn_dropped_busy},
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;

@@ -26,6 +26,7 @@
 
 #include "core/engine.hpp"
 #include "core/flow_table.hpp"
+#include "core/object_pool.hpp"
 #include "core/timer_wheel.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/syn_cookie.hpp"
@@ -52,6 +53,10 @@ class stream_state final : public stream, private connection_events {
 public:
     stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive);
     ~stream_state();
+
+    // From the engine's pool: connections come and go at the packet rate.
+    static void* operator new(std::size_t size) { return object_pool<stream_state>::allocate(size); }
+    static void operator delete(void* p) { object_pool<stream_state>::release(p); }
 
     static stream_state& of(stream& s) { return static_cast<stream_state&>(s); }
     static const stream_state& of(const stream& s) { return static_cast<const stream_state&>(s); }

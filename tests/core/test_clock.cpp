@@ -76,5 +76,29 @@ TEST(tsc_cycles_to_duration, monotonic_in_cycles) {
     }
 }
 
+// The engine's fast conversion agrees with the exact one: equal, or one nanosecond above
+// where the exact value lies a hair under the next nanosecond; and never goes backwards.
+TEST(tsc_scale, matches_the_exact_conversion) {
+    for (std::uint64_t hz : {1'000'000'001ull, 2'100'000'017ull, 2'500'000'000ull, 2'994'373'000ull, 3'000'000'001ull}) {
+        const tsc_scale scale(hz);
+        EXPECT_EQ(scale(0), 0ns);
+        EXPECT_EQ(scale(hz), 1s) << hz;
+        std::uint64_t c = 1;
+        duration last = duration::zero();
+        for (int i = 0; i < 2000; ++i) {
+            const duration exact = tsc_cycles_to_duration(c, hz), fast = scale(c);
+            ASSERT_GE(fast, exact) << hz << " " << c;
+            ASSERT_LE(fast, exact + 1ns) << hz << " " << c;
+            ASSERT_GE(fast, last);
+            last = fast;
+            c = c * 3 / 2 + 7; // up to about ten years of cycles and past
+            if (c > (std::uint64_t(1) << 60)) break;
+        }
+    }
+    const tsc_scale slow(999'999'937); // under 1 GHz: the exact path
+    EXPECT_EQ(slow(999'999'937), 1s);
+    EXPECT_EQ(slow(12345), tsc_cycles_to_duration(12345, 999'999'937));
+}
+
 } // namespace
 } // namespace tern

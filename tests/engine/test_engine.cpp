@@ -486,6 +486,88 @@ TEST_F(engine_test, a_full_backlog_drops_with_a_reason) {
     EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_backlog_full), 2u);
 }
 
+// The backlog is a ring: packets refused across its wrap still leave oldest first, and
+// the bytes counted are those of the packets taken.
+TEST_F(engine_test, refused_packets_leave_in_order_across_the_backlog_wrap) {
+    auto config = default_config();
+    config.tx_backlog = 4;
+    make_engine(config);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    std::uint16_t next = 0;
+    std::vector<rte_mbuf*> sent;
+    for (int round = 0; round < 6; ++round) {
+        dev_.accept = 1; // takes one a round, so the ring's head walks round it
+        for (int k = 0; k < 2 && next < 14; ++k) dev_.inbox.push_back(echo_request(peer_ip, 7, next++));
+        engine_->poll();
+    }
+    dev_.accept = UINT64_MAX;
+    engine_->poll();
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 10u); // 12 sent in, 2 dropped when the backlog of 4 was full
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_backlog_full), 2u);
+    std::uint64_t bytes_sent = 0;
+    std::uint16_t last = 0;
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        auto icmp = wire::icmp_view::parse(wire::ipv4_view::parse(wire::ethernet_view::parse(bytes(sent[i]))->payload(), true)->payload());
+        ASSERT_TRUE(icmp.has_value());
+        if (i > 0) EXPECT_GT(icmp->sequence(), last) << "out of order at " << i;
+        last = icmp->sequence();
+        bytes_sent += rte_pktmbuf_pkt_len(sent[i]);
+    }
+    EXPECT_EQ(engine_->stats().tx_packets.get(), 10u);
+    EXPECT_EQ(engine_->stats().tx_bytes.get(), bytes_sent);
+    free_all(sent);
+}
+
+// A device that refuses a full backlog is asked once a round, not once per packet sent.
+TEST_F(engine_test, a_full_backlog_asks_the_device_once_a_round) {
+    auto config = default_config();
+    config.tx_backlog = 4;
+    config.burst = 32;
+    make_engine(config);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    dev_.accept = 0;
+    for (std::uint16_t i = 0; i < 20; ++i) dev_.inbox.push_back(echo_request(peer_ip, 1, i));
+    const std::uint64_t calls = dev_.tx_calls;
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::tx_backlog_full), 16u);
+    EXPECT_LE(dev_.tx_calls - calls, 2u); // one for the full backlog, one at the round's end
+}
+
+// Input first: a round reads up to rx_bursts full bursts; when even that leaves packets
+// waiting, the engine says it is behind (engine::congested), and so it does while its
+// device refuses a quarter of the backlog or more.
+TEST_F(engine_test, a_round_reads_several_full_bursts_and_says_when_it_is_behind) {
+    auto config = default_config();
+    config.burst = 4;
+    config.rx_bursts = 3;
+    config.tx_backlog = 64;
+    make_engine(config);
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    for (std::uint16_t i = 0; i < 13; ++i) dev_.inbox.push_back(echo_request(peer_ip, 1, i));
+    engine_->poll();
+    EXPECT_EQ(dev_.inbox.size(), 1u); // 3 bursts of 4
+    EXPECT_TRUE(engine_->congested());
+    engine_->poll();
+    EXPECT_TRUE(dev_.inbox.empty());
+    EXPECT_FALSE(engine_->congested());
+    auto sent = take_sent();
+    EXPECT_EQ(sent.size(), 13u);
+    free_all(sent);
+
+    dev_.accept = 0;
+    for (std::uint16_t i = 0; i < 15; ++i) dev_.inbox.push_back(echo_request(peer_ip, 2, i));
+    for (int r = 0; r < 5; ++r) engine_->poll();
+    EXPECT_EQ(engine_->tx_backlog(), 15u);
+    EXPECT_FALSE(engine_->congested()); // 15 of 64: under a quarter
+    dev_.inbox.push_back(echo_request(peer_ip, 2, 15));
+    engine_->poll();
+    EXPECT_TRUE(engine_->congested()); // 16 of 64
+    dev_.accept = UINT64_MAX;
+    engine_->poll();
+    EXPECT_FALSE(engine_->congested());
+}
+
 // A frame longer than the port's MTU + 14 is one that no device sends: net_tap refuses it
 // on every call, and it used to sit at the head of the backlog and stall TX for good.
 TEST_F(engine_test, an_oversize_frame_is_dropped_and_does_not_stall_tx) {

@@ -825,6 +825,34 @@ TEST_F(closed_port, full_accept_backlog_drops_syn) {
     EXPECT_EQ(ep_->connections(), 2u);
 }
 
+// An engine whose device refuses its output (a quarter of the TX backlog waiting) has no
+// room for new connections: further SYNs are dropped unanswered and counted, while the
+// connections it has keep their place; once the device takes the backlog, SYNs are
+// answered again.
+TEST_F(closed_port, syns_are_dropped_while_the_engine_is_behind) {
+    recording_app app;
+    tcp::listen_options options;
+    options.syn_backlog = 100'000;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    dev_.accept = 0;
+    std::uint16_t port = 20000;
+    while (!eng_->congested() && port < 30000) deliver({port++, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    ASSERT_TRUE(eng_->congested());
+    const std::size_t queued = eng_->tx_backlog(), connections = ep_->connections();
+    EXPECT_EQ(queued, connections); // a SYN,ACK each
+    deliver({port++, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    EXPECT_EQ(ep_->stats().syn_dropped_busy, 1u);
+    EXPECT_EQ(counter(*ep_, "syn_dropped_busy"), 1u);
+    EXPECT_EQ(ep_->connections(), connections);
+    EXPECT_EQ(eng_->tx_backlog(), queued);
+    dev_.accept = UINT64_MAX;
+    eng_->poll();
+    EXPECT_FALSE(eng_->congested());
+    deliver({port++, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    EXPECT_EQ(ep_->connections(), connections + 1);
+    EXPECT_EQ(ep_->stats().syn_dropped_busy, 1u);
+}
+
 // The rule: a half-open connection whose SYN,ACK goes unanswered is dropped after
 // the last retransmission, and a later segment from that client gets RST.
 TEST_F(closed_port, unanswered_half_open_is_dropped_then_reset) {
@@ -1600,6 +1628,30 @@ TEST(load_generator, cps_failing_connect_pauses_instead_of_spinning) {
     r.p.clock_.set(r.p.clock_.now() + 10ms);
     r.p.client->eng.poll();
     EXPECT_EQ(r.get(app::load_counter::connect_failed), 3u);
+}
+
+// cps against a server that stops answering: the generator keeps at most max_handshakes
+// connections in their handshake and misses (counts) the opens beyond, instead of sending
+// a SYN for every one due; when the server answers again, the opens resume at the rate.
+TEST(load_generator, cps_holds_at_most_max_handshakes_while_the_server_is_silent) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 2000;
+    o.connections = 100'000;
+    o.client_closes = false; // TIME-WAIT on the server: the client's table stays small
+    o.max_handshakes = 50;
+    load_run r(o);
+    r.run_for(10ms); // ARP, and the first opens
+    const std::uint64_t before = r.get(app::load_counter::connects);
+    r.server_silent_for(300ms); // 600 opens due
+    // 50 at most in their handshake (one or two of the first ones may still have been)
+    EXPECT_LE(r.get(app::load_counter::connects) - before, 50u);
+    EXPECT_GE(r.get(app::load_counter::connects) - before, 48u);
+    EXPECT_GE(r.get(app::load_counter::opens_missed), 600u - 50 - 2);
+    const std::uint64_t missed = r.get(app::load_counter::opens_missed);
+    r.run_for(1s);
+    EXPECT_GE(r.get(app::load_counter::completed), 1990u); // back at the rate
+    EXPECT_LE(r.get(app::load_counter::opens_missed) - missed, 5u);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
 }
 
 // ping-pong against echo: one message outstanding; every round trip is one sample.
