@@ -254,8 +254,21 @@ std::optional<ipv4_addr> engine::next_hop(ipv4_addr dst) const {
 void engine::send_ipv4(rte_mbuf* m, ipv4_addr dst) {
     auto hop = next_hop(dst);
     if (!hop) return drop(m, drop_reason::no_route);
-    if (auto mac = neighbors_.lookup(*hop, now_)) return send_to(m, *mac);
+    if (auto mac = neighbor_of(*hop)) return send_to(m, *mac);
     queue_for_arp(m, *hop);
+}
+
+// Most packets of a round go to the same next hop: the last answer is kept while the
+// shared table has not changed (its version) and the entry has not expired, so a send
+// costs no probe of the shared table and no seqlock read.
+std::optional<mac_addr> engine::neighbor_of(ipv4_addr hop) {
+    const std::uint64_t version = neighbors_.version();
+    if (last_hop_ && last_hop_->ip == hop && last_hop_->version == version && now_ < last_hop_->expires)
+        return last_hop_->mac;
+    auto h = neighbors_.lookup_entry(hop, now_);
+    if (!h) return std::nullopt;
+    last_hop_ = cached_hop{hop, h->mac, h->expires, version};
+    return h->mac;
 }
 
 // Prepends Ethernet and hands the packet to the TX buffer.

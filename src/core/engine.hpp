@@ -141,6 +141,7 @@ private:
     void drop(rte_mbuf* m, drop_reason reason);
 
     void send_to(rte_mbuf* m, mac_addr dst_mac);
+    std::optional<mac_addr> neighbor_of(ipv4_addr hop);
     void send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst);
     void transmit(rte_mbuf* m);
     void flush();
@@ -170,6 +171,13 @@ private:
     std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     arp_pending pending_;
     std::uint64_t neighbors_seen_ = 0;
+    struct cached_hop {
+        ipv4_addr ip;
+        mac_addr mac;
+        instant expires;
+        std::uint64_t version; // neighbors_.version() when read
+    };
+    std::optional<cached_hop> last_hop_; // neighbor_of's last answer
     std::vector<rte_mbuf*> rx_;
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;

@@ -63,11 +63,16 @@ neighbor_cache::snapshot neighbor_cache::read(const slot& s) {
 }
 
 std::optional<mac_addr> neighbor_cache::lookup(ipv4_addr ip, instant now) const {
+    if (auto h = lookup_entry(ip, now)) return h->mac;
+    return std::nullopt;
+}
+
+std::optional<neighbor_cache::hit> neighbor_cache::lookup_entry(ipv4_addr ip, instant now) const {
     const slot* s = find(ip);
     if (!s) return std::nullopt;
     snapshot snap = read(*s);
     if (snap.expires == 0 || snap.expires <= now.time_since_epoch().count()) return std::nullopt;
-    return unpack(snap.mac & ~static_bit);
+    return hit{unpack(snap.mac & ~static_bit), instant(duration(snap.expires))};
 }
 
 bool neighbor_cache::update(ipv4_addr ip, mac_addr mac, instant expires, bool is_static) {

@@ -29,6 +29,12 @@ public:
 
     // The entry for `ip` if it is known and not expired at `now`.
     std::optional<mac_addr> lookup(ipv4_addr ip, instant now) const;
+    // The same, with the instant the entry expires (for a reader that keeps a copy).
+    struct hit {
+        mac_addr mac;
+        instant expires;
+    };
+    std::optional<hit> lookup_entry(ipv4_addr ip, instant now) const;
     // Learns or refreshes an entry. A static entry is never replaced by a learned one.
     // Returns false when the table is full (counted by the caller).
     bool update(ipv4_addr ip, mac_addr mac, instant expires, bool is_static = false);

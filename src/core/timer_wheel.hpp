@@ -73,6 +73,14 @@ public:
     // O(1). Re-arming an armed hook moves it. A deadline not after the wheel's current tick
     // fires on the next advance.
     void arm(timer_hook& hook, instant deadline);
+    // Arms the hook for `deadline` unless it is armed for that tick or earlier already.
+    // For an owner whose deadline moves later on almost every event (a retransmission
+    // timer restarted by each ACK): the hook then fires early, and its owner, which checks
+    // what is due when it fires, arms it again. One early firing per timeout beats moving
+    // the hook on every segment.
+    void arm_no_later(timer_hook& hook, instant deadline) {
+        if (!hook.armed() || hook.when_ > ticks_ceil(deadline)) arm(hook, deadline);
+    }
     // O(1); no-op if the hook is not armed.
     void cancel(timer_hook& hook);
 

@@ -280,9 +280,14 @@ void connection::on_segment(const segment& seg, instant now) {
 }
 
 std::optional<instant> connection::next_deadline() const {
-    std::optional<instant> next;
-    for (const auto& d : {rtx_deadline_, delack_deadline_, time_wait_deadline_, persist_deadline_, keepalive_deadline_})
+    std::optional<instant> next = rtx_deadline_;
+    auto consider = [&next](const std::optional<instant>& d) {
         if (d && (!next || *d < *next)) next = d;
+    };
+    consider(delack_deadline_);
+    consider(time_wait_deadline_);
+    consider(persist_deadline_);
+    consider(keepalive_deadline_);
     return next;
 }
 

@@ -486,8 +486,9 @@ void endpoint_core::settle(stream_state& s) {
         }
         return;
     }
+    // on_timer asks the connection what is due, so a hook that fires early costs one call.
     if (auto deadline = s.conn_.next_deadline()) {
-        engine_.timers().arm(s.timer_, *deadline);
+        engine_.timers().arm_no_later(s.timer_, *deadline);
     } else {
         engine_.timers().cancel(s.timer_);
     }

@@ -75,6 +75,21 @@ TEST_F(wheel_test, arm_and_cancel_count_armed_hooks) {
     EXPECT_FALSE(hooks[1].armed());
 }
 
+// arm_no_later moves a hook only earlier: a later deadline leaves it where it is (it
+// fires early, and its owner arms it again), an earlier one moves it, an unarmed one arms.
+TEST_F(wheel_test, arm_no_later_only_moves_a_hook_earlier) {
+    wheel.arm_no_later(hooks[0], t0 + 3ms); // unarmed: armed
+    EXPECT_TRUE(hooks[0].armed());
+    wheel.arm_no_later(hooks[0], t0 + 5ms); // later: stays at 3 ms
+    EXPECT_EQ(run(t0 + 3ms), 1u);
+    EXPECT_EQ(take_fired(), (ids{0}));
+    wheel.arm_no_later(hooks[1], t0 + 9ms);
+    wheel.arm_no_later(hooks[1], t0 + 6ms); // earlier: moves
+    EXPECT_EQ(run(t0 + 6ms), 1u);
+    EXPECT_EQ(take_fired(), (ids{1}));
+    EXPECT_EQ(wheel.size(), 0u);
+}
+
 TEST_F(wheel_test, fires_in_deadline_order) {
     // Spread over several levels, armed out of order.
     const std::array<duration, 8> after = {5s, 30us, 700ms, 10us, 2min, 1ms, 40ms, 20us};
