@@ -110,13 +110,13 @@ std::size_t connection::sack_option(std::array<seq_range, wire::tcp_max_sack_blo
     return n;
 }
 
-// Up to max_len buffered bytes from `seq` on (never more than a segment holds), with the
-// FIN if they end the stream. Returns the sequence space used.
+// Up to max_len buffered bytes from `seq` on, with the FIN if they end the stream; the
+// caller keeps max_len within segment_room(). Returns the sequence space used.
 std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant now) {
     const std::uint32_t offset = seq_distance(buffer_seq_, seq);
     const std::uint32_t buffered = send_buffer_.size();
     if (offset > buffered) return 0; // only the FIN was there, and it is sent
-    const std::uint32_t len = std::min({buffered - offset, max_len, segment_room()});
+    const std::uint32_t len = std::min(buffered - offset, max_len);
     const bool fin = tcb_.fin_queued && offset + len == buffered;
     if (len == 0 && !fin) return 0;
     std::uint8_t flags = f::ack;
@@ -166,6 +166,9 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
         if (hole) hole_len = seq_distance(hole->left, hole->right);
     }
     if (tcb_.snd_nxt > data_end()) return false; // the FIN is out
+    // Nothing buffered beyond SND.NXT and no FIN to send: the common case after an ACK or
+    // a segment of data, answered before any window or option arithmetic.
+    if (tcb_.snd_nxt == data_end() && !tcb_.fin_queued) return false;
     const std::uint32_t in_flight = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
     const std::uint32_t receiver_room = tcb_.snd_wnd > in_flight ? tcb_.snd_wnd - in_flight : 0;
     const std::uint32_t usable = std::min(receiver_room, cwnd_room);
@@ -196,7 +199,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
 
 // A retransmission below snd_max in loss recovery; returns the sequence space sent.
 std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant now) {
-    const std::uint32_t used = emit_data(seq, max_len, now);
+    const std::uint32_t used = emit_data(seq, std::min(max_len, segment_room()), now);
     if (used > 0) {
         ++stats_.retransmits;
         ++stats_.fast_retransmits;
