@@ -81,12 +81,12 @@ void engine::poll() {
     tx_flush_tried_ = false;
     receive_bursts();
     for (auto& p : pollers_) p(now_);
-    if (handler_) handler_->after_burst();
     if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
         answer_report();
     if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
     std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
+    if (handler_) handler_->after_burst();
     flush();
 }
 

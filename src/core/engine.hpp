@@ -67,8 +67,8 @@ public:
     virtual void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) = 0;
     // A timer hook of kind upper_layer fired.
     virtual void on_timer(timer_hook& hook) = 0;
-    // Once per round after the RX burst, before timers and TX: the place to emit what
-    // the burst made due (one ACK per connection per burst).
+    // Once per round after the RX burst, the pollers and the timers, before TX: the place
+    // to emit what the round made due (one ACK per connection per burst).
     virtual void after_burst() = 0;
     // On the engine's core, when telemetry asked (engine::request_report).
     virtual void report(handler_report& /*out*/) const {}

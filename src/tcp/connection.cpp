@@ -146,7 +146,7 @@ result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> b
     if (auto refused = send_refused()) return unexpected{*refused};
     const std::uint32_t taken = send_buffer_.push(bytes);
     want_writable_ = taken < bytes.size();
-    output(now);
+    request_output(now);
     return std::size_t(taken);
 }
 
@@ -157,7 +157,7 @@ result<std::size_t, send_error> connection::send_owned(std::span<const std::uint
         want_writable_ = true;
         return std::size_t(0);
     }
-    output(now);
+    request_output(now);
     return bytes.size();
 }
 
@@ -182,7 +182,7 @@ status<close_error> connection::shutdown(instant now) {
         break;
     default: return unexpected{close_error::closing};
     }
-    output(now);
+    request_output(now);
     return {};
 }
 
@@ -231,6 +231,9 @@ tcp_info connection::info() const {
 
 // §3.10.5 ABORT.
 void connection::abort(instant now) {
+    // What the application handed over before it aborted goes first, as it would have
+    // without deferred output (the handshake's ACK among it): the peer sees the same.
+    flush_output(now);
     switch (state_) {
     case tcp_state::closed: return;
     case tcp_state::syn_received:
@@ -272,7 +275,7 @@ void connection::on_segment(const segment& seg, instant now) {
     case tcp_state::syn_sent: on_syn_sent(seg, now); break;
     default: on_synchronized(seg, now); break;
     }
-    if (state_ != tcp_state::closed && state_ != tcp_state::listen) output(now);
+    if (state_ != tcp_state::closed && state_ != tcp_state::listen) request_output(now);
     if (writable_due_) {
         writable_due_ = false;
         if (state_ == tcp_state::established || state_ == tcp_state::close_wait) events_.on_writable();

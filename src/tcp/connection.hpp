@@ -62,6 +62,16 @@ public:
     // §3.10.7 SEGMENT ARRIVES. The segment must belong to this connection's flow (or, in
     // LISTEN, to its local endpoint).
     void on_segment(const segment& seg, instant now);
+
+    // Deferred output (the endpoint's choice; DESIGN.md "The engine loop", step 5): a
+    // segment, send, shutdown or close then only notes that output is due, and the owner
+    // calls flush_output once it has made every call of the burst, so that a connection
+    // sends its data, FIN and ACK together: one ACK per connection per burst, and the
+    // head and body an application writes apart leave as one segment. Timers still send
+    // at once.
+    void defer_output(bool on) { defer_output_ = on; }
+    bool output_due() const { return output_due_; }
+    void flush_output(instant now);
     // RFC 4987 §3.6: the ACK `ack` completed a handshake whose SYN,ACK was a SYN cookie
     // (syn_cookie.hpp) sent from `local`; no state was kept. The connection starts in
     // ESTABLISHED with the options the cookie recovered, then processes `ack` itself (it
@@ -130,6 +140,7 @@ private:
 
     // ---- output.cpp ----
     void output(instant now);
+    void request_output(instant now);
     void send_syn(instant now);
     void send_ack(instant now);
     void reply_rst(const segment& seg);
@@ -179,6 +190,8 @@ private:
     seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     bool want_writable_ = false; // send() was short: tell the app when space comes back
     bool writable_due_ = false;  // space came back during this segment: on_writable at its end
+    bool defer_output_ = false;  // see defer_output()
+    bool output_due_ = false;    // deferred output waits for flush_output
     reassembly_queue reassembly_;
     std::vector<std::uint8_t> syn_text_; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
     bool ended_by_new_syn_ = false;      // TIME-WAIT ended by a newer SYN (RFC 6191)

@@ -90,7 +90,9 @@ void tx_block::reset() {
 
 stream_state::stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive)
     : ep_(ep), app_(app), conn_(ep.config_, options, ep, *this),
-      timer_(this, std::uint32_t(timer_kind::upper_layer)), passive_(passive) {}
+      timer_(this, std::uint32_t(timer_kind::upper_layer)), passive_(passive) {
+    conn_.defer_output(true);
+}
 
 stream_state::~stream_state() { ep_.engine_.timers().cancel(timer_); }
 
@@ -438,7 +440,39 @@ void endpoint_core::on_unreachable(ipv4_addr hop) {
 }
 
 void endpoint_core::after_burst() {
+    flush_output();
     if (depth_ == 0) free_retired();
+}
+
+void endpoint_core::list_output(stream_state& s) {
+    if (s.due_index_ != stream_state::not_due) return;
+    s.due_index_ = std::uint32_t(output_due_.size());
+    output_due_.push_back(&s);
+}
+
+// A connection that closed with output still due leaves the list (swap with the last).
+void endpoint_core::unlist_output(stream_state& s) {
+    if (s.due_index_ == stream_state::not_due) return;
+    stream_state* last = output_due_.back();
+    output_due_[s.due_index_] = last;
+    last->due_index_ = s.due_index_;
+    output_due_.pop_back();
+    s.due_index_ = stream_state::not_due;
+}
+
+// Each connection with output due sends it, once: data, FIN and ACK together.
+void endpoint_core::flush_output() {
+    if (output_due_.empty()) return;
+    ++depth_;
+    const instant now = engine_.now();
+    for (std::size_t i = 0; i < output_due_.size(); ++i) {
+        stream_state& s = *output_due_[i];
+        s.due_index_ = stream_state::not_due;
+        s.conn_.flush_output(now);
+        settle(s); // the RTO its data armed; output never closes a connection
+    }
+    output_due_.clear();
+    --depth_;
 }
 
 // An ACK that would take a passive connection out of SYN-RECEIVED while its listener already
@@ -478,6 +512,7 @@ void endpoint_core::settle(stream_state& s) {
     // CLOSED, or a passive connection back in LISTEN (its handshake failed): done.
     if (st == tcp_state::closed || st == tcp_state::listen) {
         engine_.timers().cancel(s.timer_);
+        unlist_output(s);
         if (s.in_table_) {
             table_.erase(s.key_);
             ++erasures_;
@@ -487,6 +522,7 @@ void endpoint_core::settle(stream_state& s) {
         return;
     }
     // on_timer asks the connection what is due, so a hook that fires early costs one call.
+    if (s.conn_.output_due()) list_output(s);
     if (auto deadline = s.conn_.next_deadline()) {
         engine_.timers().arm_no_later(s.timer_, *deadline);
     } else {

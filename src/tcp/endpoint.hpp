@@ -82,6 +82,8 @@ private:
     std::shared_ptr<listener_backlog> backlog_; // the listener's counts, for a passive stream
     bool half_open_ = false;                    // counted in backlog_->half_open
     bool live_ = false;                         // counted in backlog_->live
+    static constexpr std::uint32_t not_due = ~std::uint32_t(0);
+    std::uint32_t due_index_ = not_due;         // its place in the endpoint's output_due_
 };
 
 class endpoint_core final : public protocol_handler, private segment_sink {
@@ -126,6 +128,9 @@ private:
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);
     void free_retired();
+    void list_output(stream_state& s);
+    void unlist_output(stream_state& s);
+    void flush_output();
     void count_backlog(stream_state& s);
     bool completes_into_full_backlog(const stream_state& s, const segment& seg) const;
     void on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
@@ -142,6 +147,9 @@ private:
     flow_table<stream_state> table_;
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
+    // Connections with deferred output due (connection::defer_output): flushed once per
+    // round, in after_burst, after every segment of the burst and every poller.
+    std::vector<stream_state*> output_due_;
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key
     syn_cookies cookies_;          // with a key of their own

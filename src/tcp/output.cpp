@@ -242,6 +242,17 @@ bool connection::send_in_recovery(instant now) {
     return retransmit(last->right - len, len, now) > 0;
 }
 
+void connection::request_output(instant now) {
+    if (defer_output_) output_due_ = true;
+    else output(now);
+}
+
+void connection::flush_output(instant now) {
+    if (!output_due_) return;
+    output_due_ = false;
+    output(now);
+}
+
 void connection::output(instant now) {
     if (state_ == tcp_state::closed || state_ == tcp_state::listen) return;
     while (send_one(now)) {

@@ -629,19 +629,25 @@ protected:
     }
 
     void deliver(wire::tcp_repr tcp) {
-        std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60];
-        const std::size_t tcp_len = tcp.header_length();
+        queue(tcp);
+        eng_->poll();
+    }
+    // Puts the segment (with `payload`) in the device's RX queue for the next poll.
+    void queue(wire::tcp_repr tcp, std::span<const std::uint8_t> payload = {}) {
+        std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60 + 256];
+        ASSERT_LE(payload.size(), 256u);
+        const std::size_t tcp_len = tcp.header_length() + payload.size();
         wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
         wire::ipv4_repr{client_ip, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
             buf + wire::ethernet_repr::length);
         std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
-        tcp.emit(seg, client_ip, server_ip, {}, wire::checksum_mode::software);
+        std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
+        tcp.emit(seg, client_ip, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
         const std::size_t len = seg + tcp_len - buf;
         rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
         ASSERT_NE(m, nullptr);
         std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
         dev_.inbox.push_back(m);
-        eng_->poll();
     }
 
     // The TCP header of the one frame sent, which must be TCP from the server to the client.
@@ -732,6 +738,47 @@ TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
     deliver({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}});
     EXPECT_EQ(ep_->connections(), 0u);
     EXPECT_EQ(ep_->stats().freed, 1u);
+}
+
+// DESIGN.md "The engine loop", step 5: what a burst makes due leaves once per connection,
+// after the burst. Four requests in one burst, each answered by the application in two
+// writes (head, then body), go back as one segment that carries all eight writes and
+// acknowledges all four requests: not four ACKs and eight data segments.
+TEST_F(closed_port, a_burst_is_answered_once_per_connection) {
+    struct two_writes final : tcp::app_events {
+        void on_data(tcp::stream& s, const tcp::rx_data&) override {
+            const std::string_view head = "head", body = "body";
+            EXPECT_TRUE(s.send({reinterpret_cast<const std::uint8_t*>(head.data()), head.size()}).has_value());
+            EXPECT_TRUE(s.send({reinterpret_cast<const std::uint8_t*>(body.data()), body.size()}).has_value());
+        }
+    } app;
+    tcp::listen_options options;
+    options.connection.no_delay = true; // Nagle would hold the body behind the head
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    const std::uint32_t ours = syn_ack->seq + 1;
+    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+    EXPECT_TRUE(dev_.sent.empty());
+    const std::uint8_t request[10] = {'G', 'E', 'T', ' ', '/', '\r', '\n', '\r', '\n', '!'};
+    for (std::uint32_t i = 0; i < 4; ++i)
+        queue({40000, 8080, 1001 + 10 * i, ours, wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, request);
+    eng_->poll();
+    ASSERT_EQ(dev_.sent.size(), 1u);
+    rte_mbuf* m = dev_.sent.front();
+    dev_.sent.clear();
+    std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
+                                    rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
+    rte_pktmbuf_free(m);
+    auto ip = wire::ipv4_view::parse(wire::ethernet_view::parse(frame)->payload());
+    ASSERT_TRUE(ip.has_value());
+    auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst());
+    ASSERT_TRUE(tcp.has_value());
+    EXPECT_EQ(tcp->ack(), 1041u);
+    EXPECT_EQ(tcp->seq(), ours);
+    const std::string payload(tcp->payload().begin(), tcp->payload().end());
+    EXPECT_EQ(payload, "headbodyheadbodyheadbodyheadbody");
 }
 
 // Records the control block of each stream that connects.
