@@ -2,8 +2,10 @@
 // processes joined by net_memif (tern-server and tern-load), and between two Linux network
 // namespaces joined by a veth pair (nginx, wrk, iperf3, sockperf) - and prints one markdown
 // table (scenario, tern, kernel, ratio, how measured), with results.json and results.png.
+// tern's cps figure is the highest offered rate that still runs clean (--find-max); the
+// overload scenario (tern only) offers twice that and stalls the server for 100 ms.
 //
-//   tern-bench [--scenarios cps,rps,throughput,pingpong] [--duration S] [--out DIR] [--quick]
+//   tern-bench [--scenarios cps,rps,throughput,pingpong,overload] [--duration S] [--out DIR] [--quick]
 //
 // Server peers run on core 0, client peers on core 1 (taskset). Every child is started with
 // fork+exec (no shell), bounded in time, and killed by PID on exit, on SIGINT/SIGTERM and on
@@ -17,6 +19,8 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+
+#include "bench/capacity.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -126,10 +130,12 @@ std::optional<int> wait_until(pid_t pid, clock_type::time_point deadline) {
     }
 }
 
-// SIGTERM, then SIGKILL after a grace period; reaps the child.
+// SIGTERM, then SIGKILL after a grace period; reaps the child. SIGCONT too, in case we
+// stopped it (the overload scenario's stall): a stopped process acts on SIGTERM only then.
 void stop(pid_t pid) {
     if (std::find(g_children.begin(), g_children.end(), pid) == g_children.end()) return;
     ::kill(pid, SIGTERM);
+    ::kill(pid, SIGCONT);
     auto deadline = clock_type::now() + 3s;
     for (;;) {
         int status = 0;
@@ -333,6 +339,10 @@ struct settings {
     fs::path tern_dir;  // where tern-server and tern-load live
     bool quick = false;
     unsigned connections = 32;
+    bool find_max = true;        // cps: search for the highest clean rate
+    double cps_rate = 150000;    // cps: the offered rate when not searching
+    tern::bench::search_plan plan;
+    std::optional<double> overload_rate; // overload offers twice this (default: the capacity)
 };
 
 // A kernel run returns one figure per metric of its scenario (pingpong: p50 and p99).
@@ -345,6 +355,11 @@ struct kernel_context {
 std::string fmt_duration(double d) {
     char b[32];
     std::snprintf(b, sizeof b, "%g", d);
+    return b;
+}
+std::string fmt_rate(double r) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.0f", r);
     return b;
 }
 
@@ -366,27 +381,35 @@ struct tern_context {
                 "--vdev=net_memif0,role=" + role + ",socket=" + socket.string() +
                     ",socket-abstract=no,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2")};
     }
-    argv_t server(const argv_t& app_args) const {
+    argv_t server(const argv_t& app_args, double duration) const {
         argv_t a = eal("tern-server", "server", 0);
         a.push_back("--");
-        a.insert(a.end(), {"--ip", "198.18.2.1/24", "--duration", std::to_string(int(cfg.duration) + 20)});
+        a.insert(a.end(), {"--ip", "198.18.2.1/24", "--duration", std::to_string(int(duration) + 20)});
         a.insert(a.end(), app_args.begin(), app_args.end());
         return net.on_server(a);
     }
-    argv_t load(const argv_t& app_args) const {
+    argv_t load(const argv_t& app_args, double duration) const {
         argv_t a = eal("tern-load", "client", 1);
         a.push_back("--");
-        a.insert(a.end(), {"--ip", "198.18.2.2/24", "--duration", fmt_duration(cfg.duration)});
+        a.insert(a.end(), {"--ip", "198.18.2.2/24", "--duration", fmt_duration(duration)});
         a.insert(a.end(), app_args.begin(), app_args.end());
         return net.on_client(a);
     }
+
+    // cps's capacity search, once per tern-bench run: the overload scenario doubles it.
+    std::optional<tern::bench::search_result> capacity;
+    // Sections of results.json beyond the table ("find_max", "overload"): name, JSON value.
+    std::vector<std::pair<std::string, std::string>> extras;
 };
 
 struct metric {
-    std::string name;  // row name, e.g. "pingpong p50"
+    std::string name;  // row name, e.g. "pingpong RTT p50"
     std::string unit;
     bool lower_is_better;
 };
+
+struct scenario;
+using tern_runner = std::function<std::vector<figure>(const scenario&, tern_context&)>;
 
 // The scenario table: what each scenario measures, how the kernel peers run it, and the
 // command lines for tern. When tern-load exists, its result parser goes next to `tern` here.
@@ -401,6 +424,9 @@ struct scenario {
     // Per metric: the pattern that finds it in tern-load's --json report, and the factor to
     // the metric's unit.
     std::vector<std::pair<std::string, double>> tern_json;
+    // The tern side when it is more than one run of the command lines above (cps's search,
+    // overload's stall); empty: run_tern.
+    tern_runner tern = {};
 };
 
 const char* nginx_conf = R"(daemon off;
@@ -463,20 +489,50 @@ std::vector<figure> kernel_iperf3(const kernel_context& k) {
 }
 
 // sockperf ping-pong over TCP, 64-byte messages; its percentiles are in microseconds.
+// By default sockperf reports half the round trip ("avg-latency"); --full-rtt makes it the
+// whole round trip ("avg-rtt", "Round trip is"), the quantity tern-load measures (a
+// message's send to its echo's arrival).
 std::vector<figure> kernel_sockperf(const kernel_context& k) {
     argv_t server_argv = k.net.on_server({"sockperf", "server", "--tcp", "-i", veth_pair::server_ip, "-p", "11111"});
     pid_t server = spawn(server_argv, k.dir / "sockperf-server.log");
     k.net.wait_listening(11111, server, "sockperf server");
-    argv_t args{"sockperf", "ping-pong", "--tcp", "-i", veth_pair::server_ip, "-p", "11111", "-m", "64",
+    argv_t args{"sockperf", "ping-pong", "--tcp", "-i", veth_pair::server_ip, "-p", "11111", "-m", "64", "--full-rtt",
                 "-t", std::to_string(std::max(1, int(std::lround(k.cfg.duration))))};
     std::string out = run(k.net.on_client(args), k.dir / "sockperf.log", std::chrono::seconds(int(k.cfg.duration) + 30));
     stop(server);
+    // A sockperf that ignored --full-rtt would hand us half the figure without a word.
+    if (out.find("Round trip is") == std::string::npos)
+        throw std::runtime_error("sockperf did not report the full round trip (--full-rtt): " + tail(out));
     std::string how = join(args) + "  vs  sockperf server --tcp";
     std::string command = "server: " + join(server_argv) + "; client: " + join(k.net.on_client(args));
     double p50 = number_after(out, R"(percentile 50\.000 =\s+([0-9.]+))", "sockperf");
     double p99 = number_after(out, R"(percentile 99\.000 =\s+([0-9.]+))", "sockperf");
-    return {figure{p50, "", how + " (50th percentile)", "", command},
-            figure{p99, "", how + " (99th percentile)", "", command}};
+    return {figure{p50, "", how + " (full round trip, 50th percentile)", "", command},
+            figure{p99, "", how + " (full round trip, 99th percentile)", "", command}};
+}
+
+// cps's two sides over memif. The server closes first, so TIME_WAIT is the server's: a
+// short MSL keeps its table small, and the table holds 2 s of TIME_WAIT at 250000 conn/s.
+argv_t cps_server_args() {
+    return {"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1", "--max-connections", "524288"};
+}
+// Eight source addresses give 8 x 28232 ports, so a server that falls behind for a moment
+// shows as fewer conn/s rather than as ports running out. Far beyond the server's pace,
+// tern-load still runs out of them and reports connect failures as errors (rightly: it
+// could not do what was asked): the capacity search reads that as unclean.
+argv_t cps_load_args(double rate) {
+    return {"--workload", "cps", "--target", "198.18.2.1:8080", "--rate", fmt_rate(rate),
+            "--requests", "1", "--close", "server", "--source-ip", "198.18.2.10-198.18.2.17"};
+}
+
+std::vector<figure> tern_cps(const scenario& s, tern_context& t);
+std::vector<figure> tern_overload(const scenario& s, tern_context& t);
+
+// The overload scenario has no kernel side: wrk runs closed loop (a fixed number of
+// connections, each opening the next when one ends), so it cannot offer twice a rate.
+std::vector<figure> kernel_none(const kernel_context&) {
+    const figure na{std::nullopt, "n/a (tern only: wrk runs closed loop and cannot offer a set rate)", "", "", ""};
+    return {na, na, na};
 }
 
 std::vector<scenario> scenarios() {
@@ -484,19 +540,10 @@ std::vector<scenario> scenarios() {
         {"cps", "connections per second, one HTTP request each",
          {{"cps", "conn/s", false}},
          [](const kernel_context& k) { return kernel_wrk(k, true); },
-         // The server closes first, so TIME_WAIT is the server's: a short MSL keeps its table
-         // small, and the table holds 2 s of TIME_WAIT at 150000 conn/s with room to spare.
-         {"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1", "--max-connections", "524288"},
-         // --quick (the test suite, sanitizer builds included) asks a rate a slow pair still
-         // meets: far beyond the server's pace, tern-load runs out of source ports and
-         // reports connect failures as errors (rightly: it could not do what was asked).
-         // Eight source addresses give 8 x 28232 ports, so a server that falls behind for
-         // a moment shows as fewer conn/s rather than as ports running out.
-         [](const settings& c) {
-             return argv_t{"--workload", "cps", "--target", "198.18.2.1:8080", "--rate", c.quick ? "3000" : "150000",
-                           "--requests", "1", "--close", "server", "--source-ip", "198.18.2.10-198.18.2.17"};
-         },
-         {{R"("conn_per_s": ([0-9.eE+]+))", 1}}},
+         cps_server_args(),
+         [](const settings& c) { return cps_load_args(c.cps_rate); },
+         {{R"("conn_per_s": ([0-9.eE+]+))", 1}},
+         tern_cps},
         {"rps", "HTTP requests per second on persistent connections (--connections, 32 by default)",
          {{"rps", "req/s", false}},
          [](const kernel_context& k) { return kernel_wrk(k, false); },
@@ -515,29 +562,43 @@ std::vector<scenario> scenarios() {
                            "--connections", "1"};
          },
          {{R"("mbit_out_per_s": ([0-9.eE+]+))", 1e-3}}},
-        {"pingpong", "ping-pong latency, 64-byte messages on one connection",
-         {{"pingpong p50", "us", true}, {"pingpong p99", "us", true}},
+        {"pingpong", "ping-pong latency (full round trip both sides), 64-byte messages on one connection",
+         {{"pingpong RTT p50", "us", true}, {"pingpong RTT p99", "us", true}},
          kernel_sockperf,
          {"--mode", "echo", "--port", "11111", "--no-delay"},
          [](const settings&) {
              return argv_t{"--workload", "ping-pong", "--target", "198.18.2.1:11111", "--connections", "1", "--size", "64"};
          },
          {{R"("latency": \{[^}]*"p50_us": ([0-9.eE+]+))", 1}, {R"("latency": \{[^}]*"p99_us": ([0-9.eE+]+))", 1}}},
+        {"overload", "cps at twice the capacity, the server stalled 100 ms (SIGSTOP) at 40% of the run",
+         {{"overload peak", "conn/s", false}, {"overload goodput", "% of peak", false},
+          {"overload recovery", "ms", true}},
+         kernel_none,
+         cps_server_args(),
+         {}, // tern_overload makes tern-load's command line: its rate may come from the search
+         {},
+         tern_overload},
     };
 }
 
-// tern-server and tern-load over memif; the figures come from tern-load's --json report.
-std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
-    argv_t load_args = s.tern_load_args(t.cfg);
-    const fs::path report = t.cfg.out / "logs" / ("tern-" + s.key) / "tern-load.json";
-    load_args.insert(load_args.end(), {"--json", report.string()});
-    std::string how = "tern-load -l 1 " + join(load_args) + "  vs  tern-server -l 0 " + join(s.tern_server_args) +
-                      ", over net_memif";
-    std::string command = "server: " + join(t.server(s.tern_server_args)) + "; client: " + join(t.load(load_args));
-    if (!fs::exists(t.cfg.tern_dir / "tern-load"))
-        return std::vector<figure>(s.metrics.size(), figure{std::nullopt, "n/a (tern-load not built)", how, "", command});
-    fs::path dir = t.cfg.out / "logs" / ("tern-" + s.key);
+// One tern-server and tern-load pair over memif, in `dir`: tern-load's exit code (0, or 3
+// when it did not do all that was asked), its --json report and its log, and the server's
+// PID. `watch` runs every 20 ms while tern-load does, with the server's PID and tern-load's
+// log.
+struct pair_run {
+    int rc = 0;
+    std::string json;
+    fs::path load_log;
+    pid_t server = 0;
+};
+using pair_watch = std::function<void(pid_t server, const fs::path& load_log)>;
+
+pair_run run_pair_once(const tern_context& t, const fs::path& dir, const argv_t& server_args, argv_t load_args,
+                       double duration, const pair_watch& watch) {
     fs::create_directories(dir);
+    const fs::path report = dir / "tern-load.json", log = dir / "tern-load.log";
+    fs::remove(report);
+    load_args.insert(load_args.end(), {"--json", report.string()});
     fs::remove(t.socket);
     // The EAL leaves its runtime folder behind, also when a run fails.
     struct run_dirs {
@@ -547,7 +608,7 @@ std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
             for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + id, ec);
         }
     } cleanup{t.id};
-    pid_t server = spawn(t.server(s.tern_server_args), dir / "tern-server.log");
+    pid_t server = spawn(t.server(server_args, duration), dir / "tern-server.log");
     // memif's server side makes the socket; the client may connect once it exists.
     auto deadline = clock_type::now() + 15s;
     while (!fs::exists(t.socket)) {
@@ -555,13 +616,245 @@ std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
             throw std::runtime_error("tern-server exited " + std::to_string(*rc) + ": " + tail(slurp(dir / "tern-server.log")));
         if (clock_type::now() >= deadline) throw std::runtime_error("tern-server made no memif socket within 15 s");
     }
-    run(t.load(load_args), dir / "tern-load.log", std::chrono::seconds(int(t.cfg.duration) + 30));
+    const argv_t load = t.load(load_args, duration);
+    pid_t client = spawn(load, log);
+    deadline = clock_type::now() + std::chrono::seconds(int(duration) + 30);
+    std::optional<int> rc;
+    while (!(rc = wait_until(client, std::min(deadline, clock_type::now() + 20ms)))) {
+        if (clock_type::now() >= deadline) {
+            stop(client);
+            throw std::runtime_error("tern-load did not finish within " + std::to_string(int(duration) + 30) + " s: " + join(load));
+        }
+        if (watch) watch(server, log);
+    }
     stop(server);
-    const std::string json = slurp(report);
+    if (*rc != 0 && *rc != 3) throw std::runtime_error(join(load) + " exited " + std::to_string(*rc) + ": " + tail(slurp(log)));
+    if (!fs::exists(report)) throw std::runtime_error("tern-load wrote no --json report: " + tail(slurp(log)));
+    return {*rc, slurp(report), log, server};
+}
+
+pair_run run_pair(const tern_context& t, const fs::path& dir, const argv_t& server_args, const argv_t& load_args,
+                  double duration, const pair_watch& watch = {}) {
+    // Rarely (one pair in about 35 on a loaded machine, 2026-12-01) the two DPDK processes
+    // connect to the socket but their link never comes up. That is no measurement of TCP.
+    auto r = run_pair_once(t, dir, server_args, load_args, duration, watch);
+    if (!tern::bench::link_carried_nothing(r.json)) return r;
+    std::cerr << "tern-bench:   the memif link carried nothing (tern-load: no byte in, every connect unreachable; "
+              << "its log kept as tern-load.log.link-down); running the pair once more\n";
+    fs::rename(r.load_log, dir / "tern-load.log.link-down");
+    return run_pair_once(t, dir, server_args, load_args, duration, watch);
+}
+
+std::string tern_how(const argv_t& load_args, const argv_t& server_args) {
+    return "tern-load -l 1 " + join(load_args) + "  vs  tern-server -l 0 " + join(server_args) + ", over net_memif";
+}
+std::string tern_command(const tern_context& t, const argv_t& load_args, const argv_t& server_args, double duration) {
+    return "server: " + join(t.server(server_args, duration)) + "; client: " + join(t.load(load_args, duration));
+}
+
+// tern-server and tern-load over memif once; the figures come from tern-load's --json report.
+std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
+    const argv_t load_args = s.tern_load_args(t.cfg);
+    std::string how = tern_how(load_args, s.tern_server_args);
+    std::string command = tern_command(t, load_args, s.tern_server_args, t.cfg.duration);
+    if (!fs::exists(t.cfg.tern_dir / "tern-load"))
+        return std::vector<figure>(s.metrics.size(), figure{std::nullopt, "n/a (tern-load not built)", how, "", command});
+    auto r = run_pair(t, t.cfg.out / "logs" / ("tern-" + s.key), s.tern_server_args, load_args, t.cfg.duration);
+    if (r.rc != 0) throw std::runtime_error("tern-load failed (exit 3): " + tail(slurp(r.load_log)));
     std::vector<figure> figs;
     for (auto& [pattern, factor] : s.tern_json)
-        figs.push_back(figure{number_after(json, pattern, "tern-load --json") * factor, "", how, "", command});
+        figs.push_back(figure{number_after(r.json, pattern, "tern-load --json") * factor, "", how, "", command});
     return figs;
+}
+
+// ---- cps: the highest clean rate ---------------------------------------------------------------
+
+const tern::bench::clean_rule clean_run_rule{};
+
+// One cps run at `rate` for the search, in logs/tern-cps/run-N-RATE.
+tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t n) {
+    const fs::path dir = t.cfg.out / "logs" / "tern-cps" / ("run-" + std::to_string(n) + "-" + fmt_rate(rate));
+    auto r = run_pair(t, dir, cps_server_args(), cps_load_args(rate), t.cfg.duration);
+    auto p = tern::bench::parse_cps_report(r.json, rate);
+    if (!p.run) throw std::runtime_error("tern-load's --json has no " + p.missing + ": " + (dir / "tern-load.json").string());
+    const std::string why = tern::bench::unclean_reasons(*p.run, clean_run_rule);
+    std::cerr << "tern-bench:   offered " << fmt_rate(rate) << " conn/s: " << fmt_rate(p.run->achieved) << " conn/s, "
+              << (why.empty() ? "clean" : "unclean (" + why + ")") << "\n";
+    return *p.run;
+}
+
+std::string json_string(const std::string& s);
+std::string json_number(std::optional<double> v);
+
+// Every run of the search, for results.json.
+std::string search_json(const tern::bench::search_result& r, const settings& cfg) {
+    std::string j = "{\"rule\": " + json_string(clean_run_rule.text()) + ", \"plan\": " + json_string(cfg.plan.text()) +
+                    ", \"run_s\": " + json_number(cfg.duration) + ", \"bounded\": " + (r.bounded ? "true" : "false") +
+                    ", \"best_offered\": " +
+                    json_number(r.best ? std::optional<double>(r.steps[*r.best].run.offered) : std::nullopt) +
+                    ",\n    \"runs\": [";
+    for (std::size_t i = 0; i < r.steps.size(); ++i) {
+        auto& s = r.steps[i];
+        j += std::string(i ? ",\n      " : "\n      ") + "{\"offered\": " + json_number(s.run.offered) +
+             ", \"achieved\": " + json_number(s.run.achieved) + ", \"errors\": " + std::to_string(s.run.errors) +
+             ", \"connects\": " + std::to_string(s.run.connects) + ", \"opens_missed\": " + std::to_string(s.run.opens_missed) +
+             ", \"retransmits\": " + std::to_string(s.run.retransmits) + ", \"clean\": " + (s.clean() ? "true" : "false") +
+             ", \"unclean\": " + json_string(s.unclean) + "}";
+    }
+    return j + "]}";
+}
+
+// The search runs once: cps's figure and overload's base rate both come from it.
+const tern::bench::search_result& find_capacity(tern_context& t) {
+    if (t.capacity) return *t.capacity;
+    std::cerr << "tern-bench: cps capacity search: " << t.cfg.plan.text() << "; " << clean_run_rule.text() << "\n";
+    std::size_t n = 0;
+    t.capacity = tern::bench::find_max(t.cfg.plan, clean_run_rule, [&](double rate) { return measure_cps(t, rate, ++n); });
+    t.extras.emplace_back("find_max", search_json(*t.capacity, t.cfg));
+    return *t.capacity;
+}
+
+std::vector<figure> tern_cps(const scenario& s, tern_context& t) {
+    if (!t.cfg.find_max || !fs::exists(t.cfg.tern_dir / "tern-load")) {
+        auto figs = run_tern(s, t);
+        for (auto& f : figs)
+            f.note = "fixed offered rate " + fmt_rate(t.cfg.cps_rate) + " conn/s, no capacity search" +
+                     (t.cfg.quick ? " (--quick)" : "");
+        return figs;
+    }
+    const auto& r = find_capacity(t);
+    std::string rule = clean_run_rule.text() + "; " + t.cfg.plan.text();
+    if (!r.best) { // max_runs >= 1: there was a run
+        const argv_t load_args = cps_load_args(r.steps.back().run.offered);
+        return {figure{std::nullopt, "no clean rate (lowest tried " + fmt_rate(r.steps.back().run.offered) + " conn/s)",
+                       tern_how(load_args, s.tern_server_args), rule,
+                       tern_command(t, load_args, s.tern_server_args, t.cfg.duration)}};
+    }
+    const auto& best = r.steps[*r.best].run;
+    const argv_t load_args = cps_load_args(best.offered);
+    std::string note = "highest clean offered rate " + fmt_rate(best.offered) + " conn/s of " +
+                       std::to_string(r.steps.size()) + " runs of " + fmt_duration(t.cfg.duration) + " s";
+    note += r.bounded ? "" : ", none unclean: a lower bound";
+    return {figure{best.achieved, "", tern_how(load_args, s.tern_server_args), note + "; " + rule,
+                   tern_command(t, load_args, s.tern_server_args, t.cfg.duration)}};
+}
+
+// ---- overload ----------------------------------------------------------------------------------
+
+// When tern-bench stopped and resumed the server.
+struct stall_times {
+    clock_type::time_point stopped, resumed;
+};
+
+// Stops `pid` - tern-server, every thread of it - for `pause`. `ip netns exec` and taskset
+// exec into it, so the PID we spawned is the server's own; checked, so as never to stop
+// anything else.
+stall_times stall(pid_t pid, std::chrono::milliseconds pause) {
+    const std::string comm = slurp("/proc/" + std::to_string(pid) + "/comm");
+    if (comm != "tern-server\n") throw std::runtime_error("PID " + std::to_string(pid) + " is '" + comm + "', not tern-server");
+    if (::kill(pid, SIGSTOP) != 0) throw std::runtime_error(std::string("SIGSTOP: ") + std::strerror(errno));
+    const auto stopped = clock_type::now();
+    struct resume {
+        pid_t pid;
+        ~resume() { ::kill(pid, SIGCONT); } // also when the sleep ends in an exception
+    } guard{pid};
+    std::this_thread::sleep_until(stopped + pause);
+    ::kill(pid, SIGCONT);
+    return {stopped, clock_type::now()};
+}
+
+constexpr auto stall_length = 100ms;
+
+// The overload run: --duration, but at least 4 s, so that whole seconds come before the
+// stall (at 40% of the run, at least 2 s in) and after it.
+double overload_seconds(const settings& cfg) { return std::max(cfg.duration, 4.0); }
+
+// cps at twice the base rate (the capacity found, --overload-rate, or cps's fixed rate);
+// once tern-load's progress line for 40% of the run is out, the server stands still for
+// 100 ms. tern-load prints a line every 0.1 s (--interval), so that the recovery from a
+// 100 ms stall is measured in tenths rather than whole seconds.
+std::vector<figure> tern_overload(const scenario& s, tern_context& t) {
+    const settings& cfg = t.cfg;
+    const double run_s = overload_seconds(cfg);
+    const double stall_after = std::max(0.4 * run_s, 2.0);
+    double base = cfg.cps_rate;
+    std::string base_from = "cps's fixed rate";
+    if (cfg.overload_rate) {
+        base = *cfg.overload_rate;
+        base_from = "--overload-rate";
+    } else if (cfg.find_max && fs::exists(cfg.tern_dir / "tern-load")) {
+        const auto& r = find_capacity(t);
+        if (!r.best) throw std::runtime_error("the cps capacity search found no clean rate to double");
+        base = r.steps[*r.best].run.offered;
+        base_from = "the cps capacity found";
+    }
+    argv_t load_args = cps_load_args(2 * base);
+    load_args.insert(load_args.end(), {"--interval", "0.1"});
+    std::string how = tern_how(load_args, s.tern_server_args) + ", " + fmt_duration(run_s) +
+                      " s; tern-server SIGSTOPped for 100 ms after tern-load's second " + fmt_duration(stall_after);
+    std::string command = tern_command(t, load_args, s.tern_server_args, run_s);
+    if (!fs::exists(cfg.tern_dir / "tern-load"))
+        return std::vector<figure>(s.metrics.size(), figure{std::nullopt, "n/a (tern-load not built)", how, "", command});
+
+    // Where in tern-load's clock the stall fell: its progress line at `line_end` seconds was
+    // seen at `seen`. Seen up to a 20 ms poll late, the stall's times come out up to that
+    // much early, and the recovery up to that much long.
+    std::optional<stall_times> stalled;
+    pid_t stalled_server = 0; // a pair run again (link_carried_nothing) has a new server
+    double line_end = 0;
+    clock_type::time_point seen;
+    auto watch = [&](pid_t server, const fs::path& log) {
+        if (stalled && stalled_server == server) return;
+        stalled.reset();
+        auto secs = tern::bench::parse_progress(slurp(log));
+        if (secs.empty() || secs.back().end_s < stall_after) return;
+        seen = clock_type::now();
+        line_end = secs.back().end_s;
+        stalled = stall(server, stall_length);
+        stalled_server = server;
+    };
+    auto r = run_pair(t, cfg.out / "logs" / "tern-overload", s.tern_server_args, load_args, run_s, watch);
+    if (!stalled || stalled_server != r.server) throw std::runtime_error("tern-load ended before its second " + fmt_duration(stall_after) + " (no stall)");
+    auto load_clock = [&](clock_type::time_point p) { return line_end + std::chrono::duration<double>(p - seen).count(); };
+    const double stall_s = load_clock(stalled->stopped), resume_s = load_clock(stalled->resumed);
+    const auto lines = tern::bench::parse_progress(slurp(r.load_log));
+    const auto f = tern::bench::overload_from(lines, stall_s, resume_s);
+    if (!f) throw std::runtime_error("no progress line of tern-load before the stall");
+    auto p = tern::bench::parse_cps_report(r.json, 2 * base);
+
+    auto series = [](const std::vector<tern::bench::second>& v) {
+        std::string j;
+        for (auto& x : v)
+            j += (j.empty() ? "" : ", ") + std::string("[") + json_number(x.end_s) + ", " + json_number(x.conn_per_s) + "]";
+        return "[" + j + "]";
+    };
+    t.extras.emplace_back(
+        "overload",
+        "{\"base_rate\": " + json_number(base) + ", \"base_from\": " + json_string(base_from) +
+            ", \"offered\": " + json_number(2 * base) + ", \"run_s\": " + json_number(run_s) +
+            ", \"stall_at_s\": " + json_number(stall_s) + ", \"resume_at_s\": " + json_number(resume_s) +
+            ", \"pre_stall_conn_per_s\": " + json_number(f->pre_stall) + ", \"errors\": " +
+            (p.run ? std::to_string(p.run->errors) : "null") + ", \"opens_missed\": " +
+            (p.run ? std::to_string(p.run->opens_missed) : "null") +
+            ",\n    \"per_second\": " + series(tern::bench::whole_seconds(lines)) +
+            ",\n    \"per_tenth\": " + series(lines) + ",\n    \"figures\": " +
+            json_string("[end_s, conn/s] pairs; peak: the best second; goodput: the mean of every second but the first "
+                        "(from idle), as % of the peak; recovery: from SIGCONT to the end of the first 0.1 s line ending "
+                        "after it at >= 90% of the last second before the stall") +
+            "}");
+    std::string note = "offered " + fmt_rate(2 * base) + " conn/s = 2 x " + fmt_rate(base) + " (" + base_from + ")";
+    if (p.run)
+        note += "; tern-load counted " + std::to_string(p.run->errors) + " errors, " +
+                std::to_string(p.run->opens_missed) + " opens missed";
+    std::optional<double> recovery_ms;
+    if (f->recovery_s) recovery_ms = *f->recovery_s * 1000;
+    return {figure{f->peak, "", how + " (the best second)", note, command},
+            figure{f->goodput_share * 100, "", how + " (mean conn/s of every second but the first, over the peak)", note,
+                   command},
+            figure{recovery_ms, recovery_ms ? "" : "not within the run",
+                   how + " (SIGCONT to the end of the first 0.1 s at >= 90% of the second before the stall, " +
+                       fmt_rate(f->pre_stall) + " conn/s)",
+                   note, command}};
 }
 
 // ---- output ---------------------------------------------------------------------------------
@@ -604,10 +897,13 @@ std::string markdown(const std::vector<row>& rows) {
     };
     std::string t = "| scenario | tern | kernel | ratio (>1: tern better) | how measured |\n";
     t += "|---|---|---|---|---|\n";
+    auto side = [](const std::string& name, const figure& f) {
+        if (f.how.empty()) return std::string();
+        return name + ": `" + f.how + "`" + (f.note.empty() ? "" : " (" + f.note + ")");
+    };
     for (auto& r : rows) {
-        std::string how = "kernel: `" + r.kernel.how + "`";
-        if (!r.kernel.note.empty()) how += " (" + r.kernel.note + ")";
-        how += "; tern: `" + r.tern.how + "`";
+        std::string how = side("kernel", r.kernel), tern = side("tern", r.tern);
+        how += (how.empty() || tern.empty() ? "" : "; ") + tern;
         t += "| " + cell(r.m.name) + " | " + cell(shown(r.tern, r.m)) + " | " + cell(shown(r.kernel, r.m)) + " | " +
              cell(shown_ratio(r)) + " | " + cell(how) + " |\n";
     }
@@ -640,7 +936,8 @@ std::string json_figure(const figure& f, const metric& m) {
            ", \"note\": " + json_string(f.note) + "}";
 }
 
-std::string json(const std::vector<row>& rows, const settings& cfg) {
+std::string json(const std::vector<row>& rows, const settings& cfg,
+                 const std::vector<std::pair<std::string, std::string>>& extras) {
     std::string j = "{\n  \"tool\": \"tern-bench\",\n  \"duration_s\": " + json_number(cfg.duration) +
                     ",\n  \"pinning\": \"server on core 0, client on core 1\",\n"
                     "  \"kernel_link\": \"veth pair between two network namespaces, 198.18.1.1/24 - 198.18.1.2/24\",\n"
@@ -654,7 +951,10 @@ std::string json(const std::vector<row>& rows, const settings& cfg) {
              ",\n     \"tern\": " + json_figure(r.tern, r.m) + ",\n     \"kernel\": " + json_figure(r.kernel, r.m) +
              ",\n     \"ratio\": " + json_number(ratio(r)) + "}" + (i + 1 < rows.size() ? "," : "") + "\n";
     }
-    return j + "  ]\n}\n";
+    j += "  ]";
+    // find_max: every run of the capacity search and the rule; overload: its seconds.
+    for (auto& [name, value] : extras) j += ",\n  " + json_string(name) + ": " + value;
+    return j + "\n}\n";
 }
 
 // One panel per metric (each has its own unit): a bar for tern and one for the kernel; a
@@ -698,13 +998,20 @@ fs::path own_dir() {
 int main(int argc, char** argv) {
     po::options_description desc("tern-bench options");
     desc.add_options()("help,h", "this text")
-        ("scenarios", po::value<std::string>()->default_value("cps,rps,throughput,pingpong"),
-         "comma-separated: cps, rps, throughput, pingpong")
+        ("scenarios", po::value<std::string>()->default_value("cps,rps,throughput,pingpong,overload"),
+         "comma-separated: cps, rps, throughput, pingpong, overload")
         ("duration", po::value<double>(), "seconds per scenario and side (default 10; 2 with --quick)")
         ("out", po::value<std::string>()->default_value("tern-bench-out"), "folder for results.md/.json/.png and logs")
         ("connections", po::value<unsigned>()->default_value(32), "wrk connections for cps and rps (1-10000)")
         ("tern-dir", po::value<std::string>(), "folder with tern-server and tern-load (default: ours, ../apps)")
-        ("quick", po::bool_switch(), "a short run: 2 s per scenario (the test suite's smoke run)");
+        ("quick", po::bool_switch(), "a short run: 2 s per scenario, cps at a fixed 3000 conn/s, no search "
+                                     "(the test suite's smoke run)")
+        ("find-max", po::bool_switch(), "cps: offer rising rates and report the highest clean one (the default "
+                                        "without --quick or --cps-rate)")
+        ("cps-rate", po::value<double>(), "cps: offer this fixed rate (conn/s) instead of searching")
+        ("start-rate", po::value<double>()->default_value(100000), "cps search: the first rate offered")
+        ("max-runs", po::value<unsigned>()->default_value(10), "cps search: at most this many runs of --duration")
+        ("overload-rate", po::value<double>(), "overload: offer twice this rate (default: the capacity cps found)");
     po::variables_map vm;
     settings cfg;
     std::vector<scenario> chosen;
@@ -716,6 +1023,18 @@ int main(int argc, char** argv) {
             return 0;
         }
         cfg.quick = vm["quick"].as<bool>();
+        if (vm["find-max"].as<bool>() && vm.count("cps-rate"))
+            throw std::invalid_argument("--find-max: conflicts with --cps-rate (a fixed rate)");
+        cfg.find_max = vm["find-max"].as<bool>() || (!cfg.quick && !vm.count("cps-rate"));
+        cfg.cps_rate = vm.count("cps-rate") ? vm["cps-rate"].as<double>() : cfg.quick ? 3000 : 150000;
+        cfg.plan.start = vm["start-rate"].as<double>();
+        cfg.plan.max_runs = vm["max-runs"].as<unsigned>();
+        if (vm.count("overload-rate")) cfg.overload_rate = vm["overload-rate"].as<double>();
+        for (auto [name, rate] : {std::pair{"--cps-rate", std::optional(cfg.cps_rate)}, {"--start-rate", std::optional(cfg.plan.start)},
+                                  {"--overload-rate", cfg.overload_rate}})
+            if (rate && !(*rate >= 100 && *rate <= 1e8))
+                throw std::invalid_argument(std::string(name) + ": must be within 100-1e8 conn/s");
+        if (cfg.plan.max_runs < 1 || cfg.plan.max_runs > 50) throw std::invalid_argument("--max-runs: must be within 1-50");
         cfg.duration = vm.count("duration") ? vm["duration"].as<double>() : cfg.quick ? 2 : 10;
         if (!(cfg.duration >= 1 && cfg.duration <= 3600)) throw std::invalid_argument("--duration: must be within 1-3600");
         cfg.connections = vm["connections"].as<unsigned>();
@@ -727,7 +1046,7 @@ int main(int argc, char** argv) {
         for (auto& name : split(vm["scenarios"].as<std::string>(), ',')) {
             auto it = std::find_if(all.begin(), all.end(), [&](auto& s) { return s.key == name; });
             if (it == all.end())
-                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, throughput or pingpong");
+                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, throughput, pingpong or overload");
             chosen.push_back(*it);
         }
         if (chosen.empty()) throw std::invalid_argument("--scenarios: none given");
@@ -747,6 +1066,7 @@ int main(int argc, char** argv) {
     ::sigaction(SIGHUP, &sa, nullptr);
 
     std::vector<row> rows;
+    std::vector<std::pair<std::string, std::string>> extras;
     int exit_code = 0;
     try {
         for (auto& [tool, package] : {std::pair{"ip", "iproute2"}, {"taskset", "util-linux"}, {"nginx", "nginx-light"},
@@ -760,7 +1080,8 @@ int main(int argc, char** argv) {
         net.setup();
         tern_context tern{cfg, net, cfg.out / "memif.sock", std::to_string(::getpid())};
         for (auto& s : chosen) {
-            std::cerr << "tern-bench: " << s.key << " (" << s.description << "), " << cfg.duration << " s\n";
+            std::cerr << "tern-bench: " << s.key << " (" << s.description << "), "
+                      << (s.key == "overload" ? overload_seconds(cfg) : cfg.duration) << " s\n";
             kernel_context k{net, cfg, cfg.out / "logs" / ("kernel-" + s.key)};
             fs::create_directories(k.dir);
             std::vector<figure> kernel, ternf;
@@ -777,7 +1098,7 @@ int main(int argc, char** argv) {
                 stop_all();
             }
             try {
-                ternf = run_tern(s, tern);
+                ternf = s.tern ? s.tern(s, tern) : run_tern(s, tern);
             } catch (const interrupted&) {
                 throw;
             } catch (const std::exception& e) {
@@ -789,6 +1110,7 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < s.metrics.size(); ++i)
                 rows.push_back(row{s.key, s.metrics[i], ternf[i], kernel[i]});
         }
+        extras = tern.extras;
         stop_all();
     } catch (const interrupted&) {
         stop_all();
@@ -802,7 +1124,7 @@ int main(int argc, char** argv) {
 
     std::string table = markdown(rows);
     std::ofstream(cfg.out / "results.md") << table;
-    std::ofstream(cfg.out / "results.json") << json(rows, cfg);
+    std::ofstream(cfg.out / "results.json") << json(rows, cfg, extras);
     try {
         chart(rows, cfg.out);
     } catch (const std::exception& e) {

@@ -1,6 +1,6 @@
 // tern-load: the load generator. One load_generator (src/app/load.hpp) per engine; this
-// file reads the options, prints a progress line every second, excludes the warm-up, and
-// writes the final report (and --json FILE).
+// file reads the options, prints a progress line every second (--interval), excludes the
+// warm-up, and writes the final report (and --json FILE).
 //
 //   tern-load [EAL args] -- --ip 198.18.0.1/24 --target 198.18.0.2:80 --workload rps --rate 10000 [options]
 #include <cinttypes>
@@ -26,6 +26,7 @@ struct run_options {
     app::load_options load;
     double warmup = 0;
     double run_seconds = 0;
+    double interval = 1; // seconds between progress lines
     std::optional<std::string> json;
     std::uint32_t max_flows = 0;
     cli::tcp_settings tcp; // engine-wide config and the options of every connection
@@ -139,6 +140,8 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     r.warmup = vm["warmup"].as<double>();
     if (!(r.warmup >= 0)) throw std::invalid_argument("--warmup: must not be negative");
     r.run_seconds = vm["duration"].as<double>();
+    r.interval = vm["interval"].as<double>();
+    if (!(r.interval >= 0.1 && r.interval <= 10)) throw std::invalid_argument("--interval: must be within 0.1-10 seconds");
     if (vm.count("json")) r.json = vm["json"].as<std::string>();
     r.max_flows = vm["max-flows"].as<unsigned>();
     if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
@@ -171,7 +174,7 @@ app::load_totals sum(const std::vector<std::unique_ptr<app::load_generator>>& ge
 
 std::uint64_t at(const app::load_totals& t, app::load_counter c) { return t[std::size_t(c)]; }
 
-// Prints the progress line every second; ends the warm-up and the run.
+// Prints the progress line every --interval (a second by default); ends the warm-up and the run.
 void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, const run_options& r,
               std::atomic<bool>& measuring, app::load_totals& baseline, double& measured_seconds) {
     using clk = std::chrono::steady_clock;
@@ -184,7 +187,7 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
                 "estab", "retrans", "resets", "timeout", "errors");
     std::fflush(stdout);
     for (int tick = 1; !cli::stop_requested.load(); ++tick) {
-        const auto next = begin + std::chrono::seconds(tick);
+        const auto next = begin + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(tick * r.interval));
         while (clk::now() < next && !cli::stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         const auto now = clk::now();
         const app::load_totals t = sum(gens);
@@ -273,6 +276,7 @@ int main(int argc, char** argv) {
         ("source-ip", po::value<std::string>(), "source addresses IP or IP-IP, on --ip's prefix (besides --ip)")
         ("source-ports", po::value<std::string>(), "source ports FIRST-LAST (default: ephemeral)")
         ("warmup", po::value<double>()->default_value(0), "seconds excluded from the results at the start")
+        ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0.1-10; the time column has 0.1 s steps)")
         ("json", po::value<std::string>(), "write the final report to this file as JSON")
         ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, TIME_WAIT included")
         ;

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# tern-bench --quick: a short run of every scenario (about 2 s each). Checks that the
-# markdown table, results.json and results.png appear, that every kernel figure is a
-# positive number with its unit and the command that measured it, that the tern column is
-# either a positive figure or says tern-load is missing (never a made-up number), and that
-# tern-bench leaves no namespace and no process behind, also when interrupted. Not how
-# large the figures are: the machine is shared. Prints "ok - ..." / "not ok - ...".
+# tern-bench --quick: a short run of every scenario (about 2 s each, overload 4 s). Checks
+# that the markdown table, results.json and results.png appear, that every kernel figure is
+# a positive number with its unit and the command that measured it (overload: "n/a" with
+# the reason), that every tern figure is positive, that the overload run stalled the
+# server for about 100 ms and recovered, that a small capacity search (--find-max) tries
+# the rates its rule says and reports its highest clean run, and that tern-bench leaves no
+# namespace and no process behind, also when interrupted. Not how large the figures are:
+# the machine is shared. Prints "ok - ..." / "not ok - ...".
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
@@ -51,31 +53,97 @@ import json, re, sys, os
 out = sys.argv[1]
 d = json.load(open(os.path.join(out, "results.json")))
 rows = d["results"]
-want = {"cps", "rps", "throughput", "pingpong p50", "pingpong p99"}
+overload = {"overload peak", "overload goodput", "overload recovery"}
+want = {"cps", "rps", "throughput", "pingpong RTT p50", "pingpong RTT p99"} | overload
 assert {r["metric"] for r in rows} == want, [r["metric"] for r in rows]
 assert os.path.exists(sys.argv[2]), "tern-load is not built: " + sys.argv[2]
 for r in rows:
     k = r["kernel"]
-    assert isinstance(k["value"], (int, float)) and k["value"] > 0, (r["metric"], k)
-    assert r["unit"] and k["unit"] == r["unit"] and k["measured_by"] and k["command"], r
+    if r["metric"] in overload:
+        assert k["value"] is None and k["text"].startswith("n/a (tern only"), (r["metric"], k)
+        assert r["ratio"] is None, r
+    else:
+        assert isinstance(k["value"], (int, float)) and k["value"] > 0, (r["metric"], k)
+        assert r["unit"] and k["unit"] == r["unit"] and k["measured_by"] and k["command"], r
+        assert isinstance(r["ratio"], (int, float)) and r["ratio"] > 0, r
     t = r["tern"]
     assert isinstance(t["value"], (int, float)) and t["value"] > 0, (r["metric"], t)
-    assert isinstance(r["ratio"], (int, float)) and r["ratio"] > 0, r
     assert "net_memif" in t["command"] and t["measured_by"], t
+    if r["metric"].startswith("pingpong"):
+        assert "--full-rtt" in k["command"] and "full round trip" in k["measured_by"], k
+# --quick offers cps a fixed rate and says so; overload offers twice that.
+cps = next(r for r in rows if r["metric"] == "cps")
+assert "fixed offered rate 3000" in cps["tern"]["note"] and "find_max" not in d, cps["tern"]
+o = d["overload"]
+assert o["offered"] == 2 * o["base_rate"] == 6000, o
+assert 0.09 <= o["resume_at_s"] - o["stall_at_s"] <= 0.5, o  # SIGSTOP for 100 ms
+assert len(o["per_second"]) >= 3 and all(c > 0 for _, c in o["per_second"]), o["per_second"]
+assert len(o["per_tenth"]) >= 30, o["per_tenth"]
+goodput = next(r for r in rows if r["metric"] == "overload goodput")["tern"]["value"]
+assert 0 < goodput <= 100, goodput
 table = [l for l in open(os.path.join(out, "results.md")) if l.startswith("| ") and not l.startswith("| scenario")]
 assert len(table) == len(want), table
 for l in table:
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", l)[1:-1]]
     name, tern, kernel, ratio, how = cells
-    m = re.fullmatch(r"([0-9.]+) (\S+)", kernel)
-    assert m and float(m.group(1)) > 0, (name, kernel)
-    assert "kernel: `" in how and "tern: `" in how, how
-    assert re.fullmatch(r"[0-9.]+ \S+", tern) and float(tern.split()[0]) > 0, tern
+    if name in overload:
+        assert kernel.startswith("n/a (tern only") and ratio == "n/a" and "kernel: `" not in how, (name, kernel, how)
+    else:
+        m = re.fullmatch(r"([0-9.]+) (\S+)", kernel)
+        assert m and float(m.group(1)) > 0, (name, kernel)
+        assert "kernel: `" in how, how
+    assert "tern: `" in how, how
+    assert re.fullmatch(r"[0-9.]+ \S+( of peak)?", tern) and float(tern.split()[0]) > 0, tern
 print("rows", len(rows))
 EOF
-check "every figure, tern and kernel, is a positive number with unit and command, and every ratio too" \
+check "every figure is a positive number with unit and command (overload's kernel side: n/a), the overload run stalled the server 100 ms, --quick offers cps a fixed rate" \
     "python3 '$WORK/check.py' '$WORK/out' '$BUILD/apps/tern-load' >'$WORK/check.log' 2>&1"
 grep -v '^rows' "$WORK/check.log" | tail -5
+
+# A capacity search cut to three runs of 2 s from 1000 conn/s: the rates follow the plan
+# (x1.5 while clean, halved while the first is unclean, then bisections), the figure is
+# the highest clean run's conn/s, and the rule is in the table and in results.json.
+"$BENCH" --scenarios cps --find-max --start-rate 1000 --max-runs 3 --duration 2 --out "$WORK/fm" \
+    >"$WORK/fm.stdout" 2>"$WORK/fm.stderr" &
+BENCH_PID=$!
+wait_bounded "$BENCH_PID" 120
+rc=$?
+BENCH_PID=
+check "tern-bench --find-max exits 0" "[ $rc -eq 0 ]"
+[ $rc -ne 0 ] && tail -20 "$WORK/fm.stderr"
+cat >"$WORK/check_fm.py" <<'EOF'
+import json, sys, os
+out = sys.argv[1]
+d = json.load(open(os.path.join(out, "results.json")))
+fm = d["find_max"]
+runs = fm["runs"]
+assert 1 <= len(runs) <= 3, runs
+assert "opens_missed <= 0.50%" in fm["rule"] and "retransmissions <= 0.10%" in fm["rule"], fm["rule"]
+# The rates the plan picks, given which runs were clean.
+clean, unclean, climbing = None, None, True
+for i, r in enumerate(runs):
+    if i == 0: want = 1000
+    elif climbing: want = round(runs[i - 1]["offered"] * 1.5)
+    elif clean is None: want = round(unclean / 2)
+    else: want = round((clean + unclean) / 2)
+    assert r["offered"] == want, (i, r["offered"], want, runs)
+    assert r["clean"] == (r["unclean"] == ""), r
+    if r["clean"]: clean = r["offered"]
+    else: unclean, climbing = r["offered"], False
+assert clean is not None, runs  # 1000 conn/s is clean on any build that works
+best = max((r for r in runs if r["clean"]), key=lambda r: r["offered"])
+assert fm["best_offered"] == best["offered"], fm
+cps = d["results"][0]
+assert cps["metric"] == "cps" and cps["tern"]["value"] == best["achieved"] > 0, (cps, best)
+assert "--rate %d " % best["offered"] in cps["tern"]["measured_by"], cps["tern"]
+md = open(os.path.join(out, "results.md")).read()
+assert "highest clean offered rate %d conn/s of %d runs" % (best["offered"], len(runs)) in md, md
+assert "opens_missed <= 0.50% of opens" in md, md
+print("runs", [(r["offered"], r["clean"]) for r in runs])
+EOF
+check "the capacity search tries the planned rates and reports the highest clean run" \
+    "python3 '$WORK/check_fm.py' '$WORK/fm' >'$WORK/check_fm.log' 2>&1"
+tail -3 "$WORK/check_fm.log"
 
 # Interrupted in the middle of a scenario: peers stopped, namespaces removed, exit 130.
 "$BENCH" --scenarios rps --duration 20 --out "$WORK/int" >"$WORK/int.stdout" 2>"$WORK/int.stderr" &

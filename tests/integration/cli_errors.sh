@@ -89,6 +89,7 @@ expect "tern-load: source addresses off the prefix" 2 "--source-ip: '198.19.0.1-
 expect "tern-load: source addresses holding our own" 2 "--source-ip: '198.18.0.1-198.18.0.9' holds --ip" -- -- "${L[@]}" --workload http --source-ip 198.18.0.1-198.18.0.9
 expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is not ascending" -- -- "${L[@]}" --workload http --source-ports 2000-1000
 expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
+expect "tern-load: a progress interval under 0.1 s is refused" 2 "--interval: must be within 0.1-10" -- -- "${L[@]}" --workload http --interval 0.05
 expect "tern-load: TCP options are checked as tern-server's" 2 "--initial-rto-ms: 0 is outside 1-60000" -- -- "${L[@]}" --workload http --initial-rto-ms 0
 expect "tern-load: --no-delay is not an option (Nagle is off unless --nagle)" 2 "no-delay" -- -- "${L[@]}" --workload http --no-delay
 expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast

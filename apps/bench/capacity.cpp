@@ -1,0 +1,188 @@
+#include "bench/capacity.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+
+namespace tern::bench {
+
+namespace {
+
+// The number after "key": in tern-load's flat JSON (keys are unique across its nesting, and
+// the leading quote keeps "errors" from matching "protocol_errors").
+std::optional<double> field(std::string_view json, std::string_view key) {
+    std::string needle(1, '"');
+    needle.append(key).append("\": ");
+    const auto at = json.find(needle);
+    if (at == std::string_view::npos) return std::nullopt;
+    const std::string rest(json.substr(at + needle.size(), 32));
+    char* end = nullptr;
+    const double v = std::strtod(rest.c_str(), &end);
+    if (end == rest.c_str()) return std::nullopt;
+    return v;
+}
+
+std::string percent(double share) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.2f%%", share * 100);
+    return b;
+}
+
+std::string rate_text(double r) {
+    char b[32];
+    std::snprintf(b, sizeof b, "%.0f", r);
+    return b;
+}
+
+} // namespace
+
+parsed_run parse_cps_report(std::string_view json, double offered) {
+    cps_run r;
+    r.offered = offered;
+    struct want {
+        const char* key;
+        double* real;
+        std::uint64_t* count;
+    } wants[] = {{"conn_per_s", &r.achieved, nullptr},
+                 {"errors", nullptr, &r.errors},
+                 {"connects", nullptr, &r.connects},
+                 {"opens_missed", nullptr, &r.opens_missed},
+                 {"retransmits", nullptr, &r.retransmits}};
+    for (auto& w : wants) {
+        auto v = field(json, w.key);
+        if (!v) return {std::nullopt, w.key};
+        if (w.real) *w.real = *v;
+        else *w.count = std::uint64_t(std::llround(*v));
+    }
+    return {r, ""};
+}
+
+bool link_carried_nothing(std::string_view json) {
+    const auto in = field(json, "bytes_in"), established = field(json, "established"),
+               unreachable = field(json, "unreachable");
+    return in && established && unreachable && *in == 0 && *established == 0 && *unreachable > 0;
+}
+
+std::string clean_rule::text() const {
+    return "clean = 0 errors, opens_missed <= " + percent(max_missed_share) +
+           " of opens (connects + opens_missed), retransmissions <= " + percent(max_rtx_per_connection) +
+           " of connections opened, conn/s >= " + percent(min_achieved_share) + " of offered";
+}
+
+std::string unclean_reasons(const cps_run& r, const clean_rule& rule) {
+    std::string why;
+    auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
+    if (r.errors > 0) add("errors " + std::to_string(r.errors));
+    const double opens = double(r.connects + r.opens_missed);
+    const double missed = opens > 0 ? double(r.opens_missed) / opens : 0;
+    if (missed > rule.max_missed_share) add("opens_missed " + percent(missed) + " of opens");
+    const double rtx = r.connects > 0 ? double(r.retransmits) / double(r.connects) : 0;
+    if (rtx > rule.max_rtx_per_connection) add("retransmissions " + percent(rtx) + " of connections");
+    const double got = r.offered > 0 ? r.achieved / r.offered : 0;
+    if (got < rule.min_achieved_share) add("conn/s " + percent(got) + " of offered");
+    return why;
+}
+
+std::string search_plan::text() const {
+    std::ostringstream s;
+    s << "offered conn/s from " << rate_text(start) << ", x" << factor << " while clean (halved while the first is unclean), then "
+      << bisections << " bisections between the highest clean and the lowest unclean; at most " << max_runs
+      << " runs; the figure is the highest clean run's conn/s";
+    return s.str();
+}
+
+search_result find_max(const search_plan& plan, const clean_rule& rule,
+                       const std::function<cps_run(double rate)>& measure) {
+    search_result out;
+    std::optional<double> clean, unclean; // the highest clean and lowest unclean rates so far
+    auto attempt = [&](double rate) {
+        cps_run r = measure(rate);
+        r.offered = rate;
+        search_step s{r, unclean_reasons(r, rule)};
+        out.steps.push_back(s);
+        if (s.clean()) {
+            clean = rate;
+            out.best = out.steps.size() - 1;
+        } else {
+            unclean = rate;
+        }
+        return s.clean();
+    };
+    auto room = [&] { return out.steps.size() < plan.max_runs; };
+
+    for (double rate = plan.start; room() && attempt(rate);) rate = std::round(rate * plan.factor);
+    while (!clean && unclean && room() && *unclean / 2 >= plan.min_rate) attempt(std::round(*unclean / 2));
+    for (int i = 0; i < plan.bisections && clean && unclean && room(); ++i) {
+        const double mid = std::round((*clean + *unclean) / 2);
+        if (mid <= *clean || mid >= *unclean) break; // adjacent integers: nothing between
+        attempt(mid);
+    }
+    out.bounded = clean && unclean;
+    return out;
+}
+
+std::vector<second> parse_progress(std::string_view log) {
+    std::vector<second> out;
+    bool in_table = false;
+    std::istringstream in{std::string(log)};
+    for (std::string line; std::getline(in, line);) {
+        if (!in_table) {
+            in_table = line.find("time_s") != std::string::npos && line.find("conn/s") != std::string::npos;
+            continue;
+        }
+        if (line.rfind("tern-load:", 0) == 0) break; // the final report follows the table
+        const char* p = line.c_str();
+        char* end = nullptr;
+        const double t = std::strtod(p, &end);
+        if (end == p) continue;
+        p = end;
+        const double cps = std::strtod(p, &end);
+        if (end == p) continue;
+        out.push_back({t, cps});
+    }
+    return out;
+}
+
+std::vector<second> whole_seconds(const std::vector<second>& lines) {
+    std::vector<second> out;
+    std::size_t n = 0; // lines in out.back()
+    for (const auto& l : lines) {
+        // The time column has 0.1 s steps: 1.0 belongs to second 1, 1.1 to second 2.
+        const double k = std::ceil(l.end_s - 1e-6);
+        if (out.empty() || out.back().end_s != k) {
+            out.push_back({k, 0});
+            n = 0;
+        }
+        auto& s = out.back();
+        s.conn_per_s = (s.conn_per_s * double(n) + l.conn_per_s) / double(n + 1);
+        ++n;
+    }
+    return out;
+}
+
+std::optional<overload_figures> overload_from(const std::vector<second>& lines, double stall_s, double resume_s) {
+    const auto seconds = whole_seconds(lines);
+    overload_figures f;
+    std::optional<double> pre;
+    double sum = 0;
+    for (std::size_t i = 0; i < seconds.size(); ++i) {
+        f.peak = std::max(f.peak, seconds[i].conn_per_s);
+        if (seconds[i].end_s <= stall_s) pre = seconds[i].conn_per_s;
+        // The first second starts from idle: no connections yet in TIME_WAIT, no backlog.
+        if (i > 0 || seconds.size() == 1) sum += seconds[i].conn_per_s;
+    }
+    if (!pre) return std::nullopt;
+    f.pre_stall = *pre;
+    const std::size_t counted = seconds.size() > 1 ? seconds.size() - 1 : 1;
+    f.goodput_share = f.peak > 0 ? sum / double(counted) / f.peak : 0;
+    for (const auto& l : lines)
+        if (l.end_s > resume_s && l.conn_per_s >= 0.9 * f.pre_stall) {
+            f.recovery_s = l.end_s - resume_s;
+            break;
+        }
+    return f;
+}
+
+} // namespace tern::bench
