@@ -38,14 +38,14 @@ struct engine_config {
     std::optional<mac_addr> mac;             // overrides the port's MAC
     std::uint16_t engines = 1;               // one per lcore, one queue pair each
     std::uint16_t burst = 32;                // packets per rx/tx burst
-    std::uint32_t pool_size = 8191;          // mbufs per engine
+    std::uint32_t pool_size = 8191;          // mbufs per engine, each a whole frame of `mtu`
     std::uint16_t rx_ring = 1024, tx_ring = 1024;
     std::uint16_t tx_backlog = 1024;         // packets kept when the NIC refuses them
     // The packet at the head of the backlog is dropped (tx_refused) once the NIC has taken
     // nothing for this long: a full ring drains in microseconds, so a refusal this long
     // is one the NIC will not lift (a frame it cannot send, a link that is down).
     duration tx_stall_timeout = std::chrono::seconds(1);
-    std::uint16_t mtu = 1500;
+    std::uint16_t mtu = 1500;                // IP MTU; runtime::create refuses one the port cannot carry
     duration timer_tick = std::chrono::microseconds(100);
     arp_config arp;
     bool gratuitous_arp = true;              // announce ourselves at start
