@@ -298,10 +298,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto rt = runtime::create(options);
-    if (!rt) {
-        std::cerr << "tern-load: " << rt.error() << "\n";
-        return 1;
-    }
+    if (!rt) return cli::setup_failed("tern-load", rt.error());
     const app::load_options& lo = run.load;
     std::printf("tern-load: %s\n", (*rt)->eth_port().describe().c_str());
     std::printf("tern-load: %s from %s on %zu engine(s) to %s:%u\n", std::string(app::to_string(lo.kind)).c_str(),

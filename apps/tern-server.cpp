@@ -181,10 +181,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto rt = runtime::create(options);
-    if (!rt) {
-        std::cerr << "tern-server: " << rt.error() << "\n";
-        return 1;
-    }
+    if (!rt) return cli::setup_failed("tern-server", rt.error());
     std::printf("tern-server: %s\n", (*rt)->eth_port().describe().c_str());
     std::printf("tern-server: %s on %zu engine(s), mac %s\n", options.engine.address.addr.to_string().c_str(),
                 (*rt)->engine_count(), (*rt)->engine_at(0).mac().to_string().c_str());

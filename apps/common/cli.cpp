@@ -79,7 +79,8 @@ void add_engine_options(po::options_description& desc) {
         ("engines", po::value<unsigned>()->default_value(1), "engines, one per lcore and queue pair")
         ("burst", po::value<unsigned>()->default_value(32), "packets per RX/TX burst (1-512)")
         ("pool-size", po::value<unsigned>()->default_value(8191), "mbufs per engine")
-        ("mtu", po::value<unsigned>()->default_value(1500), "IP MTU (576-9000)")
+        ("mtu", po::value<unsigned>()->default_value(1500),
+         "IP MTU (576-9000); refused (exit 2) when the port cannot carry it (net_memif above 2034: raise its bsize)")
         ("static-arp", po::value<std::vector<std::string>>()->composing(), "IP=MAC entry that never expires (repeatable)")
         ("resolve", po::value<std::vector<std::string>>()->composing(), "resolve this address with ARP at start (repeatable)")
         ("no-offload", po::bool_switch(), "compute checksums in software even where the NIC offers them")
@@ -282,6 +283,15 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
         return false;
     }
     return true;
+}
+
+int setup_failed(const char* app, const setup_error& error) {
+    if (error.mtu_refused) {
+        std::cerr << app << ": --mtu: " << error.message << "\n";
+        return 2;
+    }
+    std::cerr << app << ": " << error.message << "\n";
+    return 1;
 }
 
 void stop_after(double seconds) {

@@ -42,14 +42,14 @@ struct engine_config {
     // already been sent is served before its pollers make new work (a load generator's
     // opens), so that a busy engine falls behind on what it starts, not on what it owes.
     std::uint16_t rx_bursts = 4;
-    std::uint32_t pool_size = 8191;          // mbufs per engine
+    std::uint32_t pool_size = 8191;          // mbufs per engine, each a whole frame of `mtu`
     std::uint16_t rx_ring = 1024, tx_ring = 1024;
     std::uint16_t tx_backlog = 1024;         // packets kept when the NIC refuses them
     // The packet at the head of the backlog is dropped (tx_refused) once the NIC has taken
     // nothing for this long: a full ring drains in microseconds, so a refusal this long
     // is one the NIC will not lift (a frame it cannot send, a link that is down).
     duration tx_stall_timeout = std::chrono::seconds(1);
-    std::uint16_t mtu = 1500;
+    std::uint16_t mtu = 1500;                // IP MTU; runtime::create refuses one the port cannot carry
     duration timer_tick = std::chrono::microseconds(100);
     arp_config arp;
     bool gratuitous_arp = true;              // announce ourselves at start

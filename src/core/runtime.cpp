@@ -4,22 +4,30 @@
 
 #include <rte_lcore.h>
 #include <rte_launch.h>
+#include <rte_mbuf.h>
 
 #include "core/telemetry.hpp"
 
 namespace tern {
 
-result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_options& options) {
+result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_options& options) {
+    auto fail = [](std::string message) { return unexpected{setup_error{std::move(message)}}; };
     const engine_config& cfg = options.engine;
-    if (cfg.engines == 0) return unexpected{std::string("at least one engine is needed")};
+    if (cfg.engines == 0) return fail("at least one engine is needed");
     if (options.faults)
-        if (auto ok = options.faults->validate(); !ok) return unexpected{"faults: " + ok.error()};
+        if (auto ok = options.faults->validate(); !ok) return fail("faults: " + ok.error());
     if (rte_lcore_count() < cfg.engines)
-        return unexpected{std::to_string(cfg.engines) + " engines need " + std::to_string(cfg.engines) +
-                          " lcores; the EAL has " + std::to_string(rte_lcore_count()) + " (pass e.g. -l 0-" +
-                          std::to_string(cfg.engines - 1) + ")"};
+        return fail(std::to_string(cfg.engines) + " engines need " + std::to_string(cfg.engines) +
+                    " lcores; the EAL has " + std::to_string(rte_lcore_count()) + " (pass e.g. -l 0-" +
+                    std::to_string(cfg.engines - 1) + ")");
     auto port_id = options.port_id ? result<std::uint16_t, std::string>(*options.port_id) : port::first_available();
-    if (!port_id) return unexpected{port_id.error()};
+    if (!port_id) return fail(port_id.error());
+    // Before the pools: an MTU the port refuses is named as such, not as the memory it took.
+    auto limits = port::limits(*port_id);
+    if (!limits) return fail(limits.error());
+    const std::uint16_t data_room = mbuf_data_room(cfg.mtu);
+    if (auto no = mtu_refusal(*limits, cfg.mtu, data_room - RTE_PKTMBUF_HEADROOM))
+        return unexpected{setup_error{*no, true}};
 
     std::unique_ptr<runtime> rt(new runtime());
     port_config pc;
@@ -29,8 +37,9 @@ result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_opti
     pc.mtu = cfg.mtu;
     pc.disable_offloads = cfg.disable_offloads;
     for (std::uint16_t i = 0; i < cfg.engines; ++i) {
-        auto pool = mbuf_pool::create("tern_pool_" + std::to_string(i), cfg.pool_size);
-        if (!pool) return unexpected{pool.error()};
+        // Each mbuf holds a whole frame of the MTU (no scatter RX, one-mbuf TCP segments).
+        auto pool = mbuf_pool::create("tern_pool_" + std::to_string(i), cfg.pool_size, data_room);
+        if (!pool) return fail(pool.error());
         pc.pools.push_back(pool->get());
         rt->pools_.push_back(std::move(*pool));
     }
@@ -40,7 +49,7 @@ result<std::unique_ptr<runtime>, std::string> runtime::create(const runtime_opti
 
     if (options.pcap_path) {
         auto file = capture_file::open(*options.pcap_path, rt->port_->mtu());
-        if (!file) return unexpected{file.error()};
+        if (!file) return fail(file.error());
         rt->capture_ = std::move(*file);
     }
     // One clock for all engines: the neighbor cache holds instants that every engine compares.

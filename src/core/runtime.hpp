@@ -32,8 +32,9 @@ struct runtime_options {
 
 class runtime {
 public:
-    // Needs a started EAL with at least `engines` lcores.
-    static result<std::unique_ptr<runtime>, std::string> create(const runtime_options& options);
+    // Needs a started EAL with at least `engines` lcores. An MTU the port cannot carry is
+    // refused with setup_error::mtu_refused, before any memory is taken.
+    static result<std::unique_ptr<runtime>, setup_error> create(const runtime_options& options);
     ~runtime();
 
     // Runs engine 0 on the calling (main) lcore and the others on worker lcores until

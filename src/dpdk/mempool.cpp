@@ -1,10 +1,20 @@
 #include "dpdk/mempool.hpp"
 
+#include <algorithm>
+
 #include <rte_errno.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "wire/ethernet.hpp"
+
 namespace tern {
+
+std::uint16_t mbuf_data_room(std::uint16_t mtu) {
+    std::uint32_t room = RTE_PKTMBUF_HEADROOM + wire::ethernet_header_len + mtu;
+    room = (room + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE * RTE_CACHE_LINE_SIZE;
+    return std::uint16_t(std::max<std::uint32_t>(room, RTE_MBUF_DEFAULT_BUF_SIZE));
+}
 
 result<mbuf_pool, std::string> mbuf_pool::create(const std::string& name, std::uint32_t size,
                                                  std::uint16_t data_room, int socket) {
@@ -13,7 +23,9 @@ result<mbuf_pool, std::string> mbuf_pool::create(const std::string& name, std::u
     // A per-lcore cache keeps the common alloc/free off the shared ring.
     std::uint32_t cache = size >= 4096 ? 256 : 0;
     rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), size, cache, 0, data_room, socket);
-    if (!pool) return unexpected{"mbuf pool '" + name + "' (" + std::to_string(size) + " mbufs): " + rte_strerror(rte_errno)};
+    if (!pool)
+        return unexpected{"mbuf pool '" + name + "' (" + std::to_string(size) + " mbufs of " + std::to_string(data_room) +
+                          " bytes): " + rte_strerror(rte_errno)};
     return mbuf_pool(pool);
 }
 

@@ -10,6 +10,12 @@ struct rte_mempool;
 
 namespace tern {
 
+// The data room an mbuf needs to hold a whole frame of this IP MTU in one segment: DPDK's
+// headroom, the Ethernet header and the MTU, and never less than DPDK's default (2048 bytes
+// after the headroom). One segment a frame keeps RX free of scatter and lets TCP copy a full
+// segment into one mbuf (tcp::endpoint_core::emit).
+std::uint16_t mbuf_data_room(std::uint16_t mtu);
+
 class mbuf_pool {
 public:
     // `size` mbufs of `data_room` bytes each (RTE_MBUF_DEFAULT_BUF_SIZE when 0).

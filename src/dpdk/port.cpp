@@ -1,10 +1,17 @@
 #include "dpdk/port.hpp"
 
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include "wire/ethernet.hpp"
 
 namespace tern {
 
@@ -50,7 +57,77 @@ rte_eth_conf make_eth_conf(const rte_eth_dev_info& info, const port_offloads& o,
     return conf;
 }
 
+bool zero_copy_memif(std::string_view devargs) { return devargs.find("zero-copy=yes") != std::string_view::npos; }
+
+port_limits limits_of(std::uint16_t port_id, const rte_eth_dev_info& info) {
+    port_limits l{port_id, info.driver_name ? info.driver_name : "?", info.min_mtu, info.max_mtu, info.max_rx_pktlen};
+    if (l.driver == "net_memif") {
+        const rte_devargs* args = info.device ? rte_dev_devargs(info.device) : nullptr;
+        std::string_view text = args && args->args ? args->args : "";
+        if (!zero_copy_memif(text)) l.memif_buffer = memif_buffer_size(text);
+    }
+    return l;
+}
+
+std::string port_name(std::uint16_t port_id, const std::string& driver) {
+    return "port " + std::to_string(port_id) + " (" + driver + ")";
+}
+
+// Ethernet header and CRC: what a frame adds to the MTU when the driver gives no max_mtu of
+// its own to reckon it from (rte_eth_dev_set_mtu's rule).
+constexpr std::uint32_t default_frame_overhead = 18;
+
 } // namespace
+
+std::uint32_t memif_buffer_size(std::string_view devargs) {
+    std::uint32_t size = 2048; // net_memif's default
+    for (std::size_t at = 0; at <= devargs.size();) {
+        std::size_t comma = std::min(devargs.find(',', at), devargs.size());
+        std::string_view kv = devargs.substr(at, comma - at);
+        if (kv.starts_with("bsize=")) {
+            std::uint32_t v = 0;
+            auto [end, ec] = std::from_chars(kv.data() + 6, kv.data() + kv.size(), v);
+            if (ec == std::errc{} && end == kv.data() + kv.size()) size = v;
+        }
+        at = comma + 1;
+    }
+    return size;
+}
+
+std::optional<std::string> mtu_refusal(const port_limits& l, std::uint16_t mtu, std::uint32_t mbuf_bytes) {
+    const std::string head = std::to_string(mtu) + " is ";
+    const std::string port = port_name(l.port_id, l.driver);
+    if (mtu < l.min_mtu) return head + "less than " + port + " takes (at least " + std::to_string(l.min_mtu) + ")";
+    if (mtu > l.max_mtu) return head + "more than " + port + " takes (at most " + std::to_string(l.max_mtu) + ")";
+    if (l.driver == "net_memif") {
+        // DPDK 22.11's net_memif reports max_rx_pktlen 1518 and has no MTU to set, but keeps
+        // no frame length: what limits it is its buffers. Mbufs that fit one (bsize) go one
+        // a buffer; longer ones take a path that splits them across several, and on that path
+        // a bulk transfer (MTU 9000, bsize 2048) received more frames than were sent, stale
+        // and duplicated ones among them (likely its free-slot count, which lets a frame that
+        // spans the last free slot write one past it). So the buffers must hold our mbufs, on
+        // both sides.
+        if (l.memif_buffer != 0 && l.memif_buffer < mbuf_bytes)
+            return head + "more than " + port + " carries with buffers of " + std::to_string(l.memif_buffer) +
+                   " bytes: add bsize=" + std::to_string(mbuf_bytes) +
+                   " (or more) to the net_memif --vdev arguments of both sides";
+        return std::nullopt;
+    }
+    const std::uint32_t overhead = l.max_mtu != UINT16_MAX && l.max_rx_pktlen > l.max_mtu
+                                       ? l.max_rx_pktlen - l.max_mtu
+                                       : default_frame_overhead;
+    if (std::uint32_t(mtu) + overhead > l.max_rx_pktlen)
+        return head + "more than " + port + " takes: it receives frames of at most " + std::to_string(l.max_rx_pktlen) +
+               " bytes, an MTU of at most " + std::to_string(l.max_rx_pktlen - std::min(l.max_rx_pktlen, overhead));
+    return std::nullopt;
+}
+
+result<port_limits, std::string> port::limits(std::uint16_t port_id) {
+    if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{"port " + std::to_string(port_id) + " does not exist"};
+    rte_eth_dev_info info{};
+    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return unexpected{"rte_eth_dev_info_get: " + errno_text(rc)};
+    return limits_of(port_id, info);
+}
 
 result<std::uint16_t, std::string> port::first_available() {
     std::uint16_t id;
@@ -58,15 +135,28 @@ result<std::uint16_t, std::string> port::first_available() {
     return unexpected{std::string("no DPDK port: pass one with EAL arguments, e.g. --vdev=net_tap0,iface=tern0")};
 }
 
-result<port, std::string> port::open(std::uint16_t port_id, const port_config& config) {
-    if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{"port " + std::to_string(port_id) + " does not exist"};
+result<port, setup_error> port::open(std::uint16_t port_id, const port_config& config) {
+    auto fail = [](std::string message) { return unexpected{setup_error{std::move(message)}}; };
+    if (!rte_eth_dev_is_valid_port(port_id)) return fail("port " + std::to_string(port_id) + " does not exist");
     rte_eth_dev_info info{};
-    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return unexpected{"rte_eth_dev_info_get: " + errno_text(rc)};
-    if (config.pools.size() != config.queues) return unexpected{std::string("one mbuf pool per queue is needed")};
+    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return fail("rte_eth_dev_info_get: " + errno_text(rc));
+    if (config.pools.size() != config.queues) return fail("one mbuf pool per queue is needed");
     if (config.queues > info.max_rx_queues || config.queues > info.max_tx_queues)
-        return unexpected{"port " + std::to_string(port_id) + " (" + info.driver_name + ") has at most " +
-                          std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) + " queues; asked for " +
-                          std::to_string(config.queues) + " engines"};
+        return fail("port " + std::to_string(port_id) + " (" + info.driver_name + ") has at most " +
+                    std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) + " queues; asked for " +
+                    std::to_string(config.queues) + " engines");
+    // RX without scatter: every receive buffer holds a whole frame.
+    const std::uint32_t frame = config.mtu + std::uint32_t(wire::ethernet_header_len);
+    std::uint32_t mbuf_bytes = 0;
+    for (rte_mempool* pool : config.pools) {
+        const std::uint32_t bytes = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+        if (bytes < frame)
+            return fail(std::string("mbuf pool '") + pool->name + "' holds " + std::to_string(bytes) +
+                        " bytes a buffer, less than a frame of MTU " + std::to_string(config.mtu) + " (see mbuf_data_room)");
+        mbuf_bytes = std::max(mbuf_bytes, bytes);
+    }
+    if (auto no = mtu_refusal(limits_of(port_id, info), config.mtu, mbuf_bytes))
+        return unexpected{setup_error{*no, true}};
 
     port p;
     p.id_ = port_id;
@@ -76,31 +166,35 @@ result<port, std::string> port::open(std::uint16_t port_id, const port_config& c
     std::uint8_t rss_key[64];
     rte_eth_conf conf = make_eth_conf(info, p.offloads_, rss_key);
     if (int rc = rte_eth_dev_configure(port_id, config.queues, config.queues, &conf); rc != 0)
-        return unexpected{"rte_eth_dev_configure: " + errno_text(rc)};
+        return fail("rte_eth_dev_configure: " + errno_text(rc));
     p.open_ = true; // from here on the destructor closes the port
 
     std::uint16_t rx_ring = config.rx_ring_size, tx_ring = config.tx_ring_size;
     if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_ring, &tx_ring); rc != 0)
-        return unexpected{"rte_eth_dev_adjust_nb_rx_tx_desc: " + errno_text(rc)};
+        return fail("rte_eth_dev_adjust_nb_rx_tx_desc: " + errno_text(rc));
     int socket = rte_eth_dev_socket_id(port_id);
     for (std::uint16_t q = 0; q < config.queues; ++q) {
         rte_eth_rxconf rxconf = info.default_rxconf;
         rxconf.offloads = conf.rxmode.offloads;
         if (int rc = rte_eth_rx_queue_setup(port_id, q, rx_ring, socket, &rxconf, config.pools[q]); rc != 0)
-            return unexpected{"rte_eth_rx_queue_setup: " + errno_text(rc)};
+            return fail("rte_eth_rx_queue_setup: " + errno_text(rc));
         rte_eth_txconf txconf = info.default_txconf;
         txconf.offloads = conf.txmode.offloads;
         if (int rc = rte_eth_tx_queue_setup(port_id, q, tx_ring, socket, &txconf); rc != 0)
-            return unexpected{"rte_eth_tx_queue_setup: " + errno_text(rc)};
+            return fail("rte_eth_tx_queue_setup: " + errno_text(rc));
     }
 
-    // Not every PMD can change its MTU (net_ring cannot): keep what it has then.
-    if (rte_eth_dev_set_mtu(port_id, config.mtu) != 0) rte_eth_dev_get_mtu(port_id, &p.mtu_);
-    else p.mtu_ = config.mtu;
+    // A driver with no MTU to set (net_ring, net_memif: -ENOTSUP) passes frames as they come,
+    // within the limits checked above. Any other refusal is the port's word on this MTU.
+    if (int rc = rte_eth_dev_set_mtu(port_id, config.mtu); rc != 0 && rc != -ENOTSUP)
+        return unexpected{setup_error{port_name(port_id, p.driver_) + " refused MTU " + std::to_string(config.mtu) +
+                                          ": " + errno_text(rc),
+                                      true}};
+    p.mtu_ = config.mtu;
 
-    if (int rc = rte_eth_dev_start(port_id); rc != 0) return unexpected{"rte_eth_dev_start: " + errno_text(rc)};
+    if (int rc = rte_eth_dev_start(port_id); rc != 0) return fail("rte_eth_dev_start: " + errno_text(rc));
     rte_ether_addr mac;
-    if (int rc = rte_eth_macaddr_get(port_id, &mac); rc != 0) return unexpected{"rte_eth_macaddr_get: " + errno_text(rc)};
+    if (int rc = rte_eth_macaddr_get(port_id, &mac); rc != 0) return fail("rte_eth_macaddr_get: " + errno_text(rc));
     std::memcpy(p.mac_.bytes.data(), mac.addr_bytes, 6);
     return p;
 }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tern/addr.hpp"
@@ -24,19 +26,48 @@ struct port_offloads {
     bool multi_segment_tx = false;
 };
 
+// Why a port, or the runtime around it, could not be set up. `mtu_refused` marks the one
+// cause that is a value the user chose rather than the machine: an MTU the port cannot carry
+// (the apps exit 2 for it and name --mtu, as for any bad option).
+struct setup_error {
+    std::string message;
+    bool mtu_refused = false;
+};
+
+// What a port says of the frames it takes (rte_eth_dev_info), in plain numbers.
+struct port_limits {
+    std::uint16_t port_id = 0;
+    std::string driver;
+    std::uint16_t min_mtu = 0;
+    std::uint16_t max_mtu = 0;
+    std::uint32_t max_rx_pktlen = 0; // the longest frame it receives, Ethernet header and CRC included
+    std::uint32_t memif_buffer = 0;  // net_memif without zero-copy: the bytes of each of its buffers (bsize)
+};
+
+// Why a port with these limits cannot carry IP packets of `mtu` bytes in mbufs that hold
+// `mbuf_bytes` after their headroom, or nothing when it can. The frame's overhead beyond the
+// MTU is reckoned as rte_eth_dev_set_mtu does.
+std::optional<std::string> mtu_refusal(const port_limits& limits, std::uint16_t mtu, std::uint32_t mbuf_bytes);
+
+// net_memif's buffer size (bsize) from its device arguments, "role=server,...,bsize=9216";
+// its default, 2048, when they do not say.
+std::uint32_t memif_buffer_size(std::string_view devargs);
+
 struct port_config {
     std::uint16_t queues = 1;          // one per engine
     std::uint16_t rx_ring_size = 1024;
     std::uint16_t tx_ring_size = 1024;
-    std::uint16_t mtu = 1500;
-    std::vector<rte_mempool*> pools;   // RX buffers, one pool per queue
+    std::uint16_t mtu = 1500;          // refused (setup_error::mtu_refused) when the port cannot carry it
+    std::vector<rte_mempool*> pools;   // RX buffers, one pool per queue, each mbuf a whole frame (mbuf_data_room)
     bool disable_offloads = false;     // force the software paths (tests use it)
 };
 
 // Owns a started ethdev; stops and closes it on destruction.
 class port {
 public:
-    static result<port, std::string> open(std::uint16_t port_id, const port_config& config);
+    static result<port, setup_error> open(std::uint16_t port_id, const port_config& config);
+    // The limits port `port_id` reports, for mtu_refusal before anything is allocated.
+    static result<port_limits, std::string> limits(std::uint16_t port_id);
     // The first port DPDK knows (after --vdev/PCI probing), if any.
     static result<std::uint16_t, std::string> first_available();
 

@@ -647,7 +647,7 @@ void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload
     const std::size_t tcp_len = tcp_header + payload.size();
     const std::size_t in_first = wire::ipv4_repr::header_length + tcp_header + (chain ? 0 : payload.size());
     auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(in_first)));
-    if (!out) { // larger than one mbuf: never with our MSS and the default data room
+    if (!out) { // larger than one mbuf: never with our MSS in mbufs of mbuf_data_room(mtu)
         ++stats_.no_mbuf;
         rte_pktmbuf_free(m);
         return;

@@ -37,6 +37,18 @@ in_ns() { ip netns exec "$NS" "$@"; }
 # summary PREFIX NAME: the value of one counter in tern-server's final summary.
 summary() { awk -v n="$2" '$1 == n {print $2}' "$WORK/$1.log"; }
 
+# --- an MTU the TAP cannot carry -----------------------------------------------------
+# DPDK 22.11's net_tap receives frames of at most 1522 bytes: --mtu 9000 is refused at start,
+# with exit 2 and the option named, before any memory is taken.
+P0=tern_it_mtu_$$
+in_ns timeout 30 "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$P0" --vdev=net_tap0,iface=tern0 \
+    -- --ip 198.18.0.2/24 --mtu 9000 >"$WORK/$P0.log" 2>&1
+rc=$?
+rm -rf "/var/run/dpdk/$P0"
+check "--mtu 9000 on net_tap: exit 2 (got $rc)" "[ $rc -eq 2 ]"
+check "--mtu 9000 on net_tap: the option and the port's limit named" \
+    "grep -q -- '--mtu: 9000 is more than port 0 (net_tap) takes: it receives frames of at most 1522 bytes, an MTU of at most 1504' '$WORK/$P0.log'"
+
 # --- sink ---------------------------------------------------------------------------
 P1=tern_it_sink_$$
 check "tern-server starts in sink mode" "start_tern $P1 --mode sink --interval 0.5"

@@ -291,10 +291,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     auto rt = runtime::create(options);
-    if (!rt) {
-        std::cerr << "tern-peer: " << rt.error() << "\n";
-        return 1;
-    }
+    if (!rt) return cli::setup_failed("tern-peer", rt.error());
     tcp::tcp_config config;
     config.mtu = options.engine.mtu;
     tcp::tcp_endpoint ep((*rt)->engine_at(0), config);

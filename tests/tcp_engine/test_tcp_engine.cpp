@@ -44,9 +44,9 @@ const ipv4_addr client_ip = ipv4_addr::from_octets(198, 18, 0, 1);
 const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
 constexpr std::uint16_t echo_port = 7;
 
-mbuf_pool make_pool() {
+mbuf_pool make_pool(std::uint16_t data_room = 0) {
     static int n = 0;
-    auto pool = mbuf_pool::create("tcp_engine_pool_" + std::to_string(n++), 4095);
+    auto pool = mbuf_pool::create("tcp_engine_pool_" + std::to_string(n++), 4095, data_room);
     if (!pool) throw std::runtime_error(pool.error());
     return std::move(*pool);
 }
@@ -65,7 +65,8 @@ engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
 struct node {
     node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk,
          const tcp::tcp_config& tcp, ipv4_range extra = {}, std::size_t max_connections = 4096)
-        : pool(p), eng(id, config_for(ip, mac, extra), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
+        : pool(p), eng(id, config_for(ip, mac, extra), engine_port{0, id, mac, port_offloads{}, tcp.mtu}, dev, p.get(),
+                       neighbors, clk),
           ep(eng, tcp, max_connections) {}
 
     mbuf_pool& pool;
@@ -166,12 +167,16 @@ struct bulk_client final : tcp::app_events {
 };
 
 // Two nodes over one link; the client's side optionally through a fault_device (its
-// profiles act on both directions of the link).
+// profiles act on both directions of the link). Both ports and endpoints use `mtu`, with
+// pools whose mbufs hold a whole frame of it (as runtime::create makes them).
 class two_nodes {
 public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
-                       ipv4_range client_extra = {}, std::size_t client_max_connections = 4096)
-        : link_(clock_, sim_link_config{delay, 0, 4096}) {
+                       ipv4_range client_extra = {}, std::size_t client_max_connections = 4096,
+                       std::uint16_t mtu = 1500)
+        : client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
+          link_(clock_, sim_link_config{delay, 0, 4096}) {
+        tcp_config.mtu = mtu;
         device* client_dev = &link_.a();
         if (faults) {
             fault_.emplace(link_.a(), clock_, *faults);
@@ -236,8 +241,8 @@ public:
 
     tcp::tcp_config tcp_config{};
     std::function<std::optional<instant>()> app_deadline; // an application's own schedule
-    mbuf_pool client_pool_ = make_pool();
-    mbuf_pool server_pool_ = make_pool();
+    mbuf_pool client_pool_;
+    mbuf_pool server_pool_;
     virtual_clock clock_;
     sim_link link_;
     std::optional<fault_device> fault_;
@@ -323,6 +328,20 @@ TEST(tcp_engine, echo_one_mebibyte_both_ways_then_time_wait) {
     EXPECT_GT(p.link_.counters(sim_link::direction::a_to_b).delivered, 700u); // 1 MiB in MSS-sized segments
     EXPECT_EQ(p.client->ep.stats().no_mbuf + p.server->ep.stats().no_mbuf, 0u);
     EXPECT_EQ(p.server->ep.stats().accepted, 1u);
+}
+
+// RFC 9293 §3.7.1: at an MTU of 9000 the MSS is 8960. Every segment is built in one mbuf of
+// a pool sized for the MTU (none short of room, none over the port's MTU), so 1 MiB crosses
+// in about 120 data segments where an MTU of 1500 takes over 700.
+TEST(tcp_engine, echo_at_mtu_9000_in_jumbo_segments) {
+    two_nodes p(std::nullopt, 50us, {}, 4096, 9000);
+    run_echo(p, 1 << 20, 2, std::nullopt);
+    EXPECT_EQ(p.client->ep.stats().no_mbuf + p.server->ep.stats().no_mbuf, 0u);
+    EXPECT_EQ(p.client->eng.stats().dropped(drop_reason::tx_oversize), 0u);
+    EXPECT_EQ(p.server->eng.stats().dropped(drop_reason::tx_oversize), 0u);
+    // Data and the ACKs of the echo: well under the 700 data segments of an MTU of 1500.
+    EXPECT_LT(p.link_.counters(sim_link::direction::a_to_b).delivered, 300u);
+    EXPECT_GT(p.server->eng.stats().rx_bytes.get() / p.server->eng.stats().rx_packets.get(), 3000u);
 }
 
 // The faults of one seed, all combined and the same both ways: loss spread evenly over
