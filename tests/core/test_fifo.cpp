@@ -41,5 +41,35 @@ TEST(fifo, emptied_queue_starts_again_at_the_front) {
     EXPECT_EQ(q.size(), 1u);
 }
 
+// Across the line between the inline items and the vector, both ways, order holds: two
+// inline, a third spills them to the vector, emptying returns to inline, and a queue
+// that pops from the front makes inline room without spilling.
+TEST(fifo, crosses_between_inline_items_and_the_vector_in_order) {
+    fifo<int, 2> q;
+    std::deque<int> model;
+    std::mt19937 rng(11);
+    int next = 0;
+    for (int i = 0; i < 20000; ++i) {
+        const unsigned limit = 1 + rng() % 4; // mostly around the inline size
+        if (model.size() < limit) {
+            q.push_back(next);
+            model.push_back(next++);
+        } else {
+            ASSERT_EQ(q.front(), model.front());
+            q.pop_front();
+            model.pop_front();
+        }
+        ASSERT_EQ(q.size(), model.size());
+        ASSERT_TRUE(std::equal(q.begin(), q.end(), model.begin(), model.end()));
+        ASSERT_TRUE(std::equal(q.rbegin(), q.rend(), model.rbegin(), model.rend()));
+        if (!model.empty()) {
+            ASSERT_EQ(q.back(), model.back());
+        }
+    }
+    q.push_back(5);
+    q.back() = -1; // back() is the last item's place
+    EXPECT_EQ(*(q.end() - 1), -1);
+}
+
 } // namespace
 } // namespace tern
