@@ -373,13 +373,34 @@ struct tern_context {
     std::string id;
 
     argv_t eal(const std::string& binary, const std::string& role, int lcore) const {
-        return {(cfg.tern_dir / binary).string(), "--no-huge", "-m", "1024", "--no-pci", "-l", std::to_string(lcore),
-                "--file-prefix", "tern_bench_" + role + "_" + id,
-                // A socket file rather than memif's default abstract address, so that we can see
-                // when the server has made it; the two sides need distinct MACs (memif's default
-                // is one fixed address).
-                "--vdev=net_memif0,role=" + role + ",socket=" + socket.string() +
-                    ",socket-abstract=no,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2")};
+        argv_t a{(cfg.tern_dir / binary).string()};
+        if (!hugepages_for_two()) a.push_back("--no-huge");
+        a.insert(a.end(), {"-m", "1024", "--no-pci", "-l", std::to_string(lcore), "--file-prefix",
+                           "tern_bench_" + role + "_" + id,
+                           // A socket file rather than memif's default abstract address, so that we
+                           // can see when the server has made it; the two sides need distinct MACs
+                           // (memif's default is one fixed address). rsize=14: 16384-slot rings, as
+                           // request/response bursts overflow the default 1024.
+                           "--vdev=net_memif0,role=" + role + ",socket=" + socket.string() +
+                               ",socket-abstract=no,rsize=14,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2")});
+        return a;
+    }
+    // Hugepages when the machine has them mounted with room for both processes' 1024 MiB
+    // (scripts/common.sh reserves them); else --no-huge, which is slower but always works.
+    static bool hugepages_for_two() {
+        std::ifstream meminfo("/proc/meminfo");
+        std::string key;
+        long value = 0;
+        long free_pages = 0, page_kb = 0;
+        while (meminfo >> key >> value) {
+            if (key == "HugePages_Free:") free_pages = value;
+            if (key == "Hugepagesize:") page_kb = value;
+            meminfo.ignore(64, '\n');
+        }
+        std::ifstream mounts("/proc/mounts");
+        const std::string all((std::istreambuf_iterator<char>(mounts)), std::istreambuf_iterator<char>());
+        return all.find(" hugetlbfs ") != std::string::npos && page_kb > 0 &&
+               free_pages * page_kb >= 2 * 1024 * 1024 + 64 * 1024;
     }
     argv_t server(const argv_t& app_args, double duration) const {
         argv_t a = eal("tern-server", "server", 0);
