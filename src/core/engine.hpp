@@ -65,6 +65,9 @@ public:
     // A validated TCP segment for our address. Takes ownership of m; `ip` and `tcp` are
     // views into it.
     virtual void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) = 0;
+    // A burst as it came from the device, before any of it is received: a chance to
+    // start loading what its packets will need (flow table slots).
+    virtual void look_ahead(std::span<rte_mbuf* const> /*burst*/) {}
     // A timer hook of kind upper_layer fired.
     virtual void on_timer(timer_hook& hook) = 0;
     // Once per round after the RX burst, the pollers and the timers, before TX: the place
@@ -141,7 +144,7 @@ private:
     void drop(rte_mbuf* m, drop_reason reason);
 
     void send_to(rte_mbuf* m, mac_addr dst_mac);
-    std::optional<mac_addr> neighbor_of(ipv4_addr hop);
+    const mac_addr* neighbor_of(ipv4_addr hop);
     void send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst);
     void transmit(rte_mbuf* m);
     void flush();
@@ -177,7 +180,8 @@ private:
         instant expires;
         std::uint64_t version; // neighbors_.version() when read
     };
-    std::optional<cached_hop> last_hop_; // neighbor_of's last answer
+    cached_hop last_hop_{};      // neighbor_of's last answer,
+    bool last_hop_valid_ = false; // if it has given one
     std::vector<rte_mbuf*> rx_;
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;

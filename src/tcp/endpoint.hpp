@@ -110,6 +110,7 @@ public:
 
     // protocol_handler
     void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) override;
+    void look_ahead(std::span<rte_mbuf* const> burst) override;
     void on_timer(timer_hook& hook) override;
     void after_burst() override;
     void report(handler_report& out) const override;

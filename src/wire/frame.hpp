@@ -34,4 +34,27 @@ inline result<tcp_ipv4_frame, drop_reason> parse_tcp_ipv4_frame(std::span<const 
     return tcp_ipv4_frame{*eth, *ip, *tcp};
 }
 
+// The addresses and ports of what looks like an IPv4 TCP frame, read without validation
+// (no checksum, no length beyond what the reads need): for looking ahead in a burst, to
+// start loading a flow's state before the frame's turn comes. `found` is false when the
+// frame is not one; the frame is parsed properly later in any case.
+struct tcp_ipv4_ends {
+    bool found = false;
+    ipv4_addr src, dst;
+    std::uint16_t src_port = 0, dst_port = 0;
+};
+
+inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
+    constexpr std::size_t ip_at = ethernet_header_len;
+    if (frame.size() < ip_at + ipv4_min_header_length + 4) return {};
+    const std::uint8_t* p = frame.data();
+    if (load_be16(p + ethernet_field::type) != std::uint16_t(ether_type::ipv4)) return {};
+    const std::uint8_t* ip = p + ip_at;
+    if (ip[ipv4_field::protocol] != std::uint8_t(ip_protocol::tcp)) return {};
+    const std::size_t ihl = std::size_t(ip[ipv4_field::version_ihl] & 0x0f) * 4;
+    if (ihl < ipv4_min_header_length || frame.size() < ip_at + ihl + 4) return {};
+    return {true, ipv4_addr{load_be32(ip + ipv4_field::src)}, ipv4_addr{load_be32(ip + ipv4_field::dst)},
+            load_be16(ip + ihl + tcp_field::src_port), load_be16(ip + ihl + tcp_field::dst_port)};
+}
+
 } // namespace tern::wire

@@ -19,6 +19,25 @@ TEST(Frame, ParsesCapturedSynInOneCall) {
     EXPECT_EQ(f->tcp.options().mss, 1460);
 }
 
+// The look-ahead's peek agrees with the full parse on a TCP frame, and finds nothing in
+// ARP, ICMP, a truncated frame or one whose IHL is below the minimum.
+TEST(Frame, PeekFindsTheEndsOfATcpFrameOnly) {
+    auto f = parse_tcp_ipv4_frame(test::tcp_syn_frame);
+    ASSERT_TRUE(f);
+    const auto e = peek_tcp_ipv4_ends(test::tcp_syn_frame);
+    ASSERT_TRUE(e.found);
+    EXPECT_EQ(e.src, f->ip.src());
+    EXPECT_EQ(e.dst, f->ip.dst());
+    EXPECT_EQ(e.src_port, f->tcp.src_port());
+    EXPECT_EQ(e.dst_port, f->tcp.dst_port());
+    EXPECT_FALSE(peek_tcp_ipv4_ends(test::arp_request_frame).found);
+    EXPECT_FALSE(peek_tcp_ipv4_ends(test::icmp_echo_request_frame).found);
+    EXPECT_FALSE(peek_tcp_ipv4_ends(std::span(test::tcp_syn_frame).first(14 + 20 + 3)).found);
+    auto short_ihl = test::tcp_syn_frame;
+    short_ihl[14] = 0x44; // IHL 4: 16 bytes
+    EXPECT_FALSE(peek_tcp_ipv4_ends(short_ihl).found);
+}
+
 TEST(Frame, ParsesPaddedFrame) {
     auto frame = test::tcp_data_frame; // 70 bytes: pad as a NIC might, to 80
     frame.resize(80, 0);
