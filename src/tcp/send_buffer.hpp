@@ -190,7 +190,7 @@ private:
     std::uint32_t ring_head_ = 0; // ring position of the first ring byte still held
     std::uint32_t ring_size_ = 0;
     std::uint32_t size_ = 0;      // ring bytes and handed-over bytes
-    fifo<extent> extents_;
+    fifo<extent, 1> extents_; // copied bytes are one extent: one inline covers a plain stream
     mutable std::vector<tx_piece> pieces_; // what view() returns points here
     release_fn release_;
     void* context_;
