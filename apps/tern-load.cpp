@@ -147,6 +147,11 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
     r.tcp = cli::tcp_options_from(vm);
     o.connect.connection = r.tcp.connection;
+    // Said before the run, not found out from a rate that alternates between full and
+    // nothing once every source port sits in TIME-WAIT.
+    const app::source_budget budget = app::check_sources(o, r.tcp.config.msl);
+    if (budget.refuse) throw std::invalid_argument(budget.problem);
+    if (!budget.problem.empty()) std::cerr << "tern-load: warning: " << budget.problem << "\n";
 
     // DESIGN.md "Flow steering": an active open must pick a source port whose reply hashes to
     // its own engine's queue, which the engines do not do yet; with more than one engine the

@@ -319,6 +319,11 @@ protected:
 
 class endpoint_core;
 
+// The ephemeral ports connect() picks from when given none: Linux's default
+// ip_local_port_range, 32768-60999.
+inline constexpr std::uint16_t ephemeral_port_first = 32768;
+inline constexpr std::uint16_t ephemeral_port_count = 61000 - 32768;
+
 // The TCP layer of one engine: its connections, its listeners. Construct one per engine;
 // it must go before the engine does.
 class tcp_endpoint {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 
 #include "core/object_pool.hpp"
 
@@ -163,6 +164,38 @@ load_totals difference(const load_totals& a, const load_totals& b) {
     load_totals d{};
     for (std::size_t i = 0; i < load_counter_count; ++i) d[i] = a[i] - b[i];
     return d;
+}
+
+source_budget check_sources(const load_options& o, duration msl) {
+    source_budget b;
+    const std::uint64_t addresses = 1 + o.sources.count;
+    const std::uint64_t ports = o.source_port_first != 0
+                                    ? std::uint64_t(o.source_port_last) - o.source_port_first + 1
+                                    : tcp::ephemeral_port_count;
+    b.tuples = addresses * ports;
+    const std::string have = std::to_string(addresses) + " source address(es) x " + std::to_string(ports) +
+                             " ports = " + std::to_string(b.tuples) + " connections to one target";
+    if (o.kind != workload::cps) {
+        if (o.connections > b.tuples) {
+            b.refuse = true;
+            b.problem = "--connections: " + std::to_string(o.connections) + " asked, " + have +
+                        " at the most: add addresses with --source-ip";
+        }
+        return b;
+    }
+    const double hold = 2 * std::chrono::duration<double>(msl).count();
+    if (!o.client_closes || hold <= 0) return b;
+    const double carried = double(b.tuples) / hold;
+    if (o.rate > carried) {
+        char rate[32], seconds[32];
+        std::snprintf(rate, sizeof rate, "%.0f", carried);
+        std::snprintf(seconds, sizeof seconds, "%g", hold);
+        b.problem = "--rate: closing first, each connection keeps its 4-tuple in TIME-WAIT for 2 x MSL (" +
+                    std::string(seconds) + " s); " + have + " carry " + rate +
+                    " conn/s at the most: the rest fails to connect. Add addresses with --source-ip, " +
+                    "use --close server, or a shorter --msl";
+    }
+    return b;
 }
 
 std::uint64_t errors(const load_totals& t) {

@@ -160,6 +160,19 @@ using load_totals = std::array<std::uint64_t, load_counter_count>;
 load_totals difference(const load_totals& a, const load_totals& b);
 std::uint64_t errors(const load_totals& t);
 
+// What the source addresses (--ip and --source-ip) and ports can carry to one target: a
+// connection is one 4-tuple, so `tuples` of them at once at the most, and, in cps where we
+// close first, each keeps its tuple for 2·MSL in TIME-WAIT. The text says what cannot be
+// had and what to change; empty when the options fit. `refuse` is set when the run could
+// never do what it asks (more persistent connections than tuples); otherwise the text is
+// a warning: the rate beyond what the tuples carry shows as failed connects and missed opens.
+struct source_budget {
+    std::uint64_t tuples = 0;
+    std::string problem;
+    bool refuse = false;
+};
+source_budget check_sources(const load_options& o, duration msl);
+
 class load_generator final : public tcp::app_events {
 public:
     // Registers itself as a poller of `eng`; `measuring` says when latencies are recorded

@@ -20,8 +20,8 @@ namespace tern::tcp {
 namespace {
 
 // Ephemeral ports: Linux's default ip_local_port_range.
-constexpr std::uint16_t ephemeral_first = 32768;
-constexpr std::uint16_t ephemeral_count = 61000 - 32768;
+constexpr std::uint16_t ephemeral_first = ephemeral_port_first;
+constexpr std::uint16_t ephemeral_count = ephemeral_port_count;
 
 siphash_key random_key() {
     std::random_device rd;

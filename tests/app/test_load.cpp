@@ -111,6 +111,38 @@ std::vector<unsigned> read_all(http_response_reader& r, std::string_view in, std
     return statuses;
 }
 
+// The source budget: persistent connections beyond the 4-tuples are refused; a cps rate
+// the tuples cannot carry through 2·MSL of TIME-WAIT (we close first) is warned of, with
+// the figure; a server that closes first, or a rate that fits, is fine.
+TEST(check_sources, says_what_the_addresses_and_ports_cannot_carry) {
+    load_options o;
+    o.kind = workload::rps;
+    o.connections = 1000;
+    o.source_port_first = 1000;
+    o.source_port_last = 1999;
+    EXPECT_EQ(check_sources(o, 30s).tuples, 1000u);
+    EXPECT_FALSE(check_sources(o, 30s).refuse);
+    o.connections = 1001;
+    auto b = check_sources(o, 30s);
+    EXPECT_TRUE(b.refuse);
+    EXPECT_NE(b.problem.find("1001 asked"), std::string::npos) << b.problem;
+
+    load_options c;
+    c.kind = workload::cps;
+    c.rate = 150'000;
+    c.client_closes = true;
+    c.sources = ipv4_range{ipv4_addr::from_octets(198, 18, 0, 10), 7}; // with --ip: 8 addresses
+    b = check_sources(c, 1s);                                          // 225856 tuples over 2 s
+    EXPECT_EQ(b.tuples, 8u * tcp::ephemeral_port_count);
+    EXPECT_FALSE(b.refuse);
+    EXPECT_NE(b.problem.find("112928 conn/s at the most"), std::string::npos) << b.problem;
+    c.rate = 100'000;
+    EXPECT_EQ(check_sources(c, 1s).problem, "");
+    c.rate = 1'000'000;
+    c.client_closes = false; // the server holds TIME-WAIT (and may reuse it, RFC 6191)
+    EXPECT_EQ(check_sources(c, 1s).problem, "");
+}
+
 TEST(http_response_reader, pipelined_responses_split_anywhere) {
     const std::string two = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
                             "HTTP/1.1 404 Not Found\r\ncontent-length:  0 \r\n\r\n"

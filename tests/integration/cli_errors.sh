@@ -87,6 +87,7 @@ expect "tern-load: who closes must be client or server" 2 "--close: 'both' is no
 expect "tern-load: a bad direction is named" 2 "--direction: 'up' is not upload" -- -- --ip 198.18.0.1/24 --target 198.18.0.2:9 --workload throughput --direction up
 expect "tern-load: source addresses off the prefix" 2 "--source-ip: '198.19.0.1-198.19.0.9' is not within" -- -- "${L[@]}" --workload http --source-ip 198.19.0.1-198.19.0.9
 expect "tern-load: source addresses holding our own" 2 "--source-ip: '198.18.0.1-198.18.0.9' holds --ip" -- -- "${L[@]}" --workload http --source-ip 198.18.0.1-198.18.0.9
+expect "tern-load: more connections than source 4-tuples are refused" 2 "--connections: 2000 asked, 1 source address\\(es\\) x 1000 ports = 1000" -- -- "${L[@]}" --workload http --connections 2000 --source-ports 1000-1999
 expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is not ascending" -- -- "${L[@]}" --workload http --source-ports 2000-1000
 expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
 expect "tern-load: a progress interval under 0.1 s is refused" 2 "--interval: must be within 0.1-10" -- -- "${L[@]}" --workload http --interval 0.05
