@@ -201,7 +201,7 @@ std::string_view to_string(connect_error e) {
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
     : engine_(eng), config_(config), table_(max_connections), isn_key_(random_key()), cookies_(random_key()) {
     std::random_device rd;
-    next_port_ = std::uint16_t(rd() % ephemeral_count);
+    for (auto& c : port_cursors_) c = std::uint16_t(rd() % ephemeral_count);
     engine_.set_protocol_handler(this);
     engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
 }
@@ -257,9 +257,19 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
     const auto& x = exhausted_;
     if (x && x->erasures == erasures_ && x->local == local && x->remote == remote_ip && x->remote_port == remote_port)
         return std::nullopt;
+    // RFC 6056 §3.3.4 (Algorithm 4, double-hash): the search starts at an offset of the
+    // (local, remote) triple plus a counter of its own, one of port_cursors_. With one
+    // counter for all, a client that takes its source addresses in turn (tern-load's
+    // --source-ip) paired each address with every eighth port only: 8 addresses gave
+    // 28,232 distinct 4-tuples instead of 225,856, and every new connection landed on
+    // one the server still held in TIME-WAIT.
+    const flow_key triple{local, remote_ip, 0, remote_port};
+    const std::uint32_t h = table_.hash(triple);
+    std::uint16_t& cursor = port_cursors_[h % port_cursors_.size()];
+    const std::uint32_t offset = (h >> 8) % ephemeral_count;
     for (std::uint32_t i = 0; i < ephemeral_count; ++i) {
-        const auto port = std::uint16_t(ephemeral_first + next_port_);
-        next_port_ = std::uint16_t((next_port_ + 1) % ephemeral_count);
+        const auto port = std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count);
+        cursor = std::uint16_t((cursor + 1) % ephemeral_count);
         if (listeners_.contains(port)) continue;
         if (!table_.find(flow_key{local, remote_ip, port, remote_port})) return port;
     }

@@ -154,7 +154,7 @@ private:
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key
     syn_cookies cookies_;          // with a key of their own
-    std::uint16_t next_port_;      // where the ephemeral search starts
+    std::array<std::uint16_t, 1024> port_cursors_; // ephemeral search counters, by (local, remote) triple
     // The last destination every ephemeral port was found taken for, and erasures_ then:
     // until a flow leaves the table (or a listener goes), no port can have come free, so a
     // connect() to it fails at once instead of searching all 28,232 ports again.

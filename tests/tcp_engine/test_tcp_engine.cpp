@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1353,6 +1354,30 @@ TEST(tcp_api, connect_to_an_address_without_arp_answer_is_unreachable) {
 // the remembered answer: nothing left the table), still connects elsewhere, and finds the
 // port that comes free as soon as a connection goes, so the remembered answer is forgotten
 // then. (That the repeats skip the search shows only in time, not here.)
+// Connections from two source addresses in turn, each closed at once: every address must
+// go through all the ephemeral ports, so 2 x 28,232 connections use 2 x 28,232 distinct
+// 4-tuples (RFC 6056 §3.3.4). With one port counter for all, each address got every other
+// port, and the 4-tuples repeated after 28,232 connections: a server still holding them in
+// TIME-WAIT saw nothing but reused 4-tuples (tern-load with --source-ip).
+TEST(tcp_api, ephemeral_ports_cover_every_source_address) {
+    const ipv4_range extra{ipv4_addr::from_octets(198, 18, 0, 100), 1};
+    two_nodes p(std::nullopt, 50us, extra, 1024);
+    recorder client;
+    const ipv4_addr nobody = ipv4_addr::from_octets(198, 18, 0, 77); // SYN_SENT, waiting for ARP
+    std::set<std::pair<std::uint32_t, std::uint16_t>> tuples;
+    const std::size_t n = 2 * std::size_t(tcp::ephemeral_port_count);
+    for (std::size_t i = 0; i < n; ++i) {
+        tcp::connect_options o;
+        o.local_addr = i % 2 ? extra.at(0) : client_ip;
+        auto s = p.client->ep.connect(nobody, 80, o, client);
+        ASSERT_TRUE(s.has_value()) << i;
+        tuples.emplace((*s)->flow_id().local.addr.value, (*s)->flow_id().local.port);
+        (*s)->abort(); // SYN_SENT: no RST, the 4-tuple is free at once
+    }
+    EXPECT_EQ(tuples.size(), n);
+    ASSERT_TRUE(p.settle(1s));
+}
+
 TEST(tcp_api, exhausted_ephemeral_ports_fail_until_one_comes_free) {
     two_nodes p(std::nullopt, 50us, {}, 32768);
     recorder client;
