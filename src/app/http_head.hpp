@@ -17,32 +17,37 @@ namespace tern::app::http {
 
 inline constexpr std::size_t npos = std::string_view::npos;
 
-// The first LF in the `n` bytes at `p`, or npos. Lines of a head are a few dozen bytes:
-// sixteen compared at once inline (SSE2, in every x86-64) beat a call to memchr for each
-// line (bench_http: 22 -> 18 ns for tern-load's GET); elsewhere memchr.
-inline std::size_t find_lf(const char* p, std::size_t n) {
+// The first `c` in the `n` bytes at `p`, or npos. Lines of a head, and the names in them,
+// are a few dozen bytes: sixteen compared at once inline (SSE2, in every x86-64) beat a call
+// to memchr, or a loop a byte at a time (bench_http: tern-load's GET 22 -> 18 ns with LFs
+// found so, an nginx response 55 -> 49 ns with its colons too); elsewhere memchr.
+inline std::size_t find_char(const char* p, std::size_t n, char c) {
 #if defined(__SSE2__)
     std::size_t i = 0;
-    const __m128i lf = _mm_set1_epi8('\n');
+    const __m128i wanted = _mm_set1_epi8(c);
     for (; i + 16 <= n; i += 16) {
         const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        if (const unsigned m = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)))) return i + std::size_t(std::countr_zero(m));
+        if (const unsigned m = unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, wanted))))
+            return i + std::size_t(std::countr_zero(m));
     }
     for (; i < n; ++i)
-        if (p[i] == '\n') return i;
+        if (p[i] == c) return i;
     return npos;
 #else
-    const void* lf = std::memchr(p, '\n', n);
-    return lf ? std::size_t(static_cast<const char*>(lf) - p) : npos;
+    const void* at = std::memchr(p, c, n);
+    return at ? std::size_t(static_cast<const char*>(at) - p) : npos;
 #endif
 }
+
+// The first `c` in `s`, or npos.
+inline std::size_t find_char(std::string_view s, char c) { return find_char(s.data(), s.size(), c); }
 
 // Where the first CRLF at or after `from` starts (the index of its CR), or npos. A LF
 // without a CR before it is part of the line, as a lone CR is (RFC 9112 §2.2 lets a
 // recipient take a bare LF as a line end; we do not, and never did).
 inline std::size_t find_crlf(std::string_view in, std::size_t from) {
     for (std::size_t at = from + 1; at < in.size();) {
-        const std::size_t lf = find_lf(in.data() + at, in.size() - at);
+        const std::size_t lf = find_char(in.data() + at, in.size() - at, '\n');
         if (lf == npos) return npos;
         if (in[at + lf - 1] == '\r') return at + lf - 1;
         at += lf + 1;
@@ -70,13 +75,6 @@ constexpr std::string_view trim(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
     while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
     return v;
-}
-
-// The first `c` in `s`, or npos. Header names are short: a loop beats a call to memchr.
-constexpr std::size_t find_byte(std::string_view s, char c) {
-    for (std::size_t i = 0; i < s.size(); ++i)
-        if (s[i] == c) return i;
-    return npos;
 }
 
 // Walks the head at the front of `in` (RFC 9112 §2.1: start line, field lines, an empty

@@ -72,7 +72,7 @@ void read_status_line(std::string_view line, response_head& h) {
 // One field line. Only three names matter to us; each has a length of its own, so the
 // length picks the one candidate to compare.
 void read_field(std::string_view line, response_head& h) {
-    const std::size_t colon = http::find_byte(line, ':');
+    const std::size_t colon = http::find_char(line, ':');
     if (colon == http::npos) {
         h.error = "header field without ':'";
         return;

@@ -168,7 +168,7 @@ struct request_head {
 // RFC 9110 §7.6.1: Connection is a comma-separated list of options.
 void read_connection(std::string_view value, request_head& r) {
     while (!value.empty()) {
-        const std::size_t comma = http::find_byte(value, ',');
+        const std::size_t comma = http::find_char(value, ',');
         const std::string_view option = http::trim(value.substr(0, comma));
         value = comma == http::npos ? std::string_view{} : value.substr(comma + 1);
         if (http::iequals_lower(option, "close")) r.close = true;
@@ -179,7 +179,7 @@ void read_connection(std::string_view value, request_head& r) {
 // RFC 9112 §3: method SP request-target SP HTTP-version. The method is uppercase letters
 // (all the registered ones are); the target is anything between the first and last SP.
 bool read_request_line(std::string_view line, request_head& r) {
-    const std::size_t sp1 = http::find_byte(line, ' '), sp2 = line.rfind(' ');
+    const std::size_t sp1 = http::find_char(line, ' '), sp2 = line.rfind(' ');
     if (sp1 == http::npos || sp1 == sp2 || sp1 == 0 || sp2 + 1 >= line.size()) return false;
     const std::string_view version = line.substr(sp2 + 1);
     if (version == "HTTP/1.0") r.http10 = true;
@@ -192,7 +192,7 @@ bool read_request_line(std::string_view line, request_head& r) {
 // One field line. Of the names that matter here each has a length of its own, so the
 // length picks the one candidate to compare.
 bool read_field(std::string_view line, request_head& r) {
-    const std::size_t colon = http::find_byte(line, ':');
+    const std::size_t colon = http::find_char(line, ':');
     // RFC 9112 §5.1: no whitespace between the field name and the colon.
     if (colon == http::npos || colon == 0 || line[colon - 1] == ' ' || line[colon - 1] == '\t') return false;
     const std::string_view name = line.substr(0, colon);
