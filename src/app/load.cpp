@@ -1,12 +1,13 @@
 #include "app/load.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
 #include "core/object_pool.hpp"
+
+#include "app/http_head.hpp"
 
 namespace tern::app {
 
@@ -18,17 +19,6 @@ constexpr duration reconnect_pause = std::chrono::milliseconds(10);
 constexpr unsigned dispatch_tries = 16;
 constexpr unsigned max_opens_per_poll = 256;
 constexpr std::size_t rtx_samples_per_ms = 64;
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
-}
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
 
 std::span<const std::uint8_t> as_bytes(std::string_view s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
@@ -55,70 +45,119 @@ rate_schedule rate_schedule::per_second(instant start, double per_second, std::u
 
 // ---- http_response_reader ------------------------------------------------------------
 
+namespace {
+
+// A response head read in one pass (RFC 9112 §4 status line, §5 fields, §6.3 body length).
+struct response_head {
+    std::size_t size = 0;   // bytes of the head with its empty line; 0: not complete yet
+    std::string_view error; // the first thing wrong in it, in the order of its lines
+    http_response_reader::response r;
+    std::uint64_t body = 0; // Content-Length (the last one given)
+    bool has_length = false;
+};
+
+// RFC 9112 §4: HTTP-version SP status-code SP [reason-phrase]. Any "HTTP/1.x" is taken;
+// HTTP/1.0 closes unless told otherwise (RFC 9112 §9.3).
+void read_status_line(std::string_view line, response_head& h) {
+    if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ') {
+        h.error = "not an HTTP/1.x status line";
+        return;
+    }
+    unsigned status = 0;
+    auto [p, ec] = std::from_chars(line.data() + 9, line.data() + 12, status);
+    if (ec != std::errc{} || p != line.data() + 12 || status < 100) {
+        h.error = "bad status code";
+        return;
+    }
+    h.r = http_response_reader::response{status, line[7] == '0'};
+}
+
+// One field line. Only three names matter to us; each has a length of its own, so the
+// length picks the one candidate to compare.
+void read_field(std::string_view line, response_head& h) {
+    const std::size_t colon = http::find_char(line, ':');
+    if (colon == http::npos) {
+        h.error = "header field without ':'";
+        return;
+    }
+    const std::string_view name = line.substr(0, colon);
+    switch (name.size()) {
+    case 14:
+        if (http::iequals_lower(name, "content-length")) {
+            const std::string_view value = http::trim(line.substr(colon + 1));
+            auto [q, ec] = std::from_chars(value.data(), value.data() + value.size(), h.body);
+            if (ec != std::errc{} || q != value.data() + value.size()) h.error = "bad Content-Length";
+            h.has_length = true;
+        }
+        return;
+    case 17:
+        if (http::iequals_lower(name, "transfer-encoding")) h.error = "chunked responses are not supported";
+        return;
+    case 10:
+        if (http::iequals_lower(name, "connection")) {
+            const std::string_view value = http::trim(line.substr(colon + 1));
+            if (http::iequals_lower(value, "close")) h.r.close = true;
+            if (http::iequals_lower(value, "keep-alive")) h.r.close = false;
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+// The head at the front of `in`. Errors are reported once the head is complete (the first
+// one, in line order), so where a response is split never changes what is reported.
+response_head read_response_head(std::string_view in) {
+    response_head h;
+    h.size = http::scan_head(in, [&](std::string_view line, bool first) {
+        if (!h.error.empty()) return;
+        if (first) read_status_line(line, h);
+        else read_field(line, h);
+    });
+    if (h.size == 0 || !h.error.empty()) return h;
+    // RFC 9112 §6.3: 1xx, 204 and 304 have no body; otherwise we need a length.
+    const unsigned status = h.r.status;
+    if (status < 200 || status == 204 || status == 304) h.body = 0;
+    else if (!h.has_length) h.error = "response without Content-Length";
+    return h;
+}
+
+} // namespace
+
 http_response_reader::step http_response_reader::feed(std::string_view in) {
     step out;
     if (!in_body_) {
-        // RFC 9112 §2.1: the head ends at the first empty line. Look across what we hold
-        // and the new bytes without copying more than the head.
+        // RFC 9112 §2.1: the head ends at the first empty line; we look for it in the first
+        // max_head + 4 bytes of the head only.
+        constexpr std::size_t cap = max_head + 4;
         const std::size_t held = head_.size();
-        head_.append(in.substr(0, std::min(in.size(), max_head + 4 - std::min(held, max_head + 4))));
-        const std::size_t end = head_.find("\r\n\r\n", held >= 3 ? held - 3 : 0);
-        if (end == std::string::npos) {
+        // The usual case: the whole head came in one piece, and is read where it lies.
+        std::string_view head_in = in.substr(0, cap);
+        if (held > 0) {
+            // The rest of a head that began in an earlier piece: held until its end is in.
+            // Only the new bytes are searched for the end (a byte-by-byte feed stays linear).
+            head_.append(in.substr(0, std::min(in.size(), cap - std::min(held, cap))));
+            if (head_.find("\r\n\r\n", held >= 3 ? held - 3 : 0) == std::string::npos) {
+                out.used = in.size();
+                if (head_.size() > max_head) out.error = "response head over 16 KiB";
+                return out;
+            }
+            head_in = head_;
+        }
+        const response_head head = read_response_head(head_in);
+        if (head.size == 0) { // held == 0: the head is still coming
+            head_.assign(head_in);
             out.used = in.size();
             if (head_.size() > max_head) out.error = "response head over 16 KiB";
             return out;
         }
-        out.used = end + 4 - held;
-        std::string_view head(head_.data(), end);
-        // RFC 9112 §4: HTTP-version SP status-code SP [reason-phrase]
-        const std::size_t eol = head.find("\r\n");
-        std::string_view line = head.substr(0, eol);
-        if (line.size() < 12 || line.substr(0, 7) != "HTTP/1." || line[8] != ' ') {
-            out.error = "not an HTTP/1.x status line";
+        out.used = head.size - held;
+        if (!head.error.empty()) {
+            out.error = head.error;
             return out;
         }
-        unsigned status = 0;
-        auto [p, ec] = std::from_chars(line.data() + 9, line.data() + 12, status);
-        if (ec != std::errc{} || p != line.data() + 12 || status < 100) {
-            out.error = "bad status code";
-            return out;
-        }
-        current_ = response{status, line[7] == '0'}; // HTTP/1.0: closes unless told otherwise
-        body_left_ = 0;
-        bool has_length = false;
-        std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
-        while (!rest.empty()) {
-            const auto e = rest.find("\r\n");
-            std::string_view field = rest.substr(0, e);
-            rest = e == std::string_view::npos ? std::string_view{} : rest.substr(e + 2);
-            const auto colon = field.find(':');
-            if (colon == std::string_view::npos) {
-                out.error = "header field without ':'";
-                return out;
-            }
-            std::string_view name = field.substr(0, colon), value = trim(field.substr(colon + 1));
-            if (iequals(name, "content-length")) {
-                auto [q, ec2] = std::from_chars(value.data(), value.data() + value.size(), body_left_);
-                if (ec2 != std::errc{} || q != value.data() + value.size()) {
-                    out.error = "bad Content-Length";
-                    return out;
-                }
-                has_length = true;
-            } else if (iequals(name, "transfer-encoding")) {
-                out.error = "chunked responses are not supported";
-                return out;
-            } else if (iequals(name, "connection")) {
-                if (iequals(value, "close")) current_.close = true;
-                if (iequals(value, "keep-alive")) current_.close = false;
-            }
-        }
-        // RFC 9112 §6.3: 1xx, 204 and 304 have no body; otherwise we need a length.
-        const bool bodyless = status < 200 || status == 204 || status == 304;
-        if (bodyless) body_left_ = 0;
-        else if (!has_length) {
-            out.error = "response without Content-Length";
-            return out;
-        }
+        current_ = head.r;
+        body_left_ = head.body;
         head_.clear();
         in_body_ = true;
         in.remove_prefix(out.used);

@@ -74,6 +74,9 @@ private:
 // Reads HTTP/1.1 responses off a byte stream, one after another (RFC 9112 §2.1, §6.3):
 // status line, header fields, then a body of Content-Length bytes (no Content-Length: none,
 // as for the GETs we send the servers always give one; chunked bodies are refused).
+// A head that arrives whole is read where it lies; one split across pieces is held until
+// its end is in. Wherever the stream is split, the same responses (or the same error) come
+// out. After an error the stream cannot be read on: the caller drops the connection.
 class http_response_reader {
 public:
     struct response {

@@ -1,9 +1,10 @@
 #include "app/services.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cstring>
+
+#include "app/http_head.hpp"
 
 namespace tern::app {
 
@@ -154,90 +155,105 @@ void source_service::on_peer_closed(tcp::stream& s) {
 
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
-}
-
-std::string_view trim(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
-
+// What the head of a request says, as far as it has been read.
 struct request_head {
-    bool valid = false;
-    bool keep_alive = true;
+    bool bad = false;        // 400: the first thing wrong, once the head is complete
     bool http10 = false;
+    bool close = false;      // "Connection: close"
+    bool keep = false;       // "Connection: keep-alive"
+    bool have_length = false;
     std::size_t content_length = 0;
 };
 
-struct connection_header {
-    bool close = false;
-    bool keep_alive = false;
-};
-
 // RFC 9110 §7.6.1: Connection is a comma-separated list of options.
-connection_header connection_options(std::string_view value) {
-    connection_header c;
+void read_connection(std::string_view value, request_head& r) {
     while (!value.empty()) {
-        auto comma = value.find(',');
-        std::string_view option = trim(value.substr(0, comma));
-        value = comma == std::string_view::npos ? std::string_view{} : value.substr(comma + 1);
-        if (iequals(option, "close")) c.close = true;
-        if (iequals(option, "keep-alive")) c.keep_alive = true;
+        const std::size_t comma = http::find_char(value, ',');
+        const std::string_view option = http::trim(value.substr(0, comma));
+        value = comma == http::npos ? std::string_view{} : value.substr(comma + 1);
+        if (http::iequals_lower(option, "close")) r.close = true;
+        if (http::iequals_lower(option, "keep-alive")) r.keep = true;
     }
-    return c;
 }
 
-// RFC 9112 §3: method SP request-target SP HTTP-version, then header fields.
-request_head parse_head(std::string_view head) {
-    request_head r;
-    auto eol = head.find("\r\n");
-    std::string_view line = head.substr(0, eol);
-    auto sp1 = line.find(' '), sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp1 == sp2 || sp1 == 0 || sp2 + 1 >= line.size()) return r;
-    std::string_view version = line.substr(sp2 + 1);
-    // RFC 9112 §9.3: HTTP/1.1 persists by default; HTTP/1.0 only with "keep-alive".
-    if (version == "HTTP/1.0") r.keep_alive = false, r.http10 = true;
-    else if (version != "HTTP/1.1") return r;
+// RFC 9112 §3: method SP request-target SP HTTP-version. The method is uppercase letters
+// (all the registered ones are); the target is anything between the first and last SP.
+bool read_request_line(std::string_view line, request_head& r) {
+    const std::size_t sp1 = http::find_char(line, ' '), sp2 = line.rfind(' ');
+    if (sp1 == http::npos || sp1 == sp2 || sp1 == 0 || sp2 + 1 >= line.size()) return false;
+    const std::string_view version = line.substr(sp2 + 1);
+    if (version == "HTTP/1.0") r.http10 = true;
+    else if (version != "HTTP/1.1") return false;
     for (char c : line.substr(0, sp1))
-        if (!std::isupper(static_cast<unsigned char>(c))) return r;
-    bool close = false, keep = false, have_length = false;
-    std::string_view rest = eol == std::string_view::npos ? std::string_view{} : head.substr(eol + 2);
-    while (!rest.empty()) {
-        auto end = rest.find("\r\n");
-        std::string_view field = rest.substr(0, end);
-        rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
-        auto colon = field.find(':');
-        // RFC 9112 §5.1: no whitespace between the field name and the colon.
-        if (colon == std::string_view::npos || colon == 0 || field[colon - 1] == ' ' || field[colon - 1] == '\t')
-            return r;
-        std::string_view name = field.substr(0, colon), value = trim(field.substr(colon + 1));
-        if (iequals(name, "connection")) {
-            const connection_header c = connection_options(value);
-            close |= c.close;
-            keep |= c.keep_alive;
-        } else if (iequals(name, "content-length")) {
-            std::size_t n = 0;
-            auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-            if (ec != std::errc{} || p != value.data() + value.size() || value.empty()) return r;
-            // RFC 9112 §6.3 (5): differing Content-Length values are unrecoverable.
-            if (have_length && n != r.content_length) return r;
-            r.content_length = n;
-            have_length = true;
-        } else if (iequals(name, "transfer-encoding")) {
-            return r; // chunked request bodies are not supported: 400
-        }
+        if (c < 'A' || c > 'Z') return false;
+    return true;
+}
+
+// One field line. Of the names that matter here each has a length of its own, so the
+// length picks the one candidate to compare.
+bool read_field(std::string_view line, request_head& r) {
+    const std::size_t colon = http::find_char(line, ':');
+    // RFC 9112 §5.1: no whitespace between the field name and the colon.
+    if (colon == http::npos || colon == 0 || line[colon - 1] == ' ' || line[colon - 1] == '\t') return false;
+    const std::string_view name = line.substr(0, colon);
+    switch (name.size()) {
+    case 10:
+        if (http::iequals_lower(name, "connection")) read_connection(http::trim(line.substr(colon + 1)), r);
+        return true;
+    case 14: {
+        if (!http::iequals_lower(name, "content-length")) return true;
+        const std::string_view value = http::trim(line.substr(colon + 1));
+        std::size_t n = 0;
+        auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+        if (ec != std::errc{} || p != value.data() + value.size() || value.empty()) return false;
+        // RFC 9112 §6.3 (5): differing Content-Length values are unrecoverable.
+        if (r.have_length && n != r.content_length) return false;
+        r.content_length = n;
+        r.have_length = true;
+        return true;
     }
-    // RFC 9112 §9.6 "close" ends it; RFC 9112 §C.2.2: "keep-alive" keeps an HTTP/1.0 one.
-    if (keep) r.keep_alive = true;
-    if (close) r.keep_alive = false;
-    r.valid = true;
-    return r;
+    case 17:
+        // Chunked request bodies are not supported: 400.
+        return !http::iequals_lower(name, "transfer-encoding");
+    default:
+        return true;
+    }
 }
 
 } // namespace
+
+http_request read_request(std::string_view in, std::size_t max_request) {
+    http_request out;
+    request_head r;
+    // The head must end within max_request + 4 bytes (its empty line's CRLF included).
+    const std::size_t cap = in.size() > max_request ? max_request + 4 : in.size();
+    const std::size_t head = http::scan_head(in.substr(0, cap), [&](std::string_view line, bool first) {
+        if (r.bad) return;
+        r.bad = !(first ? read_request_line(line, r) : read_field(line, r));
+    });
+    if (head == 0) {
+        // RFC 6585 §5: a head over the limit, complete or not, is refused.
+        if (in.size() > max_request) out.what = http_request::kind::head_too_large;
+        return out;
+    }
+    if (r.bad) {
+        out.what = http_request::kind::bad_request;
+        return out;
+    }
+    // RFC 9110 §15.5.14: a body larger than the server will take is refused with 413.
+    if (r.content_length > max_request) {
+        out.what = http_request::kind::content_too_large;
+        return out;
+    }
+    if (in.size() - head < r.content_length) return out; // the body is still coming
+    out.what = http_request::kind::complete;
+    out.size = head + r.content_length;
+    out.http10 = r.http10;
+    // RFC 9112 §9.3: HTTP/1.1 persists by default; HTTP/1.0 only with "keep-alive"
+    // (RFC 9112 §C.2.2); "close" ends either (RFC 9112 §9.6).
+    out.keep_alive = (!r.http10 || r.keep) && !r.close;
+    return out;
+}
 
 http_service::http_service(const http_options& options) : options_(options) {
     std::string body(options.body_size, 'x');
@@ -256,51 +272,48 @@ http_service::http_service(const http_options& options) : options_(options) {
 }
 
 void http_service::received(tcp::stream& s, const tcp::rx_data& data) {
-    const std::span<const std::uint8_t> bytes = data.bytes();
     session& st = state(s);
     // RFC 9112 §9.6: after the response that closes, no further request is read.
     if (st.close_when_sent) return;
-    st.input.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    while (answer_one(s)) {
+    const std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
+    if (st.input.empty()) {
+        // The usual case: whole requests, read where they lie; only an unfinished one is kept.
+        const std::size_t used = answer(s, in);
+        if (used != stop_reading) st.input.assign(in.substr(used));
+        return;
     }
-    if (!st.close_when_sent && st.input.size() > options_.max_request && st.input.find("\r\n\r\n") == std::string::npos)
-        fail(s, "431 Request Header Fields Too Large");
+    st.input.append(in);
+    const std::size_t used = answer(s, st.input);
+    if (used == stop_reading) st.input.clear();
+    else st.input.erase(0, used);
 }
 
-bool http_service::answer_one(tcp::stream& s) {
-    session& st = state(s);
-    if (st.close_when_sent) return false;
-    auto end = st.input.find("\r\n\r\n");
-    if (end == std::string::npos) return false;
-    if (end > options_.max_request) {
-        fail(s, "431 Request Header Fields Too Large");
-        return false;
+std::size_t http_service::answer(tcp::stream& s, std::string_view in) {
+    for (std::size_t used = 0;;) {
+        const http_request r = read_request(in.substr(used), options_.max_request);
+        switch (r.what) {
+        case http_request::kind::incomplete: return used;
+        case http_request::kind::bad_request: return fail(s, "400 Bad Request");
+        case http_request::kind::content_too_large: return fail(s, "413 Content Too Large");
+        case http_request::kind::head_too_large: return fail(s, "431 Request Header Fields Too Large");
+        case http_request::kind::complete: break;
+        }
+        used += r.size;
+        counters_.requests.add();
+        // RFC 9112 §9.6: a server that will close says so with "Connection: close".
+        write(s, !r.keep_alive ? close_ : r.http10 ? keep_alive_10_ : keep_alive_);
+        if (!r.keep_alive) {
+            close_after_sending(s);
+            return stop_reading;
+        }
     }
-    request_head head = parse_head(std::string_view(st.input).substr(0, end));
-    if (!head.valid) {
-        fail(s, "400 Bad Request");
-        return false;
-    }
-    // RFC 9110 §15.5.14: a body larger than the server will take is refused with 413.
-    if (head.content_length > options_.max_request) {
-        fail(s, "413 Content Too Large");
-        return false;
-    }
-    std::size_t total = end + 4 + head.content_length;
-    if (st.input.size() < total) return false; // the body is still coming
-    st.input.erase(0, total);
-    counters_.requests.add();
-    // RFC 9112 §9.6: a server that will close says so with "Connection: close".
-    write(s, !head.keep_alive ? close_ : head.http10 ? keep_alive_10_ : keep_alive_);
-    if (!head.keep_alive) close_after_sending(s);
-    return head.keep_alive;
 }
 
-void http_service::fail(tcp::stream& s, const char* status) {
+std::size_t http_service::fail(tcp::stream& s, const char* status) {
     counters_.bad_requests.add();
-    state(s).input.clear();
     write(s, std::string("HTTP/1.1 ") + status + "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     close_after_sending(s);
+    return stop_reading;
 }
 
 } // namespace tern::app

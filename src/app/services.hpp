@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/object_pool.hpp"
@@ -114,6 +115,24 @@ private:
     std::vector<std::uint8_t> pattern_; // 26 bytes longer than any block, so any offset fits
 };
 
+// The request at the front of a stream of HTTP/1.1 requests (RFC 9112 §2.1, §3, §6), as
+// http_service reads it: the head in one pass where it lies, then a body of Content-Length
+// bytes. `max_request` bounds the head (request line and fields) and the body.
+struct http_request {
+    enum class kind : std::uint8_t {
+        incomplete,        // the head or its body is still coming
+        complete,          // size bytes: the head and its body
+        bad_request,       // 400: malformed, or a body we do not take (chunked)
+        content_too_large, // 413: a Content-Length over max_request
+        head_too_large,    // 431: a head over max_request bytes, ended or not
+    };
+    kind what = kind::incomplete;
+    std::size_t size = 0;
+    bool keep_alive = true; // the connection persists after the response
+    bool http10 = false;    // an HTTP/1.0 request (told "Connection: keep-alive" if it persists)
+};
+http_request read_request(std::string_view in, std::size_t max_request);
+
 struct http_options {
     std::size_t body_size = 13;          // bytes of response body
     std::size_t max_request = 16 * 1024; // request line + headers (beyond: 431), and body (beyond: 413)
@@ -128,10 +147,11 @@ public:
 private:
     void received(tcp::stream& s, const tcp::rx_data& data) override;
     void on_peer_closed(tcp::stream& s) override { close_after_sending(s); }
-    // Answers one complete request at the front of the input; false when none is complete
-    // or the connection is to close after this answer.
-    bool answer_one(tcp::stream& s);
-    void fail(tcp::stream& s, const char* status);
+    // Answers the complete requests at the front of `in`; returns the bytes they took, or
+    // stop_reading when the connection is to close (answered with "close", or refused).
+    std::size_t answer(tcp::stream& s, std::string_view in);
+    std::size_t fail(tcp::stream& s, const char* status); // stop_reading
+    static constexpr std::size_t stop_reading = std::string_view::npos;
 
     http_options options_;
     std::string keep_alive_, close_, keep_alive_10_; // whole responses: head and body

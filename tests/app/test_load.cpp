@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "app/load.hpp"
 
@@ -183,6 +184,90 @@ TEST(http_response_reader, malformed_responses_are_errors) {
     std::string error;
     read_all(r, "HTTP/1.1 200 OK\r\nX: " + std::string(20000, 'a'), &error);
     EXPECT_EQ(error, "response head over 16 KiB");
+}
+
+// What tern-server --mode http sends, twice: the same two responses come out wherever the
+// stream is cut in three, and fed one byte at a time, and all of it is used.
+TEST(http_response_reader, responses_split_in_three_anywhere_or_byte_by_byte) {
+    const std::string one = "HTTP/1.1 200 OK\r\nServer: tern\r\nContent-Type: text/plain\r\n"
+                            "Content-Length: 13\r\n\r\nabcdefghijkl\n";
+    const std::string two = one + one;
+    const std::vector<unsigned> expected{200, 200};
+    for (std::size_t i = 0; i <= two.size(); ++i) {
+        for (std::size_t j = i; j <= two.size(); ++j) {
+            http_response_reader r;
+            std::string error;
+            auto got = read_all(r, std::string_view(two).substr(0, i), &error);
+            for (auto piece : {std::string_view(two).substr(i, j - i), std::string_view(two).substr(j)}) {
+                auto more = read_all(r, piece, &error);
+                got.insert(got.end(), more.begin(), more.end());
+            }
+            ASSERT_EQ(got, expected) << "cuts at " << i << " and " << j;
+            ASSERT_TRUE(error.empty());
+            ASSERT_TRUE(r.idle());
+        }
+    }
+    http_response_reader r;
+    std::vector<unsigned> got;
+    std::size_t used = 0;
+    for (std::size_t i = 0; i < two.size(); ++i) {
+        auto step = r.feed(std::string_view(two).substr(i, 1));
+        ASSERT_TRUE(step.error.empty());
+        used += step.used;
+        if (step.complete) got.push_back(step.complete->status);
+    }
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(used, two.size());
+}
+
+// A Content-Length whose digits come in two reads is read whole: 12, not 1.
+TEST(http_response_reader, content_length_split_across_reads) {
+    http_response_reader r;
+    auto step = r.feed("HTTP/1.1 200 OK\r\nContent-Length: 1");
+    EXPECT_FALSE(step.complete);
+    step = r.feed("2\r\n\r\n0123456789a");
+    EXPECT_EQ(step.used, 16u);
+    EXPECT_FALSE(step.complete);
+    step = r.feed("bHTTP/1.1");
+    EXPECT_EQ(step.used, 1u);
+    ASSERT_TRUE(step.complete);
+    EXPECT_EQ(step.complete->status, 200u);
+}
+
+// RFC 9110 §5.1: field names are case-insensitive (and the Connection options, §7.6.1).
+TEST(http_response_reader, knows_its_fields_in_any_case) {
+    http_response_reader r;
+    auto step = r.feed("HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 2\r\ncOnNeCtIoN: ClOsE\r\n\r\nab");
+    ASSERT_TRUE(step.complete);
+    EXPECT_TRUE(step.complete->close);
+    step = r.feed("HTTP/1.0 200 OK\r\ncontent-length: 0\r\nCONNECTION: KEEP-ALIVE\r\n\r\n");
+    ASSERT_TRUE(step.complete);
+    EXPECT_FALSE(step.complete->close);
+    EXPECT_EQ(r.feed("HTTP/1.1 200 OK\r\nTRANSFER-ENCODING: chunked\r\n\r\n").error,
+              "chunked responses are not supported");
+}
+
+// Names that differ from ours only in bit 0x20 where ours has no letter ('-' and CR) are
+// other names: case folding touches letters only.
+TEST(http_response_reader, folds_the_case_of_letters_only) {
+    http_response_reader r;
+    EXPECT_EQ(r.feed("HTTP/1.1 200 OK\r\nContent\rLength: 0\r\n\r\n").error, "response without Content-Length");
+    http_response_reader r10;
+    auto step = r10.feed("HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: keep\ralive\r\n\r\n");
+    ASSERT_TRUE(step.complete);
+    EXPECT_TRUE(step.complete->close); // not "keep-alive": HTTP/1.0 still closes
+}
+
+// An error is reported once the head is complete, whichever line holds it, and the first
+// one in line order wins; a head still coming is no error until it is over 16 KiB.
+TEST(http_response_reader, errors_wait_for_the_whole_head) {
+    http_response_reader r;
+    auto step = r.feed("HTTX/1.1 200 OK\r\nno colon\r\n");
+    EXPECT_TRUE(step.error.empty());
+    EXPECT_FALSE(step.complete);
+    EXPECT_EQ(r.feed("\r\n").error, "not an HTTP/1.x status line");
+    http_response_reader fields;
+    EXPECT_EQ(fields.feed("HTTP/1.1 200 OK\r\nContent-Length: x\r\nno colon\r\n\r\n").error, "bad Content-Length");
 }
 
 } // namespace

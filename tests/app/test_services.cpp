@@ -296,6 +296,60 @@ TEST_F(services, http_response_is_not_held_by_nagle) {
     ASSERT_TRUE(settle());
 }
 
+// A request split anywhere across segments is answered once, as if it had come whole:
+// two pipelined requests (the second with a body) cut at every byte, the first piece
+// waiting at the server before the second is sent; then the pair one byte a segment.
+TEST_F(services, http_requests_split_anywhere_are_answered_once) {
+    app::http_service http(app::http_options{13, 16 * 1024});
+    const std::string pair = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                             "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+    client c;
+    tcp::connect_options no_delay;
+    no_delay.connection.no_delay = true; // each send() its own segment
+    ASSERT_TRUE(server_node->ep.listen(port, {}, http).has_value());
+    ASSERT_TRUE(client_node->ep.connect(server_ip, port, no_delay, c).has_value());
+    ASSERT_TRUE(run_until([&] { return c.stream != nullptr; }, 1s));
+    std::size_t expected = 0;
+    auto send_in_pieces = [&](const std::vector<std::string_view>& pieces) {
+        for (std::string_view piece : pieces) {
+            const std::uint64_t arrived = http.counters().bytes_in.get() + piece.size();
+            c.send(piece);
+            ASSERT_TRUE(run_until([&] { return http.counters().bytes_in.get() == arrived; }, 1s));
+        }
+        expected += 2;
+        ASSERT_TRUE(run_until([&] { return parse_responses(c.received).size() == expected; }, 1s)) << c.received;
+    };
+    const std::string_view whole = pair;
+    for (std::size_t cut = 1; cut < pair.size(); ++cut) {
+        SCOPED_TRACE(cut);
+        send_in_pieces({whole.substr(0, cut), whole.substr(cut)});
+    }
+    std::vector<std::string_view> bytes;
+    for (std::size_t i = 0; i < pair.size(); ++i) bytes.push_back(whole.substr(i, 1));
+    send_in_pieces(bytes);
+    EXPECT_EQ(http.requests(), expected);
+    EXPECT_EQ(http.bad_requests(), 0u);
+    for (auto& r : parse_responses(c.received)) {
+        EXPECT_EQ(r.status, "HTTP/1.1 200 OK");
+        EXPECT_EQ(r.body.size(), 13u);
+    }
+}
+
+// RFC 9112 §9.6: nothing after a request that closes is read, not even to refuse it (the
+// server refused the bytes behind such a request with a 431 once its answer had gone out).
+TEST_F(services, http_nothing_after_a_closing_request_is_read) {
+    app::http_service http(app::http_options{13, 256});
+    client c;
+    c.request = "GET / HTTP/1.1\r\nConnection: close\r\n\r\n" + std::string(300, 'y');
+    exchange(http, c);
+    EXPECT_TRUE(c.peer_closed);
+    auto responses = parse_responses(c.received);
+    ASSERT_EQ(responses.size(), 1u) << c.received;
+    EXPECT_EQ(responses[0].status, "HTTP/1.1 200 OK");
+    EXPECT_EQ(http.requests(), 1u);
+    EXPECT_EQ(http.bad_requests(), 0u);
+}
+
 struct bad_case {
     const char* name;
     std::string request;
@@ -341,6 +395,76 @@ INSTANTIATE_TEST_SUITE_P(
         bad_case{"unfinished_head_over_the_limit", "GET / HTTP/1.1\r\nX: " + std::string(400, 'y'),
                  "431 Request Header Fields Too Large"}),
     [](const ::testing::TestParamInfo<bad_case>& info) { return info.param.name; });
+
+// ---- read_request (the request reader, without an engine) --------------------------------
+
+using kind = app::http_request::kind;
+
+// Every proper prefix of a request is incomplete, the whole is complete, and the bytes
+// after it are not its own.
+TEST(read_request, is_incomplete_until_the_last_byte_of_its_body) {
+    const std::string request = "POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+    for (std::size_t n = 0; n < request.size(); ++n) {
+        SCOPED_TRACE(n);
+        EXPECT_EQ(app::read_request(std::string_view(request).substr(0, n), 1024).what, kind::incomplete);
+    }
+    const auto r = app::read_request(request + "GET / HTTP/1.1\r\n", 1024);
+    EXPECT_EQ(r.what, kind::complete);
+    EXPECT_EQ(r.size, request.size());
+    EXPECT_TRUE(r.keep_alive);
+    EXPECT_FALSE(r.http10);
+}
+
+// RFC 9110 §5.1: field names are case-insensitive; RFC 9110 §7.6.1: so are the options.
+TEST(read_request, knows_its_fields_in_any_case) {
+    const std::string head = "POST / HTTP/1.1\r\nCONTENT-LENGTH: 2\r\ncOnNeCtIoN: Keep-Alive, CLOSE\r\n\r\n";
+    auto r = app::read_request(head + "ab", 1024);
+    EXPECT_EQ(r.what, kind::complete);
+    EXPECT_EQ(r.size, head.size() + 2);
+    EXPECT_FALSE(r.keep_alive);
+    r = app::read_request("GET / HTTP/1.0\r\nconnection: KEEP-ALIVE\r\n\r\n", 1024);
+    EXPECT_TRUE(r.keep_alive);
+    EXPECT_TRUE(r.http10);
+    EXPECT_EQ(app::read_request("POST / HTTP/1.1\r\nTRANSFER-encoding: chunked\r\n\r\n", 1024).what,
+              kind::bad_request);
+}
+
+// Names that differ from ours only in bit 0x20 where ours has no letter ('-' and CR) are
+// other names: case folding touches letters only.
+TEST(read_request, folds_the_case_of_letters_only) {
+    const std::string head = "POST / HTTP/1.1\r\nContent\rLength: 2\r\n\r\n";
+    const auto r = app::read_request(head + "ab", 1024);
+    EXPECT_EQ(r.what, kind::complete);
+    EXPECT_EQ(r.size, head.size()); // no body: not a Content-Length
+    const auto r10 = app::read_request("GET / HTTP/1.0\r\nConnection: keep\ralive\r\n\r\n", 1024);
+    EXPECT_FALSE(r10.keep_alive);   // nor "keep-alive"
+}
+
+// RFC 6585 §5: the head, with its empty line, must end within max_request + 4 bytes; a
+// head still coming is refused as soon as it is longer than max_request.
+TEST(read_request, refuses_a_head_over_the_limit_at_the_limit) {
+    const std::string start = "GET / HTTP/1.1\r\nX: ";
+    const std::size_t max = 64;
+    const std::string fits = start + std::string(max - start.size(), 'y') + "\r\n\r\n";
+    ASSERT_EQ(fits.size(), max + 4);
+    EXPECT_EQ(app::read_request(fits, max).what, kind::complete);
+    const std::string over = start + std::string(max + 1 - start.size(), 'y') + "\r\n\r\n";
+    EXPECT_EQ(app::read_request(over, max).what, kind::head_too_large);
+    EXPECT_EQ(app::read_request(std::string_view(over).substr(0, max), max).what, kind::incomplete);
+    EXPECT_EQ(app::read_request(std::string_view(over).substr(0, max + 1), max).what, kind::head_too_large);
+    EXPECT_EQ(app::read_request("POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n", max).what,
+              kind::content_too_large);
+}
+
+// The first thing wrong decides, and only once the head is complete: a bad request line
+// is not refused before its head has ended.
+TEST(read_request, is_refused_once_its_head_is_complete) {
+    EXPECT_EQ(app::read_request("get / HTTP/1.1\r\nHost: a\r\n", 1024).what, kind::incomplete);
+    EXPECT_EQ(app::read_request("get / HTTP/1.1\r\nHost: a\r\n\r\n", 1024).what, kind::bad_request);
+    EXPECT_EQ(app::read_request("\r\n\r\n", 1024).what, kind::bad_request); // an empty request line
+    EXPECT_EQ(app::read_request("GET / HTTP/1.1\r\nContent-Length: 99\r\nHost : a\r\n\r\n", 64).what,
+              kind::bad_request); // 400 before 413: the head is bad
+}
 
 // ---- sink and source -------------------------------------------------------------------
 
