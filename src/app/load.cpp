@@ -18,6 +18,7 @@ constexpr std::size_t bulk_chunk = 16 * 1024;
 constexpr duration reconnect_pause = std::chrono::milliseconds(10);
 constexpr unsigned dispatch_tries = 16;
 constexpr unsigned max_opens_per_poll = 256;
+constexpr duration open_grace = std::chrono::milliseconds(1); // cps: how late a held-back open may go
 constexpr std::size_t rtx_samples_per_ms = 64;
 
 std::span<const std::uint8_t> as_bytes(std::string_view s) {
@@ -342,24 +343,27 @@ void load_generator::poll(instant now) {
 // cps: the opens that are due, at most max_opens_per_poll of them in one round so that a
 // round stays short and received packets keep being read. A failed connect() (no free port,
 // table full) pauses the opens: trying again in the same round would fail the same way,
-// and a search of the whole port space each time starved the engine. Opens the caps, the
-// pause or the round's limit prevent are missed, counted, and not made up for in a burst.
-// So are opens while the engine is behind (engine::congested): the rate it cannot carry
-// turns into missed opens here instead of SYNs, segments and retransmissions that the
-// pair cannot carry either (a collapse: the more is offered, the less gets done).
+// and a search of the whole port space each time starved the engine. Opens the caps or the
+// pause prevent are missed, counted, and not made up for in a burst.
+// While the engine is behind (engine::congested) no open is made: the rate it cannot carry
+// turns into missed opens here instead of SYNs, segments and retransmissions that the pair
+// cannot carry either (a collapse: the more is offered, the less gets done). Opens held
+// back that way, or by the round's limit, wait for a later round for up to open_grace, and
+// are missed beyond: a round that is behind now and then (a full burst, a long round)
+// delays a few opens by microseconds, where missing them all cost 0.5% of them at 337k
+// conn/s, and only a lasting lack of capacity shows as missed opens.
 void load_generator::open_due(instant now) {
-    const bool hold = engine_.congested();
+    bump(load_counter::opens_missed, opens_.skip_due(now - open_grace));
+    if (engine_.congested()) return;
     for (unsigned n = 0; n < max_opens_per_poll && opens_.due(now); ++n) {
         opens_.take();
         const std::size_t handshakes = live_.size() - open_.load(std::memory_order_relaxed);
-        if (hold || live_.size() >= connections_ || handshakes >= options_.max_handshakes ||
-            now < connect_paused_until_) {
+        if (live_.size() >= connections_ || handshakes >= options_.max_handshakes || now < connect_paused_until_) {
             bump(load_counter::opens_missed);
             continue;
         }
         if (!open_one(now)) connect_paused_until_ = now + reconnect_pause;
     }
-    bump(load_counter::opens_missed, opens_.skip_due(now));
 }
 
 void load_generator::start(instant now) {
