@@ -321,6 +321,36 @@ TEST_F(engine_test, learned_entries_expire) {
     free_all(sent);
 }
 
+// The engine keeps its last next hop's MAC, but a change to the shared table (a new MAC
+// learned, here by another engine) is used at the next send, and an entry that expired
+// while kept is not.
+TEST_F(engine_test, the_kept_next_hop_follows_the_neighbor_table) {
+    auto config = default_config();
+    config.arp.entry_lifetime = std::chrono::seconds(10);
+    make_engine(config);
+    deliver(arp_frame(wire::arp_op::request, peer_mac, peer_ip, mac_addr{}, our_ip));
+    auto sent = take_sent();
+    free_all(sent);
+    deliver(echo_request(peer_ip, 1, 1));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(wire::ethernet_view::parse(bytes(sent[0]))->dst(), peer_mac);
+    free_all(sent);
+    const mac_addr moved{{0x02, 0, 0, 0, 0, 0x77}};
+    neighbors_.update(peer_ip, moved, clock_.now() + std::chrono::seconds(5));
+    deliver(echo_request(peer_ip, 1, 2));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(wire::ethernet_view::parse(bytes(sent[0]))->dst(), moved);
+    free_all(sent);
+    clock_.advance(std::chrono::seconds(5)); // the entry expires; the table is not written
+    deliver(echo_request(peer_ip, 1, 3));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(parse_arp(bytes(sent[0])).arp.op, wire::arp_op::request); // asks again
+    free_all(sent);
+}
+
 TEST_F(engine_test, off_link_destinations_go_to_the_gateway_or_nowhere) {
     make_engine();
     ipv4_addr far = ipv4_addr::from_octets(198, 19, 1, 1);
