@@ -298,6 +298,12 @@ load_totals load_generator::totals() const {
     return t;
 }
 
+std::size_t load_generator::first_handshakes() const {
+    std::size_t n = 0;
+    for (const conn* c : live_) n += !c->established && c->s->retransmits() == 0;
+    return n;
+}
+
 std::uint64_t load_generator::live_retransmits() const {
     std::uint64_t n = 0;
     for (const conn* c : live_) n += c->s->retransmits();

@@ -201,6 +201,11 @@ public:
     const histogram& connect_latency() const { return connect_latency_; }
     // Only once the engine has stopped: retransmissions of connections still open.
     std::uint64_t live_retransmits() const;
+    // Only once the engine has stopped: connections still in their first handshake, their
+    // SYN not yet sent again. A server that closes connections as it goes (nginx after
+    // keepalive_requests) is reconnected to all the time, and a run may end while one of
+    // them is in its handshake; a SYN the server left unanswered has been sent again.
+    std::size_t first_handshakes() const;
 
     // No more connections or requests from here on (the end of a run).
     void stop_opening();

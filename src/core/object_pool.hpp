@@ -14,7 +14,9 @@
 
 #include <cassert>
 #include <cstddef>
+#include <mutex>
 #include <new>
+#include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
@@ -63,9 +65,17 @@ private:
         thread_local list l;
         return l;
     }
-    // A new slab threaded onto the list. Never freed: see the header comment.
+    // A new slab threaded onto the list. Never freed (see the header comment), but kept in
+    // a list of all slabs, so that a leak checker sees them reachable once every slot of
+    // one is free (the free lists point into poisoned memory and are thread-local).
     static void refill(list& l) {
         auto* slab = static_cast<slot*>(::operator new(sizeof(slot) * PerSlab, std::align_val_t(alignof(slot))));
+        {
+            static std::mutex m; // refills are rare: a slab holds PerSlab objects
+            static auto* slabs = new std::vector<slot*>(); // never destroyed, as the slabs
+            std::lock_guard lock(m);
+            slabs->push_back(slab);
+        }
         for (std::size_t i = PerSlab; i-- > 0;) {
             slab[i].next = l.head;
             l.head = &slab[i];
