@@ -272,8 +272,9 @@ int main(int argc, char** argv) {
         ("close", po::value<std::string>()->default_value("client"), "cps: who closes first, client or server")
         ("pipeline", po::value<unsigned>()->default_value(16), "open loop: most requests outstanding per connection")
         ("ramp", po::value<double>()->default_value(0), "open the connections evenly over this many seconds")
-        ("max-handshakes", po::value<unsigned>()->default_value(4096),
-         "cps: at most this many connections in their handshake per engine; opens beyond are missed")
+        ("max-handshakes", po::value<unsigned>()->default_value(256),
+         "cps: at most this many connections in their handshake per engine; opens beyond are missed "
+         "(the rate is at most this / the handshake's round trip: raise it on a long path)")
         ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")
         ("direction", po::value<std::string>()->default_value("upload"), "throughput: upload, download or both")
         ("path", po::value<std::string>()->default_value("/"), "HTTP request path")
