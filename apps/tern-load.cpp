@@ -272,7 +272,7 @@ int main(int argc, char** argv) {
         ("close", po::value<std::string>()->default_value("client"), "cps: who closes first, client or server")
         ("pipeline", po::value<unsigned>()->default_value(16), "open loop: most requests outstanding per connection")
         ("ramp", po::value<double>()->default_value(0), "open the connections evenly over this many seconds")
-        ("max-handshakes", po::value<unsigned>()->default_value(256),
+        ("max-handshakes", po::value<unsigned>()->default_value(1024),
          "cps: at most this many connections in their handshake per engine; opens beyond are missed "
          "(the rate is at most this / the handshake's round trip: raise it on a long path)")
         ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")

@@ -349,22 +349,24 @@ void load_generator::poll(instant now) {
 // cps: the opens that are due, at most max_opens_per_poll of them in one round so that a
 // round stays short and received packets keep being read. A failed connect() (no free port,
 // table full) pauses the opens: trying again in the same round would fail the same way,
-// and a search of the whole port space each time starved the engine. Opens the caps or the
-// pause prevent are missed, counted, and not made up for in a burst.
-// While the engine is behind (engine::congested) no open is made: the rate it cannot carry
-// turns into missed opens here instead of SYNs, segments and retransmissions that the pair
-// cannot carry either (a collapse: the more is offered, the less gets done). Opens held
-// back that way, or by the round's limit, wait for a later round for up to open_grace, and
-// are missed beyond: a round that is behind now and then (a full burst, a long round)
-// delays a few opens by microseconds, where missing them all cost 0.5% of them at 337k
-// conn/s, and only a lasting lack of capacity shows as missed opens.
+// and a search of the whole port space each time starved the engine. Opens the pause
+// prevents are missed, counted, and not made up for in a burst.
+// While the engine is behind (engine::congested), or the caps of open connections and of
+// handshakes are reached, no open is made: the rate the pair cannot carry turns into missed
+// opens here instead of SYNs, segments and retransmissions that it cannot carry either (a
+// collapse: the more is offered, the less gets done). Opens held back that way, or by the
+// round's limit, wait for a later round for up to open_grace, and are missed beyond: a
+// round behind now and then (a full burst, a long round, a moment with the handshakes at
+// their cap) delays a few opens by microseconds, where missing them all cost 0.5% of them
+// at 337k conn/s, and only a lasting lack of capacity shows as missed opens.
 void load_generator::open_due(instant now) {
     bump(load_counter::opens_missed, opens_.skip_due(now - open_grace));
     if (engine_.congested()) return;
     for (unsigned n = 0; n < max_opens_per_poll && opens_.due(now); ++n) {
-        opens_.take();
         const std::size_t handshakes = live_.size() - open_.load(std::memory_order_relaxed);
-        if (live_.size() >= connections_ || handshakes >= options_.max_handshakes || now < connect_paused_until_) {
+        if (live_.size() >= connections_ || handshakes >= options_.max_handshakes) return;
+        opens_.take();
+        if (now < connect_paused_until_) {
             bump(load_counter::opens_missed);
             continue;
         }
