@@ -145,6 +145,7 @@ private:
 
     void send_to(rte_mbuf* m, mac_addr dst_mac);
     const mac_addr* neighbor_of(ipv4_addr hop);
+    ipv4_addr hop_toward(ipv4_addr dst) const;
     void send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst);
     void transmit(rte_mbuf* m);
     void flush();

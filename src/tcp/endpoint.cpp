@@ -543,8 +543,10 @@ void endpoint_core::settle(stream_state& s) {
         }
         return;
     }
+    // Output due is sent, and the timer set for what it leaves, in flush_output this round:
+    // working out the deadline now as well would be done twice per segment.
+    if (s.conn_.output_due()) return list_output(s);
     // on_timer asks the connection what is due, so a hook that fires early costs one call.
-    if (s.conn_.output_due()) list_output(s);
     if (auto deadline = s.conn_.next_deadline()) {
         engine_.timers().arm_no_later(s.timer_, *deadline);
     } else {
