@@ -194,6 +194,7 @@ struct endpoint_stats {
     counter syn_cookies_rejected;  // ACKs to a listener that had sent cookies, with none valid (RST sent)
     counter accept_backlog_full;   // SYNs or handshake ACKs dropped: the listener's accept backlog is full
     counter time_wait_reused;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
+    counter time_wait_evicted;     // TIME-WAIT records let go before 2·MSL: as many as max_connections were held
     counter syn_dropped_busy;      // SYNs dropped while the engine was behind (engine::congested)
 };
 
@@ -341,6 +342,9 @@ public:
                                            app_events& app);
 
     std::size_t connections() const;
+    // Connections that went through TIME-WAIT less than 2·MSL ago: kept as small records,
+    // no longer as connections (they are not in connections(); on_closed came on entry).
+    std::size_t time_wait() const;
     const endpoint_stats& stats() const;
     const tcp_config& config() const;
     // endpoint_stats and the total per TCP drop reason (live and freed connections), by name.

@@ -24,6 +24,7 @@
 #include "tcp/scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
 #include "tcp/tcb.hpp"
+#include "tcp/time_wait.hpp"
 #include "tcp/types.hpp"
 #include "tern/result.hpp"
 
@@ -84,6 +85,13 @@ public:
     // ended_by_new_syn() says so: the owner passes the SYN on to its listener.
     bool syn_may_reuse(const segment& seg) const;
     bool ended_by_new_syn() const { return ended_by_new_syn_; }
+    // For an owner that keeps TIME-WAIT apart (time_wait.hpp): in TIME-WAIT with no output
+    // due, time_wait_state() is the record that stands for this connection from now on, and
+    // leave_time_wait() takes the connection to CLOSED, sending nothing, and tells
+    // on_closed(normal): for the application the connection is over (as a socket is after
+    // close() in Linux, whose TIME-WAIT is a kernel record too).
+    time_wait_record time_wait_state() const;
+    void leave_time_wait();
     // Fires every timer due at `now`.
     void on_timer(instant now);
     // The earliest instant at which on_timer has work; none when idle.
@@ -110,8 +118,8 @@ private:
     bool check_timestamp(const segment& seg, instant now);
     void update_ts_recent(const segment& seg, instant now);
     bool check_seq(segment& seg, instant now);
-    bool check_rst(const segment& seg, instant now);
-    bool check_syn(const segment& seg, instant now);
+    bool check_rst(const segment& seg, seq32 seq_as_sent, instant now);
+    bool check_syn(bool syn, instant now);
     void challenge_ack(instant now);
     bool check_ack(const segment& seg, instant now);
     void process_text(const segment& seg, instant now);

@@ -180,6 +180,7 @@ result<stream*, connect_error> tcp_endpoint::connect(ipv4_addr remote, std::uint
     return core_->connect(remote, port, options, app);
 }
 std::size_t tcp_endpoint::connections() const { return core_->connections(); }
+std::size_t tcp_endpoint::time_wait() const { return core_->time_wait(); }
 const endpoint_stats& tcp_endpoint::stats() const { return core_->stats(); }
 const tcp_config& tcp_endpoint::config() const { return core_->config(); }
 std::vector<std::pair<std::string_view, std::uint64_t>> tcp_endpoint::counters() const { return core_->counters(); }
@@ -199,7 +200,9 @@ std::string_view to_string(connect_error e) {
 // ---- endpoint ------------------------------------------------------------------------
 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
-    : engine_(eng), config_(config), table_(max_connections), isn_key_(random_key()), cookies_(random_key()) {
+    : engine_(eng), config_(config), table_(max_connections), time_wait_(max_connections),
+      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()),
+      cookies_(random_key()) {
     std::random_device rd;
     for (auto& c : port_cursors_) c = std::uint16_t(rd() % ephemeral_count);
     engine_.set_protocol_handler(this);
@@ -209,6 +212,7 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
 endpoint_core::~endpoint_core() {
     engine_.set_protocol_handler(nullptr);
     engine_.on_unreachable(nullptr);
+    engine_.timers().cancel(time_wait_timer_);
     std::vector<stream_state*> live;
     table_.for_each([&](const flow_key&, stream_state* s) { live.push_back(s); });
     table_.clear();
@@ -238,6 +242,7 @@ result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::
     if (!local_port) return unexpected(connect_error::no_free_port);
     const flow f{{local, *local_port}, {remote_ip, remote_port}};
     const flow_key key = key_of(f);
+    if (time_wait_.find(key)) return unexpected(connect_error::port_in_use);
     auto* s = new stream_state(*this, options.connection, app, false);
     s->key_ = key;
     if (!table_.insert(key, s)) {
@@ -271,7 +276,7 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
         const auto port = std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count);
         cursor = std::uint16_t((cursor + 1) % ephemeral_count);
         if (listeners_.contains(port)) continue;
-        if (!table_.find(flow_key{local, remote_ip, port, remote_port})) return port;
+        if (!tuple_taken(flow_key{local, remote_ip, port, remote_port})) return port;
     }
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
@@ -318,6 +323,8 @@ void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::t
             else
                 reply_no_connection(seg);
         }
+    } else if (time_wait_record* r = time_wait_.find(key)) {
+        on_time_wait(*r, seg);
     } else if (auto l = listeners_.find(tcp.dst_port()); l != listeners_.end()) {
         on_listener(seg, l->second, std::nullopt);
     } else {
@@ -437,11 +444,85 @@ stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::
 }
 
 void endpoint_core::on_timer(timer_hook& hook) {
+    if (&hook == &time_wait_timer_) {
+        erasures_ += time_wait_.expire(engine_.now()); // their ports may serve connect() now
+        return arm_time_wait_timer();
+    }
     ++depth_;
     auto& s = *static_cast<stream_state*>(hook.owner);
     s.conn_.on_timer(engine_.now());
     settle(s);
     if (--depth_ == 0) free_retired();
+}
+
+// The connection has reached TIME-WAIT and sent all it owed: a record takes its place, and
+// the connection (its ~900 bytes, its buffers) is freed now rather than 2·MSL from now.
+void endpoint_core::keep_time_wait(stream_state& s) {
+    engine_.timers().cancel(s.timer_);
+    const flow_key key = s.key_;
+    table_.erase(key);
+    s.in_table_ = false;
+    retired_.push_back(&s);
+    if (!time_wait_.insert(s.conn_.time_wait_state())) ++stats_.time_wait_evicted;
+    arm_time_wait_timer();
+    s.conn_.leave_time_wait(); // on_closed(normal), after the record holds the 4-tuple
+}
+
+void endpoint_core::arm_time_wait_timer() {
+    if (auto deadline = time_wait_.next_deadline()) engine_.timers().arm_no_later(time_wait_timer_, *deadline);
+    else engine_.timers().cancel(time_wait_timer_);
+}
+
+// A segment for a 4-tuple in TIME-WAIT (time_wait_input decides).
+void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
+    using action = time_wait_reply::action;
+    const instant now = engine_.now();
+    const time_wait_reply reply = time_wait_input(r, seg, config_);
+    if (reply.drop) ++freed_drops_[std::size_t(*reply.drop)];
+    const flow f{{r.key.local_ip, r.key.local_port}, {r.key.remote_ip, r.key.remote_port}};
+    switch (reply.what) {
+    case action::none: break;
+    case action::challenge_ack:
+        if (!time_wait_challenge_allowed(now)) {
+            ++freed_drops_[std::size_t(tcp_drop::challenge_limited)];
+            break;
+        }
+        [[fallthrough]];
+    case action::ack: emit(f, time_wait_ack(r, now), {}); break;
+    case action::close:
+        time_wait_.erase(r);
+        ++erasures_;
+        return arm_time_wait_timer();
+    case action::reuse: {
+        // RFC 6191: the SYN ends TIME-WAIT and opens a new connection through the
+        // listener, as if the old one had already gone; its ISS starts above SND.NXT.
+        const seq32 snd_nxt = r.snd_nxt;
+        time_wait_.erase(r);
+        ++erasures_;
+        ++stats_.time_wait_reused;
+        arm_time_wait_timer();
+        if (auto l = listeners_.find(seg.header.dst_port); l != listeners_.end())
+            on_listener(seg, l->second, snd_nxt);
+        else
+            reply_no_connection(seg);
+        return;
+    }
+    }
+    if (reply.restart) {
+        time_wait_.restart(r, now + 2 * config_.msl);
+        arm_time_wait_timer();
+    }
+}
+
+// RFC 5961 §7: at most challenge_acks_per_second, here for all TIME-WAIT records together.
+bool endpoint_core::time_wait_challenge_allowed(instant now) {
+    if (now - time_wait_challenge_start_ >= std::chrono::seconds(1)) {
+        time_wait_challenge_start_ = now;
+        time_wait_challenges_ = 0;
+    }
+    if (time_wait_challenges_ >= config_.challenge_acks_per_second) return false;
+    ++time_wait_challenges_;
+    return true;
 }
 
 // ARP for `hop` failed: every connection in SYN-SENT whose next hop it is gives up
@@ -491,7 +572,8 @@ void endpoint_core::flush_output() {
         stream_state& s = *output_due_[i];
         s.due_index_ = stream_state::not_due;
         s.conn_.flush_output(now);
-        settle(s); // the RTO its data armed; output never closes a connection
+        if (s.conn_.state() == tcp_state::time_wait) keep_time_wait(s);
+        else settle(s); // the RTO its data armed; output never closes a connection
     }
     output_due_.clear();
     --depth_;
@@ -545,7 +627,9 @@ void endpoint_core::settle(stream_state& s) {
     }
     // Output due is sent, and the timer set for what it leaves, in flush_output this round:
     // working out the deadline now as well would be done twice per segment.
-    if (s.conn_.output_due()) return list_output(s);
+    // A connection in TIME-WAIT becomes a record there too, once the ACK of the FIN is out
+    // (a settle from an application's call inside on_segment comes before the ACK is due).
+    if (s.conn_.output_due() || st == tcp_state::time_wait) return list_output(s);
     // on_timer asks the connection what is due, so a hook that fires early costs one call.
     if (auto deadline = s.conn_.next_deadline()) {
         engine_.timers().arm_no_later(s.timer_, *deadline);
@@ -578,6 +662,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"syn_cookies_rejected", stats_.syn_cookies_rejected},
         {"accept_backlog_full", stats_.accept_backlog_full},
         {"time_wait_reused", stats_.time_wait_reused},
+        {"time_wait_evicted", stats_.time_wait_evicted},
+        {"time_wait", time_wait_.size()},
         {"syn_dropped_busy", stats_.syn_dropped_busy},
         {"connections", table_.size()},
     };
@@ -594,6 +680,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
 std::array<std::size_t, tcp_state_count> endpoint_core::count_by_state() const {
     std::array<std::size_t, tcp_state_count> n{};
     table_.for_each([&](const flow_key&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
+    n[std::size_t(tcp_state::time_wait)] += time_wait_.size();
     return n;
 }
 
@@ -601,6 +688,14 @@ std::vector<tcp_info> endpoint_core::list(std::size_t limit) const {
     std::vector<tcp_info> out;
     table_.for_each([&](const flow_key&, const stream_state* s) {
         if (out.size() < limit) out.push_back(s->conn_.info());
+    });
+    time_wait_.for_each([&](const time_wait_record& r) {
+        if (out.size() >= limit) return;
+        tcp_info i;
+        i.state = tcp_state::time_wait;
+        i.id = {{r.key.local_ip, r.key.local_port}, {r.key.remote_ip, r.key.remote_port}};
+        i.timestamps = r.ts_ok;
+        out.push_back(i);
     });
     return out;
 }

@@ -30,6 +30,7 @@
 #include "core/timer_wheel.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/syn_cookie.hpp"
+#include "tcp/time_wait.hpp"
 #include "tcp/types.hpp"
 #include "tern/result.hpp"
 #include "tern/tcp.hpp"
@@ -102,6 +103,7 @@ public:
                                            const connect_options& options, app_events& app);
 
     std::size_t connections() const { return table_.size(); }
+    std::size_t time_wait() const { return time_wait_.size(); }
     const endpoint_stats& stats() const { return stats_; }
     const tcp_config& config() const { return config_; }
     std::vector<std::pair<std::string_view, std::uint64_t>> counters() const;
@@ -142,10 +144,21 @@ private:
     seq32 initial_sequence(const flow_key& key) const;
     std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
+    // TIME-WAIT kept as a record (time_wait.hpp) once the connection has nothing to send.
+    void keep_time_wait(stream_state& s);
+    void on_time_wait(time_wait_record& r, const segment& seg);
+    void arm_time_wait_timer();
+    bool time_wait_challenge_allowed(instant now);
+    bool tuple_taken(const flow_key& key) const { return table_.find(key) || time_wait_.find(key); }
 
     engine& engine_;
     tcp_config config_;
     flow_table<stream_state> table_;
+    time_wait_table time_wait_; // as many records as table_ holds connections
+    timer_hook time_wait_timer_;
+    // RFC 5961 §7 for TIME-WAIT records: one budget of challenge ACKs a second for them all.
+    instant time_wait_challenge_start_{};
+    std::uint32_t time_wait_challenges_ = 0;
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
     // Connections with deferred output due (connection::defer_output): flushed once per

@@ -122,12 +122,23 @@ void connection::on_synchronized(segment seg, instant now) {
         ended_by_new_syn_ = true;
         return to_closed(close_reason::normal);
     }
+    // A SYN,ACK answering ours while we are SYN-RECEIVED after a simultaneous open
+    // repeats the peer's SYN at IRS: like BSD and Linux, drop the old SYN and keep the ACK.
+    if (state_ == tcp_state::syn_received && seg.has(f::syn) && seg.has(f::ack) && seg.seq() == tcb_.irs) {
+        seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
+        seg.header.seq = (seg.seq() + 1).raw();
+    }
     if (!check_timestamp(seg, now)) return;
+    // RFC 5961 judges the RST and the SYN as they came, before check_seq trims the segment
+    // to the window (Linux too): an RST whose data reaches RCV.NXT from below does not sit
+    // at exactly RCV.NXT, and a SYN before RCV.NXT is still a SYN.
+    const seq32 seq_as_sent = seg.seq();
+    const bool syn_as_sent = seg.has(f::syn);
     if (!check_seq(seg, now)) return;
     update_ts_recent(seg, now);
-    if (!check_rst(seg, now)) return;
+    if (!check_rst(seg, seq_as_sent, now)) return;
     // Third (security) is not checked: no IPSO/CIPSO.
-    if (!check_syn(seg, now)) return;
+    if (!check_syn(syn_as_sent, now)) return;
     if (!check_ack(seg, now)) return;
     if (!syn_text_.empty()) {
         process_syn_text(seg, now);
@@ -186,12 +197,6 @@ void connection::update_ts_recent(const segment& seg, instant now) {
 
 // §3.10.7.4 first: check the sequence number, then trim the segment to the window.
 bool connection::check_seq(segment& seg, instant now) {
-    // A SYN,ACK answering ours while we are SYN-RECEIVED after a simultaneous open
-    // repeats the peer's SYN at IRS: like BSD and Linux, drop the old SYN and keep the ACK.
-    if (state_ == tcp_state::syn_received && seg.has(f::syn) && seg.has(f::ack) && seg.seq() == tcb_.irs) {
-        seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
-        seg.header.seq = (seg.seq() + 1).raw();
-    }
     // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of the
     // remote FIN. Acknowledge it, and restart the 2 MSL timeout."
     if (state_ == tcp_state::time_wait && seg.has(f::fin) && !seg.has(f::rst) &&
@@ -204,12 +209,7 @@ bool connection::check_seq(segment& seg, instant now) {
     const std::uint32_t len = seg.len();
     const std::uint32_t wnd = tcb_.rcv_wnd;
     const seq32 nxt = tcb_.rcv_nxt;
-    bool acceptable;
-    if (len == 0)
-        acceptable = wnd == 0 ? seg.seq() == nxt : in_range(nxt, seg.seq(), nxt + wnd);
-    else
-        acceptable = wnd != 0 && (in_range(nxt, seg.seq(), nxt + wnd) || in_range(nxt, seg.seq() + (len - 1), nxt + wnd));
-    if (!acceptable) {
+    if (!segment_acceptable(nxt, wnd, seg.seq(), len)) {
         // A copy of data we acknowledged, whose ACK was lost, ending at Last.ACK.sent: its
         // TSval is echoed (as Linux does), for an RTT from the earlier copy "would probably
         // include the sender's retransmit timeout" (RFC 7323 §4.3 (C)). Reaching exactly
@@ -255,9 +255,9 @@ bool connection::check_seq(segment& seg, instant now) {
 
 // §3.10.7.4 second: the RST bit, with RFC 5961 §3.2: only an RST at exactly RCV.NXT
 // resets; any other (in-window) RST gets a challenge ACK.
-bool connection::check_rst(const segment& seg, instant now) {
+bool connection::check_rst(const segment& seg, seq32 seq_as_sent, instant now) {
     if (!seg.has(f::rst)) return true;
-    if (seg.seq() != tcb_.rcv_nxt) {
+    if (seq_as_sent != tcb_.rcv_nxt) {
         challenge_ack(now); // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
         drop(tcp_drop::rst_challenged);
         return false;
@@ -277,8 +277,8 @@ bool connection::check_rst(const segment& seg, instant now) {
 
 // §3.10.7.4 fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2),
 // whatever its sequence number.
-bool connection::check_syn(const segment& seg, instant now) {
-    if (!seg.has(f::syn)) return true;
+bool connection::check_syn(bool syn, instant now) {
+    if (!syn) return true;
     challenge_ack(now);
     drop(tcp_drop::syn_challenged);
     return false;

@@ -46,4 +46,12 @@ constexpr bool in_range(seq32 lo, seq32 s, seq32 hi) { return lo <= s && s < hi;
 // The unsigned number of sequence numbers from `from` to `to` (to must not be before from).
 constexpr std::uint32_t seq_distance(seq32 from, seq32 to) { return to.raw() - from.raw(); }
 
+// RFC 9293 §3.10.7.4 first, the four cases of the acceptability test: a segment of `len`
+// (SEG.LEN) at `seq` against RCV.NXT and RCV.WND.
+constexpr bool segment_acceptable(seq32 rcv_nxt, std::uint32_t rcv_wnd, seq32 seq, std::uint32_t len) {
+    const seq32 right = rcv_nxt + rcv_wnd;
+    if (len == 0) return rcv_wnd == 0 ? seq == rcv_nxt : in_range(rcv_nxt, seq, right);
+    return rcv_wnd != 0 && (in_range(rcv_nxt, seq, right) || in_range(rcv_nxt, seq + (len - 1), right));
+}
+
 } // namespace tern::tcp

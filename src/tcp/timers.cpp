@@ -2,6 +2,7 @@
 // TIME-WAIT (RFC 9293 §3.10.7.4), zero-window probes (§3.8.6.1), keep-alives (RFC 1122
 // §4.2.3.6), and the way out to CLOSED.
 #include <algorithm>
+#include <cassert>
 
 #include "tcp/connection.hpp"
 
@@ -100,6 +101,28 @@ void connection::enter_time_wait(instant now) {
     persist_deadline_.reset();
     keepalive_deadline_.reset();
     time_wait_deadline_ = now + 2 * config_.msl;
+}
+
+time_wait_record connection::time_wait_state() const {
+    assert(state_ == tcp_state::time_wait && !output_due_ && !tcb_.ack_now);
+    time_wait_record r;
+    r.key = {flow_.local.addr, flow_.remote.addr, flow_.local.port, flow_.remote.port};
+    r.snd_nxt = tcb_.snd_nxt;
+    r.rcv_nxt = tcb_.rcv_nxt;
+    r.rcv_wnd = tcb_.rcv_wnd;
+    r.max_snd_wnd = tcb_.max_snd_wnd;
+    r.ts_recent = tcb_.ts_recent;
+    r.ts_offset = options_.ts_offset;
+    r.deadline = *time_wait_deadline_;
+    r.window = advertised_window(false);
+    r.ts_ok = tcb_.ts_ok;
+    r.passive = passive_;
+    return r;
+}
+
+void connection::leave_time_wait() {
+    assert(state_ == tcp_state::time_wait && !output_due_);
+    to_closed(close_reason::normal);
 }
 
 void connection::to_closed(close_reason why) {

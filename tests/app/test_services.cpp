@@ -140,6 +140,7 @@ protected:
         return run_until(
             [&] {
                 return client_node->ep.connections() == 0 && server_node->ep.connections() == 0 &&
+                       client_node->ep.time_wait() == 0 && server_node->ep.time_wait() == 0 &&
                        !link_.next_arrival() && client_node->eng.tx_backlog() == 0 &&
                        server_node->eng.tx_backlog() == 0;
             },

@@ -235,7 +235,8 @@ public:
                                                                     fault_->counters(fault_direction::tx).held ==
                                                                 0) &&
                        client->eng.tx_backlog() == 0 && server->eng.tx_backlog() == 0 &&
-                       client->ep.connections() == 0 && server->ep.connections() == 0;
+                       client->ep.connections() == 0 && server->ep.connections() == 0 &&
+                       client->ep.time_wait() == 0 && server->ep.time_wait() == 0;
             },
             limit);
     }
@@ -279,12 +280,16 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional
     ASSERT_TRUE(s.has_value());
 
     // The client closes first (the server closes once it has the client's FIN), so it is
-    // the one to pass through TIME_WAIT. Its stream is valid until on_closed.
+    // the one to pass through TIME_WAIT: its stream closes on reaching it (valid until
+    // on_closed), and the endpoint keeps a record of it for 2·MSL.
     bool client_time_wait = false;
+    std::optional<instant> time_wait_over;
     ASSERT_TRUE(p.run_until(
         [&] {
-            if (!client.reason && (*s)->state() == tcp::tcp_state::time_wait) client_time_wait = true;
-            return client.reason.has_value() && !server.reasons.empty();
+            const bool in_time_wait = p.client->ep.time_wait() > 0;
+            client_time_wait = client_time_wait || in_time_wait;
+            if (client_time_wait && !in_time_wait && !time_wait_over) time_wait_over = p.clock_.now();
+            return time_wait_over && client.reason.has_value() && !server.reasons.empty();
         },
         600s))
         << "sent " << client.sent << " received " << client.received.size() << " server got " << server.received
@@ -300,7 +305,7 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional
     EXPECT_EQ(server.reasons[0], tcp::close_reason::normal);
     EXPECT_TRUE(client_time_wait);
     if (time_wait) {
-        const duration waited = client.closed_at - server.closed_at;
+        const duration waited = *time_wait_over - server.closed_at;
         // A FIN that reaches the client after the server has closed (a duplicate, or one
         // held back) is acknowledged, and the server, with no connection left, answers
         // that ACK with an RST (§3.10.7.1). RFC 9293 §3.10.7.4 (second, TIME-WAIT): "If
@@ -612,22 +617,27 @@ TEST(tcp_engine, time_wait_is_reused_by_a_newer_syn) {
     constexpr std::uint16_t client_port = 40000;
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, tcp::connect_options{.local_port = client_port}, client).has_value());
     ASSERT_TRUE(p.run_until([&] { return client.reasons.size() == 1; }, 10s));
-    EXPECT_EQ(p.server->ep.connections(), 1u); // in TIME-WAIT
+    // The server closed first: its connection is over, a TIME-WAIT record stands for it.
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+    EXPECT_EQ(p.server->ep.time_wait(), 1u);
+    EXPECT_EQ(p.server->ep.count_by_state()[std::size_t(tcp::tcp_state::time_wait)], 1u);
+    ASSERT_EQ(server.reasons.size(), 1u);
     const instant again = p.clock_.now() + 10ms; // a later TSval than the old connection's last
     ASSERT_TRUE(p.run_until([&] { return p.clock_.now() >= again; }, 1s));
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, tcp::connect_options{.local_port = client_port}, client).has_value());
-    ASSERT_TRUE(p.run_until([&] { return client.reasons.size() == 2 && server.reasons.size() == 1; }, 10s));
+    ASSERT_TRUE(p.run_until([&] { return client.reasons.size() == 2 && server.reasons.size() == 2; }, 10s));
     EXPECT_EQ(p.server->ep.stats().time_wait_reused, 1u);
     EXPECT_EQ(counter(p.server->ep, "time_wait_reused"), 1u);
     EXPECT_EQ(p.server->ep.stats().accepted, 2u);
     EXPECT_EQ(client.received, 10u);
     EXPECT_EQ(client.reasons, (std::vector{tcp::close_reason::normal, tcp::close_reason::normal}));
     ASSERT_EQ(server.iss.size(), 2u);
-    ASSERT_EQ(server.snd_max.size(), 1u);
-    EXPECT_EQ(server.reasons[0], tcp::close_reason::normal); // the old one, ended by the SYN
+    ASSERT_EQ(server.snd_max.size(), 2u);
+    EXPECT_EQ(server.reasons, (std::vector{tcp::close_reason::normal, tcp::close_reason::normal}));
     EXPECT_GT(server.iss[1], server.snd_max[0]);
+    EXPECT_EQ(p.server->ep.time_wait(), 1u); // the new one's
     ASSERT_TRUE(p.settle(200s)); // the new one's TIME-WAIT runs out
-    EXPECT_EQ(server.reasons.size(), 2u);
+    EXPECT_EQ(p.server->ep.time_wait(), 0u);
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
