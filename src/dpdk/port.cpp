@@ -11,16 +11,12 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "dpdk/rss.hpp"
 #include "wire/ethernet.hpp"
 
 namespace tern {
 
 namespace {
-
-// A Toeplitz key of one repeated 16-bit pattern hashes (a,b) and (b,a) alike, so both
-// directions of a flow land on one queue (Woo & Park, "Scalable TCP session monitoring
-// with symmetric receive-side scaling", 2012).
-constexpr std::uint8_t symmetric_rss_key_byte(std::size_t i) { return i % 2 == 0 ? 0x6d : 0x5a; }
 
 std::string errno_text(int rc) { return rte_strerror(rc < 0 ? -rc : rc); }
 
@@ -48,7 +44,9 @@ rte_eth_conf make_eth_conf(const rte_eth_dev_info& info, const port_offloads& o,
     if (o.rss) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         std::uint8_t key_len = info.hash_key_size ? info.hash_key_size : 40;
-        for (std::size_t i = 0; i < key_len; ++i) rss_key[i] = symmetric_rss_key_byte(i);
+        // tern's symmetric key (rss.hpp), which the software hash shares: both directions
+        // of a flow land on one queue.
+        for (std::size_t i = 0; i < key_len; ++i) rss_key[i] = rss::symmetric_key_byte(i);
         conf.rx_adv_conf.rss_conf.rss_key = rss_key;
         conf.rx_adv_conf.rss_conf.rss_key_len = key_len;
         conf.rx_adv_conf.rss_conf.rss_hf =
