@@ -240,6 +240,8 @@ private:
     void open_due(instant now);
     bool open_one(instant now);
     std::optional<tcp::endpoint> next_source();
+    std::optional<tcp::endpoint> peek_source(std::uint32_t ahead = 0) const;
+    tcp::connect_options connect_from(std::optional<tcp::endpoint> source) const;
     void send_request(tcp::stream& s, conn& c, instant intended);
     void write(tcp::stream& s, conn& c, std::string_view bytes);
     void flush(tcp::stream& s, conn& c);
@@ -275,6 +277,10 @@ private:
     std::vector<conn*> live_;   // every connection of ours, connecting or established
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet
+    // prepare_connect runs this many opens ahead (their slots load in time); prepared_: the
+    // next ones were prepared (by the last round, which left opens due).
+    static constexpr std::uint32_t prepared_ahead = 8;
+    bool prepared_ = false;
     std::uint32_t source_addr_ = 0;
     std::uint32_t source_port_ = 0;
     std::uint16_t port_first_ = 0, port_count_ = 0;

@@ -102,6 +102,7 @@ public:
     result<stream*, connect_error> connect(ipv4_addr remote_ip, std::uint16_t remote_port,
                                            const connect_options& options, app_events& app);
 
+    void prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_port, const connect_options& options);
     std::size_t connections() const { return table_.size(); }
     std::size_t time_wait() const { return time_wait_.size(); }
     const endpoint_stats& stats() const { return stats_; }
@@ -143,6 +144,7 @@ private:
     bool accept_cookie(const segment& ack, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
     std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
+    std::pair<std::uint16_t&, std::uint32_t> port_search(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
     // TIME-WAIT kept as a record (time_wait.hpp) once the connection has nothing to send.
     void keep_time_wait(stream_state& s);
@@ -154,7 +156,7 @@ private:
     engine& engine_;
     tcp_config config_;
     flow_table<stream_state> table_;
-    time_wait_table time_wait_; // as many records as table_ holds connections
+    time_wait_table time_wait_; // as many records as table_ holds connections, hashed as table_ (look_ahead)
     timer_hook time_wait_timer_;
     // RFC 5961 §7 for TIME-WAIT records: one budget of challenge ACKs a second for them all.
     instant time_wait_challenge_start_{};

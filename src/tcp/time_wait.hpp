@@ -71,7 +71,12 @@ public:
 
     // Adds a record; returns false when the oldest live record had to go to make room.
     bool insert(const time_wait_record& r);
-    time_wait_record* find(const flow_key& key) const { return index_.find(key); }
+    // An endpoint that never closes first holds no record: then no slot is loaded either
+    // (a cache miss on every connect() of a load generator, 1/6 of its cycles at 900 k/s).
+    time_wait_record* find(const flow_key& key) const { return index_.size() ? index_.find(key) : nullptr; }
+    // Starts loading the slot of a key whose flow_hash (default seed, as the endpoint's
+    // flow table) is `hash`: a SYN may find a record there, a FIN may put one there.
+    void prefetch(std::uint32_t hash) const { index_.prefetch(hash); }
     void erase(time_wait_record& r);
     // The wait starts again: the record moves to the back with the new deadline.
     void restart(time_wait_record& r, instant deadline);

@@ -42,6 +42,7 @@ struct tcp_ipv4_ends {
     bool found = false;
     ipv4_addr src, dst;
     std::uint16_t src_port = 0, dst_port = 0;
+    std::uint8_t flags = 0; // the TCP flags, 0 if the frame is too short to hold them
 };
 
 inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
@@ -53,8 +54,10 @@ inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
     if (ip[ipv4_field::protocol] != std::uint8_t(ip_protocol::tcp)) return {};
     const std::size_t ihl = std::size_t(ip[ipv4_field::version_ihl] & 0x0f) * 4;
     if (ihl < ipv4_min_header_length || frame.size() < ip_at + ihl + 4) return {};
+    const bool has_flags = frame.size() > ip_at + ihl + tcp_field::flags;
     return {true, ipv4_addr{load_be32(ip + ipv4_field::src)}, ipv4_addr{load_be32(ip + ipv4_field::dst)},
-            load_be16(ip + ihl + tcp_field::src_port), load_be16(ip + ihl + tcp_field::dst_port)};
+            load_be16(ip + ihl + tcp_field::src_port), load_be16(ip + ihl + tcp_field::dst_port),
+            has_flags ? ip[ihl + tcp_field::flags] : std::uint8_t(0)};
 }
 
 } // namespace tern::wire

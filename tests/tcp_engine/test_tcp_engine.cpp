@@ -490,6 +490,46 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
     EXPECT_EQ(b.reason, tcp::close_reason::refused);
 }
 
+// A 4-tuple in TIME-WAIT is kept by its record, not by a connection: connect() must still
+// see it taken, with the port given and in the ephemeral search; prepare_connect, a hint,
+// must not move the search.
+TEST(tcp_engine, time_wait_record_keeps_its_port_from_connect) {
+    struct closes_at_once final : tcp::app_events {
+        void on_connected(tcp::stream& s) override { EXPECT_TRUE(s.close().has_value()); }
+        void on_closed(tcp::stream&, tcp::close_reason why) override { reasons.push_back(why); }
+        std::vector<tcp::close_reason> reasons;
+    } client;
+    struct closes_when_told final : tcp::app_events {
+        void on_peer_closed(tcp::stream& s) override { EXPECT_TRUE(s.close().has_value()); }
+    } server;
+    two_nodes p;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    tcp::connect_options at_port;
+    at_port.local_port = 40000;
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, at_port, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reasons.size() == 1 && p.client->ep.time_wait() == 1; }, 10s));
+    EXPECT_EQ(client.reasons[0], tcp::close_reason::normal);
+    EXPECT_EQ(p.client->ep.connections(), 0u);
+    auto again = p.client->ep.connect(server_ip, echo_port, at_port, client);
+    ASSERT_FALSE(again.has_value());
+    EXPECT_EQ(again.error(), tcp::connect_error::port_in_use);
+    // The hint, however often, leaves the next ephemeral port where it was.
+    two_nodes q;
+    bulk_client c1, c2;
+    c1.clk = c2.clk = &q.clock_;
+    tcp::connect_options any;
+    auto first = q.client->ep.connect(server_ip, 9, any, c1);
+    ASSERT_TRUE(first.has_value());
+    for (int i = 0; i < 3; ++i) q.client->ep.prepare_connect(server_ip, 9, any);
+    auto second = q.client->ep.connect(server_ip, 9, any, c2);
+    ASSERT_TRUE(second.has_value());
+    const auto gap = std::uint16_t((*second)->flow_id().local.port - (*first)->flow_id().local.port);
+    EXPECT_TRUE(gap == 1 || (*second)->flow_id().local.port == tcp::ephemeral_port_first); // the next of the search
+    ASSERT_TRUE(p.settle(200s));
+    EXPECT_EQ(p.client->ep.time_wait(), 0u);
+    EXPECT_TRUE(p.client->ep.connect(server_ip, echo_port, at_port, client).has_value()); // free again
+}
+
 // The application aborts a stream from inside that stream's own callback: the endpoint
 // must not free it until the callback has returned (ASan would see the use after free).
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
