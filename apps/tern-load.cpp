@@ -284,7 +284,7 @@ int main(int argc, char** argv) {
         ("warmup", po::value<double>()->default_value(0), "seconds excluded from the results at the start")
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0.1-10; the time column has 0.1 s steps)")
         ("json", po::value<std::string>(), "write the final report to this file as JSON")
-        ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, TIME_WAIT included")
+        ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, and as many TIME-WAIT records apart from them")
         ;
     cli::add_engine_options(desc);
     cli::add_tcp_options(desc, cli::nagle_default::off);

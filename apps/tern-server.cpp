@@ -130,7 +130,7 @@ int main(int argc, char** argv) {
         ("max-request", po::value<unsigned>()->default_value(16 * 1024),
          "http: bytes of request head (beyond: 431) and of request body (beyond: 413) (64-16777216)")
         ("max-connections", po::value<unsigned>()->default_value(4096),
-         "connections per engine, TIME_WAIT included (16-16777216)")
+         "connections per engine, and as many TIME-WAIT records apart from them (16-16777216)")
         ("syn-backlog", po::value<unsigned>()->default_value(tcp::listen_options{}.syn_backlog),
          "half-open connections per engine and port; past it, SYN cookies (RFC 4987) (1-16777216)")
         ("accept-backlog", po::value<unsigned>(),

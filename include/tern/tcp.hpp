@@ -312,7 +312,11 @@ struct app_events {
     virtual void on_data(stream& /*s*/, const rx_data& /*data*/) {}
     virtual void on_writable(stream& /*s*/) {}
     virtual void on_peer_closed(stream& /*s*/) {} // the peer's FIN: "read returns 0"
-    virtual void on_closed(stream& /*s*/, close_reason /*why*/) {} // the last call
+    // The last call. A connection that closed first ends here on reaching TIME-WAIT (its
+    // last ACK sent): the endpoint keeps the 4-tuple for 2·MSL in a small record of its own
+    // that still answers the peer (tcp_endpoint::time_wait()), as a socket is gone after
+    // close() while the kernel keeps its TIME-WAIT.
+    virtual void on_closed(stream& /*s*/, close_reason /*why*/) {}
 
 protected:
     ~app_events() = default;
