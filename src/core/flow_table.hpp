@@ -15,7 +15,9 @@
 // otherwise dominated by TLB misses.
 //
 // Hash: any 32-bit hash with well-mixed low bits will do (the slot index is `hash & mask`) —
-// the table's own seeded `hash(key)` or the NIC's RSS hash of the packet. The table stores
+// the table's own seeded `hash(key)`, or an RSS hash under a random key. Not the RSS hash
+// under tern's symmetric key (rss.hpp): with a key that repeats every 16 bits the Toeplitz
+// hash depends only on the XOR of the tuple's 16-bit words, 65,536 values at most. The table stores
 // the hash and never recomputes it, so EVERY operation on a key must pass the same hash
 // value: a flow inserted under its RSS hash must be found and erased under its RSS hash.
 //
