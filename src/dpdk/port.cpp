@@ -165,7 +165,6 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
     // A key as long as any driver may ask for (hash_key_size is 8 bits): make_eth_conf fills
     // hash_key_size bytes, and a 64-byte array overflowed for a driver that wanted more.
     std::uint8_t rss_key[std::numeric_limits<decltype(info.hash_key_size)>::max()];
-    static_assert(sizeof rss_key >= std::numeric_limits<decltype(rte_eth_dev_info::hash_key_size)>::max());
     rte_eth_conf conf = make_eth_conf(info, p.offloads_, rss_key);
     if (int rc = rte_eth_dev_configure(port_id, config.queues, config.queues, &conf); rc != 0)
         return fail("rte_eth_dev_configure: " + errno_text(rc));
