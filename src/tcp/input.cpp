@@ -25,7 +25,11 @@ void connection::negotiate_options(const wire::tcp_options& peer, instant now) {
     }
     tcb_.sack_ok = config_.sack && peer.sack_permitted;
     // RFC 9293 §3.7.1: 536 when the peer sends no MSS; RFC 7323 §4.1: TS takes 12 bytes.
-    const std::uint16_t peer_mss = peer.mss.value_or(536);
+    // The RFC sets no floor, but an MSS below what the options take wrapped the payload
+    // size; like Linux (tcp_min_snd_mss) we take at least 48 from the peer, which leaves 36
+    // bytes beside timestamps and room for SACK blocks in segment_room().
+    constexpr std::uint16_t min_peer_mss = 48;
+    const std::uint16_t peer_mss = std::max(min_peer_mss, peer.mss.value_or(536));
     tcb_.snd_mss = std::uint16_t(std::min(peer_mss, tcb_.rcv_mss) - (tcb_.ts_ok ? 12 : 0));
     // RFC 5681 §3.1: initial window by SMSS.
     const std::uint32_t smss = tcb_.snd_mss;

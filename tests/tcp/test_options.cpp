@@ -49,6 +49,32 @@ TEST(Options, AllOptionsNegotiatedOnPassiveOpen) {
     EXPECT_EQ(t.snd_mss, 1460 - 12); // RFC 7323 §4.1 / RFC 6691: the TS option takes 12 bytes
 }
 
+// A peer MSS below what our options take wrapped the payload size (MSS 5 with timestamps
+// gave 65,529 bytes a segment). It is raised to 48 first, as Linux's tcp_min_snd_mss does.
+TEST(Options, TinyPeerMssIsRaisedNotWrapped) {
+    for (const std::uint16_t mss : {0, 5, 11, 12, 47}) {
+        harness h;
+        h.listen();
+        h.deliver("S 0:0(0) win 65535 <mss " + std::to_string(mss) + ",sackOK,TS val 100 ecr 0,nop,wscale 7>");
+        EXPECT_EQ(h.conn.control_block().snd_mss, 48 - 12) << "peer MSS " << mss;
+        harness plain;
+        plain.listen();
+        plain.deliver("S 0:0(0) win 65535 <mss " + std::to_string(mss) + ">");
+        EXPECT_EQ(plain.conn.control_block().snd_mss, 48) << "peer MSS " << mss;
+    }
+    // With the smallest MSS and three SACK blocks beside the timestamps, data still fits.
+    harness h;
+    h.establish("S 0:0(0) win 65535 <mss 0,sackOK,TS val 100 ecr 0,nop,wscale 7>",
+                ". 1:1(0) ack 1 win 512 <nop,nop,TS val 105 ecr 0>");
+    h.deliver(". 11:21(10) ack 1 win 512 <nop,nop,TS val 106 ecr 0>");
+    h.deliver(". 31:41(10) ack 1 win 512 <nop,nop,TS val 107 ecr 0>");
+    h.deliver(". 51:61(10) ack 1 win 512 <nop,nop,TS val 108 ecr 0>");
+    h.sent.clear();
+    h.send(100);
+    ASSERT_FALSE(h.sent.empty());
+    for (const auto& seg : h.sent) EXPECT_LE(seg.payload.size() + 4 + 8 * seg.header.options.sack_block_count, 36u);
+}
+
 TEST(Options, WindowScaleAppliedBothWays) {
     harness h;
     h.establish("S 0:0(0) win 65535 <mss 1460,nop,wscale 7>", ". 1:1(0) ack 1 win 2");
