@@ -50,8 +50,10 @@ std::optional<std::uint16_t> syn_cookies::check(const flow& f, seq32 peer_isn, s
 }
 
 std::uint32_t syn_cookie_tsval(std::uint32_t tsval, std::optional<std::uint8_t> window_scale, bool sack_permitted) {
-    const std::uint32_t bits =
-        std::min<std::uint8_t>(window_scale.value_or(no_window_scale), no_window_scale) | (sack_permitted ? sack_bit : 0);
+    // RFC 7323 §2.3: a shift above 14 is taken as 14 (15, the code for "none", must not
+    // stand for a peer that did offer scaling).
+    const std::uint8_t ws = window_scale ? std::min<std::uint8_t>(*window_scale, 14) : no_window_scale;
+    const std::uint32_t bits = ws | (sack_permitted ? sack_bit : 0);
     std::uint32_t v = (tsval & ~((1u << ts_bits) - 1)) | bits;
     if (std::int32_t(v - tsval) > 0) v -= 1u << ts_bits; // TSval must not run ahead of the clock (RFC 7323 §5.4)
     return v;

@@ -91,6 +91,18 @@ TEST(SynCookie, TsvalCarriesWindowScaleAndSack) {
     EXPECT_FALSE(o.timestamp.has_value());
 }
 
+// RFC 7323 §2.3: a shift above 14 "MUST use 14". The cookie's TSval kept 15 and more as
+// its "no window scale" code, so a peer that asked for 15 got our wscale on the SYN,ACK
+// yet a connection without scaling on our side: each side read the other's window wrong.
+TEST(SynCookie, WindowScaleAbove14IsKeptAs14) {
+    for (const std::uint8_t ws : {15, 16, 255}) {
+        const std::uint32_t v = syn_cookie_tsval(1000000u, ws, true);
+        segment ack;
+        ack.header.options.timestamp = std::pair{5u, v};
+        EXPECT_EQ(syn_cookie_peer_options(ack, 1460).window_scale, std::optional<std::uint8_t>(14)) << int(ws);
+    }
+}
+
 segment segment_of(harness& h, std::string_view notation) {
     auto parsed = parse_segment(notation);
     EXPECT_TRUE(parsed.has_value()) << notation;
