@@ -262,10 +262,6 @@ void connection::on_segment(const segment& seg, instant now) {
         return;
     }
     ++stats_.segments_in;
-    if (keepalive_deadline_) { // any segment shows the peer is alive
-        keepalive_deadline_ = now + options_.keepalive->idle;
-        keepalive_probes_ = 0;
-    }
     switch (state_) {
     case tcp_state::closed:
         drop(tcp_drop::closed);

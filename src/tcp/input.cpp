@@ -140,6 +140,12 @@ void connection::on_synchronized(segment seg, instant now) {
     const bool syn_as_sent = seg.has(f::syn);
     if (!check_seq(seg, now)) return;
     update_ts_recent(seg, now);
+    // An acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6); one that failed
+    // PAWS or the window may come from anyone who guessed the 4-tuple.
+    if (keepalive_deadline_) {
+        keepalive_deadline_ = now + options_.keepalive->idle;
+        keepalive_probes_ = 0;
+    }
     if (!check_rst(seg, seq_as_sent, now)) return;
     // Third (security) is not checked: no IPSO/CIPSO.
     if (!check_syn(syn_as_sent, now)) return;

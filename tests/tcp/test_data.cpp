@@ -291,6 +291,20 @@ TEST(Data, KeepaliveProbesAnIdlePeerThenTimesOut) {
     h.expect_no_tx();
 }
 
+// Only an acceptable segment shows the peer is alive: one outside the window (anyone who
+// guesses the 4-tuple can send it) is answered with an ACK but must not put the probes off.
+TEST(Data, KeepaliveIsNotPutOffByAnUnacceptableSegment) {
+    connection_options options;
+    options.keepalive = keepalive_options{10s, 1s, 3};
+    harness h({}, options);
+    h.establish();
+    h.advance(9s);
+    h.deliver(". 200001:200001(0) ack 1"); // far beyond the window
+    h.expect_tx(". 1:1(0) ack 1");         // RFC 9293 §3.10.7.4: an ACK in reply
+    h.advance(1s);
+    h.expect_tx(". 0:0(0) ack 1"); // the probe, 10 s after the last acceptable segment
+}
+
 TEST(Data, KeepaliveIsOffByDefault) {
     harness h;
     h.establish();
