@@ -157,6 +157,8 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
         ("keepalive-count", po::value<unsigned>()->default_value(k.count), "keep-alive: unanswered probes before the connection times out (1-255)")
         ("msl", po::value<double>()->default_value(std::chrono::duration<double>(c.msl).count()),
          "maximum segment lifetime in seconds; TIME_WAIT lasts twice this (0-600)")
+        ("fin-timeout", po::value<double>()->default_value(std::chrono::duration<double>(c.fin_timeout).count()),
+         "seconds a closed connection waits in FIN-WAIT-2 for the peer's FIN (1-3600)")
         ("syn-retries", po::value<unsigned>()->default_value(c.syn_retries), "SYN retransmissions before a connect times out (0-255)")
         ("synack-retries", po::value<unsigned>()->default_value(c.synack_retries), "SYN-ACK retransmissions before giving up (0-255)")
         ("max-retransmits", po::value<unsigned>()->default_value(c.max_retransmits), "data retransmissions before a connection times out (1-255)")
@@ -206,6 +208,7 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     }
     tcp::tcp_config& g = t.config;
     g.msl = seconds("msl", 0, 600);
+    g.fin_timeout = seconds("fin-timeout", 1, 3600);
     g.syn_retries = std::uint8_t(in_range("syn-retries", 0, 255));
     g.synack_retries = std::uint8_t(in_range("synack-retries", 0, 255));
     g.max_retransmits = std::uint8_t(in_range("max-retransmits", 1, 255));

@@ -59,7 +59,8 @@ std::string_view to_string(tcp_state s); // "TIME-WAIT", as RFC 9293 writes them
 enum class close_reason : std::uint8_t {
     normal,    // both FINs exchanged and acknowledged (or TIME_WAIT ran out)
     reset,     // the peer sent an acceptable RST
-    timed_out, // retransmissions (or keep-alive probes) ran out (RFC 9293 §3.8.3 R2, RFC 6298)
+    timed_out, // retransmissions (or keep-alive probes) ran out (RFC 9293 §3.8.3 R2, RFC 6298),
+               // or FIN-WAIT-2 after close() outlasted tcp_config::fin_timeout
     refused,   // RST in answer to our SYN (RFC 9293 §3.10.7.3)
     aborted,   // aborted here: abort(), or data arrived after close() (RFC 1122 §4.2.2.13)
     unreachable, // in SYN-SENT, the next hop did not answer ARP (Linux: EHOSTUNREACH)
@@ -83,6 +84,11 @@ struct flow {
 // Engine-wide knobs. Defaults follow Linux where the RFCs leave a choice.
 struct tcp_config {
     duration msl = std::chrono::seconds(30);             // TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2)
+    // After close() (not shutdown(): the application reads no more), FIN-WAIT-2 waits this
+    // long for the peer's FIN, then the connection is dropped (timed_out, nothing sent), so
+    // that a peer that never closes cannot fill the table. Linux's tcp_fin_timeout; RFC 9293
+    // sets no limit.
+    duration fin_timeout = std::chrono::seconds(60);
     std::uint8_t syn_retries = 6;                        // SYN retransmissions before "timed out"
     std::uint8_t synack_retries = 5;                     // SYN-ACK retransmissions before giving up
     std::uint8_t max_retransmits = 15;                   // data retransmissions (RFC 9293 §3.8.3 R2)

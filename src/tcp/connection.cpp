@@ -192,6 +192,14 @@ status<close_error> connection::shutdown(instant now) {
 // That is the choice here, as in Linux (RFC 2525 §2.17); shutdown() keeps the RFC 9293
 // behaviour for applications that want to read on.
 status<close_error> connection::close(instant now) {
+    // After a shutdown() our FIN is out or queued: RFC 9293 §3.10.4 allows "ok" for a CLOSE
+    // in FIN-WAIT-1/2 "as long as a second FIN is not emitted", and like Linux's close()
+    // after shutdown(SHUT_WR) it ends the reading (and starts the FIN-WAIT-2 limit).
+    if ((state_ == tcp_state::fin_wait_1 || state_ == tcp_state::fin_wait_2) && !read_closed_) {
+        read_closed_ = true;
+        limit_fin_wait_2(now);
+        return {};
+    }
     auto r = shutdown(now);
     if (r && state_ != tcp_state::closed) read_closed_ = true;
     return r;

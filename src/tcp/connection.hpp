@@ -174,6 +174,7 @@ private:
     void on_rto(instant now);
     void schedule_ack(instant now);
     void enter_time_wait(instant now);
+    void limit_fin_wait_2(instant now);
     void update_persist(instant now);
     void update_keepalive(instant now);
     void on_keepalive(instant now);
@@ -209,7 +210,7 @@ private:
 
     std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
     std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)
-    std::optional<instant> time_wait_deadline_; // 2·MSL (RFC 9293 §3.10.7.4)
+    std::optional<instant> time_wait_deadline_; // 2·MSL (RFC 9293 §3.10.7.4); in FIN-WAIT-2 after close(), fin_timeout
     std::optional<instant> persist_deadline_;   // zero-window probe (RFC 9293 §3.8.6.1)
     std::uint8_t persist_backoff_ = 0;          // probes sent while the window stayed shut
     std::optional<instant> keepalive_deadline_; // RFC 1122 §4.2.3.6

@@ -355,7 +355,10 @@ bool connection::check_ack(const segment& seg, instant now) {
     switch (state_) {
     case tcp_state::fin_wait_1:
         // "if the FIN segment is now acknowledged, then enter FIN-WAIT-2"
-        if (fin_acked()) state_ = tcp_state::fin_wait_2;
+        if (fin_acked()) {
+            state_ = tcp_state::fin_wait_2;
+            limit_fin_wait_2(now);
+        }
         break;
     case tcp_state::closing:
         // "if the ACK acknowledges our FIN, then enter the TIME-WAIT state"

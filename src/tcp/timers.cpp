@@ -13,7 +13,8 @@ namespace f = wire::tcp_flags;
 void connection::on_timer(instant now) {
     if (time_wait_deadline_ && *time_wait_deadline_ <= now) {
         // "If the time-wait timeout expires on a connection, delete the TCB, enter the CLOSED state"
-        return to_closed(close_reason::normal);
+        if (state_ == tcp_state::time_wait) return to_closed(close_reason::normal);
+        return to_closed(close_reason::timed_out); // FIN-WAIT-2 after close(): no FIN came
     }
     if (delack_deadline_ && *delack_deadline_ <= now) {
         delack_deadline_.reset();
@@ -123,6 +124,13 @@ time_wait_record connection::time_wait_state() const {
 void connection::leave_time_wait() {
     assert(state_ == tcp_state::time_wait && !output_due_);
     to_closed(close_reason::normal);
+}
+
+// FIN-WAIT-2 once the application has closed (close(), so no one reads any more): the
+// peer's FIN is waited for tcp_config::fin_timeout at most.
+void connection::limit_fin_wait_2(instant now) {
+    if (state_ == tcp_state::fin_wait_2 && read_closed_ && !time_wait_deadline_)
+        time_wait_deadline_ = now + config_.fin_timeout;
 }
 
 void connection::to_closed(close_reason why) {

@@ -43,6 +43,65 @@ TEST(Close, TimeWaitExpiresAtExactlyTwoMsl) {
     h.expect_no_tx();
 }
 
+// Linux's tcp_fin_timeout: after close() a peer that acknowledges our FIN but never sends
+// its own holds us in FIN-WAIT-2 for fin_timeout, then the connection goes, sending nothing.
+TEST(Close, FinWait2AfterCloseTimesOut) {
+    tcp_config config;
+    config.fin_timeout = 60s;
+    harness h(config);
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver(". 1:1(0) ack 2");
+    h.expect_state(tcp_state::fin_wait_2);
+    h.advance(60s - 1ns);
+    h.expect_state(tcp_state::fin_wait_2);
+    h.advance(1ns);
+    h.expect_state(tcp_state::closed);
+    h.expect_events({"closed timed_out"});
+    h.expect_no_tx();
+}
+
+// shutdown() is a half-close: the application still reads, so FIN-WAIT-2 lasts as long as
+// the peer sends (RFC 9293 §3.10.4); a close() later starts the limit from then.
+TEST(Close, FinWait2AfterShutdownWaitsUntilClose) {
+    tcp_config config;
+    config.fin_timeout = 60s;
+    harness h(config);
+    h.establish();
+    h.shutdown();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver(". 1:1(0) ack 2");
+    h.advance(3600s);
+    h.expect_state(tcp_state::fin_wait_2);
+    h.close();
+    h.advance(60s - 1ns);
+    h.expect_state(tcp_state::fin_wait_2);
+    h.advance(1ns);
+    h.expect_state(tcp_state::closed);
+    h.expect_events({"closed timed_out"});
+}
+
+// The peer's FIN within the limit: TIME-WAIT as usual, for 2·MSL from that FIN.
+TEST(Close, FinWait2LimitGivesWayToTheFin) {
+    tcp_config config;
+    config.fin_timeout = 60s;
+    config.msl = 10s;
+    harness h(config);
+    h.establish();
+    h.close();
+    h.expect_tx("F. 1:1(0) ack 1");
+    h.deliver(". 1:1(0) ack 2");
+    h.advance(50s);
+    h.deliver("F. 1:1(0) ack 2");
+    h.expect_tx(". 2:2(0) ack 2");
+    h.expect_state(tcp_state::time_wait);
+    h.advance(20s - 1ns);
+    h.expect_state(tcp_state::time_wait);
+    h.advance(1ns);
+    h.expect_events({"peer_closed", "closed normal"});
+}
+
 TEST(Close, TimeWaitRestartedByRetransmittedFin) {
     tcp_config config;
     config.msl = 10s;
