@@ -213,6 +213,7 @@ private:
     std::optional<instant> time_wait_deadline_; // 2·MSL (RFC 9293 §3.10.7.4); in FIN-WAIT-2 after close(), fin_timeout
     std::optional<instant> persist_deadline_;   // zero-window probe (RFC 9293 §3.8.6.1)
     std::uint8_t persist_backoff_ = 0;          // probes sent while the window stayed shut
+    std::uint8_t persist_unanswered_ = 0;       // probes sent since the peer's last acceptable ACK
     std::optional<instant> keepalive_deadline_; // RFC 1122 §4.2.3.6
     std::uint8_t keepalive_probes_ = 0;         // unanswered keep-alive probes
     instant challenge_window_start_{};          // RFC 5961 §7: one-second windows

@@ -150,6 +150,7 @@ void connection::on_synchronized(segment seg, instant now) {
     // Third (security) is not checked: no IPSO/CIPSO.
     if (!check_syn(syn_as_sent, now)) return;
     if (!check_ack(seg, now)) return;
+    persist_unanswered_ = 0; // the peer answers
     if (!syn_text_.empty()) {
         process_syn_text(seg, now);
         if (state_ == tcp_state::closed) return;

@@ -172,6 +172,10 @@ void connection::update_persist(instant now) {
 }
 
 void connection::on_persist(instant now) {
+    // A peer that answers the probes keeps the connection (RFC 1122 §4.2.2.17); one that
+    // left them all unanswered for max_retransmits of them is gone (Linux: tcp_retries2).
+    if (persist_unanswered_ >= config_.max_retransmits) return to_closed(close_reason::timed_out);
+    ++persist_unanswered_;
     emit(f::ack, tcb_.snd_una - 1, {}, now);
     if (persist_backoff_ < 16) ++persist_backoff_;
     persist_deadline_ = now + persist_interval();

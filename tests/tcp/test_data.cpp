@@ -181,6 +181,30 @@ TEST(Data, ZeroWindowProbedWithBackoffUntilItOpens) {
     EXPECT_EQ(h.conn.next_deadline(), std::nullopt);
 }
 
+// RFC 1122 §4.2.2.17: the sender "SHOULD NOT close the connection as long as the receiving
+// host continues to send acknowledgments in response to the probe segments" (above); a
+// peer that shut its window and went silent is given up after max_retransmits unanswered
+// probes, as Linux's tcp_retries2 bounds its probes.
+TEST(Data, ZeroWindowProbesUnansweredTimeOut) {
+    tcp_config config;
+    config.max_retransmits = 3;
+    harness h(config);
+    h.establish("S 0:0(0) win 0 <mss 1460>", ". 1:1(0) ack 1 win 0");
+    h.send(100);
+    h.advance(200ms);
+    h.expect_tx(". 0:0(0) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 0"); // answered: the count starts again
+    for (auto wait : {400ms, 800ms, 1600ms}) {
+        h.advance(wait);
+        h.expect_tx(". 0:0(0) ack 1");
+        h.expect_state(tcp_state::established);
+    }
+    h.advance(3200ms); // the third probe unanswered for its interval
+    h.expect_state(tcp_state::closed);
+    h.expect_events({"closed timed_out"});
+    h.expect_no_tx();
+}
+
 TEST(Data, NagleHoldsSmallSegmentWhileDataIsUnacked) {
     harness h; // Nagle is on by default (RFC 9293 §3.7.4 SHOULD)
     h.establish();
