@@ -115,7 +115,10 @@ struct keepalive_options {
 struct connection_options {
     std::uint32_t send_buffer = 64 * 1024;    // bytes the send ring holds
     std::uint32_t receive_buffer = 64 * 1024; // receive window and reassembly space; a power of two
-    std::uint32_t ts_offset = 0;              // added to the ms clock for TSval (RFC 7323 §5.4: random)
+    // Added to the ms clock for TSval. 0 by default, so TSvals show the engine's clock; RFC
+    // 7323 §7.1 suggests a random offset, which must stay the same for a 4-tuple across a
+    // restart of the process for RFC 6191 TIME-WAIT reuse at the peer: not done yet.
+    std::uint32_t ts_offset = 0;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
 };

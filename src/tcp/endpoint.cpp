@@ -31,6 +31,10 @@ siphash_key random_key() {
 
 flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
 
+// The flow table's hash seed, per endpoint and random: with a public constant, a peer could
+// pick 4-tuples that all land in one probe chain (hash flooding) and make every lookup a scan.
+std::uint64_t random_seed() { return random_key().k0; }
+
 } // namespace
 
 // ---- received data kept by the application -------------------------------------------
@@ -203,7 +207,7 @@ std::string_view to_string(connect_error e) {
 // ---- endpoint ------------------------------------------------------------------------
 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
-    : engine_(eng), config_(config), table_(max_connections), time_wait_(max_connections),
+    : engine_(eng), config_(config), table_(max_connections, random_seed()), time_wait_(max_connections, table_.seed()),
       time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()),
       cookies_(random_key()) {
     std::random_device rd;

@@ -105,6 +105,7 @@ public:
     void prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_port, const connect_options& options);
     std::size_t connections() const { return table_.size(); }
     std::size_t time_wait() const { return time_wait_.size(); }
+    std::uint64_t table_seed() const { return table_.seed(); }
     const endpoint_stats& stats() const { return stats_; }
     const tcp_config& config() const { return config_; }
     std::vector<std::pair<std::string_view, std::uint64_t>> counters() const;

@@ -117,7 +117,7 @@ wire::tcp_repr time_wait_ack(const time_wait_record& r, instant now) {
 
 // ---- the table ---------------------------------------------------------------------
 
-time_wait_table::time_wait_table(std::size_t capacity) : capacity_(capacity), index_(capacity) {}
+time_wait_table::time_wait_table(std::size_t capacity, std::uint64_t seed) : capacity_(capacity), index_(capacity, seed) {}
 
 bool time_wait_table::insert(const time_wait_record& r) {
     bool kept_all = true;

@@ -67,15 +67,16 @@ wire::tcp_repr time_wait_ack(const time_wait_record& r, instant now);
 // past that, the oldest is let go early, as Linux does beyond tcp_max_tw_buckets.
 class time_wait_table {
 public:
-    explicit time_wait_table(std::size_t capacity);
+    // `seed`: the endpoint's flow table's, so that one hash serves both (look_ahead).
+    time_wait_table(std::size_t capacity, std::uint64_t seed);
 
     // Adds a record; returns false when the oldest live record had to go to make room.
     bool insert(const time_wait_record& r);
     // An endpoint that never closes first holds no record: then no slot is loaded either
     // (a cache miss on every connect() of a load generator, 1/6 of its cycles at 900 k/s).
     time_wait_record* find(const flow_key& key) const { return index_.size() ? index_.find(key) : nullptr; }
-    // Starts loading the slot of a key whose flow_hash (default seed, as the endpoint's
-    // flow table) is `hash`: a SYN may find a record there, a FIN may put one there.
+    // Starts loading the slot of a key whose flow_hash (with the seed given at construction)
+    // is `hash`: a SYN may find a record there, a FIN may put one there.
     void prefetch(std::uint32_t hash) const { index_.prefetch(hash); }
     void erase(time_wait_record& r);
     // The wait starts again: the record moves to the back with the new deadline.
@@ -87,6 +88,7 @@ public:
 
     std::size_t size() const { return index_.size(); }
     std::size_t capacity() const { return capacity_; }
+    std::uint64_t seed() const { return index_.seed(); }
     template <class F>
     void for_each(F&& f) const {
         for (const time_wait_record& r : queue_)

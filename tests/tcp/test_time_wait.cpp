@@ -137,7 +137,7 @@ time_wait_record record(std::uint16_t port, instant deadline) {
 }
 
 TEST(TimeWaitTable, FindsExpiresInOrderAndRestarts) {
-    time_wait_table t(16);
+    time_wait_table t(16, 1);
     const instant t0{};
     for (std::uint16_t p = 1; p <= 4; ++p) ASSERT_TRUE(t.insert(record(p, t0 + p * 1s)));
     EXPECT_EQ(t.size(), 4u);
@@ -157,7 +157,7 @@ TEST(TimeWaitTable, FindsExpiresInOrderAndRestarts) {
 }
 
 TEST(TimeWaitTable, FullTableLetsTheOldestGo) {
-    time_wait_table t(3);
+    time_wait_table t(3, 1);
     const instant t0{};
     for (std::uint16_t p = 1; p <= 3; ++p) ASSERT_TRUE(t.insert(record(p, t0 + p * 1s)));
     EXPECT_FALSE(t.insert(record(4, t0 + 4s))); // 1 goes early

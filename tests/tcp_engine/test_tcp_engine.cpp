@@ -472,6 +472,25 @@ TEST(tcp_engine, connect_to_closed_port_is_refused) {
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
+// Issue 11: the flow table's hash seed was a public constant, so a peer could choose
+// 4-tuples that share one probe chain. Each endpoint now draws its own; the TIME-WAIT index
+// shares its endpoint's (look_ahead hashes once for both).
+TEST(tcp_engine, flow_table_seed_is_random_per_endpoint) {
+    two_nodes p;
+    std::uint64_t seeds[2];
+    {
+        tcp::endpoint_core a(p.client->eng, {}, 64);
+        seeds[0] = a.table_seed();
+    }
+    {
+        tcp::endpoint_core b(p.client->eng, {}, 64);
+        seeds[1] = b.table_seed();
+    }
+    EXPECT_NE(seeds[0], seeds[1]);
+    EXPECT_NE(seeds[0], flow_table<int>::default_seed);
+    EXPECT_NE(seeds[1], flow_table<int>::default_seed);
+}
+
 TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
     two_nodes p;
     bulk_client a, b;
