@@ -401,6 +401,13 @@ void endpoint_core::on_listener(const segment& seg, const listener& l, std::opti
         accept(seg, l, replaced_snd_nxt);
         return;
     }
+    // §3.10.7.2 fourth: "Any other control or text-bearing segment (not containing SYN)
+    // must have an ACK and thus would have been discarded by the ACK processing ... drop the
+    // segment and return." A listening port is no closed port: it does not reset those.
+    if (!seg.has(f::ack) && !seg.has(f::rst)) {
+        ++freed_drops_[std::size_t(tcp_drop::listen_unexpected)];
+        return;
+    }
     // Cookies are checked only while the listener may have some out (like Linux), so a
     // stray ACK costs no hashing and is not counted as a rejected cookie.
     const bool cookies_out = backlog.cookie_sent && engine_.now() - *backlog.cookie_sent < 2 * syn_cookie_tick;

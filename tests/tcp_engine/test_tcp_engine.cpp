@@ -829,6 +829,31 @@ TEST_F(closed_port, listener_answers_syn_with_syn_ack) {
     EXPECT_EQ(ep_->stats().freed, 1u);
 }
 
+// RFC 9293 §3.10.7.2 at a listening port, for the segments that are neither a SYN nor an
+// ACK: an RST is ignored (first), and "any other control or text-bearing segment (not
+// containing SYN)" is dropped (fourth). A closed port would reset them; a listener did too.
+// A SYN,ACK is an ACK (second): reset at its ACK.
+TEST_F(closed_port, listener_drops_what_is_neither_syn_nor_ack) {
+    struct nothing final : tcp::app_events {} app;
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    for (const std::uint8_t flags : {wire::tcp_flags::fin, std::uint8_t(0), wire::tcp_flags::psh,
+                                     std::uint8_t(wire::tcp_flags::fin | wire::tcp_flags::psh), wire::tcp_flags::urg,
+                                     wire::tcp_flags::rst, std::uint8_t(wire::tcp_flags::rst | wire::tcp_flags::syn)}) {
+        deliver({40000, 8080, 1000, 0, flags, 65535, 0, {}});
+        EXPECT_TRUE(dev_.sent.empty()) << "flags " << int(flags);
+        for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+        dev_.sent.clear();
+    }
+    EXPECT_EQ(counter(*ep_, "listen_unexpected"), 5u);
+    EXPECT_EQ(ep_->stats().rst_sent, 0u);
+    EXPECT_EQ(ep_->connections(), 0u);
+    deliver({40000, 8080, 1000, 42, std::uint8_t(wire::tcp_flags::syn | wire::tcp_flags::ack), 65535, 0, {}});
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst);
+    EXPECT_EQ(rst->seq, 42u);
+}
+
 // DESIGN.md "The engine loop", step 5: what a burst makes due leaves once per connection,
 // after the burst. Four requests in one burst, each answered by the application in two
 // writes (head, then body), go back as one segment that carries all eight writes and
