@@ -227,6 +227,11 @@ private:
 // None for an incoming RST. The reply goes from seg's destination back to its source.
 std::optional<wire::tcp_repr> reply_to_closed(const segment& seg);
 
+// RFC 6191 §2 (input.cpp): `seg` is a SYN that may end TIME-WAIT and open a new incarnation
+// of the 4-tuple. Shared by the connection and its TIME-WAIT record (time_wait.cpp).
+bool syn_opens_new_incarnation(const segment& seg, bool ts_ok, std::uint32_t ts_recent, seq32 rcv_nxt,
+                               const tcp_config& config);
+
 // RFC 6191 §2 / RFC 1122 §4.2.2.13: the ISS of a connection that replaces one in TIME-WAIT
 // must lie above the old SND.NXT, so that the peer can tell new segments from old ones.
 // `candidate` (RFC 6528) is kept when it is at least one unscaled window beyond it (as

@@ -167,12 +167,17 @@ void connection::on_synchronized(segment seg, instant now) {
 // the sequence number of the incoming SYN is greater than the last sequence number seen on
 // the previous incarnation (RCV.NXT)". Only a connection opened through a listener is
 // reused: the SYN goes to that listener.
-bool connection::syn_may_reuse(const segment& seg) const {
-    if (!config_.time_wait_reuse || state_ != tcp_state::time_wait || !passive_) return false;
+bool syn_opens_new_incarnation(const segment& seg, bool ts_ok, std::uint32_t ts_recent, seq32 rcv_nxt,
+                               const tcp_config& config) {
     if (!seg.has(f::syn) || seg.has(f::ack) || seg.has(f::rst)) return false;
     const auto& ts = seg.header.options.timestamp;
-    if (tcb_.ts_ok && ts && config_.timestamps) return std::int32_t(ts->first - tcb_.ts_recent) > 0;
-    return seg.seq() > tcb_.rcv_nxt;
+    if (ts_ok && ts && config.timestamps) return std::int32_t(ts->first - ts_recent) > 0;
+    return seg.seq() > rcv_nxt;
+}
+
+bool connection::syn_may_reuse(const segment& seg) const {
+    return config_.time_wait_reuse && state_ == tcp_state::time_wait && passive_ &&
+           syn_opens_new_incarnation(seg, tcb_.ts_ok, tcb_.ts_recent, tcb_.rcv_nxt, config_);
 }
 
 // RFC 7323 §5.3 R1 (PAWS), before the sequence check. RSTs are exempt (§5.3 last paragraph

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "tcp/connection.hpp"
+
 namespace tern::tcp {
 
 namespace f = wire::tcp_flags;
@@ -10,14 +12,9 @@ using action = time_wait_reply::action;
 
 namespace {
 
-// connection::syn_may_reuse, for a record: RFC 6191 §2, the newer TSval, or without
-// timestamps a sequence number above RCV.NXT; only for a connection a listener opened.
+// connection::syn_may_reuse, for a record: only for a connection a listener opened.
 bool syn_may_reuse(const time_wait_record& r, const segment& seg, const tcp_config& config) {
-    if (!config.time_wait_reuse || !r.passive) return false;
-    if (!seg.has(f::syn) || seg.has(f::ack) || seg.has(f::rst)) return false;
-    const auto& ts = seg.header.options.timestamp;
-    if (r.ts_ok && ts && config.timestamps) return std::int32_t(ts->first - r.ts_recent) > 0;
-    return seg.seq() > r.rcv_nxt;
+    return config.time_wait_reuse && r.passive && syn_opens_new_incarnation(seg, r.ts_ok, r.ts_recent, r.rcv_nxt, config);
 }
 
 time_wait_reply dropped(action what, tcp_drop why) { return {what, false, why}; }
