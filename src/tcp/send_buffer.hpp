@@ -4,8 +4,10 @@
 //   - copied: send(bytes) copies into a ring that grows on demand up to the capacity
 //     (2 KiB, doubling), and is given back once everything in it is acknowledged, so an
 //     idle connection holds no ring at all and one that sends small messages a small one
-//     (DESIGN.md "Memory": buffers on demand). 2 KiB rings are kept for reuse on a free
-//     list per thread (per engine), so the give-and-take costs no malloc;
+//     (DESIGN.md "Memory": buffers on demand). Rings given back are kept for reuse on free
+//     lists per thread (per engine), so the give-and-take costs no malloc; a connection's
+//     next ring starts at the size its last one reached, so a bulk sender, whose ring
+//     empties at every ACK of the whole window, is not regrown from 2 KiB each time;
 //   - handed over: a zero-copy send gives a buffer (opaque `owner`, an mbuf for the engine)
 //     that is held as it is, and released through `release` once acknowledged.
 // The stream is a queue of extents, each either a run of ring bytes or one handed-over
@@ -135,39 +137,69 @@ public:
 
 private:
     static constexpr std::uint32_t min_ring = 2048;
-    static constexpr std::size_t spare_rings_kept = 4096; // 8 MiB per thread at most
+    static constexpr std::size_t small_rings_kept = 4096;          // 8 MiB per thread at most
+    static constexpr std::size_t large_ring_bytes_kept = 64u << 20; // per thread
+    static constexpr std::size_t large_rings_kept = 256;            // a short search
 
     using ring_ptr = std::unique_ptr<std::uint8_t[]>;
-    static std::vector<ring_ptr>& spare_rings() {
-        thread_local std::vector<ring_ptr> spares;
-        return spares;
+    // Rings given back, per thread: 2 KiB ones (most connections), and larger ones with
+    // their sizes. A large ring freed to the allocator each time a bulk sender's window was
+    // acknowledged went back to the kernel (glibc maps rings of this size apart), and
+    // faulting a 1 MiB ring in again on every window held a 1 MiB sender at 9 Gbit/s.
+    struct spare_rings {
+        std::vector<ring_ptr> small;
+        std::vector<std::pair<std::uint32_t, ring_ptr>> large;
+        std::size_t large_bytes = 0;
+    };
+    static spare_rings& spares() {
+        thread_local spare_rings pool;
+        return pool;
     }
     static ring_ptr new_ring(std::uint32_t cap) {
-        auto& spares = spare_rings();
+        spare_rings& pool = spares();
+        if (cap == min_ring && !pool.small.empty()) {
+            ring_ptr r = std::move(pool.small.back());
+            pool.small.pop_back();
+            return r;
+        }
+        for (auto it = pool.large.rbegin(); it != pool.large.rend(); ++it) {
+            if (it->first != cap) continue;
+            ring_ptr r = std::move(it->second);
+            pool.large.erase(std::next(it).base());
+            pool.large_bytes -= cap;
+            return r;
+        }
         // for_overwrite: every byte is written by push() before view() reads it.
-        if (cap != min_ring || spares.empty()) return std::make_unique_for_overwrite<std::uint8_t[]>(cap);
-        ring_ptr r = std::move(spares.back());
-        spares.pop_back();
-        return r;
+        return std::make_unique_for_overwrite<std::uint8_t[]>(cap);
     }
-    // The ring holds nothing more we need (all acknowledged, or the buffer dies): it goes,
-    // to the spares if it is a small one.
+    // The ring holds nothing more we need (all acknowledged, or the buffer dies): it goes
+    // to the spares while they have room.
     void give_back_ring() {
-        if (storage_ && ring_cap_ == min_ring && spare_rings().size() < spare_rings_kept)
-            spare_rings().push_back(std::move(storage_));
+        if (storage_) {
+            spare_rings& pool = spares();
+            if (ring_cap_ == min_ring) {
+                if (pool.small.size() < small_rings_kept) pool.small.push_back(std::move(storage_));
+            } else if (pool.large.size() < large_rings_kept &&
+                       pool.large_bytes + ring_cap_ <= large_ring_bytes_kept) {
+                pool.large.emplace_back(ring_cap_, std::move(storage_));
+                pool.large_bytes += ring_cap_;
+            }
+            last_ring_ = ring_cap_;
+        }
         storage_.reset();
         ring_cap_ = 0;
         ring_head_ = 0;
     }
 
     // Makes the ring hold at least `need` bytes: doubles it (at most to the capacity) and
-    // moves what it holds, in order, to the start of the new one.
+    // moves what it holds, in order, to the start of the new one. A first ring starts at
+    // the size of the last one this buffer had.
     void grow(std::uint32_t need) {
         assert(need <= capacity_);
         // (Not std::max: GCC made it a vector max of a stack copy written by scalar stores,
         // a store-forwarding stall on every request of a keep-alive stream, whose ring is
         // given back once acknowledged: 2% of tern-load's cycles at 3.8 M req/s.)
-        std::uint32_t cap = ring_cap_ != 0 ? ring_cap_ : min_ring;
+        std::uint32_t cap = ring_cap_ != 0 ? ring_cap_ : last_ring_;
         while (cap < need) cap *= 2;
         cap = std::min(cap, capacity_);
         ring_ptr bigger = new_ring(cap);
@@ -193,6 +225,7 @@ private:
     std::uint32_t ring_head_ = 0; // ring position of the first ring byte still held
     std::uint32_t ring_size_ = 0;
     std::uint32_t size_ = 0;      // ring bytes and handed-over bytes
+    std::uint32_t last_ring_ = min_ring; // bytes of the last ring given back
     fifo<extent, 1> extents_; // copied bytes are one extent: one inline covers a plain stream
     mutable std::vector<tx_piece> pieces_; // what view() returns points here
     release_fn release_;
