@@ -115,10 +115,12 @@ struct keepalive_options {
 struct connection_options {
     std::uint32_t send_buffer = 64 * 1024;    // bytes the send ring holds
     std::uint32_t receive_buffer = 64 * 1024; // receive window and reassembly space; a power of two
-    // Added to the ms clock for TSval. 0 by default, so TSvals show the engine's clock; RFC
-    // 7323 §7.1 suggests a random offset, which must stay the same for a 4-tuple across a
-    // restart of the process for RFC 6191 TIME-WAIT reuse at the peer: not done yet.
-    std::uint32_t ts_offset = 0;
+    // Added to the ms clock for TSval. Unset: RFC 7323 §7.1's random offset, one per pair of
+    // addresses (a keyed hash of the two, with a secret the endpoint draws when it starts),
+    // so TSvals do not show the engine's clock and yet stay one clock for all connections
+    // between two hosts, which RFC 6191 TIME-WAIT reuse at the peer relies on. A new
+    // process draws a new secret, as a rebooted host does. Set it to pin TSvals.
+    std::optional<std::uint32_t> ts_offset;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
 };

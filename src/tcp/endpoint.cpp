@@ -208,7 +208,7 @@ std::string_view to_string(connect_error e) {
 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
     : engine_(eng), config_(config), table_(max_connections, random_seed()), time_wait_(max_connections, table_.seed()),
-      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()),
+      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()), ts_key_(random_key()),
       cookies_(random_key()) {
     std::random_device rd;
     for (auto& c : port_cursors_) c = std::uint16_t(rd() % ephemeral_count);
@@ -250,7 +250,7 @@ result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::
     const flow f{{local, *local_port}, {remote_ip, remote_port}};
     const flow_key key = key_of(f);
     if (time_wait_.find(key)) return unexpected(connect_error::port_in_use);
-    auto* s = new stream_state(*this, options.connection, app, false);
+    auto* s = new stream_state(*this, with_ts_offset(options.connection, f), app, false);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         delete s;
@@ -305,6 +305,15 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
     }
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
+}
+
+// RFC 7323 §7.1: a TSval offset that is random to everyone else, one per pair of addresses
+// rather than per connection, so that all connections between two hosts share one clock
+// (the peer's RFC 6191 TIME-WAIT reuse compares TSvals across connections; Linux keys its
+// offsets the same way). An offset the application set is kept.
+connection_options endpoint_core::with_ts_offset(connection_options options, const flow& f) const {
+    if (!options.ts_offset) options.ts_offset = std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value}));
+    return options;
 }
 
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
@@ -423,7 +432,7 @@ void endpoint_core::send_cookie(const segment& syn, const listener& l) {
     const instant now = engine_.now();
     const flow f{{syn.dst_addr, syn.header.dst_port}, {syn.src_addr, syn.header.src_port}};
     const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(536), now);
-    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, l.options.connection), {});
+    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, with_ts_offset(l.options.connection, f)), {});
     ++stats_.syn_cookies_sent;
     l.backlog->cookie_sent = now;
 }
@@ -440,7 +449,7 @@ bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
         return true;
     }
     const flow_key key = key_of(f);
-    auto* s = new stream_state(*this, l.options.connection, *l.app, true);
+    auto* s = new stream_state(*this, with_ts_offset(l.options.connection, f), *l.app, true);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         ++stats_.table_full;
@@ -462,7 +471,8 @@ bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
 // connection in TIME-WAIT starts above that one's SND.NXT (RFC 6191 §2).
 stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     const flow_key key{seg.dst_addr, seg.src_addr, seg.header.dst_port, seg.header.src_port};
-    auto* s = new stream_state(*this, l.options.connection, *l.app, true);
+    const flow f{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}};
+    auto* s = new stream_state(*this, with_ts_offset(l.options.connection, f), *l.app, true);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         ++stats_.table_full;

@@ -144,6 +144,7 @@ private:
     void send_cookie(const segment& syn, const listener& l);
     bool accept_cookie(const segment& ack, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
+    connection_options with_ts_offset(connection_options options, const flow& f) const;
     std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     std::pair<std::uint16_t&, std::uint32_t> port_search(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
@@ -169,6 +170,7 @@ private:
     std::vector<stream_state*> output_due_;
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key
+    siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets
     syn_cookies cookies_;          // with a key of their own
     std::array<std::uint16_t, 1024> port_cursors_; // ephemeral search counters, by (local, remote) triple
     // The last destination every ephemeral port was found taken for, and erasures_ then:

@@ -727,11 +727,11 @@ protected:
         ASSERT_LE(payload.size(), 256u);
         const std::size_t tcp_len = tcp.header_length() + payload.size();
         wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
-        wire::ipv4_repr{client_ip, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+        wire::ipv4_repr{peer_ip_, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
             buf + wire::ethernet_repr::length);
         std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
         std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
-        tcp.emit(seg, client_ip, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
+        tcp.emit(seg, peer_ip_, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
         const std::size_t len = seg + tcp_len - buf;
         rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
         ASSERT_NE(m, nullptr);
@@ -758,7 +758,7 @@ protected:
         EXPECT_TRUE(ip.has_value());
         if (!ip) return std::nullopt;
         EXPECT_EQ(ip->src(), server_ip);
-        EXPECT_EQ(ip->dst(), client_ip);
+        EXPECT_EQ(ip->dst(), peer_ip_);
         auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
         EXPECT_TRUE(tcp.has_value());
         if (!tcp) return std::nullopt;
@@ -772,6 +772,7 @@ protected:
     neighbor_cache neighbors_{16};
     std::optional<engine> eng_;
     std::optional<tcp::tcp_endpoint> ep_;
+    ipv4_addr peer_ip_ = client_ip; // where queued segments come from
 };
 
 // RFC 9293 §3.10.7.1: "If the ACK bit is off, sequence number zero is used,
@@ -806,6 +807,45 @@ TEST_F(closed_port, rst_gets_no_answer) {
     EXPECT_TRUE(dev_.sent.empty());
     EXPECT_EQ(ep_->stats().no_connection, 1u);
     EXPECT_EQ(ep_->stats().rst_sent, 0u);
+}
+
+// RFC 7323 §7.1: TSvals carry a secret offset, one per pair of addresses. They do not show
+// the engine's clock, are one clock for every connection between two hosts (the peer's RFC
+// 6191 reuse compares them across connections), differ for another address and for another
+// endpoint (each draws its own secret), and an offset the application sets is kept.
+TEST_F(closed_port, tsval_offset_is_secret_per_address_pair) {
+    struct nothing final : tcp::app_events {} app;
+    const ipv4_addr other_ip = ipv4_addr::from_octets(198, 18, 0, 9);
+    neighbors_.update(other_ip, client_mac, instant::max(), true);
+    auto tsval_for_syn = [&](ipv4_addr from, std::uint16_t src_port, std::uint16_t dst_port) -> std::uint32_t {
+        peer_ip_ = from;
+        wire::tcp_repr syn{src_port, dst_port, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+        syn.options.timestamp = std::pair{5u, 0u};
+        deliver(syn);
+        auto r = take_reply();
+        if (!r || !r->options.timestamp) {
+            ADD_FAILURE() << "no SYN,ACK with a timestamp";
+            return 0;
+        }
+        return r->options.timestamp->first;
+    };
+    const auto clock_ms =
+        std::uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count());
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    const std::uint32_t first = tsval_for_syn(client_ip, 40000, 8080);
+    EXPECT_NE(first, clock_ms);
+    EXPECT_EQ(tsval_for_syn(client_ip, 40001, 8080), first); // the clock has not moved
+    EXPECT_NE(tsval_for_syn(other_ip, 40000, 8080), first);
+
+    ep_.reset();
+    ep_.emplace(*eng_, tcp::tcp_config{});
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    EXPECT_NE(tsval_for_syn(client_ip, 40002, 8080), first);
+
+    tcp::listen_options pinned;
+    pinned.connection.ts_offset = 1000;
+    ASSERT_TRUE(ep_->listen(8081, pinned, app).has_value());
+    EXPECT_EQ(tsval_for_syn(client_ip, 40003, 8081), clock_ms + 1000);
 }
 
 // A listener takes SYNs only: an ACK to a listening port with no connection is reset too.
