@@ -174,7 +174,7 @@ class two_nodes {
 public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
                        ipv4_range client_extra = {}, std::size_t client_max_connections = 4096,
-                       std::uint16_t mtu = 1500)
+                       std::uint16_t mtu = 1500, std::size_t server_max_connections = 4096)
         : client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
           link_(clock_, sim_link_config{delay, 0, 4096}) {
         tcp_config.mtu = mtu;
@@ -185,7 +185,8 @@ public:
         }
         client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra,
                        client_max_connections);
-        server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config);
+        server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config, ipv4_range{},
+                       server_max_connections);
         if (faults) {
             // ARP carries no checksum: a bit flipped in an ARP frame (which a real link's
             // FCS would catch) teaches a wrong address instead of being dropped. Over
@@ -551,6 +552,157 @@ TEST(tcp_engine, time_wait_record_keeps_its_port_from_connect) {
 
 // The application aborts a stream from inside that stream's own callback: the endpoint
 // must not free it until the callback has returned (ASan would see the use after free).
+// Exhaustion (issue 11): the server's mbuf pool runs dry in the middle of a transfer. While
+// it is, what the server cannot send is counted (no_mbuf) and nothing else breaks; once
+// the mbufs come back the transfer completes byte-exact by retransmission, and every
+// mbuf the server took is back in its pool.
+TEST(tcp_engine, empty_mbuf_pool_is_counted_and_recovered_from) {
+    two_nodes p;
+    const std::uint32_t server_in_use = p.server->pool.in_use();
+    echo_server server;
+    bulk_client client;
+    server.clk = client.clk = &p.clock_;
+    client.data = pattern(256 * 1024, 7);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return server.received >= 64 * 1024; }, 10s));
+
+    // For 3 s every mbuf the server's pool has, or gets back, is taken before each round.
+    std::vector<rte_mbuf*> held;
+    auto drain = [&] {
+        while (rte_mbuf* m = rte_pktmbuf_alloc(p.server->pool.get())) held.push_back(m);
+        return false;
+    };
+    const std::uint64_t received_then = server.received;
+    p.run_until(drain, 3s);
+    EXPECT_GT(p.server->ep.stats().no_mbuf, 0u);
+    EXPECT_LT(server.received, client.data.size()) << "then " << received_then << " held " << held.size(); // it could not have finished without mbufs
+    for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && !server.reasons.empty(); }, 600s))
+        << "received " << client.received.size() << " of " << client.data.size() << " (" << received_then
+        << " when the pool ran dry)";
+    EXPECT_EQ(*client.reason, tcp::close_reason::normal);
+    EXPECT_TRUE(client.received == client.data);
+    ASSERT_TRUE(p.settle(120s));
+    EXPECT_EQ(p.server->pool.in_use(), server_in_use);
+}
+
+// Exhaustion (issue 11): a full flow table. Past the server's max_connections, SYNs find no
+// room (counted as table_full) and the connections that fit are served to the end; once
+// they are gone, the next connections fit again.
+TEST(tcp_engine, full_flow_table_serves_what_fits_then_recovers) {
+    constexpr std::size_t room = 16;
+    two_nodes p(std::nullopt, 50us, {}, 4096, 1500, room);
+    // Known neighbours: every SYN leaves at once (an ARP queue would hold most of them back).
+    p.client->neighbors.update(server_ip, server_mac, instant::max(), true);
+    p.server->neighbors.update(client_ip, client_mac, instant::max(), true);
+    echo_server server;
+    server.clk = &p.clock_;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    std::vector<std::unique_ptr<bulk_client>> clients;
+    auto connect_some = [&](std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            auto c = std::make_unique<bulk_client>();
+            c->clk = &p.clock_;
+            c->data = pattern(4096, i);
+            ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, *c).has_value());
+            clients.push_back(std::move(c));
+        }
+    };
+    connect_some(room + 8);
+    // The first `room` connections are echoed whole and close normally; the others wait in
+    // SYN-SENT for a retransmission that may find room.
+    ASSERT_TRUE(p.run_until(
+        [&] {
+            std::size_t done = 0;
+            for (auto& c : clients) done += c->reason == tcp::close_reason::normal && c->received == c->data;
+            return done >= room;
+        },
+        30s));
+    EXPECT_GT(p.server->ep.stats().table_full, 0u);
+    EXPECT_LE(p.server->ep.connections(), room);
+    // The rest get in on a later SYN, and are served as well.
+    ASSERT_TRUE(p.run_until(
+        [&] {
+            for (auto& c : clients)
+                if (c->reason != tcp::close_reason::normal || c->received != c->data) return false;
+            return true;
+        },
+        120s));
+    connect_some(room);
+    ASSERT_TRUE(p.run_until(
+        [&] {
+            for (auto& c : clients)
+                if (c->reason != tcp::close_reason::normal) return false;
+            return true;
+        },
+        120s));
+    for (auto& c : clients) EXPECT_FALSE(c->mismatch);
+}
+
+// Exhaustion (issue 11): a peer that vanishes. Two connections to a server, then the
+// client's host is gone (nothing of it runs any more): the idle one is closed by
+// keep-alive (RFC 1122 §4.2.3.6) once its probes go unanswered, the one the server had
+// closed, left in FIN-WAIT-2 by the peer's ACK, by the FIN-WAIT-2 limit
+// (tcp_config::fin_timeout); both as timed out, and nothing of them is left behind.
+TEST(tcp_engine, vanished_peer_is_closed_by_keepalive_and_fin_wait_2_limit) {
+    two_nodes p;
+    p.client->neighbors.update(server_ip, server_mac, instant::max(), true);
+    p.server->neighbors.update(client_ip, client_mac, instant::max(), true);
+    const std::uint32_t server_in_use = p.server->pool.in_use();
+    struct server_app final : tcp::app_events {
+        void on_accepted(tcp::stream& s) override { accepted.push_back(&s); }
+        void on_closed(tcp::stream& s, tcp::close_reason why) override {
+            closed.emplace_back(&s, why);
+            at.push_back(clk->now());
+        }
+        clock* clk = nullptr;
+        std::vector<tcp::stream*> accepted;
+        std::vector<std::pair<tcp::stream*, tcp::close_reason>> closed;
+        std::vector<instant> at;
+    } server;
+    server.clk = &p.clock_;
+    struct idle_client final : tcp::app_events {} client;
+    tcp::listen_options options;
+    options.connection.keepalive = tcp::keepalive_options{10s, 1s, 3};
+    ASSERT_TRUE(p.server->ep.listen(echo_port, options, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return server.accepted.size() == 2; }, 5s));
+    tcp::stream* closing = server.accepted[1];
+    ASSERT_TRUE(closing->close().has_value());
+    ASSERT_TRUE(p.run_until([&] { return closing->state() == tcp::tcp_state::fin_wait_2; }, 5s));
+
+    // The client is gone: only the server runs from here on.
+    const instant gone = p.clock_.now();
+    const std::uint64_t tx_when_gone = p.server->eng.stats().tx_packets.get();
+    while (server.closed.size() < 2 && p.clock_.now() - gone < 90s) {
+        p.server->eng.poll();
+        const auto next = p.server->eng.timers().next_deadline();
+        p.clock_.set(std::max(next.value_or(p.clock_.now() + 1s), p.clock_.now() + 1us));
+    }
+    ASSERT_EQ(server.closed.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(server.closed[i].second, tcp::close_reason::timed_out);
+        const bool by_keepalive = server.closed[i].first == server.accepted[0];
+        const duration after = server.at[i] - gone;
+        if (by_keepalive) {
+            EXPECT_GE(after, 10s + 3 * 1s - 1s); // idle, then three unanswered probes
+            EXPECT_LE(after, 10s + 3 * 1s + 1s);
+        } else {
+            EXPECT_LE(after, p.tcp_config.fin_timeout + 1s); // 60 s by default, from FIN-WAIT-2 on
+        }
+    }
+    for (int i = 0; i < 100 && p.server->eng.tx_backlog() > 0; ++i) p.server->eng.poll();
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+    EXPECT_GT(p.server->ep.stats().freed, 1u);
+    EXPECT_EQ(p.server->eng.timers().size(), 0u);
+    // What the server sent since the client went lies unread on the link (its mbufs with
+    // it); nothing else of the server's pool is held.
+    EXPECT_LE(p.server->pool.in_use(), server_in_use + (p.server->eng.stats().tx_packets.get() - tx_when_gone));
+}
+
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     struct aborter final : tcp::app_events {
         void on_data(tcp::stream& s, const tcp::rx_data&) override {
