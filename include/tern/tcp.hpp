@@ -101,6 +101,11 @@ struct tcp_config {
     bool timestamps = true;                              // RFC 7323 §3
     bool sack = true;                                    // RFC 2018: SACK-permitted
     std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection
+    // RFC 5961 §7 for all connections (and TIME-WAIT records) of an endpoint together, as
+    // Linux's tcp_challenge_ack_limit: each second's budget is drawn anew between this and
+    // twice this, so that the count of challenge ACKs a blind attacker can provoke says
+    // nothing about a connection it does not know (CVE-2016-5696). 0: no such limit.
+    std::uint32_t challenge_acks_total_per_second = 1000;
     bool time_wait_reuse = true;                         // RFC 6191: a newer SYN may end TIME-WAIT
 };
 
@@ -207,6 +212,7 @@ struct endpoint_stats {
     counter time_wait_reused;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
     counter time_wait_evicted;     // TIME-WAIT records let go before 2·MSL: as many as max_connections were held
     counter syn_dropped_busy;      // SYNs dropped while the engine was behind (engine::congested)
+    counter challenge_acks_limited; // challenge ACKs not sent: the endpoint's budget for the second was spent
 };
 
 // Received data kept beyond on_data. Data delivered straight from a packet is kept

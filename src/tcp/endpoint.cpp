@@ -562,13 +562,32 @@ void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
     }
 }
 
-// RFC 5961 §7: at most challenge_acks_per_second, here for all TIME-WAIT records together.
+// RFC 5961 §7 across the endpoint (tcp_config::challenge_acks_total_per_second): a budget
+// per one-second window, drawn between the limit and twice it.
+bool endpoint_core::take_challenge_ack(instant now) {
+    const std::uint32_t limit = config_.challenge_acks_total_per_second;
+    if (limit == 0) return true;
+    if (!challenge_budget_start_ || now - *challenge_budget_start_ >= std::chrono::seconds(1)) {
+        challenge_budget_start_ = now;
+        challenge_budget_ = limit + std::uint32_t(siphash(isn_key_, {std::uint64_t(now.time_since_epoch().count())}) % limit);
+    }
+    if (challenge_budget_ == 0) {
+        ++stats_.challenge_acks_limited;
+        return false;
+    }
+    --challenge_budget_;
+    return true;
+}
+
+// RFC 5961 §7: at most challenge_acks_per_second, here for all TIME-WAIT records together,
+// and within the endpoint's budget.
 bool endpoint_core::time_wait_challenge_allowed(instant now) {
     if (now - time_wait_challenge_start_ >= std::chrono::seconds(1)) {
         time_wait_challenge_start_ = now;
         time_wait_challenges_ = 0;
     }
     if (time_wait_challenges_ >= config_.challenge_acks_per_second) return false;
+    if (!take_challenge_ack(now)) return false;
     ++time_wait_challenges_;
     return true;
 }
@@ -713,6 +732,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"time_wait_evicted", stats_.time_wait_evicted},
         {"time_wait", time_wait_.size()},
         {"syn_dropped_busy", stats_.syn_dropped_busy},
+        {"challenge_acks_limited", stats_.challenge_acks_limited},
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;

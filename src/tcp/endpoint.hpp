@@ -153,6 +153,7 @@ private:
     void on_time_wait(time_wait_record& r, const segment& seg);
     void arm_time_wait_timer();
     bool time_wait_challenge_allowed(instant now);
+    bool take_challenge_ack(instant now) override;
     bool tuple_taken(const flow_key& key) const { return table_.find(key) || time_wait_.find(key); }
 
     engine& engine_;
@@ -163,6 +164,9 @@ private:
     // RFC 5961 §7 for TIME-WAIT records: one budget of challenge ACKs a second for them all.
     instant time_wait_challenge_start_{};
     std::uint32_t time_wait_challenges_ = 0;
+    // RFC 5961 §7 for the whole endpoint (tcp_config::challenge_acks_total_per_second).
+    std::optional<instant> challenge_budget_start_;
+    std::uint32_t challenge_budget_ = 0;
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
     // Connections with deferred output due (connection::defer_output): flushed once per

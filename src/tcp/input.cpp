@@ -308,6 +308,7 @@ void connection::challenge_ack(instant now) {
         challenges_in_window_ = 0;
     }
     if (challenges_in_window_ >= config_.challenge_acks_per_second) return drop(tcp_drop::challenge_limited);
+    if (!sink_.take_challenge_ack(now)) return drop(tcp_drop::challenge_limited);
     ++challenges_in_window_;
     tcb_.ack_now = true;
 }

@@ -103,6 +103,9 @@ struct segment_sink {
     virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) = 0;
     // A buffer handed over by a zero-copy send is acknowledged and no longer needed.
     virtual void release(void* /*owner*/) {}
+    // Whether one more challenge ACK fits the budget all connections share (RFC 5961 §7);
+    // taken when it does.
+    virtual bool take_challenge_ack(instant /*now*/) { return true; }
 
 protected:
     ~segment_sink() = default;

@@ -174,8 +174,9 @@ class two_nodes {
 public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
                        ipv4_range client_extra = {}, std::size_t client_max_connections = 4096,
-                       std::uint16_t mtu = 1500, std::size_t server_max_connections = 4096)
-        : client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
+                       std::uint16_t mtu = 1500, std::size_t server_max_connections = 4096,
+                       const tcp::tcp_config& tcp = {})
+        : tcp_config(tcp), client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
           link_(clock_, sim_link_config{delay, 0, 4096}) {
         tcp_config.mtu = mtu;
         device* client_dev = &link_.a();
@@ -701,6 +702,114 @@ TEST(tcp_engine, vanished_peer_is_closed_by_keepalive_and_fin_wait_2_limit) {
     // What the server sent since the client went lies unread on the link (its mbufs with
     // it); nothing else of the server's pool is held.
     EXPECT_LE(p.server->pool.in_use(), server_in_use + (p.server->eng.stats().tx_packets.get() - tx_when_gone));
+}
+
+// Blind injection (RFC 5961; issue 11): for 2 s, into 16 established connections, an
+// attacker who knows their 4-tuples (not their sequence numbers) sends the server RSTs,
+// SYNs and data at 200,000 segments a second of the link's clock: in-window RSTs a little
+// past RCV.NXT, RSTs and data anywhere, SYNs, and data in the window with a wrong ACK. No
+// connection is reset: each then echoes 64 KiB byte-exact and closes normally. The
+// challenge ACKs are held to the endpoint's budget (challenge_acks_total_per_second, at
+// most twice it a second) beside the per-connection limit.
+TEST(tcp_engine, blind_injection_resets_nothing_and_challenges_are_limited) {
+    tcp::tcp_config config;
+    config.challenge_acks_total_per_second = 50;
+    two_nodes p(std::nullopt, 50us, {}, 4096, 1500, 4096, config);
+    p.client->neighbors.update(server_ip, server_mac, instant::max(), true);
+    p.server->neighbors.update(client_ip, client_mac, instant::max(), true);
+    echo_server server;
+    server.clk = &p.clock_;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    std::vector<std::unique_ptr<bulk_client>> clients;
+    std::vector<tcp::stream*> streams;
+    for (std::uint64_t i = 0; i < 16; ++i) {
+        auto c = std::make_unique<bulk_client>();
+        c->clk = &p.clock_;
+        auto s = p.client->ep.connect(server_ip, echo_port, {}, *c); // no data yet: idle once open
+        ASSERT_TRUE(s.has_value());
+        streams.push_back(*s);
+        clients.push_back(std::move(c));
+    }
+    ASSERT_TRUE(p.run_until([&] { return std::all_of(clients.begin(), clients.end(), [](auto& c) { return c->connected; }); }, 5s));
+
+    std::mt19937_64 rng(11);
+    std::uint64_t injected = 0;
+    auto inject = [&](tcp::stream& s) {
+        const tcp::tcb& t = tcp::stream_state::of(s).conn().control_block();
+        const tcp::flow& f = tcp::stream_state::of(s).conn().flow_id();
+        wire::tcp_repr seg{f.local.port, f.remote.port, std::uint32_t(rng()), std::uint32_t(rng()), 0, 1000, 0, {}};
+        std::vector<std::uint8_t> payload;
+        switch (rng() % 5) {
+        case 0: // RST in the window, not at RCV.NXT: challenged (RFC 5961 §3.2)
+            seg.flags = wire::tcp_flags::rst;
+            seg.seq = (t.snd_nxt + 1 + std::uint32_t(rng() % 30000)).raw();
+            break;
+        case 1: seg.flags = wire::tcp_flags::rst; break;  // anywhere
+        case 2: seg.flags = wire::tcp_flags::syn; break;  // challenged whatever its number (§4.2)
+        case 3: // data in the window with an ACK the server never sent (§5.2)
+            seg.flags = wire::tcp_flags::ack | wire::tcp_flags::psh;
+            seg.seq = (t.snd_nxt + std::uint32_t(rng() % 30000)).raw();
+            payload.assign(100, 0xee);
+            break;
+        default: // data anywhere
+            seg.flags = wire::tcp_flags::ack;
+            payload.assign(100, 0xee);
+            break;
+        }
+        std::uint8_t buf[1500];
+        const std::size_t tcp_len = seg.header_length() + payload.size();
+        wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
+        wire::ipv4_repr{client_ip, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+            buf + wire::ethernet_repr::length);
+        std::uint8_t* out = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
+        std::copy(payload.begin(), payload.end(), out + seg.header_length());
+        seg.emit(out, client_ip, server_ip, {out + seg.header_length(), payload.size()}, wire::checksum_mode::software);
+        rte_mbuf* m = rte_pktmbuf_alloc(p.client->pool.get());
+        ASSERT_NE(m, nullptr);
+        const std::size_t len = out + tcp_len - buf;
+        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
+        if (p.link_.a().tx_burst(&m, 1) != 1) rte_pktmbuf_free(m);
+        ++injected;
+    };
+    const instant start = p.clock_.now();
+    instant next_injection = start;
+    p.run_until(
+        [&] {
+            // 10 segments each 50 us of the link's clock, to connections still open.
+            for (; next_injection <= p.clock_.now(); next_injection += 50us)
+                for (int k = 0; k < 10; ++k) {
+                    const std::size_t i = rng() % streams.size();
+                    if (!clients[i]->reason) inject(*streams[i]);
+                }
+            return false;
+        },
+        2s);
+    const double seconds = std::chrono::duration<double>(p.clock_.now() - start).count();
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        ASSERT_FALSE(clients[i]->reason.has_value()) << "connection " << i << " closed under the injection";
+        clients[i]->data = pattern(64 * 1024, i);
+        clients[i]->pump(*streams[i]);
+    }
+    ASSERT_TRUE(p.run_until(
+        [&] { return std::all_of(clients.begin(), clients.end(), [](auto& c) { return c->reason.has_value(); }); },
+        120s));
+    for (auto& c : clients) {
+        EXPECT_EQ(*c->reason, tcp::close_reason::normal);
+        EXPECT_FALSE(c->mismatch);
+        EXPECT_TRUE(c->received == c->data);
+    }
+    auto drops = [&](std::string_view name) {
+        for (auto& [k, v] : p.server->ep.counters())
+            if (k == name) return v;
+        return std::uint64_t(0);
+    };
+    const std::uint64_t challenged = drops("rst_challenged") + drops("syn_challenged") + drops("bad_ack");
+    const std::uint64_t limited = drops("challenge_limited");
+    EXPECT_GT(injected, 10000u);
+    EXPECT_GT(challenged, 1000u);
+    EXPECT_GT(p.server->ep.stats().challenge_acks_limited, 0u);
+    EXPECT_LE(challenged - limited, std::uint64_t(2 * 50 * (seconds + 1)))
+        << injected << " injected over " << seconds << " s, " << challenged << " challenged, " << limited << " limited";
 }
 
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
