@@ -62,27 +62,8 @@ check "tern: tern-server stops with exit 0 ($SERVER_RC)" "[ $SERVER_RC -eq 0 ]" 
 # ---- the kernel (nginx) over a TAP ----
 tap_in_ns "$NS" tern0 198.18.0.1/24
 ip netns exec "$NS" ip route add 198.19.0.0/16 via 198.18.0.2
-mkdir -p "$WORK/www" "$WORK/tmp"
+start_nginx "$NS" "$WORK" 198.18.0.1:8080 4096
 echo hello >"$WORK/www/index.html"
-cat >"$WORK/nginx.conf" <<NGINX
-daemon off;
-master_process off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/tmp;
-    proxy_temp_path $WORK/tmp;
-    fastcgi_temp_path $WORK/tmp;
-    uwsgi_temp_path $WORK/tmp;
-    scgi_temp_path $WORK/tmp;
-    server { listen 198.18.0.1:8080; root $WORK/www; }
-}
-NGINX
-ip netns exec "$NS" nginx -c "$WORK/nginx.conf" >/dev/null 2>&1 &
-TERN_PIDS+=($!)
-for _ in $(seq 50); do ip netns exec "$NS" ss -ltnH | grep -q '198.18.0.1:8080' && break; sleep 0.1; done
 ip netns exec "$NS" nstat -n >/dev/null 2>&1 # from here on nstat shows what the run added
 timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" $EAL_MEM --no-pci -l 1 --file-prefix "tern_flk_$$" \
     --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --mac $CLIENT_MAC \

@@ -52,6 +52,24 @@ mbuf_pool make_pool(std::uint16_t data_room = 0) {
     return std::move(*pool);
 }
 
+// An Ethernet frame from the client's MAC to the server's holding `tcp` (with `payload`)
+// from `src` to server_ip, in an mbuf of `pool` (null when the pool is empty).
+rte_mbuf* tcp_frame(rte_mempool* pool, ipv4_addr src, const wire::tcp_repr& tcp, std::span<const std::uint8_t> payload) {
+    std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60 + 1400];
+    assert(payload.size() <= 1400);
+    const std::size_t tcp_len = tcp.header_length() + payload.size();
+    wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
+    wire::ipv4_repr{src, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+        buf + wire::ethernet_repr::length);
+    std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
+    std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
+    tcp.emit(seg, src, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
+    const std::size_t len = seg + tcp_len - buf;
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m) std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
+    return m;
+}
+
 engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
     engine_config c;
     c.address = ipv4_cidr{ip, 24};
@@ -192,9 +210,14 @@ public:
             // ARP carries no checksum: a bit flipped in an ARP frame (which a real link's
             // FCS would catch) teaches a wrong address instead of being dropped. Over
             // faults the neighbors are static, so only IPv4 crosses the link.
-            client->neighbors.update(server_ip, server_mac, instant::max(), true);
-            server->neighbors.update(client_ip, client_mac, instant::max(), true);
+            know_neighbours();
         }
+    }
+    // Static ARP entries both ways: every frame leaves at once (an ARP queue holds all but a
+    // few back while the first resolution runs).
+    void know_neighbours() {
+        client->neighbors.update(server_ip, server_mac, instant::max(), true);
+        server->neighbors.update(client_ip, client_mac, instant::max(), true);
     }
     ~two_nodes() {
         client.reset();
@@ -595,9 +618,7 @@ TEST(tcp_engine, empty_mbuf_pool_is_counted_and_recovered_from) {
 TEST(tcp_engine, full_flow_table_serves_what_fits_then_recovers) {
     constexpr std::size_t room = 16;
     two_nodes p(std::nullopt, 50us, {}, 4096, 1500, room);
-    // Known neighbours: every SYN leaves at once (an ARP queue would hold most of them back).
-    p.client->neighbors.update(server_ip, server_mac, instant::max(), true);
-    p.server->neighbors.update(client_ip, client_mac, instant::max(), true);
+    p.know_neighbours();
     echo_server server;
     server.clk = &p.clock_;
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
@@ -649,8 +670,7 @@ TEST(tcp_engine, full_flow_table_serves_what_fits_then_recovers) {
 // (tcp_config::fin_timeout); both as timed out, and nothing of them is left behind.
 TEST(tcp_engine, vanished_peer_is_closed_by_keepalive_and_fin_wait_2_limit) {
     two_nodes p;
-    p.client->neighbors.update(server_ip, server_mac, instant::max(), true);
-    p.server->neighbors.update(client_ip, client_mac, instant::max(), true);
+    p.know_neighbours();
     const std::uint32_t server_in_use = p.server->pool.in_use();
     struct server_app final : tcp::app_events {
         void on_accepted(tcp::stream& s) override { accepted.push_back(&s); }
@@ -715,8 +735,7 @@ TEST(tcp_engine, blind_injection_resets_nothing_and_challenges_are_limited) {
     tcp::tcp_config config;
     config.challenge_acks_total_per_second = 50;
     two_nodes p(std::nullopt, 50us, {}, 4096, 1500, 4096, config);
-    p.client->neighbors.update(server_ip, server_mac, instant::max(), true);
-    p.server->neighbors.update(client_ip, client_mac, instant::max(), true);
+    p.know_neighbours();
     echo_server server;
     server.clk = &p.clock_;
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
@@ -756,18 +775,8 @@ TEST(tcp_engine, blind_injection_resets_nothing_and_challenges_are_limited) {
             payload.assign(100, 0xee);
             break;
         }
-        std::uint8_t buf[1500];
-        const std::size_t tcp_len = seg.header_length() + payload.size();
-        wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
-        wire::ipv4_repr{client_ip, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
-            buf + wire::ethernet_repr::length);
-        std::uint8_t* out = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
-        std::copy(payload.begin(), payload.end(), out + seg.header_length());
-        seg.emit(out, client_ip, server_ip, {out + seg.header_length(), payload.size()}, wire::checksum_mode::software);
-        rte_mbuf* m = rte_pktmbuf_alloc(p.client->pool.get());
+        rte_mbuf* m = tcp_frame(p.client->pool.get(), client_ip, seg, payload);
         ASSERT_NE(m, nullptr);
-        const std::size_t len = out + tcp_len - buf;
-        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
         if (p.link_.a().tx_burst(&m, 1) != 1) rte_pktmbuf_free(m);
         ++injected;
     };
@@ -984,19 +993,8 @@ protected:
     }
     // Puts the segment (with `payload`) in the device's RX queue for the next poll.
     void queue(wire::tcp_repr tcp, std::span<const std::uint8_t> payload = {}) {
-        std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60 + 256];
-        ASSERT_LE(payload.size(), 256u);
-        const std::size_t tcp_len = tcp.header_length() + payload.size();
-        wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
-        wire::ipv4_repr{peer_ip_, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
-            buf + wire::ethernet_repr::length);
-        std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
-        std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
-        tcp.emit(seg, peer_ip_, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
-        const std::size_t len = seg + tcp_len - buf;
-        rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+        rte_mbuf* m = tcp_frame(pool_.get(), peer_ip_, tcp, payload);
         ASSERT_NE(m, nullptr);
-        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
         dev_.inbox.push_back(m);
     }
 
