@@ -121,10 +121,10 @@ struct connection_options {
     std::uint32_t send_buffer = 64 * 1024;    // bytes the send ring holds
     std::uint32_t receive_buffer = 64 * 1024; // receive window and reassembly space; a power of two
     // Added to the ms clock for TSval. Unset: RFC 7323 §7.1's random offset, one per pair of
-    // addresses (a keyed hash of the two, with a secret the endpoint draws when it starts),
-    // so TSvals do not show the engine's clock and yet stay one clock for all connections
-    // between two hosts, which RFC 6191 TIME-WAIT reuse at the peer relies on. A new
-    // process draws a new secret, as a rebooted host does. Set it to pin TSvals.
+    // addresses (a keyed hash of the two with the kernel's boot ID as the secret), so TSvals
+    // do not show the engine's clock and yet stay one clock for all connections between two
+    // hosts, also across a restart of the process, which a peer's PAWS and RFC 6191
+    // TIME-WAIT reuse rely on; a new boot makes new offsets. Set it to pin TSvals.
     std::optional<std::uint32_t> ts_offset;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 #include <utility>
@@ -27,6 +29,23 @@ siphash_key random_key() {
     std::random_device rd;
     auto word = [&] { return (std::uint64_t(rd()) << 32) | rd(); };
     return {word(), word()};
+}
+
+// RFC 7323 §7.1's TSval offsets must not change when a process restarts: TSvals come from a
+// clock that runs through restarts (the engine's, from boot), and a peer holding one of our
+// 4-tuples in TIME-WAIT takes its next SYN only with a newer TSval (PAWS; RFC 6191). A
+// secret drawn per process made a restarted tern-load wait out a SYN timeout against
+// Linux. So the secret is the kernel's boot ID: random at each boot, unknown off the host
+// (as Linux's own per-boot secret); a random one where it cannot be read.
+siphash_key boot_key() {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    if (!(in >> id)) return random_key();
+    std::string hex;
+    for (char c : id)
+        if (std::isxdigit(static_cast<unsigned char>(c))) hex += c;
+    if (hex.size() < 32) return random_key();
+    return {std::stoull(hex.substr(0, 16), nullptr, 16), std::stoull(hex.substr(16, 16), nullptr, 16)};
 }
 
 flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
@@ -208,7 +227,7 @@ std::string_view to_string(connect_error e) {
 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
     : engine_(eng), config_(config), table_(max_connections, random_seed()), time_wait_(max_connections, table_.seed()),
-      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()), ts_key_(random_key()),
+      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()), ts_key_(boot_key()),
       cookies_(random_key()) {
     std::random_device rd;
     for (auto& c : port_cursors_) c = std::uint16_t(rd() % ephemeral_count);
