@@ -3,9 +3,10 @@
 // IsLost, NextSeg's choice of hole, and the octets of SetPipe.
 //
 // Bounded memory and no per-byte or per-segment state: at most max_ranges disjoint SACKed
-// ranges, sorted, each with an estimate of the segments it holds (its length in SMSS,
-// rounded up: exact for full-sized segments). When a new range would not fit, the lowest
-// one is forgotten: that data only looks un-SACKed again and is, at worst, sent twice.
+// ranges, sorted (a range_set). The segments a range holds are estimated when IsLost asks,
+// from its length in SMSS, rounded up (exact for full-sized segments). When a new range
+// would not fit, the lowest one is forgotten: that data only looks un-SACKed again and is,
+// at worst, sent twice.
 //
 // On an RTO the connection keeps the scoreboard (RFC 6675 §5.1 lets Update() go on), so
 // the go-back-N skips SACKed data; it clears it when the same segment times out again, in
