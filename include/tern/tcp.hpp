@@ -57,7 +57,9 @@ std::string_view to_string(tcp_state s); // "TIME-WAIT", as RFC 9293 writes them
 
 // Why a connection reached CLOSED, as the application is told.
 enum class close_reason : std::uint8_t {
-    normal,    // both FINs exchanged and acknowledged (or TIME_WAIT ran out)
+    normal,    // both FINs exchanged and ours acknowledged: LAST-ACK's end, or TIME-WAIT's
+               // (the endpoint ends it at once and keeps a record for 2·MSL instead); also
+               // an RST or a newer SYN (RFC 6191) in TIME-WAIT, and a close in LISTEN or SYN-SENT
     reset,     // the peer sent an acceptable RST
     timed_out, // retransmissions (or keep-alive probes) ran out (RFC 9293 §3.8.3 R2, RFC 6298),
                // or FIN-WAIT-2 after close() outlasted tcp_config::fin_timeout
@@ -100,7 +102,7 @@ struct tcp_config {
     bool window_scaling = true;                          // RFC 7323 §2
     bool timestamps = true;                              // RFC 7323 §3
     bool sack = true;                                    // RFC 2018: SACK-permitted
-    std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection
+    std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection, and once more for all TIME-WAIT records together
     // RFC 5961 §7 for all connections (and TIME-WAIT records) of an endpoint together, as
     // Linux's tcp_challenge_ack_limit: each second's budget is drawn anew between this and
     // twice this, so that the count of challenge ACKs a blind attacker can provoke says
@@ -198,10 +200,10 @@ struct tcp_info {
 struct endpoint_stats {
     counter segments_in;
     counter segments_out;
-    counter no_connection; // segment for no connection and no listener (RST sent unless it was one)
+    counter no_connection; // segment for no connection, and no listener or an ACK or RST to one (RST sent unless it was one)
     counter rst_sent;      // RSTs for segments with no connection (RFC 9293 §3.10.7.1)
     counter accepted;      // connections created by a SYN to a listener
-    counter table_full;    // SYN dropped: the flow table is full
+    counter table_full;    // SYN (or cookie-validated ACK) dropped: the flow table is full
     counter no_mbuf;       // segment not sent: the pool is empty (the RTO sends it again)
     counter freed;         // streams freed after CLOSED
     counter syn_backlog_full;      // SYNs to a listener with a full SYN backlog (each got a cookie)

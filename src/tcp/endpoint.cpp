@@ -403,8 +403,9 @@ void endpoint_core::reply_no_connection(const segment& seg) {
 }
 
 // A segment for no connection, to a listening port. A SYN opens a connection, or with the
-// SYN backlog full gets a cookie (RFC 4987 §3.6); an ACK may complete a cookie handshake;
-// everything else is answered as for no connection (§3.10.7.2: an ACK in LISTEN gets RST).
+// SYN backlog full gets a cookie (RFC 4987 §3.6); an ACK may complete a cookie handshake,
+// and is otherwise reset (§3.10.7.2 second: an ACK in LISTEN gets RST); an RST is ignored
+// (first); anything else is dropped (fourth).
 void endpoint_core::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     namespace f = wire::tcp_flags;
     const listener_backlog& backlog = *l.backlog;

@@ -5,15 +5,18 @@
 // engine's protocol_handler; like the engine it is single-threaded and takes no locks.
 //
 // Lifetime of a stream: created by connect(), by a SYN to a listening port or by the ACK of
-// a SYN cookie (RFC 4987 §3.6: when the listener's SYN backlog is full); freed after
-// it reaches CLOSED (TIME_WAIT ran out, reset, refused, timed out, aborted), or a passive
-// one went back to LISTEN before the application ever saw it. The free is deferred to the
-// end of the engine's call into the endpoint (or to after_burst), never while one of the
-// stream's own callbacks is on the stack. The application must not touch a stream after its
-// on_closed returns.
+// a SYN cookie (RFC 4987 §3.6: when the listener's SYN backlog is full); freed once it
+// reaches TIME-WAIT with its last ACK sent (a record of its own keeps the 4-tuple for
+// 2·MSL, time_wait.hpp), once it reaches CLOSED (reset, refused, timed out, aborted), or
+// once a passive one went back to LISTEN before the application ever saw it. The free is
+// deferred to the end of the engine's call into the endpoint (or to after_burst), never
+// while one of the stream's own callbacks is on the stack. The application must not touch
+// a stream after its on_closed returns.
 //
-// Payload is copied into a fresh mbuf per segment on the way out; received payload reaches
-// the application as a view of the received mbuf, which it may keep (rx_data::keep).
+// Payload is copied into each segment's mbuf on the way out, except buffers handed over by
+// a zero-copy send, which a port that sends multi-segment frames chains behind the headers
+// (emit); received payload reaches the application as a view of the received mbuf, which
+// it may keep (rx_data::keep).
 #pragma once
 
 #include <array>
@@ -170,7 +173,7 @@ private:
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
     // Connections with deferred output due (connection::defer_output): flushed once per
-    // round, in after_burst, after every segment of the burst and every poller.
+    // round, in after_burst, after every segment of the round's bursts and every poller.
     std::vector<stream_state*> output_due_;
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key

@@ -128,7 +128,7 @@ protected:
 
 // Counters of one connection, the beginnings of a TCP_INFO.
 struct connection_stats {
-    std::uint64_t segments_in = 0;   // every segment handed to on_segment
+    std::uint64_t segments_in = 0;   // every segment handed to on_segment but SYN+FIN ones (dropped first)
     std::uint64_t segments_out = 0;  // every segment emitted, RSTs and probes included
     std::uint64_t bytes_in = 0;      // payload delivered to the application
     std::uint64_t bytes_out = 0;     // payload emitted, retransmissions included
