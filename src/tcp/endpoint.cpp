@@ -23,17 +23,7 @@ namespace {
 constexpr std::uint16_t ephemeral_first = ephemeral_port_first;
 constexpr std::uint16_t ephemeral_count = ephemeral_port_count;
 
-siphash_key random_key() {
-    std::random_device rd;
-    auto word = [&] { return (std::uint64_t(rd()) << 32) | rd(); };
-    return {word(), word()};
-}
-
 flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
-
-// The flow table's hash seed, per endpoint and random: with a public constant, a peer could
-// pick 4-tuples that all land in one probe chain (hash flooding) and make every lookup a scan.
-std::uint64_t random_seed() { return random_key().k0; }
 
 } // namespace
 
@@ -206,12 +196,39 @@ std::string_view to_string(connect_error e) {
 
 // ---- endpoint ------------------------------------------------------------------------
 
+// `source` gives 32 random bits a call (std::random_device, or std::mt19937 for replay).
+// The flow table's hash seed is per endpoint and random too: with a public constant, a peer
+// could pick 4-tuples that all land in one probe chain (hash flooding) and make every
+// lookup a scan.
+template <class Source>
+endpoint_core::secrets endpoint_core::draw_secrets(Source& source) {
+    auto word = [&] { return (std::uint64_t(source()) << 32) | std::uint32_t(source()); };
+    secrets s;
+    s.table_seed = word();
+    s.isn_key = {word(), word()};
+    s.cookie_key = {word(), word()};
+    for (auto& c : s.port_cursors) c = std::uint16_t(source() % ephemeral_count);
+    return s;
+}
+
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
-    : engine_(eng), config_(config), table_(max_connections, random_seed()), time_wait_(max_connections, table_.seed()),
-      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()),
-      cookies_(random_key()) {
-    std::random_device rd;
-    for (auto& c : port_cursors_) c = std::uint16_t(rd() % ephemeral_count);
+    : endpoint_core(eng, config, max_connections, [] {
+          std::random_device rd;
+          return draw_secrets(rd);
+      }()) {}
+
+endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections,
+                             std::uint64_t replay_seed)
+    : endpoint_core(eng, config, max_connections, [replay_seed] {
+          std::seed_seq seed{std::uint32_t(replay_seed), std::uint32_t(replay_seed >> 32)};
+          std::mt19937 generator(seed);
+          return draw_secrets(generator);
+      }()) {}
+
+endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections, const secrets& drawn)
+    : engine_(eng), config_(config), table_(max_connections, drawn.table_seed),
+      time_wait_(max_connections, table_.seed()), time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
+      isn_key_(drawn.isn_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
     engine_.set_protocol_handler(this);
     engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
 }
