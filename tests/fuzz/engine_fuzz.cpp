@@ -272,6 +272,7 @@ private:
     void check_sent();
     void learn_from(const wire::ipv4_view& ip, const wire::tcp_view& tcp);
     void check_connections() const;
+    void check_accounting() const;
     void queue(std::span<const std::uint8_t> frame, bool fix);
     void queue_segment(std::size_t k, const wire::tcp_repr& header, std::size_t payload);
     // Set-up: the peer of tuple k sends in order, with its usual options, and the engine polls.
@@ -296,6 +297,7 @@ private:
     std::array<peer_state, tuple_count> peers_{};
     bool listening_80_ = false, listening_81_ = false;
     std::uint16_t ip_id_ = 1;
+    std::uint64_t queued_ = 0; // frames put in the device's RX queue
     std::uint64_t digest_ = 0xcbf29ce484222325ull;
 };
 
@@ -444,6 +446,7 @@ void scene::queue(std::span<const std::uint8_t> frame, bool fix) {
     std::memcpy(data, frame.data(), len);
     if (fix) fix_checksums({data, len});
     dev_.inbox.push_back(m);
+    ++queued_;
 }
 
 void scene::queue_segment(std::size_t k, const wire::tcp_repr& header, std::size_t payload) {
@@ -467,6 +470,25 @@ void scene::poll() {
     engine_->poll();
     check_sent();
     check_connections();
+    check_accounting();
+}
+
+// DESIGN.md: every received packet is consumed or dropped with a named reason. Each frame
+// the engine took from the device is a drop for one of the receive reasons, a TCP segment
+// handed to the endpoint, an echo request, or ARP the engine acted on (counted in, and not
+// then dropped as from a bad sender or for another host).
+void scene::check_accounting() const {
+    const engine_stats& e = engine_->stats();
+    std::uint64_t rx_drops = 0; // the receive reasons come first in drop_reason, up to tcp_no_endpoint
+    for (std::size_t r = 0; r < drop_reason_count; ++r)
+        if (r <= std::size_t(drop_reason::tcp_no_endpoint)) rx_drops += e.dropped(drop_reason(r));
+    const std::uint64_t arp_used = e.arp_requests_in.get() + e.arp_replies_in.get() -
+                                   e.dropped(drop_reason::arp_bad_sender) - e.dropped(drop_reason::arp_not_for_us);
+    const std::uint64_t accounted = rx_drops + endpoint_->stats().segments_in.get() + e.icmp_echo_requests_in.get() + arp_used;
+    const std::uint64_t taken = queued_ - dev_.inbox.size();
+    if (e.rx_packets.get() != taken || accounted != taken)
+        fail("%llu frames delivered, %llu received, %llu accounted for", static_cast<unsigned long long>(taken),
+             static_cast<unsigned long long>(e.rx_packets.get()), static_cast<unsigned long long>(accounted));
 }
 
 void scene::check_sent() {
@@ -504,7 +526,8 @@ void scene::learn_from(const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
     }
 }
 
-// RFC 9293 §3.3.1's invariants on every connection the application holds.
+// RFC 9293 §3.3.1's invariants on every connection the application holds, and the send
+// buffer's hold on what is in flight.
 void scene::check_connections() const {
     app_.for_each([](const tcp::stream& s) {
         const tcp::connection& c = tcp::stream_state::of(s).conn();
@@ -513,8 +536,13 @@ void scene::check_connections() const {
         if (!(t.snd_una <= t.snd_nxt && t.snd_nxt <= t.snd_max))
             fail("%s: SND.UNA %u, SND.NXT %u, SND.MAX %u out of order", std::string(tcp::to_string(c.state())).c_str(),
                  t.snd_una.raw(), t.snd_nxt.raw(), t.snd_max.raw());
-        if (tcp::seq_distance(t.snd_una, t.snd_max) > 64 * 1024 + 2) // the largest send buffer, SYN and FIN
-            fail("%u bytes in flight", tcp::seq_distance(t.snd_una, t.snd_max));
+        const std::uint32_t in_flight = tcp::seq_distance(t.snd_una, t.snd_max);
+        if (in_flight > 64 * 1024 + 2) // the largest send buffer, SYN and FIN
+            fail("%u bytes in flight", in_flight);
+        // What is sent and not acknowledged may be sent again: the send buffer still holds it.
+        if (const std::uint32_t held = c.info().send_queued; in_flight > held + 2)
+            fail("%s: %u in flight, %u in the send buffer", std::string(tcp::to_string(c.state())).c_str(), in_flight,
+                 held);
         if (t.rcv_wnd > 64 * 1024) fail("receive window %u above the largest receive buffer", t.rcv_wnd);
     });
 }

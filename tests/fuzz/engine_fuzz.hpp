@@ -54,6 +54,7 @@
 //   ICMP echo reply with correct checksums, from our MAC and address, within the MTU.
 // - A connection whose control block breaks RFC 9293's invariants
 //   (SND.UNA <= SND.NXT <= SND.MAX, no more in flight than the send buffer holds).
+// - A received frame neither dropped with a reason nor consumed (engine counters).
 // - mbufs not all back in the pool once the scene is torn down (a leak).
 // - The scene not reaching its states at set-up (the fuzzer would lose them silently).
 #pragma once
