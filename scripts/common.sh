@@ -11,6 +11,9 @@ TERN_PACKAGES=(
     libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
     iproute2 iputils-ping iptables tcpdump tshark python3 curl nginx-light
     wrk iperf3 sockperf gnuplot-nox
+    # The engine fuzz build (tests/integration/fuzz_engine.sh): clang and its libFuzzer,
+    # which Debian ships in the compiler-rt package (libclang_rt.fuzzer-x86_64.a).
+    clang libclang-rt-dev
 )
 
 log() { printf '[tern] %s\n' "$*" >&2; }
@@ -53,6 +56,21 @@ build_tern() {
     fi
     log "building $dir"
     ninja -C "$dir" >/dev/null
+}
+
+# The libFuzzer build of tests/fuzz: clang, ASan and UBSan, and libFuzzer's coverage
+# instrumentation on every object. Configures once, then ninja; the compiler's messages go
+# to standard output (unlike build_tern's), for the fuzz test to show.
+TERN_FUZZ_BUILD=${TERN_FUZZ_BUILD:-$TERN_ROOT/build-fuzz}
+build_fuzz() {
+    if [ ! -f "$TERN_FUZZ_BUILD/build.ninja" ]; then
+        log "configuring $TERN_FUZZ_BUILD"
+        CC=clang CXX=clang++ meson setup "$TERN_FUZZ_BUILD" "$TERN_ROOT" -Dfuzz=true -Dbuildtype=debug \
+            -Doptimization=1 -Dcpp_args=-g1 -Db_sanitize=address,undefined -Db_lundef=false -Db_lto=false \
+            -Dbenchmarks=false || return 1
+    fi
+    log "building $TERN_FUZZ_BUILD"
+    ninja -C "$TERN_FUZZ_BUILD"
 }
 
 # Sets EAL_MEM to the EAL memory arguments: hugepages where the kernel gives them,

@@ -9,8 +9,11 @@
 
 namespace tern {
 
+// With a constructor, not an aggregate: `unexpected(e)` needs C++20's parenthesised
+// aggregate initialisation otherwise, which clang 14 lacks.
 template <class E>
 struct unexpected {
+    constexpr explicit unexpected(E e) : error(e) {}
     E error;
 };
 

@@ -50,10 +50,6 @@ siphash_key boot_key() {
 
 flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
 
-// The flow table's hash seed, per endpoint and random: with a public constant, a peer could
-// pick 4-tuples that all land in one probe chain (hash flooding) and make every lookup a scan.
-std::uint64_t random_seed() { return random_key().k0; }
-
 } // namespace
 
 // ---- received data kept by the application -------------------------------------------
@@ -225,12 +221,42 @@ std::string_view to_string(connect_error e) {
 
 // ---- endpoint ------------------------------------------------------------------------
 
+// `source` gives 32 random bits a call (std::random_device, or std::mt19937 for replay).
+// The flow table's hash seed is per endpoint and random too: with a public constant, a peer
+// could pick 4-tuples that all land in one probe chain (hash flooding) and make every
+// lookup a scan.
+template <class Source>
+endpoint_core::secrets endpoint_core::draw_secrets(Source& source) {
+    auto word = [&] { return (std::uint64_t(source()) << 32) | std::uint32_t(source()); };
+    secrets s;
+    s.table_seed = word();
+    s.isn_key = {word(), word()};
+    s.ts_key = {word(), word()};
+    s.cookie_key = {word(), word()};
+    for (auto& c : s.port_cursors) c = std::uint16_t(source() % ephemeral_count);
+    return s;
+}
+
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
-    : engine_(eng), config_(config), table_(max_connections, random_seed()), time_wait_(max_connections, table_.seed()),
-      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)), isn_key_(random_key()), ts_key_(boot_key()),
-      cookies_(random_key()) {
-    std::random_device rd;
-    for (auto& c : port_cursors_) c = std::uint16_t(rd() % ephemeral_count);
+    : endpoint_core(eng, config, max_connections, [] {
+          std::random_device rd;
+          secrets s = draw_secrets(rd);
+          s.ts_key = boot_key(); // the same across processes (see boot_key); replays draw theirs
+          return s;
+      }()) {}
+
+endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections,
+                             std::uint64_t replay_seed)
+    : endpoint_core(eng, config, max_connections, [replay_seed] {
+          std::seed_seq seed{std::uint32_t(replay_seed), std::uint32_t(replay_seed >> 32)};
+          std::mt19937 generator(seed);
+          return draw_secrets(generator);
+      }()) {}
+
+endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections, const secrets& drawn)
+    : engine_(eng), config_(config), table_(max_connections, drawn.table_seed),
+      time_wait_(max_connections, table_.seed()), time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
+      isn_key_(drawn.isn_key), ts_key_(drawn.ts_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
     engine_.set_protocol_handler(this);
     engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
 }

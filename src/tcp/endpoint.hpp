@@ -94,6 +94,12 @@ class endpoint_core final : public protocol_handler, private segment_sink {
 public:
     // `eng` must outlive the endpoint; the endpoint registers itself as its handler.
     endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections);
+    // For replay only (the fuzz harness, tests/fuzz): every secret (RFC 6528's ISN key, the
+    // SYN cookie key, the flow table's seed, the ephemeral port cursors) is drawn from a
+    // generator seeded with `replay_seed` instead of std::random_device, so that the same
+    // input meets the same sequence numbers in every run. Never in a product: ISNs and
+    // cookies become predictable to anyone who knows the seed.
+    endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections, std::uint64_t replay_seed);
     ~endpoint_core() override;
     endpoint_core(const endpoint_core&) = delete;
     endpoint_core& operator=(const endpoint_core&) = delete;
@@ -125,6 +131,18 @@ public:
 private:
     friend class stream;
     friend class stream_state;
+    // What the endpoint keeps secret from its peers, drawn once at construction.
+    struct secrets {
+        std::uint64_t table_seed;
+        siphash_key isn_key;
+        siphash_key ts_key;
+        siphash_key cookie_key;
+        std::array<std::uint16_t, 1024> port_cursors;
+    };
+    template <class Source>
+    static secrets draw_secrets(Source& source);
+    endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections, const secrets& drawn);
+
     struct listener {
         listen_options options;
         app_events* app;
