@@ -283,10 +283,7 @@ std::string latency_json(const percentiles& p) {
 
 int main(int argc, char** argv) {
     auto eal = eal::start(argc, argv);
-    if (!eal) {
-        std::cerr << "tern-load: " << eal.error() << "\n";
-        return 1;
-    }
+    if (!eal) return cli::setup_failed("tern-load", eal.error());
     po::options_description desc("tern-load options");
     desc.add_options()("help,h", "this text")
         ("workload", po::value<std::string>()->required(), "cps, rps, http, ping-pong or throughput")

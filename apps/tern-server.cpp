@@ -115,10 +115,7 @@ void print_progress(const service_list& services, const endpoint_list& endpoints
 
 int main(int argc, char** argv) {
     auto eal = eal::start(argc, argv);
-    if (!eal) {
-        std::cerr << "tern-server: " << eal.error() << "\n";
-        return 1;
-    }
+    if (!eal) return cli::setup_failed("tern-server", eal.error());
     po::options_description desc("tern-server options");
     desc.add_options()("help,h", "this text")
         ("config", po::value<std::string>(), "read options from this INI file (name = value, as on the command line "

@@ -63,6 +63,19 @@ std::optional<fault_config> faults_from(const po::variables_map& vm) {
     return c;
 }
 
+// The option a setup error lies in, as the start of its line.
+const char* option_name(setup_error::setting about) {
+    switch (about) {
+    case setup_error::setting::none: return "";
+    case setup_error::setting::port_id: return "--port-id: ";
+    case setup_error::setting::engines: return "--engines: ";
+    case setup_error::setting::mtu: return "--mtu: ";
+    case setup_error::setting::pool_size: return "--pool-size: ";
+    case setup_error::setting::pcap: return "--pcap: ";
+    }
+    return "";
+}
+
 } // namespace
 
 void install_signal_handlers() {
@@ -289,12 +302,8 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
 }
 
 int setup_failed(const char* app, const setup_error& error) {
-    if (error.mtu_refused) {
-        std::cerr << app << ": --mtu: " << error.message << "\n";
-        return 2;
-    }
-    std::cerr << app << ": " << error.message << "\n";
-    return 1;
+    std::cerr << app << ": " << option_name(error.about) << error.message << "\n";
+    return error.bad_value ? 2 : 1;
 }
 
 void stop_after(double seconds) {

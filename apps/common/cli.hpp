@@ -46,8 +46,9 @@ std::vector<std::uint16_t> ports_from(const std::vector<std::string>& values, co
 bool parse(const std::vector<std::string>& args, const boost::program_options::options_description& desc,
            boost::program_options::variables_map& vm, int& exit_code, const char* usage);
 
-// Says why runtime::create failed, on stderr, and returns the exit code: 2 and the option
-// named (--mtu) when the cause is a value the user gave, 1 otherwise.
+// Says why the EAL or runtime::create failed, in one line on stderr naming the option the
+// cause lies in (--mtu, --engines, ...), and returns the exit code: 2 when the cause is a value
+// the user gave, 1 when it is the machine's (hugepages, a device in use, a permission).
 int setup_failed(const char* app, const setup_error& error);
 
 // Stops the engines after `seconds` (0: only on a signal). Runs in its own thread.

@@ -17,17 +17,18 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
     if (options.faults)
         if (auto ok = options.faults->validate(); !ok) return fail("faults: " + ok.error());
     if (rte_lcore_count() < cfg.engines)
-        return fail(std::to_string(cfg.engines) + " engines need " + std::to_string(cfg.engines) +
-                    " lcores; the EAL has " + std::to_string(rte_lcore_count()) + " (pass e.g. -l 0-" +
-                    std::to_string(cfg.engines - 1) + ")");
+        return unexpected{setup_error{std::to_string(cfg.engines) + " engines need " + std::to_string(cfg.engines) +
+                                          " lcores; the EAL has " + std::to_string(rte_lcore_count()) +
+                                          " (pass e.g. -l 0-" + std::to_string(cfg.engines - 1) + ")",
+                                      setup_error::setting::engines, true}};
     auto port_id = options.port_id ? result<std::uint16_t, std::string>(*options.port_id) : port::first_available();
     if (!port_id) return fail(port_id.error());
     // Before the pools: an MTU the port refuses is named as such, not as the memory it took.
     auto limits = port::limits(*port_id);
-    if (!limits) return fail(limits.error());
+    if (!limits) return unexpected{limits.error()};
     const std::uint16_t data_room = mbuf_data_room(cfg.mtu);
     if (auto no = mtu_refusal(*limits, cfg.mtu, data_room - RTE_PKTMBUF_HEADROOM))
-        return unexpected{setup_error{*no, true}};
+        return unexpected{setup_error{*no, setup_error::setting::mtu, true}};
 
     std::unique_ptr<runtime> rt(new runtime());
     port_config pc;
@@ -39,7 +40,12 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
     for (std::uint16_t i = 0; i < cfg.engines; ++i) {
         // Each mbuf holds a whole frame of the MTU (no scatter RX, one-mbuf TCP segments).
         auto pool = mbuf_pool::create("tern_pool_" + std::to_string(i), cfg.pool_size, data_room);
-        if (!pool) return fail(pool.error());
+        // Memory is the machine's (hugepages, or -m without them), but the pool size says how
+        // much was asked: the apps name it, and the exit says "machine".
+        if (!pool)
+            return unexpected{setup_error{pool.error() + "; ask for fewer mbufs, or give the EAL more memory "
+                                                           "(hugepages, or -m with --no-huge)",
+                                          setup_error::setting::pool_size}};
         pc.pools.push_back(pool->get());
         rt->pools_.push_back(std::move(*pool));
     }
@@ -49,7 +55,7 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
 
     if (options.pcap_path) {
         auto file = capture_file::open(*options.pcap_path, rt->port_->mtu());
-        if (!file) return fail(file.error());
+        if (!file) return unexpected{file.error()};
         rt->capture_ = std::move(*file);
     }
     // One clock for all engines: the neighbor cache holds instants that every engine compares.

@@ -33,7 +33,7 @@ struct runtime_options {
 class runtime {
 public:
     // Needs a started EAL with at least `engines` lcores. An MTU the port cannot carry is
-    // refused with setup_error::mtu_refused, before any memory is taken.
+    // refused (setup_error about mtu) before any memory is taken.
     static result<std::unique_ptr<runtime>, setup_error> create(const runtime_options& options);
     ~runtime();
 

@@ -13,22 +13,24 @@
 
 namespace tern {
 
-result<std::unique_ptr<capture_file>, std::string> capture_file::open(const std::string& path, std::uint16_t mtu) {
+result<std::unique_ptr<capture_file>, setup_error> capture_file::open(const std::string& path, std::uint16_t mtu) {
+    using setting = setup_error::setting;
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return unexpected{"cannot open capture file " + path + ": " + std::strerror(errno)};
+    if (fd < 0)
+        return unexpected{setup_error{"cannot write " + path + ": " + std::strerror(errno), setting::pcap, true}};
     // Headers and trailer of pcapng blocks need room beyond the frame itself.
     std::uint32_t room = rte_pcapng_mbuf_size(mtu + 18u);
     rte_mempool* pool = rte_pktmbuf_pool_create(("capture_" + std::to_string(getpid())).c_str(), 4095, 0, 0,
                                                 std::uint16_t(room), SOCKET_ID_ANY);
     if (!pool) {
         ::close(fd);
-        return unexpected{std::string("capture pool: ") + rte_strerror(rte_errno)};
+        return unexpected{setup_error{std::string("capture pool: ") + rte_strerror(rte_errno), setting::pcap}};
     }
     rte_pcapng* file = rte_pcapng_fdopen(fd, nullptr, nullptr, "tern", nullptr);
     if (!file) {
         ::close(fd);
         rte_mempool_free(pool);
-        return unexpected{"cannot start pcapng in " + path + ": " + rte_strerror(rte_errno)};
+        return unexpected{setup_error{"cannot start pcapng in " + path + ": " + rte_strerror(rte_errno), setting::pcap}};
     }
     return std::unique_ptr<capture_file>(new capture_file(file, pool));
 }

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "dpdk/device.hpp"
+#include "dpdk/setup_error.hpp"
 #include "tern/result.hpp"
 
 struct rte_mempool;
@@ -19,7 +20,7 @@ namespace tern {
 
 class capture_file {
 public:
-    static result<std::unique_ptr<capture_file>, std::string> open(const std::string& path, std::uint16_t mtu);
+    static result<std::unique_ptr<capture_file>, setup_error> open(const std::string& path, std::uint16_t mtu);
     ~capture_file();
 
     enum class direction { in, out };

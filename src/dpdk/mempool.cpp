@@ -25,7 +25,8 @@ result<mbuf_pool, std::string> mbuf_pool::create(const std::string& name, std::u
     rte_mempool* pool = rte_pktmbuf_pool_create(name.c_str(), size, cache, 0, data_room, socket);
     if (!pool)
         return unexpected{"mbuf pool '" + name + "' (" + std::to_string(size) + " mbufs of " + std::to_string(data_room) +
-                          " bytes): " + rte_strerror(rte_errno)};
+                          " bytes, over " + std::to_string((std::uint64_t(size) * data_room) >> 20) +
+                          " MiB): " + rte_strerror(rte_errno)};
     return mbuf_pool(pool);
 }
 

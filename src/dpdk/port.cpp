@@ -111,6 +111,15 @@ std::string port_name(std::uint16_t port_id, const std::string& driver) {
     return "port " + std::to_string(port_id) + " (" + driver + ")";
 }
 
+// A port id the user gave that DPDK does not know, with the ids it does know.
+setup_error no_such_port(std::uint16_t port_id) {
+    std::string known;
+    std::uint16_t id;
+    RTE_ETH_FOREACH_DEV(id) known += (known.empty() ? "" : ", ") + std::to_string(id);
+    return {"port " + std::to_string(port_id) + " does not exist (DPDK has " + (known.empty() ? "none" : known) + ")",
+            setup_error::setting::port_id, true};
+}
+
 // Ethernet header and CRC: what a frame adds to the MTU when the driver gives no max_mtu of
 // its own to reckon it from (rte_eth_dev_set_mtu's rule).
 constexpr std::uint32_t default_frame_overhead = 18;
@@ -160,10 +169,11 @@ std::optional<std::string> mtu_refusal(const port_limits& l, std::uint16_t mtu, 
     return std::nullopt;
 }
 
-result<port_limits, std::string> port::limits(std::uint16_t port_id) {
-    if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{"port " + std::to_string(port_id) + " does not exist"};
+result<port_limits, setup_error> port::limits(std::uint16_t port_id) {
+    if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{no_such_port(port_id)};
     rte_eth_dev_info info{};
-    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return unexpected{"rte_eth_dev_info_get: " + errno_text(rc)};
+    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
+        return unexpected{setup_error{"port " + std::to_string(port_id) + ": rte_eth_dev_info_get: " + errno_text(rc)}};
     return limits_of(port_id, info);
 }
 
@@ -174,15 +184,19 @@ result<std::uint16_t, std::string> port::first_available() {
 }
 
 result<port, setup_error> port::open(std::uint16_t port_id, const port_config& config) {
-    auto fail = [](std::string message) { return unexpected{setup_error{std::move(message)}}; };
-    if (!rte_eth_dev_is_valid_port(port_id)) return fail("port " + std::to_string(port_id) + " does not exist");
+    if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{no_such_port(port_id)};
     rte_eth_dev_info info{};
-    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0) return fail("rte_eth_dev_info_get: " + errno_text(rc));
+    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
+        return unexpected{setup_error{"port " + std::to_string(port_id) + ": rte_eth_dev_info_get: " + errno_text(rc)}};
+    const std::string name = port_name(port_id, info.driver_name ? info.driver_name : "?");
+    // The port's word on a call, with the port named: the driver's reason is in DPDK's log.
+    auto fail = [&name](std::string message) { return unexpected{setup_error{name + ": " + std::move(message)}}; };
     if (config.pools.size() != config.queues) return fail("one mbuf pool per queue is needed");
     if (config.queues > info.max_rx_queues || config.queues > info.max_tx_queues)
-        return fail("port " + std::to_string(port_id) + " (" + info.driver_name + ") has at most " +
-                    std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)) + " queues; asked for " +
-                    std::to_string(config.queues) + " engines");
+        return unexpected{setup_error{std::to_string(config.queues) + " engines need as many queue pairs; " + name +
+                                          " has at most " +
+                                          std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)),
+                                      setup_error::setting::engines, true}};
     // RX without scatter: every receive buffer holds a whole frame.
     const std::uint32_t frame = config.mtu + std::uint32_t(wire::ethernet_header_len);
     std::uint32_t mbuf_bytes = 0;
@@ -194,7 +208,7 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
         mbuf_bytes = std::max(mbuf_bytes, bytes);
     }
     if (auto no = mtu_refusal(limits_of(port_id, info), config.mtu, mbuf_bytes))
-        return unexpected{setup_error{*no, true}};
+        return unexpected{setup_error{*no, setup_error::setting::mtu, true}};
 
     port p;
     p.id_ = port_id;
@@ -227,9 +241,8 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
     // A driver with no MTU to set (net_ring, net_memif: -ENOTSUP) passes frames as they come,
     // within the limits checked above. Any other refusal is the port's word on this MTU.
     if (int rc = rte_eth_dev_set_mtu(port_id, config.mtu); rc != 0 && rc != -ENOTSUP)
-        return unexpected{setup_error{port_name(port_id, p.driver_) + " refused MTU " + std::to_string(config.mtu) +
-                                          ": " + errno_text(rc),
-                                      true}};
+        return unexpected{setup_error{name + " refused MTU " + std::to_string(config.mtu) + ": " + errno_text(rc),
+                                      setup_error::setting::mtu, true}};
     p.mtu_ = config.mtu;
 
     if (int rc = rte_eth_dev_start(port_id); rc != 0) return fail("rte_eth_dev_start: " + errno_text(rc));

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dpdk/setup_error.hpp"
 #include "tern/addr.hpp"
 #include "tern/result.hpp"
 
@@ -24,14 +25,6 @@ struct port_offloads {
     bool tso = false;
     bool rss = false;
     bool multi_segment_tx = false;
-};
-
-// Why a port, or the runtime around it, could not be set up. `mtu_refused` marks the one
-// cause that is a value the user chose rather than the machine: an MTU the port cannot carry
-// (the apps exit 2 for it and name --mtu, as for any bad option).
-struct setup_error {
-    std::string message;
-    bool mtu_refused = false;
 };
 
 // What a port says of the frames it takes (rte_eth_dev_info), in plain numbers.
@@ -57,7 +50,7 @@ struct port_config {
     std::uint16_t queues = 1;          // one per engine
     std::uint16_t rx_ring_size = 1024;
     std::uint16_t tx_ring_size = 1024;
-    std::uint16_t mtu = 1500;          // refused (setup_error::mtu_refused) when the port cannot carry it
+    std::uint16_t mtu = 1500;          // refused (setup_error about mtu) when the port cannot carry it
     std::vector<rte_mempool*> pools;   // RX buffers, one pool per queue, each mbuf a whole frame (mbuf_data_room)
     bool disable_offloads = false;     // force the software paths (tests use it)
 };
@@ -67,7 +60,7 @@ class port {
 public:
     static result<port, setup_error> open(std::uint16_t port_id, const port_config& config);
     // The limits port `port_id` reports, for mtu_refusal before anything is allocated.
-    static result<port_limits, std::string> limits(std::uint16_t port_id);
+    static result<port_limits, setup_error> limits(std::uint16_t port_id);
     // The first port DPDK knows (after --vdev/PCI probing), if any.
     static result<std::uint16_t, std::string> first_available();
 

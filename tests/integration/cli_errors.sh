@@ -10,11 +10,13 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK" /var/run/dpdk/tern_cli_"$$"_*' EXIT
 n=0
 APP=tern-server
+# The EAL arguments every run starts with; a check that needs others sets them for itself.
+EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 0)
 # expect NAME EXIT_CODE PATTERN -- $APP app args...
 expect() {
     local name=$1 want=$2 pattern=$3; shift 4
     n=$((n + 1))
-    timeout 30 "$BUILD/apps/$APP" --no-huge -m 256 --no-pci --no-telemetry -l 0 \
+    timeout 30 "$BUILD/apps/$APP" "${EAL_FIXED[@]}" \
         --file-prefix "tern_cli_$$_$n" "$@" >"$WORK/out" 2>&1
     local rc=$?
     if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" "$WORK/out"; then
@@ -37,9 +39,20 @@ expect "an unknown mode is refused" 2 "--mode: 'ftp' is not none, echo, sink, so
 expect "a TCP port out of range is refused" 2 "--port: 70000 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode echo --port 70000
 expect "a fault probability over 1 is refused" 2 "--fault-loss: must be within 0-1" -- -- --ip 198.18.0.2/24 --fault-loss 2
 expect "no port says how to give one" 1 "no DPDK port: pass one with EAL arguments" -- -- --ip 198.18.0.2/24
-expect "more engines than lcores says which -l to pass" 1 "2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" \
-    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
-expect "bad EAL arguments are reported" 1 "EAL initialisation failed" -- --no-such-eal-flag -- --ip 198.18.0.2/24
+expect "more engines than lcores names --engines and says which -l to pass" 2 \
+    "--engines: 2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
+expect "bad EAL arguments are a bad value (exit 2), said as such" 2 "the EAL arguments \(before --\) are wrong: .*above its usage text" \
+    -- --no-such-eal-flag -- --ip 198.18.0.2/24
+EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 99)
+expect "an lcore the machine lacks: DPDK's own reason is quoted" 2 "the EAL arguments \(before --\) are wrong: EAL: lcore 99 unavailable" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24
+EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 0)
+expect "a port id DPDK does not have names --port-id and the ids it has" 2 "--port-id: port 5 does not exist \(DPDK has 0\)" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --port-id 5
+expect "a capture file that cannot be written names --pcap" 2 "--pcap: cannot write /nonexistent/x.pcapng: No such file" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --pcap /nonexistent/x.pcapng
+expect "pools beyond the EAL's memory name --pool-size, a machine cause" 1 "--pool-size: mbuf pool .*; ask for fewer mbufs, or give the EAL more memory" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --pool-size 200000
 expect "a port that is not a number is named" 2 "--port: 'http' is not a port number" -- -- --ip 198.18.0.2/24 --mode http --port http
 expect "a port in a list out of range is refused" 2 "--port: 0 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode http --port 80,0
 expect "a port given twice is refused" 2 "--port: 80 is given twice" -- -- --ip 198.18.0.2/24 --mode http --port 80 --port 8080,80

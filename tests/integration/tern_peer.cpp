@@ -262,10 +262,7 @@ std::pair<std::uint16_t, std::string> parse_listen(const std::string& text) {
 
 int main(int argc, char** argv) {
     auto eal = eal::start(argc, argv);
-    if (!eal) {
-        std::cerr << "tern-peer: " << eal.error() << "\n";
-        return 1;
-    }
+    if (!eal) return cli::setup_failed("tern-peer", eal.error());
     po::options_description desc("tern-peer options");
     desc.add_options()("help,h", "this text")
         ("connect", po::value<std::string>(), "IP:PORT to open a connection to")
