@@ -226,7 +226,6 @@ struct veth_pair {
         server_ns = "tern-bench-s-" + id;
         client_ns = "tern-bench-c-" + id;
         server_dev = "tbs" + id, client_dev = "tbc" + id; // interface names: at most 15 bytes
-        const std::string &vs = server_dev, &vc = client_dev;
         auto ip = [&](argv_t args) {
             args.insert(args.begin(), "ip");
             run(args, logs / "ip.log", 10s);
@@ -235,9 +234,9 @@ struct veth_pair {
         made_server = true;
         ip({"netns", "add", client_ns});
         made_client = true;
-        ip({"link", "add", vs, "netns", server_ns, "type", "veth", "peer", "name", vc, "netns", client_ns});
-        for (auto& [ns, dev, addr] : {std::tuple{server_ns, vs, std::string(server_ip) + "/24"},
-                                      std::tuple{client_ns, vc, std::string(client_ip) + "/24"}}) {
+        ip({"link", "add", server_dev, "netns", server_ns, "type", "veth", "peer", "name", client_dev, "netns", client_ns});
+        for (auto& [ns, dev, addr] : {std::tuple{server_ns, server_dev, std::string(server_ip) + "/24"},
+                                      std::tuple{client_ns, client_dev, std::string(client_ip) + "/24"}}) {
             ip({"-n", ns, "link", "set", "lo", "up"});
             ip({"-n", ns, "addr", "add", addr, "dev", dev});
             ip({"-n", ns, "link", "set", dev, "up"});
@@ -271,11 +270,14 @@ struct veth_pair {
         a.insert(a.end(), argv.begin(), argv.end());
         return a;
     }
-    // Both ends of the pair carry IP packets of `mtu` bytes.
-    void set_mtu(unsigned mtu) const {
+    // Both ends of the pair carry IP packets of `mtu` bytes (from now on, if not already).
+    void set_mtu(unsigned mtu) {
+        if (mtu == mtu_) return;
         for (auto& [ns, dev] : {std::pair{server_ns, server_dev}, std::pair{client_ns, client_dev}})
             run({"ip", "-n", ns, "link", "set", dev, "mtu", std::to_string(mtu)}, logs / "ip.log", 10s);
+        mtu_ = mtu;
     }
+    unsigned mtu_ = 1500;
 
     argv_t on_server(const argv_t& argv) const { return in(server_ns, server_core, argv); }
     argv_t on_client(const argv_t& argv) const { return in(client_ns, client_core, argv); }
@@ -1174,7 +1176,6 @@ int main(int argc, char** argv) {
             }
             for (std::size_t i = 0; i < s.metrics.size(); ++i)
                 rows.push_back(row{s.key, s.metrics[i], ternf[i], kernel[i]});
-            if (s.mtu != 1500) net.set_mtu(1500);
         }
         extras = tern.extras;
         stop_all();

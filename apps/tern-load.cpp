@@ -65,8 +65,8 @@ app::flood_options flood_options_from(const po::variables_map& vm, const engine_
     const std::string text = vm["flood-sources"].as<std::string>();
     auto sources = ipv4_cidr::parse(text);
     if (!sources) throw std::invalid_argument("--flood-sources: '" + text + "' is not IP/PREFIX");
-    if (sources->contains(me.address.addr) || me.address.contains(sources->addr) ||
-        me.address.contains(sources->broadcast()))
+    // Two prefixes are nested or apart: one holds an address of the other, or none does.
+    if (sources->contains(me.address.addr) || me.address.contains(sources->addr))
         throw std::invalid_argument("--flood-sources: " + text + " overlaps --ip's prefix: the flood's sources must lie "
                                     "off it (the target answers them through its gateway, us)");
     if (sources->contains(o.target)) throw std::invalid_argument("--flood-sources: " + text + " holds the target");

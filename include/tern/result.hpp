@@ -13,7 +13,7 @@ namespace tern {
 // aggregate initialisation otherwise, which clang 14 lacks.
 template <class E>
 struct unexpected {
-    constexpr explicit unexpected(E e) : error(e) {}
+    constexpr explicit unexpected(E e) : error(std::move(e)) {}
     E error;
 };
 

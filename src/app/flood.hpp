@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 
 #include "core/engine.hpp"
 #include "tern/addr.hpp"

@@ -169,12 +169,23 @@ std::optional<std::string> mtu_refusal(const port_limits& l, std::uint16_t mtu, 
     return std::nullopt;
 }
 
-result<port_limits, setup_error> port::limits(std::uint16_t port_id) {
+namespace {
+
+// What the port says of itself, or why it cannot say.
+result<rte_eth_dev_info, setup_error> device_info(std::uint16_t port_id) {
     if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{no_such_port(port_id)};
     rte_eth_dev_info info{};
     if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
         return unexpected{setup_error{"port " + std::to_string(port_id) + ": rte_eth_dev_info_get: " + errno_text(rc)}};
-    return limits_of(port_id, info);
+    return info;
+}
+
+} // namespace
+
+result<port_limits, setup_error> port::limits(std::uint16_t port_id) {
+    auto info = device_info(port_id);
+    if (!info) return unexpected{info.error()};
+    return limits_of(port_id, *info);
 }
 
 result<std::uint16_t, std::string> port::first_available() {
@@ -184,10 +195,9 @@ result<std::uint16_t, std::string> port::first_available() {
 }
 
 result<port, setup_error> port::open(std::uint16_t port_id, const port_config& config) {
-    if (!rte_eth_dev_is_valid_port(port_id)) return unexpected{no_such_port(port_id)};
-    rte_eth_dev_info info{};
-    if (int rc = rte_eth_dev_info_get(port_id, &info); rc != 0)
-        return unexpected{setup_error{"port " + std::to_string(port_id) + ": rte_eth_dev_info_get: " + errno_text(rc)}};
+    auto got = device_info(port_id);
+    if (!got) return unexpected{got.error()};
+    const rte_eth_dev_info& info = *got;
     const std::string name = port_name(port_id, info.driver_name ? info.driver_name : "?");
     // The port's word on a call, with the port named: the driver's reason is in DPDK's log.
     auto fail = [&name](std::string message) { return unexpected{setup_error{name + ": " + std::move(message)}}; };

@@ -43,6 +43,7 @@ TEST(hugepage_shortage, page_sizes_without_reservation_are_left_out) {
     EXPECT_EQ(why->message.find("GiB"), std::string::npos) << why->message;
     s.pools.back() = hugepage_pool{1048576, 4, 0};
     why = hugepage_shortage(s, no_dir, false, "");
+    ASSERT_TRUE(why);
     EXPECT_NE(why->message.find("0 free of 2048 pages of 2 MiB, 0 free of 4 pages of 1 GiB"), std::string::npos)
         << why->message;
 }

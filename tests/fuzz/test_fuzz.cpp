@@ -33,11 +33,11 @@ std::vector<std::filesystem::path> files_in(const std::string& dir) {
     return out;
 }
 
-// Set-up reaches every state of RFC 9293 §3.3.2 but CLOSED on the tuples it says.
+// Set-up reaches every state of RFC 9293 §3.3.2 but CLOSED (each tuple's own state the
+// scene checks itself, aborting otherwise; this checks that together they cover them all).
 TEST(engine_fuzz, scene_has_a_connection_in_every_state) {
     const auto states = states_after_setup();
     ASSERT_EQ(states.size(), tuple_count);
-    for (std::size_t k = 0; k < tuple_count; ++k) EXPECT_EQ(states[k], tuples[k].state) << tuples[k].name;
     for (std::size_t s = 1; s < tcp::tcp_state_count; ++s) // 0 is CLOSED
         EXPECT_NE(std::find(states.begin(), states.end(), tcp::tcp_state(s)), states.end())
             << tcp::to_string(tcp::tcp_state(s));
@@ -48,7 +48,7 @@ TEST(engine_fuzz, scene_has_a_connection_in_every_state) {
 TEST(engine_fuzz, an_input_replays_exactly) {
     input_writer w;
     w.segment({.tuple = 4, .flags = wire::tcp_flags::ack, .options = opt_timestamps, .payload_units = 20});
-    w.clock(0x81); // 200 ms: RTO and delayed ACK
+    w.clock(0x81); // 2 s: RTO and delayed ACK
     EXPECT_EQ(run_input(w.bytes()), run_input(w.bytes()));
     EXPECT_NE(run_input(w.bytes()), run_input({}));
 }

@@ -56,7 +56,9 @@ t0=$SECONDS
 if run_fuzzer "$WORK/fuzz.log" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -timeout=30 -rss_limit_mb=4096 \
         -print_final_stats=1 -artifact_prefix="$WORK/artifacts/" "$WORK/corpus"; then
     last=$(grep -a -E '^#[0-9]+' "$WORK/fuzz.log" | tail -1)
-    ok "fuzzing for ${FUZZ_SECONDS} s finds no failure ($((SECONDS - t0)) s: ${last%% lim:*})"
+    # A run that executed nothing found nothing either.
+    if [ -n "$last" ]; then ok "fuzzing for ${FUZZ_SECONDS} s finds no failure ($((SECONDS - t0)) s: ${last%% lim:*})"
+    else not_ok "fuzzing for ${FUZZ_SECONDS} s ran inputs (libFuzzer printed no progress)" "$WORK/fuzz.log"; fi
 else
     mkdir -p "$TERN_FUZZ_BUILD/crashes"
     cp "$WORK"/artifacts/* "$TERN_FUZZ_BUILD/crashes/" 2>/dev/null

@@ -32,7 +32,9 @@ in_ns taskset -c 0 wrk -t1 -c2000 -d4s --timeout 2s http://198.18.0.2/ >"$WORK/w
 cat "$WORK/wrk.log"
 dropped=$(in_ns ip -s link show tern0 | awk '/TX:/ {getline; print $4}')
 timeouts=$(in_ns nstat -az TcpExtTCPTimeouts 2>/dev/null | awk '/TCPTimeouts/ {print $2}')
+kernel_rtx=$(in_ns nstat -az TcpRetransSegs 2>/dev/null | awk '/RetransSegs/ {print $2}')
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"
+SERVER_RC=$?
 TERN_PIDS=()
 requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.log")
 retransmits=$(awk '$1 == "retransmits" {print $2}' "$WORK/server.log" | tail -1)
@@ -40,7 +42,9 @@ echo "# wrk: ${requests:-?} requests; TAP queue drops ${dropped:-?}; kernel RTOs
 check "wrk answered (over 2000 requests: ${requests:-none})" "[ \"\${requests:-0}\" -gt 2000 ]"
 check "no request timed out and no socket error" "! grep -q 'Socket errors' '$WORK/wrk.log'"
 check "the TAP's kernel queue dropped nothing (${dropped:-?})" "[ \"\${dropped:-1}\" -eq 0 ]"
-check "the kernel had no retransmission timeout (${timeouts:-?})" "[ \"\${timeouts:-1}\" -eq 0 ]"
+check "the kernel had no retransmission timeout (${timeouts:-?}) and sent nothing again (${kernel_rtx:-?})" \
+    "[ \"\${timeouts:-1}\" -eq 0 ] && [ \"\${kernel_rtx:-1}\" -eq 0 ]"
 check "tern-server retransmitted nothing (${retransmits:-?})" "[ \"\${retransmits:-1}\" -eq 0 ]"
+check "tern-server stops with exit 0 ($SERVER_RC)" "[ $SERVER_RC -eq 0 ]"
 cleanup_ns
 exit 0

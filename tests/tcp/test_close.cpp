@@ -74,12 +74,14 @@ TEST(Close, FinWait2AfterShutdownWaitsUntilClose) {
     h.deliver(". 1:1(0) ack 2");
     h.advance(3600s);
     h.expect_state(tcp_state::fin_wait_2);
+    h.expect_no_tx();
     h.close();
     h.advance(60s - 1ns);
     h.expect_state(tcp_state::fin_wait_2);
     h.advance(1ns);
     h.expect_state(tcp_state::closed);
     h.expect_events({"closed timed_out"});
+    h.expect_no_tx();
 }
 
 // The peer's FIN within the limit: TIME-WAIT as usual, for 2·MSL from that FIN.
@@ -99,7 +101,9 @@ TEST(Close, FinWait2LimitGivesWayToTheFin) {
     h.advance(20s - 1ns);
     h.expect_state(tcp_state::time_wait);
     h.advance(1ns);
+    h.expect_state(tcp_state::closed);
     h.expect_events({"peer_closed", "closed normal"});
+    h.expect_no_tx();
 }
 
 TEST(Close, TimeWaitRestartedByRetransmittedFin) {

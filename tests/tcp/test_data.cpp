@@ -199,7 +199,10 @@ TEST(Data, ZeroWindowProbesUnansweredTimeOut) {
         h.expect_tx(". 0:0(0) ack 1");
         h.expect_state(tcp_state::established);
     }
-    h.advance(3200ms); // the third probe unanswered for its interval
+    h.advance(3200ms - 1ns); // the third probe unanswered for its interval
+    h.expect_state(tcp_state::established);
+    h.expect_no_tx();
+    h.advance(1ns);
     h.expect_state(tcp_state::closed);
     h.expect_events({"closed timed_out"});
     h.expect_no_tx();

@@ -574,8 +574,6 @@ TEST(tcp_engine, time_wait_record_keeps_its_port_from_connect) {
     EXPECT_TRUE(p.client->ep.connect(server_ip, echo_port, at_port, client).has_value()); // free again
 }
 
-// The application aborts a stream from inside that stream's own callback: the endpoint
-// must not free it until the callback has returned (ASan would see the use after free).
 // Exhaustion (issue 11): the server's mbuf pool runs dry in the middle of a transfer. While
 // it is, what the server cannot send is counted (no_mbuf) and nothing else breaks; once
 // the mbufs come back the transfer completes byte-exact by retransmission, and every
@@ -634,16 +632,18 @@ TEST(tcp_engine, full_flow_table_serves_what_fits_then_recovers) {
     };
     connect_some(room + 8);
     // The first `room` connections are echoed whole and close normally; the others wait in
-    // SYN-SENT for a retransmission that may find room.
+    // SYN-SENT for a retransmission that may find room. The table fills, and no further.
+    std::size_t most_held = 0;
     ASSERT_TRUE(p.run_until(
         [&] {
+            most_held = std::max(most_held, p.server->ep.connections());
             std::size_t done = 0;
             for (auto& c : clients) done += c->reason == tcp::close_reason::normal && c->received == c->data;
             return done >= room;
         },
         30s));
     EXPECT_GT(p.server->ep.stats().table_full, 0u);
-    EXPECT_LE(p.server->ep.connections(), room);
+    EXPECT_EQ(most_held, room);
     // The rest get in on a later SYN, and are served as well.
     ASSERT_TRUE(p.run_until(
         [&] {
@@ -712,7 +712,9 @@ TEST(tcp_engine, vanished_peer_is_closed_by_keepalive_and_fin_wait_2_limit) {
             EXPECT_GE(after, 10s + 3 * 1s - 1s); // idle, then three unanswered probes
             EXPECT_LE(after, 10s + 3 * 1s + 1s);
         } else {
-            EXPECT_LE(after, p.tcp_config.fin_timeout + 1s); // 60 s by default, from FIN-WAIT-2 on
+            // 60 s by default, from FIN-WAIT-2 on (entered just before the client went)
+            EXPECT_GE(after, p.tcp_config.fin_timeout - 1s);
+            EXPECT_LE(after, p.tcp_config.fin_timeout + 1s);
         }
     }
     for (int i = 0; i < 100 && p.server->eng.tx_backlog() > 0; ++i) p.server->eng.poll();
@@ -821,6 +823,8 @@ TEST(tcp_engine, blind_injection_resets_nothing_and_challenges_are_limited) {
         << injected << " injected over " << seconds << " s, " << challenged << " challenged, " << limited << " limited";
 }
 
+// The application aborts a stream from inside that stream's own callback: the endpoint
+// must not free it until the callback has returned (ASan would see the use after free).
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     struct aborter final : tcp::app_events {
         void on_data(tcp::stream& s, const tcp::rx_data&) override {
