@@ -27,10 +27,15 @@ in_ns ip link set tern0 up # net_tap may take the kernel side down as it attache
 for _ in $(seq 50); do in_ns ping -c1 -W1 198.18.0.2 >/dev/null 2>&1 && break; sleep 0.2; done
 check "tern-server deepened the TAP's kernel queue" "grep -q 'tap tern0: kernel queue 1000 -> 10000 packets' '$WORK/server.log'" ||
     grep 'port 0' "$WORK/server.log"
+tx_dropped() { in_ns ip -s link show tern0 | awk '/TX:/ {getline; print $4}'; }
+# Counted from here: a packet the kernel sent while net_tap was still attaching (its IPv6
+# neighbour discovery as the link came up) is not one the queue dropped under wrk's load.
+dropped_before=$(tx_dropped)
 in_ns nstat -n >/dev/null 2>&1
 in_ns taskset -c 0 wrk -t1 -c2000 -d4s --timeout 2s http://198.18.0.2/ >"$WORK/wrk.log" 2>&1
 cat "$WORK/wrk.log"
-dropped=$(in_ns ip -s link show tern0 | awk '/TX:/ {getline; print $4}')
+dropped_after=$(tx_dropped)
+dropped=$(( ${dropped_after:-1} - ${dropped_before:-0} ))
 timeouts=$(in_ns nstat -az TcpExtTCPTimeouts 2>/dev/null | awk '/TCPTimeouts/ {print $2}')
 kernel_rtx=$(in_ns nstat -az TcpRetransSegs 2>/dev/null | awk '/RetransSegs/ {print $2}')
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"
@@ -38,7 +43,7 @@ SERVER_RC=$?
 TERN_PIDS=()
 requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.log")
 retransmits=$(awk '$1 == "retransmits" {print $2}' "$WORK/server.log" | tail -1)
-echo "# wrk: ${requests:-?} requests; TAP queue drops ${dropped:-?}; kernel RTOs ${timeouts:-?}; tern retransmits ${retransmits:-?}"
+echo "# wrk: ${requests:-?} requests; TAP queue drops ${dropped:-?} (${dropped_before:-?} before wrk); kernel RTOs ${timeouts:-?}; tern retransmits ${retransmits:-?}"
 check "wrk answered (over 2000 requests: ${requests:-none})" "[ \"\${requests:-0}\" -gt 2000 ]"
 check "no request timed out and no socket error" "! grep -q 'Socket errors' '$WORK/wrk.log'"
 check "the TAP's kernel queue dropped nothing (${dropped:-?})" "[ \"\${dropped:-1}\" -eq 0 ]"
