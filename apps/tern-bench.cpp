@@ -1081,7 +1081,14 @@ int main(int argc, char** argv) {
     settings cfg;
     std::vector<scenario> chosen;
     try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
+        const po::parsed_options given = po::parse_command_line(argc, argv, desc);
+        // Boost drops a word that is no option's value (we declare no positional ones): a
+        // typo would start a full run of many minutes.
+        for (const po::option& o : given.options)
+            if (o.string_key.empty() && !o.original_tokens.empty())
+                throw std::invalid_argument("'" + o.original_tokens.front() +
+                                            "' is no option's value (options start with --)");
+        po::store(given, vm);
         po::notify(vm);
         if (vm.count("help")) {
             std::cout << "usage: tern-bench [options]   (as root: it makes network namespaces)\n" << desc;
@@ -1105,8 +1112,15 @@ int main(int argc, char** argv) {
         cfg.connections = vm["connections"].as<unsigned>();
         if (cfg.connections < 1 || cfg.connections > 10000)
             throw std::invalid_argument("--connections: must be within 1-10000");
-        cfg.out = fs::absolute(vm["out"].as<std::string>());
+        // Both found out now, not after the kernel's side of the first scenario has run.
         cfg.tern_dir = vm.count("tern-dir") ? fs::path(vm["tern-dir"].as<std::string>()) : own_dir();
+        for (const char* app : {"tern-server", "tern-load"})
+            if (::access((cfg.tern_dir / app).c_str(), X_OK) != 0)
+                throw std::invalid_argument("--tern-dir: " + cfg.tern_dir.string() + " has no " + app + " to run");
+        cfg.out = fs::absolute(vm["out"].as<std::string>());
+        std::error_code ec;
+        fs::create_directories(cfg.out / "logs", ec);
+        if (ec) throw std::invalid_argument("--out: cannot make " + (cfg.out / "logs").string() + ": " + ec.message());
         auto all = scenarios();
         for (auto& name : split(vm["scenarios"].as<std::string>(), ',')) {
             auto it = std::find_if(all.begin(), all.end(), [&](auto& s) { return s.key == name; });

@@ -3,8 +3,11 @@
 // warm-up, and writes the final report (and --json FILE).
 //
 //   tern-load [EAL args] -- --ip 198.18.0.1/24 --target 198.18.0.2:80 --workload rps --rate 10000 [options]
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -135,6 +138,10 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (o.path.empty() || o.path[0] != '/' || o.path.find_first_of(" \r\n") != std::string::npos)
         throw std::invalid_argument("--path: '" + o.path + "' is not an absolute path without spaces");
     o.host = vm.count("host") ? vm["host"].as<std::string>() : host;
+    // It goes into every request's head as it is: a line break would end the header early.
+    if (o.host.empty()) throw std::invalid_argument("--host: is empty");
+    if (o.host.find_first_of(" \t\r\n") != std::string::npos)
+        throw std::invalid_argument("--host: holds spaces or line breaks; a Host header is a name and a port at most");
 
     if (vm.count("source-ip")) {
         const std::string s = vm["source-ip"].as<std::string>();
@@ -167,7 +174,16 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     r.run_seconds = vm["duration"].as<double>();
     r.interval = vm["interval"].as<double>();
     if (!(r.interval >= 0.1 && r.interval <= 10)) throw std::invalid_argument("--interval: must be within 0.1-10 seconds");
-    if (vm.count("json")) r.json = vm["json"].as<std::string>();
+    if (vm.count("json")) {
+        r.json = vm["json"].as<std::string>();
+        // Found out before the run, not after it: opened to append (nothing is lost), and
+        // removed again if it was not there.
+        std::error_code ec;
+        const bool existed = std::filesystem::exists(*r.json, ec);
+        if (!std::ofstream(*r.json, std::ios::app))
+            throw std::invalid_argument("--json: cannot write " + *r.json + ": " + std::strerror(errno));
+        if (!existed) std::filesystem::remove(*r.json, ec);
+    }
     r.max_flows = vm["max-flows"].as<unsigned>();
     if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
     r.tcp = cli::tcp_options_from(vm);
@@ -282,8 +298,6 @@ std::string latency_json(const percentiles& p) {
 } // namespace
 
 int main(int argc, char** argv) {
-    auto eal = eal::start(argc, argv);
-    if (!eal) return cli::setup_failed("tern-load", eal.error());
     po::options_description desc("tern-load options");
     desc.add_options()("help,h", "this text")
         ("workload", po::value<std::string>()->required(), "cps, rps, http, ping-pong or throughput")
@@ -318,7 +332,7 @@ int main(int argc, char** argv) {
     cli::add_tcp_options(desc, cli::nagle_default::off);
     po::variables_map vm;
     int exit_code = 0;
-    if (!cli::parse(eal->app_args(), desc, vm, exit_code,
+    if (!cli::parse(cli::app_args(argc, argv), desc, vm, exit_code,
                     "usage: tern-load [EAL args] -- --ip ADDR/PREFIX --target IP[:PORT] --workload KIND [options]"))
         return exit_code;
 
@@ -331,6 +345,8 @@ int main(int argc, char** argv) {
         std::cerr << "tern-load: " << e.what() << "\n";
         return 2;
     }
+    auto eal = eal::start(argc, argv);
+    if (!eal) return cli::setup_failed("tern-load", eal.error());
     auto rt = runtime::create(options);
     if (!rt) return cli::setup_failed("tern-load", rt.error());
     const app::load_options& lo = run.load;

@@ -114,8 +114,6 @@ void print_progress(const service_list& services, const endpoint_list& endpoints
 } // namespace
 
 int main(int argc, char** argv) {
-    auto eal = eal::start(argc, argv);
-    if (!eal) return cli::setup_failed("tern-server", eal.error());
     po::options_description desc("tern-server options");
     desc.add_options()("help,h", "this text")
         ("config", po::value<std::string>(), "read options from this INI file (name = value, as on the command line "
@@ -137,7 +135,8 @@ int main(int argc, char** argv) {
     cli::add_tcp_options(desc);
     po::variables_map vm;
     int exit_code = 0;
-    if (!cli::parse(eal->app_args(), desc, vm, exit_code, "usage: tern-server [EAL args] -- --ip ADDR/PREFIX [options]"))
+    if (!cli::parse(cli::app_args(argc, argv), desc, vm, exit_code,
+                    "usage: tern-server [EAL args] -- --ip ADDR/PREFIX [options]"))
         return exit_code;
 
     runtime_options options;
@@ -151,6 +150,8 @@ int main(int argc, char** argv) {
         tcp_settings = cli::tcp_options_from(vm);
         if (mode != "none" && mode != "echo" && mode != "sink" && mode != "source" && mode != "http")
             throw std::invalid_argument("--mode: '" + mode + "' is not none, echo, sink, source or http");
+        if (vm.count("port") && mode == "none")
+            throw std::invalid_argument("--port: needs --mode (echo, sink, source or http): without one, nothing listens");
         if (vm.count("port")) ports = cli::ports_from(vm["port"].as<std::vector<std::string>>());
         if (ports.empty()) ports.push_back(default_port(mode));
         if (vm["body-size"].as<unsigned>() > (1u << 24))
@@ -177,6 +178,8 @@ int main(int argc, char** argv) {
         std::cerr << "tern-server: " << e.what() << "\n";
         return 2;
     }
+    auto eal = eal::start(argc, argv);
+    if (!eal) return cli::setup_failed("tern-server", eal.error());
     auto rt = runtime::create(options);
     if (!rt) return cli::setup_failed("tern-server", rt.error());
     std::printf("tern-server: %s\n", (*rt)->eth_port().describe().c_str());

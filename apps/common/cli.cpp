@@ -2,13 +2,18 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cerrno>
 #include <csignal>
-#include <fstream>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <typeinfo>
 
 namespace po = boost::program_options;
 
@@ -61,6 +66,46 @@ std::optional<fault_config> faults_from(const po::variables_map& vm) {
     if (vm.count("fault-seed")) c.seed = vm["fault-seed"].as<std::uint64_t>();
     if (auto ok = c.validate(); !ok) throw std::invalid_argument("--fault-*: " + ok.error());
     return c;
+}
+
+// Boost's parser keeps a word that is no option's value apart (a positional argument) and
+// drops it when none are declared, as ours are not: "--port 80 8080" would listen on 80 alone.
+void refuse_words(const po::parsed_options& given) {
+    for (const po::option& o : given.options)
+        if (o.string_key.empty() && !o.original_tokens.empty())
+            throw po::error("'" + o.original_tokens.front() +
+                            "' is no option's value: options start with --, and a list is comma-separated");
+}
+
+// Boost reads "-1" for an unsigned option as 4294967295 (lexical_cast wraps around): refused
+// by the text given, naming the option.
+void refuse_negative(const po::parsed_options& given, const po::variables_map& vm) {
+    for (const po::option& o : given.options) {
+        if (o.string_key.empty() || !vm.count(o.string_key)) continue;
+        const std::type_info& type = vm[o.string_key].value().type();
+        if (type != typeid(unsigned) && type != typeid(std::uint64_t)) continue;
+        for (const std::string& v : o.value)
+            if (v.find('-') != std::string::npos) throw po::error("--" + o.string_key + ": '" + v + "' is negative");
+    }
+}
+
+// Stores the INI file's options after the command line's (po::store keeps values already
+// there, so the command line wins). Returns why not.
+std::optional<std::string> read_config(const std::string& path, const po::options_description& desc,
+                                       po::variables_map& vm) {
+    // A folder opens as a stream that reads nothing: it would pass for an empty file.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) return "--config: '" + path + "' is a folder, not a file";
+    std::ifstream file(path);
+    if (!file) return "--config: cannot open '" + path + "': " + std::strerror(errno);
+    try {
+        const po::parsed_options given = po::parse_config_file(file, desc);
+        po::store(given, vm);
+        refuse_negative(given, vm);
+    } catch (const po::error& e) {
+        return "--config " + path + ": " + e.what();
+    }
+    return std::nullopt;
 }
 
 // The option a setup error lies in, as the start of its line.
@@ -126,7 +171,11 @@ runtime_options engine_options_from(const po::variables_map& vm) {
         e.mac = required_parse(mac_addr::parse(mac), "mac", mac, "a MAC address like 02:00:00:00:00:01");
         if (e.mac->is_multicast() || e.mac->is_zero()) throw std::invalid_argument("--mac: " + mac + " is not a unicast MAC");
     }
-    if (vm.count("port-id")) o.port_id = std::uint16_t(vm["port-id"].as<unsigned>());
+    if (vm.count("port-id")) {
+        const unsigned id = vm["port-id"].as<unsigned>();
+        if (id > 65535) throw std::invalid_argument("--port-id: " + std::to_string(id) + " is outside 0-65535");
+        o.port_id = std::uint16_t(id);
+    }
     auto in_range = [&](const char* name, unsigned lo, unsigned hi) {
         unsigned v = vm[name].as<unsigned>();
         if (v < lo || v > hi)
@@ -146,7 +195,7 @@ runtime_options engine_options_from(const po::variables_map& vm) {
     e.disable_offloads = vm["no-offload"].as<bool>();
     e.gratuitous_arp = !vm["no-gratuitous-arp"].as<bool>();
     if (vm.count("pcap")) o.pcap_path = vm["pcap"].as<std::string>();
-    if (vm["duration"].as<double>() < 0) throw std::invalid_argument("--duration: must not be negative");
+    if (!(vm["duration"].as<double>() >= 0)) throw std::invalid_argument("--duration: must be 0 or more seconds");
     o.faults = faults_from(vm);
     return o;
 }
@@ -265,11 +314,24 @@ std::vector<std::uint16_t> ports_from(const std::vector<std::string>& values, co
     return ports;
 }
 
+std::vector<std::string> app_args(int argc, char** argv) {
+    std::vector<std::string> args{argv[0]};
+    int i = 1;
+    while (i < argc && std::string_view(argv[i]) != "--") ++i;
+    for (++i; i < argc; ++i) args.emplace_back(argv[i]);
+    return args;
+}
+
 bool parse(const std::vector<std::string>& args, const po::options_description& desc, po::variables_map& vm,
            int& exit_code, const char* usage) {
+    const std::string app = std::filesystem::path(args[0]).filename();
     std::vector<std::string> rest(args.begin() + 1, args.end());
+    exit_code = 2;
     try {
-        po::store(po::command_line_parser(rest).options(desc).run(), vm);
+        const po::parsed_options given = po::command_line_parser(rest).options(desc).run();
+        refuse_words(given);
+        po::store(given, vm);
+        refuse_negative(given, vm);
         if (vm.count("help")) {
             std::cout << usage << "\n" << desc << "\n";
             exit_code = 0;
@@ -277,25 +339,16 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
         }
         if (desc.find_nothrow("config", false) && vm.count("config")) {
             const std::string path = vm["config"].as<std::string>();
-            std::ifstream file(path);
-            if (!file) {
-                std::cerr << args[0] << ": --config: cannot open '" << path << "'\n";
-                exit_code = 2;
-                return false;
-            }
-            try {
-                // Stored after the command line: po::store keeps values already there.
-                po::store(po::parse_config_file(file, desc), vm);
-            } catch (const po::error& e) {
-                std::cerr << args[0] << ": --config " << path << ": " << e.what() << "\n";
-                exit_code = 2;
+            if (auto why = read_config(path, desc, vm)) {
+                std::cerr << app << ": " << *why << "\n";
                 return false;
             }
         }
         po::notify(vm);
     } catch (const po::error& e) {
-        std::cerr << args[0] << ": " << e.what() << "\n(see --help)\n";
-        exit_code = 2;
+        // One line, the cause last: with no "--" the options went to the EAL, not to us.
+        const char* hint = rest.empty() ? " (tern's options go after --: app [EAL args] -- --ip ...)" : " (see --help)";
+        std::cerr << app << ": " << e.what() << hint << "\n";
         return false;
     }
     return true;

@@ -39,6 +39,11 @@ tcp_settings tcp_options_from(const boost::program_options::variables_map& vm);
 // std::invalid_argument naming `option` for anything outside 1-65535 or repeated.
 std::vector<std::uint16_t> ports_from(const std::vector<std::string>& values, const char* option = "port");
 
+// argv[0] and what follows the first "--" (EAL arguments come before it). The apps read their
+// options before the EAL starts: a bad one is said without the EAL's lines around it, and
+// --help needs no hugepages.
+std::vector<std::string> app_args(int argc, char** argv);
+
 // Parses argv (argv[0] + app args) with `desc`; prints help or the error and returns
 // false when the app should exit (exit_code says how). When `desc` has a "config" option
 // and it is given, that INI file (key = value, option names without "--") is read after

@@ -46,13 +46,23 @@ expect "bad EAL arguments are a bad value (exit 2), said as such" 2 "the EAL arg
 EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 99)
 expect "an lcore the machine lacks: DPDK's own reason is quoted" 2 "the EAL arguments \(before --\) are wrong: EAL: lcore 99 unavailable" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24
+EAL_FIXED=(--huge-dir "$WORK" --no-pci --no-telemetry -l 0)
+expect "--help is read before the EAL starts (needs no hugepages)" 0 "--ip arg" -- -- --help
 EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 0)
+expect "tern's options without -- are pointed after it" 2 "'--ip' is required.*tern's options go after --" -- --ip 198.18.0.2/24
 expect "a port id DPDK does not have names --port-id and the ids it has" 2 "--port-id: port 5 does not exist \(DPDK has 0\)" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24 --port-id 5
+expect "a port id over 65535 is refused, not wrapped" 2 "--port-id: 70000 is outside 0-65535" -- -- --ip 198.18.0.2/24 --port-id 70000
+expect "a negative number for an unsigned option is refused, not wrapped" 2 "--port-id: '-1' is negative" -- -- --ip 198.18.0.2/24 --port-id -1
+expect "a negative fault delay is refused (it wrapped to 71 minutes)" 2 "--fault-delay-us: '-1' is negative" -- -- --ip 198.18.0.2/24 --fault-delay-us -1
 expect "a capture file that cannot be written names --pcap" 2 "--pcap: cannot write /nonexistent/x.pcapng: No such file" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24 --pcap /nonexistent/x.pcapng
 expect "pools beyond the EAL's memory name --pool-size, a machine cause" 1 "--pool-size: mbuf pool .*; ask for fewer mbufs, or give the EAL more memory" \
     -- --vdev=net_null0 -- --ip 198.18.0.2/24 --pool-size 200000
+expect "a word that is no option's value is refused, not dropped" 2 "'8080' is no option's value" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --mode http --port 80 8080 --duration 0.3
+expect "a duration that is not a number is refused" 2 "--duration: must be 0 or more seconds" -- -- --ip 198.18.0.2/24 --duration nan
+expect "a TCP port without a mode is refused (nothing would listen)" 2 "--port: needs --mode" -- -- --ip 198.18.0.2/24 --port 8080
 expect "a port that is not a number is named" 2 "--port: 'http' is not a port number" -- -- --ip 198.18.0.2/24 --mode http --port http
 expect "a port in a list out of range is refused" 2 "--port: 0 is outside 1-65535" -- -- --ip 198.18.0.2/24 --mode http --port 80,0
 expect "a port given twice is refused" 2 "--port: 80 is given twice" -- -- --ip 198.18.0.2/24 --mode http --port 80 --port 8080,80
@@ -76,6 +86,11 @@ printf 'ip = 198.18.0.2/24\nsend-buffer = 12\n' >"$WORK/badvalue.ini"
 expect "a bad value in the config file names the option" 2 "--send-buffer: 12 is outside 1024-1073741824" -- -- --config "$WORK/badvalue.ini"
 printf 'ip = 198.18.0.2/24\nmode = banana\n' >"$WORK/badmode.ini"
 expect "a bad mode in the config file is refused" 2 "--mode: 'banana' is not" -- -- --config "$WORK/badmode.ini"
+expect "a folder given as the config file is refused, not read as empty" 2 "--config: '$WORK' is a folder, not a file" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --config "$WORK" --duration 0.3
+printf 'ip = 198.18.0.2/24\nburst = -5\n' >"$WORK/negative.ini"
+expect "a negative number in the config file names the option" 2 "--config $WORK/negative.ini: --burst: '-5' is negative" \
+    -- -- --config "$WORK/negative.ini"
 printf 'ip = 198.18.0.2/24\nsyn-retries = lots\n' >"$WORK/syntax.ini"
 expect "a value of the wrong type in the config file is refused" 2 "--config $WORK/syntax.ini: .*syn-retries" -- -- --config "$WORK/syntax.ini"
 printf '# tern-server settings\nip = 198.18.0.2/24\nmode = sink\nport = 5000\nduration = 0.5\nno-delay = true\n' >"$WORK/good.ini"
@@ -108,5 +123,29 @@ expect "tern-load: TCP options are checked as tern-server's" 2 "--initial-rto-ms
 expect "tern-load: --no-delay is not an option (Nagle is off unless --nagle)" 2 "no-delay" -- -- "${L[@]}" --workload http --no-delay
 expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast
 expect "tern-load: a path without / is refused" 2 "--path: 'index.html' is not an absolute path" -- -- "${L[@]}" --workload http --path index.html
+expect "tern-load: a report file that cannot be written is refused before the run" 2 "--json: cannot write /nonexistent/r.json" \
+    -- --vdev=net_null0 -- "${L[@]}" --workload http --json /nonexistent/r.json --duration 0.5
+expect "tern-load: a negative request count is refused, not wrapped" 2 "--requests: '-1' is negative" -- -- "${L[@]}" --workload cps --rate 5 --requests -1
+expect "tern-load: a Host header with a line break is refused" 2 "--host: holds spaces or line breaks" -- -- "${L[@]}" --workload http --host $'a\r\nX: y'
 expect "tern-load: more than one engine is refused, saying why" 2 "--engines: tern-load runs on one engine" -- -- "${L[@]}" --workload http --engines 2
+
+# tern-bench checks its options before it runs anything. Each check gives an --out that cannot
+# be made, so that a tern-bench that let the fault through stops there too, before any
+# namespace or peer is started (a stray word once started a full run of many minutes).
+bench_expect() {
+    local name=$1 want=$2 pattern=$3; shift 4
+    timeout 30 "$BUILD/apps/tern-bench" "$@" >"$WORK/out" 2>&1
+    local rc=$?
+    if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" "$WORK/out"; then
+        echo "ok - $name"
+    else
+        echo "not ok - $name (exit $rc, wanted $want; output: $(tr '\n' ' ' <"$WORK/out" | tail -c 300))"
+    fi
+}
+bench_expect "tern-bench: a word that is no option's value is refused, not dropped" 2 "'quick' is no option's value" \
+    -- --out /proc/tern-no-such-dir quick
+bench_expect "tern-bench: a --tern-dir without the apps is refused before the run" 2 "--tern-dir: /nonexistent has no tern-server" \
+    -- --tern-dir /nonexistent --out /proc/tern-no-such-dir
+bench_expect "tern-bench: an --out that cannot be made names --out" 2 "--out: cannot make /proc/tern-no-such-dir/logs" \
+    -- --out /proc/tern-no-such-dir
 exit 0
