@@ -5,7 +5,7 @@
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
 // overload scenario (tern only) offers twice that and stalls the server for 100 ms.
 //
-//   tern-bench [--scenarios cps,rps,throughput,pingpong,overload] [--duration S] [--out DIR] [--quick]
+//   tern-bench [--scenarios cps,rps,throughput,jumbo,pingpong,overload] [--duration S] [--out DIR] [--quick]
 //
 // Server peers run on core 1, client peers on core 0 (taskset). Every child is started with
 // fork+exec (no shell), bounded in time, and killed by PID on exit, on SIGINT/SIGTERM and on
@@ -212,6 +212,7 @@ void require(const std::string& tool, const std::string& package) {
 // our PID; the destructor removes both (which also removes the veth pair).
 struct veth_pair {
     std::string server_ns, client_ns;
+    std::string server_dev, client_dev;
     fs::path logs;
     bool made_server = false, made_client = false;
 
@@ -224,7 +225,8 @@ struct veth_pair {
         auto id = std::to_string(::getpid());
         server_ns = "tern-bench-s-" + id;
         client_ns = "tern-bench-c-" + id;
-        std::string vs = "tbs" + id, vc = "tbc" + id; // interface names: at most 15 bytes
+        server_dev = "tbs" + id, client_dev = "tbc" + id; // interface names: at most 15 bytes
+        const std::string &vs = server_dev, &vc = client_dev;
         auto ip = [&](argv_t args) {
             args.insert(args.begin(), "ip");
             run(args, logs / "ip.log", 10s);
@@ -269,6 +271,12 @@ struct veth_pair {
         a.insert(a.end(), argv.begin(), argv.end());
         return a;
     }
+    // Both ends of the pair carry IP packets of `mtu` bytes.
+    void set_mtu(unsigned mtu) const {
+        for (auto& [ns, dev] : {std::pair{server_ns, server_dev}, std::pair{client_ns, client_dev}})
+            run({"ip", "-n", ns, "link", "set", dev, "mtu", std::to_string(mtu)}, logs / "ip.log", 10s);
+    }
+
     argv_t on_server(const argv_t& argv) const { return in(server_ns, server_core, argv); }
     argv_t on_client(const argv_t& argv) const { return in(client_ns, client_core, argv); }
 
@@ -377,6 +385,7 @@ struct tern_context {
     const veth_pair& net;
     fs::path socket;
     std::string id;
+    unsigned mtu = 1500; // the scenario's; above 1500 memif's buffers are made to hold a frame
 
     argv_t eal(const std::string& binary, const std::string& role, int lcore) const {
         argv_t a{(cfg.tern_dir / binary).string()};
@@ -388,8 +397,15 @@ struct tern_context {
                            // (memif's default is one fixed address). rsize=14: 16384-slot rings, as
                            // request/response bursts overflow the default 1024.
                            "--vdev=net_memif0,role=" + role + ",socket=" + socket.string() +
-                               ",socket-abstract=no,rsize=14,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2")});
+                               ",socket-abstract=no,rsize=14,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2") +
+                               memif_buffer()});
         return a;
+    }
+    // memif's 2048-byte buffers hold a frame of MTU 2034 at most; a jumbo frame gets one
+    // buffer rather than a chain (the Ethernet header added, rounded up to a cache line).
+    std::string memif_buffer() const {
+        if (mtu <= 1500) return "";
+        return ",bsize=" + std::to_string((mtu + 14 + 63) / 64 * 64);
     }
     // Hugepages when the machine has them mounted with room for both processes' 1024 MiB
     // (scripts/common.sh reserves them); else --no-huge, which is slower but always works.
@@ -454,6 +470,8 @@ struct scenario {
     // The tern side when it is more than one run of the command lines above (cps's search,
     // overload's stall); empty: run_tern.
     tern_runner tern = {};
+    // The IP MTU of both links (veth and memif) while the scenario runs.
+    unsigned mtu = 1500;
 };
 
 const char* nginx_conf = R"(daemon off;
@@ -589,6 +607,23 @@ std::vector<scenario> scenarios() {
                            "--connections", "1"};
          },
          {{R"("mbit_out_per_s": ([0-9.eE+]+))", 1e-3}}},
+        // Jumbo frames, and buffers of 256 KiB: 64 KiB is 7 frames of 9000 bytes, and the
+        // window, not the CPU, then sets the pace (both engines poll idle a third of the time).
+        {"jumbo", "single-connection bulk throughput at MTU 9000, 256 KiB buffers",
+         {{"throughput MTU 9000", "Gbit/s", false}},
+         [](const kernel_context& k) {
+             auto f = kernel_iperf3(k);
+             f[0].how += ", veth MTU 9000";
+             return f;
+         },
+         {"--mode", "sink", "--port", "5201", "--mtu", "9000", "--receive-buffer", "262144", "--send-buffer", "262144"},
+         [](const settings&) {
+             return argv_t{"--workload", "throughput", "--direction", "upload", "--target", "198.18.2.1:5201",
+                           "--connections", "1", "--mtu", "9000", "--send-buffer", "262144", "--receive-buffer", "262144"};
+         },
+         {{R"("mbit_out_per_s": ([0-9.eE+]+))", 1e-3}},
+         {},
+         9000},
         {"pingpong", "ping-pong latency (full round trip both sides), 64-byte messages on one connection",
          {{"pingpong RTT p50", "us", true}, {"pingpong RTT p99", "us", true}},
          kernel_sockperf,
@@ -1026,8 +1061,8 @@ fs::path own_dir() {
 int main(int argc, char** argv) {
     po::options_description desc("tern-bench options");
     desc.add_options()("help,h", "this text")
-        ("scenarios", po::value<std::string>()->default_value("cps,rps,throughput,pingpong,overload"),
-         "comma-separated: cps, rps, throughput, pingpong, overload")
+        ("scenarios", po::value<std::string>()->default_value("cps,rps,throughput,jumbo,pingpong,overload"),
+         "comma-separated: cps, rps, throughput, jumbo, pingpong, overload")
         ("duration", po::value<double>(), "seconds per scenario and side (default 10; 2 with --quick)")
         ("out", po::value<std::string>()->default_value("tern-bench-out"), "folder for results.md/.json/.png and logs")
         ("connections", po::value<unsigned>()->default_value(32), "wrk connections for cps and rps (1-10000)")
@@ -1074,7 +1109,7 @@ int main(int argc, char** argv) {
         for (auto& name : split(vm["scenarios"].as<std::string>(), ',')) {
             auto it = std::find_if(all.begin(), all.end(), [&](auto& s) { return s.key == name; });
             if (it == all.end())
-                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, throughput, pingpong or overload");
+                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, throughput, jumbo, pingpong or overload");
             chosen.push_back(*it);
         }
         if (chosen.empty()) throw std::invalid_argument("--scenarios: none given");
@@ -1113,6 +1148,8 @@ int main(int argc, char** argv) {
             kernel_context k{net, cfg, cfg.out / "logs" / ("kernel-" + s.key)};
             fs::create_directories(k.dir);
             std::vector<figure> kernel, ternf;
+            net.set_mtu(s.mtu);
+            tern.mtu = s.mtu;
             // One failing scenario does not stop the others; its figure reads "error" and
             // tern-bench exits 1.
             try {
@@ -1137,6 +1174,7 @@ int main(int argc, char** argv) {
             }
             for (std::size_t i = 0; i < s.metrics.size(); ++i)
                 rows.push_back(row{s.key, s.metrics[i], ternf[i], kernel[i]});
+            if (s.mtu != 1500) net.set_mtu(1500);
         }
         extras = tern.extras;
         stop_all();

@@ -8,10 +8,12 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "app/flood.hpp"
 #include "app/load.hpp"
 #include "common/cli.hpp"
 #include "dpdk/eal.hpp"
@@ -30,6 +32,7 @@ struct run_options {
     std::optional<std::string> json;
     std::uint32_t max_flows = 0;
     cli::tcp_settings tcp; // engine-wide config and the options of every connection
+    std::optional<app::flood_options> flood; // --flood-rate: a SYN flood beside the workload
 };
 
 std::pair<std::string, std::string> split(const std::string& s, char sep) {
@@ -49,6 +52,28 @@ unsigned parse_port(const std::string& option, const std::string& text) {
     if (used == 0 || used != text.size() || v == 0 || v > 65535)
         throw std::invalid_argument("--" + option + ": '" + text + "' is not a port in 1-65535");
     return v;
+}
+
+// --flood-rate and --flood-sources, together. The sources lie off our prefix: the target
+// sends its answers to them through its gateway, us, and our engine drops them as not ours.
+app::flood_options flood_options_from(const po::variables_map& vm, const engine_config& me, const app::load_options& o) {
+    if (!vm.count("flood-rate")) throw std::invalid_argument("--flood-sources: needs --flood-rate");
+    if (!vm.count("flood-sources")) throw std::invalid_argument("--flood-rate: needs --flood-sources");
+    app::flood_options f;
+    f.rate = vm["flood-rate"].as<double>();
+    if (!(f.rate >= 0 && f.rate <= 1e9)) throw std::invalid_argument("--flood-rate: must be within 0-1e9 (0: as fast as the port takes)");
+    const std::string text = vm["flood-sources"].as<std::string>();
+    auto sources = ipv4_cidr::parse(text);
+    if (!sources) throw std::invalid_argument("--flood-sources: '" + text + "' is not IP/PREFIX");
+    if (sources->contains(me.address.addr) || me.address.contains(sources->addr) ||
+        me.address.contains(sources->broadcast()))
+        throw std::invalid_argument("--flood-sources: " + text + " overlaps --ip's prefix: the flood's sources must lie "
+                                    "off it (the target answers them through its gateway, us)");
+    if (sources->contains(o.target)) throw std::invalid_argument("--flood-sources: " + text + " holds the target");
+    f.sources = *sources;
+    f.target = o.target;
+    f.target_port = o.target_port;
+    return f;
 }
 
 // Every option of tern-load beyond the engine's, checked; throws std::invalid_argument
@@ -159,6 +184,8 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (rt.engine.engines > 1)
         throw std::invalid_argument("--engines: tern-load runs on one engine for now (replies are not yet steered "
                                     "to the engine that opened the connection)");
+
+    if (vm.count("flood-rate") || vm.count("flood-sources")) r.flood = flood_options_from(vm, rt.engine, o);
 
     // Resolve the target's next hop at start (the generators wait for it).
     const ipv4_cidr& me = rt.engine.address;
@@ -285,6 +312,10 @@ int main(int argc, char** argv) {
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0.1-10; the time column has 0.1 s steps)")
         ("json", po::value<std::string>(), "write the final report to this file as JSON")
         ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, and as many TIME-WAIT records apart from them")
+        ("flood-rate", po::value<double>(), "testing: a SYN flood beside the workload, spoofed SYNs a second to the "
+                                            "target (0: as fast as the port takes); needs --flood-sources")
+        ("flood-sources", po::value<std::string>(), "testing: the flood's source addresses, IP/PREFIX off --ip's "
+                                                    "prefix; the target must route them through us (its gateway)")
         ;
     cli::add_engine_options(desc);
     cli::add_tcp_options(desc, cli::nagle_default::off);
@@ -322,6 +353,8 @@ int main(int argc, char** argv) {
         gens.push_back(std::make_unique<app::load_generator>((*rt)->engine_at(i), *endpoints.back(), lo, i,
                                                              (*rt)->engine_count(), measuring));
     }
+    std::unique_ptr<app::syn_flood> flood;
+    if (run.flood) flood = std::make_unique<app::syn_flood>((*rt)->engine_at(0), *run.flood, std::random_device{}());
 
     cli::install_signal_handlers();
     app::load_totals baseline{};
@@ -329,6 +362,7 @@ int main(int argc, char** argv) {
     std::thread printer([&] { progress(gens, run, measuring, baseline, seconds); });
     (*rt)->run(cli::stop_requested);
     printer.join();
+    if (flood) flood->stop();
     // Persistent workloads asked for this many connections: a run that could not hold them
     // all (server's limit, ports, SYNs unanswered) has not done what was asked.
     // A connection in its first handshake (a reconnect to a server that closes as it goes)
@@ -397,6 +431,7 @@ int main(int argc, char** argv) {
     out << line;
     if (!throughput) out << latency_line(lo.kind == app::workload::ping_pong ? "round trip" : "request latency", of(latency));
     out << latency_line("connect", of(connect));
+    if (flood) out << "  flood: " << flood->sent() << " spoofed SYNs sent\n";
     std::printf("%s", out.str().c_str());
     std::printf("tern-load: engine counters:\n%s", cli::summary(**rt).c_str());
     std::printf("  connections open at the end %" PRIu64 " of %u", open_at_end, lo.connections);
@@ -423,6 +458,7 @@ int main(int argc, char** argv) {
           << ",\n  \"mbit_out_per_s\": " << double(at(t, app::load_counter::bytes_out)) * 8 / secs / 1e6
           << ",\n  \"latency\": " << latency_json(of(latency)) << ",\n  \"connect_latency\": " << latency_json(of(connect))
           << ",\n  \"connections_open_at_end\": " << open_at_end
+          << ",\n  \"flood_syns\": " << (flood ? flood->sent() : 0)
           << ",\n  \"ok\": " << (ok ? "true" : "false") << "\n}\n";
         if (!j) {
             std::cerr << "tern-load: --json: cannot write " << *run.json << "\n";

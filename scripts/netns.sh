@@ -23,6 +23,36 @@ tap_in_ns() {
     ip netns exec "$ns" ip link set "$iface" up
 }
 
+# start_nginx NS DIR LISTEN WORKER_CONNECTIONS [HTTP_LINE]: nginx in namespace NS, in the
+# foreground of its own process (its PID joins TERN_PIDS), serving DIR/www on LISTEN
+# (ADDR:PORT) with its pid, log and temporary files in DIR; waits until it listens.
+start_nginx() {
+    local ns=$1 dir=$2 listen=$3 conns=$4 extra=${5:-}
+    mkdir -p "$dir/www" "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+daemon off;
+master_process off;
+pid $dir/nginx.pid;
+error_log $dir/nginx.err;
+events { worker_connections $conns; }
+http {
+    access_log off;
+    $extra
+    client_body_temp_path $dir/tmp;
+    proxy_temp_path $dir/tmp;
+    fastcgi_temp_path $dir/tmp;
+    uwsgi_temp_path $dir/tmp;
+    scgi_temp_path $dir/tmp;
+    server { listen $listen; root $dir/www; }
+}
+EOF
+    # `ip netns exec` itself, so that $! is nginx's own PID (ip execs it).
+    ip netns exec "$ns" nginx -c "$dir/nginx.conf" >/dev/null 2>&1 &
+    TERN_PIDS+=($!)
+    for _ in $(seq 50); do ip netns exec "$ns" ss -ltnH | grep -q "$listen" && return 0; sleep 0.1; done
+    return 1
+}
+
 # Kills the processes we started (by PID) and removes our namespaces.
 cleanup_ns() {
     local pid

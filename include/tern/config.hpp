@@ -15,7 +15,7 @@ namespace tern {
 struct arp_config {
     duration retry_interval = std::chrono::milliseconds(500); // between requests for one address
     std::uint8_t max_requests = 4;          // then the resolution fails and waiters are told
-    duration entry_lifetime = std::chrono::minutes(5); // a learned entry is refreshed after this
+    duration entry_lifetime = std::chrono::minutes(5); // a learned entry expires this long after the last ARP packet that taught it
     std::uint16_t max_pending = 16;         // packets waiting on one address
     std::uint16_t max_resolutions = 256;    // addresses being resolved at once, per engine
     std::vector<std::pair<ipv4_addr, mac_addr>> static_entries; // never expire, never replaced

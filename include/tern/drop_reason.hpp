@@ -17,7 +17,7 @@ namespace tern {
     X(arp_truncated, "ARP packet shorter than an Ethernet/IPv4 ARP body")                 \
     X(arp_bad_format, "ARP hardware/protocol type or address lengths are not Ethernet/IPv4") \
     X(arp_bad_op, "ARP operation neither request nor reply")                              \
-    X(arp_bad_sender, "ARP sender address is broadcast, multicast or zero MAC")           \
+    X(arp_bad_sender, "ARP sender MAC is broadcast, multicast or zero, or its IPv4 address is ours") \
     X(arp_not_for_us, "ARP for another host's address")                                   \
     X(ipv4_truncated, "packet shorter than a minimal IPv4 header")                        \
     X(ipv4_bad_version, "IP version field is not 4")                                      \
@@ -35,7 +35,7 @@ namespace tern {
     X(tcp_bad_data_offset, "TCP data offset below 5 or past the segment")                 \
     X(tcp_bad_checksum, "TCP checksum does not verify")                                   \
     X(tcp_bad_option, "TCP option with length 0, 1 or past the header")                   \
-    X(tcp_no_endpoint, "TCP segment for which no connection or listener exists")          \
+    X(tcp_no_endpoint, "TCP segment and no TCP endpoint on the engine (no protocol handler)") \
     X(arp_queue_full, "outbound packet dropped: queue waiting on ARP resolution is full") \
     X(arp_unresolved, "outbound packet dropped: next hop did not answer ARP in time")     \
     X(no_route, "outbound packet dropped: destination off-link and no gateway")           \

@@ -57,7 +57,9 @@ std::string_view to_string(tcp_state s); // "TIME-WAIT", as RFC 9293 writes them
 
 // Why a connection reached CLOSED, as the application is told.
 enum class close_reason : std::uint8_t {
-    normal,    // both FINs exchanged and acknowledged (or TIME_WAIT ran out)
+    normal,    // both FINs exchanged and ours acknowledged: LAST-ACK's end, or TIME-WAIT's
+               // (the endpoint ends it at once and keeps a record for 2·MSL instead); also
+               // an RST or a newer SYN (RFC 6191) in TIME-WAIT, and a close in LISTEN or SYN-SENT
     reset,     // the peer sent an acceptable RST
     timed_out, // retransmissions (or keep-alive probes) ran out (RFC 9293 §3.8.3 R2, RFC 6298),
                // or FIN-WAIT-2 after close() outlasted tcp_config::fin_timeout
@@ -100,7 +102,12 @@ struct tcp_config {
     bool window_scaling = true;                          // RFC 7323 §2
     bool timestamps = true;                              // RFC 7323 §3
     bool sack = true;                                    // RFC 2018: SACK-permitted
-    std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection
+    std::uint16_t challenge_acks_per_second = 100;       // RFC 5961 §7, per connection, and once more for all TIME-WAIT records together
+    // RFC 5961 §7 for all connections (and TIME-WAIT records) of an endpoint together, as
+    // Linux's tcp_challenge_ack_limit: each second's budget is drawn anew between this and
+    // twice this, so that the count of challenge ACKs a blind attacker can provoke says
+    // nothing about a connection it does not know (CVE-2016-5696). 0: no such limit.
+    std::uint32_t challenge_acks_total_per_second = 1000;
     bool time_wait_reuse = true;                         // RFC 6191: a newer SYN may end TIME-WAIT
 };
 
@@ -115,10 +122,12 @@ struct keepalive_options {
 struct connection_options {
     std::uint32_t send_buffer = 64 * 1024;    // bytes the send ring holds
     std::uint32_t receive_buffer = 64 * 1024; // receive window and reassembly space; a power of two
-    // Added to the ms clock for TSval. 0 by default, so TSvals show the engine's clock; RFC
-    // 7323 §7.1 suggests a random offset, which must stay the same for a 4-tuple across a
-    // restart of the process for RFC 6191 TIME-WAIT reuse at the peer: not done yet.
-    std::uint32_t ts_offset = 0;
+    // Added to the ms clock for TSval. Unset: RFC 7323 §7.1's random offset, one per pair of
+    // addresses (a keyed hash of the two with the kernel's boot ID as the secret), so TSvals
+    // do not show the engine's clock and yet stay one clock for all connections between two
+    // hosts, also across a restart of the process, which a peer's PAWS and RFC 6191
+    // TIME-WAIT reuse rely on; a new boot makes new offsets. Set it to pin TSvals.
+    std::optional<std::uint32_t> ts_offset;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
 };
@@ -191,10 +200,10 @@ struct tcp_info {
 struct endpoint_stats {
     counter segments_in;
     counter segments_out;
-    counter no_connection; // segment for no connection and no listener (RST sent unless it was one)
+    counter no_connection; // segment for no connection, and no listener or an ACK or RST to one (RST sent unless it was one)
     counter rst_sent;      // RSTs for segments with no connection (RFC 9293 §3.10.7.1)
     counter accepted;      // connections created by a SYN to a listener
-    counter table_full;    // SYN dropped: the flow table is full
+    counter table_full;    // SYN (or cookie-validated ACK) dropped: the flow table is full
     counter no_mbuf;       // segment not sent: the pool is empty (the RTO sends it again)
     counter freed;         // streams freed after CLOSED
     counter syn_backlog_full;      // SYNs to a listener with a full SYN backlog (each got a cookie)
@@ -205,6 +214,7 @@ struct endpoint_stats {
     counter time_wait_reused;      // TIME-WAIT connections ended by a newer SYN (RFC 6191)
     counter time_wait_evicted;     // TIME-WAIT records let go before 2·MSL: as many as max_connections were held
     counter syn_dropped_busy;      // SYNs dropped while the engine was behind (engine::congested)
+    counter challenge_acks_limited; // challenge ACKs not sent: the endpoint's budget for the second was spent
 };
 
 // Received data kept beyond on_data. Data delivered straight from a packet is kept

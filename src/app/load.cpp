@@ -663,8 +663,9 @@ void load_generator::on_peer_closed(tcp::stream& s) {
     if (!s.user) return;
     auto& c = *static_cast<conn*>(s.user);
     if (c.closing && s.state() != tcp::tcp_state::close_wait) {
-        // We closed first and the peer's FIN has come: the exchange is over for us, though
-        // TCP holds the connection in TIME_WAIT for a while yet (RFC 9293 §3.4.2).
+        // We closed first and the peer's FIN has come: the exchange is over for us. The
+        // stream is in TIME-WAIT (or CLOSING until our FIN is acknowledged); on_closed comes
+        // once the endpoint has made it a TIME-WAIT record, which keeps the 4-tuple for 2·MSL.
         return finish(s, c, tcp::close_reason::normal);
     }
     c.closing = true;

@@ -57,29 +57,70 @@ void buffered_service::sample_retransmits(tcp::stream& s) {
     st.retransmits_seen = now;
 }
 
-void buffered_service::write(tcp::stream& s, std::string_view bytes) {
-    session& st = state(s);
-    if (st.pending.empty()) {
-        auto sent = s.send({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
-        std::size_t n = sent ? *sent : 0;
-        counters_.bytes_out.add(n);
-        bytes.remove_prefix(n);
+namespace {
+
+bool waiting(const session& st) { return st.pending_at < st.pending.size() || !st.lasting.empty(); }
+
+// Sends views from the first while the stream takes them whole.
+template <class Send>
+void send_views(std::vector<std::string_view>& views, Send send) {
+    std::size_t done = 0;
+    for (; done < views.size(); ++done) {
+        views[done].remove_prefix(send(views[done]));
+        if (!views[done].empty()) break;
     }
+    views.erase(views.begin(), views.begin() + std::ptrdiff_t(done));
+}
+
+} // namespace
+
+std::size_t buffered_service::copied_bytes() const {
+    std::size_t n = 0;
+    for (const session* st = sessions_; st; st = st->next) n += st->pending.size() - st->pending_at;
+    return n;
+}
+
+// Sends what the stream takes of `bytes`; returns how much that was.
+std::size_t buffered_service::send_some(tcp::stream& s, std::string_view bytes) {
+    auto sent = s.send({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()});
+    const std::size_t n = sent ? *sent : 0;
+    counters_.bytes_out.add(n);
+    return n;
+}
+
+void buffered_service::write(tcp::stream& s, std::string_view bytes, bool lasting) {
+    session& st = state(s);
+    if (!waiting(st)) bytes.remove_prefix(send_some(s, bytes));
+    if (bytes.empty()) return;
+    if (lasting && st.pending_at == st.pending.size()) {
+        st.lasting.push_back(bytes);
+        return;
+    }
+    // Views waiting ahead of a copy become part of the copy, so the order holds.
+    for (std::string_view v : st.lasting) st.pending.append(v);
+    st.lasting.clear();
     st.pending.append(bytes);
 }
 
 void buffered_service::flush(tcp::stream& s) {
     if (!s.user) return;
     session& st = state(s);
-    if (!st.pending.empty()) {
-        auto sent = s.send({reinterpret_cast<const std::uint8_t*>(st.pending.data()), st.pending.size()});
-        if (sent) {
-            st.pending.erase(0, *sent);
-            counters_.bytes_out.add(*sent);
+    if (waiting(st)) {
+        // Sent from where it starts: erasing the front of a large copy moved the rest each time.
+        if (st.pending_at < st.pending.size()) {
+            st.pending_at += send_some(s, std::string_view(st.pending).substr(st.pending_at));
+            if (st.pending_at == st.pending.size()) {
+                // A large copy's memory goes with it; a small one is kept for the next.
+                if (st.pending.capacity() > 64 * 1024) std::string().swap(st.pending);
+                else st.pending.clear();
+                st.pending_at = 0;
+            }
+        } else {
+            send_views(st.lasting, [&](std::string_view v) { return send_some(s, v); });
         }
         sample_retransmits(s);
     }
-    if (st.pending.empty() && st.close_when_sent) {
+    if (!waiting(st) && st.close_when_sent) {
         st.close_when_sent = false;
         (void)s.close();
     }
@@ -301,7 +342,7 @@ std::size_t http_service::answer(tcp::stream& s, std::string_view in) {
         used += r.size;
         counters_.requests.add();
         // RFC 9112 §9.6: a server that will close says so with "Connection: close".
-        write(s, !r.keep_alive ? close_ : r.http10 ? keep_alive_10_ : keep_alive_);
+        write(s, !r.keep_alive ? close_ : r.http10 ? keep_alive_10_ : keep_alive_, true);
         if (!r.keep_alive) {
             close_after_sending(s);
             return stop_reading;

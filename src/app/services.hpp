@@ -41,7 +41,11 @@ struct session {
     static void* operator new(std::size_t size) { return object_pool<session>::allocate(size); }
     static void operator delete(void* p) { object_pool<session>::release(p); }
 
-    std::string pending;          // output the stream could not take yet
+    // Output the stream could not take yet, in order: a copy (from pending_at on), or views
+    // of bytes that outlive the session (the service's own responses), never both.
+    std::string pending;
+    std::size_t pending_at = 0;
+    std::vector<std::string_view> lasting;
     std::string input;            // http: bytes of requests not yet complete
     tcp::tx_block block;          // source: a filled block the send buffer had no room for yet
     std::uint64_t offset = 0;     // source: bytes sent so far (where the pattern continues)
@@ -62,6 +66,8 @@ public:
     virtual ~buffered_service();
 
     const service_counters& counters() const { return counters_; }
+    // Bytes copied and held for streams that could not take them yet.
+    std::size_t copied_bytes() const;
 
 protected:
     void on_accepted(tcp::stream& s) override { start(s); }
@@ -72,8 +78,11 @@ protected:
     // What a service does with received bytes (already counted).
     virtual void received(tcp::stream& s, const tcp::rx_data& data) = 0;
     virtual void opened(tcp::stream& /*s*/) {}
-    // Queues bytes behind anything still pending and sends what the stream takes.
-    void write(tcp::stream& s, std::string_view bytes);
+    // Queues bytes behind anything still pending and sends what the stream takes. What the
+    // stream cannot take is copied, unless the bytes are `lasting` (they outlive the
+    // session: a service's own prepared responses) and nothing else waits: then it is
+    // kept as a view. A 16 MiB response to a slow reader was copied whole per connection.
+    void write(tcp::stream& s, std::string_view bytes, bool lasting = false);
     void close_after_sending(tcp::stream& s);
     // Adds the stream's retransmissions since the last look to the counters.
     void sample_retransmits(tcp::stream& s);
@@ -84,6 +93,7 @@ protected:
 private:
     void start(tcp::stream& s);
     void flush(tcp::stream& s);
+    std::size_t send_some(tcp::stream& s, std::string_view bytes);
     session* sessions_ = nullptr; // every live session, so none outlives the service
 };
 

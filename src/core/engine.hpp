@@ -1,6 +1,7 @@
 // One engine per lcore: polls its own queue pair, runs every packet of a burst to
 // completion, fires its timers, and transmits once per round (DESIGN.md "The engine loop").
-// All state here is the engine's own; the only shared object is the neighbor cache.
+// All state here is the engine's own; the only shared objects are the neighbor cache and
+// the clock, which every engine of a process reads.
 #pragma once
 
 #include <atomic>
@@ -70,8 +71,10 @@ public:
     virtual void look_ahead(std::span<rte_mbuf* const> /*burst*/) {}
     // A timer hook of kind upper_layer fired.
     virtual void on_timer(timer_hook& hook) = 0;
-    // Once per round after the RX burst, the pollers and the timers, before TX: the place
-    // to emit what the round made due (one ACK per connection per burst).
+    // Once per round after the RX bursts (up to engine_config::rx_bursts), the pollers and
+    // the timers, before TX: the place to emit what the round made due, each connection
+    // once, its ACK coalesced with its data however many segments of the round were its
+    // (DESIGN.md "The engine loop", step 5). Timers that fire send at once.
     virtual void after_burst() = 0;
     // On the engine's core, when telemetry asked (engine::request_report).
     virtual void report(handler_report& /*out*/) const {}
@@ -87,7 +90,8 @@ public:
 
     // Announces our address (gratuitous ARP) when configured to.
     void start();
-    // One round of the loop: RX burst, dispatch, timers, TX burst.
+    // One round of the loop: RX bursts (up to rx_bursts) and their dispatch, pollers,
+    // timers, the handler's after_burst, one TX burst.
     void poll();
     // Rounds until `stop` becomes true; then a last TX flush.
     void run(const std::atomic<bool>& stop);

@@ -187,8 +187,9 @@ public:
     // Looks up a burst: out[i] = find(keys[i], hashes[i]). The first pass prefetches the
     // home slot of every key, the second probes, so the cache misses of the whole burst
     // overlap instead of being paid one after another. Returns the number of hits.
-    // (The pointer-and-count shape follows rte_hash_lookup_bulk: the engine fills `out`
-    // in its burst array.)
+    // (The pointer-and-count shape follows rte_hash_lookup_bulk.) The endpoint does not
+    // call it: it prefetches a burst's slots (look_ahead, prefetch) and then finds each
+    // segment's flow as that segment is received.
     std::size_t find_burst(const flow_key* keys, const std::uint32_t* hashes, std::size_t n, T** out) const {
         for (std::size_t k = 0; k < n; ++k) prefetch(hashes[k]);
         std::size_t hits = 0;

@@ -27,7 +27,9 @@ int on_stats(const char*, const char* params, rte_tel_data* d) {
     std::lock_guard lock(target_mutex);
     if (!target) return -ENODEV;
     if (!params || !*params) {
-        add_counters(d, target->totals());
+        auto totals = target->totals();
+        totals.emplace_back("mbufs_in_use", target->mbufs_in_use()); // all pools: what a leak shows in
+        add_counters(d, totals);
         return 0;
     }
     unsigned id = 0;

@@ -1,8 +1,9 @@
 // A hierarchical timing wheel (Varghese & Lauck, "Hashed and Hierarchical Timing Wheels",
 // SOSP '87) laid out as tokio lays it out: levels of 64 slots, one 64-bit occupancy bitmap
 // per level. It is a plain data structure: it never reads a clock (the engine hands it
-// `now`) and never allocates (hooks are embedded in the objects that own the timers; a TCB
-// embeds one per timer kind: RTO, delayed ACK, keepalive, TIME_WAIT).
+// `now`) and never allocates (hooks are embedded in the objects that own the timers: one
+// per connection, armed at the earliest of the deadlines the connection keeps itself
+// (connection.hpp), one per ARP resolution, one for the endpoint's TIME-WAIT records).
 //
 // Time inside the wheel is counted in ticks since `start`. A deadline is rounded UP to a
 // tick and `now` DOWN, so a timer never fires early and fires at most one tick late

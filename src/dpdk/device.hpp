@@ -1,5 +1,5 @@
 // A packet device as the engine sees it: one RX and one TX queue. Implemented by an
-// ethdev queue pair, and by wrappers (capture, later fault injection) around any device.
+// ethdev queue pair, and by wrappers (capture, fault injection) around any device.
 #pragma once
 
 #include <cstdint>

@@ -94,6 +94,7 @@ private:
     mac_addr mac_;
     port_offloads offloads_;
     std::string driver_;
+    std::string note_; // what describe() adds for this driver (net_tap: its kernel queue)
 };
 
 } // namespace tern

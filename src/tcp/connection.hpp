@@ -9,8 +9,9 @@
 // five hooks per TCB.
 //
 // A passive open puts this connection in LISTEN and the first SYN binds it to its peer, as
-// in RFC 9293 §3.10.7.2. The engine's listener (backlog, SYN cookies) will create
-// connections for each SYN instead; LISTEN processing here is what it reuses.
+// in RFC 9293 §3.10.7.2. The endpoint's listener (backlog, SYN cookies) makes a connection
+// for each SYN, opens it passive and hands it that SYN: LISTEN processing here is what it
+// reuses.
 #pragma once
 
 #include <array>
@@ -66,10 +67,11 @@ public:
 
     // Deferred output (the endpoint's choice; DESIGN.md "The engine loop", step 5): a
     // segment, send, shutdown or close then only notes that output is due, and the owner
-    // calls flush_output once it has made every call of the burst, so that a connection
-    // sends its data, FIN and ACK together: one ACK per connection per burst, and the
-    // head and body an application writes apart leave as one segment. Timers still send
-    // at once.
+    // calls flush_output once it has made every call of the round (the endpoint: in
+    // after_burst, after all the round's RX bursts and pollers), so that a connection
+    // sends its data, FIN and ACK together: one ACK per connection per round, and the
+    // head and body an application writes apart leave as one segment. Timers, a SYN,ACK
+    // answering a SYN in LISTEN, and RSTs still send at once.
     void defer_output(bool on) { defer_output_ = on; }
     bool output_due() const { return output_due_; }
     void flush_output(instant now);

@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <string>
 #include <utility>
@@ -22,6 +24,29 @@ namespace {
 // Ephemeral ports: Linux's default ip_local_port_range.
 constexpr std::uint16_t ephemeral_first = ephemeral_port_first;
 constexpr std::uint16_t ephemeral_count = ephemeral_port_count;
+
+siphash_key random_key() {
+    std::random_device rd;
+    auto word = [&] { return (std::uint64_t(rd()) << 32) | rd(); };
+    return {word(), word()};
+}
+
+// RFC 7323 §7.1's TSval offsets must not change when a process restarts: TSvals come from a
+// clock that runs through restarts (the engine's, from boot), and a peer holding one of our
+// 4-tuples in TIME-WAIT takes its next SYN only with a newer TSval (PAWS; RFC 6191). A
+// secret drawn per process made a restarted tern-load wait out a SYN timeout against
+// Linux. So the secret is the kernel's boot ID: random at each boot, unknown off the host
+// (as Linux's own per-boot secret); a random one where it cannot be read.
+siphash_key boot_key() {
+    std::ifstream in("/proc/sys/kernel/random/boot_id");
+    std::string id;
+    if (!(in >> id)) return random_key();
+    std::string hex;
+    for (char c : id)
+        if (std::isxdigit(static_cast<unsigned char>(c))) hex += c;
+    if (hex.size() < 32) return random_key();
+    return {std::stoull(hex.substr(0, 16), nullptr, 16), std::stoull(hex.substr(16, 16), nullptr, 16)};
+}
 
 flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
 
@@ -206,6 +231,7 @@ endpoint_core::secrets endpoint_core::draw_secrets(Source& source) {
     secrets s;
     s.table_seed = word();
     s.isn_key = {word(), word()};
+    s.ts_key = {word(), word()};
     s.cookie_key = {word(), word()};
     for (auto& c : s.port_cursors) c = std::uint16_t(source() % ephemeral_count);
     return s;
@@ -214,7 +240,9 @@ endpoint_core::secrets endpoint_core::draw_secrets(Source& source) {
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections)
     : endpoint_core(eng, config, max_connections, [] {
           std::random_device rd;
-          return draw_secrets(rd);
+          secrets s = draw_secrets(rd);
+          s.ts_key = boot_key(); // the same across processes (see boot_key); replays draw theirs
+          return s;
       }()) {}
 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections,
@@ -228,7 +256,7 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections, const secrets& drawn)
     : engine_(eng), config_(config), table_(max_connections, drawn.table_seed),
       time_wait_(max_connections, table_.seed()), time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
-      isn_key_(drawn.isn_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
+      isn_key_(drawn.isn_key), ts_key_(drawn.ts_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
     engine_.set_protocol_handler(this);
     engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
 }
@@ -267,7 +295,7 @@ result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::
     const flow f{{local, *local_port}, {remote_ip, remote_port}};
     const flow_key key = key_of(f);
     if (time_wait_.find(key)) return unexpected(connect_error::port_in_use);
-    auto* s = new stream_state(*this, options.connection, app, false);
+    auto* s = new stream_state(*this, with_ts_offset(options.connection, f), app, false);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         delete s;
@@ -322,6 +350,15 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
     }
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
+}
+
+// RFC 7323 §7.1: a TSval offset that is random to everyone else, one per pair of addresses
+// rather than per connection, so that all connections between two hosts share one clock
+// (the peer's RFC 6191 TIME-WAIT reuse compares TSvals across connections; Linux keys its
+// offsets the same way). An offset the application set is kept.
+connection_options endpoint_core::with_ts_offset(connection_options options, const flow& f) const {
+    if (!options.ts_offset) options.ts_offset = std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value}));
+    return options;
 }
 
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
@@ -392,8 +429,9 @@ void endpoint_core::reply_no_connection(const segment& seg) {
 }
 
 // A segment for no connection, to a listening port. A SYN opens a connection, or with the
-// SYN backlog full gets a cookie (RFC 4987 §3.6); an ACK may complete a cookie handshake;
-// everything else is answered as for no connection (§3.10.7.2: an ACK in LISTEN gets RST).
+// SYN backlog full gets a cookie (RFC 4987 §3.6); an ACK may complete a cookie handshake,
+// and is otherwise reset (§3.10.7.2 second: an ACK in LISTEN gets RST); an RST is ignored
+// (first); anything else is dropped (fourth).
 void endpoint_core::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     namespace f = wire::tcp_flags;
     const listener_backlog& backlog = *l.backlog;
@@ -440,7 +478,7 @@ void endpoint_core::send_cookie(const segment& syn, const listener& l) {
     const instant now = engine_.now();
     const flow f{{syn.dst_addr, syn.header.dst_port}, {syn.src_addr, syn.header.src_port}};
     const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(536), now);
-    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, l.options.connection), {});
+    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, with_ts_offset(l.options.connection, f)), {});
     ++stats_.syn_cookies_sent;
     l.backlog->cookie_sent = now;
 }
@@ -457,7 +495,7 @@ bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
         return true;
     }
     const flow_key key = key_of(f);
-    auto* s = new stream_state(*this, l.options.connection, *l.app, true);
+    auto* s = new stream_state(*this, with_ts_offset(l.options.connection, f), *l.app, true);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         ++stats_.table_full;
@@ -479,7 +517,8 @@ bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
 // connection in TIME-WAIT starts above that one's SND.NXT (RFC 6191 §2).
 stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     const flow_key key{seg.dst_addr, seg.src_addr, seg.header.dst_port, seg.header.src_port};
-    auto* s = new stream_state(*this, l.options.connection, *l.app, true);
+    const flow f{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}};
+    auto* s = new stream_state(*this, with_ts_offset(l.options.connection, f), *l.app, true);
     s->key_ = key;
     if (!table_.insert(key, s)) {
         ++stats_.table_full;
@@ -569,13 +608,32 @@ void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
     }
 }
 
-// RFC 5961 §7: at most challenge_acks_per_second, here for all TIME-WAIT records together.
+// RFC 5961 §7 across the endpoint (tcp_config::challenge_acks_total_per_second): a budget
+// per one-second window, drawn between the limit and twice it.
+bool endpoint_core::take_challenge_ack(instant now) {
+    const std::uint32_t limit = config_.challenge_acks_total_per_second;
+    if (limit == 0) return true;
+    if (!challenge_budget_start_ || now - *challenge_budget_start_ >= std::chrono::seconds(1)) {
+        challenge_budget_start_ = now;
+        challenge_budget_ = limit + std::uint32_t(siphash(isn_key_, {std::uint64_t(now.time_since_epoch().count())}) % limit);
+    }
+    if (challenge_budget_ == 0) {
+        ++stats_.challenge_acks_limited;
+        return false;
+    }
+    --challenge_budget_;
+    return true;
+}
+
+// RFC 5961 §7: at most challenge_acks_per_second, here for all TIME-WAIT records together,
+// and within the endpoint's budget.
 bool endpoint_core::time_wait_challenge_allowed(instant now) {
     if (now - time_wait_challenge_start_ >= std::chrono::seconds(1)) {
         time_wait_challenge_start_ = now;
         time_wait_challenges_ = 0;
     }
     if (time_wait_challenges_ >= config_.challenge_acks_per_second) return false;
+    if (!take_challenge_ack(now)) return false;
     ++time_wait_challenges_;
     return true;
 }
@@ -720,6 +778,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"time_wait_evicted", stats_.time_wait_evicted},
         {"time_wait", time_wait_.size()},
         {"syn_dropped_busy", stats_.syn_dropped_busy},
+        {"challenge_acks_limited", stats_.challenge_acks_limited},
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;

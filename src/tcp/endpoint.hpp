@@ -5,15 +5,18 @@
 // engine's protocol_handler; like the engine it is single-threaded and takes no locks.
 //
 // Lifetime of a stream: created by connect(), by a SYN to a listening port or by the ACK of
-// a SYN cookie (RFC 4987 §3.6: when the listener's SYN backlog is full); freed after
-// it reaches CLOSED (TIME_WAIT ran out, reset, refused, timed out, aborted), or a passive
-// one went back to LISTEN before the application ever saw it. The free is deferred to the
-// end of the engine's call into the endpoint (or to after_burst), never while one of the
-// stream's own callbacks is on the stack. The application must not touch a stream after its
-// on_closed returns.
+// a SYN cookie (RFC 4987 §3.6: when the listener's SYN backlog is full); freed once it
+// reaches TIME-WAIT with its last ACK sent (a record of its own keeps the 4-tuple for
+// 2·MSL, time_wait.hpp), once it reaches CLOSED (reset, refused, timed out, aborted), or
+// once a passive one went back to LISTEN before the application ever saw it. The free is
+// deferred to the end of the engine's call into the endpoint (or to after_burst), never
+// while one of the stream's own callbacks is on the stack. The application must not touch
+// a stream after its on_closed returns.
 //
-// Payload is copied into a fresh mbuf per segment on the way out; received payload reaches
-// the application as a view of the received mbuf, which it may keep (rx_data::keep).
+// Payload is copied into each segment's mbuf on the way out, except buffers handed over by
+// a zero-copy send, which a port that sends multi-segment frames chains behind the headers
+// (emit); received payload reaches the application as a view of the received mbuf, which
+// it may keep (rx_data::keep).
 #pragma once
 
 #include <array>
@@ -132,6 +135,7 @@ private:
     struct secrets {
         std::uint64_t table_seed;
         siphash_key isn_key;
+        siphash_key ts_key;
         siphash_key cookie_key;
         std::array<std::uint16_t, 1024> port_cursors;
     };
@@ -161,6 +165,7 @@ private:
     void send_cookie(const segment& syn, const listener& l);
     bool accept_cookie(const segment& ack, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
+    connection_options with_ts_offset(connection_options options, const flow& f) const;
     std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     std::pair<std::uint16_t&, std::uint32_t> port_search(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
@@ -169,6 +174,7 @@ private:
     void on_time_wait(time_wait_record& r, const segment& seg);
     void arm_time_wait_timer();
     bool time_wait_challenge_allowed(instant now);
+    bool take_challenge_ack(instant now) override;
     bool tuple_taken(const flow_key& key) const { return table_.find(key) || time_wait_.find(key); }
 
     engine& engine_;
@@ -179,13 +185,17 @@ private:
     // RFC 5961 §7 for TIME-WAIT records: one budget of challenge ACKs a second for them all.
     instant time_wait_challenge_start_{};
     std::uint32_t time_wait_challenges_ = 0;
+    // RFC 5961 §7 for the whole endpoint (tcp_config::challenge_acks_total_per_second).
+    std::optional<instant> challenge_budget_start_;
+    std::uint32_t challenge_budget_ = 0;
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
     // Connections with deferred output due (connection::defer_output): flushed once per
-    // round, in after_burst, after every segment of the burst and every poller.
+    // round, in after_burst, after every segment of the round's bursts and every poller.
     std::vector<stream_state*> output_due_;
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key
+    siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets
     syn_cookies cookies_;          // with a key of their own
     std::array<std::uint16_t, 1024> port_cursors_; // ephemeral search counters, by (local, remote) triple
     // The last destination every ephemeral port was found taken for, and erasures_ then:

@@ -291,8 +291,9 @@ bool connection::check_rst(const segment& seg, seq32 seq_as_sent, instant now) {
     return false;
 }
 
-// §3.10.7.4 fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2),
-// whatever its sequence number.
+// §3.10.7.4 fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2:
+// "irrespective of the sequence number"); one outside the window has already been
+// answered by check_seq's ACK to an unacceptable segment.
 bool connection::check_syn(bool syn, instant now) {
     if (!syn) return true;
     challenge_ack(now);
@@ -308,6 +309,7 @@ void connection::challenge_ack(instant now) {
         challenges_in_window_ = 0;
     }
     if (challenges_in_window_ >= config_.challenge_acks_per_second) return drop(tcp_drop::challenge_limited);
+    if (!sink_.take_challenge_ack(now)) return drop(tcp_drop::challenge_limited);
     ++challenges_in_window_;
     tcb_.ack_now = true;
 }

@@ -9,9 +9,10 @@ namespace tern::tcp {
 namespace f = wire::tcp_flags;
 
 std::uint32_t connection::ts_clock(instant now) const {
-    // RFC 7323 §5.4: a 1 ms TSval clock, with a per-connection offset.
+    // RFC 7323 §5.4: a 1 ms TSval clock, plus the connection's offset (unless set, the
+    // endpoint's one per pair of addresses: RFC 7323 §7.1, endpoint_core::with_ts_offset).
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    return std::uint32_t(std::uint64_t(ms)) + options_.ts_offset;
+    return std::uint32_t(std::uint64_t(ms)) + options_.ts_offset.value_or(0);
 }
 
 // RFC 7323 §2.2: the window in a SYN is not scaled; §2.3: the others are shifted right.

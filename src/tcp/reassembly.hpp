@@ -5,22 +5,16 @@
 // peer retransmits it). Overlaps and duplicates merge into the existing ranges.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 
-#include "core/lazy_array.hpp"
+#include "tcp/range_set.hpp"
 #include "tcp/seq.hpp"
 
 namespace tern::tcp {
-
-struct seq_range {
-    seq32 left;  // first sequence number held
-    seq32 right; // one past the last
-};
 
 class reassembly_queue {
 public:
@@ -29,10 +23,10 @@ public:
     // capacity: a power of two, at least the receive window.
     explicit reassembly_queue(std::uint32_t capacity);
 
-    bool empty() const { return count_ == 0; }
+    bool empty() const { return blocks_.empty(); }
     // Whether [left, right) is all held already (a duplicate of out-of-order data).
-    bool holds(seq32 left, seq32 right) const;
-    std::span<const seq_range> blocks() const { return {blocks_.data(), count_}; }
+    bool holds(seq32 left, seq32 right) const { return blocks_.contains(left, right); }
+    std::span<const seq_range> blocks() const { return blocks_.ranges(); }
     // What the ring and the block table take on the heap (nothing while nothing is held).
     std::size_t heap_bytes() const { return (storage_ ? capacity_ : 0) + blocks_.heap_bytes(); }
 
@@ -62,12 +56,10 @@ public:
 
 private:
     std::uint32_t position(seq32 s) const { return s.raw() & (capacity_ - 1); }
-    void drop_front(seq32 rcv_nxt);
 
     std::unique_ptr<std::uint8_t[]> storage_; // allocated with blocks_ at an out-of-order segment
     std::uint32_t capacity_;
-    lazy_array<seq_range, max_blocks> blocks_;
-    std::size_t count_ = 0;
+    range_set<max_blocks> blocks_; // what storage_ holds
     seq32 latest_; // a sequence number of the most recent insert
 };
 

@@ -3,9 +3,10 @@
 // IsLost, NextSeg's choice of hole, and the octets of SetPipe.
 //
 // Bounded memory and no per-byte or per-segment state: at most max_ranges disjoint SACKed
-// ranges, sorted, each with an estimate of the segments it holds (its length in SMSS,
-// rounded up: exact for full-sized segments). When a new range would not fit, the lowest
-// one is forgotten: that data only looks un-SACKed again and is, at worst, sent twice.
+// ranges, sorted (a range_set). The segments a range holds are estimated when IsLost asks,
+// from its length in SMSS, rounded up (exact for full-sized segments). When a new range
+// would not fit, the lowest one is forgotten: that data only looks un-SACKed again and is,
+// at worst, sent twice.
 //
 // On an RTO the connection keeps the scoreboard (RFC 6675 §5.1 lets Update() go on), so
 // the go-back-N skips SACKed data; it clears it when the same segment times out again, in
@@ -13,14 +14,12 @@
 #pragma once
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 
-#include "core/lazy_array.hpp"
-#include "tcp/reassembly.hpp" // seq_range
+#include "tcp/range_set.hpp"
 #include "tcp/seq.hpp"
 #include "wire/tcp.hpp"
 
@@ -37,13 +36,10 @@ public:
     std::uint32_t dup_thresh() const { return dup_thresh_; }
     void raise_dup_thresh(std::uint32_t t) { dup_thresh_ = std::max(dup_thresh_, std::min(t, max_dup_thresh)); }
 
-    bool empty() const { return count_ == 0; }
-    std::size_t size() const { return count_; }
-    std::span<const seq_range> ranges() const { return {ranges_.data(), count_}; }
-    void clear() {
-        count_ = 0;
-        ranges_.release();
-    }
+    bool empty() const { return ranges_.empty(); }
+    std::size_t size() const { return ranges_.size(); }
+    std::span<const seq_range> ranges() const { return ranges_.ranges(); }
+    void clear() { ranges_.clear(); }
     std::size_t heap_bytes() const { return ranges_.heap_bytes(); }
 
     // RFC 6675 §3 Update(): records the blocks of one ACK. A block is used only when it
@@ -62,12 +58,12 @@ public:
     void advance(seq32 snd_una);
 
     // Whether the octet `s` was SACKed.
-    bool is_sacked(seq32 s) const;
+    bool is_sacked(seq32 s) const { return ranges_.contains(s); }
     // One past the highest SACKed octet; snd_una if none.
-    seq32 highest_sacked(seq32 snd_una) const { return count_ == 0 ? snd_una : ranges_[count_ - 1].right; }
+    seq32 highest_sacked(seq32 snd_una) const { return ranges_.empty() ? snd_una : ranges_.back().right; }
     // Octets SACKed in total, and within [a, b).
-    std::uint32_t sacked_bytes() const;
-    std::uint32_t sacked_in(seq32 a, seq32 b) const;
+    std::uint32_t sacked_bytes() const { return ranges_.bytes(); }
+    std::uint32_t sacked_in(seq32 a, seq32 b) const { return ranges_.covered(a, b); }
 
     // RFC 6675 §4 IsLost(SeqNum): "DupThresh discontiguous SACKed sequences have arrived
     // above 'SeqNum' or more than (DupThresh - 1) * SMSS bytes with sequence numbers
@@ -85,14 +81,13 @@ public:
 
     // The first un-SACKed range at or after `from`, below `limit`: [first, end) where end
     // is the next SACKed octet or limit. None when everything in [from, limit) is SACKed.
-    std::optional<seq_range> next_hole(seq32 from, seq32 limit) const;
+    std::optional<seq_range> next_hole(seq32 from, seq32 limit) const { return ranges_.next_gap(from, limit); }
 
 private:
     void insert(seq32 left, seq32 right);
     static std::uint32_t segments(std::uint32_t bytes, std::uint32_t smss) { return (bytes + smss - 1) / smss; }
 
-    lazy_array<seq_range, max_ranges> ranges_; // sorted, disjoint, not adjacent; allocated while any
-    std::size_t count_ = 0;
+    range_set<max_ranges> ranges_; // allocated while it holds any
     std::uint32_t dup_thresh_ = default_dup_thresh;
 };
 
@@ -107,20 +102,18 @@ public:
     static constexpr std::size_t max_ranges = 8;
 
     void start() {
-        count_ = 0;
-        ranges_.release();
+        ranges_.clear();
         active_ = true;
     }
     void stop() {
-        count_ = 0;
-        ranges_.release();
+        ranges_.clear();
         active_ = false;
     }
     std::size_t heap_bytes() const { return ranges_.heap_bytes(); }
     // Whether an episode is open and still undoable.
     bool active() const { return active_; }
     // Whether every octet retransmitted in the episode has been D-SACKed.
-    bool all_reported() const { return active_ && count_ == 0; }
+    bool all_reported() const { return active_ && ranges_.empty(); }
     // Records [left, right) as sent again.
     void record(seq32 left, seq32 right);
     // Removes what the D-SACK block [left, right) reports; returns the octets removed (0: a
@@ -128,8 +121,7 @@ public:
     std::uint32_t report(seq32 left, seq32 right);
 
 private:
-    lazy_array<seq_range, max_ranges> ranges_; // sorted, disjoint; allocated at the first record()
-    std::size_t count_ = 0;
+    range_set<max_ranges> ranges_; // allocated at the first record()
     bool active_ = false;
 };
 

@@ -1,5 +1,6 @@
 // SipHash-2-4 (Aumasson & Bernstein) of 64-bit words: the keyed pseudo-random function of
-// RFC 6528 §3 (ISNs) and of the SYN cookies (syn_cookie.hpp). MD5 would also do (RFC 6528's
+// RFC 6528 §3 (ISNs), of the SYN cookies (syn_cookie.hpp) and of the TSval offsets (RFC
+// 7323 §7.1, endpoint.cpp). MD5 would also do (RFC 6528's
 // example); this is shorter and faster.
 #pragma once
 

@@ -76,7 +76,7 @@ wire::tcp_repr syn_cookie_syn_ack(const segment& syn, seq32 cookie, instant now,
         if (ws) r.options.window_scale = window_shift_for(options.receive_buffer);
         r.options.sack_permitted = sack;
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-        const std::uint32_t clock = std::uint32_t(std::uint64_t(ms)) + options.ts_offset; // as connection::ts_clock
+        const std::uint32_t clock = std::uint32_t(std::uint64_t(ms)) + options.ts_offset.value_or(0); // as connection::ts_clock
         r.options.timestamp = std::pair{
             syn_cookie_tsval(clock, ws ? peer.window_scale : std::nullopt, sack), peer.timestamp->first};
     }

@@ -28,7 +28,7 @@ struct tcb {
     seq32 last_ack_sent;   // RCV.NXT as of our last ACK (RFC 7323 §4.3 TS.Recent update)
 
     // --- options negotiated on the SYNs ---
-    std::uint16_t snd_mss = 536;   // largest payload we send: peer's MSS (536 if absent, RFC 9293 §3.7.1) minus TS option
+    std::uint16_t snd_mss = 536;   // largest payload we send: the peer's MSS (536 if absent, RFC 9293 §3.7.1; at least 48) or ours if smaller, minus the TS option
     std::uint16_t rcv_mss = 536;   // our advertised MSS: mtu - 40
     std::uint8_t snd_wscale = 0;   // peer's shift, applied to SEG.WND (0 unless both sent wscale)
     std::uint8_t rcv_wscale = 0;   // our shift, applied to the window we advertise
@@ -65,7 +65,7 @@ struct tcb {
     // --- what we still owe the peer ---
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data
     bool ack_now = false;          // an ACK must go out with the next output
-    std::uint8_t unacked_segments = 0; // full-sized segments received since our last ACK
+    std::uint8_t unacked_segments = 0; // in-order data segments, of any size, received since our last ACK
 };
 
 } // namespace tern::tcp

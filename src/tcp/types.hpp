@@ -103,6 +103,9 @@ struct segment_sink {
     virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) = 0;
     // A buffer handed over by a zero-copy send is acknowledged and no longer needed.
     virtual void release(void* /*owner*/) {}
+    // Whether one more challenge ACK fits the budget all connections share (RFC 5961 §7);
+    // taken when it does.
+    virtual bool take_challenge_ack(instant /*now*/) { return true; }
 
 protected:
     ~segment_sink() = default;
@@ -125,7 +128,7 @@ protected:
 
 // Counters of one connection, the beginnings of a TCP_INFO.
 struct connection_stats {
-    std::uint64_t segments_in = 0;   // every segment handed to on_segment
+    std::uint64_t segments_in = 0;   // every segment handed to on_segment but SYN+FIN ones (dropped first)
     std::uint64_t segments_out = 0;  // every segment emitted, RSTs and probes included
     std::uint64_t bytes_in = 0;      // payload delivered to the application
     std::uint64_t bytes_out = 0;     // payload emitted, retransmissions included

@@ -54,7 +54,7 @@ out = sys.argv[1]
 d = json.load(open(os.path.join(out, "results.json")))
 rows = d["results"]
 overload = {"overload peak", "overload goodput", "overload recovery"}
-want = {"cps", "rps", "throughput", "pingpong RTT p50", "pingpong RTT p99"} | overload
+want = {"cps", "rps", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99"} | overload
 assert {r["metric"] for r in rows} == want, [r["metric"] for r in rows]
 assert os.path.exists(sys.argv[2]), "tern-load is not built: " + sys.argv[2]
 for r in rows:
@@ -71,6 +71,10 @@ for r in rows:
     assert "net_memif" in t["command"] and t["measured_by"], t
     if r["metric"].startswith("pingpong"):
         assert "--full-rtt" in k["command"] and "full round trip" in k["measured_by"], k
+# The jumbo row runs both links at MTU 9000, memif with buffers that hold a jumbo frame.
+jumbo = next(r for r in rows if r["metric"] == "throughput MTU 9000")
+assert "--mtu 9000" in jumbo["tern"]["command"] and "bsize=9024" in jumbo["tern"]["command"], jumbo["tern"]
+assert "veth MTU 9000" in jumbo["kernel"]["measured_by"], jumbo["kernel"]
 # --quick offers cps a fixed rate and says so; overload offers twice that.
 cps = next(r for r in rows if r["metric"] == "cps")
 assert "fixed offered rate 3000" in cps["tern"]["note"] and "find_max" not in d, cps["tern"]

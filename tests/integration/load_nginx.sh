@@ -13,33 +13,8 @@ it_begin tern-it-load
 tap_in_ns "$NS" tern0 198.18.0.1/24
 in_ns() { ip netns exec "$NS" "$@"; }
 
-mkdir -p "$WORK/www" "$WORK/tmp"
+start_nginx "$NS" "$WORK" 198.18.0.1:8080 1024 "keepalive_requests 50;"
 head -c 1000 /dev/urandom >"$WORK/www/page.bin"
-cat >"$WORK/nginx.conf" <<EOF
-daemon off;
-master_process off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx.err;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 50;
-    client_body_temp_path $WORK/tmp;
-    proxy_temp_path $WORK/tmp;
-    fastcgi_temp_path $WORK/tmp;
-    uwsgi_temp_path $WORK/tmp;
-    scgi_temp_path $WORK/tmp;
-    server {
-        listen 198.18.0.1:8080;
-        root $WORK/www;
-    }
-}
-EOF
-# `ip netns exec` itself, not the in_ns function: then $! is nginx's own PID (ip execs it),
-# where a function run with & would give a subshell's, and nginx would outlive the test.
-ip netns exec "$NS" nginx -c "$WORK/nginx.conf" >/dev/null 2>&1 &
-TERN_PIDS+=($!)
-for _ in $(seq 50); do in_ns ss -ltnH | grep -q '198.18.0.1:8080' && break; sleep 0.1; done
 check "nginx listens in the namespace" "in_ns ss -ltnH | grep -q '198.18.0.1:8080'"
 
 n=0

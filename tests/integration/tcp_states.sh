@@ -35,30 +35,8 @@ wait_pid() {
 }
 
 # --- tern as a client ----------------------------------------------------------------
-mkdir -p "$WORK/www"
+start_nginx "$NS" "$WORK" 198.18.0.1:8080 64
 head -c 300000 /dev/urandom >"$WORK/www/page.bin"
-cat >"$WORK/nginx.conf" <<EOF
-daemon off;
-master_process off;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx.err;
-events { worker_connections 64; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/tmp;
-    proxy_temp_path $WORK/tmp;
-    fastcgi_temp_path $WORK/tmp;
-    uwsgi_temp_path $WORK/tmp;
-    scgi_temp_path $WORK/tmp;
-    server {
-        listen 198.18.0.1:8080;
-        root $WORK/www;
-    }
-}
-EOF
-ip netns exec "$NS" nginx -c "$WORK/nginx.conf" >/dev/null 2>&1 &
-TERN_PIDS+=($!)
-for _ in $(seq 50); do in_ns ss -ltnH | grep -q '198.18.0.1:8080' && break; sleep 0.1; done
 check "nginx listens in the namespace" "in_ns ss -ltnH | grep -q '198.18.0.1:8080'"
 
 P1=tern_it_fetch_$$

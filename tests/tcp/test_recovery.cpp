@@ -181,6 +181,29 @@ TEST(RetransmitLog, AllReportedOnlyWhenEveryRetransmissionIsDsacked) {
     EXPECT_FALSE(log.all_reported());
 }
 
+// Bounded: a retransmission that needs a range more than fit, or a D-SACK that would split
+// a range when none more fits, and the episode can no longer be undone; the D-SACK still
+// counts as reporting our retransmission.
+TEST(RetransmitLog, MoreRangesThanFitEndTheUndo) {
+    constexpr std::uint32_t n = retransmit_log::max_ranges;
+    retransmit_log log;
+    log.start();
+    for (std::uint32_t i = 0; i < n; ++i) log.record(at(2000 * i), at(2000 * i + 1000));
+    EXPECT_TRUE(log.active());
+    log.record(at(2000 * n - 1000), at(2000 * n)); // touches the last range: still fits
+    EXPECT_TRUE(log.active());
+    log.record(at(2000 * n + 1000), at(2000 * n + 2000));
+    EXPECT_FALSE(log.active());
+
+    log.start();
+    for (std::uint32_t i = 0; i < n; ++i) log.record(at(2000 * i), at(2000 * i + 1000));
+    EXPECT_EQ(log.report(at(0), at(100)), 100u); // trims: no room needed
+    EXPECT_TRUE(log.active());
+    EXPECT_EQ(log.report(at(2300), at(2400)), 100u); // would split 2000:3000
+    EXPECT_FALSE(log.active());
+    EXPECT_FALSE(log.all_reported());
+}
+
 // ---- one connection ----
 
 constexpr std::string_view sack_syn = "S 0:0(0) win 65535 <mss 1000,sackOK>";

@@ -52,6 +52,24 @@ mbuf_pool make_pool(std::uint16_t data_room = 0) {
     return std::move(*pool);
 }
 
+// An Ethernet frame from the client's MAC to the server's holding `tcp` (with `payload`)
+// from `src` to server_ip, in an mbuf of `pool` (null when the pool is empty).
+rte_mbuf* tcp_frame(rte_mempool* pool, ipv4_addr src, const wire::tcp_repr& tcp, std::span<const std::uint8_t> payload) {
+    std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60 + 1400];
+    assert(payload.size() <= 1400);
+    const std::size_t tcp_len = tcp.header_length() + payload.size();
+    wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
+    wire::ipv4_repr{src, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+        buf + wire::ethernet_repr::length);
+    std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
+    std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
+    tcp.emit(seg, src, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
+    const std::size_t len = seg + tcp_len - buf;
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m) std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
+    return m;
+}
+
 engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
     engine_config c;
     c.address = ipv4_cidr{ip, 24};
@@ -174,8 +192,9 @@ class two_nodes {
 public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
                        ipv4_range client_extra = {}, std::size_t client_max_connections = 4096,
-                       std::uint16_t mtu = 1500)
-        : client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
+                       std::uint16_t mtu = 1500, std::size_t server_max_connections = 4096,
+                       const tcp::tcp_config& tcp = {})
+        : tcp_config(tcp), client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
           link_(clock_, sim_link_config{delay, 0, 4096}) {
         tcp_config.mtu = mtu;
         device* client_dev = &link_.a();
@@ -185,14 +204,20 @@ public:
         }
         client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra,
                        client_max_connections);
-        server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config);
+        server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config, ipv4_range{},
+                       server_max_connections);
         if (faults) {
             // ARP carries no checksum: a bit flipped in an ARP frame (which a real link's
             // FCS would catch) teaches a wrong address instead of being dropped. Over
             // faults the neighbors are static, so only IPv4 crosses the link.
-            client->neighbors.update(server_ip, server_mac, instant::max(), true);
-            server->neighbors.update(client_ip, client_mac, instant::max(), true);
+            know_neighbours();
         }
+    }
+    // Static ARP entries both ways: every frame leaves at once (an ARP queue holds all but a
+    // few back while the first resolution runs).
+    void know_neighbours() {
+        client->neighbors.update(server_ip, server_mac, instant::max(), true);
+        server->neighbors.update(client_ip, client_mac, instant::max(), true);
     }
     ~two_nodes() {
         client.reset();
@@ -551,6 +576,251 @@ TEST(tcp_engine, time_wait_record_keeps_its_port_from_connect) {
 
 // The application aborts a stream from inside that stream's own callback: the endpoint
 // must not free it until the callback has returned (ASan would see the use after free).
+// Exhaustion (issue 11): the server's mbuf pool runs dry in the middle of a transfer. While
+// it is, what the server cannot send is counted (no_mbuf) and nothing else breaks; once
+// the mbufs come back the transfer completes byte-exact by retransmission, and every
+// mbuf the server took is back in its pool.
+TEST(tcp_engine, empty_mbuf_pool_is_counted_and_recovered_from) {
+    two_nodes p;
+    const std::uint32_t server_in_use = p.server->pool.in_use();
+    echo_server server;
+    bulk_client client;
+    server.clk = client.clk = &p.clock_;
+    client.data = pattern(256 * 1024, 7);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return server.received >= 64 * 1024; }, 10s));
+
+    // For 3 s every mbuf the server's pool has, or gets back, is taken before each round.
+    std::vector<rte_mbuf*> held;
+    auto drain = [&] {
+        while (rte_mbuf* m = rte_pktmbuf_alloc(p.server->pool.get())) held.push_back(m);
+        return false;
+    };
+    const std::uint64_t received_then = server.received;
+    p.run_until(drain, 3s);
+    EXPECT_GT(p.server->ep.stats().no_mbuf, 0u);
+    EXPECT_LT(server.received, client.data.size()) << "then " << received_then << " held " << held.size(); // it could not have finished without mbufs
+    for (rte_mbuf* m : held) rte_pktmbuf_free(m);
+
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value() && !server.reasons.empty(); }, 600s))
+        << "received " << client.received.size() << " of " << client.data.size() << " (" << received_then
+        << " when the pool ran dry)";
+    EXPECT_EQ(*client.reason, tcp::close_reason::normal);
+    EXPECT_TRUE(client.received == client.data);
+    ASSERT_TRUE(p.settle(120s));
+    EXPECT_EQ(p.server->pool.in_use(), server_in_use);
+}
+
+// Exhaustion (issue 11): a full flow table. Past the server's max_connections, SYNs find no
+// room (counted as table_full) and the connections that fit are served to the end; once
+// they are gone, the next connections fit again.
+TEST(tcp_engine, full_flow_table_serves_what_fits_then_recovers) {
+    constexpr std::size_t room = 16;
+    two_nodes p(std::nullopt, 50us, {}, 4096, 1500, room);
+    p.know_neighbours();
+    echo_server server;
+    server.clk = &p.clock_;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    std::vector<std::unique_ptr<bulk_client>> clients;
+    auto connect_some = [&](std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            auto c = std::make_unique<bulk_client>();
+            c->clk = &p.clock_;
+            c->data = pattern(4096, i);
+            ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, *c).has_value());
+            clients.push_back(std::move(c));
+        }
+    };
+    connect_some(room + 8);
+    // The first `room` connections are echoed whole and close normally; the others wait in
+    // SYN-SENT for a retransmission that may find room.
+    ASSERT_TRUE(p.run_until(
+        [&] {
+            std::size_t done = 0;
+            for (auto& c : clients) done += c->reason == tcp::close_reason::normal && c->received == c->data;
+            return done >= room;
+        },
+        30s));
+    EXPECT_GT(p.server->ep.stats().table_full, 0u);
+    EXPECT_LE(p.server->ep.connections(), room);
+    // The rest get in on a later SYN, and are served as well.
+    ASSERT_TRUE(p.run_until(
+        [&] {
+            for (auto& c : clients)
+                if (c->reason != tcp::close_reason::normal || c->received != c->data) return false;
+            return true;
+        },
+        120s));
+    connect_some(room);
+    ASSERT_TRUE(p.run_until(
+        [&] {
+            for (auto& c : clients)
+                if (c->reason != tcp::close_reason::normal) return false;
+            return true;
+        },
+        120s));
+    for (auto& c : clients) EXPECT_FALSE(c->mismatch);
+}
+
+// Exhaustion (issue 11): a peer that vanishes. Two connections to a server, then the
+// client's host is gone (nothing of it runs any more): the idle one is closed by
+// keep-alive (RFC 1122 §4.2.3.6) once its probes go unanswered, the one the server had
+// closed, left in FIN-WAIT-2 by the peer's ACK, by the FIN-WAIT-2 limit
+// (tcp_config::fin_timeout); both as timed out, and nothing of them is left behind.
+TEST(tcp_engine, vanished_peer_is_closed_by_keepalive_and_fin_wait_2_limit) {
+    two_nodes p;
+    p.know_neighbours();
+    const std::uint32_t server_in_use = p.server->pool.in_use();
+    struct server_app final : tcp::app_events {
+        void on_accepted(tcp::stream& s) override { accepted.push_back(&s); }
+        void on_closed(tcp::stream& s, tcp::close_reason why) override {
+            closed.emplace_back(&s, why);
+            at.push_back(clk->now());
+        }
+        clock* clk = nullptr;
+        std::vector<tcp::stream*> accepted;
+        std::vector<std::pair<tcp::stream*, tcp::close_reason>> closed;
+        std::vector<instant> at;
+    } server;
+    server.clk = &p.clock_;
+    struct idle_client final : tcp::app_events {} client;
+    tcp::listen_options options;
+    options.connection.keepalive = tcp::keepalive_options{10s, 1s, 3};
+    ASSERT_TRUE(p.server->ep.listen(echo_port, options, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return server.accepted.size() == 2; }, 5s));
+    tcp::stream* closing = server.accepted[1];
+    ASSERT_TRUE(closing->close().has_value());
+    ASSERT_TRUE(p.run_until([&] { return closing->state() == tcp::tcp_state::fin_wait_2; }, 5s));
+
+    // The client is gone: only the server runs from here on.
+    const instant gone = p.clock_.now();
+    const std::uint64_t tx_when_gone = p.server->eng.stats().tx_packets.get();
+    while (server.closed.size() < 2 && p.clock_.now() - gone < 90s) {
+        p.server->eng.poll();
+        const auto next = p.server->eng.timers().next_deadline();
+        p.clock_.set(std::max(next.value_or(p.clock_.now() + 1s), p.clock_.now() + 1us));
+    }
+    ASSERT_EQ(server.closed.size(), 2u);
+    for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(server.closed[i].second, tcp::close_reason::timed_out);
+        const bool by_keepalive = server.closed[i].first == server.accepted[0];
+        const duration after = server.at[i] - gone;
+        if (by_keepalive) {
+            EXPECT_GE(after, 10s + 3 * 1s - 1s); // idle, then three unanswered probes
+            EXPECT_LE(after, 10s + 3 * 1s + 1s);
+        } else {
+            EXPECT_LE(after, p.tcp_config.fin_timeout + 1s); // 60 s by default, from FIN-WAIT-2 on
+        }
+    }
+    for (int i = 0; i < 100 && p.server->eng.tx_backlog() > 0; ++i) p.server->eng.poll();
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+    EXPECT_GT(p.server->ep.stats().freed, 1u);
+    EXPECT_EQ(p.server->eng.timers().size(), 0u);
+    // What the server sent since the client went lies unread on the link (its mbufs with
+    // it); nothing else of the server's pool is held.
+    EXPECT_LE(p.server->pool.in_use(), server_in_use + (p.server->eng.stats().tx_packets.get() - tx_when_gone));
+}
+
+// Blind injection (RFC 5961; issue 11): for 2 s, into 16 established connections, an
+// attacker who knows their 4-tuples (not their sequence numbers) sends the server RSTs,
+// SYNs and data at 200,000 segments a second of the link's clock: in-window RSTs a little
+// past RCV.NXT, RSTs and data anywhere, SYNs, and data in the window with a wrong ACK. No
+// connection is reset: each then echoes 64 KiB byte-exact and closes normally. The
+// challenge ACKs are held to the endpoint's budget (challenge_acks_total_per_second, at
+// most twice it a second) beside the per-connection limit.
+TEST(tcp_engine, blind_injection_resets_nothing_and_challenges_are_limited) {
+    tcp::tcp_config config;
+    config.challenge_acks_total_per_second = 50;
+    two_nodes p(std::nullopt, 50us, {}, 4096, 1500, 4096, config);
+    p.know_neighbours();
+    echo_server server;
+    server.clk = &p.clock_;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    std::vector<std::unique_ptr<bulk_client>> clients;
+    std::vector<tcp::stream*> streams;
+    for (std::uint64_t i = 0; i < 16; ++i) {
+        auto c = std::make_unique<bulk_client>();
+        c->clk = &p.clock_;
+        auto s = p.client->ep.connect(server_ip, echo_port, {}, *c); // no data yet: idle once open
+        ASSERT_TRUE(s.has_value());
+        streams.push_back(*s);
+        clients.push_back(std::move(c));
+    }
+    ASSERT_TRUE(p.run_until([&] { return std::all_of(clients.begin(), clients.end(), [](auto& c) { return c->connected; }); }, 5s));
+
+    std::mt19937_64 rng(11);
+    std::uint64_t injected = 0;
+    auto inject = [&](tcp::stream& s) {
+        const tcp::tcb& t = tcp::stream_state::of(s).conn().control_block();
+        const tcp::flow& f = tcp::stream_state::of(s).conn().flow_id();
+        wire::tcp_repr seg{f.local.port, f.remote.port, std::uint32_t(rng()), std::uint32_t(rng()), 0, 1000, 0, {}};
+        std::vector<std::uint8_t> payload;
+        switch (rng() % 5) {
+        case 0: // RST in the window, not at RCV.NXT: challenged (RFC 5961 §3.2)
+            seg.flags = wire::tcp_flags::rst;
+            seg.seq = (t.snd_nxt + 1 + std::uint32_t(rng() % 30000)).raw();
+            break;
+        case 1: seg.flags = wire::tcp_flags::rst; break;  // anywhere
+        case 2: seg.flags = wire::tcp_flags::syn; break;  // challenged whatever its number (§4.2)
+        case 3: // data in the window with an ACK the server never sent (§5.2)
+            seg.flags = wire::tcp_flags::ack | wire::tcp_flags::psh;
+            seg.seq = (t.snd_nxt + std::uint32_t(rng() % 30000)).raw();
+            payload.assign(100, 0xee);
+            break;
+        default: // data anywhere
+            seg.flags = wire::tcp_flags::ack;
+            payload.assign(100, 0xee);
+            break;
+        }
+        rte_mbuf* m = tcp_frame(p.client->pool.get(), client_ip, seg, payload);
+        ASSERT_NE(m, nullptr);
+        if (p.link_.a().tx_burst(&m, 1) != 1) rte_pktmbuf_free(m);
+        ++injected;
+    };
+    const instant start = p.clock_.now();
+    instant next_injection = start;
+    p.run_until(
+        [&] {
+            // 10 segments each 50 us of the link's clock, to connections still open.
+            for (; next_injection <= p.clock_.now(); next_injection += 50us)
+                for (int k = 0; k < 10; ++k) {
+                    const std::size_t i = rng() % streams.size();
+                    if (!clients[i]->reason) inject(*streams[i]);
+                }
+            return false;
+        },
+        2s);
+    const double seconds = std::chrono::duration<double>(p.clock_.now() - start).count();
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        ASSERT_FALSE(clients[i]->reason.has_value()) << "connection " << i << " closed under the injection";
+        clients[i]->data = pattern(64 * 1024, i);
+        clients[i]->pump(*streams[i]);
+    }
+    ASSERT_TRUE(p.run_until(
+        [&] { return std::all_of(clients.begin(), clients.end(), [](auto& c) { return c->reason.has_value(); }); },
+        120s));
+    for (auto& c : clients) {
+        EXPECT_EQ(*c->reason, tcp::close_reason::normal);
+        EXPECT_FALSE(c->mismatch);
+        EXPECT_TRUE(c->received == c->data);
+    }
+    auto drops = [&](std::string_view name) {
+        for (auto& [k, v] : p.server->ep.counters())
+            if (k == name) return v;
+        return std::uint64_t(0);
+    };
+    const std::uint64_t challenged = drops("rst_challenged") + drops("syn_challenged") + drops("bad_ack");
+    const std::uint64_t limited = drops("challenge_limited");
+    EXPECT_GT(injected, 10000u);
+    EXPECT_GT(challenged, 1000u);
+    EXPECT_GT(p.server->ep.stats().challenge_acks_limited, 0u);
+    EXPECT_LE(challenged - limited, std::uint64_t(2 * 50 * (seconds + 1)))
+        << injected << " injected over " << seconds << " s, " << challenged << " challenged, " << limited << " limited";
+}
+
 TEST(tcp_engine, abort_inside_own_callback_is_freed_later) {
     struct aborter final : tcp::app_events {
         void on_data(tcp::stream& s, const tcp::rx_data&) override {
@@ -723,19 +993,8 @@ protected:
     }
     // Puts the segment (with `payload`) in the device's RX queue for the next poll.
     void queue(wire::tcp_repr tcp, std::span<const std::uint8_t> payload = {}) {
-        std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60 + 256];
-        ASSERT_LE(payload.size(), 256u);
-        const std::size_t tcp_len = tcp.header_length() + payload.size();
-        wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
-        wire::ipv4_repr{client_ip, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
-            buf + wire::ethernet_repr::length);
-        std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
-        std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
-        tcp.emit(seg, client_ip, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
-        const std::size_t len = seg + tcp_len - buf;
-        rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+        rte_mbuf* m = tcp_frame(pool_.get(), peer_ip_, tcp, payload);
         ASSERT_NE(m, nullptr);
-        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
         dev_.inbox.push_back(m);
     }
 
@@ -758,7 +1017,7 @@ protected:
         EXPECT_TRUE(ip.has_value());
         if (!ip) return std::nullopt;
         EXPECT_EQ(ip->src(), server_ip);
-        EXPECT_EQ(ip->dst(), client_ip);
+        EXPECT_EQ(ip->dst(), peer_ip_);
         auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
         EXPECT_TRUE(tcp.has_value());
         if (!tcp) return std::nullopt;
@@ -772,6 +1031,7 @@ protected:
     neighbor_cache neighbors_{16};
     std::optional<engine> eng_;
     std::optional<tcp::tcp_endpoint> ep_;
+    ipv4_addr peer_ip_ = client_ip; // where queued segments come from
 };
 
 // RFC 9293 §3.10.7.1: "If the ACK bit is off, sequence number zero is used,
@@ -806,6 +1066,46 @@ TEST_F(closed_port, rst_gets_no_answer) {
     EXPECT_TRUE(dev_.sent.empty());
     EXPECT_EQ(ep_->stats().no_connection, 1u);
     EXPECT_EQ(ep_->stats().rst_sent, 0u);
+}
+
+// RFC 7323 §7.1: TSvals carry a secret offset, one per pair of addresses. They do not show
+// the engine's clock, are one clock for every connection between two hosts (the peer's RFC
+// 6191 reuse compares them across connections), also for another endpoint (a restarted
+// process: a peer's TIME-WAIT takes its SYNs only with newer TSvals), differ for another
+// address, and an offset the application sets is kept.
+TEST_F(closed_port, tsval_offset_is_secret_per_address_pair) {
+    struct nothing final : tcp::app_events {} app;
+    const ipv4_addr other_ip = ipv4_addr::from_octets(198, 18, 0, 9);
+    neighbors_.update(other_ip, client_mac, instant::max(), true);
+    auto tsval_for_syn = [&](ipv4_addr from, std::uint16_t src_port, std::uint16_t dst_port) -> std::uint32_t {
+        peer_ip_ = from;
+        wire::tcp_repr syn{src_port, dst_port, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+        syn.options.timestamp = std::pair{5u, 0u};
+        deliver(syn);
+        auto r = take_reply();
+        if (!r || !r->options.timestamp) {
+            ADD_FAILURE() << "no SYN,ACK with a timestamp";
+            return 0;
+        }
+        return r->options.timestamp->first;
+    };
+    const auto clock_ms =
+        std::uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch()).count());
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    const std::uint32_t first = tsval_for_syn(client_ip, 40000, 8080);
+    EXPECT_NE(first, clock_ms);
+    EXPECT_EQ(tsval_for_syn(client_ip, 40001, 8080), first); // the clock has not moved
+    EXPECT_NE(tsval_for_syn(other_ip, 40000, 8080), first);
+
+    ep_.reset();
+    ep_.emplace(*eng_, tcp::tcp_config{});
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    EXPECT_EQ(tsval_for_syn(client_ip, 40002, 8080), first);
+
+    tcp::listen_options pinned;
+    pinned.connection.ts_offset = 1000;
+    ASSERT_TRUE(ep_->listen(8081, pinned, app).has_value());
+    EXPECT_EQ(tsval_for_syn(client_ip, 40003, 8081), clock_ms + 1000);
 }
 
 // A listener takes SYNs only: an ACK to a listening port with no connection is reset too.

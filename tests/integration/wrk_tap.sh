@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# wrk from the kernel with 2000 connections against tern-server over a TAP, in a namespace
+# made for the test. Their requests arrive together, and the kernel queues what it sends
+# tern on the TAP until tern reads it: in a queue of 1000 packets (the default txqueuelen)
+# a tenth of the segments were dropped, wrk saw requests time out (over 2 s, after the
+# kernel's retransmission timeouts) and tern retransmitted for the ACKs lost there.
+# tern-server now deepens the TAP's queue (and says so); then nothing is dropped, no
+# request times out and neither side retransmits.
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$TERN_ROOT/scripts/netns.sh"
+set +e
+
+BUILD=${1:?build dir}
+it_begin tern-it-wrk
+tap_in_ns "$NS" tern0 198.18.0.1/24
+in_ns() { ip netns exec "$NS" "$@"; }
+
+ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 1 --file-prefix "tern_wrk_$$" \
+    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --mode http --port 80 --max-connections 8192 \
+    --duration 120 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+TERN_PIDS+=("$SERVER_PID")
+for _ in $(seq 100); do grep -q "listening\|http on" "$WORK/server.log" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+in_ns ip link set tern0 up # net_tap may take the kernel side down as it attaches
+for _ in $(seq 50); do in_ns ping -c1 -W1 198.18.0.2 >/dev/null 2>&1 && break; sleep 0.2; done
+check "tern-server deepened the TAP's kernel queue" "grep -q 'tap tern0: kernel queue 1000 -> 10000 packets' '$WORK/server.log'" ||
+    grep 'port 0' "$WORK/server.log"
+in_ns nstat -n >/dev/null 2>&1
+in_ns taskset -c 0 wrk -t1 -c2000 -d4s --timeout 2s http://198.18.0.2/ >"$WORK/wrk.log" 2>&1
+cat "$WORK/wrk.log"
+dropped=$(in_ns ip -s link show tern0 | awk '/TX:/ {getline; print $4}')
+timeouts=$(in_ns nstat -az TcpExtTCPTimeouts 2>/dev/null | awk '/TCPTimeouts/ {print $2}')
+kill -INT "$SERVER_PID"; wait "$SERVER_PID"
+TERN_PIDS=()
+requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.log")
+retransmits=$(awk '$1 == "retransmits" {print $2}' "$WORK/server.log" | tail -1)
+echo "# wrk: ${requests:-?} requests; TAP queue drops ${dropped:-?}; kernel RTOs ${timeouts:-?}; tern retransmits ${retransmits:-?}"
+check "wrk answered (over 2000 requests: ${requests:-none})" "[ \"\${requests:-0}\" -gt 2000 ]"
+check "no request timed out and no socket error" "! grep -q 'Socket errors' '$WORK/wrk.log'"
+check "the TAP's kernel queue dropped nothing (${dropped:-?})" "[ \"\${dropped:-1}\" -eq 0 ]"
+check "the kernel had no retransmission timeout (${timeouts:-?})" "[ \"\${timeouts:-1}\" -eq 0 ]"
+check "tern-server retransmitted nothing (${retransmits:-?})" "[ \"\${retransmits:-1}\" -eq 0 ]"
+cleanup_ns
+exit 0
