@@ -73,7 +73,10 @@ constexpr std::size_t max_connections = 64;
 
 tcp::listen_options listener_options(std::uint16_t port) {
     tcp::listen_options o;
-    o.syn_backlog = 2; // set-up holds one half-open connection: the third SYN gets a cookie
+    // On 80, set-up's half-open connection fills the SYN backlog: a SYN there gets a
+    // cookie (RFC 4987 §3.6), which the peer model learns like any SYN,ACK. On 81 a SYN
+    // gets a connection.
+    o.syn_backlog = port == 80 ? 1 : 2;
     o.accept_backlog = 16;
     if (port == 80) {
         o.connection.keepalive = tcp::keepalive_options{20s, 5s, 3};
@@ -245,6 +248,7 @@ private:
 // What the peer of one tuple knows: what it sends next, and what it saw us send.
 struct peer_state {
     std::uint32_t snd_nxt = 0;
+    std::uint32_t last_ack = 0;     // SEG.ACK of the peer's last segment with ACK: our SND.UNA as it knows it
     std::uint32_t seen_snd_max = 0; // one past the highest sequence number we sent
     std::uint32_t seen_tsval = 0;
     bool seen = false;
@@ -333,8 +337,8 @@ scene::scene() : baseline_(rte_mempool_in_use_count(fuzz::pool())) {
     poll();
     peer_sends(5, flag::syn | flag::ack);
     peer_sends(12, flag::syn | flag::ack);
-    // Passive opens, one at a time (the SYN backlog is 2): the first stays SYN-RECEIVED.
-    for (std::size_t k : {3, 4, 6, 7, 8, 9, 10, 11, 13}) {
+    // Passive opens, one at a time (port 80's SYN backlog is 1): the last stays SYN-RECEIVED.
+    for (std::size_t k : {4, 6, 7, 8, 9, 10, 11, 13, 3}) {
         peer_sends(k, flag::syn);
         if (k != 3) peer_sends(k, flag::ack, 0, k == 13 ? 0 : 65535);
     }
@@ -434,6 +438,7 @@ void scene::peer_sends(std::size_t k, std::uint8_t flags, std::size_t payload, s
     const std::uint32_t ack = (flags & flag::ack) ? p.seen_snd_max + std::uint32_t(ack_delta) : 0;
     queue_segment(k, wire::tcp_repr{t.remote_port, t.local_port, p.snd_nxt, ack, flags, window, 0, usual_options(k, flags)},
                   payload);
+    if (flags & flag::ack) p.last_ack = ack;
     p.snd_nxt += std::uint32_t(payload) + ((flags & flag::syn) ? 1 : 0) + ((flags & flag::fin) ? 1 : 0);
     poll();
 }
@@ -589,8 +594,9 @@ void scene::segment_record(std::uint8_t op, reader& r) {
     const std::size_t payload = std::size_t(r.u8()) * 8;
     peer_state& p = peers_[k];
     const tuple_spec& t = tuples[k];
+    const std::uint32_t ack_base = (op & 0x08) ? p.last_ack : p.seen_snd_max;
     wire::tcp_repr h{t.remote_port, t.local_port, p.snd_nxt + std::uint32_t(seq_delta),
-                     p.seen_snd_max + std::uint32_t(ack_delta), flags, window, 0, {}};
+                     ack_base + std::uint32_t(ack_delta), flags, window, 0, {}};
     if (options & (opt_mss | opt_mss_value)) h.options.mss = 1460;
     if (options & opt_mss_value) h.options.mss = r.u16();
     if (options & opt_wscale) h.options.window_scale = 7;
@@ -607,6 +613,7 @@ void scene::segment_record(std::uint8_t op, reader& r) {
         h.options.timestamp = std::pair{peer_clock(), p.seen_tsval};
     }
     queue_segment(k, h, payload);
+    if (flags & flag::ack) p.last_ack = h.ack;
     if (seq_delta == 0)
         p.snd_nxt += std::uint32_t(payload) + ((flags & flag::syn) ? 1 : 0) + ((flags & flag::fin) ? 1 : 0);
     if (op & 0x04) poll();
@@ -729,7 +736,7 @@ input_writer& input_writer::segment(const segment_spec& s) {
         u16(std::uint16_t(v));
     };
     const std::uint8_t options = std::uint8_t((s.options & 0xcf) | opt_sack_blocks(s.sacks.size()));
-    out_.push_back(std::uint8_t(3 | (s.poll ? 0x04 : 0)));
+    out_.push_back(std::uint8_t(3 | (s.poll ? 0x04 : 0) | (s.ack_from_last_ack ? 0x08 : 0)));
     out_.push_back(std::uint8_t(s.tuple));
     out_.push_back(s.flags);
     u16(std::uint16_t(s.seq_delta));

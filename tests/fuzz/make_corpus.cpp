@@ -104,11 +104,25 @@ void write_corpus(const std::filesystem::path& dir) {
         {.tuple = established, .flags = flag::ack, .options = opt_ts_values, .payload_units = 10, .tsval = 1, .tsecr = 0});
     one("established-out-of-window", {.tuple = established, .flags = flag::ack, .seq_delta = -30000, .options = ts});
     {
-        input_writer w; // duplicate ACKs with SACK blocks above a lost first segment
-        for (int i = 0; i < 4; ++i)
-            w.segment({.tuple = established, .flags = flag::ack, .ack_delta = std::int16_t(-3000), .options = ts,
-                       .sacks = {{std::int16_t(-2000 + 100 * i), 200}}});
-        write(dir, "established-dupacks-with-sack", w);
+        // Fast retransmit and SACK recovery (RFC 6675): the peer acknowledges everything,
+        // the application sends 20,000 bytes, the first segment is lost: duplicate ACKs
+        // SACK the segments after it, then a partial ACK, then all of it.
+        input_writer w;
+        w.segment({.tuple = established, .flags = flag::ack, .options = ts});
+        w.app(established, app_action::send_20000);
+        for (int i = 1; i <= 4; ++i)
+            w.segment({.tuple = established, .flags = flag::ack, .options = ts,
+                       .sacks = {{std::int16_t(1448), std::uint16_t(1448 * i)}}, .ack_from_last_ack = true});
+        w.segment({.tuple = established, .flags = flag::ack, .ack_delta = 2896, .options = ts,
+                   .ack_from_last_ack = true});
+        w.segment({.tuple = established, .flags = flag::ack, .options = ts});
+        write(dir, "established-fast-retransmit-sack", w);
+        input_writer n; // the same without SACK blocks (RFC 6582 NewReno) on the connection without options
+        n.segment({.tuple = active, .flags = flag::ack});
+        n.app(active, app_action::send_20000);
+        for (int i = 0; i < 4; ++i) n.segment({.tuple = active, .flags = flag::ack, .ack_from_last_ack = true});
+        n.segment({.tuple = active, .flags = flag::ack, .ack_delta = 1072, .ack_from_last_ack = true});
+        write(dir, "active-fast-retransmit-newreno", n);
     }
     {
         input_writer w; // a burst: four data segments in one RX burst, one answer
@@ -142,14 +156,14 @@ void write_corpus(const std::filesystem::path& dir) {
     write(dir, "zero-window-opens",
           input_writer{}.clock(0x83).segment({.tuple = zero_window, .flags = flag::ack, .window = 4096, .options = ts}));
     write(dir, "zero-window-probes", input_writer{}.clock(0x80).clock(0x81).clock(0x83).clock(0x87).clock(0x8f));
-    one("listen-syn", {.tuple = listen_80, .flags = flag::syn, .options = syn_options});
+    one("listen-syn", {.tuple = listen_81, .flags = flag::syn, .options = syn_options});
     one("listen-ack-is-reset", {.tuple = listen_80, .flags = flag::ack});
     one("listen-81-syn-tiny-mss",
         {.tuple = listen_81, .flags = flag::syn, .options = opt_mss_value | opt_sack_permitted, .mss = 1});
-    write(dir, "listen-syn-then-cookie",
+    write(dir, "listen-cookie-handshake",
           input_writer{}
               .segment({.tuple = listen_80, .flags = flag::syn, .options = syn_options})
-              .frame(raw_segment(listen_80, 777, 0, flag::syn, {}, 0), true, true));
+              .segment({.tuple = listen_80, .flags = flag::ack | flag::psh, .options = ts, .payload_units = 4}));
     one("closed-port-syn", {.tuple = closed_port, .flags = flag::syn, .options = syn_options});
 
     // ---- the same through raw frames with the numbers set-up leaves ----
