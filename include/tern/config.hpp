@@ -42,6 +42,10 @@ struct engine_config {
     // already been sent is served before its pollers make new work (a load generator's
     // opens), so that a busy engine falls behind on what it starts, not on what it owes.
     std::uint16_t rx_bursts = 4;
+    // Output is flushed to the device after every `flush_every` packets of a burst (0: only
+    // at the end of the round), so the peer starts on the first answers while the rest of
+    // the burst is still being read.
+    std::uint16_t flush_every = 0;
     std::uint32_t pool_size = 8191;          // mbufs per engine, each a whole frame of `mtu`
     std::uint16_t rx_ring = 1024, tx_ring = 1024;
     std::uint16_t tx_backlog = 1024;         // packets kept when the NIC refuses them

@@ -98,13 +98,21 @@ void engine::receive_bursts() {
     for (std::uint16_t b = 0; b < config_.rx_bursts; ++b) {
         const std::uint16_t n = dev_.rx_burst(rx_.data(), burst);
         if (handler_ && n > 1) handler_->look_ahead({rx_.data(), n});
+        const std::uint16_t every = config_.flush_every;
         for (std::uint16_t i = 0; i < n; ++i) {
             if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
             receive(rx_[i]);
+            if (every && (i + 1) % every == 0 && i + 1 < n) flush_partial();
         }
         if (n < burst) return;
     }
     rx_saturated_ = true;
+}
+
+// Output of the packets received so far goes out now, the rest of the burst after.
+void engine::flush_partial() {
+    if (handler_) handler_->after_burst();
+    flush();
 }
 
 // ---- telemetry -----------------------------------------------------------------------

@@ -140,6 +140,7 @@ public:
 
 private:
     void receive_bursts();
+    void flush_partial();
     void receive(rte_mbuf* m);
     void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
     void receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet);

@@ -36,6 +36,7 @@ public:
         accept -= took;
         for (std::uint16_t i = 0; i < took; ++i) sent.push_back(pkts[i]);
         ++tx_calls;
+        took_per_call.push_back(took);
         return took;
     }
 
@@ -44,6 +45,7 @@ public:
     std::uint64_t accept = UINT64_MAX;
     std::uint32_t max_frame = UINT32_MAX;
     std::uint64_t tx_calls = 0;
+    std::vector<std::uint16_t> took_per_call; // what each tx_burst took, in order
 };
 
 } // namespace tern::test

@@ -598,6 +598,28 @@ TEST_F(engine_test, a_round_reads_several_full_bursts_and_says_when_it_is_behind
     EXPECT_FALSE(engine_->congested());
 }
 
+// With flush_every, the answers to the first packets of a burst leave before the rest is
+// read: a peer waiting on them starts while this engine works through the burst.
+TEST_F(engine_test, flush_every_sends_a_bursts_first_answers_before_reading_on) {
+    for (std::uint16_t every : {0, 4}) {
+        auto config = default_config();
+        config.burst = 16;
+        config.flush_every = every;
+        make_engine(config);
+        neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+        dev_.took_per_call.clear();
+        for (std::uint16_t i = 0; i < 10; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
+        engine_->poll();
+        const std::vector<std::uint16_t> want = every ? std::vector<std::uint16_t>{4, 4, 2}
+                                                      : std::vector<std::uint16_t>{10};
+        EXPECT_EQ(dev_.took_per_call, want) << "flush_every " << every;
+        auto sent = take_sent();
+        ASSERT_EQ(sent.size(), 10u);
+        for (std::uint16_t i = 0; i < 10; ++i) expect_echo_reply(bytes(sent[i]), every, i, 56); // in order
+        free_all(sent);
+    }
+}
+
 // A frame longer than the port's MTU + 14 is one that no device sends: net_tap refuses it
 // on every call, and it used to sit at the head of the backlog and stall TX for good.
 TEST_F(engine_test, an_oversize_frame_is_dropped_and_does_not_stall_tx) {
