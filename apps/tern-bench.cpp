@@ -391,7 +391,12 @@ struct tern_context {
 
     argv_t eal(const std::string& binary, const std::string& role, int lcore) const {
         argv_t a{(cfg.tern_dir / binary).string()};
-        if (!hugepages_for_two()) a.push_back("--no-huge");
+        // The EAL keeps a hugepage file (named after --file-prefix) for every page it mapped,
+        // also after it exits, and holds the page while the file exists; each run's prefixes
+        // are new, so every run left 2 GiB of hugepages taken. --huge-unlink removes each file
+        // once it is mapped: the pages go back when the process ends, however it ends. memif
+        // (not zero-copy) shares its rings and buffers through a memfd of its own, not these files.
+        a.push_back(hugepages_for_two() ? "--huge-unlink" : "--no-huge");
         a.insert(a.end(), {"-m", "1024", "--no-pci", "-l", std::to_string(lcore), "--file-prefix",
                            "tern_bench_" + role + "_" + id,
                            // A socket file rather than memif's default abstract address, so that we

@@ -23,8 +23,9 @@ void add_engine_options(boost::program_options::options_description& desc);
 runtime_options engine_options_from(const boost::program_options::variables_map& vm);
 
 // TCP options (--no-delay, --send-buffer, --receive-buffer, --keepalive*, --msl, retries,
-// RTOs, --delayed-ack-ms, --no-sack, ...) added to `desc`, and read back into the engine-wide
-// config and the per-connection options; throws std::invalid_argument naming the option.
+// RTOs, --delayed-ack-ms, --no-sack, --challenge-acks, ...) added to `desc`, and read back
+// into the engine-wide config and the per-connection options; throws std::invalid_argument
+// naming the option.
 // A load generator wants Nagle off unless asked (its requests go out whole): then the
 // switch is --nagle instead of --no-delay.
 enum class nagle_default : bool { on, off };

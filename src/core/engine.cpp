@@ -353,9 +353,27 @@ void engine::flush() {
     }
     stats_.tx_packets.add(done.packets);
     stats_.tx_bytes.add(done.bytes);
-    stats_.tx_deferred.add(tx_.size());
+    if (tx_.size() > 0) {
+        if (link_down(done.packets)) stats_.tx_deferred_link_down.add(tx_.size());
+        else stats_.tx_deferred.add(tx_.size());
+    }
     if (tx_.size() == 0) tx_stalled_since_.reset();
     else if (done.packets > 0 || !tx_stalled_since_) tx_stalled_since_ = now_;
+}
+
+// Whether this round's refusals are a link that is down rather than a busy device. A device
+// that took packets has its link up; one that took none is asked, at most every
+// link_check_interval: asking may read the NIC or make a syscall (net_tap), and a link that
+// is down refuses every round.
+bool engine::link_down(std::uint16_t taken) {
+    if (taken > 0) {
+        link_down_ = false;
+        link_checked_ = now_;
+    } else if (!link_checked_ || now_ - *link_checked_ >= link_check_interval) {
+        link_down_ = !dev_.link_up();
+        link_checked_ = now_;
+    }
+    return link_down_;
 }
 
 // ---- ARP resolution ------------------------------------------------------------------

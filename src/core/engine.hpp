@@ -124,6 +124,9 @@ public:
     instant now() const { return now_; }
     std::uint16_t arp_in_progress() const { return pending_.active(); }
     std::uint16_t tx_backlog() const { return tx_.size(); }
+    // How often, at most, an engine whose device takes nothing asks it whether its link is up,
+    // to count the refusals as tx_deferred_link_down rather than tx_deferred.
+    static constexpr duration link_check_interval = std::chrono::milliseconds(100);
     // Behind: the last round read its whole RX budget and found more waiting, or the
     // device keeps refusing what we send. Whoever starts new work (a SYN accepted, a connection
     // opened) holds back while this is so: work we cannot send or answer only returns as
@@ -154,6 +157,7 @@ private:
     void send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst);
     void transmit(rte_mbuf* m);
     void flush();
+    bool link_down(std::uint16_t taken);
 
     void learn(ipv4_addr ip, mac_addr mac);
     void queue_for_arp(rte_mbuf* m, ipv4_addr hop);
@@ -178,6 +182,8 @@ private:
     bool tx_flush_tried_ = false; // this round already flushed a full backlog
     bool rx_saturated_ = false;   // the last round read rx_bursts full bursts
     std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
+    bool link_down_ = false;                  // the link as last seen (link_down()),
+    std::optional<instant> link_checked_;     // then
     arp_pending pending_;
     std::uint64_t neighbors_seen_ = 0;
     struct cached_hop {

@@ -52,6 +52,7 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
     auto p = port::open(*port_id, pc);
     if (!p) return unexpected{p.error()};
     rt->port_.emplace(std::move(*p));
+    rt->link_.emplace(*port_id);
 
     if (options.pcap_path) {
         auto file = capture_file::open(*options.pcap_path, rt->port_->mtu());
@@ -61,7 +62,7 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
     // One clock for all engines: the neighbor cache holds instants that every engine compares.
     rt->clock_ = std::make_unique<tsc_clock>();
     for (std::uint16_t i = 0; i < cfg.engines; ++i) {
-        rt->devices_.push_back(std::make_unique<ethdev_queue>(*port_id, i));
+        rt->devices_.push_back(std::make_unique<ethdev_queue>(*port_id, i, *rt->link_));
         if (options.faults) {
             fault_config faults = *options.faults;
             faults.seed += i;

@@ -12,6 +12,7 @@
 
 #include "core/engine.hpp"
 #include "dpdk/capture.hpp"
+#include "dpdk/device.hpp"
 #include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/port.hpp"
@@ -64,6 +65,7 @@ private:
 
     std::vector<mbuf_pool> pools_;            // one per engine: an engine frees into its own cache
     std::optional<port> port_;
+    std::optional<ethdev_link> link_;         // the port's, shared by its queues (devices_)
     std::unique_ptr<capture_file> capture_;
     std::vector<std::unique_ptr<device>> devices_;
     std::vector<const fault_device*> faults_; // those of devices_ that inject faults

@@ -17,7 +17,8 @@ namespace tern {
 // X(name): what the engine did, as opposed to what it dropped (drop_reason).
 #define TERN_ENGINE_COUNTERS(X)                                                              \
     X(rx_packets) X(rx_bytes) X(tx_packets) X(tx_bytes)                                     \
-    X(tx_deferred)          /* packets the NIC refused in a round, kept for the next */      \
+    X(tx_deferred)           /* packets the NIC refused in a round with its link up, kept */ \
+    X(tx_deferred_link_down) /* the same while its link was down (memif: no peer yet)     */ \
     X(arp_requests_in) X(arp_replies_in) X(arp_requests_out) X(arp_replies_out)              \
     X(arp_gratuitous_out) X(arp_resolved) X(arp_failed) X(arp_cache_full)                    \
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \

@@ -54,6 +54,7 @@ public:
 
     std::uint16_t rx_burst(rte_mbuf** pkts, std::uint16_t n) override;
     std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override;
+    bool link_up() override { return inner_.link_up(); }
 
 private:
     device& inner_;

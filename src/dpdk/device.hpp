@@ -2,6 +2,7 @@
 // ethdev queue pair, and by wrappers (capture, fault injection) around any device.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 struct rte_mbuf;
@@ -16,15 +17,36 @@ public:
     // Hands up to n packets to the device; returns how many it took. The rest stay the
     // caller's (the engine keeps them for the next round).
     virtual std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) = 0;
+    // Whether the link is up as far as the device knows without waiting (memif: a peer is
+    // connected); a device with no link of its own says yes. Not for every round: an ethdev
+    // asks its driver, which may read the NIC or make a syscall (net_tap).
+    virtual bool link_up() { return true; }
+};
+
+// The link of one ethdev, shared by its queues: rte_eth_link_get_nowait calls into the
+// driver, which need not be thread-safe, so one engine at a time asks; the others take the
+// last answer.
+class ethdev_link {
+public:
+    explicit ethdev_link(std::uint16_t port_id) : port_id_(port_id) {}
+    bool up();
+
+private:
+    std::uint16_t port_id_;
+    std::atomic_flag asking_;
+    std::atomic<bool> up_{true};
 };
 
 // One queue pair of a DPDK ethdev.
 class ethdev_queue final : public device {
 public:
-    ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id) : port_id_(port_id), queue_id_(queue_id) {}
+    // `link` must outlive the queue.
+    ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link)
+        : port_id_(port_id), queue_id_(queue_id), link_(link) {}
 
     std::uint16_t rx_burst(rte_mbuf** pkts, std::uint16_t n) override;
     std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override;
+    bool link_up() override { return link_.up(); }
 
     std::uint16_t port_id() const { return port_id_; }
     std::uint16_t queue_id() const { return queue_id_; }
@@ -32,6 +54,7 @@ public:
 private:
     std::uint16_t port_id_;
     std::uint16_t queue_id_;
+    ethdev_link& link_;
 };
 
 } // namespace tern

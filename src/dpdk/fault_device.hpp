@@ -89,6 +89,7 @@ public:
     // Takes none while the inner device is refusing what is already due (back-pressure);
     // otherwise takes up to n while there is room to hold them.
     std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override;
+    bool link_up() override { return inner_.link_up(); }
     // Releases what is due in both directions and hands due transmit packets on.
     void poll();
 

@@ -13,8 +13,8 @@ namespace tern::test {
 
 // A device the test scripts: `inbox` is what rx_burst returns, `sent` what tx_burst took;
 // it takes at most `accept` more packets (then refuses), and stops at the first frame
-// longer than `max_frame` as net_tap does (so it refuses that frame every time).
-// Frees whatever it still holds.
+// longer than `max_frame` as net_tap does (so it refuses that frame every time). Its link is
+// `link`; `link_queries` counts the times it was asked. Frees whatever it still holds.
 class script_device final : public device {
 public:
     ~script_device() override {
@@ -39,6 +39,10 @@ public:
         took_per_call.push_back(took);
         return took;
     }
+    bool link_up() override {
+        ++link_queries;
+        return link;
+    }
 
     std::deque<rte_mbuf*> inbox;
     std::vector<rte_mbuf*> sent;
@@ -46,6 +50,8 @@ public:
     std::uint32_t max_frame = UINT32_MAX;
     std::uint64_t tx_calls = 0;
     std::vector<std::uint16_t> took_per_call; // what each tx_burst took, in order
+    bool link = true;
+    std::uint64_t link_queries = 0;
 };
 
 } // namespace tern::test

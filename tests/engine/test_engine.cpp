@@ -503,6 +503,50 @@ TEST_F(engine_test, refused_packets_stay_in_order_for_the_next_round) {
     free_all(sent);
 }
 
+// A device whose link is down (memif before its peer connects) refuses everything: counted
+// as tx_deferred_link_down, not as a busy device's tx_deferred. The link is asked at most
+// every link_check_interval while the device takes nothing, and not at all while it takes.
+TEST_F(engine_test, refusals_while_the_link_is_down_are_counted_apart) {
+    make_engine();
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
+    dev_.accept = 0;
+    dev_.link = false;
+    for (std::uint16_t i = 0; i < 3; ++i) dev_.inbox.push_back(echo_request(peer_ip, 1, i));
+    engine_->poll();
+    EXPECT_EQ(engine_->tx_backlog(), 3u);
+    EXPECT_EQ(engine_->stats().tx_deferred_link_down.get(), 3u);
+    EXPECT_EQ(engine_->stats().tx_deferred.get(), 0u);
+    EXPECT_EQ(dev_.link_queries, 1u);
+    // The link comes up, the device is busy: until the next check the refusals are the link's.
+    dev_.link = true;
+    clock_.advance(engine::link_check_interval - std::chrono::milliseconds(1));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().tx_deferred_link_down.get(), 6u);
+    EXPECT_EQ(dev_.link_queries, 1u);
+    clock_.advance(std::chrono::milliseconds(1));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().tx_deferred_link_down.get(), 6u);
+    EXPECT_EQ(engine_->stats().tx_deferred.get(), 3u);
+    EXPECT_EQ(dev_.link_queries, 2u);
+    // A device that takes some has its link up without being asked, even if it would say
+    // otherwise.
+    dev_.link = false;
+    dev_.accept = 1;
+    clock_.advance(engine::link_check_interval);
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().tx_deferred.get(), 5u);
+    EXPECT_EQ(dev_.link_queries, 2u);
+    dev_.accept = UINT64_MAX;
+    engine_->poll();
+    EXPECT_EQ(engine_->tx_backlog(), 0u);
+    EXPECT_EQ(engine_->stats().tx_packets.get(), 3u);
+    EXPECT_EQ(engine_->stats().tx_deferred.get(), 5u);
+    EXPECT_EQ(engine_->stats().tx_deferred_link_down.get(), 6u);
+    EXPECT_EQ(dev_.link_queries, 2u);
+    auto sent = take_sent();
+    free_all(sent);
+}
+
 TEST_F(engine_test, a_full_backlog_drops_with_a_reason) {
     auto config = default_config();
     config.tx_backlog = 4;

@@ -5,7 +5,8 @@
 # the reason), that every tern figure is positive, that the overload run stalled the
 # server for about 100 ms and recovered, that a small capacity search (--find-max) tries
 # the rates its rule says and reports its highest clean run, and that tern-bench leaves no
-# namespace and no process behind, also when interrupted. Not how large the figures are:
+# namespace and no process behind, also when interrupted, and no hugepage file (on a machine
+# with 2 GiB of hugepages free; else tern runs with --no-huge). Not how large the figures are:
 # the machine is shared. Prints "ok - ..." / "not ok - ...".
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -22,6 +23,22 @@ trap '[ -n "$BENCH_PID" ] && kill -INT "$BENCH_PID" 2>/dev/null; rm -rf "$WORK"'
 no_leftovers() {
     ! ip netns list | grep -q -- "tern-bench-[sc]-$1\b" && [ -z "$(pgrep -P "$1" 2>/dev/null)" ] &&
         ! ip link show | grep -q "tb[sc]$1"
+}
+
+# no_hugepage_files PID: no hugepage file of tern-bench PID's tern processes is left in any
+# hugetlbfs mount (the EAL names its files after --file-prefix, tern_bench_server_PID and
+# tern_bench_client_PID, and each one holds its page until it is removed).
+no_hugepage_files() {
+    local mnt
+    for mnt in $(awk '$3 == "hugetlbfs" {print $2}' /proc/mounts); do
+        ! ls "$mnt" 2>/dev/null | grep -Eq "^tern_bench_(server|client)_$1map_" || return 1
+    done
+}
+# hugepages_used OUT: what tern-bench's tern commands (results.json) ran on, for the check's name.
+hugepages_used() {
+    if [ ! -f "$1/results.json" ]; then echo "no results.json says on what tern ran"
+    elif grep -q -- '--no-huge' "$1/results.json"; then echo "tern ran with --no-huge: none to leave"
+    else echo "tern ran on hugepages"; fi
 }
 
 # wait_bounded PID SECONDS: its exit code; SIGINT and 124 if it runs longer.
@@ -42,6 +59,7 @@ BENCH_PID=
 check "tern-bench --quick exits 0" "[ $rc -eq 0 ]"
 [ $rc -ne 0 ] && tail -20 "$WORK/stderr"
 check "tern-bench left no namespace, veth or process" "no_leftovers $PID_RUN"
+check "tern-bench left no hugepage file of its tern processes ($(hugepages_used "$WORK/out"))" "no_hugepage_files $PID_RUN"
 check "the markdown table is printed and written" \
     "grep -q '^| scenario | tern | kernel | ratio' '$WORK/stdout' && grep -q '^| scenario | tern | kernel | ratio' '$WORK/out/results.md'"
 check "results.png is a PNG image" "[ -s '$WORK/out/results.png' ] && head -c 8 '$WORK/out/results.png' | od -An -c | grep -q 'P   N   G'"
@@ -112,9 +130,11 @@ grep -v '^rows' "$WORK/check.log" | tail -5
 BENCH_PID=$!
 wait_bounded "$BENCH_PID" 120
 rc=$?
+PID_FM=$BENCH_PID
 BENCH_PID=
 check "tern-bench --find-max exits 0" "[ $rc -eq 0 ]"
 [ $rc -ne 0 ] && tail -20 "$WORK/fm.stderr"
+check "after the search's runs no hugepage file is left ($(hugepages_used "$WORK/fm"))" "no_hugepage_files $PID_FM"
 cat >"$WORK/check_fm.py" <<'EOF'
 import json, sys, os
 out = sys.argv[1]

@@ -73,6 +73,8 @@ expect "keep-alive values without --keepalive are refused" 2 "--keepalive-idle: 
 expect "a keep-alive count of 0 is refused" 2 "--keepalive-count: 0 is outside 1-255" -- -- --ip 198.18.0.2/24 --keepalive --keepalive-count 0
 expect "a negative MSL is refused" 2 "--msl: -1 is outside 0-600 seconds" -- -- --ip 198.18.0.2/24 --msl -1
 expect "a delayed ACK of 0.5 s or more is refused" 2 "--delayed-ack-ms: 500 is outside 0-499" -- -- --ip 198.18.0.2/24 --delayed-ack-ms 500
+expect "no challenge-ACK budget is refused (0: none on Linux, no limit to the library)" 2 "--challenge-acks: 0 is outside 1-2147483647" -- -- --ip 198.18.0.2/24 --challenge-acks 0
+expect "a challenge-ACK budget whose double overflows 32 bits is refused" 2 "--challenge-acks: 2147483648 is outside 1-2147483647" -- -- --ip 198.18.0.2/24 --challenge-acks 2147483648
 expect "an initial RTO below the minimum is refused" 2 "--initial-rto-ms: is outside --min-rto-ms to --max-rto-ms" -- -- --ip 198.18.0.2/24 --initial-rto-ms 100
 expect "a retry count that is not a number is named" 2 "syn-retries.*invalid" -- -- --ip 198.18.0.2/24 --syn-retries many
 expect "a tiny request limit is refused" 2 "--max-request: 10 is outside 64-16777216" -- -- --ip 198.18.0.2/24 --mode http --max-request 10
@@ -96,7 +98,9 @@ expect "a value of the wrong type in the config file is refused" 2 "--config $WO
 printf '# tern-server settings\nip = 198.18.0.2/24\nmode = sink\nport = 5000\nduration = 0.5\nno-delay = true\n' >"$WORK/good.ini"
 expect "the config file's values are used" 0 "sink on TCP port 5000" -- --vdev=net_null0 -- --config "$WORK/good.ini"
 expect "the command line wins over the config file" 0 "http on TCP port 6000,6001" -- --vdev=net_null0 -- --config "$WORK/good.ini" --mode http --port 6000 --port 6001
+printf 'ip = 198.18.0.2/24\nchallenge-acks = 5\n' >"$WORK/challenge.ini"
 expect "net_null runs and stops after --duration" 0 "stopped. counters" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --duration 0.5
+expect "a challenge-ACK budget in the config file is accepted" 0 "stopped. counters" -- --vdev=net_null0 -- --config "$WORK/challenge.ini" --duration 0.3
 
 APP=tern-load
 L=(--ip 198.18.0.1/24 --target 198.18.0.2:80)
@@ -120,6 +124,7 @@ expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is no
 expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
 expect "tern-load: a progress interval under 0.1 s is refused" 2 "--interval: must be within 0.1-10" -- -- "${L[@]}" --workload http --interval 0.05
 expect "tern-load: TCP options are checked as tern-server's" 2 "--initial-rto-ms: 0 is outside 1-60000" -- -- "${L[@]}" --workload http --initial-rto-ms 0
+expect "tern-load: a challenge-ACK budget of 0 is refused as tern-server's" 2 "--challenge-acks: 0 is outside 1-2147483647" -- -- "${L[@]}" --workload http --challenge-acks 0
 expect "tern-load: --no-delay is not an option (Nagle is off unless --nagle)" 2 "no-delay" -- -- "${L[@]}" --workload http --no-delay
 expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast
 expect "tern-load: a path without / is refused" 2 "--path: 'index.html' is not an absolute path" -- -- "${L[@]}" --workload http --path index.html
