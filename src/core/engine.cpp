@@ -102,17 +102,20 @@ void engine::receive_bursts() {
         for (std::uint16_t i = 0; i < n; ++i) {
             if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
             receive(rx_[i]);
-            if (every && (i + 1) % every == 0 && i + 1 < n) flush_partial();
+            if (every && b == 0 && (i + 1) % every == 0 && i + 1 < n) flush_partial();
         }
         if (n < burst) return;
     }
     rx_saturated_ = true;
 }
 
-// Output of the packets received so far goes out now, the rest of the burst after.
+// Output of the packets received so far goes out now, the rest of the burst after. A
+// device that refused packets this round is not asked again before the round's end.
 void engine::flush_partial() {
     if (handler_) handler_->after_burst();
+    if (tx_flush_tried_) return;
     flush();
+    tx_flush_tried_ = tx_.size() > 0;
 }
 
 // ---- telemetry -----------------------------------------------------------------------

@@ -179,7 +179,7 @@ private:
     instant now_;
     timer_wheel timers_;
     tx_buffer tx_;
-    bool tx_flush_tried_ = false; // this round already flushed a full backlog
+    bool tx_flush_tried_ = false; // this round the device already refused packets (a full backlog, a partial flush)
     bool rx_saturated_ = false;   // the last round read rx_bursts full bursts
     std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     bool link_down_ = false;                  // the link as last seen (link_down()),
