@@ -42,13 +42,12 @@ struct engine_config {
     // already been sent is served before its pollers make new work (a load generator's
     // opens), so that a busy engine falls behind on what it starts, not on what it owes.
     std::uint16_t rx_bursts = 4;
-    // In a round's first RX burst, the output of every `flush_every` packets goes to the
-    // device before the rest is read (0: output leaves once, at the end of the round). A
-    // peer waiting on those answers starts on them meanwhile: on 32 connections closed loop
-    // over memif, tern-load and tern-server both idled half the time, each waiting for the
-    // other's whole burst; with 16, req/s rose 50-100%. The later bursts of a round are not
-    // split: the engine is then behind, the peer has work, and more, smaller TX bursts only
-    // cost (every 16 packets of every burst cost 1000 connections 7-10%).
+    // The output of every `flush_every` packets received goes to the device before the
+    // rest is read (0: output leaves once, at the end of the round). A peer waiting on those
+    // answers starts on them meanwhile: on 32 and 100 connections closed loop over memif,
+    // tern-load and tern-server each idled while the other worked through its whole round;
+    // with 16, req/s rose 50-100%. A round after one that read rx_bursts full bursts is not
+    // split: the engine is behind, the peer has work, and more, smaller TX bursts only cost.
     std::uint16_t flush_every = 16;
     std::uint32_t pool_size = 8191;          // mbufs per engine, each a whole frame of `mtu`
     std::uint16_t rx_ring = 1024, tx_ring = 1024;

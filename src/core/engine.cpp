@@ -94,22 +94,22 @@ void engine::poll() {
 // processed whole before the next is read, so the mbufs stay few and warm.
 void engine::receive_bursts() {
     const auto burst = std::uint16_t(rx_.size());
+    const std::uint16_t every = rx_saturated_ ? 0 : config_.flush_every;
     rx_saturated_ = false;
     for (std::uint16_t b = 0; b < config_.rx_bursts; ++b) {
         const std::uint16_t n = dev_.rx_burst(rx_.data(), burst);
         if (handler_ && n > 1) handler_->look_ahead({rx_.data(), n});
-        const std::uint16_t every = config_.flush_every;
         for (std::uint16_t i = 0; i < n; ++i) {
             if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));
             receive(rx_[i]);
-            if (every && b == 0 && (i + 1) % every == 0 && i + 1 < n) flush_partial();
+            if (every && (i + 1) % every == 0) flush_partial();
         }
         if (n < burst) return;
     }
     rx_saturated_ = true;
 }
 
-// Output of the packets received so far goes out now, the rest of the burst after. A
+// Output of the packets received so far goes out now (engine_config::flush_every). A
 // device that refused packets this round is not asked again before the round's end.
 void engine::flush_partial() {
     if (handler_) handler_->after_burst();

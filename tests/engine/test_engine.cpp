@@ -642,26 +642,38 @@ TEST_F(engine_test, a_round_reads_several_full_bursts_and_says_when_it_is_behind
     EXPECT_FALSE(engine_->congested());
 }
 
-// With flush_every, the answers to the first packets of a round's first burst leave before
-// the rest is read: a peer waiting on them starts while this engine works through the burst.
-// A later burst of the same round (the engine is behind) is not split.
-TEST_F(engine_test, flush_every_sends_a_first_bursts_answers_before_reading_on) {
+// With flush_every, the answers to every `flush_every` packets leave before the rest is read:
+// a peer waiting on them starts while this engine works through its bursts. A round after
+// one that read rx_bursts full bursts (the engine is behind, the peer has work) is not split.
+TEST_F(engine_test, flush_every_sends_answers_before_reading_on_unless_behind) {
     for (std::uint16_t every : {0, 4}) {
         auto config = default_config();
         config.burst = 8;
         config.rx_bursts = 2;
+        config.tx_backlog = 64;
         config.flush_every = every;
         make_engine(config);
         neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
         dev_.took_per_call.clear();
-        for (std::uint16_t i = 0; i < 14; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
-        engine_->poll(); // bursts of 8 and 6
-        const std::vector<std::uint16_t> want = every ? std::vector<std::uint16_t>{4, 10}
-                                                      : std::vector<std::uint16_t>{14};
-        EXPECT_EQ(dev_.took_per_call, want) << "flush_every " << every;
+        for (std::uint16_t i = 0; i < 20; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
+        engine_->poll(); // two full bursts of 8: behind
+        ASSERT_TRUE(engine_->congested());
+        const std::vector<std::uint16_t> first = every ? std::vector<std::uint16_t>{4, 4, 4, 4}
+                                                       : std::vector<std::uint16_t>{16};
+        EXPECT_EQ(dev_.took_per_call, first) << "flush_every " << every;
+        dev_.took_per_call.clear();
+        for (std::uint16_t i = 20; i < 26; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
+        engine_->poll(); // the 4 left and 6 more, in bursts of 8 and 2, after a round behind
+        EXPECT_EQ(dev_.took_per_call, std::vector<std::uint16_t>{10}) << "flush_every " << every;
+        dev_.took_per_call.clear();
+        for (std::uint16_t i = 26; i < 32; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
+        engine_->poll(); // 6, after a round that was not behind
+        const std::vector<std::uint16_t> third = every ? std::vector<std::uint16_t>{4, 2}
+                                                       : std::vector<std::uint16_t>{6};
+        EXPECT_EQ(dev_.took_per_call, third) << "flush_every " << every;
         auto sent = take_sent();
-        ASSERT_EQ(sent.size(), 14u);
-        for (std::uint16_t i = 0; i < 14; ++i) expect_echo_reply(bytes(sent[i]), every, i, 56); // in order
+        ASSERT_EQ(sent.size(), 32u);
+        for (std::uint16_t i = 0; i < 32; ++i) expect_echo_reply(bytes(sent[i]), every, i, 56); // in order
         free_all(sent);
     }
 }
