@@ -137,7 +137,7 @@ void add_engine_options(po::options_description& desc) {
         ("engines", po::value<unsigned>()->default_value(1), "engines, one per lcore and queue pair")
         ("burst", po::value<unsigned>()->default_value(32), "packets per RX/TX burst (1-512)")
         ("flush-every", po::value<unsigned>()->default_value(16),
-         "send the output of every N packets received before reading on, unless behind (0: once a round; 0-512)")
+         "after an idle round, send the output of every N packets received before reading on (0: once a round; 0-512)")
         ("pool-size", po::value<unsigned>()->default_value(8191), "mbufs per engine")
         ("mtu", po::value<unsigned>()->default_value(1500),
          "IP MTU (576-9000); refused (exit 2) when the port cannot carry it (net_memif above 2034: raise its bsize)")

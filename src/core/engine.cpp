@@ -94,10 +94,13 @@ void engine::poll() {
 // processed whole before the next is read, so the mbufs stay few and warm.
 void engine::receive_bursts() {
     const auto burst = std::uint16_t(rx_.size());
-    const std::uint16_t every = rx_saturated_ ? 0 : config_.flush_every;
+    // Split only after an empty round: the peer was waiting on us (turn-taking), not busy.
+    const std::uint16_t every = rx_idle_ ? config_.flush_every : 0;
     rx_saturated_ = false;
+    rx_idle_ = true;
     for (std::uint16_t b = 0; b < config_.rx_bursts; ++b) {
         const std::uint16_t n = dev_.rx_burst(rx_.data(), burst);
+        if (n > 0) rx_idle_ = false;
         if (handler_ && n > 1) handler_->look_ahead({rx_.data(), n});
         for (std::uint16_t i = 0; i < n; ++i) {
             if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + 1], void*));

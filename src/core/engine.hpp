@@ -181,6 +181,7 @@ private:
     tx_buffer tx_;
     bool tx_flush_tried_ = false; // this round the device already refused packets (a full backlog, a partial flush)
     bool rx_saturated_ = false;   // the last round read rx_bursts full bursts
+    bool rx_idle_ = true;         // the last round received nothing (engine_config::flush_every)
     std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     bool link_down_ = false;                  // the link as last seen (link_down()),
     std::optional<instant> link_checked_;     // then

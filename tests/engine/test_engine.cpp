@@ -642,10 +642,11 @@ TEST_F(engine_test, a_round_reads_several_full_bursts_and_says_when_it_is_behind
     EXPECT_FALSE(engine_->congested());
 }
 
-// With flush_every, the answers to every `flush_every` packets leave before the rest is read:
-// a peer waiting on them starts while this engine works through its bursts. A round after
-// one that read rx_bursts full bursts (the engine is behind, the peer has work) is not split.
-TEST_F(engine_test, flush_every_sends_answers_before_reading_on_unless_behind) {
+// With flush_every, after a round that received nothing (the peer was waiting on us), the
+// answers to every `flush_every` packets leave before the rest is read: the peer starts on
+// them while this engine works through its bursts. After a round with input (the peer is
+// busy too) a round is not split: more, smaller TX bursts would only cost.
+TEST_F(engine_test, flush_every_sends_answers_before_reading_on_after_an_idle_round) {
     for (std::uint16_t every : {0, 4}) {
         auto config = default_config();
         config.burst = 8;
@@ -654,23 +655,20 @@ TEST_F(engine_test, flush_every_sends_answers_before_reading_on_unless_behind) {
         config.flush_every = every;
         make_engine(config);
         neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
-        dev_.took_per_call.clear();
-        for (std::uint16_t i = 0; i < 20; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
-        engine_->poll(); // two full bursts of 8: behind
-        ASSERT_TRUE(engine_->congested());
-        const std::vector<std::uint16_t> first = every ? std::vector<std::uint16_t>{4, 4, 4, 4}
-                                                       : std::vector<std::uint16_t>{16};
-        EXPECT_EQ(dev_.took_per_call, first) << "flush_every " << every;
-        dev_.took_per_call.clear();
-        for (std::uint16_t i = 20; i < 26; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
-        engine_->poll(); // the 4 left and 6 more, in bursts of 8 and 2, after a round behind
-        EXPECT_EQ(dev_.took_per_call, std::vector<std::uint16_t>{10}) << "flush_every " << every;
-        dev_.took_per_call.clear();
-        for (std::uint16_t i = 26; i < 32; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, i));
-        engine_->poll(); // 6, after a round that was not behind
-        const std::vector<std::uint16_t> third = every ? std::vector<std::uint16_t>{4, 2}
-                                                       : std::vector<std::uint16_t>{6};
-        EXPECT_EQ(dev_.took_per_call, third) << "flush_every " << every;
+        std::uint16_t seq = 0;
+        auto round = [&](std::uint16_t arriving) {
+            dev_.took_per_call.clear();
+            for (std::uint16_t i = 0; i < arriving; ++i) dev_.inbox.push_back(echo_request(peer_ip, every, seq++));
+            engine_->poll();
+            return dev_.took_per_call;
+        };
+        using calls = std::vector<std::uint16_t>;
+        const calls split_start = every ? calls{4, 4, 4, 4} : calls{16};
+        EXPECT_EQ(round(20), split_start) << every; // after an idle start; 4 left in the device
+        EXPECT_EQ(round(6), (calls{10})) << every;  // after a round with input
+        EXPECT_EQ(round(0), calls()) << every;
+        const calls split_after_idle = every ? calls{4, 2} : calls{6};
+        EXPECT_EQ(round(6), split_after_idle) << every; // after an idle round
         auto sent = take_sent();
         ASSERT_EQ(sent.size(), 32u);
         for (std::uint16_t i = 0; i < 32; ++i) expect_echo_reply(bytes(sent[i]), every, i, 56); // in order
