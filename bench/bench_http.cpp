@@ -246,6 +246,24 @@ void bm_response(benchmark::State& state) {
 BENCHMARK_TEMPLATE(bm_response, before::response_reader)->Name("response/before")->Arg(0)->Arg(1);
 BENCHMARK_TEMPLATE(bm_response, http_response_reader)->Name("response/after")->Arg(0)->Arg(1);
 
+// The same with the engine's memo of the last head, as tern-load reads (after the first).
+void bm_response_memo(benchmark::State& state) {
+    const std::string& message = response_of(state.range(0));
+    http_response_reader r;
+    tern::app::http_head_memo memo;
+    for (auto _ : state) {
+        std::string_view in = message;
+        benchmark::DoNotOptimize(in.data());
+        auto step = r.feed(in, &memo);
+        if (!step.complete || step.used != in.size()) state.SkipWithError("response not read");
+        benchmark::DoNotOptimize(step);
+    }
+    if (memo.hits() + 1 != std::uint64_t(state.iterations())) state.SkipWithError("memo not used");
+    state.SetItemsProcessed(std::int64_t(state.iterations()));
+    state.SetBytesProcessed(std::int64_t(state.iterations() * message.size()));
+}
+BENCHMARK(bm_response_memo)->Name("response/memo")->Arg(0)->Arg(1);
+
 // One response in two reads, split in the middle of its Content-Length field: the head is
 // held between the two.
 template <class Reader>

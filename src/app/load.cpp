@@ -125,7 +125,7 @@ response_head read_response_head(std::string_view in) {
 
 } // namespace
 
-http_response_reader::step http_response_reader::feed(std::string_view in) {
+http_response_reader::step http_response_reader::feed(std::string_view in, http_head_memo* memo) {
     step out;
     if (!in_body_) {
         // RFC 9112 §2.1: the head ends at the first empty line; we look for it in the first
@@ -145,7 +145,12 @@ http_response_reader::step http_response_reader::feed(std::string_view in) {
             }
             head_in = head_;
         }
-        const response_head head = read_response_head(head_in);
+        response_head head;
+        if (held > 0 || !memo || !memo->recall(in, head.r, head.body, head.size)) {
+            head = read_response_head(head_in);
+            if (memo && held == 0 && head.size > 0 && head.error.empty())
+                memo->remember(head_in.substr(0, head.size), head.r, head.body);
+        }
         if (head.size == 0) { // held == 0: the head is still coming
             head_.assign(head_in);
             out.used = in.size();
@@ -608,7 +613,7 @@ void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
     }
     std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
     while (!in.empty()) {
-        auto step = c.reader.feed(in);
+        auto step = c.reader.feed(in, &heads_);
         if (!step.error.empty() || (step.complete && c.outstanding.empty())) {
             bump(load_counter::protocol);
             s.abort(); // on_closed has run: c is gone

@@ -220,6 +220,48 @@ TEST(http_response_reader, responses_split_in_three_anywhere_or_byte_by_byte) {
     EXPECT_EQ(used, two.size());
 }
 
+// A memo of the last head changes nothing that comes out: responses whose heads are the
+// memo's, extend it, differ in one byte of it or are cut short of it give the same steps
+// (used, status, close, error) with the memo as without, split anywhere; and the memo is
+// used when the same head comes again.
+TEST(http_response_reader, a_memo_of_the_last_head_reads_the_same) {
+    const std::vector<std::string> responses = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab",
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab",                      // the memo's head
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nabHTTP/1.1 204 No\r\n\r\n", // and a second after it
+        "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n01234567890123456789",   // longer, same start
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",                      // one byte differs
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz",
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n",                               // cut short of the memo
+    };
+    std::string all;
+    for (const auto& r : responses) all += r;
+    auto steps = [&](http_head_memo* memo, std::size_t cut) {
+        http_response_reader r;
+        std::vector<std::string> out;
+        for (std::string_view piece : {std::string_view(all).substr(0, cut), std::string_view(all).substr(cut)}) {
+            while (!piece.empty()) {
+                auto step = r.feed(piece, memo);
+                out.push_back(std::to_string(step.used) + " " +
+                              (step.complete ? std::to_string(step.complete->status) + (step.complete->close ? " close" : "")
+                                             : std::string("-")) +
+                              " " + std::string(step.error));
+                if (!step.error.empty()) return out;
+                piece.remove_prefix(step.used);
+            }
+        }
+        return out;
+    };
+    for (std::size_t cut = 0; cut <= all.size(); ++cut) {
+        http_head_memo memo;
+        ASSERT_EQ(steps(&memo, cut), steps(nullptr, cut)) << "cut at " << cut;
+    }
+    http_head_memo memo;
+    steps(&memo, 0);
+    EXPECT_EQ(memo.hits(), 2u); // the second and third responses; every other head differs from the one before
+}
+
 // A Content-Length whose digits come in two reads is read whole: 12, not 1.
 TEST(http_response_reader, content_length_split_across_reads) {
     http_response_reader r;
