@@ -250,7 +250,7 @@ BENCHMARK_TEMPLATE(bm_response, http_response_reader)->Name("response/after")->A
 void bm_response_memo(benchmark::State& state) {
     const std::string& message = response_of(state.range(0));
     http_response_reader r;
-    tern::app::http_head_memo memo;
+    http_response_reader::memo memo;
     for (auto _ : state) {
         std::string_view in = message;
         benchmark::DoNotOptimize(in.data());
@@ -311,6 +311,22 @@ void bm_request_after(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations()));
 }
 BENCHMARK(bm_request_after)->Name("request/after")->Arg(0)->Arg(1);
+
+// The same with the service's memo of the last head, as tern-server reads (after the first).
+void bm_request_memo(benchmark::State& state) {
+    const std::string& message = request_of(state.range(0));
+    tern::app::http_request_memo memo;
+    for (auto _ : state) {
+        std::string_view in = message;
+        benchmark::DoNotOptimize(in.data());
+        const http_request r = tern::app::read_request(in, 16 * 1024, &memo);
+        if (r.what != http_request::kind::complete || r.size != in.size()) state.SkipWithError("request not read");
+        benchmark::DoNotOptimize(r);
+    }
+    if (memo.hits() + 1 != std::uint64_t(state.iterations())) state.SkipWithError("memo not used");
+    state.SetItemsProcessed(std::int64_t(state.iterations()));
+}
+BENCHMARK(bm_request_memo)->Name("request/memo")->Arg(0)->Arg(1);
 
 } // namespace
 

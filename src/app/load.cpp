@@ -125,7 +125,7 @@ response_head read_response_head(std::string_view in) {
 
 } // namespace
 
-http_response_reader::step http_response_reader::feed(std::string_view in, http_head_memo* memo) {
+http_response_reader::step http_response_reader::feed(std::string_view in, memo* heads) {
     step out;
     if (!in_body_) {
         // RFC 9112 §2.1: the head ends at the first empty line; we look for it in the first
@@ -146,10 +146,14 @@ http_response_reader::step http_response_reader::feed(std::string_view in, http_
             head_in = head_;
         }
         response_head head;
-        if (held > 0 || !memo || !memo->recall(in, head.r, head.body, head.size)) {
+        if (const said* known = held == 0 && heads ? heads->recall(in) : nullptr) {
+            head.size = heads->size();
+            head.r = known->r;
+            head.body = known->body;
+        } else {
             head = read_response_head(head_in);
-            if (memo && held == 0 && head.size > 0 && head.error.empty())
-                memo->remember(head_in.substr(0, head.size), head.r, head.body);
+            if (heads && held == 0 && head.size > 0 && head.error.empty())
+                heads->remember(head_in.substr(0, head.size), said{head.r, head.body});
         }
         if (head.size == 0) { // held == 0: the head is still coming
             head_.assign(head_in);

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/http_head.hpp"
 #include "core/engine.hpp"
 #include "core/fifo.hpp"
 #include "core/histogram.hpp"
@@ -71,8 +72,6 @@ private:
     std::uint64_t taken_ = 0;
 };
 
-class http_head_memo;
-
 // Reads HTTP/1.1 responses off a byte stream, one after another (RFC 9112 §2.1, §6.3):
 // status line, header fields, then a body of Content-Length bytes (no Content-Length: none,
 // as for the GETs we send the servers always give one; chunked bodies are refused).
@@ -91,11 +90,16 @@ public:
         std::string_view error;            // not empty: the stream is not HTTP we can read
     };
     static constexpr std::size_t max_head = 16 * 1024;
+    struct said { // what a head says
+        response r;
+        std::uint64_t body = 0; // bytes of body after it
+    };
+    using memo = http::head_memo<said>;
 
     // Consumes input up to the end of at most one response. With a memo (shared by the
     // readers of one engine), a head that arrives whole and is the one the memo holds is
     // not read again.
-    step feed(std::string_view in, http_head_memo* memo = nullptr);
+    step feed(std::string_view in, memo* heads = nullptr);
     bool idle() const { return head_.empty() && !in_body_; }
 
 private:
@@ -103,38 +107,6 @@ private:
     bool in_body_ = false;
     std::uint64_t body_left_ = 0;
     response current_;
-};
-
-// The last response head read whole and without error, and what it said. A server answers
-// the same request with the same head, and comparing its bytes costs a fraction of reading
-// them (bench_http: tern-server's response 52 ns read, 8.7 ns recalled; nginx's 80 and 8.7). Input that
-// starts with those bytes has that head and no other: a head ends at its first empty line,
-// and the bytes hold exactly one, at their end.
-class http_head_memo {
-public:
-    static constexpr std::size_t max_bytes = 512; // longer heads are not kept
-    // The head at the front of `in`, if it is the one kept: its size, and what it said.
-    bool recall(std::string_view in, http_response_reader::response& r, std::uint64_t& body, std::size_t& size) {
-        if (bytes_.empty() || in.size() < bytes_.size() || in.compare(0, bytes_.size(), bytes_) != 0) return false;
-        r = r_;
-        body = body_;
-        size = bytes_.size();
-        ++hits_;
-        return true;
-    }
-    void remember(std::string_view head, http_response_reader::response r, std::uint64_t body) {
-        if (head.size() > max_bytes) return;
-        bytes_.assign(head);
-        r_ = r;
-        body_ = body;
-    }
-    std::uint64_t hits() const { return hits_; }
-
-private:
-    std::string bytes_;
-    http_response_reader::response r_;
-    std::uint64_t body_ = 0;
-    std::uint64_t hits_ = 0;
 };
 
 enum class workload : std::uint8_t { cps, rps, http, ping_pong, throughput };
@@ -298,7 +270,7 @@ private:
     load_options options_;
     const std::atomic<bool>& measuring_;
     std::string request_;       // the GET of rps/http (and cps before its last)
-    http_head_memo heads_;      // the server's last response head, for every connection's reader
+    http_response_reader::memo heads_; // the server's last response head, for every connection's reader
     std::string last_request_;  // cps, server closes first: the last GET asks it to
     std::string payload_;       // ping-pong message and bulk data
     std::uint32_t connections_; // this engine's share

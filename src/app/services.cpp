@@ -197,14 +197,7 @@ void source_service::on_peer_closed(tcp::stream& s) {
 namespace {
 
 // What the head of a request says, as far as it has been read.
-struct request_head {
-    bool bad = false;        // 400: the first thing wrong, once the head is complete
-    bool http10 = false;
-    bool close = false;      // "Connection: close"
-    bool keep = false;       // "Connection: keep-alive"
-    bool have_length = false;
-    std::size_t content_length = 0;
-};
+using request_head = http_request_head;
 
 // RFC 9110 §7.6.1: Connection is a comma-separated list of options.
 void read_connection(std::string_view value, request_head& r) {
@@ -263,15 +256,22 @@ bool read_field(std::string_view line, request_head& r) {
 
 } // namespace
 
-http_request read_request(std::string_view in, std::size_t max_request) {
+http_request read_request(std::string_view in, std::size_t max_request, http_request_memo* heads) {
     http_request out;
     request_head r;
-    // The head must end within max_request + 4 bytes (its empty line's CRLF included).
-    const std::size_t cap = in.size() > max_request ? max_request + 4 : in.size();
-    const std::size_t head = http::scan_head(in.substr(0, cap), [&](std::string_view line, bool first) {
-        if (r.bad) return;
-        r.bad = !(first ? read_request_line(line, r) : read_field(line, r));
-    });
+    std::size_t head = 0;
+    if (const request_head* known = heads ? heads->recall(in) : nullptr) {
+        r = *known;
+        head = heads->size();
+    } else {
+        // The head must end within max_request + 4 bytes (its empty line's CRLF included).
+        const std::size_t cap = in.size() > max_request ? max_request + 4 : in.size();
+        head = http::scan_head(in.substr(0, cap), [&](std::string_view line, bool first) {
+            if (r.bad) return;
+            r.bad = !(first ? read_request_line(line, r) : read_field(line, r));
+        });
+        if (heads && head > 0 && !r.bad && head <= max_request + 4) heads->remember(in.substr(0, head), r);
+    }
     if (head == 0) {
         // RFC 6585 §5: a head over the limit, complete or not, is refused.
         if (in.size() > max_request) out.what = http_request::kind::head_too_large;
@@ -331,7 +331,7 @@ void http_service::received(tcp::stream& s, const tcp::rx_data& data) {
 
 std::size_t http_service::answer(tcp::stream& s, std::string_view in) {
     for (std::size_t used = 0;;) {
-        const http_request r = read_request(in.substr(used), options_.max_request);
+        const http_request r = read_request(in.substr(used), options_.max_request, &heads_);
         switch (r.what) {
         case http_request::kind::incomplete: return used;
         case http_request::kind::bad_request: return fail(s, "400 Bad Request");

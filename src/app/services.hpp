@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "app/http_head.hpp"
 #include "core/object_pool.hpp"
 #include "core/stats.hpp"
 #include "tern/tcp.hpp"
@@ -141,7 +142,18 @@ struct http_request {
     bool keep_alive = true; // the connection persists after the response
     bool http10 = false;    // an HTTP/1.0 request (told "Connection: keep-alive" if it persists)
 };
-http_request read_request(std::string_view in, std::size_t max_request);
+// What a request head says, as read_request reads it.
+struct http_request_head {
+    bool bad = false;        // 400: the first thing wrong, once the head is complete
+    bool http10 = false;
+    bool close = false;      // "Connection: close"
+    bool keep = false;       // "Connection: keep-alive"
+    bool have_length = false;
+    std::size_t content_length = 0;
+};
+using http_request_memo = http::head_memo<http_request_head>;
+// With a memo (one per service), a head that is the memo's is not read again.
+http_request read_request(std::string_view in, std::size_t max_request, http_request_memo* heads = nullptr);
 
 struct http_options {
     std::size_t body_size = 13;          // bytes of response body
@@ -165,6 +177,7 @@ private:
 
     http_options options_;
     std::string keep_alive_, close_, keep_alive_10_; // whole responses: head and body
+    http_request_memo heads_;                        // the last request head read
 };
 
 } // namespace tern::app

@@ -237,7 +237,7 @@ TEST(http_response_reader, a_memo_of_the_last_head_reads_the_same) {
     };
     std::string all;
     for (const auto& r : responses) all += r;
-    auto steps = [&](http_head_memo* memo, std::size_t cut) {
+    auto steps = [&](http_response_reader::memo* memo, std::size_t cut) {
         http_response_reader r;
         std::vector<std::string> out;
         for (std::string_view piece : {std::string_view(all).substr(0, cut), std::string_view(all).substr(cut)}) {
@@ -254,10 +254,10 @@ TEST(http_response_reader, a_memo_of_the_last_head_reads_the_same) {
         return out;
     };
     for (std::size_t cut = 0; cut <= all.size(); ++cut) {
-        http_head_memo memo;
+        http_response_reader::memo memo;
         ASSERT_EQ(steps(&memo, cut), steps(nullptr, cut)) << "cut at " << cut;
     }
-    http_head_memo memo;
+    http_response_reader::memo memo;
     steps(&memo, 0);
     EXPECT_EQ(memo.hits(), 2u); // the second and third responses; every other head differs from the one before
 }

@@ -437,6 +437,37 @@ TEST(read_request, is_incomplete_until_the_last_byte_of_its_body) {
     EXPECT_FALSE(r.http10);
 }
 
+// A memo of the last head changes nothing read_request says: requests whose heads are the
+// memo's, extend it, differ from it in a byte, are cut short of it, or carry a body give
+// the same answer (what, size, keep-alive, HTTP/1.0) with the memo as without, at every
+// length of the input; and the memo is used when the same head comes again.
+TEST(read_request, a_memo_of_the_last_head_reads_the_same) {
+    const std::vector<std::string> requests = {
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\n\r\n",                                   // the memo's head
+        "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",            // longer, same start
+        "GET / HTTP/1.0\r\nHost: a\r\n\r\n",                                   // one byte differs
+        "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab",                       // its body not all in
+        "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        "GET / HTTP/1.1\r\nHost: a\r\n",                                         // cut short of a head
+    };
+    auto said = [](const app::http_request& r) {
+        return std::to_string(int(r.what)) + " " + std::to_string(r.size) + " " + std::to_string(r.keep_alive) + " " +
+               std::to_string(r.http10);
+    };
+    app::http_request_memo memo;
+    for (const auto& request : requests)
+        for (std::size_t n = 0; n <= request.size(); ++n) {
+            const std::string_view in = std::string_view(request).substr(0, n);
+            ASSERT_EQ(said(app::read_request(in, 1024, &memo)), said(app::read_request(in, 1024))) << request << n;
+        }
+    EXPECT_GT(memo.hits(), 0u);
+    app::http_request_memo fresh;
+    for (const auto& request : requests) (void)app::read_request(request, 1024, &fresh);
+    EXPECT_EQ(fresh.hits(), 3u); // the second GET's head, and the second and third POSTs' heads
+}
+
 // RFC 9110 §5.1: field names are case-insensitive; RFC 9110 §7.6.1: so are the options.
 TEST(read_request, knows_its_fields_in_any_case) {
     const std::string head = "POST / HTTP/1.1\r\nCONTENT-LENGTH: 2\r\ncOnNeCtIoN: Keep-Alive, CLOSE\r\n\r\n";
