@@ -270,7 +270,7 @@ http_request read_request(std::string_view in, std::size_t max_request, http_req
             if (r.bad) return;
             r.bad = !(first ? read_request_line(line, r) : read_field(line, r));
         });
-        if (heads && head > 0 && !r.bad && head <= max_request + 4) heads->remember(in.substr(0, head), r);
+        if (heads && head > 0 && !r.bad) heads->remember(in.substr(0, head), r);
     }
     if (head == 0) {
         // RFC 6585 §5: a head over the limit, complete or not, is refused.
