@@ -30,6 +30,7 @@
 #include <rte_mbuf.h>
 #include <unistd.h>
 
+#include "eal_bench.hpp"
 #include "core/engine.hpp"
 #include "core/neighbor_cache.hpp"
 #include "dpdk/mempool.hpp"
@@ -259,30 +260,7 @@ BENCHMARK(bm_input_ack_duplicate);
 
 // ---- the endpoint on an engine ------------------------------------------------------------
 
-// The EAL, brought up by the first benchmark that needs mbufs, as the tests do (no
-// hugepages, no PCI, a file prefix of our own); main() takes it down and removes the
-// runtime folder it leaves.
-bool eal_started = false;
-
-bool start_eal() {
-    static const bool ok = [] {
-        static std::string prefix = "tern_bench_" + std::to_string(getpid());
-        const char* args[] = {"bench_tcp", "--no-huge", "-m", "256", "--no-pci", "--no-telemetry",
-                              "--log-level", "*:error", "--file-prefix", prefix.c_str()};
-        if (rte_eal_init(int(std::size(args)), const_cast<char**>(args)) < 0) return false;
-        eal_started = true;
-        return true;
-    }();
-    return ok;
-}
-
-void stop_eal() {
-    if (!eal_started) return;
-    const std::string runtime_dir = rte_eal_get_runtime_dir();
-    rte_eal_cleanup();
-    std::error_code ignored;
-    std::filesystem::remove_all(runtime_dir, ignored);
-}
+using bench::start_eal;
 
 // Receives nothing; frees (and counts) everything sent, keeping a copy of the last frame
 // while `keep_last` is set.
@@ -455,11 +433,4 @@ BENCHMARK(bm_endpoint_data_in_order)->Arg(64)->Arg(1448);
 
 } // namespace
 
-int main(int argc, char** argv) {
-    benchmark::Initialize(&argc, argv);
-    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-    benchmark::RunSpecifiedBenchmarks();
-    benchmark::Shutdown();
-    stop_eal();
-    return 0;
-}
+int main(int argc, char** argv) { return tern::bench::run_benchmarks(argc, argv); }
