@@ -104,6 +104,7 @@ public:
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_ ? (*drops_)[std::size_t(d)] : 0; }
+    bool dropped_any() const { return drops_ != nullptr; }
     const connection_stats& stats() const { return stats_; }
     tcp_info info() const; // TCP_INFO
     // Bytes of the buffers and tables this connection allocates on demand: the send ring,

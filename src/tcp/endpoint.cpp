@@ -357,7 +357,14 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
 // (the peer's RFC 6191 TIME-WAIT reuse compares TSvals across connections; Linux keys its
 // offsets the same way). An offset the application set is kept.
 connection_options endpoint_core::with_ts_offset(connection_options options, const flow& f) const {
-    if (!options.ts_offset) options.ts_offset = std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value}));
+    if (options.ts_offset) return options;
+    // One pair of addresses carries most connections (a load generator's to its target, a
+    // server's from one client), and the offset is a function of the pair alone: the last
+    // one is kept rather than hashed again for every connection.
+    if (!ts_memo_ || ts_memo_->local != f.local.addr || ts_memo_->remote != f.remote.addr)
+        ts_memo_ = ts_offset_memo{f.local.addr, f.remote.addr,
+                                  std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value}))};
+    options.ts_offset = ts_memo_->offset;
     return options;
 }
 
@@ -752,9 +759,11 @@ void endpoint_core::settle(stream_state& s) {
 }
 
 void endpoint_core::free_retired() {
+    if (retired_.empty()) return; // most calls: it runs after every call into the endpoint
     for (stream_state* s : retired_) {
         // Keep the drop totals of connections that are gone (tcp_endpoint::counters).
-        for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
+        if (s->conn_.dropped_any())
+            for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
         delete s;
     }
     stats_.freed.add(retired_.size());

@@ -196,6 +196,11 @@ private:
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key
     siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets
+    struct ts_offset_memo {
+        ipv4_addr local, remote;
+        std::uint32_t offset;
+    };
+    mutable std::optional<ts_offset_memo> ts_memo_; // the last pair's offset (with_ts_offset)
     syn_cookies cookies_;          // with a key of their own
     std::array<std::uint16_t, 1024> port_cursors_; // ephemeral search counters, by (local, remote) triple
     // The last destination every ephemeral port was found taken for, and erasures_ then:

@@ -100,10 +100,13 @@ public:
     }
 
     // The bytes [offset, offset + len) from the front, as pieces in order (ring bytes that
-    // wrap make two). Valid until the next call on the buffer.
+    // wrap make two). Valid until the next call on the buffer, or the next view() of any
+    // buffer of this thread: the pieces lie in one list per thread, as a segment is emitted
+    // before the next is cut (a list per buffer cost every connection an allocation).
     tx_payload view(std::uint32_t offset, std::uint32_t len) const {
         assert(offset + len <= size_);
-        pieces_.clear();
+        std::vector<tx_piece>& pieces = view_pieces();
+        pieces.clear();
         if (len == 0) return {};
         std::uint32_t ring_at = ring_head_; // ring position of the current ring extent
         for (const extent& e : extents_) {
@@ -114,12 +117,12 @@ public:
             }
             const std::uint32_t k = std::min(len, e.len - offset);
             if (e.owner) {
-                pieces_.push_back({{e.data + offset, k}, e.owner});
+                pieces.push_back({{e.data + offset, k}, e.owner});
             } else {
                 const std::uint32_t start = (ring_at + offset) % ring_cap_;
                 const std::uint32_t first = std::min(k, ring_cap_ - start);
-                pieces_.push_back({{storage_.get() + start, first}, nullptr});
-                if (k > first) pieces_.push_back({{storage_.get(), k - first}, nullptr});
+                pieces.push_back({{storage_.get() + start, first}, nullptr});
+                if (k > first) pieces.push_back({{storage_.get(), k - first}, nullptr});
                 ring_at = (ring_at + e.len) % ring_cap_;
             }
             len -= k;
@@ -128,8 +131,8 @@ public:
         }
         assert(len == 0);
         std::size_t total = 0;
-        for (const tx_piece& p : pieces_) total += p.bytes.size();
-        return {pieces_, total};
+        for (const tx_piece& p : pieces) total += p.bytes.size();
+        return {pieces, total};
     }
 
     // Bytes the ring has allocated (for tests and the memory figures).
@@ -154,6 +157,10 @@ private:
     static spare_rings& spares() {
         thread_local spare_rings pool;
         return pool;
+    }
+    static std::vector<tx_piece>& view_pieces() {
+        thread_local std::vector<tx_piece> pieces;
+        return pieces;
     }
     static ring_ptr new_ring(std::uint32_t cap) {
         spare_rings& pool = spares();
@@ -227,7 +234,6 @@ private:
     std::uint32_t size_ = 0;      // ring bytes and handed-over bytes
     std::uint32_t last_ring_ = min_ring; // bytes of the last ring given back
     fifo<extent, 1> extents_; // copied bytes are one extent: one inline covers a plain stream
-    mutable std::vector<tx_piece> pieces_; // what view() returns points here
     release_fn release_;
     void* context_;
 };
