@@ -9,7 +9,9 @@
 // as an engine at a steady rate would: `rate` per second of virtual time.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <utility>
 
 #include <benchmark/benchmark.h>
 
@@ -90,8 +92,9 @@ struct life_rig {
 // The timed rounds, a function of their own for callgrind: `valgrind --tool=callgrind
 // --collect-atstart=no --toggle-collect='*timed_rounds*'` counts the instructions in them
 // alone; divided by the counter timed_units (every timed unit of every run Google Benchmark
-// made, where `units` is the last run's) that is instructions a connection or request.
-std::uint64_t timed_units = 0;
+// made of this benchmark, where `units` is the last run's) that is instructions a
+// connection or request. scripts/instructions does it.
+std::map<std::pair<app::load_counter, std::int64_t>, std::uint64_t> timed_units; // by (unit, argument)
 
 [[gnu::noinline]] void timed_rounds(benchmark::State& state, life_rig& r) {
     for (auto _ : state) r.round(10us);
@@ -122,8 +125,9 @@ void report(benchmark::State& state, life_rig& r, app::load_counter unit, std::u
     state.counters["client_ns"] = ns(r.client_time);
     state.counters["server_ns"] = ns(r.server_time);
     state.counters["units"] = double(units);
-    timed_units += units;
-    state.counters["timed_units"] = double(timed_units);
+    std::uint64_t& timed = timed_units[{unit, state.range(0)}];
+    timed += units;
+    state.counters["timed_units"] = double(timed);
     state.counters["errors"] = double(errors);
     state.counters["missed"] = double(r.get(app::load_counter::opens_missed));
     const auto sent = [&](sim_link::direction d) { return double(r.p.link_.counters(d).sent); };
@@ -141,7 +145,7 @@ void bm_cps(benchmark::State& state) {
     o.client_closes = false;
     life_rig r(o);
     if (!r.ready) return state.SkipWithError("set-up failed");
-    for (int i = 0; i < 20'000; ++i) r.round(10us); // warm: tables and pools in use
+    for (int i = 0; i < 5'000; ++i) r.round(10us); // warm: pools and tables in use (50 ms of virtual time)
     r.start_timing();
     const std::uint64_t before = r.get(app::load_counter::completed);
     const std::uint64_t errors = app::errors(r.gen->totals());
@@ -157,7 +161,7 @@ void bm_rps(benchmark::State& state) {
     auto o = http_load(app::workload::rps, 0, std::uint32_t(state.range(0)));
     life_rig r(o);
     if (!r.ready) return state.SkipWithError("set-up failed");
-    for (int i = 0; i < 20'000; ++i) r.round(10us);
+    for (int i = 0; i < 5'000; ++i) r.round(10us);
     if (r.get(app::load_counter::established) != std::uint64_t(state.range(0)))
         return state.SkipWithError("not every connection was established");
     r.start_timing();
