@@ -230,7 +230,7 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
         ("initial-rto-ms", po::value<unsigned>()->default_value(ms(c.initial_rto)), "initial retransmission timeout (1-60000 ms)")
         ("min-rto-ms", po::value<unsigned>()->default_value(ms(c.min_rto)), "lower bound of the retransmission timeout (1-60000 ms)")
         ("max-rto-ms", po::value<unsigned>()->default_value(ms(c.max_rto)), "upper bound of the retransmission timeout (1000-600000 ms)")
-        ("delayed-ack-ms", po::value<unsigned>()->default_value(ms(c.delayed_ack)), "delayed-ACK time (0-500 ms)")
+        ("delayed-ack-ms", po::value<unsigned>()->default_value(ms(c.delayed_ack)), "delayed-ACK time (0-499 ms: RFC 9293 §3.8.6.3, under 0.5 s)")
         ("challenge-acks", po::value<unsigned>()->default_value(c.challenge_acks_total_per_second),
          "challenge ACKs (RFC 5961) a second for the whole endpoint, as Linux's tcp_challenge_ack_limit: each "
          "second's budget lies between this and twice this (1-2147483647; 0 is refused, as it means no "
@@ -290,8 +290,8 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     // RFC 9293 §3.8.6.3: the delay MUST be less than 0.5 s.
     g.delayed_ack = std::chrono::milliseconds(in_range("delayed-ack-ms", 0, 499));
     // tcp_config takes 0 for "no endpoint-wide limit", where Linux's tcp_challenge_ack_limit
-    // of 0 sends none: refused rather than read either way. At most 2^31 - 1, so that a
-    // second's budget (up to twice the limit) fits its 32 bits.
+    // of 0 sends none: refused rather than read either way. At most 2^31 - 1, which is
+    // already no limit in practice.
     g.challenge_acks_total_per_second = in_range("challenge-acks", 1, 2147483647u);
     g.sack = !vm["no-sack"].as<bool>();
     g.timestamps = !vm["no-timestamps"].as<bool>();

@@ -617,12 +617,17 @@ void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
 
 // RFC 5961 §7 across the endpoint (tcp_config::challenge_acks_total_per_second): a budget
 // per one-second window, drawn between the limit and twice it.
+std::uint64_t challenge_budget(std::uint32_t limit, std::uint64_t draw) {
+    assert(limit > 0);
+    return std::uint64_t(limit) + draw % limit;
+}
+
 bool endpoint_core::take_challenge_ack(instant now) {
     const std::uint32_t limit = config_.challenge_acks_total_per_second;
     if (limit == 0) return true;
     if (!challenge_budget_start_ || now - *challenge_budget_start_ >= std::chrono::seconds(1)) {
         challenge_budget_start_ = now;
-        challenge_budget_ = limit + std::uint32_t(siphash(isn_key_, {std::uint64_t(now.time_since_epoch().count())}) % limit);
+        challenge_budget_ = challenge_budget(limit, siphash(isn_key_, {std::uint64_t(now.time_since_epoch().count())}));
     }
     if (challenge_budget_ == 0) {
         ++stats_.challenge_acks_limited;

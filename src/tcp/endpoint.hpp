@@ -90,6 +90,11 @@ private:
     std::uint32_t due_index_ = not_due;         // its place in the endpoint's output_due_
 };
 
+// RFC 5961 §7 for a whole endpoint, as Linux's tcp_challenge_ack_limit: the challenge ACKs
+// one second may send, drawn anew each second between `limit` and twice it from a random
+// `draw` (CVE-2016-5696). In 64 bits: twice a 32-bit limit need not fit 32.
+std::uint64_t challenge_budget(std::uint32_t limit, std::uint64_t draw);
+
 class endpoint_core final : public protocol_handler, private segment_sink {
 public:
     // `eng` must outlive the endpoint; the endpoint registers itself as its handler.
@@ -187,7 +192,7 @@ private:
     std::uint32_t time_wait_challenges_ = 0;
     // RFC 5961 §7 for the whole endpoint (tcp_config::challenge_acks_total_per_second).
     std::optional<instant> challenge_budget_start_;
-    std::uint32_t challenge_budget_ = 0;
+    std::uint64_t challenge_budget_ = 0;
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
     // Connections with deferred output due (connection::defer_output): flushed once per

@@ -73,8 +73,9 @@ expect "keep-alive values without --keepalive are refused" 2 "--keepalive-idle: 
 expect "a keep-alive count of 0 is refused" 2 "--keepalive-count: 0 is outside 1-255" -- -- --ip 198.18.0.2/24 --keepalive --keepalive-count 0
 expect "a negative MSL is refused" 2 "--msl: -1 is outside 0-600 seconds" -- -- --ip 198.18.0.2/24 --msl -1
 expect "a delayed ACK of 0.5 s or more is refused" 2 "--delayed-ack-ms: 500 is outside 0-499" -- -- --ip 198.18.0.2/24 --delayed-ack-ms 500
+expect "--help gives the delayed-ACK range that is taken" 0 "delayed-ACK time \(0-499 ms" -- -- --help
 expect "no challenge-ACK budget is refused (0: none on Linux, no limit to the library)" 2 "--challenge-acks: 0 is outside 1-2147483647" -- -- --ip 198.18.0.2/24 --challenge-acks 0
-expect "a challenge-ACK budget whose double overflows 32 bits is refused" 2 "--challenge-acks: 2147483648 is outside 1-2147483647" -- -- --ip 198.18.0.2/24 --challenge-acks 2147483648
+expect "a negative challenge-ACK budget is refused" 2 "--challenge-acks: .-1. is negative" -- -- --ip 198.18.0.2/24 --challenge-acks -1
 expect "an initial RTO below the minimum is refused" 2 "--initial-rto-ms: is outside --min-rto-ms to --max-rto-ms" -- -- --ip 198.18.0.2/24 --initial-rto-ms 100
 expect "a retry count that is not a number is named" 2 "syn-retries.*invalid" -- -- --ip 198.18.0.2/24 --syn-retries many
 expect "a tiny request limit is refused" 2 "--max-request: 10 is outside 64-16777216" -- -- --ip 198.18.0.2/24 --mode http --max-request 10

@@ -600,6 +600,19 @@ TEST(tcp_engine, vanished_peer_is_closed_by_keepalive_and_fin_wait_2_limit) {
     EXPECT_LE(p.server->pool.in_use(), server_in_use + (p.server->eng.stats().tx_packets.get() - tx_when_gone));
 }
 
+// The endpoint's challenge-ACK budget for a second lies between the limit and twice it,
+// whatever the limit a library user sets: drawn in 32 bits, a limit above 2^31 wrapped to a
+// budget far below it (0xffffffff with a draw of 5 gave 4).
+TEST(tcp_engine, challenge_ack_budget_holds_the_limit_at_any_size) {
+    for (const std::uint32_t limit : {1u, 1000u, 0x80000000u, 0xffffffffu})
+        for (const std::uint64_t draw : {0ull, 5ull, 0x7fffffffull, 0xfffffffeull, ~0ull}) {
+            const std::uint64_t budget = tcp::challenge_budget(limit, draw);
+            EXPECT_GE(budget, limit) << limit << " " << draw;
+            EXPECT_LT(budget, 2 * std::uint64_t(limit)) << limit << " " << draw;
+        }
+    EXPECT_EQ(tcp::challenge_budget(0xffffffffu, 5), 0xffffffffull + 5);
+}
+
 // Blind injection (RFC 5961; issue 11): for 2 s, into 16 established connections, an
 // attacker who knows their 4-tuples (not their sequence numbers) sends the server RSTs,
 // SYNs and data at 200,000 segments a second of the link's clock: in-window RSTs a little
