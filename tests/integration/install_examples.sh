@@ -33,50 +33,32 @@ check "pkg-config finds tern in the prefix (and libdpdk through it)" 'pc --exist
 sanitize=$(meson introspect --buildoptions "$BUILD" | python3 -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "b_sanitize"))')
 extra=()
 [ "$sanitize" != "none" ] && extra=("-fsanitize=$sanitize")
-c++ -std=c++20 "${extra[@]}" -o "$WORK/echo_server" "$TERN_ROOT/examples/echo_server.cpp" $(pc --cflags --libs) \
-    >"$WORK/cc.log" 2>&1
-check "examples/echo_server builds with pkg-config's flags alone" '[ -x "$WORK/echo_server" ]' || cat "$WORK/cc.log"
+for example in echo_server counter_server http_client; do
+    c++ -std=c++20 "${extra[@]}" -o "$WORK/$example" "$TERN_ROOT/examples/$example.cpp" $(pc --cflags --libs) \
+        >"$WORK/cc_$example.log" 2>&1
+    check "examples/$example builds with pkg-config's flags alone" '[ -x "$WORK/$example" ]' || cat "$WORK/cc_$example.log"
+done
 check "the flags reach no header in the source tree" '! pc --cflags | grep -q -- "$TERN_ROOT/\(src\|include\)"'
 ldd_out=$(LD_LIBRARY_PATH=$lib_dir ldd "$WORK/echo_server" 2>&1)
 check "the example loads the installed libtern" 'grep -q "libtern.so.* => $DEST" <<<"$ldd_out"' || echo "$ldd_out"
 
 tap_in_ns "$NS" tern0 198.18.0.1/24
 
-# echo_round NAME BINARY PREFIX: the example serves 198.18.0.2:7 for at most 20 s; three
-# lines and 64 KiB from the kernel come back whole, and it stops by itself.
-echo_round() {
-    local name=$1 bin=$2 prefix=$3
-    ip netns exec "$NS" ip link set tern0 up
-    LD_LIBRARY_PATH=$lib_dir ip netns exec "$NS" env LD_LIBRARY_PATH="$lib_dir" "$bin" $EAL_MEM --no-pci -l 0 \
-        --file-prefix "$prefix" --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --port 7 --seconds 20 \
+# serve NAME BINARY PREFIX PORT CLIENT: the example serves 198.18.0.2:PORT (for 20 s at
+# most) while CLIENT, a python3 program run in the namespace, talks to it and prints "ok"
+# when what came back is right; then SIGINT stops it, cleanly.
+serve() {
+    local name=$1 bin=$2 prefix=$3 port=$4 client=$5
+    ip netns exec "$NS" env LD_LIBRARY_PATH="$lib_dir" "$bin" $EAL_MEM --no-pci -l 0 \
+        --file-prefix "$prefix" --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --port "$port" --seconds 20 \
         >"$WORK/$prefix.log" 2>&1 &
     local pid=$!
     TERN_PIDS+=($pid)
     for _ in $(seq 1 100); do grep -q "listening" "$WORK/$prefix.log" && break; sleep 0.1; done
+    # net_tap takes the kernel side down as it starts: up again, addressed as before.
     ip netns exec "$NS" ip link set tern0 up
-    ip netns exec "$NS" timeout 15 python3 - >"$WORK/$prefix.client" 2>&1 <<'PY'
-import os, socket, time
-deadline = time.time() + 10
-while True:  # the TAP's kernel side comes up with tern: retry the first connect briefly
-    try:
-        s = socket.create_connection(("198.18.0.2", 7), timeout=2)
-        break
-    except OSError:
-        if time.time() > deadline:
-            raise
-        time.sleep(0.2)
-sent = b"one\ntwo\nthree\n" + os.urandom(64 * 1024)
-s.sendall(sent)
-s.shutdown(socket.SHUT_WR)
-got = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    got += chunk
-print("echoed" if got == sent else f"different: sent {len(sent)} got {len(got)}")
-PY
-    check "$name: the kernel's bytes come back whole, then the close" 'grep -q "^echoed$" "$WORK/$prefix.client"' ||
+    ip netns exec "$NS" timeout 15 python3 -c "$client" >"$WORK/$prefix.client" 2>&1
+    check "$name: the kernel's client gets the right answers" 'grep -q "^ok$" "$WORK/$prefix.client"' ||
         { cat "$WORK/$prefix.client"; tail -5 "$WORK/$prefix.log"; }
     kill -INT "$pid" 2>/dev/null
     wait "$pid"
@@ -85,5 +67,65 @@ PY
     check "$name: stops cleanly on SIGINT" '[ "$rc" -eq 0 ] && grep -q "stopped, 0 connection(s) open" "$WORK/$prefix.log"' ||
         tail -5 "$WORK/$prefix.log"
 }
-echo_round "installed copy" "$WORK/echo_server" "tern_lib_i_$$"
-echo_round "in-tree copy" "$BUILD/examples/echo_server" "tern_lib_t_$$"
+
+# A connect that the TAP's kernel side, just up again, may refuse for a moment.
+CONNECT='
+import os, socket, time
+def connect(port):
+    deadline = time.time() + 10
+    while True:
+        try:
+            return socket.create_connection(("198.18.0.2", port), timeout=2)
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.2)
+def read_all(s):
+    got = b""
+    while chunk := s.recv(65536):
+        got += chunk
+    return got
+'
+ECHO_CLIENT=$CONNECT'
+s = connect(7)
+sent = b"one\ntwo\nthree\n" + os.urandom(64 * 1024)
+s.sendall(sent)
+s.shutdown(socket.SHUT_WR)
+got = read_all(s)
+print("ok" if got == sent else f"different: sent {len(sent)} got {len(got)}")
+'
+COUNTER_CLIENT=$CONNECT'
+s = connect(9000)
+s.sendall(b"a\nbb\n")
+s.sendall(b"ccc\n")
+s.shutdown(socket.SHUT_WR)
+got = read_all(s)
+want = b"1 2 a\n2 5 bb\n3 9 ccc\n"
+print("ok" if got == want else f"different: {got!r}")
+'
+for copy in installed in-tree; do
+    dir=$WORK
+    [ "$copy" = in-tree ] && dir=$BUILD/examples
+    serve "echo_server, $copy copy" "$dir/echo_server" "tern_lib_e_${copy}_$$" 7 "$ECHO_CLIENT"
+    serve "counter_server, $copy copy" "$dir/counter_server" "tern_lib_c_${copy}_$$" 9000 "$COUNTER_CLIENT"
+done
+
+# http_client against nginx on the kernel side: the body of a page whose bytes we know.
+start_nginx "$NS" "$WORK/nginx" 198.18.0.1:8080 64
+head -c 20000 /dev/urandom | base64 >"$WORK/nginx/www/page.txt"
+for copy in installed in-tree; do
+    dir=$WORK
+    [ "$copy" = in-tree ] && dir=$BUILD/examples
+    ip netns exec "$NS" env LD_LIBRARY_PATH="$lib_dir" timeout 20 "$dir/http_client" $EAL_MEM --no-pci -l 0 \
+        --file-prefix "tern_lib_h_${copy}_$$" --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 \
+        http://198.18.0.1:8080/page.txt >"$WORK/body_$copy" 2>"$WORK/http_$copy.log"
+    rc=$?
+    check "http_client, $copy copy: fetches the page from nginx byte for byte" \
+        '[ "$rc" -eq 0 ] && cmp -s "$WORK/body_$copy" "$WORK/nginx/www/page.txt"' || tail -5 "$WORK/http_$copy.log"
+    ip netns exec "$NS" env LD_LIBRARY_PATH="$lib_dir" timeout 20 "$dir/http_client" $EAL_MEM --no-pci -l 0 \
+        --file-prefix "tern_lib_h404_${copy}_$$" --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 \
+        http://198.18.0.1:8080/missing >/dev/null 2>"$WORK/http404_$copy.log"
+    rc=$?
+    check "http_client, $copy copy: a 404 exits 1 and says so" '[ "$rc" -eq 1 ] && grep -q "status 404" "$WORK/http404_$copy.log"' ||
+        tail -5 "$WORK/http404_$copy.log"
+done
