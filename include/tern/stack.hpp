@@ -57,6 +57,7 @@ public:
     // config.engines engines, one per lcore of the EAL's (-l). Once.
     status<error> create(const engine_config& config);
 
+    // 0 before create(). What follows needs create() to have succeeded (asserted).
     std::size_t engine_count() const;
     // For tern::tcp::tcp_endpoint: one per engine, made before run() and destroyed after it.
     engine& engine_at(std::size_t i);

@@ -1,6 +1,7 @@
 // tern/stack.hpp: the public start-up, over the EAL (src/dpdk/eal) and the runtime.
 #include "tern/stack.hpp"
 
+#include <cassert>
 #include <optional>
 #include <utility>
 
@@ -45,15 +46,22 @@ status<stack::error> stack::create(const engine_config& config) {
 
 std::size_t stack::engine_count() const { return parts_->rt ? parts_->rt->engine_count() : 0; }
 
-engine& stack::engine_at(std::size_t i) { return parts_->rt->engine_at(i); }
-
-void stack::add_poller(std::size_t i, std::function<void(instant)> f) {
-    parts_->rt->engine_at(i).add_poller(std::move(f));
+engine& stack::engine_at(std::size_t i) {
+    assert(parts_->rt && i < parts_->rt->engine_count());
+    return parts_->rt->engine_at(i);
 }
 
-instant stack::now() const { return parts_->rt->now(); }
+void stack::add_poller(std::size_t i, std::function<void(instant)> f) { engine_at(i).add_poller(std::move(f)); }
 
-void stack::run(const std::atomic<bool>& stop) { parts_->rt->run(stop); }
+instant stack::now() const {
+    assert(parts_->rt);
+    return parts_->rt->now();
+}
+
+void stack::run(const std::atomic<bool>& stop) {
+    assert(parts_->rt);
+    parts_->rt->run(stop);
+}
 
 std::vector<std::pair<std::string, std::uint64_t>> stack::counters() const {
     std::vector<std::pair<std::string, std::uint64_t>> out;
