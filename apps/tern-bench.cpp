@@ -22,6 +22,7 @@
 
 #include "bench/capacity.hpp"
 #include "common/json.hpp"
+#include "common/tool.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -194,16 +195,9 @@ std::string run(const argv_t& argv, const fs::path& log, std::chrono::seconds li
     return out;
 }
 
-// Is `tool` on PATH? A missing tool is an error naming the Debian package.
-bool on_path(const std::string& tool) {
-    const char* path = std::getenv("PATH");
-    std::stringstream ss(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-    for (std::string dir; std::getline(ss, dir, ':');)
-        if (::access((fs::path(dir) / tool).c_str(), X_OK) == 0) return true;
-    return false;
-}
+// A missing tool is an error naming the Debian package.
 void require(const std::string& tool, const std::string& package) {
-    if (!on_path(tool))
+    if (!tern::tool::on_path(tool))
         throw std::runtime_error(tool + " not found: install the Debian package " + package +
                                  " (scripts/common.sh install_deps does)");
 }

@@ -16,9 +16,15 @@
 #include <thread>
 #include <vector>
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "app/flood.hpp"
 #include "app/load.hpp"
 #include "common/cli.hpp"
+#include "common/tool.hpp"
+#include "load/plot.hpp"
 #include "load/report.hpp"
 #include "dpdk/eal.hpp"
 #include "tern/tcp.hpp"
@@ -35,6 +41,7 @@ struct run_options {
     double run_seconds = 0;
     double interval = 1; // seconds between progress lines
     std::optional<std::string> json;
+    std::optional<std::string> plot; // a PNG, drawn by gnuplot
     std::uint32_t max_flows = 0;
     cli::tcp_settings tcp; // engine-wide config and the options of every connection
     std::optional<app::flood_options> flood; // --flood-rate: a SYN flood beside the workload
@@ -188,6 +195,10 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     r.interval = vm["interval"].as<double>();
     if (!(r.interval >= 0.1 && r.interval <= 10)) throw std::invalid_argument("--interval: must be within 0.1-10 seconds");
     if (vm.count("json")) r.json = writable("json", vm["json"].as<std::string>());
+    if (vm.count("plot")) {
+        r.plot = writable("plot", vm["plot"].as<std::string>());
+        if (!tool::on_path("gnuplot")) throw std::invalid_argument("--plot: gnuplot not found: install gnuplot-nox");
+    }
     r.max_flows = vm["max-flows"].as<unsigned>();
     if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
     r.tcp = cli::tcp_options_from(vm);
@@ -291,6 +302,19 @@ std::vector<histogram> merged_series(const std::vector<std::unique_ptr<app::load
     return out;
 }
 
+// Runs a tool to its end, its output ours; its exit code (127: it could not be started).
+int run_tool(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return 127;
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 bool write_file(const fs::path& path, const std::string& text) {
     std::ofstream f(path);
     f << text;
@@ -305,12 +329,30 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
+// The report drawn into `png` by gnuplot, from a script beside it (FILE.png: FILE.gnuplot),
+// which is kept to redraw or change. False, with the reason on stderr, if it could not be.
+bool plot(const load::report& r, const std::string& png, const char* app) {
+    const fs::path script = fs::path(png).replace_extension(".gnuplot");
+    if (!write_file(script, load::gnuplot_script(r, png))) {
+        std::cerr << app << ": --plot: cannot write " << script.string() << "\n";
+        return false;
+    }
+    const int rc = run_tool({"gnuplot", script.string()});
+    if (rc != 0) {
+        std::cerr << app << ": --plot: gnuplot " << script.string() << " exited " << rc
+                  << (rc == 127 ? " (not found: install gnuplot-nox)" : "") << "\n";
+        return false;
+    }
+    return true;
+}
+
 // tern-load merge A.json B.json ... [--json OUT]: one report of runs on many hosts. Without
 // --json the merged JSON goes to standard output; with it, a summary does.
 int merge_main(int argc, char** argv) {
     po::options_description desc("tern-load merge options");
     desc.add_options()("help,h", "this text")
         ("json", po::value<std::string>(), "write the merged report here (default: standard output)")
+        ("plot", po::value<std::string>(), "draw the merged report into this PNG (with gnuplot)")
         ("report", po::value<std::vector<std::string>>()->required(), "tern-load --json reports, two or more");
     po::positional_options_description files;
     files.add("report", -1);
@@ -338,6 +380,7 @@ int merge_main(int argc, char** argv) {
         std::cerr << "tern-load merge: " << e.what() << "\n";
         return 2;
     }
+    if (vm.count("plot") && !plot(merged, vm["plot"].as<std::string>(), "tern-load merge")) return 1;
     const std::string text = load::to_json(merged);
     if (!vm.count("json")) {
         std::cout << text;
@@ -382,6 +425,8 @@ int main(int argc, char** argv) {
         ("warmup", po::value<double>()->default_value(0), "seconds excluded from the results at the start")
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0.1-10; the time column has 0.1 s steps)")
         ("json", po::value<std::string>(), "write the final report to this file as JSON (tern-load merge reads it)")
+        ("plot", po::value<std::string>(), "draw the rate, p50 and p99 per second and the latency percentiles into "
+                                           "this PNG (with gnuplot; its script beside it)")
         ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, and as many TIME-WAIT records apart from them")
         ("flood-rate", po::value<double>(), "testing: a SYN flood beside the workload, spoofed SYNs a second to the "
                                             "target (0: as fast as the port takes); needs --flood-sources")
@@ -518,7 +563,7 @@ int main(int argc, char** argv) {
     if (!did_work) std::printf("tern-load: FAILED: nothing was done in the measured time\n");
     std::fflush(stdout);
 
-    if (run.json) {
+    if (run.json || run.plot) {
         load::report r;
         r.workload = app::to_string(lo.kind);
         r.target = lo.target.to_string() + ":" + std::to_string(lo.target_port);
@@ -537,10 +582,11 @@ int main(int argc, char** argv) {
         r.connect_latency = connect;
         r.latency_series = merged_series(gens, &app::load_generator::latency_by_second);
         r.connect_series = merged_series(gens, &app::load_generator::connect_latency_by_second);
-        if (!write_file(*run.json, load::to_json(r))) {
+        if (run.json && !write_file(*run.json, load::to_json(r))) {
             std::cerr << "tern-load: --json: cannot write " << *run.json << "\n";
             return 1;
         }
+        if (run.plot && !plot(r, *run.plot, "tern-load")) return 1;
     }
     gens.clear(); // before the endpoints and the runtime they drive
     endpoints.clear();

@@ -4,7 +4,8 @@
 # writing --json; their merge must be the report of both runs' samples together: totals
 # summed, each histogram bucket the sum of the two, and every percentile the one those
 # merged buckets give (recomputed here, nearest rank, as src/core/histogram.hpp defines it),
-# never an average. Then reports that cannot be merged are refused with exit 2.
+# never an average. Then reports that cannot be merged are refused with exit 2. --plot draws
+# a run and the merge into PNGs.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
@@ -36,11 +37,18 @@ load() {
     local rc=$?
     check "$name: tern-load exits 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/$name.log"
 }
-load a --workload rps --target 198.18.0.2:80 --rate 1500 --connections 4 --duration 2
+load a --workload rps --target 198.18.0.2:80 --rate 1500 --connections 4 --duration 2 --plot "$WORK/a.png"
 load b --workload rps --target 198.18.0.2:80 --rate 700 --connections 2 --duration 3
-"$BUILD/apps/tern-load" merge "$WORK/a.json" "$WORK/b.json" --json "$WORK/merged.json" >"$WORK/merge.log" 2>&1
+"$BUILD/apps/tern-load" merge "$WORK/a.json" "$WORK/b.json" --json "$WORK/merged.json" --plot "$WORK/merged.png" \
+    >"$WORK/merge.log" 2>&1
 rc=$?
 check "merge of a and b exits 0 (got $rc)" "[ $rc -eq 0 ]" || cat "$WORK/merge.log"
+# --plot: a PNG (its 8-byte signature) that is more than a signature, and its script beside it.
+for png in a merged; do
+    check "--plot wrote $png.png, a PNG of $(stat -c %s "$WORK/$png.png" 2>/dev/null || echo no) bytes" \
+        "[ -s '$WORK/$png.png' ] && [ \$(stat -c %s '$WORK/$png.png') -gt 1000 ] && head -c 8 '$WORK/$png.png' | od -An -tx1 | grep -q '89 50 4e 47 0d 0a 1a 0a'"
+    check "--plot kept its gnuplot script $png.gnuplot" "grep -q pngcairo '$WORK/$png.gnuplot'"
+done
 
 # The merged report against what both runs' buckets give; prints one line per mismatch.
 cat >"$WORK/verify.py" <<'PY'
