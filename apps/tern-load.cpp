@@ -346,53 +346,54 @@ bool plot(const load::report& r, const std::string& png, const char* app) {
     return true;
 }
 
-// tern-load merge A.json B.json ... [--json OUT]: one report of runs on many hosts. Without
-// --json the merged JSON goes to standard output; with it, a summary does.
+// The reports of `names` merged; throws std::invalid_argument naming the file at fault.
+load::report merge_files(const std::vector<std::string>& names) {
+    if (names.size() < 2) throw std::invalid_argument("needs two reports or more (tern-load --json files)");
+    std::vector<load::report> reports;
+    for (const std::string& name : names) reports.push_back(load::from_json(read_file(name), name));
+    return load::merge(reports, names);
+}
+
+// tern-load merge A.json B.json ... [--json OUT] [--plot PNG]: one report of runs on many
+// hosts. Without --json the merged JSON goes to standard output; with it, a summary does.
 int merge_main(int argc, char** argv) {
     po::options_description desc("tern-load merge options");
     desc.add_options()("help,h", "this text")
         ("json", po::value<std::string>(), "write the merged report here (default: standard output)")
         ("plot", po::value<std::string>(), "draw the merged report into this PNG (with gnuplot)")
-        ("report", po::value<std::vector<std::string>>()->required(), "tern-load --json reports, two or more");
+        ("report", po::value<std::vector<std::string>>()->default_value({}, ""), "tern-load --json reports, two or more");
     po::positional_options_description files;
     files.add("report", -1);
     po::variables_map vm;
-    const char* usage = "usage: tern-load merge A.json B.json ... [--json OUT]";
+    const char* usage = "usage: tern-load merge A.json B.json ... [--json OUT] [--plot PNG]";
+    load::report merged;
     try {
         po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(files).run(), vm);
         if (vm.count("help")) {
             std::cout << usage << "\n" << desc;
             return 0;
         }
-        po::notify(vm);
+        merged = merge_files(vm["report"].as<std::vector<std::string>>());
     } catch (const po::error& e) {
         std::cerr << "tern-load merge: " << e.what() << "\n" << usage << "\n";
         return 2;
-    }
-    const auto names = vm["report"].as<std::vector<std::string>>();
-    load::report merged;
-    try {
-        if (names.size() < 2) throw std::invalid_argument("needs two reports or more");
-        std::vector<load::report> reports;
-        for (const std::string& name : names) reports.push_back(load::from_json(read_file(name), name));
-        merged = load::merge(reports, names);
     } catch (const std::invalid_argument& e) {
         std::cerr << "tern-load merge: " << e.what() << "\n";
         return 2;
     }
     if (vm.count("plot") && !plot(merged, vm["plot"].as<std::string>(), "tern-load merge")) return 1;
-    const std::string text = load::to_json(merged);
     if (!vm.count("json")) {
-        std::cout << text;
+        std::cout << load::to_json(merged);
         return 0;
     }
-    if (!write_file(vm["json"].as<std::string>(), text)) {
-        std::cerr << "tern-load merge: --json: cannot write " << vm["json"].as<std::string>() << "\n";
+    const std::string out = vm["json"].as<std::string>();
+    if (!write_file(out, load::to_json(merged))) {
+        std::cerr << "tern-load merge: --json: cannot write " << out << "\n";
         return 1;
     }
-    std::printf("tern-load merge: %zu reports, %s against %s, %.2f s measured\n", names.size(), merged.workload.c_str(),
-                merged.target.c_str(), merged.measured_s);
-    std::printf("%s%s", latency_line("request latency", load::of(merged.latency)).c_str(),
+    std::printf("tern-load merge: %" PRIu64 " runs, %s against %s, %.2f s measured\n%s%s", merged.hosts,
+                merged.workload.c_str(), merged.target.c_str(), merged.measured_s,
+                latency_line("request latency", load::of(merged.latency)).c_str(),
                 latency_line("connect", load::of(merged.connect_latency)).c_str());
     return 0;
 }
@@ -439,7 +440,7 @@ int main(int argc, char** argv) {
     int exit_code = 0;
     if (!cli::parse(cli::app_args(argc, argv), desc, vm, exit_code,
                     "usage: tern-load [EAL args] -- --ip ADDR/PREFIX --target IP[:PORT] --workload KIND [options]\n"
-                    "       tern-load merge A.json B.json ... [--json OUT]"))
+                    "       tern-load merge A.json B.json ... [--json OUT] [--plot PNG]"))
         return exit_code;
 
     runtime_options options;
