@@ -135,30 +135,46 @@ std::string to_json(const report& r) {
     return j.str();
 }
 
+namespace {
+
+// What the run was and what it counted (its histograms apart).
+report read_run(const json::value& v) {
+    report r;
+    r.workload = v.at("workload", "").as_string("workload");
+    r.target = v.at("target", "").as_string("target");
+    r.hosts = v.has("hosts") ? v.at("hosts", "").as_u64("hosts") : 1;
+    r.engines = v.at("engines", "").as_u64("engines");
+    r.connections = v.at("connections", "").as_u64("connections");
+    r.rate = v.at("rate", "").as_double("rate");
+    r.warmup_s = v.at("warmup_s", "").as_double("warmup_s");
+    r.measured_s = v.at("measured_s", "").as_double("measured_s");
+    const json::value& totals = v.at("totals", "");
+    if (totals.type != json::value::kind::object) throw std::invalid_argument("totals: not an object");
+    for (auto& [k, n] : totals.members) r.totals.emplace_back(k, n.as_u64("totals." + k));
+    r.errors = v.at("errors", "").as_u64("errors");
+    r.connections_open_at_end = v.at("connections_open_at_end", "").as_u64("connections_open_at_end");
+    r.flood_syns = v.at("flood_syns", "").as_u64("flood_syns");
+    r.ok = v.at("ok", "").as_bool("ok");
+    return r;
+}
+
+// The histograms' object, whose buckets must be this tern-load's to merge with its.
+const json::value& histograms_of(const json::value& v) {
+    const json::value& h = v.at("histograms", "");
+    const std::uint64_t bits = h.at("sub_bucket_bits", "histograms").as_u64("histograms.sub_bucket_bits");
+    if (bits != histogram::sub_bucket_bits)
+        throw std::invalid_argument("histograms.sub_bucket_bits: " + std::to_string(bits) + ", this tern-load's are " +
+                                    std::to_string(histogram::sub_bucket_bits));
+    return h;
+}
+
+} // namespace
+
 report from_json(std::string_view text, const std::string& name) {
     try {
         const json::value v = json::parse(text);
-        report r;
-        r.workload = v.at("workload", "").as_string("workload");
-        r.target = v.at("target", "").as_string("target");
-        r.hosts = v.has("hosts") ? v.at("hosts", "").as_u64("hosts") : 1;
-        r.engines = v.at("engines", "").as_u64("engines");
-        r.connections = v.at("connections", "").as_u64("connections");
-        r.rate = v.at("rate", "").as_double("rate");
-        r.warmup_s = v.at("warmup_s", "").as_double("warmup_s");
-        r.measured_s = v.at("measured_s", "").as_double("measured_s");
-        const json::value& totals = v.at("totals", "");
-        if (totals.type != json::value::kind::object) throw std::invalid_argument("totals: not an object");
-        for (auto& [k, n] : totals.members) r.totals.emplace_back(k, n.as_u64("totals." + k));
-        r.errors = v.at("errors", "").as_u64("errors");
-        r.connections_open_at_end = v.at("connections_open_at_end", "").as_u64("connections_open_at_end");
-        r.flood_syns = v.at("flood_syns", "").as_u64("flood_syns");
-        r.ok = v.at("ok", "").as_bool("ok");
-        const json::value& h = v.at("histograms", "");
-        const std::uint64_t bits = h.at("sub_bucket_bits", "histograms").as_u64("histograms.sub_bucket_bits");
-        if (bits != histogram::sub_bucket_bits)
-            throw std::invalid_argument("histograms.sub_bucket_bits: " + std::to_string(bits) + ", this tern-load's are " +
-                                        std::to_string(histogram::sub_bucket_bits));
+        report r = read_run(v);
+        const json::value& h = histograms_of(v);
         r.latency = histogram_from(h.at("latency", "histograms"), "histograms.latency");
         r.connect_latency = histogram_from(h.at("connect_latency", "histograms"), "histograms.connect_latency");
         r.latency_series = series_from(v.at("latency_by_second", ""), "latency_by_second");
