@@ -69,7 +69,7 @@ private:
             if (at_ >= text_.size() || text_[at_] != '"') fail("a key expected");
             std::string key = string();
             expect(':');
-            v.members.emplace_back(std::move(key), any(depth + 1));
+            v.members.push_back({std::move(key), any(depth + 1)});
         } while (take(','));
         expect('}');
     }

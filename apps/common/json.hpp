@@ -10,12 +10,14 @@
 
 namespace tern::json {
 
+struct member;
+
 struct value {
     enum class kind { null, boolean, number, string, array, object } type = kind::null;
     bool flag = false;
-    std::string text;                                 // a number's digits, or a string
-    std::vector<value> items;                         // array
-    std::vector<std::pair<std::string, value>> members; // object, in their order
+    std::string text;            // a number's digits, or a string
+    std::vector<value> items;    // array
+    std::vector<member> members; // object, in their order
 
     // Throw std::invalid_argument naming `where` (a file, a key path) when absent or not so.
     const value& at(const std::string& key, const std::string& where) const;
@@ -25,6 +27,11 @@ struct value {
     bool as_bool(const std::string& where) const;
     const std::vector<value>& as_array(const std::string& where) const;
     bool has(const std::string& key) const;
+};
+
+struct member {
+    std::string key;
+    value v;
 };
 
 // Parses a whole document; throws std::invalid_argument with the byte offset of what is wrong.
