@@ -123,8 +123,8 @@ public:
 
     // Rebuilds an exported histogram: its non-empty buckets as (index, count), and its exact
     // min, max and sum. False, and *this unchanged, when they cannot have come from one
-    // histogram: an index out of range, a count of 0, min or max outside the first or last
-    // bucket, or a sum outside count * [min, max].
+    // histogram: an index out of range or given twice, a count of 0, min or max outside the
+    // first or last bucket, or a sum outside count * [min, max].
     bool assign(std::span<const std::pair<std::size_t, std::uint64_t>> buckets, std::uint64_t min, std::uint64_t max,
                 u128 sum) {
         std::vector<std::uint64_t> counts(bucket_count, 0);

@@ -1,44 +1,61 @@
 #!/usr/bin/env bash
-# tern-load merge: two tern-load runs against one tern-server over memif (the set-up of
-# load_memif.sh, in a namespace made for this test, addresses from 198.18.0.0/15), each
-# writing --json; their merge must be the report of both runs' samples together: totals
-# summed, each histogram bucket the sum of the two, and every percentile the one those
-# merged buckets give (recomputed here, nearest rank, as src/core/histogram.hpp defines it),
-# never an average. Then reports that cannot be merged are refused with exit 2. --plot draws
-# a run and the merge into PNGs.
+# tern-load merge: two tern-loads at once against one tern-server, as two load hosts would,
+# each writing --json; their merge must be the report of both runs' samples together: totals
+# summed, each histogram bucket the sum of the two, and every percentile the one those merged
+# buckets give (recomputed here, nearest rank, as src/core/histogram.hpp defines it), never an
+# average. The three processes each have a TAP on one bridge, in a namespace made for this
+# test, on addresses from 198.18.0.0/15, and share the machine's cores. Then reports that
+# cannot be merged are refused with exit 2. --plot draws a run and the merge into PNGs.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
 set +e
 
 BUILD=${1:?build dir}
-WORK=$(mktemp -d)
-NS=tern-it-merge-$$
-SOCK=/run/tern-merge-$$.sock
-trap 'cleanup_ns; rm -rf "$WORK" "$SOCK"' EXIT
-make_ns "$NS"
+it_begin tern-it-merge
 EAL_MEM="--no-huge -m 512"
+in_ns() { ip netns exec "$NS" "$@"; }
+# No IPv6 on the links: the TAPs carry tern's traffic and ARP only.
+in_ns sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+in_ns ip link add br0 type bridge
+in_ns ip link set br0 up
+for tap in tsrv tla tlb; do
+    in_ns ip tuntap add dev $tap mode tap multi_queue
+    in_ns ip link set $tap master br0
+done
+# net_tap takes the kernel side of its TAP down as it attaches: up again, for 3 s.
+links_up() { for _ in $(seq 30); do for tap in "$@"; do in_ns ip link set "$tap" up; done; sleep 0.1; done; }
 SERVER_MAC=02:00:c6:12:00:02
-CLIENT_MAC=02:00:c6:12:00:01
 
-ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "tern_mgs_$$" \
-    --vdev=net_memif0,role=server,socket="$SOCK",rsize=14 -- --ip 198.18.0.2/24 --mac $SERVER_MAC \
-    --static-arp 198.18.0.1=$CLIENT_MAC --mode http --no-delay --duration 60 >"$WORK/server.log" 2>&1 &
+# Static ARP both ways: the loads' first SYNs do not wait for ARP across a link coming up.
+ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "tern_mgs_$$" --vdev=net_tap0,iface=tsrv -- \
+    --ip 198.18.0.2/24 --mac $SERVER_MAC --static-arp 198.18.0.11=02:00:c6:12:00:11 \
+    --static-arp 198.18.0.12=02:00:c6:12:00:12 --mode http --no-delay --duration 60 >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 TERN_PIDS+=("$SERVER_PID")
-sleep 1
+links_up tsrv
 
-# load NAME [tern-load args]: one run on lcore 1, its report in $WORK/NAME.json.
+# load NAME TAP HOST [tern-load args]: a tern-load on lcore 1 as 198.18.0.HOST on its TAP, in
+# the background; its report in $WORK/NAME.json, its exit code in $WORK/NAME.rc.
 load() {
-    local name=$1; shift
+    local name=$1 tap=$2 host=$3; shift 3
     timeout 30 ip netns exec "$NS" "$BUILD/apps/tern-load" $EAL_MEM --no-pci -l 1 --file-prefix "tern_mgc_${name}_$$" \
-        --vdev=net_memif0,role=client,socket="$SOCK",rsize=14 -- --ip 198.18.0.1/24 --mac $CLIENT_MAC \
+        --vdev=net_tap0,iface=$tap -- --ip 198.18.0.$host/24 --mac 02:00:c6:12:00:$host \
         --static-arp 198.18.0.2=$SERVER_MAC --json "$WORK/$name.json" "$@" >"$WORK/$name.log" 2>&1
-    local rc=$?
-    check "$name: tern-load exits 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/$name.log"
+    echo $? >"$WORK/$name.rc"
 }
-load a --workload rps --target 198.18.0.2:80 --rate 1500 --connections 4 --duration 2 --plot "$WORK/a.png"
-load b --workload rps --target 198.18.0.2:80 --rate 700 --connections 2 --duration 3
+load a tla 11 --workload rps --target 198.18.0.2:80 --rate 1000 --connections 4 --warmup 1 --duration 3 \
+    --plot "$WORK/a.png" &
+A=$!
+load b tlb 12 --workload rps --target 198.18.0.2:80 --rate 500 --connections 2 --warmup 1 --duration 3 &
+B=$!
+links_up tla tlb
+wait $A $B
+for name in a b; do
+    rc=$(cat "$WORK/$name.rc")
+    check "$name: tern-load exits 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/$name.log"
+done
+check "the server had both loads' connections at once" "grep -q 'conns 6 ' '$WORK/server.log'" || tail -8 "$WORK/server.log"
 "$BUILD/apps/tern-load" merge "$WORK/a.json" "$WORK/b.json" --json "$WORK/merged.json" --plot "$WORK/merged.png" \
     >"$WORK/merge.log" 2>&1
 rc=$?
@@ -109,5 +126,8 @@ merge_refused "one report alone" "needs two reports or more" "$WORK/a.json"
 
 kill -INT "$SERVER_PID"
 wait "$SERVER_PID"
+rc=$?
 TERN_PIDS=()
+check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]"
+
 exit 0
