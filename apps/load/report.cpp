@@ -160,6 +160,8 @@ report read_run(const json::value& v) {
 
 // The histograms' object, whose buckets must be this tern-load's to merge with its.
 const json::value& histograms_of(const json::value& v) {
+    if (!v.has("histograms"))
+        throw std::invalid_argument("no \"histograms\" (a report of a tern-load older than merge?)");
     const json::value& h = v.at("histograms", "");
     const std::uint64_t bits = h.at("sub_bucket_bits", "histograms").as_u64("histograms.sub_bucket_bits");
     if (bits != histogram::sub_bucket_bits)

@@ -145,6 +145,8 @@ TEST(load_report, malformed_reports_are_refused_by_name) {
     EXPECT_EQ(refused("[]"), "x.json: not an object");
     EXPECT_EQ(refused(with_replaced(good, "\"workload\"", "\"kind\"")), "x.json: no \"workload\"");
     EXPECT_EQ(refused(with_replaced(good, "\"responses\": 10", "\"responses\": -10")), "x.json: totals.responses: not an unsigned integer");
+    EXPECT_EQ(refused(with_replaced(good, "\"histograms\"", "\"old\"")),
+              "x.json: no \"histograms\" (a report of a tern-load older than merge?)");
     EXPECT_EQ(refused(with_replaced(good, "\"sub_bucket_bits\": 7", "\"sub_bucket_bits\": 8")),
               "x.json: histograms.sub_bucket_bits: 8, this tern-load's are 7");
     // 1000 ns falls in the bucket 1000-1003: 1001 names no bucket.
