@@ -21,6 +21,8 @@
 #include <boost/program_options.hpp>
 
 #include "bench/capacity.hpp"
+#include "common/json.hpp"
+#include "common/tool.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -42,6 +44,7 @@
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
+using tern::json::quote;
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
@@ -192,16 +195,9 @@ std::string run(const argv_t& argv, const fs::path& log, std::chrono::seconds li
     return out;
 }
 
-// Is `tool` on PATH? A missing tool is an error naming the Debian package.
-bool on_path(const std::string& tool) {
-    const char* path = std::getenv("PATH");
-    std::stringstream ss(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
-    for (std::string dir; std::getline(ss, dir, ':');)
-        if (::access((fs::path(dir) / tool).c_str(), X_OK) == 0) return true;
-    return false;
-}
+// A missing tool is an error naming the Debian package.
 void require(const std::string& tool, const std::string& package) {
-    if (!on_path(tool))
+    if (!tern::tool::on_path(tool))
         throw std::runtime_error(tool + " not found: install the Debian package " + package +
                                  " (scripts/common.sh install_deps does)");
 }
@@ -753,12 +749,11 @@ tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t
     return *p.run;
 }
 
-std::string json_string(const std::string& s);
 std::string json_number(std::optional<double> v);
 
 // Every run of the search, for results.json.
 std::string search_json(const tern::bench::search_result& r, const settings& cfg) {
-    std::string j = "{\"rule\": " + json_string(clean_run_rule.text()) + ", \"plan\": " + json_string(cfg.plan.text()) +
+    std::string j = "{\"rule\": " + quote(clean_run_rule.text()) + ", \"plan\": " + quote(cfg.plan.text()) +
                     ", \"run_s\": " + json_number(cfg.duration) + ", \"bounded\": " + (r.bounded ? "true" : "false") +
                     ", \"best_offered\": " +
                     json_number(r.best ? std::optional<double>(r.steps[*r.best].run.offered) : std::nullopt) +
@@ -769,7 +764,7 @@ std::string search_json(const tern::bench::search_result& r, const settings& cfg
              ", \"achieved\": " + json_number(s.run.achieved) + ", \"errors\": " + std::to_string(s.run.errors) +
              ", \"connects\": " + std::to_string(s.run.connects) + ", \"opens_missed\": " + std::to_string(s.run.opens_missed) +
              ", \"retransmits\": " + std::to_string(s.run.retransmits) + ", \"clean\": " + (s.clean() ? "true" : "false") +
-             ", \"unclean\": " + json_string(s.unclean) + "}";
+             ", \"unclean\": " + quote(s.unclean) + "}";
     }
     return j + "]}";
 }
@@ -900,7 +895,7 @@ std::vector<figure> tern_overload(const scenario& s, tern_context& t) {
     };
     t.extras.emplace_back(
         "overload",
-        "{\"base_rate\": " + json_number(base) + ", \"base_from\": " + json_string(base_from) +
+        "{\"base_rate\": " + json_number(base) + ", \"base_from\": " + quote(base_from) +
             ", \"offered\": " + json_number(2 * base) + ", \"run_s\": " + json_number(run_s) +
             ", \"stall_at_s\": " + json_number(stall_s) + ", \"resume_at_s\": " + json_number(resume_s) +
             ", \"pre_stall_conn_per_s\": " + json_number(f->pre_stall) + ", \"errors\": " +
@@ -908,9 +903,9 @@ std::vector<figure> tern_overload(const scenario& s, tern_context& t) {
             (p.run ? std::to_string(p.run->opens_missed) : "null") +
             ",\n    \"per_second\": " + series(tern::bench::whole_seconds(lines)) +
             ",\n    \"per_tenth\": " + series(lines) + ",\n    \"figures\": " +
-            json_string("[end_s, conn/s] pairs; peak: the best second; goodput: the mean of every second but the first "
-                        "(from idle), as % of the peak; recovery: from SIGCONT to the end of the first 0.1 s line ending "
-                        "after it at >= 90% of the last second before the stall") +
+            quote("[end_s, conn/s] pairs; peak: the best second; goodput: the mean of every second but the first "
+                  "(from idle), as % of the peak; recovery: from SIGCONT to the end of the first 0.1 s line ending "
+                  "after it at >= 90% of the last second before the stall") +
             "}");
     std::string note = "offered " + fmt_rate(2 * base) + " conn/s = 2 x " + fmt_rate(base) + " (" + base_from + ")";
     if (p.run)
@@ -980,19 +975,6 @@ std::string markdown(const std::vector<row>& rows) {
     return t;
 }
 
-std::string json_string(const std::string& s) {
-    std::string o = "\"";
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') o += '\\', o += char(c);
-        else if (c == '\n') o += "\\n";
-        else if (c < 0x20) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", c);
-            o += b;
-        } else o += char(c);
-    }
-    return o + "\"";
-}
 std::string json_number(std::optional<double> v) {
     if (!v) return "null";
     char b[64];
@@ -1000,10 +982,10 @@ std::string json_number(std::optional<double> v) {
     return b;
 }
 std::string json_figure(const figure& f, const metric& m) {
-    return "{\"value\": " + json_number(f.value) + ", \"unit\": " + json_string(m.unit) +
-           ", \"text\": " + json_string(f.value ? fmt_value(*f.value) + " " + m.unit : f.text) +
-           ", \"measured_by\": " + json_string(f.how) + ", \"command\": " + json_string(f.command) +
-           ", \"note\": " + json_string(f.note) + "}";
+    return "{\"value\": " + json_number(f.value) + ", \"unit\": " + quote(m.unit) +
+           ", \"text\": " + quote(f.value ? fmt_value(*f.value) + " " + m.unit : f.text) +
+           ", \"measured_by\": " + quote(f.how) + ", \"command\": " + quote(f.command) +
+           ", \"note\": " + quote(f.note) + "}";
 }
 
 std::string json(const std::vector<row>& rows, const settings& cfg,
@@ -1016,14 +998,14 @@ std::string json(const std::vector<row>& rows, const settings& cfg,
                     "  \"results\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i) {
         auto& r = rows[i];
-        j += "    {\"scenario\": " + json_string(r.scenario) + ", \"metric\": " + json_string(r.m.name) +
-             ", \"unit\": " + json_string(r.m.unit) + ", \"lower_is_better\": " + (r.m.lower_is_better ? "true" : "false") +
+        j += "    {\"scenario\": " + quote(r.scenario) + ", \"metric\": " + quote(r.m.name) +
+             ", \"unit\": " + quote(r.m.unit) + ", \"lower_is_better\": " + (r.m.lower_is_better ? "true" : "false") +
              ",\n     \"tern\": " + json_figure(r.tern, r.m) + ",\n     \"kernel\": " + json_figure(r.kernel, r.m) +
              ",\n     \"ratio\": " + json_number(ratio(r)) + "}" + (i + 1 < rows.size() ? "," : "") + "\n";
     }
     j += "  ]";
     // find_max: every run of the capacity search and the rule; overload: its seconds.
-    for (auto& [name, value] : extras) j += ",\n  " + json_string(name) + ": " + value;
+    for (auto& [name, value] : extras) j += ",\n  " + quote(name) + ": " + value;
     return j + "\n}\n";
 }
 
@@ -1031,15 +1013,15 @@ std::string json(const std::vector<row>& rows, const settings& cfg,
 // missing figure is an empty slot labelled n/a.
 void chart(const std::vector<row>& rows, const fs::path& dir) {
     std::string g = "set terminal pngcairo size " + std::to_string(360 * std::max<std::size_t>(rows.size(), 1)) +
-                    ",420 font 'sans,10'\nset output " + json_string((dir / "results.png").string()) +
+                    ",420 font 'sans,10'\nset output " + quote((dir / "results.png").string()) +
                     "\nset style fill solid 0.8 border -1\nset boxwidth 0.6\nset yrange [0:*]\nset xrange [-0.6:1.6]\n"
                     "set grid ytics\nunset key\n"
                     "set multiplot layout 1," + std::to_string(rows.size()) + " title 'tern-bench: tern (memif) vs kernel (veth)'\n";
     for (auto& r : rows) {
-        g += "set title " + json_string(r.m.name + (r.m.lower_is_better ? " (lower is better)" : "")) + "\n";
-        g += "set ylabel " + json_string(r.m.unit) + "\n";
+        g += "set title " + quote(r.m.name + (r.m.lower_is_better ? " (lower is better)" : "")) + "\n";
+        g += "set ylabel " + quote(r.m.unit) + "\n";
         std::string tern_label = r.tern.value ? "tern" : "tern: n/a";
-        g += "set xtics (" + json_string(tern_label) + " 0, \"kernel\" 1)\n";
+        g += "set xtics (" + quote(tern_label) + " 0, \"kernel\" 1)\n";
         g += "plot '-' using 1:2 with boxes lc rgb '#3070b0'\n";
         g += "0 " + (r.tern.value ? json_number(r.tern.value) : std::string("NaN")) + "\n";
         g += "1 " + (r.kernel.value ? json_number(r.kernel.value) : std::string("NaN")) + "\ne\n";

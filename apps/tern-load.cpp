@@ -16,12 +16,20 @@
 #include <thread>
 #include <vector>
 
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "app/flood.hpp"
 #include "app/load.hpp"
 #include "common/cli.hpp"
+#include "common/tool.hpp"
+#include "load/plot.hpp"
+#include "load/report.hpp"
 #include "dpdk/eal.hpp"
 #include "tern/tcp.hpp"
 
+namespace fs = std::filesystem;
 namespace po = boost::program_options;
 using namespace tern;
 
@@ -33,6 +41,7 @@ struct run_options {
     double run_seconds = 0;
     double interval = 1; // seconds between progress lines
     std::optional<std::string> json;
+    std::optional<std::string> plot; // a PNG, drawn by gnuplot
     std::uint32_t max_flows = 0;
     cli::tcp_settings tcp; // engine-wide config and the options of every connection
     std::optional<app::flood_options> flood; // --flood-rate: a SYN flood beside the workload
@@ -77,6 +86,17 @@ app::flood_options flood_options_from(const po::variables_map& vm, const engine_
     f.target = o.target;
     f.target_port = o.target_port;
     return f;
+}
+
+// An output file found writable before the run, not after it: opened to append (nothing is
+// lost), and removed again if it was not there. Throws naming --option.
+std::string writable(const char* option, const std::string& path) {
+    std::error_code ec;
+    const bool existed = fs::exists(path, ec);
+    if (!std::ofstream(path, std::ios::app))
+        throw std::invalid_argument(std::string("--") + option + ": cannot write " + path + ": " + std::strerror(errno));
+    if (!existed) fs::remove(path, ec);
+    return path;
 }
 
 // Every option of tern-load beyond the engine's, checked; throws std::invalid_argument
@@ -174,15 +194,10 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     r.run_seconds = vm["duration"].as<double>();
     r.interval = vm["interval"].as<double>();
     if (!(r.interval >= 0.1 && r.interval <= 10)) throw std::invalid_argument("--interval: must be within 0.1-10 seconds");
-    if (vm.count("json")) {
-        r.json = vm["json"].as<std::string>();
-        // Found out before the run, not after it: opened to append (nothing is lost), and
-        // removed again if it was not there.
-        std::error_code ec;
-        const bool existed = std::filesystem::exists(*r.json, ec);
-        if (!std::ofstream(*r.json, std::ios::app))
-            throw std::invalid_argument("--json: cannot write " + *r.json + ": " + std::strerror(errno));
-        if (!existed) std::filesystem::remove(*r.json, ec);
+    if (vm.count("json")) r.json = writable("json", vm["json"].as<std::string>());
+    if (vm.count("plot")) {
+        r.plot = writable("plot", vm["plot"].as<std::string>());
+        if (!tool::on_path("gnuplot")) throw std::invalid_argument("--plot: gnuplot not found: install gnuplot-nox");
     }
     r.max_flows = vm["max-flows"].as<unsigned>();
     if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
@@ -267,18 +282,7 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     cli::stop_requested = true;
 }
 
-struct percentiles {
-    double p50, p90, p99, p999, p9999, max, mean;
-    std::uint64_t count;
-};
-
-percentiles of(const histogram& h) {
-    auto us = [](std::uint64_t ns) { return double(ns) / 1000.0; };
-    return {us(h.percentile(50)),  us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
-            us(h.percentile(99.99)), us(h.max()),        h.mean() / 1000.0,    h.count()};
-}
-
-std::string latency_line(const char* name, const percentiles& p) {
+std::string latency_line(const char* name, const load::percentiles& p) {
     char line[256];
     std::snprintf(line, sizeof line,
                   "  %s (us, %" PRIu64 " samples): p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  p99.99 %.1f  max %.1f  mean %.1f\n",
@@ -286,18 +290,118 @@ std::string latency_line(const char* name, const percentiles& p) {
     return line;
 }
 
-std::string latency_json(const percentiles& p) {
-    char s[320];
-    std::snprintf(s, sizeof s,
-                  "{\"samples\": %" PRIu64 ", \"p50_us\": %.3f, \"p90_us\": %.3f, \"p99_us\": %.3f, \"p99_9_us\": %.3f, "
-                  "\"p99_99_us\": %.3f, \"max_us\": %.3f, \"mean_us\": %.3f}",
-                  p.count, p.p50, p.p90, p.p99, p.p999, p.p9999, p.max, p.mean);
-    return s;
+// The engines' histograms of each second merged into one series.
+std::vector<histogram> merged_series(const std::vector<std::unique_ptr<app::load_generator>>& gens,
+                                     const std::vector<histogram>& (app::load_generator::*series)() const) {
+    std::vector<histogram> out;
+    for (auto& g : gens) {
+        const auto& s = (*g.*series)();
+        if (out.size() < s.size()) out.resize(s.size());
+        for (std::size_t i = 0; i < s.size(); ++i) out[i].merge(s[i]);
+    }
+    return out;
+}
+
+// Runs a tool to its end, its output ours; its exit code (127: it could not be started).
+int run_tool(std::vector<std::string> args) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    if (::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return 127;
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool write_file(const fs::path& path, const std::string& text) {
+    std::ofstream f(path);
+    f << text;
+    return bool(f);
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream f(path);
+    if (!f) throw std::invalid_argument(path + ": cannot read (" + std::strerror(errno) + ")");
+    std::ostringstream text;
+    text << f.rdbuf();
+    return text.str();
+}
+
+// The report drawn into `png` by gnuplot, from a script beside it (FILE.png: FILE.gnuplot),
+// which is kept to redraw or change. False, with the reason on stderr, if it could not be.
+bool plot(const load::report& r, const std::string& png, const char* app) {
+    const fs::path script = fs::path(png).replace_extension(".gnuplot");
+    if (!write_file(script, load::gnuplot_script(r, png))) {
+        std::cerr << app << ": --plot: cannot write " << script.string() << "\n";
+        return false;
+    }
+    const int rc = run_tool({"gnuplot", script.string()});
+    if (rc != 0) {
+        std::cerr << app << ": --plot: gnuplot " << script.string() << " exited " << rc
+                  << (rc == 127 ? " (not found: install gnuplot-nox)" : "") << "\n";
+        return false;
+    }
+    return true;
+}
+
+// The reports of `names` merged; throws std::invalid_argument naming the file at fault.
+load::report merge_files(const std::vector<std::string>& names) {
+    if (names.size() < 2) throw std::invalid_argument("needs two reports or more (tern-load --json files)");
+    std::vector<load::report> reports;
+    for (const std::string& name : names) reports.push_back(load::from_json(read_file(name), name));
+    return load::merge(reports, names);
+}
+
+// tern-load merge A.json B.json ... [--json OUT] [--plot PNG]: one report of runs on many
+// hosts. Without --json the merged JSON goes to standard output; with it, a summary does.
+int merge_main(int argc, char** argv) {
+    po::options_description desc("tern-load merge options");
+    desc.add_options()("help,h", "this text")
+        ("json", po::value<std::string>(), "write the merged report here (default: standard output)")
+        ("plot", po::value<std::string>(), "draw the merged report into this PNG (with gnuplot)")
+        ("report", po::value<std::vector<std::string>>()->default_value({}, ""), "tern-load --json reports, two or more");
+    po::positional_options_description files;
+    files.add("report", -1);
+    po::variables_map vm;
+    const char* usage = "usage: tern-load merge A.json B.json ... [--json OUT] [--plot PNG]";
+    load::report merged;
+    try {
+        po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).positional(files).run(), vm);
+        if (vm.count("help")) {
+            std::cout << usage << "\n" << desc;
+            return 0;
+        }
+        merged = merge_files(vm["report"].as<std::vector<std::string>>());
+    } catch (const po::error& e) {
+        std::cerr << "tern-load merge: " << e.what() << "\n" << usage << "\n";
+        return 2;
+    } catch (const std::invalid_argument& e) {
+        std::cerr << "tern-load merge: " << e.what() << "\n";
+        return 2;
+    }
+    if (vm.count("plot") && !plot(merged, vm["plot"].as<std::string>(), "tern-load merge")) return 1;
+    if (!vm.count("json")) {
+        std::cout << load::to_json(merged);
+        return 0;
+    }
+    const std::string out = vm["json"].as<std::string>();
+    if (!write_file(out, load::to_json(merged))) {
+        std::cerr << "tern-load merge: --json: cannot write " << out << "\n";
+        return 1;
+    }
+    std::printf("tern-load merge: %" PRIu64 " runs, %s against %s, %.2f s measured\n%s%s", merged.hosts,
+                merged.workload.c_str(), merged.target.c_str(), merged.measured_s,
+                latency_line("request latency", load::of(merged.latency)).c_str(),
+                latency_line("connect", load::of(merged.connect_latency)).c_str());
+    return 0;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string_view(argv[1]) == "merge") return merge_main(argc, argv);
     po::options_description desc("tern-load options");
     desc.add_options()("help,h", "this text")
         ("workload", po::value<std::string>()->required(), "cps, rps, http, ping-pong or throughput")
@@ -321,7 +425,9 @@ int main(int argc, char** argv) {
         ("source-ports", po::value<std::string>(), "source ports FIRST-LAST (default: ephemeral)")
         ("warmup", po::value<double>()->default_value(0), "seconds excluded from the results at the start")
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0.1-10; the time column has 0.1 s steps)")
-        ("json", po::value<std::string>(), "write the final report to this file as JSON")
+        ("json", po::value<std::string>(), "write the final report to this file as JSON (tern-load merge reads it)")
+        ("plot", po::value<std::string>(), "draw the rate, p50 and p99 per second and the latency percentiles into "
+                                           "this PNG (with gnuplot; its script beside it)")
         ("max-flows", po::value<unsigned>()->default_value(1u << 18), "connections per engine, and as many TIME-WAIT records apart from them")
         ("flood-rate", po::value<double>(), "testing: a SYN flood beside the workload, spoofed SYNs a second to the "
                                             "target (0: as fast as the port takes); needs --flood-sources")
@@ -333,7 +439,8 @@ int main(int argc, char** argv) {
     po::variables_map vm;
     int exit_code = 0;
     if (!cli::parse(cli::app_args(argc, argv), desc, vm, exit_code,
-                    "usage: tern-load [EAL args] -- --ip ADDR/PREFIX --target IP[:PORT] --workload KIND [options]"))
+                    "usage: tern-load [EAL args] -- --ip ADDR/PREFIX --target IP[:PORT] --workload KIND [options]\n"
+                    "       tern-load merge A.json B.json ... [--json OUT] [--plot PNG]"))
         return exit_code;
 
     runtime_options options;
@@ -442,8 +549,8 @@ int main(int argc, char** argv) {
                   double(at(t, app::load_counter::bytes_in)) * 8 / secs / 1e6,
                   double(at(t, app::load_counter::bytes_out)) * 8 / secs / 1e6);
     out << line;
-    if (!throughput) out << latency_line(lo.kind == app::workload::ping_pong ? "round trip" : "request latency", of(latency));
-    out << latency_line("connect", of(connect));
+    if (!throughput) out << latency_line(lo.kind == app::workload::ping_pong ? "round trip" : "request latency", load::of(latency));
+    out << latency_line("connect", load::of(connect));
     if (flood) out << "  flood: " << flood->sent() << " spoofed SYNs sent\n";
     std::printf("%s", out.str().c_str());
     std::printf("tern-load: engine counters:\n%s", cli::summary(**rt).c_str());
@@ -457,26 +564,30 @@ int main(int argc, char** argv) {
     if (!did_work) std::printf("tern-load: FAILED: nothing was done in the measured time\n");
     std::fflush(stdout);
 
-    if (run.json) {
-        std::ofstream j(*run.json);
-        j << "{\n  \"workload\": \"" << app::to_string(lo.kind) << "\",\n  \"target\": \"" << lo.target.to_string() << ":"
-          << lo.target_port << "\",\n  \"engines\": " << (*rt)->engine_count() << ",\n  \"connections\": "
-          << lo.connections << ",\n  \"rate\": " << lo.rate << ",\n  \"warmup_s\": " << run.warmup
-          << ",\n  \"measured_s\": " << seconds << ",\n  \"totals\": {";
+    if (run.json || run.plot) {
+        load::report r;
+        r.workload = app::to_string(lo.kind);
+        r.target = lo.target.to_string() + ":" + std::to_string(lo.target_port);
+        r.engines = (*rt)->engine_count();
+        r.connections = lo.connections;
+        r.rate = lo.rate;
+        r.warmup_s = run.warmup;
+        r.measured_s = seconds;
         for (std::size_t i = 0; i < app::load_counter_count; ++i)
-            j << (i ? ", " : "") << "\"" << app::to_string(app::load_counter(i)) << "\": " << t[i];
-        j << "},\n  \"errors\": " << errors << ",\n  \"conn_per_s\": " << double(at(t, app::load_counter::established)) / secs
-          << ",\n  \"req_per_s\": " << double(at(t, app::load_counter::responses)) / secs
-          << ",\n  \"mbit_in_per_s\": " << double(at(t, app::load_counter::bytes_in)) * 8 / secs / 1e6
-          << ",\n  \"mbit_out_per_s\": " << double(at(t, app::load_counter::bytes_out)) * 8 / secs / 1e6
-          << ",\n  \"latency\": " << latency_json(of(latency)) << ",\n  \"connect_latency\": " << latency_json(of(connect))
-          << ",\n  \"connections_open_at_end\": " << open_at_end
-          << ",\n  \"flood_syns\": " << (flood ? flood->sent() : 0)
-          << ",\n  \"ok\": " << (ok ? "true" : "false") << "\n}\n";
-        if (!j) {
+            r.totals.emplace_back(app::to_string(app::load_counter(i)), t[i]);
+        r.errors = errors;
+        r.connections_open_at_end = open_at_end;
+        r.flood_syns = flood ? flood->sent() : 0;
+        r.ok = ok;
+        r.latency = latency;
+        r.connect_latency = connect;
+        r.latency_series = merged_series(gens, &app::load_generator::latency_by_second);
+        r.connect_series = merged_series(gens, &app::load_generator::connect_latency_by_second);
+        if (run.json && !write_file(*run.json, load::to_json(r))) {
             std::cerr << "tern-load: --json: cannot write " << *run.json << "\n";
             return 1;
         }
+        if (run.plot && !plot(r, *run.plot, "tern-load")) return 1;
     }
     gens.clear(); // before the endpoints and the runtime they drive
     endpoints.clear();

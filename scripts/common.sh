@@ -11,6 +11,8 @@ TERN_PACKAGES=(
     libboost-program-options-dev libgtest-dev libgmock-dev libbenchmark-dev
     iproute2 iputils-ping iptables tcpdump tshark python3 curl nginx-light
     wrk iperf3 sockperf gnuplot-nox
+    # tests/integration/deploy.sh reads deploy/'s Kubernetes manifests with PyYAML.
+    python3-yaml
     # The engine fuzz build (tests/integration/fuzz_engine.sh): clang and its libFuzzer,
     # which Debian ships in the compiler-rt package (libclang_rt.fuzzer-x86_64.a).
     clang libclang-rt-dev

@@ -376,9 +376,11 @@ public:
     const tcp_config& config() const;
     // endpoint_stats and the total per TCP drop reason (live and freed connections), by name.
     std::vector<std::pair<std::string_view, std::uint64_t>> counters() const;
-    // Connections per state (index: tcp_state), netstat-style.
+    // Connections per state (index: tcp_state), netstat-style: each listening port counts
+    // once under LISTEN.
     std::array<std::size_t, tcp_state_count> count_by_state() const;
-    // The first `limit` connections, in no particular order.
+    // The first `limit` connections: the listening ports first (local 0.0.0.0:PORT, remote
+    // 0.0.0.0:0, state LISTEN), then the others in no particular order.
     std::vector<tcp_info> list(std::size_t limit) const;
 
 private:

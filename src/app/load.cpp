@@ -337,6 +337,7 @@ void load_generator::sample_retransmits(instant now) {
 }
 
 void load_generator::poll(instant now) {
+    if (!measure_start_ && measuring()) measure_start_ = now;
     if (!started_) {
         // Start once ARP for the target is done (runtime_options::resolve), so the first
         // SYNs do not overflow the ARP queue; at most a few seconds later in any case.
@@ -547,6 +548,17 @@ void load_generator::dispatch(instant intended) {
     backlog_.push_back(intended);
 }
 
+// A sample counts in the run's histogram and in that of its second of measured time (the
+// series stops at max_series_seconds: each second's histogram takes 58 KiB).
+void load_generator::record(histogram& run, std::vector<histogram>& by_second, instant now, std::uint64_t ns) {
+    run.record(ns);
+    if (!measure_start_) measure_start_ = now;
+    const auto second = std::size_t((now - *measure_start_) / std::chrono::seconds(1));
+    if (second >= max_series_seconds) return;
+    if (by_second.size() <= second) by_second.resize(second + 1);
+    by_second[second].record(ns);
+}
+
 void load_generator::on_connected(tcp::stream& s) {
     if (!s.user) return;
     auto& c = *static_cast<conn*>(s.user);
@@ -554,7 +566,7 @@ void load_generator::on_connected(tcp::stream& s) {
     c.established = true;
     bump(load_counter::established);
     open_.store(open_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (measuring()) connect_latency_.record(std::uint64_t((now - c.opened).count()));
+    if (measuring()) record(connect_latency_, connect_by_second_, now, std::uint64_t((now - c.opened).count()));
     switch (options_.kind) {
     case workload::throughput:
         if (options_.direction != bulk_direction::download) fill_bulk(s, c);
@@ -637,7 +649,8 @@ void load_generator::on_response(tcp::stream& s, conn& c, const http_response_re
     c.outstanding.pop_front();
     ++c.answered;
     bump(load_counter::responses);
-    if (measuring()) latency_.record(std::uint64_t(std::max<std::int64_t>(0, (now - intended).count())));
+    if (measuring())
+        record(latency_, latency_by_second_, now, std::uint64_t(std::max<std::int64_t>(0, (now - intended).count())));
     if (r.status < 200 || r.status >= 400) bump(load_counter::bad_status);
     if (r.close) c.closing = true;
     switch (options_.kind) {

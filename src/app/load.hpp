@@ -212,6 +212,12 @@ public:
     // Only once the engine has stopped: latency in ns (request, or connect for cps).
     const histogram& latency() const { return latency_; }
     const histogram& connect_latency() const { return connect_latency_; }
+    // Only once the engine has stopped: the same, one histogram per second of measured time
+    // (second 0 starts when this engine first saw `measuring`), for at most
+    // max_series_seconds.
+    const std::vector<histogram>& latency_by_second() const { return latency_by_second_; }
+    const std::vector<histogram>& connect_latency_by_second() const { return connect_by_second_; }
+    static constexpr std::size_t max_series_seconds = 900;
     // Only once the engine has stopped: retransmissions of connections still open.
     std::uint64_t live_retransmits() const;
     // Only once the engine has stopped: connections still in their first handshake, their
@@ -256,6 +262,7 @@ private:
     void fill_bulk(tcp::stream& s, conn& c);
     void on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now);
     void dispatch(instant intended);
+    void record(histogram& run, std::vector<histogram>& by_second, instant now, std::uint64_t ns);
     void bump(load_counter c, std::uint64_t n = 1) {
         auto& a = counters_[std::size_t(c)];
         a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
@@ -301,6 +308,9 @@ private:
     instant next_rtx_sample_{};
     histogram latency_;
     histogram connect_latency_;
+    std::optional<instant> measure_start_;
+    std::vector<histogram> latency_by_second_;
+    std::vector<histogram> connect_by_second_;
 };
 
 } // namespace tern::app

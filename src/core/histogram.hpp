@@ -22,6 +22,10 @@
 // percentile(0) is the reported value of the smallest recorded value.
 //
 // Empty histogram: count() == 0, and min(), max(), mean() and percentile() all return 0.
+//
+// Across processes (tern-load merge): a histogram leaves as its non-empty buckets and its exact
+// min, max and sum, and assign() rebuilds it; merging those is the same as merging the
+// originals, so percentiles of the merge are exact, not averaged.
 #pragma once
 
 #include <algorithm>
@@ -31,12 +35,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <span>
+#include <utility>
 #include <vector>
 
 namespace tern {
 
 class histogram {
 public:
+    __extension__ typedef unsigned __int128 u128;
     static constexpr unsigned sub_bucket_bits = 7;
     static constexpr std::size_t sub_buckets = std::size_t(1) << sub_bucket_bits;
     static constexpr std::size_t bucket_count = (64 - sub_bucket_bits + 1) * sub_buckets;
@@ -111,6 +118,40 @@ public:
     double mean() const { return total_ == 0 ? 0.0 : double(static_cast<long double>(sum_) / total_); }
     // Recorded values that fell in bucket i (for exporting the distribution).
     std::uint64_t count_in_bucket(std::size_t i) const { return counts_[i]; }
+    // The exact sum of the recorded values.
+    u128 sum() const { return sum_; }
+
+    // Rebuilds an exported histogram: its non-empty buckets as (index, count), and its exact
+    // min, max and sum. False, and *this unchanged, when they cannot have come from one
+    // histogram: an index out of range or given twice, a count of 0, min or max outside the
+    // first or last bucket, or a sum outside count * [min, max].
+    bool assign(std::span<const std::pair<std::size_t, std::uint64_t>> buckets, std::uint64_t min, std::uint64_t max,
+                u128 sum) {
+        std::vector<std::uint64_t> counts(bucket_count, 0);
+        u128 total = 0;
+        std::size_t first = bucket_count, last = 0;
+        for (auto [i, n] : buckets) {
+            if (i >= bucket_count || n == 0 || counts[i] != 0) return false;
+            counts[i] = n;
+            total += n;
+            first = std::min(first, i);
+            last = std::max(last, i);
+        }
+        if (total > std::numeric_limits<std::uint64_t>::max()) return false;
+        if (total == 0) {
+            if (min != 0 || max != 0 || sum != 0) return false;
+            reset();
+            return true;
+        }
+        if (bucket_index(min) != first || bucket_index(max) != last || min > max) return false;
+        if (sum < total * min || sum > total * max) return false;
+        counts_ = std::move(counts);
+        total_ = std::uint64_t(total);
+        sum_ = sum;
+        min_ = min;
+        max_ = max;
+        return true;
+    }
 
     void reset() {
         std::fill(counts_.begin(), counts_.end(), 0);
@@ -121,8 +162,6 @@ public:
     }
 
 private:
-    __extension__ typedef unsigned __int128 u128;
-
     std::vector<std::uint64_t> counts_; // bucket_count entries, allocated once
     std::uint64_t total_ = 0;
     u128 sum_ = 0;

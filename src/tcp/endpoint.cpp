@@ -805,15 +805,26 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
     return c;
 }
 
+// As netstat counts: each listening port is one socket in LISTEN.
 std::array<std::size_t, tcp_state_count> endpoint_core::count_by_state() const {
     std::array<std::size_t, tcp_state_count> n{};
+    n[std::size_t(tcp_state::listen)] = listeners_.size();
     table_.for_each([&](const flow_key&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
     n[std::size_t(tcp_state::time_wait)] += time_wait_.size();
     return n;
 }
 
+// Listeners first, as netstat shows them: local 0.0.0.0:PORT (every address of ours),
+// remote 0.0.0.0:0 (anyone).
 std::vector<tcp_info> endpoint_core::list(std::size_t limit) const {
     std::vector<tcp_info> out;
+    for (const auto& [port, l] : listeners_) {
+        if (out.size() >= limit) return out;
+        tcp_info i;
+        i.state = tcp_state::listen;
+        i.id.local.port = port;
+        out.push_back(i);
+    }
     table_.for_each([&](const flow_key&, const stream_state* s) {
         if (out.size() < limit) out.push_back(s->conn_.info());
     });
@@ -842,14 +853,21 @@ std::string telemetry_key(std::string_view name) {
 
 // One line per connection, netstat-style, short enough for a telemetry string (127 bytes):
 //   "198.18.0.2:80 198.18.0.1:40000 ESTABLISHED rtt_us=120 cwnd=14600 unacked=0 rtx=0"
+// and one per listening port, with nothing more to say: "0.0.0.0:80 0.0.0.0:* LISTEN".
+// The total counts the listeners with the connections.
 void endpoint_core::report(handler_report& out) const {
     for (auto& [name, value] : counters()) out.counters.emplace_back(std::string(name), value);
     const auto states = count_by_state();
     for (std::size_t i = 0; i < tcp_state_count; ++i)
         out.states.emplace_back(telemetry_key(to_string(tcp_state(i))), states[i]);
-    out.connections_total = table_.size();
+    out.connections_total = table_.size() + listeners_.size();
     for (const tcp_info& i : list(handler_report::max_listed)) {
         char line[120];
+        if (i.state == tcp_state::listen) {
+            std::snprintf(line, sizeof line, "0.0.0.0:%u 0.0.0.0:* LISTEN", i.id.local.port);
+            out.connections.emplace_back(line);
+            continue;
+        }
         std::snprintf(line, sizeof line, "%s:%u %s:%u %s rtt_us=%lld cwnd=%u unacked=%u rtx=%llu",
                       i.id.local.addr.to_string().c_str(), i.id.local.port, i.id.remote.addr.to_string().c_str(),
                       i.id.remote.port, telemetry_key(to_string(i.state)).c_str(),

@@ -131,6 +131,8 @@ expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workl
 expect "tern-load: a path without / is refused" 2 "--path: 'index.html' is not an absolute path" -- -- "${L[@]}" --workload http --path index.html
 expect "tern-load: a report file that cannot be written is refused before the run" 2 "--json: cannot write /nonexistent/r.json" \
     -- --vdev=net_null0 -- "${L[@]}" --workload http --json /nonexistent/r.json --duration 0.5
+expect "tern-load: a picture file that cannot be written is refused before the run" 2 "--plot: cannot write /nonexistent/r.png" \
+    -- -- "${L[@]}" --workload http --plot /nonexistent/r.png
 expect "tern-load: a negative request count is refused, not wrapped" 2 "--requests: '-1' is negative" -- -- "${L[@]}" --workload cps --rate 5 --requests -1
 expect "tern-load: a Host header with a line break is refused" 2 "--host: holds spaces or line breaks" -- -- "${L[@]}" --workload http --host $'a\r\nX: y'
 expect "tern-load: more than one engine is refused, saying why" 2 "--engines: tern-load runs on one engine" -- -- "${L[@]}" --workload http --engines 2

@@ -1758,6 +1758,44 @@ TEST(tcp_api, telemetry_report_lists_connections_and_counts_states) {
 }
 
 
+// netstat counts a listening port under LISTEN and lists it: so do /tern/tcp/states and
+// /tern/tcp/connections (they showed LISTEN 0 beside a listener, and listed none).
+TEST(tcp_api, telemetry_report_counts_and_lists_listeners) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.server->ep.listen(9, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.stream && server.stream; }, 1s));
+
+    std::optional<handler_report> asked;
+    std::thread telemetry([&] { asked = p.server->eng.request_report(std::chrono::milliseconds(5000)); });
+    while (!asked) {
+        p.server->eng.poll();
+        std::this_thread::yield();
+    }
+    telemetry.join();
+    std::map<std::string, std::uint64_t> states(asked->states.begin(), asked->states.end());
+    EXPECT_EQ(states["LISTEN"], 2u);
+    EXPECT_EQ(states["ESTABLISHED"], 1u);
+    EXPECT_EQ(asked->connections_total, 3u);
+    ASSERT_EQ(asked->connections.size(), 3u);
+    EXPECT_EQ(asked->connections[0], "0.0.0.0:7 0.0.0.0:* LISTEN");
+    EXPECT_EQ(asked->connections[1], "0.0.0.0:9 0.0.0.0:* LISTEN");
+    EXPECT_TRUE(asked->connections[2].starts_with("198.18.0.2:7 198.18.0.1:")) << asked->connections[2];
+
+    EXPECT_EQ(p.server->ep.count_by_state()[std::size_t(tcp::tcp_state::listen)], 2u);
+    const auto listed = p.server->ep.list(1);
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].state, tcp::tcp_state::listen);
+    EXPECT_EQ(listed[0].id.local.port, echo_port);
+    p.server->ep.unlisten(9);
+    EXPECT_EQ(p.server->ep.count_by_state()[std::size_t(tcp::tcp_state::listen)], 1u);
+    EXPECT_EQ(p.server->ep.list(10).size(), 2u);
+    client.stream->abort();
+    ASSERT_TRUE(p.settle(10s));
+}
+
 // Zero-copy send: the app fills buffers from the engine's pool and hands them over; the
 // peer gets the bytes exactly, and every buffer comes back once acknowledged. (Over this
 // link the port does not send multi-segment frames, so segments copy from the buffers;
