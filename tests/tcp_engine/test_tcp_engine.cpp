@@ -987,6 +987,7 @@ TEST_F(closed_port, tsval_offset_is_secret_per_address_pair) {
     EXPECT_NE(first, clock_ms);
     EXPECT_EQ(tsval_for_syn(client_ip, 40001, 8080), first); // the clock has not moved
     EXPECT_NE(tsval_for_syn(other_ip, 40000, 8080), first);
+    EXPECT_EQ(tsval_for_syn(client_ip, 40004, 8080), first); // the endpoint keeps the last pair's offset: not a stale one
 
     ep_.reset();
     ep_.emplace(*eng_, tcp::tcp_config{});
