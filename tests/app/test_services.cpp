@@ -16,41 +16,14 @@
 #include "dpdk/sim_link.hpp"
 #include "tern/clock.hpp"
 #include "tern/tcp.hpp"
+#include "two_nodes.hpp"
 
 namespace tern::test {
 namespace {
 
 using namespace std::chrono_literals;
 
-const mac_addr client_mac{{0x02, 0, 0, 0, 0, 0x01}};
-const mac_addr server_mac{{0x02, 0, 0, 0, 0, 0x02}};
-const ipv4_addr client_ip = ipv4_addr::from_octets(198, 18, 0, 1);
-const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
 constexpr std::uint16_t port = 80;
-
-mbuf_pool make_pool() {
-    static int n = 0;
-    auto pool = mbuf_pool::create("app_pool_" + std::to_string(n++), 4095);
-    if (!pool) throw std::runtime_error(pool.error());
-    return std::move(*pool);
-}
-
-engine_config config_for(ipv4_addr ip, mac_addr mac) {
-    engine_config c;
-    c.address = ipv4_cidr{ip, 24};
-    c.mac = mac;
-    c.gratuitous_arp = false;
-    return c;
-}
-
-struct node {
-    node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk)
-        : eng(id, config_for(ip, mac), engine_port{0, id, mac, port_offloads{}}, dev, p.get(), neighbors, clk),
-          ep(eng, tcp::tcp_config{}) {}
-    neighbor_cache neighbors{16};
-    engine eng;
-    tcp::tcp_endpoint ep;
-};
 
 // The client: sends `request` once connected, records what comes back and how it ends.
 struct client final : tcp::app_events {
@@ -86,74 +59,35 @@ struct client final : tcp::app_events {
     std::function<void(tcp::stream&)> on_bytes;
 };
 
+// The two engines of tests/common/two_nodes.hpp, rebuilt with a fault_device on the
+// client's side by with_faults.
 class services : public ::testing::Test {
 protected:
-    services() : link_(clock_, sim_link_config{50us, 0, 4096}) {
-        client_node.emplace(0, client_ip, client_mac, link_.a(), client_pool_, clock_);
-        server_node.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_);
-    }
+    services() { pair_.emplace(); }
     // The client's side through a seeded fault_device (acting on both directions).
     void with_faults(const fault_config& faults) {
-        client_node.reset();
-        fault_.emplace(link_.a(), clock_, faults);
-        client_node.emplace(0, client_ip, client_mac, *fault_, client_pool_, clock_);
-    }
-    ~services() override {
-        client_node.reset();
-        server_node.reset();
-        fault_.reset();
+        pair_.reset();
+        pair_.emplace(faults);
     }
 
-    void step() {
-        client_node->eng.poll();
-        server_node->eng.poll();
-        const instant now = clock_.now();
-        std::optional<instant> next;
-        auto consider = [&](std::optional<instant> t) {
-            if (t && (!next || *t < *next)) next = t;
-        };
-        consider(link_.next_arrival());
-        if (fault_) consider(fault_->next_release());
-        consider(client_node->eng.timers().next_deadline());
-        consider(server_node->eng.timers().next_deadline());
-        if (client_node->eng.tx_backlog() > 0 || server_node->eng.tx_backlog() > 0) next = now;
-        clock_.set(std::max(next.value_or(now + 1ms), now + 1us));
-    }
     template <class P>
     bool run_until(P done, duration limit) {
-        const instant end = clock_.now() + limit;
-        while (!done()) {
-            if (clock_.now() > end) return false;
-            step();
-        }
-        return true;
+        return pair_->run_until(done, limit);
     }
     // Connects `c` to the service on `port` and runs until the client's connection closes
     // (TIME_WAIT included where the client closed first: 2·MSL of virtual time).
     void exchange(tcp::app_events& service, client& c, duration limit = 200s) {
-        ASSERT_TRUE(server_node->ep.listen(port, {}, service).has_value());
-        ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
+        ASSERT_TRUE(server_node().ep.listen(port, {}, service).has_value());
+        ASSERT_TRUE(client_node().ep.connect(server_ip, port, {}, c).has_value());
         ASSERT_TRUE(run_until([&] { return c.reason.has_value(); }, limit)) << "received: " << c.received;
     }
     // Runs until both endpoints hold no connection (TIME_WAIT included) and nothing is in flight.
-    bool settle() {
-        return run_until(
-            [&] {
-                return client_node->ep.connections() == 0 && server_node->ep.connections() == 0 &&
-                       client_node->ep.time_wait() == 0 && server_node->ep.time_wait() == 0 &&
-                       !link_.next_arrival() && client_node->eng.tx_backlog() == 0 &&
-                       server_node->eng.tx_backlog() == 0;
-            },
-            200s);
-    }
+    bool settle() { return pair_->settle(200s); }
 
-    mbuf_pool client_pool_ = make_pool();
-    mbuf_pool server_pool_ = make_pool();
-    virtual_clock clock_;
-    sim_link link_;
-    std::optional<fault_device> fault_;
-    std::optional<node> client_node;
-    std::optional<node> server_node;
+    std::optional<two_nodes> pair_;
+    node& client_node() { return *pair_->client; }
+    node& server_node() { return *pair_->server; }
+    virtual_clock& clock() { return pair_->clock_; }
 };
 
 // The responses in `text`, each as status line + whether it says "Connection: close" +
@@ -310,11 +244,11 @@ TEST_F(services, http_response_is_not_held_by_nagle) {
         if (n < 20) c.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
         else (void)s.close();
     };
-    ASSERT_TRUE(server_node->ep.listen(port, {}, http).has_value());
-    ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
-    const instant start = clock_.now();
+    ASSERT_TRUE(server_node().ep.listen(port, {}, http).has_value());
+    ASSERT_TRUE(client_node().ep.connect(server_ip, port, {}, c).has_value());
+    const instant start = clock().now();
     ASSERT_TRUE(run_until([&] { return answered == 20; }, 10s));
-    EXPECT_LT(clock_.now() - start, 20ms) << "some response waited for a delayed ACK";
+    EXPECT_LT(clock().now() - start, 20ms) << "some response waited for a delayed ACK";
     ASSERT_TRUE(settle());
 }
 
@@ -328,8 +262,8 @@ TEST_F(services, http_requests_split_anywhere_are_answered_once) {
     client c;
     tcp::connect_options no_delay;
     no_delay.connection.no_delay = true; // each send() its own segment
-    ASSERT_TRUE(server_node->ep.listen(port, {}, http).has_value());
-    ASSERT_TRUE(client_node->ep.connect(server_ip, port, no_delay, c).has_value());
+    ASSERT_TRUE(server_node().ep.listen(port, {}, http).has_value());
+    ASSERT_TRUE(client_node().ep.connect(server_ip, port, no_delay, c).has_value());
     ASSERT_TRUE(run_until([&] { return c.stream != nullptr; }, 1s));
     std::size_t expected = 0;
     auto send_in_pieces = [&](const std::vector<std::string_view>& pieces) {
@@ -526,8 +460,8 @@ TEST_F(services, sink_counts_what_arrives_and_closes_after_the_peer) {
     app::sink_service sink;
     client c;
     c.request = std::string(300000, 'z');
-    ASSERT_TRUE(server_node->ep.listen(port, {}, sink).has_value());
-    ASSERT_TRUE(client_node->ep.connect(server_ip, port, {}, c).has_value());
+    ASSERT_TRUE(server_node().ep.listen(port, {}, sink).has_value());
+    ASSERT_TRUE(client_node().ep.connect(server_ip, port, {}, c).has_value());
     ASSERT_TRUE(run_until([&] { return c.stream && c.unsent.empty(); }, 10s));
     ASSERT_TRUE(c.stream->close().has_value());
     ASSERT_TRUE(run_until([&] { return c.reason.has_value(); }, 200s));
@@ -560,7 +494,7 @@ TEST_F(services, source_streams_the_pattern_until_the_peer_closes) {
     ASSERT_TRUE(settle());
     EXPECT_GE(source.counters().bytes_out.get(), c.received.size());
     EXPECT_EQ(source.counters().closed.get(), 1u);
-    EXPECT_EQ(server_pool_.in_use(), 0u); // every zero-copy block came back
+    EXPECT_EQ(pair_->server_pool_.in_use(), 0u); // every zero-copy block came back
 }
 
 // Echo sends back what arrives, and closes after the peer's FIN.
@@ -595,7 +529,7 @@ TEST_F(services, echo_counts_retransmissions_over_loss) {
     EXPECT_EQ(c.received, std::string(200000, 'q'));
     ASSERT_TRUE(settle());
     EXPECT_GT(echo.counters().retransmits.get(), 0u);
-    EXPECT_GT(fault_->counters(fault_direction::rx).dropped, 0u);
+    EXPECT_GT(pair_->fault_->counters(fault_direction::rx).dropped, 0u);
 }
 
 } // namespace
