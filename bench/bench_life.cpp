@@ -38,9 +38,13 @@ tcp::tcp_config bench_tcp_config() {
 // The client's source addresses beside its own.
 const ipv4_range extra_sources{ipv4_addr::from_octets(198, 18, 0, 100), 8};
 
+// Pools as tern-server and tern-load make them: large enough for mbuf_pool's per-lcore
+// cache, without which every alloc and free goes to the pool's shared ring.
+constexpr std::uint32_t production_pool = 16383;
+
 struct life_rig {
     explicit life_rig(const app::load_options& o)
-        : p(std::nullopt, 0us, extra_sources, 1u << 18, 1500, 1u << 19, bench_tcp_config()) {
+        : p(std::nullopt, 0us, extra_sources, 1u << 18, 1500, 1u << 19, bench_tcp_config(), production_pool) {
         p.know_neighbours();
         for (std::uint32_t i = 0; i < extra_sources.count; ++i)
             p.server->neighbors.update(extra_sources.at(i), client_mac, instant::max(), true);

@@ -27,9 +27,11 @@ inline const mac_addr server_mac{{0x02, 0, 0, 0, 0, 0x02}};
 inline const ipv4_addr client_ip = ipv4_addr::from_octets(198, 18, 0, 1);
 inline const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
 
-inline mbuf_pool make_pool(std::uint16_t data_room = 0) {
+// 4095 mbufs: small enough for --no-huge, and under mbuf_pool's threshold for a per-lcore
+// cache, so that every mbuf taken is seen in the pool's count at once.
+inline mbuf_pool make_pool(std::uint16_t data_room = 0, std::uint32_t size = 4095) {
     static int n = 0;
-    auto pool = mbuf_pool::create("tcp_engine_pool_" + std::to_string(n++), 4095, data_room);
+    auto pool = mbuf_pool::create("tcp_engine_pool_" + std::to_string(n++), size, data_room);
     if (!pool) throw std::runtime_error(pool.error());
     return std::move(*pool);
 }
@@ -66,8 +68,9 @@ public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
                        ipv4_range client_extra = {}, std::size_t client_max_connections = 4096,
                        std::uint16_t mtu = 1500, std::size_t server_max_connections = 4096,
-                       const tcp::tcp_config& tcp = {})
-        : tcp_config(tcp), client_pool_(make_pool(mbuf_data_room(mtu))), server_pool_(make_pool(mbuf_data_room(mtu))),
+                       const tcp::tcp_config& tcp = {}, std::uint32_t pool_size = 4095)
+        : tcp_config(tcp), client_pool_(make_pool(mbuf_data_room(mtu), pool_size)),
+          server_pool_(make_pool(mbuf_data_room(mtu), pool_size)),
           link_(clock_, sim_link_config{delay, 0, 4096}) {
         tcp_config.mtu = mtu;
         device* client_dev = &link_.a();
