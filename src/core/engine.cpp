@@ -299,6 +299,27 @@ const mac_addr* engine::neighbor_of(ipv4_addr hop) {
     return &last_hop_.mac;
 }
 
+const wire::ipv4_frame_prefix* engine::tcp_frame_prefix(ipv4_addr src, ipv4_addr dst) {
+    cached_prefix& c = prefixes_[(src.value ^ dst.value ^ (dst.value >> 7)) % prefix_slots];
+    const std::uint64_t version = neighbors_.version();
+    if (c.src == src && c.dst == dst && c.version == version && now_ < c.expires) return &c.prefix;
+    const ipv4_addr hop = hop_toward(dst);
+    if (hop.is_unspecified()) return nullptr;
+    auto h = neighbors_.lookup_entry(hop, now_);
+    if (!h) return nullptr;
+    c = cached_prefix{src, dst, h->expires, version,
+                      wire::ipv4_frame_prefix{wire::ethernet_repr{h->mac, mac_, wire::ether_type::ipv4},
+                                              wire::ipv4_repr{src, dst, wire::ip_protocol::tcp}}};
+    return &c.prefix;
+}
+
+void engine::send_frame(rte_mbuf* m, std::size_t ip_header_length) {
+    m->l2_len = wire::ethernet_header_len;
+    m->l3_len = ip_header_length;
+    if (port_.offloads.tx_ipv4_checksum) m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    transmit(m);
+}
+
 // Prepends Ethernet and hands the packet to the TX buffer.
 void engine::send_to(rte_mbuf* m, mac_addr dst_mac) {
     auto* ip = rte_pktmbuf_mtod(m, std::uint8_t*);
@@ -306,10 +327,7 @@ void engine::send_to(rte_mbuf* m, mac_addr dst_mac) {
     auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wire::ethernet_header_len));
     assert(frame && "IPv4 packets are built with headroom for Ethernet");
     wire::ethernet_repr{dst_mac, mac_, wire::ether_type::ipv4}.emit(frame);
-    m->l2_len = wire::ethernet_header_len;
-    m->l3_len = ihl;
-    if (port_.offloads.tx_ipv4_checksum) m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
-    transmit(m);
+    send_frame(m, ihl);
 }
 
 void engine::send_arp(std::uint16_t op, ipv4_addr target_ip, mac_addr eth_dst) {

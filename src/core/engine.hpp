@@ -4,6 +4,7 @@
 // the clock, which every engine of a process reads.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -23,6 +24,7 @@
 #include "dpdk/device.hpp"
 #include "dpdk/port.hpp"
 #include "tern/config.hpp"
+#include "wire/frame.hpp"
 
 struct rte_mbuf;
 struct rte_mempool;
@@ -100,6 +102,14 @@ public:
     // Ethernet): routes it, resolves the next hop (queueing while ARP runs), and
     // transmits. Takes ownership of m in every case.
     void send_ipv4(rte_mbuf* m, ipv4_addr dst);
+    // For a sender that writes whole frames (the TCP endpoint): the Ethernet and IPv4
+    // headers of TCP datagrams from `src` (one of ours) to `dst`, when dst has a route and
+    // its next hop's MAC is known; else null, and the sender uses send_ipv4, which counts
+    // no_route or waits for ARP. Valid until the next call.
+    const wire::ipv4_frame_prefix* tcp_frame_prefix(ipv4_addr src, ipv4_addr dst);
+    // Sends a frame whose Ethernet and IPv4 headers are written (as tcp_frame_prefix gives
+    // them: no IP options). Takes ownership of m.
+    void send_frame(rte_mbuf* m, std::size_t ip_header_length = wire::ipv4_min_header_length);
     // Resolves ip without a packet waiting (no-op if already known or in progress).
     void resolve(ipv4_addr ip);
     // Told when a next hop did not answer ARP: whoever was sending to it learns of it.
@@ -195,6 +205,17 @@ private:
     };
     cached_hop last_hop_{};      // neighbor_of's last answer,
     bool last_hop_valid_ = false; // if it has given one
+    // tcp_frame_prefix's answers, by address pair: a load generator sends from several source
+    // addresses, a server answers many peers. Each is good while the neighbor table has not
+    // changed (its version) and the entry has not expired, as last_hop_.
+    struct cached_prefix {
+        ipv4_addr src, dst;
+        instant expires;
+        std::uint64_t version;
+        wire::ipv4_frame_prefix prefix;
+    };
+    static constexpr std::size_t prefix_slots = 16;
+    std::array<cached_prefix, prefix_slots> prefixes_{}; // direct-mapped; expires 0: empty
     std::vector<rte_mbuf*> rx_;
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;

@@ -895,9 +895,12 @@ rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uin
 
 } // namespace
 
-// Builds the packet: IPv4 and TCP headers in a fresh mbuf, and the payload either copied
-// after them, or - when it holds handed-over buffers and the port sends multi-segment
-// frames - chained behind them as mbufs that share those buffers (zero-copy).
+// Builds the packet: Ethernet (when the next hop is known), IPv4 and TCP headers in a
+// fresh mbuf, and the payload either copied after them, or - when it holds handed-over
+// buffers and the port sends multi-segment frames - chained behind them as mbufs that
+// share those buffers (zero-copy). The Ethernet and IPv4 headers are the engine's
+// prebuilt prefix for the address pair; without one (no route, or ARP to do) the packet
+// starts at IPv4 and send_ipv4 decides.
 void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
     const port_offloads& offloads = engine_.offloads();
     bool chain = false;
@@ -908,19 +911,25 @@ void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload
         ++stats_.no_mbuf;
         return;
     }
+    const wire::ipv4_frame_prefix* prefix = engine_.tcp_frame_prefix(f.local.addr, f.remote.addr);
+    const std::size_t ip_at = prefix ? wire::ethernet_header_len : 0;
     const std::size_t tcp_header = header.header_length();
     const std::size_t tcp_len = tcp_header + payload.size();
-    const std::size_t in_first = wire::ipv4_repr::header_length + tcp_header + (chain ? 0 : payload.size());
+    const std::size_t in_first = ip_at + wire::ipv4_repr::header_length + tcp_header + (chain ? 0 : payload.size());
     auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(in_first)));
     if (!out) { // larger than one mbuf: never with our MSS in mbufs of mbuf_data_room(mtu)
         ++stats_.no_mbuf;
         rte_pktmbuf_free(m);
         return;
     }
-    wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
-                       true, 0};
-    ip.emit(out, !offloads.tx_ipv4_checksum);
-    std::uint8_t* segment = out + wire::ipv4_repr::header_length;
+    if (prefix) {
+        prefix->emit(out, std::uint16_t(tcp_len), ip_id_++, !offloads.tx_ipv4_checksum);
+    } else {
+        wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
+                           true, 0};
+        ip.emit(out, !offloads.tx_ipv4_checksum);
+    }
+    std::uint8_t* segment = out + ip_at + wire::ipv4_repr::header_length;
     const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
     if (!chain) {
         std::uint8_t* data = segment + tcp_header;
@@ -950,7 +959,8 @@ void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload
         m->l4_len = tcp_header;
     }
     ++stats_.segments_out;
-    engine_.send_ipv4(m, f.remote.addr);
+    if (prefix) engine_.send_frame(m);
+    else engine_.send_ipv4(m, f.remote.addr);
 }
 
 } // namespace tern::tcp

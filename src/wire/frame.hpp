@@ -3,8 +3,11 @@
 // also handles ARP and ICMP and counts what it drops.
 #pragma once
 
+#include <array>
+#include <cstring>
 #include <span>
 
+#include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
@@ -59,5 +62,42 @@ inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
             load_be16(ip + ihl + tcp_field::src_port), load_be16(ip + ihl + tcp_field::dst_port),
             has_flags ? ip[ihl + tcp_field::flags] : std::uint8_t(0)};
 }
+
+// The Ethernet and IPv4 headers (without IP options) that every frame between two
+// addresses starts with, written once: only the total length, the identification and the
+// checksum change from one packet to the next. The checksum is the prefix's own sum plus
+// those two fields (RFC 1071 §2: the sum is associative), not summed anew each time.
+struct ipv4_frame_prefix {
+    static constexpr std::size_t length = ethernet_header_len + ipv4_min_header_length;
+
+    ipv4_frame_prefix() = default;
+    // ip.id and ip.payload_length are not used.
+    ipv4_frame_prefix(const ethernet_repr& eth, ipv4_repr ip) {
+        eth.emit(bytes_.data());
+        ip.id = 0;
+        ip.payload_length = 0;
+        std::uint8_t* header = bytes_.data() + ethernet_header_len;
+        ip.emit(header, false);
+        store_be16(header + ipv4_field::total_length, 0);
+        sum_ = checksum_add({header, ipv4_min_header_length});
+    }
+
+    // Writes `length` bytes at `out`: the headers of a datagram carrying `payload_length`
+    // bytes with identification `id`. With compute_checksum false the checksum field is
+    // left 0, as the NIC's IPv4 checksum offload expects.
+    void emit(std::uint8_t* out, std::uint16_t payload_length, std::uint16_t id, bool compute_checksum) const {
+        std::memcpy(out, bytes_.data(), length);
+        std::uint8_t* header = out + ethernet_header_len;
+        const auto total = std::uint16_t(ipv4_min_header_length + payload_length);
+        store_be16(header + ipv4_field::total_length, total);
+        store_be16(header + ipv4_field::id, id);
+        if (compute_checksum)
+            store_be16(header + ipv4_field::checksum, checksum_fold(checksum_add_sums(sum_, std::uint32_t(total) + id)));
+    }
+
+private:
+    std::array<std::uint8_t, length> bytes_{};
+    std::uint32_t sum_ = 0; // of the IPv4 header with total length, identification and checksum 0
+};
 
 } // namespace tern::wire

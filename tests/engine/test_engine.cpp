@@ -351,6 +351,53 @@ TEST_F(engine_test, the_kept_next_hop_follows_the_neighbor_table) {
     free_all(sent);
 }
 
+// The prebuilt headers a TCP sender writes whole frames with (tcp_frame_prefix) name the
+// right pair of addresses and the next hop's MAC for each of many pairs asked in turn (a
+// load generator's source addresses, several peers), follow a change of the neighbor
+// table, and are not given once the entry expired or for a destination without a route:
+// the sender then goes through send_ipv4 (ARP, no_route).
+TEST_F(engine_test, frame_prefixes_follow_the_neighbor_table_for_every_address_pair) {
+    auto config = default_config();
+    config.extra_addresses = ipv4_range{ipv4_addr::from_octets(198, 18, 0, 100), 20};
+    make_engine(config);
+    EXPECT_EQ(engine_->tcp_frame_prefix(our_ip, peer_ip), nullptr); // no MAC yet
+    const ipv4_addr peer2 = ipv4_addr::from_octets(198, 18, 0, 77);
+    const mac_addr peer2_mac{{0x02, 0, 0, 0, 0, 0x78}};
+    neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(10));
+    neighbors_.update(peer2, peer2_mac, clock_.now() + std::chrono::seconds(60));
+    auto check = [&](ipv4_addr src, ipv4_addr dst, mac_addr mac) {
+        const wire::ipv4_frame_prefix* p = engine_->tcp_frame_prefix(src, dst);
+        ASSERT_NE(p, nullptr);
+        std::array<std::uint8_t, wire::ipv4_frame_prefix::length> b{};
+        p->emit(b.data(), 0, 1, true); // a datagram of headers alone, as long as the buffer
+        auto eth = wire::ethernet_view::parse(b);
+        ASSERT_TRUE(eth);
+        EXPECT_EQ(eth->dst(), mac);
+        EXPECT_EQ(eth->src(), our_mac);
+        auto ip = wire::ipv4_view::parse(std::span(b).subspan(wire::ethernet_header_len), false);
+        ASSERT_TRUE(ip);
+        EXPECT_EQ(ip->src(), src);
+        EXPECT_EQ(ip->dst(), dst);
+        EXPECT_EQ(ip->protocol(), wire::ip_protocol::tcp);
+    };
+    for (int round = 0; round < 3; ++round) {
+        check(our_ip, peer_ip, peer_mac);
+        for (std::uint32_t i = 0; i < config.extra_addresses.count; ++i) {
+            check(config.extra_addresses.at(i), peer_ip, peer_mac);
+            check(config.extra_addresses.at(i), peer2, peer2_mac);
+        }
+    }
+    const mac_addr moved{{0x02, 0, 0, 0, 0, 0x77}};
+    neighbors_.update(peer_ip, moved, clock_.now() + std::chrono::seconds(5));
+    check(our_ip, peer_ip, moved);
+    check(config.extra_addresses.at(3), peer_ip, moved);
+    clock_.advance(std::chrono::seconds(5)); // peer_ip's entry expires; the table is not written
+    engine_->poll();
+    EXPECT_EQ(engine_->tcp_frame_prefix(our_ip, peer_ip), nullptr);
+    check(our_ip, peer2, peer2_mac);
+    EXPECT_EQ(engine_->tcp_frame_prefix(our_ip, ipv4_addr::from_octets(198, 19, 1, 1)), nullptr); // no route
+}
+
 TEST_F(engine_test, off_link_destinations_go_to_the_gateway_or_nowhere) {
     make_engine();
     ipv4_addr far = ipv4_addr::from_octets(198, 19, 1, 1);

@@ -9,6 +9,11 @@
 namespace tern::wire {
 namespace {
 
+struct ipv4_prefix_case {
+    std::uint16_t payload_length;
+    std::uint16_t id;
+};
+
 TEST(Frame, ParsesCapturedSynInOneCall) {
     auto f = parse_tcp_ipv4_frame(test::tcp_syn_frame);
     ASSERT_TRUE(f);
@@ -36,6 +41,25 @@ TEST(Frame, PeekFindsTheEndsOfATcpFrameOnly) {
     auto short_ihl = test::tcp_syn_frame;
     short_ihl[14] = 0x44; // IHL 4: 16 bytes
     EXPECT_FALSE(peek_tcp_ipv4_ends(short_ihl).found);
+}
+
+// A prefix written for a datagram is the headers ethernet_repr and ipv4_repr write for it,
+// checksum included, whatever the length and identification; without the checksum the
+// field is 0 (for the NIC to fill).
+TEST(Frame, PrefixWritesTheHeadersOfEachDatagram) {
+    const ethernet_repr eth{test::mac_b, test::mac_a, ether_type::ipv4};
+    const ipv4_prefix_case cases[] = {{0, 0}, {20, 1}, {1460, 0xfffe}, {0xffff - 20, 0xffff}, {517, 0x8001}};
+    for (const auto& c : cases) {
+        const ipv4_frame_prefix prefix(eth, ipv4_repr{test::host_a, test::host_b, ip_protocol::tcp, 64, 999, 7});
+        std::array<std::uint8_t, ipv4_frame_prefix::length> got{}, want{};
+        prefix.emit(got.data(), c.payload_length, c.id, true);
+        eth.emit(want.data());
+        ipv4_repr{test::host_a, test::host_b, ip_protocol::tcp, 64, c.id, c.payload_length}.emit(
+            want.data() + ethernet_header_len, true);
+        EXPECT_EQ(got, want) << c.payload_length << " " << c.id;
+        prefix.emit(got.data(), c.payload_length, c.id, false);
+        EXPECT_EQ(load_be16(got.data() + ethernet_header_len + ipv4_field::checksum), 0);
+    }
 }
 
 TEST(Frame, ParsesPaddedFrame) {
