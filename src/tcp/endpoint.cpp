@@ -358,13 +358,14 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
 // offsets the same way). An offset the application set is kept.
 connection_options endpoint_core::with_ts_offset(connection_options options, const flow& f) const {
     if (options.ts_offset) return options;
-    // One pair of addresses carries most connections (a load generator's to its target, a
-    // server's from one client), and the offset is a function of the pair alone: the last
-    // one is kept rather than hashed again for every connection.
-    if (!ts_memo_ || ts_memo_->local != f.local.addr || ts_memo_->remote != f.remote.addr)
-        ts_memo_ = ts_offset_memo{f.local.addr, f.remote.addr,
-                                  std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value}))};
-    options.ts_offset = ts_memo_->offset;
+    // A few pairs of addresses carry most connections (a load generator's source addresses
+    // to its target, a server's clients), and the offset is a function of the pair alone:
+    // offsets are kept by pair rather than hashed again for every connection.
+    ts_offset_memo& m = ts_memo_[(f.local.addr.value ^ f.remote.addr.value) % ts_memo_.size()];
+    if (!m.valid || m.local != f.local.addr || m.remote != f.remote.addr)
+        m = ts_offset_memo{f.local.addr, f.remote.addr,
+                           std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value})), true};
+    options.ts_offset = m.offset;
     return options;
 }
 

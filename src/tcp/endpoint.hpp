@@ -203,9 +203,10 @@ private:
     siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets
     struct ts_offset_memo {
         ipv4_addr local, remote;
-        std::uint32_t offset;
+        std::uint32_t offset = 0;
+        bool valid = false;
     };
-    mutable std::optional<ts_offset_memo> ts_memo_; // the last pair's offset (with_ts_offset)
+    mutable std::array<ts_offset_memo, 16> ts_memo_{}; // offsets by address pair, direct-mapped (with_ts_offset)
     syn_cookies cookies_;          // with a key of their own
     std::array<std::uint16_t, 1024> port_cursors_; // ephemeral search counters, by (local, remote) triple
     // The last destination every ephemeral port was found taken for, and erasures_ then:

@@ -919,7 +919,7 @@ protected:
     mbuf_pool pool_ = make_pool();
     script_device dev_;
     virtual_clock clock_;
-    neighbor_cache neighbors_{16};
+    neighbor_cache neighbors_{64};
     std::optional<engine> eng_;
     std::optional<tcp::tcp_endpoint> ep_;
     ipv4_addr peer_ip_ = client_ip; // where queued segments come from
@@ -988,11 +988,28 @@ TEST_F(closed_port, tsval_offset_is_secret_per_address_pair) {
     EXPECT_EQ(tsval_for_syn(client_ip, 40001, 8080), first); // the clock has not moved
     EXPECT_NE(tsval_for_syn(other_ip, 40000, 8080), first);
     EXPECT_EQ(tsval_for_syn(client_ip, 40004, 8080), first); // the endpoint keeps the last pair's offset: not a stale one
+    // Many pairs in turn, more than the endpoint keeps offsets for: each keeps its own.
+    std::vector<ipv4_addr> sources;
+    for (std::uint8_t i = 0; i < 40; ++i) {
+        sources.push_back(ipv4_addr::from_octets(198, 18, 0, std::uint8_t(100 + i)));
+        neighbors_.update(sources.back(), client_mac, instant::max(), true);
+    }
+    std::vector<std::uint32_t> offsets(sources.size());
+    for (std::uint16_t round = 0; round < 3; ++round) {
+        for (std::size_t i = 0; i < sources.size(); ++i) {
+            const std::uint32_t tsval = tsval_for_syn(sources[i], std::uint16_t(41000 + round * 64 + i), 8080);
+            if (round == 0) offsets[i] = tsval;
+            else EXPECT_EQ(tsval, offsets[i]) << "source " << i << ", round " << round;
+        }
+    }
+    EXPECT_EQ(std::set<std::uint32_t>(offsets.begin(), offsets.end()).size(), offsets.size());
+    EXPECT_EQ(tsval_for_syn(client_ip, 40005, 8080), first);
 
     ep_.reset();
     ep_.emplace(*eng_, tcp::tcp_config{});
     ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
     EXPECT_EQ(tsval_for_syn(client_ip, 40002, 8080), first);
+    EXPECT_EQ(tsval_for_syn(sources[7], 42000, 8080), offsets[7]); // a new endpoint, the same offsets
 
     tcp::listen_options pinned;
     pinned.connection.ts_offset = 1000;
