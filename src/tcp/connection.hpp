@@ -156,6 +156,7 @@ private:
     void send_ack(instant now);
     void reply_rst(const segment& seg);
     void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);
+    void note_emitted(std::uint8_t flags, const tx_payload& payload);
     bool send_one(instant now);
     bool send_at_snd_nxt(std::uint32_t cwnd_room, instant now);
     bool send_in_recovery(instant now);

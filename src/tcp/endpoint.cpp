@@ -903,6 +903,15 @@ rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uin
 // prebuilt prefix for the address pair; without one (no route, or ARP to do) the packet
 // starts at IPv4 and send_ipv4 decides.
 void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+    emit_segment(f, header, payload);
+}
+
+void endpoint_core::emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) {
+    emit_segment(f, header, payload);
+}
+
+template <class Header>
+void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload payload) {
     const port_offloads& offloads = engine_.offloads();
     bool chain = false;
     if (offloads.multi_segment_tx)

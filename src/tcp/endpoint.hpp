@@ -155,6 +155,9 @@ private:
     };
 
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
+    void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) override;
+    template <class Header> // wire::tcp_repr or wire::tcp_plain_repr
+    void emit_segment(const flow& f, const Header& header, tx_payload payload);
     void release(void* owner) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);

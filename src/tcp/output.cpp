@@ -28,6 +28,16 @@ bool connection::fin_sent() const { return tcb_.fin_queued && tcb_.snd_max == da
 bool connection::fin_acked() const { return fin_sent() && tcb_.snd_una == tcb_.snd_max; }
 
 void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now) {
+    if ((flags & f::ack) && !(flags & (f::syn | f::rst)) && !dsack_ && reassembly_.empty()) {
+        // No SACK blocks to send (sack_option has none: no D-SACK, nothing held out of
+        // order): a plain header, the common case.
+        const bool ts = tcb_.ts_ok;
+        const wire::tcp_plain_repr r{flow_.local.port, flow_.remote.port, seq.raw(), tcb_.rcv_nxt.raw(), flags,
+                                     advertised_window(false), ts, ts ? ts_clock(now) : 0, ts ? tcb_.ts_recent : 0};
+        note_emitted(flags, payload);
+        sink_.emit(flow_, r, payload);
+        return;
+    }
     wire::tcp_repr r;
     r.src_port = flow_.local.port;
     r.dst_port = flow_.remote.port;
@@ -55,6 +65,12 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
                 o.sack_blocks[i] = {blocks[i].left.raw(), blocks[i].right.raw()};
         }
     }
+    note_emitted(flags, payload);
+    sink_.emit(flow_, r, payload);
+}
+
+// What sending a segment changes here, before it goes.
+void connection::note_emitted(std::uint8_t flags, const tx_payload& payload) {
     if (flags & f::ack) {
         tcb_.last_ack_sent = tcb_.rcv_nxt;
         tcb_.ack_now = false;
@@ -64,7 +80,6 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
     }
     ++stats_.segments_out;
     stats_.bytes_out += payload.size();
-    sink_.emit(flow_, r, payload);
 }
 
 // Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first or again.

@@ -101,6 +101,11 @@ struct tx_payload {
 // that points into the send buffer) and queues it for TX; a test sink records it.
 struct segment_sink {
     virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) = 0;
+    // The same for a segment whose header is a plain one (wire::tcp_plain_repr): most
+    // segments. A sink may write it faster; by default it is emitted as its tcp_repr.
+    virtual void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) {
+        emit(f, header.full(), payload);
+    }
     // A buffer handed over by a zero-copy send is acknowledged and no longer needed.
     virtual void release(void* /*owner*/) {}
     // Whether one more challenge ACK fits the budget all connections share (RFC 5961 §7);

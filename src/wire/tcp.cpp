@@ -39,6 +39,21 @@ std::size_t options_length_without_sack(const tcp_options& o) {
 static_assert(mss_group + timestamp_group + wscale_group + sack_head + sack_block_length <= tcp_max_options_length,
               "a SYN with every option still has room for one SACK block");
 
+// The field to store as checksum: the header's own sum (summing_writer) with the pseudo
+// header's and the payload's, or what the NIC's offload expects there.
+std::uint16_t checksum_field(ipv4_addr src, ipv4_addr dst, std::size_t l4_length, std::uint32_t header_sum,
+                             std::uint32_t payload_sum, checksum_mode mode) {
+    switch (mode) {
+    case checksum_mode::software: {
+        const auto pseudo = pseudo_header_sum(src, dst, ip_protocol::tcp, std::uint16_t(l4_length));
+        return checksum_fold(checksum_add_sums(checksum_add_sums(pseudo, header_sum), payload_sum));
+    }
+    case checksum_mode::offload: return pseudo_header_partial(src, dst, ip_protocol::tcp, std::uint16_t(l4_length));
+    case checksum_mode::offload_tso: return pseudo_header_partial(src, dst, ip_protocol::tcp, 0);
+    }
+    return 0;
+}
+
 using detail::tcp_option_offsets;
 
 // Walks the option list once and validates it (see parse_tcp_options). Inlined into both
@@ -181,31 +196,61 @@ void tcp_repr::emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std:
     }
     assert(w.position() == out + hlen);
 
-    const auto l4_length = std::uint16_t(hlen + payload_length);
-    std::uint16_t field = 0;
-    switch (mode) {
-    case checksum_mode::software: {
-        const auto pseudo = pseudo_header_sum(src, dst, ip_protocol::tcp, l4_length);
-        field = checksum_fold(checksum_add_sums(checksum_add_sums(pseudo, w.sum()), payload_sum));
-        break;
-    }
-    case checksum_mode::offload:
-        field = pseudo_header_partial(src, dst, ip_protocol::tcp, l4_length);
-        break;
-    case checksum_mode::offload_tso:
-        field = pseudo_header_partial(src, dst, ip_protocol::tcp, 0);
-        break;
-    }
-    store_be16(out + tcp_field::checksum, field);
+    store_be16(out + tcp_field::checksum, checksum_field(src, dst, hlen + payload_length, w.sum(), payload_sum, mode));
 }
 
-void tcp_repr::emit(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::span<const std::uint8_t> payload,
-                    checksum_mode mode) const {
-    std::uint8_t* body = out + header_length();
+namespace {
+
+// Writes the payload after a header of `header_length` bytes at `out` (unless it is there
+// already), then the header, through emit_header.
+template <class Header>
+void emit_segment(const Header& h, std::uint8_t* out, ipv4_addr src, ipv4_addr dst,
+                  std::span<const std::uint8_t> payload, checksum_mode mode) {
+    std::uint8_t* body = out + h.header_length();
     // Move the payload first: it may overlap the header bytes about to be written.
     if (!payload.empty() && payload.data() != body) std::memmove(body, payload.data(), payload.size());
     const std::uint32_t payload_sum = mode == checksum_mode::software ? checksum_add({body, payload.size()}) : 0;
-    emit_header(out, src, dst, payload.size(), payload_sum, mode);
+    h.emit_header(out, src, dst, payload.size(), payload_sum, mode);
+}
+
+} // namespace
+
+void tcp_repr::emit(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::span<const std::uint8_t> payload,
+                    checksum_mode mode) const {
+    emit_segment(*this, out, src, dst, payload, mode);
+}
+
+void tcp_plain_repr::emit(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::span<const std::uint8_t> payload,
+                          checksum_mode mode) const {
+    emit_segment(*this, out, src, dst, payload, mode);
+}
+
+void tcp_plain_repr::emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::size_t payload_length,
+                                 std::uint32_t payload_sum, checksum_mode mode) const {
+    const std::size_t hlen = header_length();
+    assert(payload_length <= 0xffff - hlen);
+    summing_writer w(out);
+    w.put16(src_port);
+    w.put16(dst_port);
+    w.put32(seq);
+    w.put32(ack);
+    w.put8x2(std::uint8_t((hlen / 4) << 4), flags);
+    w.put16(window);
+    w.put16(0); // checksum, written last
+    w.put16(0); // urgent pointer
+    if (timestamps) {
+        w.put8x2(tcp_option_kind::nop, tcp_option_kind::nop);
+        w.put8x2(tcp_option_kind::timestamp, timestamp_length);
+        w.put32(ts_val);
+        w.put32(ts_ecr);
+    }
+    store_be16(out + tcp_field::checksum, checksum_field(src, dst, hlen + payload_length, w.sum(), payload_sum, mode));
+}
+
+tcp_repr tcp_plain_repr::full() const {
+    tcp_repr r{src_port, dst_port, seq, ack, flags, window, 0, {}};
+    if (timestamps) r.options.timestamp = std::pair{ts_val, ts_ecr};
+    return r;
 }
 
 } // namespace tern::wire

@@ -211,4 +211,30 @@ struct tcp_repr {
     friend bool operator==(const tcp_repr&, const tcp_repr&) = default;
 };
 
+// The header of nearly every segment after the handshake: no SYN, RST or urgent data, at
+// most the timestamps option (RFC 7323 §3.2), no SACK blocks. The bytes are the ones
+// tcp_repr writes for the same fields (NOP NOP, then the timestamps); written in one run,
+// without tcp_repr's walk of an option list, for the per-segment path. Same interface.
+struct tcp_plain_repr {
+    std::uint16_t src_port = 0;
+    std::uint16_t dst_port = 0;
+    std::uint32_t seq = 0;
+    std::uint32_t ack = 0;
+    std::uint8_t flags = 0;
+    std::uint16_t window = 0;
+    bool timestamps = false;
+    std::uint32_t ts_val = 0;
+    std::uint32_t ts_ecr = 0;
+
+    static constexpr std::size_t timestamps_length = 12; // NOP NOP kind length TSval TSecr
+
+    std::size_t header_length() const { return tcp_min_header_length + (timestamps ? timestamps_length : 0); }
+    void emit(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::span<const std::uint8_t> payload,
+              checksum_mode mode) const;
+    void emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::size_t payload_length,
+                     std::uint32_t payload_sum, checksum_mode mode) const;
+    // The same header as a tcp_repr.
+    tcp_repr full() const;
+};
+
 } // namespace tern::wire

@@ -408,6 +408,43 @@ TEST(TcpEmit, RandomReprsRoundTrip) {
     }
 }
 
+// A plain header (no SYN or RST, at most the timestamps) writes the bytes its tcp_repr
+// writes, in every checksum mode, with its payload in place or elsewhere.
+TEST(TcpEmit, PlainHeadersAreTheirTcpReprsBytes) {
+    std::mt19937 rng(7323);
+    const checksum_mode modes[] = {checksum_mode::software, checksum_mode::offload, checksum_mode::offload_tso};
+    for (int i = 0; i < 2000; ++i) {
+        tcp_plain_repr p;
+        p.src_port = std::uint16_t(rng());
+        p.dst_port = std::uint16_t(rng());
+        p.seq = std::uint32_t(rng());
+        p.ack = std::uint32_t(rng());
+        p.flags = std::uint8_t((rng() & (tcp_flags::fin | tcp_flags::psh)) | tcp_flags::ack);
+        p.window = std::uint16_t(rng());
+        p.timestamps = rng() & 1;
+        p.ts_val = std::uint32_t(rng());
+        p.ts_ecr = std::uint32_t(rng());
+        std::vector<std::uint8_t> payload(rng() % 100);
+        for (auto& b : payload) b = std::uint8_t(rng());
+        const checksum_mode mode = modes[rng() % 3];
+        const tcp_repr r = p.full();
+        ASSERT_EQ(p.header_length(), r.header_length()) << i;
+
+        std::vector<std::uint8_t> want(r.header_length() + payload.size()), got(want.size());
+        r.emit(want.data(), host_a, host_b, payload, mode);
+        p.emit(got.data(), host_a, host_b, payload, mode);
+        EXPECT_EQ(got, want) << i;
+        std::vector<std::uint8_t> header(p.header_length());
+        p.emit_header(header.data(), host_a, host_b, payload.size(), checksum_add(payload), mode);
+        EXPECT_TRUE(std::equal(header.begin(), header.end(), want.begin())) << i;
+        if (mode == checksum_mode::software) {
+            auto tcp = tcp_view::parse(got, host_a, host_b);
+            ASSERT_TRUE(tcp) << i;
+            EXPECT_EQ(tcp_repr::from(*tcp), r) << i;
+        }
+    }
+}
+
 TEST(TcpEmit, PayloadElsewhereWithPartialSums) {
     tcp_repr r;
     r.src_port = 5001;
