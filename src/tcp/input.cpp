@@ -596,14 +596,16 @@ void connection::process_text(const segment& seg, instant now) {
     const bool filled_hole = !reassembly_.empty();
     deliver(seg.payload, seg.packet);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
-    for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
-         held = reassembly_.take(tcb_.rcv_nxt)) {
-        advance_rcv_nxt(std::uint32_t(held.size()));
-        stats_.bytes_in += held.size();
-        events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
-        if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
+    if (filled_hole) {
+        for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
+             held = reassembly_.take(tcb_.rcv_nxt)) {
+            advance_rcv_nxt(std::uint32_t(held.size()));
+            stats_.bytes_in += held.size();
+            events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
+            if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
+        }
+        reassembly_.release_if_empty(); // (never allocated otherwise)
     }
-    if (filled_hole) reassembly_.release_if_empty(); // (never allocated otherwise)
     if (reassembly_.fin && *reassembly_.fin == tcb_.rcv_nxt) reach_fin(now);
     if (filled_hole) tcb_.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap fills
     else schedule_ack(now);
