@@ -320,7 +320,7 @@ void http_service::received(tcp::stream& s, const tcp::rx_data& data) {
     if (st.input.empty()) {
         // The usual case: whole requests, read where they lie; only an unfinished one is kept.
         const std::size_t used = answer(s, in);
-        if (used != stop_reading) st.input.assign(in.substr(used));
+        if (used != stop_reading && used < in.size()) st.input.assign(in.substr(used)); // (input is empty)
         return;
     }
     st.input.append(in);

@@ -176,7 +176,7 @@ bool syn_opens_new_incarnation(const segment& seg, bool ts_ok, std::uint32_t ts_
 }
 
 bool connection::syn_may_reuse(const segment& seg) const {
-    return config_.time_wait_reuse && state_ == tcp_state::time_wait && passive_ &&
+    return state_ == tcp_state::time_wait && config_.time_wait_reuse && passive_ &&
            syn_opens_new_incarnation(seg, tcb_.ts_ok, tcb_.ts_recent, tcb_.rcv_nxt, config_);
 }
 
@@ -350,15 +350,18 @@ bool connection::check_ack(const segment& seg, instant now) {
     }
     // RFC 6675 §5: "Upon the receipt of any ACK containing SACK information, the
     // scoreboard MUST be updated via the Update () routine."
+    // (Without blocks there is nothing to update or to find a D-SACK in: most ACKs.)
+    const auto sacks = seg.header.options.sacks();
+    const bool with_sacks = tcb_.sack_ok && !sacks.empty();
     std::uint32_t newly_sacked = 0;
-    if (tcb_.sack_ok) newly_sacked = scoreboard_.update(tcb_.snd_una, tcb_.snd_max, seg.header.options.sacks());
+    if (with_sacks) newly_sacked = scoreboard_.update(tcb_.snd_una, tcb_.snd_max, sacks);
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
     if (newly_sacked > 0) on_sack(now);
     if (tcb_.snd_una <= ack) update_window(seg);
     // After the ACK itself, so that an undo follows the deflation at the end of recovery.
-    if (tcb_.sack_ok)
-        if (const auto d = sack_scoreboard::dsack_block(ack, seg.header.options.sacks())) on_dsack(*d);
+    if (with_sacks)
+        if (const auto d = sack_scoreboard::dsack_block(ack, sacks)) on_dsack(*d);
 
     switch (state_) {
     case tcp_state::fin_wait_1:
