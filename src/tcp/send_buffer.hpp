@@ -55,7 +55,7 @@ public:
         const std::uint32_t tail = (ring_head_ + ring_size_) % ring_cap_;
         const std::uint32_t first = std::min(n, ring_cap_ - tail);
         std::memcpy(storage_.get() + tail, bytes.data(), first);
-        std::memcpy(storage_.get(), bytes.data() + first, n - first);
+        if (n > first) std::memcpy(storage_.get(), bytes.data() + first, n - first); // wrapped
         ring_size_ += n;
         size_ += n;
         if (extents_.empty() || extents_.back().owner) extents_.push_back(extent{});
