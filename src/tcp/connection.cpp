@@ -45,8 +45,9 @@ std::string_view to_string(tcp_drop d) {
 
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
-    : config_(config), options_(options), sink_(sink), events_(events), send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
-      reassembly_(options.receive_buffer) {}
+    : config_(config), sink_(sink), events_(events),
+      send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
+      options_(options), reassembly_(options.receive_buffer) {}
 
 // RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
 std::uint8_t window_shift_for(std::uint32_t buffer) {
@@ -290,15 +291,9 @@ void connection::on_segment(const segment& seg, instant now) {
 // stack in halves and reloads it whole, a store-forwarding stall that was half of
 // endpoint_core::settle's cycles (perf annotate, tern-load at 2.8 M req/s).
 std::optional<instant> connection::next_deadline() const {
-    instant next = instant::max();
-    auto consider = [&next](const std::optional<instant>& d) {
-        if (d && *d < next) next = *d;
-    };
-    consider(rtx_deadline_);
-    consider(delack_deadline_);
-    consider(time_wait_deadline_);
-    consider(persist_deadline_);
-    consider(keepalive_deadline_);
+    const instant next = std::min({rtx_deadline_.or_never(), delack_deadline_.or_never(),
+                                   time_wait_deadline_.or_never(), persist_deadline_.or_never(),
+                                   keepalive_deadline_.or_never()});
     if (next == instant::max()) return std::nullopt;
     return next;
 }

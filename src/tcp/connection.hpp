@@ -188,43 +188,46 @@ private:
     void back_to_listen();
     tcb fresh_tcb(seq32 iss) const;
 
+    // Members in the order a segment touches them, the ones every segment or send reads
+    // or writes first: a connection's state is cold when its next segment comes (a thousand
+    // busy connections do not fit a core's L2), and each cache line it spans is a miss.
     const tcp_config& config_;
-    connection_options options_;
     segment_sink& sink_;
     connection_events& events_;
-
     tcp_state state_ = tcp_state::closed;
-    bool passive_ = false; // opened by LISTEN: an RST in SYN-RECEIVED returns there (§3.10.7.4)
-    bool read_closed_ = false; // close() (not shutdown()): data that arrives now resets
-    endpoint listen_on_;
-    flow flow_{};
-    tcb tcb_{};
-    send_buffer send_buffer_;
-    seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
+    bool passive_ = false;       // opened by LISTEN: an RST in SYN-RECEIVED returns there (§3.10.7.4)
+    bool read_closed_ = false;   // close() (not shutdown()): data that arrives now resets
     bool want_writable_ = false; // send() was short: tell the app when space comes back
     bool writable_due_ = false;  // space came back during this segment: on_writable at its end
     bool defer_output_ = false;  // see defer_output()
     bool output_due_ = false;    // deferred output waits for flush_output
-    reassembly_queue reassembly_;
-    std::vector<std::uint8_t> syn_text_; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
-    bool ended_by_new_syn_ = false;      // TIME-WAIT ended by a newer SYN (RFC 6191)
+    bool ended_by_new_syn_ = false; // TIME-WAIT ended by a newer SYN (RFC 6191)
+    flow flow_{};
+    tcb tcb_{};
+    seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
+    send_buffer send_buffer_;
+    // The timers (timers.cpp); next_deadline reads all five after every call.
+    deadline rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
+    deadline delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)
+    deadline time_wait_deadline_; // 2·MSL (RFC 9293 §3.10.7.4); in FIN-WAIT-2 after close(), fin_timeout
+    deadline persist_deadline_;   // zero-window probe (RFC 9293 §3.8.6.1)
+    deadline keepalive_deadline_; // RFC 1122 §4.2.3.6
+    std::uint8_t persist_backoff_ = 0;    // probes sent while the window stayed shut
+    std::uint8_t persist_unanswered_ = 0; // probes sent since the peer's last acceptable ACK
+    std::uint8_t keepalive_probes_ = 0;   // unanswered keep-alive probes
     std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
-    sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
-    retransmit_log retransmitted_; // what the last episode sent again and no D-SACK reported yet (RFC 3708)
-
-    std::optional<instant> rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
-    std::optional<instant> delack_deadline_;    // delayed ACK (RFC 9293 §3.8.6.3)
-    std::optional<instant> time_wait_deadline_; // 2·MSL (RFC 9293 §3.10.7.4); in FIN-WAIT-2 after close(), fin_timeout
-    std::optional<instant> persist_deadline_;   // zero-window probe (RFC 9293 §3.8.6.1)
-    std::uint8_t persist_backoff_ = 0;          // probes sent while the window stayed shut
-    std::uint8_t persist_unanswered_ = 0;       // probes sent since the peer's last acceptable ACK
-    std::optional<instant> keepalive_deadline_; // RFC 1122 §4.2.3.6
-    std::uint8_t keepalive_probes_ = 0;         // unanswered keep-alive probes
-    instant challenge_window_start_{};          // RFC 5961 §7: one-second windows
-    std::uint16_t challenges_in_window_ = 0;
-
-    std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
     connection_stats stats_{};
+    connection_options options_;
+    reassembly_queue reassembly_;
+    sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
+
+    // Seldom touched: the handshake, loss recovery, attacks.
+    endpoint listen_on_;
+    retransmit_log retransmitted_; // what the last episode sent again and no D-SACK reported yet (RFC 3708)
+    std::vector<std::uint8_t> syn_text_; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
+    instant challenge_window_start_{};   // RFC 5961 §7: one-second windows
+    std::uint16_t challenges_in_window_ = 0;
+    std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
 };
 
 // RFC 9293 §3.10.7.1: the reply to a segment for which no connection exists (CLOSED).

@@ -131,6 +131,26 @@ protected:
     ~connection_events() = default;
 };
 
+// A point in time that may be unset, in 8 bytes: instant::max() stands for unset (no timer
+// is ever due then). What std::optional<instant> offers a timer, at half its size; GCC also
+// spilled and reloaded those optionals in halves, a store-forwarding stall on every read.
+class deadline {
+public:
+    deadline() = default;
+    deadline& operator=(instant at) {
+        at_ = at;
+        return *this;
+    }
+    explicit operator bool() const { return at_ != instant::max(); }
+    instant operator*() const { return at_; }
+    void reset() { at_ = instant::max(); }
+    // The instant, instant::max() when unset: for taking the earliest of several.
+    instant or_never() const { return at_; }
+
+private:
+    instant at_ = instant::max();
+};
+
 // Counters of one connection, the beginnings of a TCP_INFO.
 struct connection_stats {
     std::uint64_t segments_in = 0;   // every segment handed to on_segment but SYN+FIN ones (dropped first)

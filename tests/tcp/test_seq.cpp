@@ -1,9 +1,11 @@
-// seq32: RFC 9293 §3.4 comparison modulo 2^32.
+// seq32: RFC 9293 §3.4 comparison modulo 2^32; and the connection's deadline type.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "tcp/seq.hpp"
+#include "tcp/types.hpp"
 
 namespace tern::tcp {
 namespace {
@@ -11,6 +13,26 @@ namespace {
 static_assert(!std::is_convertible_v<seq32, std::uint32_t>);
 static_assert(!std::is_convertible_v<seq32, int>);
 static_assert(!std::is_convertible_v<std::uint32_t, seq32>);
+
+// A connection's timer: unset until given an instant, unset again by reset(); the earliest
+// of several is the least of their or_never(), an unset one never.
+TEST(Deadline, IsUnsetUntilGivenAnInstant) {
+    static_assert(sizeof(deadline) == sizeof(instant));
+    deadline d;
+    EXPECT_FALSE(d);
+    EXPECT_EQ(d.or_never(), instant::max());
+    const instant t = instant(std::chrono::seconds(5));
+    d = t;
+    EXPECT_TRUE(d);
+    EXPECT_EQ(*d, t);
+    d = instant(); // the clock's epoch is an instant like any other
+    EXPECT_TRUE(d);
+    EXPECT_EQ(*d, instant());
+    deadline other;
+    EXPECT_EQ(std::min(d.or_never(), other.or_never()), instant());
+    d.reset();
+    EXPECT_FALSE(d);
+}
 
 TEST(Seq32, OrdersPlainNumbers) {
     EXPECT_LT(seq32(1), seq32(2));
