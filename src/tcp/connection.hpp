@@ -165,6 +165,9 @@ private:
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t segment_room() const;
     std::size_t sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const;
+    // Whether our next ACK carries SACK blocks (sack_option gives at least one): SACK was
+    // agreed, and a duplicate is to be reported or data is held out of order.
+    bool sack_blocks_due() const { return (dsack_ || !reassembly_.empty()) && tcb_.sack_ok; }
     std::uint16_t advertised_window(bool syn) const;
     std::uint32_t ts_clock(instant now) const;
     seq32 data_end() const { return buffer_seq_ + send_buffer_.size(); } // one past the last buffered byte

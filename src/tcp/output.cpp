@@ -28,9 +28,8 @@ bool connection::fin_sent() const { return tcb_.fin_queued && tcb_.snd_max == da
 bool connection::fin_acked() const { return fin_sent() && tcb_.snd_una == tcb_.snd_max; }
 
 void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now) {
-    if ((flags & f::ack) && !(flags & (f::syn | f::rst)) && !dsack_ && reassembly_.empty()) {
-        // No SACK blocks to send (sack_option has none: no D-SACK, nothing held out of
-        // order): a plain header, the common case.
+    if ((flags & f::ack) && !(flags & (f::syn | f::rst)) && !sack_blocks_due()) {
+        // No SACK blocks to send: a plain header, the common case.
         const bool ts = tcb_.ts_ok;
         const wire::tcp_plain_repr r{flow_.local.port, flow_.remote.port, seq.raw(), tcb_.rcv_nxt.raw(), flags,
                                      advertised_window(false), ts, ts ? ts_clock(now) : 0, ts ? tcb_.ts_recent : 0};
@@ -114,7 +113,7 @@ std::uint32_t connection::segment_room() const {
 // hold, most recent first (RFC 2018 §4). A D-SACK inside a held block is followed by
 // that block, which is the most recent one (RFC 2883 §4 (2)).
 std::size_t connection::sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const {
-    if (!tcb_.sack_ok) return 0;
+    if (!sack_blocks_due()) return 0;
     const std::size_t fit = (40 - (tcb_.ts_ok ? 12 : 0) - 4) / 8;
     std::size_t n = 0;
     if (dsack_) out[n++] = *dsack_;
