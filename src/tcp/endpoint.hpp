@@ -154,6 +154,7 @@ private:
         std::shared_ptr<listener_backlog> backlog = std::make_shared<listener_backlog>();
     };
 
+    void look_ahead_window(std::span<rte_mbuf* const> burst);
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
     void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) override;
     template <class Header> // wire::tcp_repr or wire::tcp_plain_repr
