@@ -864,10 +864,11 @@ TEST(tcp_engine, time_wait_is_reused_by_a_newer_syn) {
 // One engine on a scripted device: what it answers to segments for no connection.
 class closed_port : public ::testing::Test {
 protected:
-    explicit closed_port(port_offloads offloads = {}) {
+    explicit closed_port(port_offloads offloads = {}, std::uint16_t burst = engine_config{}.burst) {
         neighbors_.update(client_ip, client_mac, instant::max(), true);
-        eng_.emplace(0, config_for(server_ip, server_mac), engine_port{0, 0, server_mac, offloads}, dev_,
-                     pool_.get(), neighbors_, clock_);
+        engine_config config = config_for(server_ip, server_mac);
+        config.burst = burst;
+        eng_.emplace(0, config, engine_port{0, 0, server_mac, offloads}, dev_, pool_.get(), neighbors_, clock_);
         ep_.emplace(*eng_, tcp::tcp_config{});
     }
     ~closed_port() override {
@@ -1102,6 +1103,72 @@ TEST_F(closed_port, a_burst_is_answered_once_per_connection) {
     EXPECT_EQ(tcp->seq(), ours);
     const std::string payload(tcp->payload().begin(), tcp->payload().end());
     EXPECT_EQ(payload, "headbodyheadbodyheadbodyheadbody");
+}
+
+// An RX burst of 128 (the endpoint looks ahead at it in windows of 32): segments of 70
+// connections, some between frames cut short, all in one burst;
+// every connection answers its own segment once, and nothing else happens.
+class wide_burst_port : public closed_port {
+protected:
+    wide_burst_port() : closed_port({}, 128) {}
+};
+
+TEST_F(wide_burst_port, a_burst_wider_than_the_look_ahead_window_is_answered_whole) {
+    struct counting final : tcp::app_events {
+        void on_data(tcp::stream& s, const tcp::rx_data& data) override {
+            bytes[s.flow_id().remote.port] += data.size();
+            const std::uint8_t ok[2] = {'o', 'k'};
+            EXPECT_TRUE(s.send(ok).has_value());
+        }
+        std::map<std::uint16_t, std::size_t> bytes;
+    } app;
+    tcp::listen_options options;
+    options.connection.no_delay = true;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    constexpr std::uint16_t connections = 70;
+    std::map<std::uint16_t, std::uint32_t> ours;
+    for (std::uint16_t i = 0; i < connections; ++i) {
+        const auto port = std::uint16_t(40000 + i);
+        deliver({port, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+        auto syn_ack = take_reply();
+        ASSERT_TRUE(syn_ack.has_value());
+        ours[port] = syn_ack->seq + 1;
+        deliver({port, 8080, 1001, ours[port], wire::tcp_flags::ack, 65535, 0, {}});
+        ASSERT_TRUE(dev_.sent.empty());
+    }
+    const std::uint8_t request[3] = {'a', 'b', 'c'};
+    const std::uint8_t junk[20] = {};
+    // 40 segments in a row (more than one window), then junk and segments taking turns.
+    for (std::uint16_t i = 0; i < connections; ++i) {
+        const auto port = std::uint16_t(40000 + i);
+        if (i >= 40) {
+            rte_mbuf* m = rte_pktmbuf_alloc(pool_.get()); // 20 bytes: shorter than any Ethernet + IPv4 header
+            ASSERT_NE(m, nullptr);
+            std::memcpy(rte_pktmbuf_append(m, sizeof junk), junk, sizeof junk);
+            dev_.inbox.push_back(m);
+        }
+        queue({port, 8080, 1001, ours[port], wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, request);
+    }
+    eng_->poll();
+    ASSERT_EQ(app.bytes.size(), connections);
+    for (const auto& [port, n] : app.bytes) EXPECT_EQ(n, sizeof request) << port;
+    std::map<std::uint16_t, std::size_t> answered;
+    for (rte_mbuf* m : dev_.sent) {
+        std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
+                                        rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
+        rte_pktmbuf_free(m);
+        auto ip = wire::ipv4_view::parse(wire::ethernet_view::parse(frame)->payload());
+        ASSERT_TRUE(ip.has_value());
+        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst());
+        ASSERT_TRUE(tcp.has_value());
+        EXPECT_EQ(tcp->ack(), 1004u);
+        EXPECT_EQ(tcp->seq(), ours[tcp->dst_port()]);
+        EXPECT_EQ(std::string(tcp->payload().begin(), tcp->payload().end()), "ok");
+        ++answered[tcp->dst_port()];
+    }
+    dev_.sent.clear();
+    ASSERT_EQ(answered.size(), connections);
+    for (const auto& [port, n] : answered) EXPECT_EQ(n, 1u) << port;
 }
 
 // Records the control block of each stream that connects.
