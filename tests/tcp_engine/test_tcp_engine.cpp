@@ -60,6 +60,14 @@ rte_mbuf* tcp_frame(rte_mempool* pool, ipv4_addr src, const wire::tcp_repr& tcp,
     return m;
 }
 
+// The bytes of a frame the engine sent; its mbuf is freed.
+std::vector<std::uint8_t> take_frame(rte_mbuf* m) {
+    std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
+                                    rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
+    rte_pktmbuf_free(m);
+    return frame;
+}
+
 // Echoes every byte back; closes once the peer has closed and everything went out.
 struct echo_server final : tcp::app_events {
     struct per_stream {
@@ -898,9 +906,7 @@ protected:
         }
         rte_mbuf* m = dev_.sent.front();
         dev_.sent.clear();
-        std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
-                                        rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
-        rte_pktmbuf_free(m);
+        const std::vector<std::uint8_t> frame = take_frame(m);
         auto eth = wire::ethernet_view::parse(frame);
         EXPECT_TRUE(eth.has_value());
         if (!eth) return std::nullopt;
@@ -1092,9 +1098,7 @@ TEST_F(closed_port, a_burst_is_answered_once_per_connection) {
     ASSERT_EQ(dev_.sent.size(), 1u);
     rte_mbuf* m = dev_.sent.front();
     dev_.sent.clear();
-    std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
-                                    rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
-    rte_pktmbuf_free(m);
+    const std::vector<std::uint8_t> frame = take_frame(m);
     auto ip = wire::ipv4_view::parse(wire::ethernet_view::parse(frame)->payload());
     ASSERT_TRUE(ip.has_value());
     auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst());
@@ -1154,9 +1158,7 @@ TEST_F(wide_burst_port, a_burst_wider_than_the_look_ahead_window_is_answered_who
     for (const auto& [port, n] : app.bytes) EXPECT_EQ(n, sizeof request) << port;
     std::map<std::uint16_t, std::size_t> answered;
     for (rte_mbuf* m : dev_.sent) {
-        std::vector<std::uint8_t> frame(rte_pktmbuf_mtod(m, std::uint8_t*),
-                                        rte_pktmbuf_mtod(m, std::uint8_t*) + rte_pktmbuf_data_len(m));
-        rte_pktmbuf_free(m);
+        const std::vector<std::uint8_t> frame = take_frame(m);
         auto ip = wire::ipv4_view::parse(wire::ethernet_view::parse(frame)->payload());
         ASSERT_TRUE(ip.has_value());
         auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst());
