@@ -17,13 +17,28 @@ buffered_service::~buffered_service() {
 }
 
 void buffered_service::start(tcp::stream& s) {
+    s.user = &no_session;
+    counters_.opened.add();
+    opened(s);
+}
+
+session& buffered_service::state(tcp::stream& s) {
+    if (session* st = held(s)) return *st;
     auto* st = new session();
     st->next = sessions_;
     if (sessions_) sessions_->prev = st;
     sessions_ = st;
+    ++session_count_;
     s.user = st;
-    counters_.opened.add();
-    opened(s);
+    return *st;
+}
+
+void buffered_service::free_session(tcp::stream& s, session* st) {
+    (st->prev ? st->prev->next : sessions_) = st->next;
+    if (st->next) st->next->prev = st->prev;
+    delete st;
+    --session_count_;
+    s.user = &no_session;
 }
 
 void buffered_service::on_data(tcp::stream& s, const tcp::rx_data& data) {
@@ -38,23 +53,24 @@ void buffered_service::on_data(tcp::stream& s, const tcp::rx_data& data) {
 
 void buffered_service::on_closed(tcp::stream& s, tcp::close_reason why) {
     if (!s.user) return;
-    sample_retransmits(s);
+    session* st = held(s);
+    const std::uint64_t seen = st ? st->retransmits_seen : 0;
+    counters_.retransmits.add(s.retransmits() - seen);
     counters_.closed.add();
     if (why == tcp::close_reason::reset) counters_.resets.add();
     if (why == tcp::close_reason::timed_out) counters_.timeouts.add();
     if (why == tcp::close_reason::aborted) counters_.aborted.add();
-    session* st = static_cast<session*>(s.user);
-    (st->prev ? st->prev->next : sessions_) = st->next;
-    if (st->next) st->next->prev = st->prev;
-    delete st;
+    if (st) free_session(s, st);
     s.user = nullptr;
 }
 
 void buffered_service::sample_retransmits(tcp::stream& s) {
-    session& st = state(s);
     const std::uint64_t now = s.retransmits();
-    counters_.retransmits.add(now - st.retransmits_seen);
-    st.retransmits_seen = now;
+    const session* st = held(s);
+    const std::uint64_t seen = st ? st->retransmits_seen : 0;
+    if (now == seen) return; // most streams never retransmit: no session for them
+    counters_.retransmits.add(now - seen);
+    state(s).retransmits_seen = now;
 }
 
 namespace {
@@ -89,9 +105,9 @@ std::size_t buffered_service::send_some(tcp::stream& s, std::string_view bytes) 
 }
 
 void buffered_service::write(tcp::stream& s, std::string_view bytes, bool lasting) {
-    session& st = state(s);
-    if (!waiting(st)) bytes.remove_prefix(send_some(s, bytes));
+    if (const session* held_st = held(s); !held_st || !waiting(*held_st)) bytes.remove_prefix(send_some(s, bytes));
     if (bytes.empty()) return;
+    session& st = state(s);
     if (lasting && st.pending_at == st.pending.size()) {
         st.lasting.push_back(bytes);
         return;
@@ -103,8 +119,8 @@ void buffered_service::write(tcp::stream& s, std::string_view bytes, bool lastin
 }
 
 void buffered_service::flush(tcp::stream& s) {
-    if (!s.user) return;
-    session& st = state(s);
+    if (!s.user || !held(s)) return;
+    session& st = *held(s);
     if (waiting(st)) {
         // Sent from where it starts: erasing the front of a large copy moved the rest each time.
         if (st.pending_at < st.pending.size()) {
@@ -124,12 +140,25 @@ void buffered_service::flush(tcp::stream& s) {
         st.close_when_sent = false;
         (void)s.close();
     }
+    settle(s);
 }
 
 void buffered_service::close_after_sending(tcp::stream& s) {
     if (!s.user) return;
+    if (const session* st = held(s); !st || !waiting(*st)) {
+        (void)s.close(); // nothing waits: no session just to remember the close
+        return;
+    }
     state(s).close_when_sent = true;
     flush(s);
+}
+
+void buffered_service::settle(tcp::stream& s) {
+    session* st = held(s);
+    if (!st || st->close_when_sent || st->done || !st->input.empty() || waiting(*st) || st->block.valid() ||
+        st->offset != 0 || st->retransmits_seen != 0)
+        return;
+    free_session(s, st);
 }
 
 void echo_service::received(tcp::stream& s, const tcp::rx_data& data) {
@@ -313,20 +342,24 @@ http_service::http_service(const http_options& options) : options_(options) {
 }
 
 void http_service::received(tcp::stream& s, const tcp::rx_data& data) {
-    session& st = state(s);
+    session* st = held(s);
     // RFC 9112 §9.6: after the response that closes, no further request is read.
-    if (st.close_when_sent) return;
+    if (st && st->close_when_sent) return;
     const std::string_view in(reinterpret_cast<const char*>(data.data()), data.size());
-    if (st.input.empty()) {
+    if (!st || st->input.empty()) {
         // The usual case: whole requests, read where they lie; only an unfinished one is kept.
         const std::size_t used = answer(s, in);
-        if (used != stop_reading && used < in.size()) st.input.assign(in.substr(used)); // (input is empty)
+        if (used != stop_reading && used < in.size()) state(s).input.assign(in.substr(used)); // (input is empty)
         return;
     }
-    st.input.append(in);
-    const std::size_t used = answer(s, st.input);
-    if (used == stop_reading) st.input.clear();
-    else st.input.erase(0, used);
+    st->input.append(in);
+    const std::size_t used = answer(s, st->input);
+    if (used == stop_reading) {
+        st->input.clear();
+        return;
+    }
+    st->input.erase(0, used);
+    settle(s);
 }
 
 std::size_t http_service::answer(tcp::stream& s, std::string_view in) {

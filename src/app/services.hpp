@@ -37,7 +37,11 @@ struct service_counters {
     std::uint64_t open() const { return opened.get() - closed.get(); }
 };
 
-// Per-stream state of a service.
+// Per-stream state of a service, made when a stream first has something to keep (a
+// request not yet whole, output the send buffer could not take, a close to make once it
+// is sent, retransmissions seen) and freed once it holds nothing again: a keep-alive HTTP
+// stream whose requests come whole and whose answers fit has none. An idle connection
+// costs no session's memory, and a request does not read a cold one.
 struct session {
     static void* operator new(std::size_t size) { return object_pool<session>::allocate(size); }
     static void operator delete(void* p) { object_pool<session>::release(p); }
@@ -69,6 +73,8 @@ public:
     const service_counters& counters() const { return counters_; }
     // Bytes copied and held for streams that could not take them yet.
     std::size_t copied_bytes() const;
+    // Sessions that exist now (see session): for tests and the memory figures.
+    std::size_t sessions() const { return session_count_; }
 
 protected:
     void on_accepted(tcp::stream& s) override { start(s); }
@@ -87,7 +93,14 @@ protected:
     void close_after_sending(tcp::stream& s);
     // Adds the stream's retransmissions since the last look to the counters.
     void sample_retransmits(tcp::stream& s);
-    static session& state(tcp::stream& s) { return *static_cast<session*>(s.user); }
+    // The stream's session, made if it has none.
+    session& state(tcp::stream& s);
+    // The stream's session, or null while it has none (or is not ours any more).
+    static session* held(const tcp::stream& s) {
+        return s.user == &no_session ? nullptr : static_cast<session*>(s.user);
+    }
+    // Frees the stream's session if it holds nothing any more.
+    void settle(tcp::stream& s);
 
     service_counters counters_;
 
@@ -95,7 +108,11 @@ private:
     void start(tcp::stream& s);
     void flush(tcp::stream& s);
     std::size_t send_some(tcp::stream& s, std::string_view bytes);
+    void free_session(tcp::stream& s, session* st);
     session* sessions_ = nullptr; // every live session, so none outlives the service
+    std::size_t session_count_ = 0;
+    // stream::user of a stream that is ours and has no session: its address, never read.
+    static inline char no_session = 0;
 };
 
 class echo_service final : public buffered_service {

@@ -149,6 +149,31 @@ TEST_F(services, http_answers_pipelined_requests_in_order_with_their_content_len
     EXPECT_EQ(http.counters().open(), 0u);
 }
 
+// A keep-alive stream whose requests come whole and whose answers fit holds no session
+// between requests (the memory of an idle connection); a request cut in two holds one
+// until its end comes, and then gives it back.
+TEST_F(services, http_session_exists_only_while_something_is_held) {
+    app::http_service http(app::http_options{100, 16 * 1024});
+    client c;
+    c.request = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n";
+    ASSERT_TRUE(server_node().ep.listen(port, {}, http).has_value());
+    ASSERT_TRUE(client_node().ep.connect(server_ip, port, {}, c).has_value());
+    ASSERT_TRUE(run_until([&] { return parse_responses(c.received).size() == 1; }, 10s));
+    EXPECT_EQ(http.counters().open(), 1u);
+    EXPECT_EQ(http.sessions(), 0u);
+    c.send("GET /2 HTTP/1.1\r\nHo");
+    EXPECT_TRUE(run_until([&] { return http.sessions() == 1; }, 10s));
+    c.send("st: a\r\n\r\n");
+    ASSERT_TRUE(run_until([&] { return parse_responses(c.received).size() == 2; }, 10s));
+    EXPECT_EQ(http.sessions(), 0u);
+    EXPECT_EQ(http.requests(), 2u);
+    (void)c.stream->close();
+    ASSERT_TRUE(run_until([&] { return c.reason.has_value(); }, 200s));
+    ASSERT_TRUE(settle());
+    EXPECT_EQ(http.counters().open(), 0u);
+    EXPECT_EQ(http.sessions(), 0u);
+}
+
 // A response larger than the send buffer waits for the peer's window as a view of the
 // service's prepared response, not as a copy per connection (a 16 MiB body to 20 slow
 // readers held 320 MB in tern-server); so do pipelined responses behind it.
@@ -156,9 +181,10 @@ TEST_F(services, http_large_response_waits_uncopied) {
     app::http_service http(app::http_options{1 << 20, 16 * 1024});
     client c;
     c.request = "GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\n";
-    std::size_t most_copied = 0;
+    std::size_t most_copied = 0, most_sessions = 0;
     c.on_bytes = [&](tcp::stream& s) {
         most_copied = std::max(most_copied, http.copied_bytes());
+        most_sessions = std::max(most_sessions, http.sessions());
         if (parse_responses(c.received).size() == 2) (void)s.close();
     };
     exchange(http, c);
@@ -168,6 +194,9 @@ TEST_F(services, http_large_response_waits_uncopied) {
     // Both wait as views, the second behind the first; copied, they were 2 MiB less what
     // the send buffer took.
     EXPECT_EQ(most_copied, 0u);
+    // The views waited in the stream's session, given back once they were sent.
+    EXPECT_EQ(most_sessions, 1u);
+    EXPECT_EQ(http.sessions(), 0u);
 }
 
 // RFC 9112 §9.6: after the response to "Connection: close" the server closes, and reads no
