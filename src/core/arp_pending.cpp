@@ -5,12 +5,12 @@
 
 namespace tern {
 
-arp_pending::arp_pending(std::uint16_t max_resolutions, std::uint16_t max_waiting)
-    : entries_(new arp_resolution[max_resolutions]), max_waiting_(max_waiting) {
+arp_pending::arp_pending(std::uint16_t max_resolutions, std::uint16_t max_waiting, std::uint16_t max_waiting_total)
+    : entries_(new arp_resolution[max_resolutions]), max_waiting_(max_waiting), max_waiting_total_(max_waiting_total) {
     free_.reserve(max_resolutions);
     active_.reserve(max_resolutions);
     for (std::uint16_t i = max_resolutions; i > 0; --i) {
-        entries_[i - 1].waiting.reserve(max_waiting);
+        entries_[i - 1].waiting.reserve(std::min(max_waiting, max_waiting_total));
         free_.push_back(&entries_[i - 1]);
     }
 }

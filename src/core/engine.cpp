@@ -50,12 +50,11 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
                rte_mempool* pool, neighbor_cache& neighbors, clock& clk)
     : id_(id), config_(config), port_(port), mac_(config.mac.value_or(port.mac)), dev_(dev), pool_(pool),
       neighbors_(neighbors), clock_(clk), now_(clk.now()), timers_(config.timer_tick, now_),
-      tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending), rx_(config.burst) {}
+      tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst) {}
 
 engine::~engine() {
     for (arp_resolution* r : pending_.all_active()) {
-        for (rte_mbuf* m : r->waiting) rte_pktmbuf_free(m);
-        r->waiting.clear();
+        pending_.drain(*r, [](rte_mbuf* m) { rte_pktmbuf_free(m); });
         timers_.cancel(r->retry);
         pending_.finish(*r);
     }
@@ -418,8 +417,7 @@ void engine::resolve(ipv4_addr ip) {
 void engine::queue_for_arp(rte_mbuf* m, ipv4_addr hop) {
     arp_resolution* r = pending_.find(hop);
     if (!r) r = start_resolution(hop);
-    if (!r || !pending_.can_wait(*r)) return drop(m, drop_reason::arp_queue_full);
-    r->waiting.push_back(m);
+    if (!r || !pending_.wait(*r, m)) return drop(m, drop_reason::arp_queue_full);
 }
 
 arp_resolution* engine::start_resolution(ipv4_addr hop) {
@@ -454,16 +452,14 @@ void engine::retry_arp(arp_resolution& r) {
 void engine::complete(arp_resolution& r, mac_addr mac) {
     timers_.cancel(r.retry);
     stats_.arp_resolved.add();
-    for (rte_mbuf* m : r.waiting) send_to(m, mac);
-    r.waiting.clear();
+    pending_.drain(r, [&](rte_mbuf* m) { send_to(m, mac); });
     pending_.finish(r);
 }
 
 void engine::fail(arp_resolution& r) {
     timers_.cancel(r.retry);
     stats_.arp_failed.add();
-    for (rte_mbuf* m : r.waiting) drop(m, drop_reason::arp_unresolved);
-    r.waiting.clear();
+    pending_.drain(r, [&](rte_mbuf* m) { drop(m, drop_reason::arp_unresolved); });
     ipv4_addr ip = r.ip;
     pending_.finish(r);
     if (unreachable_handler_) unreachable_handler_(ip);

@@ -138,16 +138,17 @@ TEST_F(engine_test, gratuitous_arp_at_start) {
     free_all(sent);
 }
 
-// Checks an echo reply to peer_ip with identifier/sequence and the request's data.
-void expect_echo_reply(std::span<const std::uint8_t> frame, std::uint16_t id, std::uint16_t seq, std::size_t payload) {
+// Checks an echo reply to `to` (peer_ip) with identifier/sequence and the request's data.
+void expect_echo_reply(std::span<const std::uint8_t> frame, std::uint16_t id, std::uint16_t seq, std::size_t payload,
+                       ipv4_addr to = peer_ip, mac_addr to_mac = peer_mac) {
     auto eth = wire::ethernet_view::parse(frame);
     ASSERT_TRUE(eth.has_value());
-    EXPECT_EQ(eth->dst(), peer_mac);
+    EXPECT_EQ(eth->dst(), to_mac);
     EXPECT_EQ(eth->src(), our_mac);
     auto ip = wire::ipv4_view::parse(eth->payload()); // verifies the header checksum
     ASSERT_TRUE(ip.has_value()) << to_string(ip.error());
     EXPECT_EQ(ip->src(), our_ip);
-    EXPECT_EQ(ip->dst(), peer_ip);
+    EXPECT_EQ(ip->dst(), to);
     EXPECT_EQ(ip->header_length(), 20u);
     auto icmp = wire::icmp_view::parse(ip->payload()); // verifies the ICMP checksum
     ASSERT_TRUE(icmp.has_value()) << to_string(icmp.error());
@@ -281,6 +282,33 @@ TEST_F(engine_test, packets_waiting_on_arp_are_bounded) {
     sent = take_sent();
     EXPECT_EQ(sent.size(), 4u);
     for (std::uint16_t i = 0; i < 4; ++i) expect_echo_reply(bytes(sent[i]), 1, i, 56);
+    free_all(sent);
+}
+
+// All resolutions together hold at most max_pending_total packets; a resolution that
+// completes gives its room back to the others.
+TEST_F(engine_test, packets_waiting_on_arp_are_bounded_in_total) {
+    engine_config config = default_config(); // max_pending 4
+    config.arp.max_pending_total = 6;
+    make_engine(config);
+    const ipv4_addr other = ipv4_addr::from_octets(198, 18, 0, 20);
+    for (std::uint16_t i = 0; i < 4; ++i) deliver(echo_request(peer_ip, 1, i));
+    for (std::uint16_t i = 0; i < 4; ++i) deliver(echo_request(other, 2, i));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_queue_full), 2u); // other's last two
+    auto sent = take_sent(); // the two ARP requests
+    free_all(sent);
+    deliver(arp_frame(wire::arp_op::reply, peer_mac, peer_ip, our_mac, our_ip, our_mac));
+    sent = take_sent();
+    EXPECT_EQ(sent.size(), 4u);
+    free_all(sent);
+    // peer_ip's four gave their room back: other's queue fills to its own bound.
+    for (std::uint16_t i = 4; i < 7; ++i) deliver(echo_request(other, 2, i));
+    EXPECT_EQ(engine_->stats().dropped(drop_reason::arp_queue_full), 3u);
+    const mac_addr other_mac{{0x02, 0, 0, 0, 0, 0x20}};
+    deliver(arp_frame(wire::arp_op::reply, other_mac, other, our_mac, our_ip, our_mac));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 4u);
+    for (std::uint16_t k = 0; k < 4; ++k) expect_echo_reply(bytes(sent[k]), 2, k < 2 ? k : std::uint16_t(k + 2), 56, other, other_mac);
     free_all(sent);
 }
 
