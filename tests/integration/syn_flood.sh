@@ -22,7 +22,8 @@ trap 'cleanup_ns; rm -rf "$WORK" "$SOCK"' EXIT
 SERVER_MAC=02:00:c6:12:00:02
 CLIENT_MAC=02:00:c6:12:00:01
 FLOOD="--flood-rate 0 --flood-sources 198.19.0.0/16"
-REAL="--workload cps --rate 500 --requests 1 --duration 4"
+RATE=500
+REAL="--workload cps --rate $RATE --requests 1 --duration 4"
 field() { python3 -c "import json; r=json.load(open('$WORK/$1.json')); print($2)" 2>/dev/null; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 
@@ -53,10 +54,16 @@ check "tern: tern-load exit 0 ($LOAD_RC)" "[ $LOAD_RC -eq 0 ]"
 check "tern: the flood went out (over 10000 spoofed SYNs: $(field tern "r['flood_syns']"))" \
     "[ \"\$(field tern \"r['flood_syns'] > 10000\")\" = True ]"
 # A connection opened in the run's last moments may still be in its exchange when tern-load
-# stops (and resets it): neither success nor failure. So: none failed (refused, reset, timed
-# out), and all but the last moments' completed.
-check "tern: the real connections complete: zero errors, and at least 95% of the opened within the run ($completed of $connects)" \
-    "[ \"\$(field tern \"r['errors'] == 0 and r['totals']['connects'] > 100 and r['totals']['completed'] >= 0.95 * r['totals']['connects']\")\" = True ]" ||
+# stops (and resets it): neither success nor failure. How many that is depends on how long
+# an exchange takes behind the flood's queues: its SYN, its GET and its FIN each wait one
+# round trip behind up to a memif ring of spoofed SYNs or cookies (~100 ms each in the
+# sanitizer build on a slow day: 120-145 of 2000 connections, where a fixed 5% failed runs
+# of code that had passed). So the allowance is measured, not guessed: the connections
+# opened in the last connect p99 + 2 request p99 of the run, plus 2%. None may fail
+# (refused, reset, timed out), and a connect p99 of a second or more (RTOs) fails too.
+late=$(field tern "int($RATE * (r['connect_latency']['p99_us'] + 2 * r['latency']['p99_us']) / 1e6 + 0.02 * r['totals']['connects'])")
+check "tern: the real connections complete: zero errors, all but the $late opened in the last exchange time ($completed of $connects)" \
+    "[ \"\$(field tern \"r['errors'] == 0 and r['totals']['connects'] > 100 and r['connect_latency']['p99_us'] < 1e6 and r['totals']['completed'] >= r['totals']['connects'] - $late\")\" = True ]" ||
     tail -30 "$WORK/tern.log"
 check "tern: the flood is answered with SYN cookies ($cookies)" "[ \"\${cookies:-0}\" -gt 10000 ]"
 check "tern: the server's memory did not grow with the flood ($rss_before -> $rss_after kB, at most +32 MiB)" \
