@@ -119,8 +119,9 @@ void buffered_service::write(tcp::stream& s, std::string_view bytes, bool lastin
 }
 
 void buffered_service::flush(tcp::stream& s) {
-    if (!s.user || !held(s)) return;
-    session& st = *held(s);
+    session* held_st = held(s); // null too for a stream no longer ours (user null)
+    if (!held_st) return;
+    session& st = *held_st;
     if (waiting(st)) {
         // Sent from where it starts: erasing the front of a large copy moved the rest each time.
         if (st.pending_at < st.pending.size()) {
