@@ -47,7 +47,25 @@ connection::connection(const tcp_config& config, const connection_options& optio
                        connection_events& events)
     : config_(config), sink_(sink), events_(events),
       send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
-      options_(options), reassembly_(options.receive_buffer) {}
+      options_(options) {}
+
+const sack_scoreboard connection::no_scoreboard{};
+
+bool connection_extras::idle(instant now) const {
+    // A raised DupThresh is learnt (RFC 4653 §3), and a challenge window still open limits
+    // the next challenge ACK (RFC 5961 §7): neither is "nothing".
+    return reassembly.empty() && !reassembly.fin && scoreboard.empty() &&
+           scoreboard.dup_thresh() == sack_scoreboard::default_dup_thresh && !retransmitted.active() && !dsack &&
+           syn_text.empty() && (challenges_in_window == 0 || now - challenge_window_start >= std::chrono::seconds(1));
+}
+
+// RFC 9293 §3.10.7.2/§3.10.7.3: text on a SYN is queued until ESTABLISHED; no more than
+// the window we offered.
+void connection::hold_syn_text(std::span<const std::uint8_t> payload) {
+    if (payload.empty()) return;
+    const auto n = std::min<std::size_t>(payload.size(), tcb_.rcv_wnd);
+    extras().syn_text.assign(payload.begin(), payload.begin() + n);
+}
 
 // RFC 7323 §2.3: the smallest shift that lets the 16-bit field cover the buffer, at most 14.
 std::uint8_t window_shift_for(std::uint32_t buffer) {
@@ -78,7 +96,7 @@ status<open_error> connection::open_active(const flow& f, seq32 iss, instant now
     flow_ = f;
     passive_ = false;
     tcb_ = fresh_tcb(iss);
-    scoreboard_.clear();
+    if (extras_) extras_->scoreboard.clear();
     buffer_seq_ = iss + 1;
     state_ = tcp_state::syn_sent;
     send_syn(now);
@@ -91,7 +109,7 @@ status<open_error> connection::open_passive(const endpoint& local, seq32 iss, in
     listen_on_ = local;
     passive_ = true;
     tcb_ = fresh_tcb(iss);
-    scoreboard_.clear();
+    if (extras_) extras_->scoreboard.clear();
     buffer_seq_ = iss + 1;
     state_ = tcp_state::listen;
     return {};
@@ -207,8 +225,13 @@ status<close_error> connection::close(instant now) {
 }
 
 std::size_t connection::heap_bytes() const {
-    return send_buffer_.ring_allocated() + reassembly_.heap_bytes() + scoreboard_.heap_bytes() +
-           retransmitted_.heap_bytes() + (drops_ ? sizeof(*drops_) : 0) + syn_text_.capacity();
+    std::size_t bytes = send_buffer_.ring_allocated() + (drops_ ? sizeof(*drops_) : 0);
+    if (extras_) {
+        const connection_extras& x = *extras_;
+        bytes += sizeof(x) + x.reassembly.heap_bytes() + x.scoreboard.heap_bytes() + x.retransmitted.heap_bytes() +
+                 x.syn_text.capacity();
+    }
+    return bytes;
 }
 
 tcp_info connection::info() const {
@@ -285,6 +308,7 @@ void connection::on_segment(const segment& seg, instant now) {
         writable_due_ = false;
         if (state_ == tcp_state::established || state_ == tcp_state::close_wait) events_.on_writable();
     }
+    settle_extras(now);
 }
 
 // On a plain instant, not by assigning optionals: GCC spills an optional<instant> to the

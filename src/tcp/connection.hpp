@@ -33,6 +33,24 @@ namespace tern::tcp {
 
 enum class open_error : std::uint8_t { not_closed };
 
+// What only loss, reordering, a duplicate, text on a SYN or an attack (RFC 5961) needs. A
+// connection makes it at the first need and frees it once it holds nothing again
+// (connection::settle_extras), so that the many connections that never see any of those
+// carry a pointer instead of ~150 bytes, and a segment touches fewer cache lines.
+struct connection_extras {
+    explicit connection_extras(std::uint32_t receive_buffer) : reassembly(receive_buffer) {}
+    // Whether it holds nothing a fresh one would not: it can go.
+    bool idle(instant now) const;
+
+    reassembly_queue reassembly;
+    sack_scoreboard scoreboard;    // what the peer SACKed above snd_una (RFC 6675 §3)
+    retransmit_log retransmitted;  // what the last episode sent again and no D-SACK reported yet (RFC 3708)
+    std::optional<seq_range> dsack; // RFC 2883: a duplicate to report first in our next ACK
+    std::vector<std::uint8_t> syn_text; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
+    instant challenge_window_start{};   // RFC 5961 §7: one-second windows
+    std::uint16_t challenges_in_window = 0;
+};
+
 class connection {
 public:
     connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
@@ -108,10 +126,12 @@ public:
     const connection_stats& stats() const { return stats_; }
     tcp_info info() const; // TCP_INFO
     // Bytes of the buffers and tables this connection allocates on demand: the send ring,
-    // the reassembly ring, the SACK and recovery tables, drop counters, text held from a
-    // SYN. Back to 0 on an idle connection whose data is all acknowledged and delivered.
+    // the connection_extras with the reassembly ring, the SACK and recovery tables and text
+    // held from a SYN in it, drop counters. Back to 0 (drop counters aside) on an idle
+    // connection whose data is all acknowledged and delivered.
     std::size_t heap_bytes() const;
-    const sack_scoreboard& scoreboard() const { return scoreboard_; }
+    const sack_scoreboard& scoreboard() const { return extras_ ? extras_->scoreboard : no_scoreboard; }
+    bool has_extras() const { return extras_ != nullptr; }
 
 private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----
@@ -149,6 +169,21 @@ private:
 
     std::optional<send_error> send_refused() const;
 
+    // connection_extras: made by extras(), read through the accessors below (which stand in
+    // for an empty one), and freed by settle_extras at the end of each call from outside.
+    connection_extras& extras() {
+        if (!extras_) extras_ = std::make_unique<connection_extras>(options_.receive_buffer);
+        return *extras_;
+    }
+    void settle_extras(instant now) {
+        if (extras_ && extras_->idle(now)) extras_.reset();
+    }
+    static const sack_scoreboard no_scoreboard;
+    std::uint32_t dup_thresh() const { return scoreboard().dup_thresh(); }
+    bool has_syn_text() const { return extras_ && !extras_->syn_text.empty(); }
+    bool holds_out_of_order() const { return extras_ && !extras_->reassembly.empty(); }
+    void hold_syn_text(std::span<const std::uint8_t> payload);
+
     // ---- output.cpp ----
     void output(instant now);
     void request_output(instant now);
@@ -167,7 +202,9 @@ private:
     std::size_t sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const;
     // Whether our next ACK carries SACK blocks (sack_option gives at least one): SACK was
     // agreed, and a duplicate is to be reported or data is held out of order.
-    bool sack_blocks_due() const { return (dsack_ || !reassembly_.empty()) && tcb_.sack_ok; }
+    bool sack_blocks_due() const {
+        return tcb_.sack_ok && extras_ && (extras_->dsack || !extras_->reassembly.empty());
+    }
     std::uint16_t advertised_window(bool syn) const;
     std::uint32_t ts_clock(instant now) const;
     seq32 data_end() const { return buffer_seq_ + send_buffer_.size(); } // one past the last buffered byte
@@ -218,18 +255,12 @@ private:
     std::uint8_t persist_backoff_ = 0;    // probes sent while the window stayed shut
     std::uint8_t persist_unanswered_ = 0; // probes sent since the peer's last acceptable ACK
     std::uint8_t keepalive_probes_ = 0;   // unanswered keep-alive probes
-    std::optional<seq_range> dsack_; // RFC 2883: a duplicate to report first in our next ACK
     connection_stats stats_{};
     connection_options options_;
-    reassembly_queue reassembly_;
-    sack_scoreboard scoreboard_; // what the peer SACKed above snd_una (RFC 6675 §3)
 
     // Seldom touched: the handshake, loss recovery, attacks.
     endpoint listen_on_;
-    retransmit_log retransmitted_; // what the last episode sent again and no D-SACK reported yet (RFC 3708)
-    std::vector<std::uint8_t> syn_text_; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
-    instant challenge_window_start_{};   // RFC 5961 §7: one-second windows
-    std::uint16_t challenges_in_window_ = 0;
+    std::unique_ptr<connection_extras> extras_; // see connection_extras
     std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
 };
 

@@ -53,7 +53,7 @@ void connection::on_listen(const segment& seg, instant now) {
     tcb_.irs = seg.seq();
     tcb_.rcv_nxt = seg.seq() + 1;
     negotiate_options(seg.header.options, now);
-    syn_text_.assign(seg.payload.begin(), seg.payload.begin() + std::min<std::size_t>(seg.payload.size(), tcb_.rcv_wnd));
+    hold_syn_text(seg.payload);
     tcb_.snd_wnd = seg.header.window; // RFC 7323 §2.2: the window of a SYN is never scaled
     tcb_.max_snd_wnd = tcb_.snd_wnd;
     tcb_.snd_wl1 = seg.seq();
@@ -91,8 +91,7 @@ void connection::on_syn_sent(const segment& seg, instant now) {
         // Simultaneous open (Figure 8): "enter SYN-RECEIVED, form a SYN,ACK segment ...
         // any other controls or text should be queued for processing after the
         // ESTABLISHED state has been reached".
-        syn_text_.assign(seg.payload.begin(),
-                         seg.payload.begin() + std::min<std::size_t>(seg.payload.size(), tcb_.rcv_wnd));
+        hold_syn_text(seg.payload);
         state_ = tcp_state::syn_received;
         tcb_.snd_nxt = tcb_.iss;
         send_syn(now);
@@ -151,7 +150,7 @@ void connection::on_synchronized(segment seg, instant now) {
     if (!check_syn(syn_as_sent, now)) return;
     if (!check_ack(seg, now)) return;
     persist_unanswered_ = 0; // the peer answers
-    if (!syn_text_.empty()) {
+    if (has_syn_text()) {
         process_syn_text(seg, now);
         if (state_ == tcp_state::closed) return;
     }
@@ -238,7 +237,7 @@ bool connection::check_seq(segment& seg, instant now) {
         // sender learns its retransmission was needless.
         const seq32 first = seg.seq() + (seg.has(f::syn) ? 1 : 0);
         if (!seg.has(f::rst) && !seg.payload.empty() && first + std::uint32_t(seg.payload.size()) <= nxt)
-            dsack_ = seq_range{first, first + std::uint32_t(seg.payload.size())};
+            extras().dsack = seq_range{first, first + std::uint32_t(seg.payload.size())};
         drop(tcp_drop::not_acceptable);
         return false;
     }
@@ -254,7 +253,7 @@ bool connection::check_seq(segment& seg, instant now) {
         const auto data_cut = std::min<std::size_t>(cut, seg.payload.size());
         if (data_cut > 0) {
             tcb_.ack_now = true; // a retransmission: our ACK may have been lost
-            dsack_ = seq_range{first, first + std::uint32_t(data_cut)}; // RFC 2883 §4: the part we had
+            extras().dsack = seq_range{first, first + std::uint32_t(data_cut)}; // RFC 2883 §4: the part we had
         }
         seg.payload = seg.payload.subspan(data_cut);
         seg.header.seq = nxt.raw();
@@ -304,13 +303,14 @@ bool connection::check_syn(bool syn, instant now) {
 // RFC 5961 §7: at most challenge_acks_per_second challenge ACKs per second, so that an
 // attacker cannot turn us into an amplifier or learn from the global count.
 void connection::challenge_ack(instant now) {
-    if (now - challenge_window_start_ >= std::chrono::seconds(1)) {
-        challenge_window_start_ = now;
-        challenges_in_window_ = 0;
+    connection_extras& x = extras();
+    if (now - x.challenge_window_start >= std::chrono::seconds(1)) {
+        x.challenge_window_start = now;
+        x.challenges_in_window = 0;
     }
-    if (challenges_in_window_ >= config_.challenge_acks_per_second) return drop(tcp_drop::challenge_limited);
+    if (x.challenges_in_window >= config_.challenge_acks_per_second) return drop(tcp_drop::challenge_limited);
     if (!sink_.take_challenge_ack(now)) return drop(tcp_drop::challenge_limited);
-    ++challenges_in_window_;
+    ++x.challenges_in_window;
     tcb_.ack_now = true;
 }
 
@@ -354,7 +354,7 @@ bool connection::check_ack(const segment& seg, instant now) {
     const auto sacks = seg.header.options.sacks();
     const bool with_sacks = tcb_.sack_ok && !sacks.empty();
     std::uint32_t newly_sacked = 0;
-    if (with_sacks) newly_sacked = scoreboard_.update(tcb_.snd_una, tcb_.snd_max, sacks);
+    if (with_sacks) newly_sacked = extras().scoreboard.update(tcb_.snd_una, tcb_.snd_max, sacks);
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
     if (newly_sacked > 0) on_sack(now);
@@ -409,7 +409,7 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     }
     tcb_.snd_una = ack;
     if (tcb_.snd_nxt < ack) tcb_.snd_nxt = ack; // after an RTO rewound snd_nxt
-    scoreboard_.advance(ack);
+    if (extras_) extras_->scoreboard.advance(ack);
     if (tcb_.recover_pending && tcb_.recover <= ack) tcb_.recover_pending = false;
 
     // RTT: RFC 7323 §4.1 from the echoed timestamp, else RFC 6298 §3 timing one segment
@@ -493,7 +493,7 @@ void connection::on_duplicate_ack(const segment& seg, instant now) {
     // RFC 6582 §3.2 step 2: after an RTO or a recovery, no fast retransmit until the
     // cumulative ACK reaches recover. Before the third, RFC 3042 limited transmit
     // (congestion_room) lets new data out.
-    if (tcb_.dup_acks >= scoreboard_.dup_thresh() && !tcb_.recover_pending) enter_recovery(now);
+    if (tcb_.dup_acks >= dup_thresh() && !tcb_.recover_pending) enter_recovery(now);
 }
 
 // RFC 6675 §5: an ACK that SACKs new data is a duplicate acknowledgment "regardless of its
@@ -505,7 +505,7 @@ void connection::on_sack(instant now) {
     // (1) DupAcks >= DupThresh, or (2) IsLost(HighACK + 1): three segments or more than
     // two SMSS SACKed above the cumulative ACK. Otherwise (3): limited transmit, through
     // congestion_room, where SACKed data no longer counts as in flight.
-    if (tcb_.dup_acks >= scoreboard_.dup_thresh() || scoreboard_.is_lost(tcb_.snd_una, tcb_.snd_mss))
+    if (tcb_.dup_acks >= dup_thresh() || scoreboard().is_lost(tcb_.snd_una, tcb_.snd_mss))
         enter_recovery(now);
 }
 
@@ -522,7 +522,7 @@ void connection::enter_recovery(instant now) {
     tcb_.rtt_seq.reset(); // Karn
     // (4.3): "Retransmit the first data segment presumed dropped", up to the first SACKed octet.
     std::uint32_t len = smss;
-    if (const auto hole = scoreboard_.next_hole(tcb_.snd_una, tcb_.snd_max))
+    if (const auto hole = scoreboard().next_hole(tcb_.snd_una, tcb_.snd_max))
         len = std::min(len, seq_distance(hole->left, hole->right));
     const std::uint32_t sent = retransmit(tcb_.snd_una, len, now);
     if (tcb_.sack_ok) {
@@ -541,28 +541,29 @@ void connection::enter_recovery(instant now) {
 void connection::begin_episode(bool by_timeout) {
     tcb_.prior_cwnd = tcb_.cwnd;
     tcb_.prior_ssthresh = tcb_.ssthresh;
-    tcb_.prior_fack = scoreboard_.highest_sacked(tcb_.snd_una);
+    tcb_.prior_fack = scoreboard().highest_sacked(tcb_.snd_una);
     tcb_.prior_by_timeout = by_timeout;
-    retransmitted_.start();
+    extras().retransmitted.start();
 }
 
 // RFC 2883 §5 / RFC 3708 §3: a D-SACK block for octets the last episode retransmitted says
 // that both copies arrived, so that retransmission was not needed.
 void connection::on_dsack(seq_range d) {
-    if (retransmitted_.report(d.left, d.right) == 0) return; // not ours to judge: the network duplicated it
+    connection_extras& x = extras();
+    if (x.retransmitted.report(d.left, d.right) == 0) return; // not ours to judge: the network duplicated it
     const std::uint32_t smss = tcb_.snd_mss;
     // RFC 4653 §3 (the idea; Linux's tp->reordering): the original was overtaken by the
     // data SACKed above it when we retransmitted, prior_fack - d.right: e segments. Raise
     // DupThresh to e + 1 so that the same reordering no longer looks like a loss.
     if (!tcb_.prior_by_timeout && d.right < tcb_.prior_fack) {
         const std::uint32_t extent = (seq_distance(d.right, tcb_.prior_fack) + smss - 1) / smss;
-        scoreboard_.raise_dup_thresh(extent + 1);
+        x.scoreboard.raise_dup_thresh(extent + 1);
     }
-    if (!retransmitted_.all_reported()) return;
+    if (!x.retransmitted.all_reported()) return;
     // RFC 4015 §3 response (as Linux's undo): restore the congestion state from before the
     // episode, keeping whatever has grown since.
     ++stats_.undos;
-    retransmitted_.stop();
+    x.retransmitted.stop();
     tcb_.cwnd = std::max(tcb_.cwnd, tcb_.prior_cwnd);
     tcb_.ssthresh = std::max(tcb_.ssthresh, tcb_.prior_ssthresh);
     // Nothing of the episode was lost: it ends, and a hole that IsLost() from now on is a
@@ -591,25 +592,29 @@ void connection::process_text(const segment& seg, instant now) {
     if (seg.seq() != tcb_.rcv_nxt) {
         // Out of order: hold it, and ACK at once (RFC 9293 §3.8.6.3, RFC 5681 §4.2).
         const seq32 end = seg.seq() + std::uint32_t(seg.payload.size());
-        if (reassembly_.holds(seg.seq(), end)) dsack_ = seq_range{seg.seq(), end}; // RFC 2883 §4
-        if (!reassembly_.insert(tcb_.rcv_nxt, seg.seq(), seg.payload)) drop(tcp_drop::ooo_full);
+        connection_extras& x = extras();
+        if (x.reassembly.holds(seg.seq(), end)) x.dsack = seq_range{seg.seq(), end}; // RFC 2883 §4
+        if (!x.reassembly.insert(tcb_.rcv_nxt, seg.seq(), seg.payload)) drop(tcp_drop::ooo_full);
         tcb_.ack_now = true; // check_fin remembers a FIN that came with it
         return;
     }
-    const bool filled_hole = !reassembly_.empty();
+    const bool filled_hole = holds_out_of_order();
     deliver(seg.payload, seg.packet);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     if (filled_hole) {
-        for (auto held = reassembly_.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
-             held = reassembly_.take(tcb_.rcv_nxt)) {
+        // The extras stay while on_data runs: settle_extras frees them only once the
+        // segment is done with.
+        reassembly_queue& queue = extras_->reassembly;
+        for (auto held = queue.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
+             held = queue.take(tcb_.rcv_nxt)) {
             advance_rcv_nxt(std::uint32_t(held.size()));
             stats_.bytes_in += held.size();
             events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
             if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
         }
-        reassembly_.release_if_empty(); // (never allocated otherwise)
+        queue.release_if_empty(); // (never allocated otherwise)
     }
-    if (reassembly_.fin && *reassembly_.fin == tcb_.rcv_nxt) reach_fin(now);
+    if (extras_ && extras_->reassembly.fin == tcb_.rcv_nxt) reach_fin(now);
     if (filled_hole) tcb_.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap fills
     else schedule_ack(now);
 }
@@ -621,10 +626,11 @@ void connection::process_syn_text(segment& seg, instant now) {
     segment text = seg;
     text.header.seq = (tcb_.irs + 1).raw();
     text.header.flags = f::ack;
-    text.payload = syn_text_;
+    std::vector<std::uint8_t>& syn_text = extras_->syn_text;
+    text.payload = syn_text;
     text.packet = nullptr; // the bytes are our copy, not the segment's buffer
     process_text(text, now);
-    syn_text_.clear(); // after: on_data saw a view of it
+    syn_text.clear(); // after: on_data saw a view of it
     if (seg.seq() < tcb_.rcv_nxt) {
         const auto cut = std::min<std::size_t>(seq_distance(seg.seq(), tcb_.rcv_nxt), seg.payload.size());
         seg.payload = seg.payload.subspan(cut);
@@ -671,7 +677,7 @@ void connection::check_fin(const segment& seg, instant now) {
     const seq32 fin = seg.seq() + std::uint32_t(seg.payload.size());
     if (fin != tcb_.rcv_nxt) {
         // Out of order: reached when the data before it is in (process_text).
-        if (fin > tcb_.rcv_nxt) reassembly_.fin = fin;
+        if (fin > tcb_.rcv_nxt) extras().reassembly.fin = fin;
         tcb_.ack_now = true;
         return;
     }
@@ -680,7 +686,7 @@ void connection::check_fin(const segment& seg, instant now) {
 
 void connection::reach_fin(instant now) {
     tcb_.rcv_nxt += 1; // "advance RCV.NXT over the FIN"
-    reassembly_.fin.reset();
+    if (extras_) extras_->reassembly.fin.reset();
     tcb_.ack_now = true; // "send an acknowledgment for the FIN"
     switch (state_) {
     case tcp_state::syn_received:

@@ -75,7 +75,7 @@ void connection::note_emitted(std::uint8_t flags, const tx_payload& payload) {
         tcb_.ack_now = false;
         tcb_.unacked_segments = 0;
         delack_deadline_.reset();
-        dsack_.reset(); // RFC 2883 §4: each duplicate is reported once
+        if (extras_) extras_->dsack.reset(); // RFC 2883 §4: each duplicate is reported once
     }
     ++stats_.segments_out;
     stats_.bytes_out += payload.size();
@@ -116,10 +116,11 @@ std::size_t connection::sack_option(std::array<seq_range, wire::tcp_max_sack_blo
     if (!sack_blocks_due()) return 0;
     const std::size_t fit = (40 - (tcb_.ts_ok ? 12 : 0) - 4) / 8;
     std::size_t n = 0;
-    if (dsack_) out[n++] = *dsack_;
-    if (!reassembly_.empty()) {
+    const connection_extras& x = *extras_; // sack_blocks_due: there are extras
+    if (x.dsack) out[n++] = *x.dsack;
+    if (!x.reassembly.empty()) {
         std::array<seq_range, wire::tcp_max_sack_blocks> held;
-        const std::size_t count = reassembly_.sack_blocks(held);
+        const std::size_t count = x.reassembly.sack_blocks(held);
         for (std::size_t i = 0; i < count && n < fit; ++i) out[n++] = held[i];
     }
     return n;
@@ -162,9 +163,9 @@ bool connection::send_one(instant now) {
 // two duplicate ACKs, up to two segments beyond cwnd.
 std::uint32_t connection::congestion_room() const {
     const std::uint32_t in_flight =
-        seq_distance(tcb_.snd_una, tcb_.snd_nxt) - scoreboard_.sacked_in(tcb_.snd_una, tcb_.snd_nxt);
+        seq_distance(tcb_.snd_una, tcb_.snd_nxt) - scoreboard().sacked_in(tcb_.snd_una, tcb_.snd_nxt);
     std::uint32_t wnd = tcb_.cwnd;
-    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < scoreboard_.dup_thresh() &&
+    if (!tcb_.sack_ok && !tcb_.in_recovery && tcb_.dup_acks > 0 && tcb_.dup_acks < dup_thresh() &&
         tcb_.snd_nxt == tcb_.snd_max) // new data only, not the go-back-N after an RTO
         wnd += tcb_.dup_acks * std::uint32_t(tcb_.snd_mss);
     return wnd > in_flight ? wnd - in_flight : 0;
@@ -175,8 +176,8 @@ std::uint32_t connection::congestion_room() const {
 // (RFC 6675 §5.1).
 bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     std::uint32_t hole_len = 0xffffffffu;
-    if (tcb_.snd_nxt < tcb_.snd_max && !scoreboard_.empty()) {
-        const auto hole = scoreboard_.next_hole(tcb_.snd_nxt, tcb_.snd_max);
+    if (tcb_.snd_nxt < tcb_.snd_max && !scoreboard().empty()) {
+        const auto hole = scoreboard().next_hole(tcb_.snd_nxt, tcb_.snd_max);
         tcb_.snd_nxt = hole ? hole->left : tcb_.snd_max;
         if (hole) hole_len = seq_distance(hole->left, hole->right);
     }
@@ -204,7 +205,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA
         ++stats_.retransmits;
         ++stats_.rto_retransmits;
-        retransmitted_.record(tcb_.snd_nxt, tcb_.snd_nxt + used);
+        extras().retransmitted.record(tcb_.snd_nxt, tcb_.snd_nxt + used);
     }
     tcb_.snd_nxt += used;
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
@@ -218,7 +219,7 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
     if (used > 0) {
         ++stats_.retransmits;
         ++stats_.fast_retransmits;
-        retransmitted_.record(seq, seq + used);
+        extras().retransmitted.record(seq, seq + used);
     }
     return used;
 }
@@ -226,13 +227,14 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
 // RFC 6675 §5 (C): while cwnd - pipe >= 1 SMSS, send what NextSeg() (§4) returns.
 bool connection::send_in_recovery(instant now) {
     const std::uint32_t smss = tcb_.snd_mss;
-    const std::uint32_t pipe = scoreboard_.pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, smss);
+    const sack_scoreboard& board = scoreboard();
+    const std::uint32_t pipe = board.pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, smss);
     if (tcb_.cwnd < pipe || tcb_.cwnd - pipe < smss) return false;
     const seq32 from = seq_max(tcb_.high_rxt, tcb_.snd_una);
     // Rule (1): the first un-SACKed octet above HighRxt, below the highest SACKed octet,
     // that IsLost(): (1.a) to (1.c).
-    const auto hole = scoreboard_.next_hole(from, scoreboard_.highest_sacked(tcb_.snd_una));
-    const auto lost_end = scoreboard_.lost_below(smss);
+    const auto hole = board.next_hole(from, board.highest_sacked(tcb_.snd_una));
+    const auto lost_end = board.lost_below(smss);
     auto resend = [&](seq_range h) {
         const std::uint32_t used = retransmit(h.left, std::min(smss, seq_distance(h.left, h.right)), now);
         tcb_.high_rxt = h.left + used; // (C.2)
@@ -249,7 +251,7 @@ bool connection::send_in_recovery(instant now) {
     // retransmission of a retransmission, which only the RTO should decide.
     if (tcb_.rescue_rxt && tcb_.snd_una <= *tcb_.rescue_rxt) return false;
     std::optional<seq_range> last;
-    for (auto h = scoreboard_.next_hole(tcb_.snd_una, tcb_.snd_max); h; h = scoreboard_.next_hole(h->right, tcb_.snd_max))
+    for (auto h = board.next_hole(tcb_.snd_una, tcb_.snd_max); h; h = board.next_hole(h->right, tcb_.snd_max))
         last = h;
     if (!last || last->right <= tcb_.high_rxt) return false;
     const std::uint32_t len = std::min(smss, seq_distance(last->left, last->right));
@@ -266,6 +268,7 @@ void connection::flush_output(instant now) {
     if (!output_due_) return;
     output_due_ = false;
     output(now);
+    settle_extras(now); // an ACK that carried a D-SACK may have left them holding nothing
 }
 
 void connection::output(instant now) {

@@ -35,6 +35,7 @@ struct tcb {
     bool ws_ok = false;            // both sent wscale (RFC 7323 §2.2); else both shifts are 0
     bool ts_ok = false;            // both sent TS on the SYNs (RFC 7323 §3.2)
     bool sack_ok = false;          // both sent SACK-permitted (RFC 2018 §2)
+    std::uint8_t retransmits = 0;  // RFC 6298: consecutive timeouts of the oldest outstanding segment (here, beside the flags, to fill their word)
     std::uint32_t ts_recent = 0;   // TS.Recent: TSval to echo (RFC 7323 §4.3)
     instant ts_recent_at{};        // when ts_recent was set: after 24 days it is invalid (RFC 7323 §5.5)
 
@@ -42,7 +43,6 @@ struct tcb {
     std::optional<duration> srtt;  // absent until the first sample
     duration rttvar{};
     duration rto{};                // current RTO, backoff included, within [min_rto, max_rto]
-    std::uint8_t retransmits = 0;  // consecutive timeouts of the oldest outstanding segment
     std::optional<seq32> rtt_seq;  // without timestamps: the segment being timed (Karn: none after a retransmit)
     instant rtt_start{};
 

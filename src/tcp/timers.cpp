@@ -24,6 +24,7 @@ void connection::on_timer(instant now) {
     if (rtx_deadline_ && *rtx_deadline_ <= now) on_rto(now);
     if (persist_deadline_ && *persist_deadline_ <= now) on_persist(now);
     if (keepalive_deadline_ && *keepalive_deadline_ <= now) on_keepalive(now);
+    settle_extras(now);
 }
 
 // RFC 6298 §2.2 and §2.3, with a clock granularity G of 1 ms; §2.4 and §2.5 clamp it.
@@ -79,7 +80,7 @@ void connection::on_rto(instant now) {
     // go-back-N below skips what the peer SACKed. A receiver may renege on its SACKs
     // (RFC 2018 §8), and then the SACKed data would never be resent: when the same
     // segment times out a second time, the scoreboard is cleared and everything goes again.
-    if (tcb_.retransmits > 1) scoreboard_.clear();
+    if (tcb_.retransmits > 1 && extras_) extras_->scoreboard.clear();
     tcb_.snd_nxt = tcb_.snd_una;
     send_one(now); // §5.4: retransmit the earliest segment not acknowledged (counted there)
     arm_rto(now);  // §5.6
@@ -135,7 +136,7 @@ void connection::limit_fin_wait_2(instant now) {
 
 void connection::to_closed(close_reason why) {
     state_ = tcp_state::closed;
-    syn_text_.clear();
+    if (extras_) extras_->syn_text.clear();
     rtx_deadline_.reset();
     delack_deadline_.reset();
     time_wait_deadline_.reset();
@@ -151,7 +152,7 @@ void connection::back_to_listen() {
     tcb_ = fresh_tcb(iss);
     buffer_seq_ = iss + 1;
     flow_ = {};
-    syn_text_.clear();
+    if (extras_) extras_->syn_text.clear();
     rtx_deadline_.reset();
     delack_deadline_.reset();
     state_ = tcp_state::listen;

@@ -157,11 +157,14 @@ struct connection_stats {
     std::uint64_t segments_out = 0;  // every segment emitted, RSTs and probes included
     std::uint64_t bytes_in = 0;      // payload delivered to the application
     std::uint64_t bytes_out = 0;     // payload emitted, retransmissions included
-    std::uint64_t retransmits = 0;   // segments sent again (RTO, fast retransmit, SYN, SYN,ACK)
-    std::uint64_t fast_retransmits = 0; // of those, sent by fast retransmit and loss recovery (RFC 6675, RFC 6582)
-    std::uint64_t rto_retransmits = 0;  // of those, data sent again after a timeout (RFC 6298 §5.4, go-back-N)
-    std::uint64_t recoveries = 0;       // fast recovery episodes entered
-    std::uint64_t undos = 0;            // episodes undone: every retransmission D-SACKed (RFC 3708, RFC 4015)
+    // Counts of events that each take a loss or a timeout: 32 bits, so that the connection
+    // stays within its cache lines (2^32 retransmissions of one connection, one every
+    // microsecond, would take 71 minutes of a path losing everything).
+    std::uint32_t retransmits = 0;   // segments sent again (RTO, fast retransmit, SYN, SYN,ACK)
+    std::uint32_t fast_retransmits = 0; // of those, sent by fast retransmit and loss recovery (RFC 6675, RFC 6582)
+    std::uint32_t rto_retransmits = 0;  // of those, data sent again after a timeout (RFC 6298 §5.4, go-back-N)
+    std::uint32_t recoveries = 0;       // fast recovery episodes entered
+    std::uint32_t undos = 0;            // episodes undone: every retransmission D-SACKed (RFC 3708, RFC 4015)
 };
 
 } // namespace tern::tcp
