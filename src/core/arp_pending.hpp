@@ -44,7 +44,6 @@ public:
         for (rte_mbuf* m : r.waiting) f(m);
         r.waiting.clear();
     }
-    std::size_t waiting() const { return waiting_total_; }
     std::uint16_t active() const { return std::uint16_t(active_.size()); }
     // The active resolutions (copy: callers finish entries while walking).
     std::vector<arp_resolution*> all_active() const { return active_; }

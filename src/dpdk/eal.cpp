@@ -3,12 +3,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <optional>
 #include <string_view>
+#include <thread>
 
+#include <rte_alarm.h>
 #include <rte_dev.h>
 #include <rte_devargs.h>
 #include <rte_eal.h>
@@ -173,6 +176,35 @@ result<eal, setup_error> eal::start(int argc, char** argv) {
     eal started(std::move(rest));
     if (auto why = refused_vdev(dpdk_says)) return unexpected{*why}; // `started` cleans the EAL up
     return started;
+}
+
+namespace {
+
+struct interrupt_job {
+    void (*work)(void*);
+    void* arg;
+    std::atomic<bool> done{false};
+};
+
+void run_job(void* p) {
+    auto* job = static_cast<interrupt_job*>(p);
+    job->work(job->arg);
+    job->done.store(true, std::memory_order_release);
+}
+
+} // namespace
+
+bool run_on_interrupt_thread(void (*work)(void*), void* arg, std::chrono::milliseconds timeout) {
+    interrupt_job job{work, arg};
+    if (rte_eal_alarm_set(1, run_job, &job) != 0) return false;
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (!job.done.load(std::memory_order_acquire) && std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    if (job.done.load(std::memory_order_acquire)) return true;
+    // Not run yet: take it back. rte_eal_alarm_cancel waits for a callback that has just
+    // begun, so afterwards the job has either run whole or will never run.
+    rte_eal_alarm_cancel(run_job, &job);
+    return job.done.load(std::memory_order_acquire);
 }
 
 eal::~eal() {

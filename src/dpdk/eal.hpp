@@ -1,6 +1,7 @@
 // EAL start-up: DPDK's own arguments pass through untouched (`app [EAL args] -- [app args]`).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -31,5 +32,12 @@ private:
     bool active_;
     std::vector<std::string> app_args_;
 };
+
+// Runs work(arg) on the EAL's interrupt thread and waits for it; false when that thread did
+// not take it up within `timeout` (then work has not run, and will not). Drivers handle their
+// control events there (memif a peer's connect and disconnect, TAP its link changes), most
+// of them with no lock against the application's control calls: a call made from this
+// thread cannot overlap them. EAL alarms run on that thread, which is how the work gets there.
+bool run_on_interrupt_thread(void (*work)(void*), void* arg, std::chrono::milliseconds timeout);
 
 } // namespace tern

@@ -19,6 +19,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include "dpdk/eal.hpp"
 #include "dpdk/rss.hpp"
 #include "wire/ethernet.hpp"
 
@@ -269,10 +270,24 @@ port::port(port&& other) noexcept
     other.open_ = false;
 }
 
+namespace {
+
+void stop_and_close(void* id) {
+    const std::uint16_t port_id = *static_cast<std::uint16_t*>(id);
+    rte_eth_dev_stop(port_id);
+    rte_eth_dev_close(port_id);
+}
+
+} // namespace
+
+// net_memif frees the regions it shares with its peer in memif_disconnect, which both its
+// stop and its interrupt handler (the peer left) call, with no lock between them: a peer
+// leaving while we stopped freed them twice ("EAL: Error: Invalid memory"), and the process
+// crashed or hung at exit. On the interrupt thread the two cannot overlap.
 port::~port() {
     if (!open_) return;
-    rte_eth_dev_stop(id_);
-    rte_eth_dev_close(id_);
+    std::uint16_t id = id_;
+    if (!run_on_interrupt_thread(stop_and_close, &id, std::chrono::seconds(2))) stop_and_close(&id);
 }
 
 std::string port::describe() const {
