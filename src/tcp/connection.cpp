@@ -62,7 +62,10 @@ bool connection_extras::idle(instant now) const {
 // RFC 9293 §3.10.7.2/§3.10.7.3: text on a SYN is queued until ESTABLISHED; no more than
 // the window we offered.
 void connection::hold_syn_text(std::span<const std::uint8_t> payload) {
-    if (payload.empty()) return;
+    if (payload.empty()) { // most SYNs: nothing to make the extras for
+        if (extras_) extras_->syn_text.clear();
+        return;
+    }
     const auto n = std::min<std::size_t>(payload.size(), tcb_.rcv_wnd);
     extras().syn_text.assign(payload.begin(), payload.begin() + n);
 }
