@@ -38,7 +38,15 @@ serve() {
         >"$WORK/server-$n.log" 2>&1 &
     SERVER_PID=$!
     TERN_PIDS+=("$SERVER_PID")
-    sleep 1
+    # Until it answers telemetry (its port is up then), not a fixed second: once in CI
+    # tern-load found no peer and the server was gone by its stop, with no word of why.
+    for _ in $(seq 150); do
+        telemetry "tern_lms_${n}_$$" /tern/port >/dev/null && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || return 0 # it stopped: the caller's checks judge that
+        sleep 0.1
+    done
+    echo "tern-server ($mode) did not come up within 15 s; its log:"
+    tail -20 "$WORK/server-$n.log"
 }
 
 # load NAME [tern-load args]: tern-load on lcore 1 against the current server; the JSON
@@ -89,7 +97,7 @@ expect_ok cps-client-closes "r['totals']['completed']"
 load cps-server-closes --workload cps --target 198.18.0.2:80 --rate 300 --close server --duration 3
 expect_ok cps-server-closes "r['totals']['completed']"
 stop_server
-check "tern-server (http) stops with exit 0" "[ $SERVER_RC -eq 0 ]"
+check "tern-server (http) stops with exit 0" "[ $SERVER_RC -eq 0 ]" || tail -20 "$WORK/server-$n.log"
 check "tern-server saw the source addresses" "grep -q 'arp 198.18.0.103' '$WORK/server-$n.log'"
 check "tern-server answered no request with 400" "grep -q 'http_bad_requests 0' '$WORK/server-$n.log'"
 
