@@ -85,11 +85,13 @@ telemetry() {
     echo "$2" | dpdk-telemetry.py -f "$1" 2>/dev/null | grep -F "\"${2%%,*}\""
 }
 
-# wait_telemetry PREFIX SECONDS: until the app answers /tern/port.
+# wait_telemetry PREFIX SECONDS [PID]: until the app answers /tern/port (0), or the time is
+# up or the process PID has exited (1): no waiting out the time for an app that is gone.
 wait_telemetry() {
-    local prefix=$1 tries=$(( $2 * 10 ))
+    local prefix=$1 tries=$(( $2 * 10 )) pid=${3:-}
     for _ in $(seq "$tries"); do
         telemetry "$prefix" /tern/port >/dev/null && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
         sleep 0.1
     done
     return 1

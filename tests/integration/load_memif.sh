@@ -40,11 +40,8 @@ serve() {
     TERN_PIDS+=("$SERVER_PID")
     # Until it answers telemetry (its port is up then), not a fixed second: once in CI
     # tern-load found no peer and the server was gone by its stop, with no word of why.
-    for _ in $(seq 150); do
-        telemetry "tern_lms_${n}_$$" /tern/port >/dev/null && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || return 0 # it stopped: the caller's checks judge that
-        sleep 0.1
-    done
+    wait_telemetry "tern_lms_${n}_$$" 15 "$SERVER_PID" && return 0
+    kill -0 "$SERVER_PID" 2>/dev/null || return 0 # it stopped: the caller's checks judge that
     echo "tern-server ($mode) did not come up within 15 s; its log:"
     tail -20 "$WORK/server-$n.log"
 }
