@@ -1,14 +1,37 @@
 #include "dpdk/device.hpp"
 
+#include <string_view>
+
 #include <rte_ethdev.h>
 
 namespace tern {
 
+namespace {
+
+// The drivers that unmap a queue's memory from their interrupt handler while the queue may
+// be in a burst (burst_section.hpp).
+bool unmaps_under_bursts(std::uint16_t port_id) {
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(port_id, &info) != 0 || info.driver_name == nullptr) return false;
+    return std::string_view(info.driver_name) == "net_memif";
+}
+
+} // namespace
+
+ethdev_queue::ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link)
+    : port_id_(port_id), queue_id_(queue_id), link_(link) {
+    if (unmaps_under_bursts(port_id)) section_ = burst_sections::acquire();
+}
+
+ethdev_queue::~ethdev_queue() { burst_sections::release(section_); }
+
 std::uint16_t ethdev_queue::rx_burst(rte_mbuf** pkts, std::uint16_t n) {
+    burst_section in_burst(section_);
     return rte_eth_rx_burst(port_id_, queue_id_, pkts, n);
 }
 
 std::uint16_t ethdev_queue::tx_burst(rte_mbuf** pkts, std::uint16_t n) {
+    burst_section in_burst(section_);
     return rte_eth_tx_burst(port_id_, queue_id_, pkts, n);
 }
 

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "dpdk/burst_section.hpp"
+
 struct rte_mbuf;
 
 namespace tern {
@@ -37,12 +39,15 @@ private:
     std::atomic<bool> up_{true};
 };
 
-// One queue pair of a DPDK ethdev.
+// One queue pair of a DPDK ethdev. On a driver that unmaps queue memory from the interrupt
+// thread (net_memif) each burst runs in a burst_section (burst_section.hpp says why).
 class ethdev_queue final : public device {
 public:
     // `link` must outlive the queue.
-    ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link)
-        : port_id_(port_id), queue_id_(queue_id), link_(link) {}
+    ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link);
+    ~ethdev_queue() override;
+    ethdev_queue(const ethdev_queue&) = delete;
+    ethdev_queue& operator=(const ethdev_queue&) = delete;
 
     std::uint16_t rx_burst(rte_mbuf** pkts, std::uint16_t n) override;
     std::uint16_t tx_burst(rte_mbuf** pkts, std::uint16_t n) override;
@@ -55,6 +60,7 @@ private:
     std::uint16_t port_id_;
     std::uint16_t queue_id_;
     ethdev_link& link_;
+    burst_sections::slot* section_ = nullptr; // null: the driver needs none
 };
 
 } // namespace tern

@@ -4,11 +4,10 @@
 # with zero errors, non-zero figures and exit 0. Both run inside a namespace made for this
 # test (memif's abstract socket lives in it), on addresses from 198.18.0.0/15. An MTU of 9000
 # runs with memif buffers raised to hold it (bsize), and is refused without them.
-# Known flake: tern-server (the memif server) sometimes dies in DPDK 22.11's
-# librte_net_memif.so (dmesg: segfault) as a tern-load client disconnects while packets are
-# in flight; the "tern-server stops with exit 0" checks then fail. tern-load now polls
-# 200 ms after its final RSTs before it closes the port, which made it rarer (4 runs of 4
-# passed every check since; one server still died after the last run, which no check sees).
+# tern-server (the memif server) used to die now and then as a tern-load client left: net_memif
+# unmapped the shared rings on its interrupt thread while the engine was inside an rx burst.
+# The ports' bursts now hold the unmap off (dpdk/burst_section.hpp; memif_leave.sh makes the
+# race happen every time).
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
