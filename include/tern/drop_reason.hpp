@@ -42,7 +42,8 @@ namespace tern {
     X(no_mbuf, "reply not sent: the mbuf pool is empty")                                  \
     X(tx_backlog_full, "outbound packet dropped: TX backlog full after the NIC refused it") \
     X(tx_oversize, "outbound frame longer than the port's MTU plus Ethernet header: no device sends it") \
-    X(tx_refused, "outbound packet dropped: the NIC refused it at the head of the backlog for tx_stall_timeout")
+    X(tx_refused, "outbound packet dropped: the NIC refused it at the head of the backlog for tx_stall_timeout") \
+    X(steer_ring_full, "received packet dropped: the ring to the engine that owns its flow was full")
 
 enum class drop_reason : std::uint8_t {
 #define TERN_DROP_ENUM(name, text) name,

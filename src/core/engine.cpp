@@ -6,6 +6,7 @@
 
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 
 #include "wire/arp.hpp"
 #include "wire/bytes.hpp"
@@ -53,6 +54,8 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
       tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst) {}
 
 engine::~engine() {
+    for (auto& out : steer_out_)
+        for (rte_mbuf* m : out) rte_pktmbuf_free(m);
     for (arp_resolution* r : pending_.all_active()) {
         pending_.drain(*r, [](rte_mbuf* m) { rte_pktmbuf_free(m); });
         timers_.cancel(r->retry);
@@ -79,6 +82,7 @@ void engine::poll() {
     stats_.loops.add();
     tx_flush_tried_ = false;
     receive_bursts();
+    if (steering_ != nullptr) receive_steered();
     for (auto& p : pollers_) p(now_);
     if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
         answer_report();
@@ -106,6 +110,7 @@ void engine::receive_bursts() {
             receive(rx_[i]);
             if (every && (i + 1) % every == 0) flush_partial();
         }
+        if (steering_ != nullptr) flush_steered();
         if (n < burst) return;
     }
     rx_saturated_ = true;
@@ -157,6 +162,10 @@ void engine::drop(rte_mbuf* m, drop_reason reason) {
 void engine::receive(rte_mbuf* m) {
     stats_.rx_packets.add();
     stats_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+    dispatch(m);
+}
+
+void engine::dispatch(rte_mbuf* m) {
     // The parsers read the first segment only. Ports are set up without scatter RX, so a
     // chained frame is unexpected: counted as such, not mistaken for a bad IPv4 length.
     if (m->nb_segs > 1) return drop(m, drop_reason::eth_multi_segment);
@@ -218,6 +227,8 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     case wire::ip_protocol::icmp:
         return receive_icmp(m, *ip);
     case wire::ip_protocol::tcp: {
+        if (steering_ != nullptr)
+            if (const std::uint16_t to = owner_of(m, *ip); to != id_) return steer(m, to);
         hw_check l4 = l4_checksum_verdict(m, port_.offloads.rx_tcp_checksum);
         if (l4 == hw_check::bad) return drop(m, drop_reason::tcp_bad_checksum);
         auto tcp = wire::tcp_view::parse(ip->payload(), src, ip->dst(), l4 != hw_check::good);
@@ -227,6 +238,57 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     }
     default:
         return drop(m, drop_reason::ipv4_unknown_protocol);
+    }
+}
+
+// ---- steering (steering.hpp) ------------------------------------------------------------
+
+void engine::set_steering(const steering* s) {
+    steering_ = s;
+    steer_out_.assign(s != nullptr ? s->engines() : 0, {});
+    for (auto& out : steer_out_) out.reserve(rx_.size());
+}
+
+// The NIC's hash when it computed one (under tern's key: port.cpp), else the same in
+// software. A segment too short to hold its ports stays here, to be dropped as truncated.
+std::uint16_t engine::owner_of(const rte_mbuf* m, const wire::ipv4_view& ip) const {
+    if (port_.offloads.rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0) return steering_->owner_of_hash(m->hash.rss);
+    const auto tcp = ip.payload();
+    if (tcp.size() < 4) return id_;
+    return steering_->owner({ip.src(), ip.dst(), wire::load_be16(tcp.data()), wire::load_be16(tcp.data() + 2)});
+}
+
+void engine::steer(rte_mbuf* m, std::uint16_t to) {
+    steer_out_[to].push_back(m);
+    if (steer_out_[to].size() == rx_.size()) flush_steered();
+}
+
+// Once per RX burst: each owner's packets in one enqueue. A full ring drops the rest, as a
+// full RX queue would have.
+void engine::flush_steered() {
+    for (std::uint16_t to = 0; to < steer_out_.size(); ++to) {
+        auto& out = steer_out_[to];
+        if (out.empty()) continue;
+        const unsigned n = rte_ring_sp_enqueue_burst(steering_->ring(id_, to), reinterpret_cast<void* const*>(out.data()),
+                                                     unsigned(out.size()), nullptr);
+        stats_.steered_out.add(n);
+        for (std::size_t i = n; i < out.size(); ++i) drop(out[i], drop_reason::steer_ring_full);
+        out.clear();
+    }
+}
+
+// What the other engines handed over since the last round, up to rx_bursts bursts from each.
+void engine::receive_steered() {
+    const auto burst = unsigned(rx_.size());
+    for (std::uint16_t from = 0; from < steering_->engines(); ++from) {
+        if (from == id_) continue;
+        rte_ring* ring = steering_->ring(from, id_);
+        for (std::uint16_t b = 0; b < config_.rx_bursts; ++b) {
+            const unsigned n = rte_ring_sc_dequeue_burst(ring, reinterpret_cast<void**>(rx_.data()), burst, nullptr);
+            stats_.steered_in.add(n);
+            for (unsigned i = 0; i < n; ++i) dispatch(rx_[i]);
+            if (n < burst) break;
+        }
     }
 }
 

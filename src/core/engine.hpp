@@ -19,6 +19,7 @@
 #include "core/clock.hpp"
 #include "core/neighbor_cache.hpp"
 #include "core/stats.hpp"
+#include "core/steering.hpp"
 #include "core/timer_wheel.hpp"
 #include "core/tx_buffer.hpp"
 #include "dpdk/device.hpp"
@@ -114,6 +115,10 @@ public:
     void resolve(ipv4_addr ip);
     // Told when a next hop did not answer ARP: whoever was sending to it learns of it.
     void on_unreachable(std::function<void(ipv4_addr)> handler) { unreachable_handler_ = std::move(handler); }
+    // Hands every TCP packet whose flow another engine owns to that engine, and takes those
+    // the others hand to this one (steering.hpp). Without it (one engine) every packet is
+    // this engine's. Set before run(); `s` must outlive the engine.
+    void set_steering(const steering* s);
     // The TCP layer; without one, every segment is dropped as tcp_no_endpoint.
     void set_protocol_handler(protocol_handler* handler) { handler_ = handler; }
     // Application work run on this core once per round, after the burst's TCP input and
@@ -155,6 +160,11 @@ private:
     void receive_bursts();
     void flush_partial();
     void receive(rte_mbuf* m);
+    void dispatch(rte_mbuf* m);
+    std::uint16_t owner_of(const rte_mbuf* m, const wire::ipv4_view& ip) const;
+    void steer(rte_mbuf* m, std::uint16_t to);
+    void flush_steered();
+    void receive_steered();
     void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
     void receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet);
     void receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip);
@@ -217,6 +227,8 @@ private:
     static constexpr std::size_t prefix_slots = 16;
     std::array<cached_prefix, prefix_slots> prefixes_{}; // direct-mapped; expires 0: empty
     std::vector<rte_mbuf*> rx_;
+    const steering* steering_ = nullptr;
+    std::vector<std::vector<rte_mbuf*>> steer_out_; // by owner: this burst's packets for it
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;

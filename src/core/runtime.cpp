@@ -76,6 +76,12 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
         rt->engines_.push_back(std::make_unique<engine>(i, cfg, ep, *rt->devices_.back(), rt->pools_[i].get(),
                                                         rt->neighbors_, *rt->clock_));
     }
+    if (cfg.engines > 1) {
+        auto st = steering::create(cfg.engines);
+        if (!st) return fail(st.error());
+        rt->steering_ = std::move(*st);
+        for (auto& e : rt->engines_) e->set_steering(rt->steering_.get());
+    }
     for (auto& [ip, mac] : cfg.arp.static_entries) rt->neighbors_.update(ip, mac, instant::max(), true);
     for (ipv4_addr ip : options.resolve) rt->engines_[0]->resolve(ip);
     telemetry_attach(rt.get());

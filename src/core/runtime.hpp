@@ -49,6 +49,8 @@ public:
     // Counters summed over engines.
     std::vector<std::pair<std::string_view, std::uint64_t>> totals() const;
     const capture_file* capture() const { return capture_.get(); }
+    // Which engine owns which flow, with two engines or more (else null).
+    const steering* flow_steering() const { return steering_.get(); }
     // The fault wrappers' counters in one direction, summed over engines (all zero without faults).
     fault_counters fault_totals(fault_direction dir) const;
     instant now() const { return clock_->now(); }
@@ -71,6 +73,7 @@ private:
     std::vector<const fault_device*> faults_; // those of devices_ that inject faults
     std::unique_ptr<clock> clock_;
     neighbor_cache neighbors_;
+    std::unique_ptr<steering> steering_;      // with two engines or more; outlives them
     std::vector<std::unique_ptr<engine>> engines_;
     struct lcore_job {
         engine* eng;

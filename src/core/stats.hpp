@@ -22,7 +22,9 @@ namespace tern {
     X(arp_requests_in) X(arp_replies_in) X(arp_requests_out) X(arp_replies_out)              \
     X(arp_gratuitous_out) X(arp_resolved) X(arp_failed) X(arp_cache_full)                    \
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
-    X(timers_fired) X(loops)
+    X(timers_fired) X(loops)                                                                 \
+    X(steered_out) /* TCP packets handed to the engine that owns their flow (steering.hpp) */ \
+    X(steered_in)  /* and taken from the other engines, for this one                      */
 
 struct engine_stats {
 #define TERN_COUNTER_FIELD(name) counter name;

@@ -1,0 +1,177 @@
+// Software flow steering (core/steering.hpp): two engines over one steering object; a TCP
+// packet lands on the queue of the engine that does not own its flow and reaches the owner's
+// protocol handler, once, whichever queue it came in on; the counters add up; a full ring
+// drops with its reason and loses no mbuf.
+#include <map>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rte_mbuf.h>
+
+#include "core/engine.hpp"
+#include "core/steering.hpp"
+#include "dpdk/mempool.hpp"
+#include "script_device.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::test {
+namespace {
+
+const mac_addr our_mac{{0x02, 0, 0, 0, 0, 0x02}};
+const mac_addr peer_mac{{0x02, 0, 0, 0, 0, 0x01}};
+const ipv4_addr our_ip = ipv4_addr::from_octets(198, 18, 0, 2);
+const ipv4_addr peer_ip = ipv4_addr::from_octets(198, 18, 0, 1);
+
+// Keeps the source ports of the segments it was given.
+class recorder final : public protocol_handler {
+public:
+    void on_tcp(rte_mbuf* m, const wire::ipv4_view&, const wire::tcp_view& tcp) override {
+        ports.push_back(tcp.src_port());
+        rte_pktmbuf_free(m);
+    }
+    void on_timer(timer_hook&) override {}
+    void after_burst() override {}
+    std::vector<std::uint16_t> ports;
+};
+
+class steering_test : public ::testing::Test {
+protected:
+    static constexpr std::uint16_t engines = 2;
+
+    explicit steering_test(std::uint32_t ring_size = steering::default_ring_size) {
+        static int n = 0;
+        auto pool = mbuf_pool::create("steer_pool_" + std::to_string(n++), 4095);
+        if (!pool) throw std::runtime_error(pool.error());
+        pool_.emplace(std::move(*pool));
+        auto s = steering::create(engines, ring_size);
+        if (!s) throw std::runtime_error(s.error());
+        steering_ = std::move(*s);
+        engine_config c;
+        c.address = ipv4_cidr{our_ip, 24};
+        c.mac = our_mac;
+        c.gratuitous_arp = false;
+        c.engines = engines;
+        for (std::uint16_t i = 0; i < engines; ++i) {
+            engines_[i] = std::make_unique<engine>(i, c, engine_port{0, i, our_mac, port_offloads{}}, devs_[i],
+                                                   pool_->get(), neighbors_, clock_);
+            engines_[i]->set_steering(steering_.get());
+            engines_[i]->set_protocol_handler(&handlers_[i]);
+        }
+    }
+    ~steering_test() override {
+        for (auto& e : engines_) e.reset();
+        steering_.reset();
+        for (auto& d : devs_) {
+            for (rte_mbuf* m : d.inbox) rte_pktmbuf_free(m);
+            d.inbox.clear();
+        }
+        EXPECT_EQ(pool_->in_use(), 0u); // DESIGN.md "Memory": every mbuf taken comes back
+    }
+
+    rte_mbuf* segment(std::uint16_t src_port) {
+        wire::tcp_repr seg{};
+        seg.src_port = src_port;
+        seg.dst_port = 80;
+        seg.seq = 1;
+        seg.flags = wire::tcp_flags::syn;
+        seg.window = 65535;
+        std::vector<std::uint8_t> buf(14 + 20 + seg.header_length());
+        wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv4}.emit(buf.data());
+        wire::ipv4_repr{peer_ip, our_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(seg.header_length()), true, 0}
+            .emit(buf.data() + 14);
+        seg.emit(buf.data() + 34, peer_ip, our_ip, {}, wire::checksum_mode::software);
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_->get());
+        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(buf.size())), buf.data(), buf.size());
+        return m;
+    }
+    std::uint16_t owner(std::uint16_t src_port) const { return steering_->owner({peer_ip, our_ip, src_port, 80}); }
+    // A source port whose flow engine `e` owns, from `from` on.
+    std::uint16_t port_of(std::uint16_t e, std::uint16_t from = 40000) const {
+        for (std::uint16_t p = from;; ++p)
+            if (owner(p) == e) return p;
+    }
+    void poll_all() {
+        for (auto& e : engines_) e->poll();
+    }
+    std::uint64_t stat(std::uint16_t e, std::string_view name) const {
+        for (auto& [k, v] : engines_[e]->stats().snapshot())
+            if (k == name) return v;
+        return ~0ull;
+    }
+
+    std::optional<mbuf_pool> pool_;
+    std::unique_ptr<steering> steering_;
+    script_device devs_[engines];
+    virtual_clock clock_;
+    neighbor_cache neighbors_{64};
+    recorder handlers_[engines];
+    std::unique_ptr<engine> engines_[engines];
+};
+
+TEST(steering, owner_is_the_same_for_both_directions_of_a_flow) {
+    auto s = steering::create(4);
+    ASSERT_TRUE(s);
+    const ipv4_addr a = ipv4_addr::from_octets(198, 18, 0, 1), b = ipv4_addr::from_octets(198, 18, 1, 9);
+    std::map<std::uint16_t, int> per_engine;
+    for (std::uint16_t p = 1024; p < 1024 + 4096; ++p) {
+        const std::uint16_t o = (*s)->owner({a, b, p, 80});
+        EXPECT_EQ(o, (*s)->owner({b, a, 80, p}));
+        ++per_engine[o];
+    }
+    EXPECT_EQ(per_engine.size(), 4u); // every engine owns some of the flows
+}
+
+TEST(steering, refuses_one_engine_and_a_ring_size_not_a_power_of_two) {
+    EXPECT_FALSE(steering::create(1));
+    EXPECT_FALSE(steering::create(2, 1000));
+}
+
+TEST_F(steering_test, a_packet_on_the_wrong_queue_reaches_its_owner_once) {
+    const std::uint16_t p0 = port_of(0), p1 = port_of(1);
+    devs_[0].inbox.push_back(segment(p1)); // engine 1's flow on engine 0's queue
+    devs_[0].inbox.push_back(segment(p0));
+    devs_[1].inbox.push_back(segment(p0)); // and engine 0's on engine 1's
+    poll_all();
+    poll_all(); // engine 0 takes what engine 1 handed over in the first round
+    EXPECT_EQ(handlers_[0].ports, (std::vector<std::uint16_t>{p0, p0}));
+    EXPECT_EQ(handlers_[1].ports, (std::vector<std::uint16_t>{p1}));
+    EXPECT_EQ(stat(0, "steered_out"), 1u);
+    EXPECT_EQ(stat(0, "steered_in"), 1u);
+    EXPECT_EQ(stat(1, "steered_out"), 1u);
+    EXPECT_EQ(stat(1, "steered_in"), 1u);
+    EXPECT_EQ(stat(0, "rx_packets") + stat(1, "rx_packets"), 3u); // counted where they arrived
+}
+
+TEST_F(steering_test, many_flows_on_one_queue_are_shared_out_by_owner) {
+    std::map<std::uint16_t, int> expected;
+    for (std::uint16_t p = 40000; p < 40000 + 200; ++p) {
+        devs_[0].inbox.push_back(segment(p));
+        ++expected[owner(p)];
+    }
+    for (int round = 0; round < 20; ++round) poll_all();
+    EXPECT_EQ(int(handlers_[0].ports.size()), expected[0]);
+    EXPECT_EQ(int(handlers_[1].ports.size()), expected[1]);
+    for (std::uint16_t p : handlers_[1].ports) EXPECT_EQ(owner(p), 1);
+    EXPECT_GT(expected[1], 0);
+}
+
+class small_ring_steering_test : public steering_test {
+protected:
+    small_ring_steering_test() : steering_test(4) {}
+};
+
+TEST_F(small_ring_steering_test, a_full_ring_drops_with_its_reason_and_keeps_no_mbuf) {
+    int sent = 0;
+    for (std::uint16_t p = port_of(1); sent < 10; p = port_of(1, std::uint16_t(p + 1)), ++sent)
+        devs_[0].inbox.push_back(segment(p));
+    engines_[0]->poll(); // engine 1 does not poll: its ring of 4 fills
+    EXPECT_EQ(stat(0, "steered_out"), 4u);
+    EXPECT_EQ(engines_[0]->stats().dropped(drop_reason::steer_ring_full), 6u);
+    engines_[1]->poll();
+    EXPECT_EQ(handlers_[1].ports.size(), 4u);
+}
+
+} // namespace
+} // namespace tern::test
