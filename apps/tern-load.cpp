@@ -209,12 +209,12 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (budget.refuse) throw std::invalid_argument(budget.problem);
     if (!budget.problem.empty()) std::cerr << "tern-load: warning: " << budget.problem << "\n";
 
-    // DESIGN.md "Flow steering": an active open must pick a source port whose reply hashes to
-    // its own engine's queue, which the engines do not do yet; with more than one engine the
-    // replies would reach an engine that does not know the connection.
-    if (rt.engine.engines > 1)
-        throw std::invalid_argument("--engines: tern-load runs on one engine for now (replies are not yet steered "
-                                    "to the engine that opened the connection)");
+    // DESIGN.md "Flow steering": with several engines each active open takes an ephemeral
+    // port whose reply hashes to its own engine (tcp endpoint's home_ports). Ports given by
+    // --source-ports are split by range, not by hash, so their replies would not come home.
+    if (rt.engine.engines > 1 && o.source_port_first != 0)
+        throw std::invalid_argument("--source-ports: not with more than one engine yet (each engine takes the "
+                                    "ephemeral ports whose replies hash to it; leave --source-ports out)");
 
     if (vm.count("flood-rate") || vm.count("flood-sources")) r.flood = flood_options_from(vm, rt.engine, o);
 

@@ -119,6 +119,7 @@ public:
     // the others hand to this one (steering.hpp). Without it (one engine) every packet is
     // this engine's. Set before run(); `s` must outlive the engine.
     void set_steering(const steering* s);
+    const steering* flow_steering() const { return steering_; }
     // The TCP layer; without one, every segment is dropped as tcp_no_endpoint.
     void set_protocol_handler(protocol_handler* handler) { handler_ = handler; }
     // Application work run on this core once per round, after the burst's TCP input and

@@ -323,12 +323,31 @@ void endpoint_core::prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_po
     const ipv4_addr local = options.local_addr.value_or(engine_.address().addr);
     std::uint16_t port = options.local_port.value_or(0);
     if (!options.local_port) {
+        const auto home = home_ports(local, remote_ip, remote_port);
+        if (!home) return;
         const auto [cursor, offset] = port_search(local, remote_ip, remote_port);
-        port = std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count);
+        port = home->empty() ? std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count)
+                             : (*home)[(offset + cursor) % home->size()];
     }
     const std::uint32_t h = table_.hash(flow_key{local, remote_ip, port, remote_port});
     table_.prefetch(h);
     if (time_wait_.size()) time_wait_.prefetch(h);
+}
+
+std::optional<std::span<const std::uint16_t>> endpoint_core::home_ports(ipv4_addr local, ipv4_addr remote_ip,
+                                                                      std::uint16_t remote_port) {
+    const steering* st = engine_.flow_steering();
+    if (st == nullptr) return std::span<const std::uint16_t>{};
+    const port_triple key{local.value, remote_ip.value, remote_port};
+    auto it = home_ports_.find(key);
+    if (it == home_ports_.end()) {
+        auto pool = rss::port_pool::make(st->hash(), st->table(), local, remote_ip, remote_port);
+        if (!pool) return std::nullopt;
+        it = home_ports_.emplace(key, std::move(*pool)).first;
+    }
+    const auto ports = it->second.of(engine_.id());
+    if (ports.empty()) return std::nullopt;
+    return ports;
 }
 
 std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4_addr remote_ip,
@@ -342,10 +361,16 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
     // --source-ip) paired each address with every eighth port only: 8 addresses gave
     // 28,232 distinct 4-tuples instead of 225,856, and every new connection landed on
     // one the server still held in TIME-WAIT.
+    const auto home = home_ports(local, remote_ip, remote_port);
+    if (!home) return std::nullopt;
+    // DESIGN.md "Flow steering": with several engines, only the ports whose reply hashes to
+    // this engine; never one of another engine's, which would carry the flow there.
+    const std::uint32_t count = home->empty() ? ephemeral_count : std::uint32_t(home->size());
     auto [cursor, offset] = port_search(local, remote_ip, remote_port);
-    for (std::uint32_t i = 0; i < ephemeral_count; ++i) {
-        const auto port = std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count);
-        cursor = std::uint16_t((cursor + 1) % ephemeral_count);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t at = (offset + cursor) % count;
+        const auto port = home->empty() ? std::uint16_t(ephemeral_first + at) : (*home)[at];
+        cursor = std::uint16_t((cursor + 1) % count);
         if (listeners_.contains(port)) continue;
         if (!tuple_taken(flow_key{local, remote_ip, port, remote_port})) return port;
     }

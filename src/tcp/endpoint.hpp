@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "core/engine.hpp"
@@ -177,6 +178,11 @@ private:
     connection_options with_ts_offset(connection_options options, const flow& f) const;
     std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
     std::pair<std::uint16_t&, std::uint32_t> port_search(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
+    // The ephemeral ports an active open of this engine may take towards (remote_ip,
+    // remote_port) from `local`: with several engines, those whose reply comes home
+    // (engine::flow_steering); else all (an empty span means all). nullopt: none at all.
+    std::optional<std::span<const std::uint16_t>> home_ports(ipv4_addr local, ipv4_addr remote_ip,
+                                                             std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
     // TIME-WAIT kept as a record (time_wait.hpp) once the connection has nothing to send.
     void keep_time_wait(stream_state& s);
@@ -222,6 +228,18 @@ private:
         std::uint64_t erasures;
     };
     std::optional<ports_exhausted> exhausted_;
+    // home_ports' lists, built at the first connect to each triple (28,232 hashes, ~56 KB).
+    struct port_triple {
+        std::uint32_t local, remote;
+        std::uint16_t remote_port;
+        bool operator==(const port_triple&) const = default;
+    };
+    struct port_triple_hash {
+        std::size_t operator()(const port_triple& t) const {
+            return std::hash<std::uint64_t>{}((std::uint64_t(t.local) << 32 | t.remote) ^ (std::uint64_t(t.remote_port) << 17));
+        }
+    };
+    std::unordered_map<port_triple, rss::port_pool, port_triple_hash> home_ports_;
     std::uint64_t erasures_ = 0;   // flows taken out of table_, and listeners removed
     std::uint16_t ip_id_ = 0;
     endpoint_stats stats_;

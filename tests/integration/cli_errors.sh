@@ -135,7 +135,7 @@ expect "tern-load: a picture file that cannot be written is refused before the r
     -- -- "${L[@]}" --workload http --plot /nonexistent/r.png
 expect "tern-load: a negative request count is refused, not wrapped" 2 "--requests: '-1' is negative" -- -- "${L[@]}" --workload cps --rate 5 --requests -1
 expect "tern-load: a Host header with a line break is refused" 2 "--host: holds spaces or line breaks" -- -- "${L[@]}" --workload http --host $'a\r\nX: y'
-expect "tern-load: more than one engine is refused, saying why" 2 "--engines: tern-load runs on one engine" -- -- "${L[@]}" --workload http --engines 2
+expect "tern-load: --source-ports with more than one engine is refused, saying why" 2 "--source-ports: not with more than one engine" -- -- "${L[@]}" --workload http --engines 2 --source-ports 20000-20999
 
 # tern-bench checks its options before it runs anything. Each check gives an --out that cannot
 # be made, so that a tern-bench that let the fault through stops there too, before any

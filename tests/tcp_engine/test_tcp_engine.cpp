@@ -23,6 +23,7 @@
 #include "app/load.hpp"
 #include "app/services.hpp"
 #include "core/engine.hpp"
+#include "core/steering.hpp"
 #include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/sim_link.hpp"
@@ -414,6 +415,33 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
     ASSERT_TRUE(p.settle(10s));
     EXPECT_EQ(a.reason, tcp::close_reason::refused);
     EXPECT_EQ(b.reason, tcp::close_reason::refused);
+}
+
+// DESIGN.md "Flow steering": with several engines an active open takes only ports whose reply
+// hashes to its own engine, so that the SYN-ACK comes home whatever queue it lands on.
+TEST(tcp_engine, with_steering_every_ephemeral_port_brings_the_reply_home) {
+    auto steer = steering::create(3);
+    ASSERT_TRUE(steer);
+    mbuf_pool pool = make_pool();
+    virtual_clock clk;
+    script_device dev;
+    node client(2, client_ip, client_mac, dev, pool, clk, tcp::tcp_config{});
+    client.eng.set_steering(steer->get());
+    client.neighbors.update(server_ip, server_mac, instant::max(), true);
+    struct quiet final : tcp::app_events {} app;
+    std::set<std::uint16_t> ports;
+    for (int i = 0; i < 500; ++i) {
+        client.ep.prepare_connect(server_ip, 80, {});
+        auto s = client.ep.connect(server_ip, 80, {}, app);
+        ASSERT_TRUE(s.has_value()) << i;
+        const std::uint16_t port = (*s)->flow_id().local.port;
+        EXPECT_EQ((*steer)->owner({server_ip, client_ip, 80, port}), 2) << port;
+        ports.insert(port);
+        client.eng.poll();
+        for (rte_mbuf* m : dev.sent) rte_pktmbuf_free(m);
+        dev.sent.clear();
+    }
+    EXPECT_EQ(ports.size(), 500u);
 }
 
 // A 4-tuple in TIME-WAIT is kept by its record, not by a connection: connect() must still

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# tern-load and tern-server on two engines each, over a two-queue memif link (lcores 0 and 1
+# on CPUs 0 and 1 in both processes: this checks who owns which flow, not speed). Each
+# active open takes an ephemeral port whose reply hashes to its own engine (rss::port_pool
+# through the endpoint's home_ports); memif pairs queue i with the peer's queue i, and the
+# symmetric key makes the server's owner of a flow the engine with the client's number. So
+# every connection is served by one engine on each side, both engines of each side carry
+# some, and no segment is handed between engines or meets one without its connection.
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$TERN_ROOT/scripts/netns.sh"
+set +e
+
+BUILD=${1:?build dir}
+it_begin tern-it-engmemif
+SOCK=/run/tern-engines-memif-$$.sock
+trap 'cleanup_ns; rm -rf "$WORK" "$SOCK"' EXIT
+SPREFIX=tern_it_ems_$$
+EAL_BOTH=(--no-huge -m 1024 --no-pci --lcores 0@0,1@1)
+
+ip netns exec "$NS" "$BUILD/apps/tern-server" "${EAL_BOTH[@]}" --file-prefix "$SPREFIX" \
+    --vdev=net_memif0,role=server,socket="$SOCK",rsize=14 -- --ip 198.18.0.2/24 --mac 02:00:c6:12:00:02 \
+    --static-arp 198.18.0.1=02:00:c6:12:00:01 --mode http --no-delay --duration 120 --engines 2 \
+    >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+TERN_PIDS+=("$SERVER_PID")
+check "tern-server on two engines comes up" "wait_telemetry $SPREFIX 20 $SERVER_PID" || tail -20 "$WORK/server.log"
+
+# load NAME [tern-load args]
+load() {
+    local name=$1; shift
+    timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" "${EAL_BOTH[@]}" --file-prefix "tern_it_eml_$$_$name" \
+        --vdev=net_memif0,role=client,socket="$SOCK",rsize=14 -- --ip 198.18.0.1/24 --mac 02:00:c6:12:00:01 \
+        --static-arp 198.18.0.2=02:00:c6:12:00:02 --target 198.18.0.2:80 --engines 2 --json "$WORK/$name.json" "$@" \
+        >"$WORK/$name.log" 2>&1
+    LOAD_RC=$?
+}
+field() { python3 -c "import json,sys; r=json.load(open('$WORK/$1.json')); print($2)" 2>/dev/null; }
+stat_of() { telemetry "$SPREFIX" "$1" | grep -o "\"$2\": [0-9]*" | grep -o '[0-9]*$'; }
+
+load cps --workload cps --rate 2000 --duration 3 --close server
+check "cps on two engines: exit 0 (got $LOAD_RC)" "[ $LOAD_RC -eq 0 ]" || tail -20 "$WORK/cps.log"
+ERR=$(field cps "r['errors']"); EST=$(field cps "r['totals']['established']")
+check "cps: zero errors (got ${ERR:-none})" "[ '${ERR:-x}' = 0 ]"
+A0=$(stat_of /tern/tcp/stats,0 accepted); A1=$(stat_of /tern/tcp/stats,1 accepted)
+# The report counts the measured seconds; the server counts from its start.
+check "cps: both server engines accepted connections, at least those tern-load counted (${A0:-?} + ${A1:-?} >= ${EST:-?})" \
+    "[ ${A0:-0} -gt 0 ] && [ ${A1:-0} -gt 0 ] && [ ${EST:-0} -gt 0 ] && [ $(( ${A0:-0} + ${A1:-0} )) -ge ${EST:-0} ]"
+
+load rps --workload rps --connections 64 --closed-loop --duration 3
+check "rps on two engines: exit 0 (got $LOAD_RC)" "[ $LOAD_RC -eq 0 ]" || tail -20 "$WORK/rps.log"
+ERR=$(field rps "r['errors']"); REQ=$(field rps "r['totals']['responses']")
+check "rps: zero errors and responses counted (errors ${ERR:-none}, responses ${REQ:-none})" "[ '${ERR:-x}' = 0 ] && [ ${REQ:-0} -gt 0 ]"
+
+for e in 0 1; do
+    SO=$(stat_of /tern/stats,$e steered_out); SI=$(stat_of /tern/stats,$e steered_in)
+    check "server engine $e handed no segment on and took none (out ${SO:-?}, in ${SI:-?})" "[ '${SO:-x}' = 0 ] && [ '${SI:-x}' = 0 ]"
+done
+RST=$(stat_of /tern/tcp/stats rst_sent)
+check "the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
+kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
+check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
+exit 0
