@@ -162,6 +162,8 @@ void engine::drop(rte_mbuf* m, drop_reason reason) {
 void engine::receive(rte_mbuf* m) {
     stats_.rx_packets.add();
     stats_.rx_bytes.add(rte_pktmbuf_pkt_len(m));
+    if (steering_ != nullptr)
+        if (const std::uint16_t to = owner_of(m); to != id_) return steer(m, to);
     dispatch(m);
 }
 
@@ -227,8 +229,6 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     case wire::ip_protocol::icmp:
         return receive_icmp(m, *ip);
     case wire::ip_protocol::tcp: {
-        if (steering_ != nullptr)
-            if (const std::uint16_t to = owner_of(m, *ip); to != id_) return steer(m, to);
         hw_check l4 = l4_checksum_verdict(m, port_.offloads.rx_tcp_checksum);
         if (l4 == hw_check::bad) return drop(m, drop_reason::tcp_bad_checksum);
         auto tcp = wire::tcp_view::parse(ip->payload(), src, ip->dst(), l4 != hw_check::good);
@@ -249,13 +249,14 @@ void engine::set_steering(const steering* s) {
     for (auto& out : steer_out_) out.reserve(rx_.size());
 }
 
-// The NIC's hash when it computed one (under tern's key: port.cpp), else the same in
-// software. A segment too short to hold its ports stays here, to be dropped as truncated.
-std::uint16_t engine::owner_of(const rte_mbuf* m, const wire::ipv4_view& ip) const {
+// The engine whose flow a frame is: for an IPv4 TCP frame, the NIC's hash when it computed
+// one (under tern's key: port.cpp), else the same in software; anything else (ARP, ICMP)
+// stays here. Nothing is validated yet: the owner does that, once, and drops what is bad.
+std::uint16_t engine::owner_of(const rte_mbuf* m) const {
+    const wire::tcp_ipv4_ends ends = wire::peek_tcp_ipv4_ends(frame_of(m));
+    if (!ends.found) return id_;
     if (port_.offloads.rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0) return steering_->owner_of_hash(m->hash.rss);
-    const auto tcp = ip.payload();
-    if (tcp.size() < 4) return id_;
-    return steering_->owner({ip.src(), ip.dst(), wire::load_be16(tcp.data()), wire::load_be16(tcp.data() + 2)});
+    return steering_->owner({ends.src, ends.dst, ends.src_port, ends.dst_port});
 }
 
 void engine::steer(rte_mbuf* m, std::uint16_t to) {

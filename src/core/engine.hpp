@@ -162,7 +162,7 @@ private:
     void flush_partial();
     void receive(rte_mbuf* m);
     void dispatch(rte_mbuf* m);
-    std::uint16_t owner_of(const rte_mbuf* m, const wire::ipv4_view& ip) const;
+    std::uint16_t owner_of(const rte_mbuf* m) const;
     void steer(rte_mbuf* m, std::uint16_t to);
     void flush_steered();
     void receive_steered();
