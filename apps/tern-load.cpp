@@ -239,7 +239,7 @@ std::uint64_t at(const app::load_totals& t, app::load_counter c) { return t[std:
 
 // Prints the progress line every --interval (a second by default); ends the warm-up and the run.
 void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, const run_options& r,
-              std::atomic<bool>& measuring, app::load_totals& baseline, double& measured_seconds) {
+              std::atomic<bool>& measuring, std::vector<app::load_totals>& baselines, double& measured_seconds) {
     using clk = std::chrono::steady_clock;
     const auto begin = clk::now();
     auto measure_from = begin;
@@ -270,7 +270,8 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
         last = t;
         last_time = now;
         if (!measuring && elapsed >= r.warmup) {
-            baseline = t;
+            // Each engine's own, so that its share of the measured time can be told apart.
+            for (std::size_t i = 0; i < gens.size(); ++i) baselines[i] = gens[i]->totals();
             measure_from = now;
             measuring = true;
         }
@@ -477,9 +478,9 @@ int main(int argc, char** argv) {
     if (run.flood) flood = std::make_unique<app::syn_flood>((*rt)->engine_at(0), *run.flood, std::random_device{}());
 
     cli::install_signal_handlers();
-    app::load_totals baseline{};
+    std::vector<app::load_totals> baselines(gens.size(), app::load_totals{});
     double seconds = 0;
-    std::thread printer([&] { progress(gens, run, measuring, baseline, seconds); });
+    std::thread printer([&] { progress(gens, run, measuring, baselines, seconds); });
     (*rt)->run(cli::stop_requested);
     printer.join();
     if (flood) flood->stop();
@@ -517,15 +518,17 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) (*rt)->engine_at(i).poll();
 
     // The engines have stopped: their histograms and connections may be read here.
-    app::load_totals t = app::difference(sum(gens), baseline);
-    std::uint64_t live_rtx = 0;
+    std::vector<app::load_totals> shares; // each engine's over the measured time
+    app::load_totals t{};
     histogram latency, connect;
-    for (auto& g : gens) {
-        live_rtx += g->live_retransmits();
-        latency.merge(g->latency());
-        connect.merge(g->connect_latency());
+    for (std::size_t i = 0; i < gens.size(); ++i) {
+        app::load_totals share = app::difference(gens[i]->totals(), baselines[i]);
+        share[std::size_t(app::load_counter::retransmits)] += gens[i]->live_retransmits();
+        for (std::size_t k = 0; k < t.size(); ++k) t[k] += share[k];
+        shares.push_back(share);
+        latency.merge(gens[i]->latency());
+        connect.merge(gens[i]->connect_latency());
     }
-    t[std::size_t(app::load_counter::retransmits)] += live_rtx;
     const double secs = seconds > 0 ? seconds : 1;
     const std::uint64_t errors = app::errors(t);
     const bool throughput = lo.kind == app::workload::throughput;
@@ -552,6 +555,17 @@ int main(int argc, char** argv) {
     if (!throughput) out << latency_line(lo.kind == app::workload::ping_pong ? "round trip" : "request latency", load::of(latency));
     out << latency_line("connect", load::of(connect));
     if (flood) out << "  flood: " << flood->sent() << " spoofed SYNs sent\n";
+    if (gens.size() > 1) {
+        for (std::size_t i = 0; i < gens.size(); ++i) {
+            const load::percentiles p = load::of(gens[i]->latency());
+            std::snprintf(line, sizeof line,
+                          "  engine %zu: conn/s %.1f  req/s %.1f  errors %" PRIu64 "  retransmits %" PRIu64 "  p50 %.1f us  p99 %.1f us\n",
+                          i, double(at(shares[i], app::load_counter::established)) / secs,
+                          double(at(shares[i], app::load_counter::responses)) / secs, app::errors(shares[i]),
+                          at(shares[i], app::load_counter::retransmits), p.p50, p.p99);
+            out << line;
+        }
+    }
     std::printf("%s", out.str().c_str());
     std::printf("tern-load: engine counters:\n%s", cli::summary(**rt).c_str());
     std::printf("  connections open at the end %" PRIu64 " of %u", open_at_end, lo.connections);
@@ -583,6 +597,14 @@ int main(int argc, char** argv) {
         r.connect_latency = connect;
         r.latency_series = merged_series(gens, &app::load_generator::latency_by_second);
         r.connect_series = merged_series(gens, &app::load_generator::connect_latency_by_second);
+        for (std::size_t i = 0; i < gens.size(); ++i) {
+            load::engine_part part;
+            for (std::size_t k = 0; k < app::load_counter_count; ++k)
+                part.totals.emplace_back(app::to_string(app::load_counter(k)), shares[i][k]);
+            part.latency = gens[i]->latency();
+            part.connect_latency = gens[i]->connect_latency();
+            r.per_engine.push_back(std::move(part));
+        }
         if (run.json && !write_file(*run.json, load::to_json(r))) {
             std::cerr << "tern-load: --json: cannot write " << *run.json << "\n";
             return 1;

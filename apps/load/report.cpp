@@ -76,6 +76,44 @@ std::string series_json(const std::vector<histogram>& series) {
     return j + (series.empty() ? "]" : "\n  ]");
 }
 
+std::string totals_json(const std::vector<std::pair<std::string, std::uint64_t>>& totals) {
+    std::string j = "{";
+    for (std::size_t i = 0; i < totals.size(); ++i)
+        j += (i ? ", " : "") + json::quote(totals[i].first) + ": " + std::to_string(totals[i].second);
+    return j + "}";
+}
+
+std::vector<std::pair<std::string, std::uint64_t>> totals_from(const json::value& v, const std::string& where) {
+    if (v.type != json::value::kind::object) throw std::invalid_argument(where + ": not an object");
+    std::vector<std::pair<std::string, std::uint64_t>> totals;
+    for (auto& [k, n] : v.members) totals.emplace_back(k, n.as_u64(where + "." + k));
+    return totals;
+}
+
+// [{"totals": {...}, "latency": HISTOGRAM, "connect_latency": HISTOGRAM}, ...]
+std::string per_engine_json(const std::vector<engine_part>& parts) {
+    std::string j = "[";
+    for (std::size_t e = 0; e < parts.size(); ++e)
+        j += std::string(e ? ",\n    " : "\n    ") + "{\"totals\": " + totals_json(parts[e].totals) +
+             ",\n     \"latency\": " + histogram_json(parts[e].latency) +
+             ",\n     \"connect_latency\": " + histogram_json(parts[e].connect_latency) + "}";
+    return j + (parts.empty() ? "]" : "\n  ]");
+}
+
+std::vector<engine_part> per_engine_from(const json::value& v) {
+    std::vector<engine_part> parts;
+    const auto& items = v.as_array("per_engine");
+    for (std::size_t e = 0; e < items.size(); ++e) {
+        const std::string where = "per_engine[" + std::to_string(e) + "]";
+        engine_part p;
+        p.totals = totals_from(items[e].at("totals", where), where + ".totals");
+        p.latency = histogram_from(items[e].at("latency", where), where + ".latency");
+        p.connect_latency = histogram_from(items[e].at("connect_latency", where), where + ".connect_latency");
+        parts.push_back(std::move(p));
+    }
+    return parts;
+}
+
 std::vector<histogram> series_from(const json::value& v, const std::string& where) {
     std::vector<histogram> series;
     const auto& items = v.as_array(where);
@@ -117,10 +155,8 @@ std::string to_json(const report& r) {
     j << "{\n  \"workload\": " << json::quote(r.workload) << ",\n  \"target\": " << json::quote(r.target)
       << ",\n  \"hosts\": " << r.hosts << ",\n  \"engines\": " << r.engines << ",\n  \"connections\": " << r.connections
       << ",\n  \"rate\": " << r.rate << ",\n  \"warmup_s\": " << r.warmup_s << ",\n  \"measured_s\": " << r.measured_s
-      << ",\n  \"totals\": {";
-    for (std::size_t i = 0; i < r.totals.size(); ++i)
-        j << (i ? ", " : "") << json::quote(r.totals[i].first) << ": " << r.totals[i].second;
-    j << "},\n  \"errors\": " << r.errors << ",\n  \"conn_per_s\": " << double(total(r, "established")) / secs
+      << ",\n  \"totals\": " << totals_json(r.totals);
+    j << ",\n  \"errors\": " << r.errors << ",\n  \"conn_per_s\": " << double(total(r, "established")) / secs
       << ",\n  \"req_per_s\": " << double(total(r, "responses")) / secs
       << ",\n  \"mbit_in_per_s\": " << double(total(r, "bytes_in")) * 8 / secs / 1e6
       << ",\n  \"mbit_out_per_s\": " << double(total(r, "bytes_out")) * 8 / secs / 1e6
@@ -131,7 +167,8 @@ std::string to_json(const report& r) {
       << ",\n  \"histograms\": {\"sub_bucket_bits\": " << histogram::sub_bucket_bits
       << ",\n    \"latency\": " << histogram_json(r.latency) << ",\n    \"connect_latency\": " << histogram_json(r.connect_latency)
       << "},\n  \"latency_by_second\": " << series_json(r.latency_series)
-      << ",\n  \"connect_latency_by_second\": " << series_json(r.connect_series) << "\n}\n";
+      << ",\n  \"connect_latency_by_second\": " << series_json(r.connect_series)
+      << ",\n  \"per_engine\": " << per_engine_json(r.per_engine) << "\n}\n";
     return j.str();
 }
 
@@ -148,9 +185,7 @@ report read_run(const json::value& v) {
     r.rate = v.at("rate", "").as_double("rate");
     r.warmup_s = v.at("warmup_s", "").as_double("warmup_s");
     r.measured_s = v.at("measured_s", "").as_double("measured_s");
-    const json::value& totals = v.at("totals", "");
-    if (totals.type != json::value::kind::object) throw std::invalid_argument("totals: not an object");
-    for (auto& [k, n] : totals.members) r.totals.emplace_back(k, n.as_u64("totals." + k));
+    r.totals = totals_from(v.at("totals", ""), "totals");
     r.errors = v.at("errors", "").as_u64("errors");
     r.connections_open_at_end = v.at("connections_open_at_end", "").as_u64("connections_open_at_end");
     r.flood_syns = v.at("flood_syns", "").as_u64("flood_syns");
@@ -181,6 +216,7 @@ report from_json(std::string_view text, const std::string& name) {
         r.connect_latency = histogram_from(h.at("connect_latency", "histograms"), "histograms.connect_latency");
         r.latency_series = series_from(v.at("latency_by_second", ""), "latency_by_second");
         r.connect_series = series_from(v.at("connect_latency_by_second", ""), "connect_latency_by_second");
+        if (v.has("per_engine")) r.per_engine = per_engine_from(v.at("per_engine", ""));
         return r;
     } catch (const std::invalid_argument& e) {
         throw std::invalid_argument(name + ": " + e.what());
@@ -216,6 +252,7 @@ report merge(const std::vector<report>& reports, const std::vector<std::string>&
         m.connect_latency.merge(r.connect_latency);
         merge_series(m.latency_series, r.latency_series);
         merge_series(m.connect_series, r.connect_series);
+        m.per_engine.insert(m.per_engine.end(), r.per_engine.begin(), r.per_engine.end());
     }
     return m;
 }

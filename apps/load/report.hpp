@@ -15,6 +15,14 @@
 
 namespace tern::load {
 
+// One engine's share of a run on several engines: its counters over the measured time and its
+// latency histograms. A merged report lists every host's engines in turn.
+struct engine_part {
+    std::vector<std::pair<std::string, std::uint64_t>> totals; // the same counters as report::totals
+    histogram latency;
+    histogram connect_latency;
+};
+
 struct report {
     std::string workload;
     std::string target; // IP:PORT
@@ -33,6 +41,7 @@ struct report {
     histogram connect_latency; // ns
     std::vector<histogram> latency_series; // one a second of measured time
     std::vector<histogram> connect_series;
+    std::vector<engine_part> per_engine; // one per engine, summing to the above; empty in older reports
 };
 
 // A total by name, 0 when absent.

@@ -52,6 +52,21 @@ check "rps on two engines: exit 0 (got $LOAD_RC)" "[ $LOAD_RC -eq 0 ]" || tail -
 ERR=$(field rps "r['errors']"); REQ=$(field rps "r['totals']['responses']")
 check "rps: zero errors and responses counted (errors ${ERR:-none}, responses ${REQ:-none})" "[ '${ERR:-x}' = 0 ] && [ ${REQ:-0} -gt 0 ]"
 
+# The report's per-engine parts: both engines did work, and their counters and latency
+# histograms add up to the totals exactly (merged bucket by bucket, not averaged).
+PARTS=$(python3 - "$WORK/rps.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+parts = r.get("per_engine", [])
+ok = len(parts) == 2 and all(p["totals"]["responses"] > 0 for p in parts)
+ok = ok and all(sum(p["totals"][k] for p in parts) == v for k, v in r["totals"].items())
+ok = ok and sum(p["latency"]["count"] for p in parts) == r["histograms"]["latency"]["count"]
+print(("ok" if ok else "bad") + " " + " ".join(str(p["totals"]["responses"]) for p in parts))
+PY
+)
+check "rps: the report's two engine parts add up to its totals and samples ($PARTS)" "[ '${PARTS%% *}' = ok ]"
+check "rps: tern-load prints a line per engine" "[ \$(grep -c '^  engine [01]: conn/s' '$WORK/rps.log') -eq 2 ]"
+
 for e in 0 1; do
     SO=$(stat_of /tern/stats,$e steered_out); SI=$(stat_of /tern/stats,$e steered_in)
     check "server engine $e handed no segment on and took none (out ${SO:-?}, in ${SI:-?})" "[ '${SO:-x}' = 0 ] && [ '${SI:-x}' = 0 ]"

@@ -70,6 +70,44 @@ TEST(load_report, json_reads_back_the_same) {
     EXPECT_EQ(load::to_json(back), load::to_json(r));
 }
 
+// tern-load on several engines: each engine's counters and histograms travel whole, an old
+// report without them still reads, and a merge lists every host's engines in turn.
+TEST(load_report, per_engine_parts_read_back_and_merge_by_listing) {
+    std::mt19937_64 rng(3);
+    load::report r = sample_report(1000);
+    r.engines = 2;
+    for (std::uint64_t share : {400u, 600u}) {
+        load::engine_part part;
+        part.totals = {{"established", 4}, {"responses", share}, {"bytes_in", 100 * share}, {"bytes_out", 50 * share}};
+        record_some(part.latency, rng, int(share));
+        record_some(part.connect_latency, rng, 4);
+        r.latency.merge(part.latency);
+        r.per_engine.push_back(part);
+    }
+    const load::report back = load::from_json(load::to_json(r), "a.json");
+    ASSERT_EQ(back.per_engine.size(), 2u);
+    EXPECT_EQ(back.per_engine[1].totals, r.per_engine[1].totals);
+    expect_same(back.per_engine[0].latency, r.per_engine[0].latency);
+    expect_same(back.per_engine[1].connect_latency, r.per_engine[1].connect_latency);
+    EXPECT_EQ(load::to_json(back), load::to_json(r));
+
+    const std::string old = with_replaced(load::to_json(sample_report(5)), ",\n  \"per_engine\": []", "");
+    EXPECT_TRUE(load::from_json(old, "old.json").per_engine.empty());
+
+    const load::report m = load::merge({back, r}, {"a.json", "b.json"});
+    ASSERT_EQ(m.per_engine.size(), 4u);
+    EXPECT_EQ(m.engines, 4u);
+    EXPECT_EQ(m.per_engine[2].totals, r.per_engine[0].totals);
+
+    const std::string bad = with_replaced(load::to_json(r), "{\"totals\": {\"established\": 4", "{\"totals\": {\"established\": -4");
+    try {
+        load::from_json(bad, "bad.json");
+        ADD_FAILURE() << "a negative count was read";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("per_engine[0].totals.established"), std::string::npos) << e.what();
+    }
+}
+
 TEST(load_report, merge_equals_one_run_with_both_runs_samples) {
     std::mt19937_64 rng(2);
     load::report a = sample_report(3000), b = sample_report(5000);
