@@ -209,13 +209,6 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (budget.refuse) throw std::invalid_argument(budget.problem);
     if (!budget.problem.empty()) std::cerr << "tern-load: warning: " << budget.problem << "\n";
 
-    // DESIGN.md "Flow steering": with several engines each active open takes an ephemeral
-    // port whose reply hashes to its own engine (tcp endpoint's home_ports). Ports given by
-    // --source-ports are split by range, not by hash, so their replies would not come home.
-    if (rt.engine.engines > 1 && o.source_port_first != 0)
-        throw std::invalid_argument("--source-ports: not with more than one engine yet (each engine takes the "
-                                    "ephemeral ports whose replies hash to it; leave --source-ports out)");
-
     if (vm.count("flood-rate") || vm.count("flood-sources")) r.flood = flood_options_from(vm, rt.engine, o);
 
     // Resolve the target's next hop at start (the generators wait for it).
@@ -474,6 +467,11 @@ int main(int argc, char** argv) {
         gens.push_back(std::make_unique<app::load_generator>((*rt)->engine_at(i), *endpoints.back(), lo, i,
                                                              (*rt)->engine_count(), measuring));
     }
+    for (auto& g : gens)
+        if (g->problem()) {
+            std::cerr << "tern-load: " << *g->problem() << "\n";
+            return 2;
+        }
     std::unique_ptr<app::syn_flood> flood;
     if (run.flood) flood = std::make_unique<app::syn_flood>((*rt)->engine_at(0), *run.flood, std::random_device{}());
 

@@ -285,13 +285,35 @@ load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_op
 
     connections_ = std::uint32_t(options.connections / engines + (index < options.connections % engines ? 1 : 0));
     rate_share_ = options.rate / double(engines);
-    if (options.source_port_first != 0) {
+    if (options.source_port_first != 0 && engine_.flow_steering() != nullptr) {
+        take_home_ports(*engine_.flow_steering());
+    } else if (options.source_port_first != 0) {
         const std::uint32_t total = std::uint32_t(options.source_port_last) - options.source_port_first + 1;
         const std::uint32_t per = total / std::uint32_t(engines);
         port_first_ = std::uint16_t(options.source_port_first + per * index);
         port_count_ = std::uint16_t(index + 1 == engines ? total - per * index : per);
     }
     engine_.add_poller([this](instant t) { poll(t); });
+}
+
+// Every port of the range hashes to one engine: a split by range would send most replies to
+// another engine. The hash covers the source address, so each address has its own list.
+void load_generator::take_home_ports(const steering& st) {
+    const rss::port_range range{options_.source_port_first,
+                                std::uint32_t(options_.source_port_last) - options_.source_port_first + 1};
+    const std::size_t addrs = options_.sources.count ? options_.sources.count : 1;
+    for (std::size_t a = 0; a < addrs; ++a) {
+        const ipv4_addr local = options_.sources.count ? options_.sources.at(a) : engine_.address().addr;
+        auto pool = rss::port_pool::make(st.hash(), st.table(), local, options_.target, options_.target_port, range);
+        const auto ports = pool ? pool->of(engine_.id()) : std::span<const std::uint16_t>{};
+        if (ports.empty()) {
+            problem_ = "--source-ports: engine " + std::to_string(engine_.id()) + " has no port of " +
+                       std::to_string(options_.source_port_first) + "-" + std::to_string(options_.source_port_last) +
+                       " whose replies to " + local.to_string() + " come back to it; give a wider range";
+            return;
+        }
+        home_ports_.emplace_back(ports.begin(), ports.end());
+    }
 }
 
 load_generator::~load_generator() {
@@ -442,18 +464,23 @@ std::optional<tcp::endpoint> load_generator::next_source() {
     if (options_.sources.count == 0 || ++source_addr_ == options_.sources.count) {
         source_addr_ = 0;
         if (port_count_ && ++source_port_ == port_count_) source_port_ = 0;
+        else if (!home_ports_.empty()) ++source_port_;
     }
     return e;
 }
 
 // The source next_source() gives `ahead` calls from now, without taking any.
 std::optional<tcp::endpoint> load_generator::peek_source(std::uint32_t ahead) const {
-    if (options_.sources.count == 0 && port_count_ == 0) return std::nullopt;
+    if (options_.sources.count == 0 && !ports_given()) return std::nullopt;
     const std::uint32_t addrs = options_.sources.count ? std::uint32_t(options_.sources.count) : 1;
     const std::uint32_t step = source_addr_ + ahead;
     tcp::endpoint e;
     e.addr = options_.sources.count ? options_.sources.at(step % addrs) : engine_.address().addr;
     if (port_count_) e.port = std::uint16_t(port_first_ + (source_port_ + step / addrs) % port_count_);
+    if (!home_ports_.empty()) {
+        const auto& ports = home_ports_[step % addrs];
+        e.port = ports[(source_port_ + step / addrs) % ports.size()];
+    }
     return e;
 }
 
@@ -469,7 +496,7 @@ tcp::connect_options load_generator::connect_from(std::optional<tcp::endpoint> s
 // One connect(); false (and counted) when it failed.
 bool load_generator::open_one(instant now) {
     // A chosen source may still be in TIME_WAIT towards the target: try a few more.
-    const unsigned attempts = port_count_ ? 64 : 1;
+    const unsigned attempts = ports_given() ? 64 : 1;
     for (unsigned i = 0; i < attempts; ++i) {
         auto r = ep_.connect(options_.target, options_.target_port, connect_from(next_source()), *this);
         if (!r) {

@@ -228,6 +228,9 @@ public:
 
     // No more connections or requests from here on (the end of a run).
     void stop_opening();
+    // Why this generator cannot run as asked (set up before the run), or nothing: with
+    // several engines, an engine that has no port of --source-ports for a source address.
+    const std::optional<std::string>& problem() const { return problem_; }
     // Aborts every connection of ours (RST where the peer knows it; RFC 9293 §3.10.5), at the
     // end of a run, so the server is not left holding them. On the engine's thread, or once
     // it has stopped; the RSTs go out with its next poll. At most `limit` of them at a time
@@ -255,6 +258,8 @@ private:
     bool open_one(instant now);
     std::optional<tcp::endpoint> next_source();
     std::optional<tcp::endpoint> peek_source(std::uint32_t ahead = 0) const;
+    void take_home_ports(const steering& st);
+    bool ports_given() const { return port_count_ != 0 || !home_ports_.empty(); }
     tcp::connect_options connect_from(std::optional<tcp::endpoint> source) const;
     void send_request(tcp::stream& s, conn& c, instant intended);
     void write(tcp::stream& s, conn& c, std::string_view bytes);
@@ -299,7 +304,11 @@ private:
     bool prepared_ = false;
     std::uint32_t source_addr_ = 0;
     std::uint32_t source_port_ = 0;
-    std::uint16_t port_first_ = 0, port_count_ = 0;
+    std::uint16_t port_first_ = 0, port_count_ = 0; // one engine: its part of --source-ports
+    // Several engines: by source address, the ports of --source-ports whose replies hash to
+    // this engine (DESIGN.md "Flow steering"); each engine walks its own.
+    std::vector<std::vector<std::uint16_t>> home_ports_;
+    std::optional<std::string> problem_;
     std::array<std::atomic<std::uint64_t>, load_counter_count> counters_{};
     std::atomic<std::uint64_t> open_{0}; // established now
     std::atomic<std::uint64_t> live_rtx_{0};

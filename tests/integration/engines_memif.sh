@@ -5,7 +5,8 @@
 # through the endpoint's home_ports); memif pairs queue i with the peer's queue i, and the
 # symmetric key makes the server's owner of a flow the engine with the client's number. So
 # every connection is served by one engine on each side, both engines of each side carry
-# some, and no segment is handed between engines or meets one without its connection.
+# some, and no segment is handed between engines or meets one without its connection; the
+# same with ports from --source-ports, which each engine filters by the same hash.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
@@ -46,6 +47,12 @@ A0=$(stat_of /tern/tcp/stats,0 accepted); A1=$(stat_of /tern/tcp/stats,1 accepte
 # The report counts the measured seconds; the server counts from its start.
 check "cps: both server engines accepted connections, at least those tern-load counted (${A0:-?} + ${A1:-?} >= ${EST:-?})" \
     "[ ${A0:-0} -gt 0 ] && [ ${A1:-0} -gt 0 ] && [ ${EST:-0} -gt 0 ] && [ $(( ${A0:-0} + ${A1:-0} )) -ge ${EST:-0} ]"
+
+# --source-ports: each engine takes the ports of the range whose replies hash to it.
+load ports --workload cps --rate 1000 --duration 2 --close server --source-ports 20000-24999
+ERR=$(field ports "r['errors']"); EST=$(field ports "r['totals']['established']")
+check "cps from --source-ports 20000-24999 on two engines: exit 0, zero errors, some established (rc $LOAD_RC, errors ${ERR:-none}, ${EST:-none})" \
+    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ ${EST:-0} -gt 0 ]" || tail -20 "$WORK/ports.log"
 
 load rps --workload rps --connections 64 --closed-loop --duration 3
 check "rps on two engines: exit 0 (got $LOAD_RC)" "[ $LOAD_RC -eq 0 ]" || tail -20 "$WORK/rps.log"

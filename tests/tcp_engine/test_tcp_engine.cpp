@@ -1999,7 +1999,9 @@ struct load_run {
     std::atomic<bool> measuring{true};
     std::optional<app::load_generator> gen;
 
-    explicit load_run(const app::load_options& o) {
+    // With `steer`, the client's engine is engine 0 of the steering's engines.
+    explicit load_run(const app::load_options& o, const steering* steer = nullptr) {
+        if (steer != nullptr) p.client->eng.set_steering(steer);
         tcp::listen_options l;
         l.connection.no_delay = true; // the responder writes head and body apart
         EXPECT_TRUE(p.server->ep.listen(80, l, http).has_value());
@@ -2118,6 +2120,40 @@ TEST(load_generator, cps_opens_at_the_rate_and_completes_each_connection) {
     EXPECT_GE(r.get(app::load_counter::completed), opened - 5);
     EXPECT_GE(r.http.requests(), 2 * r.get(app::load_counter::completed));
     EXPECT_GE(r.gen->connect_latency().percentile(50), 100'000u);
+}
+
+// --source-ports on several engines: each engine takes from the whole range the ports whose
+// replies hash to it. Engine 0 of 2 here: a reply on another engine's hash would go to its
+// ring, which nobody reads, and the connection would time out.
+TEST(load_generator, source_ports_with_steering_bring_every_reply_home) {
+    auto steer = steering::create(2);
+    ASSERT_TRUE(steer);
+    auto o = http_load(app::workload::cps);
+    o.rate = 500;
+    o.connections = 10000;
+    o.source_port_first = 20000;
+    o.source_port_last = 20999;
+    load_run r(o, steer->get());
+    ASSERT_FALSE(r.gen->problem());
+    r.run_for(1s);
+    EXPECT_GE(r.get(app::load_counter::connects), 499u);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    EXPECT_GE(r.get(app::load_counter::completed), r.get(app::load_counter::connects) - 5);
+    EXPECT_EQ(r.p.client->eng.stats().steered_out.get(), 0u);
+}
+
+TEST(load_generator, source_ports_with_no_port_for_an_engine_are_a_problem_said_before_the_run) {
+    auto steer = steering::create(2);
+    ASSERT_TRUE(steer);
+    // A one-port range whose port is engine 1's: engine 0 has none.
+    std::uint16_t port = 20000;
+    while ((*steer)->owner({server_ip, client_ip, 80, port}) != 1) ++port;
+    auto o = http_load(app::workload::cps);
+    o.rate = 10;
+    o.source_port_first = o.source_port_last = port;
+    load_run r(o, steer->get());
+    ASSERT_TRUE(r.gen->problem());
+    EXPECT_NE(r.gen->problem()->find("engine 0 has no port of"), std::string::npos) << *r.gen->problem();
 }
 
 // cps where the server closes first (the last GET says "Connection: close").
