@@ -250,13 +250,27 @@ void engine::set_steering(const steering* s) {
 }
 
 // The engine whose flow a frame is: for an IPv4 TCP frame, the NIC's hash when it computed
-// one (under tern's key: port.cpp), else the same in software; anything else (ARP, ICMP)
+// one that names flows as tern's does, else the same in software; anything else (ARP, ICMP)
 // stays here. Nothing is validated yet: the owner does that, once, and drops what is bad.
-std::uint16_t engine::owner_of(const rte_mbuf* m) const {
+std::uint16_t engine::owner_of(const rte_mbuf* m) {
     const wire::tcp_ipv4_ends ends = wire::peek_tcp_ipv4_ends(frame_of(m));
     if (!ends.found) return id_;
-    if (port_.offloads.rss && (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) != 0) return steering_->owner_of_hash(m->hash.rss);
-    return steering_->owner({ends.src, ends.dst, ends.src_port, ends.dst_port});
+    const rss::ipv4_tuple tuple{ends.src, ends.dst, ends.src_port, ends.dst_port};
+    // A NIC that hashes the addresses alone names no flow: its hash is not the 4-tuple's.
+    if (!port_.offloads.rss_tcp || (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) == 0 || nic_hash_ == nic_hash::distrusted)
+        return steering_->owner(tuple);
+    if (nic_hash_ == nic_hash::trusted) return steering_->owner_of_hash(m->hash.rss);
+    // Not yet known: the NIC must show it hashes with tern's key (a driver may ignore the key
+    // it was given). Active opens pick their ports by the software hash; a NIC that disagreed
+    // would carry replies to engines without their connections.
+    const std::uint32_t soft = steering_->hash().hash(tuple);
+    if (soft != m->hash.rss) {
+        nic_hash_ = nic_hash::distrusted;
+        stats_.rss_hash_mismatch.add();
+    } else if (++nic_hash_agreed_ == nic_hash_proof) {
+        nic_hash_ = nic_hash::trusted;
+    }
+    return steering_->owner_of_hash(soft);
 }
 
 void engine::steer(rte_mbuf* m, std::uint16_t to) {

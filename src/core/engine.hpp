@@ -162,7 +162,7 @@ private:
     void flush_partial();
     void receive(rte_mbuf* m);
     void dispatch(rte_mbuf* m);
-    std::uint16_t owner_of(const rte_mbuf* m) const;
+    std::uint16_t owner_of(const rte_mbuf* m);
     void steer(rte_mbuf* m, std::uint16_t to);
     void flush_steered();
     void receive_steered();
@@ -229,6 +229,12 @@ private:
     std::array<cached_prefix, prefix_slots> prefixes_{}; // direct-mapped; expires 0: empty
     std::vector<rte_mbuf*> rx_;
     const steering* steering_ = nullptr;
+    // Whether the NIC's RSS hash is tern's (owner_of): believed after nic_hash_proof packets
+    // that agree with the software hash, never after one that does not.
+    enum class nic_hash : std::uint8_t { unknown, trusted, distrusted };
+    static constexpr std::uint32_t nic_hash_proof = 64;
+    nic_hash nic_hash_ = nic_hash::unknown;
+    std::uint32_t nic_hash_agreed_ = 0;
     std::vector<std::vector<rte_mbuf*>> steer_out_; // by owner: this burst's packets for it
     engine_stats stats_;
     std::function<void(ipv4_addr)> unreachable_handler_;

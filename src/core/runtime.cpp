@@ -1,5 +1,6 @@
 #include "core/runtime.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include <rte_lcore.h>
@@ -77,7 +78,9 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
                                                         rt->neighbors_, *rt->clock_));
     }
     if (cfg.engines > 1) {
-        auto st = steering::create(cfg.engines);
+        const std::uint32_t entries = rt->port_->redirection_entries();
+        auto st = steering::create(cfg.engines, steering::default_ring_size,
+                                   entries != 0 ? entries : std::max<std::uint32_t>(steering::table_size, cfg.engines));
         if (!st) return fail(st.error());
         rt->steering_ = std::move(*st);
         for (auto& e : rt->engines_) e->set_steering(rt->steering_.get());

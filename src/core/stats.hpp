@@ -24,7 +24,8 @@ namespace tern {
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
     X(timers_fired) X(loops)                                                                 \
     X(steered_out) /* TCP packets handed to the engine that owns their flow (steering.hpp) */ \
-    X(steered_in)  /* and taken from the other engines, for this one                      */
+    X(steered_in)  /* and taken from the other engines, for this one                      */ \
+    X(rss_hash_mismatch) /* the NIC's RSS hash differed from tern's: software hash from then on */
 
 struct engine_stats {
 #define TERN_COUNTER_FIELD(name) counter name;

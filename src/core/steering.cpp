@@ -9,11 +9,12 @@
 
 namespace tern {
 
-result<std::unique_ptr<steering>, std::string> steering::create(std::uint16_t engines, std::uint32_t ring_size) {
+result<std::unique_ptr<steering>, std::string> steering::create(std::uint16_t engines, std::uint32_t ring_size,
+                                                               std::uint32_t entries) {
     auto fail = [](std::string why) { return unexpected{"steering: " + std::move(why)}; };
     if (engines < 2) return fail("needs two engines or more");
     if (ring_size < 2 || (ring_size & (ring_size - 1)) != 0) return fail("ring size must be a power of two");
-    auto reta = rss::redirection_table::round_robin(std::max<std::uint32_t>(table_size, engines), engines);
+    auto reta = rss::redirection_table::round_robin(entries, engines);
     if (!reta) return fail(std::string(rss::to_string(reta.error())));
     std::unique_ptr<steering> s(new steering(rss::toeplitz::symmetric(), std::move(*reta)));
     // Ring names are process-wide in DPDK: a sequence number keeps two runtimes (tests) apart.

@@ -33,9 +33,12 @@ public:
     // Slots of each ring: a few full RX bursts of every other engine's traffic.
     static constexpr std::uint32_t default_ring_size = 1024;
 
-    // For `engines` engines (2 or more), with rings of `ring_size` packets (a power of two).
+    // For `engines` engines (2 or more), with rings of `ring_size` packets (a power of two)
+    // and a redirection table of `entries` (the port's, when it programmed one: the NIC and
+    // the software then agree on every flow; port::redirection_entries).
     static result<std::unique_ptr<steering>, std::string> create(std::uint16_t engines,
-                                                                  std::uint32_t ring_size = default_ring_size);
+                                                                  std::uint32_t ring_size = default_ring_size,
+                                                                  std::uint32_t entries = table_size);
     ~steering();
     steering(const steering&) = delete;
     steering& operator=(const steering&) = delete;

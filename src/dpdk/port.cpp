@@ -39,6 +39,7 @@ port_offloads pick_offloads(const rte_eth_dev_info& info, const port_config& con
     o.tso = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO;
     o.multi_segment_tx = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
     o.rss = config.queues > 1 && (info.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4));
+    o.rss_tcp = o.rss && (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP);
     return o;
 }
 
@@ -261,12 +262,14 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
     if (int rc = rte_eth_macaddr_get(port_id, &mac); rc != 0) return fail("rte_eth_macaddr_get: " + errno_text(rc));
     std::memcpy(p.mac_.bytes.data(), mac.addr_bytes, 6);
     if (p.driver_ == "net_tap") p.note_ = deepen_tap_queue(info.if_index);
+    if (p.offloads_.rss) p.program_redirection(info.reta_size);
     return p;
 }
 
 port::port(port&& other) noexcept
     : open_(other.open_), id_(other.id_), queues_(other.queues_), mtu_(other.mtu_), mac_(other.mac_),
-      offloads_(other.offloads_), driver_(std::move(other.driver_)), note_(std::move(other.note_)) {
+      offloads_(other.offloads_), driver_(std::move(other.driver_)), note_(std::move(other.note_)),
+      reta_entries_(other.reta_entries_) {
     other.open_ = false;
 }
 
@@ -290,16 +293,44 @@ port::~port() {
     if (!run_on_interrupt_thread(stop_and_close, &id, std::chrono::seconds(2))) stop_and_close(&id);
 }
 
+// The NIC's redirection table as core/steering reckons it: entry i -> queue i % queues. A
+// driver that keeps its own (no reta_update, or a table size it does not take) is corrected
+// packet by packet by software steering, and says so in describe().
+void port::program_redirection(std::uint16_t reta_size) {
+    if (reta_size == 0) {
+        note_ += std::string(note_.empty() ? "" : "; ") + "rss: no redirection table to program (the driver spreads by its own rule)";
+        return;
+    }
+    auto table = rss::redirection_table::round_robin(reta_size, queues_);
+    if (!table) {
+        note_ += std::string(note_.empty() ? "" : "; ") + "rss: driver's redirection table (" +
+                 std::string(rss::to_string(table.error())) + ", " + std::to_string(reta_size) + " entries)";
+        return;
+    }
+    auto entries = table->reta_update_entries();
+    if (int rc = rte_eth_dev_rss_reta_update(id_, entries.data(), reta_size); rc != 0) {
+        note_ += std::string(note_.empty() ? "" : "; ") + "rss: driver's redirection table (reta_update: " +
+                 errno_text(rc) + ")";
+        return;
+    }
+    reta_entries_ = reta_size;
+}
+
 std::string port::describe() const {
     auto on = [](bool b) { return b ? "hw" : "sw"; };
+    std::string rss = "off";
+    if (offloads_.rss) {
+        rss = std::string("on (symmetric key, ") + (offloads_.rss_tcp ? "tcp ports" : "addresses only");
+        if (reta_entries_ != 0) rss += ", " + std::to_string(reta_entries_) + " table entries";
+        rss += ")";
+    }
     char buf[512];
     std::snprintf(buf, sizeof buf,
                   "port %u: driver %s, mac %s, mtu %u, %u queue(s); ipv4 csum rx %s tx %s, tcp csum rx %s tx %s, "
                   "tso %s, rss %s, multi-seg tx %s",
                   id_, driver_.c_str(), mac_.to_string().c_str(), mtu_, queues_, on(offloads_.rx_ipv4_checksum),
                   on(offloads_.tx_ipv4_checksum), on(offloads_.rx_tcp_checksum), on(offloads_.tx_tcp_checksum),
-                  offloads_.tso ? "on" : "off", offloads_.rss ? "on (symmetric key)" : "off",
-                  offloads_.multi_segment_tx ? "on" : "off");
+                  offloads_.tso ? "on" : "off", rss.c_str(), offloads_.multi_segment_tx ? "on" : "off");
     return note_.empty() ? std::string(buf) : std::string(buf) + "; " + note_;
 }
 

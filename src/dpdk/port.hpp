@@ -24,6 +24,7 @@ struct port_offloads {
     bool tx_tcp_checksum = false;
     bool tso = false;
     bool rss = false;
+    bool rss_tcp = false; // the RSS hash covers TCP ports (NONFRAG_IPV4_TCP): it names a flow as tern's does
     bool multi_segment_tx = false;
 };
 
@@ -74,11 +75,15 @@ public:
     const port_offloads& offloads() const { return offloads_; }
     std::uint16_t mtu() const { return mtu_; }
     std::string driver() const { return driver_; }
+    // Entries of the RSS redirection table tern programmed (round robin over the queues, as
+    // core/steering's table), or 0 when the port has no RSS or kept its driver's table.
+    std::uint32_t redirection_entries() const { return reta_entries_; }
     // One line a human reads at start: driver, MAC, MTU, queues, each offload on or software.
     std::string describe() const;
 
 private:
     port() = default;
+    void program_redirection(std::uint16_t reta_size);
 
     bool open_ = false;
     std::uint16_t id_ = 0;
@@ -88,6 +93,7 @@ private:
     port_offloads offloads_;
     std::string driver_;
     std::string note_; // what describe() adds for this driver (net_tap: its kernel queue)
+    std::uint32_t reta_entries_ = 0;
 };
 
 } // namespace tern

@@ -11,6 +11,7 @@
 #include "core/engine.hpp"
 #include "core/steering.hpp"
 #include "dpdk/mempool.hpp"
+#include "dpdk/rss.hpp"
 #include "script_device.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/ipv4.hpp"
@@ -40,7 +41,7 @@ class steering_test : public ::testing::Test {
 protected:
     static constexpr std::uint16_t engines = 2;
 
-    explicit steering_test(std::uint32_t ring_size = steering::default_ring_size) {
+    explicit steering_test(std::uint32_t ring_size = steering::default_ring_size, port_offloads offloads = {}) {
         static int n = 0;
         auto pool = mbuf_pool::create("steer_pool_" + std::to_string(n++), 4095);
         if (!pool) throw std::runtime_error(pool.error());
@@ -54,7 +55,7 @@ protected:
         c.gratuitous_arp = false;
         c.engines = engines;
         for (std::uint16_t i = 0; i < engines; ++i) {
-            engines_[i] = std::make_unique<engine>(i, c, engine_port{0, i, our_mac, port_offloads{}}, devs_[i],
+            engines_[i] = std::make_unique<engine>(i, c, engine_port{0, i, our_mac, offloads}, devs_[i],
                                                    pool_->get(), neighbors_, clock_);
             engines_[i]->set_steering(steering_.get());
             engines_[i]->set_protocol_handler(&handlers_[i]);
@@ -126,6 +127,81 @@ TEST(steering, owner_is_the_same_for_both_directions_of_a_flow) {
 TEST(steering, refuses_one_engine_and_a_ring_size_not_a_power_of_two) {
     EXPECT_FALSE(steering::create(1));
     EXPECT_FALSE(steering::create(2, 1000));
+}
+
+TEST(steering, follows_the_ports_redirection_table_size) {
+    EXPECT_FALSE(steering::create(4, 1024, 2)); // fewer entries than engines
+    auto s = steering::create(3, 1024, 512);
+    ASSERT_TRUE(s);
+    auto reta = rss::redirection_table::round_robin(512, 3);
+    ASSERT_TRUE(reta);
+    // 512 entries over 3 engines is not 128 over 3: hash 200 is entry 200 (engine 2) here,
+    // entry 72 (engine 0) in a 128-entry table.
+    EXPECT_EQ((*s)->owner_of_hash(200), reta->engine_of(200));
+    EXPECT_EQ((*s)->owner_of_hash(200), 2);
+}
+
+// The NIC's hash, when the port has one over TCP ports and it has shown for 64 segments that
+// it is tern's, decides; one that differs once is never used again; a hash of the addresses
+// alone is never used.
+class nic_hash_steering_test : public steering_test {
+protected:
+    static port_offloads with_rss(bool tcp_ports) {
+        port_offloads o;
+        o.rss = true;
+        o.rss_tcp = tcp_ports;
+        return o;
+    }
+    explicit nic_hash_steering_test(bool tcp_ports = true) : steering_test(steering::default_ring_size, with_rss(tcp_ports)) {}
+    rte_mbuf* with_hash(rte_mbuf* m, std::uint32_t h) {
+        m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+        m->hash.rss = h;
+        return m;
+    }
+    // A segment of engine 0's flow with the NIC's hash as tern computes it.
+    rte_mbuf* rightly_hashed() {
+        const std::uint16_t p = port_of(0);
+        return with_hash(segment(p), steering_->hash().hash({peer_ip, our_ip, p, 80}));
+    }
+    // A segment of engine 0's flow whose hash names an entry of engine 1.
+    rte_mbuf* marked_for_engine_1() {
+        std::uint32_t h = 0;
+        while (steering_->owner_of_hash(h) != 1) ++h;
+        return with_hash(segment(port_of(0)), h);
+    }
+};
+class addresses_only_steering_test : public nic_hash_steering_test {
+protected:
+    addresses_only_steering_test() : nic_hash_steering_test(false) {}
+};
+
+TEST_F(nic_hash_steering_test, a_nic_hash_that_agreed_64_times_decides) {
+    for (int i = 0; i < 64; ++i) devs_[0].inbox.push_back(rightly_hashed());
+    poll_all();
+    devs_[0].inbox.push_back(marked_for_engine_1()); // believed now, as a NIC's hash is
+    poll_all();
+    EXPECT_EQ(handlers_[0].ports.size(), 64u);
+    EXPECT_EQ(handlers_[1].ports.size(), 1u);
+    EXPECT_EQ(stat(0, "rss_hash_mismatch"), 0u);
+}
+
+TEST_F(nic_hash_steering_test, a_nic_hash_that_differs_once_is_not_used_again) {
+    devs_[0].inbox.push_back(marked_for_engine_1());
+    poll_all();
+    for (int i = 0; i < 64; ++i) devs_[0].inbox.push_back(rightly_hashed());
+    devs_[0].inbox.push_back(marked_for_engine_1());
+    poll_all();
+    EXPECT_EQ(handlers_[0].ports.size(), 66u); // every one by the software hash: engine 0's
+    EXPECT_TRUE(handlers_[1].ports.empty());
+    EXPECT_EQ(stat(0, "rss_hash_mismatch"), 1u);
+}
+
+TEST_F(addresses_only_steering_test, a_hash_of_the_addresses_alone_is_not_used) {
+    for (int i = 0; i < 64; ++i) devs_[0].inbox.push_back(rightly_hashed());
+    devs_[0].inbox.push_back(marked_for_engine_1());
+    poll_all();
+    EXPECT_EQ(handlers_[0].ports.size(), 65u);
+    EXPECT_EQ(stat(0, "steered_out"), 0u);
 }
 
 TEST_F(steering_test, a_packet_on_the_wrong_queue_reaches_its_owner_once) {
