@@ -19,7 +19,11 @@ namespace {
 std::array<burst_sections::slot, burst_sections::slots_max> slots;
 std::mutex slots_mutex; // acquire and release only; the waiter reads without it
 
+std::atomic<bool> unmaps_held{false};
+
 } // namespace
+
+void hold_unmaps_until_exit() { unmaps_held.store(true, std::memory_order_release); }
 
 burst_sections::slot* burst_sections::acquire() {
     std::lock_guard lock(slots_mutex);
@@ -91,6 +95,7 @@ munmap_fn next_munmap() {
 // included (burst_section.hpp says why). Off the interrupt thread, or with no guarded queue,
 // it passes straight through.
 extern "C" int munmap(void* addr, size_t length) noexcept {
+    if (tern::unmaps_held.load(std::memory_order_acquire)) return 0;
     if (tern::burst_sections::any() && rte_thread_is_intr()) tern::burst_sections::wait_for_open_sections();
     const munmap_fn next = next_munmap();
     if (next != nullptr) return next(addr, length);

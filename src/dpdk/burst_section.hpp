@@ -75,4 +75,8 @@ private:
     std::uint64_t count_ = 0;
 };
 
+// From now on tern's munmap unmaps nothing and says it did: for a process about to end, whose
+// mappings go with it (eal::~eal says why). For the last steps of a process only.
+void hold_unmaps_until_exit();
+
 } // namespace tern

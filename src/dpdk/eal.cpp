@@ -17,6 +17,7 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 
+#include "dpdk/burst_section.hpp"
 #include "dpdk/hugepages.hpp"
 #include "dpdk/log_capture.hpp"
 
@@ -207,8 +208,18 @@ bool run_on_interrupt_thread(void (*work)(void*), void* arg, std::chrono::millis
     return job.done.load(std::memory_order_acquire);
 }
 
+// DPDK 22.11 never stops its interrupt thread, and rte_eal_cleanup unmaps DPDK's memory while
+// that thread runs. net_memif frees its listening socket's interrupt handle at close without
+// unregistering it, so the thread's list keeps a source whose copy of the handle lives in that
+// memory; the cleanup's last unregistration (its alarms') makes the thread walk the list, and
+// it read unmapped memory: tern-server on two engines over memif with hugepages died so at
+// most exits (SEGV in rte_intr_fd_get on eal-intr-thread, inside rte_eal_cleanup). The
+// cleanup runs with unmaps held (burst_section.hpp): everything else it does (files, sockets,
+// the runtime folder) is done, and the mappings go with the process a moment later.
 eal::~eal() {
-    if (active_) rte_eal_cleanup();
+    if (!active_) return;
+    hold_unmaps_until_exit();
+    rte_eal_cleanup();
 }
 
 } // namespace tern

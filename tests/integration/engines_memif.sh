@@ -17,7 +17,8 @@ it_begin tern-it-engmemif
 SOCK=/run/tern-engines-memif-$$.sock
 trap 'cleanup_ns; rm -rf "$WORK" "$SOCK"' EXIT
 SPREFIX=tern_it_ems_$$
-EAL_BOTH=(--no-huge -m 1024 --no-pci --lcores 0@0,1@1)
+# Hugepages where the machine has them (it_begin): the exit crash below showed only with them.
+EAL_BOTH=($EAL_MEM --no-pci --lcores 0@0,1@1)
 
 ip netns exec "$NS" "$BUILD/apps/tern-server" "${EAL_BOTH[@]}" --file-prefix "$SPREFIX" \
     --vdev=net_memif0,role=server,socket="$SOCK",rsize=14 -- --ip 198.18.0.2/24 --mac 02:00:c6:12:00:02 \
@@ -30,7 +31,7 @@ check "tern-server on two engines comes up" "wait_telemetry $SPREFIX 20 $SERVER_
 # load NAME [tern-load args]
 load() {
     local name=$1; shift
-    timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" "${EAL_BOTH[@]}" --file-prefix "tern_it_eml_$$_$name" \
+    timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" "${EAL_BOTH[@]}" --file-prefix "tern_it_eml_${name}_$$" \
         --vdev=net_memif0,role=client,socket="$SOCK",rsize=14 -- --ip 198.18.0.1/24 --mac 02:00:c6:12:00:01 \
         --static-arp 198.18.0.2=02:00:c6:12:00:02 --target 198.18.0.2:80 --engines 2 --json "$WORK/$name.json" "$@" \
         >"$WORK/$name.log" 2>&1
