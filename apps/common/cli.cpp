@@ -114,6 +114,7 @@ const char* option_name(setup_error::setting about) {
     case setup_error::setting::none: return "";
     case setup_error::setting::port_id: return "--port-id: ";
     case setup_error::setting::engines: return "--engines: ";
+    case setup_error::setting::queues: return "--queues: ";
     case setup_error::setting::mtu: return "--mtu: ";
     case setup_error::setting::pool_size: return "--pool-size: ";
     case setup_error::setting::pcap: return "--pcap: ";
@@ -135,6 +136,9 @@ void add_engine_options(po::options_description& desc) {
         ("mac", po::value<std::string>(), "use this MAC instead of the port's")
         ("port-id", po::value<unsigned>(), "DPDK port id (default: the first port)")
         ("engines", po::value<unsigned>()->default_value(1), "engines, one per lcore and queue pair")
+        ("queues", po::value<unsigned>()->default_value(0),
+         "queue pairs on the port (0: one per engine); as many as a net_memif peer's engines when it has more "
+         "than --engines: memif connects as many queues as the side with fewer has")
         ("burst", po::value<unsigned>()->default_value(32), "packets per RX/TX burst (1-512)")
         ("flush-every", po::value<unsigned>()->default_value(16),
          "after an idle round, send the output of every N packets received before reading on (0: once a round; 0-512)")
@@ -186,6 +190,7 @@ runtime_options engine_options_from(const po::variables_map& vm) {
         return v;
     };
     e.engines = std::uint16_t(in_range("engines", 1, 128));
+    e.queues = std::uint16_t(in_range("queues", 0, 128));
     e.burst = std::uint16_t(in_range("burst", 1, 512));
     e.flush_every = std::uint16_t(in_range("flush-every", 0, 512));
     e.pool_size = in_range("pool-size", 1023, 1u << 24);

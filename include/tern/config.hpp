@@ -44,6 +44,12 @@ struct engine_config {
     std::optional<ipv4_addr> gateway;        // next hop for destinations off the prefix
     std::optional<mac_addr> mac;             // overrides the port's MAC
     std::uint16_t engines = 1;               // one per lcore, one queue pair each
+    // Queue pairs on the port; 0: one per engine. More than `engines` when the link pairs
+    // queues with a peer that has more engines (net_memif connects as many queues as the
+    // side with fewer has): engine i then also reads queues i + engines, i + 2 * engines,
+    // ..., sends on queue i only, and the RSS redirection table spreads over the engines'
+    // own queues.
+    std::uint16_t queues = 0;
     std::uint16_t burst = 32;                // packets per rx/tx burst
     // RX bursts read in one round while each comes back full: input the engine has
     // already been sent is served before its pollers make new work (a load generator's

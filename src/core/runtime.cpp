@@ -31,9 +31,22 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
     if (auto no = mtu_refusal(*limits, cfg.mtu, data_room - RTE_PKTMBUF_HEADROOM))
         return unexpected{setup_error{*no, setup_error::setting::mtu, true}};
 
+    const std::uint16_t queues = cfg.queues != 0 ? cfg.queues : cfg.engines;
+    if (queues < cfg.engines)
+        return unexpected{setup_error{std::to_string(queues) + " is fewer than the " + std::to_string(cfg.engines) +
+                                          " engines: each engine needs a queue pair of its own",
+                                      setup_error::setting::queues, true}};
+    if (queues > limits->max_queue_pairs)
+        return unexpected{setup_error{std::to_string(queues) + " queue pairs asked; port " + std::to_string(*port_id) +
+                                          " (" + limits->driver + ") has at most " +
+                                          std::to_string(limits->max_queue_pairs),
+                                      cfg.queues != 0 ? setup_error::setting::queues : setup_error::setting::engines,
+                                      true}};
+
     std::unique_ptr<runtime> rt(new runtime());
     port_config pc;
-    pc.queues = cfg.engines;
+    pc.queues = queues;
+    pc.rss_queues = cfg.engines;
     pc.rx_ring_size = cfg.rx_ring;
     pc.tx_ring_size = cfg.tx_ring;
     pc.mtu = cfg.mtu;
@@ -50,6 +63,8 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
         pc.pools.push_back(pool->get());
         rt->pools_.push_back(std::move(*pool));
     }
+    // A queue beyond the engines' own is read by engine q % engines, into that engine's pool.
+    for (std::uint16_t q = cfg.engines; q < queues; ++q) pc.pools.push_back(pc.pools[q % cfg.engines]);
     auto p = port::open(*port_id, pc);
     if (!p) return unexpected{p.error()};
     rt->port_.emplace(std::move(*p));
@@ -63,7 +78,9 @@ result<std::unique_ptr<runtime>, setup_error> runtime::create(const runtime_opti
     // One clock for all engines: the neighbor cache holds instants that every engine compares.
     rt->clock_ = std::make_unique<tsc_clock>();
     for (std::uint16_t i = 0; i < cfg.engines; ++i) {
-        rt->devices_.push_back(std::make_unique<ethdev_queue>(*port_id, i, *rt->link_));
+        std::vector<std::uint16_t> more_rx;
+        for (std::uint32_t q = i + cfg.engines; q < queues; q += cfg.engines) more_rx.push_back(std::uint16_t(q));
+        rt->devices_.push_back(std::make_unique<ethdev_queue>(*port_id, i, *rt->link_, std::move(more_rx)));
         if (options.faults) {
             fault_config faults = *options.faults;
             faults.seed += i;

@@ -18,8 +18,13 @@ bool unmaps_under_bursts(std::uint16_t port_id) {
 
 } // namespace
 
-ethdev_queue::ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link)
+ethdev_queue::ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link,
+                           std::vector<std::uint16_t> more_rx)
     : port_id_(port_id), queue_id_(queue_id), link_(link) {
+    if (!more_rx.empty()) {
+        rx_queues_.push_back(queue_id);
+        rx_queues_.insert(rx_queues_.end(), more_rx.begin(), more_rx.end());
+    }
     if (unmaps_under_bursts(port_id)) section_ = burst_sections::acquire();
 }
 
@@ -27,7 +32,15 @@ ethdev_queue::~ethdev_queue() { burst_sections::release(section_); }
 
 std::uint16_t ethdev_queue::rx_burst(rte_mbuf** pkts, std::uint16_t n) {
     burst_section in_burst(section_);
-    return rte_eth_rx_burst(port_id_, queue_id_, pkts, n);
+    if (rx_queues_.empty()) return rte_eth_rx_burst(port_id_, queue_id_, pkts, n);
+    // Each burst starts one queue further on, so that a queue that always fills the burst
+    // does not starve the others.
+    std::uint16_t got = 0;
+    const std::size_t count = rx_queues_.size();
+    for (std::size_t k = 0; k < count && got < n; ++k)
+        got += rte_eth_rx_burst(port_id_, rx_queues_[(rx_next_ + k) % count], pkts + got, std::uint16_t(n - got));
+    rx_next_ = (rx_next_ + 1) % count;
+    return got;
 }
 
 std::uint16_t ethdev_queue::tx_burst(rte_mbuf** pkts, std::uint16_t n) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 #include "dpdk/burst_section.hpp"
 
@@ -39,12 +40,15 @@ private:
     std::atomic<bool> up_{true};
 };
 
-// One queue pair of a DPDK ethdev. On a driver that unmaps queue memory from the interrupt
-// thread (net_memif) each burst runs in a burst_section (burst_section.hpp says why).
+// One queue pair of a DPDK ethdev, and optionally more RX queues read by the same engine
+// (engine_config::queues). On a driver that unmaps queue memory from the interrupt thread
+// (net_memif) each burst runs in a burst_section (burst_section.hpp says why).
 class ethdev_queue final : public device {
 public:
-    // `link` must outlive the queue.
-    ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link);
+    // `link` must outlive the queue. `more_rx`: further RX queues this device reads after its
+    // own, never sent on.
+    ethdev_queue(std::uint16_t port_id, std::uint16_t queue_id, ethdev_link& link,
+                 std::vector<std::uint16_t> more_rx = {});
     ~ethdev_queue() override;
     ethdev_queue(const ethdev_queue&) = delete;
     ethdev_queue& operator=(const ethdev_queue&) = delete;
@@ -59,6 +63,8 @@ public:
 private:
     std::uint16_t port_id_;
     std::uint16_t queue_id_;
+    std::vector<std::uint16_t> rx_queues_; // own first, then more_rx
+    std::size_t rx_next_ = 0;              // where the next burst starts reading, with more_rx
     ethdev_link& link_;
     burst_sections::slot* section_ = nullptr; // null: the driver needs none
 };

@@ -38,7 +38,8 @@ port_offloads pick_offloads(const rte_eth_dev_info& info, const port_config& con
     o.tx_tcp_checksum = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
     o.tso = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_TCP_TSO;
     o.multi_segment_tx = info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
-    o.rss = config.queues > 1 && (info.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4));
+    const std::uint16_t rss_queues = config.rss_queues != 0 ? config.rss_queues : config.queues;
+    o.rss = rss_queues > 1 && (info.flow_type_rss_offloads & (RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_IPV4));
     o.rss_tcp = o.rss && (info.flow_type_rss_offloads & RTE_ETH_RSS_NONFRAG_IPV4_TCP);
     return o;
 }
@@ -101,6 +102,7 @@ bool zero_copy_memif(std::string_view devargs) { return devargs.find("zero-copy=
 
 port_limits limits_of(std::uint16_t port_id, const rte_eth_dev_info& info) {
     port_limits l{port_id, info.driver_name ? info.driver_name : "?", info.min_mtu, info.max_mtu, info.max_rx_pktlen};
+    l.max_queue_pairs = std::min(info.max_rx_queues, info.max_tx_queues);
     if (l.driver == "net_memif") {
         const rte_devargs* args = info.device ? rte_dev_devargs(info.device) : nullptr;
         std::string_view text = args && args->args ? args->args : "";
@@ -205,10 +207,10 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
     auto fail = [&name](std::string message) { return unexpected{setup_error{name + ": " + std::move(message)}}; };
     if (config.pools.size() != config.queues) return fail("one mbuf pool per queue is needed");
     if (config.queues > info.max_rx_queues || config.queues > info.max_tx_queues)
-        return unexpected{setup_error{std::to_string(config.queues) + " engines need as many queue pairs; " + name +
-                                          " has at most " +
+        return unexpected{setup_error{std::to_string(config.queues) + " queue pairs asked; " + name + " has at most " +
                                           std::to_string(std::min(info.max_rx_queues, info.max_tx_queues)),
-                                      setup_error::setting::engines, true}};
+                                      setup_error::setting::queues, true}};
+    if (config.rss_queues > config.queues) return fail("RSS over more queues than the port is given");
     // RX without scatter: every receive buffer holds a whole frame.
     const std::uint32_t frame = config.mtu + std::uint32_t(wire::ethernet_header_len);
     std::uint32_t mbuf_bytes = 0;
@@ -225,6 +227,7 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
     port p;
     p.id_ = port_id;
     p.queues_ = config.queues;
+    p.rss_queues_ = config.rss_queues != 0 ? config.rss_queues : config.queues;
     p.driver_ = info.driver_name ? info.driver_name : "?";
     p.offloads_ = pick_offloads(info, config);
     // A key as long as any driver may ask for (hash_key_size is 8 bits): make_eth_conf fills
@@ -267,7 +270,7 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
 }
 
 port::port(port&& other) noexcept
-    : open_(other.open_), id_(other.id_), queues_(other.queues_), mtu_(other.mtu_), mac_(other.mac_),
+    : open_(other.open_), id_(other.id_), queues_(other.queues_), rss_queues_(other.rss_queues_), mtu_(other.mtu_), mac_(other.mac_),
       offloads_(other.offloads_), driver_(std::move(other.driver_)), note_(std::move(other.note_)),
       reta_entries_(other.reta_entries_) {
     other.open_ = false;
@@ -293,7 +296,7 @@ port::~port() {
     if (!run_on_interrupt_thread(stop_and_close, &id, std::chrono::seconds(2))) stop_and_close(&id);
 }
 
-// The NIC's redirection table as core/steering reckons it: entry i -> queue i % queues. A
+// The NIC's redirection table as core/steering reckons it: entry i -> queue i % RSS queues. A
 // driver that keeps its own (no reta_update, or a table size it does not take) is corrected
 // packet by packet by software steering, and says so in describe().
 void port::program_redirection(std::uint16_t reta_size) {
@@ -301,7 +304,7 @@ void port::program_redirection(std::uint16_t reta_size) {
         note_ += std::string(note_.empty() ? "" : "; ") + "rss: no redirection table to program (the driver spreads by its own rule)";
         return;
     }
-    auto table = rss::redirection_table::round_robin(reta_size, queues_);
+    auto table = rss::redirection_table::round_robin(reta_size, rss_queues_);
     if (!table) {
         note_ += std::string(note_.empty() ? "" : "; ") + "rss: driver's redirection table (" +
                  std::string(rss::to_string(table.error())) + ", " + std::to_string(reta_size) + " entries)";

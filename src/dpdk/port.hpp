@@ -36,6 +36,7 @@ struct port_limits {
     std::uint16_t max_mtu = 0;
     std::uint32_t max_rx_pktlen = 0; // the longest frame it receives, Ethernet header and CRC included
     std::uint32_t memif_buffer = 0;  // net_memif without zero-copy: the bytes of each of its buffers (bsize)
+    std::uint16_t max_queue_pairs = 0;
 };
 
 // Why a port with these limits cannot carry IP packets of `mtu` bytes in mbufs that hold
@@ -48,7 +49,8 @@ std::optional<std::string> mtu_refusal(const port_limits& limits, std::uint16_t 
 std::uint32_t memif_buffer_size(std::string_view devargs);
 
 struct port_config {
-    std::uint16_t queues = 1;          // one per engine
+    std::uint16_t queues = 1;          // queue pairs: one per engine, or more (engine_config::queues)
+    std::uint16_t rss_queues = 0;      // the queues RSS spreads flows over, the first ones; 0: all
     std::uint16_t rx_ring_size = 1024;
     std::uint16_t tx_ring_size = 1024;
     std::uint16_t mtu = 1500;          // refused (setup_error about mtu) when the port cannot carry it
@@ -75,7 +77,7 @@ public:
     const port_offloads& offloads() const { return offloads_; }
     std::uint16_t mtu() const { return mtu_; }
     std::string driver() const { return driver_; }
-    // Entries of the RSS redirection table tern programmed (round robin over the queues, as
+    // Entries of the RSS redirection table tern programmed (round robin over the RSS queues, as
     // core/steering's table), or 0 when the port has no RSS or kept its driver's table.
     std::uint32_t redirection_entries() const { return reta_entries_; }
     // One line a human reads at start: driver, MAC, MTU, queues, each offload on or software.
@@ -88,6 +90,7 @@ private:
     bool open_ = false;
     std::uint16_t id_ = 0;
     std::uint16_t queues_ = 0;
+    std::uint16_t rss_queues_ = 0;
     std::uint16_t mtu_ = 0;
     mac_addr mac_;
     port_offloads offloads_;

@@ -8,7 +8,7 @@ namespace tern {
 struct setup_error {
     // The setting the cause lies in, for the apps to name its option (--mtu, --engines, ...).
     // `none` when the message names what it is about itself (an EAL argument, a device).
-    enum class setting { none, port_id, engines, mtu, pool_size, pcap };
+    enum class setting { none, port_id, engines, queues, mtu, pool_size, pcap };
 
     std::string message;
     setting about = setting::none;

@@ -41,6 +41,12 @@ expect "a fault probability over 1 is refused" 2 "--fault-loss: must be within 0
 expect "no port says how to give one" 1 "no DPDK port: pass one with EAL arguments" -- -- --ip 198.18.0.2/24
 expect "more engines than lcores names --engines and says which -l to pass" 2 \
     "--engines: 2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
+expect "a queue count out of range is refused" 2 "--queues: 200 is outside 0-128" -- -- --ip 198.18.0.2/24 --queues 200
+EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 0-1)
+expect "fewer queue pairs than engines names --queues" 2 \
+    "--queues: 1 is fewer than the 2 engines: each engine needs a queue pair of its own" \
+    -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2 --queues 1
+EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 0)
 expect "bad EAL arguments are a bad value (exit 2), said as such" 2 "the EAL arguments \(before --\) are wrong: .*above its usage text" \
     -- --no-such-eal-flag -- --ip 198.18.0.2/24
 EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 99)

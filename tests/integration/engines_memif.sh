@@ -20,20 +20,30 @@ SPREFIX=tern_it_ems_$$
 # Hugepages where the machine has them (it_begin): the exit crash below showed only with them.
 EAL_BOTH=($EAL_MEM --no-pci --lcores 0@0,1@1)
 
-ip netns exec "$NS" "$BUILD/apps/tern-server" "${EAL_BOTH[@]}" --file-prefix "$SPREFIX" \
-    --vdev=net_memif0,role=server,socket="$SOCK",rsize=14 -- --ip 198.18.0.2/24 --mac 02:00:c6:12:00:02 \
-    --static-arp 198.18.0.1=02:00:c6:12:00:01 --mode http --no-delay --duration 120 --engines 2 \
-    >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-TERN_PIDS+=("$SERVER_PID")
+# server NAME [tern-server args]: starts tern-server (SERVER_PID), logging to NAME.log.
+server() {
+    local name=$1; shift
+    ip netns exec "$NS" "$BUILD/apps/tern-server" "${EAL_BOTH[@]}" --file-prefix "$SPREFIX" \
+        --vdev=net_memif0,role=server,socket="$SOCK",rsize=14 -- --ip 198.18.0.2/24 --mac 02:00:c6:12:00:02 \
+        --static-arp 198.18.0.1=02:00:c6:12:00:01 --mode http --no-delay --duration 120 "$@" \
+        >"$WORK/$name.log" 2>&1 &
+    SERVER_PID=$!
+    TERN_PIDS=("$SERVER_PID")
+}
+# stop_server NAME: SIGINT, and its exit status checked.
+stop_server() {
+    kill -INT "$SERVER_PID"; wait "$SERVER_PID"; local rc=$?; TERN_PIDS=()
+    check "$1: tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/$1.log"
+}
+server server --engines 2
 check "tern-server on two engines comes up" "wait_telemetry $SPREFIX 20 $SERVER_PID" || tail -20 "$WORK/server.log"
 
-# load NAME [tern-load args]
+# load NAME [tern-load args]: on LOAD_ENGINES engines, two unless set.
 load() {
     local name=$1; shift
     timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" "${EAL_BOTH[@]}" --file-prefix "tern_it_eml_${name}_$$" \
         --vdev=net_memif0,role=client,socket="$SOCK",rsize=14 -- --ip 198.18.0.1/24 --mac 02:00:c6:12:00:01 \
-        --static-arp 198.18.0.2=02:00:c6:12:00:02 --target 198.18.0.2:80 --engines 2 --json "$WORK/$name.json" "$@" \
+        --static-arp 198.18.0.2=02:00:c6:12:00:02 --target 198.18.0.2:80 --engines "${LOAD_ENGINES:-2}" --json "$WORK/$name.json" "$@" \
         >"$WORK/$name.log" 2>&1
     LOAD_RC=$?
 }
@@ -81,6 +91,34 @@ for e in 0 1; do
 done
 RST=$(stat_of /tern/tcp/stats rst_sent)
 check "the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
-kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
-check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
+
+# Unequal engine counts. memif connects as many queue pairs as the side with fewer has, so
+# the side with one engine asks for two queues (--queues 2) and reads both. Server on two
+# engines, tern-load on one: every segment reaches server engine 0 (tern-load sends on queue
+# 0 only), which hands half the flows to engine 1; engine 1 answers on queue 1, which
+# tern-load's engine reads too.
+LOAD_ENGINES=1 load one_engine --workload rps --connections 64 --closed-loop --duration 3 --queues 2
+ERR=$(field one_engine "r['errors']"); REQ=$(field one_engine "r['totals']['responses']")
+check "rps from one engine (--queues 2) against two: exit 0, zero errors, responses (rc $LOAD_RC, errors ${ERR:-none}, ${REQ:-none})" \
+    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ ${REQ:-0} -gt 0 ]" || tail -20 "$WORK/one_engine.log"
+SO=$(stat_of /tern/stats,0 steered_out); SI=$(stat_of /tern/stats,1 steered_in)
+check "server engine 0 handed engine 1 its flows' segments (out ${SO:-?}, in ${SI:-?})" \
+    "[ ${SO:-0} -gt 0 ] && [ '${SO:-x}' = '${SI:-y}' ]"
+RST=$(stat_of /tern/tcp/stats rst_sent)
+check "two engines against one: the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
+stop_server server
+
+# Server on one engine reading two queues, tern-load on two.
+server one_server --engines 1 --queues 2
+check "tern-server on one engine with two queues comes up" "wait_telemetry $SPREFIX 20 $SERVER_PID" ||
+    tail -20 "$WORK/one_server.log"
+load two_against_one --workload rps --connections 64 --closed-loop --duration 3
+PARTS=$(field two_against_one "' '.join(str(p['totals']['responses']) for p in r['per_engine'])")
+ERR=$(field two_against_one "r['errors']")
+check "rps from two engines against one (--queues 2): exit 0, zero errors, both engines answered (rc $LOAD_RC, errors ${ERR:-none}, responses ${PARTS:-none})" \
+    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ \$(echo '$PARTS' | wc -w) -eq 2 ] && ! echo ' $PARTS ' | grep -q ' 0 '" ||
+    tail -20 "$WORK/two_against_one.log"
+RST=$(stat_of /tern/tcp/stats rst_sent)
+check "one engine against two: the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
+stop_server one_server
 exit 0
