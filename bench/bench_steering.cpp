@@ -19,8 +19,8 @@
 #include "core/steering.hpp"
 #include "dpdk/mempool.hpp"
 #include "eal_bench.hpp"
-#include "wire/ethernet.hpp"
-#include "wire/ipv4.hpp"
+#include "engine_setup.hpp"
+#include "tcp_frames.hpp"
 #include "wire/tcp.hpp"
 
 namespace {
@@ -57,19 +57,7 @@ public:
 };
 
 std::vector<std::uint8_t> segment_frame(std::uint16_t src_port) {
-    wire::tcp_repr seg{};
-    seg.src_port = src_port;
-    seg.dst_port = 80;
-    seg.seq = 1;
-    seg.ack = 1;
-    seg.flags = wire::tcp_flags::ack;
-    seg.window = 65535;
-    std::vector<std::uint8_t> buf(14 + 20 + seg.header_length());
-    wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv4}.emit(buf.data());
-    wire::ipv4_repr{peer_ip, our_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(seg.header_length()), true, 0}.emit(
-        buf.data() + 14);
-    seg.emit(buf.data() + 34, peer_ip, our_ip, {}, wire::checksum_mode::software);
-    return buf;
+    return test::tcp_frame_bytes({our_mac, peer_mac, peer_ip, our_ip}, test::bare_segment(src_port, 80, wire::tcp_flags::ack));
 }
 
 enum class mode { single, home, steered };
@@ -91,11 +79,7 @@ void run(benchmark::State& state, mode how) {
         auto made = steering::create(engines);
         st = std::move(*made);
     }
-    engine_config c;
-    c.address = ipv4_cidr{our_ip, 24};
-    c.mac = our_mac;
-    c.gratuitous_arp = false;
-    c.engines = engines;
+    const engine_config c = test::config_for(our_ip, our_mac, {}, engines);
     virtual_clock clk;
     neighbor_cache neighbors(64);
     feed_device devs[2];

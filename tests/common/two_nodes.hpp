@@ -15,6 +15,7 @@
 #include "dpdk/fault_device.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/sim_link.hpp"
+#include "engine_setup.hpp"
 #include "tern/clock.hpp"
 #include "tern/tcp.hpp"
 
@@ -34,15 +35,6 @@ inline mbuf_pool make_pool(std::uint16_t data_room = 0, std::uint32_t size = 409
     auto pool = mbuf_pool::create("tcp_engine_pool_" + std::to_string(n++), size, data_room);
     if (!pool) throw std::runtime_error(pool.error());
     return std::move(*pool);
-}
-
-inline engine_config config_for(ipv4_addr ip, mac_addr mac, ipv4_range extra = {}) {
-    engine_config c;
-    c.address = ipv4_cidr{ip, 24};
-    c.extra_addresses = extra;
-    c.mac = mac;
-    c.gratuitous_arp = false;
-    return c;
 }
 
 // One side: an engine on `dev` and its endpoint. The pool outlives the node (the link may

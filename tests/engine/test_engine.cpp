@@ -5,6 +5,7 @@
 
 #include "core/clock.hpp"
 #include "harness.hpp"
+#include "tcp_frames.hpp"
 #include "wire/checksum.hpp"
 #include "wire/tcp.hpp"
 
@@ -542,17 +543,8 @@ TEST_F(engine_test, a_frame_in_several_mbufs_is_dropped_as_such) {
 
 TEST_F(engine_test, tcp_segments_are_validated_then_have_no_endpoint_yet) {
     make_engine();
-    wire::tcp_repr seg{};
-    seg.src_port = 40000;
-    seg.dst_port = 80;
-    seg.seq = 1;
-    seg.flags = wire::tcp_flags::syn;
-    seg.window = 65535;
-    std::vector<std::uint8_t> buf(14 + 20 + seg.header_length());
-    wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv4}.emit(buf.data());
-    wire::ipv4_repr{peer_ip, our_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(seg.header_length()), true, 0}
-        .emit(buf.data() + 14);
-    seg.emit(buf.data() + 34, peer_ip, our_ip, {}, wire::checksum_mode::software);
+    std::vector<std::uint8_t> buf =
+        tcp_frame_bytes({our_mac, peer_mac, peer_ip, our_ip}, bare_segment(40000, 80, wire::tcp_flags::syn));
     deliver(frame(buf));
     EXPECT_EQ(engine_->stats().dropped(drop_reason::tcp_no_endpoint), 1u);
     buf[34 + 16] ^= 0xff; // break the checksum

@@ -12,9 +12,9 @@
 #include "core/steering.hpp"
 #include "dpdk/mempool.hpp"
 #include "dpdk/rss.hpp"
+#include "engine_setup.hpp"
 #include "script_device.hpp"
-#include "wire/ethernet.hpp"
-#include "wire/ipv4.hpp"
+#include "tcp_frames.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::test {
@@ -49,11 +49,7 @@ protected:
         auto s = steering::create(engines, ring_size);
         if (!s) throw std::runtime_error(s.error());
         steering_ = std::move(*s);
-        engine_config c;
-        c.address = ipv4_cidr{our_ip, 24};
-        c.mac = our_mac;
-        c.gratuitous_arp = false;
-        c.engines = engines;
+        const engine_config c = config_for(our_ip, our_mac, {}, engines);
         for (std::uint16_t i = 0; i < engines; ++i) {
             engines_[i] = std::make_unique<engine>(i, c, engine_port{0, i, our_mac, offloads}, devs_[i],
                                                    pool_->get(), neighbors_, clock_);
@@ -72,20 +68,8 @@ protected:
     }
 
     rte_mbuf* segment(std::uint16_t src_port) {
-        wire::tcp_repr seg{};
-        seg.src_port = src_port;
-        seg.dst_port = 80;
-        seg.seq = 1;
-        seg.flags = wire::tcp_flags::syn;
-        seg.window = 65535;
-        std::vector<std::uint8_t> buf(14 + 20 + seg.header_length());
-        wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv4}.emit(buf.data());
-        wire::ipv4_repr{peer_ip, our_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(seg.header_length()), true, 0}
-            .emit(buf.data() + 14);
-        seg.emit(buf.data() + 34, peer_ip, our_ip, {}, wire::checksum_mode::software);
-        rte_mbuf* m = rte_pktmbuf_alloc(pool_->get());
-        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(buf.size())), buf.data(), buf.size());
-        return m;
+        return tcp_frame_mbuf(pool_->get(), {our_mac, peer_mac, peer_ip, our_ip},
+                              bare_segment(src_port, 80, wire::tcp_flags::syn));
     }
     std::uint16_t owner(std::uint16_t src_port) const { return steering_->owner({peer_ip, our_ip, src_port, 80}); }
     // A source port whose flow engine `e` owns, from `from` on.

@@ -28,6 +28,7 @@
 #include "dpdk/mempool.hpp"
 #include "dpdk/sim_link.hpp"
 #include "script_device.hpp"
+#include "tcp_frames.hpp"
 #include "two_nodes.hpp"
 #include "tcp/endpoint.hpp"
 #include "tern/clock.hpp"
@@ -46,19 +47,7 @@ constexpr std::uint16_t echo_port = 7;
 // An Ethernet frame from the client's MAC to the server's holding `tcp` (with `payload`)
 // from `src` to server_ip, in an mbuf of `pool` (null when the pool is empty).
 rte_mbuf* tcp_frame(rte_mempool* pool, ipv4_addr src, const wire::tcp_repr& tcp, std::span<const std::uint8_t> payload) {
-    std::uint8_t buf[wire::ethernet_repr::length + wire::ipv4_repr::header_length + 60 + 1400];
-    assert(payload.size() <= 1400);
-    const std::size_t tcp_len = tcp.header_length() + payload.size();
-    wire::ethernet_repr{server_mac, client_mac, wire::ether_type::ipv4}.emit(buf);
-    wire::ipv4_repr{src, server_ip, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
-        buf + wire::ethernet_repr::length);
-    std::uint8_t* seg = buf + wire::ethernet_repr::length + wire::ipv4_repr::header_length;
-    std::copy(payload.begin(), payload.end(), seg + tcp.header_length());
-    tcp.emit(seg, src, server_ip, {seg + tcp.header_length(), payload.size()}, wire::checksum_mode::software);
-    const std::size_t len = seg + tcp_len - buf;
-    rte_mbuf* m = rte_pktmbuf_alloc(pool);
-    if (m) std::memcpy(rte_pktmbuf_append(m, std::uint16_t(len)), buf, len);
-    return m;
+    return tcp_frame_mbuf(pool, {server_mac, client_mac, src, server_ip}, tcp, payload);
 }
 
 // The bytes of a frame the engine sent; its mbuf is freed.

@@ -1,0 +1,65 @@
+// Ethernet frames that carry one TCP segment, for tests and benchmarks that feed an engine
+// by hand: the headers written by src/wire, checksums computed in software.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+#include <rte_mbuf.h>
+
+#include "tern/addr.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
+
+namespace tern::test {
+
+// The two ends of a frame: MACs at the Ethernet layer, addresses at IPv4.
+struct frame_ends {
+    mac_addr eth_dst;
+    mac_addr eth_src;
+    ipv4_addr src;
+    ipv4_addr dst;
+};
+
+// The bytes of a frame holding `tcp` and `payload`.
+inline std::vector<std::uint8_t> tcp_frame_bytes(const frame_ends& ends, const wire::tcp_repr& tcp,
+                                                 std::span<const std::uint8_t> payload = {}) {
+    constexpr std::size_t ip_at = wire::ethernet_repr::length;
+    constexpr std::size_t tcp_at = ip_at + wire::ipv4_repr::header_length;
+    const std::size_t tcp_len = tcp.header_length() + payload.size();
+    std::vector<std::uint8_t> buf(tcp_at + tcp_len);
+    wire::ethernet_repr{ends.eth_dst, ends.eth_src, wire::ether_type::ipv4}.emit(buf.data());
+    wire::ipv4_repr{ends.src, ends.dst, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+        buf.data() + ip_at);
+    std::uint8_t* body = buf.data() + tcp_at + tcp.header_length();
+    if (!payload.empty()) std::memcpy(body, payload.data(), payload.size());
+    tcp.emit(buf.data() + tcp_at, ends.src, ends.dst, {body, payload.size()}, wire::checksum_mode::software);
+    return buf;
+}
+
+// The same frame in an mbuf of `pool`; null when the pool is empty.
+inline rte_mbuf* tcp_frame_mbuf(rte_mempool* pool, const frame_ends& ends, const wire::tcp_repr& tcp,
+                                std::span<const std::uint8_t> payload = {}) {
+    const std::vector<std::uint8_t> bytes = tcp_frame_bytes(ends, tcp, payload);
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m) std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
+    return m;
+}
+
+// A bare segment from `src_port` to `dst_port` with only `flags` set (SYN: seq 1; with ACK:
+// ack 1 too), a 65535 window and no options: what steering and the engine's validation look at.
+inline wire::tcp_repr bare_segment(std::uint16_t src_port, std::uint16_t dst_port, std::uint8_t flags) {
+    wire::tcp_repr seg{};
+    seg.src_port = src_port;
+    seg.dst_port = dst_port;
+    seg.seq = 1;
+    if (flags & wire::tcp_flags::ack) seg.ack = 1;
+    seg.flags = flags;
+    seg.window = 65535;
+    return seg;
+}
+
+} // namespace tern::test
