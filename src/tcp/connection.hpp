@@ -188,6 +188,8 @@ private:
     void output(instant now);
     void request_output(instant now);
     void send_syn(instant now);
+    bool is_syn_again(const segment& seg) const;
+    void resend_syn_ack(const segment& seg, instant now);
     void send_ack(instant now);
     void reply_rst(const segment& seg);
     void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);

@@ -132,6 +132,7 @@ void connection::on_synchronized(segment seg, instant now) {
         seg.header.seq = (seg.seq() + 1).raw();
     }
     if (!check_timestamp(seg, now)) return;
+    if (is_syn_again(seg)) return resend_syn_ack(seg, now);
     // RFC 5961 judges the RST and the SYN as they came, before check_seq trims the segment
     // to the window (Linux too): an RST whose data reaches RCV.NXT from below does not sit
     // at exactly RCV.NXT, and a SYN before RCV.NXT is still a SYN.
@@ -172,6 +173,23 @@ bool syn_opens_new_incarnation(const segment& seg, bool ts_ok, std::uint32_t ts_
     const auto& ts = seg.header.options.timestamp;
     if (ts_ok && ts && config.timestamps) return std::int32_t(ts->first - ts_recent) > 0;
     return seg.seq() > rcv_nxt;
+}
+
+// A copy of the SYN a connection in SYN-RECEIVED answered: the peer did not get our SYN,ACK.
+bool connection::is_syn_again(const segment& seg) const {
+    return state_ == tcp_state::syn_received && seg.has(f::syn) && !seg.has(f::ack) && !seg.has(f::rst) &&
+           seg.seq() == tcb_.irs;
+}
+
+// The SYN,ACK again at once, as Linux and FreeBSD send it (RFC 9293 §3.10.7.4 would answer
+// the SYN, which lies below RCV.NXT, with a bare ACK, and a peer in SYN-SENT drops that and
+// waits out its RTO). The RTO keeps its schedule; the copy is counted as a retransmission,
+// and Karn's rule takes no RTT sample from the SYN,ACK now.
+void connection::resend_syn_ack(const segment& seg, instant now) {
+    update_ts_recent(seg, now); // the echo is of this SYN (Linux keeps the newer TSval too)
+    ++stats_.retransmits;
+    tcb_.rtt_seq.reset();
+    emit(f::syn | f::ack, tcb_.iss, {}, now);
 }
 
 bool connection::syn_may_reuse(const segment& seg) const {

@@ -179,6 +179,39 @@ TEST(Open, SynAckRetransmittedThenHalfOpenDroppedAndLaterAckReset) {
     h.expect_tx("R 1:1(0)"); // §3.10.7.2: an ACK in LISTEN
 }
 
+TEST(Open, RetransmittedSynInSynReceivedGetsTheSynAckAgain) {
+    // Our SYN,ACK was lost and the client sends its SYN again. A bare ACK (RFC 9293: the SYN
+    // lies below RCV.NXT) would be dropped in SYN-SENT and cost the client its RTO; Linux and
+    // FreeBSD send the SYN,ACK again, with the options it had.
+    harness h;
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    h.expect_tx("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 0 ecr 100,nop,wscale 1>");
+    h.advance(200ms);
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 300 ecr 0,nop,wscale 7>");
+    h.expect_tx("S. 0:0(0) ack 1 win 65535 <mss 1460,sackOK,TS val 200 ecr 300,nop,wscale 1>");
+    h.expect_state(tcp_state::syn_received);
+    // The RTO keeps its schedule: the SYN,ACK's own retransmission is still 1 s after the first.
+    h.advance(799ms);
+    h.expect_no_tx();
+    h.advance(1ms);
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.deliver(". 1:1(0) ack 1 win 512 <nop,nop,TS val 400 ecr 1000>");
+    h.expect_state(tcp_state::established);
+    h.expect_events({"connected"});
+}
+
+TEST(Open, SynAtAnotherSequenceInSynReceivedIsNotAnsweredWithSynAck) {
+    // Only a copy of the SYN this connection answered (SEG.SEQ = IRS) gets the SYN,ACK: any
+    // other SYN is judged as RFC 9293 §3.10.7.4 says, below the window an ACK.
+    harness h;
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460>");
+    h.expect_tx("S. 0:0(0) ack 1");
+    h.deliver("S 4294967000:4294967000(0) win 65535 <mss 1460>");
+    h.expect_tx(". 1:1(0) ack 1");
+}
+
 TEST(Open, SynAckRetransmittedSynAnsweredByChallengeAck) {
     // Our ACK of the SYN,ACK was lost: the peer sends its SYN,ACK again and must get an ACK.
     harness h;
