@@ -30,7 +30,8 @@ namespace tern {
     X(ipv4_unknown_protocol, "IP protocol other than ICMP and TCP")                       \
     X(icmp_truncated, "ICMP message shorter than its header")                             \
     X(icmp_bad_checksum, "ICMP checksum does not verify")                                 \
-    X(icmp_unhandled_type, "ICMP type we do not act on (only echo request is answered)")  \
+    X(icmp_unhandled_type, "ICMP type we do not act on (echo request and destination unreachable are)") \
+    X(icmp_bad_quote, "ICMP destination unreachable that quotes no TCP segment sent from our address") \
     X(tcp_truncated, "TCP segment shorter than a minimal TCP header")                     \
     X(tcp_bad_data_offset, "TCP data offset below 5 or past the segment")                 \
     X(tcp_bad_checksum, "TCP checksum does not verify")                                   \

@@ -215,6 +215,8 @@ struct endpoint_stats {
     counter time_wait_evicted;     // TIME-WAIT records let go before 2·MSL: as many as max_connections were held
     counter syn_dropped_busy;      // SYNs dropped while the engine was behind (engine::congested)
     counter challenge_acks_limited; // challenge ACKs not sent: the endpoint's budget for the second was spent
+    counter icmp_unreachable_used;    // ICMP destination unreachable that ended an open or lowered the MSS
+    counter icmp_unreachable_ignored; // the others: no such connection, a segment not in flight (RFC 5927), a soft error
 };
 
 // Received data kept beyond on_data. Data delivered straight from a packet is kept

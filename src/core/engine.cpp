@@ -125,6 +125,18 @@ void engine::flush_partial() {
     tx_flush_tried_ = tx_.size() > 0;
 }
 
+// RFC 1122 §3.2.2.1: a destination unreachable goes to the transport it quotes. Only a quote
+// of a segment from one of our addresses can concern a connection of ours.
+void engine::receive_unreachable(rte_mbuf* m, const wire::icmp_view& icmp) {
+    const auto quoted = wire::icmp_quoted_tcp::parse(icmp.payload());
+    if (!quoted || !is_local(quoted->src)) return drop(m, drop_reason::icmp_bad_quote);
+    const std::uint8_t code = icmp.code();
+    const std::uint16_t mtu = wire::next_hop_mtu(icmp);
+    stats_.icmp_unreachable_in.add();
+    rte_pktmbuf_free(m);
+    if (handler_) handler_->on_icmp_unreachable(code, mtu, *quoted);
+}
+
 // ---- telemetry -----------------------------------------------------------------------
 
 void engine::answer_report() {
@@ -250,11 +262,16 @@ void engine::set_steering(const steering* s) {
 }
 
 // The engine whose flow a frame is: for an IPv4 TCP frame, the NIC's hash when it computed
-// one that names flows as tern's does, else the same in software; anything else (ARP, ICMP)
-// stays here. Nothing is validated yet: the owner does that, once, and drops what is bad.
+// one that names flows as tern's does, else the same in software; for an ICMP error about a
+// TCP segment, the owner of that segment's flow (the software hash: the NIC hashed the ICMP
+// packet's addresses); anything else (ARP, other ICMP) stays here. Nothing is validated
+// yet: the owner does that, once, and drops what is bad.
 std::uint16_t engine::owner_of(const rte_mbuf* m) {
     const wire::tcp_ipv4_ends ends = wire::peek_tcp_ipv4_ends(frame_of(m));
-    if (!ends.found) return id_;
+    if (!ends.found) {
+        const wire::tcp_ipv4_ends quoted = wire::peek_icmp_quoted_ends(frame_of(m));
+        return quoted.found ? steering_->owner({quoted.src, quoted.dst, quoted.src_port, quoted.dst_port}) : id_;
+    }
     const rss::ipv4_tuple tuple{ends.src, ends.dst, ends.src_port, ends.dst_port};
     // A NIC that hashes the addresses alone names no flow: its hash is not the 4-tuple's.
     if (!port_.offloads.rss_tcp || (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH) == 0 || nic_hash_ == nic_hash::distrusted)
@@ -312,6 +329,7 @@ void engine::receive_steered() {
 void engine::receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip) {
     auto icmp = wire::icmp_view::parse(ip.payload());
     if (!icmp) return drop(m, icmp.error());
+    if (icmp->type() == wire::icmp_type::destination_unreachable) return receive_unreachable(m, *icmp);
     if (icmp->type() != wire::icmp_type::echo_request) return drop(m, drop_reason::icmp_unhandled_type);
     stats_.icmp_echo_requests_in.add();
 

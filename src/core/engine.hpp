@@ -34,6 +34,8 @@ namespace tern {
 
 namespace wire {
 class arp_view;
+class icmp_view;
+struct icmp_quoted_tcp;
 class ipv4_view;
 class tcp_view;
 } // namespace wire
@@ -72,6 +74,11 @@ public:
     // A burst as it came from the device, before any of it is received: a chance to
     // start loading what its packets will need (flow table slots).
     virtual void look_ahead(std::span<rte_mbuf* const> /*burst*/) {}
+    // ICMP destination unreachable (RFC 792) quoting a TCP segment we sent: `code` says why
+    // (wire::icmp_unreachable_code), `mtu` is the next hop's for fragmentation needed (RFC
+    // 1191 §4; 0 when the router did not say). Whether it concerns a connection is the
+    // handler's to judge (RFC 5927 §4.1).
+    virtual void on_icmp_unreachable(std::uint8_t /*code*/, std::uint16_t /*mtu*/, const wire::icmp_quoted_tcp& /*quoted*/) {}
     // A timer hook of kind upper_layer fired.
     virtual void on_timer(timer_hook& hook) = 0;
     // Once per round after the RX bursts (up to engine_config::rx_bursts), the pollers and
@@ -169,6 +176,7 @@ private:
     void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
     void receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet);
     void receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip);
+    void receive_unreachable(rte_mbuf* m, const wire::icmp_view& icmp);
     void reply_arp(rte_mbuf* m, const wire::arp_view& request);
     void drop(rte_mbuf* m, drop_reason reason);
 

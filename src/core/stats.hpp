@@ -22,6 +22,7 @@ namespace tern {
     X(arp_requests_in) X(arp_replies_in) X(arp_requests_out) X(arp_replies_out)              \
     X(arp_gratuitous_out) X(arp_resolved) X(arp_failed) X(arp_cache_full)                    \
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
+    X(icmp_unreachable_in) /* destination unreachable quoting our TCP, handed to the endpoint */ \
     X(timers_fired) X(loops)                                                                 \
     X(steered_out) /* TCP packets handed to the engine that owns their flow (steering.hpp) */ \
     X(steered_in)  /* and taken from the other engines, for this one                      */ \

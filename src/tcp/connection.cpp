@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "wire/icmp.hpp"
+
 namespace tern::tcp {
 
 std::string_view to_string(tcp_state s) {
@@ -288,6 +290,52 @@ void connection::abort(instant now) {
 // rather than retransmit a SYN nobody can receive. No RST: the peer never heard of us.
 void connection::unreachable() {
     if (state_ == tcp_state::syn_sent) to_closed(close_reason::unreachable);
+}
+
+bool connection::on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, seq32 quoted_seq, instant now) {
+    namespace c = wire::icmp_unreachable_code;
+    // RFC 5927 §4.1: "SND.UNA =< SEG.SEQ < SND.NXT", or anyone who knows the 4-tuple could
+    // end or slow the connection with a forged error. SND.NXT here is the highest sent.
+    if (state_ == tcp_state::closed || state_ == tcp_state::listen || state_ == tcp_state::time_wait) return false;
+    if (quoted_seq < tcb_.snd_una || quoted_seq >= tcb_.snd_max) return false;
+    if (code == c::fragmentation_needed) {
+        if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) return false; // a SYN always fits
+        return lower_mss_to_path(mtu, now);
+    }
+    // RFC 1122 §4.2.3.9 leaves soft errors to the application; in SYN-SENT Linux ends the
+    // connect on any of these at once (ECONNREFUSED for port and protocol, EHOSTUNREACH or
+    // ENETUNREACH else) rather than retransmit toward a host that said no. Elsewhere the
+    // connection's own timers decide, as in Linux without IP_RECVERR.
+    if (state_ != tcp_state::syn_sent || code > c::port) return false;
+    to_closed(code == c::port || code == c::protocol ? close_reason::refused : close_reason::unreachable);
+    return true;
+}
+
+// RFC 1191 §5 plateaus: the MTU to try below `size` when the router did not say.
+static std::uint16_t plateau_below(std::uint32_t size) {
+    constexpr std::uint16_t plateaus[] = {32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68};
+    for (std::uint16_t p : plateaus)
+        if (p < size) return p;
+    return 68;
+}
+
+// RFC 1191 §6: our datagrams were too big for the path. Segments shrink to fit, and what
+// is in flight goes again at once in the new size (it was dropped on the way, as Linux's
+// tcp_simple_retransmit assumes): not a congestion signal, so cwnd and ssthresh stay.
+bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
+    constexpr std::uint32_t headers = 40; // IPv4 and TCP without options
+    const std::uint32_t options = tcb_.ts_ok ? 12 : 0;
+    if (mtu == 0) mtu = plateau_below(tcb_.snd_mss + headers + options);
+    // RFC 1191 §3 sets 68 as the floor; like Linux (min_pmtu) we keep 552, so that a forged
+    // error cannot make every segment tiny (RFC 5927 §7.3).
+    constexpr std::uint16_t min_path_mtu = 552;
+    const std::uint32_t mss = std::max<std::uint32_t>(mtu, min_path_mtu) - headers - options;
+    if (mss >= tcb_.snd_mss) return false;
+    tcb_.snd_mss = std::uint16_t(mss);
+    tcb_.snd_nxt = tcb_.snd_una;
+    tcb_.rtt_seq.reset(); // Karn: what goes again gives no RTT sample
+    request_output(now);
+    return true;
 }
 
 // §3.10.7 SEGMENT ARRIVES: dispatch by state.

@@ -78,6 +78,12 @@ public:
     void abort(instant now);
     // SYN-SENT only: the next hop is unreachable (ARP failed); CLOSED with that reason.
     void unreachable();
+    // An ICMP destination unreachable (RFC 792) about a segment of ours that started at
+    // `quoted_seq`; `mtu` is the next hop's for fragmentation needed (0: not said). Taken
+    // only for a segment in flight (RFC 5927 §4.1). In SYN-SENT it ends the open, refused
+    // for protocol or port unreachable, unreachable for net or host (as Linux does);
+    // fragmentation needed lowers the MSS to the path (RFC 1191). Returns whether it acted.
+    bool on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, seq32 quoted_seq, instant now);
 
     // §3.10.7 SEGMENT ARRIVES. The segment must belong to this connection's flow (or, in
     // LISTEN, to its local endpoint).
@@ -187,6 +193,7 @@ private:
     // ---- output.cpp ----
     void output(instant now);
     void request_output(instant now);
+    bool lower_mss_to_path(std::uint16_t mtu, instant now);
     void send_syn(instant now);
     bool is_syn_again(const segment& seg) const;
     void resend_syn_ack(const segment& seg, instant now);

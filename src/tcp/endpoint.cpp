@@ -718,6 +718,20 @@ void endpoint_core::on_unreachable(ipv4_addr hop) {
     if (--depth_ == 0) free_retired();
 }
 
+// The quote is of a segment we sent: its source is our end of the flow.
+void endpoint_core::on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, const wire::icmp_quoted_tcp& quoted) {
+    stream_state* s = table_.find(flow_key{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
+    if (s == nullptr) {
+        ++stats_.icmp_unreachable_ignored;
+        return;
+    }
+    ++depth_;
+    if (s->conn_.on_icmp_unreachable(code, mtu, seq32(quoted.seq), engine_.now())) ++stats_.icmp_unreachable_used;
+    else ++stats_.icmp_unreachable_ignored;
+    settle(*s);
+    if (--depth_ == 0) free_retired();
+}
+
 void endpoint_core::after_burst() {
     flush_output();
     if (depth_ == 0) free_retired();
@@ -844,6 +858,8 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"time_wait", time_wait_.size()},
         {"syn_dropped_busy", stats_.syn_dropped_busy},
         {"challenge_acks_limited", stats_.challenge_acks_limited},
+        {"icmp_unreachable_used", stats_.icmp_unreachable_used},
+        {"icmp_unreachable_ignored", stats_.icmp_unreachable_ignored},
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;

@@ -132,6 +132,7 @@ public:
     void look_ahead(std::span<rte_mbuf* const> burst) override;
     void on_timer(timer_hook& hook) override;
     void after_burst() override;
+    void on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, const wire::icmp_quoted_tcp& quoted) override;
     void report(handler_report& out) const override;
 
 private:

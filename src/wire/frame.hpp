@@ -9,6 +9,7 @@
 
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -61,6 +62,23 @@ inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
     return {true, ipv4_addr{load_be32(ip + ipv4_field::src)}, ipv4_addr{load_be32(ip + ipv4_field::dst)},
             load_be16(ip + ihl + tcp_field::src_port), load_be16(ip + ihl + tcp_field::dst_port),
             has_flags ? ip[ihl + tcp_field::flags] : std::uint8_t(0)};
+}
+
+// For an ICMP destination unreachable that quotes a TCP segment: the ends of that segment's
+// flow as a segment coming back would carry them (the quote's destination is the source),
+// so that steering gives the error to the engine that owns the flow. Unvalidated, as above.
+inline tcp_ipv4_ends peek_icmp_quoted_ends(std::span<const std::uint8_t> frame) {
+    constexpr std::size_t ip_at = ethernet_header_len;
+    if (frame.size() < ip_at + ipv4_min_header_length) return {};
+    const std::uint8_t* ip = frame.data() + ip_at;
+    if (load_be16(frame.data() + ethernet_field::type) != std::uint16_t(ether_type::ipv4)) return {};
+    if (ip[ipv4_field::protocol] != std::uint8_t(ip_protocol::icmp)) return {};
+    const std::size_t ihl = std::size_t(ip[ipv4_field::version_ihl] & 0x0f) * 4;
+    if (ihl < ipv4_min_header_length || frame.size() < ip_at + ihl + icmp_header_length) return {};
+    if (ip[ihl + icmp_field::type] != icmp_type::destination_unreachable) return {};
+    const auto q = icmp_quoted_tcp::parse(frame.subspan(ip_at + ihl + icmp_header_length));
+    if (!q) return {};
+    return {true, q->dst, q->src, q->dst_port, q->src_port, 0};
 }
 
 // The Ethernet and IPv4 headers (without IP options) that every frame between two

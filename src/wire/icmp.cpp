@@ -3,6 +3,8 @@
 #include <cstring>
 
 #include "wire/checksum.hpp"
+#include "wire/ipv4.hpp"
+#include "wire/tcp.hpp"
 
 namespace tern::wire {
 
@@ -10,6 +12,18 @@ result<icmp_view, drop_reason> icmp_view::parse(std::span<const std::uint8_t> me
     if (message.size() < icmp_header_length) return unexpected{drop_reason::icmp_truncated};
     if (verify_checksum && !checksum_ok(message)) return unexpected{drop_reason::icmp_bad_checksum};
     return icmp_view{message};
+}
+
+std::optional<icmp_quoted_tcp> icmp_quoted_tcp::parse(std::span<const std::uint8_t> quoted) {
+    if (quoted.size() < ipv4_min_header_length) return std::nullopt;
+    const std::uint8_t* ip = quoted.data();
+    const std::size_t ihl = std::size_t(ip[ipv4_field::version_ihl] & 0x0f) * 4;
+    if ((ip[ipv4_field::version_ihl] >> 4) != 4 || ihl < ipv4_min_header_length) return std::nullopt;
+    if (ip[ipv4_field::protocol] != std::uint8_t(ip_protocol::tcp) || quoted.size() < ihl + 8) return std::nullopt;
+    const std::uint8_t* tcp = ip + ihl;
+    return icmp_quoted_tcp{ipv4_addr{load_be32(ip + ipv4_field::src)}, ipv4_addr{load_be32(ip + ipv4_field::dst)},
+                           load_be16(tcp + tcp_field::src_port), load_be16(tcp + tcp_field::dst_port),
+                           load_be32(tcp + tcp_field::seq)};
 }
 
 void icmp_echo_repr::emit(std::uint8_t* out) const {

@@ -4,8 +4,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 
+#include "tern/addr.hpp"
 #include "tern/drop_reason.hpp"
 #include "tern/result.hpp"
 #include "wire/bytes.hpp"
@@ -27,6 +29,15 @@ inline constexpr std::size_t rest_of_header = 4; // echo: identifier, then seque
 inline constexpr std::size_t identifier = 4;
 inline constexpr std::size_t sequence = 6;
 } // namespace icmp_field
+
+// Destination unreachable (type 3) codes, RFC 792 page 4 and RFC 1191 §4.
+namespace icmp_unreachable_code {
+inline constexpr std::uint8_t net = 0;
+inline constexpr std::uint8_t host = 1;
+inline constexpr std::uint8_t protocol = 2;
+inline constexpr std::uint8_t port = 3;
+inline constexpr std::uint8_t fragmentation_needed = 4; // and DF set
+} // namespace icmp_unreachable_code
 
 inline constexpr std::size_t icmp_header_length = 8;
 static_assert(icmp_field::sequence + 2 == icmp_header_length);
@@ -51,6 +62,24 @@ private:
     explicit icmp_view(std::span<const std::uint8_t> message) : data_(message) {}
 
     std::span<const std::uint8_t> data_;
+};
+
+// RFC 1191 §4: "fragmentation needed" carries the next hop's MTU in the low 16 bits of
+// the rest of its header; a router older than RFC 1191 leaves it 0.
+inline std::uint16_t next_hop_mtu(const icmp_view& v) { return std::uint16_t(v.rest_of_header() & 0xffff); }
+
+// What an ICMP error quotes of the datagram that caused it, when that was a TCP segment: its
+// IPv4 header and at least the first 8 bytes of its data (RFC 792; RFC 1812 §4.3.2.3 lets
+// routers quote more), which hold both ports and the sequence number.
+struct icmp_quoted_tcp {
+    ipv4_addr src;
+    ipv4_addr dst;
+    std::uint16_t src_port = 0;
+    std::uint16_t dst_port = 0;
+    std::uint32_t seq = 0;
+
+    // Nothing when the quote is not an IPv4 header of protocol TCP followed by 8 bytes.
+    static std::optional<icmp_quoted_tcp> parse(std::span<const std::uint8_t> quoted);
 };
 
 // Echo request (type 8) or echo reply (type 0), RFC 792 page 14.

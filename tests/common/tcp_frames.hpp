@@ -10,7 +10,9 @@
 #include <rte_mbuf.h>
 
 #include "tern/addr.hpp"
+#include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
@@ -47,6 +49,33 @@ inline rte_mbuf* tcp_frame_mbuf(rte_mempool* pool, const frame_ends& ends, const
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (m) std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
     return m;
+}
+
+// An ICMP destination unreachable from `ends.src` to `ends.dst` (RFC 792) with `code` and,
+// for fragmentation needed, the next hop's `mtu` (RFC 1191 §4), quoting the IPv4 header and
+// first 8 bytes of the TCP segment `quoted` that went from `from` to `to`.
+inline std::vector<std::uint8_t> icmp_unreachable_bytes(const frame_ends& ends, std::uint8_t code, std::uint16_t mtu,
+                                                        ipv4_addr from, ipv4_addr to, const wire::tcp_repr& quoted) {
+    constexpr std::size_t ip_at = wire::ethernet_repr::length;
+    constexpr std::size_t icmp_at = ip_at + wire::ipv4_repr::header_length;
+    constexpr std::size_t quote_len = wire::ipv4_repr::header_length + 8;
+    constexpr std::size_t icmp_len = wire::icmp_header_length + quote_len;
+    std::vector<std::uint8_t> buf(icmp_at + icmp_len);
+    wire::ethernet_repr{ends.eth_dst, ends.eth_src, wire::ether_type::ipv4}.emit(buf.data());
+    wire::ipv4_repr{ends.src, ends.dst, wire::ip_protocol::icmp, 64, 1, std::uint16_t(icmp_len), true, 0}.emit(
+        buf.data() + ip_at);
+    std::uint8_t* icmp = buf.data() + icmp_at;
+    icmp[wire::icmp_field::type] = wire::icmp_type::destination_unreachable;
+    icmp[wire::icmp_field::code] = code;
+    wire::store_be16(icmp + wire::icmp_field::sequence, mtu); // the low half of the rest of the header
+    // The quote: the segment's IPv4 header and the first 8 bytes of its TCP header.
+    std::vector<std::uint8_t> segment(wire::ipv4_repr::header_length + quoted.header_length());
+    wire::ipv4_repr{from, to, wire::ip_protocol::tcp, 64, 1, std::uint16_t(quoted.header_length()), true, 0}.emit(
+        segment.data());
+    quoted.emit(segment.data() + wire::ipv4_repr::header_length, from, to, {}, wire::checksum_mode::software);
+    std::memcpy(icmp + wire::icmp_header_length, segment.data(), quote_len);
+    wire::store_be16(icmp + wire::icmp_field::checksum, wire::checksum_fold(wire::checksum_add({icmp, icmp_len})));
+    return buf;
 }
 
 // A bare segment from `src_port` to `dst_port` with only `flags` set (SYN: seq 1; with ACK:

@@ -32,9 +32,13 @@ public:
         ports.push_back(tcp.src_port());
         rte_pktmbuf_free(m);
     }
+    void on_icmp_unreachable(std::uint8_t, std::uint16_t, const wire::icmp_quoted_tcp& quoted) override {
+        icmp_ports.push_back(quoted.dst_port);
+    }
     void on_timer(timer_hook&) override {}
     void after_burst() override {}
     std::vector<std::uint16_t> ports;
+    std::vector<std::uint16_t> icmp_ports; // the peer's port of the flows ICMP errors quoted
 };
 
 class steering_test : public ::testing::Test {
@@ -202,6 +206,27 @@ TEST_F(steering_test, a_packet_on_the_wrong_queue_reaches_its_owner_once) {
     EXPECT_EQ(stat(1, "steered_out"), 1u);
     EXPECT_EQ(stat(1, "steered_in"), 1u);
     EXPECT_EQ(stat(0, "rx_packets") + stat(1, "rx_packets"), 3u); // counted where they arrived
+}
+
+// An ICMP error about a segment we sent goes to the engine of that segment's flow, found by
+// the quote (the NIC hashed the ICMP packet's own addresses, which name no flow).
+TEST_F(steering_test, an_icmp_error_reaches_the_engine_of_the_flow_it_quotes) {
+    const std::uint16_t p0 = port_of(0), p1 = port_of(1);
+    const frame_ends from_peer{our_mac, peer_mac, peer_ip, our_ip};
+    auto icmp_about = [&](std::uint16_t peer_port) {
+        const auto bytes = icmp_unreachable_bytes(from_peer, wire::icmp_unreachable_code::fragmentation_needed, 1280,
+                                                  our_ip, peer_ip, bare_segment(80, peer_port, wire::tcp_flags::ack));
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_->get());
+        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
+        return m;
+    };
+    devs_[0].inbox.push_back(icmp_about(p1));
+    devs_[0].inbox.push_back(icmp_about(p0));
+    poll_all();
+    EXPECT_EQ(handlers_[0].icmp_ports, (std::vector<std::uint16_t>{p0}));
+    EXPECT_EQ(handlers_[1].icmp_ports, (std::vector<std::uint16_t>{p1}));
+    EXPECT_EQ(stat(0, "steered_out"), 1u);
+    EXPECT_EQ(stat(1, "steered_in"), 1u);
 }
 
 TEST_F(steering_test, many_flows_on_one_queue_are_shared_out_by_owner) {

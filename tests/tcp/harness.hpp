@@ -99,4 +99,11 @@ private:
 // The stream a test expects: `len` pattern bytes starting at offset 0.
 std::vector<std::uint8_t> pattern(std::uint32_t len, std::uint32_t from = 0);
 
+// Options with Nagle off, for tests that look at each segment a send makes.
+inline connection_options no_delay() {
+    connection_options o;
+    o.no_delay = true;
+    return o;
+}
+
 } // namespace tern::tcp::test

@@ -36,12 +36,6 @@ TEST(Data, ReceiveAcksEverySecondSegmentAtOnce) {
     EXPECT_EQ(h.conn.next_deadline(), std::nullopt); // the delayed ACK went with it
 }
 
-connection_options no_delay() {
-    connection_options o;
-    o.no_delay = true;
-    return o;
-}
-
 TEST(Data, SendIsSegmentedByMssAndAcked) {
     harness h({}, no_delay());
     h.establish();

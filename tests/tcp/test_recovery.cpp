@@ -209,12 +209,6 @@ TEST(RetransmitLog, MoreRangesThanFitEndTheUndo) {
 constexpr std::string_view sack_syn = "S 0:0(0) win 65535 <mss 1000,sackOK>";
 constexpr std::string_view plain_syn = "S 0:0(0) win 65535 <mss 1000>";
 
-connection_options no_delay() {
-    connection_options options;
-    options.no_delay = true;
-    return options;
-}
-
 // RFC 6675 §5 (4): the third duplicate ACK (each SACKing new data) retransmits the first
 // hole; cwnd = ssthresh = FlightSize / 2; pipe then allows nothing more.
 TEST(Recovery, ThreeDupAcksWithSackRetransmitTheFirstHole) {

@@ -1336,6 +1336,52 @@ TEST_F(closed_port, unanswered_half_open_is_dropped_then_reset) {
     EXPECT_EQ(ep_->stats().syn_cookies_rejected, 0u); // no cookies were out: a plain reset
 }
 
+// ICMP on the wire: a destination unreachable reaches the connection whose segment it quotes
+// (RFC 1122 §3.2.2.1); port unreachable for our SYN refuses the open. A quote of a segment
+// that was not ours is dropped by the engine, one of no connection or another sequence
+// number is ignored by the endpoint (RFC 5927 §4.1).
+TEST_F(closed_port, icmp_port_unreachable_refuses_an_open_it_quotes) {
+    struct refused_app final : tcp::app_events {
+        void on_closed(tcp::stream&, tcp::close_reason why) override { reasons.push_back(why); }
+        std::vector<tcp::close_reason> reasons;
+    } app;
+    auto s = ep_->connect(client_ip, 80, {}, app);
+    ASSERT_TRUE(s.has_value());
+    eng_->poll();
+    auto syn = take_reply();
+    ASSERT_TRUE(syn.has_value());
+    ASSERT_EQ(syn->flags, wire::tcp_flags::syn);
+    const frame_ends from_client{server_mac, client_mac, client_ip, server_ip};
+    auto deliver_frame = [&](const std::vector<std::uint8_t>& bytes) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
+        dev_.inbox.push_back(m);
+        eng_->poll();
+    };
+    namespace code = wire::icmp_unreachable_code;
+    // Not from our address: the engine drops it.
+    deliver_frame(icmp_unreachable_bytes(from_client, code::port, 0, ipv4_addr::from_octets(198, 18, 0, 99), client_ip, *syn));
+    EXPECT_EQ(eng_->stats().dropped(drop_reason::icmp_bad_quote), 1u);
+    // Ours, but another sequence number, and another port: the endpoint ignores them.
+    wire::tcp_repr other = *syn;
+    other.seq += 1000;
+    deliver_frame(icmp_unreachable_bytes(from_client, code::port, 0, server_ip, client_ip, other));
+    other = *syn;
+    other.src_port += 1;
+    deliver_frame(icmp_unreachable_bytes(from_client, code::port, 0, server_ip, client_ip, other));
+    EXPECT_EQ(ep_->stats().icmp_unreachable_ignored, 2u);
+    EXPECT_TRUE(app.reasons.empty());
+    // The SYN itself: refused at once, and nothing sent (the peer never had the connection).
+    deliver_frame(icmp_unreachable_bytes(from_client, code::port, 0, server_ip, client_ip, *syn));
+    EXPECT_EQ(eng_->stats().icmp_unreachable_in, 3u);
+    EXPECT_EQ(ep_->stats().icmp_unreachable_used, 1u);
+    ASSERT_EQ(app.reasons.size(), 1u);
+    EXPECT_EQ(app.reasons[0], tcp::close_reason::refused);
+    EXPECT_EQ(ep_->connections(), 0u);
+    EXPECT_TRUE(dev_.sent.empty());
+}
+
 // RFC 4987: a flood of SYNs from many ports fills the SYN backlog and no more; every SYN
 // beyond it is answered by a cookie, which costs no state.
 TEST_F(closed_port, syn_flood_holds_at_most_syn_backlog_half_open) {
