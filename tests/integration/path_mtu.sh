@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# A smaller MTU in the middle of the path (RFC 1191). tern-server sits on a TAP in one
+# namespace whose kernel routes to a second namespace over a veth pair; the router's side of
+# the pair has MTU 1280, the client's 1500, so the client offers MSS 1460 and tern's
+# 1500-byte datagrams (DF set) meet the narrow link at the router, which answers each with
+# ICMP "fragmentation needed" (not rate-limited by Linux). curl in the second namespace
+# fetches 1 MB: it must arrive whole and soon, with tern having taken the ICMP. Before tern
+# read ICMP errors the transfer stalled for good. Addresses: 198.18.0.0/24 on the TAP,
+# 198.18.1.0/24 on the veth pair.
+set -uo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$TERN_ROOT/scripts/netns.sh"
+set +e
+
+BUILD=${1:?build dir}
+it_begin tern-it-pmtu
+CLIENT_NS=tern-it-pmtu-client-$$
+make_ns "$CLIENT_NS"
+tap_in_ns "$NS" tern0 198.18.0.1/24
+in_ns() { ip netns exec "$NS" "$@"; }
+in_client() { ip netns exec "$CLIENT_NS" "$@"; }
+
+in_ns ip link add pmtu0 type veth peer name pmtu1
+in_ns ip link set pmtu1 netns "$CLIENT_NS"
+in_ns ip addr add 198.18.1.1/24 dev pmtu0
+in_ns ip link set pmtu0 mtu 1280 up
+in_client ip addr add 198.18.1.2/24 dev pmtu1
+in_client ip link set pmtu1 mtu 1500 up
+in_client ip route add default via 198.18.1.1
+in_ns sysctl -qw net.ipv4.ip_forward=1
+
+PREFIX=tern_it_pmtu_$$
+ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$PREFIX" \
+    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
+    --mode http --body-size 1000000 --duration 120 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+TERN_PIDS+=("$SERVER_PID")
+check "tern-server comes up behind the router" "wait_telemetry $PREFIX 20 $SERVER_PID" || tail -20 "$WORK/server.log"
+
+in_client curl -sS -m 20 -o "$WORK/body" -w '%{http_code} %{size_download} %{time_total}\n' \
+    http://198.18.0.2/ >"$WORK/curl" 2>&1
+check "curl across the 1280-byte link gets 200 and the whole 1 MB ($(tr '\n' ' ' <"$WORK/curl"))" \
+    "grep -q '^200 1000000 ' '$WORK/curl'"
+SECONDS_TAKEN=$(tail -1 "$WORK/curl" | awk '{print $NF}')
+check "within 5 s: no retransmission timeouts wait on the path (took ${SECONDS_TAKEN:-?} s)" \
+    "awk -v t='${SECONDS_TAKEN:-99}' 'BEGIN { exit !(t < 5) }'"
+stat_of() { telemetry "$PREFIX" "$1" | grep -o "\"$2\": [0-9]*" | grep -o '[0-9]*$'; }
+USED=$(stat_of /tern/tcp/stats icmp_unreachable_used)
+IN=$(stat_of /tern/stats icmp_unreachable_in)
+check "tern took the router's fragmentation needed (icmp_unreachable_in ${IN:-?}, used ${USED:-?})" \
+    "[ ${USED:-0} -ge 1 ] && [ ${IN:-0} -ge ${USED:-1} ]"
+kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
+check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
+exit 0
