@@ -430,12 +430,10 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     if (extras_) extras_->scoreboard.advance(ack);
     if (tcb_.recover_pending && tcb_.recover <= ack) tcb_.recover_pending = false;
 
-    // RTT: RFC 7323 §4.1 from the echoed timestamp, else RFC 6298 §3 timing one segment
-    // (Karn: rtt_seq is cleared when anything is retransmitted).
-    const auto& ts = seg.header.options.timestamp;
-    if (tcb_.ts_ok && ts && ts->second != 0) {
-        rtt_sample(std::chrono::milliseconds(std::int32_t(ts_clock(now) - ts->second)));
-    } else if (tcb_.rtt_seq && *tcb_.rtt_seq < ack) {
+    // RTT: RFC 6298 §3, one segment timed per RTT on the engine's clock (Karn: rtt_seq is
+    // cleared when anything is retransmitted), with timestamps too: their clock ticks in
+    // milliseconds (RFC 7323 §5.4), and an echoed TSval read a 250 us path as 0 or 1 ms.
+    if (tcb_.rtt_seq && *tcb_.rtt_seq < ack) {
         rtt_sample(now - tcb_.rtt_start);
         tcb_.rtt_seq.reset();
     }

@@ -198,7 +198,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
     const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
     if (used == 0) return false;
-    if (new_data && !tcb_.rtt_seq && !tcb_.ts_ok) { // RFC 6298 §3: time one segment per RTT
+    if (new_data && !tcb_.rtt_seq) { // RFC 6298 §3: time one segment per RTT
         tcb_.rtt_seq = tcb_.snd_nxt;
         tcb_.rtt_start = now;
     }

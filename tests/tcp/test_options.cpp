@@ -120,7 +120,7 @@ TEST(Options, TimestampOnEverySegmentEchoingTsRecent) {
     h.expect_tx(". 11:11(0) ack 21 <nop,nop,TS val 55 ecr 120>");
 }
 
-TEST(Options, RttMeasuredFromTimestampEcho) {
+TEST(Options, RttMeasuredWithTimestampsOn) {
     harness h;
     establish_with_timestamps(h);
     EXPECT_EQ(h.conn.control_block().srtt, duration(5ms)); // timed SYN,ACK
@@ -130,6 +130,24 @@ TEST(Options, RttMeasuredFromTimestampEcho) {
     h.advance(7ms);
     h.deliver(". 1:1(0) ack 11 win 512 <nop,nop,TS val 120 ecr 15>");
     EXPECT_EQ(h.conn.control_block().srtt, duration(5250us)); // 7/8 * 5 ms + 1/8 * 7 ms
+}
+
+// The timestamps' clock ticks in milliseconds (RFC 7323 §5.4); the RTT is the engine
+// clock's, so a 250 us path reads 250 us, not 0 or 1 ms as an echoed TSval would make it.
+TEST(Options, RttInMicrosecondsThoughTimestampsTickInMilliseconds) {
+    harness h;
+    h.advance(5ms); // our TSval is 5 from here on, whatever happens within the millisecond
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,sackOK,TS val 100 ecr 0,nop,wscale 7>");
+    h.expect_tx("S. 0:0(0) ack 1 <mss 1460,sackOK,TS val 5 ecr 100,nop,wscale 1>");
+    h.advance(250us);
+    h.deliver(". 1:1(0) ack 1 win 512 <nop,nop,TS val 100 ecr 5>");
+    EXPECT_EQ(h.conn.control_block().srtt, duration(250us));
+    h.send(10);
+    h.expect_tx("P. 1:11(10) ack 1 win 32768 <nop,nop,TS val 5 ecr 100>");
+    h.advance(330us);
+    h.deliver(". 1:1(0) ack 11 win 512 <nop,nop,TS val 100 ecr 5>");
+    EXPECT_EQ(h.conn.control_block().srtt, duration(260us)); // 7/8 * 250 + 1/8 * 330
 }
 
 TEST(Options, PawsDropsOldTimestampWithAck) {
