@@ -240,6 +240,9 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
          "challenge ACKs (RFC 5961) a second for the whole endpoint, as Linux's tcp_challenge_ack_limit: each "
          "second's budget lies between this and twice this (1-2147483647; 0 is refused, as it means no "
          "challenge ACK on Linux: give 2147483647 for no endpoint-wide limit)")
+        ("initial-window", po::value<unsigned>()->default_value(c.initial_window),
+         "congestion window a connection starts with, in segments (RFC 6928: 10; at most 14600 bytes above 2 "
+         "segments; 0: RFC 5681's 2 to 4 by MSS; 0-64)")
         ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
         ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
         ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
@@ -294,6 +297,7 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
         throw std::invalid_argument("--initial-rto-ms: is outside --min-rto-ms to --max-rto-ms");
     // RFC 9293 §3.8.6.3: the delay MUST be less than 0.5 s.
     g.delayed_ack = std::chrono::milliseconds(in_range("delayed-ack-ms", 0, 499));
+    g.initial_window = std::uint8_t(in_range("initial-window", 0, 64));
     // tcp_config takes 0 for "no endpoint-wide limit", where Linux's tcp_challenge_ack_limit
     // of 0 sends none: refused rather than read either way. At most 2^31 - 1, which is
     // already no limit in practice.

@@ -109,6 +109,9 @@ struct tcp_config {
     // nothing about a connection it does not know (CVE-2016-5696). 0: no such limit.
     std::uint32_t challenge_acks_total_per_second = 1000;
     bool time_wait_reuse = true;                         // RFC 6191: a newer SYN may end TIME-WAIT
+    // The congestion window a connection starts with, in segments: RFC 6928's 10 (as Linux),
+    // never more than 14600 bytes' worth above 2 segments. 0: RFC 5681 §3.1's 2 to 4 by MSS.
+    std::uint8_t initial_window = 10;
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.

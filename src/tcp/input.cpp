@@ -31,9 +31,14 @@ void connection::negotiate_options(const wire::tcp_options& peer, instant now) {
     constexpr std::uint16_t min_peer_mss = 48;
     const std::uint16_t peer_mss = std::max(min_peer_mss, peer.mss.value_or(536));
     tcb_.snd_mss = std::uint16_t(std::min(peer_mss, tcb_.rcv_mss) - (tcb_.ts_ok ? 12 : 0));
-    // RFC 5681 §3.1: initial window by SMSS.
     const std::uint32_t smss = tcb_.snd_mss;
-    tcb_.cwnd = smss > 2190 ? 2 * smss : smss > 1095 ? 3 * smss : 4 * smss;
+    if (config_.initial_window != 0) {
+        // RFC 6928 §2: min(IW * MSS, max(2 * MSS, 14600)).
+        tcb_.cwnd = std::min(config_.initial_window * smss, std::max(2 * smss, 14600u));
+    } else {
+        // RFC 5681 §3.1: initial window by SMSS.
+        tcb_.cwnd = smss > 2190 ? 2 * smss : smss > 1095 ? 3 * smss : 4 * smss;
+    }
 }
 
 // ---- §3.10.7.2 LISTEN STATE ----

@@ -57,7 +57,7 @@ class simulation {
 public:
     simulation(std::uint64_t seed, link_faults faults, std::uint32_t bytes, tcp_config config = {})
         : rng_(seed), faults_(faults), config_(config) {
-        config_.msl = 1s;
+        config_.msl = 10s; // TIME-WAIT outlasts the peer's backed-off FIN retransmissions (RFC 9293 §3.4.2)
         ends_[0] = std::make_unique<endpoint_app>(*this, 0, config_, bytes);
         ends_[1] = std::make_unique<endpoint_app>(*this, 1, config_, bytes);
     }

@@ -209,10 +209,18 @@ TEST(RetransmitLog, MoreRangesThanFitEndTheUndo) {
 constexpr std::string_view sack_syn = "S 0:0(0) win 65535 <mss 1000,sackOK>";
 constexpr std::string_view plain_syn = "S 0:0(0) win 65535 <mss 1000>";
 
+// These tests follow recovery segment by segment from RFC 5681 §3.1's initial window (4
+// segments of 1000 bytes), not RFC 6928's 10, which the default config opens with.
+tcp_config rfc5681_window() {
+    tcp_config c;
+    c.initial_window = 0;
+    return c;
+}
+
 // RFC 6675 §5 (4): the third duplicate ACK (each SACKing new data) retransmits the first
 // hole; cwnd = ssthresh = FlightSize / 2; pipe then allows nothing more.
 TEST(Recovery, ThreeDupAcksWithSackRetransmitTheFirstHole) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(6000);
     h.expect_tx(". 1:1001(1000) ack 1");
@@ -240,7 +248,7 @@ TEST(Recovery, ThreeDupAcksWithSackRetransmitTheFirstHole) {
 // carries data (as every ACK of a peer that sends too does); three of them start recovery
 // though the three small segments SACKed are not enough for IsLost.
 TEST(Recovery, SackDupAcksCarryingDataCount) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     for (int i = 0; i < 4; ++i) h.send(100);
     h.expect_tx("P. 1:101(100) ack 1");
@@ -260,7 +268,7 @@ TEST(Recovery, SackDupAcksCarryingDataCount) {
 // RFC 6675 §4 IsLost via (2) of §5: one ACK that SACKs three segments starts recovery at
 // once, before three duplicate ACKs have come.
 TEST(Recovery, SackOfThreeSegmentsStartsRecoveryOnTheFirstDupAck) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -273,7 +281,7 @@ TEST(Recovery, SackOfThreeSegmentsStartsRecoveryOnTheFirstDupAck) {
 // RFC 6675 §5 (B), (C) and NextSeg (1): a second hole in the same window goes out as soon
 // as IsLost says so, without waiting for the RTO.
 TEST(Recovery, SecondHoleInTheSameWindowIsRetransmittedWithoutRto) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(6000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:4001; 1:1001 and 2001:3001 are lost
@@ -300,7 +308,7 @@ TEST(Recovery, SecondHoleInTheSameWindowIsRetransmittedWithoutRto) {
 // RFC 6675 §4 NextSeg (2): in recovery, when pipe leaves room and no hole is lost, new
 // data goes out.
 TEST(Recovery, SackRecoverySendsNewDataWhenPipeAllows) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(8000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -319,7 +327,7 @@ TEST(Recovery, SackRecoverySendsNewDataWhenPipeAllows) {
 // the first retransmission is acknowledged, one rescue retransmission of the highest
 // un-SACKed segment goes out, and only one, instead of waiting for the RTO.
 TEST(Recovery, RescueRetransmissionOfATailLoss) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(6000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:1001 and, later, 5001:6001 are lost
@@ -345,7 +353,7 @@ TEST(Recovery, RescueRetransmissionOfATailLoss) {
 // RFC 3042: the first two duplicate ACKs each let one new segment out beyond cwnd, which
 // itself does not change.
 TEST(Recovery, LimitedTransmitSendsNewDataOnTheFirstTwoDupAcks) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(plain_syn);
     h.send(7000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -366,7 +374,7 @@ TEST(Recovery, LimitedTransmitSendsNewDataOnTheFirstTwoDupAcks) {
 // RFC 6582 §3.2 step 5: a partial ACK retransmits the next hole, deflates cwnd by what it
 // acknowledged (adding back one SMSS) and recovery goes on; step 6: the full ACK ends it.
 TEST(Recovery, NewRenoPartialAckRetransmitsTheNextHole) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(plain_syn);
     h.send(6000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:1001 and 2001:3001 are lost
@@ -396,7 +404,7 @@ TEST(Recovery, NewRenoPartialAckRetransmitsTheNextHole) {
 
 // RFC 6675 §5 (A) and RFC 6582 §3.2 step 6: only an ACK that covers recover ends recovery.
 TEST(Recovery, RecoveryExitsWhenTheAckCoversRecover) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -417,7 +425,7 @@ TEST(Recovery, RecoveryExitsWhenTheAckCoversRecover) {
 // stays is the small log of the episode's retransmissions (kept for a late D-SACK), and
 // with it the connection_extras that hold it.
 TEST(Recovery, TablesGoWhenRecoveryEnds) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -436,7 +444,7 @@ TEST(Recovery, TablesGoWhenRecoveryEnds) {
 // RFC 2883 §4 D-SACK blocks report duplicates at or below SND.UNA: they neither fill the
 // scoreboard nor count as duplicate ACKs (RFC 6675 §2: a duplicate ACK SACKs new data).
 TEST(Recovery, DsackBlockBelowSndUnaIsIgnored) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(5000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -458,7 +466,7 @@ TEST(Recovery, DsackBlockBelowSndUnaIsIgnored) {
 // RFC 6675 §5.1: the scoreboard survives a timeout, and the go-back-N from SND.UNA skips
 // what the peer SACKed.
 TEST(Recovery, RtoGoBackNSkipsSackedData) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:2001 lost
@@ -480,7 +488,7 @@ TEST(Recovery, RtoGoBackNSkipsSackedData) {
 // A receiver may renege (RFC 2018 §8): when the same segment times out again, the
 // scoreboard goes and the go-back-N resends the SACKed data too.
 TEST(Recovery, SecondTimeoutClearsTheScoreboard) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -500,7 +508,7 @@ TEST(Recovery, SecondTimeoutClearsTheScoreboard) {
 // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: after a timeout, duplicate ACKs for data sent
 // before it do not start a fast retransmit until SND.UNA reaches recover.
 TEST(Recovery, NoFastRetransmitBeforeRecoverAfterTimeout) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(plain_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -518,7 +526,7 @@ TEST(Recovery, NoFastRetransmitBeforeRecoverAfterTimeout) {
 // peer then reports with a D-SACK (RFC 2883), was not needed: cwnd and ssthresh return to
 // what they were before it.
 TEST(Recovery, DsackOfTheOnlyFastRetransmitRestoresCwnd) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -544,7 +552,7 @@ TEST(Recovery, DsackOfTheOnlyFastRetransmitRestoresCwnd) {
 
 // A D-SACK that arrives while recovery goes on undoes it at once and ends it.
 TEST(Recovery, DsackDuringRecoveryUndoesAndEndsIt) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -561,7 +569,7 @@ TEST(Recovery, DsackDuringRecoveryUndoesAndEndsIt) {
 // One real loss and one needless retransmission in an episode: only one of the two is
 // D-SACKed, the reduction was deserved, and it stays.
 TEST(Recovery, EpisodeWithOneRealLossIsNotUndone) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(6000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front(); // 1:1001 is lost, 2001:3001 only late
@@ -587,7 +595,7 @@ TEST(Recovery, EpisodeWithOneRealLossIsNotUndone) {
 // by three segments; DupThresh rises to four, and the same reordering afterwards causes
 // no retransmission. A segment overtaken by four is still taken for lost.
 TEST(Recovery, DupThreshRisesAfterDsackAndTheSameReorderingNoLongerRetransmits) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -625,7 +633,7 @@ TEST(Recovery, DupThreshRisesAfterDsackAndTheSameReorderingNoLongerRetransmits) 
 // RFC 3708 §3 applied to a timeout: the go-back-N's one retransmission D-SACKed, the RTO
 // was spurious (a delay), and cwnd and ssthresh return to their values before it.
 TEST(Recovery, DsackOfTheRtoRetransmissionRestoresCwnd) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
@@ -643,7 +651,7 @@ TEST(Recovery, DsackOfTheRtoRetransmissionRestoresCwnd) {
 
 // A D-SACK of data sent only once (the network duplicated it) undoes nothing.
 TEST(Recovery, DsackOfDataSentOnceUndoesNothing) {
-    harness h({}, no_delay());
+    harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
     h.send(4000);
     for (int i = 0; i < 4; ++i) h.sent.pop_front();

@@ -143,7 +143,27 @@ TEST(Retransmit, DataAckedWithoutRetransmissionGrowsCwnd) {
     h.send(1460);
     h.expect_tx("P. 1:1461(1460) ack 1");
     h.deliver(". 1:1(0) ack 1461");
-    EXPECT_EQ(h.conn.control_block().cwnd, 4 * 1460u); // slow start: + min(acked, SMSS)
+    EXPECT_EQ(h.conn.control_block().cwnd, 11 * 1460u); // IW10, then slow start: + min(acked, SMSS)
+}
+
+// RFC 6928 §2: IW = min(10 * MSS, max(2 * MSS, 14600)); with initial_window 0, RFC 5681
+// §3.1's 2 to 4 segments by MSS.
+TEST(Retransmit, InitialWindowIsRfc6928sTenSegmentsOrRfc5681s) {
+    auto iw = [](std::uint8_t segments, std::string_view mss) {
+        tcp_config c;
+        c.initial_window = segments;
+        c.mtu = 9000; // our MSS 8960: the peer's sets the size
+        harness h(c);
+        h.establish("S 0:0(0) win 65535 <mss " + std::string(mss) + ">");
+        return h.conn.control_block().cwnd;
+    };
+    EXPECT_EQ(iw(10, "1460"), 14600u);
+    EXPECT_EQ(iw(10, "536"), 5360u);
+    EXPECT_EQ(iw(10, "8960"), 17920u); // jumbo: 2 segments, above 14600 bytes
+    EXPECT_EQ(iw(10, "4000"), 14600u); // 3.65 segments' worth
+    EXPECT_EQ(iw(0, "1460"), 3 * 1460u);
+    EXPECT_EQ(iw(0, "536"), 4 * 536u);
+    EXPECT_EQ(iw(0, "4000"), 2 * 4000u);
 }
 
 } // namespace
