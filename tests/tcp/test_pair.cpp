@@ -11,6 +11,7 @@
 #include <random>
 
 #include "harness.hpp"
+#include "wire/icmp.hpp"
 
 namespace tern::tcp::test {
 namespace {
@@ -22,6 +23,10 @@ struct link_faults {
     double duplicate = 0;
     duration delay = 5ms;
     duration jitter = 0ms; // uniform in [0, jitter): reorders when above the send spacing
+    // From `narrow_from` on, datagrams above `path_mtu` bytes (IPv4 + TCP + data) are dropped
+    // and their sender gets ICMP fragmentation needed after `delay` (RFC 1191). 0: no limit.
+    std::uint16_t path_mtu = 0;
+    duration narrow_from{};
 };
 
 class simulation;
@@ -68,10 +73,22 @@ public:
         int to;
         segment seg;
         std::vector<std::uint8_t> bytes;
+        bool icmp = false; // fragmentation needed for seg, which `to` sent
     };
 
     void transmit(int from, const flow& f, const wire::tcp_repr& header, tx_payload payload) {
         std::uniform_real_distribution<double> coin(0, 1);
+        if (faults_.path_mtu != 0 && now.time_since_epoch() >= faults_.narrow_from &&
+            20 + header.header_length() + payload.size() > faults_.path_mtu) {
+            packet p;
+            p.at = now + faults_.delay;
+            p.order = order_++;
+            p.to = from;
+            p.seg.header = header;
+            p.icmp = true;
+            queue_.push_back(std::move(p));
+            return;
+        }
         if (coin(rng_) < faults_.loss) return;
         const int copies = coin(rng_) < faults_.duplicate ? 2 : 1;
         for (int c = 0; c < copies; ++c) {
@@ -126,7 +143,11 @@ private:
             packet p = std::move(queue_.front());
             queue_.erase(queue_.begin());
             p.seg.payload = p.bytes;
-            ends_[p.to]->conn.on_segment(p.seg, now);
+            if (p.icmp)
+                ends_[p.to]->conn.on_icmp_unreachable(wire::icmp_unreachable_code::fragmentation_needed,
+                                                      faults_.path_mtu, p.seg.seq(), now);
+            else
+                ends_[p.to]->conn.on_segment(p.seg, now);
         }
     }
 
@@ -199,6 +220,30 @@ TEST(Pair, LossyReorderingLinkTransfersByteExact) {
 TEST(Pair, LossyReorderingLinkTransfersByteExactWithoutSack) { // NewReno (RFC 6582) and limited transmit
     const link_faults faults{.loss = 0.05, .duplicate = 0.02, .delay = 5ms, .jitter = 3ms};
     for (std::uint64_t seed = 300; seed <= 400; ++seed) expect_transfer(seed, faults, 256 * 1024, {.sack = false});
+}
+
+// RFC 1191 on both ends: 30 ms into a transfer the path narrows to 1280 bytes, over 1% loss
+// and reordering. Each end learns the path from the first ICMP about a segment in flight,
+// resends at 1228 bytes (1280 - 40 - 12 of timestamps) and completes byte-exact.
+TEST(Pair, PathMtuDropMidTransferIsLearntAndCompletes) {
+    const link_faults faults{.loss = 0.01, .delay = 5ms, .jitter = 3ms, .path_mtu = 1280, .narrow_from = 30ms};
+    for (const bool sack : {true, false}) {
+        for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+            tcp_config config;
+            config.sack = sack;
+            simulation sim(seed, faults, 256 * 1024, config);
+            ASSERT_TRUE(sim.run(120s)) << "seed " << seed << (sack ? "" : " without SACK");
+            EXPECT_EQ(sim.end(0).received, pattern(256 * 1024, 7)) << "seed " << seed;
+            EXPECT_EQ(sim.end(1).received, pattern(256 * 1024, 0)) << "seed " << seed;
+            for (int i = 0; i < 2; ++i) {
+                EXPECT_EQ(sim.end(i).conn.control_block().snd_mss, 1228) << "seed " << seed << " end " << i;
+                EXPECT_EQ(sim.end(i).events.back(), "closed normal") << "seed " << seed << " end " << i;
+            }
+            // No stall on the path: the run ends 2 MSL (20 s) after the last FIN's ACK, and
+            // the transfer itself takes about half a second.
+            EXPECT_LT(sim.now.time_since_epoch(), 22s) << "seed " << seed;
+        }
+    }
 }
 
 TEST(Pair, HeavyLossStillCompletes) {
