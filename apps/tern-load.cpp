@@ -219,16 +219,38 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     return r;
 }
 
-app::load_totals sum(const std::vector<std::unique_ptr<app::load_generator>>& gens) {
+std::vector<app::load_totals> each_totals(const std::vector<std::unique_ptr<app::load_generator>>& gens) {
+    std::vector<app::load_totals> each;
+    for (auto& g : gens) each.push_back(g->totals());
+    return each;
+}
+
+app::load_totals sum(const std::vector<app::load_totals>& each) {
     app::load_totals t{};
-    for (auto& g : gens) {
-        auto one = g->totals();
+    for (const auto& one : each)
         for (std::size_t i = 0; i < t.size(); ++i) t[i] += one[i];
-    }
     return t;
 }
 
 std::uint64_t at(const app::load_totals& t, app::load_counter c) { return t[std::size_t(c)]; }
+
+// With several engines, each one's share of the interval after the progress line's columns:
+// responses a second, or Mbit/s received when the workload has no responses (throughput).
+// `now` and `last` are each engine's totals, read once for the whole line.
+std::string per_engine_shares(const std::vector<app::load_totals>& now, const std::vector<app::load_totals>& last,
+                              double dt, bool responses) {
+    if (now.size() < 2) return "";
+    std::string out = responses ? "  per engine req/s:" : "  per engine Mbps_in:";
+    for (std::size_t i = 0; i < now.size(); ++i) {
+        const app::load_totals d = app::difference(now[i], last[i]);
+        const double v = responses ? double(at(d, app::load_counter::responses)) / dt
+                                   : double(at(d, app::load_counter::bytes_in)) * 8 / dt / 1e6;
+        char cell[32];
+        std::snprintf(cell, sizeof cell, responses ? " %.0f" : " %.1f", v);
+        out += cell;
+    }
+    return out;
+}
 
 // Prints the progress line every --interval (a second by default); ends the warm-up and the run.
 void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, const run_options& r,
@@ -237,7 +259,8 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     const auto begin = clk::now();
     auto measure_from = begin;
     auto last_time = begin;
-    app::load_totals last = sum(gens);
+    std::vector<app::load_totals> last_each = each_totals(gens);
+    app::load_totals last = sum(last_each);
     if (r.warmup <= 0) measuring = true;
     std::printf("%7s %9s %10s %9s %9s %8s %7s %6s %7s %6s\n", "time_s", "conn/s", "req/s", "Mbps_in", "Mbps_out",
                 "estab", "retrans", "resets", "timeout", "errors");
@@ -246,21 +269,24 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
         const auto next = begin + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(tick * r.interval));
         while (clk::now() < next && !cli::stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
         const auto now = clk::now();
-        const app::load_totals t = sum(gens);
+        const std::vector<app::load_totals> each = each_totals(gens);
+        const app::load_totals t = sum(each);
         const double dt = std::chrono::duration<double>(now - last_time).count();
         const double elapsed = std::chrono::duration<double>(now - begin).count();
         const app::load_totals d = app::difference(t, last);
         std::uint64_t open = 0, rtx = at(t, app::load_counter::retransmits);
         for (auto& g : gens) open += g->open_connections(), rtx += g->open_retransmits();
-        std::printf("%7.1f %9.0f %10.0f %9.1f %9.1f %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64 "%s\n",
+        const std::string shares = per_engine_shares(each, last_each, dt, r.load.kind != app::workload::throughput);
+        std::printf("%7.1f %9.0f %10.0f %9.1f %9.1f %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64 "%s%s\n",
                     elapsed, double(at(d, app::load_counter::established)) / dt,
                     double(at(d, app::load_counter::responses)) / dt,
                     double(at(d, app::load_counter::bytes_in)) * 8 / dt / 1e6,
                     double(at(d, app::load_counter::bytes_out)) * 8 / dt / 1e6, open, rtx,
                     at(t, app::load_counter::reset), at(t, app::load_counter::timed_out), app::errors(t),
-                    measuring ? "" : "  (warm-up)");
+                    shares.c_str(), measuring ? "" : "  (warm-up)");
         std::fflush(stdout);
         last = t;
+        last_each = each;
         last_time = now;
         if (!measuring && elapsed >= r.warmup) {
             // Each engine's own, so that its share of the measured time can be told apart.

@@ -84,6 +84,21 @@ PY
 )
 check "rps: the report's two engine parts add up to its totals and samples ($PARTS)" "[ '${PARTS%% *}' = ok ]"
 check "rps: tern-load prints a line per engine" "[ \$(grep -c '^  engine [01]: conn/s' '$WORK/rps.log') -eq 2 ]"
+# And each progress line ends with both engines' req/s, which add up to the line's own.
+SHARES=$(python3 - "$WORK/rps.log" <<'PY'
+import re, sys
+ok = seen = 0
+for line in open(sys.argv[1]):
+    m = re.match(r"\s*[0-9.]+\s+[0-9]+\s+([0-9]+)\s.*per engine req/s: ([0-9]+) ([0-9]+)(\s|$)", line)
+    if m:
+        seen += 1
+        total, a, b = (int(x) for x in m.group(1, 2, 3))
+        ok += a > 0 and b > 0 and abs(a + b - total) <= 2
+print(f"{ok} {seen}")
+PY
+)
+check "rps: every progress line gives both engines' req/s, adding up to its own ($SHARES of the lines)" \
+    "[ '${SHARES% *}' = '${SHARES#* }' ] && [ '${SHARES#* }' -ge 2 ]"
 
 for e in 0 1; do
     SO=$(stat_of /tern/stats,$e steered_out); SI=$(stat_of /tern/stats,$e steered_in)
