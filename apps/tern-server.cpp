@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -48,6 +49,7 @@ struct totals {
     std::uint64_t drops = 0;  // the engines' packet drops, every reason
     std::uint64_t turned_away = 0; // SYNs and handshake ACKs dropped: table or accept backlog full, engine behind
     std::uint64_t cookies = 0;     // SYN cookies sent: the SYN backlog was full
+    std::vector<std::uint64_t> opened_each, requests_each; // by engine (a service each)
 
     static totals of(const service_list& services, const endpoint_list& endpoints, const runtime& rt) {
         totals t;
@@ -68,6 +70,8 @@ struct totals {
             t.retransmits += c.retransmits.get();
             t.requests += c.requests.get();
             t.bad_requests += c.bad_requests.get();
+            t.opened_each.push_back(c.opened.get());
+            t.requests_each.push_back(c.requests.get());
         }
         t.open = t.opened - t.closed;
         for (auto& [name, value] : rt.totals())
@@ -75,6 +79,25 @@ struct totals {
         return t;
     }
 };
+
+// With several engines, each one's share of the interval: connections accepted, and
+// requests a second for http.
+std::string per_engine_shares(const totals& t, const totals& last, double dt, bool http) {
+    if (t.opened_each.size() < 2) return "";
+    std::string out = "  per engine accepted";
+    char cell[32];
+    for (std::size_t i = 0; i < t.opened_each.size(); ++i) {
+        std::snprintf(cell, sizeof cell, "%s%llu", i ? "/" : " ", (unsigned long long)(t.opened_each[i] - last.opened_each[i]));
+        out += cell;
+    }
+    if (!http) return out;
+    out += " req/s";
+    for (std::size_t i = 0; i < t.requests_each.size(); ++i) {
+        std::snprintf(cell, sizeof cell, "%s%.0f", i ? "/" : " ", double(t.requests_each[i] - last.requests_each[i]) / dt);
+        out += cell;
+    }
+    return out;
+}
 
 // One line every `interval` seconds until the stop flag is set: what happened in that
 // interval, from counters the engines publish; nothing here touches an engine.
@@ -97,14 +120,14 @@ void print_progress(const service_list& services, const endpoint_list& endpoints
         if (http) std::snprintf(req, sizeof req, " req/s %.0f bad %llu", double(t.requests - last.requests) / dt,
                                 (unsigned long long)(t.bad_requests - last.bad_requests));
         std::printf("tern-server: %7.1fs conns %llu accepted %llu closed %llu%s in %.2f Mbit/s out %.2f Mbit/s "
-                    "rtx %llu resets %llu timeouts %llu drops %llu turned_away %llu cookies %llu\n",
+                    "rtx %llu resets %llu timeouts %llu drops %llu turned_away %llu cookies %llu%s\n",
                     elapsed, (unsigned long long)t.open, (unsigned long long)(t.opened - last.opened),
                     (unsigned long long)(t.closed - last.closed), req, double(t.bytes_in - last.bytes_in) * 8 / dt / 1e6,
                     double(t.bytes_out - last.bytes_out) * 8 / dt / 1e6,
                     (unsigned long long)(t.retransmits - last.retransmits), (unsigned long long)(t.resets - last.resets),
                     (unsigned long long)(t.timeouts - last.timeouts), (unsigned long long)(t.drops - last.drops),
                     (unsigned long long)(t.turned_away - last.turned_away),
-                    (unsigned long long)(t.cookies - last.cookies));
+                    (unsigned long long)(t.cookies - last.cookies), per_engine_shares(t, last, dt, http).c_str());
         std::fflush(stdout);
         last = t;
         last_time = now;

@@ -100,6 +100,10 @@ PY
 check "rps: every progress line gives both engines' req/s, adding up to its own ($SHARES of the lines)" \
     "[ '${SHARES% *}' = '${SHARES#* }' ] && [ '${SHARES#* }' -ge 2 ]"
 
+check "rps: tern-server's progress lines give both engines' req/s" \
+    "grep -Eq 'per engine accepted [0-9]+/[0-9]+ req/s [1-9][0-9]*/[1-9][0-9]*$' '$WORK/server.log'" ||
+    grep 'per engine' "$WORK/server.log" | tail -3
+
 for e in 0 1; do
     SO=$(stat_of /tern/stats,$e steered_out); SI=$(stat_of /tern/stats,$e steered_in)
     check "server engine $e handed no segment on and took none (out ${SO:-?}, in ${SI:-?})" "[ '${SO:-x}' = 0 ] && [ '${SI:-x}' = 0 ]"
