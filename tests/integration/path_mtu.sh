@@ -5,8 +5,8 @@
 # 1500-byte datagrams (DF set) meet the narrow link at the router, which answers each with
 # ICMP "fragmentation needed" (not rate-limited by Linux). curl in the second namespace
 # fetches 1 MB: it must arrive whole and soon, with tern having taken the ICMP. Before tern
-# read ICMP errors the transfer stalled for good. Addresses: 198.18.0.0/24 on the TAP,
-# 198.18.1.0/24 on the veth pair.
+# read ICMP errors the transfer stalled for good. Then a host the router cannot reach.
+# Addresses: 198.18.0.0/24 and 198.18.2.0/24 on the TAPs, 198.18.1.0/24 on the veth pair.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
@@ -51,4 +51,19 @@ check "tern took the router's fragmentation needed (icmp_unreachable_in ${IN:-?}
     "[ ${USED:-0} -ge 1 ] && [ ${IN:-0} -ge ${USED:-1} ]"
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
 check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
+
+# The router's other answer: host unreachable. tern-load, on a second TAP (198.18.2.0/24),
+# opens connections through the router to 198.18.1.99, which no host on the veth has: the
+# router's ARP for it fails after about 3 s and it answers the waiting SYNs with ICMP host
+# unreachable, which ends each open at once as unreachable (RFC 1122 §4.2.3.9, as Linux's
+# EHOSTUNREACH) instead of after its SYN retries (over two minutes).
+tap_in_ns "$NS" tern1 198.18.2.1/24
+LPREFIX=tern_it_pmtu_load_$$
+timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" $EAL_MEM --no-pci -l 0 --file-prefix "$LPREFIX" \
+    --vdev=net_tap1,iface=tern1 -- --ip 198.18.2.2/24 --gateway 198.18.2.1 --mac 02:00:c6:12:02:02 \
+    --target 198.18.1.99:80 --workload cps --rate 2 --duration 8 --json "$WORK/load.json" >"$WORK/load.log" 2>&1
+UNREACHABLE=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['totals']['unreachable'])" 2>/dev/null)
+TIMED_OUT=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['totals']['timed_out'])" 2>/dev/null)
+check "opens toward a host the router cannot reach end as unreachable within the run (unreachable ${UNREACHABLE:-?}, timed out ${TIMED_OUT:-?})" \
+    "[ ${UNREACHABLE:-0} -ge 1 ] && [ '${TIMED_OUT:-x}' = 0 ]" || tail -20 "$WORK/load.log"
 exit 0
