@@ -243,6 +243,9 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
         ("initial-window", po::value<unsigned>()->default_value(c.initial_window),
          "congestion window a connection starts with, in segments (RFC 6928: 10; at most 14600 bytes above 2 "
          "segments; 0: RFC 5681's 2 to 4 by MSS; 0-64)")
+        ("congestion", po::value<std::string>()->default_value("cubic"),
+         "congestion control: cubic (RFC 9438, as Linux) or reno (RFC 5681)")
+        ("no-hystart", po::bool_switch(), "plain slow start until the first loss, without HyStart++ (RFC 9406)")
         ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
         ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
         ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
@@ -298,10 +301,15 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     // RFC 9293 §3.8.6.3: the delay MUST be less than 0.5 s.
     g.delayed_ack = std::chrono::milliseconds(in_range("delayed-ack-ms", 0, 499));
     g.initial_window = std::uint8_t(in_range("initial-window", 0, 64));
+    const std::string& congestion = vm["congestion"].as<std::string>();
+    if (congestion == "cubic") g.congestion = tcp::congestion_algorithm::cubic;
+    else if (congestion == "reno") g.congestion = tcp::congestion_algorithm::reno;
+    else throw std::invalid_argument("--congestion: '" + congestion + "' is neither cubic nor reno");
     // tcp_config takes 0 for "no endpoint-wide limit", where Linux's tcp_challenge_ack_limit
     // of 0 sends none: refused rather than read either way. At most 2^31 - 1, which is
     // already no limit in practice.
     g.challenge_acks_total_per_second = in_range("challenge-acks", 1, 2147483647u);
+    g.hystart = !vm["no-hystart"].as<bool>();
     g.sack = !vm["no-sack"].as<bool>();
     g.timestamps = !vm["no-timestamps"].as<bool>();
     g.window_scaling = !vm["no-window-scaling"].as<bool>();

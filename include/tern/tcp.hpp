@@ -83,6 +83,12 @@ struct flow {
     friend bool operator==(const flow&, const flow&) = default;
 };
 
+// How a connection's congestion window grows and what a congestion event leaves of it.
+enum class congestion_algorithm : std::uint8_t {
+    reno,  // RFC 5681: +1 segment a round trip, halved on loss
+    cubic, // RFC 9438: a cubic function of the time since the last loss, 0.7 of it kept on loss
+};
+
 // Engine-wide knobs. Defaults follow Linux where the RFCs leave a choice.
 struct tcp_config {
     duration msl = std::chrono::seconds(30);             // TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2)
@@ -112,6 +118,11 @@ struct tcp_config {
     // The congestion window a connection starts with, in segments: RFC 6928's 10 (as Linux),
     // never more than 14600 bytes' worth above 2 segments. 0: RFC 5681 §3.1's 2 to 4 by MSS.
     std::uint8_t initial_window = 10;
+    // For every connection that does not choose its own (connection_options::congestion).
+    congestion_algorithm congestion = congestion_algorithm::cubic;
+    // HyStart++ (RFC 9406) in the first slow start: it ends when the round trip grows,
+    // before the loss a full slow start into a queue causes.
+    bool hystart = true;
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.
@@ -133,6 +144,7 @@ struct connection_options {
     std::optional<std::uint32_t> ts_offset;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
+    std::optional<congestion_algorithm> congestion; // unset: tcp_config::congestion
 };
 
 // listen(): options of the listener.

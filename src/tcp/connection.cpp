@@ -47,7 +47,7 @@ std::string_view to_string(tcp_drop d) {
 
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
-    : config_(config), sink_(sink), events_(events),
+    : config_(config), sink_(sink), events_(events), cc_(options.congestion.value_or(config.congestion), config.hystart),
       send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
       options_(options) {}
 
@@ -334,6 +334,7 @@ bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
     tcb_.snd_mss = std::uint16_t(mss);
     tcb_.snd_nxt = tcb_.snd_una;
     tcb_.rtt_seq.reset(); // Karn: what goes again gives no RTT sample
+    cc_.on_retransmit();
     request_output(now);
     return true;
 }

@@ -24,6 +24,7 @@
 #include "tcp/reassembly.hpp"
 #include "tcp/scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
+#include "tcp/congestion.hpp"
 #include "tcp/tcb.hpp"
 #include "tcp/time_wait.hpp"
 #include "tcp/types.hpp"
@@ -45,6 +46,7 @@ struct connection_extras {
     reassembly_queue reassembly;
     sack_scoreboard scoreboard;    // what the peer SACKed above snd_una (RFC 6675 §3)
     retransmit_log retransmitted;  // what the last episode sent again and no D-SACK reported yet (RFC 3708)
+    cubic_state cubic_before;      // the congestion control's state when that episode began, for an undo
     std::optional<seq_range> dsack; // RFC 2883: a duplicate to report first in our next ACK
     std::vector<std::uint8_t> syn_text; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
     instant challenge_window_start{};   // RFC 5961 §7: one-second windows
@@ -125,6 +127,7 @@ public:
 
     tcp_state state() const { return state_; }
     const tcb& control_block() const { return tcb_; }
+    const congestion_control& congestion() const { return cc_; }
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_ ? (*drops_)[std::size_t(d)] : 0; }
@@ -156,7 +159,6 @@ private:
     void negotiate_options(const wire::tcp_options& peer, instant now);
     void update_window(const segment& seg);
     void on_ack_of_new_data(const segment& seg, instant now);
-    void grow_cwnd(std::uint32_t acked);
     void on_duplicate_ack(const segment& seg, instant now);
     void on_sack(instant now);
     void enter_recovery(instant now);
@@ -253,6 +255,7 @@ private:
     bool ended_by_new_syn_ = false; // TIME-WAIT ended by a newer SYN (RFC 6191)
     flow flow_{};
     tcb tcb_{};
+    congestion_control cc_;
     seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     send_buffer send_buffer_;
     // The timers (timers.cpp); next_deadline reads all five after every call.

@@ -424,6 +424,7 @@ void connection::update_window(const segment& seg) {
 // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK" and free what it covers.
 void connection::on_ack_of_new_data(const segment& seg, instant now) {
     const seq32 ack = seg.ack();
+    const std::uint32_t flight = flight_size();
     std::uint32_t acked = 0; // data bytes: the SYN and FIN do not open cwnd
     if (buffer_seq_ < ack) {
         acked = std::min(seq_distance(buffer_seq_, ack), send_buffer_.size());
@@ -455,7 +456,7 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     } else if (tcb_.in_recovery) {
         on_partial_ack(acked, now);
     } else if (acked > 0) {
-        grow_cwnd(acked);
+        cc_.on_ack(tcb_, acked, flight, now);
     }
 
     // RFC 6298 §5.2: all acknowledged, stop the timer; §5.3: else restart it.
@@ -468,13 +469,6 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
         want_writable_ = false;
         writable_due_ = true;
     }
-}
-
-// RFC 5681 §3.1: slow start below ssthresh, congestion avoidance above.
-void connection::grow_cwnd(std::uint32_t acked) {
-    const std::uint32_t smss = tcb_.snd_mss;
-    if (tcb_.cwnd < tcb_.ssthresh) tcb_.cwnd += std::min(acked, smss);
-    else tcb_.cwnd += std::max<std::uint32_t>(1, smss * smss / tcb_.cwnd);
 }
 
 // RFC 6582 §3.2 step 5: an ACK that covers new data but not recover, in recovery.
@@ -536,8 +530,8 @@ void connection::enter_recovery(instant now) {
     const std::uint32_t smss = tcb_.snd_mss;
     ++stats_.recoveries;
     begin_episode(false);
-    tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss); // RFC 5681 §3.2 step 2, equation (4)
-    tcb_.recover = tcb_.snd_max;                           // (4.1) RecoveryPoint = HighData
+    cc_.on_congestion(tcb_, flight_size()); // ssthresh: RFC 5681 §3.2 step 2, or RFC 9438 §4.6
+    tcb_.recover = tcb_.snd_max;            // (4.1) RecoveryPoint = HighData
     tcb_.in_recovery = true;
     tcb_.recover_pending = true;
     tcb_.rtt_seq.reset(); // Karn
@@ -565,6 +559,7 @@ void connection::begin_episode(bool by_timeout) {
     tcb_.prior_fack = scoreboard().highest_sacked(tcb_.snd_una);
     tcb_.prior_by_timeout = by_timeout;
     extras().retransmitted.start();
+    extras_->cubic_before = cc_.cubic();
 }
 
 // RFC 2883 §5 / RFC 3708 §3: a D-SACK block for octets the last episode retransmitted says
@@ -581,12 +576,10 @@ void connection::on_dsack(seq_range d) {
         x.scoreboard.raise_dup_thresh(extent + 1);
     }
     if (!x.retransmitted.all_reported()) return;
-    // RFC 4015 §3 response (as Linux's undo): restore the congestion state from before the
-    // episode, keeping whatever has grown since.
+    // RFC 4015 §3 response: the congestion state from before the episode.
     ++stats_.undos;
     x.retransmitted.stop();
-    tcb_.cwnd = std::max(tcb_.cwnd, tcb_.prior_cwnd);
-    tcb_.ssthresh = std::max(tcb_.ssthresh, tcb_.prior_ssthresh);
+    cc_.undo(tcb_, x.cubic_before, tcb_.prior_cwnd, tcb_.prior_ssthresh);
     // Nothing of the episode was lost: it ends, and a hole that IsLost() from now on is a
     // new loss, with its own fast retransmit (RFC 6675 §5.1's wait was for this episode's).
     tcb_.in_recovery = false;

@@ -202,6 +202,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
         tcb_.rtt_seq = tcb_.snd_nxt;
         tcb_.rtt_start = now;
     }
+    if (new_data) cc_.on_send(tcb_, tcb_.snd_nxt + used, now);
     if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA
         ++stats_.retransmits;
         ++stats_.rto_retransmits;

@@ -62,14 +62,13 @@ void connection::on_rto(instant now) {
         return send_syn(now);
     }
 
-    // RFC 5681 §3.1: equation (4), then a loss window of one segment; go back to SND.UNA.
-    const std::uint32_t smss = tcb_.snd_mss;
+    // RFC 5681 §3.1: equation (4) (RFC 9438 §4.8: CUBIC's own), then a loss window of one
+    // segment; go back to SND.UNA.
     // A first timeout outside fast recovery begins an episode that a D-SACK of every
     // retransmission undoes (RFC 3708 §3, RFC 4015 §3); in recovery, the fast
     // retransmit's episode goes on, and resending its octets makes it not undoable.
     if (tcb_.retransmits == 1 && !tcb_.in_recovery) begin_episode(true);
-    tcb_.ssthresh = std::max(flight_size() / 2, 2 * smss);
-    tcb_.cwnd = smss;
+    cc_.on_timeout(tcb_, flight_size());
     tcb_.in_recovery = false;
     tcb_.dup_acks = 0;
     // RFC 6675 §5.1 (and RFC 6582 §3.2 step 1 after a timeout): RecoveryPoint = HighData,

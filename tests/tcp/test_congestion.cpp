@@ -1,0 +1,421 @@
+// Congestion control (src/tcp/congestion.hpp): CUBIC's curve against RFC 9438's equations,
+// its regions, fast convergence, timeout and undo on the bare state; then what a connection
+// does with it, segment by segment.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "harness.hpp"
+#include "tcp/congestion.hpp"
+
+namespace tern::tcp::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::uint32_t mss = 1000;
+
+tcb with_window(std::uint32_t cwnd, duration srtt) {
+    tcb t;
+    t.snd_mss = mss;
+    t.cwnd = cwnd;
+    t.srtt = srtt;
+    return t;
+}
+
+// One round trip of a sender that fills its window: an ACK for each segment of it.
+void one_round(congestion_control& cc, tcb& t, instant& now, duration rtt) {
+    const std::uint32_t segments = t.cwnd / mss;
+    for (std::uint32_t i = 0; i < segments; ++i) cc.on_ack(t, mss, t.cwnd, now);
+    now += rtt;
+}
+
+// Rounds until `until`; returns the window then.
+std::uint32_t run_until(congestion_control& cc, tcb& t, instant& now, instant until, duration rtt) {
+    while (now < until) one_round(cc, t, now, rtt);
+    return t.cwnd;
+}
+
+// ---- the equations ----
+
+// RFC 9438 Figure 2: K = cbrt((W_max - cwnd_epoch) / C); Figure 1 passes through
+// cwnd_epoch at t = 0 and through W_max at t = K, flat there.
+TEST(Cubic, CurveStartsAtTheReducedWindowAndReachesWmaxAtK) {
+    const double k = cubic::k_seconds(100, 70);
+    EXPECT_NEAR(k, std::cbrt(30 / 0.4), 1e-12);
+    EXPECT_NEAR(k, 4.2172, 1e-4);
+    EXPECT_NEAR(cubic::window_segments(0, k, 100), 70, 1e-9);
+    EXPECT_NEAR(cubic::window_segments(k, k, 100), 100, 1e-9);
+    // Concave below W_max, convex above: symmetric around K.
+    EXPECT_NEAR(100 - cubic::window_segments(k - 1, k, 100), cubic::window_segments(k + 1, k, 100) - 100, 1e-9);
+    EXPECT_NEAR(cubic::window_segments(k + 2, k, 100), 100 + 0.4 * 8, 1e-9);
+    EXPECT_EQ(cubic::k_seconds(100, 120), 0); // an epoch above W_max starts flat
+}
+
+// §4.3: alpha = 3 (1 - beta) / (1 + beta) with beta 0.7 (§4.6).
+TEST(Cubic, RenoFriendlyAlphaIsFromBeta) {
+    EXPECT_NEAR(cubic::alpha, 0.9 / 1.7, 1e-12);
+    EXPECT_EQ(cubic::beta, 0.7);
+    EXPECT_EQ(cubic::c, 0.4);
+}
+
+// ---- the state machine on a bare control block ----
+
+// §4.6: ssthresh = 0.7 FlightSize (at least 2 segments), W_max = cwnd; Reno halves.
+TEST(Cubic, CongestionKeepsSevenTenthsOfTheFlight) {
+    congestion_control cubic_cc(congestion_algorithm::cubic);
+    tcb t = with_window(100 * mss, 10ms);
+    cubic_cc.on_congestion(t, 90 * mss);
+    EXPECT_EQ(t.ssthresh, 63 * mss);
+    EXPECT_EQ(cubic_cc.cubic().w_max, 100 * mss);
+    EXPECT_EQ(cubic_cc.cubic().cwnd_prior, 100 * mss);
+
+    congestion_control reno_cc(congestion_algorithm::reno);
+    tcb r = with_window(100 * mss, 10ms);
+    reno_cc.on_congestion(r, 90 * mss);
+    EXPECT_EQ(r.ssthresh, 45 * mss);
+
+    tcb small = with_window(2 * mss, 10ms);
+    cubic_cc.on_congestion(small, 2 * mss);
+    EXPECT_EQ(small.ssthresh, 2 * mss); // not below two segments
+}
+
+// §4.7: a congestion event below the last W_max lowers W_max to cwnd (1 + beta) / 2.
+TEST(Cubic, FastConvergenceReleasesMoreBelowTheLastMaximum) {
+    congestion_control cc(congestion_algorithm::cubic);
+    tcb t = with_window(100 * mss, 10ms);
+    cc.on_congestion(t, t.cwnd);
+    t.cwnd = 80 * mss; // did not get back to 100
+    cc.on_congestion(t, t.cwnd);
+    EXPECT_EQ(cc.cubic().w_max, 68 * mss); // 80 * 1.7 / 2
+    t.cwnd = 90 * mss; // above it this time
+    cc.on_congestion(t, t.cwnd);
+    EXPECT_EQ(cc.cubic().w_max, 90 * mss);
+}
+
+// §4.2-§4.5: after a loss at 100 segments the window climbs the concave curve, levels off
+// around W_max at K (4.2 s), then probes beyond it on the convex side. An RTT of 100 ms
+// keeps it out of the Reno-friendly region (W_est gains 0.53 segment a round trip).
+TEST(Cubic, CongestionAvoidanceFollowsTheCurve) {
+    congestion_control cc(congestion_algorithm::cubic);
+    const duration rtt = 100ms;
+    tcb t = with_window(100 * mss, rtt);
+    t.ssthresh = 0;
+    cc.on_congestion(t, t.cwnd);
+    t.cwnd = t.ssthresh; // what recovery leaves: 70 segments
+    instant now{std::chrono::seconds(100)};
+    const instant start = now;
+    const double k = cubic::k_seconds(100, 70);
+    auto expected = [&](double t_s) { return cubic::window_segments(t_s, k, 100) * mss; };
+    // The window aims one RTT ahead of the curve: between W(t) and W(t + RTT).
+    for (double at : {1.0, 2.0, 3.0, 4.0, 5.0, 6.0}) {
+        const double cwnd = run_until(cc, t, now, start + std::chrono::duration_cast<duration>(std::chrono::duration<double>(at)), rtt);
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        EXPECT_GE(cwnd, expected(elapsed - rtt.count() * 1e-9) - 2 * mss) << "at " << at << " s";
+        EXPECT_LE(cwnd, expected(elapsed + rtt.count() * 1e-9) + mss) << "at " << at << " s";
+    }
+    // The plateau: near K the window hardly moves; well past it, it grows faster again.
+    const std::uint32_t at_6s = t.cwnd;
+    const std::uint32_t at_7s = run_until(cc, t, now, start + 7s, rtt);
+    EXPECT_GT(at_7s - at_6s, 4 * mss);
+    EXPECT_NEAR(cc.cubic().k_us / 1e6, k, 1e-6);
+}
+
+// §4.3: on a short path the curve is slower than Reno would be; cwnd follows W_est, which
+// gains alpha segments a round trip, then 1 once past cwnd_prior.
+TEST(Cubic, ShortPathsGrowAtLeastAsFastAsReno) {
+    congestion_control cc(congestion_algorithm::cubic);
+    const duration rtt = 1ms;
+    tcb t = with_window(20 * mss, rtt);
+    cc.on_congestion(t, t.cwnd);
+    t.cwnd = t.ssthresh; // 14
+    instant now{std::chrono::seconds(100)};
+    for (int i = 0; i < 11; ++i) one_round(cc, t, now, rtt);
+    // 6 segments to cwnd_prior at 0.53 a round trip take ~11 rounds.
+    EXPECT_GE(t.cwnd, 19 * mss);
+    EXPECT_LE(t.cwnd, 21 * mss);
+    for (int i = 0; i < 50; ++i) one_round(cc, t, now, rtt);
+    // Then a segment a round trip, as Reno; the curve alone would still be near 14-20.
+    EXPECT_GE(t.cwnd, 68 * mss);
+    EXPECT_LE(t.cwnd, 72 * mss);
+    EXPECT_LT(cubic::window_segments(0.061, cc.cubic().k_us / 1e6, 20), 21);
+}
+
+// §4.8: after a timeout, cwnd is one segment, ssthresh 0.7 FlightSize, and the first
+// congestion avoidance stage starts flat (K = 0, W_max = the window it starts with).
+TEST(Cubic, TimeoutStartsTheNextStageFlat) {
+    congestion_control cc(congestion_algorithm::cubic);
+    tcb t = with_window(100 * mss, 100ms);
+    cc.on_timeout(t, 100 * mss);
+    EXPECT_EQ(t.cwnd, mss);
+    EXPECT_EQ(t.ssthresh, 70 * mss);
+    instant now{std::chrono::seconds(100)};
+    while (t.cwnd < t.ssthresh) one_round(cc, t, now, 100ms); // slow start back, into the stage
+    EXPECT_EQ(cc.cubic().k_us, 0u);
+    EXPECT_EQ(cc.cubic().w_max, t.ssthresh);
+    const std::uint32_t start = t.cwnd;
+    one_round(cc, t, now, 100ms);
+    EXPECT_LE(t.cwnd, start + mss); // flat at first
+}
+
+// §4.9.2: a spurious episode's undo restores W_max, K, the epoch and W_est while cwnd is
+// still below cwnd_prior.
+TEST(Cubic, UndoRestoresTheStateFromBeforeTheEpisode) {
+    congestion_control cc(congestion_algorithm::cubic);
+    tcb t = with_window(50 * mss, 100ms);
+    cc.on_congestion(t, t.cwnd);
+    t.cwnd = t.ssthresh;
+    instant now{std::chrono::seconds(100)};
+    for (int i = 0; i < 5; ++i) one_round(cc, t, now, 100ms);
+    const cubic_state before = cc.cubic();
+    const std::uint32_t prior_cwnd = t.cwnd;
+    const std::uint32_t prior_ssthresh = t.ssthresh;
+    cc.on_congestion(t, t.cwnd);
+    t.cwnd = t.ssthresh;
+    EXPECT_NE(cc.cubic(), before);
+    cc.undo(t, before, prior_cwnd, prior_ssthresh);
+    EXPECT_EQ(cc.cubic(), before);
+    EXPECT_EQ(t.cwnd, prior_cwnd);
+    EXPECT_EQ(t.ssthresh, prior_ssthresh);
+}
+
+// A sender that does not fill its window gives no reason to grow it (RFC 7661 §4.2), and
+// CUBIC's clock stops meanwhile (RFC 9438 §5.8): the curve goes on where it was.
+TEST(Congestion, WindowNotFilledDoesNotGrow) {
+    for (auto algorithm : {congestion_algorithm::reno, congestion_algorithm::cubic}) {
+        congestion_control cc(algorithm);
+        tcb slow = with_window(10 * mss, 1ms);
+        cc.on_ack(slow, mss, 4 * mss, instant{}); // slow start: less than half in flight
+        EXPECT_EQ(slow.cwnd, 10 * mss);
+        cc.on_ack(slow, mss, 5 * mss, instant{});
+        EXPECT_EQ(slow.cwnd, 11 * mss);
+
+        tcb avoid = with_window(10 * mss, 1ms);
+        avoid.ssthresh = 5 * mss;
+        cc.on_ack(avoid, mss, 9 * mss, instant{}); // room for one more segment
+        EXPECT_EQ(avoid.cwnd, 10 * mss);
+    }
+}
+
+// ---- HyStart++ (RFC 9406) ----
+
+using namespace std::chrono;
+
+// Eight samples of `rtt`, then the round's end.
+hystart::verdict round_of(hystart& h, duration rtt, seq32& end) {
+    for (int i = 0; i < hystart::n_rtt_sample; ++i) h.sample(rtt);
+    end += 10000;
+    return h.end_round(end);
+}
+
+// §4.2: RttThresh = clamp(lastRoundMinRTT / 8, 4 ms, 16 ms); CSS when this round's minimum
+// reaches last round's plus that.
+TEST(Hystart, DelayIncreaseThresholdIsAnEighthWithin4To16ms) {
+    auto enters_css = [](duration last, duration now) {
+        seq32 end{0};
+        hystart h(end);
+        round_of(h, last, end);
+        for (int i = 0; i < hystart::n_rtt_sample; ++i) h.sample(now);
+        return h.in_css();
+    };
+    EXPECT_FALSE(enters_css(10ms, 14ms - 1us)); // 10/8 is below 4 ms: 4 ms
+    EXPECT_TRUE(enters_css(10ms, 14ms));
+    EXPECT_FALSE(enters_css(80ms, 90ms - 1us)); // 10 ms
+    EXPECT_TRUE(enters_css(80ms, 90ms));
+    EXPECT_FALSE(enters_css(200ms, 216ms - 1us)); // 25 ms is above 16 ms: 16 ms
+    EXPECT_TRUE(enters_css(200ms, 216ms));
+}
+
+// §4.2: no verdict on fewer than N_RTT_SAMPLE samples, nor without a last round.
+TEST(Hystart, NeedsEightSamplesAndALastRound) {
+    seq32 end{0};
+    hystart h(end);
+    for (int i = 0; i < 20; ++i) h.sample(50ms); // the first round: nothing to compare with
+    EXPECT_FALSE(h.in_css());
+    end += 10000;
+    h.end_round(end);
+    for (int i = 0; i < hystart::n_rtt_sample - 1; ++i) h.sample(100ms);
+    EXPECT_FALSE(h.in_css());
+    h.sample(100ms);
+    EXPECT_TRUE(h.in_css());
+}
+
+// §4.2: CSS_ROUNDS rounds of CSS (the one it began in counting), then the exit.
+TEST(Hystart, ConservativeSlowStartEndsAfterFiveRounds) {
+    seq32 end{0};
+    hystart h(end);
+    EXPECT_EQ(round_of(h, 10ms, end), hystart::verdict::slow_start);
+    EXPECT_EQ(round_of(h, 20ms, end), hystart::verdict::conservative); // round 1 of CSS
+    for (int i = 2; i < hystart::css_rounds; ++i) EXPECT_EQ(round_of(h, 20ms, end), hystart::verdict::conservative);
+    EXPECT_EQ(round_of(h, 20ms, end), hystart::verdict::exit);
+}
+
+// §4.2: in CSS, a round whose minimum falls below the baseline sends it back to slow start.
+TEST(Hystart, DelayFallingBackResumesSlowStart) {
+    seq32 end{0};
+    hystart h(end);
+    round_of(h, 10ms, end);
+    round_of(h, 20ms, end);
+    ASSERT_TRUE(h.in_css());
+    EXPECT_EQ(round_of(h, 19ms, end), hystart::verdict::slow_start);
+    EXPECT_FALSE(h.in_css());
+}
+
+// A bulk sender on the bare state, clocked by its ACKs: each ACK lets out what the window
+// allows at once, and everything sent in one round is acknowledged one RTT later.
+struct bulk_sender {
+    explicit bulk_sender(bool use_hystart = true) : cc(congestion_algorithm::cubic, use_hystart) {
+        t.snd_mss = mss;
+        t.cwnd = 10 * mss;
+        t.snd_una = t.snd_nxt = t.snd_max = seq32{1};
+        fill();
+    }
+    void fill() {
+        while (seq_distance(t.snd_una, t.snd_max) + mss <= t.cwnd) {
+            t.snd_nxt += mss;
+            t.snd_max = t.snd_nxt;
+            cc.on_send(t, t.snd_nxt, now);
+        }
+    }
+    void round(duration rtt) {
+        const std::uint32_t segments = seq_distance(t.snd_una, t.snd_max) / mss;
+        now += rtt;
+        for (std::uint32_t i = 0; i < segments; ++i) {
+            const std::uint32_t flight = seq_distance(t.snd_una, t.snd_max);
+            t.snd_una += mss;
+            cc.on_ack(t, mss, flight, now);
+            fill();
+        }
+    }
+    tcb t;
+    congestion_control cc;
+    instant now{seconds(100)};
+};
+
+// The whole path: slow start doubles while the delay holds; when it grows by more than the
+// threshold the window grows by a quarter as fast (CSS) for five rounds, then ssthresh = cwnd.
+TEST(Hystart, SlowStartEndsOnDelayBeforeAnyLoss) {
+    bulk_sender s;
+    s.round(10ms); // 10 -> 20 segments; HyStart++ starts at 16
+    EXPECT_EQ(s.t.cwnd, 20 * mss);
+    ASSERT_NE(s.cc.slow_start_probe(), nullptr);
+    for (int i = 0; i < 3; ++i) s.round(10ms);
+    EXPECT_EQ(s.t.cwnd, 160 * mss); // plain doubling
+    bool saw_css = false;
+    bool grew_by_a_quarter = false;
+    int rounds = 0;
+    while (!s.cc.hystart_exited() && rounds < 12) {
+        const std::uint32_t before = s.t.cwnd;
+        const bool css = s.cc.slow_start_probe()->in_css();
+        s.round(20ms); // the queue builds
+        ++rounds;
+        saw_css |= css;
+        if (css && !s.cc.hystart_exited()) {
+            grew_by_a_quarter = true;
+            EXPECT_LE(s.t.cwnd, before + before / 4 + mss) << "round " << rounds;
+        }
+    }
+    EXPECT_TRUE(saw_css);
+    EXPECT_TRUE(grew_by_a_quarter);
+    ASSERT_TRUE(s.cc.hystart_exited());
+    EXPECT_LE(rounds, 7); // detected within two rounds, then five of CSS
+    EXPECT_EQ(s.cc.slow_start_probe(), nullptr);
+    EXPECT_LE(s.t.ssthresh, s.t.cwnd); // cwnd then, and congestion avoidance since
+    EXPECT_GE(s.t.ssthresh + 2 * mss, s.t.cwnd);
+    EXPECT_LT(s.t.cwnd, (160u << rounds) * mss / 8); // doubling on would have been 160 << rounds
+}
+
+// Without a delay increase slow start goes on, as RFC 5681's; and with HyStart++ off the
+// same delay changes nothing.
+TEST(Hystart, SteadyDelayOrHystartOffKeepsDoubling) {
+    bulk_sender steady;
+    for (int i = 0; i < 6; ++i) steady.round(10ms);
+    EXPECT_EQ(steady.t.cwnd, 640 * mss);
+    EXPECT_FALSE(steady.cc.hystart_exited());
+
+    bulk_sender off(false);
+    for (int i = 0; i < 3; ++i) off.round(10ms);
+    for (int i = 0; i < 3; ++i) off.round(40ms);
+    EXPECT_EQ(off.t.cwnd, 640 * mss);
+    EXPECT_EQ(off.cc.slow_start_probe(), nullptr);
+}
+
+// §4.2: a loss ends HyStart++ for good; later slow starts are RFC 5681's.
+TEST(Hystart, LossEndsItForGood) {
+    bulk_sender s;
+    s.round(10ms);
+    ASSERT_NE(s.cc.slow_start_probe(), nullptr);
+    s.cc.on_congestion(s.t, s.t.cwnd);
+    EXPECT_EQ(s.cc.slow_start_probe(), nullptr);
+    s.t.ssthresh = tcb{}.ssthresh; // even were ssthresh back at its start
+    s.round(10ms);
+    EXPECT_EQ(s.cc.slow_start_probe(), nullptr);
+}
+
+// Karn: after a retransmission no probe sent before it gives a sample, so a round with
+// late ACKs of resent data does not read as a delay increase.
+TEST(Hystart, RetransmissionForgetsTheProbes) {
+    seq32 end{1};
+    hystart h(end);
+    const instant t0{seconds(1)};
+    for (int i = 1; i <= 8; ++i) h.on_send(seq32{std::uint32_t(1 + i * 1000)}, t0, 8000);
+    h.on_retransmit();
+    h.on_ack(seq32{9001}, seq32{20001}, t0 + 10ms); // ends round 1 with no sample
+    for (int i = 1; i <= 8; ++i) h.on_send(seq32{std::uint32_t(20001 + i * 1000)}, t0 + 10ms, 8000);
+    h.on_ack(seq32{28001}, seq32{40001}, t0 + 100ms);
+    EXPECT_FALSE(h.in_css()); // round 1 had no minimum to compare with
+}
+
+// ---- a connection ----
+
+// The default is CUBIC (RFC 9438 §1: Linux, Windows and Apple's default); a connection may
+// choose Reno.
+TEST(Congestion, ConnectionUsesTheConfiguredAlgorithm) {
+    harness h;
+    EXPECT_EQ(h.conn.congestion().algorithm(), congestion_algorithm::cubic);
+    connection_options reno;
+    reno.congestion = congestion_algorithm::reno;
+    harness r({}, reno);
+    EXPECT_EQ(r.conn.congestion().algorithm(), congestion_algorithm::reno);
+    tcp_config config;
+    config.congestion = congestion_algorithm::reno;
+    harness c(config);
+    EXPECT_EQ(c.conn.congestion().algorithm(), congestion_algorithm::reno);
+}
+
+// A request-response connection keeps the window it started with. Each ACK used to add a
+// segment's worth in slow start, without end: after ~3 million ACKs cwnd wrapped around 2^32.
+TEST(Congestion, RequestResponseDoesNotGrowTheWindow) {
+    harness h({}, no_delay());
+    h.establish();
+    const std::uint32_t iw = h.conn.control_block().cwnd;
+    std::uint32_t seq = 1;
+    for (int i = 0; i < 200; ++i) {
+        h.send(100);
+        h.expect_tx("P. " + std::to_string(seq) + ":" + std::to_string(seq + 100) + "(100) ack 1");
+        seq += 100;
+        h.deliver(". 1:1(0) ack " + std::to_string(seq) + " win 65535");
+    }
+    EXPECT_EQ(h.conn.control_block().cwnd, iw);
+}
+
+// RFC 9438 §4.6 through a connection: the third duplicate ACK with SACK leaves
+// cwnd = ssthresh = 0.7 FlightSize.
+TEST(Congestion, FastRetransmitWithCubicKeepsSevenTenths) {
+    tcp_config config;
+    config.initial_window = 0; // 4 segments of 1000
+    harness h(config, no_delay());
+    h.establish("S 0:0(0) win 65535 <mss 1000,sackOK>");
+    h.send(4000);
+    for (int i = 0; i < 4; ++i) h.sent.pop_front();
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    h.expect_tx(". 1:1001(1000) ack 1");
+    const auto& t = h.conn.control_block();
+    EXPECT_TRUE(t.in_recovery);
+    EXPECT_EQ(t.ssthresh, 2800u);
+    EXPECT_EQ(t.cwnd, 2800u);
+    EXPECT_EQ(h.conn.congestion().cubic().w_max, 4000u);
+}
+
+} // namespace
+} // namespace tern::tcp::test
