@@ -246,6 +246,8 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
         ("congestion", po::value<std::string>()->default_value("cubic"),
          "congestion control: cubic (RFC 9438, as Linux) or reno (RFC 5681)")
         ("no-hystart", po::bool_switch(), "plain slow start until the first loss, without HyStart++ (RFC 9406)")
+        ("no-prr", po::bool_switch(), "in SACK loss recovery, cut the window to ssthresh at once (RFC 6675) rather than "
+                                       "in step with what is delivered (Proportional Rate Reduction, RFC 6937)")
         ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
         ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
         ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
@@ -310,6 +312,7 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     // already no limit in practice.
     g.challenge_acks_total_per_second = in_range("challenge-acks", 1, 2147483647u);
     g.hystart = !vm["no-hystart"].as<bool>();
+    g.prr = !vm["no-prr"].as<bool>();
     g.sack = !vm["no-sack"].as<bool>();
     g.timestamps = !vm["no-timestamps"].as<bool>();
     g.window_scaling = !vm["no-window-scaling"].as<bool>();

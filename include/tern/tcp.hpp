@@ -123,6 +123,10 @@ struct tcp_config {
     // HyStart++ (RFC 9406) in the first slow start: it ends when the round trip grows,
     // before the loss a full slow start into a queue causes.
     bool hystart = true;
+    // Proportional Rate Reduction (RFC 6937, PRR-SSRB) in SACK loss recovery: the window
+    // comes down to ssthresh in step with what the peer reports delivered, rather than
+    // (RFC 6675) all at once, which stops sending for half a round trip and then bursts.
+    bool prr = true;
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.

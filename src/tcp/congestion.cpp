@@ -6,6 +6,8 @@
 
 namespace tern::tcp {
 
+const cubic_state congestion_control::no_cubic{};
+
 void congestion_control::on_ack(tcb& t, std::uint32_t acked, std::uint32_t flight, instant now) {
     const std::uint32_t smss = t.snd_mss;
     if (t.cwnd < t.ssthresh) {
@@ -19,7 +21,7 @@ void congestion_control::on_ack(tcb& t, std::uint32_t acked, std::uint32_t fligh
     // full segment was not the limit. CUBIC's clock must not run meanwhile (RFC 9438
     // §5.8): its next stage starts afresh from the window it has then, on the same curve.
     if (std::uint64_t(flight) + smss <= t.cwnd) {
-        cubic_.epoch_start = instant{};
+        if (state_) state_->cubic.epoch_start = instant{};
         return;
     }
     switch (algorithm_) {
@@ -34,12 +36,12 @@ void congestion_control::on_ack(tcb& t, std::uint32_t acked, std::uint32_t fligh
 // What slow start adds for an ACK of `grow` bytes (at most an SMSS), through HyStart++
 // (RFC 9406 §4.2) while it runs.
 std::uint32_t congestion_control::slow_start(tcb& t, std::uint32_t grow, instant now) {
-    if (!hystart_) {
+    if (!state_ || !state_->probe) {
         if (hystart_spent_ || t.ssthresh != tcb{}.ssthresh || t.cwnd < hystart_low_window * t.snd_mss) return grow;
-        hystart_ = std::make_unique<hystart>(t.snd_max);
+        ensure_state().probe.emplace(t.snd_max);
         return grow;
     }
-    switch (hystart_->on_ack(t.snd_una, t.snd_max, now)) {
+    switch (state_->probe->on_ack(t.snd_una, t.snd_max, now)) {
     case hystart::verdict::slow_start: return grow;
     case hystart::verdict::conservative: return grow / hystart::css_growth_divisor;
     case hystart::verdict::exit: break;
@@ -47,8 +49,8 @@ std::uint32_t congestion_control::slow_start(tcb& t, std::uint32_t grow, instant
     // §4.2: after CSS_ROUNDS, congestion avoidance from this window. RFC 9438 §4.10:
     // CUBIC's first stage then starts flat here (cwnd_prior = cwnd, W_max unknown).
     t.ssthresh = t.cwnd;
-    cubic_.cwnd_prior = t.cwnd;
-    cubic_.w_max = 0;
+    state_->cubic.cwnd_prior = t.cwnd;
+    state_->cubic.w_max = 0;
     hystart_exited_ = true;
     end_hystart();
     return 0;
@@ -68,7 +70,7 @@ void congestion_control::on_timeout(tcb& t, std::uint32_t flight) {
     on_congestion(t, flight);
     // RFC 9438 §4.8: after a timeout the next stage's curve starts flat at the window it
     // starts with (K = 0, W_max = cwnd then), which a W_max of 0 gives in cubic_avoid.
-    cubic_.w_max = 0;
+    if (state_) state_->cubic.w_max = 0;
     t.cwnd = t.snd_mss; // RFC 5681 §3.1: the loss window
 }
 
@@ -76,7 +78,7 @@ void congestion_control::undo(tcb& t, const cubic_state& before, std::uint32_t p
                               std::uint32_t prior_ssthresh) {
     // RFC 9438 §4.9.2: CUBIC's state goes back only while cwnd is below where it was; a
     // window that has grown past it since keeps its own, newer state.
-    if (t.cwnd < prior_cwnd) cubic_ = before;
+    if (t.cwnd < prior_cwnd && state_) state_->cubic = before;
     // RFC 4015 §3 response (as Linux's undo): the window from before the episode,
     // keeping whatever has grown since.
     t.cwnd = std::max(t.cwnd, prior_cwnd);

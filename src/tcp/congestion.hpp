@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "tcp/hystart.hpp"
 #include "tcp/tcb.hpp"
@@ -46,19 +47,19 @@ public:
     explicit congestion_control(congestion_algorithm a, bool use_hystart = true)
         : algorithm_(a), hystart_spent_(!use_hystart) {}
     congestion_algorithm algorithm() const { return algorithm_; }
-    const cubic_state& cubic() const { return cubic_; }
+    const cubic_state& cubic() const { return state_ ? state_->cubic : no_cubic; }
     // HyStart++ runs: the first slow start, from hystart_low_window segments on.
-    const hystart* slow_start_probe() const { return hystart_.get(); }
+    const hystart* slow_start_probe() const { return state_ && state_->probe ? &*state_->probe : nullptr; }
     // Slow start was ended by HyStart++ (a delay increase), not by a loss.
     bool hystart_exited() const { return hystart_exited_; }
 
     // New data ending at `end` leaves now (HyStart++ times some of it).
     void on_send(const tcb& t, seq32 end, instant now) {
-        if (hystart_) hystart_->on_send(end, now, t.cwnd);
+        if (state_ && state_->probe) state_->probe->on_send(end, now, t.cwnd);
     }
     // Something was sent again: no segment sent before gives an RTT sample (Karn).
     void on_retransmit() {
-        if (hystart_) hystart_->on_retransmit();
+        if (state_ && state_->probe) state_->probe->on_retransmit();
     }
 
     // A new ACK of `acked` data bytes outside recovery; `flight` is what was in flight
@@ -77,19 +78,31 @@ public:
     void undo(tcb& t, const cubic_state& before, std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh);
 
 private:
+    // What only a connection that met congestion, or got far into its first slow start,
+    // needs. Most (a request, a response) never do and keep only the pointer: a connection
+    // is counted in bytes when there are millions of them.
+    struct state {
+        cubic_state cubic;
+        std::optional<hystart> probe; // HyStart++, while it runs
+    };
+    static const cubic_state no_cubic;
+
+    state& ensure_state() {
+        if (!state_) state_ = std::make_unique<state>();
+        return *state_;
+    }
     std::uint32_t slow_start(tcb& t, std::uint32_t acked, instant now);
     void end_hystart() {
-        hystart_.reset();
+        if (state_) state_->probe.reset();
         hystart_spent_ = true;
     }
     void cubic_avoid(tcb& t, std::uint32_t acked, instant now);
     void cubic_reduce(tcb& t, std::uint32_t flight);
 
     congestion_algorithm algorithm_;
-    bool hystart_spent_;          // HyStart++ is for the first slow start only (RFC 9406 §4.2)
+    bool hystart_spent_; // HyStart++ is for the first slow start only (RFC 9406 §4.2)
     bool hystart_exited_ = false;
-    cubic_state cubic_;
-    std::unique_ptr<hystart> hystart_; // while it runs
+    std::unique_ptr<state> state_;
 };
 
 } // namespace tern::tcp

@@ -38,6 +38,13 @@ enum class open_error : std::uint8_t { not_closed };
 // connection makes it at the first need and frees it once it holds nothing again
 // (connection::settle_extras), so that the many connections that never see any of those
 // carry a pointer instead of ~150 bytes, and a segment touches fewer cache lines.
+// RFC 6937 §3: Proportional Rate Reduction's counts for the recovery under way.
+struct prr_state {
+    std::uint32_t delivered = 0;  // prr_delivered: data the peer got since recovery began (cumulatively or SACKed)
+    std::uint32_t out = 0;        // prr_out: data sent since then, retransmissions included
+    std::uint32_t recover_fs = 1; // RecoverFS: the flight when it began
+};
+
 struct connection_extras {
     explicit connection_extras(std::uint32_t receive_buffer) : reassembly(receive_buffer) {}
     // Whether it holds nothing a fresh one would not: it can go.
@@ -47,6 +54,7 @@ struct connection_extras {
     sack_scoreboard scoreboard;    // what the peer SACKed above snd_una (RFC 6675 §3)
     retransmit_log retransmitted;  // what the last episode sent again and no D-SACK reported yet (RFC 3708)
     cubic_state cubic_before;      // the congestion control's state when that episode began, for an undo
+    prr_state prr;                 // while in SACK loss recovery
     std::optional<seq_range> dsack; // RFC 2883: a duplicate to report first in our next ACK
     std::vector<std::uint8_t> syn_text; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
     instant challenge_window_start{};   // RFC 5961 §7: one-second windows
@@ -162,6 +170,7 @@ private:
     void on_duplicate_ack(const segment& seg, instant now);
     void on_sack(instant now);
     void enter_recovery(instant now);
+    void proportional_reduction(std::uint32_t delivered);
     void on_partial_ack(std::uint32_t acked, instant now);
     void begin_episode(bool by_timeout);
     void on_dsack(seq_range d);

@@ -26,7 +26,7 @@ double seconds(duration d) { return std::chrono::duration<double>(d).count(); }
 } // namespace
 
 void congestion_control::cubic_avoid(tcb& t, std::uint32_t acked, instant now) {
-    cubic_state& s = cubic_;
+    cubic_state& s = ensure_state().cubic;
     const double smss = t.snd_mss;
     if (s.epoch_start == instant{}) {
         // §4.2: a congestion avoidance stage begins. With no W_max above the window (after
@@ -65,7 +65,7 @@ void congestion_control::cubic_avoid(tcb& t, std::uint32_t acked, instant now) {
 // §4.6 multiplicative decrease with §4.7 fast convergence. The flight, not cwnd, is what
 // is reduced (Figure 5): a sender that did not fill its window keeps no credit for it.
 void congestion_control::cubic_reduce(tcb& t, std::uint32_t flight) {
-    cubic_state& s = cubic_;
+    cubic_state& s = ensure_state().cubic;
     s.cwnd_prior = t.cwnd;
     // §4.7: a window that did not get back to the last W_max finds less room than before:
     // release some more, so that a newer flow gets its share sooner.

@@ -377,6 +377,8 @@ bool connection::check_ack(const segment& seg, instant now) {
     const auto sacks = seg.header.options.sacks();
     const bool with_sacks = tcb_.sack_ok && !sacks.empty();
     std::uint32_t newly_sacked = 0;
+    const seq32 una_before = tcb_.snd_una;
+    const std::uint32_t sacked_before = extras_ ? extras_->scoreboard.sacked_bytes() : 0; // for PRR
     if (with_sacks) newly_sacked = extras().scoreboard.update(tcb_.snd_una, tcb_.snd_max, sacks);
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
@@ -385,6 +387,13 @@ bool connection::check_ack(const segment& seg, instant now) {
     // After the ACK itself, so that an undo follows the deflation at the end of recovery.
     if (with_sacks)
         if (const auto d = sack_scoreboard::dsack_block(ack, sacks)) on_dsack(*d);
+    if (tcb_.in_recovery && tcb_.sack_ok && config_.prr) {
+        // RFC 6937 §3: DeliveredData = change_in(snd.una) + change_in(SACKd); SACKed bytes
+        // the cumulative ACK now covers count once.
+        const std::int64_t delivered = std::int64_t(seq_distance(una_before, tcb_.snd_una)) +
+                                       std::int64_t(scoreboard().sacked_bytes()) - std::int64_t(sacked_before);
+        proportional_reduction(std::uint32_t(std::max<std::int64_t>(delivered, 0)));
+    }
 
     switch (state_) {
     case tcp_state::fin_wait_1:
@@ -442,6 +451,13 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     if (tcb_.rtt_seq && *tcb_.rtt_seq < ack) {
         rtt_sample(now - tcb_.rtt_start);
         tcb_.rtt_seq.reset();
+    } else if (!tcb_.srtt && tcb_.ts_ok && seg.header.options.timestamp && seg.header.options.timestamp->second != 0) {
+        // RFC 7323 §4.1: the echoed TSval times a segment even when it was sent again. Its
+        // clock ticks in milliseconds, so it serves only until the engine's clock has timed
+        // one: under heavy loss Karn's rule can leave every timed segment retransmitted,
+        // and with no sample the RTO stays at its initial 1-3 s, backed off from there.
+        const std::uint32_t elapsed_ms = ts_clock(now) - seg.header.options.timestamp->second;
+        if (elapsed_ms < 0x80000000u) rtt_sample(std::chrono::milliseconds(elapsed_ms));
     }
     tcb_.retransmits = 0;
 
@@ -533,6 +549,8 @@ void connection::enter_recovery(instant now) {
     cc_.on_congestion(tcb_, flight_size()); // ssthresh: RFC 5681 §3.2 step 2, or RFC 9438 §4.6
     tcb_.recover = tcb_.snd_max;            // (4.1) RecoveryPoint = HighData
     tcb_.in_recovery = true;
+    extras().prr = {0, 0, std::max(flight_size(), 1u)}; // RFC 6937 §3: "At the beginning of recovery"
+
     tcb_.recover_pending = true;
     tcb_.rtt_seq.reset(); // Karn
     // (4.3): "Retransmit the first data segment presumed dropped", up to the first SACKed octet.
@@ -549,6 +567,29 @@ void connection::enter_recovery(instant now) {
     } else {
         tcb_.cwnd = tcb_.ssthresh + 3 * smss; // RFC 5681 §3.2 step 3: inflate by the three
     }
+}
+
+// RFC 6937 §3, on every ACK in SACK recovery, after RFC 6675's own processing: cwnd
+// becomes pipe plus what may go now. Above ssthresh, the sending rate follows what was
+// delivered in the proportion ssthresh / RecoverFS; at or below it (after a burst of
+// losses), the Slow Start Reduction Bound lets it climb back to ssthresh no faster than
+// slow start, rather than at once.
+void connection::proportional_reduction(std::uint32_t delivered) {
+    prr_state& p = extras().prr;
+    p.delivered += delivered;
+    const std::uint32_t smss = tcb_.snd_mss;
+    const std::uint32_t pipe = scoreboard().pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, smss);
+    std::int64_t sndcnt;
+    if (pipe > tcb_.ssthresh) {
+        // "sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out"
+        const std::uint64_t due = (std::uint64_t(p.delivered) * tcb_.ssthresh + p.recover_fs - 1) / p.recover_fs;
+        sndcnt = std::int64_t(due) - p.out;
+    } else {
+        // PRR-SSRB: "limit = MAX(prr_delivered - prr_out, DeliveredData) + MSS"
+        const std::int64_t limit = std::max<std::int64_t>(std::int64_t(p.delivered) - p.out, delivered) + smss;
+        sndcnt = std::min<std::int64_t>(std::int64_t(tcb_.ssthresh) - pipe, limit);
+    }
+    tcb_.cwnd = pipe + std::uint32_t(std::max<std::int64_t>(sndcnt, 0));
 }
 
 // A loss recovery episode begins: what an undo restores, and an empty log of what it

@@ -139,6 +139,7 @@ std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant no
     if (fin) flags |= f::fin;
     if (len > 0 && offset + len == buffered) flags |= f::psh; // the last byte the app gave us
     emit(flags, seq, send_buffer_.view(offset, len), now);
+    if (tcb_.in_recovery && extras_) extras_->prr.out += len; // RFC 6937 §3: prr_out
     return len + (fin ? 1 : 0);
 }
 

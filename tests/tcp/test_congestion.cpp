@@ -366,6 +366,107 @@ TEST(Hystart, RetransmissionForgetsTheProbes) {
     EXPECT_FALSE(h.in_css()); // round 1 had no minimum to compare with
 }
 
+
+// ---- Proportional Rate Reduction (RFC 6937) ----
+
+// A connection with 20 segments of 1000 bytes in flight (IW10 grown by slow start) whose
+// first one is lost: the peer SACKs the other 19 one by one. Returns, for each of those
+// ACKs, how many segments went out, and leaves the connection in recovery.
+struct one_loss_in_twenty {
+    explicit one_loss_in_twenty(bool prr) : h(config(prr), no_delay()) {
+        h.establish("S 0:0(0) win 65535 <mss 1000,sackOK>");
+        h.send(60000);
+        h.sent.clear(); // the first 10
+        for (int i = 1; i <= 10; ++i) {
+            h.deliver(". 1:1(0) ack " + std::to_string(1 + i * 1000) + " win 65535");
+            h.sent.clear(); // two for each: slow start
+        }
+        EXPECT_EQ(h.conn.control_block().cwnd, 20000u);
+        // In flight: 10001-30001. 10001:11001 is lost.
+        for (int i = 1; i <= 19; ++i) {
+            h.deliver(". 1:1(0) ack 10001 win 65535 <sack 11001:" + std::to_string(11001 + i * 1000) + ">");
+            sent_per_ack.push_back(h.sent.size());
+            if (i > 3) // after the fast retransmit (the first two SACKs let out one each: RFC 3042)
+                for (const sent_segment& s : h.sent) new_data += s.header.seq - h.our_iss >= 30001;
+            h.sent.clear();
+        }
+    }
+    static tcp_config config(bool prr) {
+        tcp_config c;
+        c.congestion = congestion_algorithm::reno; // ssthresh = FlightSize / 2: RecoverFS / 2
+        c.prr = prr;
+        return c;
+    }
+    std::size_t first_send_after_retransmit() const {
+        for (std::size_t i = 3; i < sent_per_ack.size(); ++i)
+            if (sent_per_ack[i] > 0) return i;
+        return sent_per_ack.size();
+    }
+    harness h;
+    std::vector<std::size_t> sent_per_ack;
+    int new_data = 0;
+};
+
+// RFC 6937 §3 and its example: with ssthresh half of RecoverFS, one segment goes for every
+// two delivered, from the start of recovery, never a burst; RFC 6675 sends nothing until
+// pipe falls to cwnd, half the window later, then one for every one. Measured: PRR sends
+// 1 1 1 0 0 1 0 1 0 1 0 1 0 1 0 0 1 1 1 on the 19 ACKs, RFC 6675 1 1 1 0 0 0 0 0 0 0 0 1 1 ...
+TEST(Prr, SendsOneForEveryTwoDeliveredFromTheStart) {
+    one_loss_in_twenty prr(true);
+    EXPECT_TRUE(prr.h.conn.control_block().in_recovery);
+    EXPECT_EQ(prr.h.conn.control_block().ssthresh, 11000u); // the two limited transmits made FlightSize 22
+    EXPECT_EQ(prr.sent_per_ack[2], 1u); // the third SACK: the fast retransmit
+    for (std::size_t n : prr.sent_per_ack) EXPECT_LE(n, 1u);
+    // prr_delivered 17 segments by the end, at ssthresh / RecoverFS = 1/2: 8.5 due, one of
+    // them the fast retransmit; then pipe reaches ssthresh and the SSRB adds one an ACK.
+    EXPECT_GE(prr.new_data, 7);
+    EXPECT_LE(prr.new_data, 9);
+    // Spread: no run of three ACKs without a segment once sending began.
+    const std::size_t first = prr.first_send_after_retransmit();
+    EXPECT_LE(first, 6u);
+    for (std::size_t i = first; i + 2 < prr.sent_per_ack.size(); ++i)
+        EXPECT_GT(prr.sent_per_ack[i] + prr.sent_per_ack[i + 1] + prr.sent_per_ack[i + 2], 0u) << "ACK " << i;
+
+    one_loss_in_twenty rfc6675(false);
+    EXPECT_GT(rfc6675.first_send_after_retransmit(), first + 3);
+}
+
+// RFC 6937 §3: recovery ends with cwnd = ssthresh, as RFC 6675's.
+TEST(Prr, RecoveryEndsAtSsthresh) {
+    one_loss_in_twenty prr(true);
+    prr.h.deliver(". 1:1(0) ack 10001 win 65535 <sack 11001:30001>"); // nothing new
+    prr.h.sent.clear();
+    const std::uint32_t snd_max = prr.h.conn.control_block().snd_max.raw() - prr.h.our_iss;
+    prr.h.deliver(". 1:1(0) ack " + std::to_string(snd_max) + " win 65535");
+    EXPECT_FALSE(prr.h.conn.control_block().in_recovery);
+    EXPECT_EQ(prr.h.conn.control_block().cwnd, prr.h.conn.control_block().ssthresh);
+}
+
+// PRR-SSRB (RFC 6937 §3): after a burst of losses pipe falls below ssthresh, and the window
+// climbs back no faster than slow start would: at most DeliveredData + 1 MSS an ACK.
+TEST(Prr, BelowSsthreshGrowsBackAsSlowStart) {
+    tcp_config c = one_loss_in_twenty::config(true);
+    harness h(c, no_delay());
+    h.establish("S 0:0(0) win 65535 <mss 1000,sackOK>");
+    h.send(60000);
+    h.sent.clear();
+    for (int i = 1; i <= 10; ++i) {
+        h.deliver(". 1:1(0) ack " + std::to_string(1 + i * 1000) + " win 65535");
+        h.sent.clear();
+    }
+    // 10001-20001 lost (ten segments), then 20001-30001 SACKed in one ACK, three at first.
+    h.deliver(". 1:1(0) ack 10001 win 65535 <sack 20001:23001>");
+    h.sent.clear();
+    ASSERT_TRUE(h.conn.control_block().in_recovery);
+    h.deliver(". 1:1(0) ack 10001 win 65535 <sack 20001:30001>"); // 7000 delivered at once
+    const tcb& t = h.conn.control_block();
+    // pipe: ten lost, one retransmitted: below ssthresh (10000): SSRB, at most
+    // DeliveredData + MSS = 8000 of it now.
+    EXPECT_LE(h.sent.size(), 8u);
+    EXPECT_GE(h.sent.size(), 1u);
+    EXPECT_LE(t.cwnd, t.ssthresh);
+}
+
 // ---- a connection ----
 
 // The default is CUBIC (RFC 9438 §1: Linux, Windows and Apple's default); a connection may

@@ -216,6 +216,7 @@ tcp_config rfc5681_window() {
     tcp_config c;
     c.initial_window = 0;
     c.congestion = congestion_algorithm::reno;
+    c.prr = false; // RFC 6675's cwnd = ssthresh at once (test_congestion has PRR)
     return c;
 }
 

@@ -121,6 +121,30 @@ TEST(Retransmit, TimeoutGoesBackToSndUnaWithOneSegment) {
     EXPECT_EQ(h.conn.next_deadline(), std::nullopt);
 }
 
+// Karn's rule takes no sample from a SYN,ACK sent twice; the echo of its timestamp still
+// times it (RFC 7323 §4.1), so the connection does not begin with a 3 s RTO and no RTT.
+// Under heavy loss (test_pair's HeavyLossStillCompletes, seed 1047) every timed segment
+// could go the same way, the RTO backed off to 48 s, and TIME-WAIT ended before it.
+TEST(Retransmit, TimestampEchoGivesTheFirstSampleWhenKarnLeavesNone) {
+    connection_options options;
+    options.ts_offset = 0;
+    harness h({}, options);
+    h.listen();
+    h.deliver("S 0:0(0) win 65535 <mss 1460,TS val 1000 ecr 0>");
+    h.sent.clear();
+    h.advance(1s); // the SYN,ACK again
+    ASSERT_EQ(h.sent.size(), 1u);
+    const std::uint32_t tsval = h.sent.front().header.options.timestamp->first;
+    h.sent.clear();
+    h.advance(5ms);
+    h.deliver(". 1:1(0) ack 1 win 65535 <TS val 1001 ecr " + std::to_string(tsval) + ">");
+    h.expect_state(tcp_state::established);
+    const tcb& t = h.conn.control_block();
+    ASSERT_TRUE(t.srtt.has_value());
+    EXPECT_EQ(*t.srtt, 5ms);
+    EXPECT_EQ(t.rto, 200ms); // min_rto, not RFC 6298 §5.7's 3 s
+}
+
 TEST(Retransmit, FastRetransmitOnThirdDuplicateAck) {
     harness h(reno());
     h.establish();
