@@ -214,7 +214,7 @@ private:
     void note_emitted(std::uint8_t flags, const tx_payload& payload);
     bool send_one(instant now);
     bool send_at_snd_nxt(std::uint32_t cwnd_room, instant now);
-    bool send_in_recovery(instant now);
+    [[gnu::cold]] bool send_in_recovery(instant now); // cold: send_one stays small enough to inline
     std::uint32_t retransmit(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t congestion_room() const;
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
@@ -235,6 +235,7 @@ private:
     void arm_rto(instant now) { rtx_deadline_ = now + tcb_.rto; }
     std::uint32_t flight_size() const { return seq_distance(tcb_.snd_una, tcb_.snd_max); }
     void rtt_sample(duration r);
+    std::optional<duration> rtt_from_echo(const segment& seg, instant now) const;
     void on_rto(instant now);
     void schedule_ack(instant now);
     void enter_time_wait(instant now);

@@ -430,6 +430,17 @@ void connection::update_window(const segment& seg) {
     }
 }
 
+// RFC 7323 §4.1: the echoed TSval times a segment even when it was sent again. Its clock
+// ticks in milliseconds, so it serves only until the engine's clock has timed one: under
+// heavy loss Karn's rule can leave every timed segment retransmitted, and with no sample
+// the RTO stays at its initial 1-3 s, backed off from there.
+std::optional<duration> connection::rtt_from_echo(const segment& seg, instant now) const {
+    if (!tcb_.ts_ok || !seg.header.options.timestamp || seg.header.options.timestamp->second == 0) return std::nullopt;
+    const std::uint32_t elapsed_ms = ts_clock(now) - seg.header.options.timestamp->second;
+    if (elapsed_ms >= 0x80000000u) return std::nullopt; // an echo from the future: not ours
+    return std::chrono::milliseconds(elapsed_ms);
+}
+
 // "If SND.UNA < SEG.ACK =< SND.NXT, then set SND.UNA <- SEG.ACK" and free what it covers.
 void connection::on_ack_of_new_data(const segment& seg, instant now) {
     const seq32 ack = seg.ack();
@@ -448,17 +459,15 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     // RTT: RFC 6298 §3, one segment timed per RTT on the engine's clock (Karn: rtt_seq is
     // cleared when anything is retransmitted), with timestamps too: their clock ticks in
     // milliseconds (RFC 7323 §5.4), and an echoed TSval read a 250 us path as 0 or 1 ms.
+    // One call of rtt_sample, so that it stays inline on this path.
+    std::optional<duration> rtt;
     if (tcb_.rtt_seq && *tcb_.rtt_seq < ack) {
-        rtt_sample(now - tcb_.rtt_start);
+        rtt = now - tcb_.rtt_start;
         tcb_.rtt_seq.reset();
-    } else if (!tcb_.srtt && tcb_.ts_ok && seg.header.options.timestamp && seg.header.options.timestamp->second != 0) {
-        // RFC 7323 §4.1: the echoed TSval times a segment even when it was sent again. Its
-        // clock ticks in milliseconds, so it serves only until the engine's clock has timed
-        // one: under heavy loss Karn's rule can leave every timed segment retransmitted,
-        // and with no sample the RTO stays at its initial 1-3 s, backed off from there.
-        const std::uint32_t elapsed_ms = ts_clock(now) - seg.header.options.timestamp->second;
-        if (elapsed_ms < 0x80000000u) rtt_sample(std::chrono::milliseconds(elapsed_ms));
+    } else if (!tcb_.srtt) [[unlikely]] {
+        rtt = rtt_from_echo(seg, now);
     }
+    if (rtt) rtt_sample(*rtt);
     tcb_.retransmits = 0;
 
     // RFC 6675 §5: "If the incoming ACK is a cumulative acknowledgment, the TCP MUST reset

@@ -139,7 +139,6 @@ std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant no
     if (fin) flags |= f::fin;
     if (len > 0 && offset + len == buffered) flags |= f::psh; // the last byte the app gave us
     emit(flags, seq, send_buffer_.view(offset, len), now);
-    if (tcb_.in_recovery && extras_) extras_->prr.out += len; // RFC 6937 §3: prr_out
     return len + (fin ? 1 : 0);
 }
 
@@ -222,6 +221,7 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
         ++stats_.retransmits;
         ++stats_.fast_retransmits;
         extras().retransmitted.record(seq, seq + used);
+        extras_->prr.out += used; // RFC 6937 §3: prr_out (retransmissions are all in recovery)
     }
     return used;
 }
@@ -244,7 +244,10 @@ bool connection::send_in_recovery(instant now) {
     };
     if (hole && lost_end && hole->left < *lost_end && resend(*hole)) return true;
     // Rule (2): new data, as the receiver's window allows (C.3: snd_max moves).
-    if (tcb_.snd_nxt == tcb_.snd_max && send_at_snd_nxt(tcb_.cwnd - pipe, now)) return true;
+    if (const seq32 before = tcb_.snd_max; tcb_.snd_nxt == before && send_at_snd_nxt(tcb_.cwnd - pipe, now)) {
+        extras_->prr.out += seq_distance(before, tcb_.snd_max); // RFC 6937 §3: prr_out
+        return true;
+    }
     // Rule (3): an un-SACKed octet below the highest SACKed one, though not yet lost.
     if (hole && resend(*hole)) return true;
     // Rule (4): one rescue retransmission per recovery, of the highest un-SACKed octet,
