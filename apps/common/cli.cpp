@@ -53,6 +53,7 @@ std::optional<fault_config> faults_from(const po::variables_map& vm) {
     probability("fault-loss", p.loss);
     probability("fault-duplicate", p.duplicate);
     probability("fault-corrupt", p.corrupt);
+    probability("fault-ce", p.mark_ce);
     probability("fault-reorder", p.reorder);
     if (p.reorder > 0) {
         p.reorder_packets = 3;
@@ -154,6 +155,7 @@ void add_engine_options(po::options_description& desc) {
         ("fault-loss", po::value<double>(), "testing: drop this fraction of packets, each way (0-1)")
         ("fault-duplicate", po::value<double>(), "testing: duplicate this fraction of packets, each way")
         ("fault-corrupt", po::value<double>(), "testing: flip one bit in this fraction of packets, each way")
+        ("fault-ce", po::value<double>(), "testing: mark this fraction of ECN-capable packets CE, each way, as a router's AQM would")
         ("fault-reorder", po::value<double>(), "testing: hold this fraction of packets back behind 3 later ones")
         ("fault-delay-us", po::value<unsigned>(), "testing: delay every packet this many microseconds, each way")
         ("fault-jitter-us", po::value<unsigned>(), "testing: add a uniform random delay up to this, each way")
@@ -245,6 +247,8 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
          "segments; 0: RFC 5681's 2 to 4 by MSS; 0-64)")
         ("congestion", po::value<std::string>()->default_value("cubic"),
          "congestion control: cubic (RFC 9438, as Linux) or reno (RFC 5681)")
+        ("ecn", po::value<std::string>()->default_value("passive"),
+         "ECN (RFC 3168): off; passive, agree when the peer's SYN asks (as Linux); on, ask too")
         ("no-hystart", po::bool_switch(), "plain slow start until the first loss, without HyStart++ (RFC 9406)")
         ("no-prr", po::bool_switch(), "in SACK loss recovery, cut the window to ssthresh at once (RFC 6675) rather than "
                                        "in step with what is delivered (Proportional Rate Reduction, RFC 6937)")
@@ -311,6 +315,11 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     // of 0 sends none: refused rather than read either way. At most 2^31 - 1, which is
     // already no limit in practice.
     g.challenge_acks_total_per_second = in_range("challenge-acks", 1, 2147483647u);
+    const std::string& ecn = vm["ecn"].as<std::string>();
+    if (ecn == "off") g.ecn = tcp::ecn_mode::off;
+    else if (ecn == "passive") g.ecn = tcp::ecn_mode::passive;
+    else if (ecn == "on") g.ecn = tcp::ecn_mode::on;
+    else throw std::invalid_argument("--ecn: '" + ecn + "' is not off, passive or on");
     g.hystart = !vm["no-hystart"].as<bool>();
     g.prr = !vm["no-prr"].as<bool>();
     g.sack = !vm["no-sack"].as<bool>();
@@ -410,6 +419,7 @@ std::string summary(const runtime& rt) {
         const char* d = dir == fault_direction::rx ? "rx" : "tx";
         const std::pair<const char*, std::uint64_t> rows[] = {
             {"dropped", c.dropped},     {"duplicated", c.duplicated}, {"corrupted", c.corrupted},
+            {"ce_marked", c.ce_marked},
             {"delayed", c.delayed},     {"reordered", c.reordered},   {"copy_failed", c.copy_failed}};
         for (auto [name, value] : rows)
             if (value != 0) out << "  fault_" << d << "_" << name << " " << value << "\n";

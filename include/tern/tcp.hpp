@@ -89,6 +89,13 @@ enum class congestion_algorithm : std::uint8_t {
     cubic, // RFC 9438: a cubic function of the time since the last loss, 0.7 of it kept on loss
 };
 
+// Explicit Congestion Notification (RFC 3168), as Linux's tcp_ecn.
+enum class ecn_mode : std::uint8_t {
+    off,     // never: a peer's ECN-setup SYN gets a SYN,ACK without ECE
+    passive, // when the peer asks (its SYN carries ECE and CWR); ours do not ask
+    on,      // our SYNs ask too
+};
+
 // Engine-wide knobs. Defaults follow Linux where the RFCs leave a choice.
 struct tcp_config {
     duration msl = std::chrono::seconds(30);             // TIME_WAIT lasts 2·MSL (RFC 9293 §3.4.2)
@@ -127,6 +134,7 @@ struct tcp_config {
     // comes down to ssthresh in step with what the peer reports delivered, rather than
     // (RFC 6675) all at once, which stops sending for half a round trip and then bursts.
     bool prr = true;
+    ecn_mode ecn = ecn_mode::passive;
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.
@@ -236,6 +244,7 @@ struct endpoint_stats {
     counter challenge_acks_limited; // challenge ACKs not sent: the endpoint's budget for the second was spent
     counter icmp_unreachable_used;    // ICMP destination unreachable that ended an open or lowered the MSS
     counter icmp_unreachable_ignored; // the others: no such connection, a segment not in flight (RFC 5927), a soft error
+    counter ecn_ce_in;                // segments of ECN connections that came marked CE (RFC 3168 §6.1.3)
 };
 
 // Received data kept beyond on_data. Data delivered straight from a packet is kept

@@ -27,6 +27,7 @@ status<std::string> validate_profile(const fault_profile& p, const char* dir) {
     if (!is_probability(p.loss)) return bad("loss: probability must be in [0, 1]");
     if (!is_probability(p.duplicate)) return bad("duplicate: probability must be in [0, 1]");
     if (!is_probability(p.corrupt)) return bad("corrupt: probability must be in [0, 1]");
+    if (!is_probability(p.mark_ce)) return bad("mark_ce: probability must be in [0, 1]");
     if (!is_probability(p.reorder)) return bad("reorder: probability must be in [0, 1]");
     if (p.delay < duration::zero()) return bad("delay: must not be negative");
     if (p.jitter < duration::zero()) return bad("jitter: must not be negative");
@@ -167,6 +168,7 @@ void fault_device::intake(lane& l, rte_mbuf* m, instant now) {
 void fault_device::schedule(lane& l, rte_mbuf* m, instant now) {
     const fault_profile& p = l.profile;
     if (chance(l, p.corrupt)) m = corrupt(l, m);
+    if (chance(l, p.mark_ce)) m = mark_ce(l, m);
     duration d = p.delay;
     if (p.jitter > duration::zero()) d += duration(std::int64_t(below(l, std::uint64_t(p.jitter.count()) + 1)));
     if (d > duration::zero()) ++l.counters.delayed;
@@ -189,24 +191,55 @@ void fault_device::schedule(lane& l, rte_mbuf* m, instant now) {
     std::push_heap(l.timed.begin(), l.timed.end(), later{});
 }
 
+// m itself when no one else sees its data, else a private copy (m freed); nullptr when the
+// copy pool is empty (m kept, counted).
+rte_mbuf* fault_device::own_copy(lane& l, rte_mbuf* m) const {
+    if (writable(m)) return m;
+    rte_mbuf* own = copy(m);
+    if (!own) {
+        ++l.counters.copy_failed;
+        return nullptr;
+    }
+    rte_pktmbuf_free(m);
+    return own;
+}
+
 rte_mbuf* fault_device::corrupt(lane& l, rte_mbuf* m) {
     // Past the Ethernet header, so that the IPv4 or TCP checksum catches the flip rather
     // than the frame silently going to another MAC address.
     if (m->pkt_len <= RTE_ETHER_HDR_LEN) return m;
-    if (!writable(m)) {
-        rte_mbuf* own = copy(m);
-        if (!own) {
-            ++l.counters.copy_failed;
-            return m;
-        }
-        rte_pktmbuf_free(m);
-        m = own;
-    }
+    rte_mbuf* own = own_copy(l, m);
+    if (!own) return m;
+    m = own;
     const std::uint64_t bits = std::uint64_t(m->pkt_len - RTE_ETHER_HDR_LEN) * 8;
     const std::uint64_t at = below(l, bits);
     flip_bit(m, std::uint32_t(RTE_ETHER_HDR_LEN + at / 8), unsigned(at % 8));
     ++l.counters.corrupted;
     return m;
+}
+
+rte_mbuf* fault_device::mark_ce(lane& l, rte_mbuf* m) {
+    constexpr std::uint32_t tos_at = RTE_ETHER_HDR_LEN + 1, checksum_at = RTE_ETHER_HDR_LEN + 10;
+    if (m->data_len < RTE_ETHER_HDR_LEN + 20) return m; // the IPv4 header in the first segment only
+    const auto* eth = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    if (eth[12] != 0x08 || eth[13] != 0x00 || (eth[RTE_ETHER_HDR_LEN] >> 4) != 4) return m;
+    const std::uint8_t tos = eth[tos_at];
+    if ((tos & 0x03) == 0 || (tos & 0x03) == 0x03) return m; // not ECN-capable, or marked already
+    rte_mbuf* own = own_copy(l, m);
+    if (!own) return m;
+    auto* ip = rte_pktmbuf_mtod(own, std::uint8_t*) + RTE_ETHER_HDR_LEN;
+    // RFC 1624 equation 3: HC' = ~(~HC + ~m + m'), over the 16-bit word (version/IHL, TOS).
+    const std::uint16_t old_word = std::uint16_t(ip[0] << 8 | tos);
+    const std::uint16_t new_word = std::uint16_t(old_word | 0x03);
+    std::uint32_t sum = std::uint16_t(~(ip[10] << 8 | ip[11])) + std::uint32_t(std::uint16_t(~old_word)) + new_word;
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    const auto checksum = std::uint16_t(~sum);
+    ip[1] = std::uint8_t(tos | 0x03);
+    ip[checksum_at - RTE_ETHER_HDR_LEN] = std::uint8_t(checksum >> 8);
+    ip[checksum_at - RTE_ETHER_HDR_LEN + 1] = std::uint8_t(checksum);
+    ++l.counters.ce_marked;
+    return own;
 }
 
 // Moves m to the ready queue; packets held back "by N later packets" follow once enough

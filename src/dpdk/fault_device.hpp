@@ -37,6 +37,9 @@ struct fault_profile {
     double loss = 0.0;       // the packet is freed and counted as dropped
     double duplicate = 0.0;  // a full copy (own data) follows the packet
     double corrupt = 0.0;    // one bit flipped past the Ethernet header (checksums catch it)
+    // An ECN-capable IPv4 packet (ECT(0) or ECT(1)) is marked CE, as a router's active
+    // queue management would (RFC 3168 §5), with its header checksum mended (RFC 1624).
+    double mark_ce = 0.0;
     duration delay{0};       // fixed delay of every packet
     duration jitter{0};      // plus uniform [0, jitter]: unequal delays reorder on their own
     // Explicit reordering: with this probability a packet is held back. With
@@ -71,6 +74,7 @@ struct fault_counters {
     std::uint64_t dropped = 0;     // lost by the loss fault
     std::uint64_t duplicated = 0;  // extra copies made
     std::uint64_t corrupted = 0;   // packets with one bit flipped
+    std::uint64_t ce_marked = 0;   // ECN-capable packets marked CE
     std::uint64_t delayed = 0;     // packets given a non-zero delay + jitter
     std::uint64_t reordered = 0;   // packets held back by the reorder fault
     std::uint64_t copy_failed = 0; // copy pool empty: duplicate not made, or corruption skipped
@@ -134,6 +138,8 @@ private:
     void schedule(lane& l, rte_mbuf* m, instant now);
     void emit(lane& l, rte_mbuf* m);
     rte_mbuf* corrupt(lane& l, rte_mbuf* m);
+    rte_mbuf* mark_ce(lane& l, rte_mbuf* m);
+    rte_mbuf* own_copy(lane& l, rte_mbuf* m) const;
     rte_mbuf* copy(rte_mbuf* m) const;
 
     static bool chance(lane& l, double p);

@@ -399,7 +399,8 @@ void connection::reply_rst(const segment& seg) {
     const auto r = reply_to_closed(seg);
     if (!r) return;
     ++stats_.segments_out;
-    sink_.emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *r, {});
+    sink_.emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *r, {},
+               wire::ecn_codepoint::not_ect);
 }
 
 } // namespace tern::tcp

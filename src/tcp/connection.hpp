@@ -171,6 +171,8 @@ private:
     void on_sack(instant now);
     void enter_recovery(instant now);
     void proportional_reduction(std::uint32_t delivered);
+    void on_ecn_echo();
+    void note_ecn(const segment& seg);
     void on_partial_ack(std::uint32_t acked, instant now);
     void begin_episode(bool by_timeout);
     void on_dsack(seq_range d);
@@ -210,7 +212,8 @@ private:
     void resend_syn_ack(const segment& seg, instant now);
     void send_ack(instant now);
     void reply_rst(const segment& seg);
-    void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now);
+    void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now,
+              wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect);
     void note_emitted(std::uint8_t flags, const tx_payload& payload);
     bool send_one(instant now);
     bool send_at_snd_nxt(std::uint32_t cwnd_room, instant now);

@@ -334,10 +334,9 @@ void endpoint_core::prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_po
     if (time_wait_.size()) time_wait_.prefetch(h);
 }
 
-std::optional<std::span<const std::uint16_t>> endpoint_core::home_ports(ipv4_addr local, ipv4_addr remote_ip,
-                                                                      std::uint16_t remote_port) {
+std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
+                                                                              std::uint16_t remote_port) {
     const steering* st = engine_.flow_steering();
-    if (st == nullptr) return std::span<const std::uint16_t>{};
     const port_triple key{local.value, remote_ip.value, remote_port};
     auto it = home_ports_.find(key);
     if (it == home_ports_.end()) {
@@ -448,7 +447,8 @@ void endpoint_core::look_ahead_window(std::span<rte_mbuf* const> burst) {
 void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
     ++depth_;
     ++stats_.segments_in;
-    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m};
+    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m, ip.ecn()};
+    if (seg.ecn == wire::ecn_codepoint::ce) ++stats_.ecn_ce_in;
     const flow_key key{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()};
     if (stream_state* s = table_.find(key)) {
         if (completes_into_full_backlog(*s, seg)) {
@@ -482,7 +482,8 @@ void endpoint_core::reply_no_connection(const segment& seg) {
     ++stats_.no_connection;
     if (auto rst = reply_to_closed(seg)) {
         ++stats_.rst_sent;
-        emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *rst, {});
+        emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *rst, {},
+             wire::ecn_codepoint::not_ect);
     }
 }
 
@@ -536,7 +537,9 @@ void endpoint_core::send_cookie(const segment& syn, const listener& l) {
     const instant now = engine_.now();
     const flow f{{syn.dst_addr, syn.header.dst_port}, {syn.src_addr, syn.header.src_port}};
     const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(536), now);
-    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, with_ts_offset(l.options.connection, f)), {});
+    // Not ECN-capable (no ECE): the cookie has no room to remember it (RFC 3168 §6.1.1).
+    emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, with_ts_offset(l.options.connection, f)), {},
+         wire::ecn_codepoint::not_ect);
     ++stats_.syn_cookies_sent;
     l.backlog->cookie_sent = now;
 }
@@ -640,7 +643,7 @@ void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
             break;
         }
         [[fallthrough]];
-    case action::ack: emit(f, time_wait_ack(r, now), {}); break;
+    case action::ack: emit(f, time_wait_ack(r, now), {}, wire::ecn_codepoint::not_ect); break;
     case action::close:
         time_wait_.erase(r);
         ++erasures_;
@@ -860,6 +863,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"challenge_acks_limited", stats_.challenge_acks_limited},
         {"icmp_unreachable_used", stats_.icmp_unreachable_used},
         {"icmp_unreachable_ignored", stats_.icmp_unreachable_ignored},
+        {"ecn_ce_in", stats_.ecn_ce_in},
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;
@@ -968,16 +972,17 @@ rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uin
 // share those buffers (zero-copy). The Ethernet and IPv4 headers are the engine's
 // prebuilt prefix for the address pair; without one (no route, or ARP to do) the packet
 // starts at IPv4 and send_ipv4 decides.
-void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
-    emit_segment(f, header, payload);
+void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+    emit_segment(f, header, payload, ecn);
 }
 
-void endpoint_core::emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) {
-    emit_segment(f, header, payload);
+void endpoint_core::emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload,
+                         wire::ecn_codepoint ecn) {
+    emit_segment(f, header, payload, ecn);
 }
 
 template <class Header>
-void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload payload) {
+void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload payload, wire::ecn_codepoint ecn) {
     const port_offloads& offloads = engine_.offloads();
     bool chain = false;
     if (offloads.multi_segment_tx)
@@ -999,10 +1004,10 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
         return;
     }
     if (prefix) {
-        prefix->emit(out, std::uint16_t(tcp_len), ip_id_++, !offloads.tx_ipv4_checksum);
+        prefix->emit(out, std::uint16_t(tcp_len), ip_id_++, !offloads.tx_ipv4_checksum, ecn);
     } else {
         wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
-                           true, 0};
+                           true, std::uint8_t(ecn)};
         ip.emit(out, !offloads.tx_ipv4_checksum);
     }
     std::uint8_t* segment = out + ip_at + wire::ipv4_repr::header_length;

@@ -157,10 +157,10 @@ private:
     };
 
     void look_ahead_window(std::span<rte_mbuf* const> burst);
-    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
-    void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) override;
+    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
+    void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
     template <class Header> // wire::tcp_repr or wire::tcp_plain_repr
-    void emit_segment(const flow& f, const Header& header, tx_payload payload);
+    void emit_segment(const flow& f, const Header& header, tx_payload payload, wire::ecn_codepoint ecn);
     void release(void* owner) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);
@@ -182,8 +182,14 @@ private:
     // The ephemeral ports an active open of this engine may take towards (remote_ip,
     // remote_port) from `local`: with several engines, those whose reply comes home
     // (engine::flow_steering); else all (an empty span means all). nullopt: none at all.
+    // Inline for the one-engine case, which every connect() of tern-load asks twice.
     std::optional<std::span<const std::uint16_t>> home_ports(ipv4_addr local, ipv4_addr remote_ip,
-                                                             std::uint16_t remote_port);
+                                                             std::uint16_t remote_port) {
+        if (engine_.flow_steering() == nullptr) return std::span<const std::uint16_t>{};
+        return steered_home_ports(local, remote_ip, remote_port);
+    }
+    std::optional<std::span<const std::uint16_t>> steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
+                                                                     std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
     // TIME-WAIT kept as a record (time_wait.hpp) once the connection has nothing to send.
     void keep_time_wait(stream_state& s);

@@ -58,6 +58,8 @@ void connection::on_listen(const segment& seg, instant now) {
     tcb_.irs = seg.seq();
     tcb_.rcv_nxt = seg.seq() + 1;
     negotiate_options(seg.header.options, now);
+    // RFC 3168 §6.1.1: an ECN-setup SYN has ECE and CWR; we answer with ECE alone.
+    tcb_.ecn_ok = config_.ecn != ecn_mode::off && seg.has(f::ece) && seg.has(f::cwr);
     hold_syn_text(seg.payload);
     tcb_.snd_wnd = seg.header.window; // RFC 7323 §2.2: the window of a SYN is never scaled
     tcb_.max_snd_wnd = tcb_.snd_wnd;
@@ -92,6 +94,9 @@ void connection::on_syn_sent(const segment& seg, instant now) {
     tcb_.max_snd_wnd = tcb_.snd_wnd;
     tcb_.snd_wl1 = seg.seq();
     tcb_.snd_wl2 = seg.ack();
+    // RFC 3168 §6.1.1: an ECN-setup SYN,ACK has ECE and not CWR (one with both is a
+    // peer that echoes every flag: not ECN).
+    tcb_.ecn_ok = has_ack && config_.ecn == ecn_mode::on && seg.has(f::ece) && !seg.has(f::cwr);
     if (!has_ack) {
         // Simultaneous open (Figure 8): "enter SYN-RECEIVED, form a SYN,ACK segment ...
         // any other controls or text should be queued for processing after the
@@ -387,6 +392,7 @@ bool connection::check_ack(const segment& seg, instant now) {
     // After the ACK itself, so that an undo follows the deflation at the end of recovery.
     if (with_sacks)
         if (const auto d = sack_scoreboard::dsack_block(ack, sacks)) on_dsack(*d);
+    if (tcb_.ecn_ok && seg.has(f::ece)) on_ecn_echo();
     if (tcb_.in_recovery && tcb_.sack_ok && config_.prr) {
         // RFC 6937 §3: DeliveredData = change_in(snd.una) + change_in(SACKd); SACKed bytes
         // the cumulative ACK now covers count once.
@@ -578,6 +584,21 @@ void connection::enter_recovery(instant now) {
     }
 }
 
+// RFC 3168 §6.1.2: an ECN echo is a congestion signal as a loss is, answered as the
+// congestion control answers one (RFC 9438 Figure 5: cwnd at least 1 MSS on ECE), but
+// at most once a window and not on top of a loss recovery's own reduction; the next new
+// data carries CWR. Nothing is retransmitted: nothing was lost.
+void connection::on_ecn_echo() {
+    if (tcb_.ecn_reduced && tcb_.ecn_recover <= tcb_.snd_una) tcb_.ecn_reduced = false;
+    if (tcb_.ecn_reduced || tcb_.in_recovery) return;
+    cc_.on_congestion(tcb_, flight_size());
+    tcb_.cwnd = std::max<std::uint32_t>(tcb_.ssthresh, tcb_.snd_mss);
+    tcb_.ecn_reduced = true;
+    tcb_.ecn_recover = tcb_.snd_max;
+    tcb_.cwr_due = true;
+    ++stats_.ecn_reductions;
+}
+
 // RFC 6937 §3, on every ACK in SACK recovery, after RFC 6675's own processing: cwnd
 // becomes pipe plus what may go now. Above ssthresh, the sending rate follows what was
 // delivered in the proportion ssthresh / RecoverFS; at or below it (after a burst of
@@ -637,8 +658,20 @@ void connection::on_dsack(seq_range d) {
 }
 
 // §3.10.7.4 seventh: process the segment text (ESTABLISHED, FIN-WAIT-1, FIN-WAIT-2).
+// RFC 3168 §6.1.3: a CE mark is echoed with ECE on every ACK until a segment with CWR
+// says the sender reduced; a CE on that very segment starts the echo again. The first
+// echo goes at once (as Linux's quick ACK): the sender should hear of it within a round trip.
+void connection::note_ecn(const segment& seg) {
+    if (seg.has(f::cwr)) tcb_.ece_due = false;
+    if (seg.ecn == wire::ecn_codepoint::ce && !tcb_.ece_due) {
+        tcb_.ece_due = true;
+        tcb_.ack_now = true;
+    }
+}
+
 void connection::process_text(const segment& seg, instant now) {
     if (seg.payload.empty()) return;
+    if (tcb_.ecn_ok) note_ecn(seg);
     switch (state_) {
     case tcp_state::established:
     case tcp_state::fin_wait_1:

@@ -27,14 +27,15 @@ std::uint16_t connection::advertised_window(bool syn) const {
 bool connection::fin_sent() const { return tcb_.fin_queued && tcb_.snd_max == data_end() + 1; }
 bool connection::fin_acked() const { return fin_sent() && tcb_.snd_una == tcb_.snd_max; }
 
-void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now) {
+void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now, wire::ecn_codepoint ecn) {
+    if (tcb_.ece_due && (flags & f::ack) && !(flags & (f::syn | f::rst))) flags |= f::ece; // RFC 3168 §6.1.3
     if ((flags & f::ack) && !(flags & (f::syn | f::rst)) && !sack_blocks_due()) {
         // No SACK blocks to send: a plain header, the common case.
         const bool ts = tcb_.ts_ok;
         const wire::tcp_plain_repr r{flow_.local.port, flow_.remote.port, seq.raw(), tcb_.rcv_nxt.raw(), flags,
                                      advertised_window(false), ts, ts ? ts_clock(now) : 0, ts ? tcb_.ts_recent : 0};
         note_emitted(flags, payload);
-        sink_.emit(flow_, r, payload);
+        sink_.emit(flow_, r, payload, ecn);
         return;
     }
     wire::tcp_repr r;
@@ -65,7 +66,7 @@ void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant
         }
     }
     note_emitted(flags, payload);
-    sink_.emit(flow_, r, payload);
+    sink_.emit(flow_, r, payload, ecn);
 }
 
 // What sending a segment changes here, before it goes.
@@ -83,7 +84,10 @@ void connection::note_emitted(std::uint8_t flags, const tx_payload& payload) {
 
 // Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first or again.
 void connection::send_syn(instant now) {
-    const std::uint8_t flags = state_ == tcp_state::syn_received ? (f::syn | f::ack) : f::syn;
+    std::uint8_t flags = state_ == tcp_state::syn_received ? (f::syn | f::ack) : f::syn;
+    // RFC 3168 §6.1.1: our SYN asks with ECE and CWR; our SYN,ACK agrees with ECE.
+    if (state_ == tcp_state::syn_sent && config_.ecn == ecn_mode::on) flags |= f::ece | f::cwr;
+    if (state_ == tcp_state::syn_received && tcb_.ecn_ok) flags |= f::ece;
     emit(flags, tcb_.iss, {}, now);
     tcb_.snd_nxt = tcb_.iss + 1;
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
@@ -138,7 +142,17 @@ std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant no
     std::uint8_t flags = f::ack;
     if (fin) flags |= f::fin;
     if (len > 0 && offset + len == buffered) flags |= f::psh; // the last byte the app gave us
-    emit(flags, seq, send_buffer_.view(offset, len), now);
+    // RFC 3168 §6.1.2: new data of an ECN connection is ECT(0), and the first after a
+    // reduction carries CWR; §6.1.5: never a retransmission.
+    auto ecn = wire::ecn_codepoint::not_ect;
+    if (tcb_.ecn_ok && len > 0 && seq >= tcb_.snd_max) [[unlikely]] {
+        ecn = wire::ecn_codepoint::ect0;
+        if (tcb_.cwr_due) {
+            flags |= f::cwr;
+            tcb_.cwr_due = false;
+        }
+    }
+    emit(flags, seq, send_buffer_.view(offset, len), now, ecn);
     return len + (fin ? 1 : 0);
 }
 

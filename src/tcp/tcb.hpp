@@ -62,6 +62,13 @@ struct tcb {
     seq32 prior_fack;                 // highest SACKed octet at its fast retransmit: how far the segment was overtaken
     bool prior_by_timeout = false;    // the episode began with an RTO (not reordering, but a delay)
 
+    // --- ECN (RFC 3168) ---
+    bool ecn_ok = false;       // both agreed on the SYNs (§6.1.1): our new data goes ECT(0)
+    bool ece_due = false;      // a CE mark came: ECE on our ACKs until the peer's CWR (§6.1.3)
+    bool cwr_due = false;      // we reduced for an ECE: CWR on our next new data (§6.1.2)
+    bool ecn_reduced = false;  // that reduction's window is still in flight: no other one for ECE
+    seq32 ecn_recover;         // snd_max at that reduction
+
     // --- what we still owe the peer ---
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data
     bool ack_now = false;          // an ACK must go out with the next output

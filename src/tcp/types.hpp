@@ -15,6 +15,7 @@
 #include "tern/addr.hpp"
 #include "tern/tcp.hpp"
 #include "tern/time.hpp"
+#include "wire/ipv4.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::tcp {
@@ -64,6 +65,7 @@ struct segment {
     wire::tcp_repr header;
     std::span<const std::uint8_t> payload;
     void* packet = nullptr;
+    wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect; // the IPv4 header's ECN field (RFC 3168 §5)
 
     seq32 seq() const { return seq32(header.seq); }
     seq32 ack() const { return seq32(header.ack); }
@@ -100,11 +102,12 @@ struct tx_payload {
 // Where a connection writes what it sends. The engine's sink builds an mbuf (or a chain
 // that points into the send buffer) and queues it for TX; a test sink records it.
 struct segment_sink {
-    virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) = 0;
+    // `ecn`: the IPv4 header's ECN field, ECT(0) on new data of an ECN connection (RFC 3168 §6.1.2).
+    virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) = 0;
     // The same for a segment whose header is a plain one (wire::tcp_plain_repr): most
     // segments. A sink may write it faster; by default it is emitted as its tcp_repr.
-    virtual void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload) {
-        emit(f, header.full(), payload);
+    virtual void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+        emit(f, header.full(), payload, ecn);
     }
     // A buffer handed over by a zero-copy send is acknowledged and no longer needed.
     virtual void release(void* /*owner*/) {}
@@ -165,6 +168,7 @@ struct connection_stats {
     std::uint32_t rto_retransmits = 0;  // of those, data sent again after a timeout (RFC 6298 §5.4, go-back-N)
     std::uint32_t recoveries = 0;       // fast recovery episodes entered
     std::uint32_t undos = 0;            // episodes undone: every retransmission D-SACKed (RFC 3708, RFC 4015)
+    std::uint32_t ecn_reductions = 0;   // windows reduced for an ECN echo (RFC 3168 §6.1.2)
 };
 
 } // namespace tern::tcp

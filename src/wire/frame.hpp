@@ -101,16 +101,22 @@ struct ipv4_frame_prefix {
     }
 
     // Writes `length` bytes at `out`: the headers of a datagram carrying `payload_length`
-    // bytes with identification `id`. With compute_checksum false the checksum field is
-    // left 0, as the NIC's IPv4 checksum offload expects.
-    void emit(std::uint8_t* out, std::uint16_t payload_length, std::uint16_t id, bool compute_checksum) const {
+    // bytes with identification `id` and ECN field `ecn` (the prefix's own is not-ECT).
+    // With compute_checksum false the checksum field is left 0, as the NIC's IPv4 checksum
+    // offload expects.
+    void emit(std::uint8_t* out, std::uint16_t payload_length, std::uint16_t id, bool compute_checksum,
+              ecn_codepoint ecn = ecn_codepoint::not_ect) const {
         std::memcpy(out, bytes_.data(), length);
         std::uint8_t* header = out + ethernet_header_len;
         const auto total = std::uint16_t(ipv4_min_header_length + payload_length);
         store_be16(header + ipv4_field::total_length, total);
         store_be16(header + ipv4_field::id, id);
+        // The TOS byte is the low half of the header's first 16-bit word: the ECN bits add
+        // to the checksum as they are.
+        header[ipv4_field::tos] |= std::uint8_t(ecn);
         if (compute_checksum)
-            store_be16(header + ipv4_field::checksum, checksum_fold(checksum_add_sums(sum_, std::uint32_t(total) + id)));
+            store_be16(header + ipv4_field::checksum,
+                       checksum_fold(checksum_add_sums(sum_, std::uint32_t(total) + id + std::uint8_t(ecn))));
     }
 
 private:

@@ -37,6 +37,14 @@ inline constexpr std::uint16_t ipv4_flag_mf = 0x2000;
 inline constexpr std::uint16_t ipv4_fragment_offset_mask = 0x1fff;
 static_assert(ipv4_field::dst + 4 == ipv4_min_header_length);
 
+// The ECN field, the low two bits of the TOS byte (RFC 3168 §5).
+enum class ecn_codepoint : std::uint8_t {
+    not_ect = 0,
+    ect1 = 1,
+    ect0 = 2,
+    ce = 3, // congestion experienced
+};
+
 class ipv4_view {
 public:
     // Checks, in order: length (ipv4_truncated), version (ipv4_bad_version), IHL
@@ -50,7 +58,7 @@ public:
     std::uint8_t version() const { return data_[ipv4_field::version_ihl] >> 4; }
     std::size_t header_length() const { return std::size_t(data_[ipv4_field::version_ihl] & 0x0f) * 4; }
     std::uint8_t tos() const { return data_[ipv4_field::tos]; }
-    std::uint8_t ecn() const { return data_[ipv4_field::tos] & 0x03; }
+    ecn_codepoint ecn() const { return ecn_codepoint(data_[ipv4_field::tos] & 0x03); }
     std::uint16_t total_length() const { return load_be16(at(ipv4_field::total_length)); }
     std::uint16_t id() const { return load_be16(at(ipv4_field::id)); }
     std::uint16_t flags() const { return load_be16(at(ipv4_field::flags_fragment)) & 0xe000; }

@@ -26,15 +26,16 @@ struct frame_ends {
     ipv4_addr dst;
 };
 
-// The bytes of a frame holding `tcp` and `payload`.
+// The bytes of a frame holding `tcp` and `payload`, with `ecn` in the IPv4 header.
 inline std::vector<std::uint8_t> tcp_frame_bytes(const frame_ends& ends, const wire::tcp_repr& tcp,
-                                                 std::span<const std::uint8_t> payload = {}) {
+                                                 std::span<const std::uint8_t> payload = {},
+                                                 wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect) {
     constexpr std::size_t ip_at = wire::ethernet_repr::length;
     constexpr std::size_t tcp_at = ip_at + wire::ipv4_repr::header_length;
     const std::size_t tcp_len = tcp.header_length() + payload.size();
     std::vector<std::uint8_t> buf(tcp_at + tcp_len);
     wire::ethernet_repr{ends.eth_dst, ends.eth_src, wire::ether_type::ipv4}.emit(buf.data());
-    wire::ipv4_repr{ends.src, ends.dst, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, 0}.emit(
+    wire::ipv4_repr{ends.src, ends.dst, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len), true, std::uint8_t(ecn)}.emit(
         buf.data() + ip_at);
     std::uint8_t* body = buf.data() + tcp_at + tcp.header_length();
     if (!payload.empty()) std::memcpy(body, payload.data(), payload.size());
@@ -44,8 +45,9 @@ inline std::vector<std::uint8_t> tcp_frame_bytes(const frame_ends& ends, const w
 
 // The same frame in an mbuf of `pool`; null when the pool is empty.
 inline rte_mbuf* tcp_frame_mbuf(rte_mempool* pool, const frame_ends& ends, const wire::tcp_repr& tcp,
-                                std::span<const std::uint8_t> payload = {}) {
-    const std::vector<std::uint8_t> bytes = tcp_frame_bytes(ends, tcp, payload);
+                                std::span<const std::uint8_t> payload = {},
+                                wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect) {
+    const std::vector<std::uint8_t> bytes = tcp_frame_bytes(ends, tcp, payload, ecn);
     rte_mbuf* m = rte_pktmbuf_alloc(pool);
     if (m) std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
     return m;

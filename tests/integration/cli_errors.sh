@@ -43,6 +43,7 @@ expect "more engines than lcores names --engines and says which -l to pass" 2 \
     "--engines: 2 engines need 2 lcores; the EAL has 1 \(pass e.g. -l 0-1\)" -- --vdev=net_null0 -- --ip 198.18.0.2/24 --engines 2
 expect "an initial window out of range is refused" 2 "--initial-window: 65 is outside 0-64" -- -- --ip 198.18.0.2/24 --initial-window 65
 expect "an unknown congestion control is refused" 2 "--congestion: 'vegas' is neither cubic nor reno" -- -- --ip 198.18.0.2/24 --congestion vegas
+expect "an unknown ECN mode is refused" 2 "--ecn: 'yes' is not off, passive or on" -- -- --ip 198.18.0.2/24 --ecn yes
 expect "a queue count out of range is refused" 2 "--queues: 200 is outside 0-128" -- -- --ip 198.18.0.2/24 --queues 200
 EAL_FIXED=(--no-huge -m 256 --no-pci --no-telemetry -l 0-1)
 expect "fewer queue pairs than engines names --queues" 2 \

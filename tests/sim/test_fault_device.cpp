@@ -9,6 +9,9 @@
 #include <map>
 
 #include "sim_test.hpp"
+#include "tcp_frames.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ipv4.hpp"
 
 namespace tern::test {
 namespace {
@@ -360,6 +363,39 @@ TEST_F(faults, corruption_flips_exactly_one_bit_past_the_ethernet_header) {
     EXPECT_EQ(id, 200u);
     EXPECT_GT(in_second, 0);
     EXPECT_LT(in_second, 200);
+}
+
+// mark_ce: an ECN-capable IPv4 packet comes out CE with a header checksum that still
+// checks (RFC 1624's update); one that is not ECN-capable, or not IPv4, is left alone.
+TEST_F(faults, ce_marks_only_ecn_capable_ipv4_and_mends_the_checksum) {
+    const frame_ends ends{mac_addr{{2, 0, 0, 0, 0, 1}}, mac_addr{{2, 0, 0, 0, 0, 2}}, ipv4_addr::from_octets(198, 18, 0, 2),
+                          ipv4_addr::from_octets(198, 18, 0, 1)};
+    wire::tcp_repr tcp;
+    tcp.src_port = 40000;
+    tcp.dst_port = 80;
+    tcp.flags = wire::tcp_flags::ack;
+    const std::uint8_t data[100] = {};
+    script_device inner;
+    fault_profile p;
+    p.mark_ce = 1.0;
+    fault_device fd(inner, clock_, config_for(fault_direction::rx, p));
+    for (auto ecn : {wire::ecn_codepoint::ect0, wire::ecn_codepoint::ect1, wire::ecn_codepoint::not_ect})
+        inner.inbox.push_back(tcp_frame_mbuf(pool_.get(), ends, tcp, data, ecn));
+    inner.inbox.push_back(packet(7, 80)); // not IPv4
+    const auto not_ipv4 = bytes_of(inner.inbox.back());
+    std::vector<std::vector<std::uint8_t>> out;
+    receive(fd, [&](rte_mbuf* m) {
+        out.push_back(bytes_of(m));
+        rte_pktmbuf_free(m);
+    });
+    ASSERT_EQ(out.size(), 4u);
+    for (int i = 0; i < 3; ++i) {
+        auto ip = wire::ipv4_view::parse(std::span(out[i]).subspan(14));
+        ASSERT_TRUE(ip) << "packet " << i << ": the header checksum no longer checks";
+        EXPECT_EQ(ip->ecn(), i < 2 ? wire::ecn_codepoint::ce : wire::ecn_codepoint::not_ect) << "packet " << i;
+    }
+    EXPECT_EQ(out[3], not_ipv4);
+    EXPECT_EQ(fd.counters(fault_direction::rx).ce_marked, 2u);
 }
 
 TEST_F(faults, corruption_never_writes_through_a_shared_buffer) {

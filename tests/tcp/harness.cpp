@@ -57,7 +57,14 @@ void harness::deliver(std::string_view notation, std::span<const std::uint8_t> p
     seg.header.src_port = remote.port;
     seg.header.dst_port = local.port;
     seg.payload = payload;
+    seg.ecn = delivered_ecn;
     conn.on_segment(seg, now);
+}
+
+void harness::deliver_marked(std::string_view notation, wire::ecn_codepoint ecn, std::source_location at) {
+    delivered_ecn = ecn;
+    deliver(notation, at);
+    delivered_ecn = wire::ecn_codepoint::not_ect;
 }
 
 void harness::expect_tx(std::string_view notation, std::source_location at) {
@@ -127,8 +134,8 @@ void harness::expect_events(std::vector<std::string> expected, std::source_locat
     events.clear();
 }
 
-void harness::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
-    sent_segment s{f, header, {}, now};
+void harness::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+    sent_segment s{f, header, {}, now, ecn};
     s.payload.resize(payload.size());
     payload.copy_to(s.payload.data());
     sent.push_back(std::move(s));

@@ -31,6 +31,7 @@ struct sent_segment {
     wire::tcp_repr header;
     std::vector<std::uint8_t> payload;
     instant when;
+    wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect; // the IPv4 header's ECN field
 };
 
 class harness final : public segment_sink, public connection_events {
@@ -55,6 +56,9 @@ public:
     // ---- the peer ----
     // The payload is pattern bytes for the segment's relative range unless given.
     void deliver(std::string_view notation, std::source_location at = std::source_location::current());
+    // The same, with the IPv4 ECN field `ecn` (a router's CE mark, RFC 3168).
+    void deliver_marked(std::string_view notation, wire::ecn_codepoint ecn,
+                        std::source_location at = std::source_location::current());
     void deliver(std::string_view notation, std::span<const std::uint8_t> payload,
                  std::source_location at = std::source_location::current());
     // The oldest segment not yet checked must match: flags exactly, seq and length exactly,
@@ -82,12 +86,13 @@ public:
     std::uint32_t our_iss;
     std::uint32_t peer_isn;
     std::deque<sent_segment> sent;       // not yet checked by expect_tx
+    wire::ecn_codepoint delivered_ecn = wire::ecn_codepoint::not_ect; // deliver_marked's, for the next segment
     std::vector<std::uint8_t> received;  // every byte the app got, in order
     std::vector<std::string> events;     // not yet checked by expect_events
     std::uint32_t app_bytes_sent = 0;
 
 private:
-    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
+    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
     void release(void* owner) override { released.push_back(owner); }
     void on_connected() override { events.push_back("connected"); }
     void on_data(std::span<const std::uint8_t> bytes, void* packet) override;

@@ -467,6 +467,139 @@ TEST(Prr, BelowSsthreshGrowsBackAsSlowStart) {
     EXPECT_LE(t.cwnd, t.ssthresh);
 }
 
+
+// ---- ECN (RFC 3168) ----
+
+tcp_config ecn(ecn_mode mode) {
+    tcp_config c;
+    c.ecn = mode;
+    return c;
+}
+
+// §6.1.1: a SYN with ECE and CWR asks; the SYN,ACK agrees with ECE alone. By default
+// (passive, as Linux) tern agrees when asked and does not ask.
+TEST(Ecn, PassiveOpenAgreesWhenAsked) {
+    harness h;
+    h.listen();
+    h.deliver("SEW 0:0(0) win 65535 <mss 1460>");
+    h.expect_tx("SE. 0:0(0) ack 1");
+    EXPECT_TRUE(h.conn.control_block().ecn_ok);
+
+    harness plain;
+    plain.listen();
+    plain.deliver("S 0:0(0) win 65535 <mss 1460>");
+    plain.expect_tx("S. 0:0(0) ack 1");
+    EXPECT_FALSE(plain.conn.control_block().ecn_ok);
+
+    harness off(ecn(ecn_mode::off));
+    off.listen();
+    off.deliver("SEW 0:0(0) win 65535 <mss 1460>");
+    off.expect_tx("S. 0:0(0) ack 1");
+    EXPECT_FALSE(off.conn.control_block().ecn_ok);
+}
+
+// §6.1.1: with ECN on, our SYN asks; a SYN,ACK with ECE and not CWR agrees.
+TEST(Ecn, ActiveOpenAsksAndTakesTheAnswer) {
+    harness h(ecn(ecn_mode::on));
+    h.connect();
+    h.expect_tx("SEW 0:0(0)");
+    h.deliver("SE. 0:0(0) ack 1 win 65535 <mss 1460>");
+    EXPECT_TRUE(h.conn.control_block().ecn_ok);
+
+    harness refused(ecn(ecn_mode::on));
+    refused.connect();
+    refused.sent.clear();
+    refused.deliver("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+    EXPECT_FALSE(refused.conn.control_block().ecn_ok);
+
+    harness echoes(ecn(ecn_mode::on)); // a peer that reflects every flag it got
+    echoes.connect();
+    echoes.sent.clear();
+    echoes.deliver("SEW. 0:0(0) ack 1 win 65535 <mss 1460>");
+    EXPECT_FALSE(echoes.conn.control_block().ecn_ok);
+
+    harness passive; // passive does not ask
+    passive.connect();
+    passive.expect_tx("S 0:0(0)");
+}
+
+// Through a handshake that agrees on ECN, into ESTABLISHED.
+void open_with_ecn(harness& h) {
+    h.listen();
+    h.deliver("SEW 0:0(0) win 65535 <mss 1000,sackOK>");
+    h.deliver(". 1:1(0) ack 1 win 65535");
+    h.sent.clear();
+}
+
+// §6.1.2, §6.1.4, §6.1.5: new data is ECT(0); pure ACKs and retransmissions are not.
+TEST(Ecn, NewDataIsEctRetransmissionsAndAcksAreNot) {
+    harness h({}, no_delay());
+    open_with_ecn(h);
+    h.send(1000);
+    ASSERT_EQ(h.sent.size(), 1u);
+    EXPECT_EQ(h.sent.front().ecn, wire::ecn_codepoint::ect0);
+    h.sent.clear();
+    h.advance(1s); // the RTO resends it
+    ASSERT_FALSE(h.sent.empty());
+    EXPECT_EQ(h.sent.front().ecn, wire::ecn_codepoint::not_ect);
+    h.sent.clear();
+    h.deliver("P. 1:101(100) ack 1001 win 65535");
+    h.advance(1s); // the delayed ACK
+    ASSERT_FALSE(h.sent.empty());
+    EXPECT_EQ(h.sent.front().payload.size(), 0u);
+    EXPECT_EQ(h.sent.front().ecn, wire::ecn_codepoint::not_ect);
+
+    harness plain({}, no_delay()); // no ECN agreed: nothing is ECT
+    plain.establish();
+    plain.send(100);
+    ASSERT_EQ(plain.sent.size(), 1u);
+    EXPECT_EQ(plain.sent.front().ecn, wire::ecn_codepoint::not_ect);
+}
+
+// §6.1.3: a CE mark is echoed at once with ECE, and on every ACK after, until a segment
+// with CWR comes.
+TEST(Ecn, CeIsEchoedUntilCwr) {
+    harness h({}, no_delay());
+    open_with_ecn(h);
+    h.deliver_marked("P. 1:101(100) ack 1 win 65535", wire::ecn_codepoint::ce);
+    h.expect_tx("E. 1:1(0) ack 101"); // at once, not after the delayed-ACK time
+    h.deliver("P. 101:201(100) ack 1 win 65535");
+    h.deliver("P. 201:301(100) ack 1 win 65535");
+    h.expect_tx("E. 1:1(0) ack 301");
+    h.deliver("WP. 301:401(100) ack 1 win 65535");
+    h.deliver("P. 401:501(100) ack 1 win 65535");
+    h.expect_tx(". 1:1(0) ack 501"); // no ECE after the CWR
+}
+
+// §6.1.2: an ECE halves the window (Reno) once a window, and the next new data carries CWR;
+// a second ECE for the same window changes nothing.
+TEST(Ecn, EchoReducesOnceAWindowAndSendsCwr) {
+    tcp_config c;
+    c.congestion = congestion_algorithm::reno;
+    harness h(c, no_delay());
+    open_with_ecn(h);
+    h.send(20000);
+    EXPECT_EQ(h.sent.size(), 10u); // IW10
+    h.sent.clear();
+    const tcb& t = h.conn.control_block();
+    h.deliver("E. 1:1(0) ack 1001 win 65535");
+    EXPECT_EQ(t.ssthresh, 4500u); // FlightSize 9000 / 2
+    EXPECT_EQ(t.cwnd, 4500u);
+    EXPECT_EQ(h.conn.stats().ecn_reductions, 1u);
+    EXPECT_EQ(h.conn.stats().retransmits, 0u);
+    h.deliver("E. 1:1(0) ack 2001 win 65535"); // the same window
+    EXPECT_EQ(t.ssthresh, 4500u);
+    EXPECT_EQ(h.conn.stats().ecn_reductions, 1u);
+    h.deliver(". 1:1(0) ack 6001 win 65535");
+    ASSERT_FALSE(h.sent.empty());
+    EXPECT_TRUE(h.sent.front().header.flags & wire::tcp_flags::cwr);
+    EXPECT_EQ(h.sent.front().ecn, wire::ecn_codepoint::ect0);
+    for (std::size_t i = 1; i < h.sent.size(); ++i) EXPECT_FALSE(h.sent[i].header.flags & wire::tcp_flags::cwr);
+    h.sent.clear();
+    h.deliver("E. 1:1(0) ack 10001 win 65535"); // past that window: a new reduction
+    EXPECT_EQ(h.conn.stats().ecn_reductions, 2u);
+}
+
 // ---- a connection ----
 
 // The default is CUBIC (RFC 9438 §1: Linux, Windows and Apple's default); a connection may

@@ -44,7 +44,7 @@ public:
     bool closed = false;
 
 private:
-    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) override;
+    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
     void on_connected() override { pump(); }
     void on_data(std::span<const std::uint8_t> bytes, void*) override { received.insert(received.end(), bytes.begin(), bytes.end()); }
     void on_writable() override { pump(); }
@@ -162,7 +162,7 @@ private:
 endpoint_app::endpoint_app(simulation& sim, int index, const tcp_config& config, std::uint32_t to_send_)
     : conn(config, connection_options{}, *this, *this), to_send(to_send_), sim_(sim), index_(index) {}
 
-void endpoint_app::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+void endpoint_app::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint) {
     sim_.transmit(index_, f, header, payload);
 }
 

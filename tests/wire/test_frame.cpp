@@ -59,6 +59,13 @@ TEST(Frame, PrefixWritesTheHeadersOfEachDatagram) {
         EXPECT_EQ(got, want) << c.payload_length << " " << c.id;
         prefix.emit(got.data(), c.payload_length, c.id, false);
         EXPECT_EQ(load_be16(got.data() + ethernet_header_len + ipv4_field::checksum), 0);
+        // With an ECN codepoint (RFC 3168 §5): the same as ipv4_repr with that TOS.
+        for (auto ecn : {ecn_codepoint::ect0, ecn_codepoint::ect1, ecn_codepoint::ce}) {
+            prefix.emit(got.data(), c.payload_length, c.id, true, ecn);
+            ipv4_repr{test::host_a, test::host_b, ip_protocol::tcp, 64, c.id, c.payload_length, true, std::uint8_t(ecn)}.emit(
+                want.data() + ethernet_header_len, true);
+            EXPECT_EQ(got, want) << c.payload_length << " " << c.id << " ecn " << int(ecn);
+        }
     }
 }
 

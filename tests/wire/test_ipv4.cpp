@@ -273,7 +273,7 @@ TEST(Ipv4, RoundTrips) {
         ASSERT_TRUE(ip);
         EXPECT_EQ(ipv4_repr::from(*ip), repr);
         EXPECT_EQ(ip->payload().size(), repr.payload_length);
-        EXPECT_EQ(ip->ecn(), repr.tos & 3);
+        EXPECT_EQ(ip->ecn(), ecn_codepoint(repr.tos & 3));
     }
 }
 
