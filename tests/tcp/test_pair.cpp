@@ -27,6 +27,7 @@ struct link_faults {
     // and their sender gets ICMP fragmentation needed after `delay` (RFC 1191). 0: no limit.
     std::uint16_t path_mtu = 0;
     duration narrow_from{};
+    double ce = 0; // an ECN-capable datagram is marked CE (RFC 3168 §5), as by a router's AQM
 };
 
 class simulation;
@@ -76,7 +77,7 @@ public:
         bool icmp = false; // fragmentation needed for seg, which `to` sent
     };
 
-    void transmit(int from, const flow& f, const wire::tcp_repr& header, tx_payload payload) {
+    void transmit(int from, const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
         std::uniform_real_distribution<double> coin(0, 1);
         if (faults_.path_mtu != 0 && now.time_since_epoch() >= faults_.narrow_from &&
             20 + header.header_length() + payload.size() > faults_.path_mtu) {
@@ -104,6 +105,9 @@ public:
             p.seg.src_addr = f.local.addr;
             p.seg.dst_addr = f.remote.addr;
             p.seg.header = header;
+            p.seg.ecn = ecn;
+            if (ecn != wire::ecn_codepoint::not_ect && faults_.ce > 0 && coin(rng_) < faults_.ce)
+                p.seg.ecn = wire::ecn_codepoint::ce;
             queue_.push_back(std::move(p));
         }
     }
@@ -162,8 +166,8 @@ private:
 endpoint_app::endpoint_app(simulation& sim, int index, const tcp_config& config, std::uint32_t to_send_)
     : conn(config, connection_options{}, *this, *this), to_send(to_send_), sim_(sim), index_(index) {}
 
-void endpoint_app::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint) {
-    sim_.transmit(index_, f, header, payload);
+void endpoint_app::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+    sim_.transmit(index_, f, header, payload, ecn);
 }
 
 void endpoint_app::pump() {
@@ -181,6 +185,7 @@ struct transfer_result {
     std::uint64_t fast_retransmits = 0; // both ends
     std::uint64_t rto_retransmits = 0;
     std::uint64_t undos = 0; // episodes undone by D-SACK (RFC 3708)
+    std::uint64_t ecn_reductions = 0;
 };
 
 transfer_result expect_transfer(std::uint64_t seed, link_faults faults, std::uint32_t bytes, tcp_config config = {}) {
@@ -194,6 +199,7 @@ transfer_result expect_transfer(std::uint64_t seed, link_faults faults, std::uin
         result.fast_retransmits += sim.end(i).conn.stats().fast_retransmits;
         result.rto_retransmits += sim.end(i).conn.stats().rto_retransmits;
         result.undos += sim.end(i).conn.stats().undos;
+        result.ecn_reductions += sim.end(i).conn.stats().ecn_reductions;
     }
     if (!finished) return result;
     if (std::getenv("TERN_SIM_VERBOSE"))
@@ -225,6 +231,23 @@ TEST(Pair, LossyReorderingLinkTransfersByteExactWithoutSack) { // NewReno (RFC 6
 // RFC 1191 on both ends: 30 ms into a transfer the path narrows to 1280 bytes, over 1% loss
 // and reordering. Each end learns the path from the first ICMP about a segment in flight,
 // resends at 1228 bytes (1280 - 40 - 12 of timestamps) and completes byte-exact.
+// RFC 3168 through a link that marks CE on 2% of the ECN-capable datagrams and loses none:
+// both ends agree to ECN, reduce their windows on the echoes, and nothing is ever sent
+// again; the bytes arrive exact. Without ECN agreed, the marks cannot happen.
+TEST(Pair, EcnMarksReduceWithoutRetransmitting) {
+    tcp_config config;
+    config.ecn = ecn_mode::on;
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        const transfer_result r = expect_transfer(seed, {.ce = 0.02}, 1 << 20, config);
+        EXPECT_GT(r.ecn_reductions, 0u) << "seed " << seed;
+        EXPECT_EQ(r.fast_retransmits + r.rto_retransmits, 0u) << "seed " << seed;
+    }
+    tcp_config off;
+    off.ecn = ecn_mode::off;
+    const transfer_result r = expect_transfer(1, {.ce = 0.02}, 1 << 20, off);
+    EXPECT_EQ(r.ecn_reductions, 0u);
+}
+
 TEST(Pair, PathMtuDropMidTransferIsLearntAndCompletes) {
     const link_faults faults{.loss = 0.01, .delay = 5ms, .jitter = 3ms, .path_mtu = 1280, .narrow_from = 30ms};
     for (const bool sack : {true, false}) {
