@@ -59,26 +59,7 @@ echo "# kernel -> tern: ${KERNEL_BYTES:-none} bytes in ${SECONDS_EACH} s"
 check "tern's sink counted what the kernel sent" "[ \"\${KERNEL_BYTES:-0}\" -gt 0 ]"
 
 # --- tern sends -------------------------------------------------------------------------
-in_ns timeout $((SECONDS_EACH + 40)) python3 - >"$WORK/kernel_sink" 2>&1 <<'PY' &
-import socket
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("198.18.0.1", 5001))
-srv.listen(1)
-srv.settimeout(30)
-c, _ = srv.accept()
-c.settimeout(30)
-n = 0
-try:
-    while True:
-        b = c.recv(1 << 20)
-        if not b:
-            break
-        n += len(b)
-except ConnectionResetError:
-    pass  # tern-load ends its connections with RST when its time is up
-print("bytes", n)
-PY
+in_ns timeout $((SECONDS_EACH + 40)) python3 "$(dirname "$0")/kernel_sink.py" 198.18.0.1 5001 >"$WORK/kernel_sink" 2>&1 &
 KSINK=$!
 sleep 0.5
 P2=tern_it_cc_load_$$

@@ -58,26 +58,7 @@ check "the kernel answered with CWR" "[ \$(count $S 'src 198.18.0.1 and tcp[13] 
 check "tern counted the CE marks (tcp_ecn_ce_in)" "awk '\$1 == \"tcp_ecn_ce_in\" && \$2 > 0 {f=1} END {exit !f}' '$WORK/sink.log'"
 
 # --- tern sends --------------------------------------------------------------------------
-in_ns timeout 40 python3 - >"$WORK/kernel_sink" 2>&1 <<'PY' &
-import socket
-srv = socket.socket()
-srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-srv.bind(("198.18.0.1", 5001))
-srv.listen(1)
-srv.settimeout(30)
-c, _ = srv.accept()
-c.settimeout(30)
-n = 0
-try:
-    while True:
-        b = c.recv(1 << 20)
-        if not b:
-            break
-        n += len(b)
-except ConnectionResetError:
-    pass
-print("bytes", n)
-PY
+in_ns timeout 40 python3 "$(dirname "$0")/kernel_sink.py" 198.18.0.1 5001 >"$WORK/kernel_sink" 2>&1 &
 KSINK=$!
 sleep 0.5
 P2=tern_it_ecn_load_$$
