@@ -591,7 +591,7 @@ int main(int argc, char** argv) {
         }
     }
     std::printf("%s", out.str().c_str());
-    std::printf("tern-load: engine counters:\n%s", cli::summary(**rt).c_str());
+    std::printf("tern-load: engine counters:\n%s%s", cli::summary(**rt).c_str(), cli::tcp_summary(endpoints).c_str());
     std::printf("  connections open at the end %" PRIu64 " of %u", open_at_end, lo.connections);
     if (reconnecting_at_end > 0) std::printf(" (and %" PRIu64 " in their first handshake)", reconnecting_at_end);
     std::printf("\n");

@@ -253,15 +253,7 @@ int main(int argc, char** argv) {
             {"bytes_in", t.bytes_in},         {"bytes_out", t.bytes_out},       {"retransmits", t.retransmits}};
         for (auto [name, value] : rows) std::printf("  %s %llu\n", name, (unsigned long long)value);
         // The engines have stopped: their endpoints' counters may be read here.
-        std::vector<std::pair<std::string_view, std::uint64_t>> tcp;
-        for (auto& ep : endpoints) {
-            auto c = ep->counters();
-            if (tcp.empty()) tcp = c;
-            else
-                for (std::size_t k = 0; k < tcp.size(); ++k) tcp[k].second += c[k].second;
-        }
-        for (auto& [name, value] : tcp)
-            if (value != 0) std::printf("  tcp_%.*s %llu\n", int(name.size()), name.data(), (unsigned long long)value);
+        std::printf("%s", cli::tcp_summary(endpoints).c_str());
         if (mode == "http")
             std::printf("  http_requests %llu\n  http_bad_requests %llu\n", (unsigned long long)t.requests,
                         (unsigned long long)t.bad_requests);

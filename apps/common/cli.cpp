@@ -409,6 +409,20 @@ void stop_after(double seconds) {
     }).detach();
 }
 
+std::string tcp_summary(const std::vector<std::unique_ptr<tcp::tcp_endpoint>>& endpoints) {
+    std::vector<std::pair<std::string_view, std::uint64_t>> tcp;
+    for (auto& ep : endpoints) {
+        auto c = ep->counters();
+        if (tcp.empty()) tcp = c;
+        else
+            for (std::size_t k = 0; k < tcp.size(); ++k) tcp[k].second += c[k].second;
+    }
+    std::ostringstream out;
+    for (auto& [name, value] : tcp)
+        if (value != 0) out << "  tcp_" << name << " " << value << "\n";
+    return out.str();
+}
+
 std::string summary(const runtime& rt) {
     std::ostringstream out;
     for (auto& [name, value] : rt.totals())

@@ -62,5 +62,8 @@ void stop_after(double seconds);
 
 // Counters that are not zero, one per line, for the final summary.
 std::string summary(const runtime& rt);
+// The TCP endpoints' counters summed over engines, those not zero, one per line as
+// "  tcp_NAME VALUE". Only once the engines have stopped.
+std::string tcp_summary(const std::vector<std::unique_ptr<tcp::tcp_endpoint>>& endpoints);
 
 } // namespace tern::cli

@@ -148,6 +148,7 @@ fault_counters runtime::fault_totals(fault_direction dir) const {
         sum.dropped += c.dropped;
         sum.duplicated += c.duplicated;
         sum.corrupted += c.corrupted;
+        sum.ce_marked += c.ce_marked;
         sum.delayed += c.delayed;
         sum.reordered += c.reordered;
         sum.copy_failed += c.copy_failed;

@@ -837,6 +837,7 @@ void endpoint_core::free_retired() {
         // Keep the drop totals of connections that are gone (tcp_endpoint::counters).
         if (s->conn_.dropped_any())
             for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
+        freed_ecn_reductions_ += s->conn_.stats().ecn_reductions;
         delete s;
     }
     stats_.freed.add(retired_.size());
@@ -867,11 +868,14 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;
+    std::uint64_t ecn_reductions = freed_ecn_reductions_;
     auto add = [&](const stream_state* s) {
         for (std::size_t d = 0; d < tcp_drop_count; ++d) drops[d] += s->conn_.drops(tcp_drop(d));
+        ecn_reductions += s->conn_.stats().ecn_reductions;
     };
     table_.for_each([&](const flow_key&, const stream_state* s) { add(s); });
     for (const stream_state* s : retired_) add(s);
+    c.emplace_back("ecn_reductions", ecn_reductions);
     for (std::size_t d = 0; d < tcp_drop_count; ++d) c.emplace_back(to_string(tcp_drop(d)), drops[d]);
     return c;
 }

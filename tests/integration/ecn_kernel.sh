@@ -74,6 +74,8 @@ check "tern's SYN asked for ECN (ECE and CWR)" "[ \$(count $L 'src 198.18.0.2 an
 check "tern's data went ECT(0)" "[ \$(count $L 'src 198.18.0.2 and ip[1] & 3 == 2 and len > 200') -ge 1 ]"
 check "the kernel echoed the marks with ECE" \
     "[ \$(count $L 'src 198.18.0.1 and tcp[13] & 64 != 0 and tcp[13] & 2 == 0') -ge 1 ]"
+check "tern counted its reductions (tcp_ecn_reductions)" \
+    "awk '\$1 == \"tcp_ecn_reductions\" && \$2 > 0 {f=1} END {exit !f}' '$WORK/load.log'"
 check "tern answered with CWR" "[ \$(count $L 'src 198.18.0.2 and tcp[13] & 128 != 0 and tcp[13] & 2 == 0') -ge 1 ]"
 # Segments without payload (SYN, pure ACKs): IPv4 total length minus both headers is 0.
 NO_DATA='(ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) == 0'
