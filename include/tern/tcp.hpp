@@ -155,8 +155,8 @@ struct connection_options {
     // TIME-WAIT reuse rely on; a new boot makes new offsets. Set it to pin TSvals.
     std::optional<std::uint32_t> ts_offset;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
+    std::optional<congestion_algorithm> congestion; // unset: tcp_config::congestion (beside no_delay: in its padding)
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
-    std::optional<congestion_algorithm> congestion; // unset: tcp_config::congestion
 };
 
 // listen(): options of the listener.

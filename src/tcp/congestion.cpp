@@ -24,7 +24,7 @@ void congestion_control::on_ack(tcb& t, std::uint32_t acked, std::uint32_t fligh
         if (state_) state_->cubic.epoch_start = instant{};
         return;
     }
-    switch (algorithm_) {
+    switch (t.cc_algorithm) {
     case congestion_algorithm::reno:
         // RFC 5681 §3.1 equation (3): about one SMSS a round trip.
         t.cwnd += std::max<std::uint32_t>(1, smss * smss / t.cwnd);
@@ -37,7 +37,11 @@ void congestion_control::on_ack(tcb& t, std::uint32_t acked, std::uint32_t fligh
 // (RFC 9406 §4.2) while it runs.
 std::uint32_t congestion_control::slow_start(tcb& t, std::uint32_t grow, instant now) {
     if (!state_ || !state_->probe) {
-        if (hystart_spent_ || t.ssthresh != tcb{}.ssthresh || t.cwnd < hystart_low_window * t.snd_mss) return grow;
+        // RFC 9406 §4.2: the first slow start only, while ssthresh is where it began (a
+        // loss, a timeout or HyStart++'s own exit all set it), and not once more after its exit.
+        if (!t.hystart || t.ssthresh != tcb{}.ssthresh || t.cwnd < hystart_low_window * t.snd_mss ||
+            hystart_exited())
+            return grow;
         ensure_state().probe.emplace(t.snd_max);
         return grow;
     }
@@ -51,14 +55,14 @@ std::uint32_t congestion_control::slow_start(tcb& t, std::uint32_t grow, instant
     t.ssthresh = t.cwnd;
     state_->cubic.cwnd_prior = t.cwnd;
     state_->cubic.w_max = 0;
-    hystart_exited_ = true;
+    state_->hystart_exited = true;
     end_hystart();
     return 0;
 }
 
 void congestion_control::on_congestion(tcb& t, std::uint32_t flight) {
     end_hystart(); // RFC 9406 §4.2: a loss ends slow start, HyStart++ with it
-    switch (algorithm_) {
+    switch (t.cc_algorithm) {
     case congestion_algorithm::reno:
         t.ssthresh = std::max(flight / 2, 2u * t.snd_mss); // RFC 5681 §3.2 step 2, equation (4)
         return;

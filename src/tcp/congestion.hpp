@@ -37,6 +37,8 @@ double k_seconds(double w_max_segments, double cwnd_epoch_segments);
 double window_segments(double t_seconds, double k_seconds, double w_max_segments);
 } // namespace cubic
 
+// The algorithm is the connection's choice, kept in its tcb (tcb::cc_algorithm, tcb::hystart):
+// the control itself is one pointer while it has no state (a connection is counted in bytes).
 class congestion_control {
 public:
     // HyStart++ from a window of this many segments on, as Linux's hystart_low_window: a
@@ -44,14 +46,11 @@ public:
     // for the probes is only taken by connections that get this far.
     static constexpr std::uint32_t hystart_low_window = 16;
 
-    explicit congestion_control(congestion_algorithm a, bool use_hystart = true)
-        : algorithm_(a), hystart_spent_(!use_hystart) {}
-    congestion_algorithm algorithm() const { return algorithm_; }
     const cubic_state& cubic() const { return state_ ? state_->cubic : no_cubic; }
     // HyStart++ runs: the first slow start, from hystart_low_window segments on.
     const hystart* slow_start_probe() const { return state_ && state_->probe ? &*state_->probe : nullptr; }
     // Slow start was ended by HyStart++ (a delay increase), not by a loss.
-    bool hystart_exited() const { return hystart_exited_; }
+    bool hystart_exited() const { return state_ && state_->hystart_exited; }
 
     // New data ending at `end` leaves now (HyStart++ times some of it).
     void on_send(const tcb& t, seq32 end, instant now) {
@@ -84,6 +83,7 @@ private:
     struct state {
         cubic_state cubic;
         std::optional<hystart> probe; // HyStart++, while it runs
+        bool hystart_exited = false;
     };
     static const cubic_state no_cubic;
 
@@ -94,14 +94,10 @@ private:
     std::uint32_t slow_start(tcb& t, std::uint32_t acked, instant now);
     void end_hystart() {
         if (state_) state_->probe.reset();
-        hystart_spent_ = true;
     }
     void cubic_avoid(tcb& t, std::uint32_t acked, instant now);
     void cubic_reduce(tcb& t, std::uint32_t flight);
 
-    congestion_algorithm algorithm_;
-    bool hystart_spent_; // HyStart++ is for the first slow start only (RFC 9406 §4.2)
-    bool hystart_exited_ = false;
     std::unique_ptr<state> state_;
 };
 

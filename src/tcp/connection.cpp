@@ -47,7 +47,7 @@ std::string_view to_string(tcp_drop d) {
 
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
-    : config_(config), sink_(sink), events_(events), cc_(options.congestion.value_or(config.congestion), config.hystart),
+    : config_(config), sink_(sink), events_(events), 
       send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
       options_(options) {}
 
@@ -92,6 +92,8 @@ tcb connection::fresh_tcb(seq32 iss) const {
     t.rcv_mss = std::uint16_t(config.mtu - 40); // RFC 9293 §3.7.1: MTU minus fixed IPv4 and TCP headers
     t.rcv_wscale = config.window_scaling ? window_shift_for(options.receive_buffer) : 0;
     t.rto = config.initial_rto; // RFC 6298 §2.1
+    t.cc_algorithm = options.congestion.value_or(config.congestion);
+    t.hystart = config.hystart;
     return t;
 }
 

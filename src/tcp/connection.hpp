@@ -136,6 +136,8 @@ public:
     tcp_state state() const { return state_; }
     const tcb& control_block() const { return tcb_; }
     const congestion_control& congestion() const { return cc_; }
+    // The algorithm this connection uses (connection_options::congestion, else tcp_config's).
+    congestion_algorithm cc_algorithm() const { return options_.congestion.value_or(config_.congestion); }
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_ ? (*drops_)[std::size_t(d)] : 0; }
@@ -269,7 +271,6 @@ private:
     flow flow_{};
     tcb tcb_{};
     congestion_control cc_;
-    seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     send_buffer send_buffer_;
     // The timers (timers.cpp); next_deadline reads all five after every call.
     deadline rtx_deadline_;       // RTO, SYN or SYN-ACK retransmission
@@ -280,6 +281,9 @@ private:
     std::uint8_t persist_backoff_ = 0;    // probes sent while the window stayed shut
     std::uint8_t persist_unanswered_ = 0; // probes sent since the peer's last acceptable ACK
     std::uint8_t keepalive_probes_ = 0;   // unanswered keep-alive probes
+    // Here to fill the word after the three above; stats_, on the same cache line, is
+    // written by every segment too.
+    seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     connection_stats stats_{};
     connection_options options_;
 

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "tcp/seq.hpp"
+#include "tern/tcp.hpp"
 #include "tern/time.hpp"
 
 namespace tern::tcp {
@@ -52,6 +53,15 @@ struct tcb {
     std::uint8_t dup_acks = 0;     // duplicate ACKs (RFC 5681 §2; with SACK, RFC 6675 §2: ACKs that SACK new data)
     bool in_recovery = false;      // after a fast retransmit, until an ACK covers recover
     bool recover_pending = false;  // recover is set and snd_una has not reached it: no new fast retransmit (RFC 6582 §3.2 step 2, RFC 6675 §5.1)
+    // --- ECN (RFC 3168): one byte, the one before `recover` ---
+    bool ecn_ok : 1 = false;      // both agreed on the SYNs (§6.1.1): our new data goes ECT(0)
+    bool ece_due : 1 = false;     // a CE mark came: ECE on our ACKs until the peer's CWR (§6.1.3)
+    bool cwr_due : 1 = false;     // we reduced for an ECE: CWR on our next new data (§6.1.2)
+    bool ecn_reduced : 1 = false; // that reduction's window is still in flight: no other one for ECE
+    // The congestion control this connection chose (connection_options::congestion, else
+    // tcp_config's), in the same byte: congestion.hpp reads it from here.
+    congestion_algorithm cc_algorithm : 2 = congestion_algorithm::cubic;
+    bool hystart : 1 = true;      // HyStart++ (RFC 9406) in the first slow start
     seq32 recover;                 // RecoveryPoint: snd_max at the fast retransmit or the last RTO
     seq32 high_rxt;                // RFC 6675 HighRxt: one past the highest octet retransmitted in this recovery
     std::optional<seq32> rescue_rxt; // RFC 6675 RescueRxt: set once the rescue retransmission is spent
@@ -62,17 +72,11 @@ struct tcb {
     seq32 prior_fack;                 // highest SACKed octet at its fast retransmit: how far the segment was overtaken
     bool prior_by_timeout = false;    // the episode began with an RTO (not reordering, but a delay)
 
-    // --- ECN (RFC 3168) ---
-    bool ecn_ok = false;       // both agreed on the SYNs (§6.1.1): our new data goes ECT(0)
-    bool ece_due = false;      // a CE mark came: ECE on our ACKs until the peer's CWR (§6.1.3)
-    bool cwr_due = false;      // we reduced for an ECE: CWR on our next new data (§6.1.2)
-    bool ecn_reduced = false;  // that reduction's window is still in flight: no other one for ECE
-    seq32 ecn_recover;         // snd_max at that reduction
-
     // --- what we still owe the peer ---
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data
     bool ack_now = false;          // an ACK must go out with the next output
     std::uint8_t unacked_segments = 0; // in-order data segments, of any size, received since our last ACK
+    seq32 ecn_recover;                 // ECN: snd_max at the last reduction for ECE (here, it fills the last word)
 };
 
 } // namespace tern::tcp

@@ -15,6 +15,31 @@ using namespace std::chrono_literals;
 
 constexpr std::uint32_t mss = 1000;
 
+// The control and a connection's choice of algorithm (which a connection keeps in its tcb),
+// called as a connection calls it.
+struct controlled {
+    explicit controlled(congestion_algorithm a, bool with_hystart = true) : algorithm(a), use_hystart(with_hystart) {}
+    tcb& chosen(tcb& t) const {
+        t.cc_algorithm = algorithm;
+        t.hystart = use_hystart;
+        return t;
+    }
+    void on_ack(tcb& t, std::uint32_t acked, std::uint32_t flight, instant now) { cc.on_ack(chosen(t), acked, flight, now); }
+    void on_congestion(tcb& t, std::uint32_t flight) { cc.on_congestion(chosen(t), flight); }
+    void on_timeout(tcb& t, std::uint32_t flight) { cc.on_timeout(chosen(t), flight); }
+    void on_send(const tcb& t, seq32 end, instant now) { cc.on_send(t, end, now); }
+    void undo(tcb& t, const cubic_state& before, std::uint32_t prior_cwnd, std::uint32_t prior_ssthresh) {
+        cc.undo(t, before, prior_cwnd, prior_ssthresh);
+    }
+    const cubic_state& cubic() const { return cc.cubic(); }
+    const hystart* slow_start_probe() const { return cc.slow_start_probe(); }
+    bool hystart_exited() const { return cc.hystart_exited(); }
+
+    congestion_algorithm algorithm;
+    bool use_hystart;
+    congestion_control cc;
+};
+
 tcb with_window(std::uint32_t cwnd, duration srtt) {
     tcb t;
     t.snd_mss = mss;
@@ -24,14 +49,14 @@ tcb with_window(std::uint32_t cwnd, duration srtt) {
 }
 
 // One round trip of a sender that fills its window: an ACK for each segment of it.
-void one_round(congestion_control& cc, tcb& t, instant& now, duration rtt) {
+void one_round(controlled& cc, tcb& t, instant& now, duration rtt) {
     const std::uint32_t segments = t.cwnd / mss;
     for (std::uint32_t i = 0; i < segments; ++i) cc.on_ack(t, mss, t.cwnd, now);
     now += rtt;
 }
 
 // Rounds until `until`; returns the window then.
-std::uint32_t run_until(congestion_control& cc, tcb& t, instant& now, instant until, duration rtt) {
+std::uint32_t run_until(controlled& cc, tcb& t, instant& now, instant until, duration rtt) {
     while (now < until) one_round(cc, t, now, rtt);
     return t.cwnd;
 }
@@ -63,14 +88,14 @@ TEST(Cubic, RenoFriendlyAlphaIsFromBeta) {
 
 // §4.6: ssthresh = 0.7 FlightSize (at least 2 segments), W_max = cwnd; Reno halves.
 TEST(Cubic, CongestionKeepsSevenTenthsOfTheFlight) {
-    congestion_control cubic_cc(congestion_algorithm::cubic);
+    controlled cubic_cc(congestion_algorithm::cubic);
     tcb t = with_window(100 * mss, 10ms);
     cubic_cc.on_congestion(t, 90 * mss);
     EXPECT_EQ(t.ssthresh, 63 * mss);
     EXPECT_EQ(cubic_cc.cubic().w_max, 100 * mss);
     EXPECT_EQ(cubic_cc.cubic().cwnd_prior, 100 * mss);
 
-    congestion_control reno_cc(congestion_algorithm::reno);
+    controlled reno_cc(congestion_algorithm::reno);
     tcb r = with_window(100 * mss, 10ms);
     reno_cc.on_congestion(r, 90 * mss);
     EXPECT_EQ(r.ssthresh, 45 * mss);
@@ -82,7 +107,7 @@ TEST(Cubic, CongestionKeepsSevenTenthsOfTheFlight) {
 
 // §4.7: a congestion event below the last W_max lowers W_max to cwnd (1 + beta) / 2.
 TEST(Cubic, FastConvergenceReleasesMoreBelowTheLastMaximum) {
-    congestion_control cc(congestion_algorithm::cubic);
+    controlled cc(congestion_algorithm::cubic);
     tcb t = with_window(100 * mss, 10ms);
     cc.on_congestion(t, t.cwnd);
     t.cwnd = 80 * mss; // did not get back to 100
@@ -97,7 +122,7 @@ TEST(Cubic, FastConvergenceReleasesMoreBelowTheLastMaximum) {
 // around W_max at K (4.2 s), then probes beyond it on the convex side. An RTT of 100 ms
 // keeps it out of the Reno-friendly region (W_est gains 0.53 segment a round trip).
 TEST(Cubic, CongestionAvoidanceFollowsTheCurve) {
-    congestion_control cc(congestion_algorithm::cubic);
+    controlled cc(congestion_algorithm::cubic);
     const duration rtt = 100ms;
     tcb t = with_window(100 * mss, rtt);
     t.ssthresh = 0;
@@ -124,7 +149,7 @@ TEST(Cubic, CongestionAvoidanceFollowsTheCurve) {
 // §4.3: on a short path the curve is slower than Reno would be; cwnd follows W_est, which
 // gains alpha segments a round trip, then 1 once past cwnd_prior.
 TEST(Cubic, ShortPathsGrowAtLeastAsFastAsReno) {
-    congestion_control cc(congestion_algorithm::cubic);
+    controlled cc(congestion_algorithm::cubic);
     const duration rtt = 1ms;
     tcb t = with_window(20 * mss, rtt);
     cc.on_congestion(t, t.cwnd);
@@ -144,7 +169,7 @@ TEST(Cubic, ShortPathsGrowAtLeastAsFastAsReno) {
 // §4.8: after a timeout, cwnd is one segment, ssthresh 0.7 FlightSize, and the first
 // congestion avoidance stage starts flat (K = 0, W_max = the window it starts with).
 TEST(Cubic, TimeoutStartsTheNextStageFlat) {
-    congestion_control cc(congestion_algorithm::cubic);
+    controlled cc(congestion_algorithm::cubic);
     tcb t = with_window(100 * mss, 100ms);
     cc.on_timeout(t, 100 * mss);
     EXPECT_EQ(t.cwnd, mss);
@@ -161,7 +186,7 @@ TEST(Cubic, TimeoutStartsTheNextStageFlat) {
 // §4.9.2: a spurious episode's undo restores W_max, K, the epoch and W_est while cwnd is
 // still below cwnd_prior.
 TEST(Cubic, UndoRestoresTheStateFromBeforeTheEpisode) {
-    congestion_control cc(congestion_algorithm::cubic);
+    controlled cc(congestion_algorithm::cubic);
     tcb t = with_window(50 * mss, 100ms);
     cc.on_congestion(t, t.cwnd);
     t.cwnd = t.ssthresh;
@@ -183,7 +208,7 @@ TEST(Cubic, UndoRestoresTheStateFromBeforeTheEpisode) {
 // CUBIC's clock stops meanwhile (RFC 9438 §5.8): the curve goes on where it was.
 TEST(Congestion, WindowNotFilledDoesNotGrow) {
     for (auto algorithm : {congestion_algorithm::reno, congestion_algorithm::cubic}) {
-        congestion_control cc(algorithm);
+        controlled cc(algorithm);
         tcb slow = with_window(10 * mss, 1ms);
         cc.on_ack(slow, mss, 4 * mss, instant{}); // slow start: less than half in flight
         EXPECT_EQ(slow.cwnd, 10 * mss);
@@ -288,7 +313,7 @@ struct bulk_sender {
         }
     }
     tcb t;
-    congestion_control cc;
+    controlled cc;
     instant now{seconds(100)};
 };
 
@@ -341,14 +366,16 @@ TEST(Hystart, SteadyDelayOrHystartOffKeepsDoubling) {
 }
 
 // §4.2: a loss ends HyStart++ for good; later slow starts are RFC 5681's.
+// (An undo that puts ssthresh back where it began makes it the first slow start again:
+// HyStart++ may run once more then, since the loss never was.)
 TEST(Hystart, LossEndsItForGood) {
     bulk_sender s;
     s.round(10ms);
     ASSERT_NE(s.cc.slow_start_probe(), nullptr);
-    s.cc.on_congestion(s.t, s.t.cwnd);
+    s.cc.on_timeout(s.t, s.t.cwnd);
     EXPECT_EQ(s.cc.slow_start_probe(), nullptr);
-    s.t.ssthresh = tcb{}.ssthresh; // even were ssthresh back at its start
-    s.round(10ms);
+    for (int i = 0; i < 4; ++i) s.round(10ms); // slow start again, from one segment up to ssthresh
+    EXPECT_GE(s.t.cwnd, s.t.ssthresh);
     EXPECT_EQ(s.cc.slow_start_probe(), nullptr);
 }
 
@@ -606,15 +633,15 @@ TEST(Ecn, EchoReducesOnceAWindowAndSendsCwr) {
 // choose Reno.
 TEST(Congestion, ConnectionUsesTheConfiguredAlgorithm) {
     harness h;
-    EXPECT_EQ(h.conn.congestion().algorithm(), congestion_algorithm::cubic);
+    EXPECT_EQ(h.conn.cc_algorithm(), congestion_algorithm::cubic);
     connection_options reno;
     reno.congestion = congestion_algorithm::reno;
     harness r({}, reno);
-    EXPECT_EQ(r.conn.congestion().algorithm(), congestion_algorithm::reno);
+    EXPECT_EQ(r.conn.cc_algorithm(), congestion_algorithm::reno);
     tcp_config config;
     config.congestion = congestion_algorithm::reno;
     harness c(config);
-    EXPECT_EQ(c.conn.congestion().algorithm(), congestion_algorithm::reno);
+    EXPECT_EQ(c.conn.cc_algorithm(), congestion_algorithm::reno);
 }
 
 // A request-response connection keeps the window it started with. Each ACK used to add a
