@@ -6,6 +6,11 @@
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
+#include "wire/bytes.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/ipv4.hpp"
+
 namespace tern {
 
 namespace {
@@ -219,25 +224,24 @@ rte_mbuf* fault_device::corrupt(lane& l, rte_mbuf* m) {
 }
 
 rte_mbuf* fault_device::mark_ce(lane& l, rte_mbuf* m) {
-    constexpr std::uint32_t tos_at = RTE_ETHER_HDR_LEN + 1, checksum_at = RTE_ETHER_HDR_LEN + 10;
-    if (m->data_len < RTE_ETHER_HDR_LEN + 20) return m; // the IPv4 header in the first segment only
-    const auto* eth = rte_pktmbuf_mtod(m, const std::uint8_t*);
-    if (eth[12] != 0x08 || eth[13] != 0x00 || (eth[RTE_ETHER_HDR_LEN] >> 4) != 4) return m;
-    const std::uint8_t tos = eth[tos_at];
-    if ((tos & 0x03) == 0 || (tos & 0x03) == 0x03) return m; // not ECN-capable, or marked already
+    constexpr std::size_t ip_at = wire::ethernet_header_len;
+    if (m->data_len < ip_at + wire::ipv4_min_header_length) return m; // the IPv4 header in the first segment only
+    const auto* frame = rte_pktmbuf_mtod(m, const std::uint8_t*);
+    if (wire::load_be16(frame + wire::ethernet_field::type) != wire::ether_type::ipv4 || (frame[ip_at] >> 4) != 4) return m;
+    const std::uint8_t tos = frame[ip_at + wire::ipv4_field::tos];
+    const auto ecn = wire::ecn_codepoint(tos & 0x03);
+    if (ecn == wire::ecn_codepoint::not_ect || ecn == wire::ecn_codepoint::ce) return m;
     rte_mbuf* own = own_copy(l, m);
     if (!own) return m;
-    auto* ip = rte_pktmbuf_mtod(own, std::uint8_t*) + RTE_ETHER_HDR_LEN;
-    // RFC 1624 equation 3: HC' = ~(~HC + ~m + m'), over the 16-bit word (version/IHL, TOS).
-    const std::uint16_t old_word = std::uint16_t(ip[0] << 8 | tos);
-    const std::uint16_t new_word = std::uint16_t(old_word | 0x03);
-    std::uint32_t sum = std::uint16_t(~(ip[10] << 8 | ip[11])) + std::uint32_t(std::uint16_t(~old_word)) + new_word;
-    sum = (sum & 0xffff) + (sum >> 16);
-    sum = (sum & 0xffff) + (sum >> 16);
-    const auto checksum = std::uint16_t(~sum);
-    ip[1] = std::uint8_t(tos | 0x03);
-    ip[checksum_at - RTE_ETHER_HDR_LEN] = std::uint8_t(checksum >> 8);
-    ip[checksum_at - RTE_ETHER_HDR_LEN + 1] = std::uint8_t(checksum);
+    std::uint8_t* ip = rte_pktmbuf_mtod(own, std::uint8_t*) + ip_at;
+    // RFC 1624 equation 3, HC' = ~(~HC + ~m + m'), over the header's first 16-bit word
+    // (version and IHL, TOS): the CE bits are added to it as they are.
+    const std::uint16_t old_word = wire::load_be16(ip);
+    ip[wire::ipv4_field::tos] = std::uint8_t(tos | std::uint8_t(wire::ecn_codepoint::ce));
+    const std::uint16_t checksum = wire::load_be16(ip + wire::ipv4_field::checksum);
+    wire::store_be16(ip + wire::ipv4_field::checksum,
+                     wire::checksum_fold(wire::checksum_add_sums(std::uint16_t(~checksum) + std::uint32_t(std::uint16_t(~old_word)),
+                                                                 wire::load_be16(ip))));
     ++l.counters.ce_marked;
     return own;
 }
