@@ -632,16 +632,28 @@ TEST(Ecn, EchoReducesOnceAWindowAndSendsCwr) {
 // The default is CUBIC (RFC 9438 §1: Linux, Windows and Apple's default); a connection may
 // choose Reno.
 TEST(Congestion, ConnectionUsesTheConfiguredAlgorithm) {
-    harness h;
-    EXPECT_EQ(h.conn.cc_algorithm(), congestion_algorithm::cubic);
+    // What the control reads is the tcb's copy, made when the connection opens: checked
+    // there, and by what a loss leaves (Reno halves, CUBIC keeps 0.7).
+    auto after_loss = [](tcp_config config, connection_options options) {
+        options.no_delay = true;
+        config.initial_window = 0; // 4 segments of 1000
+        harness h(config, options);
+        h.establish("S 0:0(0) win 65535 <mss 1000,sackOK>");
+        EXPECT_EQ(h.conn.control_block().cc_algorithm, h.conn.cc_algorithm());
+        h.send(4000);
+        h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+        return h.conn.control_block().ssthresh;
+    };
+    EXPECT_EQ(after_loss({}, {}), 2800u); // CUBIC by default
     connection_options reno;
     reno.congestion = congestion_algorithm::reno;
-    harness r({}, reno);
-    EXPECT_EQ(r.conn.cc_algorithm(), congestion_algorithm::reno);
+    EXPECT_EQ(after_loss({}, reno), 2000u); // chosen by the connection
     tcp_config config;
     config.congestion = congestion_algorithm::reno;
-    harness c(config);
-    EXPECT_EQ(c.conn.cc_algorithm(), congestion_algorithm::reno);
+    EXPECT_EQ(after_loss(config, {}), 2000u); // chosen for the engine
+    connection_options cubic;
+    cubic.congestion = congestion_algorithm::cubic;
+    EXPECT_EQ(after_loss(config, cubic), 2800u); // the connection's choice wins
 }
 
 // A request-response connection keeps the window it started with. Each ACK used to add a
