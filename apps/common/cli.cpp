@@ -252,6 +252,8 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
         ("no-hystart", po::bool_switch(), "plain slow start until the first loss, without HyStart++ (RFC 9406)")
         ("no-prr", po::bool_switch(), "in SACK loss recovery, cut the window to ssthresh at once (RFC 6675) rather than "
                                        "in step with what is delivered (Proportional Rate Reduction, RFC 6937)")
+        ("no-rack", po::bool_switch(), "find losses by RFC 6675's three duplicate ACKs alone, without RACK-TLP's "
+                                        "time-based detection and tail loss probes (RFC 8985)")
         ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
         ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
         ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
@@ -322,6 +324,7 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     else throw std::invalid_argument("--ecn: '" + ecn + "' is not off, passive or on");
     g.hystart = !vm["no-hystart"].as<bool>();
     g.prr = !vm["no-prr"].as<bool>();
+    g.rack = !vm["no-rack"].as<bool>();
     g.sack = !vm["no-sack"].as<bool>();
     g.timestamps = !vm["no-timestamps"].as<bool>();
     g.window_scaling = !vm["no-window-scaling"].as<bool>();

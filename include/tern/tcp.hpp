@@ -134,6 +134,11 @@ struct tcp_config {
     // comes down to ssthresh in step with what the peer reports delivered, rather than
     // (RFC 6675) all at once, which stops sending for half a round trip and then bursts.
     bool prr = true;
+    // RACK-TLP (RFC 8985) beside RFC 6675's DupThresh, with SACK: a segment is lost once
+    // one sent after it arrived and a reordering window passed (lost retransmissions
+    // too), and a probe after about two round trips draws the ACK that finds a lost tail,
+    // where the retransmission timeout would.
+    bool rack = true;
     ecn_mode ecn = ecn_mode::passive;
 };
 

@@ -238,6 +238,7 @@ std::size_t connection::heap_bytes() const {
         bytes += sizeof(x) + x.reassembly.heap_bytes() + x.scoreboard.heap_bytes() + x.retransmitted.heap_bytes() +
                  x.syn_text.capacity();
     }
+    if (rack_) bytes += sizeof(rack_state);
     return bytes;
 }
 
@@ -335,7 +336,7 @@ bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
     if (mss >= tcb_.snd_mss) return false;
     tcb_.snd_mss = std::uint16_t(mss);
     tcb_.snd_nxt = tcb_.snd_una;
-    tcb_.rtt_seq.reset(); // Karn: what goes again gives no RTT sample
+    tcb_.rtt_timing = false; // Karn: what goes again gives no RTT sample
     cc_.on_retransmit();
     request_output(now);
     return true;

@@ -21,6 +21,7 @@
 #include <span>
 #include <vector>
 
+#include "tcp/rack.hpp"
 #include "tcp/reassembly.hpp"
 #include "tcp/scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
@@ -178,6 +179,15 @@ private:
     void on_partial_ack(std::uint32_t acked, instant now);
     void begin_episode(bool by_timeout);
     void on_dsack(seq_range d);
+    // ---- RACK-TLP (RFC 8985; rack.hpp): the connection's side ----
+    bool rack_on() const { return config_.rack && tcb_.sack_ok; }
+    void rack_delivered(const segment& seg, std::span<const wire::sack_block> sacks, instant now);
+    void rack_after_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack, bool sacked_new,
+                        instant now);
+    void rack_detect(bool dsack, instant now);
+    void tlp_on_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack, bool sacked_new);
+    // Every un-SACKed octet below it is lost: RFC 6675's IsLost or RACK, the higher.
+    std::optional<seq32> lost_end() const;
     void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
@@ -237,7 +247,16 @@ private:
     bool fin_acked() const;
 
     // ---- timers.cpp ----
-    void arm_rto(instant now) { rtx_deadline_ = now + tcb_.rto; }
+    void arm_rto(instant now) {
+        rtx_deadline_ = now + tcb_.rto;
+        if (rack_) rack_->timer = rtx_timer::rto;
+    }
+    void schedule_probe(instant now);
+    void on_rtx_timer(instant now);
+    void on_reorder_timer(instant now);
+    void on_probe_timer(instant now);
+    void note_sent(seq32 left, seq32 right, instant now);
+    void release_rack();
     std::uint32_t flight_size() const { return seq_distance(tcb_.snd_una, tcb_.snd_max); }
     void rtt_sample(duration r);
     std::optional<duration> rtt_from_echo(const segment& seg, instant now) const;
@@ -290,6 +309,7 @@ private:
     // Seldom touched: the handshake, loss recovery, attacks.
     endpoint listen_on_;
     std::unique_ptr<connection_extras> extras_; // see connection_extras
+    std::unique_ptr<rack_state> rack_;          // RACK-TLP, while data is in flight (rack.hpp)
     std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
 };
 

@@ -837,7 +837,7 @@ void endpoint_core::free_retired() {
         // Keep the drop totals of connections that are gone (tcp_endpoint::counters).
         if (s->conn_.dropped_any())
             for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
-        freed_ecn_reductions_ += s->conn_.stats().ecn_reductions;
+        freed_totals_.add(s->conn_.stats());
         delete s;
     }
     stats_.freed.add(retired_.size());
@@ -868,14 +868,19 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;
-    std::uint64_t ecn_reductions = freed_ecn_reductions_;
+    connection_totals totals = freed_totals_;
     auto add = [&](const stream_state* s) {
         for (std::size_t d = 0; d < tcp_drop_count; ++d) drops[d] += s->conn_.drops(tcp_drop(d));
-        ecn_reductions += s->conn_.stats().ecn_reductions;
+        totals.add(s->conn_.stats());
     };
     table_.for_each([&](const flow_key&, const stream_state* s) { add(s); });
     for (const stream_state* s : retired_) add(s);
-    c.emplace_back("ecn_reductions", ecn_reductions);
+    c.emplace_back("ecn_reductions", totals.ecn_reductions);
+    c.emplace_back("fast_retransmits", totals.fast_retransmits);
+    c.emplace_back("rto_retransmits", totals.rto_retransmits);
+    c.emplace_back("recoveries", totals.recoveries);
+    c.emplace_back("undos", totals.undos);
+    c.emplace_back("tail_probes", totals.tail_probes);
     for (std::size_t d = 0; d < tcp_drop_count; ++d) c.emplace_back(to_string(tcp_drop(d)), drops[d]);
     return c;
 }

@@ -251,7 +251,7 @@ private:
     std::uint16_t ip_id_ = 0;
     endpoint_stats stats_;
     std::array<std::uint64_t, tcp_drop_count> freed_drops_{}; // drops of connections already freed
-    std::uint64_t freed_ecn_reductions_ = 0;                   // and their windows reduced for ECN
+    connection_totals freed_totals_;                           // and their loss and ECN counts
 };
 
 } // namespace tern::tcp

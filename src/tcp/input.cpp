@@ -198,7 +198,7 @@ bool connection::is_syn_again(const segment& seg) const {
 void connection::resend_syn_ack(const segment& seg, instant now) {
     update_ts_recent(seg, now); // the echo is of this SYN (Linux keeps the newer TSval too)
     ++stats_.retransmits;
-    tcb_.rtt_seq.reset();
+    tcb_.rtt_timing = false;
     emit(f::syn | f::ack, tcb_.iss, {}, now);
 }
 
@@ -384,15 +384,18 @@ bool connection::check_ack(const segment& seg, instant now) {
     std::uint32_t newly_sacked = 0;
     const seq32 una_before = tcb_.snd_una;
     const std::uint32_t sacked_before = extras_ ? extras_->scoreboard.sacked_bytes() : 0; // for PRR
+    if (rack_) rack_delivered(seg, with_sacks ? sacks : decltype(sacks){}, now); // before the scoreboard takes them
     if (with_sacks) newly_sacked = extras().scoreboard.update(tcb_.snd_una, tcb_.snd_max, sacks);
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
     if (newly_sacked > 0) on_sack(now);
     if (tcb_.snd_una <= ack) update_window(seg);
     // After the ACK itself, so that an undo follows the deflation at the end of recovery.
+    std::optional<seq_range> dsack;
     if (with_sacks)
-        if (const auto d = sack_scoreboard::dsack_block(ack, sacks)) on_dsack(*d);
+        if ((dsack = sack_scoreboard::dsack_block(ack, sacks))) on_dsack(*dsack);
     if (tcb_.ecn_ok && seg.has(f::ece)) on_ecn_echo();
+    if (rack_) rack_after_ack(seg, una_before, dsack, newly_sacked > 0, now);
     if (tcb_.in_recovery && tcb_.sack_ok && config_.prr) {
         // RFC 6937 §3: DeliveredData = change_in(snd.una) + change_in(SACKd); SACKed bytes
         // the cumulative ACK now covers count once.
@@ -462,14 +465,14 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
     if (extras_) extras_->scoreboard.advance(ack);
     if (tcb_.recover_pending && tcb_.recover <= ack) tcb_.recover_pending = false;
 
-    // RTT: RFC 6298 §3, one segment timed per RTT on the engine's clock (Karn: rtt_seq is
+    // RTT: RFC 6298 §3, one segment timed per RTT on the engine's clock (Karn: rtt_timing is
     // cleared when anything is retransmitted), with timestamps too: their clock ticks in
     // milliseconds (RFC 7323 §5.4), and an echoed TSval read a 250 us path as 0 or 1 ms.
     // One call of rtt_sample, so that it stays inline on this path.
     std::optional<duration> rtt;
-    if (tcb_.rtt_seq && *tcb_.rtt_seq < ack) {
+    if (tcb_.rtt_timing && tcb_.rtt_seq < ack) {
         rtt = now - tcb_.rtt_start;
-        tcb_.rtt_seq.reset();
+        tcb_.rtt_timing = false;
     } else if (!tcb_.srtt) [[unlikely]] {
         rtt = rtt_from_echo(seg, now);
     }
@@ -484,15 +487,21 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
         // §5 (A), RFC 5681 §3.2 step 6: set cwnd to ssthresh, deflating the window.
         tcb_.cwnd = tcb_.ssthresh;
         tcb_.in_recovery = false;
+        if (rack_) rack_->recovery_ended();
     } else if (tcb_.in_recovery) {
         on_partial_ack(acked, now);
     } else if (acked > 0) {
         cc_.on_ack(tcb_, acked, flight, now);
     }
 
-    // RFC 6298 §5.2: all acknowledged, stop the timer; §5.3: else restart it.
-    if (tcb_.snd_una == tcb_.snd_max) rtx_deadline_.reset();
-    else arm_rto(now);
+    // RFC 6298 §5.2: all acknowledged, stop the timer; §5.3: else restart it (RFC 8985
+    // §7.2: or the probe timer in its stead).
+    if (tcb_.snd_una == tcb_.snd_max) {
+        rtx_deadline_.reset();
+    } else {
+        arm_rto(now);
+        if (rack_) schedule_probe(now);
+    }
 
     // Told once the segment is processed (on_segment), so that a send() from the
     // callback sees the updated window.
@@ -567,7 +576,7 @@ void connection::enter_recovery(instant now) {
     extras().prr = {0, 0, std::max(flight_size(), 1u)}; // RFC 6937 §3: "At the beginning of recovery"
 
     tcb_.recover_pending = true;
-    tcb_.rtt_seq.reset(); // Karn
+    tcb_.rtt_timing = false; // Karn
     // (4.3): "Retransmit the first data segment presumed dropped", up to the first SACKed octet.
     std::uint32_t len = smss;
     if (const auto hole = scoreboard().next_hole(tcb_.snd_una, tcb_.snd_max))
@@ -608,7 +617,7 @@ void connection::proportional_reduction(std::uint32_t delivered) {
     prr_state& p = extras().prr;
     p.delivered += delivered;
     const std::uint32_t smss = tcb_.snd_mss;
-    const std::uint32_t pipe = scoreboard().pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, smss);
+    const std::uint32_t pipe = scoreboard().pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, lost_end());
     std::int64_t sndcnt;
     if (pipe > tcb_.ssthresh) {
         // "sndcnt = CEIL(prr_delivered * ssthresh / RecoverFS) - prr_out"
@@ -631,6 +640,99 @@ void connection::begin_episode(bool by_timeout) {
     tcb_.prior_by_timeout = by_timeout;
     extras().retransmitted.start();
     extras_->cubic_before = cc_.cubic();
+}
+
+// RFC 8985 §6.2 steps 2 and 3, for what this ACK delivers (cumulatively or SACKed) that
+// was not SACKed before, in ascending order (RACK.fack then tells reordering apart).
+void connection::rack_delivered(const segment& seg, std::span<const wire::sack_block> sacks, instant now) {
+    rack_state& r = *rack_;
+    const sack_scoreboard& board = scoreboard();
+    std::array<seq_range, 1 + wire::tcp_max_sack_blocks> delivered;
+    std::size_t n = 0;
+    if (tcb_.snd_una < seg.ack()) delivered[n++] = {tcb_.snd_una, seg.ack()};
+    for (const auto& b : sacks) {
+        const seq32 left = seq_max(seq32(b.left), seq_max(seg.ack(), tcb_.snd_una));
+        const seq32 right(b.right);
+        if (left < right && right <= tcb_.snd_max) delivered[n++] = {left, right};
+    }
+    std::sort(delivered.begin(), delivered.begin() + n, [](seq_range a, seq_range b) { return a.left < b.left; });
+    const auto& ts = seg.header.options.timestamp;
+    auto echo_older = [&](const send_run& run) {
+        return tcb_.ts_ok && ts && std::int32_t(ts->second - ts_clock(run.at)) < 0;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+        r.log.for_each_within(delivered[i].left, delivered[i].right, [&](const send_run& run, seq32 a, seq32 b) {
+            for (auto h = board.next_hole(a, b); h; h = board.next_hole(h->right, b)) {
+                r.update(run, h->right, now, run.retransmitted && echo_older(run));
+                r.note_delivered_end(h->right, run.retransmitted);
+            }
+        });
+    }
+}
+
+// After the ACK's own processing: what RACK-TLP makes of it.
+void connection::rack_after_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack,
+                                bool sacked_new, instant now) {
+    rack_state& r = *rack_;
+    if (una_before < tcb_.snd_una) r.log.acked(tcb_.snd_una);
+    tlp_on_ack(seg, una_before, dsack, sacked_new);
+    if (tcb_.snd_una == tcb_.snd_max) return release_rack();
+    rack_detect(dsack.has_value(), now);
+    // RFC 8985 §7.2 (a): no probe timer in loss recovery; the RTO runs.
+    if (r.timer == rtx_timer::probe && (tcb_.in_recovery || tcb_.recover_pending)) {
+        rtx_deadline_ = r.rto_at;
+        r.timer = rtx_timer::rto;
+    }
+}
+
+// RFC 8985 §6.2 steps 4 and 5: the reordering window, then which segments are lost; a
+// loss outside recovery starts one (RFC 6675 §5 (4), as the third duplicate ACK would),
+// a lost retransmission goes again (HighRxt back to it), and a segment whose window has
+// not passed yet sets the reordering timer.
+void connection::rack_detect(bool dsack, instant now) {
+    rack_state& r = *rack_;
+    const bool recovering = tcb_.in_recovery || tcb_.recover_pending;
+    const bool dupthresh_sacked = scoreboard().lost_below(tcb_.snd_mss).has_value();
+    const duration reo_wnd = r.reo_wnd(dsack, recovering, dupthresh_sacked, tcb_.snd_una, tcb_.snd_max, tcb_.srtt);
+    const rack_verdict v = r.detect(scoreboard(), now, reo_wnd);
+    r.lost_end = v.lost_end;
+    if (tcb_.in_recovery && v.lost_retransmit && *v.lost_retransmit < tcb_.high_rxt) tcb_.high_rxt = *v.lost_retransmit;
+    if (v.lost_end && !tcb_.in_recovery && !tcb_.recover_pending) enter_recovery(now);
+    const instant rto_at = r.timer == rtx_timer::rto ? rtx_deadline_.or_never() : r.rto_at;
+    if (v.wait) {
+        r.rto_at = rto_at;
+        rtx_deadline_ = std::min(now + *v.wait, rto_at);
+        r.timer = rtx_deadline_.or_never() == rto_at ? rtx_timer::rto : rtx_timer::reorder;
+    } else if (r.timer == rtx_timer::reorder) {
+        rtx_deadline_ = rto_at;
+        r.timer = rtx_timer::rto;
+    }
+}
+
+// RFC 8985 §7.4: whether the probe repaired a loss, once the ACK covers it. As Linux
+// does, an ACK of exactly the probe's end without a D-SACK does not tell (the original may
+// have arrived and its ACK been lost); one beyond it, with nothing D-SACKed, does.
+void connection::tlp_on_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack, bool sacked_new) {
+    rack_state& r = *rack_;
+    if (!r.tlp_end || seg.ack() < *r.tlp_end) return;
+    if (!r.tlp_is_retrans) { // the probe was new data: RACK finds any loss
+        r.tlp_end.reset();
+    } else if (dsack && dsack->right == *r.tlp_end) { // both copies arrived: nothing was lost
+        r.tlp_end.reset();
+    } else if (seg.ack() > *r.tlp_end) { // the probe repaired a loss: the response to one
+        r.tlp_end.reset();
+        cc_.on_congestion(tcb_, flight_size());
+        tcb_.cwnd = std::max<std::uint32_t>(tcb_.ssthresh, tcb_.snd_mss);
+    } else if (una_before == tcb_.snd_una && !sacked_new && seg.header.options.sack_block_count == 0) {
+        r.tlp_end.reset(); // a plain duplicate ACK: the probe arrived as a duplicate
+    }
+}
+
+std::optional<seq32> connection::lost_end() const {
+    std::optional<seq32> end = scoreboard().lost_below(tcb_.snd_mss);
+    if (rack_ && rack_->lost_end && tcb_.snd_una < *rack_->lost_end)
+        end = end ? seq_max(*end, *rack_->lost_end) : rack_->lost_end;
+    return end;
 }
 
 // RFC 2883 §5 / RFC 3708 §3: a D-SACK block for octets the last episode retransmitted says

@@ -93,6 +93,7 @@ void connection::send_syn(instant now) {
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
     if (tcb_.retransmits == 0) { // Karn: time only a SYN sent once
         tcb_.rtt_seq = tcb_.iss;
+        tcb_.rtt_timing = true;
         tcb_.rtt_start = now;
     }
     arm_rto(now);
@@ -153,7 +154,19 @@ std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant no
         }
     }
     emit(flags, seq, send_buffer_.view(offset, len), now, ecn);
-    return len + (fin ? 1 : 0);
+    const std::uint32_t used = len + (fin ? 1 : 0);
+    if (rack_on()) note_sent(seq, seq + used, now);
+    return used;
+}
+
+// RFC 8985 §6.1: RACK keeps when each octet in flight was last sent. Its state is taken at
+// the first send into an empty flight (rack.hpp: from a per-thread pool).
+void connection::note_sent(seq32 left, seq32 right, instant now) {
+    if (!rack_) {
+        rack_ = take_rack_state();
+        rack_->reset(tcb_.snd_una);
+    }
+    rack_->log.sent(left, right, now, left < tcb_.snd_max);
 }
 
 // One segment, as the windows allow: in SACK loss recovery what NextSeg() picks, else the
@@ -212,8 +225,9 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
     const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
     if (used == 0) return false;
-    if (new_data && !tcb_.rtt_seq) { // RFC 6298 §3: time one segment per RTT
+    if (new_data && !tcb_.rtt_timing) { // RFC 6298 §3: time one segment per RTT
         tcb_.rtt_seq = tcb_.snd_nxt;
+        tcb_.rtt_timing = true;
         tcb_.rtt_start = now;
     }
     if (new_data) cc_.on_send(tcb_, tcb_.snd_nxt + used, now);
@@ -225,6 +239,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     tcb_.snd_nxt += used;
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
     if (!rtx_deadline_) arm_rto(now); // RFC 6298 §5.1
+    if (rack_ && new_data) schedule_probe(now);
     return true;
 }
 
@@ -244,19 +259,19 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
 bool connection::send_in_recovery(instant now) {
     const std::uint32_t smss = tcb_.snd_mss;
     const sack_scoreboard& board = scoreboard();
-    const std::uint32_t pipe = board.pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, smss);
+    const auto lost = lost_end();
+    const std::uint32_t pipe = board.pipe(tcb_.snd_una, tcb_.snd_max, tcb_.high_rxt, lost);
     if (tcb_.cwnd < pipe || tcb_.cwnd - pipe < smss) return false;
     const seq32 from = seq_max(tcb_.high_rxt, tcb_.snd_una);
     // Rule (1): the first un-SACKed octet above HighRxt, below the highest SACKed octet,
-    // that IsLost(): (1.a) to (1.c).
+    // that IsLost(): (1.a) to (1.c), or that RACK found lost.
     const auto hole = board.next_hole(from, board.highest_sacked(tcb_.snd_una));
-    const auto lost_end = board.lost_below(smss);
     auto resend = [&](seq_range h) {
         const std::uint32_t used = retransmit(h.left, std::min(smss, seq_distance(h.left, h.right)), now);
         tcb_.high_rxt = h.left + used; // (C.2)
         return used > 0;
     };
-    if (hole && lost_end && hole->left < *lost_end && resend(*hole)) return true;
+    if (hole && lost && hole->left < *lost && resend(*hole)) return true;
     // Rule (2): new data, as the receiver's window allows (C.3: snd_max moves).
     if (const seq32 before = tcb_.snd_max; tcb_.snd_nxt == before && send_at_snd_nxt(tcb_.cwnd - pipe, now)) {
         extras_->prr.out += seq_distance(before, tcb_.snd_max); // RFC 6937 §3: prr_out
@@ -268,7 +283,7 @@ bool connection::send_in_recovery(instant now) {
     // "if HighACK is greater than RescueRxt"; HighRxt is not updated. Not when that octet
     // was already retransmitted in this recovery (below HighRxt): that would be a
     // retransmission of a retransmission, which only the RTO should decide.
-    if (tcb_.rescue_rxt && tcb_.snd_una <= *tcb_.rescue_rxt) return false;
+    if (tcb_.snd_una <= tcb_.rescue_rxt) return false;
     std::optional<seq_range> last;
     for (auto h = board.next_hole(tcb_.snd_una, tcb_.snd_max); h; h = board.next_hole(h->right, tcb_.snd_max))
         last = h;

@@ -72,13 +72,13 @@ std::optional<seq32> sack_scoreboard::lost_below(std::uint32_t smss) const {
     return std::nullopt;
 }
 
-std::uint32_t sack_scoreboard::pipe(seq32 snd_una, seq32 snd_max, seq32 high_rxt, std::uint32_t smss) const {
+std::uint32_t sack_scoreboard::pipe(seq32 snd_una, seq32 snd_max, seq32 high_rxt,
+                                    std::optional<seq32> lost_end) const {
     // Un-SACKed octets of [a, b).
     auto unsacked = [&](seq32 a, seq32 b) -> std::uint32_t {
         if (!(a < b)) return 0;
         return seq_distance(a, b) - ranges_.covered(a, b);
     };
-    const auto lost_end = lost_below(smss);
     const std::uint32_t lost = lost_end ? unsacked(snd_una, seq_min(*lost_end, snd_max)) : 0;
     const std::uint32_t retransmitted = unsacked(snd_una, seq_min(high_rxt, snd_max));
     return unsacked(snd_una, snd_max) - lost + retransmitted;

@@ -77,7 +77,11 @@ public:
     // RFC 6675 §4 SetPipe(): each un-SACKed octet in [snd_una, snd_max) counts once if it
     // is not lost and once more if it was retransmitted (below high_rxt, one past the
     // highest octet retransmitted; snd_una when none was).
-    std::uint32_t pipe(seq32 snd_una, seq32 snd_max, seq32 high_rxt, std::uint32_t smss) const;
+    std::uint32_t pipe(seq32 snd_una, seq32 snd_max, seq32 high_rxt, std::uint32_t smss) const {
+        return pipe(snd_una, snd_max, high_rxt, lost_below(smss));
+    }
+    // The same with the lost octets given: those below lost_end (RACK may find more).
+    std::uint32_t pipe(seq32 snd_una, seq32 snd_max, seq32 high_rxt, std::optional<seq32> lost_end) const;
 
     // The first un-SACKed range at or after `from`, below `limit`: [first, end) where end
     // is the next SACKed octet or limit. None when everything in [from, limit) is SACKed.

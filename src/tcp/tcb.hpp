@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "tcp/seq.hpp"
+#include "tcp/types.hpp"
 #include "tern/tcp.hpp"
 #include "tern/time.hpp"
 
@@ -37,15 +38,15 @@ struct tcb {
     bool ts_ok = false;            // both sent TS on the SYNs (RFC 7323 §3.2)
     bool sack_ok = false;          // both sent SACK-permitted (RFC 2018 §2)
     std::uint8_t retransmits = 0;  // RFC 6298: consecutive timeouts of the oldest outstanding segment (here, beside the flags, to fill their word)
+    bool rtt_timing = false;       // rtt_seq holds the segment being timed (Karn: not after a retransmit)
     std::uint32_t ts_recent = 0;   // TS.Recent: TSval to echo (RFC 7323 §4.3)
     instant ts_recent_at{};        // when ts_recent was set: after 24 days it is invalid (RFC 7323 §5.5)
 
     // --- RTT and RTO (RFC 6298) ---
-    std::optional<duration> srtt;  // absent until the first sample
+    maybe_duration srtt;           // absent until the first sample
     duration rttvar{};
     duration rto{};                // current RTO, backoff included, within [min_rto, max_rto]
-    std::optional<seq32> rtt_seq;  // without timestamps: the segment being timed (Karn: none after a retransmit)
-    instant rtt_start{};
+    instant rtt_start{};           // when rtt_seq (the last word, below) was sent
 
     // --- congestion control (RFC 5681) and loss recovery (RFC 6675 with SACK, else RFC 6582) ---
     std::uint32_t cwnd = 0;        // bytes in flight allowed: snd_nxt - snd_una <= min(cwnd, snd_wnd); with SACK in recovery, pipe <= cwnd
@@ -64,7 +65,7 @@ struct tcb {
     bool hystart : 1 = true;      // HyStart++ (RFC 9406) in the first slow start
     seq32 recover;                 // RecoveryPoint: snd_max at the fast retransmit or the last RTO
     seq32 high_rxt;                // RFC 6675 HighRxt: one past the highest octet retransmitted in this recovery
-    std::optional<seq32> rescue_rxt; // RFC 6675 RescueRxt: set once the rescue retransmission is spent
+    seq32 rescue_rxt;              // RFC 6675 RescueRxt: set at each fast retransmit, before NextSeg reads it
 
     // --- undoing a needless episode (RFC 3708 D-SACK detection, RFC 4015 §3 response) ---
     std::uint32_t prior_cwnd = 0;     // cwnd when the last episode began, before its reduction
@@ -76,7 +77,8 @@ struct tcb {
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data
     bool ack_now = false;          // an ACK must go out with the next output
     std::uint8_t unacked_segments = 0; // in-order data segments, of any size, received since our last ACK
-    seq32 ecn_recover;                 // ECN: snd_max at the last reduction for ECE (here, it fills the last word)
+    seq32 ecn_recover;                 // ECN: snd_max at the last reduction for ECE
+    seq32 rtt_seq;                     // RFC 6298 §3: the segment being timed, while rtt_timing (here, it fills the last word)
 };
 
 } // namespace tern::tcp

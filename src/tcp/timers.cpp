@@ -21,7 +21,7 @@ void connection::on_timer(instant now) {
         tcb_.ack_now = true;
         output(now);
     }
-    if (rtx_deadline_ && *rtx_deadline_ <= now) on_rto(now);
+    if (rtx_deadline_ && *rtx_deadline_ <= now) on_rtx_timer(now);
     if (persist_deadline_ && *persist_deadline_ <= now) on_persist(now);
     if (keepalive_deadline_ && *keepalive_deadline_ <= now) on_keepalive(now);
     settle_extras(now);
@@ -56,7 +56,7 @@ void connection::on_rto(instant now) {
     }
     ++tcb_.retransmits;
     tcb_.rto = std::min(tcb_.rto * 2, config_.max_rto); // §5.5: back off the timer
-    tcb_.rtt_seq.reset();                                // Karn: no sample from a retransmission
+    tcb_.rtt_timing = false;                             // Karn: no sample from a retransmission
     if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) {
         ++stats_.retransmits;
         return send_syn(now);
@@ -68,6 +68,10 @@ void connection::on_rto(instant now) {
     // retransmission undoes (RFC 3708 §3, RFC 4015 §3); in recovery, the fast
     // retransmit's episode goes on, and resending its octets makes it not undoable.
     if (tcb_.retransmits == 1 && !tcb_.in_recovery) begin_episode(true);
+    if (rack_) { // RFC 8985 §7.4: a timeout ends the probe's watch; the go-back-N resends what RACK would
+        rack_->tlp_end.reset();
+        rack_->lost_end.reset();
+    }
     cc_.on_timeout(tcb_, flight_size());
     tcb_.in_recovery = false;
     tcb_.dup_acks = 0;
@@ -83,6 +87,62 @@ void connection::on_rto(instant now) {
     tcb_.snd_nxt = tcb_.snd_una;
     send_one(now); // §5.4: retransmit the earliest segment not acknowledged (counted there)
     arm_rto(now);  // §5.6
+}
+
+// The retransmission timer runs for RFC 6298's RTO, or with RACK-TLP in its stead for a
+// reordering window (RFC 8985 §6.3) or a probe (§7.3); rack_state::timer says which.
+void connection::on_rtx_timer(instant now) {
+    if (!rack_ || rack_->timer == rtx_timer::rto) return on_rto(now);
+    if (rack_->timer == rtx_timer::reorder) return on_reorder_timer(now);
+    on_probe_timer(now);
+}
+
+// RFC 8985 §7.2: after new data goes out, or an ACK of new data, when not in loss
+// recovery and no probe is out: a probe after PTO, unless the RTO would fire first.
+void connection::schedule_probe(instant now) {
+    rack_state& r = *rack_;
+    if (tcb_.in_recovery || tcb_.recover_pending || r.tlp_end || r.timer == rtx_timer::reorder) return;
+    const instant rto_at = r.timer == rtx_timer::rto ? rtx_deadline_.or_never() : r.rto_at;
+    const instant pto_at = now + rack_state::probe_timeout(tcb_.srtt, flight_size() <= tcb_.snd_mss);
+    r.rto_at = rto_at;
+    r.timer = pto_at < rto_at ? rtx_timer::probe : rtx_timer::rto;
+    rtx_deadline_ = std::min(pto_at, rto_at);
+}
+
+// RFC 8985 §6.3: a segment's reordering window has passed: RACK looks again, and what it
+// finds lost goes out (in recovery, which it may start).
+void connection::on_reorder_timer(instant now) {
+    rack_state& r = *rack_;
+    rtx_deadline_ = r.rto_at;
+    r.timer = rtx_timer::rto;
+    rack_detect(false, now);
+    output(now);
+}
+
+// RFC 8985 §7.3: one probe, a new segment if there is one and the receiver's window has
+// room (beyond cwnd), else the last segment again; then the RTO, not another probe.
+void connection::on_probe_timer(instant now) {
+    rack_state& r = *rack_;
+    rtx_deadline_ = r.rto_at;
+    r.timer = rtx_timer::rto;
+    r.tlp_end = tcb_.snd_max; // set before sending: no probe is scheduled for the probe
+    ++stats_.tail_probes;
+    if (tcb_.snd_nxt == tcb_.snd_max && send_at_snd_nxt(segment_room(), now)) {
+        r.tlp_is_retrans = false;
+    } else {
+        const seq32 data_end_sent = fin_sent() ? tcb_.snd_max - 1 : tcb_.snd_max;
+        const std::uint32_t len = std::min(seq_distance(tcb_.snd_una, data_end_sent), segment_room());
+        if (emit_data(data_end_sent - len, len, now) > 0) ++stats_.retransmits;
+        r.tlp_is_retrans = true;
+    }
+    r.tlp_end = tcb_.snd_max;
+    arm_rto(now);
+}
+
+// Everything sent is acknowledged: RACK's state goes back to the pool unless it holds
+// what the next flight needs (reordering seen, a probe whose outcome is not known yet).
+void connection::release_rack() {
+    if (rack_->forgettable() && !rack_->tlp_end) give_back_rack_state(std::move(rack_));
 }
 
 // RFC 9293 §3.8.6.3: an ACK for at least every second segment, others within the
@@ -136,6 +196,7 @@ void connection::limit_fin_wait_2(instant now) {
 void connection::to_closed(close_reason why) {
     state_ = tcp_state::closed;
     if (extras_) extras_->syn_text.clear();
+    give_back_rack_state(std::move(rack_));
     rtx_deadline_.reset();
     delack_deadline_.reset();
     time_wait_deadline_.reset();

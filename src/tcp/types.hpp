@@ -154,6 +154,29 @@ private:
     instant at_ = instant::max();
 };
 
+// A duration that may be unset, in 8 bytes (duration::min() stands for unset): what
+// std::optional<duration> offers a round-trip estimate, at half its size. Round trips are
+// never negative.
+class maybe_duration {
+public:
+    maybe_duration() = default;
+    maybe_duration(duration d) : d_(d) {}
+    maybe_duration& operator=(duration d) {
+        d_ = d;
+        return *this;
+    }
+    bool has_value() const { return d_ != duration::min(); }
+    explicit operator bool() const { return has_value(); }
+    duration operator*() const { return d_; }
+    duration value_or(duration other) const { return has_value() ? d_ : other; }
+    void reset() { d_ = duration::min(); }
+    operator std::optional<duration>() const { return has_value() ? std::optional<duration>(d_) : std::nullopt; }
+    friend bool operator==(const maybe_duration& a, duration b) { return a.has_value() && a.d_ == b; }
+
+private:
+    duration d_ = duration::min();
+};
+
 // Counters of one connection, the beginnings of a TCP_INFO.
 struct connection_stats {
     std::uint64_t segments_in = 0;   // every segment handed to on_segment but SYN+FIN ones (dropped first)
@@ -169,6 +192,27 @@ struct connection_stats {
     std::uint32_t recoveries = 0;       // fast recovery episodes entered
     std::uint32_t undos = 0;            // episodes undone: every retransmission D-SACKed (RFC 3708, RFC 4015)
     std::uint32_t ecn_reductions = 0;   // windows reduced for an ECN echo (RFC 3168 §6.1.2)
+    std::uint32_t tail_probes = 0;      // TLP probes sent (RFC 8985 §7.3), new data or the last segment again
+};
+
+// The loss and ECN counts of connection_stats summed over many connections (an endpoint's,
+// live and freed), for its counters.
+struct connection_totals {
+    std::uint64_t fast_retransmits = 0;
+    std::uint64_t rto_retransmits = 0;
+    std::uint64_t recoveries = 0;
+    std::uint64_t undos = 0;
+    std::uint64_t tail_probes = 0;
+    std::uint64_t ecn_reductions = 0;
+
+    void add(const connection_stats& s) {
+        fast_retransmits += s.fast_retransmits;
+        rto_retransmits += s.rto_retransmits;
+        recoveries += s.recoveries;
+        undos += s.undos;
+        tail_probes += s.tail_probes;
+        ecn_reductions += s.ecn_reductions;
+    }
 };
 
 } // namespace tern::tcp

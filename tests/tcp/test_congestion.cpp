@@ -422,6 +422,9 @@ struct one_loss_in_twenty {
         tcp_config c;
         c.congestion = congestion_algorithm::reno; // ssthresh = FlightSize / 2: RecoverFS / 2
         c.prr = prr;
+        // DupThresh alone finds the loss, on the third SACK, as in RFC 6937's example (the
+        // clock stands still here: RACK's window would be 0 and find it on the first).
+        c.rack = false;
         return c;
     }
     std::size_t first_send_after_retransmit() const {

@@ -211,12 +211,14 @@ constexpr std::string_view plain_syn = "S 0:0(0) win 65535 <mss 1000>";
 
 // These tests follow recovery segment by segment from RFC 5681 §3.1's initial window (4
 // segments of 1000 bytes), not RFC 6928's 10, which the default config opens with, and
-// with RFC 5681's halving (Reno), not CUBIC's 0.7 (test_congestion has that).
+// with RFC 5681's halving (Reno), not CUBIC's 0.7 (test_congestion has that), and RFC
+// 6675's DupThresh alone for loss detection (test_rack has RACK-TLP).
 tcp_config rfc5681_window() {
     tcp_config c;
     c.initial_window = 0;
     c.congestion = congestion_algorithm::reno;
     c.prr = false; // RFC 6675's cwnd = ssthresh at once (test_congestion has PRR)
+    c.rack = false;
     return c;
 }
 

@@ -1,0 +1,139 @@
+// RACK-TLP loss detection (RFC 8985). RACK: a segment is lost once a segment sent after
+// it has been delivered and a reordering window has passed since; this catches lost
+// retransmissions and losses with too few segments after them for three duplicate ACKs.
+// TLP: when a flight's tail goes unacknowledged for about two round trips, one probe
+// segment draws an ACK whose SACK lets RACK find the loss, instead of the retransmission
+// timeout finding it.
+//
+// The connection keeps the RFC 6675 machinery (scoreboard, NextSeg, pipe, PRR) and asks
+// RACK only "below which point is every un-SACKed octet lost": RACK's answer joins the
+// DupThresh rule's (connection::lost_end), as Linux first ran RACK beside its DupThresh
+// rule. A lost retransmission moves HighRxt back to it, so NextSeg sends it again.
+//
+// RACK needs when each octet in flight was last sent. A record per segment would cost
+// memory in proportion to the window; send_log keeps at most max_runs runs of octets,
+// each sent at one instant (a burst of one engine round), in sequence order. When a run
+// would not fit, the two neighbours sent closest in time become one, stamped with the
+// later instant: a merged octet then looks sent later than it was, so it is found lost
+// later, never sooner.
+//
+// The whole state (rack_state) exists only while data is in flight: a connection takes
+// one from a per-thread pool at its first send into an empty flight and gives it back
+// when everything is acknowledged (unless it learnt of reordering), as the send ring is.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "tcp/scoreboard.hpp"
+#include "tcp/seq.hpp"
+#include "tern/time.hpp"
+
+namespace tern::tcp {
+
+struct send_run {
+    seq32 left;  // first octet
+    seq32 right; // one past the last
+    instant at;  // when these octets were last sent
+    bool retransmitted = false;
+};
+
+class send_log {
+public:
+    static constexpr std::size_t max_runs = 16;
+
+    bool empty() const { return count_ == 0; }
+    std::size_t size() const { return count_; }
+    std::span<const send_run> runs() const { return {runs_.data(), count_}; }
+
+    // [left, right) went out at `now`. New data (at the end of the log) extends the last
+    // run when sent at the same instant; a retransmission restamps the octets it covers.
+    void sent(seq32 left, seq32 right, instant now, bool retransmission);
+    // Forgets the octets below `snd_una`.
+    void acked(seq32 snd_una);
+    void clear() { count_ = 0; }
+    // Calls fn(run, left, right) for each run's part within [left, right), in order.
+    template <typename Fn>
+    void for_each_within(seq32 left, seq32 right, Fn&& fn) const {
+        for (const send_run& r : runs()) {
+            if (r.right <= left) continue;
+            if (right <= r.left) break;
+            fn(r, seq_max(r.left, left), seq_min(r.right, right));
+        }
+    }
+
+private:
+    void restamp(seq32 left, seq32 right, instant now);
+    void merge_closest();
+
+    std::array<send_run, max_runs> runs_;
+    std::size_t count_ = 0;
+};
+
+// RACK's answer after an ACK or its reordering timer (RFC 8985 §6.2 step 5).
+struct rack_verdict {
+    std::optional<seq32> lost_end;        // every un-SACKed octet below it is lost
+    std::optional<seq32> lost_retransmit; // the lowest lost octet that was a retransmission
+    std::optional<duration> wait;         // when the next candidate's reordering window ends
+};
+
+// What the connection's one retransmission timer is running for.
+enum class rtx_timer : std::uint8_t { rto, reorder, probe };
+
+struct rack_state {
+    // RFC 8985 §7.2: the worst-case delayed ACK a probe of a one-segment flight allows for.
+    static constexpr duration worst_case_delayed_ack = std::chrono::milliseconds(200);
+    static constexpr std::uint8_t reo_wnd_persist_rounds = 16; // §6.2 step 4
+
+    send_log log;
+    // --- RFC 8985 §6.1 ---
+    bool delivered_any = false; // RACK.xmit_ts and RACK.end_seq hold a delivered segment
+    instant xmit_ts{};          // RACK.xmit_ts: latest send time of a delivered segment
+    seq32 end_seq;              // RACK.end_seq: its end
+    duration rtt{};             // RACK.rtt: its round trip
+    duration min_rtt = duration::max(); // RACK.min_RTT, of this state's samples
+    seq32 fack;                 // RACK.fack: highest end of a delivered segment
+    bool reordering_seen = false;
+    std::uint8_t reo_wnd_mult = 1;
+    std::uint8_t reo_wnd_persist = 0;
+    std::optional<seq32> dsack_round;
+    std::optional<seq32> lost_end; // the last verdict's: every un-SACKed octet below it is lost
+    // --- TLP, RFC 8985 §7 ---
+    std::optional<seq32> tlp_end; // TLP.end_seq: SND.NXT when the probe went
+    bool tlp_is_retrans = false;
+    // --- the timer ---
+    rtx_timer timer = rtx_timer::rto;
+    instant rto_at{}; // when RFC 6298's RTO fires, while the timer runs for something else
+
+    // §6.2 step 2 (RACK_update) for a delivered run, [run.left, end) of it delivered;
+    // `echo_older`: the ACK's TSecr is older than the run's send (so it was the original
+    // that arrived, not the retransmission).
+    void update(const send_run& run, seq32 end, instant now, bool echo_older);
+    // §6.2 step 3: octets up to `end` of a run newly delivered; below RACK.fack and never
+    // sent again, they arrived out of order.
+    void note_delivered_end(seq32 end, bool retransmitted);
+    // §6.2 step 4: the reordering window. `dsack`: the ACK carried a D-SACK; `recovering`:
+    // in fast recovery or after an RTO; `dupthresh_sacked`: DupThresh segments are SACKed.
+    duration reo_wnd(bool dsack, bool recovering, bool dupthresh_sacked, seq32 snd_una, seq32 snd_nxt,
+                     std::optional<duration> srtt);
+    void recovery_ended();
+    // §6.2 step 5 over the log, with the SACKed octets taken out.
+    rack_verdict detect(const sack_scoreboard& sacked, instant now, duration reo_wnd) const;
+    // A fresh state for a flight that starts at snd_una.
+    void reset(seq32 snd_una);
+    // Whether the state holds nothing a fresh one would not (it can go back to the pool).
+    bool forgettable() const { return !reordering_seen && reo_wnd_mult == 1 && reo_wnd_persist == 0; }
+
+    // RFC 8985 §7.2: the probe timeout.
+    static duration probe_timeout(std::optional<duration> srtt, bool one_segment);
+};
+
+// Pool of states per thread (per engine): taking and giving one back costs no malloc.
+std::unique_ptr<rack_state> take_rack_state();
+void give_back_rack_state(std::unique_ptr<rack_state> s);
+
+} // namespace tern::tcp
