@@ -58,7 +58,8 @@ bool connection_extras::idle(instant now) const {
     // the next challenge ACK (RFC 5961 §7): neither is "nothing".
     return reassembly.empty() && !reassembly.fin && scoreboard.empty() &&
            scoreboard.dup_thresh() == sack_scoreboard::default_dup_thresh && !retransmitted.active() && !dsack &&
-           syn_text.empty() && (challenges_in_window == 0 || now - challenge_window_start >= std::chrono::seconds(1));
+           syn_text.empty() && (challenges_in_window == 0 || now - challenge_window_start >= std::chrono::seconds(1)) &&
+           rack.idle();
 }
 
 // RFC 9293 §3.10.7.2/§3.10.7.3: text on a SYN is queued until ESTABLISHED; no more than
@@ -238,7 +239,6 @@ std::size_t connection::heap_bytes() const {
         bytes += sizeof(x) + x.reassembly.heap_bytes() + x.scoreboard.heap_bytes() + x.retransmitted.heap_bytes() +
                  x.syn_text.capacity();
     }
-    if (rack_) bytes += sizeof(rack_state);
     return bytes;
 }
 

@@ -56,6 +56,7 @@ struct connection_extras {
     retransmit_log retransmitted;  // what the last episode sent again and no D-SACK reported yet (RFC 3708)
     cubic_state cubic_before;      // the congestion control's state when that episode began, for an undo
     prr_state prr;                 // while in SACK loss recovery
+    rack_state rack;               // RACK-TLP: a flight of more than one burst, or one SACKed (rack.hpp)
     std::optional<seq_range> dsack; // RFC 2883: a duplicate to report first in our next ACK
     std::vector<std::uint8_t> syn_text; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
     instant challenge_window_start{};   // RFC 5961 §7: one-second windows
@@ -181,6 +182,8 @@ private:
     void on_dsack(seq_range d);
     // ---- RACK-TLP (RFC 8985; rack.hpp): the connection's side ----
     bool rack_on() const { return config_.rack && tcb_.sack_ok; }
+    bool rack_engaged() const { return extras_ && extras_->rack.engaged(); }
+    void start_send_log();
     void rack_delivered(const segment& seg, std::span<const wire::sack_block> sacks, instant now);
     void rack_after_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack, bool sacked_new,
                         instant now);
@@ -233,7 +236,12 @@ private:
     std::uint32_t retransmit(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t congestion_room() const;
     std::uint32_t emit_data(seq32 seq, std::uint32_t max_len, instant now);
-    std::uint32_t segment_room() const;
+    // Bytes of payload the next segment may carry. RFC 9293 §3.7.1: the MSS bounds data
+    // plus TCP options beyond the fixed header, and snd_mss already leaves out the
+    // timestamps; the SACK blocks our ACKs carry (RFC 2018 §3: NOP, NOP, kind, length, 8
+    // bytes a block, as many as fit in 40 bytes of options) come off it too.
+    std::uint32_t segment_room() const { return sack_blocks_due() ? segment_room_with_sacks() : tcb_.snd_mss; }
+    std::uint32_t segment_room_with_sacks() const;
     std::size_t sack_option(std::array<seq_range, wire::tcp_max_sack_blocks>& out) const;
     // Whether our next ACK carries SACK blocks (sack_option gives at least one): SACK was
     // agreed, and a duplicate is to be reported or data is held out of order.
@@ -249,14 +257,38 @@ private:
     // ---- timers.cpp ----
     void arm_rto(instant now) {
         rtx_deadline_ = now + tcb_.rto;
-        if (rack_) rack_->timer = rtx_timer::rto;
+        tcb_.rtx_for = rtx_timer::rto;
     }
-    void schedule_probe(instant now);
+    // RFC 8985 §7.2, after new data went out or an ACK of new data: the probe timer, when it
+    // would fire before the RTO. Inline, as it runs for every request, whose flight of one
+    // segment it leaves at once to the RTO: the probe of such a flight waits for a
+    // worst-case delayed ACK too (2 SRTT + 200 ms), and the RTO comes first unless RTTVAR
+    // exceeds 50 ms + SRTT / 4 (min_rto 200 ms), where the RTO it leaves was the rule
+    // before RACK-TLP.
+    void schedule_probe(instant now) {
+        if (tcb_.rtx_for == rtx_timer::rto && flight_size() <= tcb_.snd_mss) return;
+        if (!rack_on() || tcb_.rtx_for == rtx_timer::reorder) return;
+        const duration pto = rack_state::probe_timeout(tcb_.srtt, flight_size() <= tcb_.snd_mss);
+        if (tcb_.rtx_for == rtx_timer::rto && rtx_deadline_ && *rtx_deadline_ <= now + pto) return;
+        arm_probe(now, pto);
+    }
+    void arm_probe(instant now, duration pto);
     void on_rtx_timer(instant now);
     void on_reorder_timer(instant now);
     void on_probe_timer(instant now);
-    void note_sent(seq32 left, seq32 right, instant now);
-    void release_rack();
+    // RFC 8985 §6.1: RACK keeps when each octet in flight was last sent, in a log once a
+    // flight is more than one burst (rack.hpp). Called for every data segment sent, before
+    // snd_max moves. The first burst into an empty flight needs nothing: a request's.
+    void note_sent(seq32 left, seq32 right, instant now) {
+        if (!extras_ && tcb_.snd_una == tcb_.snd_max) return;
+        if (rack_on()) log_sent(left, right, now);
+    }
+    // When a flight without a log was sent: its first segment was the one RFC 6298 timed
+    // (nothing is timed when a flight empties, as the ACK that empties it covers the timed
+    // segment; the first new data sent then is timed), and rtt_start stays until the next
+    // timing, which is at a later burst, when the log is made.
+    instant flight_sent_at() const { return tcb_.rtt_start; }
+    void log_sent(seq32 left, seq32 right, instant now);
     std::uint32_t flight_size() const { return seq_distance(tcb_.snd_una, tcb_.snd_max); }
     void rtt_sample(duration r);
     std::optional<duration> rtt_from_echo(const segment& seg, instant now) const;
@@ -309,7 +341,6 @@ private:
     // Seldom touched: the handshake, loss recovery, attacks.
     endpoint listen_on_;
     std::unique_ptr<connection_extras> extras_; // see connection_extras
-    std::unique_ptr<rack_state> rack_;          // RACK-TLP, while data is in flight (rack.hpp)
     std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
 };
 

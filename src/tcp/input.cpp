@@ -384,7 +384,13 @@ bool connection::check_ack(const segment& seg, instant now) {
     std::uint32_t newly_sacked = 0;
     const seq32 una_before = tcb_.snd_una;
     const std::uint32_t sacked_before = extras_ ? extras_->scoreboard.sacked_bytes() : 0; // for PRR
-    if (rack_) rack_delivered(seg, with_sacks ? sacks : decltype(sacks){}, now); // before the scoreboard takes them
+    // RACK (RFC 8985 §6.2) acts on a flight it logs, or when SACK blocks come; an in-order
+    // ACK of a flight sent in one burst tells it nothing (rack.hpp).
+    const bool rack_acts = (with_sacks || rack_engaged()) && rack_on();
+    if (rack_acts) [[unlikely]] {
+        start_send_log();
+        rack_delivered(seg, sacks, now); // before the scoreboard takes them
+    }
     if (with_sacks) newly_sacked = extras().scoreboard.update(tcb_.snd_una, tcb_.snd_max, sacks);
     if (tcb_.snd_una < ack) on_ack_of_new_data(seg, now);
     else if (ack == tcb_.snd_una) on_duplicate_ack(seg, now);
@@ -395,7 +401,8 @@ bool connection::check_ack(const segment& seg, instant now) {
     if (with_sacks)
         if ((dsack = sack_scoreboard::dsack_block(ack, sacks))) on_dsack(*dsack);
     if (tcb_.ecn_ok && seg.has(f::ece)) on_ecn_echo();
-    if (rack_) rack_after_ack(seg, una_before, dsack, newly_sacked > 0, now);
+    if (rack_acts) [[unlikely]]
+        rack_after_ack(seg, una_before, dsack, newly_sacked > 0, now);
     if (tcb_.in_recovery && tcb_.sack_ok && config_.prr) {
         // RFC 6937 §3: DeliveredData = change_in(snd.una) + change_in(SACKd); SACKed bytes
         // the cumulative ACK now covers count once.
@@ -487,7 +494,7 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
         // §5 (A), RFC 5681 §3.2 step 6: set cwnd to ssthresh, deflating the window.
         tcb_.cwnd = tcb_.ssthresh;
         tcb_.in_recovery = false;
-        if (rack_) rack_->recovery_ended();
+        if (extras_) extras_->rack.recovery_ended();
     } else if (tcb_.in_recovery) {
         on_partial_ack(acked, now);
     } else if (acked > 0) {
@@ -500,7 +507,7 @@ void connection::on_ack_of_new_data(const segment& seg, instant now) {
         rtx_deadline_.reset();
     } else {
         arm_rto(now);
-        if (rack_) schedule_probe(now);
+        schedule_probe(now);
     }
 
     // Told once the segment is processed (on_segment), so that a send() from the
@@ -645,7 +652,7 @@ void connection::begin_episode(bool by_timeout) {
 // RFC 8985 §6.2 steps 2 and 3, for what this ACK delivers (cumulatively or SACKed) that
 // was not SACKed before, in ascending order (RACK.fack then tells reordering apart).
 void connection::rack_delivered(const segment& seg, std::span<const wire::sack_block> sacks, instant now) {
-    rack_state& r = *rack_;
+    rack_state& r = extras_->rack;
     const sack_scoreboard& board = scoreboard();
     std::array<seq_range, 1 + wire::tcp_max_sack_blocks> delivered;
     std::size_t n = 0;
@@ -673,16 +680,13 @@ void connection::rack_delivered(const segment& seg, std::span<const wire::sack_b
 // After the ACK's own processing: what RACK-TLP makes of it.
 void connection::rack_after_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack,
                                 bool sacked_new, instant now) {
-    rack_state& r = *rack_;
+    rack_state& r = extras_->rack;
     if (una_before < tcb_.snd_una) r.log.acked(tcb_.snd_una);
     tlp_on_ack(seg, una_before, dsack, sacked_new);
-    if (tcb_.snd_una == tcb_.snd_max) return release_rack();
+    if (tcb_.snd_una == tcb_.snd_max) return;
     rack_detect(dsack.has_value(), now);
     // RFC 8985 §7.2 (a): no probe timer in loss recovery; the RTO runs.
-    if (r.timer == rtx_timer::probe && (tcb_.in_recovery || tcb_.recover_pending)) {
-        rtx_deadline_ = r.rto_at;
-        r.timer = rtx_timer::rto;
-    }
+    if (tcb_.rtx_for == rtx_timer::probe && (tcb_.in_recovery || tcb_.recover_pending)) arm_rto(now);
 }
 
 // RFC 8985 §6.2 steps 4 and 5: the reordering window, then which segments are lost; a
@@ -690,7 +694,7 @@ void connection::rack_after_ack(const segment& seg, seq32 una_before, std::optio
 // a lost retransmission goes again (HighRxt back to it), and a segment whose window has
 // not passed yet sets the reordering timer.
 void connection::rack_detect(bool dsack, instant now) {
-    rack_state& r = *rack_;
+    rack_state& r = extras_->rack;
     const bool recovering = tcb_.in_recovery || tcb_.recover_pending;
     const bool dupthresh_sacked = scoreboard().lost_below(tcb_.snd_mss).has_value();
     const duration reo_wnd = r.reo_wnd(dsack, recovering, dupthresh_sacked, tcb_.snd_una, tcb_.snd_max, tcb_.srtt);
@@ -698,14 +702,13 @@ void connection::rack_detect(bool dsack, instant now) {
     r.lost_end = v.lost_end;
     if (tcb_.in_recovery && v.lost_retransmit && *v.lost_retransmit < tcb_.high_rxt) tcb_.high_rxt = *v.lost_retransmit;
     if (v.lost_end && !tcb_.in_recovery && !tcb_.recover_pending) enter_recovery(now);
-    const instant rto_at = r.timer == rtx_timer::rto ? rtx_deadline_.or_never() : r.rto_at;
+    // The reordering timer runs in the RTO's stead (RFC 8985 §6.3), which restarts when it
+    // is over (a wait is shorter than a round trip: the RTO is never put off by much).
     if (v.wait) {
-        r.rto_at = rto_at;
-        rtx_deadline_ = std::min(now + *v.wait, rto_at);
-        r.timer = rtx_deadline_.or_never() == rto_at ? rtx_timer::rto : rtx_timer::reorder;
-    } else if (r.timer == rtx_timer::reorder) {
-        rtx_deadline_ = rto_at;
-        r.timer = rtx_timer::rto;
+        rtx_deadline_ = now + *v.wait;
+        tcb_.rtx_for = rtx_timer::reorder;
+    } else if (tcb_.rtx_for == rtx_timer::reorder && rtx_deadline_) {
+        arm_rto(now);
     }
 }
 
@@ -713,7 +716,7 @@ void connection::rack_detect(bool dsack, instant now) {
 // does, an ACK of exactly the probe's end without a D-SACK does not tell (the original may
 // have arrived and its ACK been lost); one beyond it, with nothing D-SACKed, does.
 void connection::tlp_on_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack, bool sacked_new) {
-    rack_state& r = *rack_;
+    rack_state& r = extras_->rack;
     if (!r.tlp_end || seg.ack() < *r.tlp_end) return;
     if (!r.tlp_is_retrans) { // the probe was new data: RACK finds any loss
         r.tlp_end.reset();
@@ -730,8 +733,8 @@ void connection::tlp_on_ack(const segment& seg, seq32 una_before, std::optional<
 
 std::optional<seq32> connection::lost_end() const {
     std::optional<seq32> end = scoreboard().lost_below(tcb_.snd_mss);
-    if (rack_ && rack_->lost_end && tcb_.snd_una < *rack_->lost_end)
-        end = end ? seq_max(*end, *rack_->lost_end) : rack_->lost_end;
+    if (extras_ && extras_->rack.lost_end && tcb_.snd_una < *extras_->rack.lost_end)
+        end = end ? seq_max(*end, *extras_->rack.lost_end) : extras_->rack.lost_end;
     return end;
 }
 

@@ -103,11 +103,8 @@ void connection::send_syn(instant now) {
 // differs from snd_nxt only while an RTO is resending.
 void connection::send_ack(instant now) { emit(f::ack, tcb_.snd_max, {}, now); }
 
-// Bytes of payload the next segment may carry. RFC 9293 §3.7.1: the MSS bounds data plus
-// TCP options beyond the fixed header, and snd_mss already leaves out the timestamps; the
-// SACK blocks our ACKs carry (RFC 2018 §3: NOP, NOP, kind, length, 8 bytes a block, as
-// many as fit in 40 bytes of options) come off it too.
-std::uint32_t connection::segment_room() const {
+// segment_room() with SACK blocks to send.
+std::uint32_t connection::segment_room_with_sacks() const {
     std::array<seq_range, wire::tcp_max_sack_blocks> blocks;
     const std::size_t sent = sack_option(blocks);
     return sent == 0 ? tcb_.snd_mss : tcb_.snd_mss - std::uint32_t(4 + 8 * sent);
@@ -154,19 +151,25 @@ std::uint32_t connection::emit_data(seq32 seq, std::uint32_t max_len, instant no
         }
     }
     emit(flags, seq, send_buffer_.view(offset, len), now, ecn);
-    const std::uint32_t used = len + (fin ? 1 : 0);
-    if (rack_on()) note_sent(seq, seq + used, now);
-    return used;
+    return len + (fin ? 1 : 0);
 }
 
-// RFC 8985 §6.1: RACK keeps when each octet in flight was last sent. Its state is taken at
-// the first send into an empty flight (rack.hpp: from a per-thread pool).
-void connection::note_sent(seq32 left, seq32 right, instant now) {
-    if (!rack_) {
-        rack_ = take_rack_state();
-        rack_->reset(tcb_.snd_una);
+void connection::log_sent(seq32 left, seq32 right, instant now) {
+    const bool retransmission = left < tcb_.snd_max;
+    if (!extras_ || extras_->rack.log.empty()) {
+        if (tcb_.snd_una == tcb_.snd_max) return; // into an empty flight (extras held for other things)
+        if (!retransmission && now == flight_sent_at()) return; // the same burst
+        start_send_log();
     }
-    rack_->log.sent(left, right, now, left < tcb_.snd_max);
+    extras_->rack.log.sent(left, right, now, retransmission);
+}
+
+// The log of a flight sent so far in one burst: all of it at flight_sent_at().
+void connection::start_send_log() {
+    rack_state& r = extras().rack;
+    if (!r.log.empty() || tcb_.snd_una == tcb_.snd_max) return;
+    r.log.sent(tcb_.snd_una, tcb_.snd_max, flight_sent_at(), false);
+    r.fack = tcb_.snd_una;
 }
 
 // One segment, as the windows allow: in SACK loss recovery what NextSeg() picks, else the
@@ -225,6 +228,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
     const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
     if (used == 0) return false;
+    note_sent(tcb_.snd_nxt, tcb_.snd_nxt + used, now);
     if (new_data && !tcb_.rtt_timing) { // RFC 6298 §3: time one segment per RTT
         tcb_.rtt_seq = tcb_.snd_nxt;
         tcb_.rtt_timing = true;
@@ -239,7 +243,6 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     tcb_.snd_nxt += used;
     tcb_.snd_max = seq_max(tcb_.snd_max, tcb_.snd_nxt);
     if (!rtx_deadline_) arm_rto(now); // RFC 6298 §5.1
-    if (rack_ && new_data) schedule_probe(now);
     return true;
 }
 
@@ -247,6 +250,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
 std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant now) {
     const std::uint32_t used = emit_data(seq, std::min(max_len, segment_room()), now);
     if (used > 0) {
+        note_sent(seq, seq + used, now);
         ++stats_.retransmits;
         ++stats_.fast_retransmits;
         extras().retransmitted.record(seq, seq + used);
@@ -307,8 +311,10 @@ void connection::flush_output(instant now) {
 
 void connection::output(instant now) {
     if (state_ == tcp_state::closed || state_ == tcp_state::listen) return;
+    const seq32 sent_before = tcb_.snd_max;
     while (send_one(now)) {
     }
+    if (tcb_.snd_max != sent_before) schedule_probe(now); // RFC 8985 §7.2: after new data goes out
     if (tcb_.ack_now) send_ack(now);
     update_persist(now);
     update_keepalive(now);

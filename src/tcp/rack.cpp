@@ -90,30 +90,12 @@ void send_log::merge_closest() {
     --count_;
 }
 
-void rack_state::reset(seq32 snd_una) {
-    log.clear();
-    delivered_any = false;
-    xmit_ts = {};
-    end_seq = snd_una;
-    rtt = {};
-    min_rtt = duration::max();
-    fack = snd_una;
-    reordering_seen = false;
-    reo_wnd_mult = 1;
-    reo_wnd_persist = 0;
-    dsack_round.reset();
-    lost_end.reset();
-    tlp_end.reset();
-    tlp_is_retrans = false;
-    timer = rtx_timer::rto;
-    rto_at = {};
-}
-
 void rack_state::update(const send_run& run, seq32 end, instant now, bool echo_older) {
     const duration sample = now - run.at;
     // "If Segment.retransmitted is TRUE": the ACK may be for the original (its echo is
-    // older than the retransmission, or it came back faster than any round trip).
-    if (run.retransmitted && (echo_older || sample < min_rtt)) return;
+    // older than the retransmission, or it came back faster than any round trip seen; a
+    // state made for this flight may have seen none yet).
+    if (run.retransmitted && (echo_older || (min_rtt != duration::max() && sample < min_rtt))) return;
     min_rtt = std::min(min_rtt, sample);
     if (delivered_any && !sent_after(run.at, end, xmit_ts, end_seq)) return;
     rtt = sample;
@@ -168,33 +150,5 @@ rack_verdict rack_state::detect(const sack_scoreboard& sacked, instant now, dura
     return v;
 }
 
-duration rack_state::probe_timeout(std::optional<duration> srtt, bool one_segment) {
-    if (!srtt) return std::chrono::seconds(1);
-    return 2 * *srtt + (one_segment ? worst_case_delayed_ack : duration::zero());
-}
-
-namespace {
-
-constexpr std::size_t states_kept = 4096;
-
-std::vector<std::unique_ptr<rack_state>>& spare_states() {
-    thread_local std::vector<std::unique_ptr<rack_state>> pool;
-    return pool;
-}
-
-} // namespace
-
-std::unique_ptr<rack_state> take_rack_state() {
-    auto& pool = spare_states();
-    if (pool.empty()) return std::make_unique<rack_state>();
-    std::unique_ptr<rack_state> s = std::move(pool.back());
-    pool.pop_back();
-    return s;
-}
-
-void give_back_rack_state(std::unique_ptr<rack_state> s) {
-    auto& pool = spare_states();
-    if (s && pool.size() < states_kept) pool.push_back(std::move(s));
-}
 
 } // namespace tern::tcp

@@ -17,9 +17,11 @@
 // later instant: a merged octet then looks sent later than it was, so it is found lost
 // later, never sooner.
 //
-// The whole state (rack_state) exists only while data is in flight: a connection takes
-// one from a per-thread pool at its first send into an empty flight and gives it back
-// when everything is acknowledged (unless it learnt of reordering), as the send ring is.
+// A flight sent in one burst needs no log: every octet of it left at one instant, which
+// the connection knows (connection::flight_sent_at). The log, in connection_extras, is
+// made when a flight's second burst or first retransmission goes out, or when an ACK
+// brings SACK blocks, and seeded with the burst; so a request-response connection, whose
+// flights are one burst each and come back in order, never makes one.
 #pragma once
 
 #include <array>
@@ -31,6 +33,7 @@
 
 #include "tcp/scoreboard.hpp"
 #include "tcp/seq.hpp"
+#include "tcp/types.hpp"
 #include "tern/time.hpp"
 
 namespace tern::tcp {
@@ -81,9 +84,6 @@ struct rack_verdict {
     std::optional<duration> wait;         // when the next candidate's reordering window ends
 };
 
-// What the connection's one retransmission timer is running for.
-enum class rtx_timer : std::uint8_t { rto, reorder, probe };
-
 struct rack_state {
     // RFC 8985 §7.2: the worst-case delayed ACK a probe of a one-segment flight allows for.
     static constexpr duration worst_case_delayed_ack = std::chrono::milliseconds(200);
@@ -105,9 +105,6 @@ struct rack_state {
     // --- TLP, RFC 8985 §7 ---
     std::optional<seq32> tlp_end; // TLP.end_seq: SND.NXT when the probe went
     bool tlp_is_retrans = false;
-    // --- the timer ---
-    rtx_timer timer = rtx_timer::rto;
-    instant rto_at{}; // when RFC 6298's RTO fires, while the timer runs for something else
 
     // §6.2 step 2 (RACK_update) for a delivered run, [run.left, end) of it delivered;
     // `echo_older`: the ACK's TSecr is older than the run's send (so it was the original
@@ -123,17 +120,17 @@ struct rack_state {
     void recovery_ended();
     // §6.2 step 5 over the log, with the SACKed octets taken out.
     rack_verdict detect(const sack_scoreboard& sacked, instant now, duration reo_wnd) const;
-    // A fresh state for a flight that starts at snd_una.
-    void reset(seq32 snd_una);
-    // Whether the state holds nothing a fresh one would not (it can go back to the pool).
-    bool forgettable() const { return !reordering_seen && reo_wnd_mult == 1 && reo_wnd_persist == 0; }
+    // Whether an ACK has something to tell it: a flight logged, or a probe's outcome.
+    bool engaged() const { return !log.empty() || tlp_end.has_value(); }
+    // Whether it holds nothing a fresh one would not (connection_extras may go).
+    bool idle() const { return !engaged() && !reordering_seen && reo_wnd_mult == 1 && reo_wnd_persist == 0; }
 
-    // RFC 8985 §7.2: the probe timeout.
-    static duration probe_timeout(std::optional<duration> srtt, bool one_segment);
+    // RFC 8985 §7.2: the probe timeout: two round trips, and a worst-case delayed ACK more
+    // for a flight of one segment; 1 s before a round trip was measured.
+    static duration probe_timeout(maybe_duration srtt, bool one_segment) {
+        if (!srtt) return std::chrono::seconds(1);
+        return 2 * *srtt + (one_segment ? worst_case_delayed_ack : duration::zero());
+    }
 };
-
-// Pool of states per thread (per engine): taking and giving one back costs no malloc.
-std::unique_ptr<rack_state> take_rack_state();
-void give_back_rack_state(std::unique_ptr<rack_state> s);
 
 } // namespace tern::tcp

@@ -39,6 +39,7 @@ struct tcb {
     bool sack_ok = false;          // both sent SACK-permitted (RFC 2018 §2)
     std::uint8_t retransmits = 0;  // RFC 6298: consecutive timeouts of the oldest outstanding segment (here, beside the flags, to fill their word)
     bool rtt_timing = false;       // rtt_seq holds the segment being timed (Karn: not after a retransmit)
+    rtx_timer rtx_for = rtx_timer::rto; // what the retransmission timer runs for (rack.hpp)
     std::uint32_t ts_recent = 0;   // TS.Recent: TSval to echo (RFC 7323 §4.3)
     instant ts_recent_at{};        // when ts_recent was set: after 24 days it is invalid (RFC 7323 §5.5)
 

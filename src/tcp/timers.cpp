@@ -68,9 +68,9 @@ void connection::on_rto(instant now) {
     // retransmission undoes (RFC 3708 §3, RFC 4015 §3); in recovery, the fast
     // retransmit's episode goes on, and resending its octets makes it not undoable.
     if (tcb_.retransmits == 1 && !tcb_.in_recovery) begin_episode(true);
-    if (rack_) { // RFC 8985 §7.4: a timeout ends the probe's watch; the go-back-N resends what RACK would
-        rack_->tlp_end.reset();
-        rack_->lost_end.reset();
+    if (extras_) { // RFC 8985 §7.4: a timeout ends the probe's watch; the go-back-N resends what RACK would
+        extras_->rack.tlp_end.reset();
+        extras_->rack.lost_end.reset();
     }
     cc_.on_timeout(tcb_, flight_size());
     tcb_.in_recovery = false;
@@ -90,31 +90,32 @@ void connection::on_rto(instant now) {
 }
 
 // The retransmission timer runs for RFC 6298's RTO, or with RACK-TLP in its stead for a
-// reordering window (RFC 8985 §6.3) or a probe (§7.3); rack_state::timer says which.
+// reordering window (RFC 8985 §6.3) or a probe (§7.3); tcb::rtx_for says which.
 void connection::on_rtx_timer(instant now) {
-    if (!rack_ || rack_->timer == rtx_timer::rto) return on_rto(now);
-    if (rack_->timer == rtx_timer::reorder) return on_reorder_timer(now);
-    on_probe_timer(now);
+    switch (tcb_.rtx_for) {
+    case rtx_timer::rto: return on_rto(now);
+    case rtx_timer::reorder: return on_reorder_timer(now);
+    case rtx_timer::probe: return on_probe_timer(now);
+    }
 }
 
-// RFC 8985 §7.2: after new data goes out, or an ACK of new data, when not in loss
-// recovery and no probe is out: a probe after PTO, unless the RTO would fire first.
-void connection::schedule_probe(instant now) {
-    rack_state& r = *rack_;
-    if (tcb_.in_recovery || tcb_.recover_pending || r.tlp_end || r.timer == rtx_timer::reorder) return;
-    const instant rto_at = r.timer == rtx_timer::rto ? rtx_deadline_.or_never() : r.rto_at;
-    const instant pto_at = now + rack_state::probe_timeout(tcb_.srtt, flight_size() <= tcb_.snd_mss);
-    r.rto_at = rto_at;
-    r.timer = pto_at < rto_at ? rtx_timer::probe : rtx_timer::rto;
+// RFC 8985 §7.2: a probe after PTO, when not in loss recovery and no probe is out, and
+// unless the RTO (as it stands, or while the timer runs for a probe as it would if
+// restarted) fires first.
+void connection::arm_probe(instant now, duration pto) {
+    if (tcb_.in_recovery || tcb_.recover_pending) return;
+    if (extras_ && extras_->rack.tlp_end) return; // one probe at a time
+    const instant rto_at = tcb_.rtx_for == rtx_timer::rto && rtx_deadline_ ? *rtx_deadline_ : now + tcb_.rto;
+    const instant pto_at = now + pto;
+    tcb_.rtx_for = pto_at < rto_at ? rtx_timer::probe : rtx_timer::rto;
     rtx_deadline_ = std::min(pto_at, rto_at);
 }
 
 // RFC 8985 §6.3: a segment's reordering window has passed: RACK looks again, and what it
 // finds lost goes out (in recovery, which it may start).
 void connection::on_reorder_timer(instant now) {
-    rack_state& r = *rack_;
-    rtx_deadline_ = r.rto_at;
-    r.timer = rtx_timer::rto;
+    arm_rto(now);
+    if (!rack_engaged()) return;
     rack_detect(false, now);
     output(now);
 }
@@ -122,9 +123,8 @@ void connection::on_reorder_timer(instant now) {
 // RFC 8985 §7.3: one probe, a new segment if there is one and the receiver's window has
 // room (beyond cwnd), else the last segment again; then the RTO, not another probe.
 void connection::on_probe_timer(instant now) {
-    rack_state& r = *rack_;
-    rtx_deadline_ = r.rto_at;
-    r.timer = rtx_timer::rto;
+    arm_rto(now);
+    rack_state& r = extras().rack;
     r.tlp_end = tcb_.snd_max; // set before sending: no probe is scheduled for the probe
     ++stats_.tail_probes;
     if (tcb_.snd_nxt == tcb_.snd_max && send_at_snd_nxt(segment_room(), now)) {
@@ -132,17 +132,14 @@ void connection::on_probe_timer(instant now) {
     } else {
         const seq32 data_end_sent = fin_sent() ? tcb_.snd_max - 1 : tcb_.snd_max;
         const std::uint32_t len = std::min(seq_distance(tcb_.snd_una, data_end_sent), segment_room());
-        if (emit_data(data_end_sent - len, len, now) > 0) ++stats_.retransmits;
+        if (const std::uint32_t used = emit_data(data_end_sent - len, len, now); used > 0) {
+            note_sent(data_end_sent - len, data_end_sent - len + used, now);
+            ++stats_.retransmits;
+        }
         r.tlp_is_retrans = true;
     }
     r.tlp_end = tcb_.snd_max;
     arm_rto(now);
-}
-
-// Everything sent is acknowledged: RACK's state goes back to the pool unless it holds
-// what the next flight needs (reordering seen, a probe whose outcome is not known yet).
-void connection::release_rack() {
-    if (rack_->forgettable() && !rack_->tlp_end) give_back_rack_state(std::move(rack_));
 }
 
 // RFC 9293 §3.8.6.3: an ACK for at least every second segment, others within the
@@ -196,7 +193,6 @@ void connection::limit_fin_wait_2(instant now) {
 void connection::to_closed(close_reason why) {
     state_ = tcp_state::closed;
     if (extras_) extras_->syn_text.clear();
-    give_back_rack_state(std::move(rack_));
     rtx_deadline_.reset();
     delack_deadline_.reset();
     time_wait_deadline_.reset();

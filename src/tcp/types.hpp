@@ -154,6 +154,10 @@ private:
     instant at_ = instant::max();
 };
 
+// What a connection's retransmission timer runs for: RFC 6298's RTO, or with RACK-TLP in
+// its stead a reordering window (RFC 8985 §6.3) or a tail loss probe (§7.3).
+enum class rtx_timer : std::uint8_t { rto, reorder, probe };
+
 // A duration that may be unset, in 8 bytes (duration::min() stands for unset): what
 // std::optional<duration> offers a round-trip estimate, at half its size. Round trips are
 // never negative.

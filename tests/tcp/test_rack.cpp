@@ -81,7 +81,7 @@ TEST(SendLog, FullLogMergesTheClosestInTimeWithTheLaterInstant) {
 
 rack_state fresh(std::uint32_t una = 0) {
     rack_state r;
-    r.reset(at(una));
+    r.fack = r.end_seq = at(una);
     return r;
 }
 
@@ -183,9 +183,9 @@ TEST(RackState, LostRetransmissionIsFound) {
 // §7.2: two round trips, a worst-case delayed ACK more for a flight of one segment, and
 // 1 s before any round trip was measured.
 TEST(RackState, ProbeTimeout) {
-    EXPECT_EQ(rack_state::probe_timeout(10ms, false), 20ms);
-    EXPECT_EQ(rack_state::probe_timeout(10ms, true), 220ms);
-    EXPECT_EQ(rack_state::probe_timeout(std::nullopt, false), 1s);
+    EXPECT_EQ(rack_state::probe_timeout(duration(10ms), false), 20ms);
+    EXPECT_EQ(rack_state::probe_timeout(duration(10ms), true), 220ms);
+    EXPECT_EQ(rack_state::probe_timeout(maybe_duration{}, false), 1s);
 }
 
 // ---- one connection ----
@@ -368,15 +368,26 @@ TEST(Rack, ProbeThatRepairedALossReducesTheWindow) {
     EXPECT_EQ(h.conn.control_block().ssthresh, h.conn.control_block().cwnd);
 }
 
-// The state exists only while data is in flight, and goes back once all is acknowledged.
-TEST(Rack, StateIsHeldOnlyWhileDataIsInFlight) {
+// A flight sent in one burst and acknowledged in order needs nothing but its instant (a
+// request-response connection allocates nothing for RACK); a second burst while the first
+// is in flight makes the log, which goes once everything is acknowledged.
+TEST(Rack, LogIsMadeOnlyForAFlightOfMoreThanOneBurst) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
     EXPECT_EQ(h.conn.heap_bytes(), 0u);
     h.send(1000);
-    EXPECT_EQ(h.conn.heap_bytes(), 2048 + sizeof(rack_state)); // the send ring, and RACK's
+    EXPECT_EQ(h.conn.heap_bytes(), 2048u); // the send ring only
     h.advance(10ms);
     h.deliver(". 1:1(0) ack 2001 win 65535");
+    EXPECT_EQ(h.conn.heap_bytes(), 0u);
+    h.send(1000);
+    h.advance(1ms);
+    h.send(1000); // a second burst
+    EXPECT_TRUE(h.conn.has_extras());
+    EXPECT_GE(h.conn.heap_bytes(), 2048u + sizeof(connection_extras));
+    h.advance(10ms);
+    h.deliver(". 1:1(0) ack 4001 win 65535");
+    EXPECT_FALSE(h.conn.has_extras());
     EXPECT_EQ(h.conn.heap_bytes(), 0u);
 }
 
