@@ -153,6 +153,8 @@ public:
     std::size_t heap_bytes() const;
     const sack_scoreboard& scoreboard() const { return extras_ ? extras_->scoreboard : no_scoreboard; }
     bool has_extras() const { return extras_ != nullptr; }
+    // RACK-TLP's state, when the connection holds one (rack.hpp).
+    const rack_state* loss_detection() const { return extras_ ? &extras_->rack : nullptr; }
 
 private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----

@@ -7,6 +7,7 @@
 # least 80% of what the kernel does: a single flow under 1% random loss varies by some
 # tens of percent from run to run, and the figures go in the log for the record.
 #   cc_kernel.sh BUILD [SECONDS]
+# CC_KERNEL_TERN_ARGS adds options to tern-load's (e.g. --no-rack, to compare).
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
@@ -66,14 +67,14 @@ P2=tern_it_cc_load_$$
 in_ns timeout $((SECONDS_EACH + 30)) "$BUILD/apps/tern-load" "${EAL[@]}" --file-prefix "$P2" -- \
     --ip 198.18.0.2/24 --mac 02:00:c6:12:00:02 --workload throughput --direction upload \
     --target 198.18.0.1:5001 --connections 1 --duration "$SECONDS_EACH" \
-    --congestion cubic "${FAULTS[@]}" "${BUFFERS[@]}" >"$WORK/load.log" 2>&1
+    --congestion cubic "${FAULTS[@]}" "${BUFFERS[@]}" ${CC_KERNEL_TERN_ARGS:-} >"$WORK/load.log" 2>&1
 LOAD_RC=$?
 wait $KSINK
 TERN_BYTES=$(awk '$1 == "bytes" {print $2}' "$WORK/kernel_sink")
 echo "# tern -> kernel: ${TERN_BYTES:-none} bytes in ${SECONDS_EACH} s"
 check "tern-load sent for ${SECONDS_EACH} s (exit 0)" "[ $LOAD_RC -eq 0 ]" || tail -20 "$WORK/load.log"
 check "the kernel's sink counted what tern sent" "[ \"\${TERN_BYTES:-0}\" -gt 0 ]" || cat "$WORK/kernel_sink"
-grep -E "retransmits|rto|recover" "$WORK/load.log" | sed 's/^/# /'
+grep -E "retransmits|rto|recover|probes|undos" "$WORK/load.log" | sed 's/^/# /'
 echo "# goodput: kernel $(( ${KERNEL_BYTES:-0} * 8 / SECONDS_EACH / 1000 )) kbit/s, tern $(( ${TERN_BYTES:-0} * 8 / SECONDS_EACH / 1000 )) kbit/s"
 check "tern with CUBIC carries at least 80% of the kernel's goodput over the same path" \
     "[ \$(( \${TERN_BYTES:-0} * 10 )) -ge \$(( \${KERNEL_BYTES:-1} * 8 )) ]"

@@ -215,6 +215,13 @@ void establish_with_rtt(harness& h) {
     ASSERT_EQ(h.conn.control_block().srtt, 10ms);
 }
 
+// A flight of `bytes` from 1001 on, its segments not looked at, and one round trip on.
+void send_flight(harness& h, std::size_t bytes) {
+    h.send(bytes);
+    h.sent.clear();
+    h.advance(10ms);
+}
+
 bool sent_seq(const harness& h, std::uint32_t rel) {
     return std::any_of(h.sent.begin(), h.sent.end(),
                        [&](const sent_segment& s) { return s.header.seq - h.our_iss == rel && !s.payload.empty(); });
@@ -225,9 +232,7 @@ bool sent_seq(const harness& h, std::uint32_t rel) {
 TEST(Rack, HoleWithTooFewSackedAboveIsResentAfterTheReorderingWindow) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
-    h.send(2000);
-    h.sent.clear();
-    h.advance(10ms);
+    send_flight(h, 2000);
     h.deliver(". 1:1(0) ack 1001 win 65535 <sack 2001:3001>");
     h.expect_no_tx();
     h.advance(2ms);
@@ -241,13 +246,12 @@ TEST(Rack, HoleWithTooFewSackedAboveIsResentAfterTheReorderingWindow) {
 }
 
 // The late segment arrives within the window: nothing is sent again, and RACK has seen
-// reordering (its window no longer drops to 0 in recovery).
+// reordering (RFC 8985 §6.2 step 3: its window no longer drops to 0 in recovery), which
+// it keeps for the next flights.
 TEST(Rack, ReorderingWithinTheWindowIsNotALoss) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
-    h.send(2000);
-    h.sent.clear();
-    h.advance(10ms);
+    send_flight(h, 2000);
     h.deliver(". 1:1(0) ack 1001 win 65535 <sack 2001:3001>");
     h.advance(1ms);
     h.deliver(". 1:1(0) ack 3001 win 65535");
@@ -255,6 +259,8 @@ TEST(Rack, ReorderingWithinTheWindowIsNotALoss) {
     h.expect_no_tx();
     EXPECT_EQ(h.conn.stats().retransmits, 0u);
     EXPECT_FALSE(h.conn.control_block().in_recovery);
+    ASSERT_NE(h.conn.loss_detection(), nullptr);
+    EXPECT_TRUE(h.conn.loss_detection()->reordering_seen);
 }
 
 // A retransmission lost too: once data sent after it is SACKed, RACK finds it lost and
@@ -262,9 +268,7 @@ TEST(Rack, ReorderingWithinTheWindowIsNotALoss) {
 TEST(Rack, LostRetransmissionIsSentAgainWithoutTimeout) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
-    h.send(30000);
-    h.sent.clear(); // 1001:11001, cwnd 10
-    h.advance(10ms);
+    send_flight(h, 30000); // 1001:11001, cwnd 10
     // 1001:2001 lost; the three SACKs after it start recovery, and the retransmission is lost.
     for (int i = 1; i <= 3; ++i)
         h.deliver(". 1:1(0) ack 1001 win 65535 <sack 2001:" + std::to_string(2001 + i * 1000) + ">");
@@ -291,9 +295,7 @@ TEST(Rack, LostRetransmissionIsSentAgainWithoutTimeout) {
 TEST(Rack, TailLossIsFoundByAProbeWithoutTimeout) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
-    h.send(5000);
-    h.sent.clear(); // 1001:6001
-    h.advance(10ms);
+    send_flight(h, 5000); // 1001:6001
     h.deliver(". 1:1(0) ack 3001 win 65535"); // 3001:6001 lost
     h.expect_no_tx();
     h.advance(19ms);
@@ -335,9 +337,7 @@ TEST(Rack, ProbeOfNewDataWhenTheWholeFlightIsLost) {
 TEST(Rack, ProbeAnsweredWithDsackKeepsTheWindow) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
-    h.send(3000);
-    h.sent.clear();
-    h.advance(10ms);
+    send_flight(h, 3000);
     h.deliver(". 1:1(0) ack 2001 win 65535"); // the ACK of 2001:4001 is lost
     const std::uint32_t cwnd = h.conn.control_block().cwnd;
     h.advance(20ms);
@@ -351,18 +351,14 @@ TEST(Rack, ProbeAnsweredWithDsackKeepsTheWindow) {
 TEST(Rack, ProbeThatRepairedALossReducesTheWindow) {
     harness h(reno(), no_delay());
     establish_with_rtt(h);
-    h.send(3000);
-    h.sent.clear();
-    h.advance(10ms);
+    send_flight(h, 3000);
     h.deliver(". 1:1(0) ack 2001 win 65535"); // 3001:4001 is lost
     h.advance(20ms);
     h.expect_tx("P. 3001:4001(1000) ack 1");
     h.advance(10ms);
     h.deliver(". 1:1(0) ack 4001 win 65535"); // no D-SACK: the original may have arrived too
     const std::uint32_t cwnd = h.conn.control_block().cwnd;
-    h.send(1000);
-    h.sent.clear();
-    h.advance(10ms);
+    send_flight(h, 1000);
     h.deliver(". 1:1(0) ack 5001 win 65535"); // beyond the probe, no D-SACK came: it repaired a loss
     EXPECT_LT(h.conn.control_block().cwnd, cwnd);
     EXPECT_EQ(h.conn.control_block().ssthresh, h.conn.control_block().cwnd);
@@ -397,9 +393,7 @@ TEST(Rack, OffMeansNoProbe) {
     c.rack = false;
     harness h(c, no_delay());
     establish_with_rtt(h);
-    h.send(3000);
-    h.sent.clear();
-    h.advance(10ms);
+    send_flight(h, 3000);
     h.deliver(". 1:1(0) ack 2001 win 65535");
     h.advance(100ms);
     h.expect_no_tx();
