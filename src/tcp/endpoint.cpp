@@ -932,7 +932,7 @@ std::string telemetry_key(std::string_view name) {
 } // namespace
 
 // One line per connection, netstat-style, short enough for a telemetry string (127 bytes):
-//   "198.18.0.2:80 198.18.0.1:40000 ESTABLISHED rtt_us=120 cwnd=14600 unacked=0 rtx=0"
+//   "198.18.0.2:80 198.18.0.1:40000 ESTABLISHED rtt_us=120 cwnd=14600 unacked=0 rtx=0 in=512"
 // and one per listening port, with nothing more to say: "0.0.0.0:80 0.0.0.0:* LISTEN".
 // The total counts the listeners with the connections.
 void endpoint_core::report(handler_report& out) const {
@@ -942,17 +942,18 @@ void endpoint_core::report(handler_report& out) const {
         out.states.emplace_back(telemetry_key(to_string(tcp_state(i))), states[i]);
     out.connections_total = table_.size() + listeners_.size();
     for (const tcp_info& i : list(handler_report::max_listed)) {
-        char line[120];
+        char line[128];
         if (i.state == tcp_state::listen) {
             std::snprintf(line, sizeof line, "0.0.0.0:%u 0.0.0.0:* LISTEN", i.id.local.port);
             out.connections.emplace_back(line);
             continue;
         }
-        std::snprintf(line, sizeof line, "%s:%u %s:%u %s rtt_us=%lld cwnd=%u unacked=%u rtx=%llu",
+        std::snprintf(line, sizeof line, "%s:%u %s:%u %s rtt_us=%lld cwnd=%u unacked=%u rtx=%llu in=%llu",
                       i.id.local.addr.to_string().c_str(), i.id.local.port, i.id.remote.addr.to_string().c_str(),
                       i.id.remote.port, telemetry_key(to_string(i.state)).c_str(),
                       static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(i.srtt).count()),
-                      i.cwnd, i.unacked, static_cast<unsigned long long>(i.retransmits));
+                      i.cwnd, i.unacked, static_cast<unsigned long long>(i.retransmits),
+                      static_cast<unsigned long long>(i.bytes_in));
         out.connections.emplace_back(line);
     }
 }

@@ -722,8 +722,9 @@ void connection::tlp_on_ack(const segment& seg, seq32 una_before, std::optional<
         r.tlp_end.reset();
     } else if (dsack && dsack->right == *r.tlp_end) { // both copies arrived: nothing was lost
         r.tlp_end.reset();
-    } else if (seg.ack() > *r.tlp_end) { // the probe repaired a loss: the response to one
-        r.tlp_end.reset();
+    } else if (seg.ack() > *r.tlp_end) { // the probe repaired a loss: the response to one,
+        r.tlp_end.reset();                // unless a recovery since has made its own
+        if (tcb_.in_recovery || tcb_.recover_pending) return;
         cc_.on_congestion(tcb_, flight_size());
         tcb_.cwnd = std::max<std::uint32_t>(tcb_.ssthresh, tcb_.snd_mss);
     } else if (una_before == tcb_.snd_una && !sacked_new && seg.header.options.sack_block_count == 0) {
