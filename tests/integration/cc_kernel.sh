@@ -36,20 +36,8 @@ in_ns "$BUILD/apps/tern-server" "${EAL[@]}" --file-prefix "$P1" -- --ip 198.18.0
 SINK=$!
 TERN_PIDS+=($SINK)
 check "tern-server starts as a sink" "wait_telemetry $P1 20 $SINK"
-in_ns timeout $((SECONDS_EACH + 20)) python3 - "$SECONDS_EACH" >"$WORK/kernel_send" 2>&1 <<'PY'
-import socket, sys, time
-seconds = float(sys.argv[1])
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
-s.settimeout(10)
-s.connect(("198.18.0.2", 9))
-chunk = b"k" * 65536
-end = time.monotonic() + seconds
-while time.monotonic() < end:
-    s.send(chunk)
-s.close()
-print("sent")
-PY
+in_ns timeout $((SECONDS_EACH + 20)) python3 "$(dirname "$0")/kernel_send.py" 198.18.0.2 9 "$SECONDS_EACH" \
+    >"$WORK/kernel_send" 2>&1
 check "the kernel sent for ${SECONDS_EACH} s with CUBIC" "grep -qx sent '$WORK/kernel_send'"
 sleep 1
 kill -INT $SINK

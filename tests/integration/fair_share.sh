@@ -36,20 +36,8 @@ TERN_PIDS+=($SINK)
 check "tern-server starts as a sink" "wait_telemetry $P1 20 $SINK"
 
 # Both senders at once: the kernel from the namespace itself, tern-load through tern1.
-in_ns timeout $((SECONDS_EACH + 20)) python3 - "$SECONDS_EACH" >"$WORK/kernel_send" 2>&1 <<'PY' &
-import socket, sys, time
-seconds = float(sys.argv[1])
-s = socket.socket()
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
-s.settimeout(10)
-s.connect(("198.18.0.2", 9))
-chunk = b"k" * 65536
-end = time.monotonic() + seconds
-while time.monotonic() < end:
-    s.send(chunk)
-s.close()
-print("sent")
-PY
+in_ns timeout $((SECONDS_EACH + 20)) python3 "$(dirname "$0")/kernel_send.py" 198.18.0.2 9 "$SECONDS_EACH" \
+    >"$WORK/kernel_send" 2>&1 &
 KSEND=$!
 P2=tern_it_fair_load_$$
 in_ns timeout $((SECONDS_EACH + 30)) "$BUILD/apps/tern-load" $EAL_MEM --no-pci -l 1 \
