@@ -268,9 +268,9 @@ private:
     // exceeds 50 ms + SRTT / 4 (min_rto 200 ms), where the RTO it leaves was the rule
     // before RACK-TLP.
     void schedule_probe(instant now) {
-        if (tcb_.rtx_for == rtx_timer::rto && flight_size() <= tcb_.snd_mss) return;
-        if (!rack_on() || tcb_.rtx_for == rtx_timer::reorder) return;
-        const duration pto = rack_state::probe_timeout(tcb_.srtt, flight_size() <= tcb_.snd_mss);
+        const bool one_segment = flight_size() <= tcb_.snd_mss;
+        if ((one_segment && tcb_.rtx_for == rtx_timer::rto) || tcb_.rtx_for == rtx_timer::reorder || !rack_on()) return;
+        const duration pto = rack_state::probe_timeout(tcb_.srtt, one_segment);
         if (tcb_.rtx_for == rtx_timer::rto && rtx_deadline_ && *rtx_deadline_ <= now + pto) return;
         arm_probe(now, pto);
     }

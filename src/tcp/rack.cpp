@@ -110,7 +110,7 @@ void rack_state::note_delivered_end(seq32 end, bool retransmitted) {
 }
 
 duration rack_state::reo_wnd(bool dsack, bool recovering, bool dupthresh_sacked, seq32 snd_una, seq32 snd_nxt,
-                             std::optional<duration> srtt) {
+                             maybe_duration srtt) {
     if (dsack_round && *dsack_round <= snd_una) dsack_round.reset();
     if (!dsack_round && dsack) {
         dsack_round = snd_nxt;

@@ -115,7 +115,7 @@ struct rack_state {
     // §6.2 step 4: the reordering window. `dsack`: the ACK carried a D-SACK; `recovering`:
     // in fast recovery or after an RTO; `dupthresh_sacked`: DupThresh segments are SACKed.
     duration reo_wnd(bool dsack, bool recovering, bool dupthresh_sacked, seq32 snd_una, seq32 snd_nxt,
-                     std::optional<duration> srtt);
+                     maybe_duration srtt);
     void recovery_ended();
     // §6.2 step 5 over the log, with the SACKed octets taken out.
     rack_verdict detect(const sack_scoreboard& sacked, instant now, duration reo_wnd) const;

@@ -123,7 +123,6 @@ void connection::on_reorder_timer(instant now) {
 // RFC 8985 §7.3: one probe, a new segment if there is one and the receiver's window has
 // room (beyond cwnd), else the last segment again; then the RTO, not another probe.
 void connection::on_probe_timer(instant now) {
-    arm_rto(now);
     rack_state& r = extras().rack;
     r.tlp_end = tcb_.snd_max; // set before sending: no probe is scheduled for the probe
     ++stats_.tail_probes;

@@ -127,7 +127,7 @@ TEST(RackState, DeliveryBelowFackIsReordering) {
 TEST(RackState, ReorderingWindow) {
     rack_state r = fresh();
     r.update({at(0), at(1000), t(0), false}, at(1000), t(40), false); // min_RTT 40 ms
-    const std::optional<duration> srtt = 50ms;
+    const maybe_duration srtt = duration(50ms);
     EXPECT_EQ(r.reo_wnd(false, true, false, at(0), at(5000), srtt), 0ms);
     EXPECT_EQ(r.reo_wnd(false, false, true, at(0), at(5000), srtt), 0ms);
     EXPECT_EQ(r.reo_wnd(false, false, false, at(0), at(5000), srtt), 10ms);
@@ -387,18 +387,32 @@ TEST(Rack, LogIsMadeOnlyForAFlightOfMoreThanOneBurst) {
     EXPECT_EQ(h.conn.heap_bytes(), 0u);
 }
 
-// Without SACK, or with RACK off, the RTO finds a tail loss, as before.
-TEST(Rack, OffMeansNoProbe) {
+// With RACK off, no probe at 2 SRTT: the RTO (200 ms, the minimum) finds the tail loss,
+// as before RACK-TLP. Without SACK the same holds: RACK-TLP needs it.
+void expect_no_probe_then_rto(tcp_config c, std::string_view syn) {
+    harness h(c, no_delay());
+    h.listen();
+    h.deliver(syn);
+    h.sent.clear();
+    h.advance(10ms);
+    h.deliver(". 1:1(0) ack 1 win 65535");
+    send_flight(h, 4000);
+    h.deliver(". 1:1(0) ack 2001 win 65535"); // 2001:4001 lost: with RACK-TLP a probe at 20 ms
+    h.advance(199ms);
+    h.expect_no_tx();
+    h.advance(1ms);
+    h.expect_tx(". 2001:3001(1000) ack 1");
+    EXPECT_EQ(h.conn.stats().tail_probes, 0u);
+    EXPECT_EQ(h.conn.stats().rto_retransmits, 1u);
+}
+
+TEST(Rack, OffMeansTheRtoFindsATailLoss) {
     tcp_config c = reno();
     c.rack = false;
-    harness h(c, no_delay());
-    establish_with_rtt(h);
-    send_flight(h, 3000);
-    h.deliver(". 1:1(0) ack 2001 win 65535");
-    h.advance(100ms);
-    h.expect_no_tx();
-    EXPECT_EQ(h.conn.stats().tail_probes, 0u);
+    expect_no_probe_then_rto(c, sack_syn);
 }
+
+TEST(Rack, WithoutSackTheRtoFindsATailLoss) { expect_no_probe_then_rto(reno(), "S 0:0(0) win 65535 <mss 1000>"); }
 
 } // namespace
 } // namespace tern::tcp::test
