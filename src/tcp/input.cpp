@@ -683,7 +683,10 @@ void connection::rack_after_ack(const segment& seg, seq32 una_before, std::optio
     rack_state& r = extras_->rack;
     if (una_before < tcb_.snd_una) r.log.acked(tcb_.snd_una);
     tlp_on_ack(seg, una_before, dsack, sacked_new);
-    if (tcb_.snd_una == tcb_.snd_max) return;
+    // An ACK that delivers nothing new and reports no duplicate leaves RACK's inputs as they
+    // were: the last verdict stands, and the reordering timer covers what time changes.
+    // (Every duplicate ACK of a recovery is one.)
+    if (tcb_.snd_una == tcb_.snd_max || (una_before == tcb_.snd_una && !sacked_new && !dsack)) return;
     rack_detect(dsack.has_value(), now);
     // RFC 8985 §7.2 (a): no probe timer in loss recovery; the RTO runs.
     if (tcb_.rtx_for == rtx_timer::probe && (tcb_.in_recovery || tcb_.recover_pending)) arm_rto(now);
