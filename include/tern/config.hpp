@@ -36,6 +36,15 @@ struct ipv4_range {
     ipv4_addr at(std::uint32_t i) const { return ipv4_addr{first.value + i}; }
 };
 
+// IPv4 fragment reassembly (RFC 1122 §3.3.2), per engine: at most `max_datagrams` in
+// progress (each holds one mbuf; a new one evicts the oldest), each given up `timeout`
+// after its first fragment came. 0 datagrams: fragments are dropped (ipv4_fragment).
+struct reassembly_config {
+    std::uint16_t max_datagrams = 64;
+    // RFC 1122 §3.3.2: a fixed value, not taken from the TTL; 60-120 s recommended.
+    duration timeout = std::chrono::seconds(60);
+};
+
 struct engine_config {
     ipv4_cidr address;                       // our address and the on-link prefix
     // More addresses of ours on the same link (a load generator's source addresses): ARP
@@ -73,6 +82,7 @@ struct engine_config {
     std::uint16_t mtu = 1500;                // IP MTU; runtime::create refuses one the port cannot carry
     duration timer_tick = std::chrono::microseconds(100);
     arp_config arp;
+    reassembly_config reassembly;
     bool gratuitous_arp = true;              // announce ourselves at start
     bool disable_offloads = false;           // software checksums even where the NIC offers
 };

@@ -24,7 +24,13 @@ namespace tern {
     X(ipv4_bad_ihl, "IHL below 5 or past the packet")                                     \
     X(ipv4_bad_total_length, "total length smaller than the header or larger than the frame") \
     X(ipv4_bad_checksum, "IPv4 header checksum does not verify")                          \
-    X(ipv4_fragment, "IPv4 fragment (MF set or offset non-zero): not reassembled")        \
+    X(ipv4_fragment, "IPv4 fragment where a whole datagram is needed: reassembly is off (max_datagrams 0)") \
+    X(ipv4_fragment_malformed, "IPv4 fragment of a bad shape: empty or not a multiple of 8 bytes with MF, past 65535 bytes, or past its datagram's end") \
+    X(ipv4_fragment_duplicate, "IPv4 fragment whose bytes had all come already, the same")                    \
+    X(ipv4_fragment_overlap, "IPv4 fragment overlapping another of its datagram with other bytes or bounds: the datagram is discarded") \
+    X(ipv4_fragment_too_large, "IPv4 fragment of a datagram longer than one mbuf holds (our EMTU_R): the datagram is discarded") \
+    X(ipv4_fragment_scattered, "IPv4 fragment that would leave its datagram in more pieces than reassembly tracks: discarded") \
+    X(ipv4_fragment_no_buffer, "IPv4 fragment of a new datagram not kept: the mbuf pool is empty")           \
     X(ipv4_bad_source, "IPv4 source is broadcast, multicast or ours")                     \
     X(ipv4_not_for_us, "IPv4 destination is not our address")                             \
     X(ipv4_unknown_protocol, "IP protocol other than ICMP and TCP")                       \

@@ -51,7 +51,8 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
                rte_mempool* pool, neighbor_cache& neighbors, clock& clk)
     : id_(id), config_(config), port_(port), mac_(config.mac.value_or(port.mac)), dev_(dev), pool_(pool),
       neighbors_(neighbors), clock_(clk), now_(clk.now()), timers_(config.timer_tick, now_),
-      tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst) {}
+      tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst),
+      reassembly_(config.reassembly, pool, timers_, std::uint32_t(timer_kind::reassembly), stats_) {}
 
 engine::~engine() {
     for (auto& out : steer_out_)
@@ -237,6 +238,7 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     if (src.is_broadcast() || src.is_multicast() || is_local(src) || src == config_.address.broadcast())
         return drop(m, drop_reason::ipv4_bad_source);
     if (!is_local(ip->dst())) return drop(m, drop_reason::ipv4_not_for_us);
+    if (ip->is_fragment()) return receive_fragment(m, *ip);
     switch (ip->protocol()) {
     case wire::ip_protocol::icmp:
         return receive_icmp(m, *ip);
@@ -251,6 +253,48 @@ void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     default:
         return drop(m, drop_reason::ipv4_unknown_protocol);
     }
+}
+
+// RFC 1122 §3.3.2: fragments are put together here (ipv4_reassembly.hpp). The whole
+// datagram is then received as if it had come in one frame: on the engine that owns its
+// flow, which need not be this one (fragments carry no ports, so they stay where they came in).
+void engine::receive_fragment(rte_mbuf* m, const wire::ipv4_view& ip) {
+    stats_.ipv4_fragments_in.add();
+    auto whole = reassembly_.add(m, ip, now_);
+    if (!whole) return drop(m, whole.error());
+    if (*whole == nullptr) return; // kept, waiting for the rest
+    if (steering_ != nullptr)
+        if (const std::uint16_t to = owner_of(*whole); to != id_) return steer(*whole, to);
+    dispatch(*whole);
+}
+
+void engine::reassembly_expired(timer_hook& hook) {
+    if (rte_mbuf* quote = reassembly_.expire(hook)) send_time_exceeded(quote);
+}
+
+// RFC 1122 §3.3.2: when a datagram is given up with fragment zero in, its source is told by
+// ICMP time exceeded, code "fragment reassembly time exceeded" (RFC 792), quoting fragment
+// zero's header and first 8 bytes; but never about an ICMP error (RFC 1122 §3.2.2).
+void engine::send_time_exceeded(rte_mbuf* quote) {
+    const std::span<const std::uint8_t> quoted = frame_of(quote);
+    const std::size_t ihl = std::size_t(quoted[wire::ipv4_field::version_ihl] & 0x0f) * 4;
+    const bool about_icmp_error = quoted[wire::ipv4_field::protocol] == wire::ip_protocol::icmp &&
+                                  wire::icmp_is_error(quoted[ihl + wire::icmp_field::type]);
+    rte_mbuf* m = about_icmp_error ? nullptr : rte_pktmbuf_alloc(pool_);
+    if (m == nullptr) {
+        rte_pktmbuf_free(quote);
+        return;
+    }
+    const ipv4_addr source{wire::load_be32(quoted.data() + wire::ipv4_field::src)};
+    const ipv4_addr ours{wire::load_be32(quoted.data() + wire::ipv4_field::dst)};
+    const wire::icmp_error_repr icmp{wire::icmp_type::time_exceeded, wire::icmp_time_exceeded_code::reassembly, 0, quoted};
+    const wire::ipv4_repr ip{ours, source, wire::ip_protocol::icmp, 64, 0, std::uint16_t(icmp.length()), true, 0};
+    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(ip.header_length + icmp.length())));
+    ip.emit(out, !port_.offloads.tx_ipv4_checksum);
+    icmp.emit(out + ip.header_length);
+    rte_pktmbuf_free(quote);
+    stats_.icmp_time_exceeded_out.add();
+    send_ipv4(m, source);
 }
 
 // ---- steering (steering.hpp) ------------------------------------------------------------
@@ -531,6 +575,8 @@ void engine::on_timer(timer_hook& hook) {
     case timer_kind::upper_layer:
         if (handler_) handler_->on_timer(hook);
         return;
+    case timer_kind::reassembly:
+        return reassembly_expired(hook);
     }
 }
 

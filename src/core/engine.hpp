@@ -17,6 +17,7 @@
 
 #include "core/arp_pending.hpp"
 #include "core/clock.hpp"
+#include "core/ipv4_reassembly.hpp"
 #include "core/neighbor_cache.hpp"
 #include "core/stats.hpp"
 #include "core/steering.hpp"
@@ -51,7 +52,7 @@ struct engine_port {
 
 // Timer kinds the engine dispatches on (timer_hook::kind). Hooks of kind upper_layer
 // belong to the protocol handler and are handed to it.
-enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2 };
+enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2, reassembly = 3 };
 
 // What the protocol handler shows through telemetry (telemetry.hpp): counters, connections
 // per state, and a bounded listing of connections, one line each.
@@ -147,6 +148,7 @@ public:
     instant now() const { return now_; }
     std::uint16_t arp_in_progress() const { return pending_.active(); }
     std::uint16_t tx_backlog() const { return tx_.size(); }
+    std::uint16_t reassembly_in_progress() const { return reassembly_.in_progress(); }
     // How often, at most, an engine whose device takes nothing asks it whether its link is up,
     // to count the refusals as tx_deferred_link_down rather than tx_deferred.
     static constexpr duration link_check_interval = std::chrono::milliseconds(100);
@@ -175,6 +177,9 @@ private:
     void receive_steered();
     void receive_arp(rte_mbuf* m, const wire::arp_view& arp);
     void receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet);
+    void receive_fragment(rte_mbuf* m, const wire::ipv4_view& ip);
+    void reassembly_expired(timer_hook& hook);
+    void send_time_exceeded(rte_mbuf* quote);
     void receive_icmp(rte_mbuf* m, const wire::ipv4_view& ip);
     void receive_unreachable(rte_mbuf* m, const wire::icmp_view& icmp);
     void reply_arp(rte_mbuf* m, const wire::arp_view& request);
@@ -245,6 +250,7 @@ private:
     std::uint32_t nic_hash_agreed_ = 0;
     std::vector<std::vector<rte_mbuf*>> steer_out_; // by owner: this burst's packets for it
     engine_stats stats_;
+    ipv4_reassembly reassembly_; // after timers_ and stats_: it uses both until it is gone
     std::function<void(ipv4_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;
     std::vector<std::function<void(instant)>> pollers_;

@@ -23,6 +23,11 @@ namespace tern {
     X(arp_gratuitous_out) X(arp_resolved) X(arp_failed) X(arp_cache_full)                    \
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
     X(icmp_unreachable_in) /* destination unreachable quoting our TCP, handed to the endpoint */ \
+    X(icmp_time_exceeded_out) /* reassembly timed out with fragment zero in (RFC 1122 §3.3.2) */ \
+    X(ipv4_fragments_in)        /* fragments received, kept or dropped (ipv4_reassembly.hpp) */ \
+    X(ipv4_reassembled)         /* datagrams made whole from them                           */ \
+    X(ipv4_reassembly_timeouts) /* datagrams given up after reassembly.timeout               */ \
+    X(ipv4_reassembly_evicted)  /* the oldest datagram given up for a new one: table full    */ \
     X(timers_fired) X(loops)                                                                 \
     X(steered_out) /* TCP packets handed to the engine that owns their flow (steering.hpp) */ \
     X(steered_in)  /* and taken from the other engines, for this one                      */ \

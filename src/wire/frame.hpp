@@ -22,7 +22,8 @@ struct tcp_ipv4_frame {
 };
 
 // Checksums are verified unless the NIC says it has done so. A frame that is not IPv4 is
-// eth_unknown_type and a datagram that is not TCP is ipv4_unknown_protocol; addresses
+// eth_unknown_type, a fragment ipv4_fragment (the engine reassembles; this reads one frame)
+// and a datagram that is not TCP is ipv4_unknown_protocol; addresses
 // are not looked at (whether a packet is for us is the engine's decision).
 inline result<tcp_ipv4_frame, drop_reason> parse_tcp_ipv4_frame(std::span<const std::uint8_t> frame,
                                                                  bool verify_ipv4_checksum = true,
@@ -32,6 +33,7 @@ inline result<tcp_ipv4_frame, drop_reason> parse_tcp_ipv4_frame(std::span<const 
     if (eth->type() != ether_type::ipv4) return unexpected{drop_reason::eth_unknown_type};
     auto ip = ipv4_view::parse(eth->payload(), verify_ipv4_checksum);
     if (!ip) return unexpected{ip.error()};
+    if (ip->is_fragment()) return unexpected{drop_reason::ipv4_fragment};
     if (ip->protocol() != ip_protocol::tcp) return unexpected{drop_reason::ipv4_unknown_protocol};
     auto tcp = tcp_view::parse(ip->payload(), ip->src(), ip->dst(), verify_tcp_checksum);
     if (!tcp) return unexpected{tcp.error()};
@@ -41,7 +43,8 @@ inline result<tcp_ipv4_frame, drop_reason> parse_tcp_ipv4_frame(std::span<const 
 // The addresses and ports of what looks like an IPv4 TCP frame, read without validation
 // (no checksum, no length beyond what the reads need): for looking ahead in a burst, to
 // start loading a flow's state before the frame's turn comes. `found` is false when the
-// frame is not one; the frame is parsed properly later in any case.
+// frame is not one, or is a fragment (only the first holds the ports, and its datagram is
+// reassembled on the engine that received it); the frame is parsed properly later in any case.
 struct tcp_ipv4_ends {
     bool found = false;
     ipv4_addr src, dst;
@@ -56,6 +59,7 @@ inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
     if (load_be16(p + ethernet_field::type) != std::uint16_t(ether_type::ipv4)) return {};
     const std::uint8_t* ip = p + ip_at;
     if (ip[ipv4_field::protocol] != std::uint8_t(ip_protocol::tcp)) return {};
+    if ((load_be16(ip + ipv4_field::flags_fragment) & (ipv4_flag_mf | ipv4_fragment_offset_mask)) != 0) return {};
     const std::size_t ihl = std::size_t(ip[ipv4_field::version_ihl] & 0x0f) * 4;
     if (ihl < ipv4_min_header_length || frame.size() < ip_at + ihl + 4) return {};
     const bool has_flags = frame.size() > ip_at + ihl + tcp_field::flags;
@@ -73,6 +77,7 @@ inline tcp_ipv4_ends peek_icmp_quoted_ends(std::span<const std::uint8_t> frame) 
     const std::uint8_t* ip = frame.data() + ip_at;
     if (load_be16(frame.data() + ethernet_field::type) != std::uint16_t(ether_type::ipv4)) return {};
     if (ip[ipv4_field::protocol] != std::uint8_t(ip_protocol::icmp)) return {};
+    if ((load_be16(ip + ipv4_field::flags_fragment) & (ipv4_flag_mf | ipv4_fragment_offset_mask)) != 0) return {};
     const std::size_t ihl = std::size_t(ip[ipv4_field::version_ihl] & 0x0f) * 4;
     if (ihl < ipv4_min_header_length || frame.size() < ip_at + ihl + icmp_header_length) return {};
     if (ip[ihl + icmp_field::type] != icmp_type::destination_unreachable) return {};

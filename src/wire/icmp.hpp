@@ -39,6 +39,17 @@ inline constexpr std::uint8_t port = 3;
 inline constexpr std::uint8_t fragmentation_needed = 4; // and DF set
 } // namespace icmp_unreachable_code
 
+// Time exceeded (type 11) codes, RFC 792 page 6.
+namespace icmp_time_exceeded_code {
+inline constexpr std::uint8_t ttl = 0;
+inline constexpr std::uint8_t reassembly = 1; // fragment reassembly time exceeded
+} // namespace icmp_time_exceeded_code
+
+// Whether an ICMP type is an error message: no ICMP error answers one (RFC 1122 §3.2.2).
+inline constexpr bool icmp_is_error(std::uint8_t type) {
+    return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
 inline constexpr std::size_t icmp_header_length = 8;
 static_assert(icmp_field::sequence + 2 == icmp_header_length);
 
@@ -93,6 +104,22 @@ struct icmp_echo_repr {
 
     // Writes length() bytes at `out`, checksum included. The payload may already sit at
     // out + 8 (a reply written over the request it answers) or overlap it.
+    void emit(std::uint8_t* out) const;
+};
+
+// An error message (destination unreachable, time exceeded, ...): type, code, the 4 bytes
+// after the checksum (unused: 0; the next hop's MTU for fragmentation needed), then the
+// quote of the datagram it is about: its IPv4 header and the first 8 bytes of its data
+// (RFC 792).
+struct icmp_error_repr {
+    std::uint8_t type = icmp_type::time_exceeded;
+    std::uint8_t code = 0;
+    std::uint32_t rest_of_header = 0;
+    std::span<const std::uint8_t> quoted;
+
+    std::size_t length() const { return icmp_header_length + quoted.size(); }
+
+    // Writes length() bytes at `out`, checksum included; `quoted` must not overlap them.
     void emit(std::uint8_t* out) const;
 };
 

@@ -16,7 +16,6 @@ result<ipv4_view, drop_reason> ipv4_view::parse(std::span<const std::uint8_t> pa
     std::size_t total = v.total_length();
     if (total < ihl || total > packet.size()) return unexpected{drop_reason::ipv4_bad_total_length};
     if (verify_checksum && !checksum_ok(packet.first(ihl))) return unexpected{drop_reason::ipv4_bad_checksum};
-    if (v.more_fragments() || v.fragment_offset() != 0) return unexpected{drop_reason::ipv4_fragment};
     return v;
 }
 

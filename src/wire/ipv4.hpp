@@ -1,4 +1,5 @@
-// IPv4 header (RFC 791). We neither fragment nor reassemble: fragments are dropped.
+// IPv4 header (RFC 791). Fragments parse like whole datagrams (is_fragment() tells them
+// apart): the engine reassembles them (core/ipv4_reassembly.hpp); tern never fragments.
 #pragma once
 
 #include <cstddef>
@@ -49,7 +50,8 @@ class ipv4_view {
 public:
     // Checks, in order: length (ipv4_truncated), version (ipv4_bad_version), IHL
     // (ipv4_bad_ihl), total length (ipv4_bad_total_length), header checksum unless the
-    // NIC has verified it (ipv4_bad_checksum), fragmentation (ipv4_fragment). The packet
+    // NIC has verified it (ipv4_bad_checksum). A fragment is a valid view: whoever needs
+    // a whole datagram asks is_fragment(). The packet
     // may be longer than the total length (Ethernet padding): payload() is trimmed.
     // Options are accepted and skipped. The TTL is not checked: RFC 1122 §3.2.1.7, a host
     // MUST NOT discard a datagram just because it was received with TTL less than 2.
@@ -64,8 +66,13 @@ public:
     std::uint16_t flags() const { return load_be16(at(ipv4_field::flags_fragment)) & 0xe000; }
     bool dont_fragment() const { return (flags() & ipv4_flag_df) != 0; }
     bool more_fragments() const { return (flags() & ipv4_flag_mf) != 0; }
+    // In 8-byte units (RFC 791).
     std::uint16_t fragment_offset() const {
         return load_be16(at(ipv4_field::flags_fragment)) & ipv4_fragment_offset_mask;
+    }
+    // Part of a larger datagram: more fragments follow, or this one does not start it.
+    bool is_fragment() const {
+        return (load_be16(at(ipv4_field::flags_fragment)) & (ipv4_flag_mf | ipv4_fragment_offset_mask)) != 0;
     }
     std::uint8_t ttl() const { return data_[ipv4_field::ttl]; }
     std::uint8_t protocol() const { return data_[ipv4_field::protocol]; }

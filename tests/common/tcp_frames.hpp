@@ -80,6 +80,25 @@ inline std::vector<std::uint8_t> icmp_unreachable_bytes(const frame_ends& ends, 
     return buf;
 }
 
+// A fragment of `whole`, a frame with a 20-byte IPv4 header (RFC 791): the same headers, the
+// data bytes [begin, end) of the datagram, offset begin / 8, MF set unless `last`, and the
+// identification `id`; the header checksum redone.
+inline std::vector<std::uint8_t> ipv4_fragment(std::span<const std::uint8_t> whole, std::size_t begin, std::size_t end,
+                                               bool last, std::uint16_t id = 1) {
+    constexpr std::size_t ip_at = wire::ethernet_repr::length;
+    constexpr std::size_t data_at = ip_at + wire::ipv4_repr::header_length;
+    std::vector<std::uint8_t> f(whole.begin(), whole.begin() + data_at);
+    f.insert(f.end(), whole.begin() + data_at + begin, whole.begin() + data_at + end);
+    std::uint8_t* ip = f.data() + ip_at;
+    wire::store_be16(ip + wire::ipv4_field::total_length, std::uint16_t(wire::ipv4_repr::header_length + end - begin));
+    wire::store_be16(ip + wire::ipv4_field::id, id);
+    wire::store_be16(ip + wire::ipv4_field::flags_fragment, std::uint16_t((last ? 0 : wire::ipv4_flag_mf) | begin / 8));
+    wire::store_be16(ip + wire::ipv4_field::checksum, 0);
+    wire::store_be16(ip + wire::ipv4_field::checksum,
+                     wire::checksum_fold(wire::checksum_add({ip, wire::ipv4_repr::header_length})));
+    return f;
+}
+
 // A bare segment from `src_port` to `dst_port` with only `flags` set (SYN: seq 1; with ACK:
 // ack 1 too), a 65535 window and no options: what steering and the engine's validation look at.
 inline wire::tcp_repr bare_segment(std::uint16_t src_port, std::uint16_t dst_port, std::uint8_t flags) {

@@ -83,4 +83,25 @@ void engine_test::free_all(std::vector<rte_mbuf*>& v) {
     v.clear();
 }
 
+void expect_echo_reply(std::span<const std::uint8_t> frame, std::uint16_t id, std::uint16_t seq, std::size_t payload,
+                       ipv4_addr to, mac_addr to_mac) {
+    auto eth = wire::ethernet_view::parse(frame);
+    ASSERT_TRUE(eth.has_value());
+    EXPECT_EQ(eth->dst(), to_mac);
+    EXPECT_EQ(eth->src(), our_mac);
+    auto ip = wire::ipv4_view::parse(eth->payload()); // verifies the header checksum
+    ASSERT_TRUE(ip.has_value()) << to_string(ip.error());
+    EXPECT_EQ(ip->src(), our_ip);
+    EXPECT_EQ(ip->dst(), to);
+    EXPECT_EQ(ip->header_length(), 20u);
+    EXPECT_FALSE(ip->is_fragment());
+    auto icmp = wire::icmp_view::parse(ip->payload()); // verifies the ICMP checksum
+    ASSERT_TRUE(icmp.has_value()) << to_string(icmp.error());
+    EXPECT_EQ(icmp->type(), wire::icmp_type::echo_reply);
+    EXPECT_EQ(icmp->identifier(), id);
+    EXPECT_EQ(icmp->sequence(), seq);
+    ASSERT_EQ(icmp->payload().size(), payload);
+    for (std::size_t i = 0; i < payload; ++i) ASSERT_EQ(icmp->payload()[i], std::uint8_t(i * 7 + 3));
+}
+
 } // namespace tern::test

@@ -57,4 +57,8 @@ protected:
     std::unique_ptr<engine> engine_;
 };
 
+// Checks an echo reply to `to` with identifier/sequence and the data echo_request wrote.
+void expect_echo_reply(std::span<const std::uint8_t> frame, std::uint16_t id, std::uint16_t seq, std::size_t payload,
+                       ipv4_addr to = peer_ip, mac_addr to_mac = peer_mac);
+
 } // namespace tern::test

@@ -139,27 +139,6 @@ TEST_F(engine_test, gratuitous_arp_at_start) {
     free_all(sent);
 }
 
-// Checks an echo reply to `to` (peer_ip) with identifier/sequence and the request's data.
-void expect_echo_reply(std::span<const std::uint8_t> frame, std::uint16_t id, std::uint16_t seq, std::size_t payload,
-                       ipv4_addr to = peer_ip, mac_addr to_mac = peer_mac) {
-    auto eth = wire::ethernet_view::parse(frame);
-    ASSERT_TRUE(eth.has_value());
-    EXPECT_EQ(eth->dst(), to_mac);
-    EXPECT_EQ(eth->src(), our_mac);
-    auto ip = wire::ipv4_view::parse(eth->payload()); // verifies the header checksum
-    ASSERT_TRUE(ip.has_value()) << to_string(ip.error());
-    EXPECT_EQ(ip->src(), our_ip);
-    EXPECT_EQ(ip->dst(), to);
-    EXPECT_EQ(ip->header_length(), 20u);
-    auto icmp = wire::icmp_view::parse(ip->payload()); // verifies the ICMP checksum
-    ASSERT_TRUE(icmp.has_value()) << to_string(icmp.error());
-    EXPECT_EQ(icmp->type(), wire::icmp_type::echo_reply);
-    EXPECT_EQ(icmp->identifier(), id);
-    EXPECT_EQ(icmp->sequence(), seq);
-    ASSERT_EQ(icmp->payload().size(), payload);
-    for (std::size_t i = 0; i < payload; ++i) ASSERT_EQ(icmp->payload()[i], std::uint8_t(i * 7 + 3));
-}
-
 TEST_F(engine_test, answers_echo_request_from_a_known_neighbor) {
     make_engine();
     neighbors_.update(peer_ip, peer_mac, clock_.now() + std::chrono::seconds(60));
@@ -499,7 +478,8 @@ TEST_F(engine_test, every_malformed_or_foreign_frame_is_counted_under_its_reason
     expect_drop(mutate(echo_request(peer_ip, 1, 1), ip, 0x44), drop_reason::ipv4_bad_ihl);
     expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 2, 0x7f, true), drop_reason::ipv4_bad_total_length);
     expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 10, 0x00), drop_reason::ipv4_bad_checksum);
-    expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 6, 0x20, true), drop_reason::ipv4_fragment);
+    // MF with 65 bytes of data: not a multiple of 8 (RFC 791). Whole fragments: test_reassembly.
+    expect_drop(mutate(echo_request(peer_ip, 1, 1, 57), ip + 6, 0x20, true), drop_reason::ipv4_fragment_malformed);
     expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 15, 0xff, true), drop_reason::ipv4_bad_source);
     expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 19, 0x09, true), drop_reason::ipv4_not_for_us);
     expect_drop(mutate(echo_request(peer_ip, 1, 1), ip + 9, 17, true), drop_reason::ipv4_unknown_protocol);

@@ -75,6 +75,11 @@ protected:
         return tcp_frame_mbuf(pool_->get(), {our_mac, peer_mac, peer_ip, our_ip},
                               bare_segment(src_port, 80, wire::tcp_flags::syn));
     }
+    rte_mbuf* mbuf_of(const std::vector<std::uint8_t>& bytes) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_->get());
+        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
+        return m;
+    }
     std::uint16_t owner(std::uint16_t src_port) const { return steering_->owner({peer_ip, our_ip, src_port, 80}); }
     // A source port whose flow engine `e` owns, from `from` on.
     std::uint16_t port_of(std::uint16_t e, std::uint16_t from = 40000) const {
@@ -214,11 +219,8 @@ TEST_F(steering_test, an_icmp_error_reaches_the_engine_of_the_flow_it_quotes) {
     const std::uint16_t p0 = port_of(0), p1 = port_of(1);
     const frame_ends from_peer{our_mac, peer_mac, peer_ip, our_ip};
     auto icmp_about = [&](std::uint16_t peer_port) {
-        const auto bytes = icmp_unreachable_bytes(from_peer, wire::icmp_unreachable_code::fragmentation_needed, 1280,
-                                                  our_ip, peer_ip, bare_segment(80, peer_port, wire::tcp_flags::ack));
-        rte_mbuf* m = rte_pktmbuf_alloc(pool_->get());
-        std::memcpy(rte_pktmbuf_append(m, std::uint16_t(bytes.size())), bytes.data(), bytes.size());
-        return m;
+        return mbuf_of(icmp_unreachable_bytes(from_peer, wire::icmp_unreachable_code::fragmentation_needed, 1280,
+                                              our_ip, peer_ip, bare_segment(80, peer_port, wire::tcp_flags::ack)));
     };
     devs_[0].inbox.push_back(icmp_about(p1));
     devs_[0].inbox.push_back(icmp_about(p0));
@@ -227,6 +229,23 @@ TEST_F(steering_test, an_icmp_error_reaches_the_engine_of_the_flow_it_quotes) {
     EXPECT_EQ(handlers_[1].icmp_ports, (std::vector<std::uint16_t>{p1}));
     EXPECT_EQ(stat(0, "steered_out"), 1u);
     EXPECT_EQ(stat(1, "steered_in"), 1u);
+}
+
+// Only the first fragment of a segment holds its ports: fragments stay on the engine they
+// came to, which puts the datagram together and hands it to the owner of its flow.
+TEST_F(steering_test, a_fragmented_segment_is_reassembled_where_it_came_and_reaches_its_owner) {
+    const std::uint16_t p1 = port_of(1);
+    const auto whole = tcp_frame_bytes({our_mac, peer_mac, peer_ip, our_ip}, bare_segment(p1, 80, wire::tcp_flags::syn));
+    devs_[0].inbox.push_back(mbuf_of(ipv4_fragment(whole, 8, 20, true))); // the rest of the header first
+    devs_[0].inbox.push_back(mbuf_of(ipv4_fragment(whole, 0, 8, false)));  // ports and sequence number
+    poll_all();
+    poll_all();
+    EXPECT_TRUE(handlers_[0].ports.empty());
+    EXPECT_EQ(handlers_[1].ports, (std::vector<std::uint16_t>{p1}));
+    EXPECT_EQ(stat(0, "ipv4_reassembled"), 1u);
+    EXPECT_EQ(stat(0, "steered_out"), 1u);
+    EXPECT_EQ(stat(1, "steered_in"), 1u);
+    EXPECT_EQ(stat(0, "drop_tcp_bad_checksum") + stat(1, "drop_tcp_bad_checksum"), 0u);
 }
 
 TEST_F(steering_test, many_flows_on_one_queue_are_shared_out_by_owner) {

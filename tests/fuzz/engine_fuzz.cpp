@@ -481,8 +481,8 @@ void scene::poll() {
 // DESIGN.md: every received packet is consumed or dropped with a named reason. Each frame
 // the engine took from the device is a drop for one of the receive reasons, a TCP segment
 // handed to the endpoint, an echo request, a destination unreachable handed to the
-// endpoint, or ARP the engine acted on (counted in, and not then dropped as from a bad
-// sender or for another host).
+// endpoint, ARP the engine acted on (counted in, and not then dropped as from a bad
+// sender or for another host), or an IPv4 fragment kept for reassembly.
 void scene::check_accounting() const {
     const engine_stats& e = engine_->stats();
     std::uint64_t rx_drops = 0; // the receive reasons come first in drop_reason, up to tcp_no_endpoint
@@ -490,8 +490,13 @@ void scene::check_accounting() const {
         if (r <= std::size_t(drop_reason::tcp_no_endpoint)) rx_drops += e.dropped(drop_reason(r));
     const std::uint64_t arp_used = e.arp_requests_in.get() + e.arp_replies_in.get() -
                                    e.dropped(drop_reason::arp_bad_sender) - e.dropped(drop_reason::arp_not_for_us);
+    // A fragment kept is consumed; the datagram it completes is received once more, whole.
+    std::uint64_t fragments_dropped = 0;
+    for (std::size_t r = std::size_t(drop_reason::ipv4_fragment); r <= std::size_t(drop_reason::ipv4_fragment_no_buffer); ++r)
+        fragments_dropped += e.dropped(drop_reason(r));
+    const std::uint64_t fragments_kept = e.ipv4_fragments_in.get() - fragments_dropped;
     const std::uint64_t accounted = rx_drops + endpoint_->stats().segments_in.get() + e.icmp_echo_requests_in.get() +
-                                    e.icmp_unreachable_in.get() + arp_used;
+                                    e.icmp_unreachable_in.get() + arp_used + fragments_kept - e.ipv4_reassembled.get();
     const std::uint64_t taken = queued_ - dev_.inbox.size();
     if (e.rx_packets.get() != taken || accounted != taken)
         fail("%llu frames delivered, %llu received, %llu accounted for", static_cast<unsigned long long>(taken),

@@ -5,7 +5,9 @@
 # 1500-byte datagrams (DF set) meet the narrow link at the router, which answers each with
 # ICMP "fragmentation needed" (not rate-limited by Linux). curl in the second namespace
 # fetches 1 MB: it must arrive whole and soon, with tern having taken the ICMP. Before tern
-# read ICMP errors the transfer stalled for good. Then a host the router cannot reach.
+# read ICMP errors the transfer stalled for good. Then fragments: a client that sends
+# without DF through a 576-byte hop to tern, whose datagrams tern must reassemble. Last, a
+# host the router cannot reach.
 # Addresses: 198.18.0.0/24 and 198.18.2.0/24 on the TAPs, 198.18.1.0/24 on the veth pair.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -51,6 +53,53 @@ check "tern took the router's fragmentation needed (icmp_unreachable_in ${IN:-?}
     "[ ${USED:-0} -ge 1 ] && [ ${IN:-0} -ge ${USED:-1} ]"
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
 check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
+
+# Fragments (RFC 1122 §3.3.2: a host MUST reassemble). The client now sends without DF
+# (IP_PMTUDISC_DONT) and the router's hop to tern (the TAP's kernel side) carries 576 bytes,
+# so each full segment the client sends (MSS 1460) reaches tern in three fragments. The veth
+# is back at 1500 both ways (a veth drops what exceeds its receiver's MTU). 400 kB go to
+# tern-server's echo service and must come back the same. Before tern reassembled, every
+# full segment was dropped (ipv4_fragment), so the transfer could not finish.
+in_ns ip link set pmtu0 mtu 1500
+FPREFIX=tern_it_pmtu_frag_$$
+ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$FPREFIX" \
+    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
+    --mode echo --duration 120 >"$WORK/echo.log" 2>&1 &
+SERVER_PID=$!
+TERN_PIDS+=("$SERVER_PID")
+check "tern-server (echo) comes up behind the 576-byte hop" "wait_telemetry $FPREFIX 20 $SERVER_PID" || tail -20 "$WORK/echo.log"
+in_ns ip link set tern0 mtu 576 # after the start: DPDK's TAP driver sets the MTU it was given
+in_client timeout 60 python3 - >"$WORK/frag.out" 2>&1 <<'PY'
+import hashlib, os, socket, threading
+data = os.urandom(400_000)
+s = socket.socket()
+IP_MTU_DISCOVER, IP_PMTUDISC_DONT = 10, 0  # <linux/in.h>; Python does not name them
+s.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DONT)
+s.settimeout(30)
+s.connect(("198.18.0.2", 7))
+sender = threading.Thread(target=s.sendall, args=(data,))
+sender.start()
+got = bytearray()
+while len(got) < len(data):
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    got += chunk
+sender.join()
+s.close()
+print("echoed", len(got), "same" if bytes(got) == data else "different")
+PY
+check "400 kB sent in fragments come back whole ($(tr '\n' ' ' <"$WORK/frag.out"))" \
+    "grep -q '^echoed 400000 same' '$WORK/frag.out'"
+stat_in() { telemetry "$FPREFIX" /tern/stats | grep -o "\"$1\": [0-9]*" | grep -o '[0-9]*$'; }
+FRAGMENTS=$(stat_in ipv4_fragments_in)
+WHOLE=$(stat_in ipv4_reassembled)
+BAD=$(telemetry "$FPREFIX" /tern/stats | grep -o '"drop_ipv4_fragment[a-z_]*": [1-9][0-9]*' | tr '\n' ' ')
+check "tern reassembled them (fragments ${FRAGMENTS:-?}, datagrams ${WHOLE:-?}, fragment drops: ${BAD:-none})" \
+    "[ ${WHOLE:-0} -ge 200 ] && [ ${FRAGMENTS:-0} -ge $((${WHOLE:-0} * 2)) ] && [ -z '$BAD' ]"
+kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
+check "tern-server (echo) stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/echo.log"
+in_ns ip link set tern0 mtu 1500
 
 # The router's other answer: host unreachable. tern-load, on a second TAP (198.18.2.0/24),
 # opens connections through the router to 198.18.1.99, which no host on the veth has: the

@@ -41,6 +41,12 @@ TEST(Frame, PeekFindsTheEndsOfATcpFrameOnly) {
     auto short_ihl = test::tcp_syn_frame;
     short_ihl[14] = 0x44; // IHL 4: 16 bytes
     EXPECT_FALSE(peek_tcp_ipv4_ends(short_ihl).found);
+    // A fragment: only the first holds the ports, and a later one's data would read as ports.
+    for (std::uint16_t flags_fragment : {0x2000, 0x0003, 0x2003}) {
+        auto fragment = test::tcp_syn_frame;
+        store_be16(fragment.data() + 14 + ipv4_field::flags_fragment, flags_fragment);
+        EXPECT_FALSE(peek_tcp_ipv4_ends(fragment).found) << flags_fragment;
+    }
 }
 
 // A prefix written for a datagram is the headers ethernet_repr and ipv4_repr write for it,
@@ -86,6 +92,9 @@ TEST(Frame, ReportsTheFirstFailure) {
     check(std::vector<std::uint8_t>(13, 0), drop_reason::eth_truncated);
     check(test::arp_request_frame, drop_reason::eth_unknown_type);
     check(test::icmp_echo_request_frame, drop_reason::ipv4_unknown_protocol);
+    auto fragment = test::tcp_syn_frame;
+    store_be16(fragment.data() + 14 + ipv4_field::flags_fragment, 0x2000); // MF
+    check(fragment, drop_reason::ipv4_fragment, false);
 
     auto bad_ip = test::tcp_syn_frame;
     bad_ip[14 + 10] ^= 1;

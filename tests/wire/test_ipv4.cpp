@@ -164,7 +164,8 @@ TEST(Ipv4, ChecksumNotVerifiedWhenTheNicDid) {
     EXPECT_EQ(ip->checksum(), 0x1234);
 }
 
-TEST(Ipv4, FragmentsAreDropped) {
+// A fragment is a valid header (the engine reassembles it); is_fragment() tells it apart.
+TEST(Ipv4, FragmentsParseAndSayTheyAreFragments) {
     struct {
         std::uint16_t flags_fragment;
         const char* what;
@@ -180,7 +181,11 @@ TEST(Ipv4, FragmentsAreDropped) {
         auto packet = syn_packet();
         store_be16(packet.data() + 6, c.flags_fragment);
         test::fix_ipv4_checksum(packet);
-        EXPECT_EQ(drop_of(packet), drop_reason::ipv4_fragment) << c.what;
+        auto ip = ipv4_view::parse(packet);
+        ASSERT_TRUE(ip) << c.what;
+        EXPECT_TRUE(ip->is_fragment()) << c.what;
+        EXPECT_EQ(ip->fragment_offset(), c.flags_fragment & 0x1fff) << c.what;
+        EXPECT_EQ(ip->more_fragments(), (c.flags_fragment & 0x2000) != 0) << c.what;
     }
 }
 
@@ -192,6 +197,7 @@ TEST(Ipv4, DontFragmentAloneOrNoFlagsIsFine) {
         auto ip = ipv4_view::parse(packet);
         ASSERT_TRUE(ip) << flags;
         EXPECT_EQ(ip->dont_fragment(), flags == 0x4000);
+        EXPECT_FALSE(ip->is_fragment()) << flags;
     }
 }
 
