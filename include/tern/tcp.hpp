@@ -252,10 +252,15 @@ struct endpoint_stats {
     counter ecn_ce_in;                // segments of ECN connections that came marked CE (RFC 3168 §6.1.3)
 };
 
+struct rx_account; // RCV.USER of one connection (src/tcp/rx_account.hpp)
+
 // Received data kept beyond on_data. Data delivered straight from a packet is kept
 // without a copy: the buffer holds a reference on the packet's mbuf. Data that waited in
 // the reassembly queue is copied once. Move-only; destroying (or reset()) releases it, from
-// any thread, while the engine's mbuf pool exists.
+// any thread, while the engine's mbuf pool exists. Until then its bytes count against the
+// connection's receive window (RFC 1122 §4.2.3.3's RCV.USER): an application that keeps
+// what it has not consumed shrinks the window the peer sees, down to zero, and the window
+// opens again as it releases them (back-pressure; nothing is dropped).
 class rx_buffer {
 public:
     rx_buffer() = default;
@@ -274,12 +279,16 @@ private:
     void* packet_ = nullptr;                  // an rte_mbuf with one reference ours
     std::unique_ptr<std::uint8_t[]> copy_;    // or our own copy
     std::span<const std::uint8_t> bytes_;
+    rx_account* account_ = nullptr;           // the connection's RCV.USER, which these bytes are part of
 };
 
 // What on_data hands over: in-order bytes, valid during the call; keep() makes them last.
 class rx_data {
 public:
     rx_data(std::span<const std::uint8_t> bytes, void* packet) : bytes_(bytes), packet_(packet) {}
+    // `owner`: the stream the bytes are for, whose receive window kept bytes count against.
+    rx_data(std::span<const std::uint8_t> bytes, void* packet, void* owner)
+        : bytes_(bytes), packet_(packet), owner_(owner) {}
 
     std::span<const std::uint8_t> bytes() const { return bytes_; }
     const std::uint8_t* data() const { return bytes_.data(); }
@@ -291,6 +300,7 @@ public:
 private:
     std::span<const std::uint8_t> bytes_;
     void* packet_; // the rte_mbuf they lie in, or null (reassembled: keep() copies)
+    void* owner_ = nullptr; // the stream_state, or null (nothing counts what is kept)
 };
 
 // A buffer to fill and hand over to stream::send without a copy (zero-copy send). It lies

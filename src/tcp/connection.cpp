@@ -53,13 +53,23 @@ connection::connection(const tcp_config& config, const connection_options& optio
 
 const sack_scoreboard connection::no_scoreboard{};
 
+connection_extras::~connection_extras() {
+    if (kept) rx_account::unref(kept);
+}
+
 bool connection_extras::idle(instant now) const {
     // A raised DupThresh is learnt (RFC 4653 §3), and a challenge window still open limits
     // the next challenge ACK (RFC 5961 §7): neither is "nothing".
     return reassembly.empty() && !reassembly.fin && scoreboard.empty() &&
            scoreboard.dup_thresh() == sack_scoreboard::default_dup_thresh && !retransmitted.active() && !dsack &&
            syn_text.empty() && (challenges_in_window == 0 || now - challenge_window_start >= std::chrono::seconds(1)) &&
-           rack.idle();
+           rack.idle() && (kept == nullptr || kept->bytes() == 0);
+}
+
+rx_account& connection::application_account() {
+    connection_extras& x = extras();
+    if (!x.kept) x.kept = new rx_account;
+    return *x.kept;
 }
 
 // RFC 9293 §3.10.7.2/§3.10.7.3: text on a SYN is queued until ESTABLISHED; no more than

@@ -23,6 +23,7 @@
 
 #include "tcp/rack.hpp"
 #include "tcp/reassembly.hpp"
+#include "tcp/rx_account.hpp"
 #include "tcp/scoreboard.hpp"
 #include "tcp/send_buffer.hpp"
 #include "tcp/congestion.hpp"
@@ -48,6 +49,9 @@ struct prr_state {
 
 struct connection_extras {
     explicit connection_extras(std::uint32_t receive_buffer) : reassembly(receive_buffer) {}
+    ~connection_extras();
+    connection_extras(const connection_extras&) = delete;
+    connection_extras& operator=(const connection_extras&) = delete;
     // Whether it holds nothing a fresh one would not: it can go.
     bool idle(instant now) const;
 
@@ -61,6 +65,7 @@ struct connection_extras {
     std::vector<std::uint8_t> syn_text; // text that came on the peer's SYN, held until ESTABLISHED (§3.10.7.2)
     instant challenge_window_start{};   // RFC 5961 §7: one-second windows
     std::uint16_t challenges_in_window = 0;
+    rx_account* kept = nullptr; // RCV.USER: what the application keeps (rx_account.hpp); one reference ours
 };
 
 class connection {
@@ -146,6 +151,14 @@ public:
     bool dropped_any() const { return drops_ != nullptr; }
     const connection_stats& stats() const { return stats_; }
     tcp_info info() const; // TCP_INFO
+    // RCV.USER (RFC 1122 §4.2.3.3): received bytes the application keeps (rx_buffer), which
+    // the window leaves room for. The account is made at the first keep and shared with the
+    // buffers; it goes with the extras once they are all released.
+    rx_account& application_account();
+    std::uint32_t application_held() const { return extras_ && extras_->kept ? extras_->kept->bytes() : 0; }
+    // The application released kept bytes: when that lets the window open by RFC 1122
+    // §4.2.3.3's step, it opens, an ACK is due to say so, and the answer is true.
+    bool reopen_window(instant now);
     // Bytes of the buffers and tables this connection allocates on demand: the send ring,
     // the connection_extras with the reassembly ring, the SACK and recovery tables and text
     // held from a SYN in it, drop counters. Back to 0 (drop counters aside) on an idle
@@ -196,6 +209,7 @@ private:
     void deliver(std::span<const std::uint8_t> bytes, void* packet);
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
+    bool open_window_by_step();
     void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
     void drop(tcp_drop d) {

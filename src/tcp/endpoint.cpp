@@ -16,6 +16,7 @@
 #include "wire/checksum.hpp"
 #include "wire/frame.hpp"
 #include "wire/ipv4.hpp"
+#include "tcp/rx_account.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::tcp {
@@ -69,6 +70,11 @@ rx_buffer rx_data::keep() const {
         std::memcpy(b.copy_.get(), bytes_.data(), bytes_.size());
         b.bytes_ = {b.copy_.get(), bytes_.size()};
     }
+    // keep() runs inside on_data, on the engine's core: the stream is there to ask.
+    if (owner_) {
+        b.account_ = &static_cast<stream_state*>(owner_)->keep_account();
+        b.account_->take(std::uint32_t(bytes_.size()));
+    }
     return b;
 }
 
@@ -78,15 +84,18 @@ rx_buffer& rx_buffer::operator=(rx_buffer&& other) noexcept {
         packet_ = std::exchange(other.packet_, nullptr);
         copy_ = std::move(other.copy_);
         bytes_ = std::exchange(other.bytes_, {});
+        account_ = std::exchange(other.account_, nullptr);
     }
     return *this;
 }
 
 void rx_buffer::reset() {
     if (packet_) rte_pktmbuf_free(static_cast<rte_mbuf*>(packet_));
+    if (account_) rx_account::give_back(account_, std::uint32_t(bytes_.size()));
     packet_ = nullptr;
     copy_.reset();
     bytes_ = {};
+    account_ = nullptr;
 }
 
 tx_block& tx_block::operator=(tx_block&& other) noexcept {
@@ -115,7 +124,10 @@ stream_state::stream_state(endpoint_core& ep, const connection_options& options,
     conn_.defer_output(true);
 }
 
-stream_state::~stream_state() { ep_.engine_.timers().cancel(timer_); }
+stream_state::~stream_state() {
+    ep_.engine_.timers().cancel(timer_);
+    ep_.unwatch_held_back(*this);
+}
 
 result<std::size_t, send_error> stream::send(std::span<const std::uint8_t> bytes) {
     auto& s = stream_state::of(*this);
@@ -181,7 +193,16 @@ void stream_state::on_connected() {
     if (passive_) app_.on_accepted(*this);
     else app_.on_connected(*this);
 }
-void stream_state::on_data(std::span<const std::uint8_t> bytes, void* packet) { app_.on_data(*this, rx_data(bytes, packet)); }
+void stream_state::on_data(std::span<const std::uint8_t> bytes, void* packet) {
+    app_.on_data(*this, rx_data(bytes, packet, this));
+}
+
+// The application keeps received bytes: they count against the window until released, and
+// the endpoint watches for their release to open the window again (check_held_back).
+rx_account& stream_state::keep_account() {
+    ep_.watch_held_back(*this);
+    return conn_.application_account();
+}
 void stream_state::on_writable() { app_.on_writable(*this); }
 void stream_state::on_peer_closed() { app_.on_peer_closed(*this); }
 void stream_state::on_closed(close_reason why) { app_.on_closed(*this, why); }
@@ -736,8 +757,37 @@ void endpoint_core::on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, co
 }
 
 void endpoint_core::after_burst() {
+    if (!held_back_.empty()) check_held_back();
     flush_output();
     if (depth_ == 0) free_retired();
+}
+
+void endpoint_core::watch_held_back(stream_state& s) {
+    if (s.held_back_index_ != stream_state::not_due) return;
+    s.held_back_index_ = std::uint32_t(held_back_.size());
+    held_back_.push_back(&s);
+}
+
+void endpoint_core::unwatch_held_back(stream_state& s) {
+    if (s.held_back_index_ == stream_state::not_due) return;
+    stream_state* last = held_back_.back();
+    held_back_[s.held_back_index_] = last;
+    last->held_back_index_ = s.held_back_index_;
+    held_back_.pop_back();
+    s.held_back_index_ = stream_state::not_due;
+}
+
+// Once a round, for the connections whose application keeps received bytes: what it gave
+// back since (from any thread) may open the window, and the peer, which may be waiting on a
+// zero window, hears it at once rather than at its next probe. A connection whose application
+// holds nothing any more is watched no longer.
+void endpoint_core::check_held_back() {
+    const instant now = engine_.now();
+    for (std::size_t i = held_back_.size(); i-- > 0;) {
+        stream_state& s = *held_back_[i];
+        if (s.conn_.reopen_window(now)) settle(s);
+        if (s.conn_.application_held() == 0) unwatch_held_back(s);
+    }
 }
 
 void endpoint_core::list_output(stream_state& s) {

@@ -70,12 +70,14 @@ public:
 private:
     friend class endpoint_core;
     friend class stream;
+    friend class rx_data;
 
     void on_connected() override;
     void on_data(std::span<const std::uint8_t> bytes, void* packet) override;
     void on_writable() override;
     void on_peer_closed() override;
     void on_closed(close_reason why) override;
+    rx_account& keep_account();
 
     endpoint_core& ep_;
     app_events& app_;
@@ -89,6 +91,7 @@ private:
     bool live_ = false;                         // counted in backlog_->live
     static constexpr std::uint32_t not_due = ~std::uint32_t(0);
     std::uint32_t due_index_ = not_due;         // its place in the endpoint's output_due_
+    std::uint32_t held_back_index_ = not_due;   // its place in the endpoint's held_back_ (not_due: absent)
 };
 
 // RFC 5961 §7 for a whole endpoint, as Linux's tcp_challenge_ack_limit: the challenge ACKs
@@ -166,6 +169,9 @@ private:
     void settle(stream_state& s);
     void free_retired();
     void list_output(stream_state& s);
+    void watch_held_back(stream_state& s);
+    void unwatch_held_back(stream_state& s);
+    void check_held_back();
     void unlist_output(stream_state& s);
     void flush_output();
     void count_backlog(stream_state& s);
@@ -215,6 +221,7 @@ private:
     // Connections with deferred output due (connection::defer_output): flushed once per
     // round, in after_burst, after every segment of the round's bursts and every poller.
     std::vector<stream_state*> output_due_;
+    std::vector<stream_state*> held_back_; // whose applications keep received bytes (rx_buffer)
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
     siphash_key isn_key_;          // RFC 6528's secret key
     siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets

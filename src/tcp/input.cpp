@@ -817,6 +817,7 @@ void connection::process_text(const segment& seg, instant now) {
             stats_.bytes_in += held.size();
             events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
             if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
+            open_window_by_step();
         }
         queue.release_if_empty(); // (never allocated otherwise)
     }
@@ -845,11 +846,20 @@ void connection::process_syn_text(segment& seg, instant now) {
 }
 
 // The receive buffer as the window can express it (RFC 7323 §2.3: at most 0xffff units of
-// 2^Rcv.Wind.Shift). This is RCV.BUFF - RCV.USER of RFC 1122 §4.2.3.3: the application
-// takes every byte during on_data, so RCV.USER is always 0.
+// 2^Rcv.Wind.Shift), less what the application keeps: RCV.BUFF - RCV.USER of RFC 1122
+// §4.2.3.3. Bytes taken during on_data and not kept are consumed (RCV.USER 0).
 std::uint32_t connection::receive_space() const {
     const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
-    return std::min(options_.receive_buffer, std::uint32_t(0xffff) << tcb_.rcv_wscale) & ~(unit - 1);
+    const std::uint32_t held = application_held();
+    const std::uint32_t room = options_.receive_buffer > held ? options_.receive_buffer - held : 0;
+    return std::min(room, std::uint32_t(0xffff) << tcb_.rcv_wscale) & ~(unit - 1);
+}
+
+// Data taken in at RCV.NXT: the window shrinks from the left. The application then sees it
+// (and may keep some, RCV.USER) before open_window_by_step moves the right edge.
+void connection::advance_rcv_nxt(std::uint32_t n) {
+    tcb_.rcv_nxt += n;
+    tcb_.rcv_wnd = n < tcb_.rcv_wnd ? tcb_.rcv_wnd - n : 0;
 }
 
 // Receiver silly-window avoidance (RFC 1122 §4.2.3.3, RFC 9293 §3.8.6.2.2): data taken in
@@ -858,23 +868,42 @@ std::uint32_t connection::receive_space() const {
 // RCV.BUFF - RCV.USER - RCV.WND >= min(Fr * RCV.BUFF, Eff.snd.MSS) then set RCV.WND <-
 // RCV.BUFF - RCV.USER". The right edge never moves left (§3.8.6: "the window SHOULD NOT
 // be shrunk"): with window scaling the window is rounded up to a whole unit, never down.
-void connection::advance_rcv_nxt(std::uint32_t n) {
-    tcb_.rcv_nxt += n;
-    tcb_.rcv_wnd = n < tcb_.rcv_wnd ? tcb_.rcv_wnd - n : 0;
+// True when the edge moved. The step is a share of RCV.BUFF, not of what RCV.USER leaves of it: a window that an application's
+// kept bytes hold small opens by whole segments, never by slivers.
+bool connection::open_window_by_step() {
     const std::uint32_t space = receive_space();
     const std::uint32_t eff_mss = tcb_.rcv_mss - (tcb_.ts_ok ? 12u : 0u); // what the peer's full segments carry
-    if (tcb_.rcv_wnd >= space || space - tcb_.rcv_wnd >= std::min(space / 2, eff_mss)) {
+    const std::uint32_t buffer = std::min(options_.receive_buffer, std::uint32_t(0xffff) << tcb_.rcv_wscale);
+    if (tcb_.rcv_wnd >= space || space - tcb_.rcv_wnd >= std::min(buffer / 2, eff_mss)) {
+        const bool opens = space > tcb_.rcv_wnd;
         tcb_.rcv_wnd = std::max(tcb_.rcv_wnd, space);
-        return;
+        return opens;
     }
     const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
-    tcb_.rcv_wnd = std::min(space, (tcb_.rcv_wnd + unit - 1) & ~(unit - 1));
+    const std::uint32_t rounded = std::min(space, (tcb_.rcv_wnd + unit - 1) & ~(unit - 1));
+    const bool opens = rounded > tcb_.rcv_wnd;
+    tcb_.rcv_wnd = rounded;
+    return opens;
+}
+
+// Only where data may still come (RFC 9293 §3.10.7.4: ESTABLISHED, FIN-WAIT-1 and -2).
+bool connection::reopen_window(instant now) {
+    if (state_ != tcp_state::established && state_ != tcp_state::fin_wait_1 && state_ != tcp_state::fin_wait_2)
+        return false;
+    const std::uint32_t before = tcb_.rcv_wnd;
+    if (!open_window_by_step() || before >= std::min(receive_space() / 2, std::uint32_t(tcb_.rcv_mss))) return false;
+    // Said only when the peer may be held up: a window that was under half the buffer and an
+    // MSS (as Linux's window update after a read); a larger one it is still filling.
+    tcb_.ack_now = true;
+    request_output(now);
+    return true;
 }
 
 void connection::deliver(std::span<const std::uint8_t> bytes, void* packet) {
     advance_rcv_nxt(std::uint32_t(bytes.size()));
     stats_.bytes_in += bytes.size();
     events_.on_data(bytes, packet); // zero-copy: a view of the segment itself
+    open_window_by_step();
 }
 
 // §3.10.7.4 eighth: the FIN bit, when the FIN is next in sequence.

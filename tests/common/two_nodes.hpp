@@ -92,6 +92,8 @@ public:
         server.reset();
     }
 
+    instant now() { return clock_.now(); }
+
     // One round of both engines, then the clock moves to the next thing due.
     void step() {
         client->eng.poll();

@@ -1574,6 +1574,42 @@ TEST(tcp_api, shutdown_keeps_receiving) {
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
+// Back-pressure (RFC 1122 §4.2.3.3, RCV.USER): an application that keeps what it received
+// (rx_buffer) without releasing it shrinks the window the peer sees, to zero; the sender
+// waits on it (persist), nothing is dropped or sent again. Released, the window opens at
+// once (the endpoint's next round says so, without waiting for the peer's probe) and the
+// rest follows. Before, kept bytes did not count: the window stayed open and the whole
+// transfer came in while the application held all of it (the engine's mbufs, in a real one).
+TEST(tcp_api, kept_bytes_close_the_window_until_released) {
+    two_nodes p;
+    recorder server, client;
+    server.keep = true;
+    const auto data = pattern(200'000, 4);
+    sender feed{data};
+    client.on_open = [&](tcp::stream& s) { feed(s); };
+    client.on_write = [&](tcp::stream& s) { feed(s); };
+    tcp::listen_options lo;
+    lo.connection.receive_buffer = 16 * 1024;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, lo, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_FALSE(p.run_until([&] { return server.received.size() > 16 * 1024; }, 3s))
+        << "more than the receive buffer came in while the application kept it all";
+    EXPECT_EQ(server.received.size(), 16u * 1024);
+    ASSERT_TRUE(server.stream);
+    EXPECT_EQ(server.stream->info().rcv_wnd, 0u);
+    EXPECT_EQ(client.stream->info().snd_wnd, 0u);
+    EXPECT_EQ(client.stream->info().retransmits, 0u) << "persist probes carry no data we had sent";
+
+    const instant released = p.now();
+    server.kept.clear();
+    server.keep = false;
+    ASSERT_TRUE(p.run_until([&] { return server.received.size() > 16 * 1024; }, 1s));
+    EXPECT_LT(p.now() - released, 1ms) << "the window update goes out in the next round, not at the peer's probe";
+    ASSERT_TRUE(p.run_until([&] { return server.received.size() == data.size(); }, 10s));
+    EXPECT_EQ(server.received, data);
+    EXPECT_EQ(client.stream ? client.stream->info().retransmits : 0u, 0u);
+}
+
 // close() is Linux's: data that arrives afterwards is not delivered and the connection is
 // reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17). The drop is counted, and the count outlives
 // the connection.
@@ -1621,7 +1657,11 @@ void keep_across_callbacks(std::optional<fault_config> faults) {
     sender pump{data};
     client.on_open = client.on_write = [&](tcp::stream& s) { pump(s); };
     server.on_fin = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
-    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    // Kept bytes count against the window (kept_bytes_close_the_window_until_released): a
+    // buffer that takes them all.
+    tcp::listen_options lo;
+    lo.connection.receive_buffer = 256 * 1024;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, lo, server).has_value());
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
     ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 300s));
     ASSERT_TRUE(p.settle(100s));
