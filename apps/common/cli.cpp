@@ -221,6 +221,9 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
         ("send-buffer", po::value<unsigned>()->default_value(o.send_buffer), "bytes of each connection's send buffer (1024-1073741824)")
         ("receive-buffer", po::value<unsigned>()->default_value(o.receive_buffer),
          "bytes of each connection's receive window, a power of two (1024-1073741824)")
+        ("receive-buffer-max", po::value<unsigned>()->default_value(0),
+         "auto-tuning: the receive buffer grows towards this (a power of two above --receive-buffer, up to "
+         "1073741824) while a sender fills it; 0: off")
         ("keepalive", po::bool_switch(), "send keep-alive probes on idle connections (RFC 1122 4.2.3.6)")
         ("keepalive-idle", po::value<double>()->default_value(std::chrono::duration<double>(k.idle).count()),
          "keep-alive: seconds idle before the first probe")
@@ -284,6 +287,15 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     // The reassembly queue is a ring of a power-of-two size (src/tcp/reassembly.hpp).
     if ((c.receive_buffer & (c.receive_buffer - 1)) != 0)
         throw std::invalid_argument("--receive-buffer: " + std::to_string(c.receive_buffer) + " is not a power of two");
+    c.receive_buffer_max = vm["receive-buffer-max"].as<unsigned>();
+    if (c.receive_buffer_max != 0) {
+        const std::string v = std::to_string(c.receive_buffer_max);
+        if ((c.receive_buffer_max & (c.receive_buffer_max - 1)) != 0 || c.receive_buffer_max > (1u << 30))
+            throw std::invalid_argument("--receive-buffer-max: " + v + " is not a power of two up to 1073741824");
+        if (c.receive_buffer_max <= c.receive_buffer)
+            throw std::invalid_argument("--receive-buffer-max: " + v + " is not above --receive-buffer (" +
+                                        std::to_string(c.receive_buffer) + "); 0 turns auto-tuning off");
+    }
     if (vm["keepalive"].as<bool>()) {
         tcp::keepalive_options k;
         k.idle = seconds("keepalive-idle", 1, 86400 * 7);
@@ -330,6 +342,9 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     g.window_scaling = !vm["no-window-scaling"].as<bool>();
     if (!g.window_scaling && c.receive_buffer > 65535)
         throw std::invalid_argument("--receive-buffer: " + std::to_string(c.receive_buffer) +
+                                    " needs window scaling (at most 32768 with --no-window-scaling)");
+    if (!g.window_scaling && c.receive_buffer_max > 65535)
+        throw std::invalid_argument("--receive-buffer-max: " + std::to_string(c.receive_buffer_max) +
                                     " needs window scaling (at most 32768 with --no-window-scaling)");
     return t;
 }

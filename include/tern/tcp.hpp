@@ -161,6 +161,11 @@ struct connection_options {
     std::optional<std::uint32_t> ts_offset;
     bool no_delay = false;                    // true: Nagle off (RFC 9293 §3.7.4 MUST allow it)
     std::optional<congestion_algorithm> congestion; // unset: tcp_config::congestion (beside no_delay: in its padding)
+    // Receive-buffer auto-tuning (what Linux calls dynamic right-sizing): 0, off; else a power
+    // of two above receive_buffer, towards which the buffer grows, in powers of two, while
+    // the sender fills the window and the application takes in more than half of it each
+    // round trip. The window scale is chosen for it. (In the padding after congestion.)
+    std::uint32_t receive_buffer_max = 0;
     std::optional<keepalive_options> keepalive; // off by default (RFC 1122 §4.2.3.6: MUST default to off)
 };
 
@@ -214,6 +219,7 @@ struct tcp_info {
     std::uint16_t rcv_mss = 0;   // the MSS we advertised
     std::uint32_t snd_wnd = 0;   // the peer's window, scaled
     std::uint32_t rcv_wnd = 0;   // our receive window
+    std::uint32_t rcv_space = 0; // our receive buffer (RCV.BUFF), grown by auto-tuning
     std::uint8_t snd_wscale = 0;
     std::uint8_t rcv_wscale = 0;
     bool timestamps = false;     // RFC 7323 negotiated

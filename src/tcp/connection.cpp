@@ -63,7 +63,7 @@ bool connection_extras::idle(instant now) const {
     return reassembly.empty() && !reassembly.fin && scoreboard.empty() &&
            scoreboard.dup_thresh() == sack_scoreboard::default_dup_thresh && !retransmitted.active() && !dsack &&
            syn_text.empty() && (challenges_in_window == 0 || now - challenge_window_start >= std::chrono::seconds(1)) &&
-           rack.idle() && (kept == nullptr || kept->bytes() == 0);
+           rack.idle() && (kept == nullptr || kept->bytes() == 0) && !tuning;
 }
 
 rx_account& connection::application_account() {
@@ -101,7 +101,7 @@ tcb connection::fresh_tcb(seq32 iss) const {
     t.snd_max = iss;
     t.rcv_wnd = options.receive_buffer;
     t.rcv_mss = std::uint16_t(config.mtu - 40); // RFC 9293 §3.7.1: MTU minus fixed IPv4 and TCP headers
-    t.rcv_wscale = config.window_scaling ? window_shift_for(options.receive_buffer) : 0;
+    t.rcv_wscale = config.window_scaling ? window_shift_for(largest_receive_buffer(options)) : 0;
     t.rto = config.initial_rto; // RFC 6298 §2.1
     t.cc_algorithm = options.congestion.value_or(config.congestion);
     t.hystart = config.hystart;
@@ -124,7 +124,7 @@ status<open_error> connection::open_active(const flow& f, seq32 iss, instant now
 // §3.10.1 OPEN, passive.
 status<open_error> connection::open_passive(const endpoint& local, seq32 iss, instant /*now*/) {
     if (state_ != tcp_state::closed) return unexpected{open_error::not_closed};
-    listen_on_ = local;
+    listen_port_ = local.port;
     passive_ = true;
     tcb_ = fresh_tcb(iss);
     if (extras_) extras_->scoreboard.clear();
@@ -140,7 +140,7 @@ status<open_error> connection::open_passive(const endpoint& local, seq32 iss, in
 status<open_error> connection::open_from_cookie(const endpoint& local, const segment& ack,
                                                 const wire::tcp_options& peer, instant now) {
     if (state_ != tcp_state::closed) return unexpected{open_error::not_closed};
-    listen_on_ = local;
+    listen_port_ = local.port;
     passive_ = true;
     flow_ = {{ack.dst_addr, local.port}, {ack.src_addr, ack.header.src_port}};
     const seq32 iss = ack.ack() - 1;
@@ -265,6 +265,7 @@ tcp_info connection::info() const {
     i.rcv_mss = tcb_.rcv_mss;
     i.snd_wnd = tcb_.snd_wnd;
     i.rcv_wnd = tcb_.rcv_wnd;
+    i.rcv_space = options_.receive_buffer;
     i.snd_wscale = tcb_.snd_wscale;
     i.rcv_wscale = tcb_.rcv_wscale;
     i.timestamps = tcb_.ts_ok;

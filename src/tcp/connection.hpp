@@ -47,6 +47,13 @@ struct prr_state {
     std::uint32_t recover_fs = 1; // RecoverFS: the flight when it began
 };
 
+// Receive-buffer auto-tuning's measurement: from when, and from which sequence number, the
+// application's intake is being counted for a round trip (connection::tune_receive_buffer).
+struct receive_tuning {
+    instant start;
+    seq32 start_seq;
+};
+
 struct connection_extras {
     explicit connection_extras(std::uint32_t receive_buffer) : reassembly(receive_buffer) {}
     ~connection_extras();
@@ -66,6 +73,7 @@ struct connection_extras {
     instant challenge_window_start{};   // RFC 5961 §7: one-second windows
     std::uint16_t challenges_in_window = 0;
     rx_account* kept = nullptr; // RCV.USER: what the application keeps (rx_account.hpp); one reference ours
+    std::optional<receive_tuning> tuning; // while a sender fills the window and the buffer may grow
 };
 
 class connection {
@@ -206,7 +214,8 @@ private:
     void tlp_on_ack(const segment& seg, seq32 una_before, std::optional<seq_range> dsack, bool sacked_new);
     // Every un-SACKed octet below it is lost: RFC 6675's IsLost or RACK, the higher.
     std::optional<seq32> lost_end() const;
-    void deliver(std::span<const std::uint8_t> bytes, void* packet);
+    void deliver(std::span<const std::uint8_t> bytes, void* packet, instant now);
+    void tune_receive_buffer(std::uint32_t segment_bytes, instant now);
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
     bool open_window_by_step();
@@ -352,10 +361,10 @@ private:
     // written by every segment too.
     seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     connection_stats stats_{};
-    connection_options options_;
+    connection_options options_; // receive_buffer: RCV.BUFF now, which auto-tuning grows (tune_receive_buffer)
 
     // Seldom touched: the handshake, loss recovery, attacks.
-    endpoint listen_on_;
+    std::uint16_t listen_port_ = 0; // LISTEN's: the local port of the flow a SYN makes (§3.10.7.2)
     std::unique_ptr<connection_extras> extras_; // see connection_extras
     std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
 };
@@ -377,5 +386,9 @@ seq32 reincarnation_iss(seq32 candidate, seq32 old_snd_nxt);
 
 // RFC 7323 §2.3: the window shift we offer for a receive buffer of this size.
 std::uint8_t window_shift_for(std::uint32_t buffer);
+// The largest receive buffer a connection may have: what its window scale must cover.
+inline std::uint32_t largest_receive_buffer(const connection_options& o) {
+    return std::max(o.receive_buffer, o.receive_buffer_max);
+}
 
 } // namespace tern::tcp

@@ -1,5 +1,6 @@
 // RFC 9293 §3.10.7 SEGMENT ARRIVES, one function per step, each headed by its section.
 #include <algorithm>
+#include <bit>
 
 #include "tcp/connection.hpp"
 
@@ -54,7 +55,7 @@ void connection::on_listen(const segment& seg, instant now) {
     // Third: a SYN. (Security check not done: no IPSO.) "Set RCV.NXT to SEG.SEQ+1, IRS is
     // set to SEG.SEQ, and any other control or text should be queued for processing later."
     if (!seg.has(f::syn)) return drop(tcp_drop::listen_unexpected);
-    flow_ = {{seg.dst_addr, listen_on_.port}, {seg.src_addr, seg.header.src_port}};
+    flow_ = {{seg.dst_addr, listen_port_}, {seg.src_addr, seg.header.src_port}};
     tcb_.irs = seg.seq();
     tcb_.rcv_nxt = seg.seq() + 1;
     negotiate_options(seg.header.options, now);
@@ -805,7 +806,7 @@ void connection::process_text(const segment& seg, instant now) {
         return;
     }
     const bool filled_hole = holds_out_of_order();
-    deliver(seg.payload, seg.packet);
+    deliver(seg.payload, seg.packet, now);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     if (filled_hole) {
         // The extras stay while on_data runs: settle_extras frees them only once the
@@ -886,6 +887,40 @@ bool connection::open_window_by_step() {
     return opens;
 }
 
+// Receive-buffer auto-tuning, in the spirit of Linux's dynamic right-sizing: a sender can
+// have at most one window in flight a round trip, so an application that takes in more than
+// half the buffer per round trip may be held back by it. Measured from the first full-sized
+// segment (request-response connections with small messages never start) over two smoothed
+// RTTs or more, as bytes a round trip: above half the buffer, the buffer grows to the power
+// of two at or above twice that (at least doubling, as the sender's slow start does), up to
+// receive_buffer_max; at a quarter or less, the measurement ends (and with it the extras it
+// kept) until the next full-sized segment. The reassembly ring, which must hold a whole
+// window, grows with the buffer, so only while it holds nothing (it is allocated at the
+// first out-of-order segment and freed when the holes fill).
+void connection::tune_receive_buffer(std::uint32_t segment_bytes, instant now) {
+    if (!tcb_.srtt) return;
+    const duration rtt = std::max<duration>(*tcb_.srtt, std::chrono::microseconds(1));
+    if (!extras_ || !extras_->tuning) {
+        if (segment_bytes + (tcb_.ts_ok ? 12u : 0u) >= tcb_.rcv_mss)
+            extras().tuning = receive_tuning{now, tcb_.rcv_nxt};
+        return;
+    }
+    connection_extras& x = *extras_;
+    const duration elapsed = now - x.tuning->start;
+    if (elapsed < 2 * rtt) return;
+    const std::uint64_t per_rtt = std::uint64_t(seq_distance(x.tuning->start_seq, tcb_.rcv_nxt)) * rtt.count() / elapsed.count();
+    if (per_rtt <= options_.receive_buffer / 4) {
+        x.tuning.reset();
+        return;
+    }
+    if (per_rtt > options_.receive_buffer / 2) {
+        const auto target = std::uint32_t(std::min<std::uint64_t>(options_.receive_buffer_max, std::bit_ceil(per_rtt * 2)));
+        if (target > options_.receive_buffer && x.reassembly.set_capacity(target)) options_.receive_buffer = target;
+    }
+    if (options_.receive_buffer < options_.receive_buffer_max) x.tuning = receive_tuning{now, tcb_.rcv_nxt};
+    else x.tuning.reset(); // grown all the way
+}
+
 // Only where data may still come (RFC 9293 §3.10.7.4: ESTABLISHED, FIN-WAIT-1 and -2).
 bool connection::reopen_window(instant now) {
     if (state_ != tcp_state::established && state_ != tcp_state::fin_wait_1 && state_ != tcp_state::fin_wait_2)
@@ -899,10 +934,11 @@ bool connection::reopen_window(instant now) {
     return true;
 }
 
-void connection::deliver(std::span<const std::uint8_t> bytes, void* packet) {
+void connection::deliver(std::span<const std::uint8_t> bytes, void* packet, instant now) {
     advance_rcv_nxt(std::uint32_t(bytes.size()));
     stats_.bytes_in += bytes.size();
     events_.on_data(bytes, packet); // zero-copy: a view of the segment itself
+    if (options_.receive_buffer < options_.receive_buffer_max) tune_receive_buffer(std::uint32_t(bytes.size()), now);
     open_window_by_step();
 }
 

@@ -42,6 +42,13 @@ void reassembly_queue::release_if_empty() {
     blocks_.clear();
 }
 
+bool reassembly_queue::set_capacity(std::uint32_t capacity) {
+    assert(std::has_single_bit(capacity));
+    if (storage_) return false;
+    capacity_ = capacity;
+    return true;
+}
+
 std::size_t reassembly_queue::sack_blocks(std::span<seq_range> out) const {
     const auto held = blocks_.ranges();
     std::size_t n = 0;

@@ -46,6 +46,8 @@ public:
     // connection that once saw loss does not keep a receive window's worth of memory. The
     // spans of earlier take() calls die with the ring.
     void release_if_empty();
+    // A new capacity (a power of two), while the ring is not allocated: false otherwise.
+    bool set_capacity(std::uint32_t capacity);
 
     // RFC 2018 §4: the block holding the most recently received segment comes first, the
     // others follow in sequence order.

@@ -73,7 +73,7 @@ wire::tcp_repr syn_cookie_syn_ack(const segment& syn, seq32 cookie, instant now,
     if (config.timestamps && peer.timestamp) {
         const bool ws = config.window_scaling && peer.window_scale;
         const bool sack = config.sack && peer.sack_permitted;
-        if (ws) r.options.window_scale = window_shift_for(options.receive_buffer);
+        if (ws) r.options.window_scale = window_shift_for(largest_receive_buffer(options));
         r.options.sack_permitted = sack;
         const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
         const std::uint32_t clock = std::uint32_t(std::uint64_t(ms)) + options.ts_offset.value_or(0); // as connection::ts_clock

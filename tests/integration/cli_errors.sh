@@ -78,6 +78,9 @@ expect "a port given twice is refused" 2 "--port: 80 is given twice" -- -- --ip 
 expect "a send buffer too small is refused" 2 "--send-buffer: 100 is outside 1024-1073741824" -- -- --ip 198.18.0.2/24 --send-buffer 100
 expect "a receive buffer not a power of two is refused" 2 "--receive-buffer: 100000 is not a power of two" -- -- --ip 198.18.0.2/24 --receive-buffer 100000
 expect "a big window without window scaling is refused" 2 "--receive-buffer: 131072 needs window scaling" -- -- --ip 198.18.0.2/24 --receive-buffer 131072 --no-window-scaling
+expect "an auto-tuning maximum not a power of two is refused" 2 "--receive-buffer-max: 300000 is not a power of two" -- -- --ip 198.18.0.2/24 --receive-buffer-max 300000
+expect "an auto-tuning maximum not above the buffer is refused" 2 "--receive-buffer-max: 65536 is not above --receive-buffer" -- -- --ip 198.18.0.2/24 --receive-buffer-max 65536
+expect "an auto-tuning maximum beyond 64 KiB without window scaling is refused" 2 "--receive-buffer-max: 131072 needs window scaling" -- -- --ip 198.18.0.2/24 --receive-buffer 16384 --receive-buffer-max 131072 --no-window-scaling
 expect "keep-alive values without --keepalive are refused" 2 "--keepalive-idle: needs --keepalive" -- -- --ip 198.18.0.2/24 --keepalive-idle 10
 expect "a keep-alive count of 0 is refused" 2 "--keepalive-count: 0 is outside 1-255" -- -- --ip 198.18.0.2/24 --keepalive --keepalive-count 0
 expect "a negative MSL is refused" 2 "--msl: -1 is outside 0-600 seconds" -- -- --ip 198.18.0.2/24 --msl -1

@@ -1610,6 +1610,49 @@ TEST(tcp_api, kept_bytes_close_the_window_until_released) {
     EXPECT_EQ(client.stream ? client.stream->info().retransmits : 0u, 0u);
 }
 
+// Receive-buffer auto-tuning: over a 2 ms round trip with no bandwidth limit, a 16 KiB
+// buffer holds a bulk sender to 16 KiB a round trip. With receive_buffer_max 1 MiB the
+// buffer grows, in powers of two, while the sender fills it, and the transfer is many times
+// faster; the window scale is the one 1 MiB needs from the SYN,ACK on. Without it, the
+// buffer stays as configured.
+struct tuned_run {
+    duration took{};
+    tcp::tcp_info server_info;
+};
+
+tuned_run receive_bulk(std::uint32_t receive_buffer_max) {
+    two_nodes p(std::nullopt, 1ms);
+    recorder server, client;
+    const auto data = pattern(16'000'000, 6);
+    sender feed{data};
+    client.on_open = client.on_write = [&](tcp::stream& s) { feed(s); };
+    tcp::listen_options lo;
+    lo.connection.receive_buffer = 16 * 1024;
+    lo.connection.receive_buffer_max = receive_buffer_max;
+    tcp::connect_options co;
+    co.connection.send_buffer = 2 * 1024 * 1024;
+    EXPECT_TRUE(p.server->ep.listen(echo_port, lo, server).has_value());
+    EXPECT_TRUE(p.client->ep.connect(server_ip, echo_port, co, client).has_value());
+    const instant start = p.now();
+    EXPECT_TRUE(p.run_until([&] { return server.received.size() == data.size(); }, 60s));
+    EXPECT_EQ(server.received, data);
+    tuned_run r{p.now() - start, server.stream ? server.stream->info() : tcp::tcp_info{}};
+    EXPECT_EQ(r.server_info.retransmits, 0u);
+    return r;
+}
+
+TEST(tcp_api, receive_buffer_grows_while_the_sender_fills_it) {
+    const tuned_run fixed = receive_bulk(0);
+    const tuned_run tuned = receive_bulk(1024 * 1024);
+    EXPECT_EQ(fixed.server_info.rcv_space, 16u * 1024);
+    EXPECT_EQ(fixed.server_info.rcv_wscale, 0u);
+    EXPECT_EQ(tuned.server_info.rcv_space, 1024u * 1024) << "grown all the way";
+    EXPECT_EQ(tuned.server_info.rcv_wscale, 5u); // 1 MiB in 16 bits: units of 32 bytes
+    EXPECT_LT(tuned.took * 10, fixed.took) << std::chrono::duration_cast<std::chrono::milliseconds>(tuned.took).count()
+                                           << " ms against " << std::chrono::duration_cast<std::chrono::milliseconds>(fixed.took).count()
+                                           << " ms";
+}
+
 // close() is Linux's: data that arrives afterwards is not delivered and the connection is
 // reset (RFC 1122 §4.2.2.13, RFC 2525 §2.17). The drop is counted, and the count outlives
 // the connection.
