@@ -347,6 +347,8 @@ bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
     if (mss >= tcb_.snd_mss) return false;
     tcb_.snd_mss = std::uint16_t(mss);
     tcb_.snd_nxt = tcb_.snd_una;
+    tcb_.path_mtu_resend = true; // counted as such, not as a timeout's
+
     tcb_.rtt_timing = false; // Karn: what goes again gives no RTT sample
     cc_.on_retransmit();
     request_output(now);

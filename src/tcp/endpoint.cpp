@@ -928,6 +928,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
     c.emplace_back("ecn_reductions", totals.ecn_reductions);
     c.emplace_back("fast_retransmits", totals.fast_retransmits);
     c.emplace_back("rto_retransmits", totals.rto_retransmits);
+    c.emplace_back("path_mtu_retransmits", totals.path_mtu_retransmits);
     c.emplace_back("recoveries", totals.recoveries);
     c.emplace_back("undos", totals.undos);
     c.emplace_back("tail_probes", totals.tail_probes);

@@ -235,9 +235,9 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
         tcb_.rtt_start = now;
     }
     if (new_data) cc_.on_send(tcb_, tcb_.snd_nxt + used, now);
-    if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA
+    if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA (or RFC 1191's resend)
         ++stats_.retransmits;
-        ++stats_.rto_retransmits;
+        ++(tcb_.path_mtu_resend ? stats_.path_mtu_retransmits : stats_.rto_retransmits);
         extras().retransmitted.record(tcb_.snd_nxt, tcb_.snd_nxt + used);
     }
     tcb_.snd_nxt += used;

@@ -64,6 +64,7 @@ struct tcb {
     // tcp_config's), in the same byte: congestion.hpp reads it from here.
     congestion_algorithm cc_algorithm : 2 = congestion_algorithm::cubic;
     bool hystart : 1 = true;      // HyStart++ (RFC 9406) in the first slow start
+    bool path_mtu_resend : 1 = false; // the last go-back to SND.UNA was for a smaller path MTU, not a timeout
     seq32 recover;                 // RecoveryPoint: snd_max at the fast retransmit or the last RTO
     seq32 high_rxt;                // RFC 6675 HighRxt: one past the highest octet retransmitted in this recovery
     seq32 rescue_rxt;              // RFC 6675 RescueRxt: set at each fast retransmit, before NextSeg reads it

@@ -85,6 +85,7 @@ void connection::on_rto(instant now) {
     // segment times out a second time, the scoreboard is cleared and everything goes again.
     if (tcb_.retransmits > 1 && extras_) extras_->scoreboard.clear();
     tcb_.snd_nxt = tcb_.snd_una;
+    tcb_.path_mtu_resend = false;
     send_one(now); // §5.4: retransmit the earliest segment not acknowledged (counted there)
     arm_rto(now);  // §5.6
 }

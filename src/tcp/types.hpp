@@ -197,6 +197,7 @@ struct connection_stats {
     std::uint32_t undos = 0;            // episodes undone: every retransmission D-SACKed (RFC 3708, RFC 4015)
     std::uint32_t ecn_reductions = 0;   // windows reduced for an ECN echo (RFC 3168 §6.1.2)
     std::uint32_t tail_probes = 0;      // TLP probes sent (RFC 8985 §7.3), new data or the last segment again
+    std::uint32_t path_mtu_retransmits = 0; // data sent again in a smaller size after ICMP fragmentation needed (RFC 1191)
 };
 
 // The loss and ECN counts of connection_stats summed over many connections (an endpoint's,
@@ -208,6 +209,7 @@ struct connection_totals {
     std::uint64_t undos = 0;
     std::uint64_t tail_probes = 0;
     std::uint64_t ecn_reductions = 0;
+    std::uint64_t path_mtu_retransmits = 0;
 
     void add(const connection_stats& s) {
         fast_retransmits += s.fast_retransmits;
@@ -216,6 +218,7 @@ struct connection_totals {
         undos += s.undos;
         tail_probes += s.tail_probes;
         ecn_reductions += s.ecn_reductions;
+        path_mtu_retransmits += s.path_mtu_retransmits;
     }
 };
 

@@ -51,6 +51,10 @@ USED=$(stat_of /tern/tcp/stats icmp_unreachable_used)
 IN=$(stat_of /tern/stats icmp_unreachable_in)
 check "tern took the router's fragmentation needed (icmp_unreachable_in ${IN:-?}, used ${USED:-?})" \
     "[ ${USED:-0} -ge 1 ] && [ ${IN:-0} -ge ${USED:-1} ]"
+PMTU_RTX=$(stat_of /tern/tcp/stats path_mtu_retransmits)
+RTO_RTX=$(stat_of /tern/tcp/stats rto_retransmits)
+check "its resends in the smaller size count as such (path_mtu_retransmits ${PMTU_RTX:-?}, rto_retransmits ${RTO_RTX:-?})" \
+    "[ ${PMTU_RTX:-0} -ge 1 ] && [ '${RTO_RTX:-x}' = 0 ]"
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
 check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
 

@@ -30,10 +30,19 @@ TEST(Icmp, FragmentationNeededResendsWhatIsInFlightInTheNewSize) {
     h.expect_tx(". 1241:2481(1240) ack 1");
     h.expect_tx("P. 2481:3001(520) ack 1");
     EXPECT_EQ(h.conn.control_block().cwnd, cwnd); // no congestion response
+    // Counted as what they are: resends for the path, not a timeout's (they were once).
+    EXPECT_EQ(h.conn.stats().path_mtu_retransmits, 3u);
+    EXPECT_EQ(h.conn.stats().rto_retransmits, 0u);
+    EXPECT_EQ(h.conn.stats().retransmits, 3u);
     h.deliver(". 1:1(0) ack 3001 win 65535");
     ASSERT_EQ(h.send(2000), 2000u);
     h.expect_tx(". 3001:4241(1240) ack 1");
     h.expect_tx("P. 4241:5001(760) ack 1");
+    // A timeout later goes back as a timeout again.
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx(". 3001:4241(1240) ack 1");
+    EXPECT_EQ(h.conn.stats().rto_retransmits, 1u);
+    EXPECT_EQ(h.conn.stats().path_mtu_retransmits, 3u);
 }
 
 TEST(Icmp, FragmentationNeededForASegmentNotInFlightIsIgnored) {
