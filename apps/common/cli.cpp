@@ -257,6 +257,11 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
                                        "in step with what is delivered (Proportional Rate Reduction, RFC 6937)")
         ("no-rack", po::bool_switch(), "find losses by RFC 6675's three duplicate ACKs alone, without RACK-TLP's "
                                         "time-based detection and tail loss probes (RFC 8985)")
+        ("black-hole-timeouts", po::value<unsigned>()->default_value(c.black_hole_timeouts),
+         "consecutive timeouts of full-sized segments after which they shrink for a path that drops large "
+         "packets silently (RFC 4821 7.7; 0: off; 0-255)")
+        ("mtu-probe-interval", po::value<double>()->default_value(std::chrono::duration<double>(c.mtu_probe_interval).count()),
+         "seconds after such a fall until full-sized segments are tried again (1-86400)")
         ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
         ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
         ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
@@ -337,6 +342,8 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
     g.hystart = !vm["no-hystart"].as<bool>();
     g.prr = !vm["no-prr"].as<bool>();
     g.rack = !vm["no-rack"].as<bool>();
+    g.black_hole_timeouts = std::uint8_t(in_range("black-hole-timeouts", 0, 255));
+    g.mtu_probe_interval = seconds("mtu-probe-interval", 1, 86400);
     g.sack = !vm["no-sack"].as<bool>();
     g.timestamps = !vm["no-timestamps"].as<bool>();
     g.window_scaling = !vm["no-window-scaling"].as<bool>();

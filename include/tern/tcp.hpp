@@ -140,6 +140,13 @@ struct tcp_config {
     // where the retransmission timeout would.
     bool rack = true;
     ecn_mode ecn = ecn_mode::passive;
+    // Packetization-layer path MTU discovery for black holes (RFC 4821 §7.7, as Linux's
+    // tcp_mtu_probing = 1): a path that drops large packets without saying so (no ICMP
+    // fragmentation needed) shows as full-sized segments timing out again and again. After
+    // this many consecutive timeouts the segments shrink to a 1024-byte MTU, then by halves
+    // down to 552; `mtu_probe_interval` later the larger size is tried again. 0: off.
+    std::uint8_t black_hole_timeouts = 3;
+    duration mtu_probe_interval = std::chrono::minutes(10); // Linux's tcp_probe_interval
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.
@@ -256,6 +263,7 @@ struct endpoint_stats {
     counter icmp_unreachable_used;    // ICMP destination unreachable that ended an open or lowered the MSS
     counter icmp_unreachable_ignored; // the others: no such connection, a segment not in flight (RFC 5927), a soft error
     counter ecn_ce_in;                // segments of ECN connections that came marked CE (RFC 3168 §6.1.3)
+    counter path_black_holes;         // MSS lowered after repeated timeouts of full-sized segments (RFC 4821 §7.7)
 };
 
 struct rx_account; // RCV.USER of one connection (src/tcp/rx_account.hpp)

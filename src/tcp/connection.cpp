@@ -63,7 +63,7 @@ bool connection_extras::idle(instant now) const {
     return reassembly.empty() && !reassembly.fin && scoreboard.empty() &&
            scoreboard.dup_thresh() == sack_scoreboard::default_dup_thresh && !retransmitted.active() && !dsack &&
            syn_text.empty() && (challenges_in_window == 0 || now - challenge_window_start >= std::chrono::seconds(1)) &&
-           rack.idle() && (kept == nullptr || kept->bytes() == 0) && !tuning;
+           rack.idle() && (kept == nullptr || kept->bytes() == 0) && !tuning && !larger_mss;
 }
 
 rx_account& connection::application_account() {
@@ -353,6 +353,36 @@ bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
     cc_.on_retransmit();
     request_output(now);
     return true;
+}
+
+// RFC 4821 §7.7: a path that silently drops packets above some size (a "black hole": a
+// router whose ICMP never reaches us, a tunnel) shows as the same full-sized segment timing
+// out again and again while the peer is otherwise there. After black_hole_timeouts in a row,
+// what goes again goes in a 1024-byte MTU (RFC 4821 §7.2's search base, Linux's
+// tcp_base_mss), each later fall halves it, never below 552 (as lower_mss_to_path). The
+// timeout's own reduction and go-back stand; the larger size is tried again after
+// mtu_probe_interval (try_larger_mss), and a black hole still there sends it back down.
+void connection::suspect_black_hole(instant now) {
+    constexpr std::uint32_t headers = 40, base_mtu = 1024, min_path_mtu = 552;
+    const std::uint32_t options = tcb_.ts_ok ? 12 : 0;
+    const std::uint32_t mtu = tcb_.snd_mss + headers + options;
+    // Only full-sized segments fall into a black hole: a flight shorter than one is not it.
+    if (flight_size() < tcb_.snd_mss || mtu <= min_path_mtu) return;
+    const std::uint32_t lower = std::max(min_path_mtu, mtu > base_mtu ? base_mtu : mtu / 2);
+    connection_extras& x = extras();
+    if (!x.larger_mss) x.larger_mss = path_probe{tcb_.snd_mss, {}};
+    x.larger_mss->at = now + config_.mtu_probe_interval;
+    tcb_.snd_mss = std::uint16_t(lower - headers - options);
+    sink_.note_black_hole();
+}
+
+// The interval after a fall has passed: new segments go in the size from before it again,
+// once no loss is being repaired (a recovery's or a timeout's resends keep their size).
+void connection::try_larger_mss(instant now) {
+    path_probe& p = *extras_->larger_mss;
+    if (now < p.at || tcb_.in_recovery || tcb_.retransmits != 0) return;
+    tcb_.snd_mss = std::max(tcb_.snd_mss, p.mss);
+    extras_->larger_mss.reset();
 }
 
 // §3.10.7 SEGMENT ARRIVES: dispatch by state.

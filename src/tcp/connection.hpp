@@ -54,6 +54,12 @@ struct receive_tuning {
     seq32 start_seq;
 };
 
+// After a fall of the MSS for a black hole (RFC 4821 §7.7): the size to try again, and when.
+struct path_probe {
+    std::uint16_t mss;
+    instant at;
+};
+
 struct connection_extras {
     explicit connection_extras(std::uint32_t receive_buffer) : reassembly(receive_buffer) {}
     ~connection_extras();
@@ -74,6 +80,7 @@ struct connection_extras {
     std::uint16_t challenges_in_window = 0;
     rx_account* kept = nullptr; // RCV.USER: what the application keeps (rx_account.hpp); one reference ours
     std::optional<receive_tuning> tuning; // while a sender fills the window and the buffer may grow
+    std::optional<path_probe> larger_mss; // while segments are smaller for a suspected black hole
 };
 
 class connection {
@@ -247,6 +254,8 @@ private:
     void output(instant now);
     void request_output(instant now);
     bool lower_mss_to_path(std::uint16_t mtu, instant now);
+    void suspect_black_hole(instant now);
+    void try_larger_mss(instant now);
     void send_syn(instant now);
     bool is_syn_again(const segment& seg) const;
     void resend_syn_ack(const segment& seg, instant now);

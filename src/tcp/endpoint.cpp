@@ -915,6 +915,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"icmp_unreachable_used", stats_.icmp_unreachable_used},
         {"icmp_unreachable_ignored", stats_.icmp_unreachable_ignored},
         {"ecn_ce_in", stats_.ecn_ce_in},
+        {"path_black_holes", stats_.path_black_holes},
         {"connections", table_.size()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;

@@ -203,6 +203,7 @@ private:
     void arm_time_wait_timer();
     bool time_wait_challenge_allowed(instant now);
     bool take_challenge_ack(instant now) override;
+    void note_black_hole() override { ++stats_.path_black_holes; }
     bool tuple_taken(const flow_key& key) const { return table_.find(key) || time_wait_.find(key); }
 
     engine& engine_;

@@ -311,6 +311,7 @@ void connection::flush_output(instant now) {
 
 void connection::output(instant now) {
     if (state_ == tcp_state::closed || state_ == tcp_state::listen) return;
+    if (extras_ && extras_->larger_mss) try_larger_mss(now);
     const seq32 sent_before = tcb_.snd_max;
     while (send_one(now)) {
     }

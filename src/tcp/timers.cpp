@@ -84,6 +84,7 @@ void connection::on_rto(instant now) {
     // (RFC 2018 §8), and then the SACKed data would never be resent: when the same
     // segment times out a second time, the scoreboard is cleared and everything goes again.
     if (tcb_.retransmits > 1 && extras_) extras_->scoreboard.clear();
+    if (config_.black_hole_timeouts != 0 && tcb_.retransmits >= config_.black_hole_timeouts) suspect_black_hole(now);
     tcb_.snd_nxt = tcb_.snd_una;
     tcb_.path_mtu_resend = false;
     send_one(now); // §5.4: retransmit the earliest segment not acknowledged (counted there)

@@ -114,6 +114,8 @@ struct segment_sink {
     // Whether one more challenge ACK fits the budget all connections share (RFC 5961 §7);
     // taken when it does.
     virtual bool take_challenge_ack(instant /*now*/) { return true; }
+    // The connection took its path for a black hole to large packets (RFC 4821 §7.7): counted.
+    virtual void note_black_hole() {}
 
 protected:
     ~segment_sink() = default;

@@ -6,8 +6,9 @@
 # ICMP "fragmentation needed" (not rate-limited by Linux). curl in the second namespace
 # fetches 1 MB: it must arrive whole and soon, with tern having taken the ICMP. Before tern
 # read ICMP errors the transfer stalled for good. Then fragments: a client that sends
-# without DF through a 576-byte hop to tern, whose datagrams tern must reassemble. Last, a
-# host the router cannot reach.
+# without DF through a 576-byte hop to tern, whose datagrams tern must reassemble. Then a
+# black hole: the router drops large datagrams and says nothing. Last, a host the router
+# cannot reach.
 # Addresses: 198.18.0.0/24 and 198.18.2.0/24 on the TAPs, 198.18.1.0/24 on the veth pair.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
@@ -104,6 +105,29 @@ check "tern reassembled them (fragments ${FRAGMENTS:-?}, datagrams ${WHOLE:-?}, 
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
 check "tern-server (echo) stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/echo.log"
 in_ns ip link set tern0 mtu 1500
+
+# A black hole (RFC 4821 §7.7): the router silently drops every datagram over 1200 bytes
+# toward the client (an iptables rule in its namespace; no ICMP), so tern's full-sized
+# segments vanish. After three timeouts in a row tern sends in a 1024-byte MTU, which passes,
+# and the 1 MB arrives: after 1.4 s of timeouts or so, well before curl's 20 s. Before,
+# every retransmission was full-sized too and the transfer never finished.
+BPREFIX=tern_it_pmtu_hole_$$
+ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$BPREFIX" \
+    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
+    --mode http --body-size 1000000 --duration 120 >"$WORK/hole.log" 2>&1 &
+SERVER_PID=$!
+TERN_PIDS+=("$SERVER_PID")
+check "tern-server comes up behind the black hole" "wait_telemetry $BPREFIX 20 $SERVER_PID" || tail -20 "$WORK/hole.log"
+in_ns iptables -A FORWARD -o pmtu0 -m length --length 1201:65535 -j DROP
+in_client curl -sS -m 20 -o "$WORK/body" -w '%{http_code} %{size_download} %{time_total}\n' \
+    http://198.18.0.2/ >"$WORK/curl-hole" 2>&1
+in_ns iptables -D FORWARD -o pmtu0 -m length --length 1201:65535 -j DROP
+check "curl through the black hole gets 200 and the whole 1 MB ($(tr '\n' ' ' <"$WORK/curl-hole"))" \
+    "grep -q '^200 1000000 ' '$WORK/curl-hole'"
+HOLES=$(telemetry "$BPREFIX" /tern/tcp/stats | grep -o '"path_black_holes": [0-9]*' | grep -o '[0-9]*$')
+check "tern took the path for a black hole (path_black_holes ${HOLES:-?})" "[ ${HOLES:-0} -ge 1 ]"
+kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
+check "tern-server (black hole) stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/hole.log"
 
 # The router's other answer: host unreachable. tern-load, on a second TAP (198.18.2.0/24),
 # opens connections through the router to 198.18.1.99, which no host on the veth has: the

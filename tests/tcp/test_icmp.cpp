@@ -79,6 +79,51 @@ TEST(Icmp, FragmentationNeededWithoutAnMtuTakesThePlateauBelow) {
     EXPECT_EQ(h.conn.control_block().snd_mss, 1452);
 }
 
+// RFC 4821 §7.7 (black holes): no ICMP comes, and the same full-sized segment times out
+// three times in a row. The third timeout resends it in a 1024-byte MTU; a later one
+// halves that; ten minutes on, new data goes full-sized again.
+TEST(Icmp, ABlackHoleLowersTheMssAfterRepeatedTimeoutsAndTheFullSizeIsTriedLater) {
+    harness h({}, no_delay());
+    h.establish();
+    ASSERT_EQ(h.send(3000), 3000u);
+    h.expect_tx(". 1:1461(1460) ack 1");
+    h.expect_tx(". 1461:2921(1460) ack 1");
+    h.expect_tx("P. 2921:3001(80) ack 1");
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx(". 1:1461(1460) ack 1");
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx(". 1:1461(1460) ack 1");
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx(". 1:985(984) ack 1"); // 1024 - 40
+    EXPECT_EQ(h.conn.stats().rto_retransmits, 3u);
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx(". 1:513(512) ack 1"); // 552 - 40: half of 1024 is below the floor
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx(". 1:513(512) ack 1"); // no lower
+    h.deliver(". 1:1(0) ack 3001 win 65535");
+    h.expect_no_tx();
+    ASSERT_EQ(h.send(600), 600u);
+    h.expect_tx(". 3001:3513(512) ack 1");
+    h.expect_tx("P. 3513:3601(88) ack 1");
+    h.deliver(". 1:1(0) ack 3601 win 65535");
+    h.advance(std::chrono::minutes(10));
+    ASSERT_EQ(h.send(1460), 1460u);
+    h.expect_tx("P. 3601:5061(1460) ack 1");
+}
+
+// A flight shorter than a segment is no sign of one: timeouts leave its size alone.
+TEST(Icmp, TimeoutsOfASmallSegmentLeaveTheMssAlone) {
+    harness h({}, no_delay());
+    h.establish();
+    ASSERT_EQ(h.send(100), 100u);
+    h.expect_tx("P. 1:101(100) ack 1");
+    for (int i = 0; i < 4; ++i) {
+        h.advance(h.conn.control_block().rto);
+        h.expect_tx("P. 1:101(100) ack 1");
+    }
+    EXPECT_EQ(h.conn.control_block().snd_mss, 1460);
+}
+
 TEST(Icmp, WithTimestampsTheMssLeavesTheirRoom) {
     harness h({}, no_delay());
     h.establish("S 0:0(0) win 65535 <mss 1460,nop,nop,TS val 1 ecr 0>", ". 1:1(0) ack 1 win 65535 <nop,nop,TS val 2 ecr 0>");
