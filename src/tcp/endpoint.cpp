@@ -762,20 +762,9 @@ void endpoint_core::after_burst() {
     if (depth_ == 0) free_retired();
 }
 
-void endpoint_core::watch_held_back(stream_state& s) {
-    if (s.held_back_index_ != stream_state::not_due) return;
-    s.held_back_index_ = std::uint32_t(held_back_.size());
-    held_back_.push_back(&s);
-}
+void endpoint_core::watch_held_back(stream_state& s) { list_in(held_back_, &stream_state::held_back_index_, s); }
 
-void endpoint_core::unwatch_held_back(stream_state& s) {
-    if (s.held_back_index_ == stream_state::not_due) return;
-    stream_state* last = held_back_.back();
-    held_back_[s.held_back_index_] = last;
-    last->held_back_index_ = s.held_back_index_;
-    held_back_.pop_back();
-    s.held_back_index_ = stream_state::not_due;
-}
+void endpoint_core::unwatch_held_back(stream_state& s) { list_out(held_back_, &stream_state::held_back_index_, s); }
 
 // Once a round, for the connections whose application keeps received bytes: what it gave
 // back since (from any thread) may open the window, and the peer, which may be waiting on a
@@ -790,20 +779,26 @@ void endpoint_core::check_held_back() {
     }
 }
 
-void endpoint_core::list_output(stream_state& s) {
-    if (s.due_index_ != stream_state::not_due) return;
-    s.due_index_ = std::uint32_t(output_due_.size());
-    output_due_.push_back(&s);
+void endpoint_core::list_output(stream_state& s) { list_in(output_due_, &stream_state::due_index_, s); }
+
+// A connection that closed with output still due leaves the list.
+void endpoint_core::unlist_output(stream_state& s) { list_out(output_due_, &stream_state::due_index_, s); }
+
+// Lists of streams that each know their place in them (`place`, not_due when absent): in
+// and out in O(1), the last one taking the place of one that leaves.
+void endpoint_core::list_in(std::vector<stream_state*>& list, std::uint32_t stream_state::*place, stream_state& s) {
+    if (s.*place != stream_state::not_due) return;
+    s.*place = std::uint32_t(list.size());
+    list.push_back(&s);
 }
 
-// A connection that closed with output still due leaves the list (swap with the last).
-void endpoint_core::unlist_output(stream_state& s) {
-    if (s.due_index_ == stream_state::not_due) return;
-    stream_state* last = output_due_.back();
-    output_due_[s.due_index_] = last;
-    last->due_index_ = s.due_index_;
-    output_due_.pop_back();
-    s.due_index_ = stream_state::not_due;
+void endpoint_core::list_out(std::vector<stream_state*>& list, std::uint32_t stream_state::*place, stream_state& s) {
+    if (s.*place == stream_state::not_due) return;
+    stream_state* last = list.back();
+    list[s.*place] = last;
+    last->*place = s.*place;
+    list.pop_back();
+    s.*place = stream_state::not_due;
 }
 
 // Each connection with output due sends it, once: data, FIN and ACK together.

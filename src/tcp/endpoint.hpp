@@ -172,6 +172,8 @@ private:
     void watch_held_back(stream_state& s);
     void unwatch_held_back(stream_state& s);
     void check_held_back();
+    static void list_in(std::vector<stream_state*>& list, std::uint32_t stream_state::*place, stream_state& s);
+    static void list_out(std::vector<stream_state*>& list, std::uint32_t stream_state::*place, stream_state& s);
     void unlist_output(stream_state& s);
     void flush_output();
     void count_backlog(stream_state& s);

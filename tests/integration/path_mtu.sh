@@ -22,6 +22,31 @@ make_ns "$CLIENT_NS"
 tap_in_ns "$NS" tern0 198.18.0.1/24
 in_ns() { ip netns exec "$NS" "$@"; }
 in_client() { ip netns exec "$CLIENT_NS" "$@"; }
+# start_server PREFIX LOG WHAT [options]: tern-server on tern0 behind the router, checked up.
+start_server() {
+    local prefix=$1 log=$2 what=$3
+    shift 3
+    ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$prefix" \
+        --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
+        --duration 120 "$@" >"$log" 2>&1 &
+    SERVER_PID=$!
+    TERN_PIDS+=("$SERVER_PID")
+    check "tern-server comes up $what" "wait_telemetry $prefix 20 $SERVER_PID" || tail -20 "$log"
+}
+# stop_server LOG WHAT: SIGINT, and a clean exit checked.
+stop_server() {
+    kill -INT "$SERVER_PID"
+    wait "$SERVER_PID"
+    local rc=$?
+    TERN_PIDS=()
+    check "tern-server $2 stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$1"
+}
+# fetch OUT: the client fetches tern-server's 1 MB body; status, size and time go to OUT.
+fetch() {
+    in_client curl -sS -m 20 -o "$WORK/body" -w '%{http_code} %{size_download} %{time_total}\n' \
+        http://198.18.0.2/ >"$1" 2>&1
+}
+stat_of() { telemetry "$1" "$2" | grep -o "\"$3\": [0-9]*" | grep -o '[0-9]*$'; }
 
 in_ns ip link add pmtu0 type veth peer name pmtu1
 in_ns ip link set pmtu1 netns "$CLIENT_NS"
@@ -33,31 +58,22 @@ in_client ip route add default via 198.18.1.1
 in_ns sysctl -qw net.ipv4.ip_forward=1
 
 PREFIX=tern_it_pmtu_$$
-ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$PREFIX" \
-    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
-    --mode http --body-size 1000000 --duration 120 >"$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-TERN_PIDS+=("$SERVER_PID")
-check "tern-server comes up behind the router" "wait_telemetry $PREFIX 20 $SERVER_PID" || tail -20 "$WORK/server.log"
-
-in_client curl -sS -m 20 -o "$WORK/body" -w '%{http_code} %{size_download} %{time_total}\n' \
-    http://198.18.0.2/ >"$WORK/curl" 2>&1
+start_server "$PREFIX" "$WORK/server.log" "behind the router" --mode http --body-size 1000000
+fetch "$WORK/curl"
 check "curl across the 1280-byte link gets 200 and the whole 1 MB ($(tr '\n' ' ' <"$WORK/curl"))" \
     "grep -q '^200 1000000 ' '$WORK/curl'"
 SECONDS_TAKEN=$(tail -1 "$WORK/curl" | awk '{print $NF}')
 check "within 5 s: no retransmission timeouts wait on the path (took ${SECONDS_TAKEN:-?} s)" \
     "awk -v t='${SECONDS_TAKEN:-99}' 'BEGIN { exit !(t < 5) }'"
-stat_of() { telemetry "$PREFIX" "$1" | grep -o "\"$2\": [0-9]*" | grep -o '[0-9]*$'; }
-USED=$(stat_of /tern/tcp/stats icmp_unreachable_used)
-IN=$(stat_of /tern/stats icmp_unreachable_in)
+USED=$(stat_of "$PREFIX" /tern/tcp/stats icmp_unreachable_used)
+IN=$(stat_of "$PREFIX" /tern/stats icmp_unreachable_in)
 check "tern took the router's fragmentation needed (icmp_unreachable_in ${IN:-?}, used ${USED:-?})" \
     "[ ${USED:-0} -ge 1 ] && [ ${IN:-0} -ge ${USED:-1} ]"
-PMTU_RTX=$(stat_of /tern/tcp/stats path_mtu_retransmits)
-RTO_RTX=$(stat_of /tern/tcp/stats rto_retransmits)
+PMTU_RTX=$(stat_of "$PREFIX" /tern/tcp/stats path_mtu_retransmits)
+RTO_RTX=$(stat_of "$PREFIX" /tern/tcp/stats rto_retransmits)
 check "its resends in the smaller size count as such (path_mtu_retransmits ${PMTU_RTX:-?}, rto_retransmits ${RTO_RTX:-?})" \
     "[ ${PMTU_RTX:-0} -ge 1 ] && [ '${RTO_RTX:-x}' = 0 ]"
-kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
-check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/server.log"
+stop_server "$WORK/server.log" "(http)"
 
 # Fragments (RFC 1122 §3.3.2: a host MUST reassemble). The client now sends without DF
 # (IP_PMTUDISC_DONT) and the router's hop to tern (the TAP's kernel side) carries 576 bytes,
@@ -67,12 +83,7 @@ check "tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WO
 # full segment was dropped (ipv4_fragment), so the transfer could not finish.
 in_ns ip link set pmtu0 mtu 1500
 FPREFIX=tern_it_pmtu_frag_$$
-ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$FPREFIX" \
-    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
-    --mode echo --duration 120 >"$WORK/echo.log" 2>&1 &
-SERVER_PID=$!
-TERN_PIDS+=("$SERVER_PID")
-check "tern-server (echo) comes up behind the 576-byte hop" "wait_telemetry $FPREFIX 20 $SERVER_PID" || tail -20 "$WORK/echo.log"
+start_server "$FPREFIX" "$WORK/echo.log" "(echo) behind the 576-byte hop" --mode echo
 in_ns ip link set tern0 mtu 576 # after the start: DPDK's TAP driver sets the MTU it was given
 in_client timeout 60 python3 - >"$WORK/frag.out" 2>&1 <<'PY'
 import hashlib, os, socket, threading
@@ -96,14 +107,12 @@ print("echoed", len(got), "same" if bytes(got) == data else "different")
 PY
 check "400 kB sent in fragments come back whole ($(tr '\n' ' ' <"$WORK/frag.out"))" \
     "grep -q '^echoed 400000 same' '$WORK/frag.out'"
-stat_in() { telemetry "$FPREFIX" /tern/stats | grep -o "\"$1\": [0-9]*" | grep -o '[0-9]*$'; }
-FRAGMENTS=$(stat_in ipv4_fragments_in)
-WHOLE=$(stat_in ipv4_reassembled)
+FRAGMENTS=$(stat_of "$FPREFIX" /tern/stats ipv4_fragments_in)
+WHOLE=$(stat_of "$FPREFIX" /tern/stats ipv4_reassembled)
 BAD=$(telemetry "$FPREFIX" /tern/stats | grep -o '"drop_ipv4_fragment[a-z_]*": [1-9][0-9]*' | tr '\n' ' ')
 check "tern reassembled them (fragments ${FRAGMENTS:-?}, datagrams ${WHOLE:-?}, fragment drops: ${BAD:-none})" \
     "[ ${WHOLE:-0} -ge 200 ] && [ ${FRAGMENTS:-0} -ge $((${WHOLE:-0} * 2)) ] && [ -z '$BAD' ]"
-kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
-check "tern-server (echo) stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/echo.log"
+stop_server "$WORK/echo.log" "(echo)"
 in_ns ip link set tern0 mtu 1500
 
 # A black hole (RFC 4821 §7.7): the router silently drops every datagram over 1200 bytes
@@ -112,22 +121,15 @@ in_ns ip link set tern0 mtu 1500
 # and the 1 MB arrives: after 1.4 s of timeouts or so, well before curl's 20 s. Before,
 # every retransmission was full-sized too and the transfer never finished.
 BPREFIX=tern_it_pmtu_hole_$$
-ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-prefix "$BPREFIX" \
-    --vdev=net_tap0,iface=tern0 -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --mac 02:00:c6:12:00:02 \
-    --mode http --body-size 1000000 --duration 120 >"$WORK/hole.log" 2>&1 &
-SERVER_PID=$!
-TERN_PIDS+=("$SERVER_PID")
-check "tern-server comes up behind the black hole" "wait_telemetry $BPREFIX 20 $SERVER_PID" || tail -20 "$WORK/hole.log"
+start_server "$BPREFIX" "$WORK/hole.log" "behind the black hole" --mode http --body-size 1000000
 in_ns iptables -A FORWARD -o pmtu0 -m length --length 1201:65535 -j DROP
-in_client curl -sS -m 20 -o "$WORK/body" -w '%{http_code} %{size_download} %{time_total}\n' \
-    http://198.18.0.2/ >"$WORK/curl-hole" 2>&1
+fetch "$WORK/curl-hole"
 in_ns iptables -D FORWARD -o pmtu0 -m length --length 1201:65535 -j DROP
 check "curl through the black hole gets 200 and the whole 1 MB ($(tr '\n' ' ' <"$WORK/curl-hole"))" \
     "grep -q '^200 1000000 ' '$WORK/curl-hole'"
-HOLES=$(telemetry "$BPREFIX" /tern/tcp/stats | grep -o '"path_black_holes": [0-9]*' | grep -o '[0-9]*$')
+HOLES=$(stat_of "$BPREFIX" /tern/tcp/stats path_black_holes)
 check "tern took the path for a black hole (path_black_holes ${HOLES:-?})" "[ ${HOLES:-0} -ge 1 ]"
-kill -INT "$SERVER_PID"; wait "$SERVER_PID"; rc=$?; TERN_PIDS=()
-check "tern-server (black hole) stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/hole.log"
+stop_server "$WORK/hole.log" "(black hole)"
 
 # The router's other answer: host unreachable. tern-load, on a second TAP (198.18.2.0/24),
 # opens connections through the router to 198.18.1.99, which no host on the veth has: the

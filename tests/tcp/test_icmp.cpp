@@ -15,13 +15,18 @@ namespace code = wire::icmp_unreachable_code;
 // Our sequence number `relative` bytes after our ISS.
 seq32 ours(const harness& h, std::uint32_t relative) { return seq32(h.our_iss) + relative; }
 
-TEST(Icmp, FragmentationNeededResendsWhatIsInFlightInTheNewSize) {
-    harness h({}, no_delay());
+// Established, with 3000 bytes sent in two full segments and one of 80.
+void send_three_segments(harness& h) {
     h.establish();
     ASSERT_EQ(h.send(3000), 3000u);
     h.expect_tx(". 1:1461(1460) ack 1");
     h.expect_tx(". 1461:2921(1460) ack 1");
     h.expect_tx("P. 2921:3001(80) ack 1");
+}
+
+TEST(Icmp, FragmentationNeededResendsWhatIsInFlightInTheNewSize) {
+    harness h({}, no_delay());
+    send_three_segments(h);
     const std::uint32_t cwnd = h.conn.control_block().cwnd;
     // The router says its next hop carries 1280: segments of 1240 from SND.UNA on, at once.
     EXPECT_TRUE(h.conn.on_icmp_unreachable(code::fragmentation_needed, 1280, ours(h, 1), h.now));
@@ -84,11 +89,7 @@ TEST(Icmp, FragmentationNeededWithoutAnMtuTakesThePlateauBelow) {
 // halves that; ten minutes on, new data goes full-sized again.
 TEST(Icmp, ABlackHoleLowersTheMssAfterRepeatedTimeoutsAndTheFullSizeIsTriedLater) {
     harness h({}, no_delay());
-    h.establish();
-    ASSERT_EQ(h.send(3000), 3000u);
-    h.expect_tx(". 1:1461(1460) ack 1");
-    h.expect_tx(". 1461:2921(1460) ack 1");
-    h.expect_tx("P. 2921:3001(80) ack 1");
+    send_three_segments(h);
     h.advance(h.conn.control_block().rto);
     h.expect_tx(". 1:1461(1460) ack 1");
     h.advance(h.conn.control_block().rto);
