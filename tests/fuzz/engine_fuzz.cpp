@@ -146,6 +146,23 @@ void fix_checksums(std::span<std::uint8_t> frame) {
 }
 
 // What is wrong with a frame the engine sent, or nothing.
+// RFC 1122 §3.3.2: a reassembly given up with fragment zero in: the quote is that fragment's
+// header (from the peer the message goes to, to us) and its first 8 bytes of data.
+std::optional<std::string> time_exceeded_problem(const wire::icmp_view& icmp, ipv4_addr to) {
+    if (icmp.code() != wire::icmp_time_exceeded_code::reassembly) return "time exceeded other than for reassembly";
+    const auto quoted = icmp.payload();
+    if (quoted.size() < wire::ipv4_min_header_length) return "time exceeded quotes no IPv4 header";
+    const std::size_t ihl = std::size_t(quoted[0] & 0x0f) * 4;
+    if (ihl < wire::ipv4_min_header_length || quoted.size() != ihl + 8) return "time exceeded quote is not a header and 8 bytes";
+    const std::uint16_t flags_fragment = wire::load_be16(quoted.data() + wire::ipv4_field::flags_fragment);
+    if ((flags_fragment & (wire::ipv4_flag_mf | wire::ipv4_fragment_offset_mask)) != wire::ipv4_flag_mf)
+        return "time exceeded quotes no fragment zero";
+    if (ipv4_addr{wire::load_be32(quoted.data() + wire::ipv4_field::src)} != to ||
+        ipv4_addr{wire::load_be32(quoted.data() + wire::ipv4_field::dst)} != our_ip)
+        return "time exceeded quotes a datagram that was not the peer's to us";
+    return std::nullopt;
+}
+
 std::optional<std::string> frame_problem(std::span<const std::uint8_t> frame) {
     if (frame.size() > std::size_t(mtu) + wire::ethernet_header_len) return "longer than the MTU";
     auto eth = wire::ethernet_view::parse(frame);
@@ -171,14 +188,16 @@ std::optional<std::string> frame_problem(std::span<const std::uint8_t> frame) {
     if (ip->header_length() != wire::ipv4_min_header_length) return "IPv4 options sent";
     if (ip->total_length() != eth->payload().size()) return "IPv4 total length is not the frame's";
     if (ip->src() != our_ip) return "IPv4 source is not our address";
+    if (ip->is_fragment()) return "IPv4 fragment sent (tern never fragments)";
     const ipv4_addr dst = ip->dst();
     if (dst.is_unspecified() || dst.is_broadcast() || dst.is_multicast() || dst == our_ip)
         return "IPv4 destination no host can have";
     if (ip->protocol() == wire::ip_protocol::icmp) {
         auto icmp = wire::icmp_view::parse(ip->payload(), true);
         if (!icmp) return "ICMP does not parse (or bad checksum)";
-        if (icmp->type() != wire::icmp_type::echo_reply) return "ICMP other than echo reply";
-        return std::nullopt;
+        if (icmp->type() == wire::icmp_type::echo_reply) return std::nullopt;
+        if (icmp->type() != wire::icmp_type::time_exceeded) return "ICMP other than echo reply or time exceeded";
+        return time_exceeded_problem(*icmp, dst);
     }
     if (ip->protocol() != wire::ip_protocol::tcp) return "IPv4 neither TCP nor ICMP";
     auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), dst, true);
