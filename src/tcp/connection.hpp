@@ -225,7 +225,7 @@ private:
     void tune_receive_buffer(std::uint32_t segment_bytes, instant now);
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
-    bool open_window_by_step();
+    void open_window_by_step();
     void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
     void drop(tcp_drop d) {

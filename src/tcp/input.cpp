@@ -869,22 +869,22 @@ void connection::advance_rcv_nxt(std::uint32_t n) {
 // RCV.BUFF - RCV.USER - RCV.WND >= min(Fr * RCV.BUFF, Eff.snd.MSS) then set RCV.WND <-
 // RCV.BUFF - RCV.USER". The right edge never moves left (§3.8.6: "the window SHOULD NOT
 // be shrunk"): with window scaling the window is rounded up to a whole unit, never down.
-// True when the edge moved. The step is a share of RCV.BUFF, not of what RCV.USER leaves of it: a window that an application's
+// The step is a share of RCV.BUFF, not of what RCV.USER leaves of it: a window that an application's
 // kept bytes hold small opens by whole segments, never by slivers.
-bool connection::open_window_by_step() {
-    const std::uint32_t space = receive_space();
-    const std::uint32_t eff_mss = tcb_.rcv_mss - (tcb_.ts_ok ? 12u : 0u); // what the peer's full segments carry
-    const std::uint32_t buffer = std::min(options_.receive_buffer, std::uint32_t(0xffff) << tcb_.rcv_wscale);
-    if (tcb_.rcv_wnd >= space || space - tcb_.rcv_wnd >= std::min(buffer / 2, eff_mss)) {
-        const bool opens = space > tcb_.rcv_wnd;
-        tcb_.rcv_wnd = std::max(tcb_.rcv_wnd, space);
-        return opens;
-    }
+void connection::open_window_by_step() {
+    const std::uint32_t cap = std::uint32_t(0xffff) << tcb_.rcv_wscale; // RFC 7323 §2.3
     const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
-    const std::uint32_t rounded = std::min(space, (tcb_.rcv_wnd + unit - 1) & ~(unit - 1));
-    const bool opens = rounded > tcb_.rcv_wnd;
-    tcb_.rcv_wnd = rounded;
-    return opens;
+    const std::uint32_t held = application_held();
+    const std::uint32_t room = options_.receive_buffer > held ? options_.receive_buffer - held : 0;
+    const std::uint32_t space = std::min(room, cap) & ~(unit - 1); // receive_space()
+    const std::uint32_t eff_mss = tcb_.rcv_mss - (tcb_.ts_ok ? 12u : 0u); // what the peer's full segments carry
+    const std::uint32_t wnd = tcb_.rcv_wnd;
+    if (wnd >= space) return; // the edge stays
+    if (space - wnd >= std::min(std::min(options_.receive_buffer, cap) / 2, eff_mss)) {
+        tcb_.rcv_wnd = space;
+        return;
+    }
+    tcb_.rcv_wnd = std::min(space, (wnd + unit - 1) & ~(unit - 1));
 }
 
 // Receive-buffer auto-tuning, in the spirit of Linux's dynamic right-sizing: a sender can
@@ -926,7 +926,8 @@ bool connection::reopen_window(instant now) {
     if (state_ != tcp_state::established && state_ != tcp_state::fin_wait_1 && state_ != tcp_state::fin_wait_2)
         return false;
     const std::uint32_t before = tcb_.rcv_wnd;
-    if (!open_window_by_step() || before >= std::min(receive_space() / 2, std::uint32_t(tcb_.rcv_mss))) return false;
+    open_window_by_step();
+    if (tcb_.rcv_wnd <= before || before >= std::min(receive_space() / 2, std::uint32_t(tcb_.rcv_mss))) return false;
     // Said only when the peer may be held up: a window that was under half the buffer and an
     // MSS (as Linux's window update after a read); a larger one it is still filling.
     tcb_.ack_now = true;
