@@ -874,9 +874,7 @@ void connection::advance_rcv_nxt(std::uint32_t n) {
 void connection::open_window_by_step() {
     const std::uint32_t cap = std::uint32_t(0xffff) << tcb_.rcv_wscale; // RFC 7323 §2.3
     const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
-    const std::uint32_t held = application_held();
-    const std::uint32_t room = options_.receive_buffer > held ? options_.receive_buffer - held : 0;
-    const std::uint32_t space = std::min(room, cap) & ~(unit - 1); // receive_space()
+    const std::uint32_t space = receive_space();
     const std::uint32_t eff_mss = tcb_.rcv_mss - (tcb_.ts_ok ? 12u : 0u); // what the peer's full segments carry
     const std::uint32_t wnd = tcb_.rcv_wnd;
     if (wnd >= space) return; // the edge stays
