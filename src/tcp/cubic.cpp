@@ -62,17 +62,25 @@ void congestion_control::cubic_avoid(tcb& t, std::uint32_t acked, instant now) {
     t.cwnd = std::uint32_t(std::min(cwnd + whole, 4e9));
 }
 
-// §4.6 multiplicative decrease with §4.7 fast convergence. The flight, not cwnd, is what
-// is reduced (Figure 5): a sender that did not fill its window keeps no credit for it.
+// §4.6 multiplicative decrease with §4.7 fast convergence. In congestion avoidance the
+// window is what is reduced, as Linux and Windows do: §4.6 allows cwnd in place of
+// flight_size where cwnd cannot grow while the flight is below it, and on_ack keeps it
+// from growing then. The flight measured when a loss is found is too low a base: the ACK
+// that finds it has already taken what it covers out of the flight, before anything new
+// went out for it (stretch ACKs, RACK marking later, an ACK both cumulative and SACKing),
+// and half the window went with it at times on a path with 1% loss. In slow start the
+// window has run ahead of what the path was shown to carry, so the flight stays the base
+// there (RFC 5681 §3.1 equation (4)).
 void congestion_control::cubic_reduce(tcb& t, std::uint32_t flight) {
     cubic_state& s = ensure_state().cubic;
+    const std::uint32_t base = t.cwnd >= t.ssthresh ? t.cwnd : flight;
     s.cwnd_prior = t.cwnd;
     // §4.7: a window that did not get back to the last W_max finds less room than before:
     // release some more, so that a newer flow gets its share sooner.
     s.w_max = t.cwnd < s.w_max ? std::uint32_t(t.cwnd * (1 + cubic::beta) / 2) : t.cwnd;
     s.epoch_start = instant{};
     static_assert(cubic::beta == 0.7);
-    t.ssthresh = std::max(std::uint32_t(std::uint64_t(flight) * 7 / 10), 2u * t.snd_mss);
+    t.ssthresh = std::max(std::uint32_t(std::uint64_t(base) * 7 / 10), 2u * t.snd_mss);
 }
 
 } // namespace tern::tcp

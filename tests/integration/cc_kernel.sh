@@ -4,8 +4,9 @@
 # each way from tern's fault wrapper (a 10 ms round trip) and tbf at 1 Gbit/s on the
 # kernel's side. First the kernel sends with CUBIC to tern's sink, then tern sends with
 # CUBIC to a kernel sink; both goodputs are counted by the receiver. tern must carry at
-# least 80% of what the kernel does: a single flow under 1% random loss varies by some
-# tens of percent from run to run, and the figures go in the log for the record.
+# least what the kernel does (issue 10). Measured: 106-113% of it in eleven runs, a spread
+# of some 4% around 109% from run to run (the loss is seeded, the timing is not); the
+# figures go in the log for the record.
 #   cc_kernel.sh BUILD [SECONDS]
 # CC_KERNEL_TERN_ARGS adds options to tern-load's (e.g. --no-rack, to compare).
 set -uo pipefail
@@ -64,5 +65,5 @@ check "tern-load sent for ${SECONDS_EACH} s (exit 0)" "[ $LOAD_RC -eq 0 ]" || ta
 check "the kernel's sink counted what tern sent" "[ \"\${TERN_BYTES:-0}\" -gt 0 ]" || cat "$WORK/kernel_sink"
 grep -E "retransmits|rto|recover|probes|undos" "$WORK/load.log" | sed 's/^/# /'
 echo "# goodput: kernel $(( ${KERNEL_BYTES:-0} * 8 / SECONDS_EACH / 1000 )) kbit/s, tern $(( ${TERN_BYTES:-0} * 8 / SECONDS_EACH / 1000 )) kbit/s"
-check "tern with CUBIC carries at least 80% of the kernel's goodput over the same path" \
-    "[ \$(( \${TERN_BYTES:-0} * 10 )) -ge \$(( \${KERNEL_BYTES:-1} * 8 )) ]"
+check "tern with CUBIC carries at least the kernel's goodput over the same path" \
+    "[ \${TERN_BYTES:-0} -ge \${KERNEL_BYTES:-1} ]"

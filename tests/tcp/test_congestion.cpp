@@ -86,8 +86,26 @@ TEST(Cubic, RenoFriendlyAlphaIsFromBeta) {
 
 // ---- the state machine on a bare control block ----
 
-// §4.6: ssthresh = 0.7 FlightSize (at least 2 segments), W_max = cwnd; Reno halves.
-TEST(Cubic, CongestionKeepsSevenTenthsOfTheFlight) {
+// §4.6: in congestion avoidance ssthresh = 0.7 cwnd (at least 2 segments), whatever the
+// flight when the loss is found; W_max = cwnd.
+TEST(Cubic, CongestionAvoidanceKeepsSevenTenthsOfTheWindow) {
+    controlled cc(congestion_algorithm::cubic);
+    tcb t = with_window(100 * mss, 10ms);
+    t.ssthresh = 60 * mss;
+    cc.on_congestion(t, 40 * mss);
+    EXPECT_EQ(t.ssthresh, 70 * mss);
+    EXPECT_EQ(cc.cubic().w_max, 100 * mss);
+    EXPECT_EQ(cc.cubic().cwnd_prior, 100 * mss);
+
+    tcb small = with_window(2 * mss, 10ms);
+    small.ssthresh = 2 * mss;
+    cc.on_congestion(small, 2 * mss);
+    EXPECT_EQ(small.ssthresh, 2 * mss); // not below two segments
+}
+
+// In slow start the window has outrun what the path carried: ssthresh = 0.7 FlightSize
+// (at least 2 segments), W_max = cwnd; Reno halves the flight.
+TEST(Cubic, SlowStartKeepsSevenTenthsOfTheFlight) {
     controlled cubic_cc(congestion_algorithm::cubic);
     tcb t = with_window(100 * mss, 10ms);
     cubic_cc.on_congestion(t, 90 * mss);
@@ -675,8 +693,8 @@ TEST(Congestion, RequestResponseDoesNotGrowTheWindow) {
     EXPECT_EQ(h.conn.control_block().cwnd, iw);
 }
 
-// RFC 9438 §4.6 through a connection: the third duplicate ACK with SACK leaves
-// cwnd = ssthresh = 0.7 FlightSize.
+// RFC 9438 §4.6 through a connection: the third duplicate ACK with SACK, in slow start,
+// leaves cwnd = ssthresh = 0.7 FlightSize.
 TEST(Congestion, FastRetransmitWithCubicKeepsSevenTenths) {
     tcp_config config;
     config.initial_window = 0; // 4 segments of 1000
@@ -691,6 +709,36 @@ TEST(Congestion, FastRetransmitWithCubicKeepsSevenTenths) {
     EXPECT_EQ(t.ssthresh, 2800u);
     EXPECT_EQ(t.cwnd, 2800u);
     EXPECT_EQ(h.conn.congestion().cubic().w_max, 4000u);
+}
+
+// §4.6 through a connection in congestion avoidance: an ACK that both acknowledges three
+// segments of seven and SACKs the three past a hole finds the loss when the flight is
+// already down to four. ssthresh is 0.7 of the window, not of those four (2,800 before).
+TEST(Congestion, LossFoundByAStretchAckKeepsSevenTenthsOfTheWindow) {
+    tcp_config config;
+    config.initial_window = 10;
+    config.rack = false; // the SACKed segments alone find the loss (RFC 6675 IsLost)
+    harness h(config, no_delay());
+    h.establish("S 0:0(0) win 65535 <mss 1000,sackOK>");
+    h.send(100000);
+    // A first loss ends slow start: ssthresh 7,000 (0.7 of the flight of 10), then a full
+    // acknowledgment ends the recovery with cwnd = ssthresh.
+    h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
+    const std::uint32_t first_max = h.conn.control_block().snd_max.raw() - h.our_iss;
+    h.deliver(". 1:1(0) ack " + std::to_string(first_max) + " win 65535");
+    const auto& t = h.conn.control_block();
+    ASSERT_FALSE(t.in_recovery);
+    ASSERT_EQ(t.cwnd, 7000u);
+    ASSERT_EQ(t.ssthresh, 7000u);
+    const std::uint32_t snd_max = t.snd_max.raw() - h.our_iss;
+    ASSERT_EQ(snd_max - first_max, 7000u); // a full window in flight
+    // Three acknowledged, the fourth lost, the last three SACKed.
+    const std::uint32_t hole = first_max + 3000;
+    h.deliver(". 1:1(0) ack " + std::to_string(hole) + " win 65535 <sack " + std::to_string(hole + 1000) + ":" +
+              std::to_string(snd_max) + ">");
+    EXPECT_TRUE(t.in_recovery);
+    EXPECT_GE(t.ssthresh, 4900u); // 0.7 of the 7,000 (and of what the three ACKed grew)
+    EXPECT_LE(t.ssthresh, 5300u);
 }
 
 } // namespace
