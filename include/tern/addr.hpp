@@ -1,8 +1,10 @@
-// Addresses: IPv4 (held in host order, converted only at the wire) and Ethernet MAC.
+// Addresses: IPv4 (held in host order, converted only at the wire), IPv6 (held as its 16
+// bytes in network order, as on the wire) and Ethernet MAC.
 #pragma once
 
 #include <array>
 #include <compare>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,6 +51,89 @@ struct mac_addr {
     bool is_zero() const { return *this == mac_addr{}; }
 
     friend constexpr bool operator==(const mac_addr&, const mac_addr&) = default;
+};
+
+struct ipv6_addr {
+    std::array<std::uint8_t, 16> bytes{}; // network byte order: 2001:2::1 is 20 01 00 02 00 .. 01
+
+    // The eight 16-bit groups of the text form, most significant first.
+    static constexpr ipv6_addr from_groups(const std::array<std::uint16_t, 8>& groups) {
+        ipv6_addr a;
+        for (std::size_t i = 0; i < 8; ++i) {
+            a.bytes[2 * i] = std::uint8_t(groups[i] >> 8);
+            a.bytes[2 * i + 1] = std::uint8_t(groups[i]);
+        }
+        return a;
+    }
+    // RFC 4291 §2.2: eight groups of 1-4 hex digits, one "::" for one or more groups of
+    // zeros, the last 32 bits optionally as a dotted quad. Zone indices ("%eth0") are refused.
+    static std::optional<ipv6_addr> parse(std::string_view text);
+    // RFC 5952 §4: lower case, no leading zeros, the longest run of two or more zero groups
+    // (the first of equals) as "::"; RFC 5952 §5: IPv4-mapped addresses end dotted.
+    std::string to_string() const;
+
+    constexpr std::uint16_t group(std::size_t i) const {
+        return std::uint16_t((std::uint16_t(bytes[2 * i]) << 8) | bytes[2 * i + 1]);
+    }
+    constexpr bool is_unspecified() const { return *this == ipv6_addr{}; }
+    constexpr bool is_loopback() const { return *this == from_groups({0, 0, 0, 0, 0, 0, 0, 1}); }
+    constexpr bool is_multicast() const { return bytes[0] == 0xff; }             // ff00::/8
+    constexpr bool is_link_local() const { return (group(0) & 0xffc0) == 0xfe80; } // fe80::/10
+    // ::ffff:0:0/96, an IPv4 address in IPv6's form (RFC 4291 §2.5.5.2).
+    constexpr bool is_v4_mapped() const {
+        for (std::size_t i = 0; i < 10; ++i)
+            if (bytes[i] != 0) return false;
+        return bytes[10] == 0xff && bytes[11] == 0xff;
+    }
+
+    // RFC 4862 §5.3 and RFC 4291 Appendix A: fe80::/64 with the interface identifier made
+    // from the MAC (modified EUI-64: ff:fe in the middle, the universal/local bit flipped).
+    static constexpr ipv6_addr link_local(const mac_addr& mac) {
+        ipv6_addr a;
+        a.bytes[0] = 0xfe;
+        a.bytes[1] = 0x80;
+        a.bytes[8] = std::uint8_t(mac.bytes[0] ^ 0x02);
+        a.bytes[9] = mac.bytes[1];
+        a.bytes[10] = mac.bytes[2];
+        a.bytes[11] = 0xff;
+        a.bytes[12] = 0xfe;
+        a.bytes[13] = mac.bytes[3];
+        a.bytes[14] = mac.bytes[4];
+        a.bytes[15] = mac.bytes[5];
+        return a;
+    }
+    // RFC 4291 §2.7.1: ff02::1:ff00:0/104 with this address's low 24 bits, the group a
+    // Neighbor Solicitation for it is sent to.
+    constexpr ipv6_addr solicited_node() const {
+        ipv6_addr a = from_groups({0xff02, 0, 0, 0, 0, 1, 0xff00, 0});
+        a.bytes[13] = bytes[13];
+        a.bytes[14] = bytes[14];
+        a.bytes[15] = bytes[15];
+        return a;
+    }
+    // RFC 2464 §7: a multicast address's Ethernet destination, 33:33 and its low 32 bits.
+    constexpr mac_addr multicast_mac() const {
+        return mac_addr{{0x33, 0x33, bytes[12], bytes[13], bytes[14], bytes[15]}};
+    }
+
+    friend constexpr auto operator<=>(const ipv6_addr&, const ipv6_addr&) = default;
+};
+
+// An IPv6 address with its prefix length, as in "2001:2::2/64".
+struct ipv6_cidr {
+    ipv6_addr addr;
+    std::uint8_t prefix_len = 128;
+
+    static std::optional<ipv6_cidr> parse(std::string_view text);
+    constexpr bool contains(const ipv6_addr& a) const {
+        for (std::size_t bit = 0; bit < prefix_len; bit += 8) {
+            const std::size_t i = bit / 8;
+            const std::size_t n = prefix_len - bit < 8 ? prefix_len - bit : 8;
+            const std::uint8_t mask = std::uint8_t(0xff00 >> n);
+            if ((a.bytes[i] & mask) != (addr.bytes[i] & mask)) return false;
+        }
+        return true;
+    }
 };
 
 } // namespace tern

@@ -34,10 +34,20 @@ namespace tern {
     X(ipv4_bad_source, "IPv4 source is broadcast, multicast or ours")                     \
     X(ipv4_not_for_us, "IPv4 destination is not our address")                             \
     X(ipv4_unknown_protocol, "IP protocol other than ICMP and TCP")                       \
+    X(ipv6_truncated, "packet shorter than an IPv6 header")                               \
+    X(ipv6_bad_version, "IP version field is not 6")                                      \
+    X(ipv6_bad_payload_length, "IPv6 payload length past the frame")                      \
+    X(ipv6_bad_extension, "IPv6 extension header past the payload, or hop-by-hop options not first (RFC 8200 §4.1)") \
+    X(ipv6_too_many_extensions, "more IPv6 extension headers than tern walks (ipv6_max_extension_headers)") \
+    X(ipv6_unknown_option, "IPv6 hop-by-hop or destination option unknown to tern whose type says to discard the packet (RFC 8200 §4.2)") \
+    X(ipv6_unknown_routing, "IPv6 routing header with segments left: addressed through us to another node") \
     X(icmp_truncated, "ICMP message shorter than its header")                             \
     X(icmp_bad_checksum, "ICMP checksum does not verify")                                 \
     X(icmp_unhandled_type, "ICMP type we do not act on (echo request and destination unreachable are)") \
     X(icmp_bad_quote, "ICMP destination unreachable that quotes no TCP segment sent from our address") \
+    X(icmpv6_truncated, "ICMPv6 message shorter than its header or its type's fixed part") \
+    X(icmpv6_bad_checksum, "ICMPv6 checksum (with the IPv6 pseudo-header) does not verify") \
+    X(nd_bad_option, "Neighbor Discovery option of length 0 or past the message (RFC 4861 §4.6)") \
     X(tcp_truncated, "TCP segment shorter than a minimal TCP header")                     \
     X(tcp_bad_data_offset, "TCP data offset below 5 or past the segment")                 \
     X(tcp_bad_checksum, "TCP checksum does not verify")                                   \

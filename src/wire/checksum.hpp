@@ -72,6 +72,21 @@ constexpr std::uint16_t pseudo_header_partial(ipv4_addr src, ipv4_addr dst, std:
     return checksum_reduce(pseudo_header_sum(src, dst, protocol, l4_length));
 }
 
+// The IPv6 pseudo-header of RFC 8200 §8.1, for TCP and ICMPv6 alike: source, destination,
+// the upper-layer packet length (32 bits), three zero bytes and the Next Header value of
+// the upper layer (not of an extension header before it).
+constexpr std::uint32_t pseudo_header_sum(const ipv6_addr& src, const ipv6_addr& dst, std::uint8_t next_header,
+                                          std::uint32_t upper_length) {
+    std::uint32_t sum = (upper_length >> 16) + (upper_length & 0xffff) + next_header;
+    for (std::size_t i = 0; i < 8; ++i) sum += std::uint32_t(src.group(i)) + dst.group(i);
+    return sum; // at most 18 * 0xffff: no carry lost
+}
+
+constexpr std::uint16_t pseudo_header_partial(const ipv6_addr& src, const ipv6_addr& dst, std::uint8_t next_header,
+                                              std::uint32_t upper_length) {
+    return checksum_reduce(pseudo_header_sum(src, dst, next_header, upper_length));
+}
+
 // Sums data that arrives in pieces of any length (a payload spread over several buffers),
 // keeping track of the offset so that pieces of odd length chain correctly.
 class checksum_accumulator {

@@ -58,6 +58,11 @@ public:
     // Checks the length (icmp_truncated) and, unless told the NIC did, the checksum over
     // the whole message (icmp_bad_checksum). `message` is the IPv4 payload.
     static result<icmp_view, drop_reason> parse(std::span<const std::uint8_t> message, bool verify_checksum = true);
+    // An ICMPv6 message (RFC 4443 §2.1: the same 8-byte header), `message` the upper layer
+    // of an IPv6 packet from `src` to `dst`: its checksum covers the IPv6 pseudo-header
+    // (§2.3). icmpv6_truncated, icmpv6_bad_checksum.
+    static result<icmp_view, drop_reason> parse(std::span<const std::uint8_t> message, const ipv6_addr& src,
+                                                const ipv6_addr& dst, bool verify_checksum = true);
 
     std::uint8_t type() const { return data_[icmp_field::type]; }
     std::uint8_t code() const { return data_[icmp_field::code]; }
@@ -103,8 +108,9 @@ struct icmp_echo_repr {
     std::size_t length() const { return icmp_header_length + payload.size(); }
 
     // Writes length() bytes at `out`, checksum included. The payload may already sit at
-    // out + 8 (a reply written over the request it answers) or overlap it.
-    void emit(std::uint8_t* out) const;
+    // out + 8 (a reply written over the request it answers) or overlap it. ICMPv6 passes
+    // its pseudo-header's sum (RFC 4443 §2.3); IPv4's ICMP has none.
+    void emit(std::uint8_t* out, std::uint32_t pseudo_header = 0) const;
 };
 
 // An error message (destination unreachable, time exceeded, ...): type, code, the 4 bytes
@@ -120,7 +126,8 @@ struct icmp_error_repr {
     std::size_t length() const { return icmp_header_length + quoted.size(); }
 
     // Writes length() bytes at `out`, checksum included; `quoted` must not overlap them.
-    void emit(std::uint8_t* out) const;
+    // ICMPv6 passes its pseudo-header's sum, as for echo.
+    void emit(std::uint8_t* out, std::uint32_t pseudo_header = 0) const;
 };
 
 } // namespace tern::wire

@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "fixtures_ipv6.hpp"
 #include "wire/arp.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/frame.hpp"
 #include "wire/icmp.hpp"
+#include "wire/icmpv6.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::wire {
@@ -162,6 +165,114 @@ TEST(Fuzz, HundredThousandBuffersThroughEveryParser) {
     RecordProperty("tcp_verified", int(out.tcp_verified));
     RecordProperty("frames", int(out.frames));
     RecordProperty("bad_option", int(out.bad_option));
+    RecordProperty("sink", int(out.sink & 0x7fffffff));
+}
+
+struct outcome_v6 {
+    unsigned ip = 0;         // IPv6 headers accepted
+    unsigned extensions = 0; // of those, with an extension header walked
+    unsigned icmp = 0;       // ICMPv6 messages with a verified checksum
+    unsigned nd = 0;         // NS or NA read
+    unsigned sink = 0;
+};
+
+// The IPv6 parsers over one buffer: every view inside it and consistent with it.
+void exercise_v6(std::span<const std::uint8_t> buf, outcome_v6& out) {
+    const auto* begin = buf.data();
+    const auto* end = buf.data() + buf.size();
+    auto inside = [&](std::span<const std::uint8_t> s) {
+        return s.empty() || (s.data() >= begin && s.data() + s.size() <= end);
+    };
+    for (bool quoted : {false, true}) {
+        auto ip = quoted ? ipv6_view::parse_quoted(buf) : ipv6_view::parse(buf);
+        if (!ip) continue;
+        EXPECT_TRUE(inside(ip->packet()));
+        EXPECT_TRUE(inside(ip->upper()));
+        EXPECT_EQ(ip->upper_offset() + ip->upper().size(), ip->packet().size());
+        if (!quoted) {
+            EXPECT_EQ(ip->packet().size(), ipv6_header_length + ip->payload_length());
+        }
+        EXPECT_LE(ip->upper_offset(), ipv6_header_length + ipv6_max_extension_headers * 2048);
+        out.sink += ip->upper_protocol() + ip->hop_limit() + ip->flow_label() + ip->src().bytes[15] + touch(ip->upper());
+        if (quoted) continue;
+        ++out.ip;
+        if (ip->upper_offset() > ipv6_header_length) ++out.extensions;
+        if (ip->fragment()) out.sink += ip->fragment()->id + ip->fragment()->offset;
+        for (bool verify : {true, false}) {
+            auto m = icmp_view::parse(ip->upper(), ip->src(), ip->dst(), verify);
+            if (!m) continue;
+            if (verify) ++out.icmp;
+            EXPECT_TRUE(inside(m->payload()));
+            out.sink += m->type() + m->rest_of_header() + touch(m->payload());
+            if (auto nd = nd_message::parse(*m)) {
+                if (verify) ++out.nd;
+                out.sink += nd->flags + nd->target.bytes[15] + (nd->link_layer ? nd->link_layer->bytes[5] : 0);
+            }
+            if (auto q = icmpv6_quoted_tcp::parse(m->payload())) out.sink += q->src_port + q->seq;
+        }
+    }
+}
+
+// Fixes an IPv6 packet's ICMPv6 or TCP checksum now and then (when its upper layer follows
+// the fixed header), so that mutations reach what comes after the checksum check.
+void maybe_fix_v6_checksum(std::vector<std::uint8_t>& b, std::mt19937_64& rng) {
+    if (rng() % 2 == 0 || b.size() < ipv6_header_length + 8) return;
+    const std::uint8_t next = b[ipv6_field::next_header];
+    const std::size_t field = next == ip_protocol::icmpv6 ? icmp_field::checksum : next == ip_protocol::tcp ? tcp_field::checksum : 0;
+    if (field == 0 || b.size() < ipv6_header_length + field + 2) return;
+    ipv6_addr src, dst;
+    std::copy_n(b.begin() + ipv6_field::src, 16, src.bytes.begin());
+    std::copy_n(b.begin() + ipv6_field::dst, 16, dst.bytes.begin());
+    std::uint8_t* upper = b.data() + ipv6_header_length;
+    const std::size_t length = b.size() - ipv6_header_length;
+    store_be16(upper + field, 0);
+    store_be16(upper + field, checksum_fold(checksum_add({upper, length}, pseudo_header_sum(src, dst, next, std::uint32_t(length)))));
+    store_be16(b.data() + ipv6_field::payload_length, std::uint16_t(length));
+}
+
+TEST(Fuzz, IPv6BuffersThroughTheIPv6Parsers) {
+    std::mt19937_64 rng(0x74657236); // "ter6"
+    const std::vector<std::uint8_t>* seeds[] = {&test::v6_dad_solicitation, &test::v6_mld_report,
+                                                &test::v6_neighbor_solicitation, &test::v6_neighbor_advertisement,
+                                                &test::v6_echo_request, &test::v6_syn, &test::v6_data_ping};
+    outcome_v6 out;
+    constexpr int iterations = 50'000;
+    for (int i = 0; i < iterations; ++i) {
+        std::vector<std::uint8_t> b;
+        if (rng() % 5 == 0) {
+            b.resize(rng() % 128);
+            for (auto& x : b) x = std::uint8_t(rng());
+            if (!b.empty()) b[0] = std::uint8_t(0x60 | (b[0] & 0x0f));
+        } else {
+            const auto& seed = *seeds[rng() % std::size(seeds)];
+            b = seed;
+            const auto flips = 1 + rng() % 4;
+            for (unsigned k = 0; k < flips && !b.empty(); ++k) {
+                switch (rng() % 5) {
+                case 0: b[rng() % b.size()] ^= std::uint8_t(1u << (rng() % 8)); break;
+                case 1: b[rng() % b.size()] = std::uint8_t(rng()); break;
+                case 2: b.resize(rng() % (b.size() + 1)); break;
+                case 3: b.insert(b.end(), rng() % 8, std::uint8_t(rng())); break;
+                case 4: // an extension header's Next Header or length, or the first Next Header
+                    if (b.size() > 41) b[rng() % 2 ? ipv6_field::next_header : 40 + rng() % 2] = std::uint8_t(rng() % 64);
+                    break;
+                }
+            }
+            maybe_fix_v6_checksum(b, rng);
+        }
+        std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[b.size()]);
+        std::copy(b.begin(), b.end(), exact.get());
+        exercise_v6({exact.get(), b.size()}, out);
+        if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
+    }
+    EXPECT_GT(out.ip, unsigned(iterations) / 4);
+    EXPECT_GT(out.extensions, unsigned(iterations) / 100);
+    EXPECT_GT(out.icmp, unsigned(iterations) / 20);
+    EXPECT_GT(out.nd, unsigned(iterations) / 50);
+    RecordProperty("ip", int(out.ip));
+    RecordProperty("extensions", int(out.extensions));
+    RecordProperty("icmp", int(out.icmp));
+    RecordProperty("nd", int(out.nd));
     RecordProperty("sink", int(out.sink & 0x7fffffff));
 }
 
