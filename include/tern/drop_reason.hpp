@@ -48,6 +48,9 @@ namespace tern {
     X(icmpv6_truncated, "ICMPv6 message shorter than its header or its type's fixed part") \
     X(icmpv6_bad_checksum, "ICMPv6 checksum (with the IPv6 pseudo-header) does not verify") \
     X(nd_bad_option, "Neighbor Discovery option of length 0 or past the message (RFC 4861 §4.6)") \
+    X(nd_invalid, "Neighbor Solicitation or Advertisement failing RFC 4861 §7.1's checks: hop limit 255, code 0, target not multicast, ...") \
+    X(nd_not_for_us, "Neighbor Solicitation for an address that is not ours")           \
+    X(nd_tentative, "Neighbor Solicitation for an address of ours still being checked for duplicates, not from a node checking it too (RFC 4862 §5.4.3)") \
     X(tcp_truncated, "TCP segment shorter than a minimal TCP header")                     \
     X(tcp_bad_data_offset, "TCP data offset below 5 or past the segment")                 \
     X(tcp_bad_checksum, "TCP checksum does not verify")                                   \

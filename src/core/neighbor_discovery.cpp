@@ -1,0 +1,161 @@
+#include "core/neighbor_discovery.hpp"
+
+#include <algorithm>
+
+namespace tern {
+
+namespace {
+
+const ipv6_addr all_nodes = ipv6_addr::from_groups({0xff02, 0, 0, 0, 0, 0, 0, 1}); // RFC 4291 §2.7.1
+
+// RFC 4861 §7.1.1 and §7.1.2, the checks both messages share: the hop limit proves the
+// message came from this link (no router forwarded it), and the target is a unicast
+// address. The checksum, the length and the options' lengths were checked in parsing.
+bool valid_common(const wire::ipv6_view& ip, const wire::icmp_view& icmp, const wire::nd_message& m) {
+    return ip.hop_limit() == nd_constants::hop_limit && icmp.code() == 0 && !m.target.is_multicast();
+}
+
+} // namespace
+
+neighbor_discovery::neighbor_discovery(mac_addr mac, std::span<const ipv6_cidr> configured, bool detect_duplicates)
+    : mac_(mac) {
+    const address_state start = detect_duplicates ? address_state::tentative : address_state::preferred;
+    const unsigned advertisements = detect_duplicates ? 0 : nd_constants::unsolicited_advertisements;
+    addresses_.push_back({ipv6_cidr{ipv6_addr::link_local(mac), 64}, start, 0, advertisements, instant{}});
+    for (const ipv6_cidr& c : configured)
+        if (!find(c.addr)) addresses_.push_back({c, start, 0, advertisements, instant{}});
+}
+
+interface_address* neighbor_discovery::find(const ipv6_addr& a) {
+    for (interface_address& i : addresses_)
+        if (i.cidr.addr == a) return &i;
+    return nullptr;
+}
+
+bool neighbor_discovery::is_ours(const ipv6_addr& a) const {
+    return std::any_of(addresses_.begin(), addresses_.end(),
+                       [&](const interface_address& i) { return i.state == address_state::preferred && i.cidr.addr == a; });
+}
+
+bool neighbor_discovery::accepts(const ipv6_addr& dst) const {
+    if (dst == all_nodes || is_ours(dst)) return true;
+    return std::any_of(addresses_.begin(), addresses_.end(), [&](const interface_address& i) {
+        return i.state != address_state::duplicate && i.cidr.addr.solicited_node() == dst;
+    });
+}
+
+std::optional<ipv6_addr> neighbor_discovery::source_for(const ipv6_addr& dst) const {
+    const interface_address* global = nullptr;
+    for (const interface_address& i : addresses_) {
+        if (i.state != address_state::preferred) continue;
+        if (dst.is_link_local() == i.cidr.addr.is_link_local() && i.cidr.contains(dst)) return i.cidr.addr;
+        if (!global && !i.cidr.addr.is_link_local()) global = &i;
+    }
+    if (dst.is_link_local()) return std::nullopt;
+    return global ? std::optional(global->cidr.addr) : std::nullopt;
+}
+
+result<nd_outcome, drop_reason> neighbor_discovery::on_solicitation(const wire::ipv6_view& ip, const wire::icmp_view& icmp,
+                                                                    const wire::nd_message& ns) {
+    const bool from_unspecified = ip.src().is_unspecified();
+    // RFC 4861 §7.1.1: from the unspecified address (detection), only to a solicited-node
+    // group and without a Source Link-Layer Address option.
+    if (!valid_common(ip, icmp, ns) || (from_unspecified && (ip.dst() != ns.target.solicited_node() || ns.link_layer)))
+        return unexpected{drop_reason::nd_invalid};
+    interface_address* target = find(ns.target);
+    if (!target || target->state == address_state::duplicate) return unexpected{drop_reason::nd_not_for_us};
+    nd_outcome out;
+    if (target->state == address_state::tentative) {
+        // RFC 4862 §5.4.3: another node is detecting the same address: it is a duplicate
+        // (we see none of our own solicitations looped back on a point-to-point port). A
+        // solicitation from a node that uses an address is not answered for a tentative one.
+        if (!from_unspecified) return unexpected{drop_reason::nd_tentative};
+        target->state = address_state::duplicate;
+        out.duplicate = ns.target;
+        return out;
+    }
+    // §7.2.3: learn the solicitor's address, and answer: solicited and overriding (we own
+    // the target, §7.2.4) to the solicitor, or, to a node detecting our address, an
+    // unsolicited one to all nodes so that it finds the address taken (§7.2.4).
+    if (from_unspecified) {
+        out.reply = advertisement(ns.target, all_nodes, false, all_nodes.multicast_mac());
+        return out;
+    }
+    if (ns.link_layer) out.learned = std::pair{ip.src(), *ns.link_layer};
+    out.reply = advertisement(ns.target, ip.src(), true, ns.link_layer);
+    return out;
+}
+
+result<nd_outcome, drop_reason> neighbor_discovery::on_advertisement(const wire::ipv6_view& ip, const wire::icmp_view& icmp,
+                                                                     const wire::nd_message& na) {
+    // RFC 4861 §7.1.2: an advertisement to a multicast group is never a solicited one.
+    if (!valid_common(ip, icmp, na) || (ip.dst().is_multicast() && na.solicited())) return unexpected{drop_reason::nd_invalid};
+    nd_outcome out;
+    if (interface_address* target = find(na.target)) {
+        // RFC 4862 §5.4.4: an advertisement for a tentative address of ours means another
+        // node has it. One for a preferred address is another node's mistake or a
+        // conflict found too late; §5.4.4 leaves that to the operator, and it changes
+        // nothing here.
+        if (target->state == address_state::tentative) {
+            target->state = address_state::duplicate;
+            out.duplicate = na.target;
+        }
+        return out;
+    }
+    if (na.link_layer) out.learned = std::pair{na.target, *na.link_layer};
+    return out;
+}
+
+std::vector<nd_send> neighbor_discovery::poll(instant now) {
+    std::vector<nd_send> out;
+    for (interface_address& i : addresses_) {
+        if (i.next > now) continue;
+        if (i.state == address_state::tentative) {
+            if (i.solicitations_sent < nd_constants::dad_transmits) {
+                out.push_back(solicitation_for(i.cidr.addr));
+                ++i.solicitations_sent;
+                i.next = now + nd_constants::retrans_timer;
+                continue;
+            }
+            // RFC 4862 §5.4: RetransTimer after the last solicitation and no answer.
+            i.state = address_state::preferred;
+            i.advertisements_left = nd_constants::unsolicited_advertisements;
+        }
+        if (i.state == address_state::preferred && i.advertisements_left > 0) {
+            // RFC 4861 §7.2.6: a few unsolicited advertisements, RetransTimer apart, so
+            // that neighbors with an old entry for the address learn our MAC.
+            out.push_back(advertisement(i.cidr.addr, all_nodes, false, all_nodes.multicast_mac()));
+            --i.advertisements_left;
+            i.next = now + nd_constants::retrans_timer;
+        }
+    }
+    return out;
+}
+
+std::optional<instant> neighbor_discovery::next_deadline() const {
+    std::optional<instant> next;
+    for (const interface_address& i : addresses_) {
+        const bool pending = i.state == address_state::tentative ||
+                             (i.state == address_state::preferred && i.advertisements_left > 0);
+        if (pending && (!next || i.next < *next)) next = i.next;
+    }
+    return next;
+}
+
+// RFC 4862 §5.4.2: from the unspecified address to the target's solicited-node group,
+// without a Source Link-Layer Address option.
+nd_send neighbor_discovery::solicitation_for(const ipv6_addr& target) const {
+    const ipv6_addr group = target.solicited_node();
+    return nd_send{ipv6_addr{}, group, wire::nd_repr{wire::icmpv6_type::neighbor_solicitation, 0, target, std::nullopt},
+                   group.multicast_mac()};
+}
+
+// RFC 4861 §7.2.4: from the target address itself, overriding (the address is ours), with
+// our MAC in the Target Link-Layer Address option.
+nd_send neighbor_discovery::advertisement(const ipv6_addr& target, const ipv6_addr& dst, bool solicited,
+                                          std::optional<mac_addr> eth_dst) const {
+    const std::uint8_t flags = wire::nd_flag::override | (solicited ? wire::nd_flag::solicited : 0);
+    return nd_send{target, dst, wire::nd_repr{wire::icmpv6_type::neighbor_advertisement, flags, target, mac_}, eth_dst};
+}
+
+} // namespace tern
