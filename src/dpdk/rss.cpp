@@ -34,7 +34,10 @@ result<toeplitz, error> toeplitz::make(std::span<const std::uint8_t> key) {
         return w;
     };
     toeplitz t;
-    for (std::size_t p = 0; p < t.table_.size(); ++p) {
+    t.has_ipv6_ = key.size() >= key_len_ipv6;
+    // Byte p's last bit reads key bits up to 8p + 38: as far as the key reaches.
+    const std::size_t bytes = t.has_ipv6_ ? t.table_.size() : 12;
+    for (std::size_t p = 0; p < bytes; ++p) {
         std::array<std::uint32_t, 8> bit_window; // [j]: the window of the byte's bit j from its top
         for (std::size_t j = 0; j < 8; ++j) bit_window[j] = window(8 * p + j);
         for (std::uint32_t v = 0; v < 256; ++v) {

@@ -43,6 +43,9 @@ inline constexpr std::size_t key_len_max = 52;
 // bit i on ("shift K left 1 bit" per input bit), so key bits 0..126: 16 bytes. A longer key
 // hashes IPv4 TCP as its first 16 bytes do; 40 or 52 bytes matter for IPv6 only.
 inline constexpr std::size_t key_len_min = 16;
+// The IPv6 + TCP hash's input is 288 bits (two addresses of 16 bytes, two ports): key bits
+// 0..318, 40 bytes.
+inline constexpr std::size_t key_len_ipv6 = 40;
 
 constexpr std::array<std::uint8_t, key_len_max> symmetric_key() {
     std::array<std::uint8_t, key_len_max> k{};
@@ -55,6 +58,14 @@ constexpr std::array<std::uint8_t, key_len_max> symmetric_key() {
 struct ipv4_tuple {
     ipv4_addr src;
     ipv4_addr dst;
+    std::uint16_t src_port = 0;
+    std::uint16_t dst_port = 0;
+};
+
+// The same for IPv6 TCP (RTE_ETH_RSS_NONFRAG_IPV6_TCP).
+struct ipv6_tuple {
+    ipv6_addr src;
+    ipv6_addr dst;
     std::uint16_t src_port = 0;
     std::uint16_t dst_port = 0;
 };
@@ -73,9 +84,11 @@ std::string_view to_string(error e);
 // functions", ComputeHash over SourceAddress, DestinationAddress, SourcePort,
 // DestinationPort in packet order): what the NIC reports in mbuf hash.rss.
 //
-// Table-driven: for each of the 12 input bytes, the XOR of the key windows of its set bits
-// for all 256 values, so a hash is 12 loads and 11 XORs. 12 KiB a key; read-only after
-// make(), shared by every engine.
+// Table-driven: for each input byte, the XOR of the key windows of its set bits for all 256
+// values, so a hash is a load a byte (12 for IPv4, 36 for IPv6) and their XOR. A byte's
+// table depends on its position only, so IPv4 reads the first 12 of IPv6's 36: 12 KiB
+// for IPv4, 36 KiB in all with a key long enough for IPv6. Read-only after make(), shared
+// by every engine.
 class toeplitz {
 public:
     static result<toeplitz, error> make(std::span<const std::uint8_t> key);
@@ -90,11 +103,24 @@ public:
                table_[9][t.src_port & 0xff] ^ table_[10][t.dst_port >> 8] ^ table_[11][t.dst_port & 0xff];
     }
 
+    // Whether the key was long enough for IPv6 (key_len_ipv6 bytes).
+    bool has_ipv6() const { return has_ipv6_; }
+    // The Toeplitz hash of the IPv6 TCP 4-tuple: the addresses' bytes in packet order, then
+    // the ports, as for IPv4. Only with has_ipv6().
+    std::uint32_t hash(const ipv6_tuple& t) const {
+        assert(has_ipv6_);
+        std::uint32_t h = table_[32][t.src_port >> 8] ^ table_[33][t.src_port & 0xff] ^ table_[34][t.dst_port >> 8] ^
+                          table_[35][t.dst_port & 0xff];
+        for (std::size_t i = 0; i < 16; ++i) h ^= table_[i][t.src.bytes[i]] ^ table_[16 + i][t.dst.bytes[i]];
+        return h;
+    }
+
     static constexpr std::size_t memory_bytes() { return sizeof(table_); }
 
 private:
     toeplitz() = default;
-    alignas(64) std::array<std::array<std::uint32_t, 256>, 12> table_{};
+    alignas(64) std::array<std::array<std::uint32_t, 256>, 36> table_{};
+    bool has_ipv6_ = false;
 };
 
 // The redirection table: entry hash % size (the hash's low log2(size) bits, as every NIC

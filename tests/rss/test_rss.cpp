@@ -94,6 +94,86 @@ TEST(Toeplitz, MicrosoftVerificationSuiteIpv4Tcp) {
     }
 }
 
+// The suite's three IPv6 rows, "IPv6 with TCP" column (DPDK's test_thash.c v6_tbl too).
+struct ms_vector_v6 {
+    const char* dst;
+    std::uint16_t dst_port;
+    const char* src;
+    std::uint16_t src_port;
+    std::uint32_t ipv6_tcp;
+};
+constexpr std::array<ms_vector_v6, 3> ms_vectors_v6 = {{
+    {"3ffe:2501:200:3::1", 1766, "3ffe:2501:200:1fff::7", 2794, 0x40207d3d},
+    {"ff02::1", 4739, "3ffe:501:8::260:97ff:fe40:efab", 14230, 0xdde51bbf},
+    {"fe80::200:f8ff:fe21:67cf", 38024, "3ffe:1900:4545:3:200:f8ff:fe21:67cf", 44251, 0x02d1feef},
+}};
+
+// rte_softrss over the IPv6 tuple: nine 32-bit words in host order, as
+// rte_thash_load_v6_addrs leaves the addresses, the ports in the last.
+std::uint32_t softrss(const rss::ipv6_tuple& t, std::span<const std::uint8_t> key) {
+    alignas(16) std::array<std::uint8_t, 64> k{};
+    std::copy(key.begin(), key.end(), k.begin());
+    std::array<std::uint32_t, 9> words{};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto word = [&](const ipv6_addr& a) {
+            return std::uint32_t(a.bytes[4 * i]) << 24 | std::uint32_t(a.bytes[4 * i + 1]) << 16 |
+                   std::uint32_t(a.bytes[4 * i + 2]) << 8 | a.bytes[4 * i + 3];
+        };
+        words[i] = word(t.src);
+        words[4 + i] = word(t.dst);
+    }
+    words[8] = std::uint32_t(t.src_port) << 16 | t.dst_port;
+    return rte_softrss(words.data(), RTE_THASH_V6_L4_LEN, k.data());
+}
+
+rss::ipv6_tuple random_tuple_v6(std::mt19937_64& rng) {
+    rss::ipv6_tuple t;
+    for (auto& b : t.src.bytes) b = std::uint8_t(rng());
+    for (auto& b : t.dst.bytes) b = std::uint8_t(rng());
+    t.src_port = std::uint16_t(rng());
+    t.dst_port = std::uint16_t(rng());
+    return t;
+}
+
+TEST(Toeplitz, MicrosoftVerificationSuiteIpv6Tcp) {
+    const toeplitz h = make_hash(ms_key);
+    ASSERT_TRUE(h.has_ipv6());
+    for (const ms_vector_v6& v : ms_vectors_v6) {
+        const rss::ipv6_tuple t{*ipv6_addr::parse(v.src), *ipv6_addr::parse(v.dst), v.src_port, v.dst_port};
+        EXPECT_EQ(h.hash(t), v.ipv6_tcp) << v.src << " -> " << v.dst;
+        EXPECT_EQ(softrss(t, ms_key), v.ipv6_tcp);
+    }
+}
+
+TEST(Toeplitz, Ipv6MatchesDpdkSoftrssAndNeedsFortyBytesOfKey) {
+    std::mt19937_64 rng(6);
+    for (std::size_t len : {rss::key_len_ipv6, rss::key_len_max}) {
+        for (int k = 0; k < 20; ++k) {
+            std::vector<std::uint8_t> key(len);
+            for (auto& b : key) b = std::uint8_t(rng());
+            const toeplitz h = make_hash(key);
+            ASSERT_TRUE(h.has_ipv6());
+            for (int i = 0; i < 500; ++i) {
+                const rss::ipv6_tuple t = random_tuple_v6(rng);
+                ASSERT_EQ(h.hash(t), softrss(t, key)) << "key length " << len;
+            }
+        }
+    }
+    EXPECT_FALSE(make_hash(std::span(ms_key).first(rss::key_len_ipv6 - 1)).has_ipv6());
+    EXPECT_FALSE(make_hash(std::span(ms_key).first(rss::key_len_min)).has_ipv6());
+}
+
+// The symmetric key's 16-bit period holds for IPv6's longer input too.
+TEST(Toeplitz, SymmetricKeyHashesBothDirectionsOfIpv6Alike) {
+    const toeplitz h = toeplitz::symmetric();
+    ASSERT_TRUE(h.has_ipv6());
+    std::mt19937_64 rng(66);
+    for (int i = 0; i < 1000; ++i) {
+        const rss::ipv6_tuple t = random_tuple_v6(rng);
+        ASSERT_EQ(h.hash(t), h.hash(rss::ipv6_tuple{t.dst, t.src, t.dst_port, t.src_port}));
+    }
+}
+
 TEST(Toeplitz, MatchesDpdkSoftrssForRandomKeysAndTuples) {
     std::mt19937_64 rng(9);
     for (std::size_t len : {rss::key_len_min, std::size_t(40), rss::key_len_max}) {
