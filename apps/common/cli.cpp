@@ -32,6 +32,17 @@ T required_parse(const std::optional<T>& parsed, const std::string& option, cons
     return *parsed;
 }
 
+// An IPv6 --ip: a unicast address that is not link-local (that one comes from the MAC),
+// with a prefix (128 when none is given).
+ipv6_cidr parse_ipv6_address(const std::string& text) {
+    const ipv6_cidr c = required_parse(ipv6_cidr::parse(text), "ip", text, "an IPv6 address with prefix, like 2001:2::2/64");
+    if (c.addr.is_unspecified() || c.addr.is_multicast() || c.addr.is_loopback() || c.addr.is_v4_mapped())
+        throw std::invalid_argument("--ip: '" + text + "' cannot be a host's address");
+    if (c.addr.is_link_local())
+        throw std::invalid_argument("--ip: '" + text + "' is link-local: tern makes its link-local address from the MAC");
+    return c;
+}
+
 std::pair<ipv4_addr, mac_addr> parse_static_arp(const std::string& text) {
     auto eq = text.find('=');
     if (eq == std::string::npos) throw std::invalid_argument("--static-arp: '" + text + "' is not IP=MAC");
@@ -132,7 +143,9 @@ void install_signal_handlers() {
 
 void add_engine_options(po::options_description& desc) {
     desc.add_options()
-        ("ip", po::value<std::string>()->required(), "our address and on-link prefix, e.g. 198.18.0.2/24")
+        ("ip", po::value<std::vector<std::string>>()->required()->composing(),
+         "our address and on-link prefix, e.g. 198.18.0.2/24: one IPv4, and any IPv6 ones (2001:2::2/64; repeat --ip)")
+        ("no-dad", po::bool_switch(), "use IPv6 addresses at once, without duplicate address detection (RFC 4862 §5.4)")
         ("gateway", po::value<std::string>(), "next hop for destinations off the prefix")
         ("mac", po::value<std::string>(), "use this MAC instead of the port's")
         ("port-id", po::value<unsigned>(), "DPDK port id (default: the first port)")
@@ -165,10 +178,20 @@ void add_engine_options(po::options_description& desc) {
 runtime_options engine_options_from(const po::variables_map& vm) {
     runtime_options o;
     engine_config& e = o.engine;
-    std::string ip = vm["ip"].as<std::string>();
+    std::string ip;
+    for (const std::string& text : vm["ip"].as<std::vector<std::string>>()) {
+        if (text.find(':') != std::string::npos) {
+            e.ipv6.push_back(parse_ipv6_address(text));
+            continue;
+        }
+        if (!ip.empty()) throw std::invalid_argument("--ip: '" + text + "' is a second IPv4 address; tern takes one");
+        ip = text;
+    }
+    if (ip.empty()) throw std::invalid_argument("--ip: no IPv4 address; tern needs one, like 198.18.0.2/24");
     e.address = required_parse(ipv4_cidr::parse(ip), "ip", ip, "an IPv4 address with prefix, like 198.18.0.2/24");
     if (e.address.addr.is_unspecified() || e.address.addr.is_multicast() || e.address.addr.is_broadcast())
         throw std::invalid_argument("--ip: '" + ip + "' cannot be a host's address");
+    e.ipv6_duplicate_detection = !vm["no-dad"].as<bool>();
     if (vm.count("gateway")) {
         std::string gw = vm["gateway"].as<std::string>();
         e.gateway = required_parse(ipv4_addr::parse(gw), "gateway", gw, "an IPv4 address");

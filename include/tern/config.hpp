@@ -84,6 +84,14 @@ struct engine_config {
     arp_config arp;
     reassembly_config reassembly;
     bool gratuitous_arp = true;              // announce ourselves at start
+    // IPv6 addresses of ours with their on-link prefixes, beside the link-local one made
+    // from the MAC (RFC 4862 §5.3). Empty: no IPv6 at all (its frames are eth_unknown_type).
+    // Engine 0 does Neighbor Discovery and ICMPv6 for all engines (steering hands it every
+    // IPv6 frame); TCP over IPv6 is not built yet.
+    std::vector<ipv6_cidr> ipv6;
+    // RFC 4862 §5.4: each address is checked for duplicates (one solicitation, a second's
+    // wait) before it is used; false uses them at once (DupAddrDetectTransmits 0).
+    bool ipv6_duplicate_detection = true;
     bool disable_offloads = false;           // software checksums even where the NIC offers
 };
 

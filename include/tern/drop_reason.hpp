@@ -41,6 +41,10 @@ namespace tern {
     X(ipv6_too_many_extensions, "more IPv6 extension headers than tern walks (ipv6_max_extension_headers)") \
     X(ipv6_unknown_option, "IPv6 hop-by-hop or destination option unknown to tern whose type says to discard the packet (RFC 8200 §4.2)") \
     X(ipv6_unknown_routing, "IPv6 routing header with segments left: addressed through us to another node") \
+    X(ipv6_bad_source, "IPv6 source is multicast or ours")                                \
+    X(ipv6_not_for_us, "IPv6 destination is neither our address (a tentative one is not yet) nor a group we are in") \
+    X(ipv6_fragment, "IPv6 fragment: tern does not reassemble IPv6 yet")                  \
+    X(ipv6_unknown_protocol, "IPv6 upper layer other than ICMPv6: TCP over IPv6 is not built yet") \
     X(icmp_truncated, "ICMP message shorter than its header")                             \
     X(icmp_bad_checksum, "ICMP checksum does not verify")                                 \
     X(icmp_unhandled_type, "ICMP type we do not act on (echo request and destination unreachable are)") \
@@ -48,6 +52,7 @@ namespace tern {
     X(icmpv6_truncated, "ICMPv6 message shorter than its header or its type's fixed part") \
     X(icmpv6_bad_checksum, "ICMPv6 checksum (with the IPv6 pseudo-header) does not verify") \
     X(nd_bad_option, "Neighbor Discovery option of length 0 or past the message (RFC 4861 §4.6)") \
+    X(icmpv6_unhandled_type, "ICMPv6 type we do not act on (echo request to our unicast address, NS and NA are)") \
     X(nd_invalid, "Neighbor Solicitation or Advertisement failing RFC 4861 §7.1's checks: hop limit 255, code 0, target not multicast, ...") \
     X(nd_not_for_us, "Neighbor Solicitation for an address that is not ours")           \
     X(nd_tentative, "Neighbor Solicitation for an address of ours still being checked for duplicates, not from a node checking it too (RFC 4862 §5.4.3)") \
@@ -58,6 +63,7 @@ namespace tern {
     X(tcp_no_endpoint, "TCP segment and no TCP endpoint on the engine (no protocol handler)") \
     X(arp_queue_full, "outbound packet dropped: queue waiting on ARP resolution is full") \
     X(arp_unresolved, "outbound packet dropped: next hop did not answer ARP in time")     \
+    X(nd_unresolved, "outbound IPv6 packet dropped: the neighbor's MAC was not known (a Neighbor Solicitation went out for it)") \
     X(no_route, "outbound packet dropped: destination off-link and no gateway")           \
     X(no_mbuf, "reply not sent: the mbuf pool is empty")                                  \
     X(tx_backlog_full, "outbound packet dropped: TX backlog full after the NIC refused it") \

@@ -52,7 +52,9 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
     : id_(id), config_(config), port_(port), mac_(config.mac.value_or(port.mac)), dev_(dev), pool_(pool),
       neighbors_(neighbors), clock_(clk), now_(clk.now()), timers_(config.timer_tick, now_),
       tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst),
-      reassembly_(config.reassembly, pool, timers_, std::uint32_t(timer_kind::reassembly), stats_) {}
+      reassembly_(config.reassembly, pool, timers_, std::uint32_t(timer_kind::reassembly), stats_) {
+    if (id_ == 0 && !config_.ipv6.empty()) nd_.emplace(mac_, config_.ipv6, config_.ipv6_duplicate_detection);
+}
 
 engine::~engine() {
     for (auto& out : steer_out_)
@@ -63,6 +65,7 @@ engine::~engine() {
         pending_.finish(*r);
     }
     for (rte_mbuf* m : tx_.take_all()) rte_pktmbuf_free(m);
+    if (nd_timer_.armed()) timers_.cancel(nd_timer_);
 }
 
 void engine::start() {
@@ -71,6 +74,7 @@ void engine::start() {
         send_arp(std::uint16_t(wire::arp_op::request), config_.address.addr, mac_addr::broadcast());
         stats_.arp_gratuitous_out.add();
     }
+    if (nd_) run_neighbor_discovery(); // RFC 4862 §5.4: detection starts with the interface
 }
 
 void engine::run(const std::atomic<bool>& stop) {
@@ -186,7 +190,8 @@ void engine::dispatch(rte_mbuf* m) {
     if (m->nb_segs > 1) return drop(m, drop_reason::eth_multi_segment);
     auto eth = wire::ethernet_view::parse(frame_of(m));
     if (!eth) return drop(m, eth.error());
-    if (eth->dst() != mac_ && !eth->dst().is_broadcast()) return drop(m, drop_reason::eth_not_for_us);
+    if (eth->dst() != mac_ && !eth->dst().is_broadcast() && !wants_multicast(eth->dst()))
+        return drop(m, drop_reason::eth_not_for_us);
     switch (eth->type()) {
     case wire::ether_type::arp: {
         auto arp = wire::arp_view::parse(eth->payload());
@@ -195,6 +200,9 @@ void engine::dispatch(rte_mbuf* m) {
     }
     case wire::ether_type::ipv4:
         return receive_ipv4(m, eth->payload());
+    case wire::ether_type::ipv6:
+        if (!nd_) return drop(m, drop_reason::eth_unknown_type);
+        return receive_ipv6(m, eth->payload());
     default:
         return drop(m, drop_reason::eth_unknown_type);
     }
@@ -308,13 +316,18 @@ void engine::set_steering(const steering* s) {
 // The engine whose flow a frame is: for an IPv4 TCP frame, the NIC's hash when it computed
 // one that names flows as tern's does, else the same in software; for an ICMP error about a
 // TCP segment, the owner of that segment's flow (the software hash: the NIC hashed the ICMP
-// packet's addresses); anything else (ARP, other ICMP) stays here. Nothing is validated
-// yet: the owner does that, once, and drops what is bad.
+// packet's addresses); IPv6 to engine 0, which alone does Neighbor Discovery; anything else
+// (ARP, other ICMP) stays here. Nothing is validated yet: the owner does that, once, and
+// drops what is bad.
 std::uint16_t engine::owner_of(const rte_mbuf* m) {
     const wire::tcp_ipv4_ends ends = wire::peek_tcp_ipv4_ends(frame_of(m));
     if (!ends.found) {
         const wire::tcp_ipv4_ends quoted = wire::peek_icmp_quoted_ends(frame_of(m));
-        return quoted.found ? steering_->owner({quoted.src, quoted.dst, quoted.src_port, quoted.dst_port}) : id_;
+        if (quoted.found) return steering_->owner({quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
+        const std::span<const std::uint8_t> f = frame_of(m);
+        const bool ipv6 = f.size() >= wire::ethernet_header_len &&
+                          wire::load_be16(f.data() + wire::ethernet_field::type) == wire::ether_type::ipv6;
+        return ipv6 ? 0 : id_;
     }
     const rss::ipv4_tuple tuple{ends.src, ends.dst, ends.src_port, ends.dst_port};
     // A NIC that hashes the addresses alone names no flow: its hash is not the 4-tuple's.
@@ -577,6 +590,8 @@ void engine::on_timer(timer_hook& hook) {
         return;
     case timer_kind::reassembly:
         return reassembly_expired(hook);
+    case timer_kind::neighbor_discovery:
+        return run_neighbor_discovery();
     }
 }
 

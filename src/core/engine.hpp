@@ -19,6 +19,7 @@
 #include "core/clock.hpp"
 #include "core/ipv4_reassembly.hpp"
 #include "core/neighbor_cache.hpp"
+#include "core/neighbor_discovery.hpp"
 #include "core/stats.hpp"
 #include "core/steering.hpp"
 #include "core/timer_wheel.hpp"
@@ -52,7 +53,7 @@ struct engine_port {
 
 // Timer kinds the engine dispatches on (timer_hook::kind). Hooks of kind upper_layer
 // belong to the protocol handler and are handed to it.
-enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2, reassembly = 3 };
+enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2, reassembly = 3, neighbor_discovery = 4 };
 
 // What the protocol handler shows through telemetry (telemetry.hpp): counters, connections
 // per state, and a bounded listing of connections, one line each.
@@ -185,6 +186,18 @@ private:
     void reply_arp(rte_mbuf* m, const wire::arp_view& request);
     void drop(rte_mbuf* m, drop_reason reason);
 
+    // IPv6 (engine_ipv6.cpp): Neighbor Discovery and ICMPv6, on engine 0.
+    bool wants_multicast(const mac_addr& dst) const;
+    void receive_ipv6(rte_mbuf* m, std::span<const std::uint8_t> packet);
+    void receive_icmpv6(rte_mbuf* m, const wire::ipv6_view& ip);
+    void receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp);
+    void reply_echo_v6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp);
+    void run_neighbor_discovery();
+    void send_nd(const nd_send& s);
+    void send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst);
+    void learn_v6(const ipv6_addr& ip, const mac_addr& mac);
+    std::optional<mac_addr> neighbor_v6(const ipv6_addr& ip) const;
+
     void send_to(rte_mbuf* m, mac_addr dst_mac);
     const mac_addr* neighbor_of(ipv4_addr hop);
     ipv4_addr hop_toward(ipv4_addr dst) const;
@@ -251,6 +264,19 @@ private:
     std::vector<std::vector<rte_mbuf*>> steer_out_; // by owner: this burst's packets for it
     engine_stats stats_;
     ipv4_reassembly reassembly_; // after timers_ and stats_: it uses both until it is gone
+    // IPv6, on engine 0 when engine_config::ipv6 is set: our addresses' state, the
+    // neighbors' MACs (a few peers on the link; the oldest entry gives way when full), and
+    // the timer of duplicate address detection and the advertisements after it.
+    std::optional<neighbor_discovery> nd_;
+    struct ipv6_neighbor {
+        ipv6_addr ip;
+        mac_addr mac;
+        instant expires;
+    };
+    static constexpr std::size_t ipv6_neighbors_max = 64;
+    std::vector<ipv6_neighbor> neighbors_v6_;
+    timer_hook nd_timer_{this, std::uint32_t(timer_kind::neighbor_discovery)};
+    std::optional<std::pair<ipv6_addr, instant>> last_solicited_; // address resolution's last NS
     std::function<void(ipv4_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;
     std::vector<std::function<void(instant)>> pollers_;

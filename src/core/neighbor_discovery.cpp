@@ -142,6 +142,12 @@ std::optional<instant> neighbor_discovery::next_deadline() const {
     return next;
 }
 
+nd_send neighbor_discovery::solicitation(const ipv6_addr& target, const ipv6_addr& src) const {
+    const ipv6_addr group = target.solicited_node();
+    return nd_send{src, group, wire::nd_repr{wire::icmpv6_type::neighbor_solicitation, 0, target, mac_},
+                   group.multicast_mac()};
+}
+
 // RFC 4862 §5.4.2: from the unspecified address to the target's solicited-node group,
 // without a Source Link-Layer Address option.
 nd_send neighbor_discovery::solicitation_for(const ipv6_addr& target) const {

@@ -95,6 +95,10 @@ public:
     // When poll has something to do next; nothing when nothing is left to do.
     std::optional<instant> next_deadline() const;
 
+    // RFC 4861 §7.2.2: the solicitation that resolves `target` to its MAC, from `src` (ours)
+    // to the target's solicited-node group, with our MAC in it.
+    nd_send solicitation(const ipv6_addr& target, const ipv6_addr& src) const;
+
 private:
     interface_address* find(const ipv6_addr& a);
     nd_send solicitation_for(const ipv6_addr& target) const;

@@ -22,6 +22,9 @@ namespace tern {
     X(arp_requests_in) X(arp_replies_in) X(arp_requests_out) X(arp_replies_out)              \
     X(arp_gratuitous_out) X(arp_resolved) X(arp_failed) X(arp_cache_full)                    \
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
+    X(icmpv6_echo_requests_in) X(icmpv6_echo_replies_out)                                    \
+    X(nd_solicitations_in) X(nd_advertisements_in) X(nd_solicitations_out) X(nd_advertisements_out) \
+    X(ipv6_duplicate_addresses) /* addresses of ours another node has (RFC 4862 §5.4): unused */ \
     X(icmp_unreachable_in) /* destination unreachable quoting our TCP, handed to the endpoint */ \
     X(icmp_time_exceeded_out) /* reassembly timed out with fragment zero in (RFC 1122 §3.3.2) */ \
     X(ipv4_fragments_in)        /* fragments received, kept or dropped (ipv4_reassembly.hpp) */ \

@@ -19,6 +19,7 @@ constexpr std::size_t ethernet_header_len = 14;
 namespace ether_type {
 inline constexpr std::uint16_t ipv4 = 0x0800;
 inline constexpr std::uint16_t arp = 0x0806;
+inline constexpr std::uint16_t ipv6 = 0x86dd;
 } // namespace ether_type
 
 namespace ethernet_field {

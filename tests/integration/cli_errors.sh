@@ -30,6 +30,11 @@ expect "--help lists the options" 0 "--ip arg" -- -- --help
 expect "--ip is required" 2 "ip.*required" -- --
 expect "a bad address is named" 2 "--ip: '198.18.0.300/24' is not" -- -- --ip 198.18.0.300/24
 expect "a prefix over 32 is refused" 2 "--ip: '198.18.0.2/33' is not" -- -- --ip 198.18.0.2/33
+expect "a bad IPv6 address is named" 2 "--ip: '2001:2::g/64' is not an IPv6 address" -- -- --ip 198.18.0.2/24 --ip 2001:2::g/64
+expect "an IPv6 prefix over 128 is refused" 2 "--ip: '2001:2::2/129' is not" -- -- --ip 198.18.0.2/24 --ip 2001:2::2/129
+expect "a link-local --ip is refused" 2 "--ip: 'fe80::2/64' is link-local" -- -- --ip 198.18.0.2/24 --ip fe80::2/64
+expect "a second IPv4 --ip is refused" 2 "--ip: '198.18.0.3/24' is a second IPv4 address" -- -- --ip 198.18.0.2/24 --ip 198.18.0.3/24
+expect "IPv6 alone is refused" 2 "--ip: no IPv4 address" -- -- --ip 2001:2::2/64
 expect "a gateway off the prefix is refused" 2 "--gateway: 198.19.0.1 is not on" -- -- --ip 198.18.0.2/24 --gateway 198.19.0.1
 expect "a multicast MAC is refused" 2 "--mac: 01:00:5e:00:00:01 is not a unicast MAC" -- -- --ip 198.18.0.2/24 --mac 01:00:5e:00:00:01
 expect "a burst out of range is refused" 2 "--burst: 0 is outside 1-512" -- -- --ip 198.18.0.2/24 --burst 0

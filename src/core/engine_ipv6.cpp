@@ -1,0 +1,153 @@
+// IPv6 on the engine: Neighbor Discovery for our addresses (core/neighbor_discovery.hpp
+// decides; this file sends, and keeps the neighbors' MACs) and ICMPv6 echo. Engine 0 does
+// it for all engines: steering hands it every IPv6 frame (owner_of). TCP over IPv6 is not
+// built yet: its segments are dropped as ipv6_unknown_protocol.
+#include <algorithm>
+
+#include <rte_mbuf.h>
+
+#include "core/engine.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmpv6.hpp"
+#include "wire/ipv6.hpp"
+
+namespace tern {
+
+namespace {
+
+const ipv6_addr all_nodes = ipv6_addr::from_groups({0xff02, 0, 0, 0, 0, 0, 0, 1});
+
+} // namespace
+
+// RFC 4861 §7.2.1 and RFC 2464 §7: the multicast frames a host with these addresses takes,
+// those of all-nodes and of each address's solicited-node group.
+bool engine::wants_multicast(const mac_addr& dst) const {
+    if (!nd_ || dst.bytes[0] != 0x33 || dst.bytes[1] != 0x33) return false;
+    if (dst == all_nodes.multicast_mac()) return true;
+    return std::any_of(nd_->addresses().begin(), nd_->addresses().end(), [&](const interface_address& a) {
+        return a.state != address_state::duplicate && a.cidr.addr.solicited_node().multicast_mac() == dst;
+    });
+}
+
+void engine::receive_ipv6(rte_mbuf* m, std::span<const std::uint8_t> packet) {
+    auto ip = wire::ipv6_view::parse(packet);
+    if (!ip) return drop(m, ip.error());
+    // RFC 4291 §2.7: no packet comes from a group; one from our own address is a loop or
+    // another node with it (detection's solicitations come from ::, not from it).
+    if (ip->src().is_multicast() || nd_->is_ours(ip->src())) return drop(m, drop_reason::ipv6_bad_source);
+    if (!nd_->accepts(ip->dst())) return drop(m, drop_reason::ipv6_not_for_us);
+    if (ip->is_fragment()) return drop(m, drop_reason::ipv6_fragment);
+    if (ip->upper_protocol() != wire::ip_protocol::icmpv6) return drop(m, drop_reason::ipv6_unknown_protocol);
+    receive_icmpv6(m, *ip);
+}
+
+void engine::receive_icmpv6(rte_mbuf* m, const wire::ipv6_view& ip) {
+    auto icmp = wire::icmp_view::parse(ip.upper(), ip.src(), ip.dst());
+    if (!icmp) return drop(m, icmp.error());
+    switch (icmp->type()) {
+    case wire::icmpv6_type::echo_request:
+        // RFC 4443 §4.2: the reply comes from the address the request went to; a request
+        // to a group (which a reply would come from a unicast address for) is not answered.
+        if (ip.dst().is_multicast() || ip.src().is_unspecified()) return drop(m, drop_reason::icmpv6_unhandled_type);
+        return reply_echo_v6(m, ip, *icmp);
+    case wire::icmpv6_type::neighbor_solicitation:
+    case wire::icmpv6_type::neighbor_advertisement:
+        return receive_nd(m, ip, *icmp);
+    default:
+        return drop(m, drop_reason::icmpv6_unhandled_type);
+    }
+}
+
+void engine::receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp) {
+    const bool solicitation = icmp.type() == wire::icmpv6_type::neighbor_solicitation;
+    (solicitation ? stats_.nd_solicitations_in : stats_.nd_advertisements_in).add();
+    const auto message = wire::nd_message::parse(icmp);
+    if (!message) return drop(m, message.error());
+    const auto outcome = solicitation ? nd_->on_solicitation(ip, icmp, *message) : nd_->on_advertisement(ip, icmp, *message);
+    if (!outcome) return drop(m, outcome.error());
+    rte_pktmbuf_free(m); // the outcome holds copies
+    if (outcome->learned) learn_v6(outcome->learned->first, outcome->learned->second);
+    if (outcome->duplicate) stats_.ipv6_duplicate_addresses.add();
+    if (outcome->reply) send_nd(*outcome->reply);
+}
+
+// RFC 4443 §4.2: the same identifier, sequence and data, written over the request.
+void engine::reply_echo_v6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp) {
+    stats_.icmpv6_echo_requests_in.add();
+    const std::size_t message_len = icmp.message().size();
+    const std::uint16_t identifier = icmp.identifier(), sequence = icmp.sequence();
+    const ipv6_addr peer = ip.src(), us = ip.dst();
+    // Ethernet and any extension headers off the front, Ethernet padding off the end.
+    rte_pktmbuf_adj(m, std::uint16_t(wire::ethernet_header_len + ip.upper_offset() - wire::ipv6_header_length));
+    rte_pktmbuf_trim(m, std::uint16_t(rte_pktmbuf_pkt_len(m) - wire::ipv6_header_length - message_len));
+    auto* out = rte_pktmbuf_mtod(m, std::uint8_t*);
+    wire::ipv6_repr{us, peer, wire::ip_protocol::icmpv6, 64, std::uint16_t(message_len)}.emit(out);
+    std::uint8_t* msg = out + wire::ipv6_header_length;
+    wire::icmp_echo_repr{wire::icmpv6_type::echo_reply, identifier, sequence,
+                         {msg + wire::icmp_header_length, message_len - wire::icmp_header_length}}
+        .emit(msg, wire::pseudo_header_sum(us, peer, wire::ip_protocol::icmpv6, std::uint32_t(message_len)));
+    stats_.icmpv6_echo_replies_out.add();
+    send_ipv6_to(m, peer, neighbor_v6(peer));
+}
+
+// Detection's solicitations and the advertisements after it, then the timer for the next.
+void engine::run_neighbor_discovery() {
+    for (const nd_send& s : nd_->poll(now_)) send_nd(s);
+    if (auto next = nd_->next_deadline()) timers_.arm(nd_timer_, *next);
+}
+
+void engine::send_nd(const nd_send& s) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+    if (!m) return stats_.drop(drop_reason::no_mbuf);
+    const std::size_t length = s.message.length();
+    auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(wire::ipv6_header_length + length)));
+    wire::ipv6_repr{s.src, s.dst, wire::ip_protocol::icmpv6, nd_constants::hop_limit, std::uint16_t(length)}.emit(p);
+    s.message.emit(p + wire::ipv6_header_length,
+                   wire::pseudo_header_sum(s.src, s.dst, wire::ip_protocol::icmpv6, std::uint32_t(length)));
+    const bool solicitation = s.message.type == wire::icmpv6_type::neighbor_solicitation;
+    (solicitation ? stats_.nd_solicitations_out : stats_.nd_advertisements_out).add();
+    send_ipv6_to(m, s.dst, s.eth_dst ? s.eth_dst : neighbor_v6(s.dst));
+}
+
+// Ethernet in front and out. A neighbor whose MAC is not known is solicited (RFC 4861
+// §7.2.2) and the packet dropped: its sender asks again (a ping's next request), by
+// then answered. At most one solicitation a target every RetransTimer.
+void engine::send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst) {
+    if (!eth_dst) {
+        const bool asked = last_solicited_ && last_solicited_->first == dst &&
+                           now_ < last_solicited_->second + nd_constants::retrans_timer;
+        if (!asked)
+            if (const auto src = nd_->source_for(dst)) {
+                last_solicited_ = std::pair{dst, now_};
+                send_nd(nd_->solicitation(dst, *src));
+            }
+        return drop(m, drop_reason::nd_unresolved);
+    }
+    auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wire::ethernet_header_len));
+    wire::ethernet_repr{*eth_dst, mac_, wire::ether_type::ipv6}.emit(frame);
+    transmit(m);
+}
+
+// RFC 4861 §7.2.3 and §7.2.5, simplified: an entry lives for the ARP entry lifetime from
+// its last confirmation; a full table gives up the entry closest to expiring.
+void engine::learn_v6(const ipv6_addr& ip, const mac_addr& mac) {
+    const instant expires = now_ + config_.arp.entry_lifetime;
+    auto it = std::find_if(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
+    if (it == neighbors_v6_.end() && neighbors_v6_.size() < ipv6_neighbors_max) {
+        neighbors_v6_.push_back({ip, mac, expires});
+        return;
+    }
+    if (it == neighbors_v6_.end())
+        it = std::min_element(neighbors_v6_.begin(), neighbors_v6_.end(),
+                              [](const ipv6_neighbor& a, const ipv6_neighbor& b) { return a.expires < b.expires; });
+    *it = ipv6_neighbor{ip, mac, expires};
+}
+
+std::optional<mac_addr> engine::neighbor_v6(const ipv6_addr& ip) const {
+    for (const ipv6_neighbor& n : neighbors_v6_)
+        if (n.ip == ip && now_ < n.expires) return n.mac;
+    return std::nullopt;
+}
+
+} // namespace tern
