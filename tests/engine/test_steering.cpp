@@ -231,6 +231,24 @@ TEST_F(steering_test, an_icmp_error_reaches_the_engine_of_the_flow_it_quotes) {
     EXPECT_EQ(stat(1, "steered_in"), 1u);
 }
 
+// Engine 0 alone does IPv6 (engine_ipv6.cpp): an IPv6 frame on another engine's queue is
+// handed to it, whatever it carries.
+TEST_F(steering_test, ipv6_frames_go_to_engine_zero) {
+    std::vector<std::uint8_t> frame(wire::ethernet_header_len + 40, 0);
+    wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv6}.emit(frame.data());
+    frame[wire::ethernet_header_len] = 0x60;
+    devs_[1].inbox.push_back(mbuf_of(frame));
+    devs_[0].inbox.push_back(mbuf_of(frame));
+    poll_all();
+    poll_all();
+    EXPECT_EQ(stat(1, "steered_out"), 1u);
+    EXPECT_EQ(stat(0, "steered_in"), 1u);
+    EXPECT_EQ(stat(0, "steered_out"), 0u);
+    // These engines have no IPv6 address: engine 0 drops both as it did before IPv6.
+    EXPECT_EQ(stat(0, "drop_eth_unknown_type"), 2u);
+    EXPECT_EQ(stat(1, "drop_eth_unknown_type"), 0u);
+}
+
 // Only the first fragment of a segment holds its ports: fragments stay on the engine they
 // came to, which puts the datagram together and hands it to the owner of its flow.
 TEST_F(steering_test, a_fragmented_segment_is_reassembled_where_it_came_and_reaches_its_owner) {
