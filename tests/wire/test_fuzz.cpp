@@ -4,6 +4,7 @@
 // seed, so a failure replays.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 #include <random>
 #include <vector>
@@ -97,6 +98,32 @@ void exercise(std::span<const std::uint8_t> buf, ipv4_addr src, ipv4_addr dst, o
     }
 }
 
+// One to four edits at random: a bit flipped, a byte replaced, the end cut off, bytes
+// added; with `other`, a fifth kind of edit as likely as each of those.
+void mutate(std::vector<std::uint8_t>& b, std::mt19937_64& rng,
+            const std::function<void(std::vector<std::uint8_t>&)>& other = {}) {
+    const auto edits = 1 + rng() % 4;
+    const unsigned kinds = other ? 5 : 4;
+    for (unsigned k = 0; k < edits && !b.empty(); ++k) {
+        switch (rng() % kinds) {
+        case 0: b[rng() % b.size()] ^= std::uint8_t(1u << (rng() % 8)); break;
+        case 1: b[rng() % b.size()] = std::uint8_t(rng()); break;
+        case 2: b.resize(rng() % (b.size() + 1)); break;
+        case 3: b.insert(b.end(), rng() % 8, std::uint8_t(rng())); break;
+        case 4: other(b); break;
+        }
+    }
+}
+
+// Runs `parse` on a copy of `b` in an allocation of exactly its size, so that a read past
+// it is a heap overflow.
+template <class F>
+void on_exact_copy(const std::vector<std::uint8_t>& b, F&& parse) {
+    std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[b.size()]);
+    std::copy(b.begin(), b.end(), exact.get());
+    parse(std::span<const std::uint8_t>(exact.get(), b.size()));
+}
+
 // Makes the checksums of a mutated packet right again now and then, so that the
 // mutations reach the checks that come after the checksum.
 void maybe_fix_checksums(std::vector<std::uint8_t>& b, std::size_t l3, std::mt19937_64& rng) {
@@ -136,24 +163,13 @@ TEST(Fuzz, HundredThousandBuffersThroughEveryParser) {
             const auto& seed = *seeds[rng() % std::size(seeds)];
             const std::size_t start = shape == 1 ? 0 : shape == 2 ? 14 : 34;
             b.assign(seed.begin() + std::ptrdiff_t(std::min(start, seed.size())), seed.end());
-            const auto flips = 1 + rng() % 4;
-            for (unsigned k = 0; k < flips && !b.empty(); ++k) {
-                switch (rng() % 4) {
-                case 0: b[rng() % b.size()] ^= std::uint8_t(1u << (rng() % 8)); break;
-                case 1: b[rng() % b.size()] = std::uint8_t(rng()); break;
-                case 2: b.resize(rng() % (b.size() + 1)); break;
-                case 3: b.insert(b.end(), rng() % 8, std::uint8_t(rng())); break;
-                }
-            }
+            mutate(b, rng);
             if (shape == 1 && seed[12] == 0x08 && seed[13] == 0x00) maybe_fix_checksums(b, 14, rng);
             if (shape == 2 && seed[12] == 0x08 && seed[13] == 0x00) maybe_fix_checksums(b, 0, rng);
             if (shape == 3 && seed[23] == 6 && b.size() >= 20 && rng() % 2 == 0)
                 test::fix_tcp_checksum(b, test::host_a, test::host_b);
         }
-        // An allocation of exactly the buffer's size, so a read past it is a heap overflow.
-        std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[b.size()]);
-        std::copy(b.begin(), b.end(), exact.get());
-        exercise({exact.get(), b.size()}, test::host_a, test::host_b, out);
+        on_exact_copy(b, [&](std::span<const std::uint8_t> exact) { exercise(exact, test::host_a, test::host_b, out); });
         if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
     }
     // Mutation must reach the accepting paths too, not only the early drops.
@@ -246,23 +262,13 @@ TEST(Fuzz, IPv6BuffersThroughTheIPv6Parsers) {
         } else {
             const auto& seed = *seeds[rng() % std::size(seeds)];
             b = seed;
-            const auto flips = 1 + rng() % 4;
-            for (unsigned k = 0; k < flips && !b.empty(); ++k) {
-                switch (rng() % 5) {
-                case 0: b[rng() % b.size()] ^= std::uint8_t(1u << (rng() % 8)); break;
-                case 1: b[rng() % b.size()] = std::uint8_t(rng()); break;
-                case 2: b.resize(rng() % (b.size() + 1)); break;
-                case 3: b.insert(b.end(), rng() % 8, std::uint8_t(rng())); break;
-                case 4: // an extension header's Next Header or length, or the first Next Header
-                    if (b.size() > 41) b[rng() % 2 ? ipv6_field::next_header : 40 + rng() % 2] = std::uint8_t(rng() % 64);
-                    break;
-                }
-            }
+            // Also: the first Next Header, or an extension header's Next Header or length.
+            mutate(b, rng, [&](std::vector<std::uint8_t>& v) {
+                if (v.size() > 41) v[rng() % 2 ? ipv6_field::next_header : 40 + rng() % 2] = std::uint8_t(rng() % 64);
+            });
             maybe_fix_v6_checksum(b, rng);
         }
-        std::unique_ptr<std::uint8_t[]> exact(new std::uint8_t[b.size()]);
-        std::copy(b.begin(), b.end(), exact.get());
-        exercise_v6({exact.get(), b.size()}, out);
+        on_exact_copy(b, [&](std::span<const std::uint8_t> exact) { exercise_v6(exact, out); });
         if (::testing::Test::HasFailure()) FAIL() << "iteration " << i;
     }
     EXPECT_GT(out.ip, unsigned(iterations) / 4);
