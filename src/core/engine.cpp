@@ -155,6 +155,7 @@ void engine::answer_report() {
 handler_report engine::report_now() const {
     handler_report r;
     if (handler_) handler_->report(r);
+    if (nd_) r.ipv6 = ipv6_report();
     return r;
 }
 

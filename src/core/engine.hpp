@@ -63,6 +63,9 @@ struct handler_report {
     std::vector<std::string> connections; // at most max_listed
     std::uint64_t connections_total = 0;
     static constexpr std::size_t max_listed = 100; // DPDK telemetry answers are at most 16 KiB
+    // The engine's own part (engine 0, with IPv6 on): "address <addr>/<len> <state>" for
+    // each of our IPv6 addresses, "neighbor <addr> <mac> learned|expired" for each neighbor.
+    std::vector<std::string> ipv6;
 };
 
 // The layer above the engine (the TCP endpoint) implements this. Dependencies point
@@ -197,6 +200,7 @@ private:
     void send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst);
     void learn_v6(const ipv6_addr& ip, const mac_addr& mac);
     std::optional<mac_addr> neighbor_v6(const ipv6_addr& ip) const;
+    std::vector<std::string> ipv6_report() const;
 
     void send_to(rte_mbuf* m, mac_addr dst_mac);
     const mac_addr* neighbor_of(ipv4_addr hop);

@@ -144,6 +144,17 @@ void engine::learn_v6(const ipv6_addr& ip, const mac_addr& mac) {
     *it = ipv6_neighbor{ip, mac, expires};
 }
 
+std::vector<std::string> engine::ipv6_report() const {
+    static constexpr const char* states[] = {"tentative", "preferred", "duplicate"};
+    std::vector<std::string> lines;
+    for (const interface_address& a : nd_->addresses())
+        lines.push_back("address " + a.cidr.addr.to_string() + "/" + std::to_string(a.cidr.prefix_len) + " " +
+                        states[std::size_t(a.state)]);
+    for (const ipv6_neighbor& n : neighbors_v6_)
+        lines.push_back("neighbor " + n.ip.to_string() + " " + n.mac.to_string() + (now_ < n.expires ? " learned" : " expired"));
+    return lines;
+}
+
 std::optional<mac_addr> engine::neighbor_v6(const ipv6_addr& ip) const {
     for (const ipv6_neighbor& n : neighbors_v6_)
         if (n.ip == ip && now_ < n.expires) return n.mac;

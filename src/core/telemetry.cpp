@@ -111,6 +111,17 @@ int on_tcp_states(const char*, const char* params, rte_tel_data* d) {
     return 0;
 }
 
+// Engine 0's IPv6 addresses with their state and its IPv6 neighbors (handler_report::ipv6).
+int on_ipv6(const char*, const char*, rte_tel_data* d) {
+    std::lock_guard lock(target_mutex);
+    if (!target) return -ENODEV;
+    std::vector<std::pair<unsigned, handler_report>> reports;
+    if (int rc = collect_reports("0", reports); rc != 0) return rc;
+    rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+    for (const std::string& line : reports.front().second.ipv6) rte_tel_data_add_array_string(d, line.c_str());
+    return 0;
+}
+
 // {"total": N, "listed": M, "connections": ["<engine> <local> <remote> <STATE> rtt_us=.. ..", ...]}
 int on_tcp_connections(const char*, const char* params, rte_tel_data* d) {
     std::lock_guard lock(target_mutex);
@@ -142,6 +153,8 @@ void register_once() {
         rte_telemetry_register_cmd("/tern/stats", on_stats,
                                    "Counters and drop reasons, summed over engines. Parameters: int engine id (optional)");
         rte_telemetry_register_cmd("/tern/arp", on_arp, "The neighbor (ARP) cache. Takes no parameters");
+        rte_telemetry_register_cmd("/tern/ipv6", on_ipv6,
+                                   "IPv6 addresses with their state, and IPv6 neighbors. Takes no parameters");
         rte_telemetry_register_cmd("/tern/port", on_port, "The port and its offloads. Takes no parameters");
         rte_telemetry_register_cmd("/tern/tcp/stats", on_tcp_stats,
                                    "TCP endpoint counters and drop reasons, summed. Parameters: int engine id (optional)");

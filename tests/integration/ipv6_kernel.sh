@@ -2,7 +2,7 @@
 # IPv6 against the kernel (issue 13; so far Neighbor Discovery and ICMPv6 echo): tern-server
 # with 2001:2::2/64 on a TAP in a namespace of this test's own, the kernel at 2001:2::1/64
 # on it (RFC 5180's benchmarking prefix). tern checks its addresses for duplicates at start
-# and announces them; the kernel resolves tern with a Neighbor Solicitation and pings both
+# and announces them (telemetry /tern/ipv6 lists them with their state); the kernel resolves tern with a Neighbor Solicitation and pings both
 # of tern's addresses; an address the kernel already has is found duplicate and never
 # used; the capture shows it all. Prints "ok - ..." / "not ok - ..." per check.
 set -uo pipefail
@@ -36,6 +36,11 @@ check "the kernel pings 2001:2::2: 20 sent, 20 received" "grep -q '20 packets tr
 check "the kernel resolved tern with Neighbor Discovery" "in_ns ip -6 neigh show 2001:2::2 dev tern0 | grep -qi 'lladdr $TERN_MAC'"
 in_ns ping -6 -c 5 -i 0.05 -W 2 "$TERN_LINK_LOCAL%tern0" >"$WORK/ping-ll.log" 2>&1
 check "the kernel pings tern's link-local address: 5 received" "grep -q '5 packets transmitted, 5 received' '$WORK/ping-ll.log'"
+KERNEL_MAC=$(in_ns cat /sys/class/net/tern0/address)
+telemetry "$PREFIX" /tern/ipv6 >"$WORK/ipv6.json"
+check "telemetry: 2001:2::2 and the link-local address preferred, 2001:2::1 duplicate" \
+    "grep -q 'address 2001:2::2/64 preferred' '$WORK/ipv6.json' && grep -q 'address $TERN_LINK_LOCAL/64 preferred' '$WORK/ipv6.json' && grep -q 'address 2001:2::1/64 duplicate' '$WORK/ipv6.json'"
+check "telemetry: the kernel as a neighbor" "grep -qi 'neighbor 2001:2::1 $KERNEL_MAC learned' '$WORK/ipv6.json'"
 check "telemetry counts 25 echo replies" "[ \"\$(stat_of icmpv6_echo_replies_out)\" = 25 ]"
 check "telemetry shows no malformed IPv6 and no invalid ND" \
     "! telemetry $PREFIX /tern/stats | grep -Eq '\"drop_(ipv6_[a-z_]+|icmpv6_bad_checksum|icmpv6_truncated|nd_invalid|nd_bad_option)\": [1-9]'"
