@@ -2,9 +2,10 @@
 # IPv6 against the kernel (issue 13; so far Neighbor Discovery and ICMPv6 echo): tern-server
 # with 2001:2::2/64 on a TAP in a namespace of this test's own, the kernel at 2001:2::1/64
 # on it (RFC 5180's benchmarking prefix). tern checks its addresses for duplicates at start
-# and announces them (telemetry /tern/ipv6 lists them with their state); the kernel resolves tern with a Neighbor Solicitation and pings both
-# of tern's addresses; an address the kernel already has is found duplicate and never
-# used; the capture shows it all. Prints "ok - ..." / "not ok - ..." per check.
+# and announces them (telemetry's /tern/ipv6 lists them with their state); the kernel
+# resolves tern with a Neighbor Solicitation and pings both of tern's addresses; an address
+# the kernel already has is found duplicate and never used; the capture shows it all.
+# Prints "ok - ..." / "not ok - ..." per check.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
