@@ -40,18 +40,23 @@ static_assert(mss_group + timestamp_group + wscale_group + sack_head + sack_bloc
               "a SYN with every option still has room for one SACK block");
 
 // The field to store as checksum: the header's own sum (summing_writer) with the pseudo
-// header's and the payload's, or what the NIC's offload expects there.
-std::uint16_t checksum_field(ipv4_addr src, ipv4_addr dst, std::size_t l4_length, std::uint32_t header_sum,
+// header's and the payload's, or what the NIC's offload expects there. `addresses` is the
+// pseudo-header's sum without the length (either family's: with a length below 2^16, the
+// length adds alike to both).
+std::uint16_t checksum_field(std::uint32_t addresses, std::size_t l4_length, std::uint32_t header_sum,
                              std::uint32_t payload_sum, checksum_mode mode) {
+    const std::uint32_t pseudo = addresses + std::uint32_t(l4_length);
     switch (mode) {
-    case checksum_mode::software: {
-        const auto pseudo = pseudo_header_sum(src, dst, ip_protocol::tcp, std::uint16_t(l4_length));
-        return checksum_fold(checksum_add_sums(checksum_add_sums(pseudo, header_sum), payload_sum));
-    }
-    case checksum_mode::offload: return pseudo_header_partial(src, dst, ip_protocol::tcp, std::uint16_t(l4_length));
-    case checksum_mode::offload_tso: return pseudo_header_partial(src, dst, ip_protocol::tcp, 0);
+    case checksum_mode::software: return checksum_fold(checksum_add_sums(checksum_add_sums(pseudo, header_sum), payload_sum));
+    case checksum_mode::offload: return checksum_reduce(pseudo);
+    case checksum_mode::offload_tso: return checksum_reduce(addresses);
     }
     return 0;
+}
+
+std::uint32_t addresses_sum(ipv4_addr src, ipv4_addr dst) { return pseudo_header_sum(src, dst, ip_protocol::tcp, 0); }
+std::uint32_t addresses_sum(const ipv6_addr& src, const ipv6_addr& dst) {
+    return pseudo_header_sum(src, dst, ip_protocol::tcp, 0);
 }
 
 using detail::tcp_option_offsets;
@@ -118,16 +123,25 @@ result<tcp_options, drop_reason> parse_tcp_options(std::span<const std::uint8_t>
 
 result<tcp_view, drop_reason> tcp_view::parse(std::span<const std::uint8_t> segment, ipv4_addr src, ipv4_addr dst,
                                               bool verify_checksum) {
+    return parse_summed(segment, verify_checksum ? std::optional(addresses_sum(src, dst)) : std::nullopt);
+}
+
+result<tcp_view, drop_reason> tcp_view::parse(std::span<const std::uint8_t> segment, const ipv6_addr& src,
+                                              const ipv6_addr& dst, bool verify_checksum) {
+    return parse_summed(segment, verify_checksum ? std::optional(addresses_sum(src, dst)) : std::nullopt);
+}
+
+result<tcp_view, drop_reason> tcp_view::parse_summed(std::span<const std::uint8_t> segment,
+                                                     std::optional<std::uint32_t> addresses) {
     if (segment.size() < tcp_min_header_length) return unexpected{drop_reason::tcp_truncated};
     const std::size_t header_length = std::size_t(segment[tcp_field::data_offset] >> 4) * 4;
     if (header_length < tcp_min_header_length || header_length > segment.size())
         return unexpected{drop_reason::tcp_bad_data_offset};
-    if (verify_checksum) {
-        // An IPv4 datagram can not carry more; a larger span (LRO) has its checksum
-        // verified by the NIC, and the caller must say so.
+    if (addresses) {
+        // An IP packet can not carry more (IPv6 jumbograms are not taken); a larger span
+        // (LRO) has its checksum verified by the NIC, and the caller must say so.
         if (segment.size() > 0xffff) return unexpected{drop_reason::tcp_bad_checksum};
-        const auto pseudo = pseudo_header_sum(src, dst, ip_protocol::tcp, std::uint16_t(segment.size()));
-        if (!checksum_ok(segment, pseudo)) return unexpected{drop_reason::tcp_bad_checksum};
+        if (!checksum_ok(segment, *addresses + std::uint32_t(segment.size()))) return unexpected{drop_reason::tcp_bad_checksum};
     }
     auto options = scan_options(segment.subspan(tcp_min_header_length, header_length - tcp_min_header_length));
     if (!options) return unexpected{options.error()};
@@ -149,6 +163,16 @@ std::size_t tcp_repr::header_length() const {
 
 void tcp_repr::emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::size_t payload_length,
                            std::uint32_t payload_sum, checksum_mode mode) const {
+    emit_header_summed(out, addresses_sum(src, dst), payload_length, payload_sum, mode);
+}
+
+void tcp_repr::emit_header(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst, std::size_t payload_length,
+                           std::uint32_t payload_sum, checksum_mode mode) const {
+    emit_header_summed(out, addresses_sum(src, dst), payload_length, payload_sum, mode);
+}
+
+void tcp_repr::emit_header_summed(std::uint8_t* out, std::uint32_t addresses, std::size_t payload_length,
+                                  std::uint32_t payload_sum, checksum_mode mode) const {
     const std::size_t blocks = sack_blocks_emitted();
     const std::size_t hlen = tcp_min_header_length + options_length_without_sack(options) +
                              (blocks > 0 ? sack_head + blocks * sack_block_length : 0);
@@ -196,7 +220,7 @@ void tcp_repr::emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std:
     }
     assert(w.position() == out + hlen);
 
-    store_be16(out + tcp_field::checksum, checksum_field(src, dst, hlen + payload_length, w.sum(), payload_sum, mode));
+    store_be16(out + tcp_field::checksum, checksum_field(addresses, hlen + payload_length, w.sum(), payload_sum, mode));
 }
 
 namespace {
@@ -204,29 +228,49 @@ namespace {
 // Writes the payload after a header of `header_length` bytes at `out` (unless it is there
 // already), then the header, through emit_header.
 template <class Header>
-void emit_segment(const Header& h, std::uint8_t* out, ipv4_addr src, ipv4_addr dst,
-                  std::span<const std::uint8_t> payload, checksum_mode mode) {
+void emit_segment(const Header& h, std::uint8_t* out, std::uint32_t addresses, std::span<const std::uint8_t> payload,
+                  checksum_mode mode) {
     std::uint8_t* body = out + h.header_length();
     // Move the payload first: it may overlap the header bytes about to be written.
     if (!payload.empty() && payload.data() != body) std::memmove(body, payload.data(), payload.size());
     const std::uint32_t payload_sum = mode == checksum_mode::software ? checksum_add({body, payload.size()}) : 0;
-    h.emit_header(out, src, dst, payload.size(), payload_sum, mode);
+    h.emit_header_summed(out, addresses, payload.size(), payload_sum, mode);
 }
 
 } // namespace
 
 void tcp_repr::emit(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::span<const std::uint8_t> payload,
                     checksum_mode mode) const {
-    emit_segment(*this, out, src, dst, payload, mode);
+    emit_segment(*this, out, addresses_sum(src, dst), payload, mode);
+}
+
+void tcp_repr::emit(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst, std::span<const std::uint8_t> payload,
+                    checksum_mode mode) const {
+    emit_segment(*this, out, addresses_sum(src, dst), payload, mode);
 }
 
 void tcp_plain_repr::emit(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::span<const std::uint8_t> payload,
                           checksum_mode mode) const {
-    emit_segment(*this, out, src, dst, payload, mode);
+    emit_segment(*this, out, addresses_sum(src, dst), payload, mode);
+}
+
+void tcp_plain_repr::emit(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst,
+                          std::span<const std::uint8_t> payload, checksum_mode mode) const {
+    emit_segment(*this, out, addresses_sum(src, dst), payload, mode);
 }
 
 void tcp_plain_repr::emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::size_t payload_length,
                                  std::uint32_t payload_sum, checksum_mode mode) const {
+    emit_header_summed(out, addresses_sum(src, dst), payload_length, payload_sum, mode);
+}
+
+void tcp_plain_repr::emit_header(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst,
+                                 std::size_t payload_length, std::uint32_t payload_sum, checksum_mode mode) const {
+    emit_header_summed(out, addresses_sum(src, dst), payload_length, payload_sum, mode);
+}
+
+void tcp_plain_repr::emit_header_summed(std::uint8_t* out, std::uint32_t addresses, std::size_t payload_length,
+                                        std::uint32_t payload_sum, checksum_mode mode) const {
     const std::size_t hlen = header_length();
     assert(payload_length <= 0xffff - hlen);
     summing_writer w(out);
@@ -244,7 +288,7 @@ void tcp_plain_repr::emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst
         w.put32(ts_val);
         w.put32(ts_ecr);
     }
-    store_be16(out + tcp_field::checksum, checksum_field(src, dst, hlen + payload_length, w.sum(), payload_sum, mode));
+    store_be16(out + tcp_field::checksum, checksum_field(addresses, hlen + payload_length, w.sum(), payload_sum, mode));
 }
 
 tcp_repr tcp_plain_repr::full() const {

@@ -137,6 +137,9 @@ public:
     // already trimmed to the IPv4 total length; `src` and `dst` are the IPv4 addresses.
     static result<tcp_view, drop_reason> parse(std::span<const std::uint8_t> segment, ipv4_addr src, ipv4_addr dst,
                                                bool verify_checksum = true);
+    // The same over IPv6: the checksum with IPv6's pseudo-header (RFC 8200 §8.1).
+    static result<tcp_view, drop_reason> parse(std::span<const std::uint8_t> segment, const ipv6_addr& src,
+                                               const ipv6_addr& dst, bool verify_checksum = true);
 
     std::uint16_t src_port() const { return load_be16(at(tcp_field::src_port)); }
     std::uint16_t dst_port() const { return load_be16(at(tcp_field::dst_port)); }
@@ -160,6 +163,10 @@ public:
     std::span<const std::uint8_t> segment() const { return data_; }
 
 private:
+    // `addresses`: the pseudo-header's sum without the length (pseudo_header_sum with 0),
+    // of either family; none when the NIC verified the checksum.
+    static result<tcp_view, drop_reason> parse_summed(std::span<const std::uint8_t> segment,
+                                                      std::optional<std::uint32_t> addresses);
     tcp_view(std::span<const std::uint8_t> segment, detail::tcp_option_offsets offsets)
         : data_(segment), option_offsets_(offsets) {}
     const std::uint8_t* at(std::size_t offset) const { return data_.data() + offset; }
@@ -207,6 +214,14 @@ struct tcp_repr {
     // offload modes payload_sum is not used.
     void emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::size_t payload_length,
                      std::uint32_t payload_sum, checksum_mode mode) const;
+    // The same two over IPv6 (its pseudo-header, RFC 8200 §8.1).
+    void emit(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst, std::span<const std::uint8_t> payload,
+              checksum_mode mode) const;
+    void emit_header(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst, std::size_t payload_length,
+                     std::uint32_t payload_sum, checksum_mode mode) const;
+    // `addresses`: the pseudo-header's sum without the length, of either family.
+    void emit_header_summed(std::uint8_t* out, std::uint32_t addresses, std::size_t payload_length,
+                            std::uint32_t payload_sum, checksum_mode mode) const;
 
     friend bool operator==(const tcp_repr&, const tcp_repr&) = default;
 };
@@ -233,6 +248,12 @@ struct tcp_plain_repr {
               checksum_mode mode) const;
     void emit_header(std::uint8_t* out, ipv4_addr src, ipv4_addr dst, std::size_t payload_length,
                      std::uint32_t payload_sum, checksum_mode mode) const;
+    void emit(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst, std::span<const std::uint8_t> payload,
+              checksum_mode mode) const;
+    void emit_header(std::uint8_t* out, const ipv6_addr& src, const ipv6_addr& dst, std::size_t payload_length,
+                     std::uint32_t payload_sum, checksum_mode mode) const;
+    void emit_header_summed(std::uint8_t* out, std::uint32_t addresses, std::size_t payload_length,
+                            std::uint32_t payload_sum, checksum_mode mode) const;
     // The same header as a tcp_repr.
     tcp_repr full() const;
 };

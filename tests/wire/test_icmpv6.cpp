@@ -69,6 +69,59 @@ TEST(TcpOverIpv6Checksum, KernelsVerifyAndAreReproduced) {
     EXPECT_EQ(std::string(tcp.end() - 4, tcp.end()), "ping");
 }
 
+// tcp_view over IPv6 reads the kernel's SYN, and refuses it under another address.
+TEST(TcpOverIpv6, ParsesTheKernelsSyn) {
+    const ipv6_view v = ip(v6_syn);
+    auto tcp = tcp_view::parse(v.upper(), v.src(), v.dst());
+    ASSERT_TRUE(tcp) << to_string(tcp.error());
+    EXPECT_EQ(tcp->src_port(), 33584);
+    EXPECT_EQ(tcp->dst_port(), 5001);
+    EXPECT_EQ(tcp->seq(), 888242367u);
+    EXPECT_EQ(tcp->flags(), tcp_flags::syn);
+    const tcp_options o = tcp->options();
+    EXPECT_EQ(o.mss, 1440);
+    EXPECT_TRUE(o.sack_permitted);
+    EXPECT_EQ(o.window_scale, 10);
+    ASSERT_TRUE(o.timestamp);
+    EXPECT_EQ(o.timestamp->first, 3783854080u);
+    EXPECT_EQ(tcp_view::parse(v.upper(), v.src(), v6("2001:2::3")).error(), drop_reason::tcp_bad_checksum);
+    EXPECT_TRUE(tcp_view::parse(v.upper(), v.src(), v6("2001:2::3"), false)); // the NIC checked it
+}
+
+// What tern writes over IPv6 for the kernel's fields is the kernel's segment, byte for byte:
+// the SYN through tcp_repr, "ping" through the per-segment tcp_plain_repr.
+TEST(TcpOverIpv6, WritesTheKernelsSegments) {
+    const ipv6_view syn = ip(v6_syn);
+    const tcp_repr r = tcp_repr::from(*tcp_view::parse(syn.upper(), syn.src(), syn.dst()));
+    std::vector<std::uint8_t> out(r.header_length());
+    r.emit(out.data(), syn.src(), syn.dst(), {}, checksum_mode::software);
+    EXPECT_EQ(out, std::vector<std::uint8_t>(syn.upper().begin(), syn.upper().end()));
+
+    const ipv6_view data = ip(v6_data_ping);
+    const auto seg = tcp_view::parse(data.upper(), data.src(), data.dst());
+    ASSERT_TRUE(seg);
+    const tcp_options o = seg->options();
+    ASSERT_TRUE(o.timestamp);
+    const tcp_plain_repr plain{seg->src_port(), seg->dst_port(), seg->seq(), seg->ack(), seg->flags(),
+                               seg->window(), true, o.timestamp->first, o.timestamp->second};
+    std::vector<std::uint8_t> bytes(plain.header_length() + seg->payload().size());
+    plain.emit(bytes.data(), data.src(), data.dst(), seg->payload(), checksum_mode::software);
+    EXPECT_EQ(bytes, std::vector<std::uint8_t>(data.upper().begin(), data.upper().end()));
+}
+
+// Checksum offload over IPv6: the field holds the pseudo-header's folded sum (DPDK's
+// rte_ipv6_phdr_cksum), with the length, or without it for segmentation offload.
+TEST(TcpOverIpv6, OffloadLeavesThePseudoHeaderSum) {
+    const ipv6_view syn = ip(v6_syn);
+    const tcp_repr r = tcp_repr::from(*tcp_view::parse(syn.upper(), syn.src(), syn.dst()));
+    std::vector<std::uint8_t> out(r.header_length());
+    r.emit(out.data(), syn.src(), syn.dst(), {}, checksum_mode::offload);
+    EXPECT_EQ(load_be16(out.data() + tcp_field::checksum),
+              pseudo_header_partial(syn.src(), syn.dst(), ip_protocol::tcp, std::uint32_t(out.size())));
+    r.emit(out.data(), syn.src(), syn.dst(), {}, checksum_mode::offload_tso);
+    EXPECT_EQ(load_be16(out.data() + tcp_field::checksum), pseudo_header_partial(syn.src(), syn.dst(), ip_protocol::tcp, 0));
+}
+
 // The Hop-by-Hop header (Router Alert, PadN: RFC 8200 §4.3) the kernel puts before MLD.
 TEST(Icmpv6, TheWalkPassesTheKernelsHopByHopHeader) {
     const ipv6_view v = ip(v6_mld_report);
