@@ -200,6 +200,7 @@ private:
     void send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst);
     void learn_v6(const ipv6_addr& ip, const mac_addr& mac);
     std::optional<mac_addr> neighbor_v6(const ipv6_addr& ip) const;
+    bool knows_v6(const ipv6_addr& ip) const; // an entry, expired or not
     std::vector<std::string> ipv6_report() const;
 
     void send_to(rte_mbuf* m, mac_addr dst_mac);

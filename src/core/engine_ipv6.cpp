@@ -67,7 +67,14 @@ void engine::receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp
     const auto outcome = solicitation ? nd_->on_solicitation(ip, icmp, *message) : nd_->on_advertisement(ip, icmp, *message);
     if (!outcome) return drop(m, outcome.error());
     rte_pktmbuf_free(m); // the outcome holds copies
-    if (outcome->learned) learn_v6(outcome->learned->first, outcome->learned->second);
+    if (outcome->learned) {
+        // RFC 4861 §7.2.3: a solicitation's source is learned; §7.2.5: an advertisement
+        // updates only a neighbor we have an entry for or asked about ("no need to create
+        // an entry if none exists"), so an unasked one cannot fill the table.
+        const auto& [neighbor, mac] = *outcome->learned;
+        const bool asked = last_solicited_ && last_solicited_->first == neighbor;
+        if (solicitation || asked || knows_v6(neighbor)) learn_v6(neighbor, mac);
+    }
     if (outcome->duplicate) stats_.ipv6_duplicate_addresses.add();
     if (outcome->reply) send_nd(*outcome->reply);
 }
@@ -153,6 +160,10 @@ std::vector<std::string> engine::ipv6_report() const {
     for (const ipv6_neighbor& n : neighbors_v6_)
         lines.push_back("neighbor " + n.ip.to_string() + " " + n.mac.to_string() + (now_ < n.expires ? " learned" : " expired"));
     return lines;
+}
+
+bool engine::knows_v6(const ipv6_addr& ip) const {
+    return std::any_of(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
 }
 
 std::optional<mac_addr> engine::neighbor_v6(const ipv6_addr& ip) const {

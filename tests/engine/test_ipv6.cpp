@@ -188,6 +188,21 @@ TEST_F(ipv6_test, an_unknown_neighbor_is_solicited) {
     free_all(sent);
 }
 
+// RFC 4861 §7.2.5: an advertisement nobody asked for makes no entry: the echo after it
+// still has its sender solicited first.
+TEST_F(ipv6_test, an_unasked_advertisement_is_not_learned) {
+    start_detected();
+    deliver(nd_frame(peer_v6, *ipv6_addr::parse("ff02::1"),
+                     {wire::icmpv6_type::neighbor_advertisement, wire::nd_flag::override, peer_v6, peer_mac}, all_nodes_mac));
+    EXPECT_TRUE(take_sent().empty());
+    deliver(echo_v6(our_v6, 1));
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(read(sent[0]).type, wire::icmpv6_type::neighbor_solicitation);
+    free_all(sent);
+    EXPECT_EQ(dropped(drop_reason::nd_unresolved), 1u);
+}
+
 // RFC 4862 §5.4.4: an advertisement for a tentative address: it is never used.
 TEST_F(ipv6_test, a_duplicate_address_is_never_used) {
     begin(v6_config());
