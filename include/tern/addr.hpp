@@ -102,6 +102,8 @@ struct ipv6_addr {
         a.bytes[15] = mac.bytes[5];
         return a;
     }
+    // RFC 4291 §2.7.1: ff02::1, every node on the link.
+    static constexpr ipv6_addr all_nodes() { return from_groups({0xff02, 0, 0, 0, 0, 0, 0, 1}); }
     // RFC 4291 §2.7.1: ff02::1:ff00:0/104 with this address's low 24 bits, the group a
     // Neighbor Solicitation for it is sent to.
     constexpr ipv6_addr solicited_node() const {

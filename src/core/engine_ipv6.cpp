@@ -14,17 +14,11 @@
 
 namespace tern {
 
-namespace {
-
-const ipv6_addr all_nodes = ipv6_addr::from_groups({0xff02, 0, 0, 0, 0, 0, 0, 1});
-
-} // namespace
-
 // RFC 4861 §7.2.1 and RFC 2464 §7: the multicast frames a host with these addresses takes,
 // those of all-nodes and of each address's solicited-node group.
 bool engine::wants_multicast(const mac_addr& dst) const {
     if (!nd_ || dst.bytes[0] != 0x33 || dst.bytes[1] != 0x33) return false;
-    if (dst == all_nodes.multicast_mac()) return true;
+    if (dst == ipv6_addr::all_nodes().multicast_mac()) return true;
     return std::any_of(nd_->addresses().begin(), nd_->addresses().end(), [&](const interface_address& a) {
         return a.state != address_state::duplicate && a.cidr.addr.solicited_node().multicast_mac() == dst;
     });

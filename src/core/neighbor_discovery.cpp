@@ -6,7 +6,7 @@ namespace tern {
 
 namespace {
 
-const ipv6_addr all_nodes = ipv6_addr::from_groups({0xff02, 0, 0, 0, 0, 0, 0, 1}); // RFC 4291 §2.7.1
+const ipv6_addr all_nodes = ipv6_addr::all_nodes();
 
 // RFC 4861 §7.1.1 and §7.1.2, the checks both messages share: the hop limit proves the
 // message came from this link (no router forwarded it), and the target is a unicast
@@ -112,7 +112,7 @@ std::vector<nd_send> neighbor_discovery::poll(instant now) {
         if (i.next > now) continue;
         if (i.state == address_state::tentative) {
             if (i.solicitations_sent < nd_constants::dad_transmits) {
-                out.push_back(solicitation_for(i.cidr.addr));
+                out.push_back(solicitation(i.cidr.addr, ipv6_addr{}));
                 ++i.solicitations_sent;
                 i.next = now + nd_constants::retrans_timer;
                 continue;
@@ -142,17 +142,12 @@ std::optional<instant> neighbor_discovery::next_deadline() const {
     return next;
 }
 
+// RFC 4861 §4.3: from :: (detection, RFC 4862 §5.4.2) it carries no Source Link-Layer
+// Address option; from an address of ours it carries our MAC.
 nd_send neighbor_discovery::solicitation(const ipv6_addr& target, const ipv6_addr& src) const {
     const ipv6_addr group = target.solicited_node();
-    return nd_send{src, group, wire::nd_repr{wire::icmpv6_type::neighbor_solicitation, 0, target, mac_},
-                   group.multicast_mac()};
-}
-
-// RFC 4862 §5.4.2: from the unspecified address to the target's solicited-node group,
-// without a Source Link-Layer Address option.
-nd_send neighbor_discovery::solicitation_for(const ipv6_addr& target) const {
-    const ipv6_addr group = target.solicited_node();
-    return nd_send{ipv6_addr{}, group, wire::nd_repr{wire::icmpv6_type::neighbor_solicitation, 0, target, std::nullopt},
+    const std::optional<mac_addr> source = src.is_unspecified() ? std::nullopt : std::optional(mac_);
+    return nd_send{src, group, wire::nd_repr{wire::icmpv6_type::neighbor_solicitation, 0, target, source},
                    group.multicast_mac()};
 }
 

@@ -96,12 +96,12 @@ public:
     std::optional<instant> next_deadline() const;
 
     // RFC 4861 §7.2.2: the solicitation that resolves `target` to its MAC, from `src` (ours)
-    // to the target's solicited-node group, with our MAC in it.
+    // to the target's solicited-node group, with our MAC in it; from :: (src unspecified),
+    // detection's, without it (RFC 4862 §5.4.2).
     nd_send solicitation(const ipv6_addr& target, const ipv6_addr& src) const;
 
 private:
     interface_address* find(const ipv6_addr& a);
-    nd_send solicitation_for(const ipv6_addr& target) const;
     nd_send advertisement(const ipv6_addr& target, const ipv6_addr& dst, bool solicited,
                           std::optional<mac_addr> eth_dst) const;
 

@@ -28,21 +28,18 @@ std::optional<drop_reason> check_options(std::span<const std::uint8_t> options) 
 
 } // namespace
 
-result<ipv6_view, drop_reason> ipv6_view::parse(std::span<const std::uint8_t> packet) {
+result<ipv6_view, drop_reason> ipv6_view::parse(std::span<const std::uint8_t> packet) { return read(packet, false); }
+
+result<ipv6_view, drop_reason> ipv6_view::parse_quoted(std::span<const std::uint8_t> quote) { return read(quote, true); }
+
+// A quote may end before the payload length says; a packet may not.
+result<ipv6_view, drop_reason> ipv6_view::read(std::span<const std::uint8_t> packet, bool quoted) {
     if (packet.size() < ipv6_header_length) return unexpected{drop_reason::ipv6_truncated};
-    const std::size_t end = ipv6_header_length + load_be16(packet.data() + ipv6_field::payload_length);
+    std::size_t end = ipv6_header_length + load_be16(packet.data() + ipv6_field::payload_length);
+    if (quoted) end = std::min(end, packet.size());
     ipv6_view v{packet, end};
     if (v.version() != 6) return unexpected{drop_reason::ipv6_bad_version};
     if (end > packet.size()) return unexpected{drop_reason::ipv6_bad_payload_length};
-    if (auto bad = v.walk()) return unexpected{*bad};
-    return v;
-}
-
-result<ipv6_view, drop_reason> ipv6_view::parse_quoted(std::span<const std::uint8_t> quote) {
-    if (quote.size() < ipv6_header_length) return unexpected{drop_reason::ipv6_truncated};
-    const std::size_t end = ipv6_header_length + load_be16(quote.data() + ipv6_field::payload_length);
-    ipv6_view v{quote, std::min(end, quote.size())};
-    if (v.version() != 6) return unexpected{drop_reason::ipv6_bad_version};
     if (auto bad = v.walk()) return unexpected{*bad};
     return v;
 }

@@ -106,6 +106,7 @@ public:
 
 private:
     ipv6_view(std::span<const std::uint8_t> packet, std::size_t end) : data_(packet), end_(end) {}
+    static result<ipv6_view, drop_reason> read(std::span<const std::uint8_t> packet, bool quoted);
     ipv6_addr address_at(std::size_t offset) const;
     std::optional<drop_reason> walk(); // nothing when the walk reached an upper layer
 
