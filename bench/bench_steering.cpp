@@ -52,6 +52,7 @@ public:
 class sink final : public protocol_handler {
 public:
     void on_tcp(rte_mbuf* m, const wire::ipv4_view&, const wire::tcp_view&) override { rte_pktmbuf_free(m); }
+    void on_tcp6(rte_mbuf* m, const wire::ipv6_view&, const wire::tcp_view&) override { rte_pktmbuf_free(m); }
     void on_timer(timer_hook&) override {}
     void after_burst() override {}
 };

@@ -1,5 +1,5 @@
 // Addresses: IPv4 (held in host order, converted only at the wire), IPv6 (held as its 16
-// bytes in network order, as on the wire) and Ethernet MAC.
+// bytes in network order, as on the wire), either of the two (ip_addr) and Ethernet MAC.
 #pragma once
 
 #include <array>
@@ -136,6 +136,46 @@ struct ipv6_cidr {
         }
         return true;
     }
+};
+
+// An address of either family, as TCP's flows and the API hold it: IPv6's 16 bytes, an
+// IPv4 address in its IPv4-mapped form ::ffff:a.b.c.d (RFC 4291 §2.5.5.2), so that one
+// type, compared and hashed as 16 bytes, names both. An ipv6_addr that is itself
+// IPv4-mapped therefore names the IPv4 address, as a dual-stack socket takes it. The
+// default is IPv4's 0.0.0.0.
+class ip_addr {
+public:
+    constexpr ip_addr() : ip_addr(ipv4_addr{}) {}
+    constexpr ip_addr(ipv4_addr a) { // NOLINT: implicit, as the API took ipv4_addr before
+        bytes_.bytes[10] = 0xff;
+        bytes_.bytes[11] = 0xff;
+        bytes_.bytes[12] = std::uint8_t(a.value >> 24);
+        bytes_.bytes[13] = std::uint8_t(a.value >> 16);
+        bytes_.bytes[14] = std::uint8_t(a.value >> 8);
+        bytes_.bytes[15] = std::uint8_t(a.value);
+    }
+    constexpr ip_addr(const ipv6_addr& a) : bytes_(a) {} // NOLINT: implicit, as ipv4_addr's
+
+    // A dotted quad or an IPv6 address (ipv4_addr::parse, ipv6_addr::parse).
+    static std::optional<ip_addr> parse(std::string_view text);
+    // The dotted quad for IPv4, RFC 5952's form for IPv6.
+    std::string to_string() const { return is_v4() ? v4().to_string() : bytes_.to_string(); }
+
+    constexpr bool is_v4() const { return bytes_.is_v4_mapped(); }
+    constexpr bool is_v6() const { return !is_v4(); }
+    // The IPv4 address; only for is_v4().
+    constexpr ipv4_addr v4() const {
+        return ipv4_addr{(std::uint32_t(bytes_.bytes[12]) << 24) | (std::uint32_t(bytes_.bytes[13]) << 16) |
+                         (std::uint32_t(bytes_.bytes[14]) << 8) | bytes_.bytes[15]};
+    }
+    // The 16 bytes: an IPv6 address, or IPv4's mapped form.
+    constexpr const ipv6_addr& v6() const { return bytes_; }
+    constexpr bool is_unspecified() const { return is_v4() ? v4().is_unspecified() : bytes_.is_unspecified(); }
+
+    friend constexpr auto operator<=>(const ip_addr&, const ip_addr&) = default;
+
+private:
+    ipv6_addr bytes_;
 };
 
 } // namespace tern

@@ -63,7 +63,8 @@ namespace tern {
     X(tcp_no_endpoint, "TCP segment and no TCP endpoint on the engine (no protocol handler)") \
     X(arp_queue_full, "outbound packet dropped: queue waiting on ARP resolution is full") \
     X(arp_unresolved, "outbound packet dropped: next hop did not answer ARP in time")     \
-    X(nd_unresolved, "outbound IPv6 packet dropped: the neighbor's MAC was not known (a Neighbor Solicitation went out for it)") \
+    X(nd_queue_full, "outbound IPv6 packet dropped: queue waiting on Neighbor Discovery is full") \
+    X(nd_unresolved, "outbound IPv6 packet dropped: the neighbor did not answer Neighbor Solicitations in time (RFC 4861 §7.2.2)") \
     X(no_route, "outbound packet dropped: destination off-link and no gateway")           \
     X(no_mbuf, "reply not sent: the mbuf pool is empty")                                  \
     X(tx_backlog_full, "outbound packet dropped: TX backlog full after the NIC refused it") \

@@ -70,9 +70,9 @@ enum class close_reason : std::uint8_t {
 
 std::string_view to_string(close_reason r);
 
-// An address and port of one side.
+// An address (either family) and port of one side.
 struct endpoint {
-    ipv4_addr addr;
+    ip_addr addr;
     std::uint16_t port = 0;
     friend bool operator==(const endpoint&, const endpoint&) = default;
 };
@@ -189,11 +189,13 @@ struct listen_options {
 };
 
 // connect(): the connection's options and, optionally, the local side. The local address
-// must be the engine's own or one of its extra addresses (engine_config::extra_addresses);
-// without a port an ephemeral one is picked.
+// must be the engine's own or one of its extra addresses (engine_config::extra_addresses),
+// or one of its IPv6 addresses (engine_config::ipv6), of the remote address's family;
+// without one, the engine's address of that family is taken. Without a port an ephemeral
+// one is picked.
 struct connect_options {
     connection_options connection;
-    std::optional<ipv4_addr> local_addr;
+    std::optional<ip_addr> local_addr;
     std::optional<std::uint16_t> local_port;
 };
 
@@ -202,7 +204,8 @@ enum class connect_error : std::uint8_t {
     no_free_port,      // every ephemeral port to this peer is taken
     port_in_use,       // the chosen local port already has a connection to this peer
     table_full,        // the engine holds as many connections as it may
-    not_local_address, // local_addr is not one of the engine's addresses
+    not_local_address, // local_addr is not one of the engine's addresses, or not of the remote's family
+    no_local_address,  // the engine has no usable address of the remote's family (no IPv6, or not yet past DAD)
 };
 enum class send_error : std::uint8_t {
     not_connected, // not opened yet, or already closed
@@ -420,12 +423,12 @@ public:
     status<listen_error> listen(std::uint16_t port, const listen_options& options, app_events& app);
     void unlisten(std::uint16_t port);
     // RFC 9293 §3.10.1 active OPEN. The stream is the application's until on_closed.
-    result<stream*, connect_error> connect(ipv4_addr remote, std::uint16_t port, const connect_options& options,
+    result<stream*, connect_error> connect(ip_addr remote, std::uint16_t port, const connect_options& options,
                                            app_events& app);
     // A hint, for a program that opens connections at the packet rate and knows its next
     // connect() ahead: the table slots that connect() will read start loading now, so its
     // cache misses overlap with other work. Changes nothing else.
-    void prepare_connect(ipv4_addr remote, std::uint16_t port, const connect_options& options);
+    void prepare_connect(ip_addr remote, std::uint16_t port, const connect_options& options);
 
     std::size_t connections() const;
     // Connections that went through TIME-WAIT less than 2·MSL ago: kept as small records,

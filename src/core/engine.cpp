@@ -14,6 +14,7 @@
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern {
@@ -52,8 +53,10 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
     : id_(id), config_(config), port_(port), mac_(config.mac.value_or(port.mac)), dev_(dev), pool_(pool),
       neighbors_(neighbors), clock_(clk), now_(clk.now()), timers_(config.timer_tick, now_),
       tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst),
-      reassembly_(config.reassembly, pool, timers_, std::uint32_t(timer_kind::reassembly), stats_) {
-    if (id_ == 0 && !config_.ipv6.empty()) nd_.emplace(mac_, config_.ipv6, config_.ipv6_duplicate_detection);
+      reassembly_(config.reassembly, pool, timers_, std::uint32_t(timer_kind::reassembly), stats_),
+      pending_v6_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total) {
+    // IPv6 is engine 0's (owner_of steers it there), or the only engine's whatever its id.
+    if ((id_ == 0 || config_.engines == 1) && !config_.ipv6.empty()) nd_.emplace(mac_, config_.ipv6, config_.ipv6_duplicate_detection);
 }
 
 engine::~engine() {
@@ -63,6 +66,11 @@ engine::~engine() {
         pending_.drain(*r, [](rte_mbuf* m) { rte_pktmbuf_free(m); });
         timers_.cancel(r->retry);
         pending_.finish(*r);
+    }
+    for (nd_resolution* r : pending_v6_.all_active()) {
+        pending_v6_.drain(*r, [](rte_mbuf* m) { rte_pktmbuf_free(m); });
+        timers_.cancel(r->retry);
+        pending_v6_.finish(*r);
     }
     for (rte_mbuf* m : tx_.take_all()) rte_pktmbuf_free(m);
     if (nd_timer_.armed()) timers_.cancel(nd_timer_);
@@ -236,6 +244,18 @@ void engine::reply_arp(rte_mbuf* m, const wire::arp_view& request) {
     reply.emit(frame + wire::ethernet_repr::length);
     stats_.arp_replies_out.add();
     transmit(m);
+}
+
+// TCP over IPv6 (RFC 8200 §8.1's pseudo-header in the checksum), to a unicast address of
+// ours: a segment to a group has no connection to belong to.
+void engine::receive_tcp6(rte_mbuf* m, const wire::ipv6_view& ip) {
+    if (ip.dst().is_multicast()) return drop(m, drop_reason::ipv6_not_for_us);
+    const hw_check l4 = l4_checksum_verdict(m, port_.offloads.rx_tcp_checksum);
+    if (l4 == hw_check::bad) return drop(m, drop_reason::tcp_bad_checksum);
+    auto tcp = wire::tcp_view::parse(ip.upper(), ip.src(), ip.dst(), l4 != hw_check::good);
+    if (!tcp) return drop(m, tcp.error());
+    if (!handler_) return drop(m, drop_reason::tcp_no_endpoint);
+    handler_->on_tcp6(m, ip, *tcp);
 }
 
 void engine::receive_ipv4(rte_mbuf* m, std::span<const std::uint8_t> packet) {
@@ -593,6 +613,8 @@ void engine::on_timer(timer_hook& hook) {
         return reassembly_expired(hook);
     case timer_kind::neighbor_discovery:
         return run_neighbor_discovery();
+    case timer_kind::nd_retry:
+        return retry_nd(*static_cast<nd_resolution*>(hook.owner));
     }
 }
 

@@ -39,6 +39,7 @@ class arp_view;
 class icmp_view;
 struct icmp_quoted_tcp;
 class ipv4_view;
+class ipv6_view;
 class tcp_view;
 } // namespace wire
 
@@ -53,7 +54,13 @@ struct engine_port {
 
 // Timer kinds the engine dispatches on (timer_hook::kind). Hooks of kind upper_layer
 // belong to the protocol handler and are handed to it.
-enum class timer_kind : std::uint32_t { arp_retry = 1, upper_layer = 2, reassembly = 3, neighbor_discovery = 4 };
+enum class timer_kind : std::uint32_t {
+    arp_retry = 1,
+    upper_layer = 2,
+    reassembly = 3,
+    neighbor_discovery = 4,
+    nd_retry = 5, // address resolution over IPv6 (nd_resolution)
+};
 
 // What the protocol handler shows through telemetry (telemetry.hpp): counters, connections
 // per state, and a bounded listing of connections, one line each.
@@ -76,6 +83,8 @@ public:
     // A validated TCP segment for our address. Takes ownership of m; `ip` and `tcp` are
     // views into it.
     virtual void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) = 0;
+    // The same over IPv6 (engine 0: engine::owner_of steers every IPv6 packet there).
+    virtual void on_tcp6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::tcp_view& tcp) = 0;
     // A burst as it came from the device, before any of it is received: a chance to
     // start loading what its packets will need (flow table slots).
     virtual void look_ahead(std::span<rte_mbuf* const> /*burst*/) {}
@@ -123,6 +132,10 @@ public:
     // Sends a frame whose Ethernet and IPv4 headers are written (as tcp_frame_prefix gives
     // them: no IP options). Takes ownership of m.
     void send_frame(rte_mbuf* m, std::size_t ip_header_length = wire::ipv4_min_header_length);
+    // Sends an IPv6 packet whose data starts at the IPv6 header (with headroom for Ethernet)
+    // to an on-link neighbor, soliciting it first when its MAC is not known (RFC 4861 §7.2.2:
+    // the packet waits for the answer). Engine 0 only. Takes ownership of m.
+    void send_ipv6(rte_mbuf* m, const ipv6_addr& dst);
     // Resolves ip without a packet waiting (no-op if already known or in progress).
     void resolve(ipv4_addr ip);
     // Told when a next hop did not answer ARP: whoever was sending to it learns of it.
@@ -141,6 +154,11 @@ public:
     std::optional<ipv4_addr> next_hop(ipv4_addr dst) const;
     // Our address or one of the extra ones (engine_config::extra_addresses).
     bool is_local(ipv4_addr a) const { return a == config_.address.addr || config_.extra_addresses.contains(a); }
+    // IPv6 (engine_config::ipv6, engine 0): whether it is on, whether `a` is one of our
+    // preferred addresses, and the address to send to `dst` from (none before DAD is done).
+    bool has_ipv6() const { return nd_.has_value(); }
+    bool is_local_v6(const ipv6_addr& a) const;
+    std::optional<ipv6_addr> ipv6_source_for(const ipv6_addr& dst) const;
 
     std::uint16_t id() const { return id_; }
     const engine_stats& stats() const { return stats_; }
@@ -193,6 +211,7 @@ private:
     bool wants_multicast(const mac_addr& dst) const;
     void receive_ipv6(rte_mbuf* m, std::span<const std::uint8_t> packet);
     void receive_icmpv6(rte_mbuf* m, const wire::ipv6_view& ip);
+    void receive_tcp6(rte_mbuf* m, const wire::ipv6_view& ip);
     void receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp);
     void reply_echo_v6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp);
     void run_neighbor_discovery();
@@ -200,6 +219,9 @@ private:
     void send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst);
     void learn_v6(const ipv6_addr& ip, const mac_addr& mac);
     std::optional<mac_addr> neighbor_v6(const ipv6_addr& ip) const;
+    void queue_for_nd(rte_mbuf* m, const ipv6_addr& dst);
+    void retry_nd(nd_resolution& r);
+    void finish_nd(nd_resolution& r, std::optional<mac_addr> mac);
     bool knows_v6(const ipv6_addr& ip) const; // an entry, expired or not
     std::vector<std::string> ipv6_report() const;
 
@@ -281,7 +303,7 @@ private:
     static constexpr std::size_t ipv6_neighbors_max = 64;
     std::vector<ipv6_neighbor> neighbors_v6_;
     timer_hook nd_timer_{this, std::uint32_t(timer_kind::neighbor_discovery)};
-    std::optional<std::pair<ipv6_addr, instant>> last_solicited_; // address resolution's last NS
+    nd_pending pending_v6_; // address resolution (RFC 4861 §7.2.2), bounded as ARP's
     std::function<void(ipv4_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;
     std::vector<std::function<void(instant)>> pollers_;

@@ -1,7 +1,7 @@
 // IPv6 on the engine: Neighbor Discovery for our addresses (core/neighbor_discovery.hpp
 // decides; this file sends, and keeps the neighbors' MACs) and ICMPv6 echo. Engine 0 does
-// it for all engines: steering hands it every IPv6 frame (owner_of). TCP over IPv6 is not
-// built yet: its segments are dropped as ipv6_unknown_protocol.
+// it for all engines: steering hands it every IPv6 frame (owner_of), TCP over IPv6 too,
+// which its protocol handler receives (receive_tcp6, engine.cpp).
 #include <algorithm>
 
 #include <rte_mbuf.h>
@@ -32,6 +32,7 @@ void engine::receive_ipv6(rte_mbuf* m, std::span<const std::uint8_t> packet) {
     if (ip->src().is_multicast() || nd_->is_ours(ip->src())) return drop(m, drop_reason::ipv6_bad_source);
     if (!nd_->accepts(ip->dst())) return drop(m, drop_reason::ipv6_not_for_us);
     if (ip->is_fragment()) return drop(m, drop_reason::ipv6_fragment);
+    if (ip->upper_protocol() == wire::ip_protocol::tcp) return receive_tcp6(m, *ip);
     if (ip->upper_protocol() != wire::ip_protocol::icmpv6) return drop(m, drop_reason::ipv6_unknown_protocol);
     receive_icmpv6(m, *ip);
 }
@@ -66,7 +67,7 @@ void engine::receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp
         // updates only a neighbor we have an entry for or asked about ("no need to create
         // an entry if none exists"), so an unasked one cannot fill the table.
         const auto& [neighbor, mac] = *outcome->learned;
-        const bool asked = last_solicited_ && last_solicited_->first == neighbor;
+        const bool asked = pending_v6_.find(neighbor) != nullptr;
         if (solicitation || asked || knows_v6(neighbor)) learn_v6(neighbor, mac);
     }
     if (outcome->duplicate) stats_.ipv6_duplicate_addresses.add();
@@ -111,28 +112,70 @@ void engine::send_nd(const nd_send& s) {
     send_ipv6_to(m, s.dst, s.eth_dst ? s.eth_dst : neighbor_v6(s.dst));
 }
 
-// Ethernet in front and out. A neighbor whose MAC is not known is solicited (RFC 4861
-// §7.2.2) and the packet dropped: its sender asks again (a ping's next request), by
-// then answered. At most one solicitation a target every RetransTimer.
+// Ethernet in front and out. A neighbor whose MAC is not known is solicited and the
+// packet waits for the answer (queue_for_nd).
 void engine::send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst) {
-    if (!eth_dst) {
-        const bool asked = last_solicited_ && last_solicited_->first == dst &&
-                           now_ < last_solicited_->second + nd_constants::retrans_timer;
-        if (!asked)
-            if (const auto src = nd_->source_for(dst)) {
-                last_solicited_ = std::pair{dst, now_};
-                send_nd(nd_->solicitation(dst, *src));
-            }
-        return drop(m, drop_reason::nd_unresolved);
-    }
+    if (!eth_dst && dst.is_multicast()) eth_dst = dst.multicast_mac(); // RFC 2464 §7
+    if (!eth_dst) return queue_for_nd(m, dst);
     auto* frame = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_prepend(m, wire::ethernet_header_len));
     wire::ethernet_repr{*eth_dst, mac_, wire::ether_type::ipv6}.emit(frame);
     transmit(m);
 }
 
+// RFC 4861 §7.2.2: the packet waits in a small queue while solicitations go out, one a
+// RetransTimer, MAX_MULTICAST_SOLICIT of them; then what waits is dropped (nd_unresolved).
+// Bounded as ARP's queue (engine_config::arp): resolutions at once, packets each and in all.
+void engine::queue_for_nd(rte_mbuf* m, const ipv6_addr& dst) {
+    nd_resolution* r = pending_v6_.find(dst);
+    const bool fresh = r == nullptr;
+    if (fresh && (r = pending_v6_.start(dst))) {
+        r->retry.owner = r;
+        r->retry.kind = std::uint32_t(timer_kind::nd_retry);
+    }
+    if (!r || !pending_v6_.wait(*r, m)) {
+        drop(m, drop_reason::nd_queue_full);
+        if (r && r->waiting.empty()) finish_nd(*r, std::nullopt);
+        return;
+    }
+    if (fresh) retry_nd(*r);
+}
+
+void engine::retry_nd(nd_resolution& r) {
+    if (auto mac = neighbor_v6(r.ip)) return finish_nd(r, mac);
+    const auto src = nd_->source_for(r.ip);
+    if (!src || r.requests_sent >= nd_constants::max_multicast_solicit) return finish_nd(r, std::nullopt);
+    ++r.requests_sent;
+    send_nd(nd_->solicitation(r.ip, *src));
+    timers_.arm(r.retry, now_ + nd_constants::retrans_timer);
+}
+
+// The neighbor answered (mac) or did not: what waits goes out or is dropped.
+void engine::finish_nd(nd_resolution& r, std::optional<mac_addr> mac) {
+    timers_.cancel(r.retry);
+    pending_v6_.drain(r, [&](rte_mbuf* m) {
+        if (mac) send_ipv6_to(m, r.ip, mac);
+        else drop(m, drop_reason::nd_unresolved);
+    });
+    pending_v6_.finish(r);
+}
+
+void engine::send_ipv6(rte_mbuf* m, const ipv6_addr& dst) {
+    m->l2_len = wire::ethernet_header_len;
+    m->l3_len = wire::ipv6_header_length;
+    send_ipv6_to(m, dst, neighbor_v6(dst));
+}
+
+bool engine::is_local_v6(const ipv6_addr& a) const { return nd_ && nd_->is_ours(a); }
+
+std::optional<ipv6_addr> engine::ipv6_source_for(const ipv6_addr& dst) const {
+    if (!nd_) return std::nullopt;
+    return nd_->source_for(dst);
+}
+
 // RFC 4861 §7.2.3 and §7.2.5, simplified: an entry lives for the ARP entry lifetime from
 // its last confirmation; a full table gives up the entry closest to expiring.
 void engine::learn_v6(const ipv6_addr& ip, const mac_addr& mac) {
+    if (nd_resolution* r = pending_v6_.find(ip)) finish_nd(*r, mac);
     const instant expires = now_ + config_.arp.entry_lifetime;
     auto it = std::find_if(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
     if (it == neighbors_v6_.end() && neighbors_v6_.size() < ipv6_neighbors_max) {

@@ -55,6 +55,20 @@ static_assert(sizeof(flow_key) == 12, "flow_key is 12 bytes: 2 addresses + 2 por
 static_assert(std::has_unique_object_representations_v<flow_key>, "flow_key has no padding");
 static_assert(std::is_trivially_copyable_v<flow_key>);
 
+// The same for IPv6, in a table of its own so that IPv4's keys and slots stay as small as
+// they are (DESIGN.md "Memory"): 36 raw bytes, addresses in network order.
+struct flow_key6 {
+    ipv6_addr local_ip;
+    ipv6_addr remote_ip;
+    std::uint16_t local_port = 0;
+    std::uint16_t remote_port = 0;
+
+    friend constexpr bool operator==(const flow_key6&, const flow_key6&) = default;
+};
+static_assert(sizeof(flow_key6) == 36, "flow_key6 is 36 bytes: 2 addresses + 2 ports");
+static_assert(std::has_unique_object_representations_v<flow_key6>, "flow_key6 has no padding");
+static_assert(std::is_trivially_copyable_v<flow_key6>);
+
 namespace detail {
 
 inline std::uint64_t flow_key_lo(const flow_key& k) {
@@ -71,6 +85,24 @@ inline std::uint32_t flow_key_hi(const flow_key& k) {
 
 inline bool flow_key_equal(const flow_key& a, const flow_key& b) {
     return ((flow_key_lo(a) ^ flow_key_lo(b)) | (flow_key_hi(a) ^ flow_key_hi(b))) == 0;
+}
+
+inline std::uint64_t flow_key_word(const flow_key6& k, std::size_t i) {
+    std::uint64_t v;
+    std::memcpy(&v, reinterpret_cast<const unsigned char*>(&k) + 8 * i, 8);
+    return v;
+}
+
+inline std::uint32_t flow_key_tail(const flow_key6& k) {
+    std::uint32_t v;
+    std::memcpy(&v, reinterpret_cast<const unsigned char*>(&k) + 32, 4);
+    return v;
+}
+
+inline bool flow_key_equal(const flow_key6& a, const flow_key6& b) {
+    std::uint64_t diff = flow_key_tail(a) ^ flow_key_tail(b);
+    for (std::size_t i = 0; i < 4; ++i) diff |= flow_key_word(a, i) ^ flow_key_word(b, i);
+    return diff == 0;
 }
 
 } // namespace detail
@@ -91,17 +123,32 @@ inline std::uint32_t flow_hash(const flow_key& key, std::uint64_t seed) {
     return std::uint32_t(h);
 }
 
-template <class T>
+// The same steps over IPv6's 36 bytes: each word is folded in by an xor and a bijective
+// multiply/xor-shift, and the last pair spreads every bit over the low ones.
+inline std::uint32_t flow_hash(const flow_key6& key, std::uint64_t seed) {
+    std::uint64_t h = seed;
+    for (std::size_t i = 0; i < 4; ++i) {
+        h = (h ^ detail::flow_key_word(key, i)) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 32;
+    }
+    h = (h ^ detail::flow_key_tail(key)) * 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 32;
+    return std::uint32_t(h);
+}
+
+template <class T, class Key = flow_key>
 class flow_table {
 public:
     static constexpr std::uint64_t default_seed = 0x7465726e666c6f77ull; // "ternflow"
 
     struct slot {
-        flow_key key;
+        Key key;
         std::uint32_t hash = 0;
         T* value = nullptr; // nullptr: the slot is empty
     };
-    static_assert(sizeof(slot) == 24 || sizeof(void*) != 8, "24 bytes per slot");
+    static_assert(sizeof(slot) == (sizeof(Key) == 12 ? 24 : 48) || sizeof(void*) != 8, "24 bytes per IPv4 slot");
 
     // Room for `max_flows` entries; capacity is the smallest power of two (at least 16)
     // that keeps the load factor at or below 7/8.
@@ -119,13 +166,13 @@ public:
     flow_table(flow_table&&) noexcept = default;
     flow_table& operator=(flow_table&&) noexcept = default;
 
-    std::uint32_t hash(const flow_key& key) const { return flow_hash(key, seed_); }
+    std::uint32_t hash(const Key& key) const { return flow_hash(key, seed_); }
 
     // Adds key -> value. False, and nothing changes, if the key is present, the table holds
     // max_flows() entries already, or value is null.
-    bool insert(const flow_key& key, T* value) { return insert(key, hash(key), value); }
+    bool insert(const Key& key, T* value) { return insert(key, hash(key), value); }
 
-    bool insert(const flow_key& key, std::uint32_t h, T* value) {
+    bool insert(const Key& key, std::uint32_t h, T* value) {
         if (value == nullptr || size_ == max_flows_) return false;
         std::size_t i = h & mask_;
         std::size_t dist = 0;
@@ -158,9 +205,9 @@ public:
     }
 
     // Removes key; false if it was not present.
-    bool erase(const flow_key& key) { return erase(key, hash(key)); }
+    bool erase(const Key& key) { return erase(key, hash(key)); }
 
-    bool erase(const flow_key& key, std::uint32_t h) {
+    bool erase(const Key& key, std::uint32_t h) {
         std::size_t i = locate(key, h);
         if (i == npos) return false;
         // Backward shift: slide the following entries back by one until an empty slot or
@@ -177,9 +224,9 @@ public:
         return true;
     }
 
-    T* find(const flow_key& key) const { return find(key, hash(key)); }
+    T* find(const Key& key) const { return find(key, hash(key)); }
 
-    T* find(const flow_key& key, std::uint32_t h) const {
+    T* find(const Key& key, std::uint32_t h) const {
         std::size_t i = locate(key, h);
         return i == npos ? nullptr : slots_[i].value;
     }
@@ -190,7 +237,7 @@ public:
     // (The pointer-and-count shape follows rte_hash_lookup_bulk.) The endpoint does not
     // call it: it prefetches a burst's slots (look_ahead, prefetch) and then finds each
     // segment's flow as that segment is received.
-    std::size_t find_burst(const flow_key* keys, const std::uint32_t* hashes, std::size_t n, T** out) const {
+    std::size_t find_burst(const Key* keys, const std::uint32_t* hashes, std::size_t n, T** out) const {
         for (std::size_t k = 0; k < n; ++k) prefetch(hashes[k]);
         std::size_t hits = 0;
         for (std::size_t k = 0; k < n; ++k) {
@@ -201,7 +248,7 @@ public:
     }
 
     // The same, hashing with hash(key).
-    std::size_t find_burst(const flow_key* keys, std::size_t n, T** out) const {
+    std::size_t find_burst(const Key* keys, std::size_t n, T** out) const {
         constexpr std::size_t chunk = 64;
         std::uint32_t hashes[chunk];
         std::size_t hits = 0;
@@ -237,7 +284,7 @@ public:
     std::uint64_t seed() const { return seed_; }
 
     // Control path only (shutdown, listings, diagnostics): visits every entry as
-    // f(const flow_key&, T*). The data path never scans.
+    // f(const Key&, T*). The data path never scans.
     template <class F>
     void for_each(F&& f) const {
         for (std::size_t i = 0; i < capacity_; ++i)
@@ -264,7 +311,7 @@ private:
     // Distance of the entry in slot i from its home slot.
     std::size_t displacement(const slot& s, std::size_t i) const { return (i - (s.hash & mask_)) & mask_; }
 
-    std::size_t locate(const flow_key& key, std::uint32_t h) const {
+    std::size_t locate(const Key& key, std::uint32_t h) const {
         std::size_t i = h & mask_;
         // Terminates: the table is never full (capacity_ > max_flows_), and the Robin Hood
         // invariant ends a miss as soon as it meets an entry closer to home than we are.

@@ -26,6 +26,7 @@ inline constexpr duration retrans_timer = std::chrono::seconds(1); // RFC 4861 �
 inline constexpr unsigned dad_transmits = 1;                       // RFC 4862 §5.1 DupAddrDetectTransmits
 inline constexpr unsigned unsolicited_advertisements = 3;          // RFC 4861 §10 MAX_NEIGHBOR_ADVERTISEMENT
 inline constexpr std::uint8_t hop_limit = 255;                      // RFC 4861 §7.1: on every NS and NA
+inline constexpr unsigned max_multicast_solicit = 3;               // RFC 4861 §10 MAX_MULTICAST_SOLICIT
 } // namespace nd_constants
 
 // RFC 4862 §5.4: an address is tentative until detection finds no other node using it;

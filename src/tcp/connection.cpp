@@ -100,7 +100,7 @@ tcb connection::fresh_tcb(seq32 iss) const {
     t.snd_nxt = iss;
     t.snd_max = iss;
     t.rcv_wnd = options.receive_buffer;
-    t.rcv_mss = std::uint16_t(config.mtu - 40); // RFC 9293 §3.7.1: MTU minus fixed IPv4 and TCP headers
+    t.rcv_mss = std::uint16_t(config.mtu - headers()); // RFC 9293 §3.7.1: MTU minus fixed IP and TCP headers
     t.rcv_wscale = config.window_scaling ? window_shift_for(largest_receive_buffer(options)) : 0;
     t.rto = config.initial_rto; // RFC 6298 §2.1
     t.cc_algorithm = options.congestion.value_or(config.congestion);
@@ -337,7 +337,7 @@ static std::uint16_t plateau_below(std::uint32_t size) {
 // is in flight goes again at once in the new size (it was dropped on the way, as Linux's
 // tcp_simple_retransmit assumes): not a congestion signal, so cwnd and ssthresh stay.
 bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
-    constexpr std::uint32_t headers = 40; // IPv4 and TCP without options
+    const std::uint32_t headers = this->headers();
     const std::uint32_t options = tcb_.ts_ok ? 12 : 0;
     if (mtu == 0) mtu = plateau_below(tcb_.snd_mss + headers + options);
     // RFC 1191 §3 sets 68 as the floor; like Linux (min_pmtu) we keep 552, so that a forged
@@ -363,7 +363,8 @@ bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
 // timeout's own reduction and go-back stand; the larger size is tried again after
 // mtu_probe_interval (try_larger_mss), and a black hole still there sends it back down.
 void connection::suspect_black_hole(instant now) {
-    constexpr std::uint32_t headers = 40, base_mtu = 1024, min_path_mtu = 552;
+    constexpr std::uint32_t base_mtu = 1024, min_path_mtu = 552;
+    const std::uint32_t headers = this->headers();
     const std::uint32_t options = tcb_.ts_ok ? 12 : 0;
     const std::uint32_t mtu = tcb_.snd_mss + headers + options;
     // Only full-sized segments fall into a black hole: a flight shorter than one is not it.

@@ -148,7 +148,8 @@ public:
     // leave_time_wait() takes the connection to CLOSED, sending nothing, and tells
     // on_closed(normal): for the application the connection is over (as a socket is after
     // close() in Linux, whose TIME-WAIT is a kernel record too).
-    time_wait_record time_wait_state() const;
+    time_wait_record time_wait_state() const;   // IPv4
+    time_wait_record6 time_wait_state6() const; // IPv6
     void leave_time_wait();
     // Fires every timer due at `now`.
     void on_timer(instant now);
@@ -338,6 +339,11 @@ private:
     void to_closed(close_reason why);
     void back_to_listen();
     tcb fresh_tcb(seq32 iss) const;
+    // The fixed IP and TCP headers of the flow's family (IPv4 until the flow is known):
+    // what the MTU holds beside a segment's payload and options.
+    std::uint16_t headers() const { return flow_.local.addr.is_v4() ? 40 : 60; }
+    template <class Record>
+    void fill_time_wait(Record& r) const; // all of a TIME-WAIT record but its key
 
     // Members in the order a segment touches them, the ones every segment or send reads
     // or writes first: a connection's state is cold when its next segment comes (a thousand

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include <rte_mbuf.h>
@@ -16,6 +17,7 @@
 #include "wire/checksum.hpp"
 #include "wire/frame.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "tcp/rx_account.hpp"
 #include "wire/tcp.hpp"
 
@@ -50,7 +52,23 @@ siphash_key boot_key() {
     return {std::stoull(hex.substr(0, 16), nullptr, 16), std::stoull(hex.substr(16, 16), nullptr, 16)};
 }
 
-flow_key key_of(const flow& f) { return {f.local.addr, f.remote.addr, f.local.port, f.remote.port}; }
+template <class Key>
+Key key_of(const flow& f) {
+    if constexpr (std::is_same_v<Key, flow_key>)
+        return {f.local.addr.v4(), f.remote.addr.v4(), f.local.port, f.remote.port};
+    else
+        return {f.local.addr.v6(), f.remote.addr.v6(), f.local.port, f.remote.port};
+}
+
+template <class Key>
+flow flow_of(const Key& k) {
+    return {{k.local_ip, k.local_port}, {k.remote_ip, k.remote_port}};
+}
+
+// Our end of the flow a segment came on, and the peer's.
+flow flow_of(const segment& seg) {
+    return {{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}};
+}
 
 } // namespace
 
@@ -216,11 +234,11 @@ status<listen_error> tcp_endpoint::listen(std::uint16_t port, const listen_optio
     return core_->listen(port, options, app);
 }
 void tcp_endpoint::unlisten(std::uint16_t port) { core_->unlisten(port); }
-result<stream*, connect_error> tcp_endpoint::connect(ipv4_addr remote, std::uint16_t port,
+result<stream*, connect_error> tcp_endpoint::connect(ip_addr remote, std::uint16_t port,
                                                      const connect_options& options, app_events& app) {
     return core_->connect(remote, port, options, app);
 }
-void tcp_endpoint::prepare_connect(ipv4_addr remote, std::uint16_t port, const connect_options& options) {
+void tcp_endpoint::prepare_connect(ip_addr remote, std::uint16_t port, const connect_options& options) {
     core_->prepare_connect(remote, port, options);
 }
 std::size_t tcp_endpoint::connections() const { return core_->connections(); }
@@ -236,7 +254,8 @@ std::string_view to_string(connect_error e) {
     case connect_error::no_free_port: return "no free ephemeral port";
     case connect_error::port_in_use: return "local port in use";
     case connect_error::table_full: return "connection table full";
-    case connect_error::not_local_address: return "not one of the engine's addresses";
+    case connect_error::not_local_address: return "not one of the engine's addresses of the remote's family";
+    case connect_error::no_local_address: return "no usable address of the remote's family";
     }
     return "?";
 }
@@ -277,7 +296,9 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
 
 endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t max_connections, const secrets& drawn)
     : engine_(eng), config_(config), table_(max_connections, drawn.table_seed),
-      time_wait_(max_connections, table_.seed()), time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
+      time_wait_(max_connections, table_.seed()), table6_(eng.has_ipv6() ? max_connections : 0, drawn.table_seed),
+      time_wait6_(eng.has_ipv6() ? max_connections : 0, drawn.table_seed),
+      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
       isn_key_(drawn.isn_key), ts_key_(drawn.ts_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
     engine_.set_protocol_handler(this);
     engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
@@ -289,7 +310,9 @@ endpoint_core::~endpoint_core() {
     engine_.timers().cancel(time_wait_timer_);
     std::vector<stream_state*> live;
     table_.for_each([&](const flow_key&, stream_state* s) { live.push_back(s); });
+    table6_.for_each([&](const flow_key6&, stream_state* s) { live.push_back(s); });
     table_.clear();
+    table6_.clear();
     for (stream_state* s : live) delete s;
     for (stream_state* s : retired_) delete s;
 }
@@ -306,42 +329,101 @@ void endpoint_core::unlisten(std::uint16_t port) {
     ++erasures_; // its port may serve connect() now
 }
 
-result<stream*, connect_error> endpoint_core::connect(ipv4_addr remote_ip, std::uint16_t remote_port,
+template <>
+flow_table<stream_state, flow_key>& endpoint_core::flows<flow_key>() { return table_; }
+template <>
+flow_table<stream_state, flow_key6>& endpoint_core::flows<flow_key6>() { return table6_; }
+template <>
+time_wait_table& endpoint_core::waits<flow_key>() { return time_wait_; }
+template <>
+time_wait_table6& endpoint_core::waits<flow_key6>() { return time_wait6_; }
+
+result<ip_addr, connect_error> endpoint_core::local_for(const ip_addr& remote, const connect_options& options) const {
+    if (remote.is_v4()) {
+        const ipv4_addr local = options.local_addr && options.local_addr->is_v4() ? options.local_addr->v4()
+                                : options.local_addr                          ? ipv4_addr{}
+                                                                              : engine_.address().addr;
+        if (!engine_.is_local(local)) return unexpected(connect_error::not_local_address);
+        return ip_addr(local);
+    }
+    if (options.local_addr) {
+        if (options.local_addr->is_v4() || !engine_.is_local_v6(options.local_addr->v6()))
+            return unexpected(connect_error::not_local_address);
+        return *options.local_addr;
+    }
+    // RFC 6724's choice, simplified (neighbor_discovery::source_for): the address on the
+    // remote's prefix, else the first global one.
+    const auto source = engine_.ipv6_source_for(remote.v6());
+    if (!source) return unexpected(connect_error::no_local_address);
+    return ip_addr(*source);
+}
+
+result<stream*, connect_error> endpoint_core::connect(ip_addr remote_ip, std::uint16_t remote_port,
                                                       const connect_options& options, app_events& app) {
-    const ipv4_addr local = options.local_addr.value_or(engine_.address().addr);
-    if (!engine_.is_local(local)) return unexpected(connect_error::not_local_address);
-    if (table_.size() == table_.max_flows()) return unexpected(connect_error::table_full);
+    const auto local = local_for(remote_ip, options);
+    if (!local) return unexpected(local.error());
+    const bool full = remote_ip.is_v4() ? table_.size() == table_.max_flows() : table6_.size() == table6_.max_flows();
+    if (full) return unexpected(connect_error::table_full);
     std::optional<std::uint16_t> local_port = options.local_port;
-    if (!local_port) local_port = ephemeral_port(local, remote_ip, remote_port);
+    if (!local_port) local_port = ephemeral_port(*local, remote_ip, remote_port);
     if (!local_port) return unexpected(connect_error::no_free_port);
-    const flow f{{local, *local_port}, {remote_ip, remote_port}};
-    const flow_key key = key_of(f);
-    if (time_wait_.find(key)) return unexpected(connect_error::port_in_use);
-    auto* s = new stream_state(*this, with_ts_offset(options.connection, f), app, false);
-    s->key_ = key;
-    if (!table_.insert(key, s)) {
+    const flow f{{*local, *local_port}, {remote_ip, remote_port}};
+    auto open = [&](const auto& key) -> result<stream*, connect_error> {
+        using Key = std::decay_t<decltype(key)>;
+        if (waits<Key>().find(key)) return unexpected(connect_error::port_in_use);
+        stream_state* s = insert(f, key, options.connection, app, false);
+        if (!s) return unexpected(connect_error::port_in_use);
+        // A fresh connection in CLOSED always opens.
+        [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
+        assert(opened);
+        settle(*s);
+        return static_cast<stream*>(s);
+    };
+    return remote_ip.is_v4() ? open(key_of<flow_key>(f)) : open(key_of<flow_key6>(f));
+}
+
+// A new stream in the table of its family, or null when the 4-tuple is there already or
+// the table is full (the stream is not made then).
+template <class Key>
+stream_state* endpoint_core::insert(const flow& f, const Key& key, const connection_options& options,
+                                    app_events& app, bool passive) {
+    auto* s = new stream_state(*this, with_ts_offset(options, f), app, passive);
+    s->id_ = f;
+    if (!flows<Key>().insert(key, s)) {
         delete s;
-        return unexpected(connect_error::port_in_use);
+        return nullptr;
     }
     s->in_table_ = true;
-    // A fresh connection in CLOSED always opens.
-    [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
-    assert(opened);
-    settle(*s);
-    return static_cast<stream*>(s);
+    return s;
 }
 
 // RFC 6056 Algorithm 4's state for a (local, remote) triple: its counter and its offset.
-std::pair<std::uint16_t&, std::uint32_t> endpoint_core::port_search(ipv4_addr local, ipv4_addr remote_ip,
+std::pair<std::uint16_t&, std::uint32_t> endpoint_core::port_search(const ip_addr& local, const ip_addr& remote_ip,
                                                                    std::uint16_t remote_port) {
-    const std::uint32_t h = table_.hash(flow_key{local, remote_ip, 0, remote_port});
+    const std::uint32_t h = hash_of(flow{{local, 0}, {remote_ip, remote_port}});
     return {port_cursors_[h % port_cursors_.size()], (h >> 8) % ephemeral_count};
+}
+
+// The flow table's hash of a 4-tuple, in the table of its family.
+std::uint32_t endpoint_core::hash_of(const flow& f) const {
+    return f.remote.addr.is_v4() ? table_.hash(key_of<flow_key>(f)) : table6_.hash(key_of<flow_key6>(f));
+}
+
+bool endpoint_core::tuple_taken(const flow& f) {
+    if (f.remote.addr.is_v4()) {
+        const auto key = key_of<flow_key>(f);
+        return table_.find(key) || time_wait_.find(key);
+    }
+    const auto key = key_of<flow_key6>(f);
+    return table6_.find(key) || time_wait6_.find(key);
 }
 
 // The slots the next connect() with these arguments reads start loading now: the 4-tuple
 // it will most likely take (the next port of the search, when none is given).
-void endpoint_core::prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_port, const connect_options& options) {
-    const ipv4_addr local = options.local_addr.value_or(engine_.address().addr);
+void endpoint_core::prepare_connect(ip_addr remote_ip, std::uint16_t remote_port, const connect_options& options) {
+    const ip_addr local = options.local_addr ? *options.local_addr
+                          : remote_ip.is_v4() ? ip_addr(engine_.address().addr)
+                                              : engine_.ipv6_source_for(remote_ip.v6()).value_or(ipv6_addr{});
     std::uint16_t port = options.local_port.value_or(0);
     if (!options.local_port) {
         const auto home = home_ports(local, remote_ip, remote_port);
@@ -350,9 +432,15 @@ void endpoint_core::prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_po
         port = home->empty() ? std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count)
                              : (*home)[(offset + cursor) % home->size()];
     }
-    const std::uint32_t h = table_.hash(flow_key{local, remote_ip, port, remote_port});
-    table_.prefetch(h);
-    if (time_wait_.size()) time_wait_.prefetch(h);
+    const flow f{{local, port}, {remote_ip, remote_port}};
+    const std::uint32_t h = hash_of(f);
+    if (remote_ip.is_v4()) {
+        table_.prefetch(h);
+        if (time_wait_.size()) time_wait_.prefetch(h);
+    } else {
+        table6_.prefetch(h);
+        if (time_wait6_.size()) time_wait6_.prefetch(h);
+    }
 }
 
 std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
@@ -370,7 +458,7 @@ std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(
     return ports;
 }
 
-std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4_addr remote_ip,
+std::optional<std::uint16_t> endpoint_core::ephemeral_port(ip_addr local, ip_addr remote_ip,
                                                           std::uint16_t remote_port) {
     const auto& x = exhausted_;
     if (x && x->erasures == erasures_ && x->local == local && x->remote == remote_ip && x->remote_port == remote_port)
@@ -392,7 +480,7 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ipv4_addr local, ipv4
         const auto port = home->empty() ? std::uint16_t(ephemeral_first + at) : (*home)[at];
         cursor = std::uint16_t((cursor + 1) % count);
         if (listeners_.contains(port)) continue;
-        if (!tuple_taken(flow_key{local, remote_ip, port, remote_port})) return port;
+        if (!tuple_taken(flow{{local, port}, {remote_ip, remote_port}})) return port;
     }
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
@@ -407,10 +495,19 @@ connection_options endpoint_core::with_ts_offset(connection_options options, con
     // A few pairs of addresses carry most connections (a load generator's source addresses
     // to its target, a server's clients), and the offset is a function of the pair alone:
     // offsets are kept by pair rather than hashed again for every connection.
-    ts_offset_memo& m = ts_memo_[(f.local.addr.value ^ f.remote.addr.value) % ts_memo_.size()];
-    if (!m.valid || m.local != f.local.addr || m.remote != f.remote.addr)
-        m = ts_offset_memo{f.local.addr, f.remote.addr,
-                           std::uint32_t(siphash(ts_key_, {f.local.addr.value, f.remote.addr.value})), true};
+    const ip_addr& local = f.local.addr;
+    const ip_addr& remote = f.remote.addr;
+    const auto [l0, l1] = address_words(local);
+    const auto [r0, r1] = address_words(remote);
+    const bool v4 = local.is_v4();
+    // The addresses' low bits pick the slot: their last bytes (l1 and r1's high ones).
+    const std::uint64_t slot = v4 ? local.v4().value ^ remote.v4().value : (l1 ^ r1) >> 56;
+    ts_offset_memo& m = ts_memo_[slot % ts_memo_.size()];
+    if (!m.valid || m.local != local || m.remote != remote) {
+        const std::uint64_t offset = v4 ? siphash(ts_key_, {local.v4().value, remote.v4().value})
+                                        : siphash(ts_key_, {l0, l1, r0, r1});
+        m = ts_offset_memo{local, remote, std::uint32_t(offset), true};
+    }
     options.ts_offset = m.offset;
     return options;
 }
@@ -422,6 +519,13 @@ seq32 endpoint_core::initial_sequence(const flow_key& key) const {
     std::memcpy(words, &key, sizeof key);
     const auto m = std::uint32_t(engine_.now().time_since_epoch().count() / 4000);
     return seq32(m + std::uint32_t(siphash(isn_key_, {words[0], words[1]})));
+}
+
+seq32 endpoint_core::initial_sequence(const flow_key6& key) const {
+    std::uint64_t words[5] = {};
+    std::memcpy(words, &key, sizeof key);
+    const auto m = std::uint32_t(engine_.now().time_since_epoch().count() / 4000);
+    return seq32(m + std::uint32_t(siphash(isn_key_, {words[0], words[1], words[2], words[3], words[4]})));
 }
 
 // DESIGN.md "The engine loop", step 3: the burst's flow table slots start loading before
@@ -466,12 +570,23 @@ void endpoint_core::look_ahead_window(std::span<rte_mbuf* const> burst) {
 }
 
 void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {
+    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m, ip.ecn()};
+    receive(m, seg, flow_key{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()});
+}
+
+void endpoint_core::on_tcp6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::tcp_view& tcp) {
+    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m, ip.ecn()};
+    receive(m, seg, flow_key6{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()});
+}
+
+// A segment of either family, `key` its 4-tuple seen from here.
+template <class Key>
+void endpoint_core::receive(rte_mbuf* m, const segment& seg, const Key& key) {
     ++depth_;
     ++stats_.segments_in;
-    const segment seg{ip.src(), ip.dst(), wire::tcp_repr::from(tcp), tcp.payload(), m, ip.ecn()};
     if (seg.ecn == wire::ecn_codepoint::ce) ++stats_.ecn_ce_in;
-    const flow_key key{ip.dst(), ip.src(), tcp.dst_port(), tcp.src_port()};
-    if (stream_state* s = table_.find(key)) {
+    const std::uint16_t port = seg.header.dst_port;
+    if (stream_state* s = flows<Key>().find(key)) {
         if (completes_into_full_backlog(*s, seg)) {
             ++stats_.accept_backlog_full;
         } else {
@@ -482,14 +597,14 @@ void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::t
             // RFC 6191: the SYN ended TIME-WAIT (settle retired the old stream); it opens a
             // new connection through the listener, as if the old one had already gone.
             ++stats_.time_wait_reused;
-            if (auto l = listeners_.find(tcp.dst_port()); l != listeners_.end())
+            if (auto l = listeners_.find(port); l != listeners_.end())
                 on_listener(seg, l->second, s->conn_.control_block().snd_max);
             else
                 reply_no_connection(seg);
         }
-    } else if (time_wait_record* r = time_wait_.find(key)) {
+    } else if (auto* r = waits<Key>().find(key)) {
         on_time_wait(*r, seg);
-    } else if (auto l = listeners_.find(tcp.dst_port()); l != listeners_.end()) {
+    } else if (auto l = listeners_.find(port); l != listeners_.end()) {
         on_listener(seg, l->second, std::nullopt);
     } else {
         reply_no_connection(seg);
@@ -503,8 +618,7 @@ void endpoint_core::reply_no_connection(const segment& seg) {
     ++stats_.no_connection;
     if (auto rst = reply_to_closed(seg)) {
         ++stats_.rst_sent;
-        emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *rst, {},
-             wire::ecn_codepoint::not_ect);
+        emit(flow_of(seg), *rst, {}, wire::ecn_codepoint::not_ect);
     }
 }
 
@@ -556,8 +670,8 @@ void endpoint_core::on_listener(const segment& seg, const listener& l, std::opti
 // The SYN,ACK with a cookie: nothing is kept (RFC 4987 §3.6).
 void endpoint_core::send_cookie(const segment& syn, const listener& l) {
     const instant now = engine_.now();
-    const flow f{{syn.dst_addr, syn.header.dst_port}, {syn.src_addr, syn.header.src_port}};
-    const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(536), now);
+    const flow f = flow_of(syn);
+    const seq32 cookie = cookies_.make(f, syn.seq(), syn.header.options.mss.value_or(syn.dst_addr.is_v4() ? 536 : 1220), now);
     // Not ECN-capable (no ECE): the cookie has no room to remember it (RFC 3168 §6.1.1).
     emit(f, syn_cookie_syn_ack(syn, cookie, now, config_, with_ts_offset(l.options.connection, f)), {},
          wire::ecn_codepoint::not_ect);
@@ -568,7 +682,7 @@ void endpoint_core::send_cookie(const segment& syn, const listener& l) {
 // An ACK that may complete a cookie handshake. False when the cookie is not valid.
 bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
     const instant now = engine_.now();
-    const flow f{{ack.dst_addr, ack.header.dst_port}, {ack.src_addr, ack.header.src_port}};
+    const flow f = flow_of(ack);
     const auto mss = cookies_.check(f, ack.seq() - 1, ack.ack() - 1, now);
     if (!mss) return false;
     ++stats_.syn_cookies_validated;
@@ -576,15 +690,12 @@ bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
         ++stats_.accept_backlog_full; // as for a SYN: dropped, and the client's retransmission may find room
         return true;
     }
-    const flow_key key = key_of(f);
-    auto* s = new stream_state(*this, with_ts_offset(l.options.connection, f), *l.app, true);
-    s->key_ = key;
-    if (!table_.insert(key, s)) {
+    stream_state* s = f.local.addr.is_v4() ? insert(f, key_of<flow_key>(f), l.options.connection, *l.app, true)
+                                           : insert(f, key_of<flow_key6>(f), l.options.connection, *l.app, true);
+    if (!s) {
         ++stats_.table_full;
-        delete s;
         return true;
     }
-    s->in_table_ = true;
     s->backlog_ = l.backlog;
     ++stats_.accepted;
     [[maybe_unused]] auto opened =
@@ -598,19 +709,17 @@ bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
 // §3.10.7.2), so SYN-RECEIVED processing is the sans-IO core's. One that replaces a
 // connection in TIME-WAIT starts above that one's SND.NXT (RFC 6191 §2).
 stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
-    const flow_key key{seg.dst_addr, seg.src_addr, seg.header.dst_port, seg.header.src_port};
-    const flow f{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}};
-    auto* s = new stream_state(*this, with_ts_offset(l.options.connection, f), *l.app, true);
-    s->key_ = key;
-    if (!table_.insert(key, s)) {
+    const flow f = flow_of(seg);
+    const bool v4 = f.local.addr.is_v4();
+    stream_state* s = v4 ? insert(f, key_of<flow_key>(f), l.options.connection, *l.app, true)
+                         : insert(f, key_of<flow_key6>(f), l.options.connection, *l.app, true);
+    if (!s) {
         ++stats_.table_full;
-        delete s;
         return nullptr;
     }
-    s->in_table_ = true;
     s->backlog_ = l.backlog;
     ++stats_.accepted;
-    seq32 iss = initial_sequence(key);
+    seq32 iss = v4 ? initial_sequence(key_of<flow_key>(f)) : initial_sequence(key_of<flow_key6>(f));
     if (replaced_snd_nxt) iss = reincarnation_iss(iss, *replaced_snd_nxt);
     [[maybe_unused]] auto opened = s->conn_.open_passive({seg.dst_addr, seg.header.dst_port}, iss, engine_.now());
     assert(opened);
@@ -622,6 +731,7 @@ stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::
 void endpoint_core::on_timer(timer_hook& hook) {
     if (&hook == &time_wait_timer_) {
         erasures_ += time_wait_.expire(engine_.now()); // their ports may serve connect() now
+        if (time_wait6_.size()) erasures_ += time_wait6_.expire(engine_.now());
         return arm_time_wait_timer();
     }
     ++depth_;
@@ -635,27 +745,31 @@ void endpoint_core::on_timer(timer_hook& hook) {
 // the connection (its ~900 bytes, its buffers) is freed now rather than 2·MSL from now.
 void endpoint_core::keep_time_wait(stream_state& s) {
     engine_.timers().cancel(s.timer_);
-    const flow_key key = s.key_;
-    table_.erase(key);
+    erase_flow(s);
     s.in_table_ = false;
     retired_.push_back(&s);
-    if (!time_wait_.insert(s.conn_.time_wait_state())) ++stats_.time_wait_evicted;
+    const bool kept = s.id_.local.addr.is_v4() ? time_wait_.insert(s.conn_.time_wait_state())
+                                               : time_wait6_.insert(s.conn_.time_wait_state6());
+    if (!kept) ++stats_.time_wait_evicted;
     arm_time_wait_timer();
     s.conn_.leave_time_wait(); // on_closed(normal), after the record holds the 4-tuple
 }
 
 void endpoint_core::arm_time_wait_timer() {
-    if (auto deadline = time_wait_.next_deadline()) engine_.timers().arm_no_later(time_wait_timer_, *deadline);
+    const instant next = std::min(time_wait_.next_deadline().value_or(instant::max()),
+                                  time_wait6_.size() ? time_wait6_.next_deadline().value_or(instant::max()) : instant::max());
+    if (next != instant::max()) engine_.timers().arm_no_later(time_wait_timer_, next);
     else engine_.timers().cancel(time_wait_timer_);
 }
 
 // A segment for a 4-tuple in TIME-WAIT (time_wait_input decides).
-void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
+template <class Key>
+void endpoint_core::on_time_wait(basic_time_wait_record<Key>& r, const segment& seg) {
     using action = time_wait_reply::action;
     const instant now = engine_.now();
     const time_wait_reply reply = time_wait_input(r, seg, config_);
     if (reply.drop) ++freed_drops_[std::size_t(*reply.drop)];
-    const flow f{{r.key.local_ip, r.key.local_port}, {r.key.remote_ip, r.key.remote_port}};
+    const flow f = flow_of(r.key);
     switch (reply.what) {
     case action::none: break;
     case action::challenge_ack:
@@ -666,14 +780,14 @@ void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
         [[fallthrough]];
     case action::ack: emit(f, time_wait_ack(r, now), {}, wire::ecn_codepoint::not_ect); break;
     case action::close:
-        time_wait_.erase(r);
+        waits<Key>().erase(r);
         ++erasures_;
         return arm_time_wait_timer();
     case action::reuse: {
         // RFC 6191: the SYN ends TIME-WAIT and opens a new connection through the
         // listener, as if the old one had already gone; its ISS starts above SND.NXT.
         const seq32 snd_nxt = r.snd_nxt;
-        time_wait_.erase(r);
+        waits<Key>().erase(r);
         ++erasures_;
         ++stats_.time_wait_reused;
         arm_time_wait_timer();
@@ -685,7 +799,7 @@ void endpoint_core::on_time_wait(time_wait_record& r, const segment& seg) {
     }
     }
     if (reply.restart) {
-        time_wait_.restart(r, now + 2 * config_.msl);
+        waits<Key>().restart(r, now + 2 * config_.msl);
         arm_time_wait_timer();
     }
 }
@@ -731,7 +845,7 @@ bool endpoint_core::time_wait_challenge_allowed(instant now) {
 void endpoint_core::on_unreachable(ipv4_addr hop) {
     std::vector<stream_state*> hit;
     table_.for_each([&](const flow_key&, stream_state* s) {
-        if (s->conn_.state() == tcp_state::syn_sent && engine_.next_hop(s->conn_.flow_id().remote.addr) == hop)
+        if (s->conn_.state() == tcp_state::syn_sent && engine_.next_hop(s->conn_.flow_id().remote.addr.v4()) == hop)
             hit.push_back(s);
     });
     ++depth_;
@@ -848,6 +962,11 @@ void endpoint_core::count_backlog(stream_state& s) {
     }
 }
 
+void endpoint_core::erase_flow(const stream_state& s) {
+    if (s.id_.local.addr.is_v4()) table_.erase(key_of<flow_key>(s.id_));
+    else table6_.erase(key_of<flow_key6>(s.id_));
+}
+
 void endpoint_core::settle(stream_state& s) {
     count_backlog(s);
     const tcp_state st = s.conn_.state();
@@ -856,7 +975,7 @@ void endpoint_core::settle(stream_state& s) {
         engine_.timers().cancel(s.timer_);
         unlist_output(s);
         if (s.in_table_) {
-            table_.erase(s.key_);
+            erase_flow(s);
             ++erasures_;
             s.in_table_ = false;
             retired_.push_back(&s);
@@ -904,14 +1023,14 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"accept_backlog_full", stats_.accept_backlog_full},
         {"time_wait_reused", stats_.time_wait_reused},
         {"time_wait_evicted", stats_.time_wait_evicted},
-        {"time_wait", time_wait_.size()},
+        {"time_wait", time_wait()},
         {"syn_dropped_busy", stats_.syn_dropped_busy},
         {"challenge_acks_limited", stats_.challenge_acks_limited},
         {"icmp_unreachable_used", stats_.icmp_unreachable_used},
         {"icmp_unreachable_ignored", stats_.icmp_unreachable_ignored},
         {"ecn_ce_in", stats_.ecn_ce_in},
         {"path_black_holes", stats_.path_black_holes},
-        {"connections", table_.size()},
+        {"connections", connections()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;
     connection_totals totals = freed_totals_;
@@ -920,6 +1039,7 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         totals.add(s->conn_.stats());
     };
     table_.for_each([&](const flow_key&, const stream_state* s) { add(s); });
+    table6_.for_each([&](const flow_key6&, const stream_state* s) { add(s); });
     for (const stream_state* s : retired_) add(s);
     c.emplace_back("ecn_reductions", totals.ecn_reductions);
     c.emplace_back("fast_retransmits", totals.fast_retransmits);
@@ -937,7 +1057,8 @@ std::array<std::size_t, tcp_state_count> endpoint_core::count_by_state() const {
     std::array<std::size_t, tcp_state_count> n{};
     n[std::size_t(tcp_state::listen)] = listeners_.size();
     table_.for_each([&](const flow_key&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
-    n[std::size_t(tcp_state::time_wait)] += time_wait_.size();
+    table6_.for_each([&](const flow_key6&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
+    n[std::size_t(tcp_state::time_wait)] += time_wait();
     return n;
 }
 
@@ -952,21 +1073,31 @@ std::vector<tcp_info> endpoint_core::list(std::size_t limit) const {
         i.id.local.port = port;
         out.push_back(i);
     }
-    table_.for_each([&](const flow_key&, const stream_state* s) {
+    auto add = [&](const auto&, const stream_state* s) {
         if (out.size() < limit) out.push_back(s->conn_.info());
-    });
-    time_wait_.for_each([&](const time_wait_record& r) {
+    };
+    table_.for_each(add);
+    table6_.for_each(add);
+    auto add_time_wait = [&](const auto& r) {
         if (out.size() >= limit) return;
         tcp_info i;
         i.state = tcp_state::time_wait;
-        i.id = {{r.key.local_ip, r.key.local_port}, {r.key.remote_ip, r.key.remote_port}};
+        i.id = flow_of(r.key);
         i.timestamps = r.ts_ok;
         out.push_back(i);
-    });
+    };
+    time_wait_.for_each(add_time_wait);
+    time_wait6_.for_each(add_time_wait);
     return out;
 }
 
 namespace {
+
+// "198.18.0.2:80", "[2001:2::2]:80" (RFC 5952 §6).
+std::string endpoint_text(const endpoint& e) {
+    const std::string port = ":" + std::to_string(e.port);
+    return e.addr.is_v4() ? e.addr.to_string() + port : "[" + e.addr.to_string() + "]" + port;
+}
 
 // Telemetry keys are alphanumerics and '_' only: "TIME-WAIT" becomes "TIME_WAIT".
 std::string telemetry_key(std::string_view name) {
@@ -987,7 +1118,7 @@ void endpoint_core::report(handler_report& out) const {
     const auto states = count_by_state();
     for (std::size_t i = 0; i < tcp_state_count; ++i)
         out.states.emplace_back(telemetry_key(to_string(tcp_state(i))), states[i]);
-    out.connections_total = table_.size() + listeners_.size();
+    out.connections_total = connections() + listeners_.size();
     for (const tcp_info& i : list(handler_report::max_listed)) {
         char line[128];
         if (i.state == tcp_state::listen) {
@@ -995,9 +1126,9 @@ void endpoint_core::report(handler_report& out) const {
             out.connections.emplace_back(line);
             continue;
         }
-        std::snprintf(line, sizeof line, "%s:%u %s:%u %s rtt_us=%lld cwnd=%u unacked=%u rtx=%llu in=%llu",
-                      i.id.local.addr.to_string().c_str(), i.id.local.port, i.id.remote.addr.to_string().c_str(),
-                      i.id.remote.port, telemetry_key(to_string(i.state)).c_str(),
+        std::snprintf(line, sizeof line, "%s %s %s rtt_us=%lld cwnd=%u unacked=%u rtx=%llu in=%llu",
+                      endpoint_text(i.id.local).c_str(), endpoint_text(i.id.remote).c_str(),
+                      telemetry_key(to_string(i.state)).c_str(),
                       static_cast<long long>(std::chrono::duration_cast<std::chrono::microseconds>(i.srtt).count()),
                       i.cwnd, i.unacked, static_cast<unsigned long long>(i.retransmits),
                       static_cast<unsigned long long>(i.bytes_in));
@@ -1023,12 +1154,13 @@ rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uin
 
 } // namespace
 
-// Builds the packet: Ethernet (when the next hop is known), IPv4 and TCP headers in a
+// Builds the packet: Ethernet (when the next hop is known), IP and TCP headers in a
 // fresh mbuf, and the payload either copied after them, or - when it holds handed-over
 // buffers and the port sends multi-segment frames - chained behind them as mbufs that
-// share those buffers (zero-copy). The Ethernet and IPv4 headers are the engine's
+// share those buffers (zero-copy). For IPv4 the Ethernet and IPv4 headers are the engine's
 // prebuilt prefix for the address pair; without one (no route, or ARP to do) the packet
-// starts at IPv4 and send_ipv4 decides.
+// starts at IPv4 and send_ipv4 decides. An IPv6 packet starts at IPv6 and send_ipv6
+// decides (Neighbor Discovery).
 void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
     emit_segment(f, header, payload, ecn);
 }
@@ -1049,11 +1181,13 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
         ++stats_.no_mbuf;
         return;
     }
-    const wire::ipv4_frame_prefix* prefix = engine_.tcp_frame_prefix(f.local.addr, f.remote.addr);
+    const bool v4 = f.remote.addr.is_v4();
+    const wire::ipv4_frame_prefix* prefix = v4 ? engine_.tcp_frame_prefix(f.local.addr.v4(), f.remote.addr.v4()) : nullptr;
     const std::size_t ip_at = prefix ? wire::ethernet_header_len : 0;
+    const std::size_t ip_header = v4 ? wire::ipv4_repr::header_length : wire::ipv6_repr::header_length;
     const std::size_t tcp_header = header.header_length();
     const std::size_t tcp_len = tcp_header + payload.size();
-    const std::size_t in_first = ip_at + wire::ipv4_repr::header_length + tcp_header + (chain ? 0 : payload.size());
+    const std::size_t in_first = ip_at + ip_header + tcp_header + (chain ? 0 : payload.size());
     auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(in_first)));
     if (!out) { // larger than one mbuf: never with our MSS in mbufs of mbuf_data_room(mtu)
         ++stats_.no_mbuf;
@@ -1062,17 +1196,30 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
     }
     if (prefix) {
         prefix->emit(out, std::uint16_t(tcp_len), ip_id_++, !offloads.tx_ipv4_checksum, ecn);
-    } else {
-        wire::ipv4_repr ip{f.local.addr, f.remote.addr, wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
+    } else if (v4) {
+        wire::ipv4_repr ip{f.local.addr.v4(), f.remote.addr.v4(), wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
                            true, std::uint8_t(ecn)};
         ip.emit(out, !offloads.tx_ipv4_checksum);
+    } else {
+        // RFC 8200 §3: no fragmentation from here (segments fit the MTU, RFC 8201 shrinks them).
+        wire::ipv6_repr{f.local.addr.v6(), f.remote.addr.v6(), wire::ip_protocol::tcp, 64, std::uint16_t(tcp_len),
+                        std::uint8_t(ecn)}
+            .emit(out);
     }
-    std::uint8_t* segment = out + ip_at + wire::ipv4_repr::header_length;
+    std::uint8_t* segment = out + ip_at + ip_header;
     const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
+    auto emit_tcp = [&](auto&&... args) {
+        if (v4) header.emit(segment, f.local.addr.v4(), f.remote.addr.v4(), args..., mode);
+        else header.emit(segment, f.local.addr.v6(), f.remote.addr.v6(), args..., mode);
+    };
+    auto emit_tcp_header = [&](std::size_t length, std::uint32_t sum) {
+        if (v4) header.emit_header(segment, f.local.addr.v4(), f.remote.addr.v4(), length, sum, mode);
+        else header.emit_header(segment, f.local.addr.v6(), f.remote.addr.v6(), length, sum, mode);
+    };
     if (!chain) {
         std::uint8_t* data = segment + tcp_header;
         payload.copy_to(data);
-        header.emit(segment, f.local.addr, f.remote.addr, {data, payload.size()}, mode);
+        emit_tcp(std::span<const std::uint8_t>{data, payload.size()});
     } else {
         wire::checksum_accumulator sum;
         for (const tx_piece& p : payload.pieces) {
@@ -1090,15 +1237,16 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
             }
             if (mode == wire::checksum_mode::software) sum.add(p.bytes);
         }
-        header.emit_header(segment, f.local.addr, f.remote.addr, payload.size(), sum.sum(), mode);
+        emit_tcp_header(payload.size(), sum.sum());
     }
     if (offloads.tx_tcp_checksum) {
-        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_TCP_CKSUM;
+        m->ol_flags |= (v4 ? RTE_MBUF_F_TX_IPV4 : RTE_MBUF_F_TX_IPV6) | RTE_MBUF_F_TX_TCP_CKSUM;
         m->l4_len = tcp_header;
     }
     ++stats_.segments_out;
     if (prefix) engine_.send_frame(m);
-    else engine_.send_ipv4(m, f.remote.addr);
+    else if (v4) engine_.send_ipv4(m, f.remote.addr.v4());
+    else engine_.send_ipv6(m, f.remote.addr.v6());
 }
 
 } // namespace tern::tcp

@@ -83,7 +83,7 @@ private:
     app_events& app_;
     connection conn_;
     timer_hook timer_;
-    flow_key key_{};
+    flow id_{};             // its key in the flow table of its family (the connection forgets it back in LISTEN)
     bool in_table_ = false; // in the flow table; false once it is queued to be freed
     bool passive_;          // accepted from a listener: on_accepted rather than on_connected
     std::shared_ptr<listener_backlog> backlog_; // the listener's counts, for a passive stream
@@ -117,12 +117,12 @@ public:
     void unlisten(std::uint16_t port);
     // RFC 9293 §3.10.1 active OPEN. With no local port an ephemeral one is picked that no
     // connection to (remote_ip, remote_port) uses.
-    result<stream*, connect_error> connect(ipv4_addr remote_ip, std::uint16_t remote_port,
+    result<stream*, connect_error> connect(ip_addr remote_ip, std::uint16_t remote_port,
                                            const connect_options& options, app_events& app);
 
-    void prepare_connect(ipv4_addr remote_ip, std::uint16_t remote_port, const connect_options& options);
-    std::size_t connections() const { return table_.size(); }
-    std::size_t time_wait() const { return time_wait_.size(); }
+    void prepare_connect(ip_addr remote_ip, std::uint16_t remote_port, const connect_options& options);
+    std::size_t connections() const { return table_.size() + table6_.size(); }
+    std::size_t time_wait() const { return time_wait_.size() + time_wait6_.size(); }
     std::uint64_t table_seed() const { return table_.seed(); }
     const endpoint_stats& stats() const { return stats_; }
     const tcp_config& config() const { return config_; }
@@ -132,6 +132,7 @@ public:
 
     // protocol_handler
     void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) override;
+    void on_tcp6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::tcp_view& tcp) override;
     void look_ahead(std::span<rte_mbuf* const> burst) override;
     void on_timer(timer_hook& hook) override;
     void after_burst() override;
@@ -160,6 +161,18 @@ private:
     };
 
     void look_ahead_window(std::span<rte_mbuf* const> burst);
+    // The flows and TIME-WAIT records of one family: Key is flow_key (IPv4) or flow_key6.
+    template <class Key>
+    flow_table<stream_state, Key>& flows();
+    template <class Key>
+    basic_time_wait_table<Key>& waits();
+    template <class Key>
+    void receive(rte_mbuf* m, const segment& seg, const Key& key);
+    template <class Key>
+    stream_state* insert(const flow& f, const Key& key, const connection_options& options, app_events& app,
+                         bool passive);
+    // The local address connect() takes towards `remote`; nullopt with the error to return.
+    result<ip_addr, connect_error> local_for(const ip_addr& remote, const connect_options& options) const;
     void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
     void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
     template <class Header> // wire::tcp_repr or wire::tcp_plain_repr
@@ -167,6 +180,7 @@ private:
     void release(void* owner) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);
+    void erase_flow(const stream_state& s); // out of the table of its family
     void free_retired();
     void list_output(stream_state& s);
     void watch_held_back(stream_state& s);
@@ -184,34 +198,45 @@ private:
     void send_cookie(const segment& syn, const listener& l);
     bool accept_cookie(const segment& ack, const listener& l);
     seq32 initial_sequence(const flow_key& key) const;
+    seq32 initial_sequence(const flow_key6& key) const;
     connection_options with_ts_offset(connection_options options, const flow& f) const;
-    std::optional<std::uint16_t> ephemeral_port(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
-    std::pair<std::uint16_t&, std::uint32_t> port_search(ipv4_addr local, ipv4_addr remote_ip, std::uint16_t remote_port);
+    std::optional<std::uint16_t> ephemeral_port(ip_addr local, ip_addr remote_ip, std::uint16_t remote_port);
+    std::pair<std::uint16_t&, std::uint32_t> port_search(const ip_addr& local, const ip_addr& remote_ip,
+                                                         std::uint16_t remote_port);
+    std::uint32_t hash_of(const flow& f) const;
     // The ephemeral ports an active open of this engine may take towards (remote_ip,
     // remote_port) from `local`: with several engines, those whose reply comes home
     // (engine::flow_steering); else all (an empty span means all). nullopt: none at all.
     // Inline for the one-engine case, which every connect() of tern-load asks twice.
-    std::optional<std::span<const std::uint16_t>> home_ports(ipv4_addr local, ipv4_addr remote_ip,
+    // Over IPv6 every port is engine 0's (engine::owner_of steers IPv6 there) and no other's.
+    std::optional<std::span<const std::uint16_t>> home_ports(const ip_addr& local, const ip_addr& remote_ip,
                                                              std::uint16_t remote_port) {
         if (engine_.flow_steering() == nullptr) return std::span<const std::uint16_t>{};
-        return steered_home_ports(local, remote_ip, remote_port);
+        if (remote_ip.is_v6())
+            return engine_.id() == 0 ? std::optional(std::span<const std::uint16_t>{}) : std::nullopt;
+        return steered_home_ports(local.v4(), remote_ip.v4(), remote_port);
     }
     std::optional<std::span<const std::uint16_t>> steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
                                                                      std::uint16_t remote_port);
     void on_unreachable(ipv4_addr hop);
     // TIME-WAIT kept as a record (time_wait.hpp) once the connection has nothing to send.
     void keep_time_wait(stream_state& s);
-    void on_time_wait(time_wait_record& r, const segment& seg);
+    template <class Key>
+    void on_time_wait(basic_time_wait_record<Key>& r, const segment& seg);
     void arm_time_wait_timer();
     bool time_wait_challenge_allowed(instant now);
     bool take_challenge_ack(instant now) override;
     void note_black_hole() override { ++stats_.path_black_holes; }
-    bool tuple_taken(const flow_key& key) const { return table_.find(key) || time_wait_.find(key); }
+    bool tuple_taken(const flow& f);
 
     engine& engine_;
     tcp_config config_;
     flow_table<stream_state> table_;
     time_wait_table time_wait_; // as many records as table_ holds connections, hashed as table_ (look_ahead)
+    // IPv6's, apart so that IPv4's keys stay 12 bytes; sized for max_connections only on an
+    // engine with IPv6 addresses (engine_config::ipv6), else empty.
+    flow_table<stream_state, flow_key6> table6_;
+    time_wait_table6 time_wait6_;
     timer_hook time_wait_timer_;
     // RFC 5961 §7 for TIME-WAIT records: one budget of challenge ACKs a second for them all.
     instant time_wait_challenge_start_{};
@@ -229,7 +254,7 @@ private:
     siphash_key isn_key_;          // RFC 6528's secret key
     siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets
     struct ts_offset_memo {
-        ipv4_addr local, remote;
+        ip_addr local, remote;
         std::uint32_t offset = 0;
         bool valid = false;
     };
@@ -240,7 +265,7 @@ private:
     // until a flow leaves the table (or a listener goes), no port can have come free, so a
     // connect() to it fails at once instead of searching all 28,232 ports again.
     struct ports_exhausted {
-        ipv4_addr local, remote;
+        ip_addr local, remote;
         std::uint16_t remote_port;
         std::uint64_t erasures;
     };

@@ -25,12 +25,14 @@ void connection::negotiate_options(const wire::tcp_options& peer, instant now) {
         tcb_.ts_recent_at = now;
     }
     tcb_.sack_ok = config_.sack && peer.sack_permitted;
-    // RFC 9293 §3.7.1: 536 when the peer sends no MSS; RFC 7323 §4.1: TS takes 12 bytes.
+    // RFC 9293 §3.7.1: 536 when the peer sends no MSS (1220 over IPv6, RFC 8200 §5's
+    // minimum link MTU less the headers); RFC 7323 §4.1: TS takes 12 bytes.
     // The RFC sets no floor, but an MSS below what the options take wrapped the payload
     // size; like Linux (tcp_min_snd_mss) we take at least 48 from the peer, which leaves 36
     // bytes beside timestamps and room for SACK blocks in segment_room().
     constexpr std::uint16_t min_peer_mss = 48;
-    const std::uint16_t peer_mss = std::max(min_peer_mss, peer.mss.value_or(536));
+    const std::uint16_t default_mss = flow_.local.addr.is_v4() ? 536 : 1220;
+    const std::uint16_t peer_mss = std::max(min_peer_mss, peer.mss.value_or(default_mss));
     tcb_.snd_mss = std::uint16_t(std::min(peer_mss, tcb_.rcv_mss) - (tcb_.ts_ok ? 12 : 0));
     const std::uint32_t smss = tcb_.snd_mss;
     if (config_.initial_window != 0) {
@@ -56,6 +58,7 @@ void connection::on_listen(const segment& seg, instant now) {
     // set to SEG.SEQ, and any other control or text should be queued for processing later."
     if (!seg.has(f::syn)) return drop(tcp_drop::listen_unexpected);
     flow_ = {{seg.dst_addr, listen_port_}, {seg.src_addr, seg.header.src_port}};
+    tcb_.rcv_mss = std::uint16_t(config_.mtu - headers()); // as fresh_tcb, now that the family is known
     tcb_.irs = seg.seq();
     tcb_.rcv_nxt = seg.seq() + 1;
     negotiate_options(seg.header.options, now);

@@ -6,7 +6,11 @@
 
 #include <bit>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
+#include <utility>
+
+#include "tern/addr.hpp"
 
 namespace tern::tcp {
 
@@ -35,6 +39,13 @@ inline std::uint64_t siphash(const siphash_key& key, std::initializer_list<std::
     v2 ^= 0xff;
     for (int i = 0; i < 4; ++i) round();
     return v0 ^ v1 ^ v2 ^ v3;
+}
+
+// An address's 16 bytes as two words, for hashing the IPv6 flows.
+inline std::pair<std::uint64_t, std::uint64_t> address_words(const ip_addr& a) {
+    std::uint64_t w[2];
+    std::memcpy(w, a.v6().bytes.data(), 16);
+    return {w[0], w[1]};
 }
 
 } // namespace tern::tcp

@@ -26,10 +26,16 @@ std::uint8_t syn_cookie_mss_index(std::uint16_t mss) {
 }
 
 std::uint32_t syn_cookies::hash(const flow& f, seq32 peer_isn, std::uint64_t tick, std::uint8_t mss_index) const {
-    const std::uint64_t addrs = (std::uint64_t(f.local.addr.value) << 32) | f.remote.addr.value;
     const std::uint64_t ports = (std::uint64_t(f.local.port) << 48) | (std::uint64_t(f.remote.port) << 32) |
                                 peer_isn.raw();
-    return std::uint32_t(siphash(key_, {addrs, ports, (tick << 8) | mss_index}));
+    const std::uint64_t rest = (tick << 8) | mss_index;
+    if (f.local.addr.is_v4()) {
+        const std::uint64_t addrs = (std::uint64_t(f.local.addr.v4().value) << 32) | f.remote.addr.v4().value;
+        return std::uint32_t(siphash(key_, {addrs, ports, rest}));
+    }
+    const auto [l0, l1] = address_words(f.local.addr);
+    const auto [r0, r1] = address_words(f.remote.addr);
+    return std::uint32_t(siphash(key_, {l0, l1, r0, r1, ports, rest}));
 }
 
 seq32 syn_cookies::make(const flow& f, seq32 peer_isn, std::uint16_t peer_mss, instant now) const {

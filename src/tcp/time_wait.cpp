@@ -13,7 +13,8 @@ using action = time_wait_reply::action;
 namespace {
 
 // connection::syn_may_reuse, for a record: only for a connection a listener opened.
-bool syn_may_reuse(const time_wait_record& r, const segment& seg, const tcp_config& config) {
+template <class Key>
+bool syn_may_reuse(const basic_time_wait_record<Key>& r, const segment& seg, const tcp_config& config) {
     return config.time_wait_reuse && r.passive && syn_opens_new_incarnation(seg, r.ts_ok, r.ts_recent, r.rcv_nxt, config);
 }
 
@@ -26,14 +27,16 @@ namespace {
 // RFC 7323 §4.3 (2), as connection::update_ts_recent; Last.ACK.sent is RCV.NXT, for the
 // FIN was acknowledged before the record was made. (TS.Recent is at most 2·MSL old here,
 // far from §5.5's 24 days.)
-void update_ts_recent(time_wait_record& r, const segment& seg) {
+template <class Key>
+void update_ts_recent(basic_time_wait_record<Key>& r, const segment& seg) {
     const auto& ts = seg.header.options.timestamp;
     if (r.ts_ok && ts && seg.seq() <= r.rcv_nxt && std::int32_t(ts->first - r.ts_recent) >= 0) r.ts_recent = ts->first;
 }
 
 } // namespace
 
-time_wait_reply time_wait_input(time_wait_record& r, const segment& seg, const tcp_config& config) {
+template <class Key>
+time_wait_reply time_wait_input(basic_time_wait_record<Key>& r, const segment& seg, const tcp_config& config) {
     if (syn_may_reuse(r, seg, config)) return {action::reuse};
     const auto& ts = seg.header.options.timestamp;
     // RFC 7323 §5.3 R1 (PAWS).
@@ -96,7 +99,8 @@ time_wait_reply time_wait_input(time_wait_record& r, const segment& seg, const t
     return {otherwise, false, drop};
 }
 
-wire::tcp_repr time_wait_ack(const time_wait_record& r, instant now) {
+template <class Key>
+wire::tcp_repr time_wait_ack(const basic_time_wait_record<Key>& r, instant now) {
     wire::tcp_repr h;
     h.src_port = r.key.local_port;
     h.dst_port = r.key.remote_port;
@@ -114,9 +118,11 @@ wire::tcp_repr time_wait_ack(const time_wait_record& r, instant now) {
 
 // ---- the table ---------------------------------------------------------------------
 
-time_wait_table::time_wait_table(std::size_t capacity, std::uint64_t seed) : capacity_(capacity), index_(capacity, seed) {}
+template <class Key>
+basic_time_wait_table<Key>::basic_time_wait_table(std::size_t capacity, std::uint64_t seed) : capacity_(capacity), index_(capacity, seed) {}
 
-bool time_wait_table::insert(const time_wait_record& r) {
+template <class Key>
+bool basic_time_wait_table<Key>::insert(const record& r) {
     bool kept_all = true;
     while (!queue_.empty() && queue_.size() >= capacity_) {
         kept_all = kept_all && !queue_.front().live;
@@ -124,7 +130,7 @@ bool time_wait_table::insert(const time_wait_record& r) {
     }
     if (capacity_ == 0) return false;
     queue_.push_back(r);
-    time_wait_record& back = queue_.back();
+    record& back = queue_.back();
     back.live = true;
     if (!index_.insert(back.key, &back)) {
         // Only one record per 4-tuple: the caller erased the connection it came from.
@@ -134,27 +140,31 @@ bool time_wait_table::insert(const time_wait_record& r) {
     return kept_all;
 }
 
-void time_wait_table::erase(time_wait_record& r) {
+template <class Key>
+void basic_time_wait_table<Key>::erase(record& r) {
     if (!r.live) return;
     index_.erase(r.key);
     r.live = false;
     while (!queue_.empty() && !queue_.front().live) queue_.pop_front();
 }
 
-void time_wait_table::restart(time_wait_record& r, instant deadline) {
-    time_wait_record moved = r;
+template <class Key>
+void basic_time_wait_table<Key>::restart(record& r, instant deadline) {
+    record moved = r;
     moved.deadline = deadline;
     erase(r);
     insert(moved);
 }
 
-void time_wait_table::pop_front() {
-    time_wait_record& r = queue_.front();
+template <class Key>
+void basic_time_wait_table<Key>::pop_front() {
+    record& r = queue_.front();
     if (r.live) index_.erase(r.key);
     queue_.pop_front();
 }
 
-std::size_t time_wait_table::expire(instant now) {
+template <class Key>
+std::size_t basic_time_wait_table<Key>::expire(instant now) {
     std::size_t n = 0;
     while (!queue_.empty() && (!queue_.front().live || queue_.front().deadline <= now)) {
         n += queue_.front().live;
@@ -163,10 +173,18 @@ std::size_t time_wait_table::expire(instant now) {
     return n;
 }
 
-std::optional<instant> time_wait_table::next_deadline() {
+template <class Key>
+std::optional<instant> basic_time_wait_table<Key>::next_deadline() {
     while (!queue_.empty() && !queue_.front().live) queue_.pop_front();
     if (queue_.empty()) return std::nullopt;
     return queue_.front().deadline;
 }
+
+template class basic_time_wait_table<flow_key>;
+template class basic_time_wait_table<flow_key6>;
+template time_wait_reply time_wait_input(time_wait_record&, const segment&, const tcp_config&);
+template time_wait_reply time_wait_input(time_wait_record6&, const segment&, const tcp_config&);
+template wire::tcp_repr time_wait_ack(const time_wait_record&, instant);
+template wire::tcp_repr time_wait_ack(const time_wait_record6&, instant);
 
 } // namespace tern::tcp

@@ -23,8 +23,10 @@
 
 namespace tern::tcp {
 
-struct time_wait_record {
-    flow_key key;                  // seen from here: local, remote
+// One record; Key is flow_key (IPv4, 48 bytes) or flow_key6 (IPv6, 72 bytes).
+template <class Key>
+struct basic_time_wait_record {
+    Key key;                       // seen from here: local, remote
     seq32 snd_nxt;                 // past our FIN: the SEQ of our ACKs
     seq32 rcv_nxt;                 // past the peer's FIN
     std::uint32_t rcv_wnd = 0;     // for the acceptability test (RFC 9293 §3.10.7.4 first)
@@ -37,6 +39,8 @@ struct time_wait_record {
     bool live : 1 = false;         // false once erased or moved (table slots are freed in order)
     instant deadline{};            // 2·MSL after the last FIN (RFC 9293 §3.4.2)
 };
+using time_wait_record = basic_time_wait_record<flow_key>;
+using time_wait_record6 = basic_time_wait_record<flow_key6>;
 static_assert(sizeof(time_wait_record) <= 48, "a TIME-WAIT record stays within 48 bytes");
 
 // What a segment for a record calls for. At most one reply; `restart` may come with it.
@@ -55,32 +59,36 @@ struct time_wait_reply {
 
 // RFC 9293 §3.10.7.4 for a connection in TIME-WAIT, step by step as connection::on_segment
 // takes them (input.cpp). May update the record's RCV.NXT and TS.Recent.
-time_wait_reply time_wait_input(time_wait_record& r, const segment& seg, const tcp_config& config);
+template <class Key>
+time_wait_reply time_wait_input(basic_time_wait_record<Key>& r, const segment& seg, const tcp_config& config);
 
 // Our ACK from TIME-WAIT: <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with timestamps if agreed.
-wire::tcp_repr time_wait_ack(const time_wait_record& r, instant now);
+template <class Key>
+wire::tcp_repr time_wait_ack(const basic_time_wait_record<Key>& r, instant now);
 
 // The records of one endpoint: found by 4-tuple, expired in the order they came. Every
 // record waits the same 2·MSL, so the oldest is always the first to expire; a record whose
 // wait restarts moves to the back. A record erased from the middle stays in the queue,
 // dead, until it reaches the front. At most `capacity` records (live or dead) are held:
 // past that, the oldest is let go early, as Linux does beyond tcp_max_tw_buckets.
-class time_wait_table {
+template <class Key>
+class basic_time_wait_table {
 public:
+    using record = basic_time_wait_record<Key>;
     // `seed`: the endpoint's flow table's, so that one hash serves both (look_ahead).
-    time_wait_table(std::size_t capacity, std::uint64_t seed);
+    basic_time_wait_table(std::size_t capacity, std::uint64_t seed);
 
     // Adds a record; returns false when the oldest live record had to go to make room.
-    bool insert(const time_wait_record& r);
+    bool insert(const record& r);
     // An endpoint that never closes first holds no record: then no slot is loaded either
     // (a cache miss on every connect() of a load generator, 1/6 of its cycles at 900 k/s).
-    time_wait_record* find(const flow_key& key) const { return index_.size() ? index_.find(key) : nullptr; }
+    record* find(const Key& key) const { return index_.size() ? index_.find(key) : nullptr; }
     // Starts loading the slot of a key whose flow_hash (with the seed given at construction)
     // is `hash`: a SYN may find a record there, a FIN may put one there.
     void prefetch(std::uint32_t hash) const { index_.prefetch(hash); }
-    void erase(time_wait_record& r);
+    void erase(record& r);
     // The wait starts again: the record moves to the back with the new deadline.
-    void restart(time_wait_record& r, instant deadline);
+    void restart(record& r, instant deadline);
     // Removes the records whose deadline is at or before `now`; returns how many.
     std::size_t expire(instant now);
     // The front's deadline: when expire next has work.
@@ -91,7 +99,7 @@ public:
     std::uint64_t seed() const { return index_.seed(); }
     template <class F>
     void for_each(F&& f) const {
-        for (const time_wait_record& r : queue_)
+        for (const record& r : queue_)
             if (r.live) f(r);
     }
 
@@ -99,8 +107,11 @@ private:
     void pop_front();
 
     std::size_t capacity_;
-    std::deque<time_wait_record> queue_; // oldest first; push_back/pop_front keep addresses
-    flow_table<time_wait_record> index_;
+    std::deque<record> queue_; // oldest first; push_back/pop_front keep addresses
+    flow_table<record, Key> index_;
 };
+
+using time_wait_table = basic_time_wait_table<flow_key>;
+using time_wait_table6 = basic_time_wait_table<flow_key6>;
 
 } // namespace tern::tcp

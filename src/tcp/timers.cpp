@@ -163,9 +163,24 @@ void connection::enter_time_wait(instant now) {
 }
 
 time_wait_record connection::time_wait_state() const {
-    assert(state_ == tcp_state::time_wait && !output_due_ && !tcb_.ack_now);
+    assert(flow_.local.addr.is_v4());
     time_wait_record r;
-    r.key = {flow_.local.addr, flow_.remote.addr, flow_.local.port, flow_.remote.port};
+    r.key = {flow_.local.addr.v4(), flow_.remote.addr.v4(), flow_.local.port, flow_.remote.port};
+    fill_time_wait(r);
+    return r;
+}
+
+time_wait_record6 connection::time_wait_state6() const {
+    assert(flow_.local.addr.is_v6());
+    time_wait_record6 r;
+    r.key = {flow_.local.addr.v6(), flow_.remote.addr.v6(), flow_.local.port, flow_.remote.port};
+    fill_time_wait(r);
+    return r;
+}
+
+template <class Record>
+void connection::fill_time_wait(Record& r) const {
+    assert(state_ == tcp_state::time_wait && !output_due_ && !tcb_.ack_now);
     r.snd_nxt = tcb_.snd_nxt;
     r.rcv_nxt = tcb_.rcv_nxt;
     r.rcv_wnd = tcb_.rcv_wnd;
@@ -176,7 +191,6 @@ time_wait_record connection::time_wait_state() const {
     r.window = advertised_window(false);
     r.ts_ok = tcb_.ts_ok;
     r.passive = passive_;
-    return r;
 }
 
 void connection::leave_time_wait() {

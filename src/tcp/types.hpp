@@ -55,17 +55,17 @@ inline constexpr std::size_t tcp_drop_count = 0
 
 std::string_view to_string(tcp_drop d);
 
-// A received segment: its IPv4 addresses, the parsed header (wire::tcp_repr::from(view)) and a view of its
+// A received segment: its IP addresses, the parsed header (wire::tcp_repr::from(view)) and a view of its
 // payload, valid for the duration of connection::on_segment. `packet` is the buffer the
 // payload lies in, opaque to the core (an rte_mbuf for the engine, null in tests): it is
 // passed on with in-order data so the application can keep that data without a copy.
 struct segment {
-    ipv4_addr src_addr; // from the IPv4 header
-    ipv4_addr dst_addr;
+    ip_addr src_addr; // from the IP header
+    ip_addr dst_addr;
     wire::tcp_repr header;
     std::span<const std::uint8_t> payload;
     void* packet = nullptr;
-    wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect; // the IPv4 header's ECN field (RFC 3168 §5)
+    wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect; // the IP header's ECN field (RFC 3168 §5, RFC 8200 §7)
 
     seq32 seq() const { return seq32(header.seq); }
     seq32 ack() const { return seq32(header.ack); }

@@ -154,4 +154,10 @@ std::optional<ipv6_cidr> ipv6_cidr::parse(std::string_view text) {
     return ipv6_cidr{*addr, std::uint8_t(*len)};
 }
 
+std::optional<ip_addr> ip_addr::parse(std::string_view text) {
+    if (auto v4 = ipv4_addr::parse(text)) return ip_addr(*v4);
+    if (auto v6 = ipv6_addr::parse(text)) return ip_addr(*v6);
+    return std::nullopt;
+}
+
 } // namespace tern

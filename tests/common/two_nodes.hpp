@@ -27,6 +27,9 @@ inline const mac_addr client_mac{{0x02, 0, 0, 0, 0, 0x01}};
 inline const mac_addr server_mac{{0x02, 0, 0, 0, 0, 0x02}};
 inline const ipv4_addr client_ip = ipv4_addr::from_octets(198, 18, 0, 1);
 inline const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
+// RFC 5180's benchmarking prefix, for the rigs that run over IPv6 (two_nodes' `ipv6`).
+inline const ipv6_addr client_ip6 = *ipv6_addr::parse("2001:2::1");
+inline const ipv6_addr server_ip6 = *ipv6_addr::parse("2001:2::2");
 
 // 4095 mbufs: small enough for --no-huge, and under mbuf_pool's threshold for a per-lcore
 // cache, so that every mbuf taken is seen in the pool's count at once.
@@ -41,10 +44,21 @@ inline mbuf_pool make_pool(std::uint16_t data_room = 0, std::uint32_t size = 409
 // still hold its packets).
 struct node {
     node(std::uint16_t id, ipv4_addr ip, mac_addr mac, device& dev, mbuf_pool& p, clock& clk,
-         const tcp::tcp_config& tcp, ipv4_range extra = {}, std::size_t max_connections = 4096)
-        : pool(p), eng(id, config_for(ip, mac, extra), engine_port{0, id, mac, port_offloads{}, tcp.mtu}, dev, p.get(),
-                       neighbors, clk),
+         const tcp::tcp_config& tcp, ipv4_range extra = {}, std::size_t max_connections = 4096,
+         std::optional<ipv6_addr> ip6 = std::nullopt)
+        : pool(p), eng(id, with_ipv6(config_for(ip, mac, extra), ip6), engine_port{0, id, mac, port_offloads{}, tcp.mtu},
+                       dev, p.get(), neighbors, clk),
           ep(eng, tcp, max_connections) {}
+
+    // An IPv6 address on the link's /64, preferred at once (no duplicate detection: the
+    // rig's clock would have to run a second before the first connection).
+    static engine_config with_ipv6(engine_config c, std::optional<ipv6_addr> ip6) {
+        if (ip6) {
+            c.ipv6 = {ipv6_cidr{*ip6, 64}};
+            c.ipv6_duplicate_detection = false;
+        }
+        return c;
+    }
 
     mbuf_pool& pool;
     neighbor_cache neighbors{256}; // room for every source address of a benchmark
@@ -60,7 +74,7 @@ public:
     explicit two_nodes(std::optional<fault_config> faults = std::nullopt, duration delay = 50us,
                        ipv4_range client_extra = {}, std::size_t client_max_connections = 4096,
                        std::uint16_t mtu = 1500, std::size_t server_max_connections = 4096,
-                       const tcp::tcp_config& tcp = {}, std::uint32_t pool_size = 4095)
+                       const tcp::tcp_config& tcp = {}, std::uint32_t pool_size = 4095, bool ipv6 = false)
         : tcp_config(tcp), client_pool_(make_pool(mbuf_data_room(mtu), pool_size)),
           server_pool_(make_pool(mbuf_data_room(mtu), pool_size)),
           link_(clock_, sim_link_config{delay, 0, 4096}) {
@@ -71,9 +85,9 @@ public:
             client_dev = &*fault_;
         }
         client.emplace(0, client_ip, client_mac, *client_dev, client_pool_, clock_, tcp_config, client_extra,
-                       client_max_connections);
+                       client_max_connections, ipv6 ? std::optional(client_ip6) : std::nullopt);
         server.emplace(1, server_ip, server_mac, link_.b(), server_pool_, clock_, tcp_config, ipv4_range{},
-                       server_max_connections);
+                       server_max_connections, ipv6 ? std::optional(server_ip6) : std::nullopt);
         if (faults) {
             // ARP carries no checksum: a bit flipped in an ARP frame (which a real link's
             // FCS would catch) teaches a wrong address instead of being dropped. Over

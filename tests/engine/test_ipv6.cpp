@@ -160,8 +160,9 @@ TEST_F(ipv6_test, answers_solicitation_then_echo) {
 }
 
 // An echo from a neighbor we have no MAC for: a solicitation for it goes out (RFC 4861
-// §7.2.2), the request is dropped; the advertisement answers, and the next one is answered.
-TEST_F(ipv6_test, an_unknown_neighbor_is_solicited) {
+// §7.2.2) and the reply waits; a second request waits too, with no second solicitation;
+// the advertisement answers, and both replies go out in order.
+TEST_F(ipv6_test, an_unknown_neighbor_is_solicited_and_the_reply_waits) {
     start_detected();
     deliver(echo_v6(our_v6, 1));
     auto sent = take_sent();
@@ -170,22 +171,49 @@ TEST_F(ipv6_test, an_unknown_neighbor_is_solicited) {
     EXPECT_EQ(s.type, wire::icmpv6_type::neighbor_solicitation);
     EXPECT_EQ(s.src, our_v6);
     EXPECT_EQ(s.dst, peer_v6.solicited_node());
+    EXPECT_EQ(s.eth_dst, peer_v6.solicited_node().multicast_mac());
     EXPECT_EQ(s.nd->target, peer_v6);
     EXPECT_EQ(s.nd->link_layer, our_mac);
     free_all(sent);
-    EXPECT_EQ(dropped(drop_reason::nd_unresolved), 1u);
     deliver(echo_v6(our_v6, 2)); // within RetransTimer: no second solicitation
     EXPECT_TRUE(take_sent().empty());
+    EXPECT_EQ(engine_->stats().dropped_total(), 0u);
 
     deliver(nd_frame(peer_v6, our_v6, {wire::icmpv6_type::neighbor_advertisement,
                                        wire::nd_flag::solicited | wire::nd_flag::override, peer_v6, peer_mac},
                      our_mac));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 2u);
+    for (std::uint16_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(read(sent[i]).type, wire::icmpv6_type::echo_reply);
+        EXPECT_EQ(read(sent[i]).eth_dst, peer_mac);
+        EXPECT_EQ(read(sent[i]).sequence, i + 1);
+    }
+    free_all(sent);
     deliver(echo_v6(our_v6, 3));
     sent = take_sent();
     ASSERT_EQ(sent.size(), 1u);
     EXPECT_EQ(read(sent[0]).type, wire::icmpv6_type::echo_reply);
-    EXPECT_EQ(read(sent[0]).eth_dst, peer_mac);
     free_all(sent);
+}
+
+// RFC 4861 §7.2.2: MAX_MULTICAST_SOLICIT solicitations a RetransTimer apart, then what
+// waits is dropped as unresolved.
+TEST_F(ipv6_test, a_silent_neighbor_is_given_up_after_three_solicitations) {
+    start_detected();
+    deliver(echo_v6(our_v6, 1));
+    std::size_t solicitations = 0;
+    for (int round = 0; round < 5; ++round) {
+        for (rte_mbuf* m : take_sent()) {
+            EXPECT_EQ(read(m).type, wire::icmpv6_type::neighbor_solicitation);
+            ++solicitations;
+            rte_pktmbuf_free(m);
+        }
+        clock_.advance(nd_constants::retrans_timer);
+        engine_->poll();
+    }
+    EXPECT_EQ(solicitations, nd_constants::max_multicast_solicit);
+    EXPECT_EQ(dropped(drop_reason::nd_unresolved), 1u);
 }
 
 // RFC 4861 §7.2.5: an advertisement nobody asked for makes no entry: the echo after it
@@ -200,7 +228,6 @@ TEST_F(ipv6_test, an_unasked_advertisement_is_not_learned) {
     ASSERT_EQ(sent.size(), 1u);
     EXPECT_EQ(read(sent[0]).type, wire::icmpv6_type::neighbor_solicitation);
     free_all(sent);
-    EXPECT_EQ(dropped(drop_reason::nd_unresolved), 1u);
 }
 
 // RFC 4862 §5.4.4: an advertisement for a tentative address: it is never used.
@@ -226,10 +253,14 @@ TEST_F(ipv6_test, what_is_dropped_and_why) {
     // A group we are not in, by its MAC: not for us at Ethernet.
     deliver(echo_v6(*ipv6_addr::parse("ff02::1:ff00:99"), 1, mac_addr{{0x33, 0x33, 0xff, 0, 0, 0x99}}));
     EXPECT_EQ(dropped(drop_reason::eth_not_for_us), 1u);
-    // TCP over IPv6: not built yet, said so.
+    // UDP: not ours to take, said so; TCP goes to the protocol handler, past its checksum.
     const std::uint8_t tcp[20] = {};
-    deliver(v6_frame(peer_v6, our_v6, wire::ip_protocol::tcp, tcp));
+    deliver(v6_frame(peer_v6, our_v6, 17, tcp));
     EXPECT_EQ(dropped(drop_reason::ipv6_unknown_protocol), 1u);
+    std::uint8_t bad_sum[20] = {};
+    bad_sum[12] = 0x50; // data offset 5, checksum 0: wrong for these addresses
+    deliver(v6_frame(peer_v6, our_v6, wire::ip_protocol::tcp, bad_sum));
+    EXPECT_EQ(dropped(drop_reason::tcp_bad_checksum), 1u);
     // A fragment.
     const std::uint8_t fragment[16] = {wire::ip_protocol::icmpv6, 0, 0, 9, 0, 0, 0, 1};
     deliver(v6_frame(peer_v6, our_v6, wire::ipv6_ext::fragment, fragment));

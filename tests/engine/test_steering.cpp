@@ -32,6 +32,10 @@ public:
         ports.push_back(tcp.src_port());
         rte_pktmbuf_free(m);
     }
+    void on_tcp6(rte_mbuf* m, const wire::ipv6_view&, const wire::tcp_view& tcp) override {
+        ports.push_back(tcp.src_port());
+        rte_pktmbuf_free(m);
+    }
     void on_icmp_unreachable(std::uint8_t, std::uint16_t, const wire::icmp_quoted_tcp& quoted) override {
         icmp_ports.push_back(quoted.dst_port);
     }
