@@ -306,7 +306,7 @@ struct engine_rig {
         : pool(make_pool()), eng(0, engine_cfg(), engine_port{0, 0, local_mac, port_offloads{}}, dev, pool.get(),
                                  neighbors, clk),
           ep(eng, tcp_config{}, 1024) {
-        neighbors.update(remote.addr, remote_mac, instant::max(), true);
+        neighbors.update(remote.addr.v4(), remote_mac, instant::max(), true);
         (void)ep.listen(local.port, listen_options{}, app);
         ep_iss = 0;
         feed(frame(repr_of(linux_syn, 0), {}));
@@ -331,7 +331,7 @@ struct engine_rig {
     }
     static engine_config engine_cfg() {
         engine_config c;
-        c.address = ipv4_cidr{local.addr, 24};
+        c.address = ipv4_cidr{local.addr.v4(), 24};
         c.mac = local_mac;
         c.gratuitous_arp = false;
         return c;
@@ -347,8 +347,8 @@ struct engine_rig {
         const std::size_t tcp_len = h.header_length() + payload.size();
         const std::size_t total = wire::ipv4_repr::header_length + tcp_len;
         auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(s.m, std::uint16_t(total)));
-        wire::ipv4_repr{remote.addr, local.addr, wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len)}.emit(out);
-        h.emit(out + wire::ipv4_repr::header_length, remote.addr, local.addr, payload, wire::checksum_mode::software);
+        wire::ipv4_repr{remote.addr.v4(), local.addr.v4(), wire::ip_protocol::tcp, 64, 1, std::uint16_t(tcp_len)}.emit(out);
+        h.emit(out + wire::ipv4_repr::header_length, remote.addr.v4(), local.addr.v4(), payload, wire::checksum_mode::software);
         auto ip = wire::ipv4_view::parse({out, total});
         if (!ip) return s;
         s.ip = *ip;
