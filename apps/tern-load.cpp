@@ -3,6 +3,7 @@
 // warm-up, and writes the final report (and --json FILE).
 //
 //   tern-load [EAL args] -- --ip 198.18.0.1/24 --target 198.18.0.2:80 --workload rps --rate 10000 [options]
+#include <algorithm>
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
@@ -66,11 +67,70 @@ unsigned parse_port(const std::string& option, const std::string& text) {
     return v;
 }
 
+// "198.18.0.2:80", "198.18.0.2", "[2001:2::2]:80" or "2001:2::2" (RFC 5952 §6's brackets
+// when a port follows an IPv6 address): the address and the port, empty when none is given.
+std::pair<std::string, std::string> split_target(const std::string& s) {
+    if (!s.empty() && s[0] == '[') {
+        const auto close = s.find(']');
+        if (close == std::string::npos || (close + 1 < s.size() && s[close + 1] != ':'))
+            throw std::invalid_argument("--target: '" + s + "' is not [IPv6]:PORT");
+        return {s.substr(1, close - 1), close + 1 < s.size() ? s.substr(close + 2) : ""};
+    }
+    if (std::count(s.begin(), s.end(), ':') > 1) return {s, ""}; // an IPv6 address alone
+    return split(s, ':');
+}
+
+// An IPv6 --source-ip (FIRST or FIRST-LAST, ascending, in the last 32 bits): addresses of
+// ours on the prefix of an IPv6 --ip, each detected and defended as that one is (at most
+// 64: every one joins a solicited-node group and answers its solicitations).
+app::source_range ipv6_sources(const std::string& s, engine_config& e) {
+    const auto dash = s.find('-');
+    const auto first = ipv6_addr::parse(s.substr(0, dash));
+    const auto last = dash == std::string::npos ? first : ipv6_addr::parse(s.substr(dash + 1));
+    auto high = [](const ipv6_addr& a) { return std::vector<std::uint8_t>(a.bytes.begin(), a.bytes.begin() + 12); };
+    auto low = [](const ipv6_addr& a) {
+        return std::uint32_t(a.bytes[12]) << 24 | std::uint32_t(a.bytes[13]) << 16 | std::uint32_t(a.bytes[14]) << 8 | a.bytes[15];
+    };
+    if (!first || !last || high(*first) != high(*last) || low(*last) < low(*first))
+        throw std::invalid_argument("--source-ip: '" + s + "' is not IPv6 or IPv6-IPv6 (ascending, differing in the last 32 bits)");
+    const std::uint32_t count = low(*last) - low(*first) + 1;
+    if (count > 64) throw std::invalid_argument("--source-ip: '" + s + "' holds " + std::to_string(count) + " IPv6 addresses; at most 64");
+    std::optional<std::uint8_t> prefix;
+    for (const ipv6_cidr& c : e.ipv6)
+        if (c.contains(*first) && c.contains(*last)) prefix = c.prefix_len;
+    if (!prefix) throw std::invalid_argument("--source-ip: '" + s + "' is not within an IPv6 --ip's prefix");
+    const app::source_range r{ip_addr(*first), count};
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const ipv6_addr a = r.at(i).v6();
+        for (const ipv6_cidr& c : e.ipv6)
+            if (c.addr == a) throw std::invalid_argument("--source-ip: '" + s + "' holds --ip's own " + a.to_string());
+    }
+    for (std::uint32_t i = 0; i < count; ++i) e.ipv6.push_back(ipv6_cidr{r.at(i).v6(), *prefix});
+    return r;
+}
+
+// An IPv6 target: on the prefix of an IPv6 --ip (there is no IPv6 gateway yet), and served
+// by engine 0 alone (steering gives it every IPv6 packet).
+void check_ipv6_target(const ipv6_addr& target, const engine_config& e) {
+    if (e.ipv6.empty()) throw std::invalid_argument("--target: " + target.to_string() + " is IPv6 and no --ip is; add one, like --ip 2001:2::1/64");
+    const bool on_link = std::any_of(e.ipv6.begin(), e.ipv6.end(), [&](const ipv6_cidr& c) { return c.contains(target); });
+    if (!on_link)
+        throw std::invalid_argument("--target: " + target.to_string() + " is off every IPv6 --ip's prefix (no IPv6 gateway yet)");
+    if (e.engines > 1) throw std::invalid_argument("--engines: IPv6 runs on engine 0 alone; use --engines 1 towards an IPv6 target");
+}
+
+// "198.18.0.2:80", "[2001:2::2]:80".
+std::string target_text(const app::load_options& o) {
+    const std::string port = ":" + std::to_string(o.target_port);
+    return o.target.is_v4() ? o.target.to_string() + port : "[" + o.target.to_string() + "]" + port;
+}
+
 // --flood-rate and --flood-sources, together. The sources lie off our prefix: the target
 // sends its answers to them through its gateway, us, and our engine drops them as not ours.
 app::flood_options flood_options_from(const po::variables_map& vm, const engine_config& me, const app::load_options& o) {
     if (!vm.count("flood-rate")) throw std::invalid_argument("--flood-sources: needs --flood-rate");
     if (!vm.count("flood-sources")) throw std::invalid_argument("--flood-rate: needs --flood-sources");
+    if (o.target.is_v6()) throw std::invalid_argument("--flood-rate: the SYN flood is IPv4 only; the target is IPv6");
     app::flood_options f;
     f.rate = vm["flood-rate"].as<double>();
     if (!(f.rate >= 0 && f.rate <= 1e9)) throw std::invalid_argument("--flood-rate: must be within 0-1e9 (0: as fast as the port takes)");
@@ -81,9 +141,9 @@ app::flood_options flood_options_from(const po::variables_map& vm, const engine_
     if (sources->contains(me.address.addr) || me.address.contains(sources->addr))
         throw std::invalid_argument("--flood-sources: " + text + " overlaps --ip's prefix: the flood's sources must lie "
                                     "off it (the target answers them through its gateway, us)");
-    if (sources->contains(o.target)) throw std::invalid_argument("--flood-sources: " + text + " holds the target");
+    if (sources->contains(o.target.v4())) throw std::invalid_argument("--flood-sources: " + text + " holds the target");
     f.sources = *sources;
-    f.target = o.target;
+    f.target = o.target.v4();
     f.target_port = o.target_port;
     return f;
 }
@@ -110,9 +170,9 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     o.kind = *kind;
 
     const std::string target = vm["target"].as<std::string>();
-    auto [host, port] = split(target, ':');
-    auto addr = ipv4_addr::parse(host);
-    if (!addr) throw std::invalid_argument("--target: '" + target + "' is not IP[:PORT]");
+    auto [host, port] = split_target(target);
+    auto addr = ip_addr::parse(host);
+    if (!addr) throw std::invalid_argument("--target: '" + target + "' is not IP[:PORT] or [IPv6]:PORT");
     o.target = *addr;
     o.target_port = std::uint16_t(port.empty() ? (o.kind == app::workload::ping_pong ? 7 : 80) : parse_port("target", port));
     if (o.kind == app::workload::throughput && port.empty())
@@ -163,19 +223,21 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (o.host.find_first_of(" \t\r\n") != std::string::npos)
         throw std::invalid_argument("--host: holds spaces or line breaks; a Host header is a name and a port at most");
 
-    if (vm.count("source-ip")) {
+    if (vm.count("source-ip") && o.target.is_v6()) {
+        o.sources = ipv6_sources(vm["source-ip"].as<std::string>(), rt.engine);
+    } else if (vm.count("source-ip")) {
         const std::string s = vm["source-ip"].as<std::string>();
         auto [a, b] = split(s, '-');
         auto first = ipv4_addr::parse(a);
         auto last = b.empty() ? first : ipv4_addr::parse(b);
         if (!first || !last || last->value < first->value)
-            throw std::invalid_argument("--source-ip: '" + s + "' is not IP or IP-IP (ascending)");
+            throw std::invalid_argument("--source-ip: '" + s + "' is not IP or IP-IP (ascending), of the target's family");
         if (!rt.engine.address.contains(*first) || !rt.engine.address.contains(*last))
             throw std::invalid_argument("--source-ip: '" + s + "' is not within --ip's prefix");
         if (rt.engine.address.addr.value >= first->value && rt.engine.address.addr.value <= last->value)
             throw std::invalid_argument("--source-ip: '" + s + "' holds --ip's own address");
-        o.sources = ipv4_range{*first, last->value - first->value + 1};
-        rt.engine.extra_addresses = o.sources;
+        rt.engine.extra_addresses = ipv4_range{*first, last->value - first->value + 1};
+        o.sources = rt.engine.extra_addresses;
     }
     if (vm.count("source-ports")) {
         const std::string s = vm["source-ports"].as<std::string>();
@@ -211,9 +273,13 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
 
     if (vm.count("flood-rate") || vm.count("flood-sources")) r.flood = flood_options_from(vm, rt.engine, o);
 
+    if (o.target.is_v6()) {
+        check_ipv6_target(o.target.v6(), rt.engine);
+        return r;
+    }
     // Resolve the target's next hop at start (the generators wait for it).
     const ipv4_cidr& me = rt.engine.address;
-    if (me.contains(o.target)) rt.resolve.push_back(o.target);
+    if (me.contains(o.target.v4())) rt.resolve.push_back(o.target.v4());
     else if (rt.engine.gateway) rt.resolve.push_back(*rt.engine.gateway);
     else throw std::invalid_argument("--target: " + o.target.to_string() + " is off --ip's prefix and there is no --gateway");
     return r;
@@ -478,9 +544,8 @@ int main(int argc, char** argv) {
     if (!rt) return cli::setup_failed("tern-load", rt.error());
     const app::load_options& lo = run.load;
     std::printf("tern-load: %s\n", (*rt)->eth_port().describe().c_str());
-    std::printf("tern-load: %s from %s on %zu engine(s) to %s:%u\n", std::string(app::to_string(lo.kind)).c_str(),
-                options.engine.address.addr.to_string().c_str(), (*rt)->engine_count(),
-                lo.target.to_string().c_str(), lo.target_port);
+    std::printf("tern-load: %s from %s on %zu engine(s) to %s\n", std::string(app::to_string(lo.kind)).c_str(),
+                options.engine.address.addr.to_string().c_str(), (*rt)->engine_count(), target_text(lo).c_str());
     std::fflush(stdout);
 
     tcp::tcp_config tcp_cfg = run.tcp.config;
@@ -562,9 +627,8 @@ int main(int argc, char** argv) {
     const bool ok = errors == 0 && did_work && !too_few_open;
     std::ostringstream out;
     char line[256];
-    std::snprintf(line, sizeof line, "tern-load: %s against %s:%u, %.2f s measured (after %.1f s warm-up)\n",
-                  std::string(app::to_string(lo.kind)).c_str(), lo.target.to_string().c_str(), lo.target_port, seconds,
-                  run.warmup);
+    std::snprintf(line, sizeof line, "tern-load: %s against %s, %.2f s measured (after %.1f s warm-up)\n",
+                  std::string(app::to_string(lo.kind)).c_str(), target_text(lo).c_str(), seconds, run.warmup);
     out << line;
     for (std::size_t i = 0; i < app::load_counter_count; ++i) {
         if (i == app::first_error_counter) out << "  errors " << errors << "\n";
@@ -605,7 +669,7 @@ int main(int argc, char** argv) {
     if (run.json || run.plot) {
         load::report r;
         r.workload = app::to_string(lo.kind);
-        r.target = lo.target.to_string() + ":" + std::to_string(lo.target_port);
+        r.target = target_text(lo);
         r.engines = (*rt)->engine_count();
         r.connections = lo.connections;
         r.rate = lo.rate;

@@ -49,7 +49,7 @@ EOF
     # `ip netns exec` itself, so that $! is nginx's own PID (ip execs it).
     ip netns exec "$ns" nginx -c "$dir/nginx.conf" >/dev/null 2>&1 &
     TERN_PIDS+=($!)
-    for _ in $(seq 50); do ip netns exec "$ns" ss -ltnH | grep -q "$listen" && return 0; sleep 0.1; done
+    for _ in $(seq 50); do ip netns exec "$ns" ss -ltnH | grep -qF "$listen" && return 0; sleep 0.1; done
     return 1
 }
 

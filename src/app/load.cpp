@@ -303,8 +303,8 @@ void load_generator::take_home_ports(const steering& st) {
                                 std::uint32_t(options_.source_port_last) - options_.source_port_first + 1};
     const std::size_t addrs = options_.sources.count ? options_.sources.count : 1;
     for (std::size_t a = 0; a < addrs; ++a) {
-        const ipv4_addr local = options_.sources.count ? options_.sources.at(a) : engine_.address().addr;
-        auto pool = rss::port_pool::make(st.hash(), st.table(), local, options_.target, options_.target_port, range);
+        const ipv4_addr local = options_.sources.count ? options_.sources.at(a).v4() : engine_.address().addr;
+        auto pool = rss::port_pool::make(st.hash(), st.table(), local, options_.target.v4(), options_.target_port, range);
         const auto ports = pool ? pool->of(engine_.id()) : std::span<const std::uint16_t>{};
         if (ports.empty()) {
             problem_ = "--source-ports: engine " + std::to_string(engine_.id()) + " has no port of " +
@@ -363,8 +363,11 @@ void load_generator::poll(instant now) {
     if (!started_) {
         // Start once ARP for the target is done (runtime_options::resolve), so the first
         // SYNs do not overflow the ARP queue; at most a few seconds later in any case.
+        // Over IPv6, once our addresses are past duplicate detection (RFC 4862 §5.4: about
+        // a second) and the target's MAC is known (engine::resolve_v6).
         if (!first_poll_) first_poll_ = now;
-        if (engine_.arp_in_progress() > 0 && now - *first_poll_ < std::chrono::seconds(3)) return;
+        const bool waited = now - *first_poll_ >= std::chrono::seconds(options_.target.is_v6() ? 5 : 3);
+        if (!waited && !ready_to_start()) return;
         start(now);
     }
     sample_retransmits(now);
@@ -469,13 +472,28 @@ std::optional<tcp::endpoint> load_generator::next_source() {
     return e;
 }
 
+// Whether what the first connections need is there: the target's MAC (IPv4: ARP, which
+// runtime_options::resolve started; IPv6: asked for here), and over IPv6 a preferred
+// address of ours.
+bool load_generator::ready_to_start() {
+    if (options_.target.is_v4()) return engine_.arp_in_progress() == 0;
+    if (!engine_.ipv6_source_for(options_.target.v6())) return false;
+    return engine_.resolve_v6(options_.target.v6());
+}
+
+// The engine's own address of the target's family (IPv6: the one connect() would take).
+ip_addr load_generator::default_source() const {
+    if (options_.target.is_v4()) return engine_.address().addr;
+    return engine_.ipv6_source_for(options_.target.v6()).value_or(ipv6_addr{});
+}
+
 // The source next_source() gives `ahead` calls from now, without taking any.
 std::optional<tcp::endpoint> load_generator::peek_source(std::uint32_t ahead) const {
     if (options_.sources.count == 0 && !ports_given()) return std::nullopt;
     const std::uint32_t addrs = options_.sources.count ? std::uint32_t(options_.sources.count) : 1;
     const std::uint32_t step = source_addr_ + ahead;
     tcp::endpoint e;
-    e.addr = options_.sources.count ? options_.sources.at(step % addrs) : engine_.address().addr;
+    e.addr = options_.sources.count ? options_.sources.at(step % addrs) : default_source();
     if (port_count_) e.port = std::uint16_t(port_first_ + (source_port_ + step / addrs) % port_count_);
     if (!home_ports_.empty()) {
         const auto& ports = home_ports_[step % addrs];

@@ -115,12 +115,32 @@ enum class bulk_direction : std::uint8_t { upload, download, both };
 std::string_view to_string(workload w);
 std::optional<workload> workload_from(std::string_view name);
 
+// Source addresses of one family, `count` from `first` up: IPv4's are the engine's extra
+// addresses (engine_config::extra_addresses), IPv6's some of its own (engine_config::ipv6).
+struct source_range {
+    ip_addr first;
+    std::uint32_t count = 0;
+
+    source_range() = default;
+    source_range(ipv4_range r) : first(r.first), count(r.count) {} // NOLINT: implicit, as it was one
+    source_range(ip_addr f, std::uint32_t n) : first(f), count(n) {}
+    // The i-th address: `first` plus i in its last 32 bits.
+    ip_addr at(std::uint32_t i) const {
+        if (first.is_v4()) return ipv4_addr{first.v4().value + i};
+        ipv6_addr a = first.v6();
+        std::uint32_t low = (std::uint32_t(a.bytes[12]) << 24 | std::uint32_t(a.bytes[13]) << 16 |
+                             std::uint32_t(a.bytes[14]) << 8 | a.bytes[15]) + i;
+        for (int k = 15; k >= 12; --k, low >>= 8) a.bytes[std::size_t(k)] = std::uint8_t(low);
+        return a;
+    }
+};
+
 struct load_options {
     workload kind = workload::rps;
-    ipv4_addr target;
+    ip_addr target;
     std::uint16_t target_port = 80;
     // Source addresses (empty: the engine's address) and ports (first == 0: ephemeral).
-    ipv4_range sources;
+    source_range sources;
     std::uint16_t source_port_first = 0, source_port_last = 0;
     std::uint32_t connections = 1;        // concurrent (rps, http, ping-pong, throughput); cap for cps
     double rate = 0;                      // cps: connections/s; rps/http: requests/s; 0: closed loop
@@ -259,6 +279,8 @@ private:
     std::optional<tcp::endpoint> next_source();
     std::optional<tcp::endpoint> peek_source(std::uint32_t ahead = 0) const;
     void take_home_ports(const steering& st);
+    bool ready_to_start();
+    ip_addr default_source() const;
     bool ports_given() const { return port_count_ != 0 || !home_ports_.empty(); }
     tcp::connect_options connect_from(std::optional<tcp::endpoint> source) const;
     void send_request(tcp::stream& s, conn& c, instant intended);

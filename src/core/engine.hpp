@@ -159,6 +159,8 @@ public:
     bool has_ipv6() const { return nd_.has_value(); }
     bool is_local_v6(const ipv6_addr& a) const;
     std::optional<ipv6_addr> ipv6_source_for(const ipv6_addr& dst) const;
+    // True when `dst`'s MAC is known; else asks for it (a solicitation, unless one is out).
+    bool resolve_v6(const ipv6_addr& dst);
 
     std::uint16_t id() const { return id_; }
     const engine_stats& stats() const { return stats_; }
@@ -220,6 +222,7 @@ private:
     void learn_v6(const ipv6_addr& ip, const mac_addr& mac);
     std::optional<mac_addr> neighbor_v6(const ipv6_addr& ip) const;
     void queue_for_nd(rte_mbuf* m, const ipv6_addr& dst);
+    nd_resolution* start_nd(const ipv6_addr& dst);
     void retry_nd(nd_resolution& r);
     void finish_nd(nd_resolution& r, std::optional<mac_addr> mac);
     bool knows_v6(const ipv6_addr& ip) const; // an entry, expired or not

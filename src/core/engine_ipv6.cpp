@@ -127,17 +127,25 @@ void engine::send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_a
 // Bounded as ARP's queue (engine_config::arp): resolutions at once, packets each and in all.
 void engine::queue_for_nd(rte_mbuf* m, const ipv6_addr& dst) {
     nd_resolution* r = pending_v6_.find(dst);
-    const bool fresh = r == nullptr;
-    if (fresh && (r = pending_v6_.start(dst))) {
-        r->retry.owner = r;
-        r->retry.kind = std::uint32_t(timer_kind::nd_retry);
-    }
-    if (!r || !pending_v6_.wait(*r, m)) {
-        drop(m, drop_reason::nd_queue_full);
-        if (r && r->waiting.empty()) finish_nd(*r, std::nullopt);
-        return;
-    }
-    if (fresh) retry_nd(*r);
+    if (!r) r = start_nd(dst);
+    if (!r || !pending_v6_.wait(*r, m)) return drop(m, drop_reason::nd_queue_full);
+}
+
+// A resolution of its own for dst, its first solicitation sent; null when all are in use.
+nd_resolution* engine::start_nd(const ipv6_addr& dst) {
+    nd_resolution* r = pending_v6_.start(dst);
+    if (!r) return nullptr;
+    r->retry.owner = r;
+    r->retry.kind = std::uint32_t(timer_kind::nd_retry);
+    retry_nd(*r);
+    return r->active ? r : nullptr; // given up at once: no address of ours to ask from
+}
+
+bool engine::resolve_v6(const ipv6_addr& dst) {
+    if (!nd_) return false;
+    if (neighbor_v6(dst)) return true;
+    if (!pending_v6_.find(dst)) start_nd(dst);
+    return false;
 }
 
 void engine::retry_nd(nd_resolution& r) {
