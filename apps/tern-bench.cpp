@@ -5,7 +5,7 @@
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
 // overload scenario (tern only) offers twice that and stalls the server for 100 ms.
 //
-//   tern-bench [--scenarios cps,rps,throughput,jumbo,pingpong,overload] [--duration S] [--out DIR] [--quick]
+//   tern-bench [--scenarios cps,rps,rps6,throughput,jumbo,pingpong,overload] [--duration S] [--out DIR] [--quick]
 //
 // Server peers run on core 1, client peers on core 0 (taskset). Every child is started with
 // fork+exec (no shell), bounded in time, and killed by PID on exit, on SIGINT/SIGTERM and on
@@ -214,6 +214,8 @@ struct veth_pair {
 
     static constexpr const char* server_ip = "198.18.1.1";
     static constexpr const char* client_ip = "198.18.1.2";
+    static constexpr const char* server_ip6 = "2001:2:1::1"; // RFC 5180's prefix, for rps6
+    static constexpr const char* client_ip6 = "2001:2:1::2";
 
     explicit veth_pair(const fs::path& log_dir) : logs(log_dir) {}
     // Separate from the constructor so that the destructor also undoes a half-made pair.
@@ -231,10 +233,12 @@ struct veth_pair {
         ip({"netns", "add", client_ns});
         made_client = true;
         ip({"link", "add", server_dev, "netns", server_ns, "type", "veth", "peer", "name", client_dev, "netns", client_ns});
-        for (auto& [ns, dev, addr] : {std::tuple{server_ns, server_dev, std::string(server_ip) + "/24"},
-                                      std::tuple{client_ns, client_dev, std::string(client_ip) + "/24"}}) {
+        for (auto& [ns, dev, addr, addr6] :
+             {std::tuple{server_ns, server_dev, std::string(server_ip) + "/24", std::string(server_ip6) + "/64"},
+              std::tuple{client_ns, client_dev, std::string(client_ip) + "/24", std::string(client_ip6) + "/64"}}) {
             ip({"-n", ns, "link", "set", "lo", "up"});
             ip({"-n", ns, "addr", "add", addr, "dev", dev});
+            ip({"-n", ns, "-6", "addr", "add", addr6, "dev", dev, "nodad"});
             ip({"-n", ns, "link", "set", dev, "up"});
             // Connection-per-request runs open tens of thousands of connections: a wide
             // port range and TIME_WAIT reuse keep either side from running out of ports.
@@ -494,6 +498,7 @@ http {
     scgi_temp_path @DIR@/tmp;
     server {
         listen 198.18.1.1:8080 reuseport backlog=4096;
+        listen [2001:2:1::1]:8080 reuseport backlog=4096;
         location / { default_type text/plain; return 200 "hello, world\n"; }
     }
 }
@@ -501,7 +506,8 @@ http {
 
 // nginx in the server namespace on core 1 (13-byte body, as tern-server --mode http), wrk in
 // the client namespace on core 0; Requests/sec is the figure.
-std::vector<figure> kernel_wrk(const kernel_context& k, bool close_each) {
+std::vector<figure> kernel_wrk(const kernel_context& k, bool close_each,
+                               const std::string& url = "http://198.18.1.1:8080/") {
     std::string conf = nginx_conf;
     for (std::size_t p; (p = conf.find("@DIR@")) != std::string::npos;) conf.replace(p, 5, k.dir.string());
     fs::create_directories(k.dir / "tmp");
@@ -511,7 +517,7 @@ std::vector<figure> kernel_wrk(const kernel_context& k, bool close_each) {
     k.net.wait_listening(8080, nginx, "nginx");
     argv_t wrk_args{"wrk", "-t", "1", "-c", std::to_string(k.cfg.connections), "-d", fmt_duration(k.cfg.duration) + "s"};
     if (close_each) wrk_args.insert(wrk_args.end(), {"-H", "Connection: close"});
-    wrk_args.push_back("http://198.18.1.1:8080/");
+    wrk_args.push_back(url);
     argv_t client = k.net.on_client(wrk_args);
     auto limit = std::chrono::seconds(int(k.cfg.duration) + 30);
     std::string out = run(client, k.dir / "wrk.log", limit);
@@ -599,6 +605,16 @@ std::vector<scenario> scenarios() {
          [](const settings& c) {
              return argv_t{"--workload", "rps", "--closed-loop", "--target", "198.18.2.1:8080", "--connections",
                            std::to_string(c.connections)};
+         },
+         {{R"("req_per_s": ([0-9.eE+]+))", 1}}},
+        // The same over IPv6: tern's pair on 2001:2::/64 over memif, the kernel's on the veth pair.
+        {"rps6", "rps over IPv6: HTTP requests per second on persistent connections",
+         {{"rps IPv6", "req/s", false}},
+         [](const kernel_context& k) { return kernel_wrk(k, false, "http://[2001:2:1::1]:8080/"); },
+         {"--mode", "http", "--port", "8080", "--no-delay", "--ip", "2001:2::1/64"},
+         [](const settings& c) {
+             return argv_t{"--workload", "rps", "--closed-loop", "--ip", "2001:2::2/64", "--target", "[2001:2::1]:8080",
+                           "--connections", std::to_string(c.connections)};
          },
          {{R"("req_per_s": ([0-9.eE+]+))", 1}}},
         {"throughput", "single-connection bulk throughput",
@@ -1050,7 +1066,7 @@ fs::path own_dir() {
 int main(int argc, char** argv) {
     po::options_description desc("tern-bench options");
     desc.add_options()("help,h", "this text")
-        ("scenarios", po::value<std::string>()->default_value("cps,rps,throughput,jumbo,pingpong,overload"),
+        ("scenarios", po::value<std::string>()->default_value("cps,rps,rps6,throughput,jumbo,pingpong,overload"),
          "comma-separated: cps, rps, throughput, jumbo, pingpong, overload")
         ("duration", po::value<double>(), "seconds per scenario and side (default 10; 2 with --quick)")
         ("out", po::value<std::string>()->default_value("tern-bench-out"), "folder for results.md/.json/.png and logs")
@@ -1112,7 +1128,7 @@ int main(int argc, char** argv) {
         for (auto& name : split(vm["scenarios"].as<std::string>(), ',')) {
             auto it = std::find_if(all.begin(), all.end(), [&](auto& s) { return s.key == name; });
             if (it == all.end())
-                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, throughput, jumbo, pingpong or overload");
+                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, rps6, throughput, jumbo, pingpong or overload");
             chosen.push_back(*it);
         }
         if (chosen.empty()) throw std::invalid_argument("--scenarios: none given");

@@ -72,7 +72,7 @@ out = sys.argv[1]
 d = json.load(open(os.path.join(out, "results.json")))
 rows = d["results"]
 overload = {"overload peak", "overload goodput", "overload recovery"}
-want = {"cps", "rps", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99"} | overload
+want = {"cps", "rps", "rps IPv6", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99"} | overload
 assert {r["metric"] for r in rows} == want, [r["metric"] for r in rows]
 assert os.path.exists(sys.argv[2]), "tern-load is not built: " + sys.argv[2]
 for r in rows:
@@ -89,6 +89,10 @@ for r in rows:
     assert "net_memif" in t["command"] and t["measured_by"], t
     if r["metric"].startswith("pingpong"):
         assert "--full-rtt" in k["command"] and "full round trip" in k["measured_by"], k
+# The IPv6 row runs both pairs over IPv6 (issue 13).
+rps6 = next(r for r in rows if r["metric"] == "rps IPv6")
+assert "--target [2001:2::1]:8080" in rps6["tern"]["command"] and "--ip 2001:2::1/64" in rps6["tern"]["command"], rps6["tern"]
+assert "http://[2001:2:1::1]:8080/" in rps6["kernel"]["command"], rps6["kernel"]
 # The jumbo row runs both links at MTU 9000, memif with buffers that hold a jumbo frame.
 jumbo = next(r for r in rows if r["metric"] == "throughput MTU 9000")
 assert "--mtu 9000" in jumbo["tern"]["command"] and "bsize=9024" in jumbo["tern"]["command"], jumbo["tern"]
