@@ -3,12 +3,15 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace tern {
 
@@ -147,12 +150,17 @@ class ip_addr {
 public:
     constexpr ip_addr() : ip_addr(ipv4_addr{}) {}
     constexpr ip_addr(ipv4_addr a) { // NOLINT: implicit, as the API took ipv4_addr before
-        bytes_.bytes[10] = 0xff;
-        bytes_.bytes[11] = 0xff;
-        bytes_.bytes[12] = std::uint8_t(a.value >> 24);
-        bytes_.bytes[13] = std::uint8_t(a.value >> 16);
-        bytes_.bytes[14] = std::uint8_t(a.value >> 8);
-        bytes_.bytes[15] = std::uint8_t(a.value);
+        if (std::is_constant_evaluated()) {
+            bytes_.bytes[10] = 0xff;
+            bytes_.bytes[11] = 0xff;
+            for (std::size_t i = 0; i < 4; ++i) bytes_.bytes[12 + i] = std::uint8_t(a.value >> (24 - 8 * i));
+            return;
+        }
+        // Two stores: every segment in and out converts its addresses (TCP's hot path).
+        const std::uint32_t tail[2] = {v4_marker(), to_network(a.value)};
+        const std::uint64_t zero = 0;
+        std::memcpy(bytes_.bytes.data(), &zero, 8);
+        std::memcpy(bytes_.bytes.data() + 8, tail, 8);
     }
     constexpr ip_addr(const ipv6_addr& a) : bytes_(a) {} // NOLINT: implicit, as ipv4_addr's
 
@@ -161,12 +169,23 @@ public:
     // The dotted quad for IPv4, RFC 5952's form for IPv6.
     std::string to_string() const { return is_v4() ? v4().to_string() : bytes_.to_string(); }
 
-    constexpr bool is_v4() const { return bytes_.is_v4_mapped(); }
+    constexpr bool is_v4() const {
+        if (std::is_constant_evaluated()) return bytes_.is_v4_mapped();
+        std::uint64_t head;
+        std::uint32_t marker;
+        std::memcpy(&head, bytes_.bytes.data(), 8);
+        std::memcpy(&marker, bytes_.bytes.data() + 8, 4);
+        return (head | (marker ^ v4_marker())) == 0;
+    }
     constexpr bool is_v6() const { return !is_v4(); }
     // The IPv4 address; only for is_v4().
     constexpr ipv4_addr v4() const {
-        return ipv4_addr{(std::uint32_t(bytes_.bytes[12]) << 24) | (std::uint32_t(bytes_.bytes[13]) << 16) |
-                         (std::uint32_t(bytes_.bytes[14]) << 8) | bytes_.bytes[15]};
+        if (std::is_constant_evaluated())
+            return ipv4_addr{(std::uint32_t(bytes_.bytes[12]) << 24) | (std::uint32_t(bytes_.bytes[13]) << 16) |
+                             (std::uint32_t(bytes_.bytes[14]) << 8) | bytes_.bytes[15]};
+        std::uint32_t v;
+        std::memcpy(&v, bytes_.bytes.data() + 12, 4);
+        return ipv4_addr{to_network(v)}; // the same swap both ways
     }
     // The 16 bytes: an IPv6 address, or IPv4's mapped form.
     constexpr const ipv6_addr& v6() const { return bytes_; }
@@ -175,6 +194,15 @@ public:
     friend constexpr auto operator<=>(const ip_addr&, const ip_addr&) = default;
 
 private:
+    // Bytes 8-11 of an IPv4-mapped address (00 00 ff ff) as one word in memory order, and a
+    // word between host and network order.
+    static constexpr std::uint32_t v4_marker() {
+        return std::endian::native == std::endian::little ? 0xffff0000u : 0x0000ffffu;
+    }
+    static constexpr std::uint32_t to_network(std::uint32_t v) {
+        return std::endian::native == std::endian::little ? __builtin_bswap32(v) : v;
+    }
+
     ipv6_addr bytes_;
 };
 

@@ -96,5 +96,44 @@ TEST(MacAddr, FormatsAndClassifies) {
     EXPECT_FALSE(m.is_zero());
 }
 
+
+// ip_addr: IPv4 in its mapped form (RFC 4291 §2.5.5.2), the same at run time as at compile
+// time (the run-time paths load words; the compile-time ones go byte by byte).
+TEST(IpAddr, HoldsIPv4AsItsMappedForm) {
+    constexpr ip_addr at_compile_time = ipv4_addr::from_octets(198, 18, 0, 2);
+    static_assert(at_compile_time.is_v4() && at_compile_time.v4() == ipv4_addr::from_octets(198, 18, 0, 2));
+    volatile std::uint32_t raw = ipv4_addr::from_octets(198, 18, 0, 2).value;
+    const ip_addr at_run_time = ipv4_addr{raw};
+    EXPECT_EQ(at_run_time, at_compile_time);
+    EXPECT_TRUE(at_run_time.is_v4());
+    EXPECT_EQ(at_run_time.v4(), ipv4_addr{raw});
+    EXPECT_EQ(at_run_time.v6(), *ipv6_addr::parse("::ffff:198.18.0.2"));
+    EXPECT_EQ(at_run_time.to_string(), "198.18.0.2");
+    EXPECT_EQ(ip_addr().to_string(), "0.0.0.0");
+    EXPECT_TRUE(ip_addr().is_unspecified());
+}
+
+TEST(IpAddr, HoldsIPv6AndTakesAMappedAddressAsIPv4) {
+    const ip_addr v6 = *ipv6_addr::parse("2001:2::1");
+    EXPECT_TRUE(v6.is_v6());
+    EXPECT_EQ(v6.to_string(), "2001:2::1");
+    EXPECT_NE(v6, ip_addr(ipv4_addr::from_octets(0, 0, 0, 1)));
+    const ip_addr mapped = *ipv6_addr::parse("::ffff:10.0.0.1");
+    EXPECT_TRUE(mapped.is_v4());
+    EXPECT_EQ(mapped, ip_addr(ipv4_addr::from_octets(10, 0, 0, 1)));
+    // Almost mapped: one byte of the prefix off.
+    EXPECT_TRUE(ip_addr(*ipv6_addr::parse("::fffe:10.0.0.1")).is_v6());
+    EXPECT_TRUE(ip_addr(*ipv6_addr::parse("1::ffff:10.0.0.1")).is_v6());
+    EXPECT_TRUE(ip_addr(ipv6_addr{}).is_v6()); // ::, not 0.0.0.0
+}
+
+TEST(IpAddr, ParsesEitherFamily) {
+    EXPECT_EQ(ip_addr::parse("198.18.0.2"), ip_addr(ipv4_addr::from_octets(198, 18, 0, 2)));
+    EXPECT_EQ(ip_addr::parse("2001:2::2"), ip_addr(*ipv6_addr::parse("2001:2::2")));
+    EXPECT_FALSE(ip_addr::parse("198.18.0"));
+    EXPECT_FALSE(ip_addr::parse("[2001:2::2]"));
+    EXPECT_FALSE(ip_addr::parse(""));
+}
+
 } // namespace
 } // namespace tern
