@@ -362,24 +362,29 @@ result<stream*, connect_error> endpoint_core::connect(ip_addr remote_ip, std::ui
                                                       const connect_options& options, app_events& app) {
     const auto local = local_for(remote_ip, options);
     if (!local) return unexpected(local.error());
-    const bool full = remote_ip.is_v4() ? table_.size() == table_.max_flows() : table6_.size() == table6_.max_flows();
-    if (full) return unexpected(connect_error::table_full);
+    if (remote_ip.is_v4()) return open_active<flow_key>(local->v4(), remote_ip.v4(), remote_port, options, app);
+    return open_active<flow_key6>(local->v6(), remote_ip.v6(), remote_port, options, app);
+}
+
+// connect() once the family is known: Addr is ipv4_addr for flow_key, ipv6_addr for flow_key6.
+template <class Key, class Addr>
+result<stream*, connect_error> endpoint_core::open_active(const Addr& local, const Addr& remote_ip,
+                                                          std::uint16_t remote_port, const connect_options& options,
+                                                          app_events& app) {
+    if (flows<Key>().size() == flows<Key>().max_flows()) return unexpected(connect_error::table_full);
     std::optional<std::uint16_t> local_port = options.local_port;
-    if (!local_port) local_port = ephemeral_port(*local, remote_ip, remote_port);
+    if (!local_port) local_port = ephemeral_port<Key>(local, remote_ip, remote_port);
     if (!local_port) return unexpected(connect_error::no_free_port);
-    const flow f{{*local, *local_port}, {remote_ip, remote_port}};
-    auto open = [&](const auto& key) -> result<stream*, connect_error> {
-        using Key = std::decay_t<decltype(key)>;
-        if (waits<Key>().find(key)) return unexpected(connect_error::port_in_use);
-        stream_state* s = insert(f, key, options.connection, app, false);
-        if (!s) return unexpected(connect_error::port_in_use);
-        // A fresh connection in CLOSED always opens.
-        [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
-        assert(opened);
-        settle(*s);
-        return static_cast<stream*>(s);
-    };
-    return remote_ip.is_v4() ? open(key_of<flow_key>(f)) : open(key_of<flow_key6>(f));
+    const Key key{local, remote_ip, *local_port, remote_port};
+    if (waits<Key>().find(key)) return unexpected(connect_error::port_in_use);
+    const flow f{{local, *local_port}, {remote_ip, remote_port}};
+    stream_state* s = insert(f, key, options.connection, app, false);
+    if (!s) return unexpected(connect_error::port_in_use);
+    // A fresh connection in CLOSED always opens.
+    [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
+    assert(opened);
+    settle(*s);
+    return static_cast<stream*>(s);
 }
 
 // A new stream in the table of its family, or null when the 4-tuple is there already or
@@ -398,49 +403,43 @@ stream_state* endpoint_core::insert(const flow& f, const Key& key, const connect
 }
 
 // RFC 6056 Algorithm 4's state for a (local, remote) triple: its counter and its offset.
-std::pair<std::uint16_t&, std::uint32_t> endpoint_core::port_search(const ip_addr& local, const ip_addr& remote_ip,
+template <class Key, class Addr>
+std::pair<std::uint16_t&, std::uint32_t> endpoint_core::port_search(const Addr& local, const Addr& remote_ip,
                                                                    std::uint16_t remote_port) {
-    const std::uint32_t h = hash_of(flow{{local, 0}, {remote_ip, remote_port}});
+    const std::uint32_t h = flows<Key>().hash(Key{local, remote_ip, 0, remote_port});
     return {port_cursors_[h % port_cursors_.size()], (h >> 8) % ephemeral_count};
 }
 
-// The flow table's hash of a 4-tuple, in the table of its family.
-std::uint32_t endpoint_core::hash_of(const flow& f) const {
-    return f.remote.addr.is_v4() ? table_.hash(key_of<flow_key>(f)) : table6_.hash(key_of<flow_key6>(f));
-}
-
-bool endpoint_core::tuple_taken(const flow& f) {
-    if (f.remote.addr.is_v4()) {
-        const auto key = key_of<flow_key>(f);
-        return table_.find(key) || time_wait_.find(key);
-    }
-    const auto key = key_of<flow_key6>(f);
-    return table6_.find(key) || time_wait6_.find(key);
+template <class Key>
+bool endpoint_core::tuple_taken(const Key& key) {
+    return flows<Key>().find(key) || waits<Key>().find(key);
 }
 
 // The slots the next connect() with these arguments reads start loading now: the 4-tuple
 // it will most likely take (the next port of the search, when none is given).
 void endpoint_core::prepare_connect(ip_addr remote_ip, std::uint16_t remote_port, const connect_options& options) {
-    const ip_addr local = options.local_addr ? *options.local_addr
-                          : remote_ip.is_v4() ? ip_addr(engine_.address().addr)
-                                              : engine_.ipv6_source_for(remote_ip.v6()).value_or(ipv6_addr{});
-    std::uint16_t port = options.local_port.value_or(0);
-    if (!options.local_port) {
+    if (remote_ip.is_v4()) {
+        const ipv4_addr local = options.local_addr ? options.local_addr->v4() : engine_.address().addr;
+        return prepare<flow_key>(local, remote_ip.v4(), remote_port, options.local_port);
+    }
+    const auto local = options.local_addr ? std::optional(options.local_addr->v6()) : engine_.ipv6_source_for(remote_ip.v6());
+    if (local) prepare<flow_key6>(*local, remote_ip.v6(), remote_port, options.local_port);
+}
+
+template <class Key, class Addr>
+void endpoint_core::prepare(const Addr& local, const Addr& remote_ip, std::uint16_t remote_port,
+                            std::optional<std::uint16_t> local_port) {
+    std::uint16_t port = local_port.value_or(0);
+    if (!local_port) {
         const auto home = home_ports(local, remote_ip, remote_port);
         if (!home) return;
-        const auto [cursor, offset] = port_search(local, remote_ip, remote_port);
+        const auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
         port = home->empty() ? std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count)
                              : (*home)[(offset + cursor) % home->size()];
     }
-    const flow f{{local, port}, {remote_ip, remote_port}};
-    const std::uint32_t h = hash_of(f);
-    if (remote_ip.is_v4()) {
-        table_.prefetch(h);
-        if (time_wait_.size()) time_wait_.prefetch(h);
-    } else {
-        table6_.prefetch(h);
-        if (time_wait6_.size()) time_wait6_.prefetch(h);
-    }
+    const std::uint32_t h = flows<Key>().hash(Key{local, remote_ip, port, remote_port});
+    flows<Key>().prefetch(h);
+    if (waits<Key>().size()) waits<Key>().prefetch(h);
 }
 
 std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
@@ -458,10 +457,12 @@ std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(
     return ports;
 }
 
-std::optional<std::uint16_t> endpoint_core::ephemeral_port(ip_addr local, ip_addr remote_ip,
+template <class Key, class Addr>
+std::optional<std::uint16_t> endpoint_core::ephemeral_port(const Addr& local, const Addr& remote_ip,
                                                           std::uint16_t remote_port) {
     const auto& x = exhausted_;
-    if (x && x->erasures == erasures_ && x->local == local && x->remote == remote_ip && x->remote_port == remote_port)
+    if (x && x->erasures == erasures_ && x->remote_port == remote_port && x->local == ip_addr(local) &&
+        x->remote == ip_addr(remote_ip))
         return std::nullopt;
     // RFC 6056 §3.3.4 (Algorithm 4, double-hash): the search starts at an offset of the
     // (local, remote) triple plus a counter of its own, one of port_cursors_. With one
@@ -474,13 +475,13 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(ip_addr local, ip_add
     // DESIGN.md "Flow steering": with several engines, only the ports whose reply hashes to
     // this engine; never one of another engine's, which would carry the flow there.
     const std::uint32_t count = home->empty() ? ephemeral_count : std::uint32_t(home->size());
-    auto [cursor, offset] = port_search(local, remote_ip, remote_port);
+    auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
     for (std::uint32_t i = 0; i < count; ++i) {
         const std::uint32_t at = (offset + cursor) % count;
         const auto port = home->empty() ? std::uint16_t(ephemeral_first + at) : (*home)[at];
         cursor = std::uint16_t((cursor + 1) % count);
         if (listeners_.contains(port)) continue;
-        if (!tuple_taken(flow{{local, port}, {remote_ip, remote_port}})) return port;
+        if (!tuple_taken(Key{local, remote_ip, port, remote_port})) return port;
     }
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -200,21 +201,30 @@ private:
     seq32 initial_sequence(const flow_key& key) const;
     seq32 initial_sequence(const flow_key6& key) const;
     connection_options with_ts_offset(connection_options options, const flow& f) const;
-    std::optional<std::uint16_t> ephemeral_port(ip_addr local, ip_addr remote_ip, std::uint16_t remote_port);
-    std::pair<std::uint16_t&, std::uint32_t> port_search(const ip_addr& local, const ip_addr& remote_ip,
+    template <class Key, class Addr>
+    result<stream*, connect_error> open_active(const Addr& local, const Addr& remote_ip, std::uint16_t remote_port,
+                                               const connect_options& options, app_events& app);
+    template <class Key, class Addr>
+    void prepare(const Addr& local, const Addr& remote_ip, std::uint16_t remote_port,
+                 std::optional<std::uint16_t> local_port);
+    template <class Key, class Addr>
+    std::optional<std::uint16_t> ephemeral_port(const Addr& local, const Addr& remote_ip, std::uint16_t remote_port);
+    template <class Key, class Addr>
+    std::pair<std::uint16_t&, std::uint32_t> port_search(const Addr& local, const Addr& remote_ip,
                                                          std::uint16_t remote_port);
-    std::uint32_t hash_of(const flow& f) const;
     // The ephemeral ports an active open of this engine may take towards (remote_ip,
     // remote_port) from `local`: with several engines, those whose reply comes home
     // (engine::flow_steering); else all (an empty span means all). nullopt: none at all.
     // Inline for the one-engine case, which every connect() of tern-load asks twice.
     // Over IPv6 every port is engine 0's (engine::owner_of steers IPv6 there) and no other's.
-    std::optional<std::span<const std::uint16_t>> home_ports(const ip_addr& local, const ip_addr& remote_ip,
+    template <class Addr>
+    std::optional<std::span<const std::uint16_t>> home_ports(const Addr& local, const Addr& remote_ip,
                                                              std::uint16_t remote_port) {
         if (engine_.flow_steering() == nullptr) return std::span<const std::uint16_t>{};
-        if (remote_ip.is_v6())
+        if constexpr (std::is_same_v<Addr, ipv6_addr>)
             return engine_.id() == 0 ? std::optional(std::span<const std::uint16_t>{}) : std::nullopt;
-        return steered_home_ports(local.v4(), remote_ip.v4(), remote_port);
+        else
+            return steered_home_ports(local, remote_ip, remote_port);
     }
     std::optional<std::span<const std::uint16_t>> steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
                                                                      std::uint16_t remote_port);
@@ -227,7 +237,8 @@ private:
     bool time_wait_challenge_allowed(instant now);
     bool take_challenge_ack(instant now) override;
     void note_black_hole() override { ++stats_.path_black_holes; }
-    bool tuple_taken(const flow& f);
+    template <class Key>
+    bool tuple_taken(const Key& key);
 
     engine& engine_;
     tcp_config config_;
