@@ -38,6 +38,7 @@ namespace wire {
 class arp_view;
 class icmp_view;
 struct icmp_quoted_tcp;
+struct icmpv6_quoted_tcp;
 class ipv4_view;
 class ipv6_view;
 class tcp_view;
@@ -93,6 +94,9 @@ public:
     // 1191 §4; 0 when the router did not say). Whether it concerns a connection is the
     // handler's to judge (RFC 5927 §4.1).
     virtual void on_icmp_unreachable(std::uint8_t /*code*/, std::uint16_t /*mtu*/, const wire::icmp_quoted_tcp& /*quoted*/) {}
+    // ICMPv6 Packet Too Big (RFC 4443 §3.2) quoting a TCP segment we sent: the link MTU the
+    // router reports (RFC 8201 §4). Whether it concerns a connection is the handler's to judge.
+    virtual void on_packet_too_big(std::uint32_t /*mtu*/, const wire::icmpv6_quoted_tcp& /*quoted*/) {}
     // A timer hook of kind upper_layer fired.
     virtual void on_timer(timer_hook& hook) = 0;
     // Once per round after the RX bursts (up to engine_config::rx_bursts), the pollers and
@@ -214,6 +218,7 @@ private:
     void receive_ipv6(rte_mbuf* m, std::span<const std::uint8_t> packet);
     void receive_icmpv6(rte_mbuf* m, const wire::ipv6_view& ip);
     void receive_tcp6(rte_mbuf* m, const wire::ipv6_view& ip);
+    void receive_too_big(rte_mbuf* m, const wire::icmp_view& icmp);
     void receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp);
     void reply_echo_v6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp);
     void run_neighbor_discovery();

@@ -46,12 +46,25 @@ void engine::receive_icmpv6(rte_mbuf* m, const wire::ipv6_view& ip) {
         // to a group (which a reply would come from a unicast address for) is not answered.
         if (ip.dst().is_multicast() || ip.src().is_unspecified()) return drop(m, drop_reason::icmpv6_unhandled_type);
         return reply_echo_v6(m, ip, *icmp);
+    case wire::icmpv6_type::packet_too_big:
+        return receive_too_big(m, *icmp);
     case wire::icmpv6_type::neighbor_solicitation:
     case wire::icmpv6_type::neighbor_advertisement:
         return receive_nd(m, ip, *icmp);
     default:
         return drop(m, drop_reason::icmpv6_unhandled_type);
     }
+}
+
+// RFC 8201 §4 and RFC 4443 §3.2: the quote must be of a packet we sent (from one of our
+// addresses); the endpoint checks it against the connection (RFC 5927 §4.1).
+void engine::receive_too_big(rte_mbuf* m, const wire::icmp_view& icmp) {
+    const auto quoted = wire::icmpv6_quoted_tcp::parse(icmp.payload());
+    if (!quoted || !nd_->is_ours(quoted->src)) return drop(m, drop_reason::icmp_bad_quote);
+    const std::uint32_t mtu = wire::packet_too_big_mtu(icmp);
+    stats_.icmpv6_packet_too_big_in.add();
+    rte_pktmbuf_free(m);
+    if (handler_) handler_->on_packet_too_big(mtu, *quoted);
 }
 
 void engine::receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp_view& icmp) {

@@ -26,6 +26,7 @@ namespace tern {
     X(nd_solicitations_in) X(nd_advertisements_in) X(nd_solicitations_out) X(nd_advertisements_out) \
     X(ipv6_duplicate_addresses) /* addresses of ours another node has (RFC 4862 §5.4): unused */ \
     X(icmp_unreachable_in) /* destination unreachable quoting our TCP, handed to the endpoint */ \
+    X(icmpv6_packet_too_big_in) /* Packet Too Big quoting our TCP, handed to the endpoint (RFC 8201) */ \
     X(icmp_time_exceeded_out) /* reassembly timed out with fragment zero in (RFC 1122 §3.3.2) */ \
     X(ipv4_fragments_in)        /* fragments received, kept or dropped (ipv4_reassembly.hpp) */ \
     X(ipv4_reassembled)         /* datagrams made whole from them                           */ \

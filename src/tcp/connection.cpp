@@ -341,8 +341,9 @@ bool connection::lower_mss_to_path(std::uint16_t mtu, instant now) {
     const std::uint32_t options = tcb_.ts_ok ? 12 : 0;
     if (mtu == 0) mtu = plateau_below(tcb_.snd_mss + headers + options);
     // RFC 1191 §3 sets 68 as the floor; like Linux (min_pmtu) we keep 552, so that a forged
-    // error cannot make every segment tiny (RFC 5927 §7.3).
-    constexpr std::uint16_t min_path_mtu = 552;
+    // error cannot make every segment tiny (RFC 5927 §7.3). IPv6's is its minimum link MTU,
+    // 1280 (RFC 8200 §5; RFC 8201 §4: a smaller one reported is not taken below it).
+    const std::uint16_t min_path_mtu = flow_.local.addr.is_v4() ? 552 : 1280;
     const std::uint32_t mss = std::max<std::uint32_t>(mtu, min_path_mtu) - headers - options;
     if (mss >= tcb_.snd_mss) return false;
     tcb_.snd_mss = std::uint16_t(mss);

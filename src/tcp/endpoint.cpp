@@ -17,6 +17,7 @@
 #include "wire/checksum.hpp"
 #include "wire/frame.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/icmpv6.hpp"
 #include "wire/ipv6.hpp"
 #include "tcp/rx_account.hpp"
 #include "wire/tcp.hpp"
@@ -859,13 +860,25 @@ void endpoint_core::on_unreachable(ipv4_addr hop) {
 
 // The quote is of a segment we sent: its source is our end of the flow.
 void endpoint_core::on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, const wire::icmp_quoted_tcp& quoted) {
-    stream_state* s = table_.find(flow_key{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
+    on_icmp_for(table_.find(flow_key{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port}), code, mtu, quoted.seq);
+}
+
+// RFC 8201 §4: Packet Too Big is IPv6's fragmentation needed; its MTU field has 32 bits,
+// more than any link of ours carries.
+void endpoint_core::on_packet_too_big(std::uint32_t mtu, const wire::icmpv6_quoted_tcp& quoted) {
+    stream_state* s = table6_.find(flow_key6{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
+    on_icmp_for(s, wire::icmp_unreachable_code::fragmentation_needed, std::uint16_t(std::min<std::uint32_t>(mtu, 0xffff)),
+                quoted.seq);
+}
+
+// An ICMP error for the connection `s` (null: none has the quoted 4-tuple).
+void endpoint_core::on_icmp_for(stream_state* s, std::uint8_t code, std::uint16_t mtu, std::uint32_t seq) {
     if (s == nullptr) {
         ++stats_.icmp_unreachable_ignored;
         return;
     }
     ++depth_;
-    if (s->conn_.on_icmp_unreachable(code, mtu, seq32(quoted.seq), engine_.now())) ++stats_.icmp_unreachable_used;
+    if (s->conn_.on_icmp_unreachable(code, mtu, seq32(seq), engine_.now())) ++stats_.icmp_unreachable_used;
     else ++stats_.icmp_unreachable_ignored;
     settle(*s);
     if (--depth_ == 0) free_retired();

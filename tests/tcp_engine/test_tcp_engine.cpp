@@ -34,7 +34,11 @@
 #include "tern/clock.hpp"
 #include "tern/tcp.hpp"
 #include "wire/ethernet.hpp"
+#include "wire/icmp.hpp"
+#include "wire/icmpv6.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
+#include "wire/checksum.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::test {
@@ -433,6 +437,71 @@ TEST(tcp_engine, one_listener_serves_ipv4_and_ipv6_at_once) {
     ASSERT_TRUE(p.settle(120s));
     EXPECT_EQ(p.client->pool.in_use(), 0u);
     EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// An ICMPv6 Packet Too Big from `router` to the client quoting its segment at `seq` on `f`
+// (the client's view), reporting `mtu` (RFC 4443 §3.2).
+rte_mbuf* packet_too_big(rte_mempool* pool, std::uint32_t mtu, const ipv6_addr& router, const tcp::flow& f, tcp::seq32 seq) {
+    std::uint8_t quote[wire::ipv6_header_length + 20];
+    wire::ipv6_repr{f.local.addr.v6(), f.remote.addr.v6(), wire::ip_protocol::tcp, 64, 1460}.emit(quote);
+    wire::tcp_repr t;
+    t.src_port = f.local.port;
+    t.dst_port = f.remote.port;
+    t.seq = seq.raw();
+    t.flags = wire::tcp_flags::ack;
+    t.emit(quote + wire::ipv6_header_length, f.local.addr.v6(), f.remote.addr.v6(), {}, wire::checksum_mode::software);
+    const wire::icmp_error_repr icmp{wire::icmpv6_type::packet_too_big, 0, mtu, quote};
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (!m) return nullptr;
+    const std::size_t length = wire::ethernet_header_len + wire::ipv6_header_length + icmp.length();
+    auto* out = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(length)));
+    wire::ethernet_repr{client_mac, server_mac, wire::ether_type::ipv6}.emit(out);
+    std::uint8_t* ip = out + wire::ethernet_header_len;
+    wire::ipv6_repr{router, f.local.addr.v6(), wire::ip_protocol::icmpv6, 64, std::uint16_t(icmp.length())}.emit(ip);
+    icmp.emit(ip + wire::ipv6_header_length, wire::pseudo_header_sum(router, f.local.addr.v6(), wire::ip_protocol::icmpv6,
+                                                                     std::uint32_t(icmp.length())));
+    return m;
+}
+
+// RFC 8201 §4: a Packet Too Big from the path, quoting a segment in flight, shrinks the
+// client's segments to the reported MTU and sends what is in flight again in that size; one
+// that reports less than IPv6's minimum link MTU (1280, RFC 8200 §5) is not taken below it.
+// The echo completes byte for byte.
+TEST(tcp_engine, ipv6_packet_too_big_lowers_the_mss_to_the_path) {
+    two_nodes p = ipv6_nodes();
+    echo_server server;
+    bulk_client client;
+    server.clk = client.clk = &p.clock_;
+    client.data = pattern(1 << 20, 8);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    auto s = p.client->ep.connect(server_ip6, echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    const auto& conn = tcp::stream_state::of(**s).conn();
+    ASSERT_TRUE(p.run_until([&] { return client.sent > (256u << 10) && conn.control_block().snd_una != conn.control_block().snd_max; }, 10s));
+    EXPECT_EQ(conn.control_block().snd_mss, 1500 - 60 - 12);
+    auto inject = [&](std::uint32_t mtu) {
+        rte_mbuf* m = packet_too_big(p.server_pool_.get(), mtu, *ipv6_addr::parse("2001:2::fe"), (*s)->flow_id(),
+                                     conn.control_block().snd_una);
+        ASSERT_NE(m, nullptr);
+        if (p.link_.b().tx_burst(&m, 1) != 1) rte_pktmbuf_free(m);
+        p.step();
+        p.step();
+    };
+    inject(1400);
+    EXPECT_EQ(p.client->eng.stats().icmpv6_packet_too_big_in.get(), 1u);
+    EXPECT_EQ(p.client->ep.stats().icmp_unreachable_used, 1u);
+    EXPECT_EQ(conn.control_block().snd_mss, 1400 - 60 - 12);
+    inject(1000); // below 1280: taken as 1280
+    EXPECT_EQ(conn.control_block().snd_mss, 1280 - 60 - 12);
+    inject(1000); // again: nothing smaller to take
+    EXPECT_EQ(p.client->ep.stats().icmp_unreachable_ignored, 1u);
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 60s));
+    EXPECT_FALSE(client.mismatch);
+    EXPECT_EQ(client.received.size(), client.data.size());
+    std::uint64_t resent = 0; // the stream is gone: the endpoint's totals keep its counts
+    for (const auto& [name, value] : p.client->ep.counters())
+        if (name == "path_mtu_retransmits") resent = value;
+    EXPECT_GT(resent, 0u);
 }
 
 // RFC 9293 §3.10.7.1 over IPv6: no listener, an RST; the connect is refused.
