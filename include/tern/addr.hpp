@@ -122,6 +122,14 @@ struct ipv6_addr {
     }
 
     friend constexpr auto operator<=>(const ipv6_addr&, const ipv6_addr&) = default;
+    // Two words, not the array's memcmp: neighbors and our addresses are compared per packet.
+    friend constexpr bool operator==(const ipv6_addr& a, const ipv6_addr& b) {
+        if (std::is_constant_evaluated()) return a.bytes == b.bytes;
+        std::uint64_t x[2], y[2];
+        std::memcpy(x, a.bytes.data(), 16);
+        std::memcpy(y, b.bytes.data(), 16);
+        return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+    }
 };
 
 // An IPv6 address with its prefix length, as in "2001:2::2/64".
@@ -192,6 +200,7 @@ public:
     constexpr bool is_unspecified() const { return is_v4() ? v4().is_unspecified() : bytes_.is_unspecified(); }
 
     friend constexpr auto operator<=>(const ip_addr&, const ip_addr&) = default;
+    friend constexpr bool operator==(const ip_addr& a, const ip_addr& b) { return a.bytes_ == b.bytes_; }
 
 private:
     // Bytes 8-11 of an IPv4-mapped address (00 00 ff ff) as one word in memory order, and a

@@ -11,6 +11,7 @@
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
 #include "wire/ipv4.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::wire {
@@ -66,6 +67,28 @@ inline tcp_ipv4_ends peek_tcp_ipv4_ends(std::span<const std::uint8_t> frame) {
     return {true, ipv4_addr{load_be32(ip + ipv4_field::src)}, ipv4_addr{load_be32(ip + ipv4_field::dst)},
             load_be16(ip + ihl + tcp_field::src_port), load_be16(ip + ihl + tcp_field::dst_port),
             has_flags ? ip[ihl + tcp_field::flags] : std::uint8_t(0)};
+}
+
+// The same for TCP straight behind an IPv6 header (no extension headers: the common case;
+// a segment behind them is simply not looked ahead for).
+struct tcp_ipv6_ends {
+    bool found = false;
+    ipv6_addr src, dst;
+    std::uint16_t src_port = 0, dst_port = 0;
+    std::uint8_t flags = 0;
+};
+
+inline tcp_ipv6_ends peek_tcp_ipv6_ends(std::span<const std::uint8_t> frame) {
+    constexpr std::size_t ip_at = ethernet_header_len, tcp_at = ip_at + ipv6_header_length;
+    if (frame.size() < tcp_at + tcp_field::flags + 1) return {};
+    const std::uint8_t* p = frame.data();
+    if (load_be16(p + ethernet_field::type) != std::uint16_t(ether_type::ipv6)) return {};
+    if (p[ip_at + ipv6_field::next_header] != std::uint8_t(ip_protocol::tcp)) return {};
+    tcp_ipv6_ends e{true, {}, {}, load_be16(p + tcp_at + tcp_field::src_port), load_be16(p + tcp_at + tcp_field::dst_port),
+                    p[tcp_at + tcp_field::flags]};
+    std::memcpy(e.src.bytes.data(), p + ip_at + ipv6_field::src, 16);
+    std::memcpy(e.dst.bytes.data(), p + ip_at + ipv6_field::dst, 16);
+    return e;
 }
 
 // For an ICMP destination unreachable that quotes a TCP segment: the ends of that segment's

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fixtures.hpp"
+#include "fixtures_ipv6.hpp"
 
 namespace tern::wire {
 namespace {
@@ -26,6 +27,32 @@ TEST(Frame, ParsesCapturedSynInOneCall) {
 
 // The look-ahead's peek agrees with the full parse on a TCP frame, and finds nothing in
 // ARP, ICMP, a truncated frame or one whose IHL is below the minimum.
+// The IPv6 peek on the kernel's SYN behind an Ethernet header: its addresses, ports and
+// flags; nothing for ICMPv6, IPv4, a truncated frame, or TCP behind an extension header.
+TEST(Frame, PeekFindsTheEndsOfAnIPv6TcpFrameOnly) {
+    auto frame_of = [](const std::vector<std::uint8_t>& packet) {
+        std::vector<std::uint8_t> f(14, 0);
+        f[12] = 0x86;
+        f[13] = 0xdd;
+        f.insert(f.end(), packet.begin(), packet.end());
+        return f;
+    };
+    const auto syn = frame_of(test::v6_syn);
+    const auto e = peek_tcp_ipv6_ends(syn);
+    ASSERT_TRUE(e.found);
+    EXPECT_EQ(e.src, *ipv6_addr::parse("2001:2::1"));
+    EXPECT_EQ(e.dst, *ipv6_addr::parse("2001:2::2"));
+    EXPECT_EQ(e.src_port, 0x8330);
+    EXPECT_EQ(e.dst_port, 5001);
+    EXPECT_EQ(e.flags, tcp_flags::syn);
+    EXPECT_FALSE(peek_tcp_ipv6_ends(frame_of(test::v6_echo_request)).found);
+    EXPECT_FALSE(peek_tcp_ipv6_ends(test::tcp_syn_frame).found);
+    EXPECT_FALSE(peek_tcp_ipv6_ends(std::span(syn).first(14 + 40 + 13)).found);
+    auto behind_options = syn;
+    behind_options[14 + 6] = 60; // next header: destination options
+    EXPECT_FALSE(peek_tcp_ipv6_ends(behind_options).found);
+}
+
 TEST(Frame, PeekFindsTheEndsOfATcpFrameOnly) {
     auto f = parse_tcp_ipv4_frame(test::tcp_syn_frame);
     ASSERT_TRUE(f);
