@@ -551,11 +551,12 @@ void endpoint_core::look_ahead_window(std::span<rte_mbuf* const> burst) {
     std::array<flow_key, 32> keys;
     std::array<std::uint32_t, 32> hashes;
     std::array<bool, 32> opens;
-    std::size_t n = 0;
+    std::array<const rte_mbuf*, 32> others; // not IPv4 TCP: maybe IPv6's
+    std::size_t n = 0, n_others = 0;
     for (rte_mbuf* m : burst) {
         const auto e = wire::peek_tcp_ipv4_ends({rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m)});
         if (!e.found) {
-            if (table6_.max_flows()) look_ahead_v6(m);
+            others[n_others++] = m;
             continue;
         }
         keys[n] = flow_key{e.dst, e.src, e.dst_port, e.src_port};
@@ -572,17 +573,30 @@ void endpoint_core::look_ahead_window(std::span<rte_mbuf* const> burst) {
     for (std::size_t i = 0; i < n; ++i)
         if (!opens[i])
             if (const stream_state* s = table_.find(keys[i], hashes[i])) prefetch_object(s);
+    if (n_others && table6_.max_flows()) look_ahead_v6({others.data(), n_others});
 }
 
-// The same for an IPv6 segment, in one pass: IPv6 is engine 0's and rarely all of a burst.
-void endpoint_core::look_ahead_v6(const rte_mbuf* m) {
+// The same two passes for the IPv6 segments of the window (IPv6 is engine 0's; its keys are
+// three times IPv4's, kept apart so that an IPv4 burst does not set them up).
+void endpoint_core::look_ahead_v6(std::span<const rte_mbuf* const> frames) {
     namespace f = wire::tcp_flags;
-    const auto e = wire::peek_tcp_ipv6_ends({rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m)});
-    if (!e.found) return;
-    const flow_key6 key{e.dst, e.src, e.dst_port, e.src_port};
-    const std::uint32_t h = table6_.hash(key);
-    table6_.prefetch(h);
-    if (e.flags & (f::syn | f::fin)) time_wait6_.prefetch(h);
+    std::array<flow_key6, 32> keys;
+    std::array<std::uint32_t, 32> hashes;
+    std::array<bool, 32> opens;
+    std::size_t n = 0;
+    for (const rte_mbuf* m : frames) {
+        const auto e = wire::peek_tcp_ipv6_ends({rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m)});
+        if (!e.found) continue;
+        keys[n] = flow_key6{e.dst, e.src, e.dst_port, e.src_port};
+        hashes[n] = table6_.hash(keys[n]);
+        table6_.prefetch(hashes[n]);
+        if (e.flags & (f::syn | f::fin)) time_wait6_.prefetch(hashes[n]);
+        opens[n] = (e.flags & (f::syn | f::ack)) == f::syn;
+        ++n;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (!opens[i])
+            if (const stream_state* s = table6_.find(keys[i], hashes[i])) prefetch_object(s);
 }
 
 void endpoint_core::on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) {

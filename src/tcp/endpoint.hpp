@@ -163,7 +163,7 @@ private:
     };
 
     void look_ahead_window(std::span<rte_mbuf* const> burst);
-    void look_ahead_v6(const rte_mbuf* m);
+    void look_ahead_v6(std::span<const rte_mbuf* const> frames);
     // The flows and TIME-WAIT records of one family: Key is flow_key (IPv4) or flow_key6.
     template <class Key>
     flow_table<stream_state, Key>& flows();
