@@ -65,7 +65,7 @@ enum class close_reason : std::uint8_t {
                // or FIN-WAIT-2 after close() outlasted tcp_config::fin_timeout
     refused,   // RST in answer to our SYN (RFC 9293 §3.10.7.3)
     aborted,   // aborted here: abort(), or data arrived after close() (RFC 1122 §4.2.2.13)
-    unreachable, // in SYN-SENT, the next hop did not answer ARP (Linux: EHOSTUNREACH)
+    unreachable, // in SYN-SENT, the next hop did not answer ARP or Neighbor Discovery (Linux: EHOSTUNREACH)
 };
 
 std::string_view to_string(close_reason r);

@@ -142,8 +142,9 @@ public:
     void send_ipv6(rte_mbuf* m, const ipv6_addr& dst);
     // Resolves ip without a packet waiting (no-op if already known or in progress).
     void resolve(ipv4_addr ip);
-    // Told when a next hop did not answer ARP: whoever was sending to it learns of it.
-    void on_unreachable(std::function<void(ipv4_addr)> handler) { unreachable_handler_ = std::move(handler); }
+    // Told when a next hop did not answer ARP, or an IPv6 neighbor Neighbor Discovery's
+    // solicitations: whoever was sending to it learns of it.
+    void on_unreachable(std::function<void(ip_addr)> handler) { unreachable_handler_ = std::move(handler); }
     // Hands every TCP packet whose flow another engine owns to that engine, and takes those
     // the others hand to this one (steering.hpp). Without it (one engine) every packet is
     // this engine's. Set before run(); `s` must outlive the engine.
@@ -312,7 +313,7 @@ private:
     std::vector<ipv6_neighbor> neighbors_v6_;
     timer_hook nd_timer_{this, std::uint32_t(timer_kind::neighbor_discovery)};
     nd_pending pending_v6_; // address resolution (RFC 4861 §7.2.2), bounded as ARP's
-    std::function<void(ipv4_addr)> unreachable_handler_;
+    std::function<void(ip_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;
     std::vector<std::function<void(instant)>> pollers_;
     // Telemetry's mailbox: asked_ > answered_ means a report is wanted.

@@ -170,14 +170,17 @@ void engine::retry_nd(nd_resolution& r) {
     timers_.arm(r.retry, now_ + nd_constants::retrans_timer);
 }
 
-// The neighbor answered (mac) or did not: what waits goes out or is dropped.
+// The neighbor answered (mac) or did not: what waits goes out or is dropped, and those
+// sending to a neighbor that never answered hear of it (on_unreachable).
 void engine::finish_nd(nd_resolution& r, std::optional<mac_addr> mac) {
     timers_.cancel(r.retry);
     pending_v6_.drain(r, [&](rte_mbuf* m) {
         if (mac) send_ipv6_to(m, r.ip, mac);
         else drop(m, drop_reason::nd_unresolved);
     });
+    const ipv6_addr ip = r.ip;
     pending_v6_.finish(r);
+    if (!mac && unreachable_handler_) unreachable_handler_(ip);
 }
 
 void engine::send_ipv6(rte_mbuf* m, const ipv6_addr& dst) {

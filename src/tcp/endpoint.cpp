@@ -302,7 +302,7 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
       time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
       isn_key_(drawn.isn_key), ts_key_(drawn.ts_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
     engine_.set_protocol_handler(this);
-    engine_.on_unreachable([this](ipv4_addr hop) { on_unreachable(hop); });
+    engine_.on_unreachable([this](const ip_addr& hop) { on_unreachable(hop); });
 }
 
 endpoint_core::~endpoint_core() {
@@ -869,15 +869,21 @@ bool endpoint_core::time_wait_challenge_allowed(instant now) {
     return true;
 }
 
-// ARP for `hop` failed: every connection in SYN-SENT whose next hop it is gives up
-// (connection::unreachable). A scan of the table, but only on an ARP failure, which is
-// rare and already took seconds of retries.
-void endpoint_core::on_unreachable(ipv4_addr hop) {
+// ARP or Neighbor Discovery for `hop` failed: every connection in SYN-SENT whose next hop
+// it is gives up (connection::unreachable). A scan of the table, but only on such a failure,
+// which is rare and already took seconds of retries. (IPv6 has no gateway yet: the next hop
+// is the peer.)
+void endpoint_core::on_unreachable(const ip_addr& hop) {
     std::vector<stream_state*> hit;
-    table_.for_each([&](const flow_key&, stream_state* s) {
-        if (s->conn_.state() == tcp_state::syn_sent && engine_.next_hop(s->conn_.flow_id().remote.addr.v4()) == hop)
-            hit.push_back(s);
-    });
+    auto through = [&](const stream_state* s) {
+        const ip_addr& remote = s->conn_.flow_id().remote.addr;
+        return hop.is_v4() ? engine_.next_hop(remote.v4()) == hop.v4() : remote == hop;
+    };
+    auto collect = [&](const auto&, stream_state* s) {
+        if (s->conn_.state() == tcp_state::syn_sent && through(s)) hit.push_back(s);
+    };
+    if (hop.is_v4()) table_.for_each(collect);
+    else table6_.for_each(collect);
     ++depth_;
     for (stream_state* s : hit) {
         s->conn_.unreachable();

@@ -230,7 +230,7 @@ private:
     }
     std::optional<std::span<const std::uint16_t>> steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
                                                                      std::uint16_t remote_port);
-    void on_unreachable(ipv4_addr hop);
+    void on_unreachable(const ip_addr& hop);
     void on_icmp_for(stream_state* s, std::uint8_t code, std::uint16_t mtu, std::uint32_t seq);
     // TIME-WAIT kept as a record (time_wait.hpp) once the connection has nothing to send.
     void keep_time_wait(stream_state& s);

@@ -226,7 +226,7 @@ TEST_F(engine_test, unanswered_arp_retries_then_fails_and_tells_the_sender) {
     config.arp.retry_interval = std::chrono::milliseconds(500);
     make_engine(config);
     std::vector<ipv4_addr> unreachable;
-    engine_->on_unreachable([&](ipv4_addr ip) { unreachable.push_back(ip); });
+    engine_->on_unreachable([&](const ip_addr& ip) { unreachable.push_back(ip.v4()); });
     deliver(echo_request(peer_ip, 1, 1));
     deliver(echo_request(peer_ip, 1, 2));
     auto first = take_sent();

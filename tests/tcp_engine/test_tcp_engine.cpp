@@ -504,6 +504,24 @@ TEST(tcp_engine, ipv6_packet_too_big_lowers_the_mss_to_the_path) {
     EXPECT_GT(resent, 0u);
 }
 
+// RFC 4861 §7.2.2: a neighbor that answers none of the three solicitations is unreachable;
+// a connection opening to it ends so (as after ARP fails), not after its SYN retries.
+TEST(tcp_engine, ipv6_connect_to_a_silent_neighbor_is_unreachable) {
+    two_nodes p = ipv6_nodes();
+    bulk_client client;
+    client.clk = &p.clock_;
+    const instant start = p.clock_.now();
+    auto s = p.client->ep.connect(ip_addr(*ipv6_addr::parse("2001:2::99")), echo_port, {}, client);
+    ASSERT_TRUE(s.has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason.has_value(); }, 60s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::unreachable);
+    EXPECT_LT(p.clock_.now() - start, 5s);
+    EXPECT_EQ(p.client->eng.stats().nd_solicitations_out.get(), nd_constants::max_multicast_solicit);
+    // Every SYN sent meanwhile (the first and its retransmissions at 1 s and 3 s) waited
+    // for the neighbor and is dropped with the resolution.
+    EXPECT_EQ(p.client->eng.stats().dropped(drop_reason::nd_unresolved), 3u);
+}
+
 // RFC 9293 §3.10.7.1 over IPv6: no listener, an RST; the connect is refused.
 TEST(tcp_engine, ipv6_connect_to_closed_port_is_refused) {
     two_nodes p = ipv6_nodes();
