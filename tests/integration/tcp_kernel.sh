@@ -91,40 +91,7 @@ check "its summary counts the requests" "grep -q 'http_requests 5' '$WORK/$P1.lo
 in_ns ip link set tern0 up
 P2=tern_it_echo_$$
 check "tern-server starts in echo mode" "start_tern $P2 echo --port 7"
-cat >"$WORK/echo.py" <<'PY'
-import hashlib, random, selectors, socket, sys, time
-rng = random.Random(7)
-mib = int(sys.argv[1])
-data = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * (16 * mib)
-start = time.time()
-s = socket.create_connection(("198.18.0.2", 7), timeout=30)
-s.setblocking(False)
-sel = selectors.DefaultSelector()
-sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
-sent, got = 0, bytearray()
-while len(got) < len(data):
-    events = sel.select(timeout=30)
-    if not events:
-        break
-    for _, mask in events:
-        if mask & selectors.EVENT_WRITE and sent < len(data):
-            sent += s.send(data[sent:sent + 65536])
-            if sent == len(data):
-                sel.modify(s, selectors.EVENT_READ)
-        if mask & selectors.EVENT_READ:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                raise SystemExit("closed early after %d bytes" % len(got))
-            got += chunk
-s.shutdown(socket.SHUT_WR)
-s.settimeout(30)
-tail = s.recv(1)   # tern closes after our FIN: read returns 0
-print("sent", hashlib.sha256(data).hexdigest())
-print("got ", hashlib.sha256(bytes(got)).hexdigest())
-print("eof", tail == b"")
-print("seconds %.1f" % (time.time() - start))
-PY
-in_ns timeout 120 python3 "$WORK/echo.py" 8 >"$WORK/echo" 2>&1
+in_ns timeout 120 python3 "$TERN_ROOT/tests/integration/kernel_echo.py" 198.18.0.2 8 >"$WORK/echo" 2>&1
 check "8 MiB echoed through tern: SHA-256 equal" "[ \"\$(grep '^sent' '$WORK/echo' | cut -d' ' -f2)\" = \"\$(grep '^got' '$WORK/echo' | cut -d' ' -f3)\" ] && grep -q '^sent [0-9a-f]' '$WORK/echo'"
 check "tern closes its side after the kernel's FIN" "grep -qx 'eof True' '$WORK/echo'"
 # The kernel closed first, so its side of that connection waits out TIME_WAIT.
@@ -147,7 +114,7 @@ in_ns iptables -A OUTPUT -o tern0 -p tcp -m statistic --mode random --probabilit
 in_ns iptables -t mangle -A POSTROUTING -o tern0 -p tcp -m statistic --mode random --probability 0.01 \
     -j TEE --gateway 198.18.0.2
 RETRANS0=$(in_ns awk '/^Tcp:/ {getline; print $13}' /proc/net/snmp)
-in_ns timeout 400 python3 "$WORK/echo.py" "${TERN_IT_MIB:-100}" >"$WORK/echo_faults" 2>&1
+in_ns timeout 400 python3 "$TERN_ROOT/tests/integration/kernel_echo.py" 198.18.0.2 "${TERN_IT_MIB:-100}" >"$WORK/echo_faults" 2>&1
 RETRANS1=$(in_ns awk '/^Tcp:/ {getline; print $13}' /proc/net/snmp)
 DROPPED=$(in_ns iptables -L -v -n -x | awk '/DROP/ {n += $1} END {print n + 0}')
 TEED=$(in_ns iptables -t mangle -L -v -n -x | awk '/TEE/ {n += $1} END {print n + 0}')

@@ -80,39 +80,6 @@ check "its summary counts the four requests" "grep -q 'http_requests 4' '$WORK/$
 # --- echo over an impaired path ----------------------------------------------------------
 # 1% of TCP segments dropped each way (ip6tables' statistic match), 1% duplicated each way
 # (TEE on the kernel's side, tern's fault wrapper on its own).
-cat >"$WORK/echo.py" <<'PY'
-import hashlib, random, selectors, socket, sys, time
-rng = random.Random(7)
-mib = int(sys.argv[1])
-data = bytes(rng.getrandbits(8) for _ in range(1 << 16)) * (16 * mib)
-start = time.time()
-s = socket.create_connection(("2001:2::2", 7), timeout=30)
-s.setblocking(False)
-sel = selectors.DefaultSelector()
-sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE)
-sent, got = 0, bytearray()
-while len(got) < len(data):
-    events = sel.select(timeout=30)
-    if not events:
-        break
-    for _, mask in events:
-        if mask & selectors.EVENT_WRITE and sent < len(data):
-            sent += s.send(data[sent:sent + 65536])
-            if sent == len(data):
-                sel.modify(s, selectors.EVENT_READ)
-        if mask & selectors.EVENT_READ:
-            chunk = s.recv(1 << 20)
-            if not chunk:
-                raise SystemExit("closed early after %d bytes" % len(got))
-            got += chunk
-s.shutdown(socket.SHUT_WR)
-s.settimeout(30)
-tail = s.recv(1)
-print("sent", hashlib.sha256(data).hexdigest())
-print("got ", hashlib.sha256(bytes(got)).hexdigest())
-print("eof", tail == b"")
-print("seconds %.1f" % (time.time() - start))
-PY
 P2=tern_it6_echo_$$
 check "tern-server starts in echo mode with --fault-duplicate" \
     "TERN_DURATION=450 start_tern $P2 echo --port 7 --fault-duplicate 0.01 --fault-seed 42"
@@ -120,7 +87,7 @@ in_ns ip6tables -A INPUT -i tern0 -p tcp -m statistic --mode random --probabilit
 in_ns ip6tables -A OUTPUT -o tern0 -p tcp -m statistic --mode random --probability 0.01 -j DROP
 in_ns ip6tables -t mangle -A POSTROUTING -o tern0 -p tcp -m statistic --mode random --probability 0.01 \
     -j TEE --gateway 2001:2::2
-in_ns timeout 400 python3 "$WORK/echo.py" "${TERN_IT_MIB:-100}" >"$WORK/echo" 2>&1
+in_ns timeout 400 python3 "$TERN_ROOT/tests/integration/kernel_echo.py" 2001:2::2 "${TERN_IT_MIB:-100}" >"$WORK/echo" 2>&1
 DROPPED=$(in_ns ip6tables -L -v -n -x | awk '/DROP/ {n += $1} END {print n + 0}')
 TEED=$(in_ns ip6tables -t mangle -L -v -n -x | awk '/TEE/ {n += $1} END {print n + 0}')
 check "${TERN_IT_MIB:-100} MiB each way over IPv6 with loss and duplication: SHA-256 equal ($(grep seconds "$WORK/echo"); $DROPPED dropped, $TEED duplicated by the kernel)" \
