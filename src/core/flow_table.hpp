@@ -37,6 +37,7 @@
 #include <new>
 #include <type_traits>
 
+#include "core/prefetch.hpp"
 #include "tern/addr.hpp"
 
 namespace tern {
@@ -266,9 +267,9 @@ public:
     void prefetch(std::uint32_t h) const {
         const std::size_t i = h & mask_;
         const char* p = reinterpret_cast<const char*>(&slots_[i]);
-        __builtin_prefetch(p, 0, 3);
-        __builtin_prefetch(p + sizeof(slot) - 1, 0, 3); // a slot may straddle two lines
-        __builtin_prefetch(&slots_[(i + 1) & mask_].value, 0, 3);
+        prefetch_line(p);
+        prefetch_line(p + sizeof(slot) - 1); // a slot may straddle two lines
+        prefetch_line(&slots_[(i + 1) & mask_].value);
     }
 
     void clear() {

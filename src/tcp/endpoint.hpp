@@ -163,7 +163,8 @@ private:
     };
 
     void look_ahead_window(std::span<rte_mbuf* const> burst);
-    void look_ahead_v6(std::span<const rte_mbuf* const> frames);
+    template <class Key>
+    std::size_t look_ahead_family(std::span<rte_mbuf* const> frames, std::span<rte_mbuf*> others);
     // The flows and TIME-WAIT records of one family: Key is flow_key (IPv4) or flow_key6.
     template <class Key>
     flow_table<stream_state, Key>& flows();
