@@ -146,7 +146,7 @@ void add_engine_options(po::options_description& desc) {
         ("ip", po::value<std::vector<std::string>>()->required()->composing(),
          "our address and on-link prefix, e.g. 198.18.0.2/24: one IPv4, and any IPv6 ones (2001:2::2/64; repeat --ip)")
         ("no-dad", po::bool_switch(), "use IPv6 addresses at once, without duplicate address detection (RFC 4862 §5.4)")
-        ("gateway", po::value<std::string>(), "next hop for destinations off the prefix")
+        ("gateway", po::value<std::vector<std::string>>(), "next hop for destinations off the prefix; once per family (an IPv6 one: link-local or on an IPv6 --ip prefix)")
         ("mac", po::value<std::string>(), "use this MAC instead of the port's")
         ("port-id", po::value<unsigned>(), "DPDK port id (default: the first port)")
         ("engines", po::value<unsigned>()->default_value(1), "engines, one per lcore and queue pair")
@@ -175,6 +175,29 @@ void add_engine_options(po::options_description& desc) {
         ("fault-seed", po::value<std::uint64_t>(), "testing: seed of the fault generator (replays a run)");
 }
 
+namespace {
+
+// One --gateway: IPv4 on --ip's prefix; IPv6 link-local (RFC 4861 §4.2: a router's own
+// address on the link) or on an IPv6 --ip prefix. One of each family at most.
+void set_gateway(engine_config& e, const std::string& gw, const std::string& ip) {
+    if (gw.find(':') == std::string::npos) {
+        if (e.gateway) throw std::invalid_argument("--gateway: " + gw + " is a second IPv4 gateway; tern takes one");
+        e.gateway = required_parse(ipv4_addr::parse(gw), "gateway", gw, "an IPv4 or IPv6 address");
+        if (!e.address.contains(*e.gateway)) throw std::invalid_argument("--gateway: " + gw + " is not on " + ip);
+        return;
+    }
+    if (e.ipv6_gateway) throw std::invalid_argument("--gateway: " + gw + " is a second IPv6 gateway; tern takes one");
+    const ipv6_addr a = required_parse(ipv6_addr::parse(gw), "gateway", gw, "an IPv4 or IPv6 address");
+    if (e.ipv6.empty()) throw std::invalid_argument("--gateway: " + gw + " is IPv6 and no --ip is");
+    const bool on_prefix = std::any_of(e.ipv6.begin(), e.ipv6.end(), [&](const ipv6_cidr& c) { return c.contains(a); });
+    if (!a.is_link_local() && !on_prefix)
+        throw std::invalid_argument("--gateway: " + gw + " is neither link-local nor on an IPv6 --ip prefix");
+    if (a.is_multicast() || a.is_unspecified()) throw std::invalid_argument("--gateway: " + gw + " cannot be a router's address");
+    e.ipv6_gateway = a;
+}
+
+} // namespace
+
 runtime_options engine_options_from(const po::variables_map& vm) {
     runtime_options o;
     engine_config& e = o.engine;
@@ -192,11 +215,8 @@ runtime_options engine_options_from(const po::variables_map& vm) {
     if (e.address.addr.is_unspecified() || e.address.addr.is_multicast() || e.address.addr.is_broadcast())
         throw std::invalid_argument("--ip: '" + ip + "' cannot be a host's address");
     e.ipv6_duplicate_detection = !vm["no-dad"].as<bool>();
-    if (vm.count("gateway")) {
-        std::string gw = vm["gateway"].as<std::string>();
-        e.gateway = required_parse(ipv4_addr::parse(gw), "gateway", gw, "an IPv4 address");
-        if (!e.address.contains(*e.gateway)) throw std::invalid_argument("--gateway: " + gw + " is not on " + ip);
-    }
+    if (vm.count("gateway"))
+        for (const std::string& gw : vm["gateway"].as<std::vector<std::string>>()) set_gateway(e, gw, ip);
     if (vm.count("mac")) {
         std::string mac = vm["mac"].as<std::string>();
         e.mac = required_parse(mac_addr::parse(mac), "mac", mac, "a MAC address like 02:00:00:00:00:01");

@@ -87,8 +87,11 @@ struct engine_config {
     // IPv6 addresses of ours with their on-link prefixes, beside the link-local one made
     // from the MAC (RFC 4862 §5.3). Empty: no IPv6 at all (its frames are eth_unknown_type).
     // Engine 0 does Neighbor Discovery and ICMPv6 for all engines (steering hands it every
-    // IPv6 frame); TCP over IPv6 is not built yet.
+    // IPv6 frame).
     std::vector<ipv6_cidr> ipv6;
+    // The IPv6 next hop for destinations on none of those prefixes (a router's link-local
+    // address, or one on a prefix of ours). None: they have no route.
+    std::optional<ipv6_addr> ipv6_gateway;
     // RFC 4862 §5.4: each address is checked for duplicates (one solicitation, a second's
     // wait) before it is used; false uses them at once (DupAddrDetectTransmits 0).
     bool ipv6_duplicate_detection = true;

@@ -164,7 +164,10 @@ public:
     bool has_ipv6() const { return nd_.has_value(); }
     bool is_local_v6(const ipv6_addr& a) const;
     std::optional<ipv6_addr> ipv6_source_for(const ipv6_addr& dst) const;
-    // True when `dst`'s MAC is known; else asks for it (a solicitation, unless one is out).
+    // The next hop towards dst: dst itself on-link (or a group), else the IPv6 gateway.
+    std::optional<ipv6_addr> next_hop_v6(const ipv6_addr& dst) const;
+    // True when the MAC of dst's next hop is known; else asks for it (a solicitation,
+    // unless one is out).
     bool resolve_v6(const ipv6_addr& dst);
 
     std::uint16_t id() const { return id_; }

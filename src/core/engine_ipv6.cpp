@@ -103,7 +103,7 @@ void engine::reply_echo_v6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::i
                          {msg + wire::icmp_header_length, message_len - wire::icmp_header_length}}
         .emit(msg, wire::pseudo_header_sum(us, peer, wire::ip_protocol::icmpv6, std::uint32_t(message_len)));
     stats_.icmpv6_echo_replies_out.add();
-    send_ipv6_to(m, peer, neighbor_v6(peer));
+    send_ipv6(m, peer);
 }
 
 // Detection's solicitations and the advertisements after it, then the timer for the next.
@@ -156,8 +156,10 @@ nd_resolution* engine::start_nd(const ipv6_addr& dst) {
 
 bool engine::resolve_v6(const ipv6_addr& dst) {
     if (!nd_) return false;
-    if (neighbor_v6(dst)) return true;
-    if (!pending_v6_.find(dst)) start_nd(dst);
+    const auto hop = next_hop_v6(dst);
+    if (!hop) return false;
+    if (neighbor_v6(*hop)) return true;
+    if (!pending_v6_.find(*hop)) start_nd(*hop);
     return false;
 }
 
@@ -186,7 +188,14 @@ void engine::finish_nd(nd_resolution& r, std::optional<mac_addr> mac) {
 void engine::send_ipv6(rte_mbuf* m, const ipv6_addr& dst) {
     m->l2_len = wire::ethernet_header_len;
     m->l3_len = wire::ipv6_header_length;
-    send_ipv6_to(m, dst, neighbor_v6(dst));
+    const auto hop = next_hop_v6(dst);
+    if (!hop) return drop(m, drop_reason::no_route);
+    send_ipv6_to(m, *hop, neighbor_v6(*hop));
+}
+
+std::optional<ipv6_addr> engine::next_hop_v6(const ipv6_addr& dst) const {
+    if (dst.is_multicast() || (nd_ && nd_->on_link(dst))) return dst;
+    return config_.ipv6_gateway;
 }
 
 bool engine::is_local_v6(const ipv6_addr& a) const { return nd_ && nd_->is_ours(a); }

@@ -44,6 +44,11 @@ bool neighbor_discovery::accepts(const ipv6_addr& dst) const {
     });
 }
 
+bool neighbor_discovery::on_link(const ipv6_addr& dst) const {
+    if (dst.is_link_local()) return true;
+    return std::any_of(addresses_.begin(), addresses_.end(), [&](const interface_address& i) { return i.cidr.contains(dst); });
+}
+
 std::optional<ipv6_addr> neighbor_discovery::source_for(const ipv6_addr& dst) const {
     const interface_address* global = nullptr;
     for (const interface_address& i : addresses_) {

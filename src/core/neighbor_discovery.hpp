@@ -74,6 +74,8 @@ public:
     const mac_addr& mac() const { return mac_; }
     // A preferred address of ours: the only ones packets may come to and go from.
     bool is_ours(const ipv6_addr& a) const;
+    // RFC 4861 §5.2: dst is on-link when link-local or on a prefix of one of our addresses.
+    bool on_link(const ipv6_addr& dst) const;
     // RFC 4291 §2.8 and RFC 4862 §5.4.2: a host receives at its preferred unicast
     // addresses, all-nodes (ff02::1) and the solicited-node group of each address,
     // tentative ones included (detection listens there).

@@ -871,7 +871,7 @@ void endpoint_core::on_unreachable(const ip_addr& hop) {
     std::vector<stream_state*> hit;
     auto through = [&](const stream_state* s) {
         const ip_addr& remote = s->conn_.flow_id().remote.addr;
-        return hop.is_v4() ? engine_.next_hop(remote.v4()) == hop.v4() : remote == hop;
+        return hop.is_v4() ? engine_.next_hop(remote.v4()) == hop.v4() : engine_.next_hop_v6(remote.v6()) == hop.v6();
     };
     auto collect = [&](const auto&, stream_state* s) {
         if (s->conn_.state() == tcp_state::syn_sent && through(s)) hit.push_back(s);

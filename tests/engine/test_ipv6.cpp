@@ -56,12 +56,12 @@ protected:
         m.emit(msg.data(), wire::pseudo_header_sum(src, dst, wire::ip_protocol::icmpv6, std::uint32_t(msg.size())));
         return v6_frame(src, dst, wire::ip_protocol::icmpv6, msg, 255, eth_dst);
     }
-    rte_mbuf* echo_v6(const ipv6_addr& dst, std::uint16_t seq, mac_addr eth_dst = our_mac) {
+    rte_mbuf* echo_v6(const ipv6_addr& dst, std::uint16_t seq, mac_addr eth_dst = our_mac, const ipv6_addr& src = peer_v6) {
         std::vector<std::uint8_t> data(24, 0x5a);
         const wire::icmp_echo_repr echo{wire::icmpv6_type::echo_request, 0x42, seq, data};
         std::vector<std::uint8_t> msg(echo.length());
-        echo.emit(msg.data(), wire::pseudo_header_sum(peer_v6, dst, wire::ip_protocol::icmpv6, std::uint32_t(msg.size())));
-        return v6_frame(peer_v6, dst, wire::ip_protocol::icmpv6, msg, 64, eth_dst);
+        echo.emit(msg.data(), wire::pseudo_header_sum(src, dst, wire::ip_protocol::icmpv6, std::uint32_t(msg.size())));
+        return v6_frame(src, dst, wire::ip_protocol::icmpv6, msg, 64, eth_dst);
     }
     // A sent frame read back: its Ethernet, IPv6 and ICMPv6 checked (the checksum too).
     struct sent_v6 {
@@ -214,6 +214,52 @@ TEST_F(ipv6_test, a_silent_neighbor_is_given_up_after_three_solicitations) {
     }
     EXPECT_EQ(solicitations, nd_constants::max_multicast_solicit);
     EXPECT_EQ(dropped(drop_reason::nd_unresolved), 1u);
+}
+
+// A destination on none of our prefixes is reached through the IPv6 gateway: the router is
+// solicited (from our link-local address, as its own is), and the reply goes to its MAC.
+TEST_F(ipv6_test, a_reply_off_the_prefix_goes_through_the_gateway) {
+    const ipv6_addr far = *ipv6_addr::parse("2001:2:5::9");
+    const ipv6_addr router = *ipv6_addr::parse("fe80::1");
+    const mac_addr router_mac{{0x02, 0, 0, 0, 0, 0x77}};
+    engine_config c = v6_config(false);
+    c.ipv6_gateway = router;
+    begin(c);
+    auto sent = take_sent();
+    free_all(sent);
+    deliver(echo_v6(our_v6, 1, our_mac, far));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    const sent_v6 ns = read(sent[0]);
+    EXPECT_EQ(ns.type, wire::icmpv6_type::neighbor_solicitation);
+    EXPECT_EQ(ns.nd->target, router);
+    EXPECT_EQ(ns.src, our_link_local);
+    free_all(sent);
+    deliver(nd_frame(router, our_link_local, {wire::icmpv6_type::neighbor_advertisement,
+                                              wire::nd_flag::router | wire::nd_flag::solicited | wire::nd_flag::override,
+                                              router, router_mac},
+                     our_mac));
+    sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    const sent_v6 reply = read(sent[0]);
+    EXPECT_EQ(reply.type, wire::icmpv6_type::echo_reply);
+    EXPECT_EQ(reply.dst, far);
+    EXPECT_EQ(reply.eth_dst, router_mac);
+    free_all(sent);
+    EXPECT_EQ(engine_->next_hop_v6(far), router);
+    EXPECT_EQ(engine_->next_hop_v6(peer_v6), peer_v6);
+    EXPECT_EQ(engine_->stats().dropped_total(), 0u);
+}
+
+// Without a gateway such a destination has no route: nothing is solicited for it.
+TEST_F(ipv6_test, a_reply_off_the_prefix_without_a_gateway_has_no_route) {
+    begin(v6_config(false));
+    auto sent = take_sent();
+    free_all(sent);
+    deliver(echo_v6(our_v6, 1, our_mac, *ipv6_addr::parse("2001:2:5::9")));
+    EXPECT_TRUE(take_sent().empty());
+    EXPECT_EQ(dropped(drop_reason::no_route), 1u);
+    EXPECT_FALSE(engine_->next_hop_v6(*ipv6_addr::parse("2001:2:5::9")));
 }
 
 // RFC 4861 §7.2.5: an advertisement nobody asked for makes no entry: the echo after it

@@ -36,6 +36,10 @@ expect "a link-local --ip is refused" 2 "--ip: 'fe80::2/64' is link-local" -- --
 expect "a second IPv4 --ip is refused" 2 "--ip: '198.18.0.3/24' is a second IPv4 address" -- -- --ip 198.18.0.2/24 --ip 198.18.0.3/24
 expect "IPv6 alone is refused" 2 "--ip: no IPv4 address" -- -- --ip 2001:2::2/64
 expect "a gateway off the prefix is refused" 2 "--gateway: 198.19.0.1 is not on" -- -- --ip 198.18.0.2/24 --gateway 198.19.0.1
+expect "an IPv6 gateway off every IPv6 prefix is refused" 2 "--gateway: 2001:2:9::1 is neither link-local nor on an IPv6 --ip prefix" -- -- --ip 198.18.0.2/24 --ip 2001:2::2/64 --gateway 2001:2:9::1
+expect "an IPv6 gateway without an IPv6 --ip is refused" 2 "--gateway: fe80::1 is IPv6 and no --ip is" -- -- --ip 198.18.0.2/24 --gateway fe80::1
+expect "a second IPv6 gateway is refused" 2 "--gateway: fe80::2 is a second IPv6 gateway" -- -- --ip 198.18.0.2/24 --ip 2001:2::2/64 --gateway fe80::1 --gateway fe80::2
+expect "a second IPv4 gateway is refused" 2 "--gateway: 198.18.0.3 is a second IPv4 gateway" -- -- --ip 198.18.0.2/24 --gateway 198.18.0.1 --gateway 198.18.0.3
 expect "a multicast MAC is refused" 2 "--mac: 01:00:5e:00:00:01 is not a unicast MAC" -- -- --ip 198.18.0.2/24 --mac 01:00:5e:00:00:01
 expect "a burst out of range is refused" 2 "--burst: 0 is outside 1-512" -- -- --ip 198.18.0.2/24 --burst 0
 expect "a bad static ARP entry is refused" 2 "--static-arp: '198.18.0.1' is not IP=MAC" -- -- --ip 198.18.0.2/24 --static-arp 198.18.0.1
@@ -141,6 +145,7 @@ expect "tern-load: more connections than source 4-tuples are refused" 2 "--conne
 expect "tern-load: a descending port range" 2 "--source-ports: '2000-1000' is not ascending" -- -- "${L[@]}" --workload http --source-ports 2000-1000
 expect "tern-load: a port range smaller than the engines is refused" 2 "--source-ports: fewer ports than engines" -- -- "${L[@]}" --workload http --engines 2 --source-ports 20000-20000
 expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is off --ip's prefix" -- -- --ip 198.18.0.1/24 --target 198.19.0.2 --workload http
+expect "tern-load: an IPv6 target off-link without an IPv6 gateway" 2 "--target: 2001:2:9::1 is off every IPv6 --ip's prefix and there is no IPv6 --gateway" -- -- --ip 198.18.0.1/24 --ip 2001:2::1/64 --target '[2001:2:9::1]:80' --workload http
 expect "tern-load: a progress interval under 0.1 s is refused" 2 "--interval: must be within 0.1-10" -- -- "${L[@]}" --workload http --interval 0.05
 expect "tern-load: TCP options are checked as tern-server's" 2 "--initial-rto-ms: 0 is outside 1-60000" -- -- "${L[@]}" --workload http --initial-rto-ms 0
 expect "tern-load: a challenge-ACK budget of 0 is refused as tern-server's" 2 "--challenge-acks: 0 is outside 1-2147483647" -- -- "${L[@]}" --workload http --challenge-acks 0

@@ -8,8 +8,9 @@
 # read ICMP errors the transfer stalled for good. Then fragments: a client that sends
 # without DF through a 576-byte hop to tern, whose datagrams tern must reassemble. Then a
 # black hole: the router drops large datagrams and says nothing. Last, a host the router
-# cannot reach.
-# Addresses: 198.18.0.0/24 and 198.18.2.0/24 on the TAPs, 198.18.1.0/24 on the veth pair.
+# cannot reach. Then IPv6 through the same router: Packet Too Big (RFC 8201).
+# Addresses: 198.18.0.0/24 and 198.18.2.0/24 on the TAPs, 198.18.1.0/24 on the veth pair;
+# over IPv6 2001:2::/64 on the first TAP and 2001:2:1::/64 on the veth pair.
 set -uo pipefail
 source "$(dirname "$0")/../../scripts/common.sh"
 source "$TERN_ROOT/scripts/netns.sh"
@@ -145,4 +146,40 @@ UNREACHABLE=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))[
 TIMED_OUT=$(python3 -c "import json; print(json.load(open('$WORK/load.json'))['totals']['timed_out'])" 2>/dev/null)
 check "opens toward a host the router cannot reach end as unreachable within the run (unreachable ${UNREACHABLE:-?}, timed out ${TIMED_OUT:-?})" \
     "[ ${UNREACHABLE:-0} -ge 1 ] && [ '${TIMED_OUT:-x}' = 0 ]" || tail -20 "$WORK/load.log"
+
+# IPv6 through the same router (RFC 8201), addresses from 2001:2::/48: tern on 2001:2::/64
+# with the router's 2001:2::1 as its IPv6 gateway, the client on 2001:2:1::/64 across the
+# veth, whose router side is back at 1280 bytes (IPv6's minimum link MTU). The client offers
+# MSS 1440; tern's 1500-byte packets meet the narrow link and the router answers with Packet
+# Too Big (MTU 1280): tern must lower its MSS to 1208 and send again. A ping from the client
+# is answered through the gateway too.
+in_ns sysctl -qw net.ipv6.conf.all.forwarding=1
+in_ns sysctl -qw net.ipv6.conf.tern0.keep_addr_on_down=1 # net_tap takes the link down when it closes
+in_ns ip link set pmtu0 mtu 1280
+in_ns ip -6 addr add 2001:2:1::1/64 dev pmtu0 nodad
+in_client ip -6 addr add 2001:2:1::2/64 dev pmtu1 nodad
+in_client ip -6 route add default via 2001:2:1::1
+in_ns ip link set tern0 up
+in_ns ip -6 addr replace 2001:2::1/64 dev tern0 nodad
+SPREFIX=tern_it_pmtu_v6_$$
+start_server "$SPREFIX" "$WORK/v6.log" "with 2001:2::2/64 behind the router" --ip 2001:2::2/64 --gateway 2001:2::1 \
+    --no-dad --mode http --body-size 1000000
+# The router's kernel learns tern's MAC first: with its link-local address still in
+# detection after net_tap brought the link up, it first asked only after about a second.
+in_ns ping -6 -c 1 -W 3 2001:2::2 >/dev/null 2>&1
+in_client curl -6 -gsS -m 20 -o "$WORK/body6" -w '%{http_code} %{size_download} %{time_total}\n' \
+    'http://[2001:2::2]/' >"$WORK/curl6" 2>&1
+check "curl -6 across the 1280-byte link gets 200 and the whole 1 MB ($(tr '\n' ' ' <"$WORK/curl6"))" \
+    "grep -q '^200 1000000 ' '$WORK/curl6'"
+SECONDS_TAKEN=$(tail -1 "$WORK/curl6" | awk '{print $NF}')
+check "within 5 s over IPv6 (took ${SECONDS_TAKEN:-?} s)" "awk -v t='${SECONDS_TAKEN:-99}' 'BEGIN { exit !(t < 5) }'"
+TOO_BIG=$(stat_of "$SPREFIX" /tern/stats icmpv6_packet_too_big_in)
+USED=$(stat_of "$SPREFIX" /tern/tcp/stats icmp_unreachable_used)
+PMTU_RTX=$(stat_of "$SPREFIX" /tern/tcp/stats path_mtu_retransmits)
+RTO_RTX=$(stat_of "$SPREFIX" /tern/tcp/stats rto_retransmits)
+check "tern took the router's Packet Too Big (icmpv6_packet_too_big_in ${TOO_BIG:-?}, used ${USED:-?}, path_mtu_retransmits ${PMTU_RTX:-?}, rto_retransmits ${RTO_RTX:-?})" \
+    "[ ${TOO_BIG:-0} -ge 1 ] && [ ${USED:-0} -ge 1 ] && [ ${PMTU_RTX:-0} -ge 1 ] && [ '${RTO_RTX:-x}' = 0 ]"
+in_client ping -6 -c 2 -W 2 2001:2::2 >"$WORK/ping6" 2>&1
+check "ping -6 from across the router is answered through the gateway" "grep -q ' 0% packet loss' '$WORK/ping6'"
+stop_server "$WORK/v6.log" "(IPv6)"
 exit 0
