@@ -30,6 +30,13 @@ inline const ipv4_addr server_ip = ipv4_addr::from_octets(198, 18, 0, 2);
 // RFC 5180's benchmarking prefix, for the rigs that run over IPv6 (two_nodes' `ipv6`).
 inline const ipv6_addr client_ip6 = *ipv6_addr::parse("2001:2::1");
 inline const ipv6_addr server_ip6 = *ipv6_addr::parse("2001:2::2");
+// The i-th extra IPv6 address of a node with extra addresses (2001:2::100 on).
+inline ipv6_addr extra_ip6(std::uint32_t i) {
+    ipv6_addr a = *ipv6_addr::parse("2001:2::100");
+    a.bytes[14] = std::uint8_t(0x01 + (i >> 8));
+    a.bytes[15] = std::uint8_t(i);
+    return a;
+}
 
 // 4095 mbufs: small enough for --no-huge, and under mbuf_pool's threshold for a per-lcore
 // cache, so that every mbuf taken is seen in the pool's count at once.
@@ -51,10 +58,12 @@ struct node {
           ep(eng, tcp, max_connections) {}
 
     // An IPv6 address on the link's /64, preferred at once (no duplicate detection: the
-    // rig's clock would have to run a second before the first connection).
+    // rig's clock would have to run a second before the first connection); with `extra`
+    // addresses, as many IPv6 ones beside it (extra_ip6), as tern-load's --source-ip adds.
     static engine_config with_ipv6(engine_config c, std::optional<ipv6_addr> ip6) {
         if (ip6) {
             c.ipv6 = {ipv6_cidr{*ip6, 64}};
+            for (std::uint32_t i = 0; i < c.extra_addresses.count; ++i) c.ipv6.push_back(ipv6_cidr{extra_ip6(i), 64});
             c.ipv6_duplicate_detection = false;
         }
         return c;
