@@ -1,6 +1,7 @@
 #include "core/neighbor_discovery.hpp"
 
 #include <algorithm>
+#include <cstring>
 
 namespace tern {
 
@@ -22,8 +23,39 @@ neighbor_discovery::neighbor_discovery(mac_addr mac, std::span<const ipv6_cidr> 
     const address_state start = detect_duplicates ? address_state::tentative : address_state::preferred;
     const unsigned advertisements = detect_duplicates ? 0 : nd_constants::unsolicited_advertisements;
     addresses_.push_back({ipv6_cidr{ipv6_addr::link_local(mac), 64}, start, 0, advertisements, instant{}});
-    for (const ipv6_cidr& c : configured)
+    for (const ipv6_cidr& c : configured) {
         if (!find(c.addr)) addresses_.push_back({c, start, 0, advertisements, instant{}});
+        const prefix_words p(c);
+        const bool known = std::any_of(prefixes_.begin(), prefixes_.end(), [&](const prefix_words& q) {
+            return q.mask[0] == p.mask[0] && q.mask[1] == p.mask[1] && q.net[0] == p.net[0] && q.net[1] == p.net[1];
+        });
+        if (!known) prefixes_.push_back(p);
+    }
+    refresh_preferred();
+}
+
+neighbor_discovery::prefix_words::prefix_words(const ipv6_cidr& c) {
+    ipv6_addr m;
+    for (std::size_t bit = 0; bit < c.prefix_len; bit += 8) {
+        const std::size_t n = c.prefix_len - bit < 8 ? c.prefix_len - bit : 8;
+        m.bytes[bit / 8] = std::uint8_t(0xff00 >> n);
+    }
+    std::memcpy(mask, m.bytes.data(), 16);
+    std::memcpy(net, c.addr.bytes.data(), 16);
+    net[0] &= mask[0];
+    net[1] &= mask[1];
+}
+
+bool neighbor_discovery::prefix_words::contains(const ipv6_addr& a) const {
+    std::uint64_t w[2];
+    std::memcpy(w, a.bytes.data(), 16);
+    return (((w[0] & mask[0]) ^ net[0]) | ((w[1] & mask[1]) ^ net[1])) == 0;
+}
+
+void neighbor_discovery::refresh_preferred() {
+    preferred_.clear();
+    for (const interface_address& i : addresses_)
+        if (i.state == address_state::preferred) preferred_.push_back(i.cidr.addr);
 }
 
 interface_address* neighbor_discovery::find(const ipv6_addr& a) {
@@ -33,8 +65,7 @@ interface_address* neighbor_discovery::find(const ipv6_addr& a) {
 }
 
 bool neighbor_discovery::is_ours(const ipv6_addr& a) const {
-    return std::any_of(addresses_.begin(), addresses_.end(),
-                       [&](const interface_address& i) { return i.state == address_state::preferred && i.cidr.addr == a; });
+    return std::find(preferred_.begin(), preferred_.end(), a) != preferred_.end();
 }
 
 bool neighbor_discovery::accepts(const ipv6_addr& dst) const {
@@ -46,7 +77,7 @@ bool neighbor_discovery::accepts(const ipv6_addr& dst) const {
 
 bool neighbor_discovery::on_link(const ipv6_addr& dst) const {
     if (dst.is_link_local()) return true;
-    return std::any_of(addresses_.begin(), addresses_.end(), [&](const interface_address& i) { return i.cidr.contains(dst); });
+    return std::any_of(prefixes_.begin(), prefixes_.end(), [&](const prefix_words& p) { return p.contains(dst); });
 }
 
 std::optional<ipv6_addr> neighbor_discovery::source_for(const ipv6_addr& dst) const {
@@ -76,6 +107,7 @@ result<nd_outcome, drop_reason> neighbor_discovery::on_solicitation(const wire::
         // solicitation from a node that uses an address is not answered for a tentative one.
         if (!from_unspecified) return unexpected{drop_reason::nd_tentative};
         target->state = address_state::duplicate;
+        refresh_preferred();
         out.duplicate = ns.target;
         return out;
     }
@@ -103,6 +135,7 @@ result<nd_outcome, drop_reason> neighbor_discovery::on_advertisement(const wire:
         // nothing here.
         if (target->state == address_state::tentative) {
             target->state = address_state::duplicate;
+            refresh_preferred();
             out.duplicate = na.target;
         }
         return out;
@@ -124,6 +157,7 @@ std::vector<nd_send> neighbor_discovery::poll(instant now) {
             }
             // RFC 4862 §5.4: RetransTimer after the last solicitation and no answer.
             i.state = address_state::preferred;
+            preferred_.push_back(i.cidr.addr);
             i.advertisements_left = nd_constants::unsolicited_advertisements;
         }
         if (i.state == address_state::preferred && i.advertisements_left > 0) {

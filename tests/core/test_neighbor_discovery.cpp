@@ -264,5 +264,22 @@ TEST(NeighborDiscovery, ChoosesASourceAddress) {
     EXPECT_EQ(link_local_only.source_for(v6("fe80::1")), v6("fe80::ff:fe00:2"));
 }
 
+// RFC 4861 §5.2: on-link is link-local or on the prefix of an address of ours, whatever
+// its length (a /60 and a /127 here), and whatever the address's state.
+TEST(NeighborDiscovery, TellsOnLinkDestinations) {
+    const ipv6_cidr mine[] = {our_global, *ipv6_cidr::parse("2001:3::2/60"), *ipv6_cidr::parse("2001:4::2/127"),
+                              *ipv6_cidr::parse("2001:2::7/64")};
+    neighbor_discovery d(our_mac, mine, true);
+    EXPECT_TRUE(d.on_link(v6("fe80::1")));
+    EXPECT_TRUE(d.on_link(peer));
+    EXPECT_TRUE(d.on_link(v6("2001:2::ffff:1")));
+    EXPECT_TRUE(d.on_link(v6("2001:3:0:f::1")));
+    EXPECT_FALSE(d.on_link(v6("2001:3:0:10::1")));
+    EXPECT_TRUE(d.on_link(v6("2001:4::3")));
+    EXPECT_FALSE(d.on_link(v6("2001:4::4")));
+    EXPECT_FALSE(d.on_link(v6("2001:5::2")));
+    EXPECT_FALSE(d.is_ours(our_global.addr)); // tentative yet
+}
+
 } // namespace
 } // namespace tern
