@@ -140,6 +140,12 @@ public:
     // to an on-link neighbor, soliciting it first when its MAC is not known (RFC 4861 §7.2.2:
     // the packet waits for the answer). Engine 0 only. Takes ownership of m.
     void send_ipv6(rte_mbuf* m, const ipv6_addr& dst);
+    // tcp_frame_prefix for IPv6: null when the next hop's MAC is not known (send_ipv6 then
+    // solicits it) or there is no route. Valid until the next call.
+    const wire::ipv6_frame_prefix* tcp_frame_prefix6(const ipv6_addr& src, const ipv6_addr& dst);
+    // Sends a frame whose Ethernet and IPv6 headers are written (as tcp_frame_prefix6 gives
+    // them). Takes ownership of m.
+    void send_frame_v6(rte_mbuf* m);
     // Resolves ip without a packet waiting (no-op if already known or in progress).
     void resolve(ipv4_addr ip);
     // Told when a next hop did not answer ARP, or an IPv6 neighbor Neighbor Discovery's
@@ -292,6 +298,15 @@ private:
     };
     static constexpr std::size_t prefix_slots = 16;
     std::array<cached_prefix, prefix_slots> prefixes_{}; // direct-mapped; expires 0: empty
+    // The same for IPv6, good while neighbors_v6_ has not changed (neighbors_v6_version_).
+    struct cached_prefix6 {
+        ipv6_addr src, dst;
+        instant expires;
+        std::uint64_t version;
+        wire::ipv6_frame_prefix prefix;
+    };
+    std::array<cached_prefix6, prefix_slots> prefixes6_{};
+    std::uint64_t neighbors_v6_version_ = 0;
     std::vector<rte_mbuf*> rx_;
     const steering* steering_ = nullptr;
     // Whether the NIC's RSS hash is tern's (owner_of): believed after nic_hash_proof packets

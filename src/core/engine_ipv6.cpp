@@ -3,6 +3,7 @@
 // it for all engines: steering hands it every IPv6 frame (owner_of), TCP over IPv6 too,
 // which its protocol handler receives (receive_tcp6, engine.cpp).
 #include <algorithm>
+#include <cstring>
 
 #include <rte_mbuf.h>
 
@@ -193,6 +194,36 @@ void engine::send_ipv6(rte_mbuf* m, const ipv6_addr& dst) {
     send_ipv6_to(m, *hop, neighbor_v6(*hop));
 }
 
+// As tcp_frame_prefix: the answer for an address pair is kept while the IPv6 neighbor table
+// has not changed and the entry has not expired. Without it every segment went through
+// send_ipv6: the route, a scan of the neighbors and Ethernet prepended.
+const wire::ipv6_frame_prefix* engine::tcp_frame_prefix6(const ipv6_addr& src, const ipv6_addr& dst) {
+    std::uint32_t s, d;
+    std::memcpy(&s, src.bytes.data() + 12, 4);
+    std::memcpy(&d, dst.bytes.data() + 12, 4);
+    // The addresses' last bytes, which tell a load generator's sources (or a server's
+    // peers) apart, are the words' high ones here: folded down to the bits that pick the slot.
+    std::uint32_t x = s ^ d;
+    x ^= x >> 16;
+    x ^= x >> 8;
+    cached_prefix6& c = prefixes6_[(x ^ (x >> 4)) % prefix_slots];
+    if (c.version == neighbors_v6_version_ && now_ < c.expires && c.src == src && c.dst == dst) return &c.prefix;
+    const auto hop = next_hop_v6(dst);
+    if (!hop) return nullptr;
+    const auto n = std::find_if(neighbors_v6_.begin(), neighbors_v6_.end(),
+                                [&](const ipv6_neighbor& e) { return e.ip == *hop && now_ < e.expires; });
+    if (n == neighbors_v6_.end()) return nullptr;
+    c = cached_prefix6{src, dst, n->expires, neighbors_v6_version_,
+                       wire::ipv6_frame_prefix{wire::ethernet_repr{n->mac, mac_, wire::ether_type::ipv6}, src, dst}};
+    return &c.prefix;
+}
+
+void engine::send_frame_v6(rte_mbuf* m) {
+    m->l2_len = wire::ethernet_header_len;
+    m->l3_len = wire::ipv6_header_length;
+    transmit(m);
+}
+
 std::optional<ipv6_addr> engine::next_hop_v6(const ipv6_addr& dst) const {
     if (dst.is_multicast() || (nd_ && nd_->on_link(dst))) return dst;
     return config_.ipv6_gateway;
@@ -210,6 +241,7 @@ std::optional<ipv6_addr> engine::ipv6_source_for(const ipv6_addr& dst) const {
 void engine::learn_v6(const ipv6_addr& ip, const mac_addr& mac) {
     if (nd_resolution* r = pending_v6_.find(ip)) finish_nd(*r, mac);
     const instant expires = now_ + config_.arp.entry_lifetime;
+    ++neighbors_v6_version_;
     auto it = std::find_if(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
     if (it == neighbors_v6_.end() && neighbors_v6_.size() < ipv6_neighbors_max) {
         neighbors_v6_.push_back({ip, mac, expires});

@@ -1201,8 +1201,8 @@ rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uin
 // buffers and the port sends multi-segment frames - chained behind them as mbufs that
 // share those buffers (zero-copy). For IPv4 the Ethernet and IPv4 headers are the engine's
 // prebuilt prefix for the address pair; without one (no route, or ARP to do) the packet
-// starts at IPv4 and send_ipv4 decides. An IPv6 packet starts at IPv6 and send_ipv6
-// decides (Neighbor Discovery).
+// starts at IPv4 and send_ipv4 decides. IPv6 alike: the engine's prefix, or a packet that
+// starts at IPv6 and send_ipv6 decides (Neighbor Discovery).
 void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
     emit_segment(f, header, payload, ecn);
 }
@@ -1225,7 +1225,8 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
     }
     const bool v4 = f.remote.addr.is_v4();
     const wire::ipv4_frame_prefix* prefix = v4 ? engine_.tcp_frame_prefix(f.local.addr.v4(), f.remote.addr.v4()) : nullptr;
-    const std::size_t ip_at = prefix ? wire::ethernet_header_len : 0;
+    const wire::ipv6_frame_prefix* prefix6 = v4 ? nullptr : engine_.tcp_frame_prefix6(f.local.addr.v6(), f.remote.addr.v6());
+    const std::size_t ip_at = prefix || prefix6 ? wire::ethernet_header_len : 0;
     const std::size_t ip_header = v4 ? wire::ipv4_repr::header_length : wire::ipv6_repr::header_length;
     const std::size_t tcp_header = header.header_length();
     const std::size_t tcp_len = tcp_header + payload.size();
@@ -1238,6 +1239,8 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
     }
     if (prefix) {
         prefix->emit(out, std::uint16_t(tcp_len), ip_id_++, !offloads.tx_ipv4_checksum, ecn);
+    } else if (prefix6) {
+        prefix6->emit(out, std::uint16_t(tcp_len), ecn);
     } else if (v4) {
         wire::ipv4_repr ip{f.local.addr.v4(), f.remote.addr.v4(), wire::ip_protocol::tcp, 64, ip_id_++, std::uint16_t(tcp_len),
                            true, std::uint8_t(ecn)};
@@ -1287,6 +1290,7 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload
     }
     ++stats_.segments_out;
     if (prefix) engine_.send_frame(m);
+    else if (prefix6) engine_.send_frame_v6(m);
     else if (v4) engine_.send_ipv4(m, f.remote.addr.v4());
     else engine_.send_ipv6(m, f.remote.addr.v6());
 }

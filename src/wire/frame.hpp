@@ -155,4 +155,29 @@ private:
     std::uint32_t sum_ = 0; // of the IPv4 header with total length, identification and checksum 0
 };
 
+// The same for IPv6: Ethernet and the fixed IPv6 header of a TCP segment from src to dst
+// (hop limit 64, traffic class and flow label 0). IPv6 has no header checksum.
+struct ipv6_frame_prefix {
+    static constexpr std::size_t length = ethernet_header_len + ipv6_header_length;
+
+    ipv6_frame_prefix() = default;
+    ipv6_frame_prefix(const ethernet_repr& eth, const ipv6_addr& src, const ipv6_addr& dst) {
+        eth.emit(bytes_.data());
+        ipv6_repr{src, dst, std::uint8_t(ip_protocol::tcp), 64, 0}.emit(bytes_.data() + ethernet_header_len);
+    }
+
+    // Writes `length` bytes at `out`: the headers of a packet carrying `payload_length`
+    // bytes with ECN field `ecn`.
+    void emit(std::uint8_t* out, std::uint16_t payload_length, ecn_codepoint ecn = ecn_codepoint::not_ect) const {
+        std::memcpy(out, bytes_.data(), length);
+        std::uint8_t* header = out + ethernet_header_len;
+        store_be16(header + ipv6_field::payload_length, payload_length);
+        // ECN is the traffic class's low two bits (RFC 3168 §5), bits 4-5 of the second byte.
+        header[1] |= std::uint8_t(std::uint8_t(ecn) << 4);
+    }
+
+private:
+    std::array<std::uint8_t, length> bytes_{};
+};
+
 } // namespace tern::wire

@@ -102,6 +102,23 @@ TEST(Frame, PrefixWritesTheHeadersOfEachDatagram) {
     }
 }
 
+// The IPv6 prefix writes what ethernet_repr and ipv6_repr write for the same packet, ECN
+// in the traffic class (RFC 3168 §5), each packet's length its own.
+TEST(Frame, IPv6PrefixWritesTheHeadersOfEachPacket) {
+    const ethernet_repr eth{test::mac_b, test::mac_a, ether_type::ipv6};
+    const ipv6_addr src = *ipv6_addr::parse("2001:2::1"), dst = *ipv6_addr::parse("2001:2::ff:2");
+    const ipv6_frame_prefix prefix(eth, src, dst);
+    std::array<std::uint8_t, ipv6_frame_prefix::length> got{}, want{};
+    eth.emit(want.data());
+    for (std::uint16_t length : {0, 20, 1440, 0xffff})
+        for (auto ecn : {ecn_codepoint::not_ect, ecn_codepoint::ect0, ecn_codepoint::ect1, ecn_codepoint::ce}) {
+            got.fill(0xee);
+            prefix.emit(got.data(), length, ecn);
+            ipv6_repr{src, dst, ip_protocol::tcp, 64, length, std::uint8_t(ecn)}.emit(want.data() + ethernet_header_len);
+            EXPECT_EQ(got, want) << length << " ecn " << int(ecn);
+        }
+}
+
 TEST(Frame, ParsesPaddedFrame) {
     auto frame = test::tcp_data_frame; // 70 bytes: pad as a NIC might, to 80
     frame.resize(80, 0);
