@@ -54,8 +54,23 @@ bool neighbor_discovery::prefix_words::contains(const ipv6_addr& a) const {
 
 void neighbor_discovery::refresh_preferred() {
     preferred_.clear();
+    preferred_index_.fill(0);
     for (const interface_address& i : addresses_)
-        if (i.state == address_state::preferred) preferred_.push_back(i.cidr.addr);
+        if (i.state == address_state::preferred) add_preferred(i.cidr.addr);
+}
+
+void neighbor_discovery::add_preferred(const ipv6_addr& a) {
+    preferred_.push_back(a);
+    std::uint8_t& slot = preferred_index_[index_of(a)];
+    slot = slot == 0 && preferred_.size() < shared ? std::uint8_t(preferred_.size()) : shared;
+}
+
+// Addresses on one prefix differ in their last bytes: those pick the slot.
+std::size_t neighbor_discovery::index_of(const ipv6_addr& a) {
+    std::uint32_t w;
+    std::memcpy(&w, a.bytes.data() + 12, 4);
+    w ^= w >> 16;
+    return (w ^ (w >> 8)) & 0xff;
 }
 
 interface_address* neighbor_discovery::find(const ipv6_addr& a) {
@@ -65,6 +80,9 @@ interface_address* neighbor_discovery::find(const ipv6_addr& a) {
 }
 
 bool neighbor_discovery::is_ours(const ipv6_addr& a) const {
+    const std::uint8_t slot = preferred_index_[index_of(a)];
+    if (slot == 0) return false;
+    if (slot != shared) return preferred_[slot - 1u] == a;
     return std::find(preferred_.begin(), preferred_.end(), a) != preferred_.end();
 }
 
@@ -157,7 +175,7 @@ std::vector<nd_send> neighbor_discovery::poll(instant now) {
             }
             // RFC 4862 §5.4: RetransTimer after the last solicitation and no answer.
             i.state = address_state::preferred;
-            preferred_.push_back(i.cidr.addr);
+            add_preferred(i.cidr.addr);
             i.advertisements_left = nd_constants::unsolicited_advertisements;
         }
         if (i.state == address_state::preferred && i.advertisements_left > 0) {

@@ -8,8 +8,10 @@
 // Data that includes a correct checksum field sums to 0xffff, so checksum_ok checks it.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "tern/addr.hpp"
@@ -72,14 +74,38 @@ constexpr std::uint16_t pseudo_header_partial(ipv4_addr src, ipv4_addr dst, std:
     return checksum_reduce(pseudo_header_sum(src, dst, protocol, l4_length));
 }
 
+// The 32 address bytes of IPv6's pseudo-header summed as eight native words, folded to 16
+// bits, and put in the 16-bit groups' order: RFC 1071 §2(B), the sum of byte-swapped
+// words is the byte-swapped sum. Group by group it took ~90 instructions a segment each
+// way, the larger part of what a TCP segment costs more over IPv6 than over IPv4.
+inline std::uint32_t address_words_sum(const ipv6_addr& src, const ipv6_addr& dst) {
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i < 16; i += 4) {
+        std::uint32_t s, d;
+        std::memcpy(&s, src.bytes.data() + i, 4);
+        std::memcpy(&d, dst.bytes.data() + i, 4);
+        sum += std::uint64_t(s) + d;
+    }
+    sum = (sum & 0xffffffff) + (sum >> 32); // at most 33 bits
+    sum = (sum & 0xffff) + (sum >> 16);     // at most 18 bits
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    const auto folded = std::uint16_t(sum);
+    if constexpr (std::endian::native == std::endian::little) return std::uint16_t(folded << 8 | folded >> 8);
+    return folded;
+}
+
 // The IPv6 pseudo-header of RFC 8200 §8.1, for TCP and ICMPv6 alike: source, destination,
 // the upper-layer packet length (32 bits), three zero bytes and the Next Header value of
 // the upper layer (not of an extension header before it).
 constexpr std::uint32_t pseudo_header_sum(const ipv6_addr& src, const ipv6_addr& dst, std::uint8_t next_header,
                                           std::uint32_t upper_length) {
     std::uint32_t sum = (upper_length >> 16) + (upper_length & 0xffff) + next_header;
-    for (std::size_t i = 0; i < 8; ++i) sum += std::uint32_t(src.group(i)) + dst.group(i);
-    return sum; // at most 18 * 0xffff: no carry lost
+    if (std::is_constant_evaluated()) {
+        for (std::size_t i = 0; i < 8; ++i) sum += std::uint32_t(src.group(i)) + dst.group(i);
+        return sum; // at most 18 * 0xffff: no carry lost
+    }
+    return sum + address_words_sum(src, dst);
 }
 
 constexpr std::uint16_t pseudo_header_partial(const ipv6_addr& src, const ipv6_addr& dst, std::uint8_t next_header,

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include <vector>
 
 #include "../wire/fixtures_ipv6.hpp"
@@ -279,6 +281,18 @@ TEST(NeighborDiscovery, TellsOnLinkDestinations) {
     EXPECT_FALSE(d.on_link(v6("2001:4::4")));
     EXPECT_FALSE(d.on_link(v6("2001:5::2")));
     EXPECT_FALSE(d.is_ours(our_global.addr)); // tentative yet
+}
+
+// is_ours finds an address by its last word: addresses that share one (2001:2::2 and
+// 2001:3::2), and strangers that land on a taken slot, are told apart all the same.
+TEST(NeighborDiscovery, KnowsItsPreferredAddressesOnly) {
+    std::vector<ipv6_cidr> mine{our_global, *ipv6_cidr::parse("2001:3::2/64")};
+    for (int i = 0; i < 8; ++i) mine.push_back(ipv6_cidr{v6("2001:2::" + std::to_string(10 + i)), 64});
+    neighbor_discovery d(our_mac, mine, false);
+    for (const ipv6_cidr& c : mine) EXPECT_TRUE(d.is_ours(c.addr)) << c.addr.to_string();
+    EXPECT_TRUE(d.is_ours(v6("fe80::ff:fe00:2")));
+    for (const char* stranger : {"2001:4::2", "2001:2::18", "2001:2::1:10", "2001:2::1", "fe80::ff:fe00:3", "::"})
+        EXPECT_FALSE(d.is_ours(v6(stranger))) << stranger;
 }
 
 } // namespace

@@ -195,6 +195,27 @@ TEST(Checksum, PseudoHeader) {
                   checksum_reduce(4 * 0xffff + 0xff + 0xffff));
 }
 
+// IPv6's pseudo-header at run time (address words, RFC 1071 §2(B)) against the 40 bytes of
+// RFC 8200 §8.1 checksummed as they are, on random addresses and the all-ones ones.
+TEST(Checksum, Ipv6PseudoHeaderByWordsMatchesTheBytes) {
+    std::mt19937_64 rng(7);
+    for (int n = 0; n < 2000; ++n) {
+        ipv6_addr src, dst;
+        for (auto& b : src.bytes) b = std::uint8_t(rng());
+        for (auto& b : dst.bytes) b = std::uint8_t(rng());
+        if (n == 0) src.bytes.fill(0xff), dst.bytes.fill(0xff);
+        if (n == 1) src.bytes.fill(0), dst.bytes.fill(0);
+        const auto length = std::uint32_t(rng() % 70000);
+        std::vector<std::uint8_t> bytes(src.bytes.begin(), src.bytes.end());
+        bytes.insert(bytes.end(), dst.bytes.begin(), dst.bytes.end());
+        for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(std::uint8_t(length >> shift));
+        bytes.insert(bytes.end(), {0, 0, 0, 6});
+        const std::uint32_t sum = pseudo_header_sum(src, dst, 6, length);
+        // Equal as one's complement sums: 0 and 0xffff are both zero.
+        EXPECT_EQ(checksum_reduce(sum) % 0xffff, checksum_reduce(checksum_add(bytes)) % 0xffff) << n;
+    }
+}
+
 // What a NIC with TCP checksum offload does: it sums the segment as it is, with the
 // pseudo-header partial (folded, not complemented) in the checksum field, and stores the
 // complement. The result must equal the software checksum.
