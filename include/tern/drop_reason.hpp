@@ -65,6 +65,7 @@ namespace tern {
     X(arp_unresolved, "outbound packet dropped: next hop did not answer ARP in time")     \
     X(nd_queue_full, "outbound IPv6 packet dropped: queue waiting on Neighbor Discovery is full") \
     X(nd_unresolved, "outbound IPv6 packet dropped: the neighbor did not answer Neighbor Solicitations in time (RFC 4861 §7.2.2)") \
+    X(nd_no_source, "outbound IPv6 packet dropped: no preferred address of ours to solicit its neighbor from (detection not done)") \
     X(no_route, "outbound packet dropped: destination off-link and no gateway")           \
     X(no_mbuf, "reply not sent: the mbuf pool is empty")                                  \
     X(tx_backlog_full, "outbound packet dropped: TX backlog full after the NIC refused it") \

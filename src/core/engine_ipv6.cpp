@@ -141,7 +141,11 @@ void engine::send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_a
 // Bounded as ARP's queue (engine_config::arp): resolutions at once, packets each and in all.
 void engine::queue_for_nd(rte_mbuf* m, const ipv6_addr& dst) {
     nd_resolution* r = pending_v6_.find(dst);
-    if (!r) r = start_nd(dst);
+    if (!r) {
+        // A solicitation needs a source of ours (RFC 4861 §7.2.2): none before detection is done.
+        if (!nd_ || !nd_->source_for(dst)) return drop(m, drop_reason::nd_no_source);
+        r = start_nd(dst);
+    }
     if (!r || !pending_v6_.wait(*r, m)) return drop(m, drop_reason::nd_queue_full);
 }
 

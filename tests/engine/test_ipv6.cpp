@@ -262,6 +262,22 @@ TEST_F(ipv6_test, a_reply_off_the_prefix_without_a_gateway_has_no_route) {
     EXPECT_FALSE(engine_->next_hop_v6(*ipv6_addr::parse("2001:2:5::9")));
 }
 
+// Before detection is done there is no address to solicit from: a packet for an unknown
+// neighbor is dropped as such, not as a full queue (it was nd_queue_full before).
+TEST_F(ipv6_test, a_packet_before_detection_has_no_source_to_solicit_from) {
+    begin(v6_config(true));
+    auto sent = take_sent();
+    free_all(sent);
+    rte_mbuf* m = rte_pktmbuf_alloc(engine_->pool());
+    ASSERT_NE(m, nullptr);
+    auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, wire::ipv6_header_length));
+    wire::ipv6_repr{our_v6, peer_v6, wire::ip_protocol::icmpv6, 64, 0}.emit(p);
+    engine_->send_ipv6(m, peer_v6);
+    EXPECT_TRUE(take_sent().empty());
+    EXPECT_EQ(dropped(drop_reason::nd_no_source), 1u);
+    EXPECT_EQ(dropped(drop_reason::nd_queue_full), 0u);
+}
+
 // RFC 4861 §7.2.5: an advertisement nobody asked for makes no entry: the echo after it
 // still has its sender solicited first.
 TEST_F(ipv6_test, an_unasked_advertisement_is_not_learned) {
