@@ -327,6 +327,9 @@ private:
         mac_addr mac;
         instant expires;
     };
+    // The entry for ip that has not expired (neighbor_v6's, and tcp_frame_prefix6's with
+    // its expiry), or null.
+    const ipv6_neighbor* live_neighbor_v6(const ipv6_addr& ip) const;
     static constexpr std::size_t ipv6_neighbors_max = 64;
     std::vector<ipv6_neighbor> neighbors_v6_;
     timer_hook nd_timer_{this, std::uint32_t(timer_kind::neighbor_discovery)};

@@ -214,9 +214,8 @@ const wire::ipv6_frame_prefix* engine::tcp_frame_prefix6(const ipv6_addr& src, c
     if (c.version == neighbors_v6_version_ && now_ < c.expires && c.src == src && c.dst == dst) return &c.prefix;
     const auto hop = next_hop_v6(dst);
     if (!hop) return nullptr;
-    const auto n = std::find_if(neighbors_v6_.begin(), neighbors_v6_.end(),
-                                [&](const ipv6_neighbor& e) { return e.ip == *hop && now_ < e.expires; });
-    if (n == neighbors_v6_.end()) return nullptr;
+    const ipv6_neighbor* n = live_neighbor_v6(*hop);
+    if (!n) return nullptr;
     c = cached_prefix6{src, dst, n->expires, neighbors_v6_version_,
                        wire::ipv6_frame_prefix{wire::ethernet_repr{n->mac, mac_, wire::ether_type::ipv6}, src, dst}};
     return &c.prefix;
@@ -272,10 +271,15 @@ bool engine::knows_v6(const ipv6_addr& ip) const {
     return std::any_of(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
 }
 
-std::optional<mac_addr> engine::neighbor_v6(const ipv6_addr& ip) const {
+const engine::ipv6_neighbor* engine::live_neighbor_v6(const ipv6_addr& ip) const {
     for (const ipv6_neighbor& n : neighbors_v6_)
-        if (n.ip == ip && now_ < n.expires) return n.mac;
-    return std::nullopt;
+        if (n.ip == ip && now_ < n.expires) return &n;
+    return nullptr;
+}
+
+std::optional<mac_addr> engine::neighbor_v6(const ipv6_addr& ip) const {
+    const ipv6_neighbor* n = live_neighbor_v6(ip);
+    return n ? std::optional(n->mac) : std::nullopt;
 }
 
 } // namespace tern

@@ -865,8 +865,7 @@ bool endpoint_core::time_wait_challenge_allowed(instant now) {
 
 // ARP or Neighbor Discovery for `hop` failed: every connection in SYN-SENT whose next hop
 // it is gives up (connection::unreachable). A scan of the table, but only on such a failure,
-// which is rare and already took seconds of retries. (IPv6 has no gateway yet: the next hop
-// is the peer.)
+// which is rare and already took seconds of retries.
 void endpoint_core::on_unreachable(const ip_addr& hop) {
     std::vector<stream_state*> hit;
     auto through = [&](const stream_state* s) {
