@@ -109,14 +109,12 @@ app::source_range ipv6_sources(const std::string& s, engine_config& e) {
     return r;
 }
 
-// An IPv6 target: on the prefix of an IPv6 --ip or behind an IPv6 --gateway, and served by
-// engine 0 alone (steering gives it every IPv6 packet).
+// An IPv6 target: on the prefix of an IPv6 --ip or behind an IPv6 --gateway.
 void check_ipv6_target(const ipv6_addr& target, const engine_config& e) {
     if (e.ipv6.empty()) throw std::invalid_argument("--target: " + target.to_string() + " is IPv6 and no --ip is; add one, like --ip 2001:2::1/64");
     const bool on_link = std::any_of(e.ipv6.begin(), e.ipv6.end(), [&](const ipv6_cidr& c) { return c.contains(target); });
     if (!on_link && !e.ipv6_gateway)
         throw std::invalid_argument("--target: " + target.to_string() + " is off every IPv6 --ip's prefix and there is no IPv6 --gateway");
-    if (e.engines > 1) throw std::invalid_argument("--engines: IPv6 runs on engine 0 alone; use --engines 1 towards an IPv6 target");
 }
 
 // "198.18.0.2:80", "[2001:2::2]:80".

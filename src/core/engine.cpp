@@ -55,8 +55,10 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
       tx_(config.tx_backlog), pending_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total), rx_(config.burst),
       reassembly_(config.reassembly, pool, timers_, std::uint32_t(timer_kind::reassembly), stats_),
       pending_v6_(config.arp.max_resolutions, config.arp.max_pending, config.arp.max_pending_total) {
-    // IPv6 is engine 0's (owner_of steers it there), or the only engine's whatever its id.
-    if ((id_ == 0 || config_.engines == 1) && !config_.ipv6.empty()) nd_.emplace(mac_, config_.ipv6, config_.ipv6_duplicate_detection);
+    if (config_.ipv6.empty()) return;
+    nd_.emplace(mac_, config_.ipv6, config_.ipv6_duplicate_detection);
+    neighbors_.hold_addresses(nd_->addresses().size());
+    if (leads_ipv6()) publish_addresses();
 }
 
 engine::~engine() {
@@ -82,7 +84,7 @@ void engine::start() {
         send_arp(std::uint16_t(wire::arp_op::request), config_.address.addr, mac_addr::broadcast());
         stats_.arp_gratuitous_out.add();
     }
-    if (nd_) run_neighbor_discovery(); // RFC 4862 §5.4: detection starts with the interface
+    if (nd_ && leads_ipv6()) run_neighbor_discovery(); // RFC 4862 §5.4: detection starts with the interface
 }
 
 void engine::run(const std::atomic<bool>& stop) {
@@ -100,6 +102,8 @@ void engine::poll() {
     if (report_asked_.load(std::memory_order_acquire) != report_answered_.load(std::memory_order_relaxed))
         answer_report();
     if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
+    if (nd_ && !leads_ipv6() && neighbors_.addresses_version() != addresses_seen_) adopt_addresses();
+    if (pending_v6_.active() > 0 && neighbors_.version6() != neighbors6_seen_) check_resolutions_v6();
     std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
     if (handler_) handler_->after_burst();
@@ -163,7 +167,7 @@ void engine::answer_report() {
 handler_report engine::report_now() const {
     handler_report r;
     if (handler_) handler_->report(r);
-    if (nd_) r.ipv6 = ipv6_report();
+    if (nd_ && leads_ipv6()) r.ipv6 = ipv6_report();
     return r;
 }
 
@@ -337,18 +341,17 @@ void engine::set_steering(const steering* s) {
 // The engine whose flow a frame is: for an IPv4 TCP frame, the NIC's hash when it computed
 // one that names flows as tern's does, else the same in software; for an ICMP error about a
 // TCP segment, the owner of that segment's flow (the software hash: the NIC hashed the ICMP
-// packet's addresses); IPv6 to engine 0, which alone does Neighbor Discovery; anything else
-// (ARP, other ICMP) stays here. Nothing is validated yet: the owner does that, once, and
-// drops what is bad.
+// packet's addresses); IPv6 by owner_of_v6; anything else (ARP, other ICMP) stays here.
+// Nothing is validated yet: the owner does that, once, and drops what is bad.
 std::uint16_t engine::owner_of(const rte_mbuf* m) {
-    const wire::tcp_ipv4_ends ends = wire::peek_tcp_ipv4_ends(frame_of(m));
+    const std::span<const std::uint8_t> f = frame_of(m);
+    const wire::tcp_ipv4_ends ends = wire::peek_tcp_ipv4_ends(f);
     if (!ends.found) {
-        const wire::tcp_ipv4_ends quoted = wire::peek_icmp_quoted_ends(frame_of(m));
+        const wire::tcp_ipv4_ends quoted = wire::peek_icmp_quoted_ends(f);
         if (quoted.found) return steering_->owner({quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
-        const std::span<const std::uint8_t> f = frame_of(m);
         const bool ipv6 = f.size() >= wire::ethernet_header_len &&
                           wire::load_be16(f.data() + wire::ethernet_field::type) == wire::ether_type::ipv6;
-        return ipv6 ? 0 : id_;
+        return ipv6 ? owner_of_v6(f) : id_;
     }
     const rss::ipv4_tuple tuple{ends.src, ends.dst, ends.src_port, ends.dst_port};
     // A NIC that hashes the addresses alone names no flow: its hash is not the 4-tuple's.
@@ -366,6 +369,17 @@ std::uint16_t engine::owner_of(const rte_mbuf* m) {
         nic_hash_ = nic_hash::trusted;
     }
     return steering_->owner_of_hash(soft);
+}
+
+// IPv6 TCP by its flow, behind extension headers too, and a Packet Too Big by the flow it
+// quotes: by the software hash (a NIC's IPv6 hash is not put to the proof IPv4's is). The
+// rest (Neighbor Discovery, echo, fragments) goes to engine 0, which answers it and runs
+// detection for all (leads_ipv6).
+std::uint16_t engine::owner_of_v6(std::span<const std::uint8_t> frame) const {
+    wire::tcp_ipv6_ends e = wire::peek_tcp_ipv6_ends(frame);
+    if (!e.found) e = wire::peek_ipv6_flow_ends(frame);
+    if (!e.found) return 0;
+    return steering_->owner(rss::ipv6_tuple{e.src, e.dst, e.src_port, e.dst_port});
 }
 
 void engine::steer(rte_mbuf* m, std::uint16_t to) {

@@ -1,7 +1,7 @@
 // One engine per lcore: polls its own queue pair, runs every packet of a burst to
 // completion, fires its timers, and transmits once per round (DESIGN.md "The engine loop").
-// All state here is the engine's own; the only shared objects are the neighbor cache and
-// the clock, which every engine of a process reads.
+// All state here is the engine's own; the only shared objects are the neighbor cache (with
+// our IPv6 addresses' states) and the clock, which every engine of a process reads.
 #pragma once
 
 #include <array>
@@ -71,7 +71,7 @@ struct handler_report {
     std::vector<std::string> connections; // at most max_listed
     std::uint64_t connections_total = 0;
     static constexpr std::size_t max_listed = 100; // DPDK telemetry answers are at most 16 KiB
-    // The engine's own part (engine 0, with IPv6 on): "address <addr>/<len> <state>" for
+    // The engine's own part (the engine that runs Neighbor Discovery, with IPv6 on): "address <addr>/<len> <state>" for
     // each of our IPv6 addresses, "neighbor <addr> <mac> learned|expired" for each neighbor.
     std::vector<std::string> ipv6;
 };
@@ -84,7 +84,7 @@ public:
     // A validated TCP segment for our address. Takes ownership of m; `ip` and `tcp` are
     // views into it.
     virtual void on_tcp(rte_mbuf* m, const wire::ipv4_view& ip, const wire::tcp_view& tcp) = 0;
-    // The same over IPv6 (engine 0: engine::owner_of steers every IPv6 packet there).
+    // The same over IPv6.
     virtual void on_tcp6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::tcp_view& tcp) = 0;
     // A burst as it came from the device, before any of it is received: a chance to
     // start loading what its packets will need (flow table slots).
@@ -137,8 +137,8 @@ public:
     // them: no IP options). Takes ownership of m.
     void send_frame(rte_mbuf* m, std::size_t ip_header_length = wire::ipv4_min_header_length);
     // Sends an IPv6 packet whose data starts at the IPv6 header (with headroom for Ethernet)
-    // to an on-link neighbor, soliciting it first when its MAC is not known (RFC 4861 §7.2.2:
-    // the packet waits for the answer). Engine 0 only. Takes ownership of m.
+    // to its next hop, soliciting it first when its MAC is not known (RFC 4861 §7.2.2: the
+    // packet waits for the answer). Takes ownership of m.
     void send_ipv6(rte_mbuf* m, const ipv6_addr& dst);
     // tcp_frame_prefix for IPv6: null when the next hop's MAC is not known (send_ipv6 then
     // solicits it) or there is no route. Valid until the next call.
@@ -165,7 +165,7 @@ public:
     std::optional<ipv4_addr> next_hop(ipv4_addr dst) const;
     // Our address or one of the extra ones (engine_config::extra_addresses).
     bool is_local(ipv4_addr a) const { return a == config_.address.addr || config_.extra_addresses.contains(a); }
-    // IPv6 (engine_config::ipv6, engine 0): whether it is on, whether `a` is one of our
+    // IPv6 (engine_config::ipv6, every engine): whether it is on, whether `a` is one of our
     // preferred addresses, and the address to send to `dst` from (none before DAD is done).
     bool has_ipv6() const { return nd_.has_value(); }
     bool is_local_v6(const ipv6_addr& a) const;
@@ -210,6 +210,7 @@ private:
     void receive(rte_mbuf* m);
     void dispatch(rte_mbuf* m);
     std::uint16_t owner_of(const rte_mbuf* m);
+    std::uint16_t owner_of_v6(std::span<const std::uint8_t> frame) const;
     void steer(rte_mbuf* m, std::uint16_t to);
     void flush_steered();
     void receive_steered();
@@ -223,7 +224,13 @@ private:
     void reply_arp(rte_mbuf* m, const wire::arp_view& request);
     void drop(rte_mbuf* m, drop_reason reason);
 
-    // IPv6 (engine_ipv6.cpp): Neighbor Discovery and ICMPv6, on engine 0.
+    // IPv6 (engine_ipv6.cpp): Neighbor Discovery and ICMPv6.
+    // The engine that runs duplicate address detection and receives Neighbor Discovery and
+    // echo (owner_of steers them to engine 0); the others take its addresses' states.
+    bool leads_ipv6() const { return id_ == 0 || config_.engines == 1; }
+    void publish_addresses();
+    void adopt_addresses();
+    void check_resolutions_v6();
     bool wants_multicast(const mac_addr& dst) const;
     void receive_ipv6(rte_mbuf* m, std::span<const std::uint8_t> packet);
     void receive_icmpv6(rte_mbuf* m, const wire::ipv6_view& ip);
@@ -236,11 +243,13 @@ private:
     void send_ipv6_to(rte_mbuf* m, const ipv6_addr& dst, std::optional<mac_addr> eth_dst);
     void learn_v6(const ipv6_addr& ip, const mac_addr& mac);
     std::optional<mac_addr> neighbor_v6(const ipv6_addr& ip) const;
+    // The shared entry for ip that has not expired, with its expiry.
+    std::optional<neighbor_cache::hit> live_neighbor_v6(const ipv6_addr& ip) const;
     void queue_for_nd(rte_mbuf* m, const ipv6_addr& dst);
     nd_resolution* start_nd(const ipv6_addr& dst);
     void retry_nd(nd_resolution& r);
     void finish_nd(nd_resolution& r, std::optional<mac_addr> mac);
-    bool knows_v6(const ipv6_addr& ip) const; // an entry, expired or not
+    bool knows_v6(const ipv6_addr& ip) const; // an entry, expired, claimed or learned
     std::vector<std::string> ipv6_report() const;
 
     void send_to(rte_mbuf* m, mac_addr dst_mac);
@@ -298,7 +307,7 @@ private:
     };
     static constexpr std::size_t prefix_slots = 16;
     std::array<cached_prefix, prefix_slots> prefixes_{}; // direct-mapped; expires 0: empty
-    // The same for IPv6, good while neighbors_v6_ has not changed (neighbors_v6_version_).
+    // The same for IPv6, good while the IPv6 neighbors have not changed (version6).
     struct cached_prefix6 {
         ipv6_addr src, dst;
         instant expires;
@@ -306,7 +315,6 @@ private:
         wire::ipv6_frame_prefix prefix;
     };
     std::array<cached_prefix6, prefix_slots> prefixes6_{};
-    std::uint64_t neighbors_v6_version_ = 0;
     std::vector<rte_mbuf*> rx_;
     const steering* steering_ = nullptr;
     // Whether the NIC's RSS hash is tern's (owner_of): believed after nic_hash_proof packets
@@ -318,20 +326,13 @@ private:
     std::vector<std::vector<rte_mbuf*>> steer_out_; // by owner: this burst's packets for it
     engine_stats stats_;
     ipv4_reassembly reassembly_; // after timers_ and stats_: it uses both until it is gone
-    // IPv6, on engine 0 when engine_config::ipv6 is set: our addresses' state, the
-    // neighbors' MACs (a few peers on the link; the oldest entry gives way when full), and
-    // the timer of duplicate address detection and the advertisements after it.
+    // IPv6, when engine_config::ipv6 is set: our addresses' state (decided by detection on
+    // the engine that leads_ipv6, taken up by the others when addresses_version moves), and
+    // the timer of duplicate address detection and the advertisements after it. The
+    // neighbors' MACs are in the shared neighbor cache.
     std::optional<neighbor_discovery> nd_;
-    struct ipv6_neighbor {
-        ipv6_addr ip;
-        mac_addr mac;
-        instant expires;
-    };
-    // The entry for ip that has not expired (neighbor_v6's, and tcp_frame_prefix6's with
-    // its expiry), or null.
-    const ipv6_neighbor* live_neighbor_v6(const ipv6_addr& ip) const;
-    static constexpr std::size_t ipv6_neighbors_max = 64;
-    std::vector<ipv6_neighbor> neighbors_v6_;
+    std::uint64_t addresses_seen_ = 0;  // neighbors_.addresses_version() last taken up
+    std::uint64_t neighbors6_seen_ = 0; // neighbors_.version6() at the last check_resolutions_v6
     timer_hook nd_timer_{this, std::uint32_t(timer_kind::neighbor_discovery)};
     nd_pending pending_v6_; // address resolution (RFC 4861 §7.2.2), bounded as ARP's
     std::function<void(ip_addr)> unreachable_handler_;

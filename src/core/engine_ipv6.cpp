@@ -1,7 +1,8 @@
 // IPv6 on the engine: Neighbor Discovery for our addresses (core/neighbor_discovery.hpp
-// decides; this file sends, and keeps the neighbors' MACs) and ICMPv6 echo. Engine 0 does
-// it for all engines: steering hands it every IPv6 frame (owner_of), TCP over IPv6 too,
-// which its protocol handler receives (receive_tcp6, engine.cpp).
+// decides; this file sends, and keeps the neighbors' MACs in the shared neighbor cache) and
+// ICMPv6 echo. Every engine sends and receives TCP over IPv6 for the flows steering gives
+// it (owner_of_v6); engine 0 also receives Neighbor Discovery and echo and runs duplicate
+// address detection for all (leads_ipv6), whose verdicts the others take up.
 #include <algorithm>
 #include <cstring>
 
@@ -84,7 +85,10 @@ void engine::receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp
         const bool asked = pending_v6_.find(neighbor) != nullptr;
         if (solicitation || asked || knows_v6(neighbor)) learn_v6(neighbor, mac);
     }
-    if (outcome->duplicate) stats_.ipv6_duplicate_addresses.add();
+    if (outcome->duplicate) {
+        stats_.ipv6_duplicate_addresses.add();
+        publish_addresses();
+    }
     if (outcome->reply) send_nd(*outcome->reply);
 }
 
@@ -110,7 +114,20 @@ void engine::reply_echo_v6(rte_mbuf* m, const wire::ipv6_view& ip, const wire::i
 // Detection's solicitations and the advertisements after it, then the timer for the next.
 void engine::run_neighbor_discovery() {
     for (const nd_send& s : nd_->poll(now_)) send_nd(s);
+    publish_addresses();
     if (auto next = nd_->next_deadline()) timers_.arm(nd_timer_, *next);
+}
+
+// For the other engines (adopt_addresses), after anything that may change a state.
+void engine::publish_addresses() {
+    const std::vector<std::uint8_t> states = nd_->states();
+    neighbors_.publish_addresses(states);
+}
+
+void engine::adopt_addresses() {
+    std::vector<std::uint8_t> states(nd_->addresses().size());
+    addresses_seen_ = neighbors_.read_addresses(states);
+    nd_->adopt(states);
 }
 
 void engine::send_nd(const nd_send& s) {
@@ -153,6 +170,9 @@ void engine::queue_for_nd(rte_mbuf* m, const ipv6_addr& dst) {
 nd_resolution* engine::start_nd(const ipv6_addr& dst) {
     nd_resolution* r = pending_v6_.start(dst);
     if (!r) return nullptr;
+    // The answer comes to engine 0 (owner_of_v6), which takes it only for a neighbor with
+    // an entry (RFC 4861 §7.2.5): the entry is made now, without a MAC.
+    if (!neighbors_.claim(dst)) stats_.nd_cache_full.add();
     r->retry.owner = r;
     r->retry.kind = std::uint32_t(timer_kind::nd_retry);
     retry_nd(*r);
@@ -198,8 +218,8 @@ void engine::send_ipv6(rte_mbuf* m, const ipv6_addr& dst) {
     send_ipv6_to(m, *hop, neighbor_v6(*hop));
 }
 
-// As tcp_frame_prefix: the answer for an address pair is kept while the IPv6 neighbor table
-// has not changed and the entry has not expired. Without it every segment went through
+// As tcp_frame_prefix: the answer for an address pair is kept while the IPv6 neighbors have
+// not changed and the entry has not expired. Without it every segment went through
 // send_ipv6: the route, a scan of the neighbors and Ethernet prepended.
 const wire::ipv6_frame_prefix* engine::tcp_frame_prefix6(const ipv6_addr& src, const ipv6_addr& dst) {
     std::uint32_t s, d;
@@ -211,12 +231,13 @@ const wire::ipv6_frame_prefix* engine::tcp_frame_prefix6(const ipv6_addr& src, c
     x ^= x >> 16;
     x ^= x >> 8;
     cached_prefix6& c = prefixes6_[(x ^ (x >> 4)) % prefix_slots];
-    if (c.version == neighbors_v6_version_ && now_ < c.expires && c.src == src && c.dst == dst) return &c.prefix;
+    const std::uint64_t version = neighbors_.version6();
+    if (c.version == version && now_ < c.expires && c.src == src && c.dst == dst) return &c.prefix;
     const auto hop = next_hop_v6(dst);
     if (!hop) return nullptr;
-    const ipv6_neighbor* n = live_neighbor_v6(*hop);
+    const auto n = live_neighbor_v6(*hop);
     if (!n) return nullptr;
-    c = cached_prefix6{src, dst, n->expires, neighbors_v6_version_,
+    c = cached_prefix6{src, dst, n->expires, version,
                        wire::ipv6_frame_prefix{wire::ethernet_repr{n->mac, mac_, wire::ether_type::ipv6}, src, dst}};
     return &c.prefix;
 }
@@ -240,20 +261,17 @@ std::optional<ipv6_addr> engine::ipv6_source_for(const ipv6_addr& dst) const {
 }
 
 // RFC 4861 §7.2.3 and §7.2.5, simplified: an entry lives for the ARP entry lifetime from
-// its last confirmation; a full table gives up the entry closest to expiring.
+// its last confirmation. The other engines' resolutions see it when version6 moves
+// (check_resolutions_v6).
 void engine::learn_v6(const ipv6_addr& ip, const mac_addr& mac) {
+    if (!neighbors_.update(ip, mac, now_ + config_.arp.entry_lifetime)) stats_.nd_cache_full.add();
     if (nd_resolution* r = pending_v6_.find(ip)) finish_nd(*r, mac);
-    const instant expires = now_ + config_.arp.entry_lifetime;
-    ++neighbors_v6_version_;
-    auto it = std::find_if(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
-    if (it == neighbors_v6_.end() && neighbors_v6_.size() < ipv6_neighbors_max) {
-        neighbors_v6_.push_back({ip, mac, expires});
-        return;
-    }
-    if (it == neighbors_v6_.end())
-        it = std::min_element(neighbors_v6_.begin(), neighbors_v6_.end(),
-                              [](const ipv6_neighbor& a, const ipv6_neighbor& b) { return a.expires < b.expires; });
-    *it = ipv6_neighbor{ip, mac, expires};
+}
+
+void engine::check_resolutions_v6() {
+    neighbors6_seen_ = neighbors_.version6();
+    for (nd_resolution* r : pending_v6_.all_active())
+        if (auto mac = neighbor_v6(r->ip)) finish_nd(*r, mac);
 }
 
 std::vector<std::string> engine::ipv6_report() const {
@@ -262,23 +280,19 @@ std::vector<std::string> engine::ipv6_report() const {
     for (const interface_address& a : nd_->addresses())
         lines.push_back("address " + a.cidr.addr.to_string() + "/" + std::to_string(a.cidr.prefix_len) + " " +
                         states[std::size_t(a.state)]);
-    for (const ipv6_neighbor& n : neighbors_v6_)
+    for (const neighbor_cache::neighbor6& n : neighbors_.entries6())
         lines.push_back("neighbor " + n.ip.to_string() + " " + n.mac.to_string() + (now_ < n.expires ? " learned" : " expired"));
     return lines;
 }
 
-bool engine::knows_v6(const ipv6_addr& ip) const {
-    return std::any_of(neighbors_v6_.begin(), neighbors_v6_.end(), [&](const ipv6_neighbor& n) { return n.ip == ip; });
-}
+bool engine::knows_v6(const ipv6_addr& ip) const { return neighbors_.holds(ip); }
 
-const engine::ipv6_neighbor* engine::live_neighbor_v6(const ipv6_addr& ip) const {
-    for (const ipv6_neighbor& n : neighbors_v6_)
-        if (n.ip == ip && now_ < n.expires) return &n;
-    return nullptr;
+std::optional<neighbor_cache::hit> engine::live_neighbor_v6(const ipv6_addr& ip) const {
+    return neighbors_.lookup_entry(ip, now_);
 }
 
 std::optional<mac_addr> engine::neighbor_v6(const ipv6_addr& ip) const {
-    const ipv6_neighbor* n = live_neighbor_v6(ip);
+    const auto n = live_neighbor_v6(ip);
     return n ? std::optional(n->mac) : std::nullopt;
 }
 

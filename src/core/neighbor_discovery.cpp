@@ -162,6 +162,17 @@ result<nd_outcome, drop_reason> neighbor_discovery::on_advertisement(const wire:
     return out;
 }
 
+std::vector<std::uint8_t> neighbor_discovery::states() const {
+    std::vector<std::uint8_t> out;
+    for (const interface_address& i : addresses_) out.push_back(std::uint8_t(i.state));
+    return out;
+}
+
+void neighbor_discovery::adopt(std::span<const std::uint8_t> states) {
+    for (std::size_t i = 0; i < addresses_.size() && i < states.size(); ++i) addresses_[i].state = address_state(states[i]);
+    refresh_preferred();
+}
+
 std::vector<nd_send> neighbor_discovery::poll(instant now) {
     std::vector<nd_send> out;
     for (interface_address& i : addresses_) {

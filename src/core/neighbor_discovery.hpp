@@ -99,6 +99,12 @@ public:
     // When poll has something to do next; nothing when nothing is left to do.
     std::optional<instant> next_deadline() const;
 
+    // With several engines detection runs on one (engine 0); the others take its verdicts.
+    // The addresses' states as bytes (address_state), in addresses()'s order:
+    std::vector<std::uint8_t> states() const;
+    // ... and another instance's states taken as ours (of the same addresses).
+    void adopt(std::span<const std::uint8_t> states);
+
     // RFC 4861 §7.2.2: the solicitation that resolves `target` to its MAC, from `src` (ours)
     // to the target's solicited-node group, with our MAC in it; from :: (src unspecified),
     // detection's, without it (RFC 4862 §5.4.2).

@@ -24,6 +24,7 @@ namespace tern {
     X(icmp_echo_requests_in) X(icmp_echo_replies_out)                                        \
     X(icmpv6_echo_requests_in) X(icmpv6_echo_replies_out)                                    \
     X(nd_solicitations_in) X(nd_advertisements_in) X(nd_solicitations_out) X(nd_advertisements_out) \
+    X(nd_cache_full) /* an IPv6 neighbor not learned or claimed: the shared table is full */  \
     X(ipv6_duplicate_addresses) /* addresses of ours another node has (RFC 4862 §5.4): unused */ \
     X(icmp_unreachable_in) /* destination unreachable quoting our TCP, handed to the endpoint */ \
     X(icmpv6_packet_too_big_in) /* Packet Too Big quoting our TCP, handed to the endpoint (RFC 8201) */ \

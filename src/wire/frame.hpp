@@ -10,6 +10,7 @@
 #include "wire/checksum.hpp"
 #include "wire/ethernet.hpp"
 #include "wire/icmp.hpp"
+#include "wire/icmpv6.hpp"
 #include "wire/ipv4.hpp"
 #include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
@@ -110,6 +111,30 @@ inline tcp_ipv4_ends peek_icmp_quoted_ends(std::span<const std::uint8_t> frame) 
     const auto q = icmp_quoted_tcp::parse(frame.subspan(ip_at + ihl + icmp_header_length));
     if (!q) return {};
     return {true, q->dst, q->src, q->dst_port, q->src_port, 0};
+}
+
+// For steering an IPv6 frame peek_tcp_ipv6_ends did not read: a TCP segment behind extension
+// headers (the bounded walk of ipv6_view::parse), or a Packet Too Big quoting one of our
+// segments, whose ends are given as a segment coming back would carry them. Slower than the
+// peek (it parses), and only for such frames. A fragment has no ports to steer by.
+inline tcp_ipv6_ends peek_ipv6_flow_ends(std::span<const std::uint8_t> frame) {
+    if (frame.size() < ethernet_header_len ||
+        load_be16(frame.data() + ethernet_field::type) != std::uint16_t(ether_type::ipv6))
+        return {};
+    const auto ip = ipv6_view::parse(frame.subspan(ethernet_header_len));
+    if (!ip || ip->is_fragment()) return {};
+    const std::span<const std::uint8_t> upper = ip->upper();
+    if (ip->upper_protocol() == ip_protocol::tcp && upper.size() >= 4) {
+        tcp_ipv6_ends e{ip->src(), ip->dst(), load_be16(upper.data() + tcp_field::src_port),
+                        load_be16(upper.data() + tcp_field::dst_port), 0, true};
+        return e;
+    }
+    if (ip->upper_protocol() != ip_protocol::icmpv6 || upper.size() < icmp_header_length ||
+        upper[icmp_field::type] != icmpv6_type::packet_too_big)
+        return {};
+    const auto q = icmpv6_quoted_tcp::parse(upper.subspan(icmp_header_length));
+    if (!q) return {};
+    return {q->dst, q->src, q->dst_port, q->src_port, 0, true};
 }
 
 // The Ethernet and IPv4 headers (without IP options) that every frame between two
