@@ -46,6 +46,7 @@ public:
     // The engine that owns the flow of a packet that came from `src`:`src_port` to
     // `dst`:`dst_port`; the reply's tuple names the same engine (symmetric key).
     std::uint16_t owner(const rss::ipv4_tuple& t) const { return reta_.engine_of(hash_.hash(t)); }
+    std::uint16_t owner(const rss::ipv6_tuple& t) const { return reta_.engine_of(hash_.hash(t)); }
     // The same from a hash the NIC computed under tern's key.
     std::uint16_t owner_of_hash(std::uint32_t hash) const { return reta_.engine_of(hash); }
 
