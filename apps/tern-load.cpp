@@ -571,6 +571,10 @@ int main(int argc, char** argv) {
     (*rt)->run(cli::stop_requested);
     printer.join();
     if (flood) flood->stop();
+    // A problem found after the start: over IPv6 without --source-ip, --source-ports is
+    // shared out once duplicate detection has given the source address (each open failed).
+    for (auto& g : gens)
+        if (g->problem()) std::cerr << "tern-load: " << *g->problem() << "\n";
     // Persistent workloads asked for this many connections: a run that could not hold them
     // all (server's limit, ports, SYNs unanswered) has not done what was asked.
     // A connection in its first handshake (a reconnect to a server that closes as it goes)

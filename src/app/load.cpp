@@ -286,7 +286,8 @@ load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_op
     connections_ = std::uint32_t(options.connections / engines + (index < options.connections % engines ? 1 : 0));
     rate_share_ = options.rate / double(engines);
     if (options.source_port_first != 0 && engine_.flow_steering() != nullptr) {
-        take_home_ports(*engine_.flow_steering());
+        home_ports_pending_ = true;
+        have_home_ports(); // made here if the source addresses are known: a problem shows before the run
     } else if (options.source_port_first != 0) {
         const std::uint32_t total = std::uint32_t(options.source_port_last) - options.source_port_first + 1;
         const std::uint32_t per = total / std::uint32_t(engines);
@@ -296,6 +297,18 @@ load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_op
     engine_.add_poller([this](instant t) { poll(t); });
 }
 
+// Over IPv6 without --source-ip the source is the address connect() would take, which
+// exists once duplicate detection is done (RFC 4862 §5.4, about a second after the start):
+// until then there is no list to take ports from, and an open fails rather than take a port
+// outside --source-ports. False while the lists cannot be made, or this engine has none.
+bool load_generator::have_home_ports() {
+    if (!home_ports_pending_) return !problem_;
+    if (options_.sources.count == 0 && default_source().is_unspecified()) return false;
+    home_ports_pending_ = false;
+    take_home_ports(*engine_.flow_steering());
+    return !problem_;
+}
+
 // Every port of the range hashes to one engine: a split by range would send most replies to
 // another engine. The hash covers the source address, so each address has its own list.
 void load_generator::take_home_ports(const steering& st) {
@@ -303,8 +316,12 @@ void load_generator::take_home_ports(const steering& st) {
                                 std::uint32_t(options_.source_port_last) - options_.source_port_first + 1};
     const std::size_t addrs = options_.sources.count ? options_.sources.count : 1;
     for (std::size_t a = 0; a < addrs; ++a) {
-        const ipv4_addr local = options_.sources.count ? options_.sources.at(a).v4() : engine_.address().addr;
-        auto pool = rss::port_pool::make(st.hash(), st.table(), local, options_.target.v4(), options_.target_port, range);
+        const ip_addr local = options_.sources.count ? options_.sources.at(std::uint32_t(a)) : default_source();
+        auto pool = options_.target.is_v4()
+                        ? rss::port_pool::make(st.hash(), st.table(), local.v4(), options_.target.v4(),
+                                               options_.target_port, range)
+                        : rss::port_pool::make(st.hash(), st.table(), local.v6(), options_.target.v6(),
+                                               options_.target_port, range);
         const auto ports = pool ? pool->of(engine_.id()) : std::span<const std::uint16_t>{};
         if (ports.empty()) {
             problem_ = "--source-ports: engine " + std::to_string(engine_.id()) + " has no port of " +
@@ -513,6 +530,10 @@ tcp::connect_options load_generator::connect_from(std::optional<tcp::endpoint> s
 
 // One connect(); false (and counted) when it failed.
 bool load_generator::open_one(instant now) {
+    if (!have_home_ports()) {
+        bump(load_counter::connect_failed);
+        return false;
+    }
     // A chosen source may still be in TIME_WAIT towards the target: try a few more.
     const unsigned attempts = ports_given() ? 64 : 1;
     for (unsigned i = 0; i < attempts; ++i) {

@@ -248,8 +248,9 @@ public:
 
     // No more connections or requests from here on (the end of a run).
     void stop_opening();
-    // Why this generator cannot run as asked (set up before the run), or nothing: with
-    // several engines, an engine that has no port of --source-ports for a source address.
+    // Why this generator cannot run as asked, or nothing: with several engines, an engine
+    // that has no port of --source-ports for a source address. Set up before the run, except
+    // over IPv6 without --source-ip: at the first open after duplicate detection (have_home_ports).
     const std::optional<std::string>& problem() const { return problem_; }
     // Aborts every connection of ours (RST where the peer knows it; RFC 9293 §3.10.5), at the
     // end of a run, so the server is not left holding them. On the engine's thread, or once
@@ -278,6 +279,7 @@ private:
     bool open_one(instant now);
     std::optional<tcp::endpoint> next_source();
     std::optional<tcp::endpoint> peek_source(std::uint32_t ahead = 0) const;
+    bool have_home_ports();
     void take_home_ports(const steering& st);
     bool ready_to_start();
     ip_addr default_source() const;
@@ -330,6 +332,7 @@ private:
     // Several engines: by source address, the ports of --source-ports whose replies hash to
     // this engine (DESIGN.md "Flow steering"); each engine walks its own.
     std::vector<std::vector<std::uint16_t>> home_ports_;
+    bool home_ports_pending_ = false; // wanted and not yet made (have_home_ports)
     std::optional<std::string> problem_;
     std::array<std::atomic<std::uint64_t>, load_counter_count> counters_{};
     std::atomic<std::uint64_t> open_{0}; // established now

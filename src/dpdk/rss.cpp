@@ -14,6 +14,7 @@ std::string_view to_string(error e) {
     case error::reta_too_large: return "redirection table larger than 32768 entries";
     case error::reta_smaller_than_engines: return "redirection table has fewer entries than there are engines";
     case error::empty_port_range: return "port range is empty or runs past 65535";
+    case error::no_ipv6_key: return "RSS key shorter than the 40 bytes an IPv6 TCP hash reads";
     }
     return "?";
 }
@@ -84,27 +85,40 @@ std::vector<rte_eth_rss_reta_entry64> redirection_table::reta_update_entries() c
 
 port_range ephemeral_range() { return port_range{tcp::ephemeral_port_first, tcp::ephemeral_port_count}; }
 
-result<port_pool, error> port_pool::make(const toeplitz& hash, const redirection_table& reta, ipv4_addr local,
-                                         ipv4_addr remote, std::uint16_t remote_port, port_range range) {
+template <class Owner>
+result<port_pool, error> port_pool::share_out(std::uint16_t engines, port_range range, Owner owner) {
     if (range.count == 0 || std::uint32_t(range.first) + range.count > 65536u)
         return unexpected{error::empty_port_range};
-    const std::uint16_t engines = reta.engines();
     // Two passes, counting then placing, so each engine's ports lie together and ascend.
-    std::vector<std::uint16_t> owner(range.count);
+    std::vector<std::uint16_t> owners(range.count);
     std::vector<std::uint32_t> starts(std::size_t(engines) + 1, 0);
     for (std::uint32_t i = 0; i < range.count; ++i) {
-        const auto port = std::uint16_t(range.first + i);
-        // The reply, as the receiving port hashes it: remote -> local.
-        owner[i] = reta.engine_of(hash.hash(ipv4_tuple{remote, local, remote_port, port}));
-        ++starts[owner[i] + 1];
+        owners[i] = owner(std::uint16_t(range.first + i));
+        ++starts[owners[i] + 1];
     }
     for (std::uint16_t e = 0; e < engines; ++e) starts[e + 1] += starts[e];
     port_pool pool;
     pool.ports_.resize(range.count);
     std::vector<std::uint32_t> next(starts.begin(), starts.end() - 1);
-    for (std::uint32_t i = 0; i < range.count; ++i) pool.ports_[next[owner[i]]++] = std::uint16_t(range.first + i);
+    for (std::uint32_t i = 0; i < range.count; ++i) pool.ports_[next[owners[i]]++] = std::uint16_t(range.first + i);
     pool.starts_ = std::move(starts);
     return pool;
+}
+
+// The reply, as the receiving port hashes it: remote -> local.
+result<port_pool, error> port_pool::make(const toeplitz& hash, const redirection_table& reta, ipv4_addr local,
+                                         ipv4_addr remote, std::uint16_t remote_port, port_range range) {
+    return share_out(reta.engines(), range, [&](std::uint16_t port) {
+        return reta.engine_of(hash.hash(ipv4_tuple{remote, local, remote_port, port}));
+    });
+}
+
+result<port_pool, error> port_pool::make(const toeplitz& hash, const redirection_table& reta, ipv6_addr local,
+                                         ipv6_addr remote, std::uint16_t remote_port, port_range range) {
+    if (!hash.has_ipv6()) return unexpected{error::no_ipv6_key};
+    return share_out(reta.engines(), range, [&](std::uint16_t port) {
+        return reta.engine_of(hash.hash(ipv6_tuple{remote, local, remote_port, port}));
+    });
 }
 
 } // namespace tern::rss

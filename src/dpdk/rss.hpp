@@ -77,6 +77,7 @@ enum class error : std::uint8_t {
     reta_too_large,             // more than reta_size_max entries
     reta_smaller_than_engines,  // some engine would own no entry, and so no flow
     empty_port_range,           // no port to share out, or a range that runs past 65535
+    no_ipv6_key,                // an IPv6 port pool from a key shorter than key_len_ipv6
 };
 std::string_view to_string(error e);
 
@@ -171,8 +172,8 @@ port_range ephemeral_range();
 // one engine's list; each list ascends. A list may be empty (a key whose hash does not vary
 // with the port in its low bits): that engine then has no port for this triple, and the
 // caller must not fall back to another engine's. The lists hold only where the port hashes
-// the 4-tuple (RTE_ETH_RSS_NONFRAG_IPV4_TCP): a port that hashes the addresses alone puts
-// every port of a triple on one queue, whatever they say.
+// the 4-tuple (RTE_ETH_RSS_NONFRAG_IPV4_TCP, or _IPV6_TCP for IPv6): a port that hashes the
+// addresses alone puts every port of a triple on one queue, whatever they say.
 //
 // Built once per (local, remote, remote port) triple and then only read: of(e) is a span,
 // O(1). Memory: 2 bytes a port of the range plus 4 bytes an engine, whatever the engine
@@ -182,6 +183,10 @@ class port_pool {
 public:
     static result<port_pool, error> make(const toeplitz& hash, const redirection_table& reta, ipv4_addr local,
                                          ipv4_addr remote, std::uint16_t remote_port,
+                                         port_range range = ephemeral_range());
+    // The same over IPv6; no_ipv6_key when `hash` has no IPv6 tables (toeplitz::has_ipv6).
+    static result<port_pool, error> make(const toeplitz& hash, const redirection_table& reta, ipv6_addr local,
+                                         ipv6_addr remote, std::uint16_t remote_port,
                                          port_range range = ephemeral_range());
 
     std::span<const std::uint16_t> of(std::uint16_t engine) const {
@@ -195,6 +200,10 @@ public:
 
 private:
     port_pool() = default;
+    // Both families' make: `owner(port)` is the engine that port's reply hashes to.
+    template <class Owner>
+    static result<port_pool, error> share_out(std::uint16_t engines, port_range range, Owner owner);
+
     std::vector<std::uint16_t> ports_;  // grouped by engine, ascending within each
     std::vector<std::uint32_t> starts_; // engine e's ports are ports_[starts_[e], starts_[e + 1])
 };

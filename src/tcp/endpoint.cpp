@@ -443,15 +443,31 @@ void endpoint_core::prepare(const Addr& local, const Addr& remote_ip, std::uint1
     if (waits<Key>().size()) waits<Key>().prefetch(h);
 }
 
-std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
+template <>
+endpoint_core::port_pools<ipv4_addr>& endpoint_core::home_port_pools<ipv4_addr>() { return home_ports_; }
+template <>
+endpoint_core::port_pools<ipv6_addr>& endpoint_core::home_port_pools<ipv6_addr>() { return home_ports6_; }
+
+// The addresses' four words folded into one with the port: an engine holds a few triples
+// (its destinations), looked up once a connect(), so a plain fold does.
+std::size_t endpoint_core::port_triple_hash::operator()(const port_triple<ipv6_addr>& t) const {
+    std::uint64_t w[4];
+    std::memcpy(w, t.local.bytes.data(), 16);
+    std::memcpy(w + 2, t.remote.bytes.data(), 16);
+    return std::hash<std::uint64_t>{}(w[0] ^ w[1] ^ w[2] ^ w[3] ^ (std::uint64_t(t.remote_port) << 17));
+}
+
+template <class Addr>
+std::optional<std::span<const std::uint16_t>> endpoint_core::steered_home_ports(const Addr& local, const Addr& remote_ip,
                                                                               std::uint16_t remote_port) {
     const steering* st = engine_.flow_steering();
-    const port_triple key{local.value, remote_ip.value, remote_port};
-    auto it = home_ports_.find(key);
-    if (it == home_ports_.end()) {
+    const port_triple<Addr> key{local, remote_ip, remote_port};
+    auto& pools = home_port_pools<Addr>();
+    auto it = pools.find(key);
+    if (it == pools.end()) {
         auto pool = rss::port_pool::make(st->hash(), st->table(), local, remote_ip, remote_port);
         if (!pool) return std::nullopt;
-        it = home_ports_.emplace(key, std::move(*pool)).first;
+        it = pools.emplace(key, std::move(*pool)).first;
     }
     const auto ports = it->second.of(engine_.id());
     if (ports.empty()) return std::nullopt;

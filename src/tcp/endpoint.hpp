@@ -25,7 +25,6 @@
 #include <memory>
 #include <optional>
 #include <span>
-#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -219,17 +218,15 @@ private:
     // remote_port) from `local`: with several engines, those whose reply comes home
     // (engine::flow_steering); else all (an empty span means all). nullopt: none at all.
     // Inline for the one-engine case, which every connect() of tern-load asks twice.
-    // Over IPv6 every port is engine 0's (engine::owner_of steers IPv6 there) and no other's.
+    // IPv4 and IPv6 alike: the reply's 4-tuple of either family names its engine.
     template <class Addr>
     std::optional<std::span<const std::uint16_t>> home_ports(const Addr& local, const Addr& remote_ip,
                                                              std::uint16_t remote_port) {
         if (engine_.flow_steering() == nullptr) return std::span<const std::uint16_t>{};
-        if constexpr (std::is_same_v<Addr, ipv6_addr>)
-            return engine_.id() == 0 ? std::optional(std::span<const std::uint16_t>{}) : std::nullopt;
-        else
-            return steered_home_ports(local, remote_ip, remote_port);
+        return steered_home_ports(local, remote_ip, remote_port);
     }
-    std::optional<std::span<const std::uint16_t>> steered_home_ports(ipv4_addr local, ipv4_addr remote_ip,
+    template <class Addr>
+    std::optional<std::span<const std::uint16_t>> steered_home_ports(const Addr& local, const Addr& remote_ip,
                                                                      std::uint16_t remote_port);
     void on_unreachable(const ip_addr& hop);
     void on_icmp_for(stream_state* s, std::uint8_t code, std::uint16_t mtu, std::uint32_t seq);
@@ -285,18 +282,27 @@ private:
         std::uint64_t erasures;
     };
     std::optional<ports_exhausted> exhausted_;
-    // home_ports' lists, built at the first connect to each triple (28,232 hashes, ~56 KB).
+    // home_ports' lists, built at the first connect to each triple (28,232 hashes, ~56 KB),
+    // one map a family so that IPv4's keys stay 12 bytes.
+    template <class Addr>
     struct port_triple {
-        std::uint32_t local, remote;
+        Addr local, remote;
         std::uint16_t remote_port;
         bool operator==(const port_triple&) const = default;
     };
     struct port_triple_hash {
-        std::size_t operator()(const port_triple& t) const {
-            return std::hash<std::uint64_t>{}((std::uint64_t(t.local) << 32 | t.remote) ^ (std::uint64_t(t.remote_port) << 17));
+        std::size_t operator()(const port_triple<ipv4_addr>& t) const {
+            return std::hash<std::uint64_t>{}((std::uint64_t(t.local.value) << 32 | t.remote.value) ^
+                                              (std::uint64_t(t.remote_port) << 17));
         }
+        std::size_t operator()(const port_triple<ipv6_addr>& t) const;
     };
-    std::unordered_map<port_triple, rss::port_pool, port_triple_hash> home_ports_;
+    template <class Addr>
+    using port_pools = std::unordered_map<port_triple<Addr>, rss::port_pool, port_triple_hash>;
+    template <class Addr>
+    port_pools<Addr>& home_port_pools();
+    port_pools<ipv4_addr> home_ports_;
+    port_pools<ipv6_addr> home_ports6_;
     std::uint64_t erasures_ = 0;   // flows taken out of table_, and listeners removed
     std::uint16_t ip_id_ = 0;
     endpoint_stats stats_;

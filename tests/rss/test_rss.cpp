@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include <rte_thash.h>
@@ -328,9 +329,10 @@ TEST(RedirectionTable, RefusesBadSizesAndEngineCounts) {
     // Each refusal says what was wrong, each differently.
     std::set<std::string_view> texts;
     for (auto e : {rss::error::key_too_short, rss::error::no_engines, rss::error::reta_size_not_power_of_two,
-                   rss::error::reta_too_large, rss::error::reta_smaller_than_engines, rss::error::empty_port_range})
+                   rss::error::reta_too_large, rss::error::reta_smaller_than_engines, rss::error::empty_port_range,
+                   rss::error::no_ipv6_key})
         texts.insert(rss::to_string(e));
-    EXPECT_EQ(texts.size(), 6u);
+    EXPECT_EQ(texts.size(), 7u);
     EXPECT_EQ(texts.count("?"), 0u);
 }
 
@@ -338,9 +340,11 @@ TEST(RedirectionTable, RefusesBadSizesAndEngineCounts) {
 
 // Every port of every engine's pool hashes home, by DPDK's reference hash of the reply;
 // the pools ascend, do not overlap and cover the range; each engine has about its share of
-// the table's entries.
-void check_pools(std::span<const std::uint8_t> key, std::uint32_t reta_size, std::uint16_t engines, ipv4_addr local,
-                 ipv4_addr remote, std::uint16_t remote_port) {
+// the table's entries. Addr: ipv4_addr or ipv6_addr.
+template <class Addr>
+void check_pools(std::span<const std::uint8_t> key, std::uint32_t reta_size, std::uint16_t engines, Addr local,
+                 Addr remote, std::uint16_t remote_port) {
+    using tuple = std::conditional_t<std::is_same_v<Addr, ipv4_addr>, ipv4_tuple, rss::ipv6_tuple>;
     SCOPED_TRACE(testing::Message() << engines << " engines, RETA " << reta_size << ", " << local.to_string()
                                     << " -> " << remote.to_string() << ":" << remote_port);
     const toeplitz h = make_hash(key);
@@ -356,7 +360,7 @@ void check_pools(std::span<const std::uint8_t> key, std::uint32_t reta_size, std
         const auto ports = pool->of(e);
         EXPECT_TRUE(std::is_sorted(ports.begin(), ports.end()));
         for (std::uint16_t port : ports) {
-            const ipv4_tuple reply{remote, local, remote_port, port};
+            const tuple reply{remote, local, remote_port, port};
             ASSERT_EQ(reta->entries()[softrss(reply, key) & (reta_size - 1)], e) << "port " << port;
             ++seen[port];
         }
@@ -386,6 +390,29 @@ TEST(PortPool, DependsOnTheReplyDirectionWhateverTheKey) {
     // The suite's key is not symmetric: a pool still puts each port's reply home.
     check_pools(ms_key, 128, 4, ip(198, 18, 0, 1), ip(198, 19, 0, 1), 80);
     check_pools(ms_key, 512, 3, ip(198, 18, 0, 9), ip(198, 19, 0, 2), 5001);
+}
+
+// The same over IPv6: the reply's tuple is (remote, local, remote port, port) as for IPv4,
+// hashed by the IPv6 TCP hash (its 36 bytes of input).
+TEST(PortPool, Ipv6EveryPortHashesHomeAndThePoolsPartitionTheRange) {
+    constexpr auto key = rss::symmetric_key();
+    const ipv6_addr client = *ipv6_addr::parse("2001:2::1"), server = *ipv6_addr::parse("2001:2:0:1::9");
+    for (std::uint16_t engines : {2, 4}) check_pools(key, 128, engines, client, server, 80);
+    check_pools(key, 512, 4, server, client, 443);
+    check_pools(ms_key, 128, 2, client, server, 8080); // a key of exactly key_len_ipv6 bytes
+    check_pools(ms_key, 512, 4, *ipv6_addr::parse("fe80::1"), *ipv6_addr::parse("2001:db8::abcd"), 5001);
+}
+
+// A key too short for IPv6 is an error to report, not an assertion in the hash.
+TEST(PortPool, Ipv6NeedsAnIpv6Key) {
+    const toeplitz h = make_hash(std::span(ms_key).first(rss::key_len_min));
+    auto reta = redirection_table::round_robin(128, 2);
+    ASSERT_TRUE(reta.has_value());
+    const ipv6_addr a = *ipv6_addr::parse("2001:2::1"), b = *ipv6_addr::parse("2001:2::2");
+    auto pool = port_pool::make(h, *reta, a, b, 80);
+    ASSERT_FALSE(pool.has_value());
+    EXPECT_EQ(pool.error(), rss::error::no_ipv6_key);
+    EXPECT_TRUE(port_pool::make(h, *reta, ip(198, 18, 0, 1), ip(198, 19, 0, 1), 80).has_value()); // IPv4 still works
 }
 
 TEST(PortPool, ProbesAreCheapAfterBuilding) {

@@ -612,29 +612,42 @@ TEST(tcp_engine, ephemeral_ports_differ_per_connection) {
 
 // DESIGN.md "Flow steering": with several engines an active open takes only ports whose reply
 // hashes to its own engine, so that the SYN-ACK comes home whatever queue it lands on.
-TEST(tcp_engine, with_steering_every_ephemeral_port_brings_the_reply_home) {
-    auto steer = steering::create(3);
+// Engine `id` of `engines` opens 500 connections to `server` (IPv4 or IPv6) and checks each.
+void expect_every_ephemeral_port_home(std::uint16_t engines, std::uint16_t id, const ip_addr& server) {
+    auto steer = steering::create(engines);
     ASSERT_TRUE(steer);
     mbuf_pool pool = make_pool();
     virtual_clock clk;
     script_device dev;
-    node client(2, client_ip, client_mac, dev, pool, clk, tcp::tcp_config{});
+    node client(id, client_ip, client_mac, dev, pool, clk, tcp::tcp_config{}, {}, 4096, client_ip6);
     client.eng.set_steering(steer->get());
     client.neighbors.update(server_ip, server_mac, instant::max(), true);
     struct quiet final : tcp::app_events {} app;
     std::set<std::uint16_t> ports;
     for (int i = 0; i < 500; ++i) {
-        client.ep.prepare_connect(server_ip, 80, {});
-        auto s = client.ep.connect(server_ip, 80, {}, app);
+        client.ep.prepare_connect(server, 80, {});
+        auto s = client.ep.connect(server, 80, {}, app);
         ASSERT_TRUE(s.has_value()) << i;
         const std::uint16_t port = (*s)->flow_id().local.port;
-        EXPECT_EQ((*steer)->owner({server_ip, client_ip, 80, port}), 2) << port;
+        const std::uint16_t owner = server.is_v4() ? (*steer)->owner(rss::ipv4_tuple{server.v4(), client_ip, 80, port})
+                                                   : (*steer)->owner(rss::ipv6_tuple{server.v6(), client_ip6, 80, port});
+        EXPECT_EQ(owner, id) << port;
         ports.insert(port);
         client.eng.poll();
         for (rte_mbuf* m : dev.sent) rte_pktmbuf_free(m);
         dev.sent.clear();
     }
     EXPECT_EQ(ports.size(), 500u);
+}
+
+TEST(tcp_engine, with_steering_every_ephemeral_port_brings_the_reply_home) {
+    expect_every_ephemeral_port_home(3, 2, server_ip);
+}
+
+// Over IPv6 too, on an engine other than 0: the reply's IPv6 4-tuple names the engine.
+TEST(tcp_engine, with_steering_every_ephemeral_ipv6_port_brings_the_reply_home) {
+    expect_every_ephemeral_port_home(2, 1, server_ip6);
+    expect_every_ephemeral_port_home(4, 3, server_ip6);
 }
 
 // A 4-tuple in TIME-WAIT is kept by its record, not by a connection: connect() must still
@@ -2321,8 +2334,10 @@ struct load_run {
     std::atomic<bool> measuring{true};
     std::optional<app::load_generator> gen;
 
-    // With `steer`, the client's engine is engine 0 of the steering's engines.
-    explicit load_run(const app::load_options& o, const steering* steer = nullptr) {
+    // With `steer`, the client's engine is engine 0 of the steering's engines. With `ipv6`,
+    // both nodes have IPv6 addresses too (client_ip6, server_ip6).
+    explicit load_run(const app::load_options& o, const steering* steer = nullptr, bool ipv6 = false)
+        : p(std::nullopt, 50us, {}, 4096, 1500, 4096, {}, 4095, ipv6) {
         if (steer != nullptr) p.client->eng.set_steering(steer);
         tcp::listen_options l;
         l.connection.no_delay = true; // the responder writes head and body apart
@@ -2444,24 +2459,53 @@ TEST(load_generator, cps_opens_at_the_rate_and_completes_each_connection) {
     EXPECT_GE(r.gen->connect_latency().percentile(50), 100'000u);
 }
 
+// --source-ports 20000-20999, 500 opens or requests a second.
+app::load_options source_ports_load(app::workload kind, std::uint32_t connections) {
+    auto o = http_load(kind);
+    o.rate = 500;
+    o.connections = connections;
+    o.source_port_first = 20000;
+    o.source_port_last = 20999;
+    return o;
+}
+
 // --source-ports on several engines: each engine takes from the whole range the ports whose
 // replies hash to it. Engine 0 of 2 here: a reply on another engine's hash would go to its
 // ring, which nobody reads, and the connection would time out.
 TEST(load_generator, source_ports_with_steering_bring_every_reply_home) {
     auto steer = steering::create(2);
     ASSERT_TRUE(steer);
-    auto o = http_load(app::workload::cps);
-    o.rate = 500;
-    o.connections = 10000;
-    o.source_port_first = 20000;
-    o.source_port_last = 20999;
-    load_run r(o, steer->get());
+    load_run r(source_ports_load(app::workload::cps, 10000), steer->get());
     ASSERT_FALSE(r.gen->problem());
     r.run_for(1s);
     EXPECT_GE(r.get(app::load_counter::connects), 499u);
     EXPECT_EQ(app::errors(r.gen->totals()), 0u);
     EXPECT_GE(r.get(app::load_counter::completed), r.get(app::load_counter::connects) - 5);
     EXPECT_EQ(r.p.client->eng.stats().steered_out.get(), 0u);
+}
+
+// The same towards an IPv6 target: the ports are those whose IPv6 reply hashes to engine 0.
+// Eight engines: the symmetric key hashes the XOR of the tuple's 16-bit words, and ports
+// picked by the IPv4 hash (198.18.0.1 towards the target's last 32 bits) would be engine 4's
+// of 8 here, but engine 0's of 2 or 4 by chance.
+TEST(load_generator, source_ports_with_steering_bring_every_ipv6_reply_home) {
+    auto steer = steering::create(8);
+    ASSERT_TRUE(steer);
+    auto o = source_ports_load(app::workload::rps, 50);
+    o.target = server_ip6;
+    load_run r(o, steer->get(), true);
+    ASSERT_FALSE(r.gen->problem());
+    r.run_for(1s);
+    EXPECT_EQ(r.get(app::load_counter::established), 50u);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    const auto conns = r.p.client->ep.list(100);
+    EXPECT_EQ(conns.size(), 50u);
+    for (const tcp::tcp_info& c : conns) {
+        const std::uint16_t port = c.id.local.port;
+        EXPECT_GE(port, 20000);
+        EXPECT_LE(port, 20999);
+        EXPECT_EQ((*steer)->owner(rss::ipv6_tuple{server_ip6, client_ip6, 80, port}), 0) << port;
+    }
 }
 
 TEST(load_generator, source_ports_with_no_port_for_an_engine_are_a_problem_said_before_the_run) {
