@@ -563,7 +563,7 @@ void endpoint_core::look_ahead(std::span<rte_mbuf* const> burst) {
 void endpoint_core::look_ahead_window(std::span<rte_mbuf* const> burst) {
     std::array<rte_mbuf*, 32> others; // not IPv4 TCP: maybe IPv6's
     const std::size_t n_others = look_ahead_family<flow_key>(burst, others);
-    // IPv6 is engine 0's; its keys are three times IPv4's, set up only for a window that
+    // IPv6's keys are three times IPv4's, set up only for a window that
     // holds frames of another kind.
     if (n_others && table6_.max_flows()) look_ahead_family<flow_key6>({others.data(), n_others}, {});
 }

@@ -1,4 +1,6 @@
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -59,6 +61,71 @@ TEST(neighbor_cache, readers_never_see_a_torn_entry) {
         ++reads;
     }
     writer.join();
+}
+
+const ipv6_addr a6 = *ipv6_addr::parse("2001:2::1");
+
+// IPv6 entries: claimed without a MAC (held, not found), learned, refreshed, expired; a
+// version of their own.
+TEST(neighbor_cache, ipv6_entries_are_claimed_then_learned) {
+    neighbor_cache c(16);
+    EXPECT_FALSE(c.holds(a6));
+    EXPECT_TRUE(c.claim(a6));
+    EXPECT_TRUE(c.holds(a6));
+    EXPECT_FALSE(c.lookup_entry(a6, t0));
+    EXPECT_TRUE(c.entries6().empty());
+    const std::uint64_t v4 = c.version(), v6 = c.version6();
+    mac_addr m1{{2, 0, 0, 0, 0, 1}};
+    EXPECT_TRUE(c.update(a6, m1, later));
+    EXPECT_EQ(c.lookup_entry(a6, t0)->mac, m1);
+    EXPECT_FALSE(c.lookup_entry(a6, later));
+    EXPECT_EQ(c.version6(), v6 + 1);
+    EXPECT_EQ(c.version(), v4);
+    ASSERT_EQ(c.entries6().size(), 1u);
+    EXPECT_EQ(c.entries6()[0].ip, a6);
+    EXPECT_FALSE(c.lookup_entry(*ipv6_addr::parse("2001:2::2"), t0));
+}
+
+TEST(neighbor_cache, a_full_ipv6_table_refuses_new_addresses_but_keeps_old_ones) {
+    neighbor_cache c(16);
+    auto nth = [](int i) { return *ipv6_addr::parse("2001:2::" + std::to_string(100 + i)); };
+    for (int i = 0; i < 16; ++i) EXPECT_TRUE(c.update(nth(i), mac_addr{{2, 0, 0, 0, 0, 1}}, later));
+    EXPECT_FALSE(c.claim(nth(16)));
+    EXPECT_FALSE(c.update(nth(16), mac_addr{{2, 0, 0, 0, 0, 1}}, later));
+    for (int i = 0; i < 16; ++i) EXPECT_TRUE(c.lookup_entry(nth(i), t0));
+}
+
+// Two writers claiming the same 16-byte key at once end up in one slot: a second slot for
+// it would leave one of them updating an entry no lookup finds.
+TEST(neighbor_cache, ipv6_claims_racing_for_one_address_share_a_slot) {
+    for (int round = 0; round < 200; ++round) {
+        neighbor_cache c(16);
+        const ipv6_addr x = *ipv6_addr::parse("2001:2::" + std::to_string(round + 1));
+        std::atomic<bool> go{false};
+        std::thread other([&] {
+            while (!go) {}
+            c.update(x, mac_addr{{2, 0, 0, 0, 0, 2}}, later);
+        });
+        go = true;
+        c.claim(x);
+        other.join();
+        ASSERT_EQ(c.entries6().size(), 1u);
+        for (int i = 0; i < 15; ++i) // every other slot is still free: 15 more addresses fit
+            ASSERT_TRUE(c.claim(*ipv6_addr::parse("2001:3::" + std::to_string(i + 1))));
+    }
+}
+
+// Our IPv6 addresses' states: what one engine publishes, another reads, with the version.
+TEST(neighbor_cache, address_states_published_are_read_back) {
+    neighbor_cache c(16);
+    c.hold_addresses(3);
+    std::vector<std::uint8_t> out(3, 9);
+    const std::uint64_t before = c.read_addresses(out);
+    EXPECT_EQ(out, (std::vector<std::uint8_t>{0, 0, 0}));
+    c.publish_addresses(std::vector<std::uint8_t>{1, 2, 1});
+    EXPECT_NE(c.addresses_version(), before);
+    EXPECT_EQ(c.read_addresses(out), c.addresses_version());
+    EXPECT_EQ(out, (std::vector<std::uint8_t>{1, 2, 1}));
 }
 
 } // namespace

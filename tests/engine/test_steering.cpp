@@ -15,6 +15,10 @@
 #include "engine_setup.hpp"
 #include "script_device.hpp"
 #include "tcp_frames.hpp"
+#include "wire/checksum.hpp"
+#include "wire/ethernet.hpp"
+#include "wire/icmpv6.hpp"
+#include "wire/ipv6.hpp"
 #include "wire/tcp.hpp"
 
 namespace tern::test {
@@ -39,6 +43,9 @@ public:
     void on_icmp_unreachable(std::uint8_t, std::uint16_t, const wire::icmp_quoted_tcp& quoted) override {
         icmp_ports.push_back(quoted.dst_port);
     }
+    void on_packet_too_big(std::uint32_t, const wire::icmpv6_quoted_tcp& quoted) override {
+        icmp_ports.push_back(quoted.dst_port);
+    }
     void on_timer(timer_hook&) override {}
     void after_burst() override {}
     std::vector<std::uint16_t> ports;
@@ -49,7 +56,8 @@ class steering_test : public ::testing::Test {
 protected:
     static constexpr std::uint16_t engines = 2;
 
-    explicit steering_test(std::uint32_t ring_size = steering::default_ring_size, port_offloads offloads = {}) {
+    explicit steering_test(std::uint32_t ring_size = steering::default_ring_size, port_offloads offloads = {},
+                           std::optional<engine_config> config = std::nullopt) {
         static int n = 0;
         auto pool = mbuf_pool::create("steer_pool_" + std::to_string(n++), 4095);
         if (!pool) throw std::runtime_error(pool.error());
@@ -57,7 +65,7 @@ protected:
         auto s = steering::create(engines, ring_size);
         if (!s) throw std::runtime_error(s.error());
         steering_ = std::move(*s);
-        const engine_config c = config_for(our_ip, our_mac, {}, engines);
+        const engine_config c = config.value_or(config_for(our_ip, our_mac, {}, engines));
         for (std::uint16_t i = 0; i < engines; ++i) {
             engines_[i] = std::make_unique<engine>(i, c, engine_port{0, i, our_mac, offloads}, devs_[i],
                                                    pool_->get(), neighbors_, clock_);
@@ -71,6 +79,8 @@ protected:
         for (auto& d : devs_) {
             for (rte_mbuf* m : d.inbox) rte_pktmbuf_free(m);
             d.inbox.clear();
+            for (rte_mbuf* m : d.sent) rte_pktmbuf_free(m);
+            d.sent.clear();
         }
         EXPECT_EQ(pool_->in_use(), 0u); // DESIGN.md "Memory": every mbuf taken comes back
     }
@@ -235,8 +245,9 @@ TEST_F(steering_test, an_icmp_error_reaches_the_engine_of_the_flow_it_quotes) {
     EXPECT_EQ(stat(1, "steered_in"), 1u);
 }
 
-// Engine 0 alone does IPv6 (engine_ipv6.cpp): an IPv6 frame on another engine's queue is
-// handed to it, whatever it carries.
+// An IPv6 frame that is neither TCP nor a Packet Too Big about a TCP segment (Neighbor
+// Discovery, echo, anything unreadable) is engine 0's (engine_ipv6.cpp): handed to it from
+// another engine's queue.
 TEST_F(steering_test, ipv6_frames_go_to_engine_zero) {
     std::vector<std::uint8_t> frame(wire::ethernet_header_len + 40, 0);
     wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv6}.emit(frame.data());
@@ -281,6 +292,130 @@ TEST_F(steering_test, many_flows_on_one_queue_are_shared_out_by_owner) {
     EXPECT_EQ(int(handlers_[1].ports.size()), expected[1]);
     for (std::uint16_t p : handlers_[1].ports) EXPECT_EQ(owner(p), 1);
     EXPECT_GT(expected[1], 0);
+}
+
+// ---- IPv6 on both engines ----------------------------------------------------------------
+
+const ipv6_addr our_v6 = *ipv6_addr::parse("2001:2::2");
+const ipv6_addr peer_v6 = *ipv6_addr::parse("2001:2::1");
+
+class ipv6_steering_test : public steering_test {
+protected:
+    static engine_config with_ipv6(bool detect) {
+        engine_config c = config_for(our_ip, our_mac, {}, engines);
+        c.ipv6 = {*ipv6_cidr::parse("2001:2::2/64")};
+        c.ipv6_duplicate_detection = detect;
+        return c;
+    }
+    explicit ipv6_steering_test(bool detect = false)
+        : steering_test(steering::default_ring_size, {}, with_ipv6(detect)) {}
+
+    // Ethernet and IPv6 from the peer to us, then `ext` (extension headers), then `upper`.
+    rte_mbuf* v6_frame(std::uint8_t next, std::span<const std::uint8_t> ext, std::span<const std::uint8_t> upper,
+                       std::uint8_t hop_limit = 64) {
+        std::vector<std::uint8_t> f(wire::ethernet_header_len + wire::ipv6_header_length);
+        wire::ethernet_repr{our_mac, peer_mac, wire::ether_type::ipv6}.emit(f.data());
+        wire::ipv6_repr{peer_v6, our_v6, next, hop_limit, std::uint16_t(ext.size() + upper.size())}.emit(
+            f.data() + wire::ethernet_header_len);
+        f.insert(f.end(), ext.begin(), ext.end());
+        f.insert(f.end(), upper.begin(), upper.end());
+        return mbuf_of(f);
+    }
+    static std::vector<std::uint8_t> tcp_bytes(const ipv6_addr& src, const ipv6_addr& dst, std::uint16_t src_port,
+                                               std::uint16_t dst_port) {
+        std::vector<std::uint8_t> t(20);
+        bare_segment(src_port, dst_port, wire::tcp_flags::syn).emit(t.data(), src, dst, {}, wire::checksum_mode::software);
+        return t;
+    }
+    rte_mbuf* segment6(std::uint16_t src_port, std::span<const std::uint8_t> ext = {}) {
+        const auto tcp = tcp_bytes(peer_v6, our_v6, src_port, 80);
+        return v6_frame(ext.empty() ? wire::ip_protocol::tcp : wire::ipv6_ext::hop_by_hop, ext, tcp);
+    }
+    std::uint16_t owner6(std::uint16_t src_port) const { return steering_->owner(rss::ipv6_tuple{peer_v6, our_v6, src_port, 80}); }
+    std::uint16_t port6_of(std::uint16_t e) const {
+        for (std::uint16_t p = 40000;; ++p)
+            if (owner6(p) == e) return p;
+    }
+    static std::span<const std::uint8_t> frame_bytes(const rte_mbuf* m) {
+        return {rte_pktmbuf_mtod(m, const std::uint8_t*), rte_pktmbuf_data_len(m)};
+    }
+    const std::vector<std::uint8_t> hop_by_hop{wire::ip_protocol::tcp, 0, 1, 4, 0, 0, 0, 0}; // PadN to 8 bytes
+};
+
+TEST_F(ipv6_steering_test, tcp_over_ipv6_reaches_the_engine_its_flow_hashes_to) {
+    const std::uint16_t p0 = port6_of(0), p1 = port6_of(1);
+    devs_[0].inbox.push_back(segment6(p1)); // engine 1's flow on engine 0's queue
+    devs_[0].inbox.push_back(segment6(p0));
+    devs_[1].inbox.push_back(segment6(p0)); // and engine 0's on engine 1's
+    devs_[1].inbox.push_back(segment6(p1, hop_by_hop)); // behind an extension header: read by the walk
+    poll_all();
+    poll_all();
+    EXPECT_EQ(handlers_[0].ports, (std::vector<std::uint16_t>{p0, p0}));
+    EXPECT_EQ(handlers_[1].ports, (std::vector<std::uint16_t>{p1, p1}));
+    EXPECT_EQ(stat(0, "steered_out"), 1u);
+    EXPECT_EQ(stat(1, "steered_out"), 1u);
+}
+
+// RFC 8201: a Packet Too Big about one of our segments goes to the engine of its flow.
+TEST_F(ipv6_steering_test, a_packet_too_big_reaches_the_engine_of_the_flow_it_quotes) {
+    const std::uint16_t p1 = port6_of(1);
+    std::vector<std::uint8_t> quoted(wire::ipv6_header_length);
+    wire::ipv6_repr{our_v6, peer_v6, wire::ip_protocol::tcp, 64, 20}.emit(quoted.data());
+    const auto tcp = tcp_bytes(our_v6, peer_v6, 80, p1);
+    quoted.insert(quoted.end(), tcp.begin(), tcp.end());
+    const wire::icmp_error_repr too_big{wire::icmpv6_type::packet_too_big, 0, 1280, quoted};
+    std::vector<std::uint8_t> msg(too_big.length());
+    too_big.emit(msg.data(), wire::pseudo_header_sum(peer_v6, our_v6, wire::ip_protocol::icmpv6, std::uint32_t(msg.size())));
+    devs_[0].inbox.push_back(v6_frame(wire::ip_protocol::icmpv6, {}, msg));
+    poll_all();
+    poll_all();
+    EXPECT_TRUE(handlers_[0].icmp_ports.empty());
+    EXPECT_EQ(handlers_[1].icmp_ports, (std::vector<std::uint16_t>{p1}));
+}
+
+// Engine 1 sends to a neighbor it does not know: it solicits it; the answer is steered to
+// engine 0, which learns it because engine 1 made an entry for it (RFC 4861 §7.2.5); engine
+// 1 sees the shared entry and sends what waited.
+TEST_F(ipv6_steering_test, an_engine_learns_the_neighbor_it_solicited_from_engine_0s_answer) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool_->get());
+    auto* p = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, wire::ipv6_header_length));
+    wire::ipv6_repr{our_v6, peer_v6, wire::ipv6_ext::no_next_header, 64, 0}.emit(p);
+    engines_[1]->send_ipv6(m, peer_v6);
+    poll_all();
+    ASSERT_EQ(devs_[1].sent.size(), 1u); // the solicitation
+    EXPECT_EQ(stat(1, "nd_solicitations_out"), 1u);
+    const wire::nd_repr na{wire::icmpv6_type::neighbor_advertisement, wire::nd_flag::solicited | wire::nd_flag::override,
+                           peer_v6, peer_mac};
+    std::vector<std::uint8_t> msg(na.length());
+    na.emit(msg.data(), wire::pseudo_header_sum(peer_v6, our_v6, wire::ip_protocol::icmpv6, std::uint32_t(msg.size())));
+    devs_[1].inbox.push_back(v6_frame(wire::ip_protocol::icmpv6, {}, msg, 255));
+    poll_all();
+    poll_all();
+    EXPECT_EQ(stat(0, "nd_advertisements_in"), 1u);
+    EXPECT_EQ(neighbors_.lookup_entry(peer_v6, clock_.now())->mac, peer_mac);
+    ASSERT_EQ(devs_[1].sent.size(), 2u); // what waited, to the neighbor's MAC
+    EXPECT_EQ(wire::ethernet_view::parse(frame_bytes(devs_[1].sent[1]))->dst(), peer_mac);
+}
+
+class ipv6_detection_steering_test : public ipv6_steering_test {
+protected:
+    ipv6_detection_steering_test() : ipv6_steering_test(true) {}
+};
+
+// RFC 4862 §5.4: detection runs once, on engine 0; engine 1 sends nothing for it and uses
+// the addresses when engine 0 has found them free.
+TEST_F(ipv6_detection_steering_test, engine_1_takes_up_engine_0s_detection) {
+    for (auto& e : engines_) e->start();
+    poll_all();
+    EXPECT_EQ(stat(0, "nd_solicitations_out"), 2u); // the link-local address and ours
+    EXPECT_FALSE(engines_[1]->is_local_v6(our_v6));
+    EXPECT_FALSE(engines_[1]->ipv6_source_for(peer_v6));
+    clock_.advance(nd_constants::retrans_timer);
+    poll_all();
+    EXPECT_TRUE(engines_[0]->is_local_v6(our_v6));
+    EXPECT_TRUE(engines_[1]->is_local_v6(our_v6));
+    EXPECT_EQ(engines_[1]->ipv6_source_for(peer_v6), our_v6);
+    EXPECT_TRUE(devs_[1].sent.empty());
 }
 
 class small_ring_steering_test : public steering_test {
