@@ -35,7 +35,7 @@ stop_server() {
     kill -INT "$SERVER_PID"; wait "$SERVER_PID"; local rc=$?; TERN_PIDS=()
     check "$1: tern-server stops with exit 0 (got $rc)" "[ $rc -eq 0 ]" || tail -20 "$WORK/$1.log"
 }
-server server --engines 2
+server server --engines 2 --ip 2001:2::2/64
 check "tern-server on two engines comes up" "wait_telemetry $SPREFIX 20 $SERVER_PID" || tail -20 "$WORK/server.log"
 
 # load NAME [tern-load args]: on LOAD_ENGINES engines, two unless set.
@@ -43,7 +43,7 @@ load() {
     local name=$1; shift
     timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" "${EAL_BOTH[@]}" --file-prefix "tern_it_eml_${name}_$$" \
         --vdev=net_memif0,role=client,socket="$SOCK",rsize=14 -- --ip 198.18.0.1/24 --mac 02:00:c6:12:00:01 \
-        --static-arp 198.18.0.2=02:00:c6:12:00:02 --target 198.18.0.2:80 --engines "${LOAD_ENGINES:-2}" --json "$WORK/$name.json" "$@" \
+        --static-arp 198.18.0.2=02:00:c6:12:00:02 --target "${TARGET:-198.18.0.2:80}" --engines "${LOAD_ENGINES:-2}" --json "$WORK/$name.json" "$@" \
         >"$WORK/$name.log" 2>&1
     LOAD_RC=$?
 }
@@ -110,6 +110,27 @@ for e in 0 1; do
 done
 RST=$(stat_of /tern/tcp/stats rst_sent)
 check "the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
+
+# IPv6 on both engines of both sides: the server's engine 1 takes up engine 0's duplicate
+# address detection, tern-load's engines take ports whose IPv6 replies come home, and each
+# engine solicits its neighbor itself while engine 0 receives the answers (engine_ipv6.cpp).
+A0_BEFORE=$(stat_of /tern/tcp/stats,0 accepted); A1_BEFORE=$(stat_of /tern/tcp/stats,1 accepted)
+TARGET='[2001:2::2]:80' load cps6 --workload cps --rate 2000 --duration 3 --close server --ip 2001:2::1/64 \
+    --source-ip 2001:2::10-2001:2::13
+ERR=$(field cps6 "r['errors']"); EST=$(field cps6 "r['totals']['established']")
+check "cps over IPv6 on two engines: exit 0, zero errors, some established (rc $LOAD_RC, errors ${ERR:-none}, ${EST:-none})" \
+    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ ${EST:-0} -gt 0 ]" || tail -20 "$WORK/cps6.log"
+A0=$(stat_of /tern/tcp/stats,0 accepted); A1=$(stat_of /tern/tcp/stats,1 accepted)
+check "cps over IPv6: both server engines accepted connections (${A0_BEFORE:-?} -> ${A0:-?}, ${A1_BEFORE:-?} -> ${A1:-?})" \
+    "[ ${A0:-0} -gt ${A0_BEFORE:-0} ] && [ ${A1:-0} -gt ${A1_BEFORE:-0} ]"
+TARGET='[2001:2::2]:80' load rps6 --workload rps --connections 64 --closed-loop --duration 3 --ip 2001:2::1/64
+PARTS=$(field rps6 "' '.join(str(p['totals']['responses']) for p in r['per_engine'])")
+ERR=$(field rps6 "r['errors']")
+check "rps over IPv6 on two engines: exit 0, zero errors, both engines answered (rc $LOAD_RC, errors ${ERR:-none}, responses ${PARTS:-none})" \
+    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ \$(echo '$PARTS' | wc -w) -eq 2 ] && ! echo ' $PARTS ' | grep -q ' 0 '" ||
+    tail -20 "$WORK/rps6.log"
+RST=$(stat_of /tern/tcp/stats rst_sent)
+check "IPv6 on two engines: the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
 
 # Unequal engine counts. memif connects as many queue pairs as the side with fewer has, so
 # the side with one engine asks for two queues (--queues 2) and reads both. Server on two
