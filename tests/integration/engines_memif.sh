@@ -47,6 +47,16 @@ load() {
         >"$WORK/$name.log" 2>&1
     LOAD_RC=$?
 }
+# both_answered NAME WHAT: tern-load's run NAME exited 0 with zero errors, and both its
+# engines had responses (the report's per-engine parts).
+both_answered() {
+    local parts err
+    parts=$(field "$1" "' '.join(str(p['totals']['responses']) for p in r['per_engine'])")
+    err=$(field "$1" "r['errors']")
+    check "$2: exit 0, zero errors, both engines answered (rc $LOAD_RC, errors ${err:-none}, responses ${parts:-none})" \
+        "[ $LOAD_RC -eq 0 ] && [ '${err:-x}' = 0 ] && [ \$(echo '$parts' | wc -w) -eq 2 ] && ! echo ' $parts ' | grep -q ' 0 '" ||
+        tail -20 "$WORK/$1.log"
+}
 field() { python3 -c "import json,sys; r=json.load(open('$WORK/$1.json')); print($2)" 2>/dev/null; }
 stat_of() { telemetry "$SPREFIX" "$1" | grep -o "\"$2\": [0-9]*" | grep -o '[0-9]*$'; }
 
@@ -124,11 +134,7 @@ A0=$(stat_of /tern/tcp/stats,0 accepted); A1=$(stat_of /tern/tcp/stats,1 accepte
 check "cps over IPv6: both server engines accepted connections (${A0_BEFORE:-?} -> ${A0:-?}, ${A1_BEFORE:-?} -> ${A1:-?})" \
     "[ ${A0:-0} -gt ${A0_BEFORE:-0} ] && [ ${A1:-0} -gt ${A1_BEFORE:-0} ]"
 TARGET='[2001:2::2]:80' load rps6 --workload rps --connections 64 --closed-loop --duration 3 --ip 2001:2::1/64
-PARTS=$(field rps6 "' '.join(str(p['totals']['responses']) for p in r['per_engine'])")
-ERR=$(field rps6 "r['errors']")
-check "rps over IPv6 on two engines: exit 0, zero errors, both engines answered (rc $LOAD_RC, errors ${ERR:-none}, responses ${PARTS:-none})" \
-    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ \$(echo '$PARTS' | wc -w) -eq 2 ] && ! echo ' $PARTS ' | grep -q ' 0 '" ||
-    tail -20 "$WORK/rps6.log"
+both_answered rps6 "rps over IPv6 on two engines"
 RST=$(stat_of /tern/tcp/stats rst_sent)
 check "IPv6 on two engines: the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
 
@@ -153,11 +159,7 @@ server one_server --engines 1 --queues 2
 check "tern-server on one engine with two queues comes up" "wait_telemetry $SPREFIX 20 $SERVER_PID" ||
     tail -20 "$WORK/one_server.log"
 load two_against_one --workload rps --connections 64 --closed-loop --duration 3
-PARTS=$(field two_against_one "' '.join(str(p['totals']['responses']) for p in r['per_engine'])")
-ERR=$(field two_against_one "r['errors']")
-check "rps from two engines against one (--queues 2): exit 0, zero errors, both engines answered (rc $LOAD_RC, errors ${ERR:-none}, responses ${PARTS:-none})" \
-    "[ $LOAD_RC -eq 0 ] && [ '${ERR:-x}' = 0 ] && [ \$(echo '$PARTS' | wc -w) -eq 2 ] && ! echo ' $PARTS ' | grep -q ' 0 '" ||
-    tail -20 "$WORK/two_against_one.log"
+both_answered two_against_one "rps from two engines against one (--queues 2)"
 RST=$(stat_of /tern/tcp/stats rst_sent)
 check "one engine against two: the server reset no connection (rst_sent ${RST:-?})" "[ '${RST:-x}' = 0 ]"
 stop_server one_server
