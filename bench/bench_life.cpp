@@ -167,21 +167,30 @@ BENCHMARK(bm_cps6)->Name("cps6")->Arg(1'000'000)->Unit(benchmark::kMicrosecond);
 
 // rps: range(0) keep-alive connections, closed loop (each sends its next GET when the last
 // is answered), a round every 10 us.
-void bm_rps(benchmark::State& state) {
+void rps_over(benchmark::State& state, bool ipv6) {
     if (!start_eal()) return state.SkipWithError("EAL start-up failed");
-    auto o = http_load(app::workload::rps, 0, std::uint32_t(state.range(0)));
-    life_rig r(o);
+    auto o = http_load(app::workload::rps, 0, std::uint32_t(state.range(0)), ipv6);
+    life_rig r(o, ipv6);
     if (!r.ready) return state.SkipWithError("set-up failed");
-    for (int i = 0; i < 5'000; ++i) r.round(10us);
+    // Warm (50 ms of virtual time), and until every connection is up, at most 3 s: over
+    // IPv6 with 1000 connections, 880 were up after 1 s, the rest later (the server solicits
+    // each of the client's 8 sources first; opens caught in that wait out the SYN's 1 s RTO).
+    for (int i = 0; i < 300'000 && (i < 5'000 || r.get(app::load_counter::established) < std::uint64_t(state.range(0))); ++i)
+        r.round(10us);
     if (r.get(app::load_counter::established) != std::uint64_t(state.range(0)))
-        return state.SkipWithError("not every connection was established");
+        return state.SkipWithError(("not every connection was established: " + std::to_string(r.get(app::load_counter::established)) + " of " + std::to_string(state.range(0))).c_str());
     r.start_timing();
     const std::uint64_t before = r.get(app::load_counter::responses);
     const std::uint64_t errors = app::errors(r.gen->totals());
     timed_rounds(state, r);
     report(state, r, app::load_counter::responses, before, errors);
 }
+void bm_rps(benchmark::State& state) { rps_over(state, false); }
 BENCHMARK(bm_rps)->Name("rps")->Arg(32)->Arg(1000)->Unit(benchmark::kMicrosecond);
+
+// The same over IPv6 (issue 13: within 10% of IPv4).
+void bm_rps6(benchmark::State& state) { rps_over(state, true); }
+BENCHMARK(bm_rps6)->Name("rps6")->Arg(32)->Arg(1000)->Unit(benchmark::kMicrosecond);
 
 } // namespace
 } // namespace tern::test
