@@ -71,8 +71,9 @@ struct handler_report {
     std::vector<std::string> connections; // at most max_listed
     std::uint64_t connections_total = 0;
     static constexpr std::size_t max_listed = 100; // DPDK telemetry answers are at most 16 KiB
-    // The engine's own part (the engine that runs Neighbor Discovery, with IPv6 on): "address <addr>/<len> <state>" for
-    // each of our IPv6 addresses, "neighbor <addr> <mac> learned|expired" for each neighbor.
+    // The engine's own part (the one that runs Neighbor Discovery, with IPv6 on): "address
+    // <addr>/<len> <state>" for each of our IPv6 addresses, "neighbor <addr> <mac>
+    // learned|expired" for each neighbor.
     std::vector<std::string> ipv6;
 };
 

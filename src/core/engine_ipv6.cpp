@@ -79,11 +79,11 @@ void engine::receive_nd(rte_mbuf* m, const wire::ipv6_view& ip, const wire::icmp
     rte_pktmbuf_free(m); // the outcome holds copies
     if (outcome->learned) {
         // RFC 4861 §7.2.3: a solicitation's source is learned; §7.2.5: an advertisement
-        // updates only a neighbor we have an entry for or asked about ("no need to create
-        // an entry if none exists"), so an unasked one cannot fill the table.
+        // updates only a neighbor we have an entry for ("no need to create an entry if none
+        // exists"), so an unasked one cannot fill the table. Every engine that asks about a
+        // neighbor makes its entry first (start_nd).
         const auto& [neighbor, mac] = *outcome->learned;
-        const bool asked = pending_v6_.find(neighbor) != nullptr;
-        if (solicitation || asked || knows_v6(neighbor)) learn_v6(neighbor, mac);
+        if (solicitation || knows_v6(neighbor)) learn_v6(neighbor, mac);
     }
     if (outcome->duplicate) {
         stats_.ipv6_duplicate_addresses.add();

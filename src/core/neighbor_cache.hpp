@@ -9,7 +9,7 @@
 //
 // Our IPv6 addresses go through duplicate address detection on one engine (engine 0, which
 // Neighbor Discovery is steered to); it publishes their states here, and the other engines
-// take them up when the version moves (address_states).
+// take them up when the version moves (addresses_version).
 #pragma once
 
 #include <atomic>

@@ -110,6 +110,7 @@ TEST(neighbor_cache, ipv6_claims_racing_for_one_address_share_a_slot) {
         c.claim(x);
         other.join();
         ASSERT_EQ(c.entries6().size(), 1u);
+        ASSERT_TRUE(c.lookup_entry(x, t0)); // the slot lookups find is the one with the MAC
         for (int i = 0; i < 15; ++i) // every other slot is still free: 15 more addresses fit
             ASSERT_TRUE(c.claim(*ipv6_addr::parse("2001:3::" + std::to_string(i + 1))));
     }
