@@ -34,7 +34,7 @@ namespace tern {
     X(ipv4_reassembly_timeouts) /* datagrams given up after reassembly.timeout               */ \
     X(ipv4_reassembly_evicted)  /* the oldest datagram given up for a new one: table full    */ \
     X(timers_fired) X(loops)                                                                 \
-    X(steered_out) /* TCP packets handed to the engine that owns their flow (steering.hpp) */ \
+    X(steered_out) /* packets handed to the engine that owns them (steering.hpp)         */ \
     X(steered_in)  /* and taken from the other engines, for this one                      */ \
     X(rss_hash_mismatch) /* the NIC's RSS hash differed from tern's: software hash from then on */
 
