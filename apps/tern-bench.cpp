@@ -5,7 +5,7 @@
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
 // overload scenario (tern only) offers twice that and stalls the server for 100 ms.
 //
-//   tern-bench [--scenarios cps,rps,rps6,throughput,jumbo,pingpong,overload] [--duration S] [--out DIR] [--quick]
+//   tern-bench [--scenarios cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload] [--duration S] [--out DIR] [--quick]
 //
 // Server peers run on core 1, client peers on core 0 (taskset). Every child is started with
 // fork+exec (no shell), bounded in time, and killed by PID on exit, on SIGINT/SIGTERM and on
@@ -446,8 +446,9 @@ struct tern_context {
         return net.on_client(a);
     }
 
-    // cps's capacity search, once per tern-bench run: the overload scenario doubles it.
-    std::optional<tern::bench::search_result> capacity;
+    // cps's capacity search, once per tern-bench run and family (IPv4, IPv6): the overload
+    // scenario doubles IPv4's.
+    std::array<std::optional<tern::bench::search_result>, 2> capacity;
     // Sections of results.json beyond the table ("find_max", "overload"): name, JSON value.
     std::vector<std::pair<std::string, std::string>> extras;
 };
@@ -567,19 +568,25 @@ std::vector<figure> kernel_sockperf(const kernel_context& k) {
 
 // cps's two sides over memif. The server closes first, so TIME_WAIT is the server's: a
 // short MSL keeps its table small, and the table holds 2 s of TIME_WAIT at 250000 conn/s.
-argv_t cps_server_args() {
-    return {"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1", "--max-connections", "524288"};
+argv_t cps_server_args(bool v6 = false) {
+    argv_t a{"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1", "--max-connections", "524288"};
+    if (v6) a.insert(a.end(), {"--ip", "2001:2::1/64"});
+    return a;
 }
 // Eight source addresses give 8 x 28232 ports, so a server that falls behind for a moment
 // shows as fewer conn/s rather than as ports running out. Far beyond the server's pace,
 // tern-load still runs out of them and reports connect failures as errors (rightly: it
 // could not do what was asked): the capacity search reads that as unclean.
-argv_t cps_load_args(double rate) {
+// cps6 the same over IPv6 (RFC 5180's prefix), eight IPv6 source addresses.
+argv_t cps_load_args(double rate, bool v6 = false) {
+    if (v6)
+        return {"--workload", "cps", "--ip", "2001:2::2/64", "--target", "[2001:2::1]:8080", "--rate", fmt_rate(rate),
+                "--requests", "1", "--close", "server", "--source-ip", "2001:2::10-2001:2::17"};
     return {"--workload", "cps", "--target", "198.18.2.1:8080", "--rate", fmt_rate(rate),
             "--requests", "1", "--close", "server", "--source-ip", "198.18.2.10-198.18.2.17"};
 }
 
-std::vector<figure> tern_cps(const scenario& s, tern_context& t);
+std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6);
 std::vector<figure> tern_overload(const scenario& s, tern_context& t);
 
 // The overload scenario has no kernel side: wrk runs closed loop (a fixed number of
@@ -597,7 +604,15 @@ std::vector<scenario> scenarios() {
          cps_server_args(),
          [](const settings& c) { return cps_load_args(c.cps_rate); },
          {{R"("conn_per_s": ([0-9.eE+]+))", 1}},
-         tern_cps},
+         [](const scenario& s, tern_context& t) { return tern_cps(s, t, false); }},
+        // The same over IPv6, with a capacity search of its own.
+        {"cps6", "cps over IPv6: connections per second, one HTTP request each",
+         {{"cps IPv6", "conn/s", false}},
+         [](const kernel_context& k) { return kernel_wrk(k, true, "http://[2001:2:1::1]:8080/"); },
+         cps_server_args(true),
+         [](const settings& c) { return cps_load_args(c.cps_rate, true); },
+         {{R"("conn_per_s": ([0-9.eE+]+))", 1}},
+         [](const scenario& s, tern_context& t) { return tern_cps(s, t, true); }},
         {"rps", "HTTP requests per second on persistent connections (--connections, 32 by default)",
          {{"rps", "req/s", false}},
          [](const kernel_context& k) { return kernel_wrk(k, false); },
@@ -753,10 +768,10 @@ std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
 
 const tern::bench::clean_rule clean_run_rule{};
 
-// One cps run at `rate` for the search, in logs/tern-cps/run-N-RATE.
-tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t n) {
-    const fs::path dir = t.cfg.out / "logs" / "tern-cps" / ("run-" + std::to_string(n) + "-" + fmt_rate(rate));
-    auto r = run_pair(t, dir, cps_server_args(), cps_load_args(rate), t.cfg.duration);
+// One cps run at `rate` for the search, in logs/tern-cps/run-N-RATE (tern-cps6 for IPv6).
+tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t n, bool v6) {
+    const fs::path dir = t.cfg.out / "logs" / (v6 ? "tern-cps6" : "tern-cps") / ("run-" + std::to_string(n) + "-" + fmt_rate(rate));
+    auto r = run_pair(t, dir, cps_server_args(v6), cps_load_args(rate, v6), t.cfg.duration);
     auto p = tern::bench::parse_cps_report(r.json, rate);
     if (!p.run) throw std::runtime_error("tern-load's --json has no " + p.missing + ": " + (dir / "tern-load.json").string());
     const std::string why = tern::bench::unclean_reasons(*p.run, clean_run_rule);
@@ -785,17 +800,20 @@ std::string search_json(const tern::bench::search_result& r, const settings& cfg
     return j + "]}";
 }
 
-// The search runs once: cps's figure and overload's base rate both come from it.
-const tern::bench::search_result& find_capacity(tern_context& t) {
-    if (t.capacity) return *t.capacity;
-    std::cerr << "tern-bench: cps capacity search: " << t.cfg.plan.text() << "; " << clean_run_rule.text() << "\n";
+// The search runs once a family: cps's figure and overload's base rate both come from
+// IPv4's. results.json has each as "find_max" (IPv4) and "find_max6" (IPv6).
+const tern::bench::search_result& find_capacity(tern_context& t, bool v6 = false) {
+    auto& found = t.capacity[v6];
+    if (found) return *found;
+    std::cerr << "tern-bench: " << (v6 ? "cps6" : "cps") << " capacity search: " << t.cfg.plan.text() << "; "
+              << clean_run_rule.text() << "\n";
     std::size_t n = 0;
-    t.capacity = tern::bench::find_max(t.cfg.plan, clean_run_rule, [&](double rate) { return measure_cps(t, rate, ++n); });
-    t.extras.emplace_back("find_max", search_json(*t.capacity, t.cfg));
-    return *t.capacity;
+    found = tern::bench::find_max(t.cfg.plan, clean_run_rule, [&](double rate) { return measure_cps(t, rate, ++n, v6); });
+    t.extras.emplace_back(v6 ? "find_max6" : "find_max", search_json(*found, t.cfg));
+    return *found;
 }
 
-std::vector<figure> tern_cps(const scenario& s, tern_context& t) {
+std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6) {
     if (!t.cfg.find_max || !fs::exists(t.cfg.tern_dir / "tern-load")) {
         auto figs = run_tern(s, t);
         for (auto& f : figs)
@@ -803,16 +821,16 @@ std::vector<figure> tern_cps(const scenario& s, tern_context& t) {
                      (t.cfg.quick ? " (--quick)" : "");
         return figs;
     }
-    const auto& r = find_capacity(t);
+    const auto& r = find_capacity(t, v6);
     std::string rule = clean_run_rule.text() + "; " + t.cfg.plan.text();
     if (!r.best) { // max_runs >= 1: there was a run
-        const argv_t load_args = cps_load_args(r.steps.back().run.offered);
+        const argv_t load_args = cps_load_args(r.steps.back().run.offered, v6);
         return {figure{std::nullopt, "no clean rate (lowest tried " + fmt_rate(r.steps.back().run.offered) + " conn/s)",
                        tern_how(load_args, s.tern_server_args), rule,
                        tern_command(t, load_args, s.tern_server_args, t.cfg.duration)}};
     }
     const auto& best = r.steps[*r.best].run;
-    const argv_t load_args = cps_load_args(best.offered);
+    const argv_t load_args = cps_load_args(best.offered, v6);
     std::string note = "highest clean offered rate " + fmt_rate(best.offered) + " conn/s of " +
                        std::to_string(r.steps.size()) + " runs of " + fmt_duration(t.cfg.duration) + " s";
     note += r.bounded ? "" : ", none unclean: a lower bound";
@@ -1066,7 +1084,7 @@ fs::path own_dir() {
 int main(int argc, char** argv) {
     po::options_description desc("tern-bench options");
     desc.add_options()("help,h", "this text")
-        ("scenarios", po::value<std::string>()->default_value("cps,rps,rps6,throughput,jumbo,pingpong,overload"),
+        ("scenarios", po::value<std::string>()->default_value("cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload"),
          "comma-separated: cps, rps, throughput, jumbo, pingpong, overload")
         ("duration", po::value<double>(), "seconds per scenario and side (default 10; 2 with --quick)")
         ("out", po::value<std::string>()->default_value("tern-bench-out"), "folder for results.md/.json/.png and logs")
@@ -1128,7 +1146,7 @@ int main(int argc, char** argv) {
         for (auto& name : split(vm["scenarios"].as<std::string>(), ',')) {
             auto it = std::find_if(all.begin(), all.end(), [&](auto& s) { return s.key == name; });
             if (it == all.end())
-                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, rps, rps6, throughput, jumbo, pingpong or overload");
+                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, cps6, rps, rps6, throughput, jumbo, pingpong or overload");
             chosen.push_back(*it);
         }
         if (chosen.empty()) throw std::invalid_argument("--scenarios: none given");

@@ -224,6 +224,9 @@ public:
     std::uint64_t get(load_counter c) const { return counters_[std::size_t(c)].load(std::memory_order_relaxed); }
     load_totals totals() const;
     std::uint64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+    // Whether the first opens are made (what they need is there: ready_to_start), or will
+    // never be (stop_opening). Any thread; the run's clock starts once every engine's is.
+    bool started() const { return started_.load(std::memory_order_relaxed); }
     // On the engine's thread, or once it has stopped: connections of ours, connecting or not.
     std::size_t live_connections() const { return live_.size(); }
     // Retransmissions of the connections still open, as last sampled (a few connections
@@ -311,7 +314,7 @@ private:
     std::string payload_;       // ping-pong message and bulk data
     std::uint32_t connections_; // this engine's share
     double rate_share_;         // and of the rate
-    bool started_ = false;
+    std::atomic<bool> started_{false};
     std::optional<instant> first_poll_;
     rate_schedule opens_;       // cps: new connections; others: the ramp of the persistent ones
     rate_schedule requests_;    // rps/http open loop
