@@ -1085,7 +1085,7 @@ int main(int argc, char** argv) {
     po::options_description desc("tern-bench options");
     desc.add_options()("help,h", "this text")
         ("scenarios", po::value<std::string>()->default_value("cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload"),
-         "comma-separated: cps, rps, throughput, jumbo, pingpong, overload")
+         "comma-separated: cps, cps6, rps, rps6, throughput, jumbo, pingpong, overload")
         ("duration", po::value<double>(), "seconds per scenario and side (default 10; 2 with --quick)")
         ("out", po::value<std::string>()->default_value("tern-bench-out"), "folder for results.md/.json/.png and logs")
         ("connections", po::value<unsigned>()->default_value(32), "wrk connections for cps and rps (1-10000)")
