@@ -351,6 +351,11 @@ struct figure {
 
 struct settings {
     double duration = 10;
+    // tern-load's --warmup on each tern run but overload's: seconds it runs before it
+    // measures. A pair's first second over memif is spent faulting in the link's shared
+    // memory (a third of the server's time in page faults in its first 250 ms, measured on
+    // this VM), and SYNs it dropped meanwhile come back a second later, retransmitted.
+    double warmup = 2;
     fs::path out;
     fs::path tern_dir;  // where tern-server and tern-load live
     bool quick = false;
@@ -578,6 +583,12 @@ argv_t cps_server_args(bool v6 = false) {
 // tern-load still runs out of them and reports connect failures as errors (rightly: it
 // could not do what was asked): the capacity search reads that as unclean.
 // cps6 the same over IPv6 (RFC 5180's prefix), eight IPv6 source addresses.
+// `args` with the warm-up of the settings (none with --quick or --warmup 0).
+argv_t with_warmup(argv_t args, const settings& cfg) {
+    if (cfg.warmup > 0) args.insert(args.end(), {"--warmup", fmt_duration(cfg.warmup)});
+    return args;
+}
+
 argv_t cps_load_args(double rate, bool v6 = false) {
     if (v6)
         return {"--workload", "cps", "--ip", "2001:2::2/64", "--target", "[2001:2::1]:8080", "--rate", fmt_rate(rate),
@@ -751,7 +762,7 @@ std::string tern_command(const tern_context& t, const argv_t& load_args, const a
 
 // tern-server and tern-load over memif once; the figures come from tern-load's --json report.
 std::vector<figure> run_tern(const scenario& s, const tern_context& t) {
-    const argv_t load_args = s.tern_load_args(t.cfg);
+    const argv_t load_args = with_warmup(s.tern_load_args(t.cfg), t.cfg);
     std::string how = tern_how(load_args, s.tern_server_args);
     std::string command = tern_command(t, load_args, s.tern_server_args, t.cfg.duration);
     if (!fs::exists(t.cfg.tern_dir / "tern-load"))
@@ -771,7 +782,7 @@ const tern::bench::clean_rule clean_run_rule{};
 // One cps run at `rate` for the search, in logs/tern-cps/run-N-RATE (tern-cps6 for IPv6).
 tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t n, bool v6) {
     const fs::path dir = t.cfg.out / "logs" / (v6 ? "tern-cps6" : "tern-cps") / ("run-" + std::to_string(n) + "-" + fmt_rate(rate));
-    auto r = run_pair(t, dir, cps_server_args(v6), cps_load_args(rate, v6), t.cfg.duration);
+    auto r = run_pair(t, dir, cps_server_args(v6), with_warmup(cps_load_args(rate, v6), t.cfg), t.cfg.duration);
     auto p = tern::bench::parse_cps_report(r.json, rate);
     if (!p.run) throw std::runtime_error("tern-load's --json has no " + p.missing + ": " + (dir / "tern-load.json").string());
     const std::string why = tern::bench::unclean_reasons(*p.run, clean_run_rule);
@@ -824,13 +835,13 @@ std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6) {
     const auto& r = find_capacity(t, v6);
     std::string rule = clean_run_rule.text() + "; " + t.cfg.plan.text();
     if (!r.best) { // max_runs >= 1: there was a run
-        const argv_t load_args = cps_load_args(r.steps.back().run.offered, v6);
+        const argv_t load_args = with_warmup(cps_load_args(r.steps.back().run.offered, v6), t.cfg);
         return {figure{std::nullopt, "no clean rate (lowest tried " + fmt_rate(r.steps.back().run.offered) + " conn/s)",
                        tern_how(load_args, s.tern_server_args), rule,
                        tern_command(t, load_args, s.tern_server_args, t.cfg.duration)}};
     }
     const auto& best = r.steps[*r.best].run;
-    const argv_t load_args = cps_load_args(best.offered, v6);
+    const argv_t load_args = with_warmup(cps_load_args(best.offered, v6), t.cfg);
     std::string note = "highest clean offered rate " + fmt_rate(best.offered) + " conn/s of " +
                        std::to_string(r.steps.size()) + " runs of " + fmt_duration(t.cfg.duration) + " s";
     note += r.bounded ? "" : ", none unclean: a lower bound";
@@ -1097,7 +1108,9 @@ int main(int argc, char** argv) {
         ("cps-rate", po::value<double>(), "cps: offer this fixed rate (conn/s) instead of searching")
         ("start-rate", po::value<double>()->default_value(100000), "cps search: the first rate offered")
         ("max-runs", po::value<unsigned>()->default_value(10), "cps search: at most this many runs of --duration")
-        ("overload-rate", po::value<double>(), "overload: offer twice this rate (default: the capacity cps found)");
+        ("overload-rate", po::value<double>(), "overload: offer twice this rate (default: the capacity cps found)")
+        ("warmup", po::value<double>(), "seconds tern-load runs before it measures, on every tern run but "
+                                        "overload's (default 2; 0 with --quick)");
     po::variables_map vm;
     settings cfg;
     std::vector<scenario> chosen;
@@ -1130,6 +1143,8 @@ int main(int argc, char** argv) {
         if (cfg.plan.max_runs < 1 || cfg.plan.max_runs > 50) throw std::invalid_argument("--max-runs: must be within 1-50");
         cfg.duration = vm.count("duration") ? vm["duration"].as<double>() : cfg.quick ? 2 : 10;
         if (!(cfg.duration >= 1 && cfg.duration <= 3600)) throw std::invalid_argument("--duration: must be within 1-3600");
+        cfg.warmup = vm.count("warmup") ? vm["warmup"].as<double>() : cfg.quick ? 0 : 2;
+        if (!(cfg.warmup >= 0 && cfg.warmup <= 10)) throw std::invalid_argument("--warmup: must be within 0-10");
         cfg.connections = vm["connections"].as<unsigned>();
         if (cfg.connections < 1 || cfg.connections > 10000)
             throw std::invalid_argument("--connections: must be within 1-10000");
@@ -1236,7 +1251,9 @@ int main(int argc, char** argv) {
     std::cout << table << "\n"
               << "Kernel: veth between two namespaces; tern: net_memif between two processes; server on core 1, "
                  "client on core 0, "
-              << cfg.duration << " s per scenario.\n"
+              << cfg.duration << " s per scenario"
+              << (cfg.warmup > 0 ? " (tern-load measures after a " + fmt_duration(cfg.warmup) + " s warm-up, overload aside)" : "")
+              << ".\n"
               << "Written: " << (cfg.out / "results.md").string() << ", results.json, results.png\n";
     return exit_code;
 }

@@ -172,6 +172,8 @@ def check(section, metric, target, row):
     assert cps["metric"] == metric and cps["tern"]["value"] == best["achieved"] > 0, (cps, best)
     assert "--rate %d " % best["offered"] in cps["tern"]["measured_by"], cps["tern"]
     assert "--target " + target in cps["tern"]["measured_by"], cps["tern"]
+    # Not --quick: tern-load measures after the default 2 s warm-up.
+    assert " --warmup 2 " in cps["tern"]["measured_by"], cps["tern"]
     assert "highest clean offered rate %d conn/s of %d runs" % (best["offered"], len(runs)) in md, md
     return runs
 runs = check("find_max", "cps", "198.18.2.1:8080", 0) + check("find_max6", "cps IPv6", "[2001:2::1]:8080", 1)
@@ -199,4 +201,5 @@ PATH=/nonexistent "$BENCH" --quick --out "$WORK/missing" >/dev/null 2>"$WORK/mis
 rc=$?
 check "a missing tool is an error naming its package" "[ $rc -ne 0 ] && grep -q 'install the Debian package' '$WORK/missing.err'"
 check "bad options are refused" "! '$BENCH' --scenarios nope --out '$WORK/bad' 2>/dev/null"
+check "a warm-up beyond 10 s is refused, named" "! '$BENCH' --warmup 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--warmup: must be within 0-10' '$WORK/bad.err'"
 exit 0
