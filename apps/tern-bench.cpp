@@ -571,30 +571,36 @@ std::vector<figure> kernel_sockperf(const kernel_context& k) {
             figure{p99, "", how + " (full round trip, 99th percentile)", "", command}};
 }
 
-// cps's two sides over memif. The server closes first, so TIME_WAIT is the server's: a
-// short MSL keeps its table small, and the table holds 2 s of TIME_WAIT at 250000 conn/s.
-argv_t cps_server_args(bool v6 = false) {
-    argv_t a{"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1", "--max-connections", "524288"};
-    if (v6) a.insert(a.end(), {"--ip", "2001:2::1/64"});
-    return a;
-}
-// Eight source addresses give 8 x 28232 ports, so a server that falls behind for a moment
-// shows as fewer conn/s rather than as ports running out. Far beyond the server's pace,
-// tern-load still runs out of them and reports connect failures as errors (rightly: it
-// could not do what was asked): the capacity search reads that as unclean.
-// cps6 the same over IPv6 (RFC 5180's prefix), eight IPv6 source addresses.
+// tern's pair over memif on IPv6 (RFC 5180's prefix), for cps6 and rps6: the server's
+// address, the client's, and the target the client connects to.
+constexpr const char* memif_server_ip6 = "2001:2::1/64";
+constexpr const char* memif_client_ip6 = "2001:2::2/64";
+constexpr const char* memif_target6 = "[2001:2::1]:8080";
+
 // `args` with the warm-up of the settings (none with --quick or --warmup 0).
 argv_t with_warmup(argv_t args, const settings& cfg) {
     if (cfg.warmup > 0) args.insert(args.end(), {"--warmup", fmt_duration(cfg.warmup)});
     return args;
 }
 
+// cps's two sides over memif. The server closes first, so TIME_WAIT is the server's: a
+// short MSL keeps its table small, and the table holds 2 s of TIME_WAIT at 250000 conn/s.
+// cps6 (v6) runs the same over IPv6.
+argv_t cps_server_args(bool v6 = false) {
+    argv_t a{"--mode", "http", "--port", "8080", "--no-delay", "--msl", "1", "--max-connections", "524288"};
+    if (v6) a.insert(a.end(), {"--ip", memif_server_ip6});
+    return a;
+}
+// Eight source addresses give 8 x 28232 ports, so a server that falls behind for a moment
+// shows as fewer conn/s rather than as ports running out. Far beyond the server's pace,
+// tern-load still runs out of them and reports connect failures as errors (rightly: it
+// could not do what was asked): the capacity search reads that as unclean.
 argv_t cps_load_args(double rate, bool v6 = false) {
-    if (v6)
-        return {"--workload", "cps", "--ip", "2001:2::2/64", "--target", "[2001:2::1]:8080", "--rate", fmt_rate(rate),
-                "--requests", "1", "--close", "server", "--source-ip", "2001:2::10-2001:2::17"};
-    return {"--workload", "cps", "--target", "198.18.2.1:8080", "--rate", fmt_rate(rate),
-            "--requests", "1", "--close", "server", "--source-ip", "198.18.2.10-198.18.2.17"};
+    argv_t a{"--workload", "cps", "--target", v6 ? memif_target6 : "198.18.2.1:8080", "--rate", fmt_rate(rate),
+             "--requests", "1", "--close", "server", "--source-ip",
+             v6 ? "2001:2::10-2001:2::17" : "198.18.2.10-198.18.2.17"};
+    if (v6) a.insert(a.end(), {"--ip", memif_client_ip6});
+    return a;
 }
 
 std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6);
@@ -637,9 +643,9 @@ std::vector<scenario> scenarios() {
         {"rps6", "rps over IPv6: HTTP requests per second on persistent connections",
          {{"rps IPv6", "req/s", false}},
          [](const kernel_context& k) { return kernel_wrk(k, false, "http://[2001:2:1::1]:8080/"); },
-         {"--mode", "http", "--port", "8080", "--no-delay", "--ip", "2001:2::1/64"},
+         {"--mode", "http", "--port", "8080", "--no-delay", "--ip", memif_server_ip6},
          [](const settings& c) {
-             return argv_t{"--workload", "rps", "--closed-loop", "--ip", "2001:2::2/64", "--target", "[2001:2::1]:8080",
+             return argv_t{"--workload", "rps", "--closed-loop", "--ip", memif_client_ip6, "--target", memif_target6,
                            "--connections", std::to_string(c.connections)};
          },
          {{R"("req_per_s": ([0-9.eE+]+))", 1}}},
