@@ -36,6 +36,21 @@ std::string rate_text(double r) {
     return b;
 }
 
+// " (missed_behind 92%, missed_capped 8%)": the causes of the missed opens, largest first.
+std::string missed_causes(const cps_run& r) {
+    auto by = r.missed_by;
+    std::erase_if(by, [](const auto& c) { return c.second == 0; });
+    if (by.empty() || r.opens_missed == 0) return "";
+    std::stable_sort(by.begin(), by.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    std::string s = " (";
+    for (std::size_t i = 0; i < by.size(); ++i) {
+        char share[16];
+        std::snprintf(share, sizeof share, "%.0f%%", 100.0 * double(by[i].second) / double(r.opens_missed));
+        s += (i ? ", " : "") + by[i].first + " " + share;
+    }
+    return s + ")";
+}
+
 } // namespace
 
 parsed_run parse_cps_report(std::string_view json, double offered) {
@@ -56,6 +71,8 @@ parsed_run parse_cps_report(std::string_view json, double offered) {
         if (w.real) *w.real = *v;
         else *w.count = std::uint64_t(std::llround(*v));
     }
+    for (const char* cause : {"missed_late", "missed_behind", "missed_capped", "missed_round", "missed_paused"})
+        if (auto v = field(json, cause)) r.missed_by.emplace_back(cause, std::uint64_t(std::llround(*v)));
     return {r, ""};
 }
 
@@ -77,7 +94,7 @@ std::string unclean_reasons(const cps_run& r, const clean_rule& rule) {
     if (r.errors > 0) add("errors " + std::to_string(r.errors));
     const double opens = double(r.connects + r.opens_missed);
     const double missed = opens > 0 ? double(r.opens_missed) / opens : 0;
-    if (missed > rule.max_missed_share) add("opens_missed " + percent(missed) + " of opens");
+    if (missed > rule.max_missed_share) add("opens_missed " + percent(missed) + " of opens" + missed_causes(r));
     const double rtx = r.connects > 0 ? double(r.retransmits) / double(r.connects) : 0;
     if (rtx > rule.max_rtx_per_connection) add("retransmissions " + percent(rtx) + " of connections");
     const double got = r.offered > 0 ? r.achieved / r.offered : 0;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace tern::bench {
@@ -22,6 +23,9 @@ struct cps_run {
     std::uint64_t connects = 0;     // connections opened
     std::uint64_t opens_missed = 0; // scheduled opens tern-load could not make
     std::uint64_t retransmits = 0;  // over all its connections, SYNs included
+    // opens_missed by cause, as tern-load counts them (missed_late, ...); a report from
+    // before it counted them has none.
+    std::vector<std::pair<std::string, std::uint64_t>> missed_by;
 };
 
 // The figures above out of tern-load's --json text; nullopt names the field missing.

@@ -178,6 +178,13 @@ enum class load_counter : std::uint8_t {
     opens_missed,  // cps: opens the rate asked for that were not made (the cap of open
                    // connections or of handshakes, the engine behind on its input or
                    // output, the pause after connect() failed): fewer conn/s, shown
+    // opens_missed by cause; the five add up to it. An open is missed when it waited more
+    // than open_grace: what the rounds meanwhile said is the cause.
+    missed_late,   // no round came in time (the thread off its CPU, or a round that ran long)
+    missed_behind, // the engine was behind on its input or output (engine::congested)
+    missed_capped, // the cap of open connections or of handshakes was reached
+    missed_round,  // past the limit of opens in one round, round after round
+    missed_paused, // the pause after connect() failed
     refused,       // errors from here on
     reset,
     timed_out,
@@ -188,7 +195,7 @@ enum class load_counter : std::uint8_t {
     closed_early,  // the peer closed (normally) while a request was unanswered
     overflow,      // open loop: due requests dropped because the backlog was full
 };
-inline constexpr std::size_t load_counter_count = 18;
+inline constexpr std::size_t load_counter_count = 23;
 inline constexpr std::size_t first_error_counter = std::size_t(load_counter::refused);
 std::string_view to_string(load_counter c);
 
@@ -279,6 +286,8 @@ private:
 
     void start(instant now);
     void open_due(instant now);
+    void open_within_round(instant now);
+    void miss_overdue(instant now);
     bool open_one(instant now);
     std::optional<tcp::endpoint> next_source();
     std::optional<tcp::endpoint> peek_source(std::uint32_t ahead = 0) const;
@@ -322,6 +331,9 @@ private:
     std::uint64_t wanted_ = 0;  // persistent connections the ramp has asked for so far
     instant reopen_after_{};    // after an error, reconnects wait a little
     instant connect_paused_until_{}; // cps: after connect() failed
+    // cps: why the last round left opens due (missed_* counters), and when it ran.
+    load_counter held_by_ = load_counter::missed_late;
+    std::optional<instant> last_open_round_;
     std::vector<conn*> live_;   // every connection of ours, connecting or established
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet

@@ -93,7 +93,7 @@ void engine::run(const std::atomic<bool>& stop) {
 }
 
 void engine::poll() {
-    now_ = clock_.now();
+    count_stall(std::exchange(now_, clock_.now()));
     stats_.loops.add();
     tx_flush_tried_ = false;
     receive_bursts();
@@ -108,6 +108,16 @@ void engine::poll() {
     stats_.timers_fired.add(fired);
     if (handler_) handler_->after_burst();
     flush();
+}
+
+// A round that starts stall_threshold or more after the one before: the thread was off its
+// CPU, or the round ran long. Either way nothing was read or sent meanwhile, and what came
+// due waited; the counters tell a noisy machine from a slow engine.
+void engine::count_stall(instant previous_round) {
+    const duration gap = now_ - previous_round;
+    if (gap < stall_threshold || previous_round == instant{}) return;
+    stats_.stalls.add();
+    stats_.stalled_us.add(std::uint64_t(std::chrono::duration_cast<std::chrono::microseconds>(gap).count()));
 }
 
 // Up to rx_bursts bursts while the device keeps handing over full ones. Each burst is
@@ -131,6 +141,7 @@ void engine::receive_bursts() {
         if (n < burst) return;
     }
     rx_saturated_ = true;
+    stats_.rx_budget_spent.add();
 }
 
 // Output of the packets received so far goes out now (engine_config::flush_every). A

@@ -191,6 +191,8 @@ public:
     // How often, at most, an engine whose device takes nothing asks it whether its link is up,
     // to count the refusals as tx_deferred_link_down rather than tx_deferred.
     static constexpr duration link_check_interval = std::chrono::milliseconds(100);
+    // A round that starts this long after the one before is counted a stall (stats: stalls).
+    static constexpr duration stall_threshold = std::chrono::milliseconds(1);
     // Behind: the last round read its whole RX budget and found more waiting, or the
     // device keeps refusing what we send. Whoever starts new work (a SYN accepted, a connection
     // opened) holds back while this is so: work we cannot send or answer only returns as
@@ -206,6 +208,7 @@ public:
     handler_report report_now() const;
 
 private:
+    void count_stall(instant previous_round);
     void receive_bursts();
     void flush_partial();
     void receive(rte_mbuf* m);

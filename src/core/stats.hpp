@@ -34,6 +34,9 @@ namespace tern {
     X(ipv4_reassembly_timeouts) /* datagrams given up after reassembly.timeout               */ \
     X(ipv4_reassembly_evicted)  /* the oldest datagram given up for a new one: table full    */ \
     X(timers_fired) X(loops)                                                                 \
+    X(rx_budget_spent) /* rounds that read all of engine_config::rx_bursts full: behind on input */ \
+    X(stalls)     /* rounds that began 1 ms or more after the one before (engine::count_stall) */ \
+    X(stalled_us) /* and the time between, summed                                        */ \
     X(steered_out) /* packets handed to the engine that owns them (steering.hpp)         */ \
     X(steered_in)  /* and taken from the other engines, for this one                      */ \
     X(rss_hash_mismatch) /* the NIC's RSS hash differed from tern's: software hash from then on */

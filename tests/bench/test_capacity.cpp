@@ -51,6 +51,9 @@ TEST(clean_rule, opens_missed_up_to_half_a_percent_of_opens) {
     EXPECT_EQ(unclean_reasons(r, clean_rule{}), "");
     r.opens_missed = 6;
     EXPECT_EQ(unclean_reasons(r, clean_rule{}), "opens_missed 0.60% of opens");
+    // With tern-load's causes, the largest first (none of a cause: not named).
+    r.missed_by = {{"missed_late", 1}, {"missed_behind", 5}, {"missed_capped", 0}};
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}), "opens_missed 0.60% of opens (missed_behind 83%, missed_late 17%)");
 }
 
 TEST(clean_rule, retransmissions_up_to_a_tenth_of_a_percent_of_connections) {
@@ -83,7 +86,7 @@ TEST(parse_cps_report, reads_tern_loads_json) {
   "workload": "cps",
   "rate": 150000,
   "measured_s": 10.0001,
-  "totals": {"connects": 1499000, "established": 1498900, "completed": 1498800, "requests": 1, "responses": 1, "bytes_in": 1, "bytes_out": 1, "retransmits": 12, "opens_missed": 1000, "refused": 0, "reset": 0, "timed_out": 0, "unreachable": 0, "bad_status": 0, "protocol_errors": 7, "connect_failed": 0, "closed_early": 0, "overflow": 0},
+  "totals": {"connects": 1499000, "established": 1498900, "completed": 1498800, "requests": 1, "responses": 1, "bytes_in": 1, "bytes_out": 1, "retransmits": 12, "opens_missed": 1000, "missed_late": 10, "missed_behind": 900, "missed_capped": 90, "missed_round": 0, "missed_paused": 0, "refused": 0, "reset": 0, "timed_out": 0, "unreachable": 0, "bad_status": 0, "protocol_errors": 7, "connect_failed": 0, "closed_early": 0, "overflow": 0},
   "errors": 3,
   "conn_per_s": 149889.9,
   "req_per_s": 149880
@@ -96,6 +99,9 @@ TEST(parse_cps_report, reads_tern_loads_json) {
     EXPECT_EQ(p.run->connects, 1499000u);
     EXPECT_EQ(p.run->opens_missed, 1000u);
     EXPECT_EQ(p.run->retransmits, 12u);
+    using cause = std::pair<std::string, std::uint64_t>;
+    EXPECT_EQ(p.run->missed_by, (std::vector<cause>{{"missed_late", 10}, {"missed_behind", 900}, {"missed_capped", 90},
+                                                     {"missed_round", 0}, {"missed_paused", 0}}));
 }
 
 TEST(parse_cps_report, names_a_missing_field) {

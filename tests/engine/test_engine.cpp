@@ -669,7 +669,9 @@ TEST_F(engine_test, a_round_reads_several_full_bursts_and_says_when_it_is_behind
     engine_->poll();
     EXPECT_EQ(dev_.inbox.size(), 1u); // 3 bursts of 4
     EXPECT_TRUE(engine_->congested());
+    EXPECT_EQ(engine_->stats().rx_budget_spent.get(), 1u);
     engine_->poll();
+    EXPECT_EQ(engine_->stats().rx_budget_spent.get(), 1u);
     EXPECT_TRUE(dev_.inbox.empty());
     EXPECT_FALSE(engine_->congested());
     auto sent = take_sent();
@@ -687,6 +689,24 @@ TEST_F(engine_test, a_round_reads_several_full_bursts_and_says_when_it_is_behind
     dev_.accept = UINT64_MAX;
     engine_->poll();
     EXPECT_FALSE(engine_->congested());
+}
+
+// A round that starts 1 ms or more after the one before is a stall, counted with its length:
+// the thread was away (or the round ran long), and what came due meanwhile waited.
+TEST_F(engine_test, a_round_late_by_a_millisecond_or_more_is_counted_a_stall) {
+    make_engine(default_config());
+    engine_->poll();
+    clock_.advance(std::chrono::microseconds(999));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().stalls.get(), 0u);
+    clock_.advance(std::chrono::microseconds(3500));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().stalls.get(), 1u);
+    EXPECT_EQ(engine_->stats().stalled_us.get(), 3500u);
+    clock_.advance(std::chrono::milliseconds(1));
+    engine_->poll();
+    EXPECT_EQ(engine_->stats().stalls.get(), 2u);
+    EXPECT_EQ(engine_->stats().stalled_us.get(), 4500u);
 }
 
 // With flush_every, after a round that received nothing (the peer was waiting on us), the

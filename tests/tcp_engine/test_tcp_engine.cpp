@@ -2364,6 +2364,12 @@ struct load_run {
         }
     }
     std::uint64_t get(app::load_counter c) const { return gen->get(c); }
+    // The missed opens by cause, which add up to opens_missed.
+    std::uint64_t missed_by_cause() const {
+        return get(app::load_counter::missed_late) + get(app::load_counter::missed_behind) +
+               get(app::load_counter::missed_capped) + get(app::load_counter::missed_round) +
+               get(app::load_counter::missed_paused);
+    }
 };
 
 app::load_options http_load(app::workload kind) {
@@ -2554,6 +2560,10 @@ TEST(load_generator, cps_failing_connect_pauses_instead_of_spinning) {
     // Shown, not retried: all but the last 5 ms's (open_grace), which the pause misses a
     // round's worth at a time.
     EXPECT_GE(r.get(app::load_counter::opens_missed), 995'000u);
+    // No round for a second: those were late; the rest of this round's 256 met the pause.
+    EXPECT_GE(r.get(app::load_counter::missed_late), 995'000u);
+    EXPECT_EQ(r.get(app::load_counter::missed_paused), 255u);
+    EXPECT_EQ(r.missed_by_cause(), r.get(app::load_counter::opens_missed));
     // Within the pause, nothing is tried; after it, one more.
     r.p.clock_.set(r.p.clock_.now() + 5ms);
     r.p.client->eng.poll();
@@ -2586,6 +2596,61 @@ TEST(load_generator, cps_opens_a_round_could_not_make_go_in_the_next) {
     // 700 due by now: the 500 of the gap went in later rounds, none was missed.
     EXPECT_GE(r.get(app::load_counter::connects) - connects, 699u);
     EXPECT_EQ(r.get(app::load_counter::opens_missed), missed);
+    EXPECT_EQ(r.get(app::load_counter::missed_round), 0u);
+    r.gen->stop_opening();
+}
+
+// cps asked more than a round's limit (256) round after round: the opens left over wait, and
+// those older than open_grace are missed as missed_round. 500k conn/s, a round every 2 ms
+// (the client's table holds 4096: these 3800 connections fit).
+TEST(load_generator, cps_opens_past_the_round_limit_for_long_are_missed_as_round) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 500'000;
+    o.connections = 1'000'000;
+    o.client_closes = false;
+    o.max_handshakes = 1'000'000;
+    load_run r(o);
+    r.run_for(2ms); // ARP, and the schedule starts
+    const std::uint64_t missed = r.get(app::load_counter::opens_missed);
+    for (int i = 0; i < 11; ++i) { // 22 ms: 11,000 due, 2,816 made
+        r.p.clock_.set(r.p.clock_.now() + 2ms);
+        r.p.client->eng.poll();
+    }
+    EXPECT_GE(r.get(app::load_counter::opens_missed) - missed, 4000u);
+    EXPECT_EQ(r.get(app::load_counter::missed_round), r.get(app::load_counter::opens_missed) - missed);
+    EXPECT_EQ(r.missed_by_cause(), r.get(app::load_counter::opens_missed));
+    EXPECT_EQ(r.get(app::load_counter::connect_failed), 0u);
+    r.gen->stop_opening();
+}
+
+// cps while the engine is behind on its input (a round reads its whole RX budget and more
+// waits): no open is made, and those held past open_grace are missed as missed_behind.
+// Here a silent server takes 2000 SYNs, then answers them all while the client is away, and
+// the client reads the answers 128 a round, a round a millisecond.
+TEST(load_generator, cps_opens_held_while_the_engine_is_behind_are_missed_as_behind) {
+    auto o = http_load(app::workload::cps);
+    o.rate = 100'000;
+    o.connections = 1'000'000;
+    o.client_closes = false;
+    o.max_handshakes = 1'000'000;
+    load_run r(o);
+    r.run_for(2ms); // ARP, and the schedule starts
+    r.server_silent_for(20ms);
+    for (int i = 0; i < 20; ++i) { // the server's turn: SYN,ACKs pile up towards the client
+        r.p.server->eng.poll();
+        r.p.clock_.set(r.p.clock_.now() + 100us);
+    }
+    const std::uint64_t missed = r.get(app::load_counter::opens_missed);
+    for (int i = 0; i < 10; ++i) { // the client's turn, a round a millisecond
+        r.p.clock_.set(r.p.clock_.now() + 1ms);
+        r.p.client->eng.poll();
+        EXPECT_TRUE(r.p.client->eng.congested()) << "round " << i;
+    }
+    // 1000 due in these 10 ms: all held back, the 500 or so older than 5 ms missed.
+    EXPECT_GE(r.get(app::load_counter::opens_missed) - missed, 400u);
+    EXPECT_EQ(r.get(app::load_counter::missed_behind), r.get(app::load_counter::opens_missed) - missed);
+    EXPECT_EQ(r.get(app::load_counter::missed_late), 0u);
+    EXPECT_EQ(r.missed_by_cause(), r.get(app::load_counter::opens_missed));
     r.gen->stop_opening();
 }
 
@@ -2606,6 +2671,7 @@ TEST(load_generator, cps_holds_at_most_max_handshakes_while_the_server_is_silent
     EXPECT_LE(r.get(app::load_counter::connects) - before, 50u);
     EXPECT_GE(r.get(app::load_counter::connects) - before, 48u);
     EXPECT_GE(r.get(app::load_counter::opens_missed), 600u - 50 - 12); // the last 5 ms's wait (open_grace)
+    EXPECT_EQ(r.get(app::load_counter::missed_capped), r.get(app::load_counter::opens_missed));
     const std::uint64_t missed = r.get(app::load_counter::opens_missed);
     r.run_for(1s);
     EXPECT_GE(r.get(app::load_counter::completed), 1990u); // back at the rate
