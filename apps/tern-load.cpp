@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -326,8 +327,11 @@ std::string per_engine_shares(const std::vector<app::load_totals>& now, const st
 }
 
 // Prints the progress line every --interval (a second by default); ends the warm-up and the run.
+// Its last columns say what was missed and why it may have been: the opens missed in the
+// interval, and the time the engines' rounds stalled (engine::count_stall, summed over them).
 void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, const run_options& r,
-              std::atomic<bool>& measuring, std::vector<app::load_totals>& baselines, double& measured_seconds) {
+              const std::function<std::uint64_t()>& stalled_us, std::atomic<bool>& measuring,
+              std::vector<app::load_totals>& baselines, double& measured_seconds) {
     using clk = std::chrono::steady_clock;
     // The run starts when the engines make their first opens: over IPv6 our addresses are
     // tentative for a second (RFC 4862 §5.4), and a clock started before that counted the
@@ -341,8 +345,9 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     std::vector<app::load_totals> last_each = each_totals(gens);
     app::load_totals last = sum(last_each);
     if (r.warmup <= 0) measuring = true;
-    std::printf("%7s %9s %10s %9s %9s %8s %7s %6s %7s %6s\n", "time_s", "conn/s", "req/s", "Mbps_in", "Mbps_out",
-                "estab", "retrans", "resets", "timeout", "errors");
+    std::uint64_t last_stalled = stalled_us();
+    std::printf("%7s %9s %10s %9s %9s %8s %7s %6s %7s %6s %7s %8s\n", "time_s", "conn/s", "req/s", "Mbps_in", "Mbps_out",
+                "estab", "retrans", "resets", "timeout", "errors", "missed", "stall_ms");
     std::fflush(stdout);
     for (int tick = 1; !cli::stop_requested.load(); ++tick) {
         const auto next = begin + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(tick * r.interval));
@@ -356,13 +361,17 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
         std::uint64_t open = 0, rtx = at(t, app::load_counter::retransmits);
         for (auto& g : gens) open += g->open_connections(), rtx += g->open_retransmits();
         const std::string shares = per_engine_shares(each, last_each, dt, r.load.kind != app::workload::throughput);
-        std::printf("%7.1f %9.0f %10.0f %9.1f %9.1f %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64 "%s%s\n",
+        const std::uint64_t stalled = stalled_us();
+        std::printf("%7.1f %9.0f %10.0f %9.1f %9.1f %8" PRIu64 " %7" PRIu64 " %6" PRIu64 " %7" PRIu64 " %6" PRIu64
+                    " %7" PRIu64 " %8.1f%s%s\n",
                     elapsed, double(at(d, app::load_counter::established)) / dt,
                     double(at(d, app::load_counter::responses)) / dt,
                     double(at(d, app::load_counter::bytes_in)) * 8 / dt / 1e6,
                     double(at(d, app::load_counter::bytes_out)) * 8 / dt / 1e6, open, rtx,
                     at(t, app::load_counter::reset), at(t, app::load_counter::timed_out), app::errors(t),
-                    shares.c_str(), measuring ? "" : "  (warm-up)");
+                    at(d, app::load_counter::opens_missed), double(stalled - last_stalled) / 1000, shares.c_str(),
+                    measuring ? "" : "  (warm-up)");
+        last_stalled = stalled;
         std::fflush(stdout);
         last = t;
         last_each = each;
@@ -582,7 +591,12 @@ int main(int argc, char** argv) {
     cli::install_signal_handlers();
     std::vector<app::load_totals> baselines(gens.size(), app::load_totals{});
     double seconds = 0;
-    std::thread printer([&] { progress(gens, run, measuring, baselines, seconds); });
+    const auto stalled_us = [&rt] {
+        std::uint64_t us = 0;
+        for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) us += (*rt)->engine_at(i).stats().stalled_us.get();
+        return us;
+    };
+    std::thread printer([&] { progress(gens, run, stalled_us, measuring, baselines, seconds); });
     (*rt)->run(cli::stop_requested);
     printer.join();
     if (flood) flood->stop();

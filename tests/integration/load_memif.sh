@@ -90,6 +90,10 @@ expect_ok http "r['totals']['responses']"
 load cps-client-closes --workload cps --target 198.18.0.2:80 --rate 300 --requests 2 --msl 0.5 \
     --source-ip 198.18.0.100-198.18.0.103 --source-ports 20000-29999 --duration 3
 expect_ok cps-client-closes "r['totals']['completed']"
+check "cps-client-closes: the missed opens by cause add up to opens_missed" \
+    "[ \"\$(field cps-client-closes \"sum(r['totals']['missed_' + c] for c in ('late', 'behind', 'capped', 'round', 'paused')) == r['totals']['opens_missed']\")\" = True ]"
+check "cps-client-closes: each progress line says what was missed and how long the engine stalled" \
+    "grep -qE 'errors +missed +stall_ms' '$WORK/cps-client-closes.log' && grep -E '^ +2\.0 ' '$WORK/cps-client-closes.log' | awk '{exit !(NF >= 12)}'"
 load cps-server-closes --workload cps --target 198.18.0.2:80 --rate 300 --close server --duration 3
 expect_ok cps-server-closes "r['totals']['completed']"
 # Over IPv6 tern-load's addresses are tentative for a second (duplicate detection, RFC
