@@ -262,7 +262,7 @@ struct load_generator::conn {
 
     tcp::stream* s = nullptr;
     std::size_t index = 0;           // in live_
-    instant opened{};
+    instant opened{};               // connect latency runs from here (open_one)
     bool established = false;
     bool closing = false;            // we closed, or the server said it will
     fifo<instant> outstanding;       // unanswered requests: intended (or sent) times
@@ -438,13 +438,13 @@ void load_generator::open_within_round(instant now) {
             held_by_ = load_counter::missed_capped;
             return;
         }
-        opens_.take();
+        const instant intended = opens_.take();
         if (now < connect_paused_until_) {
             bump(load_counter::opens_missed);
             bump(load_counter::missed_paused);
             continue;
         }
-        if (!open_one(now)) connect_paused_until_ = now + reconnect_pause;
+        if (!open_one(intended)) connect_paused_until_ = now + reconnect_pause;
     }
 }
 
@@ -553,8 +553,10 @@ tcp::connect_options load_generator::connect_from(std::optional<tcp::endpoint> s
     return o;
 }
 
-// One connect(); false (and counted) when it failed.
-bool load_generator::open_one(instant now) {
+// One connect(); false (and counted) when it failed. Its connect latency runs from
+// `intended`: in cps the schedule's time, so that an open held back (up to open_grace)
+// shows its wait there rather than nowhere, as the open loop's requests do (dispatch).
+bool load_generator::open_one(instant intended) {
     if (!have_home_ports()) {
         bump(load_counter::connect_failed);
         return false;
@@ -569,7 +571,7 @@ bool load_generator::open_one(instant now) {
         }
         auto* c = new conn;
         c->s = *r;
-        c->opened = now;
+        c->opened = intended;
         c->index = live_.size();
         live_.push_back(c);
         (*r)->user = c;

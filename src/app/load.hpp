@@ -288,7 +288,7 @@ private:
     void open_due(instant now);
     void open_within_round(instant now);
     void miss_overdue(instant now);
-    bool open_one(instant now);
+    bool open_one(instant intended);
     std::optional<tcp::endpoint> next_source();
     std::optional<tcp::endpoint> peek_source(std::uint32_t ahead = 0) const;
     bool have_home_ports();
