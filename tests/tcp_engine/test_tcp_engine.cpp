@@ -2363,6 +2363,13 @@ struct load_run {
             p.clock_.set(p.clock_.now() + 100us);
         }
     }
+    // `n` rounds of one side alone, `every` apart: the other side is away meanwhile.
+    void rounds_of(node& side, int n, duration every) {
+        for (int i = 0; i < n; ++i) {
+            p.clock_.set(p.clock_.now() + every);
+            side.eng.poll();
+        }
+    }
     std::uint64_t get(app::load_counter c) const { return gen->get(c); }
     // The missed opens by cause, which add up to opens_missed.
     std::uint64_t missed_by_cause() const {
@@ -2378,6 +2385,17 @@ app::load_options http_load(app::workload kind) {
     o.target = server_ip;
     o.target_port = 80;
     o.connect.connection.no_delay = true;
+    return o;
+}
+
+// cps at `rate` where no cap binds (a million connections, handshakes uncapped), the server
+// closing first: what holds opens back is the test's own doing.
+app::load_options uncapped_cps(double rate) {
+    auto o = http_load(app::workload::cps);
+    o.rate = rate;
+    o.connections = 1'000'000;
+    o.client_closes = false;
+    o.max_handshakes = 1'000'000;
     return o;
 }
 
@@ -2577,22 +2595,13 @@ TEST(load_generator, cps_failing_connect_pauses_instead_of_spinning) {
 // missed, as long as they are less than open_grace (5 ms) late: a 500 us gap at 1M conn/s
 // makes 500 opens due at once, and the next round, 100 us later, makes the rest.
 TEST(load_generator, cps_opens_a_round_could_not_make_go_in_the_next) {
-    auto o = http_load(app::workload::cps);
-    o.rate = 1'000'000;
-    o.connections = 1'000'000;
-    o.client_closes = false;
-    o.max_handshakes = 1'000'000;
-    load_run r(o);
+    load_run r(uncapped_cps(1'000'000));
     r.run_for(2ms); // ARP, and the schedule starts
     const std::uint64_t missed = r.get(app::load_counter::opens_missed);
     const std::uint64_t connects = r.get(app::load_counter::connects);
-    r.p.clock_.set(r.p.clock_.now() + 500us);
-    r.p.client->eng.poll();
+    r.rounds_of(*r.p.client, 1, 500us);
     EXPECT_LE(r.get(app::load_counter::connects) - connects, 256u); // the round's limit
-    for (int i = 0; i < 4; ++i) { // the server silent: only the client's rounds, 50 us apart
-        r.p.clock_.set(r.p.clock_.now() + 50us);
-        r.p.client->eng.poll();
-    }
+    r.rounds_of(*r.p.client, 4, 50us); // the server silent: only the client's rounds
     // 700 due by now: the 500 of the gap went in later rounds, none was missed.
     EXPECT_GE(r.get(app::load_counter::connects) - connects, 699u);
     EXPECT_EQ(r.get(app::load_counter::opens_missed), missed);
@@ -2611,11 +2620,7 @@ TEST(load_generator, cps_connect_latency_counts_from_when_the_open_was_due) {
     load_run r(o);
     r.run_for(50ms);
     EXPECT_LT(r.gen->connect_latency().percentile(100), 1'000'000u); // ns: a round trip
-    const instant back = r.p.clock_.now() + 3ms; // the client away, under open_grace; the server not
-    while (r.p.clock_.now() < back) {
-        r.p.server->eng.poll();
-        r.p.clock_.set(r.p.clock_.now() + 10us);
-    }
+    r.rounds_of(*r.p.server, 300, 10us); // the client away for 3 ms, under open_grace; the server not
     r.run_for(10ms);
     // 1200 connections, 60 of them due while the client was away and made up to 3 ms late:
     // some 40 took over 1 ms (counted from the connect(), only the one or two whose SYN,ACK
@@ -2629,18 +2634,10 @@ TEST(load_generator, cps_connect_latency_counts_from_when_the_open_was_due) {
 // those older than open_grace are missed as missed_round. 500k conn/s, a round every 2 ms
 // (the client's table holds 4096: these 3800 connections fit).
 TEST(load_generator, cps_opens_past_the_round_limit_for_long_are_missed_as_round) {
-    auto o = http_load(app::workload::cps);
-    o.rate = 500'000;
-    o.connections = 1'000'000;
-    o.client_closes = false;
-    o.max_handshakes = 1'000'000;
-    load_run r(o);
+    load_run r(uncapped_cps(500'000));
     r.run_for(2ms); // ARP, and the schedule starts
     const std::uint64_t missed = r.get(app::load_counter::opens_missed);
-    for (int i = 0; i < 11; ++i) { // 22 ms: 11,000 due, 2,816 made
-        r.p.clock_.set(r.p.clock_.now() + 2ms);
-        r.p.client->eng.poll();
-    }
+    r.rounds_of(*r.p.client, 11, 2ms); // 22 ms: 11,000 due, 2,816 made
     EXPECT_GE(r.get(app::load_counter::opens_missed) - missed, 4000u);
     EXPECT_EQ(r.get(app::load_counter::missed_round), r.get(app::load_counter::opens_missed) - missed);
     EXPECT_EQ(r.missed_by_cause(), r.get(app::load_counter::opens_missed));
@@ -2653,18 +2650,10 @@ TEST(load_generator, cps_opens_past_the_round_limit_for_long_are_missed_as_round
 // Here a silent server takes 2000 SYNs, then answers them all while the client is away, and
 // the client reads the answers 128 a round, a round a millisecond.
 TEST(load_generator, cps_opens_held_while_the_engine_is_behind_are_missed_as_behind) {
-    auto o = http_load(app::workload::cps);
-    o.rate = 100'000;
-    o.connections = 1'000'000;
-    o.client_closes = false;
-    o.max_handshakes = 1'000'000;
-    load_run r(o);
+    load_run r(uncapped_cps(100'000));
     r.run_for(2ms); // ARP, and the schedule starts
     r.server_silent_for(20ms);
-    for (int i = 0; i < 20; ++i) { // the server's turn: SYN,ACKs pile up towards the client
-        r.p.server->eng.poll();
-        r.p.clock_.set(r.p.clock_.now() + 100us);
-    }
+    r.rounds_of(*r.p.server, 20, 100us); // the server's turn: SYN,ACKs pile up towards the client
     const std::uint64_t missed = r.get(app::load_counter::opens_missed);
     for (int i = 0; i < 10; ++i) { // the client's turn, a round a millisecond
         r.p.clock_.set(r.p.clock_.now() + 1ms);
