@@ -421,10 +421,11 @@ void load_generator::open_due(instant now) {
     last_open_round_ = now;
     held_by_ = load_counter::missed_behind;
     if (engine_.congested()) return;
-    if (opens_.due(now) && !prepared_)
+    if (!prepared_ && opens_.due(now)) {
         for (std::uint32_t k = 0; k < prepared_ahead; ++k)
             ep_.prepare_connect(options_.target, options_.target_port, connect_from(peek_source(k)));
-    prepared_ = opens_.due(now);
+        prepared_ = true;
+    }
     open_within_round(now);
 }
 

@@ -337,8 +337,11 @@ private:
     std::vector<conn*> live_;   // every connection of ours, connecting or established
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet
-    // prepare_connect runs this many opens ahead (their slots load in time); prepared_: the
-    // next ones were prepared (by the last round, which left opens due).
+    // prepare_connect runs this many opens ahead (their slots load in time). prepared_: the
+    // first round with opens due prepared that many, and each open prepares the one that
+    // many ahead of it (open_one), so the next ones stay prepared. Preparing all of them
+    // again after every round without opens (at moderate rates, most rounds: up to 9
+    // prepares an open) took 4.7% of tern-load's samples at 150k conn/s, 1.8% since.
     static constexpr std::uint32_t prepared_ahead = 8;
     bool prepared_ = false;
     std::uint32_t source_addr_ = 0;
