@@ -455,7 +455,7 @@ void load_generator::miss_overdue(instant now) {
     const std::uint64_t n = opens_.skip_due(now - open_grace);
     if (n == 0) return;
     bump(load_counter::opens_missed, n);
-    const bool late = !last_open_round_ || now - *last_open_round_ > open_grace;
+    const bool late = now - last_open_round_ > open_grace;
     bump(late ? load_counter::missed_late : held_by_, n);
 }
 

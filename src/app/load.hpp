@@ -331,9 +331,10 @@ private:
     std::uint64_t wanted_ = 0;  // persistent connections the ramp has asked for so far
     instant reopen_after_{};    // after an error, reconnects wait a little
     instant connect_paused_until_{}; // cps: after connect() failed
-    // cps: why the last round left opens due (missed_* counters), and when it ran.
+    // cps: why the last round left opens due (missed_* counters), and when it ran. (No
+    // open is overdue in the first round: the schedule starts with it.)
     load_counter held_by_ = load_counter::missed_late;
-    std::optional<instant> last_open_round_;
+    instant last_open_round_{};
     std::vector<conn*> live_;   // every connection of ours, connecting or established
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet
