@@ -54,11 +54,13 @@ private:
     friend class timer_wheel;
     static constexpr std::uint8_t unarmed = 0xff;
 
+    // where_ and slot_ sit in the padding after kind: a hook is 40 bytes, not 48, in every
+    // connection.
+    std::uint8_t where_ = unarmed;  // a level (0..5) or one of the wheel's other lists
+    std::uint8_t slot_ = 0;         // slot within the level
     timer_hook* prev_ = nullptr;
     timer_hook* next_ = nullptr;
     std::uint64_t when_ = 0;        // expiry, in ticks since the wheel's start (rounded up)
-    std::uint8_t where_ = unarmed;  // a level (0..5) or one of the wheel's other lists
-    std::uint8_t slot_ = 0;         // slot within the level
 };
 
 class timer_wheel {

@@ -243,7 +243,7 @@ status<close_error> connection::close(instant now) {
 }
 
 std::size_t connection::heap_bytes() const {
-    std::size_t bytes = send_buffer_.ring_allocated() + (drops_ ? sizeof(*drops_) : 0);
+    std::size_t bytes = send_buffer_.heap_bytes() + (drops_ ? sizeof(*drops_) : 0);
     if (extras_) {
         const connection_extras& x = *extras_;
         bytes += sizeof(x) + x.reassembly.heap_bytes() + x.scoreboard.heap_bytes() + x.retransmitted.heap_bytes() +

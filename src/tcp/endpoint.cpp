@@ -394,7 +394,6 @@ template <class Key>
 stream_state* endpoint_core::insert(const flow& f, const Key& key, const connection_options& options,
                                     app_events& app, bool passive) {
     auto* s = new stream_state(*this, with_ts_offset(options, f), app, passive);
-    s->id_ = f;
     if (!flows<Key>().insert(key, s)) {
         delete s;
         return nullptr;
@@ -764,6 +763,7 @@ stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::
     [[maybe_unused]] auto opened = s->conn_.open_passive({seg.dst_addr, seg.header.dst_port}, iss, engine_.now());
     assert(opened);
     s->conn_.on_segment(seg, engine_.now());
+    assert(s->conn_.flow_id() == f && "the SYN binds the flow the table holds the stream by");
     settle(*s);
     return s;
 }
@@ -788,7 +788,7 @@ void endpoint_core::keep_time_wait(stream_state& s) {
     erase_flow(s);
     s.in_table_ = false;
     retired_.push_back(&s);
-    const bool kept = s.id_.local.addr.is_v4() ? time_wait_.insert(s.conn_.time_wait_state())
+    const bool kept = s.conn_.flow_id().local.addr.is_v4() ? time_wait_.insert(s.conn_.time_wait_state())
                                                : time_wait6_.insert(s.conn_.time_wait_state6());
     if (!kept) ++stats_.time_wait_evicted;
     arm_time_wait_timer();
@@ -1020,8 +1020,11 @@ void endpoint_core::count_backlog(stream_state& s) {
 }
 
 void endpoint_core::erase_flow(const stream_state& s) {
-    if (s.id_.local.addr.is_v4()) table_.erase(key_of<flow_key>(s.id_));
-    else table6_.erase(key_of<flow_key6>(s.id_));
+    // Its key is the connection's flow, which the open set before the stream's first
+    // settle (and a passive one back in LISTEN keeps).
+    const flow& f = s.conn_.flow_id();
+    if (f.local.addr.is_v4()) table_.erase(key_of<flow_key>(f));
+    else table6_.erase(key_of<flow_key6>(f));
 }
 
 void endpoint_core::settle(stream_state& s) {

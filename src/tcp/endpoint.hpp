@@ -83,7 +83,6 @@ private:
     app_events& app_;
     connection conn_;
     timer_hook timer_;
-    flow id_{};             // its key in the flow table of its family (the connection forgets it back in LISTEN)
     bool in_table_ = false; // in the flow table; false once it is queued to be freed
     bool passive_;          // accepted from a listener: on_accepted rather than on_connected
     std::shared_ptr<listener_backlog> backlog_; // the listener's counts, for a passive stream

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/fifo.hpp"
+#include "core/object_pool.hpp"
 #include "tcp/types.hpp"
 
 namespace tern::tcp {
@@ -36,9 +37,7 @@ public:
     explicit send_buffer(std::uint32_t capacity, release_fn release = nullptr, void* context = nullptr)
         : capacity_(capacity), release_(release), context_(context) {}
     ~send_buffer() {
-        for (const extent& e : extents_)
-            if (e.owner) release_(context_, e.owner);
-        give_back_ring();
+        if (body_) let_go();
     }
     send_buffer(const send_buffer&) = delete;
     send_buffer& operator=(const send_buffer&) = delete;
@@ -51,15 +50,16 @@ public:
     std::uint32_t push(std::span<const std::uint8_t> bytes) {
         const auto n = std::uint32_t(std::min<std::size_t>(bytes.size(), space()));
         if (n == 0) return 0;
-        if (ring_size_ + n > ring_cap_) grow(ring_size_ + n);
-        const std::uint32_t tail = (ring_head_ + ring_size_) % ring_cap_;
-        const std::uint32_t first = std::min(n, ring_cap_ - tail);
-        std::memcpy(storage_.get() + tail, bytes.data(), first);
-        if (n > first) std::memcpy(storage_.get(), bytes.data() + first, n - first); // wrapped
-        ring_size_ += n;
+        body& b = held();
+        if (b.ring_size + n > b.ring_cap) grow(b, b.ring_size + n);
+        const std::uint32_t tail = (b.ring_head + b.ring_size) % b.ring_cap;
+        const std::uint32_t first = std::min(n, b.ring_cap - tail);
+        std::memcpy(b.storage.get() + tail, bytes.data(), first);
+        if (n > first) std::memcpy(b.storage.get(), bytes.data() + first, n - first); // wrapped
+        b.ring_size += n;
         size_ += n;
-        if (extents_.empty() || extents_.back().owner) extents_.push_back(extent{});
-        extents_.back().len += n;
+        if (b.extents.empty() || b.extents.back().owner) b.extents.push_back(extent{});
+        b.extents.back().len += n;
         return n;
     }
 
@@ -71,32 +71,36 @@ public:
             release_(context_, owner);
             return true;
         }
-        extents_.push_back(extent{bytes.data(), std::uint32_t(bytes.size()), owner});
+        held().extents.push_back(extent{bytes.data(), std::uint32_t(bytes.size()), owner});
         size_ += std::uint32_t(bytes.size());
         return true;
     }
 
-    // Drops the first n bytes (acknowledged by the peer), releasing buffers wholly acknowledged.
+    // Drops the first n bytes (acknowledged by the peer), releasing buffers wholly
+    // acknowledged; once nothing is left, the body goes too.
     void pop(std::uint32_t n) {
         assert(n <= size_);
+        if (n == 0) return;
+        body& b = *body_;
         size_ -= n;
         while (n > 0) {
-            extent& e = extents_.front();
+            extent& e = b.extents.front();
             const std::uint32_t k = std::min(n, e.len);
             if (e.owner) {
                 e.data += k;
             } else {
-                ring_head_ = (ring_head_ + k) % ring_cap_;
-                ring_size_ -= k;
-                if (ring_size_ == 0) give_back_ring();
+                b.ring_head = (b.ring_head + k) % b.ring_cap;
+                b.ring_size -= k;
+                if (b.ring_size == 0) give_back_ring(b);
             }
             e.len -= k;
             n -= k;
             if (e.len == 0) {
                 if (e.owner) release_(context_, e.owner);
-                extents_.pop_front();
+                b.extents.pop_front();
             }
         }
+        if (size_ == 0) let_go();
     }
 
     // The bytes [offset, offset + len) from the front, as pieces in order (ring bytes that
@@ -108,22 +112,23 @@ public:
         std::vector<tx_piece>& pieces = view_pieces();
         pieces.clear();
         if (len == 0) return {};
-        std::uint32_t ring_at = ring_head_; // ring position of the current ring extent
-        for (const extent& e : extents_) {
+        const body& b = *body_;
+        std::uint32_t ring_at = b.ring_head; // ring position of the current ring extent
+        for (const extent& e : b.extents) {
             if (offset >= e.len) {
                 offset -= e.len;
-                if (!e.owner) ring_at = (ring_at + e.len) % ring_cap_;
+                if (!e.owner) ring_at = (ring_at + e.len) % b.ring_cap;
                 continue;
             }
             const std::uint32_t k = std::min(len, e.len - offset);
             if (e.owner) {
                 pieces.push_back({{e.data + offset, k}, e.owner});
             } else {
-                const std::uint32_t start = (ring_at + offset) % ring_cap_;
-                const std::uint32_t first = std::min(k, ring_cap_ - start);
-                pieces.push_back({{storage_.get() + start, first}, nullptr});
-                if (k > first) pieces.push_back({{storage_.get(), k - first}, nullptr});
-                ring_at = (ring_at + e.len) % ring_cap_;
+                const std::uint32_t start = (ring_at + offset) % b.ring_cap;
+                const std::uint32_t first = std::min(k, b.ring_cap - start);
+                pieces.push_back({{b.storage.get() + start, first}, nullptr});
+                if (k > first) pieces.push_back({{b.storage.get(), k - first}, nullptr});
+                ring_at = (ring_at + e.len) % b.ring_cap;
             }
             len -= k;
             offset = 0;
@@ -136,7 +141,13 @@ public:
     }
 
     // Bytes the ring has allocated (for tests and the memory figures).
-    std::uint32_t ring_allocated() const { return ring_cap_; }
+    std::uint32_t ring_allocated() const { return body_ ? body_->ring_cap : 0; }
+    // Whether the buffer holds its body (the ring's bookkeeping and the extents): only
+    // while it holds bytes.
+    bool has_body() const { return body_ != nullptr; }
+    // What it allocated beside itself: the body and the ring (extents past the first aside).
+    std::size_t heap_bytes() const { return body_ ? body_bytes() + body_->ring_cap : 0; }
+    static constexpr std::size_t body_bytes() { return sizeof(body); }
 
 private:
     static constexpr std::uint32_t min_ring = 2048;
@@ -145,6 +156,40 @@ private:
     static constexpr std::size_t large_rings_kept = 256;            // a short search
 
     using ring_ptr = std::unique_ptr<std::uint8_t[]>;
+    struct extent {
+        const std::uint8_t* data = nullptr; // handed over: where its unacknowledged bytes start
+        std::uint32_t len = 0;
+        void* owner = nullptr;              // null: `len` bytes of the ring
+    };
+    // What the buffer needs only while it holds bytes, apart from it (DESIGN.md "Memory":
+    // buffers on demand): an idle connection carries a pointer instead of ~90 bytes, and
+    // the body of a request's buffer comes warm off this thread's pool and goes back to it
+    // once the response to it is acknowledged.
+    struct body {
+        static void* operator new(std::size_t size) { return object_pool<body>::allocate(size); }
+        static void operator delete(void* p) { object_pool<body>::release(p); }
+
+        ring_ptr storage;
+        std::uint32_t ring_cap = 0;  // bytes allocated in storage
+        std::uint32_t ring_head = 0; // ring position of the first ring byte still held
+        std::uint32_t ring_size = 0;
+        fifo<extent, 1> extents; // copied bytes are one extent: one inline covers a plain stream
+    };
+
+    body& held() {
+        if (!body_) body_ = new body;
+        return *body_;
+    }
+    // Nothing is held any more, or the buffer dies: handed-over buffers are released, the
+    // ring given back and the body freed.
+    void let_go() {
+        for (const extent& e : body_->extents)
+            if (e.owner) release_(context_, e.owner);
+        give_back_ring(*body_);
+        delete body_;
+        body_ = nullptr;
+    }
+
     // Rings given back, per thread: 2 KiB ones (most connections), and larger ones with
     // their sizes. A large ring freed to the allocator each time a bulk sender's window was
     // acknowledged went back to the kernel (glibc maps rings of this size apart), and
@@ -181,59 +226,49 @@ private:
     }
     // The ring holds nothing more we need (all acknowledged, or the buffer dies): it goes
     // to the spares while they have room.
-    void give_back_ring() {
-        if (storage_) {
+    void give_back_ring(body& b) {
+        if (b.storage) {
             spare_rings& pool = spares();
-            if (ring_cap_ == min_ring) {
-                if (pool.small.size() < small_rings_kept) pool.small.push_back(std::move(storage_));
+            if (b.ring_cap == min_ring) {
+                if (pool.small.size() < small_rings_kept) pool.small.push_back(std::move(b.storage));
             } else if (pool.large.size() < large_rings_kept &&
-                       pool.large_bytes + ring_cap_ <= large_ring_bytes_kept) {
-                pool.large.emplace_back(ring_cap_, std::move(storage_));
-                pool.large_bytes += ring_cap_;
+                       pool.large_bytes + b.ring_cap <= large_ring_bytes_kept) {
+                pool.large.emplace_back(b.ring_cap, std::move(b.storage));
+                pool.large_bytes += b.ring_cap;
             }
-            last_ring_ = ring_cap_;
+            last_ring_ = b.ring_cap;
         }
-        storage_.reset();
-        ring_cap_ = 0;
-        ring_head_ = 0;
+        b.storage.reset();
+        b.ring_cap = 0;
+        b.ring_head = 0;
     }
 
     // Makes the ring hold at least `need` bytes: doubles it (at most to the capacity) and
     // moves what it holds, in order, to the start of the new one. A first ring starts at
     // the size of the last one this buffer had.
-    void grow(std::uint32_t need) {
+    void grow(body& b, std::uint32_t need) {
         assert(need <= capacity_);
         // (Not std::max: GCC made it a vector max of a stack copy written by scalar stores,
         // a store-forwarding stall on every request of a keep-alive stream, whose ring is
         // given back once acknowledged: 2% of tern-load's cycles at 3.8 M req/s.)
-        std::uint32_t cap = ring_cap_ != 0 ? ring_cap_ : last_ring_;
+        std::uint32_t cap = b.ring_cap != 0 ? b.ring_cap : last_ring_;
         while (cap < need) cap *= 2;
         cap = std::min(cap, capacity_);
         ring_ptr bigger = new_ring(cap);
-        const std::uint32_t first = std::min(ring_size_, ring_cap_ - ring_head_);
-        if (ring_size_ > 0) {
-            std::memcpy(bigger.get(), storage_.get() + ring_head_, first);
-            std::memcpy(bigger.get() + first, storage_.get(), ring_size_ - first);
+        const std::uint32_t first = std::min(b.ring_size, b.ring_cap - b.ring_head);
+        if (b.ring_size > 0) {
+            std::memcpy(bigger.get(), b.storage.get() + b.ring_head, first);
+            std::memcpy(bigger.get() + first, b.storage.get(), b.ring_size - first);
         }
-        storage_ = std::move(bigger);
-        ring_cap_ = cap;
-        ring_head_ = 0;
+        b.storage = std::move(bigger);
+        b.ring_cap = cap;
+        b.ring_head = 0;
     }
 
-    struct extent {
-        const std::uint8_t* data = nullptr; // handed over: where its unacknowledged bytes start
-        std::uint32_t len = 0;
-        void* owner = nullptr;              // null: `len` bytes of the ring
-    };
-
-    std::unique_ptr<std::uint8_t[]> storage_;
+    body* body_ = nullptr; // while size_ > 0
     std::uint32_t capacity_;
-    std::uint32_t ring_cap_ = 0;  // bytes allocated in storage_
-    std::uint32_t ring_head_ = 0; // ring position of the first ring byte still held
-    std::uint32_t ring_size_ = 0;
-    std::uint32_t size_ = 0;      // ring bytes and handed-over bytes
+    std::uint32_t size_ = 0;             // ring bytes and handed-over bytes
     std::uint32_t last_ring_ = min_ring; // bytes of the last ring given back
-    fifo<extent, 1> extents_; // copied bytes are one extent: one inline covers a plain stream
     release_fn release_;
     void* context_;
 };

@@ -222,7 +222,9 @@ void connection::back_to_listen() {
     const seq32 iss = tcb_.iss;
     tcb_ = fresh_tcb(iss);
     buffer_seq_ = iss + 1;
-    flow_ = {};
+    // flow_ stays: its owner may still hold the connection by that 4-tuple (the endpoint
+    // takes it out of its table, by flow_id(), when it sees LISTEN), and the next SYN binds
+    // a new one (on_listen).
     if (extras_) extras_->syn_text.clear();
     rtx_deadline_.reset();
     delack_deadline_.reset();

@@ -1,6 +1,7 @@
 // The send buffer with copied and handed-over (zero-copy) bytes mixed in one stream.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <numeric>
 #include <vector>
 
@@ -40,6 +41,33 @@ TEST(SendBuffer, RingComesOnDemandAndGoesWhenAcknowledged) {
         b.pop(100);
         EXPECT_EQ(b.ring_allocated(), 0u);
     }
+}
+
+// An idle connection's send buffer is a few words: the ring's bookkeeping and the
+// extents (the body) come with the first byte and go with the last acknowledged one, also
+// when the bytes were handed over rather than copied.
+TEST(SendBuffer, BodyComesWithTheFirstByteAndGoesWithTheLast) {
+    static_assert(sizeof(send_buffer) <= 40, "an idle connection carries the send buffer inline");
+    releases r;
+    send_buffer b(64 * 1024, releases::record, &r);
+    EXPECT_FALSE(b.has_body());
+    EXPECT_EQ(b.heap_bytes(), 0u);
+    ASSERT_EQ(b.push(iota(10, 0)), 10u);
+    EXPECT_TRUE(b.has_body());
+    EXPECT_EQ(b.heap_bytes(), send_buffer::body_bytes() + 2048u);
+    std::array<std::uint8_t, 20> owned{};
+    ASSERT_TRUE(b.push_owned(owned, &owned));
+    b.pop(10); // the ring goes, the handed-over bytes keep the body
+    EXPECT_EQ(b.ring_allocated(), 0u);
+    EXPECT_TRUE(b.has_body());
+    b.pop(15);
+    EXPECT_TRUE(b.has_body());
+    EXPECT_TRUE(r.owners.empty());
+    b.pop(5);
+    EXPECT_FALSE(b.has_body());
+    EXPECT_EQ(r.owners, std::vector<void*>{&owned});
+    b.pop(0); // nothing held: no body to read
+    EXPECT_EQ(b.view(0, 0).size(), 0u);
 }
 
 // A bulk sender's ring empties each time its window is acknowledged. Its next ring starts at
