@@ -32,6 +32,7 @@
 #include "core/engine.hpp"
 #include "core/fifo.hpp"
 #include "core/histogram.hpp"
+#include "core/lazy_string.hpp"
 #include "tern/config.hpp"
 #include "tern/tcp.hpp"
 #include "tern/time.hpp"
@@ -103,7 +104,7 @@ public:
     bool idle() const { return head_.empty() && !in_body_; }
 
 private:
-    std::string head_;
+    lazy_string head_; // a head split across pieces, until its end is in
     bool in_body_ = false;
     std::uint64_t body_left_ = 0;
     response current_;

@@ -5,7 +5,9 @@
 // lives for one request and its response (a million a second in cps) never touches the
 // heap for it, where a plain vector cost a malloc and a free each time (8% of a cps
 // server's and client's cycles). Once spilled, the vector's storage is kept and reused.
-// Items are contiguous in either place, so iteration is over plain pointers.
+// Items are contiguous in either place, so iteration is over plain pointers. The vector
+// and its read position sit behind one pointer, made at the first spill: a queue that never
+// spilled (most connections' queues) costs its inline items and a word.
 #pragma once
 
 #include <array>
@@ -13,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <memory>
 #include <vector>
 
 namespace tern {
@@ -23,7 +26,9 @@ class fifo {
 
 public:
     bool empty() const { return size() == 0; }
-    std::size_t size() const { return spilled_ ? items_.size() - head_ : std::size_t(local_end_ - local_head_); }
+    std::size_t size() const {
+        return spilled_ ? spill_->items.size() - spill_->head : std::size_t(local_end_ - local_head_);
+    }
 
     T& front() { return *first(); }
     const T& front() const { return *first(); }
@@ -31,7 +36,7 @@ public:
     const T& back() const { return *(last() - 1); }
 
     void push_back(const T& v) {
-        if (spilled_) return items_.push_back(v);
+        if (spilled_) return spill_->items.push_back(v);
         if (local_end_ < Inline) {
             local_[local_end_++] = v;
             return;
@@ -44,7 +49,7 @@ public:
             return;
         }
         spill();
-        items_.push_back(v);
+        spill_->items.push_back(v);
     }
     void pop_front() {
         assert(!empty());
@@ -52,13 +57,16 @@ public:
             if (++local_head_ == local_end_) local_head_ = local_end_ = 0;
             return;
         }
-        if (++head_ == items_.size()) clear();
-        else if (head_ >= 32 && head_ * 2 >= items_.size()) compact();
+        spilled_store& v = *spill_;
+        if (++v.head == v.items.size()) clear();
+        else if (v.head >= 32 && v.head * 2 >= v.items.size()) compact();
     }
     // Back to the inline items; a vector's storage stays for the next spill.
     void clear() {
-        items_.clear();
-        head_ = 0;
+        if (spill_) {
+            spill_->items.clear();
+            spill_->head = 0;
+        }
         spilled_ = false;
         local_head_ = local_end_ = 0;
     }
@@ -69,28 +77,35 @@ public:
     auto rend() const { return std::reverse_iterator<const T*>(first()); }
 
 private:
-    T* first() { return spilled_ ? items_.data() + head_ : local_.data() + local_head_; }
-    const T* first() const { return spilled_ ? items_.data() + head_ : local_.data() + local_head_; }
-    T* last() { return spilled_ ? items_.data() + items_.size() : local_.data() + local_end_; }
-    const T* last() const { return spilled_ ? items_.data() + items_.size() : local_.data() + local_end_; }
+    T* first() { return spilled_ ? spill_->items.data() + spill_->head : local_.data() + local_head_; }
+    const T* first() const { return spilled_ ? spill_->items.data() + spill_->head : local_.data() + local_head_; }
+    T* last() { return spilled_ ? spill_->items.data() + spill_->items.size() : local_.data() + local_end_; }
+    const T* last() const {
+        return spilled_ ? spill_->items.data() + spill_->items.size() : local_.data() + local_end_;
+    }
 
     void spill() {
-        items_.insert(items_.end(), local_.begin() + local_head_, local_.begin() + local_end_);
+        if (!spill_) spill_ = std::make_unique<spilled_store>();
+        spill_->items.insert(spill_->items.end(), local_.begin() + local_head_, local_.begin() + local_end_);
         local_head_ = local_end_ = 0;
         spilled_ = true;
     }
     // Moves the live items to the front once at least half the vector is dead, so the
     // vector never grows past twice the queue's longest length.
     void compact() {
-        items_.erase(items_.begin(), items_.begin() + std::ptrdiff_t(head_));
-        head_ = 0;
+        spilled_store& v = *spill_;
+        v.items.erase(v.items.begin(), v.items.begin() + std::ptrdiff_t(v.head));
+        v.head = 0;
     }
 
+    struct spilled_store {
+        std::vector<T> items;
+        std::size_t head = 0; // the first live item
+    };
     std::array<T, Inline> local_{};
     std::uint8_t local_head_ = 0, local_end_ = 0;
     bool spilled_ = false;
-    std::size_t head_ = 0; // in items_, while spilled
-    std::vector<T> items_;
+    std::unique_ptr<spilled_store> spill_; // made at the first spill, kept for the next
 };
 
 } // namespace tern

@@ -71,5 +71,20 @@ TEST(fifo, crosses_between_inline_items_and_the_vector_in_order) {
     EXPECT_EQ(*(q.end() - 1), -1);
 }
 
+// A queue that never spilled holds its inline items and one pointer: a load generator's
+// idle connection carries one of these (two instants inline).
+TEST(fifo, unspilled_queue_is_its_inline_items_and_a_word) {
+    static_assert(sizeof(fifo<std::uint64_t, 2>) <= 2 * 8 + 8 + 8);
+    fifo<std::uint64_t, 2> q;
+    for (std::uint64_t i = 0; i < 5; ++i) q.push_back(i); // spills
+    for (std::uint64_t i = 0; i < 5; ++i) {
+        ASSERT_EQ(q.front(), i);
+        q.pop_front();
+    }
+    q.push_back(7); // inline again after the spill
+    EXPECT_EQ(q.front(), 7u);
+    EXPECT_EQ(q.size(), 1u);
+}
+
 } // namespace
 } // namespace tern
