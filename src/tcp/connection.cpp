@@ -45,11 +45,29 @@ std::string_view to_string(tcp_drop d) {
     return "?";
 }
 
+namespace {
+// A keep-alive time in whole milliseconds for connection_settings: rounded up, at most 2^32 - 1.
+std::uint32_t keepalive_ms(duration d) {
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
+    return std::uint32_t(std::clamp<std::int64_t>(ms, 0, 0xffffffff));
+}
+} // namespace
+
+connection_settings::connection_settings(const connection_options& o)
+    : receive_buffer(o.receive_buffer), receive_buffer_max(o.receive_buffer_max), ts_offset(o.ts_offset.value_or(0)),
+      no_delay(o.no_delay), congestion(o.congestion) {
+    if (!o.keepalive) return;
+    keepalive = true;
+    keepalive_idle_ms = keepalive_ms(o.keepalive->idle);
+    keepalive_interval_ms = keepalive_ms(o.keepalive->interval);
+    keepalive_count = o.keepalive->count;
+}
+
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
     : config_(config), sink_(sink), events_(events), 
       send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
-      options_(options) {}
+      settings_(options) {}
 
 const sack_scoreboard connection::no_scoreboard{};
 
@@ -93,17 +111,16 @@ std::uint8_t window_shift_for(std::uint32_t buffer) {
 // The part of OPEN common to both sides (RFC 9293 §3.10.1): a fresh TCB.
 tcb connection::fresh_tcb(seq32 iss) const {
     const tcp_config& config = config_;
-    const connection_options& options = options_;
     tcb t;
     t.iss = iss;
     t.snd_una = iss;
     t.snd_nxt = iss;
     t.snd_max = iss;
-    t.rcv_wnd = options.receive_buffer;
+    t.rcv_wnd = settings_.receive_buffer;
     t.rcv_mss = std::uint16_t(config.mtu - headers()); // RFC 9293 §3.7.1: MTU minus fixed IP and TCP headers
-    t.rcv_wscale = config.window_scaling ? window_shift_for(largest_receive_buffer(options)) : 0;
+    t.rcv_wscale = config.window_scaling ? window_shift_for(std::max(settings_.receive_buffer, settings_.receive_buffer_max)) : 0;
     t.rto = config.initial_rto; // RFC 6298 §2.1
-    t.cc_algorithm = options.congestion.value_or(config.congestion);
+    t.cc_algorithm = cc_algorithm();
     t.hystart = config.hystart;
     return t;
 }
@@ -265,7 +282,7 @@ tcp_info connection::info() const {
     i.rcv_mss = tcb_.rcv_mss;
     i.snd_wnd = tcb_.snd_wnd;
     i.rcv_wnd = tcb_.rcv_wnd;
-    i.rcv_space = options_.receive_buffer;
+    i.rcv_space = settings_.receive_buffer;
     i.snd_wscale = tcb_.snd_wscale;
     i.rcv_wscale = tcb_.rcv_wscale;
     i.timestamps = tcb_.ts_ok;

@@ -83,6 +83,26 @@ struct connection_extras {
     std::optional<path_probe> larger_mss; // while segments are smaller for a suspected black hole
 };
 
+// What a connection keeps of its connection_options: 28 bytes where those take 56 (the
+// send buffer's size is the send buffer's own; an unset TSval offset is 0). Keep-alive
+// times are kept in milliseconds, a finer one rounded up, a longer one than 2^32 ms (49
+// days) cut to that.
+struct connection_settings {
+    explicit connection_settings(const connection_options& o);
+    duration keepalive_idle() const { return std::chrono::milliseconds(keepalive_idle_ms); }
+    duration keepalive_interval() const { return std::chrono::milliseconds(keepalive_interval_ms); }
+
+    std::uint32_t receive_buffer;     // RCV.BUFF now, which auto-tuning grows (tune_receive_buffer)
+    std::uint32_t receive_buffer_max; // auto-tuning's bound; 0: off
+    std::uint32_t ts_offset;          // added to the ms clock for TSval
+    std::uint32_t keepalive_idle_ms = 0;
+    std::uint32_t keepalive_interval_ms = 0;
+    std::uint8_t keepalive_count = 0;
+    bool keepalive = false;           // RFC 1122 §4.2.3.6: off unless asked for
+    bool no_delay;
+    std::optional<congestion_algorithm> congestion;
+};
+
 class connection {
 public:
     connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
@@ -160,7 +180,7 @@ public:
     const tcb& control_block() const { return tcb_; }
     const congestion_control& congestion() const { return cc_; }
     // The algorithm this connection uses (connection_options::congestion, else tcp_config's).
-    congestion_algorithm cc_algorithm() const { return options_.congestion.value_or(config_.congestion); }
+    congestion_algorithm cc_algorithm() const { return settings_.congestion.value_or(config_.congestion); }
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return drops_ ? (*drops_)[std::size_t(d)] : 0; }
@@ -239,7 +259,7 @@ private:
     // connection_extras: made by extras(), read through the accessors below (which stand in
     // for an empty one), and freed by settle_extras at the end of each call from outside.
     connection_extras& extras() {
-        if (!extras_) extras_ = std::make_unique<connection_extras>(options_.receive_buffer);
+        if (!extras_) extras_ = std::make_unique<connection_extras>(settings_.receive_buffer);
         return *extras_;
     }
     void settle_extras(instant now) {
@@ -376,7 +396,7 @@ private:
     // written by every segment too.
     seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     connection_stats stats_{};
-    connection_options options_; // receive_buffer: RCV.BUFF now, which auto-tuning grows (tune_receive_buffer)
+    connection_settings settings_;
 
     // Seldom touched: the handshake, loss recovery, attacks.
     std::uint16_t listen_port_ = 0; // LISTEN's: the local port of the flow a SYN makes (§3.10.7.2)

@@ -83,11 +83,12 @@ private:
     app_events& app_;
     connection conn_;
     timer_hook timer_;
-    bool in_table_ = false; // in the flow table; false once it is queued to be freed
-    bool passive_;          // accepted from a listener: on_accepted rather than on_connected
     std::shared_ptr<listener_backlog> backlog_; // the listener's counts, for a passive stream
-    bool half_open_ = false;                    // counted in backlog_->half_open
-    bool live_ = false;                         // counted in backlog_->live
+    // The flags and the places together, in two words.
+    bool in_table_ = false;  // in the flow table; false once it is queued to be freed
+    bool passive_;           // accepted from a listener: on_accepted rather than on_connected
+    bool half_open_ = false; // counted in backlog_->half_open
+    bool live_ = false;      // counted in backlog_->live
     static constexpr std::uint32_t not_due = ~std::uint32_t(0);
     std::uint32_t due_index_ = not_due;         // its place in the endpoint's output_due_
     std::uint32_t held_back_index_ = not_due;   // its place in the endpoint's held_back_ (not_due: absent)

@@ -157,7 +157,7 @@ void connection::on_synchronized(segment seg, instant now) {
     // An acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6); one that failed
     // PAWS or the window may come from anyone who guessed the 4-tuple.
     if (keepalive_deadline_) {
-        keepalive_deadline_ = now + options_.keepalive->idle;
+        keepalive_deadline_ = now + settings_.keepalive_idle();
         keepalive_probes_ = 0;
     }
     if (!check_rst(seg, seq_as_sent, now)) return;
@@ -855,7 +855,7 @@ void connection::process_syn_text(segment& seg, instant now) {
 std::uint32_t connection::receive_space() const {
     const std::uint32_t unit = std::uint32_t(1) << tcb_.rcv_wscale;
     const std::uint32_t held = application_held();
-    const std::uint32_t room = options_.receive_buffer > held ? options_.receive_buffer - held : 0;
+    const std::uint32_t room = settings_.receive_buffer > held ? settings_.receive_buffer - held : 0;
     return std::min(room, std::uint32_t(0xffff) << tcb_.rcv_wscale) & ~(unit - 1);
 }
 
@@ -881,7 +881,7 @@ void connection::open_window_by_step() {
     const std::uint32_t eff_mss = tcb_.rcv_mss - (tcb_.ts_ok ? 12u : 0u); // what the peer's full segments carry
     const std::uint32_t wnd = tcb_.rcv_wnd;
     if (wnd >= space) return; // the edge stays
-    if (space - wnd >= std::min(std::min(options_.receive_buffer, cap) / 2, eff_mss)) {
+    if (space - wnd >= std::min(std::min(settings_.receive_buffer, cap) / 2, eff_mss)) {
         tcb_.rcv_wnd = space;
         return;
     }
@@ -910,15 +910,15 @@ void connection::tune_receive_buffer(std::uint32_t segment_bytes, instant now) {
     const duration elapsed = now - x.tuning->start;
     if (elapsed < 2 * rtt) return;
     const std::uint64_t per_rtt = std::uint64_t(seq_distance(x.tuning->start_seq, tcb_.rcv_nxt)) * rtt.count() / elapsed.count();
-    if (per_rtt <= options_.receive_buffer / 4) {
+    if (per_rtt <= settings_.receive_buffer / 4) {
         x.tuning.reset();
         return;
     }
-    if (per_rtt > options_.receive_buffer / 2) {
-        const auto target = std::uint32_t(std::min<std::uint64_t>(options_.receive_buffer_max, std::bit_ceil(per_rtt * 2)));
-        if (target > options_.receive_buffer && x.reassembly.set_capacity(target)) options_.receive_buffer = target;
+    if (per_rtt > settings_.receive_buffer / 2) {
+        const auto target = std::uint32_t(std::min<std::uint64_t>(settings_.receive_buffer_max, std::bit_ceil(per_rtt * 2)));
+        if (target > settings_.receive_buffer && x.reassembly.set_capacity(target)) settings_.receive_buffer = target;
     }
-    if (options_.receive_buffer < options_.receive_buffer_max) x.tuning = receive_tuning{now, tcb_.rcv_nxt};
+    if (settings_.receive_buffer < settings_.receive_buffer_max) x.tuning = receive_tuning{now, tcb_.rcv_nxt};
     else x.tuning.reset(); // grown all the way
 }
 
@@ -940,7 +940,7 @@ void connection::deliver(std::span<const std::uint8_t> bytes, void* packet, inst
     advance_rcv_nxt(std::uint32_t(bytes.size()));
     stats_.bytes_in += bytes.size();
     events_.on_data(bytes, packet); // zero-copy: a view of the segment itself
-    if (options_.receive_buffer < options_.receive_buffer_max) tune_receive_buffer(std::uint32_t(bytes.size()), now);
+    if (settings_.receive_buffer < settings_.receive_buffer_max) tune_receive_buffer(std::uint32_t(bytes.size()), now);
     open_window_by_step();
 }
 

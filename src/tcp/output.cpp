@@ -12,7 +12,7 @@ std::uint32_t connection::ts_clock(instant now) const {
     // RFC 7323 §5.4: a 1 ms TSval clock, plus the connection's offset (unless set, the
     // endpoint's one per pair of addresses: RFC 7323 §7.1, endpoint_core::with_ts_offset).
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    return std::uint32_t(std::uint64_t(ms)) + options_.ts_offset.value_or(0);
+    return std::uint32_t(std::uint64_t(ms)) + settings_.ts_offset;
 }
 
 // RFC 7323 §2.2: the window in a SYN is not scaled; §2.3: the others are shifted right.
@@ -224,7 +224,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     // RFC 9293 §3.7.4 (Nagle): while data is unacknowledged, hold a less-than-full
     // segment, unless it ends the stream with our FIN.
     const bool with_fin = tcb_.fin_queued && len == unsent;
-    if (!options_.no_delay && len > 0 && len < room && in_flight > 0 && !with_fin && len != hole_len) return false;
+    if (!settings_.no_delay && len > 0 && len < room && in_flight > 0 && !with_fin && len != hole_len) return false;
     const bool new_data = tcb_.snd_nxt >= tcb_.snd_max;
     const std::uint32_t used = emit_data(tcb_.snd_nxt, len, now);
     if (used == 0) return false;
@@ -325,23 +325,22 @@ void connection::output(instant now) {
 // or the peer alone has closed; off elsewhere.
 void connection::update_keepalive(instant now) {
     const bool wanted =
-        options_.keepalive && (state_ == tcp_state::established || state_ == tcp_state::close_wait);
+        settings_.keepalive && (state_ == tcp_state::established || state_ == tcp_state::close_wait);
     if (!wanted) keepalive_deadline_.reset();
-    else if (!keepalive_deadline_) keepalive_deadline_ = now + options_.keepalive->idle;
+    else if (!keepalive_deadline_) keepalive_deadline_ = now + settings_.keepalive_idle();
 }
 
 // A probe is an ACK one below SND.UNA (RFC 1122 §4.2.3.6: "SEG.SEQ = SND.NXT-1"), which
 // the peer must answer. While data is outstanding the RTO watches the peer instead.
 void connection::on_keepalive(instant now) {
-    const auto& k = *options_.keepalive;
     if (tcb_.snd_una != tcb_.snd_max) {
-        keepalive_deadline_ = now + k.idle;
+        keepalive_deadline_ = now + settings_.keepalive_idle();
         return;
     }
-    if (keepalive_probes_ >= k.count) return to_closed(close_reason::timed_out);
+    if (keepalive_probes_ >= settings_.keepalive_count) return to_closed(close_reason::timed_out);
     emit(f::ack, tcb_.snd_una - 1, {}, now);
     ++keepalive_probes_;
-    keepalive_deadline_ = now + k.interval;
+    keepalive_deadline_ = now + settings_.keepalive_interval();
 }
 
 } // namespace tern::tcp

@@ -100,7 +100,11 @@ public:
                 b.extents.pop_front();
             }
         }
-        if (size_ == 0) let_go();
+        if (size_ == 0) { // every extent popped and released, the ring given back: only the body is left
+            assert(b.extents.empty() && !b.storage);
+            delete body_;
+            body_ = nullptr;
+        }
     }
 
     // The bytes [offset, offset + len) from the front, as pieces in order (ring bytes that

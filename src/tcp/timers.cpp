@@ -186,7 +186,7 @@ void connection::fill_time_wait(Record& r) const {
     r.rcv_wnd = tcb_.rcv_wnd;
     r.max_snd_wnd = tcb_.max_snd_wnd;
     r.ts_recent = tcb_.ts_recent;
-    r.ts_offset = options_.ts_offset.value_or(0);
+    r.ts_offset = settings_.ts_offset;
     r.deadline = *time_wait_deadline_;
     r.window = advertised_window(false);
     r.ts_ok = tcb_.ts_ok;

@@ -289,6 +289,24 @@ TEST(Data, ReceiveWindowNeverShrinksWithScaling) {
     EXPECT_GE(full_opens, 2) << "4000 bytes: the window opens fully after each 1460 and a little (rounding)";
 }
 
+// A connection keeps its options in 28 bytes (connection_settings): keep-alive times to the
+// millisecond, rounded up so that none becomes 0, and cut at 2^32 - 1 ms.
+TEST(Data, SettingsKeepKeepaliveTimesInMilliseconds) {
+    static_assert(sizeof(connection_settings) <= 28);
+    connection_options options;
+    EXPECT_FALSE(connection_settings(options).keepalive);
+    options.keepalive = keepalive_options{std::chrono::microseconds(500), 1500ms, 4};
+    const connection_settings a(options);
+    EXPECT_TRUE(a.keepalive);
+    EXPECT_EQ(a.keepalive_idle(), 1ms);
+    EXPECT_EQ(a.keepalive_interval(), 1500ms);
+    EXPECT_EQ(a.keepalive_count, 4);
+    options.keepalive = keepalive_options{std::chrono::hours(24 * 60), 75s, 9};
+    EXPECT_EQ(connection_settings(options).keepalive_idle(), std::chrono::milliseconds(0xffffffffu));
+    options.ts_offset = 77;
+    EXPECT_EQ(connection_settings(options).ts_offset, 77u);
+}
+
 TEST(Data, KeepaliveProbesAnIdlePeerThenTimesOut) {
     connection_options options;
     options.keepalive = keepalive_options{10s, 1s, 3};
