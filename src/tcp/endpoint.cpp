@@ -668,6 +668,13 @@ void endpoint_core::reply_no_connection(const segment& seg) {
 void endpoint_core::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     namespace f = wire::tcp_flags;
     const listener_backlog& backlog = *l.backlog;
+    // SYN and FIN together is never legitimate and a connection drops it before LISTEN
+    // processing (connection::on_segment, as Linux does): it makes no connection, which would
+    // stay in LISTEN without the 4-tuple the table holds it by.
+    if (seg.has(f::syn) && seg.has(f::fin)) {
+        ++freed_drops_[std::size_t(tcp_drop::syn_fin)];
+        return;
+    }
     if (seg.has(f::syn) && !seg.has(f::ack) && !seg.has(f::rst)) {
         // An engine that is behind on its input, or whose device refuses its output, has
         // no room for a new connection's work: its SYN-ACK would wait behind the backlog or

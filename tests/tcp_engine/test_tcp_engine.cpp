@@ -1047,6 +1047,35 @@ TEST(tcp_engine, syn_cookie_when_syn_backlog_is_full) {
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
+// A SYN+FIN to a listening port is dropped and makes no connection (the fuzzer found one
+// left in the table after the stream that held its 4-tuple was freed: the SYN it dropped
+// had not bound that 4-tuple). A SYN from the same port afterwards connects as usual.
+TEST(tcp_engine, syn_fin_to_a_listener_makes_no_connection) {
+    two_nodes p;
+    echo_server server;
+    bulk_client c;
+    server.clk = c.clk = &p.clock_;
+    c.data = pattern(1000, 3);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    constexpr std::uint16_t port = 40000;
+    wire::tcp_repr syn_fin{port, echo_port, 1000, 0, wire::tcp_flags::syn | wire::tcp_flags::fin, 65535, 0, {}};
+    rte_mbuf* m = tcp_frame(p.client->pool.get(), client_ip, syn_fin, {});
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(p.link_.a().tx_burst(&m, 1), 1u);
+    ASSERT_TRUE(p.run_until([&] { return counter(p.server->ep, "syn_fin") == 1u; }, 1s));
+    EXPECT_EQ(p.server->ep.connections(), 0u);
+    EXPECT_EQ(p.server->ep.stats().accepted, 0u);
+
+    tcp::connect_options o;
+    o.local_port = port;
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, o, c).has_value());
+    ASSERT_TRUE(p.run_until([&] { return c.reason.has_value(); }, 30s));
+    EXPECT_EQ(c.received, c.data);
+    EXPECT_EQ(c.reason, tcp::close_reason::normal);
+    ASSERT_TRUE(p.settle(200s));
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
 // RFC 6191: the server closes first and waits in TIME-WAIT; the client connects again from
 // the same port; the newer SYN ends TIME-WAIT and opens a new connection through the
 // listener, whose ISS lies above the old connection's SND.NXT.
