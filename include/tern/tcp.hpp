@@ -150,6 +150,8 @@ struct tcp_config {
 };
 
 // RFC 1122 §4.2.3.6 keep-alives, with Linux's meaning of the three numbers.
+// A connection keeps these to the millisecond (a finer time is rounded up) and up to 2^32 - 1
+// ms, about 49 days (a longer one is cut to that).
 struct keepalive_options {
     duration idle = std::chrono::hours(2);        // no segment received for this long: probe
     duration interval = std::chrono::seconds(75); // between unanswered probes
