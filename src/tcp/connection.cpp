@@ -118,7 +118,7 @@ tcb connection::fresh_tcb(seq32 iss) const {
     t.snd_max = iss;
     t.rcv_wnd = settings_.receive_buffer;
     t.rcv_mss = std::uint16_t(config.mtu - headers()); // RFC 9293 §3.7.1: MTU minus fixed IP and TCP headers
-    t.rcv_wscale = config.window_scaling ? window_shift_for(std::max(settings_.receive_buffer, settings_.receive_buffer_max)) : 0;
+    t.rcv_wscale = config.window_scaling ? window_shift_for(largest_receive_buffer(settings_)) : 0;
     t.rto = config.initial_rto; // RFC 6298 §2.1
     t.cc_algorithm = cc_algorithm();
     t.hystart = config.hystart;
@@ -139,8 +139,10 @@ status<open_error> connection::open_active(const flow& f, seq32 iss, instant now
 }
 
 // §3.10.1 OPEN, passive.
-status<open_error> connection::open_passive(const endpoint& local, seq32 iss, instant /*now*/) {
+status<open_error> connection::open_passive(const endpoint& local, seq32 iss, instant /*now*/,
+                                            std::optional<endpoint> remote) {
     if (state_ != tcp_state::closed) return unexpected{open_error::not_closed};
+    if (remote) flow_ = {local, *remote};
     listen_port_ = local.port;
     passive_ = true;
     tcb_ = fresh_tcb(iss);

@@ -109,9 +109,12 @@ public:
                connection_events& events);
 
     // RFC 9293 §3.10.1 OPEN. Active: sends a SYN to f.remote. Passive: waits in LISTEN on
-    // `local`. `iss` comes from the engine (RFC 6528).
+    // `local`; with `remote` the foreign socket is fully specified, and flow_id() is that
+    // flow from the open on, also when the SYN is dropped or the handshake fails (the owner
+    // hands it only that flow's segments). `iss` comes from the engine (RFC 6528).
     status<open_error> open_active(const flow& f, seq32 iss, instant now);
-    status<open_error> open_passive(const endpoint& local, seq32 iss, instant now);
+    status<open_error> open_passive(const endpoint& local, seq32 iss, instant now,
+                                    std::optional<endpoint> remote = std::nullopt);
 
     // §3.10.2 SEND: copies what fits in the send buffer; returns how many bytes that was.
     result<std::size_t, send_error> send(std::span<const std::uint8_t> bytes, instant now);
@@ -424,6 +427,9 @@ std::uint8_t window_shift_for(std::uint32_t buffer);
 // The largest receive buffer a connection may have: what its window scale must cover.
 inline std::uint32_t largest_receive_buffer(const connection_options& o) {
     return std::max(o.receive_buffer, o.receive_buffer_max);
+}
+inline std::uint32_t largest_receive_buffer(const connection_settings& s) {
+    return std::max(s.receive_buffer, s.receive_buffer_max);
 }
 
 } // namespace tern::tcp

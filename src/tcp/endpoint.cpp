@@ -668,13 +668,6 @@ void endpoint_core::reply_no_connection(const segment& seg) {
 void endpoint_core::on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt) {
     namespace f = wire::tcp_flags;
     const listener_backlog& backlog = *l.backlog;
-    // SYN and FIN together is never legitimate and a connection drops it before LISTEN
-    // processing (connection::on_segment, as Linux does): it makes no connection, which would
-    // stay in LISTEN without the 4-tuple the table holds it by.
-    if (seg.has(f::syn) && seg.has(f::fin)) {
-        ++freed_drops_[std::size_t(tcp_drop::syn_fin)];
-        return;
-    }
     if (seg.has(f::syn) && !seg.has(f::ack) && !seg.has(f::rst)) {
         // An engine that is behind on its input, or whose device refuses its output, has
         // no room for a new connection's work: its SYN-ACK would wait behind the backlog or
@@ -767,10 +760,11 @@ stream_state* endpoint_core::accept(const segment& seg, const listener& l, std::
     ++stats_.accepted;
     seq32 iss = v4 ? initial_sequence(key_of<flow_key>(f)) : initial_sequence(key_of<flow_key6>(f));
     if (replaced_snd_nxt) iss = reincarnation_iss(iss, *replaced_snd_nxt);
-    [[maybe_unused]] auto opened = s->conn_.open_passive({seg.dst_addr, seg.header.dst_port}, iss, engine_.now());
+    // Fully specified: the stream's key in the table is its flow from here on, whatever
+    // becomes of the SYN (a SYN+FIN, say, is dropped before LISTEN processing binds one).
+    [[maybe_unused]] auto opened = s->conn_.open_passive(f.local, iss, engine_.now(), f.remote);
     assert(opened);
     s->conn_.on_segment(seg, engine_.now());
-    assert(s->conn_.flow_id() == f && "the SYN binds the flow the table holds the stream by");
     settle(*s);
     return s;
 }

@@ -104,6 +104,27 @@ TEST(Open, Listen_AckGetsReset) {
     h.expect_state(tcp_state::listen);
 }
 
+// RFC 9293 §3.10.1: a passive OPEN with the foreign socket fully specified (the endpoint's,
+// one connection for each SYN) has its flow from the open on: a SYN+FIN, dropped before
+// LISTEN processing, leaves it in LISTEN with that flow still, and so does a handshake that
+// fails back to LISTEN. (The endpoint takes the stream out of its table by it.)
+TEST(Open, FullySpecifiedPassiveOpenKeepsItsFlowInListen) {
+    harness h;
+    const flow f{harness::local, harness::remote};
+    ASSERT_TRUE(h.conn.open_passive(harness::local, seq32(h.our_iss), h.now, harness::remote).has_value());
+    EXPECT_EQ(h.conn.flow_id(), f);
+    h.deliver("SF 0:0(0) win 65535 <mss 1460>");
+    h.expect_no_tx();
+    h.expect_state(tcp_state::listen);
+    EXPECT_EQ(h.conn.flow_id(), f);
+    EXPECT_EQ(h.conn.drops(tcp_drop::syn_fin), 1u);
+    h.deliver("S 0:0(0) win 65535 <mss 1460>");
+    h.expect_tx("S. 0:0(0) ack 1 win 65535 <mss 1460>");
+    h.deliver("R 1:1(0)"); // RFC 9293 §3.10.7.4: a passive connection in SYN-RECEIVED listens again
+    h.expect_state(tcp_state::listen);
+    EXPECT_EQ(h.conn.flow_id(), f);
+}
+
 TEST(Open, Listen_RstAndBareSegmentsIgnored) {
     harness h;
     h.listen();
