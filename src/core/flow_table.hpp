@@ -10,9 +10,12 @@
 // of at most 7/8; it never grows and never allocates after construction. `insert` returns
 // false once `max_flows` entries are held. Memory: 24 bytes per slot, so between 24 / (7/8)
 // = 27.4 and 2 * 27.4 = 54.9 bytes per flow of `max_flows` depending on how far the
-// power-of-two rounding lands (1M flows -> 2^21 slots -> 48 MiB). Tables of 2 MiB or more are
-// 2 MiB-aligned and advised for transparent huge pages: random probes into tens of MiB are
-// otherwise dominated by TLB misses.
+// power-of-two rounding lands (1M flows -> 2^21 slots -> 48 MiB) of address space. Tables of
+// 2 MiB or more are mapped anonymously, 2 MiB-aligned and advised for transparent huge pages
+// (random probes into tens of MiB are otherwise dominated by TLB misses), and not written at
+// construction: an all-zero slot is an empty one, so a page becomes resident only when a
+// probe first reaches it. A table sized for 10 M flows that holds few (a server's TIME-WAIT
+// index when its clients close first) then costs what it holds, not 400 MB.
 //
 // Hash: any 32-bit hash with well-mixed low bits will do (the slot index is `hash & mask`) —
 // the table's own seeded `hash(key)`, or an RSS hash under a random key. Not the RSS hash
@@ -26,6 +29,7 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
@@ -36,6 +40,7 @@
 #include <memory>
 #include <new>
 #include <type_traits>
+#include <vector>
 
 #include "core/prefetch.hpp"
 #include "tern/addr.hpp"
@@ -282,6 +287,18 @@ public:
     std::size_t max_flows() const { return max_flows_; }
     std::size_t capacity() const { return capacity_; }
     std::size_t memory_bytes() const { return capacity_ * sizeof(slot); }
+    // How much of memory_bytes() is resident (mincore, in pages): what the table has
+    // touched so far.
+    std::size_t resident_bytes() const {
+        const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+        const auto start = reinterpret_cast<std::uintptr_t>(slots_.get()) & ~(page - 1);
+        const std::size_t span = reinterpret_cast<std::uintptr_t>(slots_.get()) + memory_bytes() - start;
+        std::vector<unsigned char> in((span + page - 1) / page);
+        if (::mincore(reinterpret_cast<void*>(start), span, in.data()) != 0) return memory_bytes();
+        std::size_t pages = 0;
+        for (unsigned char c : in) pages += c & 1;
+        return std::min(pages * page, memory_bytes());
+    }
     std::uint64_t seed() const { return seed_; }
 
     // Control path only (shutdown, listings, diagnostics): visits every entry as
@@ -304,9 +321,14 @@ private:
     static constexpr std::size_t npos = ~std::size_t(0);
     static constexpr std::size_t huge_page = std::size_t(2) << 20;
 
+    // Small tables come from operator new and are written once; large ones are an anonymous
+    // mapping, whose pages the kernel zeroes when first touched.
     struct slot_deleter {
-        std::size_t align;
-        void operator()(slot* p) const { ::operator delete(p, std::align_val_t{align}); }
+        std::size_t mapped_bytes = 0; // 0: from operator new
+        void operator()(slot* p) const {
+            if (mapped_bytes != 0) ::munmap(p, mapped_bytes);
+            else ::operator delete(p, std::align_val_t{64});
+        }
     };
 
     // Distance of the entry in slot i from its home slot.
@@ -325,17 +347,34 @@ private:
     }
 
     slot* allocate(std::size_t n) {
-        std::size_t bytes = n * sizeof(slot);
-        std::size_t align = bytes >= huge_page ? huge_page : 64;
-        slots_.get_deleter().align = align;
-        void* p = ::operator new(bytes, std::align_val_t{align});
-        if (align == huge_page) ::madvise(p, bytes, MADV_HUGEPAGE); // best effort
-        slot* first = static_cast<slot*>(p);
-        std::uninitialized_value_construct_n(first, n);
-        return first;
+        const std::size_t bytes = n * sizeof(slot);
+        if (bytes < huge_page) {
+            void* p = ::operator new(bytes, std::align_val_t{64});
+            slots_.get_deleter().mapped_bytes = 0;
+            slot* first = static_cast<slot*>(p);
+            std::uninitialized_value_construct_n(first, n);
+            return first;
+        }
+        // Map a huge page more than needed and trim both ends, so that the table starts on a
+        // huge-page boundary (bytes, a power of two times the slot, is a whole number of
+        // pages for every table this large).
+        void* raw = ::mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (raw == MAP_FAILED) throw std::bad_alloc();
+        const auto start = reinterpret_cast<std::uintptr_t>(raw);
+        const std::uintptr_t aligned = (start + huge_page - 1) & ~(huge_page - 1);
+        if (aligned > start) ::munmap(raw, aligned - start);
+        const std::size_t tail = huge_page - (aligned - start);
+        if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+        void* p = reinterpret_cast<void*>(aligned);
+        ::madvise(p, bytes, MADV_HUGEPAGE); // best effort
+        slots_.get_deleter().mapped_bytes = bytes;
+        // The zero pages are the empty slots: slot is an aggregate of plain values whose
+        // all-zero bytes are {key 0, hash 0, value nullptr}.
+        static_assert(std::is_trivially_copyable_v<slot> && std::is_trivially_destructible_v<slot>);
+        return static_cast<slot*>(p);
     }
 
-    std::unique_ptr<slot[], slot_deleter> slots_{nullptr, slot_deleter{64}};
+    std::unique_ptr<slot[], slot_deleter> slots_{nullptr, slot_deleter{}};
     std::size_t size_ = 0;
     std::size_t max_flows_;
     std::size_t capacity_ = 0;

@@ -262,13 +262,20 @@ status<close_error> connection::close(instant now) {
 }
 
 std::size_t connection::heap_bytes() const {
-    std::size_t bytes = send_buffer_.heap_bytes() + (drops_ ? sizeof(*drops_) : 0);
+    std::size_t bytes = send_buffer_.heap_bytes() + (rare_ ? sizeof(*rare_) : 0);
     if (extras_) {
         const connection_extras& x = *extras_;
         bytes += sizeof(x) + x.reassembly.heap_bytes() + x.scoreboard.heap_bytes() + x.retransmitted.heap_bytes() +
                  x.syn_text.capacity();
     }
     return bytes;
+}
+
+connection_stats connection::stats() const {
+    connection_stats s;
+    static_cast<traffic_counts&>(s) = traffic_;
+    if (rare_) static_cast<loss_counts&>(s) = rare_->loss;
+    return s;
 }
 
 tcp_info connection::info() const {
@@ -291,11 +298,11 @@ tcp_info connection::info() const {
     i.sack = tcb_.sack_ok;
     i.unacked = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
     i.send_queued = send_buffer_.size();
-    i.bytes_in = stats_.bytes_in;
-    i.bytes_out = stats_.bytes_out;
-    i.segments_in = stats_.segments_in;
-    i.segments_out = stats_.segments_out;
-    i.retransmits = stats_.retransmits;
+    i.bytes_in = traffic_.bytes_in;
+    i.bytes_out = traffic_.bytes_out;
+    i.segments_in = traffic_.segments_in;
+    i.segments_out = traffic_.segments_out;
+    i.retransmits = rare_ ? rare_->loss.retransmits : 0;
     return i;
 }
 
@@ -412,7 +419,7 @@ void connection::on_segment(const segment& seg, instant now) {
         drop(tcp_drop::syn_fin); // never legitimate; Linux drops it too
         return;
     }
-    ++stats_.segments_in;
+    ++traffic_.segments_in;
     switch (state_) {
     case tcp_state::closed:
         drop(tcp_drop::closed);
@@ -465,7 +472,7 @@ std::optional<wire::tcp_repr> reply_to_closed(const segment& seg) {
 void connection::reply_rst(const segment& seg) {
     const auto r = reply_to_closed(seg);
     if (!r) return;
-    ++stats_.segments_out;
+    ++traffic_.segments_out;
     sink_.emit(flow{{seg.dst_addr, seg.header.dst_port}, {seg.src_addr, seg.header.src_port}}, *r, {},
                wire::ecn_codepoint::not_ect);
 }

@@ -186,9 +186,15 @@ public:
     congestion_algorithm cc_algorithm() const { return settings_.congestion.value_or(config_.congestion); }
     const flow& flow_id() const { return flow_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
-    std::uint64_t drops(tcp_drop d) const { return drops_ ? (*drops_)[std::size_t(d)] : 0; }
-    bool dropped_any() const { return drops_ != nullptr; }
-    const connection_stats& stats() const { return stats_; }
+    std::uint64_t drops(tcp_drop d) const { return rare_ ? rare_->drops[std::size_t(d)] : 0; }
+    // The counts of drops and losses, on the heap from the first (see rare_).
+    struct rare_counts {
+        loss_counts loss{};
+        std::array<std::uint64_t, tcp_drop_count> drops{};
+    };
+    // Whether drops or losses were ever counted (they are all zero otherwise).
+    bool has_rare_counts() const { return rare_ != nullptr; }
+    connection_stats stats() const;
     tcp_info info() const; // TCP_INFO
     // RCV.USER (RFC 1122 §4.2.3.3): received bytes the application keeps (rx_buffer), which
     // the window leaves room for. The account is made at the first keep and shared with the
@@ -252,10 +258,8 @@ private:
     void open_window_by_step();
     void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
-    void drop(tcp_drop d) {
-        if (!drops_) drops_ = std::make_unique<std::array<std::uint64_t, tcp_drop_count>>(); // zeroed
-        ++(*drops_)[std::size_t(d)];
-    }
+    void drop(tcp_drop d) { ++rare().drops[std::size_t(d)]; }
+    loss_counts& losses() { return rare().loss; }
 
     std::optional<send_error> send_refused() const;
 
@@ -398,13 +402,19 @@ private:
     // Here to fill the word after the three above; stats_, on the same cache line, is
     // written by every segment too.
     seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
-    connection_stats stats_{};
+    traffic_counts traffic_{};
     connection_settings settings_;
 
     // Seldom touched: the handshake, loss recovery, attacks.
     std::uint16_t listen_port_ = 0; // LISTEN's: the local port of the flow a SYN makes (§3.10.7.2)
     std::unique_ptr<connection_extras> extras_; // see connection_extras
-    std::unique_ptr<std::array<std::uint64_t, tcp_drop_count>> drops_; // at the first drop: most connections have none
+    // The counts of drops and losses are made at the first: most connections have none, and
+    // an idle connection is 32 bytes smaller without room for the losses.
+    rare_counts& rare() {
+        if (!rare_) rare_ = std::make_unique<rare_counts>();
+        return *rare_;
+    }
+    std::unique_ptr<rare_counts> rare_;
 };
 
 // RFC 9293 §3.10.7.1: the reply to a segment for which no connection exists (CLOSED).

@@ -1059,10 +1059,11 @@ void endpoint_core::settle(stream_state& s) {
 void endpoint_core::free_retired() {
     if (retired_.empty()) return; // most calls: it runs after every call into the endpoint
     for (stream_state* s : retired_) {
-        // Keep the drop totals of connections that are gone (tcp_endpoint::counters).
-        if (s->conn_.dropped_any())
+        // Keep the drop and loss totals of connections that are gone (tcp_endpoint::counters).
+        if (s->conn_.has_rare_counts()) {
             for (std::size_t d = 0; d < tcp_drop_count; ++d) freed_drops_[d] += s->conn_.drops(tcp_drop(d));
-        freed_totals_.add(s->conn_.stats());
+            freed_totals_.add(s->conn_.stats());
+        }
         delete s;
     }
     stats_.freed.add(retired_.size());

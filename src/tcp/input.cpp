@@ -201,7 +201,7 @@ bool connection::is_syn_again(const segment& seg) const {
 // and Karn's rule takes no RTT sample from the SYN,ACK now.
 void connection::resend_syn_ack(const segment& seg, instant now) {
     update_ts_recent(seg, now); // the echo is of this SYN (Linux keeps the newer TSval too)
-    ++stats_.retransmits;
+    ++losses().retransmits;
     tcb_.rtt_timing = false;
     emit(f::syn | f::ack, tcb_.iss, {}, now);
 }
@@ -579,7 +579,7 @@ void connection::on_sack(instant now) {
 // step 3 (RFC 5681 §3.2 steps 2 and 3) without.
 void connection::enter_recovery(instant now) {
     const std::uint32_t smss = tcb_.snd_mss;
-    ++stats_.recoveries;
+    ++losses().recoveries;
     begin_episode(false);
     cc_.on_congestion(tcb_, flight_size()); // ssthresh: RFC 5681 §3.2 step 2, or RFC 9438 §4.6
     tcb_.recover = tcb_.snd_max;            // (4.1) RecoveryPoint = HighData
@@ -616,7 +616,7 @@ void connection::on_ecn_echo() {
     tcb_.ecn_reduced = true;
     tcb_.ecn_recover = tcb_.snd_max;
     tcb_.cwr_due = true;
-    ++stats_.ecn_reductions;
+    ++losses().ecn_reductions;
 }
 
 // RFC 6937 §3, on every ACK in SACK recovery, after RFC 6675's own processing: cwnd
@@ -761,7 +761,7 @@ void connection::on_dsack(seq_range d) {
     }
     if (!x.retransmitted.all_reported()) return;
     // RFC 4015 §3 response: the congestion state from before the episode.
-    ++stats_.undos;
+    ++losses().undos;
     x.retransmitted.stop();
     cc_.undo(tcb_, x.cubic_before, tcb_.prior_cwnd, tcb_.prior_ssthresh);
     // Nothing of the episode was lost: it ends, and a hole that IsLost() from now on is a
@@ -818,7 +818,7 @@ void connection::process_text(const segment& seg, instant now) {
         for (auto held = queue.take(tcb_.rcv_nxt); held.size() > 0 && state_ != tcp_state::closed;
              held = queue.take(tcb_.rcv_nxt)) {
             advance_rcv_nxt(std::uint32_t(held.size()));
-            stats_.bytes_in += held.size();
+            traffic_.bytes_in += held.size();
             events_.on_data(held.head, nullptr); // the reassembly ring's bytes: kept by copy
             if (!held.tail.empty()) events_.on_data(held.tail, nullptr);
             open_window_by_step();
@@ -938,7 +938,7 @@ bool connection::reopen_window(instant now) {
 
 void connection::deliver(std::span<const std::uint8_t> bytes, void* packet, instant now) {
     advance_rcv_nxt(std::uint32_t(bytes.size()));
-    stats_.bytes_in += bytes.size();
+    traffic_.bytes_in += bytes.size();
     events_.on_data(bytes, packet); // zero-copy: a view of the segment itself
     if (settings_.receive_buffer < settings_.receive_buffer_max) tune_receive_buffer(std::uint32_t(bytes.size()), now);
     open_window_by_step();

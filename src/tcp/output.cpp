@@ -78,8 +78,8 @@ void connection::note_emitted(std::uint8_t flags, const tx_payload& payload) {
         delack_deadline_.reset();
         if (extras_) extras_->dsack.reset(); // RFC 2883 §4: each duplicate is reported once
     }
-    ++stats_.segments_out;
-    stats_.bytes_out += payload.size();
+    ++traffic_.segments_out;
+    traffic_.bytes_out += payload.size();
 }
 
 // Our SYN (SYN-SENT) or SYN,ACK (SYN-RECEIVED), first or again.
@@ -236,8 +236,9 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     }
     if (new_data) cc_.on_send(tcb_, tcb_.snd_nxt + used, now);
     if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA (or RFC 1191's resend)
-        ++stats_.retransmits;
-        ++(tcb_.path_mtu_resend ? stats_.path_mtu_retransmits : stats_.rto_retransmits);
+        loss_counts& l = losses();
+        ++l.retransmits;
+        ++(tcb_.path_mtu_resend ? l.path_mtu_retransmits : l.rto_retransmits);
         extras().retransmitted.record(tcb_.snd_nxt, tcb_.snd_nxt + used);
     }
     tcb_.snd_nxt += used;
@@ -251,8 +252,9 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
     const std::uint32_t used = emit_data(seq, std::min(max_len, segment_room()), now);
     if (used > 0) {
         note_sent(seq, seq + used, now);
-        ++stats_.retransmits;
-        ++stats_.fast_retransmits;
+        loss_counts& l = losses();
+        ++l.retransmits;
+        ++l.fast_retransmits;
         extras().retransmitted.record(seq, seq + used);
         extras_->prr.out += used; // RFC 6937 §3: prr_out (retransmissions are all in recovery)
     }

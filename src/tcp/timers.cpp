@@ -58,7 +58,7 @@ void connection::on_rto(instant now) {
     tcb_.rto = std::min(tcb_.rto * 2, config_.max_rto); // §5.5: back off the timer
     tcb_.rtt_timing = false;                             // Karn: no sample from a retransmission
     if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) {
-        ++stats_.retransmits;
+        ++losses().retransmits;
         return send_syn(now);
     }
 
@@ -127,7 +127,7 @@ void connection::on_reorder_timer(instant now) {
 void connection::on_probe_timer(instant now) {
     rack_state& r = extras().rack;
     r.tlp_end = tcb_.snd_max; // set before sending: no probe is scheduled for the probe
-    ++stats_.tail_probes;
+    ++losses().tail_probes;
     if (tcb_.snd_nxt == tcb_.snd_max && send_at_snd_nxt(segment_room(), now)) {
         r.tlp_is_retrans = false;
     } else {
@@ -135,7 +135,7 @@ void connection::on_probe_timer(instant now) {
         const std::uint32_t len = std::min(seq_distance(tcb_.snd_una, data_end_sent), segment_room());
         if (const std::uint32_t used = emit_data(data_end_sent - len, len, now); used > 0) {
             note_sent(data_end_sent - len, data_end_sent - len + used, now);
-            ++stats_.retransmits;
+            ++losses().retransmits;
         }
         r.tlp_is_retrans = true;
     }

@@ -183,15 +183,19 @@ private:
     duration d_ = duration::min();
 };
 
-// Counters of one connection, the beginnings of a TCP_INFO.
-struct connection_stats {
+// Counters of one connection, the beginnings of a TCP_INFO: what every segment counts...
+struct traffic_counts {
     std::uint64_t segments_in = 0;   // every segment handed to on_segment but SYN+FIN ones (dropped first)
     std::uint64_t segments_out = 0;  // every segment emitted, RSTs and probes included
     std::uint64_t bytes_in = 0;      // payload delivered to the application
     std::uint64_t bytes_out = 0;     // payload emitted, retransmissions included
-    // Counts of events that each take a loss or a timeout: 32 bits, so that the connection
-    // stays within its cache lines (2^32 retransmissions of one connection, one every
-    // microsecond, would take 71 minutes of a path losing everything).
+};
+
+// ...and the counts of events that each take a loss or a timeout, which most connections
+// never see: a connection keeps them apart, made at the first (connection::losses). 32
+// bits: 2^32 retransmissions of one connection, one every microsecond, would take 71
+// minutes of a path losing everything.
+struct loss_counts {
     std::uint32_t retransmits = 0;   // segments sent again (RTO, fast retransmit, SYN, SYN,ACK)
     std::uint32_t fast_retransmits = 0; // of those, sent by fast retransmit and loss recovery (RFC 6675, RFC 6582)
     std::uint32_t rto_retransmits = 0;  // of those, data sent again after a timeout (RFC 6298 §5.4, go-back-N)
@@ -201,6 +205,8 @@ struct connection_stats {
     std::uint32_t tail_probes = 0;      // TLP probes sent (RFC 8985 §7.3), new data or the last segment again
     std::uint32_t path_mtu_retransmits = 0; // data sent again in a smaller size after ICMP fragmentation needed (RFC 1191)
 };
+
+struct connection_stats : traffic_counts, loss_counts {};
 
 // The loss and ECN counts of connection_stats summed over many connections (an endpoint's,
 // live and freed), for its counters.
@@ -213,7 +219,7 @@ struct connection_totals {
     std::uint64_t ecn_reductions = 0;
     std::uint64_t path_mtu_retransmits = 0;
 
-    void add(const connection_stats& s) {
+    void add(const loss_counts& s) {
         fast_retransmits += s.fast_retransmits;
         rto_retransmits += s.rto_retransmits;
         recoveries += s.recoveries;

@@ -300,4 +300,23 @@ TEST(FlowTable, MillionFlowSizing) {
     EXPECT_EQ(t.find(key_of(99)), &c);
 }
 
+// A large table is address space until probes reach it: sized for a million flows and
+// holding one, it is resident in at most one huge page (it was all 48 MiB when every slot
+// was written at construction). Its slots read as empty all the same.
+TEST(FlowTable, LargeTableBecomesResidentOnlyWhereItIsUsed) {
+    flow_table<conn> t(1 << 20);
+    EXPECT_LE(t.resident_bytes(), std::size_t(2) << 20);
+    conn c;
+    ASSERT_TRUE(t.insert(key_of(99), &c));
+    EXPECT_EQ(t.find(key_of(99)), &c);
+    EXPECT_LE(t.resident_bytes(), std::size_t(4) << 20);
+    EXPECT_GT(t.resident_bytes(), 0u);
+    for (std::uint32_t i = 0; i < 1000; ++i)
+        if (i != 99) EXPECT_EQ(t.find(key_of(i)), nullptr);
+    std::vector<conn> many(200000);
+    for (std::uint32_t i = 0; i < many.size(); ++i) ASSERT_TRUE(t.insert(key_of(1000 + i), &many[i]));
+    EXPECT_GT(t.resident_bytes(), t.memory_bytes() / 2); // spread over the whole table
+    for (std::uint32_t i = 0; i < many.size(); i += 997) EXPECT_EQ(t.find(key_of(1000 + i)), &many[i]);
+}
+
 } // namespace

@@ -428,7 +428,8 @@ TEST(Recovery, RecoveryExitsWhenTheAckCoversRecover) {
 // The scoreboard's table is allocated while something is SACKed and given back when the
 // cumulative ACK covers it all; the send ring goes once everything is acknowledged. What
 // stays is the small log of the episode's retransmissions (kept for a late D-SACK), and
-// with it the connection_extras that hold it.
+// with it the connection_extras that hold it, and the loss counts made at the first
+// retransmission.
 TEST(Recovery, TablesGoWhenRecoveryEnds) {
     harness h(rfc5681_window(), no_delay());
     h.establish(sack_syn);
@@ -436,14 +437,17 @@ TEST(Recovery, TablesGoWhenRecoveryEnds) {
     for (int i = 0; i < 4; ++i) h.sent.pop_front();
     const std::size_t ring = h.conn.heap_bytes();
     EXPECT_GT(ring, 0u);
+    EXPECT_FALSE(h.conn.has_rare_counts()) << "nothing lost yet";
     h.deliver(". 1:1(0) ack 1 win 65535 <sack 1001:4001>");
     h.expect_tx(". 1:1001(1000) ack 1");
-    EXPECT_EQ(h.conn.heap_bytes(), ring + sizeof(connection_extras) +
+    EXPECT_EQ(h.conn.stats().fast_retransmits, 1u);
+    EXPECT_EQ(h.conn.heap_bytes(), ring + sizeof(connection_extras) + sizeof(connection::rare_counts) +
                                        (sack_scoreboard::max_ranges + retransmit_log::max_ranges) * sizeof(seq_range));
     h.deliver(". 1:1(0) ack 4001 win 65535");
     EXPECT_FALSE(h.conn.control_block().in_recovery);
     EXPECT_TRUE(h.conn.scoreboard().empty());
-    EXPECT_EQ(h.conn.heap_bytes(), sizeof(connection_extras) + retransmit_log::max_ranges * sizeof(seq_range));
+    EXPECT_EQ(h.conn.heap_bytes(),
+              sizeof(connection_extras) + sizeof(connection::rare_counts) + retransmit_log::max_ranges * sizeof(seq_range));
 }
 
 // RFC 2883 §4 D-SACK blocks report duplicates at or below SND.UNA: they neither fill the

@@ -29,6 +29,34 @@ TEST(Retransmit, RtoFromFirstSample) {
     EXPECT_EQ(t.rto, duration(300ms));   // RTO <- SRTT + max(G, K*RTTVAR)
 }
 
+// A connection that never lost anything keeps no room for loss counts (an idle one is 32
+// bytes smaller for it); the first retransmission makes them, and from then on they and
+// the traffic counts add up as one connection_stats.
+TEST(Retransmit, LossCountsAreMadeAtTheFirstRetransmission) {
+    static_assert(sizeof(connection) <= 400, "an idle connection's bytes are counted (issue 8)");
+    harness h;
+    establish_with_rtt(h, 100ms);
+    h.send(100);
+    h.expect_tx("P. 1:101(100) ack 1");
+    h.deliver(". 1:1(0) ack 101");
+    EXPECT_FALSE(h.conn.has_rare_counts());
+    EXPECT_EQ(h.conn.heap_bytes(), 0u);
+    EXPECT_EQ(h.conn.stats().retransmits, 0u);
+    h.send(50);
+    h.expect_tx("P. 101:151(50) ack 1");
+    h.advance(h.conn.control_block().rto);
+    h.expect_tx("P. 101:151(50) ack 1");
+    EXPECT_TRUE(h.conn.has_rare_counts());
+    const connection_stats s = h.conn.stats();
+    EXPECT_EQ(s.retransmits, 1u);
+    EXPECT_EQ(s.rto_retransmits, 1u);
+    EXPECT_EQ(s.fast_retransmits, 0u);
+    EXPECT_EQ(s.segments_out, 4u); // SYN,ACK, two data segments, one retransmission
+    EXPECT_EQ(s.bytes_out, 200u);
+    EXPECT_EQ(h.conn.info().retransmits, 1u);
+    EXPECT_GE(h.conn.heap_bytes(), sizeof(connection::rare_counts));
+}
+
 TEST(Retransmit, RtoRetransmissionWithExactBackoff) {
     harness h;
     establish_with_rtt(h, 100ms);
