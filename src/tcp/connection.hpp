@@ -185,6 +185,7 @@ public:
     // The algorithm this connection uses (connection_options::congestion, else tcp_config's).
     congestion_algorithm cc_algorithm() const { return settings_.congestion.value_or(config_.congestion); }
     const flow& flow_id() const { return flow_; }
+    segment_sink& sink() const { return sink_; }
     std::uint32_t send_space() const { return send_buffer_.space(); }
     std::uint64_t drops(tcp_drop d) const { return rare_ ? rare_->drops[std::size_t(d)] : 0; }
     // The counts of drops and losses, on the heap from the first (see rare_).

@@ -137,27 +137,31 @@ void tx_block::reset() {
 
 // ---- stream --------------------------------------------------------------------------
 
+// The endpoint is the sink every connection it holds emits through: a stream need not keep
+// a second reference to it.
+endpoint_core& stream_state::ep() const { return static_cast<endpoint_core&>(conn_.sink()); }
+
 stream_state::stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive)
-    : ep_(ep), app_(app), conn_(ep.config_, options, ep, *this),
+    : app_(app), conn_(ep.config_, options, ep, *this),
       timer_(this, std::uint32_t(timer_kind::upper_layer)), passive_(passive) {
     conn_.defer_output(true);
 }
 
 stream_state::~stream_state() {
-    ep_.engine_.timers().cancel(timer_);
-    ep_.unwatch_held_back(*this);
+    ep().engine_.timers().cancel(timer_);
+    ep().unwatch_held_back(*this);
 }
 
 result<std::size_t, send_error> stream::send(std::span<const std::uint8_t> bytes) {
     auto& s = stream_state::of(*this);
-    auto r = s.conn_.send(bytes, s.ep_.engine_.now());
-    s.ep_.settle(s);
+    auto r = s.conn_.send(bytes, s.ep().engine_.now());
+    s.ep().settle(s);
     return r;
 }
 
 result<tx_block, send_error> stream::allocate(std::size_t max) {
     auto& s = stream_state::of(*this);
-    rte_mbuf* m = rte_pktmbuf_alloc(s.ep_.engine_.pool());
+    rte_mbuf* m = rte_pktmbuf_alloc(s.ep().engine_.pool());
     if (!m) return unexpected{send_error::no_buffer};
     tx_block b;
     b.packet_ = m;
@@ -172,33 +176,33 @@ result<std::size_t, send_error> stream::send(tx_block& block) {
     auto* m = static_cast<rte_mbuf*>(block.packet_);
     m->data_len = std::uint16_t(block.size_);
     m->pkt_len = std::uint32_t(block.size_);
-    auto r = s.conn_.send_owned(block.bytes(), m, s.ep_.engine_.now());
+    auto r = s.conn_.send_owned(block.bytes(), m, s.ep().engine_.now());
     if (r && *r == block.size_) { // taken: the send buffer holds the mbuf now
         block.packet_ = nullptr;
         block.reset();
     }
-    s.ep_.settle(s);
+    s.ep().settle(s);
     return r;
 }
 
 status<close_error> stream::shutdown() {
     auto& s = stream_state::of(*this);
-    auto r = s.conn_.shutdown(s.ep_.engine_.now());
-    s.ep_.settle(s);
+    auto r = s.conn_.shutdown(s.ep().engine_.now());
+    s.ep().settle(s);
     return r;
 }
 
 status<close_error> stream::close() {
     auto& s = stream_state::of(*this);
-    auto r = s.conn_.close(s.ep_.engine_.now());
-    s.ep_.settle(s);
+    auto r = s.conn_.close(s.ep().engine_.now());
+    s.ep().settle(s);
     return r;
 }
 
 void stream::abort() {
     auto& s = stream_state::of(*this);
-    s.conn_.abort(s.ep_.engine_.now());
-    s.ep_.settle(s);
+    s.conn_.abort(s.ep().engine_.now());
+    s.ep().settle(s);
 }
 
 tcp_state stream::state() const { return stream_state::of(*this).conn_.state(); }
@@ -219,7 +223,7 @@ void stream_state::on_data(std::span<const std::uint8_t> bytes, void* packet) {
 // The application keeps received bytes: they count against the window until released, and
 // the endpoint watches for their release to open the window again (check_held_back).
 rx_account& stream_state::keep_account() {
-    ep_.watch_held_back(*this);
+    ep().watch_held_back(*this);
     return conn_.application_account();
 }
 void stream_state::on_writable() { app_.on_writable(*this); }

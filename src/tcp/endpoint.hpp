@@ -26,6 +26,7 @@
 #include <optional>
 #include <span>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "core/engine.hpp"
@@ -50,6 +51,33 @@ struct listener_backlog {
     std::uint32_t live = 0;              // its connections past the handshake, not yet in TIME-WAIT or CLOSED
     std::optional<instant> cookie_sent;  // when it last answered a SYN with a cookie
     std::uint32_t accept_limit = 0;      // listen_options::accept_backlog
+    std::uint32_t refs = 0;              // the backlog_refs to it
+};
+
+// A counted reference to a listener_backlog, held by the listener and each of its streams:
+// 8 bytes in every stream where a shared_ptr takes 16. One engine's: the count is plain.
+class backlog_ref {
+public:
+    backlog_ref() = default;
+    static backlog_ref make() { return backlog_ref(new listener_backlog{}); }
+    backlog_ref(const backlog_ref& o) : backlog_ref(o.p_) {}
+    backlog_ref(backlog_ref&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    backlog_ref& operator=(backlog_ref o) noexcept {
+        std::swap(p_, o.p_);
+        return *this;
+    }
+    ~backlog_ref() {
+        if (p_ && --p_->refs == 0) delete p_;
+    }
+    listener_backlog* operator->() const { return p_; }
+    listener_backlog& operator*() const { return *p_; }
+    explicit operator bool() const { return p_ != nullptr; }
+
+private:
+    explicit backlog_ref(listener_backlog* p) : p_(p) {
+        if (p_) ++p_->refs;
+    }
+    listener_backlog* p_ = nullptr;
 };
 
 // One connection as the endpoint holds it: the sans-IO connection, its wheel timer, and
@@ -79,11 +107,11 @@ private:
     void on_closed(close_reason why) override;
     rx_account& keep_account();
 
-    endpoint_core& ep_;
+    endpoint_core& ep() const; // the connection's segment_sink
     app_events& app_;
     connection conn_;
     timer_hook timer_;
-    std::shared_ptr<listener_backlog> backlog_; // the listener's counts, for a passive stream
+    backlog_ref backlog_; // the listener's counts, for a passive stream
     // The flags and the places together, in two words.
     bool in_table_ = false;  // in the flow table; false once it is queued to be freed
     bool passive_;           // accepted from a listener: on_accepted rather than on_connected
@@ -158,7 +186,7 @@ private:
     struct listener {
         listen_options options;
         app_events* app;
-        std::shared_ptr<listener_backlog> backlog = std::make_shared<listener_backlog>();
+        backlog_ref backlog = backlog_ref::make();
     };
 
     void look_ahead_window(std::span<rte_mbuf* const> burst);

@@ -1078,6 +1078,35 @@ TEST(tcp_engine, syn_fin_to_a_listener_leaves_no_connection) {
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
+// A stream holds a counted reference to its listener's backlog counts (backlog_ref), so
+// the listener may go while the stream lives: the stream keeps counting into them until it
+// ends, and a new listener on the port starts counts of its own.
+TEST(tcp_engine, accepted_stream_outlives_its_listener) {
+    two_nodes p;
+    echo_server server;
+    bulk_client c;
+    server.clk = c.clk = &p.clock_;
+    c.data = pattern(200000, 5);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, c).has_value());
+    ASSERT_TRUE(p.run_until([&] { return !c.received.empty(); }, 10s));
+    p.server->ep.unlisten(echo_port);
+    EXPECT_EQ(p.server->ep.connections(), 1u);
+    ASSERT_TRUE(p.run_until([&] { return c.reason.has_value(); }, 30s));
+    EXPECT_EQ(c.received, c.data);
+    EXPECT_EQ(c.reason, tcp::close_reason::normal);
+    ASSERT_TRUE(p.settle(200s));
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+
+    bulk_client again;
+    again.clk = &p.clock_;
+    again.data = pattern(1000, 6);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, again).has_value());
+    ASSERT_TRUE(p.run_until([&] { return again.reason.has_value(); }, 30s));
+    EXPECT_EQ(again.received, again.data);
+}
+
 // RFC 6191: the server closes first and waits in TIME-WAIT; the client connects again from
 // the same port; the newer SYN ends TIME-WAIT and opens a new connection through the
 // listener, whose ISS lies above the old connection's SND.NXT.
