@@ -305,6 +305,12 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
       time_wait6_(eng.has_ipv6() ? max_connections : 0, drawn.table_seed),
       time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
       isn_key_(drawn.isn_key), ts_key_(drawn.ts_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
+    // Every connection's first segment probes its flow table: touched now, a table of
+    // millions of flows faults in before the traffic (on a VM, 2 s a GiB past what the host
+    // has backed). The TIME-WAIT indexes become resident as they fill: a side whose peers
+    // close first never does.
+    table_.populate();
+    table6_.populate();
     engine_.set_protocol_handler(this);
     engine_.on_unreachable([this](const ip_addr& hop) { on_unreachable(hop); });
 }

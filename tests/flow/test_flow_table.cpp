@@ -319,4 +319,19 @@ TEST(FlowTable, LargeTableBecomesResidentOnlyWhereItIsUsed) {
     for (std::uint32_t i = 0; i < many.size(); i += 997) EXPECT_EQ(t.find(key_of(1000 + i)), &many[i]);
 }
 
+// populate() makes a large table resident at once, and it still reads as empty.
+TEST(FlowTable, PopulatedTableIsResidentAndEmpty) {
+    flow_table<conn> t(1 << 20);
+    t.populate();
+    EXPECT_EQ(t.resident_bytes(), t.memory_bytes());
+    EXPECT_TRUE(t.empty());
+    for (std::uint32_t i = 0; i < 1000; ++i) EXPECT_EQ(t.find(key_of(i)), nullptr);
+    conn c;
+    ASSERT_TRUE(t.insert(key_of(7), &c));
+    EXPECT_EQ(t.find(key_of(7)), &c);
+    flow_table<conn> small(100);
+    small.populate(); // already written
+    EXPECT_EQ(small.resident_bytes(), small.memory_bytes());
+}
+
 } // namespace
