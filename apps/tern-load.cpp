@@ -205,6 +205,9 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     o.max_handshakes = vm["max-handshakes"].as<unsigned>();
     if (o.max_handshakes == 0 || o.max_handshakes > 16'000'000)
         throw std::invalid_argument("--max-handshakes: must be within 1-16000000");
+    const double grace_ms = vm["open-grace"].as<double>();
+    if (!(grace_ms >= 0 && grace_ms <= 10000)) throw std::invalid_argument("--open-grace: must be within 0-10000 ms");
+    o.open_grace = std::chrono::duration_cast<duration>(std::chrono::duration<double, std::milli>(grace_ms));
     o.requests_per_connection = vm["requests"].as<unsigned>();
     if (o.requests_per_connection == 0) throw std::invalid_argument("--requests: must be at least 1");
     const std::string close = vm["close"].as<std::string>();
@@ -525,6 +528,8 @@ int main(int argc, char** argv) {
         ("max-handshakes", po::value<unsigned>()->default_value(1024),
          "cps: at most this many connections in their handshake per engine; opens beyond are missed "
          "(the rate is at most this / the handshake's round trip: raise it on a long path)")
+        ("open-grace", po::value<double>()->default_value(25),
+         "cps: milliseconds an open held back may still go late (counted from its intended time); later ones are missed")
         ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")
         ("direction", po::value<std::string>()->default_value("upload"), "throughput: upload, download or both")
         ("path", po::value<std::string>()->default_value("/"), "HTTP request path")

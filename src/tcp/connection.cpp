@@ -274,7 +274,7 @@ std::size_t connection::heap_bytes() const {
 connection_stats connection::stats() const {
     connection_stats s;
     static_cast<traffic_counts&>(s) = traffic_;
-    if (rare_) static_cast<loss_counts&>(s) = rare_->loss;
+    static_cast<loss_counts&>(s) = losses();
     return s;
 }
 
@@ -302,7 +302,7 @@ tcp_info connection::info() const {
     i.bytes_out = traffic_.bytes_out;
     i.segments_in = traffic_.segments_in;
     i.segments_out = traffic_.segments_out;
-    i.retransmits = rare_ ? rare_->loss.retransmits : 0;
+    i.retransmits = losses().retransmits;
     return i;
 }
 

@@ -196,6 +196,11 @@ public:
     // Whether drops or losses were ever counted (they are all zero otherwise).
     bool has_rare_counts() const { return rare_ != nullptr; }
     connection_stats stats() const;
+    // The loss counts alone, without making them (all zero before the first loss).
+    const loss_counts& losses() const {
+        static constexpr loss_counts none{};
+        return rare_ ? rare_->loss : none;
+    }
     tcp_info info() const; // TCP_INFO
     // RCV.USER (RFC 1122 §4.2.3.3): received bytes the application keeps (rx_buffer), which
     // the window leaves room for. The account is made at the first keep and shared with the

@@ -210,7 +210,7 @@ const flow& stream::flow_id() const { return stream_state::of(*this).conn_.flow_
 bool stream::passive() const { return stream_state::of(*this).passive_; }
 std::uint32_t stream::send_space() const { return stream_state::of(*this).conn_.send_space(); }
 tcp_info stream::info() const { return stream_state::of(*this).conn_.info(); }
-std::uint64_t stream::retransmits() const { return stream_state::of(*this).conn_.stats().retransmits; }
+std::uint64_t stream::retransmits() const { return stream_state::of(*this).conn_.losses().retransmits; }
 
 void stream_state::on_connected() {
     if (passive_) app_.on_accepted(*this);

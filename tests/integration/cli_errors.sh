@@ -137,6 +137,7 @@ expect "tern-load: rps needs a rate or --closed-loop" 2 "--rate: rps needs a rat
 expect "tern-load: a negative rate is refused" 2 "--rate: must be above 0" -- -- "${L[@]}" --workload rps --rate -5
 expect "tern-load: --closed-loop with --rate conflicts" 2 "--closed-loop: conflicts with --rate" -- -- "${L[@]}" --workload rps --rate 5 --closed-loop
 expect "tern-load: zero connections are refused" 2 "--connections: 0 is outside" -- -- "${L[@]}" --workload http --connections 0
+expect "tern-load: an open grace past 10 s is refused" 2 "--open-grace: must be within 0-10000 ms" -- -- "${L[@]}" --workload cps --rate 5 --open-grace 20000
 expect "tern-load: who closes must be client or server" 2 "--close: 'both' is not client or server" -- -- "${L[@]}" --workload cps --rate 5 --close both
 expect "tern-load: a bad direction is named" 2 "--direction: 'up' is not upload" -- -- --ip 198.18.0.1/24 --target 198.18.0.2:9 --workload throughput --direction up
 expect "tern-load: source addresses off the prefix" 2 "--source-ip: '198.19.0.1-198.19.0.9' is not within" -- -- "${L[@]}" --workload http --source-ip 198.19.0.1-198.19.0.9
