@@ -169,6 +169,14 @@ struct time_wait_check {
     duration late = 10ms;
 };
 
+// The echo server listening on echo_port of p's server, and a client with `bytes` of
+// pattern `seed` to send it, both on p's clock.
+void listen_for_echo(two_nodes& p, echo_server& server, bulk_client& client, std::size_t bytes, std::uint64_t seed) {
+    server.clk = client.clk = &p.clock_;
+    client.data = pattern(bytes, seed);
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+}
+
 // Echo of `bytes` from client to server and back; both close; TIME_WAIT runs out.
 // `target`: the server's address, IPv4's or (on a rig made with ipv6) IPv6's.
 void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional<time_wait_check> time_wait,
@@ -176,9 +184,7 @@ void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional
     const std::uint32_t client_in_use = p.client->pool.in_use(), server_in_use = p.server->pool.in_use();
     echo_server server;
     bulk_client client;
-    server.clk = client.clk = &p.clock_;
-    client.data = pattern(bytes, seed);
-    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    listen_for_echo(p, server, client, bytes, seed);
     auto s = p.client->ep.connect(target, echo_port, {}, client);
     ASSERT_TRUE(s.has_value());
     EXPECT_EQ((*s)->flow_id().remote.addr, target);
@@ -397,9 +403,7 @@ TEST(tcp_engine, ipv6_mss_leaves_room_for_the_larger_header) {
     two_nodes p = ipv6_nodes();
     echo_server server;
     bulk_client client;
-    server.clk = client.clk = &p.clock_;
-    client.data = pattern(64 << 10, 4);
-    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    listen_for_echo(p, server, client, 64 << 10, 4);
     auto s = p.client->ep.connect(server_ip6, echo_port, {}, client);
     ASSERT_TRUE(s.has_value());
     ASSERT_TRUE(p.run_until([&] { return client.connected; }, 5s));
@@ -1055,9 +1059,7 @@ TEST(tcp_engine, syn_fin_to_a_listener_leaves_no_connection) {
     two_nodes p;
     echo_server server;
     bulk_client c;
-    server.clk = c.clk = &p.clock_;
-    c.data = pattern(1000, 3);
-    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    listen_for_echo(p, server, c, 1000, 3);
     constexpr std::uint16_t port = 40000;
     wire::tcp_repr syn_fin{port, echo_port, 1000, 0, wire::tcp_flags::syn | wire::tcp_flags::fin, 65535, 0, {}};
     rte_mbuf* m = tcp_frame(p.client->pool.get(), client_ip, syn_fin, {});
@@ -1085,9 +1087,7 @@ TEST(tcp_engine, accepted_stream_outlives_its_listener) {
     two_nodes p;
     echo_server server;
     bulk_client c;
-    server.clk = c.clk = &p.clock_;
-    c.data = pattern(200000, 5);
-    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    listen_for_echo(p, server, c, 200000, 5);
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, c).has_value());
     ASSERT_TRUE(p.run_until([&] { return !c.received.empty(); }, 10s));
     p.server->ep.unlisten(echo_port);
