@@ -131,6 +131,11 @@ public:
     status<close_error> close(instant now);
     // §3.10.5 ABORT: RST where the peer knows us, then CLOSED at once (no TIME_WAIT).
     void abort(instant now);
+    // A passive connection in SYN-RECEIVED whose peer completed another handshake for the
+    // same 4-tuple (the endpoint's SYN cookie, answered before this connection was made):
+    // back to LISTEN without a segment, as after an RST (RFC 9293 §3.10.7.4), so that its
+    // owner lets it go and the cookie's connection takes the 4-tuple.
+    void give_way();
     // SYN-SENT only: the next hop is unreachable (ARP failed); CLOSED with that reason.
     void unreachable();
     // An ICMP destination unreachable (RFC 792) about a segment of ours that started at

@@ -638,7 +638,7 @@ void endpoint_core::receive(rte_mbuf* m, const segment& seg, const Key& key) {
     if (stream_state* s = flows<Key>().find(key)) {
         if (completes_into_full_backlog(*s, seg)) {
             ++stats_.accept_backlog_full;
-        } else {
+        } else if (!completes_a_cookie_instead(*s, seg)) {
             s->conn_.on_segment(seg, engine_.now());
             settle(*s);
         }
@@ -706,14 +706,40 @@ void endpoint_core::on_listener(const segment& seg, const listener& l, std::opti
         ++freed_drops_[std::size_t(tcp_drop::listen_unexpected)];
         return;
     }
-    // Cookies are checked only while the listener may have some out (like Linux), so a
-    // stray ACK costs no hashing and is not counted as a rejected cookie.
-    const bool cookies_out = backlog.cookie_sent && engine_.now() - *backlog.cookie_sent < 2 * syn_cookie_tick;
-    if (cookies_out && seg.has(f::ack) && !seg.has(f::syn) && !seg.has(f::rst)) {
+    if (cookies_out(l) && seg.has(f::ack) && !seg.has(f::syn) && !seg.has(f::rst)) {
         if (accept_cookie(seg, l)) return;
         ++stats_.syn_cookies_rejected;
     }
     reply_no_connection(seg);
+}
+
+// Cookies are checked only while the listener may have some out (like Linux), so a stray
+// ACK costs no hashing and is not counted as a rejected cookie.
+bool endpoint_core::cookies_out(const listener& l) const {
+    const auto& sent = l.backlog->cookie_sent;
+    return sent && engine_.now() - *sent < 2 * syn_cookie_tick;
+}
+
+// A SYN the listener answered with a cookie (its SYN backlog full), then the same SYN again
+// once there was room, answered by this connection, in SYN-RECEIVED: the client took the
+// cookie's SYN,ACK, so its ACK acknowledges the cookie, and this connection would answer it
+// with an RST <SEQ=SEG.ACK> (RFC 9293 §3.10.7.4) that resets the connection the client has.
+// Like Linux, where an ACK that the pending request does not match goes on to the
+// listener's cookie check, such an ACK is tried as a cookie: if it is one, this connection
+// gives way and the cookie's takes the 4-tuple. (In a ramp to 10 M connections whose
+// server stalled at its start, 8 clients were reset this way.)
+bool endpoint_core::completes_a_cookie_instead(stream_state& s, const segment& seg) {
+    namespace f = wire::tcp_flags;
+    if (!s.half_open_ || !seg.has(f::ack) || seg.has(f::syn) || seg.has(f::rst)) return false;
+    if (seg.ack() == s.conn_.control_block().iss + 1) return false; // its own handshake
+    const auto l = listeners_.find(seg.header.dst_port);
+    if (l == listeners_.end() || !cookies_out(l->second)) return false;
+    if (!cookies_.check(flow_of(seg), seg.seq() - 1, seg.ack() - 1, engine_.now())) return false;
+    s.conn_.give_way();
+    settle(s); // out of the table: the cookie's connection goes in under the same key
+    [[maybe_unused]] const bool accepted = accept_cookie(seg, l->second);
+    assert(accepted);
+    return true;
 }
 
 // The SYN,ACK with a cookie: nothing is kept (RFC 4987 §3.6).

@@ -223,6 +223,8 @@ private:
     void flush_output();
     void count_backlog(stream_state& s);
     bool completes_into_full_backlog(const stream_state& s, const segment& seg) const;
+    bool completes_a_cookie_instead(stream_state& s, const segment& seg);
+    bool cookies_out(const listener& l) const;
     void on_listener(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
     void reply_no_connection(const segment& seg);
     stream_state* accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);

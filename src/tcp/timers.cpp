@@ -218,6 +218,11 @@ void connection::to_closed(close_reason why) {
 
 // A passive connection that did not complete its handshake listens again (RFC 9293
 // §3.10.7.4 second, SYN-RECEIVED). The application hears nothing: it never had it.
+void connection::give_way() {
+    assert(passive_ && state_ == tcp_state::syn_received);
+    back_to_listen();
+}
+
 void connection::back_to_listen() {
     const seq32 iss = tcb_.iss;
     tcb_ = fresh_tcb(iss);

@@ -1558,6 +1558,45 @@ TEST_F(closed_port, full_accept_backlog_drops_syn) {
     EXPECT_EQ(ep_->connections(), 2u);
 }
 
+// A SYN answered with a cookie (the SYN backlog full), then the same SYN again once there
+// is room, answered by a connection in SYN-RECEIVED: the client took the cookie's SYN,ACK,
+// and its ACK acknowledges the cookie. It completes the cookie's handshake, and the
+// connection in SYN-RECEIVED gives way without a segment; before, that connection answered
+// with an RST at the ACK's acknowledgment number, which reset the client's connection.
+TEST_F(closed_port, ack_of_a_cookie_completes_though_a_repeated_syn_made_a_connection) {
+    namespace f = wire::tcp_flags;
+    recording_app app;
+    tcp::listen_options options;
+    options.syn_backlog = 1;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    deliver({40000, 8080, 1000, 0, f::syn, 65535, 0, {}}); // takes the one place
+    ASSERT_TRUE(take_reply().has_value());
+    deliver({40001, 8080, 5000, 0, f::syn, 65535, 0, {}});
+    auto cookie = take_reply();
+    ASSERT_TRUE(cookie.has_value());
+    EXPECT_EQ(ep_->stats().syn_cookies_sent, 1u);
+    deliver({40000, 8080, 1001, 0, f::rst, 0, 0, {}}); // the first goes: room again
+    EXPECT_TRUE(dev_.sent.empty());
+    EXPECT_EQ(ep_->connections(), 0u);
+    deliver({40001, 8080, 5000, 0, f::syn, 65535, 0, {}}); // the SYN again
+    auto second = take_reply();
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(second->flags, f::syn | f::ack);
+    EXPECT_NE(second->seq, cookie->seq);
+    EXPECT_EQ(ep_->connections(), 1u);
+
+    deliver({40001, 8080, 5001, cookie->seq + 1, f::ack, 65535, 0, {}}); // the cookie's ACK
+    EXPECT_TRUE(dev_.sent.empty()) << "answered, not accepted";
+    EXPECT_EQ(ep_->stats().rst_sent, 0u);
+    EXPECT_EQ(ep_->stats().syn_cookies_validated, 1u);
+    ASSERT_EQ(app.connected.size(), 1u);
+    EXPECT_EQ(app.connected[0].iss.raw(), cookie->seq);
+    EXPECT_EQ(app.connected[0].irs.raw(), 5000u);
+    EXPECT_EQ(ep_->connections(), 1u);
+    EXPECT_EQ(ep_->stats().accepted, 3u); // the first, the second SYN's, the cookie's
+    EXPECT_EQ(ep_->stats().freed, 2u);
+}
+
 // An engine whose device refuses its output (a quarter of the TX backlog waiting) has no
 // room for new connections: further SYNs are dropped unanswered and counted, while the
 // connections it has keep their place; once the device takes the backlog, SYNs are
