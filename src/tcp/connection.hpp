@@ -270,7 +270,7 @@ private:
     void process_syn_text(segment& seg, instant now);
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++rare().drops[std::size_t(d)]; }
-    loss_counts& losses() { return rare().loss; }
+    loss_counts& count_losses() { return rare().loss; } // makes them: for counting
 
     std::optional<send_error> send_refused() const;
 
@@ -410,7 +410,7 @@ private:
     std::uint8_t persist_backoff_ = 0;    // probes sent while the window stayed shut
     std::uint8_t persist_unanswered_ = 0; // probes sent since the peer's last acceptable ACK
     std::uint8_t keepalive_probes_ = 0;   // unanswered keep-alive probes
-    // Here to fill the word after the three above; stats_, on the same cache line, is
+    // Here to fill the word after the three above; traffic_, on the same cache line, is
     // written by every segment too.
     seq32 buffer_seq_;          // sequence number of send_buffer_'s first byte (iss + 1 + bytes acked)
     traffic_counts traffic_{};

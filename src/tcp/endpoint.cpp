@@ -736,12 +736,7 @@ bool endpoint_core::completes_a_cookie_instead(stream_state& s, const segment& s
     if (seg.ack() == s.conn_.control_block().iss + 1) return false; // its own handshake
     const auto l = listeners_.find(seg.header.dst_port);
     if (l == listeners_.end() || !cookies_out(l->second)) return false;
-    if (!cookies_.check(flow_of(seg), seg.seq() - 1, seg.ack() - 1, engine_.now())) return false;
-    s.conn_.give_way();
-    settle(s); // out of the table: the cookie's connection goes in under the same key
-    [[maybe_unused]] const bool accepted = accept_cookie(seg, l->second);
-    assert(accepted);
-    return true;
+    return accept_cookie(seg, l->second, &s);
 }
 
 // The SYN,ACK with a cookie: nothing is kept (RFC 4987 §3.6).
@@ -756,13 +751,18 @@ void endpoint_core::send_cookie(const segment& syn, const listener& l) {
     l.backlog->cookie_sent = now;
 }
 
-// An ACK that may complete a cookie handshake. False when the cookie is not valid.
-bool endpoint_core::accept_cookie(const segment& ack, const listener& l) {
+// An ACK that may complete a cookie handshake. False when the cookie is not valid. A valid
+// one first takes the 4-tuple from `half_open`, a connection of it in SYN-RECEIVED, if any.
+bool endpoint_core::accept_cookie(const segment& ack, const listener& l, stream_state* half_open) {
     const instant now = engine_.now();
     const flow f = flow_of(ack);
     const auto mss = cookies_.check(f, ack.seq() - 1, ack.ack() - 1, now);
     if (!mss) return false;
     ++stats_.syn_cookies_validated;
+    if (half_open) {
+        half_open->conn_.give_way();
+        settle(*half_open); // out of the table: the cookie's connection goes in under the same key
+    }
     if (l.backlog->live >= l.options.accept_backlog) {
         ++stats_.accept_backlog_full; // as for a SYN: dropped, and the client's retransmission may find room
         return true;

@@ -229,7 +229,7 @@ private:
     void reply_no_connection(const segment& seg);
     stream_state* accept(const segment& seg, const listener& l, std::optional<seq32> replaced_snd_nxt);
     void send_cookie(const segment& syn, const listener& l);
-    bool accept_cookie(const segment& ack, const listener& l);
+    bool accept_cookie(const segment& ack, const listener& l, stream_state* half_open = nullptr);
     seq32 initial_sequence(const flow_key& key) const;
     seq32 initial_sequence(const flow_key6& key) const;
     connection_options with_ts_offset(connection_options options, const flow& f) const;

@@ -201,7 +201,7 @@ bool connection::is_syn_again(const segment& seg) const {
 // and Karn's rule takes no RTT sample from the SYN,ACK now.
 void connection::resend_syn_ack(const segment& seg, instant now) {
     update_ts_recent(seg, now); // the echo is of this SYN (Linux keeps the newer TSval too)
-    ++losses().retransmits;
+    ++count_losses().retransmits;
     tcb_.rtt_timing = false;
     emit(f::syn | f::ack, tcb_.iss, {}, now);
 }
@@ -579,7 +579,7 @@ void connection::on_sack(instant now) {
 // step 3 (RFC 5681 §3.2 steps 2 and 3) without.
 void connection::enter_recovery(instant now) {
     const std::uint32_t smss = tcb_.snd_mss;
-    ++losses().recoveries;
+    ++count_losses().recoveries;
     begin_episode(false);
     cc_.on_congestion(tcb_, flight_size()); // ssthresh: RFC 5681 §3.2 step 2, or RFC 9438 §4.6
     tcb_.recover = tcb_.snd_max;            // (4.1) RecoveryPoint = HighData
@@ -616,7 +616,7 @@ void connection::on_ecn_echo() {
     tcb_.ecn_reduced = true;
     tcb_.ecn_recover = tcb_.snd_max;
     tcb_.cwr_due = true;
-    ++losses().ecn_reductions;
+    ++count_losses().ecn_reductions;
 }
 
 // RFC 6937 §3, on every ACK in SACK recovery, after RFC 6675's own processing: cwnd
@@ -761,7 +761,7 @@ void connection::on_dsack(seq_range d) {
     }
     if (!x.retransmitted.all_reported()) return;
     // RFC 4015 §3 response: the congestion state from before the episode.
-    ++losses().undos;
+    ++count_losses().undos;
     x.retransmitted.stop();
     cc_.undo(tcb_, x.cubic_before, tcb_.prior_cwnd, tcb_.prior_ssthresh);
     // Nothing of the episode was lost: it ends, and a hole that IsLost() from now on is a

@@ -236,7 +236,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
     }
     if (new_data) cc_.on_send(tcb_, tcb_.snd_nxt + used, now);
     if (!new_data) { // RFC 6298 §5.4 and what follows it, going back to SND.UNA (or RFC 1191's resend)
-        loss_counts& l = losses();
+        loss_counts& l = count_losses();
         ++l.retransmits;
         ++(tcb_.path_mtu_resend ? l.path_mtu_retransmits : l.rto_retransmits);
         extras().retransmitted.record(tcb_.snd_nxt, tcb_.snd_nxt + used);
@@ -252,7 +252,7 @@ std::uint32_t connection::retransmit(seq32 seq, std::uint32_t max_len, instant n
     const std::uint32_t used = emit_data(seq, std::min(max_len, segment_room()), now);
     if (used > 0) {
         note_sent(seq, seq + used, now);
-        loss_counts& l = losses();
+        loss_counts& l = count_losses();
         ++l.retransmits;
         ++l.fast_retransmits;
         extras().retransmitted.record(seq, seq + used);

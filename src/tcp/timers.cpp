@@ -58,7 +58,7 @@ void connection::on_rto(instant now) {
     tcb_.rto = std::min(tcb_.rto * 2, config_.max_rto); // §5.5: back off the timer
     tcb_.rtt_timing = false;                             // Karn: no sample from a retransmission
     if (state_ == tcp_state::syn_sent || state_ == tcp_state::syn_received) {
-        ++losses().retransmits;
+        ++count_losses().retransmits;
         return send_syn(now);
     }
 
@@ -127,7 +127,7 @@ void connection::on_reorder_timer(instant now) {
 void connection::on_probe_timer(instant now) {
     rack_state& r = extras().rack;
     r.tlp_end = tcb_.snd_max; // set before sending: no probe is scheduled for the probe
-    ++losses().tail_probes;
+    ++count_losses().tail_probes;
     if (tcb_.snd_nxt == tcb_.snd_max && send_at_snd_nxt(segment_room(), now)) {
         r.tlp_is_retrans = false;
     } else {
@@ -135,7 +135,7 @@ void connection::on_probe_timer(instant now) {
         const std::uint32_t len = std::min(seq_distance(tcb_.snd_una, data_end_sent), segment_room());
         if (const std::uint32_t used = emit_data(data_end_sent - len, len, now); used > 0) {
             note_sent(data_end_sent - len, data_end_sent - len + used, now);
-            ++losses().retransmits;
+            ++count_losses().retransmits;
         }
         r.tlp_is_retrans = true;
     }
@@ -218,11 +218,6 @@ void connection::to_closed(close_reason why) {
 
 // A passive connection that did not complete its handshake listens again (RFC 9293
 // §3.10.7.4 second, SYN-RECEIVED). The application hears nothing: it never had it.
-void connection::give_way() {
-    assert(passive_ && state_ == tcp_state::syn_received);
-    back_to_listen();
-}
-
 void connection::back_to_listen() {
     const seq32 iss = tcb_.iss;
     tcb_ = fresh_tcb(iss);
@@ -234,6 +229,11 @@ void connection::back_to_listen() {
     rtx_deadline_.reset();
     delack_deadline_.reset();
     state_ = tcp_state::listen;
+}
+
+void connection::give_way() {
+    assert(passive_ && state_ == tcp_state::syn_received);
+    back_to_listen();
 }
 
 // RFC 9293 §3.8.6.1: with data waiting, nothing in flight and a zero window, probe

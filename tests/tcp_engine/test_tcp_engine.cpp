@@ -177,6 +177,16 @@ void listen_for_echo(two_nodes& p, echo_server& server, bulk_client& client, std
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
 }
 
+// The client's bytes come back whole and it closes normally; then every mbuf of the
+// server is back in its pool.
+void expect_echo_completes(two_nodes& p, bulk_client& c) {
+    ASSERT_TRUE(p.run_until([&] { return c.reason.has_value(); }, 30s));
+    EXPECT_EQ(c.received, c.data);
+    EXPECT_EQ(c.reason, tcp::close_reason::normal);
+    ASSERT_TRUE(p.settle(200s));
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
 // Echo of `bytes` from client to server and back; both close; TIME_WAIT runs out.
 // `target`: the server's address, IPv4's or (on a rig made with ipv6) IPv6's.
 void run_echo(two_nodes& p, std::size_t bytes, std::uint64_t seed, std::optional<time_wait_check> time_wait,
@@ -1073,11 +1083,7 @@ TEST(tcp_engine, syn_fin_to_a_listener_leaves_no_connection) {
     tcp::connect_options o;
     o.local_port = port;
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, o, c).has_value());
-    ASSERT_TRUE(p.run_until([&] { return c.reason.has_value(); }, 30s));
-    EXPECT_EQ(c.received, c.data);
-    EXPECT_EQ(c.reason, tcp::close_reason::normal);
-    ASSERT_TRUE(p.settle(200s));
-    EXPECT_EQ(p.server->pool.in_use(), 0u);
+    expect_echo_completes(p, c);
 }
 
 // A stream holds a counted reference to its listener's backlog counts (backlog_ref), so
@@ -1092,19 +1098,14 @@ TEST(tcp_engine, accepted_stream_outlives_its_listener) {
     ASSERT_TRUE(p.run_until([&] { return !c.received.empty(); }, 10s));
     p.server->ep.unlisten(echo_port);
     EXPECT_EQ(p.server->ep.connections(), 1u);
-    ASSERT_TRUE(p.run_until([&] { return c.reason.has_value(); }, 30s));
-    EXPECT_EQ(c.received, c.data);
-    EXPECT_EQ(c.reason, tcp::close_reason::normal);
-    ASSERT_TRUE(p.settle(200s));
-    EXPECT_EQ(p.server->pool.in_use(), 0u);
+    expect_echo_completes(p, c);
 
     bulk_client again;
     again.clk = &p.clock_;
     again.data = pattern(1000, 6);
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, again).has_value());
-    ASSERT_TRUE(p.run_until([&] { return again.reason.has_value(); }, 30s));
-    EXPECT_EQ(again.received, again.data);
+    expect_echo_completes(p, again);
 }
 
 // RFC 6191: the server closes first and waits in TIME-WAIT; the client connects again from
