@@ -66,6 +66,15 @@ using detail::tcp_option_offsets;
 [[gnu::always_inline]] inline result<tcp_option_offsets, drop_reason> scan_options(std::span<const std::uint8_t> bytes) {
     tcp_option_offsets at;
     const std::size_t n = bytes.size();
+    // The options of nearly every segment after the handshake with timestamps on: NOP, NOP,
+    // then the timestamps (RFC 7323 Appendix A's layout, which Linux, tern and most stacks
+    // send), read without the walk.
+    static constexpr std::uint8_t aligned_timestamps[4] = {tcp_option_kind::nop, tcp_option_kind::nop,
+                                                           tcp_option_kind::timestamp, timestamp_length};
+    if (n == 12 && std::memcmp(bytes.data(), aligned_timestamps, 4) == 0) {
+        at.timestamp = 4;
+        return at;
+    }
     std::size_t i = 0;
     while (i < n) {
         const std::uint8_t kind = bytes[i];

@@ -306,6 +306,33 @@ TEST(TcpOptions, ParseFunctionOnItsOwn) {
     EXPECT_EQ(too_long.error(), drop_reason::tcp_bad_option);
 }
 
+// The usual 12 bytes (NOP, NOP, timestamps) are read without the walk; every other list of
+// 12 bytes, alike at first sight, still gets the walk's checks and answers.
+TEST(TcpOptions, AlignedTimestampsReadAsTheWalkReadsThem) {
+    auto ts = parse_tcp_options(std::vector<std::uint8_t>{1, 1, 8, 10, 0, 0, 0, 7, 0x80, 0, 0, 9});
+    ASSERT_TRUE(ts);
+    ASSERT_TRUE(ts->timestamp);
+    EXPECT_EQ(ts->timestamp->first, 7u);
+    EXPECT_EQ(ts->timestamp->second, 0x80000009u);
+    EXPECT_FALSE(ts->mss);
+    EXPECT_FALSE(ts->window_scale);
+    EXPECT_FALSE(ts->sack_permitted);
+    EXPECT_EQ(ts->sack_block_count, 0u);
+    // The timestamps first, then two NOPs: the same values through the walk.
+    auto walked = parse_tcp_options(std::vector<std::uint8_t>{8, 10, 0, 0, 0, 7, 0x80, 0, 0, 9, 1, 1});
+    ASSERT_TRUE(walked);
+    EXPECT_EQ(walked->timestamp, ts->timestamp);
+    // A wrong length after NOP, NOP, timestamp kind is an error, not a timestamp.
+    auto bad = parse_tcp_options(std::vector<std::uint8_t>{1, 1, 8, 9, 0, 0, 0, 7, 0, 0, 0, 9});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error(), drop_reason::tcp_bad_option);
+    // NOP, NOP, SACK-permitted, NOP... of 12 bytes: no timestamp read into it.
+    auto other = parse_tcp_options(std::vector<std::uint8_t>{1, 1, 4, 2, 1, 1, 1, 1, 1, 1, 1, 1});
+    ASSERT_TRUE(other);
+    EXPECT_TRUE(other->sack_permitted);
+    EXPECT_FALSE(other->timestamp);
+}
+
 TEST(TcpEmit, ReproducesCapturedSegments) {
     for (const auto* frame : {&test::tcp_syn_frame, &test::tcp_data_frame}) {
         auto seg = test::l4_part(*frame);
