@@ -537,13 +537,21 @@ ip_addr load_generator::default_source() const {
 std::optional<tcp::endpoint> load_generator::peek_source(std::uint32_t ahead) const {
     if (options_.sources.count == 0 && !ports_given()) return std::nullopt;
     const std::uint32_t addrs = options_.sources.count ? std::uint32_t(options_.sources.count) : 1;
-    const std::uint32_t step = source_addr_ + ahead;
+    // The address `ahead` steps on and how many times the addresses wrap on the way. Most
+    // calls look at most one round ahead: no division for them (two a connection, each
+    // tens of cycles, on the side whose work bounds the cps a pair carries).
+    std::uint32_t at = source_addr_ + ahead;
+    std::uint32_t rounds = 0;
+    if (at >= addrs) {
+        rounds = at / addrs;
+        at -= rounds * addrs;
+    }
     tcp::endpoint e;
-    e.addr = options_.sources.count ? options_.sources.at(step % addrs) : default_source();
-    if (port_count_) e.port = std::uint16_t(port_first_ + (source_port_ + step / addrs) % port_count_);
+    e.addr = options_.sources.count ? options_.sources.at(at) : default_source();
+    if (port_count_) e.port = std::uint16_t(port_first_ + (source_port_ + rounds) % port_count_);
     if (!home_ports_.empty()) {
-        const auto& ports = home_ports_[step % addrs];
-        e.port = ports[(source_port_ + step / addrs) % ports.size()];
+        const auto& ports = home_ports_[at];
+        e.port = ports[(source_port_ + rounds) % ports.size()];
     }
     return e;
 }

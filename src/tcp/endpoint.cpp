@@ -500,15 +500,23 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(const Addr& local, co
     if (!home) return std::nullopt;
     // DESIGN.md "Flow steering": with several engines, only the ports whose reply hashes to
     // this engine; never one of another engine's, which would carry the flow there.
-    const std::uint32_t count = home->empty() ? ephemeral_count : std::uint32_t(home->size());
     auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
-    for (std::uint32_t i = 0; i < count; ++i) {
-        const std::uint32_t at = (offset + cursor) % count;
-        const auto port = home->empty() ? std::uint16_t(ephemeral_first + at) : (*home)[at];
-        cursor = std::uint16_t((cursor + 1) % count);
-        if (listeners_.contains(port)) continue;
-        if (!tuple_taken(Key{local, remote_ip, port, remote_port})) return port;
-    }
+    // Without home ports the count is a constant, which the compiler divides by with a
+    // multiplication: the common case pays no division (two a connect() before).
+    auto search = [&](auto count, auto port_at) -> std::optional<std::uint16_t> {
+        for (std::uint32_t i = 0; i < std::uint32_t(count); ++i) {
+            const std::uint16_t port = port_at((offset + cursor) % count);
+            cursor = std::uint16_t((cursor + 1) % count);
+            if (listeners_.contains(port)) continue;
+            if (!tuple_taken(Key{local, remote_ip, port, remote_port})) return port;
+        }
+        return std::nullopt;
+    };
+    const auto found = home->empty()
+                           ? search(std::integral_constant<std::uint32_t, ephemeral_count>{},
+                                    [](std::uint32_t at) { return std::uint16_t(ephemeral_first + at); })
+                           : search(std::uint32_t(home->size()), [&](std::uint32_t at) { return (*home)[at]; });
+    if (found) return found;
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
 }
