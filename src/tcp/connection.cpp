@@ -66,7 +66,7 @@ connection_settings::connection_settings(const connection_options& o)
 connection::connection(const tcp_config& config, const connection_options& options, segment_sink& sink,
                        connection_events& events)
     : config_(config), sink_(sink), events_(events), 
-      send_buffer_(options.send_buffer, [](void* context, void* owner) { static_cast<segment_sink*>(context)->release(owner); }, &sink),
+      send_buffer_(options.send_buffer),
       settings_(options) {}
 
 const sack_scoreboard connection::no_scoreboard{};
@@ -209,7 +209,8 @@ result<std::size_t, send_error> connection::send(std::span<const std::uint8_t> b
 result<std::size_t, send_error> connection::send_owned(std::span<const std::uint8_t> bytes, void* owner,
                                                        instant now) {
     if (auto refused = send_refused()) return unexpected{*refused};
-    if (!send_buffer_.push_owned(bytes, owner)) {
+    auto release = [](void* sink, void* buffer) { static_cast<segment_sink*>(sink)->release(buffer); };
+    if (!send_buffer_.push_owned(bytes, owner, release, &sink_)) {
         want_writable_ = true;
         return std::size_t(0);
     }

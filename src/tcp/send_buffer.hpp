@@ -34,8 +34,7 @@ public:
     // Called once for every handed-over buffer, when it is acknowledged or the buffer dies.
     using release_fn = void (*)(void* context, void* owner);
 
-    explicit send_buffer(std::uint32_t capacity, release_fn release = nullptr, void* context = nullptr)
-        : capacity_(capacity), release_(release), context_(context) {}
+    explicit send_buffer(std::uint32_t capacity) : capacity_(capacity) {}
     ~send_buffer() {
         if (body_) let_go();
     }
@@ -64,14 +63,20 @@ public:
     }
 
     // Takes a handed-over buffer whole, or not at all (false: no room; the caller keeps it).
-    bool push_owned(std::span<const std::uint8_t> bytes, void* owner) {
-        assert(owner && release_);
+    // `release(context, owner)` gives it back once acknowledged; every handed-over buffer of
+    // one send buffer goes back the same way.
+    bool push_owned(std::span<const std::uint8_t> bytes, void* owner, release_fn release, void* context) {
+        assert(owner && release);
         if (bytes.size() > space()) return false;
         if (bytes.empty()) {
-            release_(context_, owner);
+            release(context, owner);
             return true;
         }
-        held().extents.push_back(extent{bytes.data(), std::uint32_t(bytes.size()), owner});
+        body& b = held();
+        assert(!b.release || (b.release == release && b.context == context));
+        b.release = release;
+        b.context = context;
+        b.extents.push_back(extent{bytes.data(), std::uint32_t(bytes.size()), owner});
         size_ += std::uint32_t(bytes.size());
         return true;
     }
@@ -96,7 +101,7 @@ public:
             e.len -= k;
             n -= k;
             if (e.len == 0) {
-                if (e.owner) release_(context_, e.owner);
+                if (e.owner) b.release(b.context, e.owner);
                 b.extents.pop_front();
             }
         }
@@ -178,6 +183,10 @@ private:
         std::uint32_t ring_head = 0; // ring position of the first ring byte still held
         std::uint32_t ring_size = 0;
         fifo<extent, 1> extents; // copied bytes are one extent: one inline covers a plain stream
+        // How handed-over buffers go back (push_owned): here rather than in every idle
+        // connection's send buffer, 16 bytes each.
+        release_fn release = nullptr;
+        void* context = nullptr;
     };
 
     body& held() {
@@ -188,7 +197,7 @@ private:
     // ring given back and the body freed.
     void let_go() {
         for (const extent& e : body_->extents)
-            if (e.owner) release_(context_, e.owner);
+            if (e.owner) body_->release(body_->context, e.owner);
         give_back_ring(*body_);
         delete body_;
         body_ = nullptr;
@@ -273,8 +282,6 @@ private:
     std::uint32_t capacity_;
     std::uint32_t size_ = 0;             // ring bytes and handed-over bytes
     std::uint32_t last_ring_ = min_ring; // bytes of the last ring given back
-    release_fn release_;
-    void* context_;
 };
 
 } // namespace tern::tcp

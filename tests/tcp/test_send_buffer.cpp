@@ -47,16 +47,16 @@ TEST(SendBuffer, RingComesOnDemandAndGoesWhenAcknowledged) {
 // extents (the body) come with the first byte and go with the last acknowledged one, also
 // when the bytes were handed over rather than copied.
 TEST(SendBuffer, BodyComesWithTheFirstByteAndGoesWithTheLast) {
-    static_assert(sizeof(send_buffer) <= 40, "an idle connection carries the send buffer inline");
+    static_assert(sizeof(send_buffer) <= 24, "an idle connection carries the send buffer inline");
     releases r;
-    send_buffer b(64 * 1024, releases::record, &r);
+    send_buffer b(64 * 1024);
     EXPECT_FALSE(b.has_body());
     EXPECT_EQ(b.heap_bytes(), 0u);
     ASSERT_EQ(b.push(iota(10, 0)), 10u);
     EXPECT_TRUE(b.has_body());
     EXPECT_EQ(b.heap_bytes(), send_buffer::body_bytes() + 2048u);
     std::array<std::uint8_t, 20> owned{};
-    ASSERT_TRUE(b.push_owned(owned, &owned));
+    ASSERT_TRUE(b.push_owned(owned, &owned, releases::record, &r));
     b.pop(10); // the ring goes, the handed-over bytes keep the body
     EXPECT_EQ(b.ring_allocated(), 0u);
     EXPECT_TRUE(b.has_body());
@@ -121,11 +121,11 @@ TEST(SendBuffer, RingGrowsAcrossTheWrapInOrder) {
 
 TEST(SendBuffer, CopiesAndHandedOverBuffersKeepStreamOrder) {
     releases r;
-    send_buffer b(100, releases::record, &r);
+    send_buffer b(100);
     const auto a = iota(10, 0), owned = iota(20, 10), c = iota(5, 30);
     int token = 0;
     EXPECT_EQ(b.push(a), 10u);
-    EXPECT_TRUE(b.push_owned(owned, &token));
+    EXPECT_TRUE(b.push_owned(owned, &token, releases::record, &r));
     EXPECT_EQ(b.push(c), 5u);
     EXPECT_EQ(b.size(), 35u);
     EXPECT_EQ(b.space(), 65u);
@@ -148,22 +148,22 @@ TEST(SendBuffer, CopiesAndHandedOverBuffersKeepStreamOrder) {
 
 TEST(SendBuffer, HandedOverBufferIsTakenWholeOrNotAtAll) {
     releases r;
-    send_buffer b(16, releases::record, &r);
+    send_buffer b(16);
     int token = 0;
     EXPECT_EQ(b.push(iota(10, 0)), 10u);
-    EXPECT_FALSE(b.push_owned(iota(7, 0), &token)); // 6 bytes of room: the caller keeps it
+    EXPECT_FALSE(b.push_owned(iota(7, 0), &token, releases::record, &r)); // 6 bytes of room: the caller keeps it
     EXPECT_EQ(b.size(), 10u);
     EXPECT_TRUE(r.owners.empty());
 }
 
 TEST(SendBuffer, RingWrapsAroundHandedOverBuffers) {
     releases r;
-    send_buffer b(32, releases::record, &r);
+    send_buffer b(32);
     int t1 = 0, t2 = 0;
     const auto owned = iota(8, 100);
     EXPECT_EQ(b.push(iota(20, 0)), 20u);
     b.pop(16);
-    EXPECT_TRUE(b.push_owned(owned, &t1));
+    EXPECT_TRUE(b.push_owned(owned, &t1, releases::record, &r));
     EXPECT_EQ(b.push(iota(16, 50)), 16u); // ring bytes 20..31 then 0..3: wraps
     const tx_payload p = b.view(0, 28);
     EXPECT_EQ(p.pieces.size(), 4u); // 4 ring bytes, the owner, the ring tail, the wrapped head
@@ -182,9 +182,9 @@ TEST(SendBuffer, UnacknowledgedBuffersAreReleasedWhenItDies) {
     releases r;
     int t1 = 0, t2 = 0;
     {
-        send_buffer b(64, releases::record, &r);
-        EXPECT_TRUE(b.push_owned(iota(8, 0), &t1));
-        EXPECT_TRUE(b.push_owned(iota(8, 0), &t2));
+        send_buffer b(64);
+        EXPECT_TRUE(b.push_owned(iota(8, 0), &t1, releases::record, &r));
+        EXPECT_TRUE(b.push_owned(iota(8, 0), &t2, releases::record, &r));
     }
     EXPECT_EQ(r.owners, (std::vector<void*>{&t1, &t2}));
 }
