@@ -22,7 +22,7 @@ struct resolution {
     Addr ip;
     std::uint8_t requests_sent = 0;
     bool active = false;
-    timer_hook retry;
+    owned_timer_hook retry;
     std::vector<rte_mbuf*> waiting; // capacity reserved once: no allocation when queueing
 };
 

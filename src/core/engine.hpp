@@ -337,7 +337,7 @@ private:
     std::optional<neighbor_discovery> nd_;
     std::uint64_t addresses_seen_ = 0;  // neighbors_.addresses_version() last taken up
     std::uint64_t neighbors6_seen_ = 0; // neighbors_.version6() at the last check_resolutions_v6
-    timer_hook nd_timer_{this, std::uint32_t(timer_kind::neighbor_discovery)};
+    timer_hook nd_timer_{std::uint32_t(timer_kind::neighbor_discovery)};
     nd_pending pending_v6_; // address resolution (RFC 4861 §7.2.2), bounded as ARP's
     std::function<void(ip_addr)> unreachable_handler_;
     protocol_handler* handler_ = nullptr;

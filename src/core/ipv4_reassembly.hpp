@@ -82,7 +82,7 @@ private:
         std::array<run, max_runs> run_at{};   // in order, neither touching nor overlapping
         rte_mbuf* buffer = nullptr;
         instant started;
-        timer_hook timeout;
+        owned_timer_hook timeout;
     };
 
     datagram* find(const wire::ipv4_view& ip);

@@ -37,13 +37,14 @@ namespace tern {
 class timer_wheel;
 
 // One timer, embedded in its owner. Its links belong to the wheel it is armed in (one wheel
-// at a time). Destroying an armed hook is a bug: cancel it first.
+// at a time). Destroying an armed hook is a bug: cancel it first. The fire callback gets
+// the hook: an owner that derives from it casts it back (a connection's stream does: 8
+// bytes less in each of millions), one that holds it as a member uses owned_timer_hook.
 struct timer_hook {
-    void* owner = nullptr;   // set by whoever embeds the hook; the fire callback uses it
     std::uint32_t kind = 0;  // owner-defined: which of the owner's timers this is
 
     timer_hook() = default;
-    timer_hook(void* owner_object, std::uint32_t owner_kind) : owner(owner_object), kind(owner_kind) {}
+    explicit timer_hook(std::uint32_t owner_kind) : kind(owner_kind) {}
     timer_hook(const timer_hook&) = delete;
     timer_hook& operator=(const timer_hook&) = delete;
     ~timer_hook() { assert(!armed() && "destroying an armed timer_hook: cancel it first"); }
@@ -61,6 +62,14 @@ private:
     timer_hook* prev_ = nullptr;
     timer_hook* next_ = nullptr;
     std::uint64_t when_ = 0;        // expiry, in ticks since the wheel's start (rounded up)
+};
+
+// A hook that names its owner, for the callback to find it.
+struct owned_timer_hook : timer_hook {
+    void* owner = nullptr;
+
+    owned_timer_hook() = default;
+    owned_timer_hook(void* owner_object, std::uint32_t owner_kind) : timer_hook(owner_kind), owner(owner_object) {}
 };
 
 class timer_wheel {

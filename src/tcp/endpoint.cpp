@@ -142,13 +142,13 @@ void tx_block::reset() {
 endpoint_core& stream_state::ep() const { return static_cast<endpoint_core&>(conn_.sink()); }
 
 stream_state::stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive)
-    : app_(app), conn_(ep.config_, options, ep, *this),
-      timer_(this, std::uint32_t(timer_kind::upper_layer)), passive_(passive) {
+    : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(app), conn_(ep.config_, options, ep, *this),
+      passive_(passive) {
     conn_.defer_output(true);
 }
 
 stream_state::~stream_state() {
-    ep().engine_.timers().cancel(timer_);
+    ep().engine_.timers().cancel(timer());
     ep().unwatch_held_back(*this);
 }
 
@@ -303,7 +303,6 @@ endpoint_core::endpoint_core(engine& eng, const tcp_config& config, std::size_t 
     : engine_(eng), config_(config), table_(max_connections, drawn.table_seed),
       time_wait_(max_connections, table_.seed()), table6_(eng.has_ipv6() ? max_connections : 0, drawn.table_seed),
       time_wait6_(eng.has_ipv6() ? max_connections : 0, drawn.table_seed),
-      time_wait_timer_(this, std::uint32_t(timer_kind::upper_layer)),
       isn_key_(drawn.isn_key), ts_key_(drawn.ts_key), cookies_(drawn.cookie_key), port_cursors_(drawn.port_cursors) {
     // Every connection's first segment probes its flow table: touched now, a table of
     // millions of flows faults in before the traffic (on a VM, 2 s a GiB past what the host
@@ -822,7 +821,7 @@ void endpoint_core::on_timer(timer_hook& hook) {
         return arm_time_wait_timer();
     }
     ++depth_;
-    auto& s = *static_cast<stream_state*>(hook.owner);
+    stream_state& s = stream_state::of_timer(hook);
     s.conn_.on_timer(engine_.now());
     settle(s);
     if (--depth_ == 0) free_retired();
@@ -831,7 +830,7 @@ void endpoint_core::on_timer(timer_hook& hook) {
 // The connection has reached TIME-WAIT and sent all it owed: a record takes its place, and
 // the connection (its ~900 bytes, its buffers) is freed now rather than 2·MSL from now.
 void endpoint_core::keep_time_wait(stream_state& s) {
-    engine_.timers().cancel(s.timer_);
+    engine_.timers().cancel(s.timer());
     erase_flow(s);
     s.in_table_ = false;
     retired_.push_back(&s);
@@ -1079,7 +1078,7 @@ void endpoint_core::settle(stream_state& s) {
     const tcp_state st = s.conn_.state();
     // CLOSED, or a passive connection back in LISTEN (its handshake failed): done.
     if (st == tcp_state::closed || st == tcp_state::listen) {
-        engine_.timers().cancel(s.timer_);
+        engine_.timers().cancel(s.timer());
         unlist_output(s);
         if (s.in_table_) {
             erase_flow(s);
@@ -1096,9 +1095,9 @@ void endpoint_core::settle(stream_state& s) {
     if (s.conn_.output_due() || st == tcp_state::time_wait) return list_output(s);
     // on_timer asks the connection what is due, so a hook that fires early costs one call.
     if (auto deadline = s.conn_.next_deadline()) {
-        engine_.timers().arm_no_later(s.timer_, *deadline);
+        engine_.timers().arm_no_later(s.timer(), *deadline);
     } else {
-        engine_.timers().cancel(s.timer_);
+        engine_.timers().cancel(s.timer());
     }
 }
 

@@ -81,8 +81,9 @@ private:
 };
 
 // One connection as the endpoint holds it: the sans-IO connection, its wheel timer, and
-// the application's callbacks. The application sees its public side, tcp::stream.
-class stream_state final : public stream, private connection_events {
+// the application's callbacks. The application sees its public side, tcp::stream. The
+// timer is a base, so that a fired hook is cast back to its stream (timer_wheel.hpp).
+class stream_state final : public stream, private connection_events, private timer_hook {
 public:
     stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive);
     ~stream_state();
@@ -108,9 +109,10 @@ private:
     rx_account& keep_account();
 
     endpoint_core& ep() const; // the connection's segment_sink
+    timer_hook& timer() { return *this; }
+    static stream_state& of_timer(timer_hook& hook) { return static_cast<stream_state&>(hook); }
     app_events& app_;
     connection conn_;
-    timer_hook timer_;
     backlog_ref backlog_; // the listener's counts, for a passive stream
     // The flags and the places together, in two words.
     bool in_table_ = false;  // in the flow table; false once it is queued to be freed
@@ -279,7 +281,7 @@ private:
     // engine with IPv6 addresses (engine_config::ipv6), else empty.
     flow_table<stream_state, flow_key6> table6_;
     time_wait_table6 time_wait6_;
-    timer_hook time_wait_timer_;
+    timer_hook time_wait_timer_{std::uint32_t(timer_kind::upper_layer)};
     // RFC 5961 §7 for TIME-WAIT records: one budget of challenge ACKs a second for them all.
     instant time_wait_challenge_start_{};
     std::uint32_t time_wait_challenges_ = 0;

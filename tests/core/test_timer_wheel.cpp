@@ -33,7 +33,7 @@ protected:
     // Advances to `now`, recording each fired hook's kind, then calling on_fire if set.
     std::size_t run(instant now) {
         return wheel.advance(now, [&](timer_hook& h) {
-            EXPECT_EQ(h.owner, this);
+            EXPECT_EQ(static_cast<owned_timer_hook&>(h).owner, this);
             EXPECT_FALSE(h.armed());
             fired.push_back(h.kind);
             if (on_fire) on_fire(h);
@@ -42,7 +42,7 @@ protected:
 
     std::vector<std::uint32_t> take_fired() { return std::exchange(fired, {}); }
 
-    std::array<timer_hook, 16> hooks;
+    std::array<owned_timer_hook, 16> hooks;
     timer_wheel wheel{tick, t0};  // declared after the hooks: destroyed first, disarming them
     std::vector<std::uint32_t> fired;
     std::function<void(timer_hook&)> on_fire;
@@ -390,8 +390,8 @@ TEST_F(wheel_test, owner_and_kind_dispatch) {
     // How a TCB embeds several timers and gets back to itself from the callback.
     struct connection {
         enum timer_kind : std::uint32_t { rto, delayed_ack };
-        timer_hook rto_timer{this, rto};
-        timer_hook ack_timer{this, delayed_ack};
+        owned_timer_hook rto_timer{this, rto};
+        owned_timer_hook ack_timer{this, delayed_ack};
         int rto_fired = 0;
         int acks_fired = 0;
     };
@@ -400,11 +400,31 @@ TEST_F(wheel_test, owner_and_kind_dispatch) {
     w.arm(conn.rto_timer, t0 + 200ms);
     w.arm(conn.ack_timer, t0 + 40ms);
     w.advance(t0 + 1s, [](timer_hook& h) {
-        auto& c = *static_cast<connection*>(h.owner);
+        auto& c = *static_cast<connection*>(static_cast<owned_timer_hook&>(h).owner);
         (h.kind == connection::rto ? c.rto_fired : c.acks_fired)++;
     });
     EXPECT_EQ(conn.rto_fired, 1);
     EXPECT_EQ(conn.acks_fired, 1);
+}
+
+TEST_F(wheel_test, an_owner_derived_from_its_hook_is_cast_back) {
+    // How the endpoint's streams carry their one timer: no owner pointer in the hook.
+    struct stream : timer_hook {
+        stream() : timer_hook(7) {}
+        int fired = 0;
+    };
+    stream a, b;
+    static_assert(sizeof(timer_hook) <= 32, "a hook in each of millions of streams");
+    timer_wheel w(1ms, t0);
+    w.arm(a, t0 + 5ms);
+    w.arm(b, t0 + 9ms);
+    w.advance(t0 + 6ms, [](timer_hook& h) {
+        EXPECT_EQ(h.kind, 7u);
+        ++static_cast<stream&>(h).fired;
+    });
+    EXPECT_EQ(a.fired, 1);
+    EXPECT_EQ(b.fired, 0);
+    w.cancel(b);
 }
 
 TEST(timer_wheel, destroying_the_wheel_disarms_its_hooks) {

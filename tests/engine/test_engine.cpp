@@ -631,7 +631,9 @@ TEST_F(engine_test, refused_packets_leave_in_order_across_the_backlog_wrap) {
     for (std::size_t i = 0; i < sent.size(); ++i) {
         auto icmp = wire::icmp_view::parse(wire::ipv4_view::parse(wire::ethernet_view::parse(bytes(sent[i]))->payload(), true)->payload());
         ASSERT_TRUE(icmp.has_value());
-        if (i > 0) EXPECT_GT(icmp->sequence(), last) << "out of order at " << i;
+        if (i > 0) {
+            EXPECT_GT(icmp->sequence(), last) << "out of order at " << i;
+        }
         last = icmp->sequence();
         bytes_sent += rte_pktmbuf_pkt_len(sent[i]);
     }
