@@ -72,6 +72,15 @@ struct connection_extras {
     sack_scoreboard scoreboard;    // what the peer SACKed above snd_una (RFC 6675 §3)
     retransmit_log retransmitted;  // what the last episode sent again and no D-SACK reported yet (RFC 3708)
     cubic_state cubic_before;      // the congestion control's state when that episode began, for an undo
+    // The rest of what an undo of a needless episode restores or reads (RFC 3708 D-SACK
+    // detection, RFC 4015 §3 response). Only while retransmitted is active, as are the
+    // extras: here rather than in every idle connection's TCB.
+    struct episode_start {
+        std::uint32_t cwnd = 0;     // cwnd when the last episode began, before its reduction
+        std::uint32_t ssthresh = 0; // ssthresh then
+        seq32 fack;                 // highest SACKed octet at its fast retransmit: how far the segment was overtaken
+        bool by_timeout = false;    // the episode began with an RTO (not reordering, but a delay)
+    } before_episode;
     prr_state prr;                 // while in SACK loss recovery
     rack_state rack;               // RACK-TLP: a flight of more than one burst, or one SACKed (rack.hpp)
     std::optional<seq_range> dsack; // RFC 2883: a duplicate to report first in our next ACK

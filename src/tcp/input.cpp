@@ -645,12 +645,10 @@ void connection::proportional_reduction(std::uint32_t delivered) {
 // A loss recovery episode begins: what an undo restores, and an empty log of what it
 // sends again (RFC 3708 §3: the episode is spurious when every retransmission is D-SACKed).
 void connection::begin_episode(bool by_timeout) {
-    tcb_.prior_cwnd = tcb_.cwnd;
-    tcb_.prior_ssthresh = tcb_.ssthresh;
-    tcb_.prior_fack = scoreboard().highest_sacked(tcb_.snd_una);
-    tcb_.prior_by_timeout = by_timeout;
-    extras().retransmitted.start();
-    extras_->cubic_before = cc_.cubic();
+    connection_extras& x = extras();
+    x.before_episode = {tcb_.cwnd, tcb_.ssthresh, x.scoreboard.highest_sacked(tcb_.snd_una), by_timeout};
+    x.retransmitted.start();
+    x.cubic_before = cc_.cubic();
 }
 
 // RFC 8985 §6.2 steps 2 and 3, for what this ACK delivers (cumulatively or SACKed) that
@@ -755,15 +753,16 @@ void connection::on_dsack(seq_range d) {
     // RFC 4653 §3 (the idea; Linux's tp->reordering): the original was overtaken by the
     // data SACKed above it when we retransmitted, prior_fack - d.right: e segments. Raise
     // DupThresh to e + 1 so that the same reordering no longer looks like a loss.
-    if (!tcb_.prior_by_timeout && d.right < tcb_.prior_fack) {
-        const std::uint32_t extent = (seq_distance(d.right, tcb_.prior_fack) + smss - 1) / smss;
+    const auto& before = x.before_episode;
+    if (!before.by_timeout && d.right < before.fack) {
+        const std::uint32_t extent = (seq_distance(d.right, before.fack) + smss - 1) / smss;
         x.scoreboard.raise_dup_thresh(extent + 1);
     }
     if (!x.retransmitted.all_reported()) return;
     // RFC 4015 §3 response: the congestion state from before the episode.
     ++count_losses().undos;
     x.retransmitted.stop();
-    cc_.undo(tcb_, x.cubic_before, tcb_.prior_cwnd, tcb_.prior_ssthresh);
+    cc_.undo(tcb_, x.cubic_before, before.cwnd, before.ssthresh);
     // Nothing of the episode was lost: it ends, and a hole that IsLost() from now on is a
     // new loss, with its own fast retransmit (RFC 6675 §5.1's wait was for this episode's).
     tcb_.in_recovery = false;

@@ -68,12 +68,7 @@ struct tcb {
     seq32 recover;                 // RecoveryPoint: snd_max at the fast retransmit or the last RTO
     seq32 high_rxt;                // RFC 6675 HighRxt: one past the highest octet retransmitted in this recovery
     seq32 rescue_rxt;              // RFC 6675 RescueRxt: set at each fast retransmit, before NextSeg reads it
-
-    // --- undoing a needless episode (RFC 3708 D-SACK detection, RFC 4015 §3 response) ---
-    std::uint32_t prior_cwnd = 0;     // cwnd when the last episode began, before its reduction
-    std::uint32_t prior_ssthresh = 0; // ssthresh then
-    seq32 prior_fack;                 // highest SACKed octet at its fast retransmit: how far the segment was overtaken
-    bool prior_by_timeout = false;    // the episode began with an RTO (not reordering, but a delay)
+    // (What an undo of a needless episode restores is in connection_extras::before_episode.)
 
     // --- what we still owe the peer ---
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data

@@ -219,7 +219,9 @@ transfer_result expect_transfer(std::uint64_t seed, link_faults faults, std::uin
     for (int i = 0; i < 2; ++i) {
         const auto& ev = sim.end(i).events;
         EXPECT_FALSE(ev.empty());
-        if (!ev.empty()) EXPECT_EQ(ev.back(), "closed normal");
+        if (!ev.empty()) {
+            EXPECT_EQ(ev.back(), "closed normal");
+        }
     }
     return result;
 }

@@ -100,8 +100,12 @@ void differential(bool timestamps, std::uint32_t seed) {
         EXPECT_EQ(h.conn.state(), ends ? tcp_state::closed : tcp_state::time_wait);
         if (ends) continue;
         EXPECT_EQ(h.conn.next_deadline() != deadline_before, reply.restart);
-        if (reply.restart) EXPECT_EQ(*h.conn.next_deadline(), h.now + 2 * h.config.msl);
-        if (reply.drop) EXPECT_GE(h.conn.drops(*reply.drop), 1u);
+        if (reply.restart) {
+            EXPECT_EQ(*h.conn.next_deadline(), h.now + 2 * h.config.msl);
+        }
+        if (reply.drop) {
+            EXPECT_GE(h.conn.drops(*reply.drop), 1u);
+        }
         EXPECT_EQ(r.rcv_nxt, h.conn.control_block().rcv_nxt);
         EXPECT_EQ(r.ts_recent, h.conn.control_block().ts_recent);
         if (::testing::Test::HasFailure()) return;
