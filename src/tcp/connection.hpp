@@ -407,6 +407,10 @@ private:
     bool output_due_ = false;    // deferred output waits for flush_output
     bool ended_by_new_syn_ = false; // TIME-WAIT ended by a newer SYN (RFC 6191)
     flow flow_{};
+    // ECN (RFC 3168 §6.1.2): snd_max at the last reduction for ECE, read while
+    // tcb_.ecn_reduced. Here rather than in the TCB, in the word the 36-byte flow leaves:
+    // 8 bytes less a connection.
+    seq32 ecn_recover_;
     tcb tcb_{};
     congestion_control cc_;
     send_buffer send_buffer_;

@@ -609,12 +609,12 @@ void connection::enter_recovery(instant now) {
 // at most once a window and not on top of a loss recovery's own reduction; the next new
 // data carries CWR. Nothing is retransmitted: nothing was lost.
 void connection::on_ecn_echo() {
-    if (tcb_.ecn_reduced && tcb_.ecn_recover <= tcb_.snd_una) tcb_.ecn_reduced = false;
+    if (tcb_.ecn_reduced && ecn_recover_ <= tcb_.snd_una) tcb_.ecn_reduced = false;
     if (tcb_.ecn_reduced || tcb_.in_recovery) return;
     cc_.on_congestion(tcb_, flight_size());
     tcb_.cwnd = std::max<std::uint32_t>(tcb_.ssthresh, tcb_.snd_mss);
     tcb_.ecn_reduced = true;
-    tcb_.ecn_recover = tcb_.snd_max;
+    ecn_recover_ = tcb_.snd_max;
     tcb_.cwr_due = true;
     ++count_losses().ecn_reductions;
 }

@@ -74,7 +74,6 @@ struct tcb {
     bool fin_queued = false;       // the application closed: a FIN follows the buffered data
     bool ack_now = false;          // an ACK must go out with the next output
     std::uint8_t unacked_segments = 0; // in-order data segments, of any size, received since our last ACK
-    seq32 ecn_recover;                 // ECN: snd_max at the last reduction for ECE
     seq32 rtt_seq;                     // RFC 6298 §3: the segment being timed, while rtt_timing (here, it fills the last word)
 };
 
