@@ -499,7 +499,9 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(const Addr& local, co
     if (!home) return std::nullopt;
     // DESIGN.md "Flow steering": with several engines, only the ports whose reply hashes to
     // this engine; never one of another engine's, which would carry the flow there.
-    auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
+    auto search_from = port_search<Key>(local, remote_ip, remote_port);
+    std::uint16_t& cursor = search_from.first; // (not a structured binding: lambdas capture it)
+    const std::uint32_t offset = search_from.second;
     // Without home ports the count is a constant, which the compiler divides by with a
     // multiplication: the common case pays no division (two a connect() before).
     auto search = [&](auto count, auto port_at) -> std::optional<std::uint16_t> {
