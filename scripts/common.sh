@@ -20,6 +20,23 @@ TERN_PACKAGES=(
 
 log() { printf '[tern] %s\n' "$*" >&2; }
 
+# --help (or -h) as a script's first argument prints its opening comment and exits: the
+# scripts that run something long (the suite, the demo) used to start on any argument.
+handle_help() {
+    case "${1:-}" in
+    -h | --help)
+        sed -n '2,/^[^#]/{/^#/{s/^# \{0,1\}//;p}}' "$0"
+        exit 0
+        ;;
+    esac
+}
+# For the scripts that take no argument: any is refused, with exit 2.
+no_arguments() {
+    [ $# -eq 0 ] && return 0
+    echo "$(basename "$0"): unexpected argument '$1' (--help says how to run it)" >&2
+    exit 2
+}
+
 need_root() {
     if [ "$(id -u)" -ne 0 ]; then
         echo "run as root: it installs packages, reserves hugepages and makes network namespaces" >&2

@@ -179,4 +179,23 @@ bench_expect "tern-bench: a --tern-dir without the apps is refused before the ru
     -- --tern-dir /nonexistent --out /proc/tern-no-such-dir
 bench_expect "tern-bench: an --out that cannot be made names --out" 2 "--out: cannot make /proc/tern-no-such-dir/logs" \
     -- --out /proc/tern-no-such-dir
+
+# The scripts' --help prints their opening comment and runs nothing; those that take no
+# argument refuse any (scripts/test started the whole suite on any word, scripts/demo the demo).
+SCRIPTS=$(cd "$(dirname "$0")/../../scripts" && pwd)
+script_expect() {
+    local name=$1 want=$2 pattern=$3; shift 4
+    timeout -k 1 10 bash "$@" >"$WORK/out" 2>&1
+    local rc=$?
+    if [ "$rc" -eq "$want" ] && grep -Eq -- "$pattern" "$WORK/out"; then
+        echo "ok - $name"
+    else
+        echo "not ok - $name (exit $rc, wanted $want; output: $(tr '\n' ' ' <"$WORK/out" | tail -c 300))"
+    fi
+}
+script_expect "scripts/test --help shows how to run it" 0 "sudo scripts/test" -- "$SCRIPTS/test" --help
+script_expect "scripts/demo --help shows how to run it" 0 "sudo scripts/demo --quick BUILD" -- "$SCRIPTS/demo" --help
+script_expect "scripts/instructions -h shows how to run it" 0 "scripts/instructions \[--top N\]" -- "$SCRIPTS/instructions" -h
+script_expect "scripts/test refuses an argument" 2 "test: unexpected argument 'now'" -- "$SCRIPTS/test" now
+script_expect "scripts/demo refuses an unknown argument" 2 "demo: unexpected argument '--fast'" -- "$SCRIPTS/demo" --fast
 exit 0
