@@ -630,7 +630,7 @@ arp_resolution* engine::start_resolution(ipv4_addr hop) {
 void engine::on_timer(timer_hook& hook) {
     switch (timer_kind(hook.kind)) {
     case timer_kind::arp_retry:
-        return retry_arp(*static_cast<arp_resolution*>(static_cast<owned_timer_hook&>(hook).owner));
+        return retry_arp(owned_timer_hook::owner_of<arp_resolution>(hook));
     case timer_kind::upper_layer:
         if (handler_) handler_->on_timer(hook);
         return;
@@ -639,7 +639,7 @@ void engine::on_timer(timer_hook& hook) {
     case timer_kind::neighbor_discovery:
         return run_neighbor_discovery();
     case timer_kind::nd_retry:
-        return retry_nd(*static_cast<nd_resolution*>(static_cast<owned_timer_hook&>(hook).owner));
+        return retry_nd(owned_timer_hook::owner_of<nd_resolution>(hook));
     }
 }
 

@@ -195,7 +195,7 @@ rte_mbuf* ipv4_reassembly::release_whole(datagram& d) {
 }
 
 rte_mbuf* ipv4_reassembly::expire(timer_hook& hook) {
-    datagram& d = *static_cast<datagram*>(static_cast<owned_timer_hook&>(hook).owner);
+    datagram& d = owned_timer_hook::owner_of<datagram>(hook);
     stats_.ipv4_reassembly_timeouts.add();
     if (d.buffer == nullptr || d.header_length == 0) {
         finish(d);

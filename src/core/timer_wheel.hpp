@@ -70,6 +70,9 @@ struct owned_timer_hook : timer_hook {
 
     owned_timer_hook() = default;
     owned_timer_hook(void* owner_object, std::uint32_t owner_kind) : timer_hook(owner_kind), owner(owner_object) {}
+    // The owner of a fired hook of a kind that only owned_timer_hooks have.
+    template <class T>
+    static T& owner_of(timer_hook& h) { return *static_cast<T*>(static_cast<owned_timer_hook&>(h).owner); }
 };
 
 class timer_wheel {

@@ -499,25 +499,19 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(const Addr& local, co
     if (!home) return std::nullopt;
     // DESIGN.md "Flow steering": with several engines, only the ports whose reply hashes to
     // this engine; never one of another engine's, which would carry the flow there.
-    auto search_from = port_search<Key>(local, remote_ip, remote_port);
-    std::uint16_t& cursor = search_from.first; // (not a structured binding: lambdas capture it)
-    const std::uint32_t offset = search_from.second;
-    // Without home ports the count is a constant, which the compiler divides by with a
-    // multiplication: the common case pays no division (two a connect() before).
-    auto search = [&](auto count, auto port_at) -> std::optional<std::uint16_t> {
-        for (std::uint32_t i = 0; i < std::uint32_t(count); ++i) {
-            const std::uint16_t port = port_at((offset + cursor) % count);
-            cursor = std::uint16_t((cursor + 1) % count);
-            if (listeners_.contains(port)) continue;
-            if (!tuple_taken(Key{local, remote_ip, port, remote_port})) return port;
-        }
-        return std::nullopt;
-    };
-    const auto found = home->empty()
-                           ? search(std::integral_constant<std::uint32_t, ephemeral_count>{},
-                                    [](std::uint32_t at) { return std::uint16_t(ephemeral_first + at); })
-                           : search(std::uint32_t(home->size()), [&](std::uint32_t at) { return (*home)[at]; });
-    if (found) return found;
+    const bool own_range = home->empty();
+    const std::uint32_t count = own_range ? ephemeral_count : std::uint32_t(home->size());
+    // Without home ports the divisor is the constant, which the compiler turns into a
+    // multiplication: the common case pays no division (it paid two a connect()).
+    auto wrap = [&](std::uint32_t v) { return own_range ? v % ephemeral_count : v % count; };
+    auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
+    for (std::uint32_t i = 0; i < count; ++i) {
+        const std::uint32_t at = wrap(offset + cursor);
+        const auto port = own_range ? std::uint16_t(ephemeral_first + at) : (*home)[at];
+        cursor = std::uint16_t(wrap(cursor + 1u));
+        if (listeners_.contains(port)) continue;
+        if (!tuple_taken(Key{local, remote_ip, port, remote_port})) return port;
+    }
     exhausted_ = ports_exhausted{local, remote_ip, remote_port, erasures_};
     return std::nullopt;
 }

@@ -400,7 +400,7 @@ TEST_F(wheel_test, owner_and_kind_dispatch) {
     w.arm(conn.rto_timer, t0 + 200ms);
     w.arm(conn.ack_timer, t0 + 40ms);
     w.advance(t0 + 1s, [](timer_hook& h) {
-        auto& c = *static_cast<connection*>(static_cast<owned_timer_hook&>(h).owner);
+        auto& c = owned_timer_hook::owner_of<connection>(h);
         (h.kind == connection::rto ? c.rto_fired : c.acks_fired)++;
     });
     EXPECT_EQ(conn.rto_fired, 1);
