@@ -21,6 +21,7 @@
 #include <boost/program_options.hpp>
 
 #include "bench/capacity.hpp"
+#include "bench/pauses.hpp"
 #include "common/json.hpp"
 #include "common/tool.hpp"
 
@@ -366,7 +367,7 @@ struct settings {
     std::optional<double> overload_rate; // overload offers twice this (default: the capacity)
 };
 
-// A kernel run returns one figure per metric of its scenario (pingpong: p50 and p99).
+// A kernel run returns one figure per metric of its scenario (pingpong: p50, p99, p99.9).
 struct kernel_context {
     const veth_pair& net;
     const settings& cfg;
@@ -567,8 +568,10 @@ std::vector<figure> kernel_sockperf(const kernel_context& k) {
     std::string command = "server: " + join(server_argv) + "; client: " + join(k.net.on_client(args));
     double p50 = number_after(out, R"(percentile 50\.000 =\s+([0-9.]+))", "sockperf");
     double p99 = number_after(out, R"(percentile 99\.000 =\s+([0-9.]+))", "sockperf");
+    double p99_9 = number_after(out, R"(percentile 99\.900 =\s+([0-9.]+))", "sockperf");
     return {figure{p50, "", how + " (full round trip, 50th percentile)", "", command},
-            figure{p99, "", how + " (full round trip, 99th percentile)", "", command}};
+            figure{p99, "", how + " (full round trip, 99th percentile)", "", command},
+            figure{p99_9, "", how + " (full round trip, 99.9th percentile)", "", command}};
 }
 
 // tern's pair over memif on IPv6 (RFC 5180's prefix), for cps6 and rps6: the server's
@@ -676,13 +679,15 @@ std::vector<scenario> scenarios() {
          {},
          9000},
         {"pingpong", "ping-pong latency (full round trip both sides), 64-byte messages on one connection",
-         {{"pingpong RTT p50", "us", true}, {"pingpong RTT p99", "us", true}},
+         {{"pingpong RTT p50", "us", true}, {"pingpong RTT p99", "us", true}, {"pingpong RTT p99.9", "us", true}},
          kernel_sockperf,
          {"--mode", "echo", "--port", "11111", "--no-delay"},
          [](const settings&) {
              return argv_t{"--workload", "ping-pong", "--target", "198.18.2.1:11111", "--connections", "1", "--size", "64"};
          },
-         {{R"("latency": \{[^}]*"p50_us": ([0-9.eE+]+))", 1}, {R"("latency": \{[^}]*"p99_us": ([0-9.eE+]+))", 1}}},
+         {{R"("latency": \{[^}]*"p50_us": ([0-9.eE+]+))", 1},
+          {R"("latency": \{[^}]*"p99_us": ([0-9.eE+]+))", 1},
+          {R"("latency": \{[^}]*"p99_9_us": ([0-9.eE+]+))", 1}}},
         {"overload", "cps at twice the capacity, the server stalled 100 ms (SIGSTOP) at 40% of the run",
          {{"overload peak", "conn/s", false}, {"overload goodput", "% of peak", false},
           {"overload recovery", "ms", true}},
@@ -1082,6 +1087,36 @@ void chart(const std::vector<row>& rows, const fs::path& dir) {
     run({"gnuplot", (dir / "results.gnuplot").string()}, dir / "logs" / "gnuplot.log", 30s);
 }
 
+// The machine's own pauses (bench/pauses.hpp), measured before the scenarios: the floor
+// under the tail rows.
+std::string pauses_text(const std::vector<tern::bench::pause_count>& counts) {
+    std::string t = "Machine pauses (a thread spinning alone on each core";
+    char b[160];
+    std::snprintf(b, sizeof b, ", %.1f s, before the scenarios):", counts.empty() ? 0.0 : counts.front().seconds);
+    t += b;
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        const auto& c = counts[i];
+        std::snprintf(b, sizeof b, "%s core %d over 10 us %.0f/s, over 20 us %.0f/s, over 100 us %.0f/s, longest %.0f us",
+                      i ? ";" : "", c.core, c.per_second(c.over_10us), c.per_second(c.over_20us),
+                      c.per_second(c.over_100us), c.longest_us);
+        t += b;
+    }
+    return t + ". No tail percentile of a run on these cores can be shorter than the pauses its requests meet.";
+}
+std::string pauses_json(const std::vector<tern::bench::pause_count>& counts) {
+    std::string j = "[";
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+        const auto& c = counts[i];
+        j += std::string(i ? ", " : "") + "{\"core\": " + std::to_string(c.core) +
+             ", \"seconds\": " + json_number(c.seconds) +
+             ", \"over_10us_per_s\": " + json_number(c.per_second(c.over_10us)) +
+             ", \"over_20us_per_s\": " + json_number(c.per_second(c.over_20us)) +
+             ", \"over_100us_per_s\": " + json_number(c.per_second(c.over_100us)) +
+             ", \"longest_us\": " + json_number(c.longest_us) + "}";
+    }
+    return j + "]";
+}
+
 std::vector<std::string> split(const std::string& s, char sep) {
     std::vector<std::string> v;
     std::stringstream ss(s);
@@ -1188,6 +1223,7 @@ int main(int argc, char** argv) {
 
     std::vector<row> rows;
     std::vector<std::pair<std::string, std::string>> extras;
+    std::vector<tern::bench::pause_count> pauses;
     int exit_code = 0;
     try {
         for (auto& [tool, package] : {std::pair{"ip", "iproute2"}, {"taskset", "util-linux"}, {"nginx", "nginx-light"},
@@ -1197,6 +1233,8 @@ int main(int argc, char** argv) {
         if (std::thread::hardware_concurrency() < 2)
             throw std::runtime_error("needs two cores (server on core 1, client on core 0)");
         fs::create_directories(cfg.out / "logs");
+        std::cerr << "tern-bench: the machine's own pauses, a thread spinning on each core\n";
+        pauses = tern::bench::measure_pauses({client_core, server_core}, cfg.quick ? 1000ms : 3000ms);
         veth_pair net(cfg.out / "logs");
         net.setup();
         tern_context tern{cfg, net, cfg.out / "memif.sock", std::to_string(::getpid())};
@@ -1234,6 +1272,7 @@ int main(int argc, char** argv) {
                 rows.push_back(row{s.key, s.metrics[i], ternf[i], kernel[i]});
         }
         extras = tern.extras;
+        extras.emplace_back("machine_pauses", pauses_json(pauses));
         stop_all();
     } catch (const interrupted&) {
         stop_all();
@@ -1246,7 +1285,8 @@ int main(int argc, char** argv) {
     }
 
     std::string table = markdown(rows);
-    std::ofstream(cfg.out / "results.md") << table;
+    const std::string machine = pauses_text(pauses);
+    std::ofstream(cfg.out / "results.md") << table << "\n" << machine << "\n";
     std::ofstream(cfg.out / "results.json") << json(rows, cfg, extras);
     try {
         chart(rows, cfg.out);
@@ -1260,6 +1300,7 @@ int main(int argc, char** argv) {
               << cfg.duration << " s per scenario"
               << (cfg.warmup > 0 ? " (tern-load measures after a " + fmt_duration(cfg.warmup) + " s warm-up, overload aside)" : "")
               << ".\n"
+              << machine << "\n"
               << "Written: " << (cfg.out / "results.md").string() << ", results.json, results.png\n";
     return exit_code;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tern-bench --quick: a short run of every scenario (about 2 s each, overload 4 s). Checks
-# that the markdown table, results.json and results.png appear, that every kernel figure is
+# that the markdown table, results.json and results.png appear, with the machine's own
+# pauses measured on both cores (JSON and under the table), that every kernel figure is
 # a positive number with its unit and the command that measured it (overload: "n/a" with
 # the reason), that every tern figure is positive, that the overload run stalled the
 # server for about 100 ms and recovered, that a small capacity search (--find-max) tries
@@ -72,7 +73,7 @@ out = sys.argv[1]
 d = json.load(open(os.path.join(out, "results.json")))
 rows = d["results"]
 overload = {"overload peak", "overload goodput", "overload recovery"}
-want = {"cps", "cps IPv6", "rps", "rps IPv6", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99"} | overload
+want = {"cps", "cps IPv6", "rps", "rps IPv6", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99", "pingpong RTT p99.9"} | overload
 assert {r["metric"] for r in rows} == want, [r["metric"] for r in rows]
 assert os.path.exists(sys.argv[2]), "tern-load is not built: " + sys.argv[2]
 for r in rows:
@@ -109,6 +110,15 @@ assert o["offered"] == 2 * o["base_rate"] == 6000, o
 assert 0.09 <= o["resume_at_s"] - o["stall_at_s"] <= 0.5, o  # SIGSTOP for 100 ms
 assert len(o["per_second"]) >= 3 and all(c > 0 for _, c in o["per_second"]), o["per_second"]
 assert len(o["per_tenth"]) >= 30, o["per_tenth"]
+# The machine's own pauses, measured on both cores before the scenarios (1 s with --quick),
+# are in the JSON and under the table.
+pauses = d["machine_pauses"]
+assert [p["core"] for p in pauses] == [0, 1], pauses
+for p in pauses:
+    assert 0.99 <= p["seconds"] < 5, p
+    assert 0 <= p["over_100us_per_s"] <= p["over_20us_per_s"] <= p["over_10us_per_s"], p
+    assert p["longest_us"] > 0, p
+assert any(l.startswith("Machine pauses (a thread spinning alone on each core") for l in open(os.path.join(out, "results.md"))), "no pauses line"
 goodput = next(r for r in rows if r["metric"] == "overload goodput")["tern"]["value"]
 assert 0 < goodput <= 100, goodput
 table = [l for l in open(os.path.join(out, "results.md")) if l.startswith("| ") and not l.startswith("| scenario")]
