@@ -77,16 +77,19 @@ static_assert(std::is_trivially_copyable_v<flow_key6>);
 
 namespace detail {
 
+// The key's words made from its fields, not read from its bytes: a key is mostly built
+// field by field just before it is hashed, and a 64-bit load of what two 32-bit stores (or
+// a 32-bit load of two 16-bit ones) just wrote cannot take the bytes from the stores. That
+// store-forwarding stall was a quarter of tern-load's load_generator::open_one and a fifth
+// of endpoint_core::prepare (perf annotate, cps at 850k conn/s); made from the fields, a
+// connection costs tern-load 6% less time (bench_life cps, 668 -> 628 ns, five
+// alternations). On a little-endian machine the words are the bytes' all the same.
 inline std::uint64_t flow_key_lo(const flow_key& k) {
-    std::uint64_t v;
-    std::memcpy(&v, &k, 8);
-    return v;
+    return std::uint64_t(k.local_ip.value) | std::uint64_t(k.remote_ip.value) << 32;
 }
 
 inline std::uint32_t flow_key_hi(const flow_key& k) {
-    std::uint32_t v;
-    std::memcpy(&v, reinterpret_cast<const unsigned char*>(&k) + 8, 4);
-    return v;
+    return std::uint32_t(k.local_port) | std::uint32_t(k.remote_port) << 16;
 }
 
 inline bool flow_key_equal(const flow_key& a, const flow_key& b) {
