@@ -119,7 +119,10 @@ std::string port_name(std::uint16_t port_id, const std::string& driver) {
 setup_error no_such_port(std::uint16_t port_id) {
     std::string known;
     std::uint16_t id;
-    RTE_ETH_FOREACH_DEV(id) known += (known.empty() ? "" : ", ") + std::to_string(id);
+    RTE_ETH_FOREACH_DEV(id) { // (piece by piece, as hugepages.cpp's describe: GCC 12's warning)
+        if (!known.empty()) known += ", ";
+        known += std::to_string(id);
+    }
     return {"port " + std::to_string(port_id) + " does not exist (DPDK has " + (known.empty() ? "none" : known) + ")",
             setup_error::setting::port_id, true};
 }
