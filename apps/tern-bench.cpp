@@ -2,6 +2,8 @@
 // processes joined by net_memif (tern-server and tern-load), and between two Linux network
 // namespaces joined by a veth pair (nginx, wrk, iperf3, sockperf) - and prints one markdown
 // table (scenario, tern, kernel, ratio, how measured), with results.json and results.png.
+// Before the scenarios it measures the machine's own pauses on both cores (bench/pauses.hpp),
+// the floor under every tail percentile in the table, and prints them under it.
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
 // overload scenario (tern only) offers twice that and stalls the server for 100 ms.
 //
