@@ -30,6 +30,18 @@ namespace {
 constexpr std::uint16_t ephemeral_first = ephemeral_port_first;
 constexpr std::uint16_t ephemeral_count = ephemeral_port_count;
 
+// The port search's steps (RFC 6056 §3.3.4: offset plus counter) among the ports it may
+// take: all ephemeral ones (`home` empty) or an engine's home ports. Without home ports the
+// divisor is the constant, which the compiler turns into a multiplication: the common case
+// pays no division (it paid two a connect()).
+std::uint32_t wrap_step(std::span<const std::uint16_t> home, std::uint32_t step) {
+    return home.empty() ? step % ephemeral_count : step % std::uint32_t(home.size());
+}
+std::uint16_t port_at_step(std::span<const std::uint16_t> home, std::uint32_t step) {
+    const std::uint32_t at = wrap_step(home, step);
+    return home.empty() ? std::uint16_t(ephemeral_first + at) : home[at];
+}
+
 siphash_key random_key() {
     std::random_device rd;
     auto word = [&] { return (std::uint64_t(rd()) << 32) | rd(); };
@@ -443,8 +455,7 @@ void endpoint_core::prepare(const Addr& local, const Addr& remote_ip, std::uint1
         const auto home = home_ports(local, remote_ip, remote_port);
         if (!home) return;
         const auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
-        port = home->empty() ? std::uint16_t(ephemeral_first + (offset + cursor) % ephemeral_count)
-                             : (*home)[(offset + cursor) % home->size()];
+        port = port_at_step(*home, offset + cursor);
     }
     const std::uint32_t h = flows<Key>().hash(Key{local, remote_ip, port, remote_port});
     flows<Key>().prefetch(h);
@@ -499,16 +510,11 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(const Addr& local, co
     if (!home) return std::nullopt;
     // DESIGN.md "Flow steering": with several engines, only the ports whose reply hashes to
     // this engine; never one of another engine's, which would carry the flow there.
-    const bool own_range = home->empty();
-    const std::uint32_t count = own_range ? ephemeral_count : std::uint32_t(home->size());
-    // Without home ports the divisor is the constant, which the compiler turns into a
-    // multiplication: the common case pays no division (it paid two a connect()).
-    auto wrap = [&](std::uint32_t v) { return own_range ? v % ephemeral_count : v % count; };
+    const std::uint32_t count = home->empty() ? ephemeral_count : std::uint32_t(home->size());
     auto [cursor, offset] = port_search<Key>(local, remote_ip, remote_port);
     for (std::uint32_t i = 0; i < count; ++i) {
-        const std::uint32_t at = wrap(offset + cursor);
-        const auto port = own_range ? std::uint16_t(ephemeral_first + at) : (*home)[at];
-        cursor = std::uint16_t(wrap(cursor + 1u));
+        const auto port = port_at_step(*home, offset + cursor);
+        cursor = std::uint16_t(wrap_step(*home, cursor + 1u));
         if (listeners_.contains(port)) continue;
         if (!tuple_taken(Key{local, remote_ip, port, remote_port})) return port;
     }
