@@ -238,10 +238,14 @@ private:
     // ---- input.cpp: RFC 9293 §3.10.7 ----
     void on_listen(const segment& seg, instant now);
     void on_syn_sent(const segment& seg, instant now);
-    void on_synchronized(segment seg, instant now);
+    void on_synchronized(const segment& seg, instant now);
+    void accepted_steps(const segment& seg, seq32 seq_as_sent, bool syn_as_sent, instant now);
+    void text_and_fin(const segment& seg, instant now);
     bool check_timestamp(const segment& seg, instant now);
     void update_ts_recent(const segment& seg, instant now);
-    bool check_seq(segment& seg, instant now);
+    bool seq_acceptable(const segment& seg, instant now);
+    bool within_window(const segment& seg) const;
+    void trim_to_window(segment& seg);
     bool check_rst(const segment& seg, seq32 seq_as_sent, instant now);
     bool check_syn(bool syn, instant now);
     void challenge_ack(instant now);
@@ -276,7 +280,8 @@ private:
     void advance_rcv_nxt(std::uint32_t n);
     std::uint32_t receive_space() const;
     void open_window_by_step();
-    void process_syn_text(segment& seg, instant now);
+    void process_syn_text(const segment& seg, instant now);
+    segment after_syn_text(const segment& seg) const;
     void reach_fin(instant now);
     void drop(tcp_drop d) { ++rare().drops[std::size_t(d)]; }
     loss_counts& count_losses() { return rare().loss; } // makes them: for counting

@@ -124,15 +124,19 @@ void connection::on_syn_sent(const segment& seg, instant now) {
         segment rest = seg; // what follows the SYN
         rest.header.seq = (seg.seq() + 1).raw();
         rest.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
-        if (check_seq(rest, now)) {
-            process_text(rest, now);
-            if (state_ != tcp_state::closed) check_fin(rest, now);
+        if (seq_acceptable(rest, now)) {
+            trim_to_window(rest);
+            text_and_fin(rest, now);
         }
     }
 }
 
 // ---- §3.10.7.4 Other states: the synchronized steps in order ----
-void connection::on_synchronized(segment seg, instant now) {
+// The segment is read where it lies: a copy is made only in the rare cases that change it
+// (a SYN,ACK repeated in SYN-RECEIVED, a segment reaching outside the window, text held
+// from a SYN). Copying every segment cost an ACK ~4 ns, most of it a store-forwarding
+// stall: the caller has just written the header's fields one by one.
+void connection::on_synchronized(const segment& seg, instant now) {
     if (syn_may_reuse(seg)) {
         // RFC 6191 §2: "accept the SYN": this incarnation ends here and the owner hands the
         // SYN to its listener, which opens the new one.
@@ -142,17 +146,25 @@ void connection::on_synchronized(segment seg, instant now) {
     // A SYN,ACK answering ours while we are SYN-RECEIVED after a simultaneous open
     // repeats the peer's SYN at IRS: like BSD and Linux, drop the old SYN and keep the ACK.
     if (state_ == tcp_state::syn_received && seg.has(f::syn) && seg.has(f::ack) && seg.seq() == tcb_.irs) {
-        seg.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
-        seg.header.seq = (seg.seq() + 1).raw();
+        segment ack = seg;
+        ack.header.flags = std::uint8_t(seg.header.flags & ~f::syn);
+        ack.header.seq = (seg.seq() + 1).raw();
+        return on_synchronized(ack, now);
     }
     if (!check_timestamp(seg, now)) return;
     if (is_syn_again(seg)) return resend_syn_ack(seg, now);
-    // RFC 5961 judges the RST and the SYN as they came, before check_seq trims the segment
+    // RFC 5961 judges the RST and the SYN as they came, before trim_to_window cuts the segment
     // to the window (Linux too): an RST whose data reaches RCV.NXT from below does not sit
     // at exactly RCV.NXT, and a SYN before RCV.NXT is still a SYN.
-    const seq32 seq_as_sent = seg.seq();
-    const bool syn_as_sent = seg.has(f::syn);
-    if (!check_seq(seg, now)) return;
+    if (!seq_acceptable(seg, now)) return;
+    if (within_window(seg)) return accepted_steps(seg, seg.seq(), seg.has(f::syn), now);
+    segment trimmed = seg;
+    trim_to_window(trimmed);
+    accepted_steps(trimmed, seg.seq(), seg.has(f::syn), now);
+}
+
+// The steps after the first, on a segment that lies within the window.
+void connection::accepted_steps(const segment& seg, seq32 seq_as_sent, bool syn_as_sent, instant now) {
     update_ts_recent(seg, now);
     // An acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6); one that failed
     // PAWS or the window may come from anyone who guessed the 4-tuple.
@@ -168,8 +180,14 @@ void connection::on_synchronized(segment seg, instant now) {
     if (has_syn_text()) {
         process_syn_text(seg, now);
         if (state_ == tcp_state::closed) return;
+        if (seg.seq() < tcb_.rcv_nxt) return text_and_fin(after_syn_text(seg), now);
     }
-    // Sixth (URG) is not supported: the urgent pointer is ignored (RFC 6093 advises against it).
+    text_and_fin(seg, now);
+}
+
+// Sixth (URG) is not supported: the urgent pointer is ignored (RFC 6093 advises against
+// it). Then the seventh (text) and the eighth (FIN).
+void connection::text_and_fin(const segment& seg, instant now) {
     process_text(seg, now);
     if (state_ == tcp_state::closed) return; // the application aborted from on_data
     check_fin(seg, now);
@@ -242,8 +260,9 @@ void connection::update_ts_recent(const segment& seg, instant now) {
     }
 }
 
-// §3.10.7.4 first: check the sequence number, then trim the segment to the window.
-bool connection::check_seq(segment& seg, instant now) {
+// §3.10.7.4 first: check the sequence number (trim_to_window then cuts the segment to the
+// window).
+bool connection::seq_acceptable(const segment& seg, instant now) {
     // TIME-WAIT: "The only thing that can arrive in this state is a retransmission of the
     // remote FIN. Acknowledge it, and restart the 2 MSL timeout."
     if (state_ == tcp_state::time_wait && seg.has(f::fin) && !seg.has(f::rst) &&
@@ -273,6 +292,18 @@ bool connection::check_seq(segment& seg, instant now) {
         drop(tcp_drop::not_acceptable);
         return false;
     }
+    return true;
+}
+
+// Nothing to cut: the segment starts at or after RCV.NXT and its data ends in the window.
+bool connection::within_window(const segment& seg) const {
+    return seg.seq() >= tcb_.rcv_nxt &&
+           seg.seq() + std::uint32_t(seg.payload.size()) <= tcb_.rcv_nxt + tcb_.rcv_wnd;
+}
+
+void connection::trim_to_window(segment& seg) {
+    const seq32 nxt = tcb_.rcv_nxt;
+    const std::uint32_t wnd = tcb_.rcv_wnd;
     // Trim what lies before RCV.NXT (a duplicate SYN or old data) ...
     if (seg.seq() < nxt) {
         std::uint32_t cut = seq_distance(seg.seq(), nxt);
@@ -297,7 +328,6 @@ bool connection::check_seq(segment& seg, instant now) {
         seg.header.flags = std::uint8_t(seg.header.flags & ~f::fin);
         tcb_.ack_now = true;
     }
-    return true;
 }
 
 // §3.10.7.4 second: the RST bit, with RFC 5961 §3.2: only an RST at exactly RCV.NXT
@@ -324,7 +354,7 @@ bool connection::check_rst(const segment& seg, seq32 seq_as_sent, instant now) {
 
 // §3.10.7.4 fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2:
 // "irrespective of the sequence number"); one outside the window has already been
-// answered by check_seq's ACK to an unacceptable segment.
+// answered by seq_acceptable's ACK to an unacceptable segment.
 bool connection::check_syn(bool syn, instant now) {
     if (!syn) return true;
     challenge_ack(now);
@@ -830,9 +860,9 @@ void connection::process_text(const segment& seg, instant now) {
 }
 
 // RFC 9293 §3.10.7.2 and §3.10.7.3: the text that came on the SYN, "queued for processing
-// later", now that the connection is ESTABLISHED. What of `seg` it already covered (the
-// peer may have sent it again, since our SYN,ACK did not acknowledge it) is trimmed off.
-void connection::process_syn_text(segment& seg, instant now) {
+// later", now that the connection is ESTABLISHED, as if it had come with `seg` (its ECN
+// mark, say). What of `seg` it covered is cut off by after_syn_text.
+void connection::process_syn_text(const segment& seg, instant now) {
     segment text = seg;
     text.header.seq = (tcb_.irs + 1).raw();
     text.header.flags = f::ack;
@@ -841,11 +871,16 @@ void connection::process_syn_text(segment& seg, instant now) {
     text.packet = nullptr; // the bytes are our copy, not the segment's buffer
     process_text(text, now);
     syn_text.clear(); // after: on_data saw a view of it
-    if (seg.seq() < tcb_.rcv_nxt) {
-        const auto cut = std::min<std::size_t>(seq_distance(seg.seq(), tcb_.rcv_nxt), seg.payload.size());
-        seg.payload = seg.payload.subspan(cut);
-        seg.header.seq = (seg.seq() + std::uint32_t(cut)).raw();
-    }
+}
+
+// `seg` without what the SYN's text, delivered before it, covered (the peer may have sent
+// it again, since our SYN,ACK did not acknowledge it).
+segment connection::after_syn_text(const segment& seg) const {
+    segment rest = seg;
+    const auto cut = std::min<std::size_t>(seq_distance(seg.seq(), tcb_.rcv_nxt), seg.payload.size());
+    rest.payload = seg.payload.subspan(cut);
+    rest.header.seq = (seg.seq() + std::uint32_t(cut)).raw();
+    return rest;
 }
 
 // The receive buffer as the window can express it (RFC 7323 §2.3: at most 0xffff units of

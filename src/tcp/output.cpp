@@ -17,7 +17,7 @@ std::uint32_t connection::ts_clock(instant now) const {
 
 // RFC 7323 §2.2: the window in a SYN is not scaled; §2.3: the others are shifted right.
 // Outside SYNs rcv_wnd is a whole number of units (advance_rcv_nxt rounds it up, never
-// down), so the shift loses nothing and the advertised right edge is the one check_seq
+// down), so the shift loses nothing and the advertised right edge is the one seq_acceptable
 // accepts up to; where it moves and by how much is receiver SWS avoidance (input.cpp).
 std::uint16_t connection::advertised_window(bool syn) const {
     const std::uint32_t wnd = syn ? tcb_.rcv_wnd : tcb_.rcv_wnd >> tcb_.rcv_wscale;

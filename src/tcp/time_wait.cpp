@@ -54,7 +54,7 @@ time_wait_reply time_wait_input(basic_time_wait_record<Key>& r, const segment& s
         if (seg.len() > 0 && seg.seq() < nxt && seg.seq() + seg.len() == nxt) update_ts_recent(r, seg);
         return dropped(seg.has(f::rst) ? action::none : action::ack, tcp_drop::not_acceptable);
     }
-    // The trimming of connection::check_seq: data before RCV.NXT (its ACK may have been
+    // The trimming of connection::trim_to_window: data before RCV.NXT (its ACK may have been
     // lost) and beyond the window (a FIN there goes with it) are cut off and acknowledged,
     // whatever the later steps decide.
     seq32 first = seg.seq();
