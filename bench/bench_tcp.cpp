@@ -77,7 +77,7 @@ wire::tcp_repr repr_of(std::string_view notation, std::uint32_t receiver_isn) {
 // The engine's side of one connection, as cheap as it can be: counts what is sent and
 // delivered, keeps nothing.
 struct counting_peer final : segment_sink, connection_events {
-    void emit(const flow&, const wire::tcp_repr&, tx_payload payload, wire::ecn_codepoint) override {
+    void emit(const flow&, const wire::tcp_repr&, const tx_payload& payload, wire::ecn_codepoint) override {
         ++emitted;
         if (payload.size() > 0) ++data_segments;
     }

@@ -314,7 +314,7 @@ private:
     void resend_syn_ack(const segment& seg, instant now);
     void send_ack(instant now);
     void reply_rst(const segment& seg);
-    void emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now,
+    void emit(std::uint8_t flags, seq32 seq, const tx_payload& payload, instant now,
               wire::ecn_codepoint ecn = wire::ecn_codepoint::not_ect);
     void note_emitted(std::uint8_t flags, const tx_payload& payload);
     bool send_one(instant now);

@@ -1271,17 +1271,19 @@ rte_mbuf* attach_to(rte_mempool* pool, rte_mbuf* owner, std::span<const std::uin
 // prebuilt prefix for the address pair; without one (no route, or ARP to do) the packet
 // starts at IPv4 and send_ipv4 decides. IPv6 alike: the engine's prefix, or a packet that
 // starts at IPv6 and send_ipv6 decides (Neighbor Discovery).
-void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+void endpoint_core::emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload,
+                         wire::ecn_codepoint ecn) {
     emit_segment(f, header, payload, ecn);
 }
 
-void endpoint_core::emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload,
+void endpoint_core::emit(const flow& f, const wire::tcp_plain_repr& header, const tx_payload& payload,
                          wire::ecn_codepoint ecn) {
     emit_segment(f, header, payload, ecn);
 }
 
 template <class Header>
-void endpoint_core::emit_segment(const flow& f, const Header& header, tx_payload payload, wire::ecn_codepoint ecn) {
+void endpoint_core::emit_segment(const flow& f, const Header& header, const tx_payload& payload,
+                                 wire::ecn_codepoint ecn) {
     const port_offloads& offloads = engine_.offloads();
     bool chain = false;
     if (offloads.multi_segment_tx)

@@ -206,10 +206,11 @@ private:
                          bool passive);
     // The local address connect() takes towards `remote`; nullopt with the error to return.
     result<ip_addr, connect_error> local_for(const ip_addr& remote, const connect_options& options) const;
-    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
-    void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
+    void emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload, wire::ecn_codepoint ecn) override;
+    void emit(const flow& f, const wire::tcp_plain_repr& header, const tx_payload& payload,
+              wire::ecn_codepoint ecn) override;
     template <class Header> // wire::tcp_repr or wire::tcp_plain_repr
-    void emit_segment(const flow& f, const Header& header, tx_payload payload, wire::ecn_codepoint ecn);
+    void emit_segment(const flow& f, const Header& header, const tx_payload& payload, wire::ecn_codepoint ecn);
     void release(void* owner) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);

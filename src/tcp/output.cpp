@@ -27,7 +27,7 @@ std::uint16_t connection::advertised_window(bool syn) const {
 bool connection::fin_sent() const { return tcb_.fin_queued && tcb_.snd_max == data_end() + 1; }
 bool connection::fin_acked() const { return fin_sent() && tcb_.snd_una == tcb_.snd_max; }
 
-void connection::emit(std::uint8_t flags, seq32 seq, tx_payload payload, instant now, wire::ecn_codepoint ecn) {
+void connection::emit(std::uint8_t flags, seq32 seq, const tx_payload& payload, instant now, wire::ecn_codepoint ecn) {
     if (tcb_.ece_due && (flags & f::ack) && !(flags & (f::syn | f::rst))) flags |= f::ece; // RFC 3168 §6.1.3
     if ((flags & f::ack) && !(flags & (f::syn | f::rst)) && !sack_blocks_due()) {
         // No SACK blocks to send: a plain header, the common case.

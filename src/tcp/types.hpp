@@ -103,10 +103,12 @@ struct tx_payload {
 // that points into the send buffer) and queues it for TX; a test sink records it.
 struct segment_sink {
     // `ecn`: the IPv4 header's ECN field, ECT(0) on new data of an ECN connection (RFC 3168 §6.1.2).
-    virtual void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) = 0;
+    virtual void emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload,
+                      wire::ecn_codepoint ecn) = 0;
     // The same for a segment whose header is a plain one (wire::tcp_plain_repr): most
     // segments. A sink may write it faster; by default it is emitted as its tcp_repr.
-    virtual void emit(const flow& f, const wire::tcp_plain_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+    virtual void emit(const flow& f, const wire::tcp_plain_repr& header, const tx_payload& payload,
+                      wire::ecn_codepoint ecn) {
         emit(f, header.full(), payload, ecn);
     }
     // A buffer handed over by a zero-copy send is acknowledged and no longer needed.

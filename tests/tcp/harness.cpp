@@ -134,7 +134,7 @@ void harness::expect_events(std::vector<std::string> expected, std::source_locat
     events.clear();
 }
 
-void harness::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+void harness::emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload, wire::ecn_codepoint ecn) {
     sent_segment s{f, header, {}, now, ecn};
     s.payload.resize(payload.size());
     payload.copy_to(s.payload.data());

@@ -92,7 +92,7 @@ public:
     std::uint32_t app_bytes_sent = 0;
 
 private:
-    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
+    void emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload, wire::ecn_codepoint ecn) override;
     void release(void* owner) override { released.push_back(owner); }
     void on_connected() override { events.push_back("connected"); }
     void on_data(std::span<const std::uint8_t> bytes, void* packet) override;

@@ -45,7 +45,7 @@ public:
     bool closed = false;
 
 private:
-    void emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) override;
+    void emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload, wire::ecn_codepoint ecn) override;
     void on_connected() override { pump(); }
     void on_data(std::span<const std::uint8_t> bytes, void*) override { received.insert(received.end(), bytes.begin(), bytes.end()); }
     void on_writable() override { pump(); }
@@ -77,7 +77,8 @@ public:
         bool icmp = false; // fragmentation needed for seg, which `to` sent
     };
 
-    void transmit(int from, const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+    void transmit(int from, const flow& f, const wire::tcp_repr& header, const tx_payload& payload,
+                  wire::ecn_codepoint ecn) {
         std::uniform_real_distribution<double> coin(0, 1);
         if (faults_.path_mtu != 0 && now.time_since_epoch() >= faults_.narrow_from &&
             20 + header.header_length() + payload.size() > faults_.path_mtu) {
@@ -170,7 +171,8 @@ private:
 endpoint_app::endpoint_app(simulation& sim, int index, const tcp_config& config, std::uint32_t to_send_)
     : conn(config, connection_options{}, *this, *this), to_send(to_send_), sim_(sim), index_(index) {}
 
-void endpoint_app::emit(const flow& f, const wire::tcp_repr& header, tx_payload payload, wire::ecn_codepoint ecn) {
+void endpoint_app::emit(const flow& f, const wire::tcp_repr& header, const tx_payload& payload,
+                        wire::ecn_codepoint ecn) {
     sim_.transmit(index_, f, header, payload, ecn);
 }
 
