@@ -51,7 +51,7 @@ public:
         if (n == 0) return 0;
         body& b = held();
         if (b.ring_size + n > b.ring_cap) grow(b, b.ring_size + n);
-        const std::uint32_t tail = (b.ring_head + b.ring_size) % b.ring_cap;
+        const std::uint32_t tail = ring_wrap(b.ring_head + b.ring_size, b.ring_cap);
         const std::uint32_t first = std::min(n, b.ring_cap - tail);
         std::memcpy(b.storage.get() + tail, bytes.data(), first);
         if (n > first) std::memcpy(b.storage.get(), bytes.data() + first, n - first); // wrapped
@@ -94,7 +94,7 @@ public:
             if (e.owner) {
                 e.data += k;
             } else {
-                b.ring_head = (b.ring_head + k) % b.ring_cap;
+                b.ring_head = ring_wrap(b.ring_head + k, b.ring_cap);
                 b.ring_size -= k;
                 if (b.ring_size == 0) give_back_ring(b);
             }
@@ -126,18 +126,18 @@ public:
         for (const extent& e : b.extents) {
             if (offset >= e.len) {
                 offset -= e.len;
-                if (!e.owner) ring_at = (ring_at + e.len) % b.ring_cap;
+                if (!e.owner) ring_at = ring_wrap(ring_at + e.len, b.ring_cap);
                 continue;
             }
             const std::uint32_t k = std::min(len, e.len - offset);
             if (e.owner) {
                 pieces.push_back({{e.data + offset, k}, e.owner});
             } else {
-                const std::uint32_t start = (ring_at + offset) % b.ring_cap;
+                const std::uint32_t start = ring_wrap(ring_at + offset, b.ring_cap);
                 const std::uint32_t first = std::min(k, b.ring_cap - start);
                 pieces.push_back({{b.storage.get() + start, first}, nullptr});
                 if (k > first) pieces.push_back({{b.storage.get(), k - first}, nullptr});
-                ring_at = (ring_at + e.len) % b.ring_cap;
+                ring_at = ring_wrap(ring_at + e.len, b.ring_cap);
             }
             len -= k;
             offset = 0;
@@ -254,6 +254,14 @@ private:
         b.storage.reset();
         b.ring_cap = 0;
         b.ring_head = 0;
+    }
+
+    // A ring position plus at most a ring's length (what it holds, an extent, an offset in
+    // one), brought back into the ring. Not `%`: its division was a third of the time an
+    // ACK of new data took (bench_tcp, perf annotate of on_ack_of_new_data).
+    static std::uint32_t ring_wrap(std::uint32_t at, std::uint32_t cap) {
+        assert(at < 2 * std::uint64_t(cap));
+        return at >= cap ? at - cap : at;
     }
 
     // Makes the ring hold at least `need` bytes: doubles it (at most to the capacity) and
