@@ -75,9 +75,16 @@ wire::tcp_repr repr_of(std::string_view notation, std::uint32_t receiver_isn) {
 }
 
 // The engine's side of one connection, as cheap as it can be: counts what is sent and
-// delivered, keeps nothing.
+// delivered, keeps nothing. It takes plain headers as they are, as the engine's sink does
+// (the default would make each a full tcp_repr first).
 struct counting_peer final : segment_sink, connection_events {
     void emit(const flow&, const wire::tcp_repr&, const tx_payload& payload, wire::ecn_codepoint) override {
+        count(payload);
+    }
+    void emit(const flow&, const wire::tcp_plain_repr&, const tx_payload& payload, wire::ecn_codepoint) override {
+        count(payload);
+    }
+    void count(const tx_payload& payload) {
         ++emitted;
         if (payload.size() > 0) ++data_segments;
     }
