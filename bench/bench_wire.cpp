@@ -43,7 +43,7 @@ void bm_checksum(benchmark::State& state) {
     }
     state.SetBytesProcessed(std::int64_t(state.iterations()) * state.range(0));
 }
-BENCHMARK(bm_checksum)->Arg(64)->Arg(1500);
+BENCHMARK(bm_checksum)->Arg(64)->Arg(128)->Arg(256)->Arg(512)->Arg(1500)->Arg(9000);
 
 void bm_checksum_naive(benchmark::State& state) {
     auto data = random_bytes(std::size_t(state.range(0)));

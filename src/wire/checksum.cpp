@@ -1,7 +1,12 @@
 #include "wire/checksum.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace tern::wire {
 
@@ -26,6 +31,48 @@ inline std::uint64_t load64(const std::uint8_t* p) { return load_native<std::uin
 inline std::uint32_t load32(const std::uint8_t* p) { return load_native<std::uint32_t>(p); }
 inline std::uint16_t load16(const std::uint8_t* p) { return load_native<std::uint16_t>(p); }
 
+#if defined(__x86_64__)
+// Payloads are summed 64 bytes at a time in AVX2 lanes when the CPU has them (the build
+// targets a baseline without): at MTU 9000 the scalar loop took 15% of a bulk sender's
+// cycles and as much of its receiver's. At 256 bytes the two take the same time (bench_wire).
+constexpr std::size_t vector_min = 256;
+
+bool has_avx2() {
+    static const bool yes = __builtin_cpu_supports("avx2");
+    return yes;
+}
+
+// The plain sum of the native 16-bit words of `blocks` 64-byte blocks at p. vpmaddwd adds
+// adjacent words into 32-bit lanes, but takes them as signed: flipping each word's top bit
+// first makes it w - 0x8000, so every pair comes out 0x10000 short, which is added back at
+// the end. That is three instructions a 32 bytes (masking and shifting took four, and the
+// ports, not the additions' latency, set the pace). Each of the two sums' lanes moves by
+// at most 2^16 a block, so after a run of 8192 blocks (512 KiB) even their sum fits in 32
+// bits; longer data goes run by run.
+__attribute__((target("avx2"))) std::uint64_t sum_blocks_avx2(const std::uint8_t* p, std::size_t blocks) {
+    const __m256i top_bits = _mm256_set1_epi16(std::int16_t(0x8000));
+    const __m256i ones = _mm256_set1_epi16(1);
+    std::int64_t total = 0;
+    const std::size_t pairs = blocks * 16; // 64 bytes are 16 pairs of words
+    while (blocks > 0) {
+        std::size_t run = std::min<std::size_t>(blocks, 8192);
+        blocks -= run;
+        __m256i sum_a = _mm256_setzero_si256();
+        __m256i sum_b = _mm256_setzero_si256();
+        for (; run > 0; --run, p += 64) {
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
+            sum_a = _mm256_add_epi32(sum_a, _mm256_madd_epi16(_mm256_xor_si256(a, top_bits), ones));
+            sum_b = _mm256_add_epi32(sum_b, _mm256_madd_epi16(_mm256_xor_si256(b, top_bits), ones));
+        }
+        alignas(32) std::int32_t lanes[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi32(sum_a, sum_b));
+        for (std::int32_t lane : lanes) total += lane;
+    }
+    return std::uint64_t(total + std::int64_t(pairs) * 0x10000);
+}
+#endif
+
 } // namespace
 
 std::uint32_t checksum_add(std::span<const std::uint8_t> data, std::uint32_t sum) {
@@ -36,6 +83,16 @@ std::uint32_t checksum_add(std::span<const std::uint8_t> data, std::uint32_t sum
     std::size_t n = data.size();
     std::uint64_t acc0 = 0;
     std::uint64_t acc1 = 0;
+#if defined(__x86_64__)
+    // A sum of 16-bit words and one of 64-bit words (with end-around carry) agree modulo
+    // 0xffff, which divides 2^64 - 1: they add.
+    if (n >= vector_min && has_avx2()) {
+        const std::size_t blocks = n / 64;
+        acc0 = sum_blocks_avx2(p, blocks);
+        p += blocks * 64;
+        n -= blocks * 64;
+    }
+#endif
     for (; n >= 32; p += 32, n -= 32) {
         acc0 = add_end_around(acc0, load64(p));
         acc1 = add_end_around(acc1, load64(p + 8));

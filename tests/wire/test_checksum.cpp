@@ -15,7 +15,8 @@ using test::from_hex;
 
 // RFC 1071 as plainly as it can be written: 16-bit big-endian words, 32-bit sum, a last
 // odd byte padded with zero, carries folded at the end. The reference for everything else.
-std::uint16_t naive_checksum(std::span<const std::uint8_t> data, std::uint32_t sum = 0) {
+std::uint16_t naive_checksum(std::span<const std::uint8_t> data, std::uint32_t initial = 0) {
+    std::uint64_t sum = initial; // 64 bits: no carry lost below 2^48 words
     std::size_t i = 0;
     for (; i + 1 < data.size(); i += 2) sum += std::uint32_t(data[i]) << 8 | data[i + 1];
     if (i < data.size()) sum += std::uint32_t(data[i]) << 8;
@@ -105,6 +106,25 @@ TEST(Checksum, MatchesNaiveForEveryLengthAndAlignment) {
             std::span<const std::uint8_t> data(buffer.data() + start, n);
             ASSERT_EQ(checksum_fold(checksum_add(data)), naive_checksum(data)) << "start " << start << " len " << n;
         }
+    }
+}
+
+// Long data goes through the vector sum where the CPU has one (64-byte blocks, in runs of
+// 512 KiB), its tail through the scalar loop: lengths and starts around both edges, and
+// words that push the lanes to their extremes (0xffff and 0x0000 are the largest and the
+// smallest once the sum has flipped their top bits).
+TEST(Checksum, MatchesNaiveForLongData) {
+    std::mt19937 rng(9000);
+    const auto buffer = random_bytes(rng, (1u << 20) + 200);
+    for (std::size_t n : {255u, 256u, 257u, 319u, 320u, 1500u, 8999u, 9000u, 65535u, 524288u, 524352u, 1048579u}) {
+        for (std::size_t start : {0u, 1u, 2u, 31u, 33u}) {
+            std::span<const std::uint8_t> data(buffer.data() + start, n);
+            ASSERT_EQ(checksum_fold(checksum_add(data)), naive_checksum(data)) << "start " << start << " len " << n;
+        }
+    }
+    for (std::uint8_t fill : {0xff, 0x00, 0x80, 0x7f}) {
+        const std::vector<std::uint8_t> same((1u << 20) + 64, fill);
+        EXPECT_EQ(checksum_fold(checksum_add(same)), naive_checksum(same)) << "fill " << int(fill);
     }
 }
 
