@@ -134,7 +134,7 @@ void connection::on_syn_sent(const segment& seg, instant now) {
 // ---- §3.10.7.4 Other states: the synchronized steps in order ----
 // The segment is read where it lies: a copy is made only in the rare cases that change it
 // (a SYN,ACK repeated in SYN-RECEIVED, a segment reaching outside the window, text held
-// from a SYN). Copying every segment cost an ACK ~4 ns, most of it a store-forwarding
+// from a SYN). Copying every segment cost an ACK ~5 ns, most of it a store-forwarding
 // stall: the caller has just written the header's fields one by one.
 void connection::on_synchronized(const segment& seg, instant now) {
     if (syn_may_reuse(seg)) {
