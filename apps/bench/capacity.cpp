@@ -30,6 +30,26 @@ std::string percent(double share) {
     return b;
 }
 
+// Which whitespace-separated column of a table header is `name`.
+std::optional<std::size_t> column_of(const std::string& header, std::string_view name) {
+    std::istringstream in(header);
+    std::size_t i = 0;
+    for (std::string word; in >> word; ++i)
+        if (word == name) return i;
+    return std::nullopt;
+}
+
+// The number in whitespace-separated column `column` of a line; 0 when there is none.
+double number_in_column(const std::string& line, std::size_t column) {
+    std::istringstream in(line);
+    std::string word;
+    for (std::size_t i = 0; i <= column; ++i)
+        if (!(in >> word)) return 0;
+    char* end = nullptr;
+    const double v = std::strtod(word.c_str(), &end);
+    return end == word.c_str() ? 0 : v;
+}
+
 std::string rate_text(double r) {
     char b[32];
     std::snprintf(b, sizeof b, "%.0f", r);
@@ -99,6 +119,7 @@ std::string unclean_reasons(const cps_run& r, const clean_rule& rule) {
     if (rtx > rule.max_rtx_per_connection) add("retransmissions " + percent(rtx) + " of connections");
     const double got = r.offered > 0 ? r.achieved / r.offered : 0;
     if (got < rule.min_achieved_share) add("conn/s " + percent(got) + " of offered");
+    if (!why.empty() && r.stalls.lines > 0) add("tern-load " + r.stalls.text());
     return why;
 }
 
@@ -143,10 +164,12 @@ search_result find_max(const search_plan& plan, const clean_rule& rule,
 std::vector<second> parse_progress(std::string_view log) {
     std::vector<second> out;
     bool in_table = false;
+    std::optional<std::size_t> stall_column;
     std::istringstream in{std::string(log)};
     for (std::string line; std::getline(in, line);) {
         if (!in_table) {
             in_table = line.find("time_s") != std::string::npos && line.find("conn/s") != std::string::npos;
+            if (in_table) stall_column = column_of(line, "stall_ms");
             continue;
         }
         if (line.rfind("tern-load:", 0) == 0) break; // the final report follows the table
@@ -157,9 +180,27 @@ std::vector<second> parse_progress(std::string_view log) {
         p = end;
         const double cps = std::strtod(p, &end);
         if (end == p) continue;
-        out.push_back({t, cps});
+        second s{t, cps};
+        if (stall_column) s.stall_ms = number_in_column(line, *stall_column);
+        s.warmup = line.find("(warm-up)") != std::string::npos;
+        out.push_back(s);
     }
     return out;
+}
+
+machine_stalls stalls_in(const std::vector<second>& lines, double min_ms) {
+    machine_stalls m;
+    for (const second& s : lines) {
+        if (s.warmup || s.stall_ms < min_ms) continue;
+        ++m.lines;
+        m.total_ms += s.stall_ms;
+    }
+    return m;
+}
+
+std::string machine_stalls::text() const {
+    return "stood still " + std::to_string(std::llround(total_ms)) + " ms in " + std::to_string(lines) + " line" +
+           (lines == 1 ? "" : "s") + " of " + std::to_string(std::llround(machine_stall_ms)) + " ms or more";
 }
 
 std::vector<second> whole_seconds(const std::vector<second>& lines) {

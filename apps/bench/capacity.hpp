@@ -15,6 +15,17 @@
 
 namespace tern::bench {
 
+// The measured progress lines (not the warm-up's) of a tern-load run whose loop stood still
+// `machine_stall_ms` or more: a thread kept off its CPU that long (a round of tern's own
+// work takes microseconds) is the machine's doing. This VM stalls ~100 ms at a time when
+// both its cores have been busy for long.
+constexpr double machine_stall_ms = 50;
+struct machine_stalls {
+    unsigned lines = 0;
+    double total_ms = 0;
+    std::string text() const; // "stood still 201 ms in 2 lines of 50 ms or more"
+};
+
 // One tern-load cps run, from its --json report.
 struct cps_run {
     double offered = 0;  // conn/s asked for (--rate)
@@ -26,6 +37,8 @@ struct cps_run {
     // opens_missed by cause, as tern-load counts them (missed_late, ...); a report from
     // before it counted them has none.
     std::vector<std::pair<std::string, std::uint64_t>> missed_by;
+    machine_stalls stalls;       // from its log (stalls_in), where the caller read it
+    bool measured_again = false; // this run replaced one that met the machine's stalls
 };
 
 // The figures above out of tern-load's --json text; nullopt names the field missing.
@@ -50,7 +63,8 @@ struct clean_rule {
     std::string text() const;
 };
 
-// Empty when `r` is clean; otherwise each broken condition with its figure.
+// Empty when `r` is clean; otherwise each broken condition with its figure, and the
+// machine's stalls the run met.
 std::string unclean_reasons(const cps_run& r, const clean_rule& rule);
 
 // Which rates the search tries: `start`, times `factor` while clean; if the very first is
@@ -87,11 +101,17 @@ search_result find_max(const search_plan& plan, const clean_rule& rule,
 struct second {
     double end_s = 0;
     double conn_per_s = 0;
+    double stall_ms = 0;  // its stall_ms column: how long the engine's loop stood still (0 without one)
+    bool warmup = false;  // a line of the warm-up, marked "(warm-up)"
 };
 
 // tern-load's progress lines (apps/tern-load.cpp, progress()): a header naming time_s and
-// conn/s, then one line each --interval starting with those two numbers.
+// conn/s (and stall_ms, where tern-load has it), then one line each --interval starting with
+// those two numbers.
 std::vector<second> parse_progress(std::string_view log);
+
+// The stalls of `lines` (parse_progress) of `min_ms` or more, outside the warm-up.
+machine_stalls stalls_in(const std::vector<second>& lines, double min_ms = machine_stall_ms);
 
 // Lines at an interval that divides a second (0.1 s, 1 s) as whole seconds: second k is the
 // mean of the lines ending in (k-1, k].

@@ -194,6 +194,47 @@ TEST(parse_progress, reads_the_table_and_nothing_after_it) {
     EXPECT_EQ(s[4].conn_per_s, 290000);
 }
 
+// The same table as tern-load prints it now, with its warm-up and the stall_ms column.
+const char* stalled_log = R"( time_s    conn/s      req/s   Mbps_in  Mbps_out    estab retrans resets timeout errors  missed stall_ms
+    1.0    150056     150056     133.2      92.4        0       0      0       0      0       0    104.0  (warm-up)
+    2.0    149994     149993     133.2      92.4        1       0      0       0      0       0      0.0
+    3.0    138871     138871     123.3      85.5        0       0      0       0      0   11438    107.6
+    4.0    149643     149643     132.9      92.2        0       0      0       0      0       0     49.9
+    5.0    139626     139625     124.0      86.0        1       0      0       0      0   10318     93.5
+tern-load: cps against [2001:2::1]:8080, 4.00 s measured (after 1.0 s warm-up)
+)";
+
+TEST(parse_progress, reads_the_stall_column_and_the_warm_up) {
+    auto s = parse_progress(stalled_log);
+    ASSERT_EQ(s.size(), 5u);
+    EXPECT_TRUE(s[0].warmup);
+    EXPECT_EQ(s[0].stall_ms, 104.0);
+    EXPECT_FALSE(s[1].warmup);
+    EXPECT_EQ(s[2].conn_per_s, 138871);
+    EXPECT_EQ(s[2].stall_ms, 107.6);
+    EXPECT_EQ(s[4].stall_ms, 93.5);
+    // A table without the column reads as no stall.
+    for (const auto& l : parse_progress(progress_log)) EXPECT_EQ(l.stall_ms, 0);
+}
+
+TEST(stalls_in, counts_measured_lines_of_50_ms_or_more) {
+    const auto m = stalls_in(parse_progress(stalled_log)); // not the warm-up's 104, not 49.9
+    EXPECT_EQ(m.lines, 2u);
+    EXPECT_DOUBLE_EQ(m.total_ms, 107.6 + 93.5);
+    EXPECT_EQ(m.text(), "stood still 201 ms in 2 lines of 50 ms or more");
+    EXPECT_EQ(stalls_in(parse_progress(stalled_log), 40).lines, 3u);
+    EXPECT_EQ(stalls_in(parse_progress(progress_log)).lines, 0u);
+}
+
+TEST(unclean_reasons, names_the_machines_stalls_of_an_unclean_run) {
+    cps_run r = perfect(100000);
+    r.stalls = stalls_in(parse_progress(stalled_log));
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}), ""); // clean: nothing to explain
+    r.opens_missed = 21756;
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}),
+              "opens_missed 2.13% of opens; tern-load stood still 201 ms in 2 lines of 50 ms or more");
+}
+
 TEST(overload_from, peak_goodput_and_recovery) {
     // Stalled from 2.02 s to 2.12 s: the second before it ran at 310000; 90% is 279000.
     auto f = overload_from(parse_progress(progress_log), 2.02, 2.12);
