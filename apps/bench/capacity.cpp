@@ -215,6 +215,7 @@ std::vector<second> whole_seconds(const std::vector<second>& lines) {
         }
         auto& s = out.back();
         s.conn_per_s = (s.conn_per_s * double(n) + l.conn_per_s) / double(n + 1);
+        s.stall_ms += l.stall_ms;
         ++n;
     }
     return out;
@@ -224,17 +225,23 @@ std::optional<overload_figures> overload_from(const std::vector<second>& lines, 
     const auto seconds = whole_seconds(lines);
     overload_figures f;
     std::optional<double> pre;
-    double sum = 0;
+    double sum = 0, sum_unstalled = 0;
     for (std::size_t i = 0; i < seconds.size(); ++i) {
         f.peak = std::max(f.peak, seconds[i].conn_per_s);
         if (seconds[i].end_s <= stall_s) pre = seconds[i].conn_per_s;
         // The first second starts from idle: no connections yet in TIME_WAIT, no backlog.
-        if (i > 0 || seconds.size() == 1) sum += seconds[i].conn_per_s;
+        if (i > 0 || seconds.size() == 1) {
+            sum += seconds[i].conn_per_s;
+            if (seconds[i].stall_ms >= machine_stall_ms) ++f.stalled_seconds;
+            else sum_unstalled += seconds[i].conn_per_s;
+        }
     }
     if (!pre) return std::nullopt;
     f.pre_stall = *pre;
     const std::size_t counted = seconds.size() > 1 ? seconds.size() - 1 : 1;
     f.goodput_share = f.peak > 0 ? sum / double(counted) / f.peak : 0;
+    const std::size_t unstalled = counted - f.stalled_seconds;
+    f.goodput_share_unstalled = f.peak > 0 && unstalled > 0 ? sum_unstalled / double(unstalled) / f.peak : 0;
     for (const auto& l : lines)
         if (l.end_s > resume_s && l.conn_per_s >= 0.9 * f.pre_stall) {
             f.recovery_s = l.end_s - resume_s;

@@ -114,13 +114,16 @@ std::vector<second> parse_progress(std::string_view log);
 machine_stalls stalls_in(const std::vector<second>& lines, double min_ms = machine_stall_ms);
 
 // Lines at an interval that divides a second (0.1 s, 1 s) as whole seconds: second k is the
-// mean of the lines ending in (k-1, k].
+// mean of the lines ending in (k-1, k], its stall_ms their sum.
 std::vector<second> whole_seconds(const std::vector<second>& lines);
 
 struct overload_figures {
     double peak = 0;                   // the best whole second, conn/s
     double goodput_share = 0;          // mean of every whole second but the first, over peak
     double pre_stall = 0;              // the last whole second ending at or before the stall
+    unsigned stalled_seconds = 0;      // of those goodput counts, the ones tern-load met a
+                                       // machine stall in (stall_ms >= machine_stall_ms)
+    double goodput_share_unstalled = 0; // goodput over the others alone
     std::optional<double> recovery_s;  // from SIGCONT to the end of the first line ending
                                        // after it at >= 90% of pre_stall
 };

@@ -261,6 +261,26 @@ TEST(overload_from, not_recovered_within_the_run) {
     EXPECT_FALSE(f->recovery_s);
 }
 
+// A second in which tern-load's loop stood still 50 ms or more (the machine) counts in the
+// goodput, and is left out of the goodput without stalls; a stall under 50 ms is not one.
+TEST(overload_from, goodput_without_the_machines_stalls) {
+    auto lines = parse_progress(progress_log);
+    lines[2].stall_ms = 100.4; // second 3: 200000
+    lines[3].stall_ms = 49.9;  // second 4: 250000, not a machine stall
+    auto f = overload_from(lines, 1.5, 1.6);
+    ASSERT_TRUE(f);
+    EXPECT_DOUBLE_EQ(f->goodput_share, 1050000.0 / 4 / 310000);
+    EXPECT_EQ(f->stalled_seconds, 1u);
+    EXPECT_DOUBLE_EQ(f->goodput_share_unstalled, (310000.0 + 250000 + 290000) / 3 / 310000);
+    // Tenths of a second add up to their second's stall.
+    std::vector<second> tenths;
+    for (int i = 1; i <= 20; ++i) tenths.push_back({i / 10.0, 100000, i == 13 || i == 14 ? 30.0 : 0.0});
+    const auto s = whole_seconds(tenths);
+    ASSERT_EQ(s.size(), 2u);
+    EXPECT_EQ(s[0].stall_ms, 0);
+    EXPECT_EQ(s[1].stall_ms, 60);
+}
+
 // Ten lines a second (tern-load --interval 0.1): seconds are their means, the recovery
 // is as fine as the lines.
 TEST(overload_from, lines_of_a_tenth_of_a_second) {
