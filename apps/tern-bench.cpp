@@ -997,10 +997,12 @@ std::vector<figure> tern_overload(const scenario& s, tern_context& t) {
                 std::to_string(p.run->opens_missed) + " opens missed";
     // The VM's own stalls (capacity.hpp, machine_stall_ms) cost goodput that is not the pair's.
     std::string goodput_note = note;
-    if (f->stalled_seconds > 0)
+    if (f->stalled_seconds > 0) {
         goodput_note += "; tern-load stood still " + fmt_rate(tern::bench::machine_stall_ms) +
-                        " ms or more (the machine) in " + std::to_string(f->stalled_seconds) +
-                        " of the seconds counted: without them " + fmt_rate(f->goodput_share_unstalled * 100) + "%";
+                        " ms or more (the machine) in " + std::to_string(f->stalled_seconds) + " of the seconds counted";
+        const bool all_stalled = f->goodput_share_unstalled == 0;
+        goodput_note += all_stalled ? ", in all of them" : ": without them " + fmt_rate(f->goodput_share_unstalled * 100) + "%";
+    }
     std::optional<double> recovery_ms;
     if (f->recovery_s) recovery_ms = *f->recovery_s * 1000;
     return {figure{f->peak, "", how + " (the best second)", note, command},

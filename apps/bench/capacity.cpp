@@ -190,6 +190,7 @@ std::vector<second> parse_progress(std::string_view log) {
 
 machine_stalls stalls_in(const std::vector<second>& lines, double min_ms) {
     machine_stalls m;
+    m.min_ms = min_ms;
     for (const second& s : lines) {
         if (s.warmup || s.stall_ms < min_ms) continue;
         ++m.lines;
@@ -200,7 +201,7 @@ machine_stalls stalls_in(const std::vector<second>& lines, double min_ms) {
 
 std::string machine_stalls::text() const {
     return "stood still " + std::to_string(std::llround(total_ms)) + " ms in " + std::to_string(lines) + " line" +
-           (lines == 1 ? "" : "s") + " of " + std::to_string(std::llround(machine_stall_ms)) + " ms or more";
+           (lines == 1 ? "" : "s") + " of " + std::to_string(std::llround(min_ms)) + " ms or more";
 }
 
 std::vector<second> whole_seconds(const std::vector<second>& lines) {

@@ -15,15 +15,17 @@
 
 namespace tern::bench {
 
-// The measured progress lines (not the warm-up's) of a tern-load run whose loop stood still
-// `machine_stall_ms` or more: a thread kept off its CPU that long (a round of tern's own
-// work takes microseconds) is the machine's doing. This VM stalls ~100 ms at a time when
+// The measured progress lines (not the warm-up's) of a tern-load run whose stall_ms column
+// (its engines' rounds that started 1 ms or more late, added up over the line) reached
+// `min_ms`: at machine_stall_ms a thread was kept off its CPU (a round of tern's own work
+// takes microseconds), which is the machine's doing. This VM stalls ~100 ms at a time when
 // both its cores have been busy for long.
 constexpr double machine_stall_ms = 50;
 struct machine_stalls {
     unsigned lines = 0;
     double total_ms = 0;
-    std::string text() const; // "stood still 201 ms in 2 lines of 50 ms or more"
+    double min_ms = machine_stall_ms; // the threshold the lines were counted at
+    std::string text() const;         // "stood still 201 ms in 2 lines of 50 ms or more"
 };
 
 // One tern-load cps run, from its --json report.
