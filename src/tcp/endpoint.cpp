@@ -551,9 +551,8 @@ connection_options endpoint_core::with_ts_offset(connection_options options, con
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
 // is a timer ticking every 4 microseconds.
 seq32 endpoint_core::initial_sequence(const flow_key& key) const {
-    // The key's words as the flow table hashes them (the same bytes on a little-endian
-    // machine as the copy into a zeroed array this was, without reading that copy back
-    // across stores of two sizes).
+    // F takes the key's words as the flow table makes them, from its fields: a key just
+    // built field by field and read back as whole words stalls on store forwarding.
     const auto m = std::uint32_t(engine_.now().time_since_epoch().count() / 4000);
     return seq32(m + std::uint32_t(siphash(isn_key_, {detail::flow_key_lo(key), detail::flow_key_hi(key)})));
 }
