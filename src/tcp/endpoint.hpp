@@ -268,6 +268,8 @@ private:
     template <class Key>
     void on_time_wait(basic_time_wait_record<Key>& r, const segment& seg);
     void arm_time_wait_timer();
+    template <class Key>
+    void erase_time_wait(basic_time_wait_record<Key>& r);
     bool time_wait_challenge_allowed(instant now);
     bool take_challenge_ack(instant now) override;
     void note_black_hole() override { ++stats_.path_black_holes; }

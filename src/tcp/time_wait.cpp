@@ -145,7 +145,9 @@ void basic_time_wait_table<Key>::erase(record& r) {
     if (!r.live) return;
     index_.erase(r.key);
     r.live = false;
-    while (!queue_.empty() && !queue_.front().live) queue_.pop_front();
+    // The record leaves the queue when it reaches the front (insert at capacity, expire,
+    // next_deadline). Popping the dead fronts here read the oldest record, the coldest, on
+    // every erase: a fifth of erase's cycles where SYNs reuse TIME-WAIT at 960 k/s.
 }
 
 template <class Key>
