@@ -20,12 +20,16 @@ inline void prefetch_line(const void* p) {
     asm volatile("" : : "r"(p));
 }
 
-// The lines of a T at p: sizeof(T) / 64 + 1 of them from p's line on (the +1 for an object
-// that does not start on a line), a count known at compile time so that the prefetches are
-// unrolled: a loop over the lines cost ~50 instructions for 13 of them.
+// How many lines an object of `size` bytes may touch: those of its first and last byte and
+// all between, when it starts on a line's last byte. (sizeof / 64 + 1 fell one short for a
+// size that is not a multiple of 64: a 48-byte TIME-WAIT record across two lines got one.)
+constexpr std::size_t lines_spanned(std::size_t size) { return size == 0 ? 0 : (size + cache_line - 2) / cache_line + 1; }
+
+// The lines of a T at p, from p's line on: a count known at compile time so that the
+// prefetches are unrolled (a loop over the lines cost ~50 instructions for 13 of them).
 template <class T>
 inline void prefetch_object(const T* p) {
-    constexpr std::size_t lines = sizeof(T) / cache_line + 1;
+    constexpr std::size_t lines = lines_spanned(sizeof(T));
     const auto first = reinterpret_cast<const char*>(reinterpret_cast<std::uintptr_t>(p) & ~(cache_line - 1));
     [&]<std::size_t... i>(std::index_sequence<i...>) {
         (prefetch_line(first + i * cache_line), ...);
