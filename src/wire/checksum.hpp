@@ -58,6 +58,23 @@ inline bool checksum_ok(std::span<const std::uint8_t> data, std::uint32_t sum = 
     return checksum_reduce(checksum_add(data, sum)) == 0xffff;
 }
 
+// checksum_ok for the 20 bytes of an IPv4 header without options, the header of nearly
+// every packet received: three loads and their end-around-carry additions, where the
+// general loop took ~68 instructions a packet. Native words, as checksum_add: a correct
+// sum is 0xffff in either byte order.
+inline bool checksum_ok_20(const std::uint8_t* p) {
+    std::uint64_t a, b;
+    std::uint32_t c;
+    std::memcpy(&a, p, 8);
+    std::memcpy(&b, p + 8, 8);
+    std::memcpy(&c, p + 16, 4);
+    std::uint64_t s = a + b;
+    s += s < b; // the carry out of bit 63 comes back in at bit 0; no second carry
+    s += c;
+    s += s < c;
+    return checksum_reduce(checksum_add_sums(std::uint32_t(s), std::uint32_t(s >> 32))) == 0xffff;
+}
+
 // The TCP/UDP pseudo-header of RFC 9293 §3.1: source, destination, zero, protocol, and
 // the length of the TCP header plus data.
 constexpr std::uint32_t pseudo_header_sum(ipv4_addr src, ipv4_addr dst, std::uint8_t protocol,

@@ -15,7 +15,8 @@ result<ipv4_view, drop_reason> ipv4_view::parse(std::span<const std::uint8_t> pa
     if (ihl < ipv4_min_header_length || ihl > packet.size()) return unexpected{drop_reason::ipv4_bad_ihl};
     std::size_t total = v.total_length();
     if (total < ihl || total > packet.size()) return unexpected{drop_reason::ipv4_bad_total_length};
-    if (verify_checksum && !checksum_ok(packet.first(ihl))) return unexpected{drop_reason::ipv4_bad_checksum};
+    if (verify_checksum && !(ihl == ipv4_min_header_length ? checksum_ok_20(packet.data()) : checksum_ok(packet.first(ihl))))
+        return unexpected{drop_reason::ipv4_bad_checksum};
     return v;
 }
 

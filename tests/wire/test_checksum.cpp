@@ -62,6 +62,28 @@ TEST(Checksum, CapturedIpv4Header) {
     EXPECT_EQ(checksum_fold(checksum_add(header)), 0xafa8);
 }
 
+// The 20-byte header check agrees with the general one on random headers given a right
+// checksum, on the same with one bit flipped, and on sums that carry out of 64 bits.
+TEST(Checksum, TwentyByteHeaderCheckMatchesTheGeneralOne) {
+    std::mt19937 rng(20);
+    std::vector<std::uint8_t> buffer(21);
+    for (int round = 0; round < 20000; ++round) {
+        const std::size_t at = std::size_t(round & 1); // aligned and not
+        std::span<std::uint8_t> header(buffer.data() + at, 20);
+        for (auto& b : header) b = round % 5 == 0 ? 0xff : std::uint8_t(rng());
+        store_be16(header.data() + 10, 0);
+        store_be16(header.data() + 10, naive_checksum(header));
+        EXPECT_TRUE(checksum_ok_20(header.data()));
+        ASSERT_EQ(checksum_ok_20(header.data()), checksum_ok(header)) << round;
+        header[rng() % 20] ^= std::uint8_t(1u << (rng() % 8));
+        ASSERT_EQ(checksum_ok_20(header.data()), checksum_ok(header)) << round;
+    }
+    auto captured = from_hex("4500 003c feeb 4000 4006 afa8 c612 0001 c612 0002");
+    EXPECT_TRUE(checksum_ok_20(captured.data()));
+    captured[19] ^= 1;
+    EXPECT_FALSE(checksum_ok_20(captured.data()));
+}
+
 // The ICMP echo request of the capture: 24 bytes, checksum 0xf12c.
 TEST(Checksum, CapturedIcmpMessage) {
     auto message = test::l4_part(test::icmp_echo_request_frame);
