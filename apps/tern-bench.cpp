@@ -1185,6 +1185,8 @@ int main(int argc, char** argv) {
         ("cps-rate", po::value<double>(), "cps: offer this fixed rate (conn/s) instead of searching")
         ("start-rate", po::value<double>()->default_value(100000), "cps search: the first rate offered")
         ("max-runs", po::value<unsigned>()->default_value(10), "cps search: at most this many runs of --duration")
+        ("bisections", po::value<unsigned>()->default_value(3),
+         "cps search: midpoints tried between the highest clean and the lowest unclean rate (0-10)")
         ("overload-rate", po::value<double>(), "overload: offer twice this rate (default: the capacity cps found)")
         ("warmup", po::value<double>(), "seconds tern-load runs before it measures, on every tern run but "
                                         "overload's (default 2; 0 with --quick)");
@@ -1212,6 +1214,8 @@ int main(int argc, char** argv) {
         cfg.cps_rate = vm.count("cps-rate") ? vm["cps-rate"].as<double>() : cfg.quick ? 3000 : 150000;
         cfg.plan.start = vm["start-rate"].as<double>();
         cfg.plan.max_runs = vm["max-runs"].as<unsigned>();
+        if (vm["bisections"].as<unsigned>() > 10) throw std::invalid_argument("--bisections: must be within 0-10");
+        cfg.plan.bisections = int(vm["bisections"].as<unsigned>());
         if (vm.count("overload-rate")) cfg.overload_rate = vm["overload-rate"].as<double>();
         for (auto [name, rate] : {std::pair{"--cps-rate", std::optional(cfg.cps_rate)}, {"--start-rate", std::optional(cfg.plan.start)},
                                   {"--overload-rate", cfg.overload_rate}})

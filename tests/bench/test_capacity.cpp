@@ -132,8 +132,9 @@ TEST(link_carried_nothing, a_run_that_moved_a_byte_or_failed_otherwise) {
 TEST(find_max, climbs_while_clean_then_bisects) {
     std::vector<double> asked;
     auto r = find_max(search_plan{}, clean_rule{}, capacity_of(260000, asked));
-    // 100k, 150k, 225k clean; 337.5k not; then 281.25k (not) and 253.125k (clean).
-    EXPECT_EQ(asked, (std::vector<double>{100000, 150000, 225000, 337500, 281250, 253125}));
+    // 100k, 150k, 225k clean; 337.5k not; then 281.25k (not), 253.125k (clean) and
+    // 267.188k (not).
+    EXPECT_EQ(asked, (std::vector<double>{100000, 150000, 225000, 337500, 281250, 253125, 267188}));
     ASSERT_TRUE(r.best);
     EXPECT_EQ(r.steps[*r.best].run.offered, 253125);
     EXPECT_TRUE(r.bounded);
@@ -144,10 +145,10 @@ TEST(find_max, climbs_while_clean_then_bisects) {
 TEST(find_max, halves_when_the_first_rate_is_unclean) {
     std::vector<double> asked;
     auto r = find_max(search_plan{}, clean_rule{}, capacity_of(30000, asked));
-    // 100k, 50k unclean; 25k clean; then 37.5k (not) and 31.25k (not).
-    EXPECT_EQ(asked, (std::vector<double>{100000, 50000, 25000, 37500, 31250}));
+    // 100k, 50k unclean; 25k clean; then 37.5k (not), 31.25k (not) and 28.125k (clean).
+    EXPECT_EQ(asked, (std::vector<double>{100000, 50000, 25000, 37500, 31250, 28125}));
     ASSERT_TRUE(r.best);
-    EXPECT_EQ(r.steps[*r.best].run.offered, 25000);
+    EXPECT_EQ(r.steps[*r.best].run.offered, 28125);
 }
 
 TEST(find_max, stops_at_max_runs_and_says_it_found_no_ceiling) {

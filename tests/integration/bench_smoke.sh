@@ -212,4 +212,5 @@ rc=$?
 check "a missing tool is an error naming its package" "[ $rc -ne 0 ] && grep -q 'install the Debian package' '$WORK/missing.err'"
 check "bad options are refused" "! '$BENCH' --scenarios nope --out '$WORK/bad' 2>/dev/null"
 check "a warm-up beyond 10 s is refused, named" "! '$BENCH' --warmup 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--warmup: must be within 0-10' '$WORK/bad.err'"
+check "more than 10 bisections are refused, named" "! '$BENCH' --bisections 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--bisections: must be within 0-10' '$WORK/bad.err'"
 exit 0
