@@ -103,8 +103,13 @@ load cps6 --workload cps --ip 2001:2::1/64 --target [2001:2::2]:80 --rate 300 --
     --source-ip 2001:2::100-2001:2::103 --duration 2
 expect_ok cps6 "r['totals']['completed']"
 check "cps6: the first line names the IPv6 sources" "grep -q 'cps from 2001:2::100-2001:2::103 on 1 engine' '$WORK/cps6.log'"
+# A first second in which the machine held tern-load's thread off its CPU for 50 ms or
+# more (its stall_ms column, the 12th) is excused: this VM does that for ~100 ms at times,
+# and then misses opens for it (278 of 300 with 105.8 ms stalled). The bug this checks for
+# (the clock started before the addresses were usable) showed 55% with no stall and nothing
+# missed.
 check "cps6: the run carried its rate from the first second (>= 95% of 300/s: $(field cps6 "r['conn_per_s']"); first line: $(grep -m1 -E '^ +1\.0 ' "$WORK/cps6.log"))" \
-    "[ \"\$(field cps6 \"r['conn_per_s'] >= 285\")\" = True ] && grep -m1 -E '^ +1\.0 ' '$WORK/cps6.log' | awk '{exit !(\$2 >= 285)}'"
+    "[ \"\$(field cps6 \"r['conn_per_s'] >= 285\")\" = True ] && grep -m1 -E '^ +1\.0 ' '$WORK/cps6.log' | awk '{exit !(\$2 >= 285 || \$12 >= 50)}'"
 stop_server
 check "tern-server (http) stops with exit 0" "[ $SERVER_RC -eq 0 ]" || tail -20 "$WORK/server-$n.log"
 check "tern-server saw the source addresses" "grep -q 'arp 198.18.0.103' '$WORK/server-$n.log'"
