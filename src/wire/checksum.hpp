@@ -25,6 +25,19 @@ constexpr std::uint32_t checksum_add_sums(std::uint32_t a, std::uint32_t b) {
     return r + (r < b);
 }
 
+// The same on 64 bits: the carry out of bit 63 comes back in at bit 0 (end-around). The
+// result can not carry again: with a carry, a + b - 2^64 is at most 2^64 - 2.
+inline std::uint64_t checksum_add_words(std::uint64_t a, std::uint64_t b) {
+    std::uint64_t r;
+    const bool carry = __builtin_add_overflow(a, b, &r);
+    return r + carry;
+}
+
+// A 64-bit partial sum as a 32-bit one (its two halves added, end-around).
+constexpr std::uint32_t checksum_fold_words(std::uint64_t sum) {
+    return checksum_add_sums(std::uint32_t(sum), std::uint32_t(sum >> 32));
+}
+
 // Adds `data` to `sum`, taking data[0] as the high byte of a word: the data must start at
 // an even offset of the checksummed bytes (use checksum_combine or checksum_accumulator
 // to chain blocks of odd length). An odd last byte is padded with a zero byte.
@@ -68,11 +81,7 @@ inline bool checksum_ok_20(const std::uint8_t* p) {
     std::memcpy(&a, p, 8);
     std::memcpy(&b, p + 8, 8);
     std::memcpy(&c, p + 16, 4);
-    std::uint64_t s = a + b;
-    s += s < b; // the carry out of bit 63 comes back in at bit 0; no second carry
-    s += c;
-    s += s < c;
-    return checksum_reduce(checksum_add_sums(std::uint32_t(s), std::uint32_t(s >> 32))) == 0xffff;
+    return checksum_reduce(checksum_fold_words(checksum_add_words(checksum_add_words(a, b), c))) == 0xffff;
 }
 
 // The TCP/UDP pseudo-header of RFC 9293 §3.1: source, destination, zero, protocol, and
