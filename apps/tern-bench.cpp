@@ -1000,8 +1000,8 @@ std::vector<figure> tern_overload(const scenario& s, tern_context& t) {
     if (f->stalled_seconds > 0) {
         goodput_note += "; tern-load stood still " + fmt_rate(tern::bench::machine_stall_ms) +
                         " ms or more (the machine) in " + std::to_string(f->stalled_seconds) + " of the seconds counted";
-        const bool all_stalled = f->goodput_share_unstalled == 0;
-        goodput_note += all_stalled ? ", in all of them" : ": without them " + fmt_rate(f->goodput_share_unstalled * 100) + "%";
+        goodput_note += f->goodput_share_unstalled ? ": without them " + fmt_rate(*f->goodput_share_unstalled * 100) + "%"
+                                                   : ", in all of them";
     }
     std::optional<double> recovery_ms;
     if (f->recovery_s) recovery_ms = *f->recovery_s * 1000;

@@ -30,24 +30,20 @@ std::string percent(double share) {
     return b;
 }
 
-// Which whitespace-separated column of a table header is `name`.
-std::optional<std::size_t> column_of(const std::string& header, std::string_view name) {
-    std::istringstream in(header);
-    std::size_t i = 0;
-    for (std::string word; in >> word; ++i)
-        if (word == name) return i;
-    return std::nullopt;
+// A line's whitespace-separated words.
+std::vector<std::string> words_of(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> words;
+    for (std::string w; in >> w;) words.push_back(w);
+    return words;
 }
 
-// The number in whitespace-separated column `column` of a line; 0 when there is none.
-double number_in_column(const std::string& line, std::size_t column) {
-    std::istringstream in(line);
-    std::string word;
-    for (std::size_t i = 0; i <= column; ++i)
-        if (!(in >> word)) return 0;
+// A whole word as a number; nullopt when it is not one.
+std::optional<double> number_of(const std::string& word) {
     char* end = nullptr;
     const double v = std::strtod(word.c_str(), &end);
-    return end == word.c_str() ? 0 : v;
+    if (end == word.c_str() || *end != '\0') return std::nullopt;
+    return v;
 }
 
 std::string rate_text(double r) {
@@ -167,21 +163,20 @@ std::vector<second> parse_progress(std::string_view log) {
     std::optional<std::size_t> stall_column;
     std::istringstream in{std::string(log)};
     for (std::string line; std::getline(in, line);) {
+        const auto words = words_of(line);
         if (!in_table) {
             in_table = line.find("time_s") != std::string::npos && line.find("conn/s") != std::string::npos;
-            if (in_table) stall_column = column_of(line, "stall_ms");
+            if (in_table)
+                if (auto at = std::find(words.begin(), words.end(), "stall_ms"); at != words.end())
+                    stall_column = std::size_t(at - words.begin());
             continue;
         }
         if (line.rfind("tern-load:", 0) == 0) break; // the final report follows the table
-        const char* p = line.c_str();
-        char* end = nullptr;
-        const double t = std::strtod(p, &end);
-        if (end == p) continue;
-        p = end;
-        const double cps = std::strtod(p, &end);
-        if (end == p) continue;
-        second s{t, cps};
-        if (stall_column) s.stall_ms = number_in_column(line, *stall_column);
+        const auto t = words.size() >= 2 ? number_of(words[0]) : std::nullopt;
+        const auto cps = words.size() >= 2 ? number_of(words[1]) : std::nullopt;
+        if (!t || !cps) continue;
+        second s{*t, *cps};
+        if (stall_column && *stall_column < words.size()) s.stall_ms = number_of(words[*stall_column]).value_or(0);
         s.warmup = line.find("(warm-up)") != std::string::npos;
         out.push_back(s);
     }
@@ -242,7 +237,7 @@ std::optional<overload_figures> overload_from(const std::vector<second>& lines, 
     const std::size_t counted = seconds.size() > 1 ? seconds.size() - 1 : 1;
     f.goodput_share = f.peak > 0 ? sum / double(counted) / f.peak : 0;
     const std::size_t unstalled = counted - f.stalled_seconds;
-    f.goodput_share_unstalled = f.peak > 0 && unstalled > 0 ? sum_unstalled / double(unstalled) / f.peak : 0;
+    if (unstalled > 0) f.goodput_share_unstalled = f.peak > 0 ? sum_unstalled / double(unstalled) / f.peak : 0;
     for (const auto& l : lines)
         if (l.end_s > resume_s && l.conn_per_s >= 0.9 * f.pre_stall) {
             f.recovery_s = l.end_s - resume_s;

@@ -128,7 +128,7 @@ struct overload_figures {
     double pre_stall = 0;              // the last whole second ending at or before the stall
     unsigned stalled_seconds = 0;      // of those goodput counts, the ones tern-load met a
                                        // machine stall in (stall_ms >= machine_stall_ms)
-    double goodput_share_unstalled = 0; // goodput over the others alone
+    std::optional<double> goodput_share_unstalled; // goodput over the others alone (none: all stalled)
     std::optional<double> recovery_s;  // from SIGCONT to the end of the first line ending
                                        // after it at >= 90% of pre_stall
 };

@@ -274,7 +274,15 @@ TEST(overload_from, goodput_without_the_machines_stalls) {
     ASSERT_TRUE(f);
     EXPECT_DOUBLE_EQ(f->goodput_share, 1050000.0 / 4 / 310000);
     EXPECT_EQ(f->stalled_seconds, 1u);
-    EXPECT_DOUBLE_EQ(f->goodput_share_unstalled, (310000.0 + 250000 + 290000) / 3 / 310000);
+    ASSERT_TRUE(f->goodput_share_unstalled);
+    EXPECT_DOUBLE_EQ(*f->goodput_share_unstalled, (310000.0 + 250000 + 290000) / 3 / 310000);
+    // Every counted second stalled: no goodput without them, rather than 0%.
+    auto all = lines;
+    for (auto& l : all) l.stall_ms = 60;
+    auto g = overload_from(all, 1.5, 1.6);
+    ASSERT_TRUE(g);
+    EXPECT_EQ(g->stalled_seconds, 4u);
+    EXPECT_FALSE(g->goodput_share_unstalled);
     // Tenths of a second add up to their second's stall.
     std::vector<second> tenths;
     for (int i = 1; i <= 20; ++i) tenths.push_back({i / 10.0, 100000, i == 13 || i == 14 ? 30.0 : 0.0});
