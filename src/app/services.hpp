@@ -41,7 +41,10 @@ struct service_counters {
 // request not yet whole, output the send buffer could not take, a close to make once it
 // is sent, retransmissions seen) and freed once it holds nothing again: a keep-alive HTTP
 // stream whose requests come whole and whose answers fit has none. An idle connection
-// costs no session's memory, and a request does not read a cold one.
+// costs no session's memory, and a request does not read a cold one. A session hangs off
+// stream::user and never points back at its stream, so that the endpoint may park an idle
+// connection (listen_options::park_idle, tern-server's default) and make another stream
+// object for it later.
 struct session {
     static void* operator new(std::size_t size) { return object_pool<session>::allocate(size); }
     static void operator delete(void* p) { object_pool<session>::release(p); }

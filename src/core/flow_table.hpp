@@ -233,6 +233,13 @@ public:
         return true;
     }
 
+    // Gives a held key another value in place (non-null); false when the key is not held.
+    bool replace(const Key& key, T* value) {
+        const std::size_t i = locate(key, hash(key));
+        if (i == npos) return false;
+        slots_[i].value = value;
+        return true;
+    }
     T* find(const Key& key) const { return find(key, hash(key)); }
 
     T* find(const Key& key, std::uint32_t h) const {

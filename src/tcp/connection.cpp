@@ -2,6 +2,7 @@
 #include "tcp/connection.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 #include "wire/icmp.hpp"
 
@@ -68,6 +69,48 @@ connection::connection(const tcp_config& config, const connection_options& optio
     : config_(config), sink_(sink), events_(events), 
       send_buffer_(options.send_buffer),
       settings_(options) {}
+
+// What the record leaves out must be empty: the deadlines (next_deadline), the send
+// buffer and its body, the extras, and every flag that still owes the application or the
+// endpoint a call.
+bool connection::parkable() const {
+    return state_ == tcp_state::established && !next_deadline() && send_buffer_.size() == 0 &&
+           !send_buffer_.has_body() && !extras_ && !want_writable_ && !writable_due_ && !output_due_ &&
+           !ended_by_new_syn_;
+}
+
+connection::parked connection::park() {
+    assert(parkable());
+    return parked{tcb_,
+                  std::move(cc_),
+                  std::move(rare_),
+                  traffic_,
+                  settings_,
+                  send_buffer_.capacity(),
+                  buffer_seq_,
+                  ecn_recover_,
+                  listen_port_,
+                  passive_,
+                  read_closed_,
+                  persist_backoff_,
+                  persist_unanswered_,
+                  keepalive_probes_};
+}
+
+connection::connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f,
+                       parked&& p)
+    : config_(config), sink_(sink), events_(events), state_(tcp_state::established), passive_(p.passive),
+      read_closed_(p.read_closed), flow_(f), ecn_recover_(p.ecn_recover), tcb_(p.control), cc_(std::move(p.cc)),
+      send_buffer_(p.send_capacity), persist_backoff_(p.persist_backoff), persist_unanswered_(p.persist_unanswered),
+      keepalive_probes_(p.keepalive_probes), buffer_seq_(p.buffer_seq), traffic_(p.traffic), settings_(p.settings),
+      listen_port_(p.listen_port), rare_(std::move(p.rare)) {}
+
+connection_stats connection::parked::stats() const {
+    connection_stats s;
+    static_cast<traffic_counts&>(s) = traffic;
+    if (rare) static_cast<loss_counts&>(s) = rare->loss;
+    return s;
+}
 
 const sack_scoreboard connection::no_scoreboard{};
 

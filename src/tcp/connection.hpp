@@ -188,6 +188,16 @@ public:
     time_wait_record time_wait_state() const;   // IPv4
     time_wait_record6 time_wait_state6() const; // IPv6
     void leave_time_wait();
+    // Parking (DESIGN.md "Memory"): an idle connection whose owner lets it (the endpoint:
+    // listen_options::park_idle) gives up everything but a `parked` record, and a connection
+    // made again from that record goes on as this one would have. Parkable: ESTABLISHED
+    // with no timer armed (nothing in flight, no ACK owed, no keep-alive), nothing in the
+    // send buffer, no extras, nothing to tell the application; what the record leaves out
+    // is then all empty. park() empties this connection (it is only destroyed after).
+    struct parked;
+    bool parkable() const;
+    parked park();
+    connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f, parked&& p);
     // Fires every timer due at `now`.
     void on_timer(instant now);
     // The earliest instant at which on_timer has work; none when idle.
@@ -470,5 +480,27 @@ inline std::uint32_t largest_receive_buffer(const connection_options& o) {
 inline std::uint32_t largest_receive_buffer(const connection_settings& s) {
     return std::max(s.receive_buffer, s.receive_buffer_max);
 }
+
+// An idle connection's record (connection::park): the TCB whole, and what else a
+// connection carries that is not empty when it is idle. Its 4-tuple is its owner's key.
+struct connection::parked {
+    tcb control;
+    congestion_control cc;
+    std::unique_ptr<rare_counts> rare;
+    traffic_counts traffic;
+    connection_settings settings;
+    std::uint32_t send_capacity = 0;
+    seq32 buffer_seq;
+    seq32 ecn_recover;
+    std::uint16_t listen_port = 0;
+    bool passive = false;
+    bool read_closed = false;
+    std::uint8_t persist_backoff = 0;
+    std::uint8_t persist_unanswered = 0;
+    std::uint8_t keepalive_probes = 0;
+
+    std::uint64_t drops(tcp_drop d) const { return rare ? rare->drops[std::size_t(d)] : 0; }
+    connection_stats stats() const;
+};
 
 } // namespace tern::tcp

@@ -159,6 +159,13 @@ stream_state::stream_state(endpoint_core& ep, const connection_options& options,
     conn_.defer_output(true);
 }
 
+stream_state::stream_state(endpoint_core& ep, const flow& f, parked_stream&& p)
+    : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(*p.app), conn_(ep.config_, ep, *this, f, std::move(p.conn)),
+      backlog_(std::move(p.backlog)), in_table_(true), passive_(true), live_(true) {
+    user = p.user;
+    conn_.defer_output(true);
+}
+
 stream_state::~stream_state() {
     ep().engine_.timers().cancel(timer());
     ep().unwatch_held_back(*this);
@@ -335,7 +342,10 @@ endpoint_core::~endpoint_core() {
     table6_.for_each([&](const flow_key6&, stream_state* s) { live.push_back(s); });
     table_.clear();
     table6_.clear();
-    for (stream_state* s : live) delete s;
+    for (stream_state* s : live) {
+        if (is_parked(s)) delete parked_of(s);
+        else delete s;
+    }
     for (stream_state* s : retired_) delete s;
 }
 
@@ -343,6 +353,7 @@ status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_opti
     auto [l, added] = listeners_.try_emplace(port, listener{options, &app});
     if (!added) return unexpected(listen_error::port_in_use);
     l->second.backlog->accept_limit = options.accept_backlog;
+    if (options.park_idle) l->second.backlog->park_after = options.park_after;
     return {};
 }
 
@@ -623,7 +634,10 @@ std::size_t endpoint_core::look_ahead_family(std::span<rte_mbuf* const> frames, 
     }
     for (std::size_t i = 0; i < n; ++i)
         if (!opens[i])
-            if (const stream_state* s = flows<Key>().find(keys[i], hashes[i])) prefetch_object(s);
+            if (const stream_state* s = flows<Key>().find(keys[i], hashes[i])) {
+                if (is_parked(s)) prefetch_object(parked_of(s));
+                else prefetch_object(s);
+            }
     return n_others;
 }
 
@@ -644,7 +658,7 @@ void endpoint_core::receive(rte_mbuf* m, const segment& seg, const Key& key) {
     ++stats_.segments_in;
     if (seg.ecn == wire::ecn_codepoint::ce) ++stats_.ecn_ce_in;
     const std::uint16_t port = seg.header.dst_port;
-    if (stream_state* s = flows<Key>().find(key)) {
+    if (stream_state* s = find_stream(key)) {
         if (completes_into_full_backlog(*s, seg)) {
             ++stats_.accept_backlog_full;
         } else if (!(s->half_open_ && completes_a_cookie_instead(*s, seg))) {
@@ -826,6 +840,11 @@ void endpoint_core::on_timer(timer_hook& hook) {
     stream_state& s = stream_state::of_timer(hook);
     s.conn_.on_timer(engine_.now());
     settle(s);
+    // Idle still, and the timer was its wait to park (settle leaves it unarmed then).
+    if (s.park_due_ && !s.timer().armed()) {
+        if (s.conn_.parkable()) to_park_.push_back(&s);
+        else s.park_due_ = false; // idle but holding something: waits again from its next settle
+    }
     if (--depth_ == 0) free_retired();
 }
 
@@ -948,6 +967,7 @@ void endpoint_core::on_unreachable(const ip_addr& hop) {
         return hop.is_v4() ? engine_.next_hop(remote.v4()) == hop.v4() : engine_.next_hop_v6(remote.v6()) == hop.v6();
     };
     auto collect = [&](const auto&, stream_state* s) {
+        if (is_parked(s)) return; // ESTABLISHED
         if (s->conn_.state() == tcp_state::syn_sent && through(s)) hit.push_back(s);
     };
     if (hop.is_v4()) table_.for_each(collect);
@@ -962,13 +982,13 @@ void endpoint_core::on_unreachable(const ip_addr& hop) {
 
 // The quote is of a segment we sent: its source is our end of the flow.
 void endpoint_core::on_icmp_unreachable(std::uint8_t code, std::uint16_t mtu, const wire::icmp_quoted_tcp& quoted) {
-    on_icmp_for(table_.find(flow_key{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port}), code, mtu, quoted.seq);
+    on_icmp_for(find_stream(flow_key{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port}), code, mtu, quoted.seq);
 }
 
 // RFC 8201 §4: Packet Too Big is IPv6's fragmentation needed; its MTU field has 32 bits,
 // more than any link of ours carries.
 void endpoint_core::on_packet_too_big(std::uint32_t mtu, const wire::icmpv6_quoted_tcp& quoted) {
-    stream_state* s = table6_.find(flow_key6{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
+    stream_state* s = find_stream(flow_key6{quoted.src, quoted.dst, quoted.src_port, quoted.dst_port});
     on_icmp_for(s, wire::icmp_unreachable_code::fragmentation_needed, std::uint16_t(std::min<std::uint32_t>(mtu, 0xffff)),
                 quoted.seq);
 }
@@ -1109,12 +1129,87 @@ void endpoint_core::settle(stream_state& s) {
     // on_timer asks the connection what is due, so a hook that fires early costs one call.
     if (auto deadline = s.conn_.next_deadline()) {
         engine_.timers().arm_no_later(s.timer(), *deadline);
+        s.park_due_ = false;
+    } else if (s.backlog_ && s.backlog_->park_after) {
+        wait_to_park(s);
     } else {
         engine_.timers().cancel(s.timer());
     }
 }
 
+// ---- parking (listen_options::park_idle) ---------------------------------------------
+
+template <class Key>
+stream_state* endpoint_core::find_stream(const Key& key) {
+    stream_state* v = flows<Key>().find(key);
+    return v && is_parked(v) ? unpark(key, v) : v;
+}
+
+template <class Key>
+stream_state* endpoint_core::unpark(const Key& key, stream_state* value) {
+    parked_stream* p = parked_of(value);
+    auto* s = new stream_state(*this, flow_of(key), std::move(*p));
+    flows<Key>().replace(key, s);
+    delete p;
+    --parked_;
+    ++stats_.unparks;
+    return s;
+}
+
+// An idle stream of a listener that parks: its timer, which nothing else needs now, is set
+// to park it once it has stayed idle park_after (on_timer). Anything that sets a deadline
+// of the connection's own in the meantime ends the wait (settle). The timer moves: left
+// armed for a deadline that went (an RTO the last ACK stopped), it would park a stream in
+// use between two requests.
+void endpoint_core::wait_to_park(stream_state& s) {
+    if (s.park_due_) return;
+    s.park_due_ = true;
+    engine_.timers().arm(s.timer(), engine_.now() + *s.backlog_->park_after);
+}
+
+// Parked once no call into the stream is on the stack; what happened since its timer
+// fired may have ended its idleness (data sent, a close, TIME-WAIT).
+void endpoint_core::park_due() {
+    for (stream_state* s : to_park_) {
+        if (s->in_table_ && s->due_index_ == stream_state::not_due && s->held_back_index_ == stream_state::not_due &&
+            s->park_due_ && s->conn_.parkable())
+            park(*s);
+        else
+            s->park_due_ = false;
+    }
+    to_park_.clear();
+}
+
+// The stream goes; a record takes its place in the table. Its listener still counts it
+// live (backlog_ moves to the record).
+void endpoint_core::park(stream_state& s) {
+    engine_.timers().cancel(s.timer());
+    const flow f = s.conn_.flow_id();
+    auto* p = new parked_stream{s.conn_.park(), &s.app_, std::move(s.backlog_), s.user};
+    const bool held = f.local.addr.is_v4() ? table_.replace(key_of<flow_key>(f), tagged(p))
+                                           : table6_.replace(key_of<flow_key6>(f), tagged(p));
+    assert(held);
+    (void)held;
+    s.in_table_ = false;
+    delete &s;
+    ++parked_;
+    ++stats_.parks;
+}
+
+// TCP_INFO of a parked stream: the connection made for a moment from its record, which
+// gets it all back.
+tcp_info endpoint_core::parked_info(const flow& f, parked_stream& p) const {
+    struct quiet_events final : connection_events {};
+    static quiet_events quiet;
+    auto& self = const_cast<endpoint_core&>(*this);
+    connection c(config_, self, quiet, f, std::move(p.conn));
+    const tcp_info i = c.info();
+    p.conn = c.park();
+    return i;
+}
+
 void endpoint_core::free_retired() {
+    if (!to_park_.empty()) park_due();
     if (retired_.empty()) return; // most calls: it runs after every call into the endpoint
     for (stream_state* s : retired_) {
         // Keep the drop and loss totals of connections that are gone (tcp_endpoint::counters).
@@ -1150,11 +1245,19 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
         {"icmp_unreachable_ignored", stats_.icmp_unreachable_ignored},
         {"ecn_ce_in", stats_.ecn_ce_in},
         {"path_black_holes", stats_.path_black_holes},
+        {"parks", stats_.parks},
+        {"unparks", stats_.unparks},
+        {"parked", parked_},
         {"connections", connections()},
     };
     std::array<std::uint64_t, tcp_drop_count> drops = freed_drops_;
     connection_totals totals = freed_totals_;
     auto add = [&](const stream_state* s) {
+        if (is_parked(s)) {
+            const connection::parked& p = parked_of(s)->conn;
+            for (std::size_t d = 0; d < tcp_drop_count; ++d) drops[d] += p.drops(tcp_drop(d));
+            return totals.add(p.stats());
+        }
         for (std::size_t d = 0; d < tcp_drop_count; ++d) drops[d] += s->conn_.drops(tcp_drop(d));
         totals.add(s->conn_.stats());
     };
@@ -1176,8 +1279,11 @@ std::vector<std::pair<std::string_view, std::uint64_t>> endpoint_core::counters(
 std::array<std::size_t, tcp_state_count> endpoint_core::count_by_state() const {
     std::array<std::size_t, tcp_state_count> n{};
     n[std::size_t(tcp_state::listen)] = listeners_.size();
-    table_.for_each([&](const flow_key&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
-    table6_.for_each([&](const flow_key6&, const stream_state* s) { ++n[std::size_t(s->conn_.state())]; });
+    auto count = [&](const auto&, const stream_state* s) {
+        ++n[std::size_t(is_parked(s) ? tcp_state::established : s->conn_.state())];
+    };
+    table_.for_each(count);
+    table6_.for_each(count);
     n[std::size_t(tcp_state::time_wait)] += time_wait();
     return n;
 }
@@ -1193,8 +1299,9 @@ std::vector<tcp_info> endpoint_core::list(std::size_t limit) const {
         i.id.local.port = port;
         out.push_back(i);
     }
-    auto add = [&](const auto&, const stream_state* s) {
-        if (out.size() < limit) out.push_back(s->conn_.info());
+    auto add = [&](const auto& key, const stream_state* s) {
+        if (out.size() >= limit) return;
+        out.push_back(is_parked(s) ? parked_info(flow_of(key), *parked_of(s)) : s->conn_.info());
     };
     table_.for_each(add);
     table6_.for_each(add);

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -51,6 +52,7 @@ struct listener_backlog {
     std::uint32_t live = 0;              // its connections past the handshake, not yet in TIME-WAIT or CLOSED
     std::optional<instant> cookie_sent;  // when it last answered a SYN with a cookie
     std::uint32_t accept_limit = 0;      // listen_options::accept_backlog
+    std::optional<duration> park_after;  // listen_options::park_after, with park_idle
     std::uint32_t refs = 0;              // the backlog_refs to it
 };
 
@@ -80,12 +82,28 @@ private:
     listener_backlog* p_ = nullptr;
 };
 
+// An idle stream of a listener with listen_options::park_idle, as the endpoint keeps it in
+// the stream's stead (DESIGN.md "Memory"): the connection's record and what the stream held
+// for the application. The flow table's value for its 4-tuple is its address, tagged
+// (endpoint_core::tagged). Always a passive stream: only listeners park.
+struct parked_stream {
+    static void* operator new(std::size_t size) { return object_pool<parked_stream>::allocate(size); }
+    static void operator delete(void* p) { object_pool<parked_stream>::release(p); }
+
+    connection::parked conn;
+    app_events* app;
+    backlog_ref backlog;
+    void* user; // stream::user, as the application left it
+};
+
 // One connection as the endpoint holds it: the sans-IO connection, its wheel timer, and
 // the application's callbacks. The application sees its public side, tcp::stream. The
 // timer is a base, so that a fired hook is cast back to its stream (timer_wheel.hpp).
 class stream_state final : public stream, private connection_events, private timer_hook {
 public:
     stream_state(endpoint_core& ep, const connection_options& options, app_events& app, bool passive);
+    // A parked stream made again (its flow `f`); `p` is left empty.
+    stream_state(endpoint_core& ep, const flow& f, parked_stream&& p);
     ~stream_state();
 
     // From the engine's pool: connections come and go at the packet rate.
@@ -119,6 +137,7 @@ private:
     bool passive_;           // accepted from a listener: on_accepted rather than on_connected
     bool half_open_ = false; // counted in backlog_->half_open
     bool live_ = false;      // counted in backlog_->live
+    bool park_due_ = false;  // idle, its timer set to park it (endpoint_core::wait_to_park)
     static constexpr std::uint32_t not_due = ~std::uint32_t(0);
     std::uint32_t due_index_ = not_due;         // its place in the endpoint's output_due_
     std::uint32_t held_back_index_ = not_due;   // its place in the endpoint's held_back_ (not_due: absent)
@@ -275,6 +294,24 @@ private:
     void note_black_hole() override { ++stats_.path_black_holes; }
     template <class Key>
     bool tuple_taken(const Key& key);
+    // Parking (listen_options::park_idle). A parked stream's table value is its record's
+    // address with the low bit set: records and streams are at least 8-byte aligned.
+    static bool is_parked(const stream_state* v) { return std::bit_cast<std::uintptr_t>(v) & 1; }
+    static parked_stream* parked_of(const stream_state* v) {
+        return std::bit_cast<parked_stream*>(std::bit_cast<std::uintptr_t>(v) & ~std::uintptr_t(1));
+    }
+    static stream_state* tagged(parked_stream* p) {
+        return std::bit_cast<stream_state*>(std::bit_cast<std::uintptr_t>(p) | 1);
+    }
+    // The stream of `key`, made again if it was parked; null when none.
+    template <class Key>
+    stream_state* find_stream(const Key& key);
+    template <class Key>
+    stream_state* unpark(const Key& key, stream_state* value);
+    void wait_to_park(stream_state& s);
+    void park_due();
+    void park(stream_state& s);
+    tcp_info parked_info(const flow& f, parked_stream& p) const;
 
     engine& engine_;
     tcp_config config_;
@@ -293,6 +330,10 @@ private:
     std::uint64_t challenge_budget_ = 0;
     std::map<std::uint16_t, listener> listeners_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
+    // Streams whose wait to park ran out (on_timer): parked when no call into them is on
+    // the stack, with the retired.
+    std::vector<stream_state*> to_park_;
+    std::size_t parked_ = 0; // parked streams, in the tables with the others
     // Connections with deferred output due (connection::defer_output): flushed once per
     // round, in after_burst, after every segment of the round's bursts and every poller.
     std::vector<stream_state*> output_due_;
