@@ -1142,11 +1142,14 @@ void endpoint_core::settle(stream_state& s) {
 template <class Key>
 stream_state* endpoint_core::find_stream(const Key& key) {
     stream_state* v = flows<Key>().find(key);
-    return v && is_parked(v) ? unpark(key, v) : v;
+    if (is_parked(v)) [[unlikely]]
+        return unpark(key, v);
+    return v;
 }
 
+// Out of line: rare, and the lookup every segment makes need not carry it.
 template <class Key>
-stream_state* endpoint_core::unpark(const Key& key, stream_state* value) {
+[[gnu::noinline]] stream_state* endpoint_core::unpark(const Key& key, stream_state* value) {
     parked_stream* p = parked_of(value);
     auto* s = new stream_state(*this, flow_of(key), std::move(*p));
     flows<Key>().replace(key, s);

@@ -88,8 +88,10 @@ struct echo_server final : tcp::app_events {
         closed_at = clk->now();
     }
 
-    void flush(tcp::stream& s) {
-        auto& st = streams[&s];
+    void flush(tcp::stream& s) { flush(s, streams[&s]); }
+    // Sends what the stream takes of `st`'s pending bytes; closes once the peer has closed
+    // and all went out.
+    static void flush(tcp::stream& s, per_stream& st) {
         std::uint8_t chunk[16384];
         while (!st.pending.empty()) {
             const std::size_t n = std::min(st.pending.size(), sizeof chunk);
@@ -1004,11 +1006,7 @@ std::optional<std::uint64_t> counter(const tcp::tcp_endpoint& ep, std::string_vi
 // An echo server that keeps no pointer to its streams, as a listener with park_idle asks:
 // what it holds per connection hangs off stream::user, which parking keeps.
 struct user_echo final : tcp::app_events {
-    struct per_stream {
-        std::deque<std::uint8_t> pending;
-        bool peer_closed = false;
-        bool close_called = false;
-    };
+    using per_stream = echo_server::per_stream;
     static per_stream& of(tcp::stream& s) {
         if (!s.user) s.user = new per_stream;
         return *static_cast<per_stream*>(s.user);
@@ -1017,37 +1015,20 @@ struct user_echo final : tcp::app_events {
         const auto bytes = data.bytes();
         of(s).pending.insert(of(s).pending.end(), bytes.begin(), bytes.end());
         received += bytes.size();
-        streams_seen.insert(&s);
-        flush(s);
+        echo_server::flush(s, of(s));
     }
-    void on_writable(tcp::stream& s) override { flush(s); }
+    void on_writable(tcp::stream& s) override { echo_server::flush(s, of(s)); }
     void on_peer_closed(tcp::stream& s) override {
         of(s).peer_closed = true;
-        flush(s);
+        echo_server::flush(s, of(s));
     }
     void on_closed(tcp::stream& s, tcp::close_reason why) override {
         delete static_cast<per_stream*>(s.user);
         s.user = nullptr;
         reasons.push_back(why);
     }
-    void flush(tcp::stream& s) {
-        per_stream& st = of(s);
-        std::uint8_t chunk[16384];
-        while (!st.pending.empty()) {
-            const std::size_t n = std::min(st.pending.size(), sizeof chunk);
-            std::copy_n(st.pending.begin(), n, chunk);
-            auto r = s.send({chunk, n});
-            if (!r || *r == 0) break;
-            st.pending.erase(st.pending.begin(), st.pending.begin() + std::ptrdiff_t(*r));
-        }
-        if (st.peer_closed && st.pending.empty() && !st.close_called) {
-            st.close_called = true;
-            EXPECT_TRUE(s.close().has_value());
-        }
-    }
 
     std::uint64_t received = 0;
-    std::set<tcp::stream*> streams_seen;
     std::vector<tcp::close_reason> reasons;
 };
 
@@ -1085,7 +1066,6 @@ struct turn_client final : tcp::app_events {
 
 struct turns_result {
     std::uint64_t parks = 0, unparks = 0;
-    std::size_t streams_seen = 0;
 };
 
 // `turns` messages of 1-5000 bytes echoed one after another, each followed by a pause (until
@@ -1139,7 +1119,7 @@ turns_result echo_in_turns(two_nodes& p, int turns, std::uint64_t seed, ip_addr 
     EXPECT_EQ(p.server->eng.timers().size(), 0u);
     EXPECT_EQ(p.client->pool.in_use(), client_in_use);
     EXPECT_EQ(p.server->pool.in_use(), server_in_use);
-    return {*counter(p.server->ep, "parks"), *counter(p.server->ep, "unparks"), server.streams_seen.size()};
+    return {*counter(p.server->ep, "parks"), *counter(p.server->ep, "unparks")};
 }
 
 // Each pause parks the server's connection; the next message makes it again, and the echo
