@@ -5,9 +5,10 @@
 // Before the scenarios it measures the machine's own pauses on both cores (bench/pauses.hpp),
 // the floor under every tail percentile in the table, and prints them under it.
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
-// overload scenario (tern only) offers twice that and stalls the server for 100 ms.
+// overload scenario (tern only) offers twice that and stalls the server for 100 ms; the
+// memory scenario (tern only) reads each side's resident memory per idle connection.
 //
-//   tern-bench [--scenarios cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload] [--duration S] [--out DIR] [--quick]
+//   tern-bench [--scenarios cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload,memory] [--duration S] [--out DIR] [--quick]
 //
 // Server peers run on core 1, client peers on core 0 (taskset). Every child is started with
 // fork+exec (no shell), bounded in time, and killed by PID on exit, on SIGINT/SIGTERM and on
@@ -367,6 +368,7 @@ struct settings {
     double cps_rate = 150000;    // cps: the offered rate when not searching
     tern::bench::search_plan plan;
     std::optional<double> overload_rate; // overload offers twice this (default: the capacity)
+    unsigned memory_connections = 1000000; // memory: idle connections held
 };
 
 // A kernel run returns one figure per metric of its scenario (pingpong: p50, p99, p99.9).
@@ -610,6 +612,7 @@ argv_t cps_load_args(double rate, bool v6 = false) {
 
 std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6);
 std::vector<figure> tern_overload(const scenario& s, tern_context& t);
+std::vector<figure> tern_memory(const scenario& s, tern_context& t);
 
 // The overload scenario has no kernel side: wrk runs closed loop (a fixed number of
 // connections, each opening the next when one ends), so it cannot offer twice a rate.
@@ -698,6 +701,16 @@ std::vector<scenario> scenarios() {
          {}, // tern_overload makes tern-load's command line: its rate may come from the search
          {},
          tern_overload},
+        {"memory", "resident memory of each side per idle keep-alive connection (--memory-connections)",
+         {{"memory tern-server", "bytes/conn", true}, {"memory tern-load", "bytes/conn", true}},
+         [](const kernel_context&) {
+             const figure na{std::nullopt, "n/a (tern only)", "", "", ""};
+             return std::vector<figure>{na, na};
+         },
+         {}, // tern_memory makes both command lines: their sizes come from --memory-connections
+         {},
+         {},
+         tern_memory},
     };
 }
 
@@ -711,7 +724,7 @@ struct pair_run {
     fs::path load_log;
     pid_t server = 0;
 };
-using pair_watch = std::function<void(pid_t server, const fs::path& load_log)>;
+using pair_watch = std::function<void(pid_t server, pid_t client, const fs::path& load_log)>;
 
 pair_run run_pair_once(const tern_context& t, const fs::path& dir, const argv_t& server_args, argv_t load_args,
                        double duration, const pair_watch& watch) {
@@ -745,7 +758,7 @@ pair_run run_pair_once(const tern_context& t, const fs::path& dir, const argv_t&
             stop(client);
             throw std::runtime_error("tern-load did not finish within " + std::to_string(int(duration) + 30) + " s: " + join(load));
         }
-        if (watch) watch(server, log);
+        if (watch) watch(server, client, log);
     }
     stop(server);
     if (*rc != 0 && *rc != 3) throw std::runtime_error(join(load) + " exited " + std::to_string(*rc) + ": " + tail(slurp(log)));
@@ -882,6 +895,91 @@ std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6) {
                    tern_command(t, load_args, s.tern_server_args, t.cfg.duration)}};
 }
 
+// ---- memory ------------------------------------------------------------------------------------
+
+// Bytes of the flow table a side sizes for `flows` (core/flow_table.hpp: 24-byte slots, a
+// power of two at a load of at most 7/8), which it fills at start: resident from then on,
+// and so outside the difference between two runs of the same size.
+double flow_table_bytes(unsigned flows) {
+    return 24.0 * double(std::bit_ceil(std::max<std::uint64_t>(16, flows + (flows + 6) / 7)));
+}
+
+// One side's kB of a /proc/PID/status field ("VmRSS:"); nullopt once the process is gone.
+std::optional<long> status_kb(pid_t pid, const std::string& key) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    for (std::string k; in >> k;) {
+        long v = 0;
+        if (k == key && in >> v) return v;
+        in.ignore(256, '\n');
+    }
+    return std::nullopt;
+}
+
+// Each side's resident memory, in kB, holding `n` idle keep-alive connections: tern-load
+// opens them over `ramp` seconds, then sends 100 requests a second across them all, and
+// both are read most of the way from the ramp's end to the run's (tern-load's connections
+// closing at its end would make TIME-WAIT records that are no idle connection's).
+struct memory_reading {
+    double server_kb = 0, load_kb = 0;
+};
+memory_reading hold_idle(const tern_context& t, const fs::path& dir, unsigned n, double ramp, double run_s,
+                         const argv_t& server_args, const argv_t& load_args) {
+    const auto read_at = clock_type::now() + std::chrono::duration<double>(ramp + 0.6 * (run_s - ramp) + 1);
+    std::optional<memory_reading> read;
+    auto watch = [&](pid_t server, pid_t client, const fs::path&) {
+        if (read || clock_type::now() < read_at) return;
+        auto s = status_kb(server, "VmRSS:"), l = status_kb(client, "VmRSS:");
+        if (s && l) read = memory_reading{double(*s), double(*l)};
+    };
+    auto r = run_pair(t, dir, server_args, load_args, run_s, watch);
+    if (!read) throw std::runtime_error("tern-load ended before its connections were read");
+    auto opened = number_after(r.json, R"("connections_open_at_end": ([0-9.eE+]+))", "tern-load --json");
+    if (opened < n) throw std::runtime_error("tern-load held " + fmt_rate(opened) + " of " + std::to_string(n) + " connections");
+    return *read;
+}
+
+// Idle connections (the issue's 200 bytes a connection): two runs, of n/4 and of n
+// connections, with tables of the same size; each side's figure is the resident memory the
+// extra connections took, per connection, plus its flow table per connection (filled at
+// start, so in both runs), so that what is left out is what does not grow with connections:
+// code, DPDK, the mbuf pool.
+std::vector<figure> tern_memory(const scenario& s, tern_context& t) {
+    const unsigned n = t.cfg.memory_connections, small = n / 4, table = n + n / 16;
+    const unsigned addresses = (n + 27999) / 28000 + 1; // 28,232 ephemeral ports each
+    const std::string sources = "198.18.2.10-198.18.2." + std::to_string(9 + addresses);
+    // Both runs open 100,000 connections a second: the streams a ramp holds at once (new, or
+    // idle less than the second tern-server waits before parking them) are then as many in
+    // both, and what is left is what an idle connection costs.
+    auto ramp = [](unsigned conns) { return std::max(1.0, conns / 100000.0); };
+    const double hold = t.cfg.quick ? 3 : 8;
+    const argv_t server_args{"--mode", "http", "--port", "8080", "--no-delay", "--max-connections", std::to_string(table)};
+    auto load_args = [&](unsigned conns) {
+        return argv_t{"--workload", "rps", "--rate", "100", "--connections", std::to_string(conns), "--ramp",
+                      fmt_duration(ramp(conns)), "--target", "198.18.2.1:8080", "--source-ip", sources, "--max-flows",
+                      std::to_string(table)};
+    };
+    const fs::path dir = t.cfg.out / "logs" / "tern-memory";
+    std::string how = tern_how(load_args(n), server_args) + "; again with --connections " + std::to_string(small);
+    std::string command = tern_command(t, load_args(n), server_args, ramp(n) + hold);
+    if (!fs::exists(t.cfg.tern_dir / "tern-load"))
+        return std::vector<figure>(s.metrics.size(), figure{std::nullopt, "n/a (tern-load not built)", how, "", command});
+    const memory_reading a = hold_idle(t, dir / "small", small, ramp(small), ramp(small) + hold, server_args, load_args(small));
+    const memory_reading b = hold_idle(t, dir / "full", n, ramp(n), ramp(n) + hold, server_args, load_args(n));
+    const double extra = double(n - small), table_per = flow_table_bytes(table) / n;
+    const double server = (b.server_kb - a.server_kb) * 1024 / extra + table_per;
+    const double load = (b.load_kb - a.load_kb) * 1024 / extra + table_per;
+    char note[256];
+    std::snprintf(note, sizeof note,
+                  "resident %.0f -> %.0f kB (server), %.0f -> %.0f kB (load) from %u to %u connections, plus %.1f "
+                  "bytes of flow table a connection",
+                  a.server_kb, b.server_kb, a.load_kb, b.load_kb, small, n, table_per);
+    t.extras.emplace_back("memory", "{\"connections\": " + std::to_string(n) + ", \"fewer\": " + std::to_string(small) +
+                                        ", \"server_kb\": [" + json_number(a.server_kb) + ", " + json_number(b.server_kb) +
+                                        "], \"load_kb\": [" + json_number(a.load_kb) + ", " + json_number(b.load_kb) +
+                                        "], \"flow_table_bytes_per_conn\": " + json_number(table_per) + "}");
+    return {figure{server, "", how, note, command}, figure{load, "", how, note, command}};
+}
+
 // ---- overload ----------------------------------------------------------------------------------
 
 // When tern-bench stopped and resumed the server.
@@ -946,7 +1044,7 @@ std::vector<figure> tern_overload(const scenario& s, tern_context& t) {
     pid_t stalled_server = 0; // a pair run again (link_carried_nothing) has a new server
     double line_end = 0;
     clock_type::time_point seen;
-    auto watch = [&](pid_t server, const fs::path& log) {
+    auto watch = [&](pid_t server, pid_t, const fs::path& log) {
         if (stalled && stalled_server == server) return;
         stalled.reset();
         auto secs = tern::bench::parse_progress(slurp(log));
@@ -1172,8 +1270,8 @@ fs::path own_dir() {
 int main(int argc, char** argv) {
     po::options_description desc("tern-bench options");
     desc.add_options()("help,h", "this text")
-        ("scenarios", po::value<std::string>()->default_value("cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload"),
-         "comma-separated: cps, cps6, rps, rps6, throughput, jumbo, pingpong, overload")
+        ("scenarios", po::value<std::string>()->default_value("cps,cps6,rps,rps6,throughput,jumbo,pingpong,overload,memory"),
+         "comma-separated: cps, cps6, rps, rps6, throughput, jumbo, pingpong, overload, memory")
         ("duration", po::value<double>(), "seconds per scenario and side (default 10; 2 with --quick)")
         ("out", po::value<std::string>()->default_value("tern-bench-out"), "folder for results.md/.json/.png and logs")
         ("connections", po::value<unsigned>()->default_value(32), "wrk connections for cps and rps (1-10000)")
@@ -1188,6 +1286,8 @@ int main(int argc, char** argv) {
         ("bisections", po::value<unsigned>()->default_value(3),
          "cps search: midpoints tried between the highest clean and the lowest unclean rate (0-10)")
         ("overload-rate", po::value<double>(), "overload: offer twice this rate (default: the capacity cps found)")
+        ("memory-connections", po::value<unsigned>(),
+         "memory: idle connections held (10000-6000000; default 1000000, 20000 with --quick)")
         ("warmup", po::value<double>(), "seconds tern-load runs before it measures, on every tern run but "
                                         "overload's (default 2; 0 with --quick)");
     po::variables_map vm;
@@ -1226,6 +1326,11 @@ int main(int argc, char** argv) {
         if (!(cfg.duration >= 1 && cfg.duration <= 3600)) throw std::invalid_argument("--duration: must be within 1-3600");
         cfg.warmup = vm.count("warmup") ? vm["warmup"].as<double>() : cfg.quick ? 0 : 2;
         if (!(cfg.warmup >= 0 && cfg.warmup <= 10)) throw std::invalid_argument("--warmup: must be within 0-10");
+        cfg.memory_connections = vm.count("memory-connections") ? vm["memory-connections"].as<unsigned>()
+                                 : cfg.quick                      ? 20000
+                                                                  : 1000000;
+        if (cfg.memory_connections < 10000 || cfg.memory_connections > 6000000)
+            throw std::invalid_argument("--memory-connections: must be within 10000-6000000");
         cfg.connections = vm["connections"].as<unsigned>();
         if (cfg.connections < 1 || cfg.connections > 10000)
             throw std::invalid_argument("--connections: must be within 1-10000");
@@ -1242,7 +1347,8 @@ int main(int argc, char** argv) {
         for (auto& name : split(vm["scenarios"].as<std::string>(), ',')) {
             auto it = std::find_if(all.begin(), all.end(), [&](auto& s) { return s.key == name; });
             if (it == all.end())
-                throw std::invalid_argument("--scenarios: '" + name + "' is not cps, cps6, rps, rps6, throughput, jumbo, pingpong or overload");
+                throw std::invalid_argument("--scenarios: '" + name +
+                                            "' is not cps, cps6, rps, rps6, throughput, jumbo, pingpong, overload or memory");
             chosen.push_back(*it);
         }
         if (chosen.empty()) throw std::invalid_argument("--scenarios: none given");

@@ -73,12 +73,14 @@ out = sys.argv[1]
 d = json.load(open(os.path.join(out, "results.json")))
 rows = d["results"]
 overload = {"overload peak", "overload goodput", "overload recovery"}
-want = {"cps", "cps IPv6", "rps", "rps IPv6", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99", "pingpong RTT p99.9"} | overload
+memory = {"memory tern-server", "memory tern-load"}
+tern_only = overload | memory
+want = {"cps", "cps IPv6", "rps", "rps IPv6", "throughput", "throughput MTU 9000", "pingpong RTT p50", "pingpong RTT p99", "pingpong RTT p99.9"} | tern_only
 assert {r["metric"] for r in rows} == want, [r["metric"] for r in rows]
 assert os.path.exists(sys.argv[2]), "tern-load is not built: " + sys.argv[2]
 for r in rows:
     k = r["kernel"]
-    if r["metric"] in overload:
+    if r["metric"] in tern_only:
         assert k["value"] is None and k["text"].startswith("n/a (tern only"), (r["metric"], k)
         assert r["ratio"] is None, r
     else:
@@ -119,6 +121,15 @@ for p in pauses:
     assert 0 <= p["over_100us_per_s"] <= p["over_20us_per_s"] <= p["over_10us_per_s"], p
     assert p["longest_us"] > 0, p
 assert any(l.startswith("Machine pauses (a thread spinning alone on each core") for l in open(os.path.join(out, "results.md"))), "no pauses line"
+# Memory: 20,000 idle connections with --quick against 5,000, each side's growth a
+# connection plus its flow table's share; more than a connection's record and flow-table
+# slot, less than a few kilobytes.
+m = d["memory"]
+assert m["connections"] == 20000 and m["fewer"] == 5000, m
+assert m["server_kb"][1] > m["server_kb"][0] and m["load_kb"][1] > m["load_kb"][0], m
+for name in memory:
+    v = next(r for r in rows if r["metric"] == name)["tern"]["value"]
+    assert 100 < v < 4000, (name, v)
 goodput = next(r for r in rows if r["metric"] == "overload goodput")["tern"]["value"]
 assert 0 < goodput <= 100, goodput
 table = [l for l in open(os.path.join(out, "results.md")) if l.startswith("| ") and not l.startswith("| scenario")]
@@ -126,7 +137,7 @@ assert len(table) == len(want), table
 for l in table:
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", l)[1:-1]]
     name, tern, kernel, ratio, how = cells
-    if name in overload:
+    if name in tern_only:
         assert kernel.startswith("n/a (tern only") and ratio == "n/a" and "kernel: `" not in how, (name, kernel, how)
     else:
         m = re.fullmatch(r"([0-9.]+) (\S+)", kernel)
@@ -213,4 +224,5 @@ check "a missing tool is an error naming its package" "[ $rc -ne 0 ] && grep -q 
 check "bad options are refused" "! '$BENCH' --scenarios nope --out '$WORK/bad' 2>/dev/null"
 check "a warm-up beyond 10 s is refused, named" "! '$BENCH' --warmup 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--warmup: must be within 0-10' '$WORK/bad.err'"
 check "more than 10 bisections are refused, named" "! '$BENCH' --bisections 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--bisections: must be within 0-10' '$WORK/bad.err'"
+check "a memory run beyond 6 M connections is refused, named" "! '$BENCH' --memory-connections 7000000 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--memory-connections: must be within 10000-6000000' '$WORK/bad.err'"
 exit 0
