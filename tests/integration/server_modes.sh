@@ -2,7 +2,8 @@
 # tern-server's modes against the kernel's TCP, over a TAP device in a namespace made for
 # this test: sink counts exactly the bytes a kernel client sends; source streams its
 # pattern to a kernel client; http closes after "Connection: close", listens on two ports
-# from an INI file (whose msl sets how long TIME_WAIT lasts), and serves wrk for a few
+# from an INI file (whose msl sets how long TIME_WAIT lasts), parks a keep-alive connection
+# left idle and answers its next request, and serves wrk for a few
 # seconds with no error. The per-second line and the summary are checked from
 # tern-server's log. Every loop is bounded.
 set -uo pipefail
@@ -130,6 +131,34 @@ for _ in $(seq 20); do [ "$(tw)" = 1 ] && break; sleep 0.1; done
 TW_SEEN=$(tw)
 for _ in $(seq 50); do [ "$(tw)" = 0 ] && break; sleep 0.1; done
 check "tern's TIME_WAIT lasts 2·MSL of the INI file's msl (seen: $TW_SEEN, then: $(tw))" "[ '$TW_SEEN' = 1 ] && [ \"\$(tw)\" = 0 ]"
+# A keep-alive connection idle for a second is parked (a compact record instead of its
+# stream) and made again by the kernel client's next request, which is answered as the first.
+tcp_stat() { telemetry "$P3" /tern/tcp/stats | grep -o "\"$1\": [0-9]*" | grep -o '[0-9]*$'; }
+in_ns timeout 30 python3 - >"$WORK/idle" 2>&1 <<'PY' &
+import socket, time
+s = socket.create_connection(("198.18.0.2", 80), timeout=10)
+def ask():
+    s.sendall(b"GET / HTTP/1.1\r\nHost: tern\r\n\r\n")
+    data = b""
+    while not (b"\r\n\r\n" in data and len(data.partition(b"\r\n\r\n")[2]) >= 100):
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data.split(b"\r\n")[0].decode()
+print("first", ask(), flush=True)
+time.sleep(3)
+print("after idle", ask(), flush=True)
+s.close()
+PY
+IDLE_PID=$!
+PARKED=0
+for _ in $(seq 40); do [ "$(tcp_stat parked)" = 1 ] && PARKED=1 && break; sleep 0.1; done
+wait $IDLE_PID
+check "an idle keep-alive connection is parked (seen: $PARKED)" "[ $PARKED = 1 ]"
+check "and answered after its idle time as before ($(tr '\n' ' ' <"$WORK/idle"))" \
+    "grep -qx 'first HTTP/1.1 200 OK' '$WORK/idle' && grep -qx 'after idle HTTP/1.1 200 OK' '$WORK/idle'"
+check "made again by its next segment (unparks: $(tcp_stat unparks))" "[ \"\$(tcp_stat unparks)\" -ge 1 ]"
 in_ns timeout 60 wrk -t1 -c16 -d3s --latency http://198.18.0.2/ >"$WORK/wrk" 2>&1
 check "wrk ran against tern-server for 3 s ($(grep -E 'Requests/sec' "$WORK/wrk" | tr -s ' '))" \
     "grep -Eq 'Requests/sec: +[1-9]' '$WORK/wrk'"
