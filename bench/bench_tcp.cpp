@@ -309,12 +309,12 @@ struct rx_segment {
 // An engine on a counting device with its endpoint listening on `local`, one connection
 // accepted from `remote` and in ESTABLISHED.
 struct engine_rig {
-    engine_rig()
+    explicit engine_rig(const listen_options& listening = {})
         : pool(make_pool()), eng(0, engine_cfg(), engine_port{0, 0, local_mac, port_offloads{}}, dev, pool.get(),
                                  neighbors, clk),
           ep(eng, tcp_config{}, 1024) {
         neighbors.update(remote.addr.v4(), remote_mac, instant::max(), true);
-        (void)ep.listen(local.port, listen_options{}, app);
+        (void)ep.listen(local.port, listening, app);
         ep_iss = 0;
         feed(frame(repr_of(linux_syn, 0), {}));
         eng.poll(); // sends the SYN,ACK
@@ -437,6 +437,63 @@ void bm_endpoint_data_in_order(benchmark::State& state) {
     state.SetBytesProcessed(std::int64_t(n * len));
 }
 BENCHMARK(bm_endpoint_data_in_order)->Arg(64)->Arg(1448);
+
+// What parking (listen_options::park_idle) costs an idle connection that wakes: a pure ACK
+// that changes nothing makes the parked connection a stream again; the engine's round that
+// follows flushes its (empty) output and starts its wait to park; past park_after the next
+// round fires its wheel timer and parks it. bm_endpoint_idle_wake runs the same steps
+// without parking: the difference is one unpark, one park and the timer work between.
+void bm_endpoint_park_unpark(benchmark::State& state) {
+    if (!start_eal()) return state.SkipWithError("EAL start-up failed");
+    listen_options parking;
+    parking.park_idle = true;
+    auto rig = std::make_unique<engine_rig>(parking);
+    if (rig->app.accepted != 1) return state.SkipWithError("handshake failed");
+    rig->data = rig->frame(repr_of(". 1:1(0) ack 1 win 502" + rig->ts_option(), rig->ep_iss), {});
+    const rx_segment& d = rig->data;
+    if (!d.m || !d.ip || !d.tcp) return state.SkipWithError("could not build the segment");
+    // The handshake's last output goes at the first poll, which starts the wait; the next
+    // one, past park_after, parks.
+    for (int i = 0; i < 2; ++i) {
+        rig->clk.advance(parking.park_after + 1ms);
+        rig->eng.poll();
+    }
+    const std::uint64_t parks_before = rig->ep.stats().parks;
+    if (parks_before != 1) return state.SkipWithError("the idle connection was not parked");
+    for (auto _ : state) {
+        rte_mbuf_refcnt_update(d.m, 1);
+        rig->ep.on_tcp(d.m, *d.ip, *d.tcp); // made again
+        rig->eng.poll();                    // the round's output is flushed: the wait starts
+        rig->clk.advance(parking.park_after + 1ms);
+        rig->eng.poll(); // the wait runs out: parked
+    }
+    const auto n = std::uint64_t(state.iterations());
+    if (rig->ep.stats().parks - parks_before != n || rig->ep.stats().unparks != n)
+        return state.SkipWithError(("not parked and made again once an iteration: " + std::to_string(rig->ep.stats().parks - parks_before) + " parks, " + std::to_string(rig->ep.stats().unparks) + " unparks in " + std::to_string(n)).c_str());
+    state.SetItemsProcessed(std::int64_t(n));
+}
+BENCHMARK(bm_endpoint_park_unpark);
+
+// The same without parking: the clock moves and the engine polls as above, and the ACK
+// meets the stream. Its difference to bm_endpoint_park_unpark is what parking adds.
+void bm_endpoint_idle_wake(benchmark::State& state) {
+    if (!start_eal()) return state.SkipWithError("EAL start-up failed");
+    auto rig = std::make_unique<engine_rig>();
+    if (rig->app.accepted != 1) return state.SkipWithError("handshake failed");
+    rig->data = rig->frame(repr_of(". 1:1(0) ack 1 win 502" + rig->ts_option(), rig->ep_iss), {});
+    const rx_segment& d = rig->data;
+    if (!d.m || !d.ip || !d.tcp) return state.SkipWithError("could not build the segment");
+    for (auto _ : state) {
+        rte_mbuf_refcnt_update(d.m, 1);
+        rig->ep.on_tcp(d.m, *d.ip, *d.tcp);
+        rig->eng.poll();
+        rig->clk.advance(listen_options{}.park_after + 1ms);
+        rig->eng.poll();
+    }
+    if (rig->ep.stats().parks != 0 || rig->ep.connections() != 1) return state.SkipWithError("the stream changed");
+    state.SetItemsProcessed(std::int64_t(state.iterations()));
+}
+BENCHMARK(bm_endpoint_idle_wake);
 
 } // namespace
 
