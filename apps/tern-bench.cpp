@@ -27,6 +27,7 @@
 #include "bench/pauses.hpp"
 #include "common/json.hpp"
 #include "common/tool.hpp"
+#include "core/flow_table.hpp" // header-only: the table's size, for the memory scenario
 
 #include <algorithm>
 #include <cerrno>
@@ -897,13 +898,6 @@ std::vector<figure> tern_cps(const scenario& s, tern_context& t, bool v6) {
 
 // ---- memory ------------------------------------------------------------------------------------
 
-// Bytes of the flow table a side sizes for `flows` (core/flow_table.hpp: 24-byte slots, a
-// power of two at a load of at most 7/8), which it fills at start: resident from then on,
-// and so outside the difference between two runs of the same size.
-double flow_table_bytes(unsigned flows) {
-    return 24.0 * double(std::bit_ceil(std::max<std::uint64_t>(16, flows + (flows + 6) / 7)));
-}
-
 // One side's kB of a /proc/PID/status field ("VmRSS:"); nullopt once the process is gone.
 std::optional<long> status_kb(pid_t pid, const std::string& key) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -965,7 +959,9 @@ std::vector<figure> tern_memory(const scenario& s, tern_context& t) {
         return std::vector<figure>(s.metrics.size(), figure{std::nullopt, "n/a (tern-load not built)", how, "", command});
     const memory_reading a = hold_idle(t, dir / "small", small, ramp(small), ramp(small) + hold, server_args, load_args(small));
     const memory_reading b = hold_idle(t, dir / "full", n, ramp(n), ramp(n) + hold, server_args, load_args(n));
-    const double extra = double(n - small), table_per = flow_table_bytes(table) / n;
+    // Each side's IPv4 flow table, sized for `table` flows and filled at start: resident
+    // in both runs, so outside their difference.
+    const double extra = double(n - small), table_per = double(tern::flow_table<char>::memory_for(table)) / n;
     const double server = (b.server_kb - a.server_kb) * 1024 / extra + table_per;
     const double load = (b.load_kb - a.load_kb) * 1024 / extra + table_per;
     char note[256];

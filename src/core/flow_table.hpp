@@ -159,12 +159,18 @@ public:
     };
     static_assert(sizeof(slot) == (sizeof(Key) == 12 ? 24 : 48) || sizeof(void*) != 8, "24 bytes per IPv4 slot");
 
-    // Room for `max_flows` entries; capacity is the smallest power of two (at least 16)
-    // that keeps the load factor at or below 7/8.
+    // The slots for `max_flows` entries: the smallest power of two (at least 16) that keeps
+    // the load factor at or below 7/8.
+    static constexpr std::size_t capacity_for(std::size_t max_flows) {
+        const std::size_t want = max_flows + (max_flows + 6) / 7; // ceil(max_flows * 8 / 7)
+        return std::max<std::size_t>(16, std::bit_ceil(want));
+    }
+    // What a table for `max_flows` entries takes (memory_bytes() of one).
+    static constexpr std::size_t memory_for(std::size_t max_flows) { return capacity_for(max_flows) * sizeof(slot); }
+
     explicit flow_table(std::size_t max_flows, std::uint64_t seed = default_seed)
         : max_flows_(max_flows), seed_(seed) {
-        std::size_t want = max_flows + (max_flows + 6) / 7; // ceil(max_flows * 8 / 7)
-        capacity_ = std::max<std::size_t>(16, std::bit_ceil(want));
+        capacity_ = capacity_for(max_flows);
         assert(capacity_ > max_flows_ && capacity_ <= (std::size_t(1) << 32));
         mask_ = capacity_ - 1;
         slots_.reset(allocate(capacity_));

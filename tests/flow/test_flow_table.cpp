@@ -35,6 +35,10 @@ TEST(FlowTable, LayoutAndSizing) {
     EXPECT_EQ(t.max_flows(), 1000u);
     EXPECT_EQ(t.capacity(), 2048u); // 1000 * 8/7 = 1143 -> 2048
     EXPECT_EQ(t.memory_bytes(), 2048u * 24);
+    // What a table of a size will take, without making one (tern-bench's memory scenario).
+    static_assert(flow_table<conn>::memory_for(1000) == 2048u * 24);
+    static_assert(flow_table<conn>::memory_for(896) == 1024u * 24 && flow_table<conn>::memory_for(897) == 2048u * 24);
+    EXPECT_EQ(flow_table<conn>::memory_for(1000), t.memory_bytes());
     EXPECT_TRUE(t.empty());
     flow_table<conn> exact(896); // 896 * 8/7 = 1024 exactly
     EXPECT_EQ(exact.capacity(), 1024u);
