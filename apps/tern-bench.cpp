@@ -810,6 +810,8 @@ const tern::bench::clean_rule clean_run_rule{};
 // An unclean run whose tern-load stood still for the machine (capacity.hpp, stalls_in) is
 // run once more, its logs kept as *.stalled: the rule excuses the seconds around a
 // stall the log shows, and one 100 ms stall alone misses more than 0.5% of a 10 s run's opens.
+// (The rule already leaves stalled seconds out; this is for a run that had no other seconds
+// clean, or whose stall broke more than the seconds it fell in.)
 tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t n, bool v6) {
     const fs::path dir = t.cfg.out / "logs" / (v6 ? "tern-cps6" : "tern-cps") / ("run-" + std::to_string(n) + "-" + fmt_rate(rate));
     auto once = [&] {
@@ -831,7 +833,10 @@ tern::bench::cps_run measure_cps(const tern_context& t, double rate, std::size_t
         why = tern::bench::unclean_reasons(run, clean_run_rule);
     }
     std::cerr << "tern-bench:   offered " << fmt_rate(rate) << " conn/s: " << fmt_rate(run.achieved) << " conn/s, "
-              << (why.empty() ? "clean" : "unclean (" + why + ")") << (run.measured_again ? ", measured again" : "")
+              << (!why.empty()              ? "unclean (" + why + ")"
+                  : run.stalls.lines > 0 ? "clean over the seconds without a stall (tern-load " + run.stalls.text() + ")"
+                                         : "clean")
+              << (run.measured_again ? ", measured again" : "")
               << "\n";
     return run;
 }

@@ -208,6 +208,8 @@ tern-load: cps against [2001:2::1]:8080, 4.00 s measured (after 1.0 s warm-up)
 TEST(parse_progress, reads_the_stall_column_and_the_warm_up) {
     auto s = parse_progress(stalled_log);
     ASSERT_EQ(s.size(), 5u);
+    EXPECT_EQ(s[2].missed, 11438);
+    EXPECT_EQ(s[1].missed, 0);
     EXPECT_TRUE(s[0].warmup);
     EXPECT_EQ(s[0].stall_ms, 104.0);
     EXPECT_FALSE(s[1].warmup);
@@ -229,13 +231,57 @@ TEST(stalls_in, counts_measured_lines_of_50_ms_or_more) {
     EXPECT_EQ(stalls_in(parse_progress(progress_log)).lines, 0u);
 }
 
-TEST(unclean_reasons, names_the_machines_stalls_of_an_unclean_run) {
-    cps_run r = perfect(100000);
+TEST(stalls_in, adds_up_the_lines_without_a_stall) {
+    const auto m = stalls_in(parse_progress(stalled_log)); // lines 2.0 and 4.0 (49.9 is no stall)
+    EXPECT_EQ(m.other_lines, 2u);
+    EXPECT_DOUBLE_EQ(m.other_seconds, 2.0);
+    EXPECT_DOUBLE_EQ(m.other_established, 149994 + 149643);
+    EXPECT_DOUBLE_EQ(m.other_missed, 0);
+}
+
+// stalled_log's run offered 150000 conn/s: its misses all fell in the two stalled lines.
+cps_run stalled_run() {
+    cps_run r = perfect(150000);
+    r.connects = 149994 + 138871 + 149643 + 139626;
+    r.achieved = double(r.connects) / 4;
+    r.opens_missed = 11438 + 10318;
     r.stalls = stalls_in(parse_progress(stalled_log));
-    EXPECT_EQ(unclean_reasons(r, clean_rule{}), ""); // clean: nothing to explain
-    r.opens_missed = 21756;
+    return r;
+}
+
+TEST(unclean_reasons, leaves_out_the_lines_the_machine_stalled) {
+    cps_run r = stalled_run();
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}), "");
+    r.stalls = {}; // the same totals with no stall to show for them
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}), "opens_missed 3.63% of opens");
+}
+
+TEST(unclean_reasons, names_the_machines_stalls_of_an_unclean_run) {
+    cps_run r = stalled_run();
+    r.stalls.other_missed = 1000; // the unstalled seconds missed 0.33% of theirs: still clean
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}), "");
+    r.stalls.other_missed = 2000; // 0.66%
     EXPECT_EQ(unclean_reasons(r, clean_rule{}),
-              "opens_missed 2.13% of opens; tern-load stood still 201 ms in 2 lines of 50 ms or more");
+              "opens_missed 3.63% of opens; tern-load stood still 201 ms in 2 lines of 50 ms or more");
+    r.stalls.other_missed = 0;
+    r.stalls.other_established = 0.94 * 150000 * 2; // under 95% of the rate without the stalls
+    EXPECT_NE(unclean_reasons(r, clean_rule{}), "");
+}
+
+// Errors and retransmissions are not the machine's doing: no stall excuses them, and a run
+// that stalled in every measured line has nothing left to judge.
+TEST(unclean_reasons, a_stall_excuses_no_error_and_no_retransmission) {
+    cps_run r = stalled_run();
+    r.errors = 1;
+    EXPECT_EQ(unclean_reasons(r, clean_rule{}),
+              "errors 1; opens_missed 3.63% of opens; tern-load stood still 201 ms in 2 lines of 50 ms or more");
+    r = stalled_run();
+    r.retransmits = r.connects / 100 + 1;
+    EXPECT_NE(unclean_reasons(r, clean_rule{}).find("retransmissions 1.00%"), std::string::npos);
+    r = stalled_run();
+    r.stalls.other_lines = 0;
+    r.stalls.other_seconds = r.stalls.other_established = 0;
+    EXPECT_NE(unclean_reasons(r, clean_rule{}), "");
 }
 
 TEST(overload_from, peak_goodput_and_recovery) {

@@ -151,11 +151,11 @@ check "every figure is a positive number with unit and command (overload's kerne
     "python3 '$WORK/check.py' '$WORK/out' '$BUILD/apps/tern-load' >'$WORK/check.log' 2>&1"
 grep -v '^rows' "$WORK/check.log" | tail -5
 
-# A capacity search cut to three runs of 2 s from 1000 conn/s, for each family: the rates
+# A capacity search cut to three runs of 3 s from 1000 conn/s, for each family: the rates
 # follow the plan (x1.5 while clean, halved while the first is unclean, then bisections),
 # the figure is the highest clean run's conn/s, and the rule is in the table and in
 # results.json ("find_max" for IPv4, "find_max6" for IPv6, each from its own runs).
-"$BENCH" --scenarios cps,cps6 --find-max --start-rate 1000 --max-runs 3 --duration 2 --out "$WORK/fm" \
+"$BENCH" --scenarios cps,cps6 --find-max --start-rate 1000 --max-runs 3 --duration 3 --out "$WORK/fm" \
     >"$WORK/fm.stdout" 2>"$WORK/fm.stderr" &
 BENCH_PID=$!
 wait_bounded "$BENCH_PID" 200
