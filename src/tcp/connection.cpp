@@ -70,44 +70,52 @@ connection::connection(const tcp_config& config, const connection_options& optio
       send_buffer_(options.send_buffer),
       settings_(options) {}
 
-// What the record leaves out must be empty: the deadlines (next_deadline), the send
-// buffer and its body, the extras, and every flag that still owes the application or the
-// endpoint a call.
-bool connection::parkable() const {
-    return state_ == tcp_state::established && !next_deadline() && send_buffer_.size() == 0 &&
+// What the record leaves out must be empty or known: the deadlines (next_deadline), the
+// send buffer and its body, the extras, every flag that still owes the application or the
+// endpoint a call, the TCB's fields idle_tcb leaves out, and what the listener's share holds.
+bool connection::parkable(const listener_share& shared, std::uint32_t ts_offset) const {
+    constexpr std::uint64_t u32 = 0xffffffffu;
+    return state_ == tcp_state::established && passive_ && !next_deadline() && send_buffer_.size() == 0 &&
            !send_buffer_.has_body() && !extras_ && !want_writable_ && !writable_due_ && !output_due_ &&
-           !ended_by_new_syn_;
+           !ended_by_new_syn_ && !read_closed_ && idle_tcb::fits(tcb_) && buffer_seq_ == tcb_.snd_una &&
+           persist_backoff_ == 0 && persist_unanswered_ == 0 && keepalive_probes_ == 0 &&
+           traffic_.segments_in <= u32 && traffic_.segments_out <= u32 && listen_port_ == shared.listen_port &&
+           send_buffer_.capacity() == shared.send_capacity && settings_.ts_offset == ts_offset &&
+           settings_ == own_settings(shared.settings, settings_);
+}
+
+// The listener's settings with a connection's own two.
+connection_settings connection::own_settings(connection_settings shared, const connection_settings& own) {
+    shared.receive_buffer = own.receive_buffer;
+    shared.ts_offset = own.ts_offset;
+    return shared;
 }
 
 connection::parked connection::park() {
-    assert(parkable());
-    return parked{tcb_,
+    return parked{idle_tcb::of(tcb_),
                   std::move(cc_),
                   std::move(rare_),
-                  traffic_,
-                  settings_,
-                  send_buffer_.capacity(),
-                  buffer_seq_,
-                  ecn_recover_,
-                  listen_port_,
-                  passive_,
-                  read_closed_,
-                  persist_backoff_,
-                  persist_unanswered_,
-                  keepalive_probes_};
+                  traffic_.bytes_in,
+                  traffic_.bytes_out,
+                  std::uint32_t(traffic_.segments_in),
+                  std::uint32_t(traffic_.segments_out),
+                  settings_.receive_buffer,
+                  ecn_recover_};
 }
 
 connection::connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f,
-                       parked&& p)
-    : config_(config), sink_(sink), events_(events), state_(tcp_state::established), passive_(p.passive),
-      read_closed_(p.read_closed), flow_(f), ecn_recover_(p.ecn_recover), tcb_(p.control), cc_(std::move(p.cc)),
-      send_buffer_(p.send_capacity), persist_backoff_(p.persist_backoff), persist_unanswered_(p.persist_unanswered),
-      keepalive_probes_(p.keepalive_probes), buffer_seq_(p.buffer_seq), traffic_(p.traffic), settings_(p.settings),
-      listen_port_(p.listen_port), rare_(std::move(p.rare)) {}
+                       parked&& p, const listener_share& shared, std::uint32_t ts_offset)
+    : config_(config), sink_(sink), events_(events), state_(tcp_state::established), passive_(true),
+      flow_(f), ecn_recover_(p.ecn_recover), tcb_(p.control.restore()),
+      cc_(std::move(p.cc)), send_buffer_(shared.send_capacity), buffer_seq_(tcb_.snd_una), traffic_(p.traffic()),
+      settings_(shared.settings), listen_port_(shared.listen_port), rare_(std::move(p.rare)) {
+    settings_.receive_buffer = p.receive_buffer;
+    settings_.ts_offset = ts_offset;
+}
 
 connection_stats connection::parked::stats() const {
     connection_stats s;
-    static_cast<traffic_counts&>(s) = traffic;
+    static_cast<traffic_counts&>(s) = traffic();
     if (rare) static_cast<loss_counts&>(s) = rare->loss;
     return s;
 }

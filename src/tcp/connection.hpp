@@ -110,6 +110,8 @@ struct connection_settings {
     bool keepalive = false;           // RFC 1122 §4.2.3.6: off unless asked for
     bool no_delay;
     std::optional<congestion_algorithm> congestion;
+
+    bool operator==(const connection_settings&) const = default;
 };
 
 class connection {
@@ -190,14 +192,18 @@ public:
     void leave_time_wait();
     // Parking (DESIGN.md "Memory"): an idle connection whose owner lets it (the endpoint:
     // listen_options::park_idle) gives up everything but a `parked` record, and a connection
-    // made again from that record goes on as this one would have. Parkable: ESTABLISHED
-    // with no timer armed (nothing in flight, no ACK owed, no keep-alive), nothing in the
-    // send buffer, no extras, nothing to tell the application; what the record leaves out
-    // is then all empty. park() empties this connection (it is only destroyed after).
+    // made again from that record goes on as this one would have. Parkable: a passive
+    // connection in ESTABLISHED with no timer armed (nothing in flight, no ACK owed, no
+    // keep-alive), nothing in the send buffer, no extras, nothing to tell the application,
+    // a TCB idle_tcb holds, the settings its listener gave it (`shared`, kept once for them
+    // all) and the ts_offset its owner gives its flow; what the record leaves out is then all
+    // empty, zero or known. park() empties this connection (it is only destroyed after).
     struct parked;
-    bool parkable() const;
+    struct listener_share;
+    bool parkable(const listener_share& shared, std::uint32_t ts_offset) const;
     parked park();
-    connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f, parked&& p);
+    connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f, parked&& p,
+               const listener_share& shared, std::uint32_t ts_offset);
     // Fires every timer due at `now`.
     void on_timer(instant now);
     // The earliest instant at which on_timer has work; none when idle.
@@ -401,6 +407,7 @@ private:
     void to_closed(close_reason why);
     void back_to_listen();
     tcb fresh_tcb(seq32 iss) const;
+    static connection_settings own_settings(connection_settings shared, const connection_settings& own);
     // The fixed IP and TCP headers of the flow's family (IPv4 until the flow is known):
     // what the MTU holds beside a segment's payload and options.
     std::uint16_t headers() const { return flow_.local.addr.is_v4() ? 40 : 60; }
@@ -481,26 +488,35 @@ inline std::uint32_t largest_receive_buffer(const connection_settings& s) {
     return std::max(s.receive_buffer, s.receive_buffer_max);
 }
 
-// An idle connection's record (connection::park): the TCB whole, and what else a
-// connection carries that is not empty when it is idle. Its 4-tuple is its owner's key.
+// What a listener's connections share of their record (connection::park): the settings and
+// the send buffer's size its options give each, and its port. Kept once, with the listener.
+struct connection::listener_share {
+    listener_share(const connection_options& options, std::uint16_t port)
+        : settings(options), send_capacity(options.send_buffer), listen_port(port),
+          ts_offset_by_flow(!options.ts_offset) {}
+    connection_settings settings; // but receive_buffer and ts_offset, which are each connection's own
+    std::uint32_t send_capacity;
+    std::uint16_t listen_port;
+    bool ts_offset_by_flow; // ts_offset is the owner's for the flow (RFC 7323 §7.1), not the options'
+};
+
+// An idle connection's record (connection::park): what a connection carries that is not
+// empty, zero or known from idleness (idle_tcb) or from its listener (listener_share, and
+// ts_offset, which its owner gives by flow) when it is idle. Its 4-tuple is its owner's key.
 struct connection::parked {
-    tcb control;
+    idle_tcb control;
     congestion_control cc;
     std::unique_ptr<rare_counts> rare;
-    traffic_counts traffic;
-    connection_settings settings;
-    std::uint32_t send_capacity = 0;
-    seq32 buffer_seq;
+    std::uint64_t bytes_in = 0;       // traffic_counts, the segments' in 32 bits (parkable)
+    std::uint64_t bytes_out = 0;
+    std::uint32_t segments_in = 0;
+    std::uint32_t segments_out = 0;
+    std::uint32_t receive_buffer = 0; // connection_settings' own, which auto-tuning grows
     seq32 ecn_recover;
-    std::uint16_t listen_port = 0;
-    bool passive = false;
-    bool read_closed = false;
-    std::uint8_t persist_backoff = 0;
-    std::uint8_t persist_unanswered = 0;
-    std::uint8_t keepalive_probes = 0;
 
     std::uint64_t drops(tcp_drop d) const { return rare ? rare->drops[std::size_t(d)] : 0; }
     connection_stats stats() const;
+    traffic_counts traffic() const { return {segments_in, segments_out, bytes_in, bytes_out}; }
 };
 
 } // namespace tern::tcp

@@ -160,10 +160,16 @@ stream_state::stream_state(endpoint_core& ep, const connection_options& options,
 }
 
 stream_state::stream_state(endpoint_core& ep, const flow& f, parked_stream&& p)
-    : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(*p.app), conn_(ep.config_, ep, *this, f, std::move(p.conn)),
+    : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(*p.backlog->app),
+      conn_(ep.config_, ep, *this, f, std::move(p.conn), *p.backlog->share, ep.ts_offset_for(*p.backlog->share, f)),
       backlog_(std::move(p.backlog)), in_table_(true), passive_(true), live_(true) {
     user = p.user;
     conn_.defer_output(true);
+}
+
+bool stream_state::parkable() const {
+    return backlog_ && backlog_->share &&
+           conn_.parkable(*backlog_->share, ep().ts_offset_for(*backlog_->share, conn_.flow_id()));
 }
 
 stream_state::~stream_state() {
@@ -353,7 +359,12 @@ status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_opti
     auto [l, added] = listeners_.try_emplace(port, listener{options, &app});
     if (!added) return unexpected(listen_error::port_in_use);
     l->second.backlog->accept_limit = options.accept_backlog;
-    if (options.park_idle) l->second.backlog->park_after = options.park_after;
+    if (options.park_idle) {
+        listener_backlog& b = *l->second.backlog;
+        b.park_after = options.park_after;
+        b.app = &app;
+        b.share.emplace(options.connection, port);
+    }
     return {};
 }
 
@@ -538,7 +549,11 @@ std::optional<std::uint16_t> endpoint_core::ephemeral_port(const Addr& local, co
 // (the peer's RFC 6191 TIME-WAIT reuse compares TSvals across connections; Linux keys its
 // offsets the same way). An offset the application set is kept.
 connection_options endpoint_core::with_ts_offset(connection_options options, const flow& f) const {
-    if (options.ts_offset) return options;
+    if (!options.ts_offset) options.ts_offset = flow_ts_offset(f);
+    return options;
+}
+
+std::uint32_t endpoint_core::flow_ts_offset(const flow& f) const {
     // A few pairs of addresses carry most connections (a load generator's source addresses
     // to its target, a server's clients), and the offset is a function of the pair alone:
     // offsets are kept by pair rather than hashed again for every connection.
@@ -555,8 +570,12 @@ connection_options endpoint_core::with_ts_offset(connection_options options, con
                                         : siphash(ts_key_, {l0, l1, r0, r1});
         m = ts_offset_memo{local, remote, std::uint32_t(offset), true};
     }
-    options.ts_offset = m.offset;
-    return options;
+    return m.offset;
+}
+
+// A parked stream's ts_offset: its listener's options', else its flow's (with_ts_offset).
+std::uint32_t endpoint_core::ts_offset_for(const connection::listener_share& share, const flow& f) const {
+    return share.ts_offset_by_flow ? flow_ts_offset(f) : share.settings.ts_offset;
 }
 
 // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M
@@ -842,7 +861,7 @@ void endpoint_core::on_timer(timer_hook& hook) {
     settle(s);
     // Idle still, and the timer was its wait to park (settle leaves it unarmed then).
     if (s.park_due_ && !s.timer().armed()) {
-        if (s.conn_.parkable()) to_park_.push_back(&s);
+        if (s.parkable()) to_park_.push_back(&s);
         else s.park_due_ = false; // idle but holding something: waits again from its next settle
     }
     if (--depth_ == 0) free_retired();
@@ -1175,7 +1194,7 @@ void endpoint_core::wait_to_park(stream_state& s) {
 void endpoint_core::park_due() {
     for (stream_state* s : to_park_) {
         if (s->in_table_ && s->due_index_ == stream_state::not_due && s->held_back_index_ == stream_state::not_due &&
-            s->park_due_ && s->conn_.parkable())
+            s->park_due_ && s->parkable())
             park(*s);
         else
             s->park_due_ = false;
@@ -1188,7 +1207,7 @@ void endpoint_core::park_due() {
 void endpoint_core::park(stream_state& s) {
     engine_.timers().cancel(s.timer());
     const flow f = s.conn_.flow_id();
-    auto* p = new parked_stream{s.conn_.park(), &s.app_, std::move(s.backlog_), s.user};
+    auto* p = new parked_stream{s.conn_.park(), std::move(s.backlog_), s.user};
     const bool held = f.local.addr.is_v4() ? table_.replace(key_of<flow_key>(f), tagged(p))
                                            : table6_.replace(key_of<flow_key6>(f), tagged(p));
     assert(held);
@@ -1205,7 +1224,7 @@ tcp_info endpoint_core::parked_info(const flow& f, parked_stream& p) const {
     struct quiet_events final : connection_events {};
     static quiet_events quiet;
     auto& self = const_cast<endpoint_core&>(*this);
-    connection c(config_, self, quiet, f, std::move(p.conn));
+    connection c(config_, self, quiet, f, std::move(p.conn), *p.backlog->share, ts_offset_for(*p.backlog->share, f));
     const tcp_info i = c.info();
     p.conn = c.park();
     return i;

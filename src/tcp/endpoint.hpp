@@ -53,6 +53,10 @@ struct listener_backlog {
     std::optional<instant> cookie_sent;  // when it last answered a SYN with a cookie
     std::uint32_t accept_limit = 0;      // listen_options::accept_backlog
     std::optional<duration> park_after;  // listen_options::park_after, with park_idle
+    // With park_idle: what its parked streams share (the listener's application and the
+    // settings its options give a connection), kept here once rather than in each record.
+    app_events* app = nullptr;
+    std::optional<connection::listener_share> share;
     std::uint32_t refs = 0;              // the backlog_refs to it
 };
 
@@ -91,9 +95,8 @@ struct parked_stream {
     static void operator delete(void* p) { object_pool<parked_stream>::release(p); }
 
     connection::parked conn;
-    app_events* app;
-    backlog_ref backlog;
-    void* user; // stream::user, as the application left it
+    backlog_ref backlog; // its listener's: with its application and share
+    void* user;          // stream::user, as the application left it
 };
 
 // One connection as the endpoint holds it: the sans-IO connection, its wheel timer, and
@@ -128,6 +131,8 @@ private:
 
     endpoint_core& ep() const; // the connection's segment_sink
     timer_hook& timer() { return *this; }
+    // Could it be parked now (its listener parks, its connection is idle)?
+    bool parkable() const;
     static stream_state& of_timer(timer_hook& hook) { return static_cast<stream_state&>(hook); }
     app_events& app_;
     connection conn_;
@@ -255,6 +260,8 @@ private:
     seq32 initial_sequence(const flow_key& key) const;
     seq32 initial_sequence(const flow_key6& key) const;
     connection_options with_ts_offset(connection_options options, const flow& f) const;
+    std::uint32_t flow_ts_offset(const flow& f) const;
+    std::uint32_t ts_offset_for(const connection::listener_share& share, const flow& f) const;
     template <class Key, class Addr>
     result<stream*, connect_error> open_active(const Addr& local, const Addr& remote_ip, std::uint16_t remote_port,
                                                const connect_options& options, app_events& app);

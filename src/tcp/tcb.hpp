@@ -75,6 +75,119 @@ struct tcb {
     bool ack_now = false;          // an ACK must go out with the next output
     std::uint8_t unacked_segments = 0; // in-order data segments, of any size, received since our last ACK
     seq32 rtt_seq;                     // RFC 6298 §3: the segment being timed, while rtt_timing (here, it fills the last word)
+
+    bool operator==(const tcb&) const = default;
 };
+// A field added above belongs in idle_tcb too (or in what idle_tcb::fits requires of it).
+static_assert(sizeof(tcb) == 136, "tcb changed: update idle_tcb");
+
+// The TCB of an idle ESTABLISHED connection as its parked record keeps it (connection::park),
+// 96 bytes where the TCB takes 136: without what idleness fixes (fits). Nothing is in
+// flight (SND.NXT = SND.MAX = SND.UNA), nothing is being timed (rtt_seq, rtt_start), no
+// recovery is on (HighRxt and RescueRxt are set when one starts, RFC 6675 §5), our last
+// ACK acknowledged RCV.NXT, and nothing is owed (no FIN queued, no ACK due).
+struct idle_tcb {
+    static bool fits(const tcb& t);
+    static idle_tcb of(const tcb& t);
+    tcb restore() const;
+
+    instant ts_recent_at;
+    maybe_duration srtt;
+    duration rttvar, rto;
+    seq32 iss, snd_una, snd_wl1, snd_wl2, irs, rcv_nxt, recover;
+    std::uint32_t snd_wnd, max_snd_wnd, rcv_wnd, cwnd, ssthresh, ts_recent;
+    std::uint16_t snd_mss, rcv_mss;
+    std::uint8_t snd_wscale, rcv_wscale, retransmits, dup_acks;
+    rtx_timer rtx_for;
+    bool ws_ok : 1, ts_ok : 1, sack_ok : 1, recover_pending : 1, ecn_ok : 1, ece_due : 1, cwr_due : 1, ecn_reduced : 1;
+    congestion_algorithm cc_algorithm : 2;
+    bool hystart : 1, path_mtu_resend : 1;
+};
+
+inline bool idle_tcb::fits(const tcb& t) {
+    return t.snd_nxt == t.snd_una && t.snd_max == t.snd_una && !t.rtt_timing && !t.in_recovery &&
+           t.last_ack_sent == t.rcv_nxt && !t.fin_queued && !t.ack_now && t.unacked_segments == 0;
+}
+
+inline idle_tcb idle_tcb::of(const tcb& t) {
+    idle_tcb i;
+    i.iss = t.iss;
+    i.snd_una = t.snd_una;
+    i.snd_wl1 = t.snd_wl1;
+    i.snd_wl2 = t.snd_wl2;
+    i.irs = t.irs;
+    i.rcv_nxt = t.rcv_nxt;
+    i.recover = t.recover;
+    i.snd_wnd = t.snd_wnd;
+    i.max_snd_wnd = t.max_snd_wnd;
+    i.rcv_wnd = t.rcv_wnd;
+    i.cwnd = t.cwnd;
+    i.ssthresh = t.ssthresh;
+    i.ts_recent = t.ts_recent;
+    i.ts_recent_at = t.ts_recent_at;
+    i.srtt = t.srtt;
+    i.rttvar = t.rttvar;
+    i.rto = t.rto;
+    i.snd_mss = t.snd_mss;
+    i.rcv_mss = t.rcv_mss;
+    i.snd_wscale = t.snd_wscale;
+    i.rcv_wscale = t.rcv_wscale;
+    i.retransmits = t.retransmits;
+    i.dup_acks = t.dup_acks;
+    i.rtx_for = t.rtx_for;
+    i.ws_ok = t.ws_ok;
+    i.ts_ok = t.ts_ok;
+    i.sack_ok = t.sack_ok;
+    i.recover_pending = t.recover_pending;
+    i.ecn_ok = t.ecn_ok;
+    i.ece_due = t.ece_due;
+    i.cwr_due = t.cwr_due;
+    i.ecn_reduced = t.ecn_reduced;
+    i.cc_algorithm = t.cc_algorithm;
+    i.hystart = t.hystart;
+    i.path_mtu_resend = t.path_mtu_resend;
+    return i;
+}
+
+inline tcb idle_tcb::restore() const {
+    tcb t;
+    t.iss = iss;
+    t.snd_una = t.snd_nxt = t.snd_max = snd_una;
+    t.snd_wnd = snd_wnd;
+    t.max_snd_wnd = max_snd_wnd;
+    t.snd_wl1 = snd_wl1;
+    t.snd_wl2 = snd_wl2;
+    t.irs = irs;
+    t.rcv_nxt = t.last_ack_sent = rcv_nxt;
+    t.rcv_wnd = rcv_wnd;
+    t.snd_mss = snd_mss;
+    t.rcv_mss = rcv_mss;
+    t.snd_wscale = snd_wscale;
+    t.rcv_wscale = rcv_wscale;
+    t.ws_ok = ws_ok;
+    t.ts_ok = ts_ok;
+    t.sack_ok = sack_ok;
+    t.retransmits = retransmits;
+    t.rtx_for = rtx_for;
+    t.ts_recent = ts_recent;
+    t.ts_recent_at = ts_recent_at;
+    t.srtt = srtt;
+    t.rttvar = rttvar;
+    t.rto = rto;
+    t.cwnd = cwnd;
+    t.ssthresh = ssthresh;
+    t.dup_acks = dup_acks;
+    t.recover_pending = recover_pending;
+    t.ecn_ok = ecn_ok;
+    t.ece_due = ece_due;
+    t.cwr_due = cwr_due;
+    t.ecn_reduced = ecn_reduced;
+    t.cc_algorithm = cc_algorithm;
+    t.hystart = hystart;
+    t.path_mtu_resend = path_mtu_resend;
+    t.recover = recover;
+    t.high_rxt = t.rescue_rxt = snd_una; // unread outside recovery
+    return t;
+}
 
 } // namespace tern::tcp

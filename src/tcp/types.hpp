@@ -180,6 +180,7 @@ public:
     void reset() { d_ = duration::min(); }
     operator std::optional<duration>() const { return has_value() ? std::optional<duration>(d_) : std::nullopt; }
     friend bool operator==(const maybe_duration& a, duration b) { return a.has_value() && a.d_ == b; }
+    friend bool operator==(const maybe_duration&, const maybe_duration&) = default;
 
 private:
     duration d_ = duration::min();

@@ -1202,7 +1202,9 @@ void turns_over_faults(bool ipv6) {
     // A connection that met loss or reordering may keep what it learnt (a raised DupThresh,
     // a challenge-ACK window) in its extras, which a parked record has no room for: it is
     // not parked while it holds them. About half the pauses park.
-    if (seeds.size() > 1) EXPECT_GT(parks, seeds.size() * 2);
+    if (seeds.size() > 1) {
+        EXPECT_GT(parks, seeds.size() * 2);
+    }
 }
 
 TEST(parking, turns_over_faults_many_seeds) { turns_over_faults(false); }
