@@ -1,23 +1,28 @@
 // The per-engine flow table: 4-tuple -> connection. STYLE.md #11: hashed, never scanned.
 //
-// Layout: one power-of-two array of 24-byte slots {key (12), hash (4), value (8)}, open
+// Layout: one array of 24-byte slots {key (12), hash (4), value (8)}, open
 // addressing with linear probing kept short by Robin Hood placement (an insert takes the
 // slot of any resident that is closer to its home than the newcomer would be), and
 // backward-shift deletion (the entries after a removed one slide back towards their home),
 // so there are no tombstones and probe chains never break or rot under churn.
 //
 // Sizing: the table is sized once, at construction, for `max_flows` entries at a load factor
-// of at most 7/8; it never grows and never allocates after construction. `insert` returns
-// false once `max_flows` entries are held. Memory: 24 bytes per slot, so between 24 / (7/8)
-// = 27.4 and 2 * 27.4 = 54.9 bytes per flow of `max_flows` depending on how far the
-// power-of-two rounding lands (1M flows -> 2^21 slots -> 48 MiB) of address space. Tables of
+// of at most 3/4; it never grows and never allocates after construction. `insert` returns
+// false once `max_flows` entries are held. Memory: 24 bytes per slot, 24 / (3/4) = 32 bytes
+// per flow of `max_flows` (a million flows -> 1.4 M slots, 32 MB) of address space.
+// Any number of slots: a slot's home is the hash scaled to the table (hash * capacity >> 32),
+// not its low bits under a mask, which made the table a power of two of 7/8 at most, 27.4
+// to 54.9 bytes a flow (a server of 1M connections paid 50 bytes each). Why 3/4 and not
+// 7/8: a full table's probes are that much longer (bench_flow, 1M flows held, find_single:
+// 906 ns a batch at 3/4, 1490 at 7/8, 422 at 1/2). Tables of
 // 2 MiB or more are mapped anonymously, 2 MiB-aligned and advised for transparent huge pages
 // (random probes into tens of MiB are otherwise dominated by TLB misses), and not written at
 // construction: an all-zero slot is an empty one, so a page becomes resident only when a
 // probe first reaches it. A table sized for 10 M flows that holds few (a server's TIME-WAIT
 // index when its clients close first) then costs what it holds, not 400 MB.
 //
-// Hash: any 32-bit hash with well-mixed low bits will do (the slot index is `hash & mask`) —
+// Hash: any 32-bit hash with well-mixed high bits will do (the home slot is `hash * capacity
+// >> 32`) —
 // the table's own seeded `hash(key)`, or an RSS hash under a random key. Not the RSS hash
 // under tern's symmetric key (rss.hpp): with a key that repeats every 16 bits the Toeplitz
 // hash depends only on the XOR of the tuple's 16-bit words, 65,536 values at most. The table stores
@@ -159,11 +164,12 @@ public:
     };
     static_assert(sizeof(slot) == (sizeof(Key) == 12 ? 24 : 48) || sizeof(void*) != 8, "24 bytes per IPv4 slot");
 
-    // The slots for `max_flows` entries: the smallest power of two (at least 16) that keeps
-    // the load factor at or below 7/8.
+    // The slots for `max_flows` entries: enough (at least 16) to keep the load factor at or
+    // below 3/4; a mapped table has as many as its whole huge pages hold.
     static constexpr std::size_t capacity_for(std::size_t max_flows) {
-        const std::size_t want = max_flows + (max_flows + 6) / 7; // ceil(max_flows * 8 / 7)
-        return std::max<std::size_t>(16, std::bit_ceil(want));
+        const std::size_t want = std::max<std::size_t>(16, max_flows + (max_flows + 2) / 3); // ceil(max_flows * 4 / 3)
+        if (want * sizeof(slot) < huge_page) return want;
+        return mapped_bytes_for(want) / sizeof(slot);
     }
     // What a table for `max_flows` entries takes (memory_bytes() of one).
     static constexpr std::size_t memory_for(std::size_t max_flows) { return capacity_for(max_flows) * sizeof(slot); }
@@ -172,7 +178,6 @@ public:
         : max_flows_(max_flows), seed_(seed) {
         capacity_ = capacity_for(max_flows);
         assert(capacity_ > max_flows_ && capacity_ <= (std::size_t(1) << 32));
-        mask_ = capacity_ - 1;
         slots_.reset(allocate(capacity_));
     }
 
@@ -189,10 +194,10 @@ public:
 
     bool insert(const Key& key, std::uint32_t h, T* value) {
         if (value == nullptr || size_ == max_flows_) return false;
-        std::size_t i = h & mask_;
+        std::size_t i = home(h);
         std::size_t dist = 0;
         // Look for the key until the Robin Hood invariant says it cannot be further on.
-        for (;; i = (i + 1) & mask_, ++dist) {
+        for (;; i = next(i), ++dist) {
             slot& s = slots_[i];
             if (s.value == nullptr) {
                 s = slot{key, h, value};
@@ -204,7 +209,7 @@ public:
         }
         // Absent: take slot i and push the residents along, each richer one giving way.
         slot carry{key, h, value};
-        for (;; i = (i + 1) & mask_, ++dist) {
+        for (;; i = next(i), ++dist) {
             slot& s = slots_[i];
             if (s.value == nullptr) {
                 s = carry;
@@ -228,11 +233,11 @@ public:
         // Backward shift: slide the following entries back by one until an empty slot or
         // an entry already at its home; this leaves exactly the table the inserts would
         // have built without the erased key, so no tombstone is needed.
-        std::size_t j = (i + 1) & mask_;
+        std::size_t j = next(i);
         while (slots_[j].value != nullptr && displacement(slots_[j], j) != 0) {
             slots_[i] = slots_[j];
             i = j;
-            j = (j + 1) & mask_;
+            j = next(j);
         }
         slots_[i] = slot{};
         --size_;
@@ -286,11 +291,11 @@ public:
     // and the value of the slot after it, which an erase reads to end its backward shift
     // (a flow that closes: in a sparse table that read missed the cache on 1 erase in 3).
     void prefetch(std::uint32_t h) const {
-        const std::size_t i = h & mask_;
+        const std::size_t i = home(h);
         const char* p = reinterpret_cast<const char*>(&slots_[i]);
         prefetch_line(p);
         prefetch_line(p + sizeof(slot) - 1); // a slot may straddle two lines
-        prefetch_line(&slots_[(i + 1) & mask_].value);
+        prefetch_line(&slots_[next(i)].value);
     }
 
     void clear() {
@@ -359,14 +364,26 @@ private:
         }
     };
 
+    // Where a hash's probe starts: the hash scaled to [0, capacity) (Lemire's multiply-shift).
+    std::size_t home(std::uint32_t h) const { return std::size_t((std::uint64_t(h) * capacity_) >> 32); }
+    std::size_t next(std::size_t i) const { return i + 1 == capacity_ ? 0 : i + 1; }
+
     // Distance of the entry in slot i from its home slot.
-    std::size_t displacement(const slot& s, std::size_t i) const { return (i - (s.hash & mask_)) & mask_; }
+    std::size_t displacement(const slot& s, std::size_t i) const {
+        const std::size_t at = home(s.hash);
+        return i >= at ? i - at : i + capacity_ - at;
+    }
+
+    // A table this large, mapped: whole huge pages.
+    static constexpr std::size_t mapped_bytes_for(std::size_t slots) {
+        return (slots * sizeof(slot) + huge_page - 1) / huge_page * huge_page;
+    }
 
     std::size_t locate(const Key& key, std::uint32_t h) const {
-        std::size_t i = h & mask_;
+        std::size_t i = home(h);
         // Terminates: the table is never full (capacity_ > max_flows_), and the Robin Hood
         // invariant ends a miss as soon as it meets an entry closer to home than we are.
-        for (std::size_t dist = 0;; i = (i + 1) & mask_, ++dist) {
+        for (std::size_t dist = 0;; i = next(i), ++dist) {
             const slot& s = slots_[i];
             if (s.value == nullptr) return npos;
             if (s.hash == h && detail::flow_key_equal(s.key, key)) return i;
@@ -384,18 +401,18 @@ private:
             return first;
         }
         // Map a huge page more than needed and trim both ends, so that the table starts on a
-        // huge-page boundary (bytes, a power of two times the slot, is a whole number of
-        // pages for every table this large).
-        void* raw = ::mmap(nullptr, bytes + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        // huge-page boundary and ends on one (capacity_for gave it the slots its pages hold).
+        const std::size_t mapped = mapped_bytes_for(n);
+        void* raw = ::mmap(nullptr, mapped + huge_page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (raw == MAP_FAILED) throw std::bad_alloc();
         const auto start = reinterpret_cast<std::uintptr_t>(raw);
         const std::uintptr_t aligned = (start + huge_page - 1) & ~(huge_page - 1);
         if (aligned > start) ::munmap(raw, aligned - start);
         const std::size_t tail = huge_page - (aligned - start);
-        if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+        if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + mapped), tail);
         void* p = reinterpret_cast<void*>(aligned);
-        ::madvise(p, bytes, MADV_HUGEPAGE); // best effort
-        slots_.get_deleter().mapped_bytes = bytes;
+        ::madvise(p, mapped, MADV_HUGEPAGE); // best effort
+        slots_.get_deleter().mapped_bytes = mapped;
         // The zero pages are the empty slots: slot is an aggregate of plain values whose
         // all-zero bytes are {key 0, hash 0, value nullptr}.
         static_assert(std::is_trivially_copyable_v<slot> && std::is_trivially_destructible_v<slot>);
@@ -406,7 +423,6 @@ private:
     std::size_t size_ = 0;
     std::size_t max_flows_;
     std::size_t capacity_ = 0;
-    std::size_t mask_ = 0;
     std::uint64_t seed_;
 };
 

@@ -33,14 +33,15 @@ TEST(FlowTable, LayoutAndSizing) {
     static_assert(sizeof(flow_table<conn>::slot) == 24);
     flow_table<conn> t(1000);
     EXPECT_EQ(t.max_flows(), 1000u);
-    EXPECT_EQ(t.capacity(), 2048u); // 1000 * 8/7 = 1143 -> 2048
-    EXPECT_EQ(t.memory_bytes(), 2048u * 24);
+    EXPECT_EQ(t.capacity(), 1334u); // ceil(1000 * 4/3): any number of slots, not the next power of two
+    EXPECT_EQ(t.memory_bytes(), 1334u * 24);
     // What a table of a size will take, without making one (tern-bench's memory scenario).
-    static_assert(flow_table<conn>::memory_for(1000) == 2048u * 24);
-    static_assert(flow_table<conn>::memory_for(896) == 1024u * 24 && flow_table<conn>::memory_for(897) == 2048u * 24);
+    static_assert(flow_table<conn>::memory_for(1000) == 1334u * 24);
+    static_assert(flow_table<conn>::memory_for(768) == 1024u * 24 && flow_table<conn>::memory_for(769) == 1026u * 24);
+    static_assert(flow_table<conn>::memory_for(10) == 16u * 24); // at least 16
     EXPECT_EQ(flow_table<conn>::memory_for(1000), t.memory_bytes());
     EXPECT_TRUE(t.empty());
-    flow_table<conn> exact(896); // 896 * 8/7 = 1024 exactly
+    flow_table<conn> exact(768); // 768 * 4/3 = 1024 exactly
     EXPECT_EQ(exact.capacity(), 1024u);
     flow_table<conn> tiny(0);
     conn c;
@@ -120,14 +121,15 @@ TEST(FlowTable, EraseInMiddleOfProbeChain) {
 // Two interleaved chains with neighbouring homes, wrapping around the end of the array:
 // backward shift must stop at entries that sit at their own home and follow the wrap.
 TEST(FlowTable, ChainsWrapAroundAndInterleave) {
-    flow_table<conn> t(14); // capacity 16
+    flow_table<conn> t(12); // capacity 16
     ASSERT_EQ(t.capacity(), 16u);
-    std::vector<conn> conns(14);
-    auto h = [](std::uint32_t i) { return std::uint32_t(i % 2 == 0 ? 14 : 15); };
-    for (std::uint32_t i = 0; i < 14; ++i) ASSERT_TRUE(t.insert(key_of(i), h(i), &conns[i]));
-    for (std::uint32_t i = 0; i < 14; i += 3) {
+    std::vector<conn> conns(12);
+    // Homes 14 and 15 of 16: a home is the hash scaled to the table (hash * 16 >> 32).
+    auto h = [](std::uint32_t i) { return std::uint32_t(i % 2 == 0 ? 14u << 28 : 15u << 28); };
+    for (std::uint32_t i = 0; i < 12; ++i) ASSERT_TRUE(t.insert(key_of(i), h(i), &conns[i]));
+    for (std::uint32_t i = 0; i < 12; i += 3) {
         ASSERT_TRUE(t.erase(key_of(i), h(i)));
-        for (std::uint32_t j = 0; j < 14; ++j) {
+        for (std::uint32_t j = 0; j < 12; ++j) {
             bool gone = j % 3 == 0 && j <= i;
             EXPECT_EQ(t.find(key_of(j), h(j)), gone ? nullptr : &conns[j]) << "after erasing " << i << " key " << j;
         }
@@ -295,10 +297,14 @@ TEST(FlowTable, MoveKeepsEntries) {
     EXPECT_EQ(b.size(), 1u);
 }
 
+// A mapped table takes whole huge pages, and has the slots they hold: 1,000,000 flows want
+// 1,333,334 slots (32.0 MB), which 16 huge pages (32 MiB) round up to 1,398,101. It was
+// 2^21 slots (48 MiB) while tables were a power of two.
 TEST(FlowTable, MillionFlowSizing) {
-    flow_table<conn> t(1 << 20);
-    EXPECT_EQ(t.capacity(), std::size_t(1) << 21);
-    EXPECT_EQ(t.memory_bytes(), std::size_t(48) << 20);
+    flow_table<conn> t(1000000);
+    EXPECT_EQ(t.capacity(), std::size_t(16) * (2 << 20) / 24);
+    EXPECT_EQ(t.capacity(), 1398101u);
+    EXPECT_EQ(flow_table<conn>::memory_for(1000000), t.memory_bytes());
     conn c;
     EXPECT_TRUE(t.insert(key_of(99), &c));
     EXPECT_EQ(t.find(key_of(99)), &c);
