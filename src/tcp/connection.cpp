@@ -92,6 +92,7 @@ connection_settings connection::own_settings(connection_settings shared, const c
 }
 
 connection::parked connection::park() {
+    assert(state_ == tcp_state::established && idle_tcb::fits(tcb_)); // and the rest of parkable()
     return parked{idle_tcb::of(tcb_),
                   std::move(cc_),
                   std::move(rare_),
