@@ -322,7 +322,9 @@ TEST(FlowTable, LargeTableBecomesResidentOnlyWhereItIsUsed) {
     EXPECT_LE(t.resident_bytes(), std::size_t(4) << 20);
     EXPECT_GT(t.resident_bytes(), 0u);
     for (std::uint32_t i = 0; i < 1000; ++i)
-        if (i != 99) EXPECT_EQ(t.find(key_of(i)), nullptr);
+        if (i != 99) {
+            EXPECT_EQ(t.find(key_of(i)), nullptr);
+        }
     std::vector<conn> many(200000);
     for (std::uint32_t i = 0; i < many.size(); ++i) ASSERT_TRUE(t.insert(key_of(1000 + i), &many[i]));
     EXPECT_GT(t.resident_bytes(), t.memory_bytes() / 2); // spread over the whole table
