@@ -24,7 +24,9 @@ TEST(fifo, keeps_order_through_random_pushes_and_pops) {
         }
         ASSERT_EQ(q.size(), model.size());
         ASSERT_EQ(q.empty(), model.empty());
-        if (!model.empty()) ASSERT_EQ(q.back(), model.back());
+        if (!model.empty()) {
+            ASSERT_EQ(q.back(), model.back());
+        }
     }
     ASSERT_TRUE(std::equal(q.begin(), q.end(), model.begin(), model.end()));
     ASSERT_TRUE(std::equal(q.rbegin(), q.rend(), model.rbegin(), model.rend()));
