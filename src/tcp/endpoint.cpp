@@ -160,16 +160,18 @@ stream_state::stream_state(endpoint_core& ep, const connection_options& options,
 }
 
 stream_state::stream_state(endpoint_core& ep, const flow& f, parked_stream&& p)
-    : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(*p.backlog->app),
-      conn_(ep.config_, ep, *this, f, std::move(p.conn), *p.backlog->share, ep.ts_offset_for(*p.backlog->share, f)),
+    : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(*p.backlog->parking->app),
+      conn_(ep.config_, ep, *this, f, std::move(p.conn), p.backlog->parking->share,
+            ep.ts_offset_for(p.backlog->parking->share, f)),
       backlog_(std::move(p.backlog)), in_table_(true), passive_(true), live_(true) {
     user = p.user;
     conn_.defer_output(true);
 }
 
 bool stream_state::parkable() const {
-    return backlog_ && backlog_->share &&
-           conn_.parkable(*backlog_->share, ep().ts_offset_for(*backlog_->share, conn_.flow_id()));
+    if (!backlog_ || !backlog_->parking) return false;
+    const connection::listener_share& share = backlog_->parking->share;
+    return conn_.parkable(share, ep().ts_offset_for(share, conn_.flow_id()));
 }
 
 stream_state::~stream_state() {
@@ -359,12 +361,8 @@ status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_opti
     auto [l, added] = listeners_.try_emplace(port, listener{options, &app});
     if (!added) return unexpected(listen_error::port_in_use);
     l->second.backlog->accept_limit = options.accept_backlog;
-    if (options.park_idle) {
-        listener_backlog& b = *l->second.backlog;
-        b.park_after = options.park_after;
-        b.app = &app;
-        b.share.emplace(options.connection, port);
-    }
+    if (options.park_idle)
+        l->second.backlog->parking.emplace(options.park_after, &app, connection::listener_share(options.connection, port));
     return {};
 }
 
@@ -859,11 +857,9 @@ void endpoint_core::on_timer(timer_hook& hook) {
     stream_state& s = stream_state::of_timer(hook);
     s.conn_.on_timer(engine_.now());
     settle(s);
-    // Idle still, and the timer was its wait to park (settle leaves it unarmed then).
-    if (s.park_due_ && !s.timer().armed()) {
-        if (s.parkable()) to_park_.push_back(&s);
-        else s.park_due_ = false; // idle but holding something: waits again from its next settle
-    }
+    // Idle still, and the timer was its wait to park (settle leaves it unarmed then):
+    // park_due decides once no call into it is on the stack.
+    if (s.park_due_ && !s.timer().armed()) to_park_.push_back(&s);
     if (--depth_ == 0) free_retired();
 }
 
@@ -1149,7 +1145,7 @@ void endpoint_core::settle(stream_state& s) {
     if (auto deadline = s.conn_.next_deadline()) {
         engine_.timers().arm_no_later(s.timer(), *deadline);
         s.park_due_ = false;
-    } else if (s.backlog_ && s.backlog_->park_after) {
+    } else if (s.backlog_ && s.backlog_->parking) {
         wait_to_park(s);
     } else {
         engine_.timers().cancel(s.timer());
@@ -1186,11 +1182,12 @@ template <class Key>
 void endpoint_core::wait_to_park(stream_state& s) {
     if (s.park_due_) return;
     s.park_due_ = true;
-    engine_.timers().arm(s.timer(), engine_.now() + *s.backlog_->park_after);
+    engine_.timers().arm(s.timer(), engine_.now() + s.backlog_->parking->after);
 }
 
 // Parked once no call into the stream is on the stack; what happened since its timer
-// fired may have ended its idleness (data sent, a close, TIME-WAIT).
+// fired may have ended its idleness (data sent, a close, TIME-WAIT). One that holds
+// something still waits again from its next settle.
 void endpoint_core::park_due() {
     for (stream_state* s : to_park_) {
         if (s->in_table_ && s->due_index_ == stream_state::not_due && s->held_back_index_ == stream_state::not_due &&
@@ -1224,7 +1221,8 @@ tcp_info endpoint_core::parked_info(const flow& f, parked_stream& p) const {
     struct quiet_events final : connection_events {};
     static quiet_events quiet;
     auto& self = const_cast<endpoint_core&>(*this);
-    connection c(config_, self, quiet, f, std::move(p.conn), *p.backlog->share, ts_offset_for(*p.backlog->share, f));
+    const connection::listener_share& share = p.backlog->parking->share;
+    connection c(config_, self, quiet, f, std::move(p.conn), share, ts_offset_for(share, f));
     const tcp_info i = c.info();
     p.conn = c.park();
     return i;

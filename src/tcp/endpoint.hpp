@@ -47,16 +47,21 @@ class endpoint_core;
 
 // What a listener counts of the connections it made (RFC 4987 §3: the backlog is what a
 // SYN flood fills). Shared with its streams, which may outlive the listener.
+// A listener with listen_options::park_idle: how long its streams idle before they are
+// parked, and what its parked streams share (its application, and the settings its
+// options give a connection), kept here once rather than in each record.
+struct listener_parking {
+    duration after; // listen_options::park_after
+    app_events* app;
+    connection::listener_share share;
+};
+
 struct listener_backlog {
     std::uint32_t half_open = 0;         // its connections in SYN-RECEIVED
     std::uint32_t live = 0;              // its connections past the handshake, not yet in TIME-WAIT or CLOSED
     std::optional<instant> cookie_sent;  // when it last answered a SYN with a cookie
     std::uint32_t accept_limit = 0;      // listen_options::accept_backlog
-    std::optional<duration> park_after;  // listen_options::park_after, with park_idle
-    // With park_idle: what its parked streams share (the listener's application and the
-    // settings its options give a connection), kept here once rather than in each record.
-    app_events* app = nullptr;
-    std::optional<connection::listener_share> share;
+    std::optional<listener_parking> parking; // with listen_options::park_idle
     std::uint32_t refs = 0;              // the backlog_refs to it
 };
 

@@ -1175,9 +1175,7 @@ TEST(parking, reset_of_a_parked_connection_closes_it) {
     two_nodes p;
     user_echo server;
     turn_client client;
-    tcp::listen_options o;
-    o.park_idle = true;
-    ASSERT_TRUE(p.server->ep.listen(echo_port, o, server).has_value());
+    ASSERT_TRUE(p.server->ep.listen(echo_port, parking(), server).has_value());
     auto s = p.client->ep.connect(server_ip, echo_port, {}, client);
     ASSERT_TRUE(s.has_value());
     ASSERT_TRUE(p.run_until([&] { return counter(p.server->ep, "parked") == 1u; }, 5s));
