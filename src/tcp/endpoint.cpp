@@ -362,7 +362,7 @@ status<listen_error> endpoint_core::listen(std::uint16_t port, const listen_opti
     if (!added) return unexpected(listen_error::port_in_use);
     l->second.backlog->accept_limit = options.accept_backlog;
     if (options.park_idle)
-        l->second.backlog->parking.emplace(options.park_after, &app, connection::listener_share(options.connection, port));
+        l->second.backlog->parking = listener_parking{options.park_after, &app, connection::listener_share(options.connection, port)};
     return {};
 }
 
