@@ -53,8 +53,13 @@ std::vector<pause_count> measure_pauses(const std::vector<int>& cores, std::chro
             try {
                 pin_to(cores[i]);
                 pause_meter meter;
+                // The reading at or past the end is taken too: a pause that crosses the end
+                // is counted, and the span measured is never shorter than the one asked.
                 const auto start = std::chrono::steady_clock::now(), end = start + span;
-                for (auto t = start; t < end; t = std::chrono::steady_clock::now()) meter.reading(t);
+                for (auto t = start;; t = std::chrono::steady_clock::now()) {
+                    meter.reading(t);
+                    if (t >= end) break;
+                }
                 counts[i] = meter.result(cores[i]);
             } catch (const std::exception& e) {
                 errors[i] = e.what();
