@@ -340,7 +340,7 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     // tentative for a second (RFC 4862 §5.4), and a clock started before that counted the
     // wait as seconds of the run (a 2 s cps run reported 55% of its rate, nothing missed).
     // Each engine starts within 5 s in any case (load_generator::poll).
-    while (!cli::stop_requested.load() && !std::all_of(gens.begin(), gens.end(), [](const auto& g) { return g->started(); }))
+    while (!cli::stop.requested() && !std::all_of(gens.begin(), gens.end(), [](const auto& g) { return g->started(); }))
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     const auto begin = clk::now();
     auto measure_from = begin;
@@ -352,9 +352,9 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     std::printf("%7s %9s %10s %9s %9s %8s %7s %6s %7s %6s %7s %8s\n", "time_s", "conn/s", "req/s", "Mbps_in", "Mbps_out",
                 "estab", "retrans", "resets", "timeout", "errors", "missed", "stall_ms");
     std::fflush(stdout);
-    for (int tick = 1; !cli::stop_requested.load(); ++tick) {
+    for (int tick = 1; !cli::stop.requested(); ++tick) {
         const auto next = begin + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(tick * r.interval));
-        while (clk::now() < next && !cli::stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        cli::stop.wait_until(next); // a stop ends the interval early: its line is still printed
         const auto now = clk::now();
         const std::vector<app::load_totals> each = each_totals(gens);
         const app::load_totals t = sum(each);
@@ -390,7 +390,7 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     // The last counters are read after the engines stopped (the caller); up to here.
     measured_seconds = std::chrono::duration<double>(clk::now() - measure_from).count();
     if (!measuring) measured_seconds = 0;
-    cli::stop_requested = true;
+    cli::stop.request();
 }
 
 std::string latency_line(const char* name, const load::percentiles& p) {
@@ -602,7 +602,7 @@ int main(int argc, char** argv) {
         return us;
     };
     std::thread printer([&] { progress(gens, run, stalled_us, measuring, baselines, seconds); });
-    (*rt)->run(cli::stop_requested);
+    (*rt)->run(cli::stop.flag());
     printer.join();
     if (flood) flood->stop();
     // A problem found after the start: over IPv6 without --source-ip, --source-ports is

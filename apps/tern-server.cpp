@@ -108,10 +108,8 @@ void print_progress(const service_list& services, const endpoint_list& endpoints
     auto last_time = start;
     totals last = totals::of(services, endpoints, rt);
     auto next = start + std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(interval));
-    while (!cli::stop_requested.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    while (!cli::stop.wait_until(next)) {
         const auto now = clk::now();
-        if (now < next) continue;
         next += std::chrono::duration_cast<clk::duration>(std::chrono::duration<double>(interval));
         const totals t = totals::of(services, endpoints, rt);
         const double dt = std::chrono::duration<double>(now - last_time).count();
@@ -245,7 +243,7 @@ int main(int argc, char** argv) {
     if (vm["interval"].as<double>() > 0)
         progress = std::thread(print_progress, std::cref(services), std::cref(endpoints), std::cref(**rt), vm["interval"].as<double>(),
                                mode == "http");
-    (*rt)->run(cli::stop_requested);
+    (*rt)->run(cli::stop.flag());
     if (progress.joinable()) progress.join();
 
     std::printf("tern-server: stopped. counters:\n%s", cli::summary(**rt).c_str());

@@ -19,11 +19,11 @@ namespace po = boost::program_options;
 
 namespace tern::cli {
 
-std::atomic<bool> stop_requested{false};
+stop_signal stop;
 
 namespace {
 
-void on_signal(int) { stop_requested.store(true); }
+void on_signal(int) { stop.request(); }
 
 template <class T>
 T required_parse(const std::optional<T>& parsed, const std::string& option, const std::string& text,
@@ -469,11 +469,10 @@ int setup_failed(const char* app, const setup_error& error) {
 
 void stop_after(double seconds) {
     if (seconds <= 0) return;
-    std::thread([seconds] {
-        auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-        while (!stop_requested.load() && std::chrono::steady_clock::now() < until)
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        stop_requested.store(true);
+    const auto until = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+    std::thread([until] {
+        if (!stop.wait_until(until)) stop.request();
     }).detach();
 }
 

@@ -8,13 +8,15 @@
 
 #include <boost/program_options.hpp>
 
+#include "common/stop.hpp"
 #include "core/runtime.hpp"
 #include "tern/tcp.hpp"
 
 namespace tern::cli {
 
-// The process's one global: set by SIGINT/SIGTERM (or a --duration), read by every engine.
-extern std::atomic<bool> stop_requested;
+// The process's one global: requested by SIGINT/SIGTERM (or a --duration, or the end of a
+// run), polled by every engine, slept on by the helper threads.
+extern stop_signal stop;
 void install_signal_handlers();
 
 // Engine options (--ip, --gateway, --engines, --pcap, ...) added to `desc`.
