@@ -1,0 +1,210 @@
+// What a DPDK port pair carries with nothing on it but DPDK: the floor under tern-bench's
+// rows, measured on the same link, cores and ring sizes. No IP, no TCP, no engine loop.
+//
+//   link_floor [EAL args] -- reflect [SECONDS]      send back every frame read
+//   link_floor [EAL args] -- ping [COUNT]           one 64-byte-payload frame at a time;
+//                                                    prints its round trips' percentiles
+//   link_floor [EAL args] -- sink [SECONDS]         count what arrives; prints the rate
+//   link_floor [EAL args] -- blast BYTES [SECONDS]  frames of BYTES as fast as the port
+//                                                    takes them; prints the rate
+//
+// scripts/link-floor runs a pair of them over net_memif in a namespace of its own.
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+constexpr std::uint16_t port = 0;
+constexpr std::uint16_t burst = 32;
+constexpr std::size_t ping_frame = 14 + 20 + 20 + 64; // what a 64-byte TCP message takes
+
+struct ticks {
+    std::uint64_t hz = rte_get_tsc_hz();
+    std::uint64_t now() const { return rte_get_tsc_cycles(); }
+    std::uint64_t after(double seconds) const { return now() + std::uint64_t(seconds * double(hz)); }
+    double ns(std::uint64_t t) const { return double(t) * 1e9 / double(hz); }
+    double seconds(std::uint64_t t) const { return double(t) / double(hz); }
+};
+
+// One queue pair; waits for the peer (memif connects once both sides have started).
+rte_mempool* start_port(unsigned frame_room) {
+    rte_mempool* pool = rte_pktmbuf_pool_create("floor", 8191, 256, 0, std::uint16_t(frame_room + RTE_PKTMBUF_HEADROOM),
+                                                int(rte_socket_id()));
+    if (pool == nullptr) throw std::runtime_error("no mbuf pool");
+    rte_eth_conf conf{};
+    if (rte_eth_dev_count_avail() == 0) throw std::runtime_error("no port (give one with --vdev)");
+    if (rte_eth_dev_configure(port, 1, 1, &conf) != 0 || rte_eth_rx_queue_setup(port, 0, 1024, 0, nullptr, pool) != 0 ||
+        rte_eth_tx_queue_setup(port, 0, 1024, 0, nullptr) != 0 || rte_eth_dev_start(port) != 0)
+        throw std::runtime_error("the port did not start");
+    const ticks t;
+    for (const std::uint64_t end = t.after(30);;) {
+        rte_eth_link link{};
+        rte_eth_link_get_nowait(port, &link);
+        if (link.link_status == RTE_ETH_LINK_UP) return pool;
+        if (t.now() > end) throw std::runtime_error("the link did not come up in 30 s");
+    }
+}
+
+rte_mbuf* frame(rte_mempool* pool, std::size_t size) {
+    rte_mbuf* m = rte_pktmbuf_alloc(pool);
+    if (m == nullptr) return nullptr;
+    auto* d = reinterpret_cast<std::uint8_t*>(rte_pktmbuf_append(m, std::uint16_t(size)));
+    std::memset(d, 0, 14);
+    d[12] = 0x08; // an IPv4 EtherType: nothing reads it, but it is a plausible frame
+    return m;
+}
+
+// The receiving sides end on their own: at `seconds`, or a second after the last frame once
+// frames have come (the sending side is done).
+struct receiving {
+    const ticks& t;
+    std::uint64_t end, last = 0;
+    receiving(const ticks& clock, double seconds) : t(clock), end(clock.after(seconds)) {}
+    bool go_on() const {
+        const std::uint64_t now = t.now();
+        return now < end && (last == 0 || now - last < t.hz);
+    }
+};
+
+void reflect(double seconds) {
+    const ticks t;
+    rte_mbuf* b[burst];
+    for (receiving r(t, seconds); r.go_on();) {
+        const std::uint16_t n = rte_eth_rx_burst(port, 0, b, burst);
+        if (n == 0) continue;
+        r.last = t.now();
+        const std::uint16_t sent = rte_eth_tx_burst(port, 0, b, n);
+        rte_pktmbuf_free_bulk(b + sent, n - sent);
+    }
+}
+
+double percentile(const std::vector<std::uint64_t>& sorted, double p) {
+    return double(sorted[std::min(sorted.size() - 1, std::size_t(double(sorted.size()) * p))]);
+}
+
+// A frame lost (the ring not yet read by a peer that has just started) is sent again after
+// a millisecond and its round trip not counted.
+void ping(rte_mempool* pool, std::size_t count) {
+    const ticks t;
+    const std::uint64_t patience = t.hz / 1000;
+    std::vector<std::uint64_t> rtt;
+    rtt.reserve(count);
+    rte_mbuf* b[burst];
+    for (std::size_t warm = 100000; rtt.size() < count;) {
+        rte_mbuf* m = frame(pool, ping_frame);
+        if (m == nullptr) throw std::runtime_error("the mbuf pool ran dry");
+        const std::uint64_t t0 = t.now();
+        while (rte_eth_tx_burst(port, 0, &m, 1) == 0) {}
+        std::uint16_t n = 0;
+        while ((n = rte_eth_rx_burst(port, 0, b, burst)) == 0 && t.now() - t0 < patience) {}
+        const std::uint64_t t1 = t.now();
+        rte_pktmbuf_free_bulk(b, n);
+        if (n == 0) continue;
+        if (warm > 0) --warm;
+        else rtt.push_back(t1 - t0);
+    }
+    std::sort(rtt.begin(), rtt.end());
+    std::printf("round trip (ns, %zu samples): p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  p99.99 %.0f  max %.0f\n",
+                rtt.size(), t.ns(percentile(rtt, 0.5)), t.ns(percentile(rtt, 0.9)), t.ns(percentile(rtt, 0.99)),
+                t.ns(percentile(rtt, 0.999)), t.ns(percentile(rtt, 0.9999)), t.ns(rtt.back()));
+}
+
+void report_rate(const char* what, const ticks& t, std::uint64_t span, std::uint64_t frames, std::uint64_t bytes) {
+    std::printf("%s: %.2f Gbit/s, %.0f frames/s\n", what, double(bytes) * 8 / t.seconds(span) / 1e9,
+                double(frames) / t.seconds(span));
+}
+
+void blast(rte_mempool* pool, std::size_t size, double seconds) {
+    const ticks t;
+    rte_mbuf* b[burst];
+    std::uint64_t frames = 0;
+    const std::uint64_t start = t.now(), end = t.after(seconds);
+    while (t.now() < end) {
+        std::uint16_t n = 0;
+        while (n < burst && (b[n] = frame(pool, size)) != nullptr) ++n;
+        const std::uint16_t sent = rte_eth_tx_burst(port, 0, b, n);
+        rte_pktmbuf_free_bulk(b + sent, n - sent);
+        frames += sent;
+    }
+    report_rate("blast", t, t.now() - start, frames, frames * size);
+}
+
+void sink(double seconds) {
+    const ticks t;
+    rte_mbuf* b[burst];
+    std::uint64_t frames = 0, bytes = 0, first = 0;
+    receiving r(t, seconds);
+    while (r.go_on()) {
+        const std::uint16_t n = rte_eth_rx_burst(port, 0, b, burst);
+        if (n == 0) continue;
+        r.last = t.now();
+        if (frames == 0) first = r.last;
+        for (std::uint16_t i = 0; i < n; ++i) bytes += rte_pktmbuf_pkt_len(b[i]);
+        frames += n;
+        rte_pktmbuf_free_bulk(b, n);
+    }
+    if (frames < 2) throw std::runtime_error("nothing arrived");
+    report_rate("sink", t, r.last - first, frames, bytes); // from the first frame to the last
+}
+
+double number(const char* text, double lowest, const char* what) {
+    char* end = nullptr;
+    const double v = std::strtod(text, &end);
+    if (end == text || *end != '\0' || !(v >= lowest))
+        throw std::invalid_argument(std::string(what) + ": '" + text + "' is not a number of at least " +
+                                    std::to_string(lowest));
+    return v;
+}
+
+int run(int argc, char** argv) {
+    if (argc < 2) throw std::invalid_argument("which side: reflect, ping, sink or blast");
+    const std::string_view mode = argv[1];
+    const char* arg = argc > 2 ? argv[2] : nullptr;
+    if (mode == "reflect" || mode == "sink") {
+        const double seconds = arg ? number(arg, 0.1, "SECONDS") : 30;
+        start_port(mode == "sink" ? 9216 : RTE_MBUF_DEFAULT_DATAROOM);
+        mode == "sink" ? sink(seconds) : reflect(seconds);
+    } else if (mode == "ping") {
+        const auto count = std::size_t(arg ? number(arg, 1, "COUNT") : 2e6);
+        ping(start_port(RTE_MBUF_DEFAULT_DATAROOM), count);
+    } else if (mode == "blast") {
+        if (!arg) throw std::invalid_argument("blast: give the frame size in bytes");
+        const auto size = std::size_t(number(arg, 60, "BYTES"));
+        if (size > 9216) throw std::invalid_argument("BYTES: at most 9216");
+        const double seconds = argc > 3 ? number(argv[3], 0.1, "SECONDS") : 8;
+        blast(start_port(unsigned(size)), size, seconds);
+    } else {
+        throw std::invalid_argument("unknown side '" + std::string(mode) + "': reflect, ping, sink or blast");
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const int used = rte_eal_init(argc, argv);
+    if (used < 0) {
+        std::fprintf(stderr, "link_floor: the EAL did not start: %s\n", rte_strerror(rte_errno));
+        return 1;
+    }
+    try {
+        const int rc = run(argc - used, argv + used);
+        rte_eal_cleanup();
+        return rc;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "link_floor: %s\n", e.what());
+        return 2;
+    }
+}
