@@ -370,6 +370,9 @@ struct settings {
     tern::bench::search_plan plan;
     std::optional<double> overload_rate; // overload offers twice this (default: the capacity)
     unsigned memory_connections = 1000000; // memory: idle connections held
+    // log2 of the memif rings' slots. 14 is the ring the performance issue's figures were
+    // measured on; a smaller ring's buffers stay in the caches (README: "What the link allows").
+    unsigned memif_rsize = 14;
 };
 
 // A kernel run returns one figure per metric of its scenario (pingpong: p50, p99, p99.9).
@@ -412,10 +415,10 @@ struct tern_context {
                            "tern_bench_" + role + "_" + id,
                            // A socket file rather than memif's default abstract address, so that we
                            // can see when the server has made it; the two sides need distinct MACs
-                           // (memif's default is one fixed address). rsize=14: 16384-slot rings, as
-                           // request/response bursts overflow the default 1024.
+                           // (memif's default is one fixed address). The rings' size: --memif-rsize.
                            "--vdev=net_memif0,role=" + role + ",socket=" + socket.string() +
-                               ",socket-abstract=no,rsize=14,mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2") +
+                               ",socket-abstract=no,rsize=" + std::to_string(cfg.memif_rsize) +
+                               ",mac=02:00:c6:12:02:0" + (role == "server" ? "1" : "2") +
                                memif_buffer()});
         return a;
     }
@@ -1184,7 +1187,8 @@ std::string json(const std::vector<row>& rows, const settings& cfg,
     std::string j = "{\n  \"tool\": \"tern-bench\",\n  \"duration_s\": " + json_number(cfg.duration) +
                     ",\n  \"pinning\": \"server on core 1, client on core 0\",\n"
                     "  \"kernel_link\": \"veth pair between two network namespaces, 198.18.1.1/24 - 198.18.1.2/24\",\n"
-                    "  \"tern_link\": \"net_memif between two tern processes, 198.18.2.1/24 - 198.18.2.2/24\",\n"
+                    "  \"tern_link\": \"net_memif (rsize=" + std::to_string(cfg.memif_rsize) +
+                    ") between two tern processes, 198.18.2.1/24 - 198.18.2.2/24\",\n"
                     "  \"ratio\": \"tern relative to kernel, above 1 where tern does better (latency: kernel/tern)\",\n"
                     "  \"results\": [\n";
     for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -1290,7 +1294,9 @@ int main(int argc, char** argv) {
         ("memory-connections", po::value<unsigned>(),
          "memory: idle connections held (10000-6000000; default 1000000, 20000 with --quick)")
         ("warmup", po::value<double>(), "seconds tern-load runs before it measures, on every tern run but "
-                                        "overload's (default 2; 0 with --quick)");
+                                        "overload's (default 2; 0 with --quick)")
+        ("memif-rsize", po::value<unsigned>()->default_value(14),
+         "log2 of the slots of each memif ring between the tern processes (8-14; 14: 16384 slots)");
     po::variables_map vm;
     settings cfg;
     std::vector<scenario> chosen;
@@ -1332,6 +1338,8 @@ int main(int argc, char** argv) {
                                                                   : 1000000;
         if (cfg.memory_connections < 10000 || cfg.memory_connections > 6000000)
             throw std::invalid_argument("--memory-connections: must be within 10000-6000000");
+        cfg.memif_rsize = vm["memif-rsize"].as<unsigned>();
+        if (cfg.memif_rsize < 8 || cfg.memif_rsize > 14) throw std::invalid_argument("--memif-rsize: must be within 8-14");
         cfg.connections = vm["connections"].as<unsigned>();
         if (cfg.connections < 1 || cfg.connections > 10000)
             throw std::invalid_argument("--connections: must be within 1-10000");
@@ -1442,7 +1450,8 @@ int main(int argc, char** argv) {
         exit_code = 1;
     }
     std::cout << table << "\n"
-              << "Kernel: veth between two namespaces; tern: net_memif between two processes; server on core 1, "
+              << "Kernel: veth between two namespaces; tern: net_memif (rsize=" << cfg.memif_rsize
+              << ") between two processes; server on core 1, "
                  "client on core 0, "
               << cfg.duration << " s per scenario"
               << (cfg.warmup > 0 ? " (tern-load measures after a " + fmt_duration(cfg.warmup) + " s warm-up, overload aside)" : "")

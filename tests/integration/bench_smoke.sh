@@ -155,7 +155,8 @@ grep -v '^rows' "$WORK/check.log" | tail -5
 # follow the plan (x1.5 while clean, halved while the first is unclean, then bisections),
 # the figure is the highest clean run's conn/s, and the rule is in the table and in
 # results.json ("find_max" for IPv4, "find_max6" for IPv6, each from its own runs).
-"$BENCH" --scenarios cps,cps6 --find-max --start-rate 1000 --max-runs 3 --duration 3 --out "$WORK/fm" \
+# On memif rings of 4096 slots (--memif-rsize 12), the --quick run's being the default 16384.
+"$BENCH" --scenarios cps,cps6 --find-max --start-rate 1000 --max-runs 3 --duration 3 --memif-rsize 12 --out "$WORK/fm" \
     >"$WORK/fm.stdout" 2>"$WORK/fm.stderr" &
 BENCH_PID=$!
 wait_bounded "$BENCH_PID" 200
@@ -165,6 +166,8 @@ BENCH_PID=
 check "tern-bench --find-max exits 0" "[ $rc -eq 0 ]"
 [ $rc -ne 0 ] && tail -20 "$WORK/fm.stderr"
 check "after the search's runs no hugepage file is left ($(hugepages_used "$WORK/fm"))" "no_hugepage_files $PID_FM"
+check "--memif-rsize sets both sides' rings, and results.json says which (the default: 14)" \
+    "grep -q '\"tern_link\": \"net_memif (rsize=12)' '$WORK/fm/results.json' && grep -q 'role=server,[^ ]*,rsize=12,' '$WORK/fm/results.json' && grep -q 'role=client,[^ ]*,rsize=12,' '$WORK/fm/results.json' && ! grep -q 'rsize=14' '$WORK/fm/results.json' && grep -q '\"tern_link\": \"net_memif (rsize=14)' '$WORK/out/results.json'"
 cat >"$WORK/check_fm.py" <<'EOF'
 import json, sys, os
 out = sys.argv[1]
@@ -224,5 +227,6 @@ check "a missing tool is an error naming its package" "[ $rc -ne 0 ] && grep -q 
 check "bad options are refused" "! '$BENCH' --scenarios nope --out '$WORK/bad' 2>/dev/null"
 check "a warm-up beyond 10 s is refused, named" "! '$BENCH' --warmup 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--warmup: must be within 0-10' '$WORK/bad.err'"
 check "more than 10 bisections are refused, named" "! '$BENCH' --bisections 11 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--bisections: must be within 0-10' '$WORK/bad.err'"
+check "a memif ring beyond 2^14 slots is refused, named" "! '$BENCH' --memif-rsize 15 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--memif-rsize: must be within 8-14' '$WORK/bad.err'"
 check "a memory run beyond 6 M connections is refused, named" "! '$BENCH' --memory-connections 7000000 --out '$WORK/bad' 2>'$WORK/bad.err' && grep -q -- '--memory-connections: must be within 10000-6000000' '$WORK/bad.err'"
 exit 0
