@@ -14,7 +14,6 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +21,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "core/histogram.hpp"
 
 namespace {
 
@@ -90,19 +90,15 @@ void reflect(double seconds) {
     }
 }
 
-double percentile(const std::vector<std::uint64_t>& sorted, double p) {
-    return double(sorted[std::min(sorted.size() - 1, std::size_t(double(sorted.size()) * p))]);
-}
-
 // A frame lost (the ring not yet read by a peer that has just started) is sent again after
-// a millisecond and its round trip not counted.
+// a millisecond and its round trip not counted. The round trips go into tern-load's own
+// histogram (core/histogram.hpp), so that both report percentiles the same way.
 void ping(rte_mempool* pool, std::size_t count) {
     const ticks t;
     const std::uint64_t patience = t.hz / 1000;
-    std::vector<std::uint64_t> rtt;
-    rtt.reserve(count);
+    tern::histogram rtt_ns;
     rte_mbuf* b[burst];
-    for (std::size_t warm = 100000; rtt.size() < count;) {
+    for (std::size_t warm = 100000; rtt_ns.count() < count;) {
         rte_mbuf* m = frame(pool, ping_frame);
         if (m == nullptr) throw std::runtime_error("the mbuf pool ran dry");
         const std::uint64_t t0 = t.now();
@@ -113,12 +109,13 @@ void ping(rte_mempool* pool, std::size_t count) {
         rte_pktmbuf_free_bulk(b, n);
         if (n == 0) continue;
         if (warm > 0) --warm;
-        else rtt.push_back(t1 - t0);
+        else rtt_ns.record(std::uint64_t(t.ns(t1 - t0)));
     }
-    std::sort(rtt.begin(), rtt.end());
-    std::printf("round trip (ns, %zu samples): p50 %.0f  p90 %.0f  p99 %.0f  p99.9 %.0f  p99.99 %.0f  max %.0f\n",
-                rtt.size(), t.ns(percentile(rtt, 0.5)), t.ns(percentile(rtt, 0.9)), t.ns(percentile(rtt, 0.99)),
-                t.ns(percentile(rtt, 0.999)), t.ns(percentile(rtt, 0.9999)), t.ns(rtt.back()));
+    std::printf("round trip (ns, %llu samples): p50 %llu  p90 %llu  p99 %llu  p99.9 %llu  p99.99 %llu  max %llu\n",
+                (unsigned long long)rtt_ns.count(), (unsigned long long)rtt_ns.percentile(50),
+                (unsigned long long)rtt_ns.percentile(90), (unsigned long long)rtt_ns.percentile(99),
+                (unsigned long long)rtt_ns.percentile(99.9), (unsigned long long)rtt_ns.percentile(99.99),
+                (unsigned long long)rtt_ns.max());
 }
 
 void report_rate(const char* what, const ticks& t, std::uint64_t span, std::uint64_t frames, std::uint64_t bytes) {
