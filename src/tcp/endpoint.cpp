@@ -1460,18 +1460,20 @@ void endpoint_core::emit_segment(const flow& f, const Header& header, const tx_p
     }
     std::uint8_t* segment = out + ip_at + ip_header;
     const auto mode = offloads.tx_tcp_checksum ? wire::checksum_mode::offload : wire::checksum_mode::software;
-    auto emit_tcp = [&](auto&&... args) {
-        if (v4) header.emit(segment, f.local.addr.v4(), f.remote.addr.v4(), args..., mode);
-        else header.emit(segment, f.local.addr.v6(), f.remote.addr.v6(), args..., mode);
-    };
     auto emit_tcp_header = [&](std::size_t length, std::uint32_t sum) {
         if (v4) header.emit_header(segment, f.local.addr.v4(), f.remote.addr.v4(), length, sum, mode);
         else header.emit_header(segment, f.local.addr.v6(), f.remote.addr.v6(), length, sum, mode);
     };
     if (!chain) {
+        // The payload is summed as it is copied in: read once, not copied and read again.
+        wire::checksum_accumulator sum;
         std::uint8_t* data = segment + tcp_header;
-        payload.copy_to(data);
-        emit_tcp(std::span<const std::uint8_t>{data, payload.size()});
+        for (const tx_piece& p : payload.pieces) {
+            if (mode == wire::checksum_mode::software) sum.copy(data, p.bytes);
+            else if (!p.bytes.empty()) std::memcpy(data, p.bytes.data(), p.bytes.size());
+            data += p.bytes.size();
+        }
+        emit_tcp_header(payload.size(), sum.sum());
     } else {
         wire::checksum_accumulator sum;
         for (const tx_piece& p : payload.pieces) {

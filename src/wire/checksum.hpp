@@ -43,6 +43,10 @@ constexpr std::uint32_t checksum_fold_words(std::uint64_t sum) {
 // to chain blocks of odd length). An odd last byte is padded with a zero byte.
 std::uint32_t checksum_add(std::span<const std::uint8_t> data, std::uint32_t sum = 0);
 
+// Copies `data` to `out` (which must not overlap it) and gives checksum_add(data): one
+// pass over the bytes where a copy and then a sum take two.
+std::uint32_t checksum_copy(std::uint8_t* out, std::span<const std::uint8_t> data);
+
 // The partial sum folded to 16 bits, not complemented.
 constexpr std::uint16_t checksum_reduce(std::uint32_t sum) {
     sum = (sum & 0xffff) + (sum >> 16);
@@ -149,6 +153,11 @@ public:
 
     void add(std::span<const std::uint8_t> data) {
         sum_ = checksum_combine(sum_, checksum_add(data), length_);
+        length_ += data.size();
+    }
+    // add(data) while copying it to `out` (checksum_copy).
+    void copy(std::uint8_t* out, std::span<const std::uint8_t> data) {
+        sum_ = checksum_combine(sum_, checksum_copy(out, data), length_);
         length_ += data.size();
     }
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
@@ -223,6 +224,47 @@ TEST(Checksum, AccumulatorChainsPiecesOfAnyLength) {
         acc.add(std::span(segment).subspan(i, std::min<std::size_t>(3, segment.size() - i)));
     EXPECT_EQ(checksum_reduce(acc.sum()), 0xffff);
     EXPECT_EQ(acc.checksum(), 0);
+}
+
+// checksum_copy sums what checksum_add sums and leaves an exact copy, nothing past it:
+// short data (a plain copy and the scalar sum) and long data (the vector loop that copies
+// as it sums, then its tail), from and to starts of every alignment.
+TEST(Checksum, CopyGivesTheSumAndTheBytes) {
+    std::mt19937 rng(8960);
+    const auto source = random_bytes(rng, 9100);
+    for (std::size_t n : {0u, 1u, 7u, 63u, 255u, 256u, 257u, 319u, 1448u, 1449u, 8948u, 8960u, 9000u}) {
+        for (std::size_t from : {0u, 1u, 3u, 32u}) {
+            for (std::size_t to : {0u, 1u, 5u}) {
+                std::vector<std::uint8_t> out(to + n + 64, 0xa5);
+                std::span<const std::uint8_t> data(source.data() + from, n);
+                ASSERT_EQ(checksum_fold(checksum_copy(out.data() + to, data)), naive_checksum(data))
+                    << "len " << n << " from " << from << " to " << to;
+                ASSERT_TRUE(std::equal(data.begin(), data.end(), out.begin() + std::ptrdiff_t(to))) << "len " << n;
+                ASSERT_TRUE(std::all_of(out.begin(), out.begin() + std::ptrdiff_t(to), [](auto b) { return b == 0xa5; }));
+                ASSERT_TRUE(std::all_of(out.begin() + std::ptrdiff_t(to + n), out.end(), [](auto b) { return b == 0xa5; }));
+            }
+        }
+    }
+}
+
+// The accumulator copies pieces of any length (a send ring's wrap gives two, of odd
+// lengths) into one run and sums them as if they were one.
+TEST(Checksum, AccumulatorCopiesPiecesOfAnyLength) {
+    std::mt19937 rng(5);
+    auto data = random_bytes(rng, 9000);
+    std::span<const std::uint8_t> all(data);
+    for (int round = 0; round < 100; ++round) {
+        checksum_accumulator acc;
+        std::vector<std::uint8_t> out(data.size());
+        std::size_t at = 0;
+        while (at < data.size()) {
+            std::size_t n = std::min<std::size_t>(rng() % 3000, data.size() - at);
+            acc.copy(out.data() + at, all.subspan(at, n));
+            at += n;
+        }
+        ASSERT_EQ(acc.checksum(), naive_checksum(all));
+        ASSERT_EQ(out, data);
+    }
 }
 
 TEST(Checksum, PseudoHeader) {
