@@ -373,6 +373,11 @@ public:
     // block stays the caller's; on_writable follows); on success the block is left empty.
     result<tx_block, send_error> allocate(std::size_t max);
     result<std::size_t, send_error> send(tx_block& block);
+    // Another block that refers to the bytes `filled` holds, without a copy: for a payload
+    // that does not change (a load generator's, a file's), sent again and again on this or
+    // any stream of the engine. The bytes are then shared: write none of them once a block
+    // that refers to them is sent. no_buffer when the pool is empty.
+    result<tx_block, send_error> share(const tx_block& filled);
     // Half-close: our FIN goes out after the queued data; we keep receiving (on_data, then
     // on_peer_closed) until the peer closes too.
     status<close_error> shutdown();

@@ -197,6 +197,21 @@ result<tx_block, send_error> stream::allocate(std::size_t max) {
     return b;
 }
 
+result<tx_block, send_error> stream::share(const tx_block& filled) {
+    auto& s = stream_state::of(*this);
+    if (!filled.valid()) return unexpected{send_error::no_buffer};
+    rte_mbuf* m = rte_pktmbuf_alloc(s.ep().engine_.pool());
+    if (!m) return unexpected{send_error::no_buffer};
+    // An indirect mbuf: a reference on the filled one's buffer, which goes back to the pool
+    // when the last block, and the last segment, that refers to it is freed.
+    rte_pktmbuf_attach(m, static_cast<rte_mbuf*>(filled.packet_));
+    tx_block b;
+    b.packet_ = m;
+    b.data_ = filled.data_;
+    b.capacity_ = b.size_ = filled.size_;
+    return b;
+}
+
 result<std::size_t, send_error> stream::send(tx_block& block) {
     auto& s = stream_state::of(*this);
     if (!block.valid()) return std::size_t(0);

@@ -1991,6 +1991,76 @@ TEST_F(chained_port, zero_copy_segments_share_the_application_block) {
     dev_.sent.clear();
 }
 
+// A block shared twice (stream::share): both shares go out chained from the filled block's
+// own buffer, no copy made; once acknowledged the shares go back to the pool and the filled
+// block, the application's still, stays.
+TEST_F(chained_port, shared_blocks_chain_the_filled_buffer) {
+    struct app final : tcp::app_events {
+        void on_accepted(tcp::stream& s) override {
+            auto b = s.allocate(2000);
+            ASSERT_TRUE(b.has_value());
+            std::memcpy(b->room().data(), data.data(), 2000);
+            b->resize(2000);
+            block = b->bytes().data();
+            filled = std::move(*b);
+            for (int i = 0; i < 2; ++i) {
+                auto shared = s.share(filled);
+                ASSERT_TRUE(shared.has_value());
+                EXPECT_EQ(shared->bytes().data(), block);
+                EXPECT_EQ(shared->size(), 2000u);
+                auto r = s.send(*shared);
+                ASSERT_TRUE(r.has_value());
+                EXPECT_EQ(*r, 2000u);
+            }
+            EXPECT_TRUE(filled.valid()); // sharing leaves it the application's
+        }
+        std::vector<std::uint8_t> data = pattern(2000, 5);
+        const std::uint8_t* block = nullptr;
+        tcp::tx_block filled;
+    } a;
+    tcp::listen_options no_nagle;
+    no_nagle.connection.no_delay = true;
+    ASSERT_TRUE(ep_->listen(8080, no_nagle, a).has_value());
+    wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+    syn.options.mss = 1460;
+    deliver(syn);
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    const std::uint32_t iss = syn_ack->seq;
+    deliver({40000, 8080, 1001, iss + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    ASSERT_NE(a.block, nullptr);
+    ASSERT_EQ(dev_.sent.size(), 3u); // 4000 bytes: 1460, 1460 (across the two), 1080
+    std::vector<std::uint8_t> got;
+    for (rte_mbuf* m : dev_.sent) {
+        for (rte_mbuf* piece = m->next; piece; piece = piece->next) {
+            EXPECT_TRUE(RTE_MBUF_CLONED(piece));
+            EXPECT_GE(rte_pktmbuf_mtod(piece, const std::uint8_t*), a.block);
+            EXPECT_LE(rte_pktmbuf_mtod(piece, const std::uint8_t*) + piece->data_len, a.block + 2000);
+        }
+        std::vector<std::uint8_t> frame(rte_pktmbuf_pkt_len(m));
+        ASSERT_NE(rte_pktmbuf_read(m, 0, frame.size(), frame.data()), nullptr);
+        auto eth = wire::ethernet_view::parse(frame);
+        ASSERT_TRUE(eth.has_value());
+        auto ip = wire::ipv4_view::parse(eth->payload());
+        ASSERT_TRUE(ip.has_value());
+        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
+        ASSERT_TRUE(tcp.has_value());
+        got.insert(got.end(), tcp->payload().begin(), tcp->payload().end());
+        rte_pktmbuf_free(m);
+    }
+    dev_.sent.clear();
+    auto twice = a.data;
+    twice.insert(twice.end(), a.data.begin(), a.data.end());
+    EXPECT_EQ(got, twice);
+    const auto held = pool_.in_use(); // the filled block and its two shares
+    deliver({40000, 8080, 1001, iss + 1 + 4000, wire::tcp_flags::ack, 65535, 0, {}});
+    EXPECT_EQ(pool_.in_use(), held - 2);
+    a.filled.reset();
+    EXPECT_EQ(pool_.in_use(), held - 3);
+    for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+    dev_.sent.clear();
+}
+
 // ---- the public API (tern/tcp.hpp) ------------------------------------------------------
 
 // Records what it hears; can send, shut down, close or abort at chosen moments.
@@ -2558,7 +2628,7 @@ TEST(tcp_api, telemetry_report_counts_and_lists_listeners) {
 // Zero-copy send: the app fills buffers from the engine's pool and hands them over; the
 // peer gets the bytes exactly, and every buffer comes back once acknowledged. (Over this
 // link the port does not send multi-segment frames, so segments copy from the buffers;
-// tcp_api_chain below checks the chained path.)
+// chained_port's tests above check the chained path.)
 TEST(tcp_api, zero_copy_send_delivers_and_returns_every_buffer) {
     two_nodes p;
     recorder server, client;
@@ -2599,6 +2669,54 @@ TEST(tcp_api, zero_copy_send_delivers_and_returns_every_buffer) {
     EXPECT_GT(blocks, data.size() / 2048);
     EXPECT_GT(full, 0u); // the send buffer filled up and on_writable resumed
     ASSERT_TRUE(p.settle(100s));
+    EXPECT_EQ(p.client->pool.in_use(), 0u);
+    EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// One filled block shared (stream::share) and sent again and again: the peer gets its bytes
+// every time, copied into the segments (this port does not chain), and every buffer comes
+// back: the shares once acknowledged, the filled block when the application lets it go.
+TEST(tcp_api, shared_block_is_sent_again_and_again) {
+    two_nodes p;
+    recorder server, client;
+    const auto data = pattern(1000, 3);
+    constexpr int times = 300;
+    int sent = 0;
+    tcp::tx_block filled, pending;
+    client.on_open = client.on_write = [&](tcp::stream& s) {
+        if (!filled.valid()) {
+            EXPECT_FALSE(s.share(filled).has_value()); // nothing to share yet
+            auto b = s.allocate(data.size());
+            ASSERT_TRUE(b.has_value());
+            std::memcpy(b->room().data(), data.data(), data.size());
+            b->resize(data.size());
+            filled = std::move(*b);
+        }
+        while (sent < times) {
+            if (!pending.valid()) {
+                auto b = s.share(filled);
+                ASSERT_TRUE(b.has_value());
+                pending = std::move(*b);
+            }
+            auto r = s.send(pending);
+            ASSERT_TRUE(r.has_value());
+            if (*r == 0) return; // full: on_writable follows
+            EXPECT_EQ(*r, data.size());
+            ++sent;
+        }
+        EXPECT_TRUE(s.close().has_value());
+    };
+    server.on_fin = [&](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 60s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::normal);
+    std::vector<std::uint8_t> expected;
+    for (int i = 0; i < times; ++i) expected.insert(expected.end(), data.begin(), data.end());
+    EXPECT_EQ(server.received, expected);
+    ASSERT_TRUE(p.settle(100s));
+    EXPECT_EQ(p.client->pool.in_use(), 1u); // the filled block
+    filled.reset();
     EXPECT_EQ(p.client->pool.in_use(), 0u);
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
