@@ -225,6 +225,9 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     else if (dir == "download") o.direction = app::bulk_direction::download;
     else if (dir == "both") o.direction = app::bulk_direction::both;
     else throw std::invalid_argument("--direction: '" + dir + "' is not upload, download or both");
+    o.zero_copy = vm["zero-copy"].as<bool>();
+    if (o.zero_copy && (o.kind != app::workload::throughput || o.direction == app::bulk_direction::download))
+        throw std::invalid_argument("--zero-copy: only for --workload throughput that sends (upload or both)");
     o.path = vm["path"].as<std::string>();
     if (o.path.empty() || o.path[0] != '/' || o.path.find_first_of(" \r\n") != std::string::npos)
         throw std::invalid_argument("--path: '" + o.path + "' is not an absolute path without spaces");
@@ -532,6 +535,7 @@ int main(int argc, char** argv) {
          "cps: milliseconds an open held back may still go late (counted from its intended time); later ones are missed")
         ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")
         ("direction", po::value<std::string>()->default_value("upload"), "throughput: upload, download or both")
+        ("zero-copy", po::bool_switch(), "throughput: send one filled buffer by reference, not copies of it (as iperf3 -Z)")
         ("path", po::value<std::string>()->default_value("/"), "HTTP request path")
         ("host", po::value<std::string>(), "HTTP Host header (default: the target address)")
         ("source-ip", po::value<std::string>(), "source addresses IP or IP-IP, on --ip's prefix (besides --ip)")

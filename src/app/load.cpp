@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 #include "core/object_pool.hpp"
 
@@ -630,11 +631,33 @@ void load_generator::send_request(tcp::stream& s, conn& c, instant intended) {
 void load_generator::fill_bulk(tcp::stream& s, conn& c) {
     flush(s, c);
     if (!c.pending.empty()) return;
+    if (options_.zero_copy && fill_bulk_shared(s)) return;
     while (true) {
         auto r = s.send(as_bytes(payload_));
         if (!r || *r == 0) return;
         bump(load_counter::bytes_out, *r);
         if (*r < payload_.size()) return; // the rest of this chunk is not owed: bulk data is all alike
+    }
+}
+
+// --zero-copy: shares of one filled block until the send buffer is full. False when the
+// pool had no mbuf for it: the caller copies instead, so that the stream does not wait for
+// an on_writable that a send buffer with room never brings.
+bool load_generator::fill_bulk_shared(tcp::stream& s) {
+    if (!bulk_block_.valid()) {
+        auto b = s.allocate(payload_.size());
+        if (!b) return false;
+        std::memcpy(b->room().data(), payload_.data(), b->room().size());
+        b->resize(b->room().size());
+        bulk_block_ = std::move(*b);
+    }
+    while (true) {
+        auto b = s.share(bulk_block_);
+        if (!b) return false;
+        const std::size_t n = b->size();
+        auto r = s.send(*b);
+        if (!r || *r == 0) return true; // closing, or full: on_writable follows
+        bump(load_counter::bytes_out, n);
     }
 }
 

@@ -163,6 +163,10 @@ struct load_options {
     std::uint32_t pipeline = 16;          // open loop: most requests outstanding on one connection
     std::size_t message_size = 64;        // ping-pong
     bulk_direction direction = bulk_direction::upload;
+    // throughput: the bulk data is one buffer of the engine's pool, filled once, and every
+    // send refers to it (stream::share) rather than copying it into the send buffer; the
+    // segments chain it where the port sends multi-segment frames (like iperf3 -Z).
+    bool zero_copy = false;
     std::string host = "tern";            // HTTP Host header
     std::string path = "/";
     tcp::connect_options connect;
@@ -304,6 +308,7 @@ private:
     void write(tcp::stream& s, conn& c, std::string_view bytes);
     void flush(tcp::stream& s, conn& c);
     void fill_bulk(tcp::stream& s, conn& c);
+    bool fill_bulk_shared(tcp::stream& s);
     void on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now);
     void dispatch(instant intended);
     void record(histogram& run, std::vector<histogram>& by_second, instant now, std::uint64_t ns);
@@ -324,6 +329,7 @@ private:
     http_response_reader::memo heads_; // the server's last response head, for every connection's reader
     std::string last_request_;  // cps, server closes first: the last GET asks it to
     std::string payload_;       // ping-pong message and bulk data
+    tcp::tx_block bulk_block_;  // --zero-copy: the bulk data, filled once, every send a share of it
     std::uint32_t connections_; // this engine's share
     double rate_share_;         // and of the rate
     std::atomic<bool> started_{false};

@@ -104,6 +104,10 @@ assert "http://[2001:2:1::1]:8080/" in rps6["kernel"]["command"], rps6["kernel"]
 jumbo = next(r for r in rows if r["metric"] == "throughput MTU 9000")
 assert "--mtu 9000" in jumbo["tern"]["command"] and "bsize=9024" in jumbo["tern"]["command"], jumbo["tern"]
 assert "veth MTU 9000" in jumbo["kernel"]["measured_by"], jumbo["kernel"]
+# Both senders zero-copy in the jumbo row; the MTU 1500 row copies on both sides.
+assert "--zero-copy" in jumbo["tern"]["command"] and " -Z" in jumbo["kernel"]["command"], jumbo
+thr = next(r for r in rows if r["metric"] == "throughput")
+assert "--zero-copy" not in thr["tern"]["command"] and " -Z" not in thr["kernel"]["command"], thr
 # --quick offers cps a fixed rate and says so; overload offers twice that.
 cps = next(r for r in rows if r["metric"] == "cps")
 assert "fixed offered rate 3000" in cps["tern"]["note"] and "find_max" not in d, cps["tern"]

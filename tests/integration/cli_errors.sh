@@ -139,6 +139,8 @@ expect "tern-load: --closed-loop with --rate conflicts" 2 "--closed-loop: confli
 expect "tern-load: zero connections are refused" 2 "--connections: 0 is outside" -- -- "${L[@]}" --workload http --connections 0
 expect "tern-load: an open grace past 10 s is refused" 2 "--open-grace: must be within 0-10000 ms" -- -- "${L[@]}" --workload cps --rate 5 --open-grace 20000
 expect "tern-load: who closes must be client or server" 2 "--close: 'both' is not client or server" -- -- "${L[@]}" --workload cps --rate 5 --close both
+expect "tern-load: --zero-copy is for sending bulk data only" 2 "--zero-copy: only for --workload throughput that sends" -- -- "${L[@]}" --workload http --zero-copy
+expect "tern-load: --zero-copy does not download" 2 "--zero-copy: only for --workload throughput that sends" -- -- --ip 198.18.0.1/24 --target 198.18.0.2:9 --workload throughput --direction download --zero-copy
 expect "tern-load: a bad direction is named" 2 "--direction: 'up' is not upload" -- -- --ip 198.18.0.1/24 --target 198.18.0.2:9 --workload throughput --direction up
 expect "tern-load: source addresses off the prefix" 2 "--source-ip: '198.19.0.1-198.19.0.9' is not within" -- -- "${L[@]}" --workload http --source-ip 198.19.0.1-198.19.0.9
 expect "tern-load: source addresses holding our own" 2 "--source-ip: '198.18.0.1-198.18.0.9' holds --ip" -- -- "${L[@]}" --workload http --source-ip 198.18.0.1-198.18.0.9
