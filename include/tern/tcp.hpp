@@ -210,6 +210,13 @@ struct connect_options {
     connection_options connection;
     std::optional<ip_addr> local_addr;
     std::optional<std::uint16_t> local_port;
+    // As listen_options::park_idle, for a program that opens millions of connections and
+    // keeps them idle (a load generator): the stream object of a connection idle for
+    // `park_after` goes, and on_parked says so. The connection lives on as a record, and
+    // its next event names another stream with the same `user`; to send on it meanwhile,
+    // tcp_endpoint::find(flow) makes it again.
+    bool park_idle = false;
+    duration park_after = std::chrono::seconds(1);
 };
 
 enum class listen_error : std::uint8_t { port_in_use };
@@ -418,6 +425,10 @@ struct app_events {
     // that still answers the peer (tcp_endpoint::time_wait()), as a socket is gone after
     // close() while the kernel keeps its TIME-WAIT.
     virtual void on_closed(stream& /*s*/, close_reason /*why*/) {}
+    // An idle stream is about to be parked (listen_options or connect_options park_idle):
+    // the stream object goes once this returns, the connection stays. Forget the pointer;
+    // call nothing on the stream here (a call that gives it work keeps it unparked).
+    virtual void on_parked(stream& /*s*/) {}
 
 protected:
     ~app_events() = default;
@@ -449,6 +460,9 @@ public:
     // connect() ahead: the table slots that connect() will read start loading now, so its
     // cache misses overlap with other work. Changes nothing else.
     void prepare_connect(ip_addr remote, std::uint16_t port, const connect_options& options);
+    // The stream of the connection `f` names, made again if it was parked; null when this
+    // engine has none (never opened, closed, or in TIME-WAIT).
+    stream* find(const flow& f);
 
     std::size_t connections() const;
     // Connections that went through TIME-WAIT less than 2·MSL ago: kept as small records,

@@ -75,7 +75,7 @@ connection::connection(const tcp_config& config, const connection_options& optio
 // endpoint a call, the TCB's fields idle_tcb leaves out, and what the listener's share holds.
 bool connection::parkable(const listener_share& shared, std::uint32_t ts_offset) const {
     constexpr std::uint64_t u32 = 0xffffffffu;
-    return state_ == tcp_state::established && passive_ && !next_deadline() && send_buffer_.size() == 0 &&
+    return state_ == tcp_state::established && passive_ == shared.passive && !next_deadline() && send_buffer_.size() == 0 &&
            !send_buffer_.has_body() && !extras_ && !want_writable_ && !writable_due_ && !output_due_ &&
            !ended_by_new_syn_ && !read_closed_ && idle_tcb::fits(tcb_) && buffer_seq_ == tcb_.snd_una &&
            persist_backoff_ == 0 && persist_unanswered_ == 0 && keepalive_probes_ == 0 &&
@@ -106,7 +106,7 @@ connection::parked connection::park() {
 
 connection::connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f,
                        parked&& p, const listener_share& shared, std::uint32_t ts_offset)
-    : config_(config), sink_(sink), events_(events), state_(tcp_state::established), passive_(true),
+    : config_(config), sink_(sink), events_(events), state_(tcp_state::established), passive_(shared.passive),
       flow_(f), ecn_recover_(p.ecn_recover), tcb_(p.control.restore()),
       cc_(std::move(p.cc)), send_buffer_(shared.send_capacity), buffer_seq_(tcb_.snd_una), traffic_(p.traffic()),
       settings_(shared.settings), listen_port_(shared.listen_port), rare_(std::move(p.rare)) {

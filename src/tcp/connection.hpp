@@ -489,15 +489,19 @@ inline std::uint32_t largest_receive_buffer(const connection_settings& s) {
 }
 
 // What a listener's connections share of their record (connection::park): the settings and
-// the send buffer's size its options give each, and its port. Kept once, with the listener.
+// the send buffer's size its options give each, and its port. Kept once, with the listener;
+// for active connections (connect_options::park_idle) once for all opened with the same
+// options, port 0 and not passive.
 struct connection::listener_share {
-    listener_share(const connection_options& options, std::uint16_t port)
+    listener_share(const connection_options& options, std::uint16_t port, bool opened_passive = true)
         : settings(options), send_capacity(options.send_buffer), listen_port(port),
-          ts_offset_by_flow(!options.ts_offset) {}
+          ts_offset_by_flow(!options.ts_offset), passive(opened_passive) {}
+    bool operator==(const listener_share&) const = default;
     connection_settings settings; // but receive_buffer and ts_offset, which are each connection's own
     std::uint32_t send_capacity;
     std::uint16_t listen_port;
     bool ts_offset_by_flow; // ts_offset is the owner's for the flow (RFC 7323 §7.1), not the options'
+    bool passive;
 };
 
 // An idle connection's record (connection::park): what a connection carries that is not

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -163,7 +164,7 @@ stream_state::stream_state(endpoint_core& ep, const flow& f, parked_stream&& p)
     : timer_hook(std::uint32_t(timer_kind::upper_layer)), app_(*p.backlog->parking->app),
       conn_(ep.config_, ep, *this, f, std::move(p.conn), p.backlog->parking->share,
             ep.ts_offset_for(p.backlog->parking->share, f)),
-      backlog_(std::move(p.backlog)), in_table_(true), passive_(true), live_(true) {
+      backlog_(std::move(p.backlog)), in_table_(true), passive_(backlog_->parking->share.passive), live_(true) {
     user = p.user;
     conn_.defer_output(true);
 }
@@ -288,6 +289,7 @@ result<stream*, connect_error> tcp_endpoint::connect(ip_addr remote, std::uint16
 void tcp_endpoint::prepare_connect(ip_addr remote, std::uint16_t port, const connect_options& options) {
     core_->prepare_connect(remote, port, options);
 }
+stream* tcp_endpoint::find(const flow& f) { return core_->find(f); }
 std::size_t tcp_endpoint::connections() const { return core_->connections(); }
 std::size_t tcp_endpoint::time_wait() const { return core_->time_wait(); }
 const endpoint_stats& tcp_endpoint::stats() const { return core_->stats(); }
@@ -437,6 +439,7 @@ result<stream*, connect_error> endpoint_core::open_active(const Addr& local, con
     const flow f{{local, *local_port}, {remote_ip, remote_port}};
     stream_state* s = insert(f, key, options.connection, app, false);
     if (!s) return unexpected(connect_error::port_in_use);
+    if (options.park_idle) s->backlog_ = connector(app, options);
     // A fresh connection in CLOSED always opens.
     [[maybe_unused]] auto opened = s->conn_.open_active(f, initial_sequence(key), engine_.now());
     assert(opened);
@@ -1200,16 +1203,42 @@ void endpoint_core::wait_to_park(stream_state& s) {
     engine_.timers().arm(s.timer(), engine_.now() + s.backlog_->parking->after);
 }
 
+// The backlog active connections opened by `app` with `options` share: made on the first
+// such connect(), kept while any of them lives (a connector none holds any more goes when
+// another is made).
+backlog_ref endpoint_core::connector(app_events& app, const connect_options& options) {
+    const connection::listener_share share(options.connection, 0, false);
+    for (const backlog_ref& c : connectors_)
+        if (c->parking->app == &app && c->parking->after == options.park_after && c->parking->share == share) return c;
+    std::erase_if(connectors_, [](const backlog_ref& c) { return c->refs == 1; });
+    backlog_ref c = backlog_ref::make();
+    c->accept_limit = std::numeric_limits<std::uint32_t>::max(); // no listener: nothing accepted
+    c->parking = listener_parking{options.park_after, &app, share};
+    connectors_.push_back(c);
+    return c;
+}
+
+stream* endpoint_core::find(const flow& f) {
+    const std::size_t parked_before = parked_;
+    stream_state* s = f.local.addr.is_v4() ? find_stream(key_of<flow_key>(f)) : find_stream(key_of<flow_key6>(f));
+    // Made again with nothing to do: it waits to park again, as after its last segment.
+    if (s && parked_ < parked_before) settle(*s);
+    return s;
+}
+
 // Parked once no call into the stream is on the stack; what happened since its timer
 // fired may have ended its idleness (data sent, a close, TIME-WAIT). One that holds
-// something still waits again from its next settle.
+// something still waits again from its next settle. The application hears first, and
+// what it does then is judged too.
 void endpoint_core::park_due() {
+    auto still_due = [](const stream_state& s) {
+        return s.in_table_ && s.due_index_ == stream_state::not_due && s.held_back_index_ == stream_state::not_due &&
+               s.park_due_ && s.parkable();
+    };
     for (stream_state* s : to_park_) {
-        if (s->in_table_ && s->due_index_ == stream_state::not_due && s->held_back_index_ == stream_state::not_due &&
-            s->park_due_ && s->parkable())
-            park(*s);
-        else
-            s->park_due_ = false;
+        if (still_due(*s)) s->app_.on_parked(*s);
+        if (still_due(*s)) park(*s);
+        else s->park_due_ = false;
     }
     to_park_.clear();
 }

@@ -94,7 +94,8 @@ private:
 // An idle stream of a listener with listen_options::park_idle, as the endpoint keeps it in
 // the stream's stead (DESIGN.md "Memory"): the connection's record and what the stream held
 // for the application. The flow table's value for its 4-tuple is its address, tagged
-// (endpoint_core::tagged). Always a passive stream: only listeners park.
+// (endpoint_core::tagged). A listener's stream, or an active one of a connector (its
+// backlog has parking and no listener: endpoint_core::connector).
 struct parked_stream {
     static void* operator new(std::size_t size) { return object_pool<parked_stream>::allocate(size); }
     static void operator delete(void* p) { object_pool<parked_stream>::release(p); }
@@ -180,6 +181,8 @@ public:
                                            const connect_options& options, app_events& app);
 
     void prepare_connect(ip_addr remote_ip, std::uint16_t remote_port, const connect_options& options);
+    // The stream of flow `f`, made again if parked (and left to park again when idle).
+    stream* find(const flow& f);
     std::size_t connections() const { return table_.size() + table6_.size(); }
     std::size_t time_wait() const { return time_wait_.size() + time_wait6_.size(); }
     std::uint64_t table_seed() const { return table_.seed(); }
@@ -321,6 +324,7 @@ private:
     template <class Key>
     stream_state* unpark(const Key& key, stream_state* value);
     void wait_to_park(stream_state& s);
+    backlog_ref connector(app_events& app, const connect_options& options);
     void park_due();
     void park(stream_state& s);
     tcp_info parked_info(const flow& f, parked_stream& p) const;
@@ -341,6 +345,9 @@ private:
     std::optional<instant> challenge_budget_start_;
     std::uint64_t challenge_budget_ = 0;
     std::map<std::uint16_t, listener> listeners_;
+    // What active connections that park (connect_options::park_idle) share, one per
+    // application and options: a backlog with its parking and no listener.
+    std::vector<backlog_ref> connectors_;
     std::vector<stream_state*> retired_; // out of the table, freed when no call into them is on the stack
     // Streams whose wait to park ran out (on_timer): parked when no call into them is on
     // the stack, with the retired.

@@ -1208,6 +1208,7 @@ void turns_over_faults(bool ipv6) {
 TEST(parking, turns_over_faults_many_seeds) { turns_over_faults(false); }
 TEST(parking, turns_over_faults_many_seeds_ipv6) { turns_over_faults(true); }
 
+
 // An echo server that also keeps what tcp_info says of every stream as it reaches ESTABLISHED.
 struct recording_echo final : tcp::app_events {
     void on_accepted(tcp::stream& s) override { connected.push_back(s.info()); }
@@ -2745,6 +2746,147 @@ TEST(tcp_api, zero_copy_buffers_return_on_abort) {
     ASSERT_TRUE(p.settle(10s));
     EXPECT_EQ(p.client->pool.in_use(), 0u);
     EXPECT_EQ(p.server->pool.in_use(), 0u);
+}
+
+// ---- active connections park too (connect_options::park_idle) ---------------------------
+
+// A client that holds its stream's pointer while the stream lives: on_parked takes it, and
+// to send it makes the connection again by its flow (tcp_endpoint::find). Whatever names
+// the connection again carries the same `user`.
+struct parking_client final : tcp::app_events {
+    void on_connected(tcp::stream& s) override {
+        stream = &s;
+        flow = s.flow_id();
+        s.user = &mark;
+    }
+    void on_parked(tcp::stream& s) override {
+        EXPECT_EQ(&s, stream);
+        EXPECT_EQ(s.user, &mark);
+        stream = nullptr;
+        ++parked;
+    }
+    void on_data(tcp::stream& s, const tcp::rx_data& in) override {
+        EXPECT_EQ(s.user, &mark);
+        stream = &s;
+        received.insert(received.end(), in.bytes().begin(), in.bytes().end());
+    }
+    void on_closed(tcp::stream&, tcp::close_reason why) override {
+        reason = why;
+        stream = nullptr;
+    }
+
+    int mark = 0;
+    tcp::stream* stream = nullptr;
+    tcp::flow flow{};
+    int parked = 0;
+    std::vector<std::uint8_t> received;
+    std::optional<tcp::close_reason> reason;
+};
+
+// Each pause parks the client's connection (the server's listener does not park). Then, by
+// turns, the client makes it again to send, or the server's data makes it again; the bytes
+// arrive whole both ways, and the close after the last pause is a normal one.
+TEST(parking, active_connection_parks_and_is_found_again) {
+    two_nodes p;
+    const std::uint32_t client_in_use = p.client->pool.in_use();
+    recorder server;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    parking_client client;
+    tcp::connect_options o;
+    o.park_idle = true;
+    o.park_after = 100ms;
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, o, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.stream && server.stream; }, 5s));
+    std::vector<std::uint8_t> to_server, to_client;
+    const int turns = 6;
+    for (int t = 0; t < turns; ++t) {
+        ASSERT_TRUE(p.run_until([&] { return client.stream == nullptr; }, 5s)) << "turn " << t;
+        EXPECT_EQ(client.parked, t + 1);
+        EXPECT_EQ(counter(p.client->ep, "parked"), 1u);
+        EXPECT_EQ(p.client->ep.connections(), 1u);
+        EXPECT_EQ(p.client->eng.timers().size(), 0u);
+        EXPECT_EQ(p.client->ep.count_by_state()[std::size_t(tcp::tcp_state::established)], 1u);
+        const auto m = pattern(100 + std::size_t(t), std::uint64_t(t));
+        if (t % 2 == 0) {
+            tcp::stream* again = p.client->ep.find(client.flow);
+            ASSERT_NE(again, nullptr);
+            EXPECT_EQ(again->user, &client.mark);
+            EXPECT_EQ(again->flow_id(), client.flow);
+            EXPECT_FALSE(again->passive());
+            EXPECT_EQ(again->state(), tcp::tcp_state::established);
+            client.stream = again;
+            ASSERT_EQ(*again->send(m), m.size());
+            to_server.insert(to_server.end(), m.begin(), m.end());
+            ASSERT_TRUE(p.run_until([&] { return server.received.size() == to_server.size(); }, 5s));
+        } else {
+            ASSERT_EQ(*server.stream->send(m), m.size());
+            to_client.insert(to_client.end(), m.begin(), m.end());
+            ASSERT_TRUE(p.run_until([&] { return client.received.size() == to_client.size(); }, 5s));
+            EXPECT_NE(client.stream, nullptr); // on_data named the stream made again
+        }
+    }
+    EXPECT_EQ(server.received, to_server);
+    EXPECT_EQ(client.received, to_client);
+    EXPECT_EQ(counter(p.client->ep, "parks"), std::uint64_t(turns));
+    EXPECT_EQ(counter(p.client->ep, "unparks"), std::uint64_t(turns));
+    ASSERT_TRUE(p.run_until([&] { return client.stream == nullptr; }, 5s));
+    tcp::stream* last = p.client->ep.find(client.flow);
+    ASSERT_NE(last, nullptr);
+    EXPECT_TRUE(last->close().has_value());
+    server.on_fin = [](tcp::stream& s) { EXPECT_TRUE(s.close().has_value()); };
+    ASSERT_TRUE(p.run_until([&] { return client.reason && server.reason; }, 10s));
+    EXPECT_EQ(*client.reason, tcp::close_reason::normal);
+    EXPECT_EQ(*server.reason, tcp::close_reason::normal);
+    EXPECT_EQ(p.client->ep.find(client.flow), nullptr); // TIME-WAIT: a record, no stream
+    ASSERT_TRUE(p.settle(200s));
+    EXPECT_EQ(counter(p.client->ep, "parked"), 0u);
+    EXPECT_EQ(p.client->pool.in_use(), client_in_use);
+}
+
+// Without park_idle an active connection is never parked; find gives the live stream.
+TEST(parking, active_connection_off_unless_connect_asks) {
+    two_nodes p;
+    recorder server, client;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.stream && server.stream; }, 5s));
+    p.run_until([] { return false; }, 3s);
+    EXPECT_EQ(counter(p.client->ep, "parks"), 0u);
+    EXPECT_EQ(p.client->ep.find(client.stream->flow_id()), client.stream);
+    tcp::flow other = client.stream->flow_id();
+    other.local.port = std::uint16_t(other.local.port + 1);
+    EXPECT_EQ(p.client->ep.find(other), nullptr);
+    client.stream->abort();
+    ASSERT_TRUE(p.settle(10s));
+}
+
+// An application that gives its stream work from on_parked keeps it a stream.
+TEST(parking, work_given_in_on_parked_keeps_the_stream) {
+    two_nodes p;
+    recorder server;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    struct busy final : tcp::app_events {
+        void on_connected(tcp::stream& s) override { stream = &s; }
+        void on_parked(tcp::stream& s) override {
+            ++told;
+            if (told == 1) (void)s.send(std::span<const std::uint8_t>(byte, 1)); // not idle any more
+            else stream = nullptr;
+        }
+        const std::uint8_t byte[1] = {'x'};
+        tcp::stream* stream = nullptr;
+        int told = 0;
+    } client;
+    tcp::connect_options o;
+    o.park_idle = true;
+    o.park_after = 100ms;
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, o, client).has_value());
+    ASSERT_TRUE(p.run_until([&] { return client.told == 1; }, 5s));
+    EXPECT_EQ(counter(p.client->ep, "parks"), 0u);
+    ASSERT_TRUE(p.run_until([&] { return server.received.size() == 1; }, 5s));
+    ASSERT_TRUE(p.run_until([&] { return client.told == 2; }, 5s)); // idle again, then parked
+    EXPECT_EQ(counter(p.client->ep, "parks"), 1u);
+    tcp::stream* s = p.client->ep.find(tcp::flow{});
+    EXPECT_EQ(s, nullptr);
 }
 
 } // namespace
