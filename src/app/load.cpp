@@ -258,13 +258,15 @@ struct load_generator::conn {
 
     // Words first, then the 32-bit counts and the flags together: a million idle
     // connections hold a million of these (about 120 bytes each).
-    tcp::stream* s = nullptr;
+    tcp::stream* s = nullptr;        // null while parked (--park-idle): stream_of finds it again
     instant opened{};               // connect latency runs from here (open_one)
     std::uint32_t rtx_seen = 0;      // its retransmissions in live_rtx_sum_ (a connection counts 32 bits of them)
     std::uint32_t echo_left = 0;     // ping-pong: bytes of the message (--size, at most 64 KiB) still to come back
     std::uint32_t index = 0;         // in live_
     std::uint32_t sent = 0;          // requests sent on this connection
     std::uint32_t answered = 0;
+    std::uint32_t source = 0;        // parked: its local address, as local_index gives it
+    std::uint16_t local_port = 0;    // parked: its local port
     bool established = false;
     bool closing = false;            // we closed, or the server said it will
     fifo<instant> outstanding;       // unanswered requests: intended (or sent) times
@@ -334,7 +336,7 @@ void load_generator::take_home_ports(const steering& st) {
 
 load_generator::~load_generator() {
     for (conn* c : live_) {
-        c->s->user = nullptr;
+        if (c->s) c->s->user = nullptr; // a parked one's record goes with the endpoint
         delete c;
     }
 }
@@ -347,13 +349,13 @@ load_totals load_generator::totals() const {
 
 std::size_t load_generator::first_handshakes() const {
     std::size_t n = 0;
-    for (const conn* c : live_) n += !c->established && c->s->retransmits() == 0;
+    for (const conn* c : live_) n += !c->established && c->s && c->s->retransmits() == 0;
     return n;
 }
 
 std::uint64_t load_generator::live_retransmits() const {
     std::uint64_t n = 0;
-    for (const conn* c : live_) n += c->s->retransmits();
+    for (const conn* c : live_) n += c->s ? c->s->retransmits() : c->rtx_seen; // parked: as last seen
     return n;
 }
 
@@ -367,6 +369,7 @@ void load_generator::sample_retransmits(instant now) {
     for (std::size_t i = 0; i < n; ++i) {
         if (rtx_cursor_ >= live_.size()) rtx_cursor_ = 0;
         conn& c = *live_[rtx_cursor_++];
+        if (!c.s) continue; // parked: nothing in flight since it was last seen
         const std::uint64_t now_seen = c.s->retransmits();
         live_rtx_sum_ += now_seen - c.rtx_seen;
         c.rtx_seen = std::uint32_t(now_seen);
@@ -488,8 +491,13 @@ void load_generator::abort_all(std::size_t limit) {
     stop_opening();
     for (std::size_t n = 0; n < limit && !live_.empty(); ++n) {
         conn* c = live_.back();
-        c->s->abort(); // on_closed (aborted) takes it out of live_
-        if (!live_.empty() && live_.back() == c) finish(*c->s, *c, tcp::close_reason::aborted);
+        tcp::stream* s = stream_of(*c);
+        if (!s) { // not the endpoint's any more: cannot be, but account for it rather than loop
+            forget(*c, tcp::close_reason::aborted);
+            continue;
+        }
+        s->abort(); // on_closed (aborted) takes it out of live_
+        if (!live_.empty() && live_.back() == c) finish(*s, *c, tcp::close_reason::aborted);
     }
 }
 
@@ -668,8 +676,9 @@ void load_generator::dispatch(instant intended) {
         const std::size_t n = live_.size();
         for (unsigned i = 0; i < std::min<std::size_t>(dispatch_tries, n); ++i) {
             conn* c = live_[cursor_++ % n];
-            if (c->established && !c->closing && c->outstanding.size() < options_.pipeline)
-                return send_request(*c->s, *c, intended);
+            if (c->established && !c->closing && c->outstanding.size() < options_.pipeline) {
+                if (tcp::stream* s = stream_of(*c)) return send_request(*s, *c, intended);
+            }
         }
     }
     if (backlog_.size() >= max_backlog) return bump(load_counter::overflow);
@@ -690,6 +699,7 @@ void load_generator::record(histogram& run, std::vector<histogram>& by_second, i
 void load_generator::on_connected(tcp::stream& s) {
     if (!s.user) return;
     auto& c = *static_cast<conn*>(s.user);
+    c.s = &s;
     const instant now = engine_.now();
     c.established = true;
     bump(load_counter::established);
@@ -726,6 +736,7 @@ void load_generator::on_connected(tcp::stream& s) {
 void load_generator::on_writable(tcp::stream& s) {
     if (!s.user) return; // finished (TIME_WAIT): nothing more to send
     auto& c = *static_cast<conn*>(s.user);
+    c.s = &s; // a parked connection is another stream when made again
     if (options_.kind == workload::throughput && options_.direction != bulk_direction::download) fill_bulk(s, c);
     else flush(s, c);
 }
@@ -733,6 +744,7 @@ void load_generator::on_writable(tcp::stream& s) {
 void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
     if (!s.user) return;
     auto& c = *static_cast<conn*>(s.user);
+    c.s = &s;
     const instant now = engine_.now();
     bump(load_counter::bytes_in, data.size());
     switch (options_.kind) {
@@ -812,6 +824,7 @@ void load_generator::on_response(tcp::stream& s, conn& c, const http_response_re
 void load_generator::on_peer_closed(tcp::stream& s) {
     if (!s.user) return;
     auto& c = *static_cast<conn*>(s.user);
+    c.s = &s;
     if (c.closing && s.state() != tcp::tcp_state::close_wait) {
         // We closed first and the peer's FIN has come: the exchange is over for us. The
         // stream is in TIME-WAIT (or CLOSING until our FIN is acknowledged); on_closed comes
@@ -829,6 +842,11 @@ void load_generator::on_closed(tcp::stream& s, tcp::close_reason why) {
 // The accounting of a connection we are done with; it leaves live_ (and s.user).
 void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
     bump(load_counter::retransmits, s.retransmits());
+    s.user = nullptr;
+    forget(c, why);
+}
+
+void load_generator::forget(conn& c, tcp::close_reason why) {
     live_rtx_sum_ -= c.rtx_seen;
     if (c.established) open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     switch (why) {
@@ -851,8 +869,45 @@ void load_generator::finish(tcp::stream& s, conn& c, tcp::close_reason why) {
     live_[c.index] = live_.back();
     live_[c.index]->index = c.index;
     live_.pop_back();
-    s.user = nullptr;
     delete &c;
+}
+
+// ---- parked connections (--park-idle) ------------------------------------------------
+
+// The stream goes, the connection stays (a record in the endpoint's table): what finds it
+// again is its local address and port, the rest of its flow being the target.
+void load_generator::on_parked(tcp::stream& s) {
+    if (!s.user) return;
+    auto& c = *static_cast<conn*>(s.user);
+    const tcp::endpoint local = s.flow_id().local;
+    c.source = local_index(local.addr);
+    c.local_port = local.port;
+    c.s = nullptr;
+}
+
+// A source address as a number: its offset in --source-ip's range, or no_source for the
+// engine's own address (the same for every connection without a source).
+std::uint32_t load_generator::local_index(const ip_addr& a) {
+    const source_range& r = options_.sources;
+    if (r.count > 0 && a.is_v4() == r.first.is_v4()) {
+        // source_range::at counts in the last 32 bits: the offset is their difference.
+        auto low = [](const ip_addr& x) {
+            if (x.is_v4()) return x.v4().value;
+            const auto& b = x.v6().bytes;
+            return std::uint32_t(b[12]) << 24 | std::uint32_t(b[13]) << 16 | std::uint32_t(b[14]) << 8 | b[15];
+        };
+        const std::uint32_t i = low(a) - low(r.first);
+        if (i < r.count && r.at(i) == a) return i;
+    }
+    default_local_ = a;
+    return no_source;
+}
+
+tcp::stream* load_generator::stream_of(conn& c) {
+    if (c.s) return c.s;
+    const ip_addr local = c.source == no_source ? default_local_ : options_.sources.at(c.source);
+    c.s = ep_.find(tcp::flow{{local, c.local_port}, {options_.target, options_.target_port}});
+    return c.s;
 }
 
 } // namespace tern::app

@@ -288,6 +288,7 @@ private:
     void on_writable(tcp::stream& s) override;
     void on_peer_closed(tcp::stream& s) override;
     void on_closed(tcp::stream& s, tcp::close_reason why) override;
+    void on_parked(tcp::stream& s) override;
     void finish(tcp::stream& s, conn& c, tcp::close_reason why);
     void sample_retransmits(instant now);
 
@@ -308,6 +309,10 @@ private:
     void write(tcp::stream& s, conn& c, std::string_view bytes);
     void flush(tcp::stream& s, conn& c);
     void fill_bulk(tcp::stream& s, conn& c);
+    void forget(conn& c, tcp::close_reason why);
+    std::uint32_t local_index(const ip_addr& a);
+    tcp::stream* stream_of(conn& c);
+    static constexpr std::uint32_t no_source = 0xffffffff;
     bool fill_bulk_shared(tcp::stream& s);
     void on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now);
     void dispatch(instant intended);
@@ -329,7 +334,8 @@ private:
     http_response_reader::memo heads_; // the server's last response head, for every connection's reader
     std::string last_request_;  // cps, server closes first: the last GET asks it to
     std::string payload_;       // ping-pong message and bulk data
-    tcp::tx_block bulk_block_;  // --zero-copy: the bulk data, filled once, every send a share of it
+    tcp::tx_block bulk_block_;
+    ip_addr default_local_;     // --park-idle: the local address of connections without a source  // --zero-copy: the bulk data, filled once, every send a share of it
     std::uint32_t connections_; // this engine's share
     double rate_share_;         // and of the rate
     std::atomic<bool> started_{false};

@@ -2990,6 +2990,30 @@ TEST(load_generator, rps_open_loop_keeps_the_rate) {
     EXPECT_LE(h.percentile(99), 2'000'000u);
 }
 
+// Parked between requests (connect_options::park_idle, as tern-load sets it unless
+// --no-park): 200 connections at 100 requests/s idle 2 s each on average, past park_after
+// (100 ms). Every request goes out on a connection made again (by find) and is answered;
+// aborting them all at the end reaches the parked ones too.
+TEST(load_generator, rps_open_loop_parks_idle_connections_and_sends_on_them) {
+    auto o = http_load(app::workload::rps);
+    o.rate = 100;
+    o.connections = 200;
+    o.pipeline = 1;
+    o.connect.park_idle = true;
+    o.connect.park_after = 100ms;
+    load_run r(o);
+    r.run_for(5s);
+    EXPECT_EQ(r.get(app::load_counter::established), 200u);
+    EXPECT_GE(r.get(app::load_counter::requests), 499u);
+    EXPECT_GE(r.get(app::load_counter::responses), r.get(app::load_counter::requests) - 2);
+    EXPECT_EQ(app::errors(r.gen->totals()), 0u);
+    const auto parks = counter(r.p.client->ep, "parks"), unparks = counter(r.p.client->ep, "unparks");
+    EXPECT_GE(parks, 300u);   // each connection, again after most of its requests
+    EXPECT_GE(unparks, 250u); // by the requests, found again
+    EXPECT_GT(counter(r.p.client->ep, "parked"), 100u);
+    EXPECT_EQ(r.p.client->ep.connections(), 200u);
+}
+
 // A server that stalls: requests that fall due while it is silent wait (one outstanding
 // per connection) and are measured from their intended times (wrk2), so the stall shows in
 // the tail. Measured from when they actually went out, they would look fast.
