@@ -34,14 +34,18 @@ bool has_avx2() {
     return yes;
 }
 
-// The plain sum of the native 16-bit words of `blocks` 64-byte blocks at p. vpmaddwd adds
-// adjacent words into 32-bit lanes, but takes them as signed: flipping each word's top bit
-// first makes it w - 0x8000, so every pair comes out 0x10000 short, which is added back at
-// the end. That is three instructions a 32 bytes (masking and shifting took four, and the
-// ports, not the additions' latency, set the pace). Each of the two sums' lanes moves by
-// at most 2^16 a block, so after a run of 8192 blocks (512 KiB) even their sum fits in 32
-// bits; longer data goes run by run.
-__attribute__((target("avx2"))) std::uint64_t sum_blocks_avx2(const std::uint8_t* p, std::size_t blocks) {
+// The plain sum of the native 16-bit words of `blocks` 64-byte blocks at p; with Copy,
+// the blocks are stored at `out` as they are read (a sender that copies its payload into
+// the frame reads each byte once instead of twice: the copy, then the sum over the copy).
+// vpmaddwd adds adjacent words into 32-bit lanes, but takes them as signed: flipping each
+// word's top bit first makes it w - 0x8000, so every pair comes out 0x10000 short, which is
+// added back at the end. That is three instructions a 32 bytes (masking and shifting took
+// four, and the ports, not the additions' latency, set the pace). Each of the two sums'
+// lanes moves by at most 2^16 a block, so after a run of 8192 blocks (512 KiB) even their
+// sum fits in 32 bits; longer data goes run by run.
+template <bool Copy>
+__attribute__((target("avx2"))) std::uint64_t sum_blocks_avx2(std::uint8_t* out, const std::uint8_t* p,
+                                                               std::size_t blocks) {
     const __m256i top_bits = _mm256_set1_epi16(std::int16_t(0x8000));
     const __m256i ones = _mm256_set1_epi16(1);
     std::int64_t total = 0;
@@ -54,34 +58,11 @@ __attribute__((target("avx2"))) std::uint64_t sum_blocks_avx2(const std::uint8_t
         for (; run > 0; --run, p += 64) {
             const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
             const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-            sum_a = _mm256_add_epi32(sum_a, _mm256_madd_epi16(_mm256_xor_si256(a, top_bits), ones));
-            sum_b = _mm256_add_epi32(sum_b, _mm256_madd_epi16(_mm256_xor_si256(b, top_bits), ones));
-        }
-        alignas(32) std::int32_t lanes[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_add_epi32(sum_a, sum_b));
-        for (std::int32_t lane : lanes) total += lane;
-    }
-    return std::uint64_t(total + std::int64_t(pairs) * 0x10000);
-}
-
-// The same sum while copying the blocks to `out`: a sender that copies its payload into
-// the frame reads each byte once instead of twice (the copy, then the sum over the copy).
-__attribute__((target("avx2"))) std::uint64_t copy_sum_blocks_avx2(std::uint8_t* out, const std::uint8_t* p,
-                                                                    std::size_t blocks) {
-    const __m256i top_bits = _mm256_set1_epi16(std::int16_t(0x8000));
-    const __m256i ones = _mm256_set1_epi16(1);
-    std::int64_t total = 0;
-    const std::size_t pairs = blocks * 16;
-    while (blocks > 0) {
-        std::size_t run = std::min<std::size_t>(blocks, 8192);
-        blocks -= run;
-        __m256i sum_a = _mm256_setzero_si256();
-        __m256i sum_b = _mm256_setzero_si256();
-        for (; run > 0; --run, p += 64, out += 64) {
-            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-            const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32));
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), a);
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32), b);
+            if constexpr (Copy) {
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), a);
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 32), b);
+                out += 64;
+            }
             sum_a = _mm256_add_epi32(sum_a, _mm256_madd_epi16(_mm256_xor_si256(a, top_bits), ones));
             sum_b = _mm256_add_epi32(sum_b, _mm256_madd_epi16(_mm256_xor_si256(b, top_bits), ones));
         }
@@ -133,38 +114,37 @@ std::uint32_t finish_sum(const std::uint8_t* p, std::size_t n, std::uint64_t acc
     return checksum_add_sums(sum, be);
 }
 
-} // namespace
-
-std::uint32_t checksum_add(std::span<const std::uint8_t> data, std::uint32_t sum) {
+// checksum_add(data, sum), and with Copy the data stored at `out` too: 64-byte blocks
+// through the vector loop where the CPU has one, the rest (and short data) through the
+// scalar one.
+template <bool Copy>
+std::uint32_t sum_and_copy(std::uint8_t* out, std::span<const std::uint8_t> data, std::uint32_t sum) {
     const std::uint8_t* p = data.data();
     std::size_t n = data.size();
     std::uint64_t acc = 0;
 #if defined(__x86_64__)
     if (n >= vector_min && has_avx2()) {
         const std::size_t blocks = n / 64;
-        acc = sum_blocks_avx2(p, blocks);
+        acc = sum_blocks_avx2<Copy>(out, p, blocks);
         p += blocks * 64;
         n -= blocks * 64;
+        if constexpr (Copy) out += blocks * 64;
     }
 #endif
+    if constexpr (Copy) {
+        if (n > 0) std::memcpy(out, p, n);
+    }
     return finish_sum(p, n, acc, sum);
 }
 
+} // namespace
+
+std::uint32_t checksum_add(std::span<const std::uint8_t> data, std::uint32_t sum) {
+    return sum_and_copy<false>(nullptr, data, sum);
+}
+
 std::uint32_t checksum_copy(std::uint8_t* out, std::span<const std::uint8_t> data) {
-    const std::uint8_t* p = data.data();
-    std::size_t n = data.size();
-    std::uint64_t acc = 0;
-#if defined(__x86_64__)
-    if (n >= vector_min && has_avx2()) {
-        const std::size_t blocks = n / 64;
-        acc = copy_sum_blocks_avx2(out, p, blocks);
-        p += blocks * 64;
-        out += blocks * 64;
-        n -= blocks * 64;
-    }
-#endif
-    if (n > 0) std::memcpy(out, p, n);
-    return finish_sum(p, n, acc, 0);
+    return sum_and_copy<true>(out, data, 0);
 }
 
 } // namespace tern::wire

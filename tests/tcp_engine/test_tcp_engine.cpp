@@ -1934,6 +1934,33 @@ TEST_F(closed_port, syn_flood_holds_at_most_syn_backlog_half_open) {
 class chained_port : public closed_port {
 protected:
     chained_port() : closed_port(port_offloads{.multi_segment_tx = true}) {}
+
+    // A client on port 40000 connects to 8080 with MSS 1460; returns the server's ISS.
+    std::uint32_t handshake() {
+        wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
+        syn.options.mss = 1460;
+        deliver(syn);
+        auto syn_ack = take_reply();
+        EXPECT_TRUE(syn_ack.has_value());
+        const std::uint32_t iss = syn_ack ? syn_ack->seq : 0;
+        deliver({40000, 8080, 1001, iss + 1, wire::tcp_flags::ack, 65535, 0, {}});
+        return iss;
+    }
+    // The TCP payload of sent frame `m`, read across its chain (its checksum verified),
+    // added to `got`; the frame is freed.
+    static void take_payload(rte_mbuf* m, std::vector<std::uint8_t>& got) {
+        std::vector<std::uint8_t> frame(rte_pktmbuf_pkt_len(m));
+        const bool read = rte_pktmbuf_read(m, 0, frame.size(), frame.data()) != nullptr;
+        rte_pktmbuf_free(m);
+        ASSERT_TRUE(read);
+        auto eth = wire::ethernet_view::parse(frame);
+        ASSERT_TRUE(eth.has_value());
+        auto ip = wire::ipv4_view::parse(eth->payload());
+        ASSERT_TRUE(ip.has_value());
+        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst());
+        ASSERT_TRUE(tcp.has_value());
+        got.insert(got.end(), tcp->payload().begin(), tcp->payload().end());
+    }
 };
 
 TEST_F(chained_port, zero_copy_segments_share_the_application_block) {
@@ -1955,13 +1982,7 @@ TEST_F(chained_port, zero_copy_segments_share_the_application_block) {
     tcp::listen_options no_nagle; // the 540-byte tail goes at once (RFC 9293 §3.7.4)
     no_nagle.connection.no_delay = true;
     ASSERT_TRUE(ep_->listen(8080, no_nagle, a).has_value());
-    wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
-    syn.options.mss = 1460;
-    deliver(syn);
-    auto syn_ack = take_reply();
-    ASSERT_TRUE(syn_ack.has_value());
-    const std::uint32_t iss = syn_ack->seq;
-    deliver({40000, 8080, 1001, iss + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    const std::uint32_t iss = handshake();
     ASSERT_NE(a.block, nullptr);
     ASSERT_EQ(dev_.sent.size(), 2u); // 1460 + 540
     std::vector<std::uint8_t> got;
@@ -1971,16 +1992,7 @@ TEST_F(chained_port, zero_copy_segments_share_the_application_block) {
         EXPECT_TRUE(RTE_MBUF_CLONED(payload)); // indirect: shares another mbuf's buffer
         EXPECT_GE(rte_pktmbuf_mtod(payload, const std::uint8_t*), a.block);
         EXPECT_LT(rte_pktmbuf_mtod(payload, const std::uint8_t*), a.block + 2000);
-        std::vector<std::uint8_t> frame(rte_pktmbuf_pkt_len(m));
-        ASSERT_NE(rte_pktmbuf_read(m, 0, frame.size(), frame.data()), nullptr);
-        auto eth = wire::ethernet_view::parse(frame);
-        ASSERT_TRUE(eth.has_value());
-        auto ip = wire::ipv4_view::parse(eth->payload());
-        ASSERT_TRUE(ip.has_value());
-        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
-        ASSERT_TRUE(tcp.has_value());
-        got.insert(got.end(), tcp->payload().begin(), tcp->payload().end());
-        rte_pktmbuf_free(m);
+        take_payload(m, got);
     }
     dev_.sent.clear();
     EXPECT_EQ(got, a.data);
@@ -2022,13 +2034,7 @@ TEST_F(chained_port, shared_blocks_chain_the_filled_buffer) {
     tcp::listen_options no_nagle;
     no_nagle.connection.no_delay = true;
     ASSERT_TRUE(ep_->listen(8080, no_nagle, a).has_value());
-    wire::tcp_repr syn{40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}};
-    syn.options.mss = 1460;
-    deliver(syn);
-    auto syn_ack = take_reply();
-    ASSERT_TRUE(syn_ack.has_value());
-    const std::uint32_t iss = syn_ack->seq;
-    deliver({40000, 8080, 1001, iss + 1, wire::tcp_flags::ack, 65535, 0, {}});
+    const std::uint32_t iss = handshake();
     ASSERT_NE(a.block, nullptr);
     ASSERT_EQ(dev_.sent.size(), 3u); // 4000 bytes: 1460, 1460 (across the two), 1080
     std::vector<std::uint8_t> got;
@@ -2038,16 +2044,7 @@ TEST_F(chained_port, shared_blocks_chain_the_filled_buffer) {
             EXPECT_GE(rte_pktmbuf_mtod(piece, const std::uint8_t*), a.block);
             EXPECT_LE(rte_pktmbuf_mtod(piece, const std::uint8_t*) + piece->data_len, a.block + 2000);
         }
-        std::vector<std::uint8_t> frame(rte_pktmbuf_pkt_len(m));
-        ASSERT_NE(rte_pktmbuf_read(m, 0, frame.size(), frame.data()), nullptr);
-        auto eth = wire::ethernet_view::parse(frame);
-        ASSERT_TRUE(eth.has_value());
-        auto ip = wire::ipv4_view::parse(eth->payload());
-        ASSERT_TRUE(ip.has_value());
-        auto tcp = wire::tcp_view::parse(ip->payload(), ip->src(), ip->dst()); // checksum verified
-        ASSERT_TRUE(tcp.has_value());
-        got.insert(got.end(), tcp->payload().begin(), tcp->payload().end());
-        rte_pktmbuf_free(m);
+        take_payload(m, got);
     }
     dev_.sent.clear();
     auto twice = a.data;
