@@ -86,6 +86,15 @@ load rps-closed --workload rps --closed-loop --target 198.18.0.2 --connections 4
 expect_ok rps-closed "r['req_per_s']"
 load http --workload http --target 198.18.0.2:80 --connections 4 --duration 3
 expect_ok http "r['totals']['responses']"
+# Idle connections park on both sides (by default): 400 connections at 200 requests/s wait
+# two seconds between requests on average, past the second after which a connection parks;
+# tern-load makes each again for its next request, and every request is answered.
+load rps-parked --workload rps --target 198.18.0.2:80 --rate 200 --connections 400 --pipeline 1 --duration 5
+expect_ok rps-parked "r['totals']['responses']"
+check "rps-parked: tern-load parked connections and made them again to send" \
+    "awk '/^ +tcp_parks /{p=\$2} /^ +tcp_unparks /{u=\$2} END{exit !(p > 100 && u > 100)}' '$WORK/rps-parked.log'"
+check "rps-parked: every request answered" \
+    "[ \"\$(field rps-parked \"r['totals']['responses'] >= r['totals']['requests'] - 1\")\" = True ]"
 # cps from four source addresses and a port range (the server learns them by ARP).
 load cps-client-closes --workload cps --target 198.18.0.2:80 --rate 300 --requests 2 --msl 0.5 \
     --source-ip 198.18.0.100-198.18.0.103 --source-ports 20000-29999 --duration 3
