@@ -1066,6 +1066,7 @@ struct turn_client final : tcp::app_events {
 
 struct turns_result {
     std::uint64_t parks = 0, unparks = 0;
+    std::uint64_t client_parks = 0; // with connect_options::park_idle
 };
 
 // A listener's options with park_idle.
@@ -1081,19 +1082,26 @@ tcp::listen_options parking() {
 // closes, the server too, and nothing is left: no connection, no timer, no mbuf.
 // `parked_each_pause`: each pause must end with the connection parked (without faults;
 // with them a retransmission may still be due).
+// With `connect` parking too, the client may park in the pauses as well: it finds its
+// connection by its flow for each turn and for the close.
 turns_result echo_in_turns(two_nodes& p, int turns, std::uint64_t seed, ip_addr target, bool parked_each_pause,
-                           const tcp::listen_options& options = parking(), duration pause = 2s) {
+                           const tcp::listen_options& options = parking(), duration pause = 2s,
+                           const tcp::connect_options& connect = {}) {
     const std::uint32_t client_in_use = p.client->pool.in_use(), server_in_use = p.server->pool.in_use();
     user_echo server;
     turn_client client;
     EXPECT_TRUE(p.server->ep.listen(echo_port, options, server).has_value());
-    auto s = p.client->ep.connect(target, echo_port, {}, client);
+    auto s = p.client->ep.connect(target, echo_port, connect, client);
     EXPECT_TRUE(s.has_value());
     if (!s) return {};
+    const tcp::flow flow = (*s)->flow_id();
     EXPECT_TRUE(p.run_until([&] { return client.connected; }, 30s));
     std::mt19937_64 rng(seed);
     for (int t = 0; t < turns && !::testing::Test::HasFatalFailure(); ++t) {
-        client.send_turn(**s, pattern(1 + rng() % 5000, seed * 1000 + std::uint64_t(t)));
+        tcp::stream* cs = p.client->ep.find(flow);
+        EXPECT_NE(cs, nullptr) << "turn " << t;
+        if (!cs) break;
+        client.send_turn(*cs, pattern(1 + rng() % 5000, seed * 1000 + std::uint64_t(t)));
         EXPECT_TRUE(p.run_until([&] { return client.turn_done(); }, 60s)) << "turn " << t;
         EXPECT_FALSE(client.mismatch) << "turn " << t;
         const bool parked = p.run_until([&] { return counter(p.server->ep, "parked") == 1u; }, pause);
@@ -1108,12 +1116,14 @@ turns_result echo_in_turns(two_nodes& p, int turns, std::uint64_t seed, ip_addr 
             if (listed.size() == 2) {
                 EXPECT_EQ(listed[1].state, tcp::tcp_state::established);
                 EXPECT_EQ(listed[1].id.local.port, echo_port);
-                EXPECT_EQ(listed[1].id.remote, (*s)->flow_id().local);
+                EXPECT_EQ(listed[1].id.remote, flow.local);
                 EXPECT_EQ(listed[1].bytes_in, server.received);
             }
         }
     }
-    EXPECT_TRUE((*s)->close().has_value());
+    tcp::stream* cs = p.client->ep.find(flow);
+    EXPECT_NE(cs, nullptr);
+    if (cs) EXPECT_TRUE(cs->close().has_value());
     EXPECT_TRUE(p.run_until([&] { return client.reason.has_value() && !server.reasons.empty(); }, 600s));
     EXPECT_EQ(client.reason, tcp::close_reason::normal);
     EXPECT_EQ(server.reasons, std::vector<tcp::close_reason>{tcp::close_reason::normal});
@@ -1125,7 +1135,7 @@ turns_result echo_in_turns(two_nodes& p, int turns, std::uint64_t seed, ip_addr 
     EXPECT_EQ(p.server->eng.timers().size(), 0u);
     EXPECT_EQ(p.client->pool.in_use(), client_in_use);
     EXPECT_EQ(p.server->pool.in_use(), server_in_use);
-    return {*counter(p.server->ep, "parks"), *counter(p.server->ep, "unparks")};
+    return {*counter(p.server->ep, "parks"), *counter(p.server->ep, "unparks"), *counter(p.client->ep, "parks")};
 }
 
 // Each pause parks the server's connection; the next message makes it again, and the echo
@@ -1187,14 +1197,20 @@ TEST(parking, reset_of_a_parked_connection_closes_it) {
 }
 
 // The turns over loss, duplication, corruption, reordering and jitter (faults_for_seed):
-// parking and making again lose nothing, whatever arrives while parked.
-void turns_over_faults(bool ipv6) {
-    std::uint64_t parks = 0;
+// parking and making again lose nothing, whatever arrives while parked. With
+// `client_parks` the client's connection parks in the pauses too (connect_options).
+void turns_over_faults(bool ipv6, bool client_parks = false) {
+    std::uint64_t parks = 0, client_parks_seen = 0;
+    tcp::connect_options connect;
+    connect.park_idle = client_parks;
     const std::vector<std::uint64_t> seeds = seeds_to_run(16);
     for (std::uint64_t seed : seeds) {
         SCOPED_TRACE("seed " + std::to_string(seed));
         two_nodes p(faults_for_seed(seed), 50us, {}, 4096, 1500, 4096, {}, 4095, ipv6);
-        parks += echo_in_turns(p, 8, seed, ipv6 ? ip_addr(server_ip6) : ip_addr(server_ip), false).parks;
+        const turns_result r =
+            echo_in_turns(p, 8, seed, ipv6 ? ip_addr(server_ip6) : ip_addr(server_ip), false, parking(), 2s, connect);
+        parks += r.parks;
+        client_parks_seen += r.client_parks;
         if (::testing::Test::HasFailure()) break;
     }
     // A connection that met loss or reordering may keep what it learnt (a raised DupThresh,
@@ -1202,11 +1218,15 @@ void turns_over_faults(bool ipv6) {
     // not parked while it holds them. About half the pauses park.
     if (seeds.size() > 1) {
         EXPECT_GT(parks, seeds.size() * 2);
+        if (client_parks) EXPECT_GT(client_parks_seen, seeds.size() * 2);
     }
+    if (!client_parks) EXPECT_EQ(client_parks_seen, 0u);
 }
 
 TEST(parking, turns_over_faults_many_seeds) { turns_over_faults(false); }
 TEST(parking, turns_over_faults_many_seeds_ipv6) { turns_over_faults(true); }
+TEST(parking, turns_over_faults_both_sides_parking) { turns_over_faults(false, true); }
+TEST(parking, turns_over_faults_both_sides_parking_ipv6) { turns_over_faults(true, true); }
 
 
 // An echo server that also keeps what tcp_info says of every stream as it reaches ESTABLISHED.
