@@ -257,8 +257,8 @@ struct load_generator::conn {
     static void operator delete(void* p) { object_pool<conn>::release(p); }
 
     // Words first, then the 32-bit counts and the flags together: a million idle
-    // connections hold a million of these (about 120 bytes each).
-    tcp::stream* s = nullptr;        // null while parked (--park-idle): stream_of finds it again
+    // connections hold a million of these (112 bytes each).
+    tcp::stream* s = nullptr;        // null while parked (unless --no-park): stream_of finds it again
     instant opened{};               // connect latency runs from here (open_one)
     std::uint32_t rtx_seen = 0;      // its retransmissions in live_rtx_sum_ (a connection counts 32 bits of them)
     std::uint32_t echo_left = 0;     // ping-pong: bytes of the message (--size, at most 64 KiB) still to come back

@@ -142,7 +142,7 @@ private:
     static stream_state& of_timer(timer_hook& hook) { return static_cast<stream_state&>(hook); }
     app_events& app_;
     connection conn_;
-    backlog_ref backlog_; // the listener's counts, for a passive stream
+    backlog_ref backlog_; // the listener's counts, for a passive stream; a connector, for an active one that parks
     // The flags and the places together, in two words.
     bool in_table_ = false;  // in the flow table; false once it is queued to be freed
     bool passive_;           // accepted from a listener: on_accepted rather than on_connected
