@@ -888,17 +888,7 @@ void load_generator::on_parked(tcp::stream& s) {
 // A source address as a number: its offset in --source-ip's range, or no_source for the
 // engine's own address (the same for every connection without a source).
 std::uint32_t load_generator::local_index(const ip_addr& a) {
-    const source_range& r = options_.sources;
-    if (r.count > 0 && a.is_v4() == r.first.is_v4()) {
-        // source_range::at counts in the last 32 bits: the offset is their difference.
-        auto low = [](const ip_addr& x) {
-            if (x.is_v4()) return x.v4().value;
-            const auto& b = x.v6().bytes;
-            return std::uint32_t(b[12]) << 24 | std::uint32_t(b[13]) << 16 | std::uint32_t(b[14]) << 8 | b[15];
-        };
-        const std::uint32_t i = low(a) - low(r.first);
-        if (i < r.count && r.at(i) == a) return i;
-    }
+    if (auto i = options_.sources.index_of(a)) return *i;
     default_local_ = a;
     return no_source;
 }

@@ -128,10 +128,22 @@ struct source_range {
     ip_addr at(std::uint32_t i) const {
         if (first.is_v4()) return ipv4_addr{first.v4().value + i};
         ipv6_addr a = first.v6();
-        std::uint32_t low = (std::uint32_t(a.bytes[12]) << 24 | std::uint32_t(a.bytes[13]) << 16 |
-                             std::uint32_t(a.bytes[14]) << 8 | a.bytes[15]) + i;
+        std::uint32_t low = low32(a) + i;
         for (int k = 15; k >= 12; --k, low >>= 8) a.bytes[std::size_t(k)] = std::uint8_t(low);
         return a;
+    }
+    // The i for which at(i) is `a`, if the range holds it.
+    std::optional<std::uint32_t> index_of(const ip_addr& a) const {
+        if (count == 0 || a.is_v4() != first.is_v4()) return std::nullopt;
+        const std::uint32_t i = a.is_v4() ? a.v4().value - first.v4().value : low32(a.v6()) - low32(first.v6());
+        if (i < count && at(i) == a) return i;
+        return std::nullopt;
+    }
+
+private:
+    static std::uint32_t low32(const ipv6_addr& a) {
+        return std::uint32_t(a.bytes[12]) << 24 | std::uint32_t(a.bytes[13]) << 16 | std::uint32_t(a.bytes[14]) << 8 |
+               a.bytes[15];
     }
 };
 
@@ -334,8 +346,8 @@ private:
     http_response_reader::memo heads_; // the server's last response head, for every connection's reader
     std::string last_request_;  // cps, server closes first: the last GET asks it to
     std::string payload_;       // ping-pong message and bulk data
-    tcp::tx_block bulk_block_;
-    ip_addr default_local_;     // --park-idle: the local address of connections without a source  // --zero-copy: the bulk data, filled once, every send a share of it
+    tcp::tx_block bulk_block_;  // --zero-copy: the bulk data, filled once, every send a share of it
+    ip_addr default_local_;     // parked connections without a source: their local address
     std::uint32_t connections_; // this engine's share
     double rate_share_;         // and of the rate
     std::atomic<bool> started_{false};

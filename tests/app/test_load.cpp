@@ -14,6 +14,23 @@ using namespace std::chrono_literals;
 
 const instant t0 = instant{} + 5s;
 
+// A parked connection of tern-load keeps its source address as its offset in the range
+// (index_of), and at() gives it back: across a carry in the last 32 bits too, for IPv4
+// and IPv6; an address outside the range, or of the other family, has none.
+TEST(source_range, index_of_is_at_reversed) {
+    const source_range v4(ipv4_addr::from_octets(198, 18, 0, 250), 10);
+    for (std::uint32_t i = 0; i < 10; ++i) EXPECT_EQ(v4.index_of(v4.at(i)), i);
+    EXPECT_EQ(v4.at(9), ip_addr(ipv4_addr::from_octets(198, 18, 1, 3)));
+    EXPECT_FALSE(v4.index_of(ipv4_addr::from_octets(198, 18, 0, 249)));
+    EXPECT_FALSE(v4.index_of(v4.at(10)));
+    auto v6addr = ipv6_addr::parse("2001:2::ffff:fffe");
+    ASSERT_TRUE(v6addr.has_value());
+    const source_range v6(ip_addr(*v6addr), 4);
+    for (std::uint32_t i = 0; i < 4; ++i) EXPECT_EQ(v6.index_of(v6.at(i)), i);
+    EXPECT_FALSE(v6.index_of(v4.at(0)));
+    EXPECT_FALSE(source_range{}.index_of(v4.at(0)));
+}
+
 // wrk2: request k is intended at start + k/rate, whenever it actually goes out.
 TEST(rate_schedule, intended_times_follow_the_rate_without_drift) {
     auto s = rate_schedule::per_second(t0, 3.0); // period 333,333,333 ns

@@ -2883,7 +2883,10 @@ TEST(parking, work_given_in_on_parked_keeps_the_stream) {
     recorder server;
     ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
     struct busy final : tcp::app_events {
-        void on_connected(tcp::stream& s) override { stream = &s; }
+        void on_connected(tcp::stream& s) override {
+            stream = &s;
+            flow = s.flow_id();
+        }
         void on_parked(tcp::stream& s) override {
             ++told;
             if (told == 1) (void)s.send(std::span<const std::uint8_t>(byte, 1)); // not idle any more
@@ -2891,6 +2894,7 @@ TEST(parking, work_given_in_on_parked_keeps_the_stream) {
         }
         const std::uint8_t byte[1] = {'x'};
         tcp::stream* stream = nullptr;
+        tcp::flow flow{};
         int told = 0;
     } client;
     tcp::connect_options o;
@@ -2899,11 +2903,11 @@ TEST(parking, work_given_in_on_parked_keeps_the_stream) {
     ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, o, client).has_value());
     ASSERT_TRUE(p.run_until([&] { return client.told == 1; }, 5s));
     EXPECT_EQ(counter(p.client->ep, "parks"), 0u);
+    EXPECT_EQ(p.client->ep.find(client.flow), client.stream); // the same stream, kept
     ASSERT_TRUE(p.run_until([&] { return server.received.size() == 1; }, 5s));
     ASSERT_TRUE(p.run_until([&] { return client.told == 2; }, 5s)); // idle again, then parked
     EXPECT_EQ(counter(p.client->ep, "parks"), 1u);
-    tcp::stream* s = p.client->ep.find(tcp::flow{});
-    EXPECT_EQ(s, nullptr);
+    EXPECT_EQ(counter(p.client->ep, "parked"), 1u);
 }
 
 } // namespace
