@@ -1231,14 +1231,23 @@ stream* endpoint_core::find(const flow& f) {
 // something still waits again from its next settle. The application hears first, and
 // what it does then is judged too.
 void endpoint_core::park_due() {
+    // What an application's call from on_parked can change shows here: a call that gives
+    // the stream work settles it (output due, a deadline ends the wait), a kept buffer holds
+    // it back, a close or an abort takes it out of the table. So parkable(), which works
+    // out the flow's TSval offset, is asked once.
     auto still_due = [](const stream_state& s) {
         return s.in_table_ && s.due_index_ == stream_state::not_due && s.held_back_index_ == stream_state::not_due &&
-               s.park_due_ && s.parkable();
+               s.park_due_;
     };
     for (stream_state* s : to_park_) {
-        if (still_due(*s)) s->app_.on_parked(*s);
-        if (still_due(*s)) park(*s);
-        else s->park_due_ = false;
+        if (still_due(*s) && s->parkable()) {
+            s->app_.on_parked(*s);
+            if (still_due(*s)) {
+                park(*s);
+                continue;
+            }
+        }
+        s->park_due_ = false;
     }
     to_park_.clear();
 }
