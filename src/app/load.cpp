@@ -1,6 +1,7 @@
 #include "app/load.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -262,7 +263,7 @@ struct load_generator::conn {
     instant opened{};               // connect latency runs from here (open_one)
     std::uint32_t rtx_seen = 0;      // its retransmissions in live_rtx_sum_ (a connection counts 32 bits of them)
     std::uint32_t echo_left = 0;     // ping-pong: bytes of the message (--size, at most 64 KiB) still to come back
-    std::uint32_t index = 0;         // in live_
+    std::uint32_t index = 0;         // its slot in live_
     std::uint32_t sent = 0;          // requests sent on this connection
     std::uint32_t answered = 0;
     std::uint32_t source = 0;        // parked: its local address, as local_index gives it
@@ -335,8 +336,10 @@ void load_generator::take_home_ports(const steering& st) {
 }
 
 load_generator::~load_generator() {
-    for (conn* c : live_) {
-        if (c->s) c->s->user = nullptr; // a parked one's record goes with the endpoint
+    for (const slot& e : live_) {
+        conn* c = e.get();
+        if (!c) continue; // an idle one's record goes with the endpoint, as a parked one's does
+        if (c->s) c->s->user = nullptr;
         delete c;
     }
 }
@@ -349,13 +352,18 @@ load_totals load_generator::totals() const {
 
 std::size_t load_generator::first_handshakes() const {
     std::size_t n = 0;
-    for (const conn* c : live_) n += !c->established && c->s && c->s->retransmits() == 0;
+    for (const slot& e : live_)
+        if (const conn* c = e.get()) n += !c->established && c->s && c->s->retransmits() == 0;
     return n;
 }
 
 std::uint64_t load_generator::live_retransmits() const {
     std::uint64_t n = 0;
-    for (const conn* c : live_) n += c->s ? c->s->retransmits() : c->rtx_seen; // parked: as last seen
+    for (const slot& e : live_) {
+        const conn* c = e.get();
+        if (c) n += c->s ? c->s->retransmits() : c->rtx_seen; // parked: as last seen
+        else if (e.is_idle()) n += e.rtx_seen();
+    }
     return n;
 }
 
@@ -368,11 +376,11 @@ void load_generator::sample_retransmits(instant now) {
     const std::size_t n = std::min<std::size_t>(rtx_samples_per_ms, live_.size());
     for (std::size_t i = 0; i < n; ++i) {
         if (rtx_cursor_ >= live_.size()) rtx_cursor_ = 0;
-        conn& c = *live_[rtx_cursor_++];
-        if (!c.s) continue; // parked: nothing in flight since it was last seen
-        const std::uint64_t now_seen = c.s->retransmits();
-        live_rtx_sum_ += now_seen - c.rtx_seen;
-        c.rtx_seen = std::uint32_t(now_seen);
+        conn* c = live_[rtx_cursor_++].get();
+        if (!c || !c->s) continue; // parked: seen when it parked
+        const std::uint64_t now_seen = c->s->retransmits();
+        live_rtx_sum_ += now_seen - c->rtx_seen;
+        c->rtx_seen = std::uint32_t(now_seen);
     }
     live_rtx_.store(live_rtx_sum_, std::memory_order_relaxed);
 }
@@ -395,7 +403,7 @@ void load_generator::poll(instant now) {
         opens_.take();
         ++wanted_;
     }
-    for (unsigned n = 0; live_.size() < wanted_ && now >= reopen_after_ && n < max_opens_per_poll; ++n)
+    for (unsigned n = 0; live_count_ < wanted_ && now >= reopen_after_ && n < max_opens_per_poll; ++n)
         if (!open_one(now)) reopen_after_ = now + reconnect_pause;
     while (requests_.due(now)) dispatch(requests_.take());
 }
@@ -441,8 +449,8 @@ void load_generator::open_due(instant now) {
 void load_generator::open_within_round(instant now) {
     held_by_ = load_counter::missed_round;
     for (unsigned n = 0; n < max_opens_per_poll && opens_.due(now); ++n) {
-        const std::size_t handshakes = live_.size() - open_.load(std::memory_order_relaxed);
-        if (live_.size() >= connections_ || handshakes >= options_.max_handshakes) {
+        const std::size_t handshakes = live_count_ - open_.load(std::memory_order_relaxed);
+        if (live_count_ >= connections_ || handshakes >= options_.max_handshakes) {
             held_by_ = load_counter::missed_capped;
             return;
         }
@@ -487,17 +495,20 @@ void load_generator::stop_opening() {
     wanted_ = 0;
 }
 
+// From the last slot down, going on where the last call stopped (no connection is opened
+// meanwhile, and one that closes only frees its slot).
 void load_generator::abort_all(std::size_t limit) {
     stop_opening();
-    for (std::size_t n = 0; n < limit && !live_.empty(); ++n) {
-        conn* c = live_.back();
-        tcp::stream* s = stream_of(*c);
-        if (!s) { // not the endpoint's any more: cannot be, but account for it rather than loop
-            forget(*c, tcp::close_reason::aborted);
-            continue;
-        }
-        s->abort(); // on_closed (aborted) takes it out of live_
-        if (!live_.empty() && live_.back() == c) finish(*s, *c, tcp::close_reason::aborted);
+    abort_cursor_ = std::min(abort_cursor_, live_.size());
+    for (std::size_t n = 0; n < limit && live_count_ > 0;) {
+        if (abort_cursor_ == 0) abort_cursor_ = live_.size(); // cannot be: look again rather than stop
+        const std::size_t i = --abort_cursor_;
+        if (live_[i].is_free()) continue;
+        ++n;
+        auto [s, c] = open_slot(i);
+        if (!s) continue; // open_slot forgot it
+        s->abort(); // on_closed (aborted) frees its slot
+        if (live_[i].get() == c) finish(*s, *c, tcp::close_reason::aborted);
     }
 }
 
@@ -510,7 +521,7 @@ std::optional<instant> load_generator::next_deadline() const {
     if (options_.kind == workload::cps) consider(opens_.next());
     else {
         consider(opens_.next());
-        if (live_.size() < wanted_) consider(reopen_after_);
+        if (live_count_ < wanted_) consider(reopen_after_);
     }
     return next;
 }
@@ -593,8 +604,7 @@ bool load_generator::open_one(instant intended) {
         auto* c = new conn;
         c->s = *r;
         c->opened = intended;
-        c->index = std::uint32_t(live_.size());
-        live_.push_back(c);
+        c->index = take_slot(c);
         (*r)->user = c;
         bump(load_counter::connects);
         // The table slot of an open a few ahead loads while this round goes on: at a
@@ -675,10 +685,11 @@ void load_generator::dispatch(instant intended) {
     if (backlog_.empty()) {
         const std::size_t n = live_.size();
         for (unsigned i = 0; i < std::min<std::size_t>(dispatch_tries, n); ++i) {
-            conn* c = live_[cursor_++ % n];
-            if (c->established && !c->closing && c->outstanding.size() < options_.pipeline) {
-                if (tcp::stream* s = stream_of(*c)) return send_request(*s, *c, intended);
-            }
+            const std::size_t k = cursor_++ % n;
+            const conn* c = live_[k].get();
+            if (!live_[k].is_idle() && !(c && c->established && !c->closing && c->outstanding.size() < options_.pipeline))
+                continue;
+            if (auto [s, found] = open_slot(k); s) return send_request(*s, *found, intended);
         }
     }
     if (backlog_.size() >= max_backlog) return bump(load_counter::overflow);
@@ -697,9 +708,9 @@ void load_generator::record(histogram& run, std::vector<histogram>& by_second, i
 }
 
 void load_generator::on_connected(tcp::stream& s) {
-    if (!s.user) return;
-    auto& c = *static_cast<conn*>(s.user);
-    c.s = &s;
+    conn* found = conn_of(s);
+    if (!found) return;
+    conn& c = *found;
     const instant now = engine_.now();
     c.established = true;
     bump(load_counter::established);
@@ -734,17 +745,16 @@ void load_generator::on_connected(tcp::stream& s) {
 }
 
 void load_generator::on_writable(tcp::stream& s) {
-    if (!s.user) return; // finished (TIME_WAIT): nothing more to send
-    auto& c = *static_cast<conn*>(s.user);
-    c.s = &s; // a parked connection is another stream when made again
-    if (options_.kind == workload::throughput && options_.direction != bulk_direction::download) fill_bulk(s, c);
-    else flush(s, c);
+    conn* c = conn_of(s);
+    if (!c) return; // finished (TIME_WAIT): nothing more to send
+    if (options_.kind == workload::throughput && options_.direction != bulk_direction::download) fill_bulk(s, *c);
+    else flush(s, *c);
 }
 
 void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
-    if (!s.user) return;
-    auto& c = *static_cast<conn*>(s.user);
-    c.s = &s;
+    conn* found = conn_of(s);
+    if (!found) return;
+    conn& c = *found;
     const instant now = engine_.now();
     bump(load_counter::bytes_in, data.size());
     switch (options_.kind) {
@@ -822,9 +832,9 @@ void load_generator::on_response(tcp::stream& s, conn& c, const http_response_re
 }
 
 void load_generator::on_peer_closed(tcp::stream& s) {
-    if (!s.user) return;
-    auto& c = *static_cast<conn*>(s.user);
-    c.s = &s;
+    conn* found = conn_of(s);
+    if (!found) return;
+    conn& c = *found;
     if (c.closing && s.state() != tcp::tcp_state::close_wait) {
         // We closed first and the peer's FIN has come: the exchange is over for us. The
         // stream is in TIME-WAIT (or CLOSING until our FIN is acknowledged); on_closed comes
@@ -836,7 +846,7 @@ void load_generator::on_peer_closed(tcp::stream& s) {
 }
 
 void load_generator::on_closed(tcp::stream& s, tcp::close_reason why) {
-    if (auto* c = static_cast<conn*>(s.user)) finish(s, *c, why);
+    if (conn* c = conn_of(s)) finish(s, *c, why);
 }
 
 // The accounting of a connection we are done with; it leaves live_ (and s.user).
@@ -866,23 +876,53 @@ void load_generator::forget(conn& c, tcp::close_reason why) {
     // their intended times (the wait shows in their latency).
     if (open_loop())
         for (auto it = c.outstanding.rbegin(); it != c.outstanding.rend(); ++it) backlog_.push_front(*it);
-    live_[c.index] = live_.back();
-    live_[c.index]->index = c.index;
-    live_.pop_back();
+    free_slot(c.index);
     delete &c;
 }
 
 // ---- parked connections (--park-idle) ------------------------------------------------
 
 // The stream goes, the connection stays (a record in the endpoint's table): what finds it
-// again is its local address and port, the rest of its flow being the target.
+// again is its local address and port, the rest of its flow being the target. With nothing
+// of ours outstanding on it, its conn goes too, and its slot keeps what finds it.
 void load_generator::on_parked(tcp::stream& s) {
-    if (!s.user) return;
+    if (!s.user || is_idle_user(s.user)) return; // made again by a segment, and idle since
     auto& c = *static_cast<conn*>(s.user);
     const tcp::endpoint local = s.flow_id().local;
     c.source = local_index(local.addr);
     c.local_port = local.port;
     c.s = nullptr;
+    const std::uint64_t now_seen = s.retransmits();
+    live_rtx_sum_ += now_seen - c.rtx_seen;
+    c.rtx_seen = std::uint32_t(now_seen);
+    if (options_.kind == workload::cps || !nothing_outstanding(c)) return; // cps counts its requests
+    const auto idle = slot::idle(c.source, c.local_port, c.rtx_seen);
+    if (!idle) return;
+    live_[c.index] = *idle;
+    s.user = idle_user(c.index);
+    ++idle_count_;
+    delete &c;
+}
+
+// What an idle slot cannot keep: a request or a response under way, bytes not yet sent, a
+// close begun (nor, in cps, the count of requests a connection has made).
+bool load_generator::nothing_outstanding(const conn& c) {
+    return c.established && !c.closing && c.outstanding.empty() && c.echo_left == 0 && c.reader.idle() &&
+           c.pending.empty();
+}
+
+std::optional<load_generator::slot> load_generator::slot::idle(std::uint32_t source, std::uint16_t port,
+                                                               std::uint32_t rtx_seen) {
+    if ((source >= field && source != no_source) || rtx_seen > field) return std::nullopt;
+    slot e;
+    e.w_ = std::uint64_t(source == no_source ? field : source) << 41 | std::uint64_t(port) << 25 |
+           std::uint64_t(rtx_seen) << 2 | 1;
+    return e;
+}
+
+std::uint32_t load_generator::slot::source() const {
+    const auto v = std::uint32_t(w_ >> 41);
+    return v == field ? no_source : v;
 }
 
 // A source address as a number: its offset in --source-ip's range, or no_source for the
@@ -898,6 +938,69 @@ tcp::stream* load_generator::stream_of(conn& c) {
     const ip_addr local = c.source == no_source ? default_local_ : options_.sources.at(c.source);
     c.s = ep_.find(tcp::flow{{local, c.local_port}, {options_.target, options_.target_port}});
     return c.s;
+}
+
+// The conn of a stream of ours (made again from its slot if it was idle), or null for one
+// we are done with. Every callback starts here: a parked stream made again is a new stream.
+load_generator::conn* load_generator::conn_of(tcp::stream& s) {
+    if (!s.user) return nullptr;
+    if (!is_idle_user(s.user)) {
+        auto* c = static_cast<conn*>(s.user);
+        c->s = &s;
+        return c;
+    }
+    const auto index = std::uint32_t(std::bit_cast<std::uintptr_t>(s.user) >> 2);
+    assert(index < live_.size() && live_[index].is_idle());
+    const slot idle = live_[index];
+    auto* c = new conn;
+    c->s = &s;
+    c->index = index;
+    c->rtx_seen = idle.rtx_seen();
+    c->source = idle.source();
+    c->local_port = idle.port();
+    c->established = true;
+    live_[index] = slot(c);
+    --idle_count_;
+    s.user = c;
+    return c;
+}
+
+// Slot i's connection and its stream, made again if parked; nulls for a free slot, or for a
+// connection the endpoint no longer has (it cannot be: it is forgotten, not looked for again).
+std::pair<tcp::stream*, load_generator::conn*> load_generator::open_slot(std::size_t i) {
+    const slot e = live_[i];
+    if (conn* c = e.get()) {
+        if (tcp::stream* s = stream_of(*c)) return {s, c};
+        forget(*c, tcp::close_reason::aborted);
+        return {nullptr, nullptr};
+    }
+    if (!e.is_idle()) return {nullptr, nullptr};
+    const ip_addr local = e.source() == no_source ? default_local_ : options_.sources.at(e.source());
+    tcp::stream* s = ep_.find(tcp::flow{{local, e.port()}, {options_.target, options_.target_port}});
+    if (s && is_idle_user(s->user)) return {s, conn_of(*s)};
+    live_rtx_sum_ -= e.rtx_seen();
+    open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    --idle_count_;
+    free_slot(std::uint32_t(i));
+    return {nullptr, nullptr};
+}
+
+std::uint32_t load_generator::take_slot(conn* c) {
+    ++live_count_;
+    if (free_.empty()) {
+        live_.emplace_back(c);
+        return std::uint32_t(live_.size() - 1);
+    }
+    const std::uint32_t i = free_.back();
+    free_.pop_back();
+    live_[i] = slot(c);
+    return i;
+}
+
+void load_generator::free_slot(std::uint32_t i) {
+    live_[i] = slot();
+    free_.push_back(i);
+    --live_count_;
 }
 
 } // namespace tern::app

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -26,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "app/http_head.hpp"
@@ -253,8 +255,10 @@ public:
     // Whether the first opens are made (what they need is there: ready_to_start), or will
     // never be (stop_opening). Any thread; the run's clock starts once every engine's is.
     bool started() const { return started_.load(std::memory_order_relaxed); }
-    // On the engine's thread, or once it has stopped: connections of ours, connecting or not.
-    std::size_t live_connections() const { return live_.size(); }
+    // On the engine's thread, or once it has stopped: connections of ours, connecting or not;
+    // and of them those parked with nothing of ours outstanding, kept in 8 bytes (slot).
+    std::size_t live_connections() const { return live_count_; }
+    std::size_t idle_connections() const { return idle_count_; }
     // Retransmissions of the connections still open, as last sampled (a few connections
     // each round on the engine).
     std::uint64_t open_retransmits() const { return live_rtx_.load(std::memory_order_relaxed); }
@@ -295,6 +299,35 @@ public:
 private:
     struct conn;
 
+    // A connection of ours in live_: its conn; or, parked with nothing of ours outstanding
+    // (no request, response or bytes unsent), only what finds it again (its local address
+    // as local_index gives it, and its port) and its retransmissions as live_rtx_sum_
+    // counts them, in place of a conn (a million idle connections take 8 MB, not 120); or
+    // nothing, free for the next connection. A connection keeps its slot while it lives:
+    // an idle one's parked stream names it in its user word (idle_user).
+    class slot {
+    public:
+        static constexpr std::uint32_t field = (1u << 23) - 1; // source and rtx_seen: 23 bits
+        slot() = default;
+        explicit slot(conn* c) : w_(std::bit_cast<std::uintptr_t>(c)) {}
+        // Null when the source's offset or the count do not fit (the connection keeps its conn).
+        static std::optional<slot> idle(std::uint32_t source, std::uint16_t port, std::uint32_t rtx_seen);
+        conn* get() const { return (w_ & 3) == 0 ? std::bit_cast<conn*>(std::uintptr_t(w_)) : nullptr; }
+        bool is_idle() const { return (w_ & 3) == 1; }
+        bool is_free() const { return w_ == free_word; }
+        std::uint32_t rtx_seen() const { return std::uint32_t(w_ >> 2) & field; }
+        std::uint16_t port() const { return std::uint16_t(w_ >> 25); }
+        std::uint32_t source() const; // no_source, or the offset
+
+    private:
+        static constexpr std::uint64_t free_word = 2;
+        std::uint64_t w_ = free_word;
+    };
+    // The user word of an idle connection's parked stream: its slot, tagged (a conn's
+    // address has its low bits clear).
+    static void* idle_user(std::uint32_t index) { return std::bit_cast<void*>(std::uintptr_t(index) << 2 | 1); }
+    static bool is_idle_user(const void* user) { return (std::bit_cast<std::uintptr_t>(user) & 1) != 0; }
+
     void on_connected(tcp::stream& s) override;
     void on_data(tcp::stream& s, const tcp::rx_data& data) override;
     void on_writable(tcp::stream& s) override;
@@ -324,6 +357,11 @@ private:
     void forget(conn& c, tcp::close_reason why);
     std::uint32_t local_index(const ip_addr& a);
     tcp::stream* stream_of(conn& c);
+    conn* conn_of(tcp::stream& s);
+    std::pair<tcp::stream*, conn*> open_slot(std::size_t i);
+    std::uint32_t take_slot(conn* c);
+    void free_slot(std::uint32_t i);
+    static bool nothing_outstanding(const conn& c);
     static constexpr std::uint32_t no_source = 0xffffffff;
     bool fill_bulk_shared(tcp::stream& s);
     void on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now);
@@ -362,8 +400,12 @@ private:
     // open is overdue in the first round: the schedule starts with it.)
     load_counter held_by_ = load_counter::missed_late;
     instant last_open_round_{};
-    std::vector<conn*> live_;   // every connection of ours, connecting or established
+    std::vector<slot> live_;    // every connection of ours, connecting or established, and free slots
+    std::vector<std::uint32_t> free_; // free slots of live_, the last freed first
+    std::size_t live_count_ = 0; // slots not free
+    std::size_t idle_count_ = 0; // idle slots
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
+    std::size_t abort_cursor_ = std::numeric_limits<std::size_t>::max(); // abort_all: where it goes on down
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet
     // prepare_connect runs this many opens ahead (their slots load in time). prepared_: the
     // first round with opens due prepared that many, and each open prepares the one that

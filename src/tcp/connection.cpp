@@ -79,7 +79,8 @@ bool connection::parkable(const listener_share& shared, std::uint32_t ts_offset)
            !send_buffer_.has_body() && !extras_ && !want_writable_ && !writable_due_ && !output_due_ &&
            !ended_by_new_syn_ && !read_closed_ && idle_tcb::fits(tcb_) && buffer_seq_ == tcb_.snd_una &&
            persist_backoff_ == 0 && persist_unanswered_ == 0 && keepalive_probes_ == 0 &&
-           traffic_.segments_in <= u32 && traffic_.segments_out <= u32 && listen_port_ == shared.listen_port &&
+           traffic_.segments_in <= u32 && traffic_.segments_out <= u32 && traffic_.bytes_in <= parked::most_bytes &&
+           traffic_.bytes_out <= parked::most_bytes && listen_port_ == shared.listen_port &&
            send_buffer_.capacity() == shared.send_capacity && settings_.ts_offset == ts_offset &&
            settings_ == own_settings(shared.settings, settings_);
 }
@@ -94,14 +95,16 @@ connection_settings connection::own_settings(connection_settings shared, const c
 connection::parked connection::park() {
     assert(state_ == tcp_state::established && idle_tcb::fits(tcb_)); // and the rest of parkable()
     return parked{idle_tcb::of(tcb_),
-                  std::move(cc_),
-                  std::move(rare_),
-                  traffic_.bytes_in,
-                  traffic_.bytes_out,
+                  settings_.receive_buffer,
+                  ecn_recover_,
                   std::uint32_t(traffic_.segments_in),
                   std::uint32_t(traffic_.segments_out),
-                  settings_.receive_buffer,
-                  ecn_recover_};
+                  std::uint32_t(traffic_.bytes_in),
+                  std::uint32_t(traffic_.bytes_out),
+                  std::uint16_t(traffic_.bytes_in >> 32),
+                  std::uint16_t(traffic_.bytes_out >> 32),
+                  std::move(cc_),
+                  std::move(rare_)};
 }
 
 connection::connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f,

@@ -507,20 +507,27 @@ struct connection::listener_share {
 // An idle connection's record (connection::park): what a connection carries that is not
 // empty, zero or known from idleness (idle_tcb) or from its listener (listener_share, and
 // ts_offset, which its owner gives by flow) when it is idle. Its 4-tuple is its owner's key.
+// 128 bytes: the 32-bit words after idle_tcb's, then the two pointers. The traffic counts
+// are kept in fewer bits than traffic_counts has (parkable: 2^32 segments, 2^48 bytes).
 struct connection::parked {
     idle_tcb control;
-    congestion_control cc;
-    std::unique_ptr<rare_counts> rare;
-    std::uint64_t bytes_in = 0;       // traffic_counts, the segments' in 32 bits (parkable)
-    std::uint64_t bytes_out = 0;
-    std::uint32_t segments_in = 0;
-    std::uint32_t segments_out = 0;
     std::uint32_t receive_buffer = 0; // connection_settings' own, which auto-tuning grows
     seq32 ecn_recover;
+    std::uint32_t segments_in = 0;
+    std::uint32_t segments_out = 0;
+    std::uint32_t bytes_in_low = 0, bytes_out_low = 0;
+    std::uint16_t bytes_in_high = 0, bytes_out_high = 0;
+    congestion_control cc;
+    std::unique_ptr<rare_counts> rare;
+
+    static constexpr std::uint64_t most_bytes = (std::uint64_t(1) << 48) - 1;
 
     std::uint64_t drops(tcp_drop d) const { return rare ? rare->drops[std::size_t(d)] : 0; }
     connection_stats stats() const;
-    traffic_counts traffic() const { return {segments_in, segments_out, bytes_in, bytes_out}; }
+    traffic_counts traffic() const {
+        return {segments_in, segments_out, std::uint64_t(bytes_in_high) << 32 | bytes_in_low,
+                std::uint64_t(bytes_out_high) << 32 | bytes_out_low};
+    }
 };
 
 } // namespace tern::tcp

@@ -104,6 +104,8 @@ struct parked_stream {
     backlog_ref backlog; // its listener's: with its application and share
     void* user;          // stream::user, as the application left it
 };
+// What an idle connection costs a server beside its flow table slot (DESIGN.md "Memory").
+static_assert(sizeof(parked_stream) == 144, "parked_stream changed: mind the bytes an idle connection takes");
 
 // One connection as the endpoint holds it: the sans-IO connection, its wheel timer, and
 // the application's callbacks. The application sees its public side, tcp::stream. The

@@ -82,18 +82,24 @@ struct tcb {
 static_assert(sizeof(tcb) == 136, "tcb changed: update idle_tcb");
 
 // The TCB of an idle ESTABLISHED connection as its parked record keeps it (connection::park),
-// 96 bytes where the TCB takes 136: without what idleness fixes (fits). Nothing is in
+// 84 bytes where the TCB takes 136: without what idleness fixes (fits). Nothing is in
 // flight (SND.NXT = SND.MAX = SND.UNA), nothing is being timed (rtt_seq, rtt_start), no
 // recovery is on (HighRxt and RescueRxt are set when one starts, RFC 6675 §5), our last
 // ACK acknowledged RCV.NXT, and nothing is owed (no FIN queued, no ACK due).
+// Its words are 32 bits, so that the record packs its own 32-bit fields right after it
+// (connection::parked, 128 bytes): the round-trip times and the RTO in nanoseconds below
+// 2^32 (4.29 s; a connection whose estimates are longer stays whole), TS.Recent's time in
+// two words.
 struct idle_tcb {
     static bool fits(const tcb& t);
     static idle_tcb of(const tcb& t);
     tcb restore() const;
 
-    instant ts_recent_at;
-    maybe_duration srtt;
-    duration rttvar, rto;
+    static constexpr std::uint32_t no_srtt = 0xffffffffu;
+    static constexpr duration longest{0xfffffffeu}; // of srtt, rttvar and rto
+
+    std::uint32_t ts_recent_at_low, ts_recent_at_high;
+    std::uint32_t srtt_ns, rttvar_ns, rto_ns;
     seq32 iss, snd_una, snd_wl1, snd_wl2, irs, rcv_nxt, recover;
     std::uint32_t snd_wnd, max_snd_wnd, rcv_wnd, cwnd, ssthresh, ts_recent;
     std::uint16_t snd_mss, rcv_mss;
@@ -103,10 +109,13 @@ struct idle_tcb {
     congestion_algorithm cc_algorithm : 2;
     bool hystart : 1, path_mtu_resend : 1;
 };
+static_assert(sizeof(idle_tcb) == 84 && alignof(idle_tcb) == 4);
 
 inline bool idle_tcb::fits(const tcb& t) {
     return t.snd_nxt == t.snd_una && t.snd_max == t.snd_una && !t.rtt_timing && !t.in_recovery &&
-           t.last_ack_sent == t.rcv_nxt && !t.fin_queued && !t.ack_now && t.unacked_segments == 0;
+           t.last_ack_sent == t.rcv_nxt && !t.fin_queued && !t.ack_now && t.unacked_segments == 0 &&
+           t.srtt.value_or(duration{}) <= idle_tcb::longest && t.rttvar <= idle_tcb::longest &&
+           t.rto <= idle_tcb::longest && t.rttvar >= duration{} && t.rto >= duration{};
 }
 
 inline idle_tcb idle_tcb::of(const tcb& t) {
@@ -124,10 +133,12 @@ inline idle_tcb idle_tcb::of(const tcb& t) {
     i.cwnd = t.cwnd;
     i.ssthresh = t.ssthresh;
     i.ts_recent = t.ts_recent;
-    i.ts_recent_at = t.ts_recent_at;
-    i.srtt = t.srtt;
-    i.rttvar = t.rttvar;
-    i.rto = t.rto;
+    const auto at = std::uint64_t(t.ts_recent_at.time_since_epoch().count());
+    i.ts_recent_at_low = std::uint32_t(at);
+    i.ts_recent_at_high = std::uint32_t(at >> 32);
+    i.srtt_ns = t.srtt ? std::uint32_t((*t.srtt).count()) : no_srtt;
+    i.rttvar_ns = std::uint32_t(t.rttvar.count());
+    i.rto_ns = std::uint32_t(t.rto.count());
     i.snd_mss = t.snd_mss;
     i.rcv_mss = t.rcv_mss;
     i.snd_wscale = t.snd_wscale;
@@ -170,10 +181,10 @@ inline tcb idle_tcb::restore() const {
     t.retransmits = retransmits;
     t.rtx_for = rtx_for;
     t.ts_recent = ts_recent;
-    t.ts_recent_at = ts_recent_at;
-    t.srtt = srtt;
-    t.rttvar = rttvar;
-    t.rto = rto;
+    t.ts_recent_at = instant(duration(std::int64_t(std::uint64_t(ts_recent_at_high) << 32 | ts_recent_at_low)));
+    if (srtt_ns != no_srtt) t.srtt = duration(srtt_ns);
+    t.rttvar = duration(rttvar_ns);
+    t.rto = duration(rto_ns);
     t.cwnd = cwnd;
     t.ssthresh = ssthresh;
     t.dup_acks = dup_acks;

@@ -72,6 +72,36 @@ TEST(idle_tcb, does_not_fit_what_is_not_idle) {
     EXPECT_TRUE(breaks([](tcb& t) { t.fin_queued = true; }));
     EXPECT_TRUE(breaks([](tcb& t) { t.ack_now = true; }));
     EXPECT_TRUE(breaks([](tcb& t) { t.unacked_segments = 1; }));
+    // Estimates beyond the record's 32 bits of nanoseconds.
+    EXPECT_TRUE(breaks([](tcb& t) { t.rto = idle_tcb::longest + 1ns; }));
+    EXPECT_TRUE(breaks([](tcb& t) { t.srtt = idle_tcb::longest + 1ns; }));
+    EXPECT_TRUE(breaks([](tcb& t) { t.rttvar = idle_tcb::longest + 1ns; }));
+}
+
+TEST(idle_tcb, keeps_the_longest_estimates_and_none) {
+    tcb t = idle_control();
+    t.srtt = t.rttvar = t.rto = idle_tcb::longest;
+    t.ts_recent_at = instant(std::chrono::hours(24 * 400) + 123ns); // past 32 bits of nanoseconds
+    ASSERT_TRUE(idle_tcb::fits(t));
+    EXPECT_EQ(idle_tcb::of(t).restore(), t);
+    t.srtt.reset();
+    t.rttvar = t.rto = duration{};
+    ASSERT_TRUE(idle_tcb::fits(t));
+    EXPECT_EQ(idle_tcb::of(t).restore(), t);
+}
+
+TEST(parking, record_keeps_48_bits_of_bytes) {
+    connection::parked p;
+    p.bytes_in_low = 0x89abcdefu;
+    p.bytes_in_high = 0xfedc;
+    p.bytes_out_low = 7;
+    p.bytes_out_high = 0x0100;
+    p.segments_in = 0xffffffffu;
+    const traffic_counts t = p.traffic();
+    EXPECT_EQ(t.bytes_in, 0xfedc89abcdefull);
+    EXPECT_EQ(t.bytes_out, 0x010000000007ull);
+    EXPECT_EQ(t.segments_in, 0xffffffffu);
+    EXPECT_EQ(connection::parked::most_bytes, 0xffffffffffffull);
 }
 
 namespace {

@@ -3033,6 +3033,54 @@ TEST(load_generator, rps_open_loop_parks_idle_connections_and_sends_on_them) {
     EXPECT_GE(unparks, 250u); // by the requests, found again
     EXPECT_GT(counter(r.p.client->ep, "parked"), 100u);
     EXPECT_EQ(r.p.client->ep.connections(), 200u);
+    // Parked with nothing outstanding, most keep only their slot (no conn).
+    EXPECT_EQ(r.gen->live_connections(), 200u);
+    EXPECT_GT(r.gen->idle_connections(), 100u);
+    // The retransmissions of the open connections (the opens' SYNs sent again: 200 at once),
+    // counted through their slots as through their streams: the sampled sum is the whole one.
+    EXPECT_GT(r.gen->live_retransmits(), 0u);
+    EXPECT_EQ(r.gen->open_retransmits(), r.gen->live_retransmits());
+    // Aborted in parts, the idle ones with the others.
+    r.gen->abort_all(50);
+    EXPECT_EQ(r.gen->live_connections(), 150u);
+    r.gen->abort_all();
+    EXPECT_EQ(r.gen->live_connections(), 0u);
+    EXPECT_EQ(r.gen->idle_connections(), 0u);
+    r.run_for(1s);
+    EXPECT_EQ(r.p.server->ep.connections(), 0u); // each one's RST reached the server
+}
+
+// An idle connection (parked, only its slot left) that the server resets: the RST makes the
+// stream again, and on_closed finds its conn from the slot; the generator opens another.
+TEST(load_generator, idle_connection_reset_by_the_server_is_counted_and_replaced) {
+    auto o = http_load(app::workload::rps);
+    o.rate = 10;
+    o.connections = 20;
+    o.pipeline = 1;
+    o.source_port_first = 30000;
+    o.source_port_last = 30999;
+    o.connect.park_idle = true;
+    o.connect.park_after = 100ms;
+    load_run r(o);
+    r.run_for(3s);
+    ASSERT_GE(r.gen->idle_connections(), 10u);
+    std::uint64_t reset = 0;
+    for (std::uint16_t port = 30000; port < 30100; ++port) {
+        tcp::stream* s = r.p.server->ep.find(tcp::flow{{server_ip, 80}, {client_ip, port}});
+        if (s && reset < 10) {
+            s->abort();
+            ++reset;
+        }
+    }
+    ASSERT_EQ(reset, 10u);
+    const std::uint64_t requests = r.get(app::load_counter::requests);
+    r.run_for(3s);
+    EXPECT_EQ(r.get(app::load_counter::reset), reset);
+    EXPECT_EQ(app::errors(r.gen->totals()), reset);
+    EXPECT_EQ(r.gen->live_connections(), 20u); // opened again
+    EXPECT_EQ(r.get(app::load_counter::established), 30u);
+    EXPECT_GE(r.get(app::load_counter::requests), requests + 25);
+    EXPECT_GE(r.get(app::load_counter::responses), r.get(app::load_counter::requests) - 1);
 }
 
 // A server that stalls: requests that fall due while it is silent wait (one outstanding
