@@ -279,7 +279,8 @@ run_options load_options_from(const po::variables_map& vm, runtime_options& rt) 
     if (r.max_flows < 16 || r.max_flows > (1u << 26)) throw std::invalid_argument("--max-flows: must be within 16-67108864");
     r.tcp = cli::tcp_options_from(vm);
     o.connect.connection = r.tcp.connection;
-    o.connect.park_idle = !vm.count("no-park");
+    o.connect.park_idle = r.tcp.park_idle;
+    o.connect.park_after = r.tcp.park_after;
     // Said before the run, not found out from a rate that alternates between full and
     // nothing once every source port sits in TIME-WAIT.
     const app::source_budget budget = app::check_sources(o, r.tcp.config.msl);
@@ -536,8 +537,6 @@ int main(int argc, char** argv) {
          "cps: milliseconds an open held back may still go late (counted from its intended time); later ones are missed")
         ("size", po::value<unsigned>()->default_value(64), "ping-pong: message bytes")
         ("direction", po::value<std::string>()->default_value("upload"), "throughput: upload, download or both")
-        ("no-park", "keep idle connections as whole streams (by default one in ESTABLISHED with nothing in flight "
-                    "and no timer for 1 s is kept as a compact record until it is used again, as tern-server does)")
         ("zero-copy", po::bool_switch(), "throughput: send one filled buffer by reference, not copies of it (as iperf3 -Z)")
         ("path", po::value<std::string>()->default_value("/"), "HTTP request path")
         ("host", po::value<std::string>(), "HTTP Host header (default: the target address)")

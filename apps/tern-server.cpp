@@ -151,8 +151,6 @@ int main(int argc, char** argv) {
          "half-open connections per engine and port; past it, SYN cookies (RFC 4987) (1-16777216)")
         ("accept-backlog", po::value<unsigned>(),
          "established connections per engine and port; past it, SYNs are dropped (default: --max-connections)")
-        ("no-park", "keep idle connections as whole streams (by default one in ESTABLISHED with nothing in flight "
-                    "and no timer is kept as a compact record until its next segment)")
         ("interval", po::value<double>()->default_value(1), "seconds between progress lines (0: none)");
     cli::add_engine_options(desc);
     cli::add_tcp_options(desc);
@@ -191,7 +189,8 @@ int main(int argc, char** argv) {
         if (listen.syn_backlog < 1 || listen.syn_backlog > (1u << 24))
             throw std::invalid_argument("--syn-backlog: " + std::to_string(listen.syn_backlog) + " is outside 1-16777216");
         // The services keep no pointer to a stream outside its callbacks (services.hpp).
-        listen.park_idle = !vm.count("no-park");
+        listen.park_idle = tcp_settings.park_idle;
+        listen.park_after = tcp_settings.park_after;
         listen.accept_backlog = vm.count("accept-backlog") ? vm["accept-backlog"].as<unsigned>() : max_connections;
         if (listen.accept_backlog < 1 || listen.accept_backlog > max_connections)
             throw std::invalid_argument("--accept-backlog: " + std::to_string(listen.accept_backlog) +

@@ -305,6 +305,11 @@ void add_tcp_options(po::options_description& desc, nagle_default nagle) {
          "packets silently (RFC 4821 7.7; 0: off; 0-255)")
         ("mtu-probe-interval", po::value<double>()->default_value(std::chrono::duration<double>(c.mtu_probe_interval).count()),
          "seconds after such a fall until full-sized segments are tried again (1-86400)")
+        ("no-park", "keep idle connections as whole streams (by default one in ESTABLISHED with nothing in flight "
+                    "and no timer for --park-after is kept as a compact record until it is used again)")
+        ("park-after", po::value<double>()->default_value(std::chrono::duration<double>(tcp::listen_options{}.park_after).count()),
+         "seconds a connection stays idle before it is parked (0.01-3600): shorter holds fewer whole streams "
+         "while many connections open, longer parks fewer that are soon used again")
         ("no-sack", po::bool_switch(), "do not offer SACK (RFC 2018)")
         ("no-timestamps", po::bool_switch(), "do not offer timestamps (RFC 7323)")
         ("no-window-scaling", po::bool_switch(), "do not offer window scaling (RFC 7323)");
@@ -354,6 +359,9 @@ tcp_settings tcp_options_from(const po::variables_map& vm) {
         for (const char* name : {"keepalive-idle", "keepalive-interval", "keepalive-count"})
             if (!vm[name].defaulted()) throw std::invalid_argument(std::string("--") + name + ": needs --keepalive");
     }
+    t.park_idle = !vm.count("no-park");
+    t.park_after = seconds("park-after", 0.01, 3600);
+    if (!t.park_idle && !vm["park-after"].defaulted()) throw std::invalid_argument("--park-after: not with --no-park");
     tcp::tcp_config& g = t.config;
     g.msl = seconds("msl", 0, 600);
     g.fin_timeout = seconds("fin-timeout", 1, 3600);

@@ -35,6 +35,9 @@ void add_tcp_options(boost::program_options::options_description& desc, nagle_de
 struct tcp_settings {
     tcp::tcp_config config;
     tcp::connection_options connection;
+    // Parking (listen_options / connect_options::park_idle): --no-park, --park-after.
+    bool park_idle = true;
+    duration park_after = std::chrono::seconds(1);
 };
 tcp_settings tcp_options_from(const boost::program_options::variables_map& vm);
 

@@ -151,6 +151,8 @@ expect "tern-load: a target off-link without gateway" 2 "--target: 198.19.0.2 is
 expect "tern-load: an IPv6 target off-link without an IPv6 gateway" 2 "--target: 2001:2:9::1 is off every IPv6 --ip's prefix and there is no IPv6 --gateway" -- -- --ip 198.18.0.1/24 --ip 2001:2::1/64 --target '[2001:2:9::1]:80' --workload http
 expect "tern-load: a progress interval under 0.1 s is refused" 2 "--interval: must be within 0.1-10" -- -- "${L[@]}" --workload http --interval 0.05
 expect "tern-load: TCP options are checked as tern-server's" 2 "--initial-rto-ms: 0 is outside 1-60000" -- -- "${L[@]}" --workload http --initial-rto-ms 0
+expect "tern-load: --park-after below 10 ms is refused" 2 "--park-after: 0 is outside 0.01-3600 seconds" -- -- "${L[@]}" --workload http --park-after 0
+expect "tern-load: --park-after with --no-park conflicts" 2 "--park-after: not with --no-park" -- -- "${L[@]}" --workload http --no-park --park-after 2
 expect "tern-load: a challenge-ACK budget of 0 is refused as tern-server's" 2 "--challenge-acks: 0 is outside 1-2147483647" -- -- "${L[@]}" --workload http --challenge-acks 0
 expect "tern-load: --no-delay is not an option (Nagle is off unless --nagle)" 2 "no-delay" -- -- "${L[@]}" --workload http --no-delay
 expect "tern-load: a non-numeric rate is named" 2 "rate" -- -- "${L[@]}" --workload rps --rate fast

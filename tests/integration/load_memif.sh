@@ -86,10 +86,12 @@ load rps-closed --workload rps --closed-loop --target 198.18.0.2 --connections 4
 expect_ok rps-closed "r['req_per_s']"
 load http --workload http --target 198.18.0.2:80 --connections 4 --duration 3
 expect_ok http "r['totals']['responses']"
-# Idle connections park on both sides (by default): 400 connections at 200 requests/s wait
-# two seconds between requests on average, past the second after which a connection parks;
-# tern-load makes each again for its next request, and every request is answered.
-load rps-parked --workload rps --target 198.18.0.2:80 --rate 200 --connections 400 --pipeline 1 --duration 5
+# Idle connections park: 400 connections at 800 requests/s wait half a second between
+# requests, past tern-load's --park-after (0.2 s; by default a second, and then none would
+# park, as none does in tern-server here); tern-load makes each again for its next request,
+# and every request is answered.
+load rps-parked --workload rps --target 198.18.0.2:80 --rate 800 --connections 400 --pipeline 1 --duration 5 \
+    --park-after 0.2
 expect_ok rps-parked "r['totals']['responses']"
 check "rps-parked: tern-load parked connections and made them again to send" \
     "awk '/^ +tcp_parks /{p=\$2} /^ +tcp_unparks /{u=\$2} END{exit !(p > 100 && u > 100)}' '$WORK/rps-parked.log'"
