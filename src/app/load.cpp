@@ -503,8 +503,12 @@ void load_generator::stop_opening() {
 void load_generator::abort_all(std::size_t limit) {
     stop_opening();
     abort_cursor_ = std::min(abort_cursor_, live_.size());
+    std::size_t wrapped = 0;
     for (std::size_t n = 0; n < limit && live_count_ > 0;) {
-        if (abort_cursor_ == 0) abort_cursor_ = live_.size(); // cannot be: look again rather than stop
+        if (abort_cursor_ == 0) { // cannot be: look again, once, rather than stop
+            if (wrapped++) break;
+            abort_cursor_ = live_.size();
+        }
         const std::size_t i = --abort_cursor_;
         if (live_[i].is_free()) continue;
         ++n;
