@@ -3011,18 +3011,23 @@ TEST(load_generator, rps_open_loop_keeps_the_rate) {
     EXPECT_LE(h.percentile(99), 2'000'000u);
 }
 
-// Parked between requests (connect_options::park_idle, as tern-load sets it unless
-// --no-park): 200 connections at 100 requests/s idle 2 s each on average, past park_after
-// (100 ms). Every request goes out on a connection made again (by find) and is answered;
-// aborting them all at the end reaches the parked ones too.
-TEST(load_generator, rps_open_loop_parks_idle_connections_and_sends_on_them) {
+// rps open loop, one request at a time a connection, parking after 100 ms idle
+// (connect_options::park_idle, as tern-load sets it unless --no-park).
+app::load_options parking_rps(double rate, std::uint32_t connections) {
     auto o = http_load(app::workload::rps);
-    o.rate = 100;
-    o.connections = 200;
+    o.rate = rate;
+    o.connections = connections;
     o.pipeline = 1;
     o.connect.park_idle = true;
     o.connect.park_after = 100ms;
-    load_run r(o);
+    return o;
+}
+
+// Parked between requests: 200 connections at 100 requests/s idle 2 s each on average, past park_after
+// (100 ms). Every request goes out on a connection made again (by find) and is answered;
+// aborting them all at the end reaches the parked ones too.
+TEST(load_generator, rps_open_loop_parks_idle_connections_and_sends_on_them) {
+    load_run r(parking_rps(100, 200));
     r.run_for(5s);
     EXPECT_EQ(r.get(app::load_counter::established), 200u);
     EXPECT_GE(r.get(app::load_counter::requests), 499u);
@@ -3053,14 +3058,9 @@ TEST(load_generator, rps_open_loop_parks_idle_connections_and_sends_on_them) {
 // An idle connection (parked, only its slot left) that the server resets: the RST makes the
 // stream again, and on_closed finds its conn from the slot; the generator opens another.
 TEST(load_generator, idle_connection_reset_by_the_server_is_counted_and_replaced) {
-    auto o = http_load(app::workload::rps);
-    o.rate = 10;
-    o.connections = 20;
-    o.pipeline = 1;
+    auto o = parking_rps(10, 20);
     o.source_port_first = 30000;
     o.source_port_last = 30999;
-    o.connect.park_idle = true;
-    o.connect.park_after = 100ms;
     load_run r(o);
     r.run_for(3s);
     ASSERT_GE(r.gen->idle_connections(), 10u);
