@@ -98,15 +98,14 @@ std::string deepen_tap_queue(unsigned if_index) {
     return said;
 }
 
-bool zero_copy_memif(std::string_view devargs) { return devargs.find("zero-copy=yes") != std::string_view::npos; }
-
 port_limits limits_of(std::uint16_t port_id, const rte_eth_dev_info& info) {
     port_limits l{port_id, info.driver_name ? info.driver_name : "?", info.min_mtu, info.max_mtu, info.max_rx_pktlen};
     l.max_queue_pairs = std::min(info.max_rx_queues, info.max_tx_queues);
     if (l.driver == "net_memif") {
         const rte_devargs* args = info.device ? rte_dev_devargs(info.device) : nullptr;
         std::string_view text = args && args->args ? args->args : "";
-        if (!zero_copy_memif(text)) l.memif_buffer = memif_buffer_size(text);
+        if (memif_zero_copy_client(text)) l.memif_zero_copy_slots = memif_ring_slots(text);
+        else if (text.find("zero-copy=yes") == std::string_view::npos) l.memif_buffer = memif_buffer_size(text);
     }
     return l;
 }
@@ -133,19 +132,51 @@ constexpr std::uint32_t default_frame_overhead = 18;
 
 } // namespace
 
-std::uint32_t memif_buffer_size(std::string_view devargs) {
-    std::uint32_t size = 2048; // net_memif's default
+namespace {
+
+// The value of `key` ("bsize") in device arguments "k=v,k=v", the last one given; nullopt
+// when absent or not a number.
+std::optional<std::uint32_t> devarg_number(std::string_view devargs, std::string_view key) {
+    std::optional<std::uint32_t> found;
     for (std::size_t at = 0; at <= devargs.size();) {
         std::size_t comma = std::min(devargs.find(',', at), devargs.size());
         std::string_view kv = devargs.substr(at, comma - at);
-        if (kv.starts_with("bsize=")) {
+        if (kv.size() > key.size() && kv.starts_with(key) && kv[key.size()] == '=') {
             std::uint32_t v = 0;
-            auto [end, ec] = std::from_chars(kv.data() + 6, kv.data() + kv.size(), v);
-            if (ec == std::errc{} && end == kv.data() + kv.size()) size = v;
+            const char* first = kv.data() + key.size() + 1;
+            auto [end, ec] = std::from_chars(first, kv.data() + kv.size(), v);
+            if (ec == std::errc{} && end == kv.data() + kv.size()) found = v;
         }
         at = comma + 1;
     }
-    return size;
+    return found;
+}
+
+} // namespace
+
+std::uint32_t memif_buffer_size(std::string_view devargs) { return devarg_number(devargs, "bsize").value_or(2048); }
+
+std::uint32_t memif_ring_slots(std::string_view devargs) {
+    const std::uint32_t log2 = devarg_number(devargs, "rsize").value_or(10);
+    return log2 < 32 ? std::uint32_t(1) << log2 : 0;
+}
+
+bool memif_zero_copy_client(std::string_view devargs) {
+    return devargs.find("zero-copy=yes") != std::string_view::npos && devargs.find("role=server") == std::string_view::npos;
+}
+
+// net_memif's client in zero-copy mode fills its receive ring with mbufs of its own pool,
+// and the frames it sends stay in the transmit ring until the server has read them: a pool
+// that cannot hold both rings and some to spare leaves it nothing to receive into. With
+// rsize=14 (16384 slots) and the default pool of 8191 mbufs a client received nothing, not
+// even the ARP replies, and said nothing; with 65535 it carried a million connections.
+std::optional<std::string> pool_refusal(const port_limits& l, std::uint32_t pool_size) {
+    if (l.memif_zero_copy_slots == 0) return std::nullopt;
+    const std::uint64_t rings = 2 * std::uint64_t(l.memif_zero_copy_slots), need = rings + 1024;
+    if (pool_size >= need) return std::nullopt;
+    return std::to_string(pool_size) + " mbufs are too few for " + port_name(l.port_id, l.driver) +
+           " in zero-copy mode: its two rings of " + std::to_string(l.memif_zero_copy_slots) + " slots hold up to " +
+           std::to_string(rings) + " of them; give at least " + std::to_string(need) + " (or a smaller rsize)";
 }
 
 std::optional<std::string> mtu_refusal(const port_limits& l, std::uint16_t mtu, std::uint32_t mbuf_bytes) {
@@ -224,8 +255,12 @@ result<port, setup_error> port::open(std::uint16_t port_id, const port_config& c
                         " bytes a buffer, less than a frame of MTU " + std::to_string(config.mtu) + " (see mbuf_data_room)");
         mbuf_bytes = std::max(mbuf_bytes, bytes);
     }
-    if (auto no = mtu_refusal(limits_of(port_id, info), config.mtu, mbuf_bytes))
+    const port_limits limits = limits_of(port_id, info);
+    if (auto no = mtu_refusal(limits, config.mtu, mbuf_bytes))
         return unexpected{setup_error{*no, setup_error::setting::mtu, true}};
+    for (rte_mempool* pool : config.pools)
+        if (auto no = pool_refusal(limits, pool->size))
+            return unexpected{setup_error{*no, setup_error::setting::pool_size, true}};
 
     port p;
     p.id_ = port_id;

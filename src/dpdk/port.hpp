@@ -36,6 +36,7 @@ struct port_limits {
     std::uint16_t max_mtu = 0;
     std::uint32_t max_rx_pktlen = 0; // the longest frame it receives, Ethernet header and CRC included
     std::uint32_t memif_buffer = 0;  // net_memif without zero-copy: the bytes of each of its buffers (bsize)
+    std::uint32_t memif_zero_copy_slots = 0; // net_memif's client in zero-copy mode: the slots of a ring (2^rsize)
     std::uint16_t max_queue_pairs = 0;
 };
 
@@ -44,9 +45,17 @@ struct port_limits {
 // MTU is reckoned as rte_eth_dev_set_mtu does.
 std::optional<std::string> mtu_refusal(const port_limits& limits, std::uint16_t mtu, std::uint32_t mbuf_bytes);
 
+// Why a pool of `pool_size` mbufs cannot serve a queue of a port with these limits, or
+// nothing when it can.
+std::optional<std::string> pool_refusal(const port_limits& limits, std::uint32_t pool_size);
+
 // net_memif's buffer size (bsize) from its device arguments, "role=server,...,bsize=9216";
 // its default, 2048, when they do not say.
 std::uint32_t memif_buffer_size(std::string_view devargs);
+// The slots of each of its rings (2^rsize; its default rsize is 10).
+std::uint32_t memif_ring_slots(std::string_view devargs);
+// Whether it is a client in zero-copy mode (zero-copy=yes: only a client's is).
+bool memif_zero_copy_client(std::string_view devargs);
 
 struct port_config {
     std::uint16_t queues = 1;          // queue pairs: one per engine, or more (engine_config::queues)

@@ -111,5 +111,31 @@ TEST(memif_buffer_size, read_from_the_device_arguments) {
     EXPECT_EQ(memif_buffer_size("bsize=lots"), 2048u);
 }
 
+TEST(memif_ring_slots, read_from_the_device_arguments) {
+    EXPECT_EQ(memif_ring_slots(""), 1024u); // net_memif's default rsize, 10
+    EXPECT_EQ(memif_ring_slots("role=client,socket=/run/t.sock,rsize=14"), 16384u);
+    EXPECT_EQ(memif_ring_slots("rsize=12,bsize=9216"), 4096u);
+    EXPECT_EQ(memif_ring_slots("role=client,xrsize=14"), 1024u);
+    EXPECT_TRUE(memif_zero_copy_client("role=client,zero-copy=yes,rsize=14"));
+    EXPECT_TRUE(memif_zero_copy_client("zero-copy=yes")); // a client unless it says otherwise
+    EXPECT_FALSE(memif_zero_copy_client("role=server,zero-copy=yes"));
+    EXPECT_FALSE(memif_zero_copy_client("role=client,rsize=14"));
+}
+
+// A zero-copy client's rings take mbufs of its own pool: one too small for both (the default
+// 8191 against rsize=14) received nothing at all; it is refused with what would do.
+TEST(pool_refusal, zero_copy_memif_needs_a_pool_for_both_rings) {
+    port_limits l = memif_limits(0);
+    l.memif_zero_copy_slots = 16384;
+    auto no = pool_refusal(l, 8191);
+    ASSERT_TRUE(no);
+    EXPECT_EQ(*no, "8191 mbufs are too few for port 1 (net_memif) in zero-copy mode: its two rings of 16384 slots "
+                   "hold up to 32768 of them; give at least 33792 (or a smaller rsize)");
+    EXPECT_FALSE(pool_refusal(l, 33792));
+    l.memif_zero_copy_slots = 1024; // rsize=10: the default pool will do
+    EXPECT_FALSE(pool_refusal(l, 8191));
+    EXPECT_FALSE(pool_refusal(memif_limits(2048), 1023)); // copying memif: its own buffers
+}
+
 } // namespace
 } // namespace tern::test

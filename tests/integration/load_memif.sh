@@ -183,4 +183,14 @@ check "too-few: no error counted (the SYNs were only dropped)" "[ \"\$(field too
 stop_server
 check "too-few: the server's per-second line showed the SYNs it turned away" \
     "grep -Eq 'turned_away [1-9]' '$WORK/server-$n.log' && grep -Eq 'tcp_table_full [1-9]' '$WORK/server-$n.log'"
+
+# A zero-copy memif client fills its rings with mbufs of its own pool: rsize=14 takes up to
+# 32768, more than the default pool holds. Such a client once received nothing, not even
+# ARP replies, and said nothing; it is refused at start with the size that would do.
+timeout 30 ip netns exec "$NS" "$BUILD/apps/tern-load" --no-huge --single-file-segments -m 512 --no-pci -l 1 \
+    --file-prefix "tern_lmz_$$" --vdev=net_memif0,role=client,socket=/run/tern-load-$$-zc.sock,rsize=14,zero-copy=yes \
+    -- --ip 198.18.0.1/24 --target 198.18.0.2:80 --workload http --duration 1 >"$WORK/zero-copy.log" 2>&1
+ZC_RC=$?
+check "zero-copy: a pool smaller than the rings is refused (exit $ZC_RC)" \
+    "[ $ZC_RC -eq 2 ] && grep -q -- '--pool-size: 8191 mbufs are too few for port 0 (net_memif) in zero-copy mode' '$WORK/zero-copy.log'"
 exit 0
