@@ -296,9 +296,6 @@ load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_op
         port_first_ = std::uint16_t(options.source_port_first + per * index);
         port_count_ = std::uint16_t(index + 1 == engines ? total - per * index : per);
     }
-    // Persistent connections: their slots at once. Grown by doubling, ten million of them
-    // held 134 MB and, while it grew, 201 MB at the peak (20 bytes a connection).
-    if (options.kind != workload::cps) live_.reserve(connections_);
     engine_.add_poller([this](instant t) { poll(t); });
 }
 
@@ -941,10 +938,15 @@ std::uint32_t load_generator::local_index(const ip_addr& a) {
 }
 
 tcp::stream* load_generator::stream_of(conn& c) {
-    if (c.s) return c.s;
-    const ip_addr local = c.source == no_source ? default_local_ : options_.sources.at(c.source);
-    c.s = ep_.find(tcp::flow{{local, c.local_port}, {options_.target, options_.target_port}});
+    if (!c.s) c.s = find_parked(c.source, c.local_port);
     return c.s;
+}
+
+// A parked connection of ours made again, from its local address (as local_index gives it)
+// and port: the rest of its flow is the target.
+tcp::stream* load_generator::find_parked(std::uint32_t source, std::uint16_t port) {
+    const ip_addr local = source == no_source ? default_local_ : options_.sources.at(source);
+    return ep_.find(tcp::flow{{local, port}, {options_.target, options_.target_port}});
 }
 
 // The conn of a stream of ours (made again from its slot if it was idle), or null for one
@@ -982,8 +984,7 @@ std::pair<tcp::stream*, load_generator::conn*> load_generator::open_slot(std::si
         return {nullptr, nullptr};
     }
     if (!e.is_idle()) return {nullptr, nullptr};
-    const ip_addr local = e.source() == no_source ? default_local_ : options_.sources.at(e.source());
-    tcp::stream* s = ep_.find(tcp::flow{{local, e.port()}, {options_.target, options_.target_port}});
+    tcp::stream* s = find_parked(e.source(), e.port());
     if (s && is_idle_user(s->user)) return {s, conn_of(*s)};
     live_rtx_sum_ -= e.rtx_seen();
     open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);

@@ -357,6 +357,7 @@ private:
     void forget(conn& c, tcp::close_reason why);
     std::uint32_t local_index(const ip_addr& a);
     tcp::stream* stream_of(conn& c);
+    tcp::stream* find_parked(std::uint32_t source, std::uint16_t port);
     conn* conn_of(tcp::stream& s);
     std::pair<tcp::stream*, conn*> open_slot(std::size_t i);
     std::uint32_t take_slot(conn* c);

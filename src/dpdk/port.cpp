@@ -104,8 +104,9 @@ port_limits limits_of(std::uint16_t port_id, const rte_eth_dev_info& info) {
     if (l.driver == "net_memif") {
         const rte_devargs* args = info.device ? rte_dev_devargs(info.device) : nullptr;
         std::string_view text = args && args->args ? args->args : "";
+        // A zero-copy client has no buffers of its own (a server copies all the same).
         if (memif_zero_copy_client(text)) l.memif_zero_copy_slots = memif_ring_slots(text);
-        else if (text.find("zero-copy=yes") == std::string_view::npos) l.memif_buffer = memif_buffer_size(text);
+        else l.memif_buffer = memif_buffer_size(text);
     }
     return l;
 }
@@ -134,22 +135,26 @@ constexpr std::uint32_t default_frame_overhead = 18;
 
 namespace {
 
-// The value of `key` ("bsize") in device arguments "k=v,k=v", the last one given; nullopt
-// when absent or not a number.
-std::optional<std::uint32_t> devarg_number(std::string_view devargs, std::string_view key) {
-    std::optional<std::uint32_t> found;
+// The value of `key` ("bsize") in device arguments "k=v,k=v", the last one given.
+std::optional<std::string_view> devarg(std::string_view devargs, std::string_view key) {
+    std::optional<std::string_view> found;
     for (std::size_t at = 0; at <= devargs.size();) {
         std::size_t comma = std::min(devargs.find(',', at), devargs.size());
         std::string_view kv = devargs.substr(at, comma - at);
-        if (kv.size() > key.size() && kv.starts_with(key) && kv[key.size()] == '=') {
-            std::uint32_t v = 0;
-            const char* first = kv.data() + key.size() + 1;
-            auto [end, ec] = std::from_chars(first, kv.data() + kv.size(), v);
-            if (ec == std::errc{} && end == kv.data() + kv.size()) found = v;
-        }
+        if (kv.size() > key.size() && kv.starts_with(key) && kv[key.size()] == '=') found = kv.substr(key.size() + 1);
         at = comma + 1;
     }
     return found;
+}
+
+// The same as a number; nullopt when absent or not one.
+std::optional<std::uint32_t> devarg_number(std::string_view devargs, std::string_view key) {
+    const auto text = devarg(devargs, key);
+    std::uint32_t v = 0;
+    if (!text) return std::nullopt;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec != std::errc{} || end != text->data() + text->size()) return std::nullopt;
+    return v;
 }
 
 } // namespace
@@ -162,7 +167,7 @@ std::uint32_t memif_ring_slots(std::string_view devargs) {
 }
 
 bool memif_zero_copy_client(std::string_view devargs) {
-    return devargs.find("zero-copy=yes") != std::string_view::npos && devargs.find("role=server") == std::string_view::npos;
+    return devarg(devargs, "zero-copy") == "yes" && devarg(devargs, "role") != "server";
 }
 
 // net_memif's client in zero-copy mode fills its receive ring with mbufs of its own pool,

@@ -94,17 +94,11 @@ connection_settings connection::own_settings(connection_settings shared, const c
 
 connection::parked connection::park() {
     assert(state_ == tcp_state::established && idle_tcb::fits(tcb_)); // and the rest of parkable()
-    return parked{idle_tcb::of(tcb_),
-                  settings_.receive_buffer,
-                  ecn_recover_,
-                  std::uint32_t(traffic_.segments_in),
-                  std::uint32_t(traffic_.segments_out),
-                  std::uint32_t(traffic_.bytes_in),
-                  std::uint32_t(traffic_.bytes_out),
-                  std::uint16_t(traffic_.bytes_in >> 32),
-                  std::uint16_t(traffic_.bytes_out >> 32),
-                  std::move(cc_),
-                  std::move(rare_)};
+    parked p{idle_tcb::of(tcb_), settings_.receive_buffer, ecn_recover_};
+    p.keep(traffic_);
+    p.cc = std::move(cc_);
+    p.rare = std::move(rare_);
+    return p;
 }
 
 connection::connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f,

@@ -524,6 +524,15 @@ struct connection::parked {
 
     std::uint64_t drops(tcp_drop d) const { return rare ? rare->drops[std::size_t(d)] : 0; }
     connection_stats stats() const;
+    // The counts in their fewer bits, and back.
+    void keep(const traffic_counts& t) {
+        segments_in = std::uint32_t(t.segments_in);
+        segments_out = std::uint32_t(t.segments_out);
+        bytes_in_low = std::uint32_t(t.bytes_in);
+        bytes_out_low = std::uint32_t(t.bytes_out);
+        bytes_in_high = std::uint16_t(t.bytes_in >> 32);
+        bytes_out_high = std::uint16_t(t.bytes_out >> 32);
+    }
     traffic_counts traffic() const {
         return {segments_in, segments_out, std::uint64_t(bytes_in_high) << 32 | bytes_in_low,
                 std::uint64_t(bytes_out_high) << 32 | bytes_out_low};

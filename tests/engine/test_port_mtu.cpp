@@ -120,6 +120,8 @@ TEST(memif_ring_slots, read_from_the_device_arguments) {
     EXPECT_TRUE(memif_zero_copy_client("zero-copy=yes")); // a client unless it says otherwise
     EXPECT_FALSE(memif_zero_copy_client("role=server,zero-copy=yes"));
     EXPECT_FALSE(memif_zero_copy_client("role=client,rsize=14"));
+    EXPECT_FALSE(memif_zero_copy_client("role=client,zero-copy=no"));
+    EXPECT_TRUE(memif_zero_copy_client("socket=/run/role=server.sock,zero-copy=yes")); // a path is not a role
 }
 
 // A zero-copy client's rings take mbufs of its own pool: one too small for both (the default

@@ -90,17 +90,19 @@ TEST(idle_tcb, keeps_the_longest_estimates_and_none) {
     EXPECT_EQ(idle_tcb::of(t).restore(), t);
 }
 
-TEST(parking, record_keeps_48_bits_of_bytes) {
+// What park() keeps of the counts (keep) and a connection made again reads (traffic), at
+// the most parkable() lets through and with every word apart.
+TEST(parking, record_keeps_48_bits_of_bytes_and_32_of_segments) {
     connection::parked p;
-    p.bytes_in_low = 0x89abcdefu;
-    p.bytes_in_high = 0xfedc;
-    p.bytes_out_low = 7;
-    p.bytes_out_high = 0x0100;
-    p.segments_in = 0xffffffffu;
-    const traffic_counts t = p.traffic();
-    EXPECT_EQ(t.bytes_in, 0xfedc89abcdefull);
-    EXPECT_EQ(t.bytes_out, 0x010000000007ull);
-    EXPECT_EQ(t.segments_in, 0xffffffffu);
+    for (const traffic_counts t : {traffic_counts{0xffffffffu, 7, connection::parked::most_bytes, 0x010000000007ull},
+                                   traffic_counts{1, 0xfffffffeu, 0xfedc89abcdefull, 0}}) {
+        p.keep(t);
+        const traffic_counts back = p.traffic();
+        EXPECT_EQ(back.segments_in, t.segments_in);
+        EXPECT_EQ(back.segments_out, t.segments_out);
+        EXPECT_EQ(back.bytes_in, t.bytes_in);
+        EXPECT_EQ(back.bytes_out, t.bytes_out);
+    }
     EXPECT_EQ(connection::parked::most_bytes, 0xffffffffffffull);
 }
 
