@@ -94,11 +94,8 @@ connection_settings connection::own_settings(connection_settings shared, const c
 
 connection::parked connection::park() {
     assert(state_ == tcp_state::established && idle_tcb::fits(tcb_)); // and the rest of parkable()
-    parked p{idle_tcb::of(tcb_), settings_.receive_buffer, ecn_recover_};
-    p.keep(traffic_);
-    p.cc = std::move(cc_);
-    p.rare = std::move(rare_);
-    return p;
+    return parked::make(idle_tcb::of(tcb_), settings_.receive_buffer, ecn_recover_, traffic_, std::move(cc_),
+                        std::move(rare_));
 }
 
 connection::connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f,

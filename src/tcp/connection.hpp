@@ -524,14 +524,22 @@ struct connection::parked {
 
     std::uint64_t drops(tcp_drop d) const { return rare ? rare->drops[std::size_t(d)] : 0; }
     connection_stats stats() const;
-    // The counts in their fewer bits, and back.
-    void keep(const traffic_counts& t) {
-        segments_in = std::uint32_t(t.segments_in);
-        segments_out = std::uint32_t(t.segments_out);
-        bytes_in_low = std::uint32_t(t.bytes_in);
-        bytes_out_low = std::uint32_t(t.bytes_out);
-        bytes_in_high = std::uint16_t(t.bytes_in >> 32);
-        bytes_out_high = std::uint16_t(t.bytes_out >> 32);
+    // A record with the counts in their fewer bits (traffic() gives them back). Made whole
+    // in one expression: built empty and then assigned, it took park_unpark from 164 to
+    // 184 ns (bench_tcp).
+    static parked make(const idle_tcb& control, std::uint32_t receive_buffer, seq32 ecn_recover,
+                       const traffic_counts& t, congestion_control&& cc, std::unique_ptr<rare_counts>&& rare) {
+        return {control,
+                receive_buffer,
+                ecn_recover,
+                std::uint32_t(t.segments_in),
+                std::uint32_t(t.segments_out),
+                std::uint32_t(t.bytes_in),
+                std::uint32_t(t.bytes_out),
+                std::uint16_t(t.bytes_in >> 32),
+                std::uint16_t(t.bytes_out >> 32),
+                std::move(cc),
+                std::move(rare)};
     }
     traffic_counts traffic() const {
         return {segments_in, segments_out, std::uint64_t(bytes_in_high) << 32 | bytes_in_low,

@@ -90,13 +90,12 @@ TEST(idle_tcb, keeps_the_longest_estimates_and_none) {
     EXPECT_EQ(idle_tcb::of(t).restore(), t);
 }
 
-// What park() keeps of the counts (keep) and a connection made again reads (traffic), at
-// the most parkable() lets through and with every word apart.
+// What park() keeps of the counts (parked::make) and a connection made again reads
+// (traffic), at the most parkable() lets through and with every word apart.
 TEST(parking, record_keeps_48_bits_of_bytes_and_32_of_segments) {
-    connection::parked p;
     for (const traffic_counts t : {traffic_counts{0xffffffffu, 7, connection::parked::most_bytes, 0x010000000007ull},
                                    traffic_counts{1, 0xfffffffeu, 0xfedc89abcdefull, 0}}) {
-        p.keep(t);
+        const connection::parked p = connection::parked::make(idle_tcb{}, 0, seq32(0), t, {}, nullptr);
         const traffic_counts back = p.traffic();
         EXPECT_EQ(back.segments_in, t.segments_in);
         EXPECT_EQ(back.segments_out, t.segments_out);
