@@ -3,7 +3,9 @@
 // namespaces joined by a veth pair (nginx, wrk, iperf3, sockperf) - and prints one markdown
 // table (scenario, tern, kernel, ratio, how measured), with results.json and results.png.
 // Before the scenarios it measures the machine's own pauses on both cores (bench/pauses.hpp),
-// the floor under every tail percentile in the table, and prints them under it.
+// the floor under every tail percentile in the table, and the bare memif link (link_floor:
+// DPDK alone on the same pair, cores and ring), the floor under tern's rows, and prints
+// both under it.
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
 // overload scenario (tern only) offers twice that and stalls the server for 100 ms; the
 // memory scenario (tern only) reads each side's resident memory per idle connection.
@@ -24,6 +26,7 @@
 #include <boost/program_options.hpp>
 
 #include "bench/capacity.hpp"
+#include "bench/floor.hpp"
 #include "bench/pauses.hpp"
 #include "common/json.hpp"
 #include "common/tool.hpp"
@@ -1235,6 +1238,108 @@ void chart(const std::vector<row>& rows, const fs::path& dir) {
     run({"gnuplot", (dir / "results.gnuplot").string()}, dir / "logs" / "gnuplot.log", 30s);
 }
 
+// The bare link (link_floor, built beside tern-bench): a ping-pong of 118-byte frames (a
+// 64-byte message with its TCP/IP headers) and one way at 1514 bytes, on the memif pair,
+// cores and ring tern's rows use, with nothing on it but DPDK. What the link itself allows
+// in this run, beside what tern does: on one VM the bare link's round trip moved between
+// 1.15 and 1.67 us within the hour (2026-12-05).
+struct link_floor_result {
+    std::optional<tern::bench::floor_round_trip> round_trip;
+    std::optional<double> gbit_1514;
+    std::string missing; // why a figure is absent ("" when both are there)
+};
+
+// One link_floor pair: the server side's mode and the client side's; the client's output.
+std::string link_floor_pair(const tern_context& t, const fs::path& dir, const std::string& name,
+                            const argv_t& server_mode, const argv_t& client_mode, double seconds) {
+    struct run_dirs {
+        std::string id;
+        ~run_dirs() {
+            std::error_code ec;
+            for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + id, ec);
+        }
+    } cleanup{t.id};
+    fs::remove(t.socket);
+    argv_t server = t.eal("link_floor", "server", server_core);
+    server.push_back("--");
+    server.insert(server.end(), server_mode.begin(), server_mode.end());
+    const pid_t pid = spawn(t.net.on_server(server), dir / (name + ".server.log"));
+    const auto deadline = clock_type::now() + 15s;
+    while (!fs::exists(t.socket)) {
+        if (auto rc = wait_until(pid, clock_type::now() + 50ms))
+            throw std::runtime_error("link_floor's server side exited " + std::to_string(*rc) + ": " +
+                                     tail(slurp(dir / (name + ".server.log"))));
+        if (clock_type::now() >= deadline) throw std::runtime_error("link_floor made no memif socket within 15 s");
+    }
+    argv_t client = t.eal("link_floor", "client", client_core);
+    client.push_back("--");
+    client.insert(client.end(), client_mode.begin(), client_mode.end());
+    std::string out;
+    try {
+        out = run(t.net.on_client(client), dir / (name + ".client.log"), std::chrono::seconds(int(seconds) + 45));
+    } catch (...) {
+        stop(pid);
+        throw;
+    }
+    wait_until(pid, clock_type::now() + 5s); // it ends a second after the last frame
+    stop(pid);
+    return out + slurp(dir / (name + ".server.log"));
+}
+
+link_floor_result measure_link_floor(const tern_context& t, bool quick) {
+    link_floor_result r;
+    if (!fs::exists(t.cfg.tern_dir / "link_floor")) {
+        r.missing = "no link_floor beside tern-bench in " + t.cfg.tern_dir.string();
+        return r;
+    }
+    const fs::path dir = t.cfg.out / "logs" / "link-floor";
+    fs::create_directories(dir);
+    const std::uint64_t count = quick ? 100'000 : 500'000;
+    const double seconds = quick ? 1 : 3;
+    try {
+        // The reflecting side stops by itself, well after the ping's last round trip.
+        r.round_trip = tern::bench::parse_floor_round_trip(
+            link_floor_pair(t, dir, "ping-pong", {"reflect", "30"}, {"ping", std::to_string(count)}, 30));
+        if (!r.round_trip) r.missing = "link_floor's ping reported no round trips (logs/link-floor)";
+        r.gbit_1514 = tern::bench::parse_floor_gbit(
+            link_floor_pair(t, dir, "one-way-1514", {"sink", std::to_string(int(seconds) + 30)},
+                            {"blast", "1514", fmt_duration(seconds)}, seconds),
+            "sink");
+        if (!r.gbit_1514 && r.missing.empty()) r.missing = "link_floor's sink reported no rate (logs/link-floor)";
+    } catch (const std::exception& e) {
+        r.missing = std::string("link_floor: ") + e.what();
+    }
+    return r;
+}
+
+std::string link_floor_text(const link_floor_result& f, unsigned rsize) {
+    std::string t = "The bare link (link_floor: DPDK alone on the same memif pair, cores and ring, rsize=" +
+                    std::to_string(rsize) + ", before the scenarios):";
+    char b[200];
+    if (f.round_trip) {
+        std::snprintf(b, sizeof b, " ping-pong of 118-byte frames, round trip p50 %.2f us, p99 %.2f, p99.9 %.2f;",
+                      f.round_trip->p50_us, f.round_trip->p99_us, f.round_trip->p99_9_us);
+        t += b;
+    }
+    if (f.gbit_1514) {
+        std::snprintf(b, sizeof b, " one way, 1514-byte frames, %.1f Gbit/s;", *f.gbit_1514);
+        t += b;
+    }
+    if (!f.missing.empty()) t += " not measured: " + f.missing + ";";
+    t.back() = '.';
+    return t + " What the link itself carried in this run, beside what tern carries over it.";
+}
+
+std::string link_floor_json(const link_floor_result& f) {
+    std::string j = "{";
+    if (f.round_trip)
+        j += "\"round_trip_us\": {\"samples\": " + std::to_string(f.round_trip->samples) +
+             ", \"p50\": " + json_number(f.round_trip->p50_us) + ", \"p99\": " + json_number(f.round_trip->p99_us) +
+             ", \"p99_9\": " + json_number(f.round_trip->p99_9_us) + "}, ";
+    if (f.gbit_1514) j += "\"one_way_1514_gbit_per_s\": " + json_number(*f.gbit_1514) + ", ";
+    return j + "\"missing\": " + quote(f.missing) + "}";
+}
+
 // The machine's own pauses (bench/pauses.hpp), measured before the scenarios: the floor
 // under the tail rows.
 std::string pauses_text(const std::vector<tern::bench::pause_count>& counts) {
@@ -1388,6 +1493,7 @@ int main(int argc, char** argv) {
     std::vector<row> rows;
     std::vector<std::pair<std::string, std::string>> extras;
     std::vector<tern::bench::pause_count> pauses;
+    link_floor_result floor;
     int exit_code = 0;
     try {
         for (auto& [tool, package] : {std::pair{"ip", "iproute2"}, {"taskset", "util-linux"}, {"nginx", "nginx-light"},
@@ -1402,6 +1508,9 @@ int main(int argc, char** argv) {
         veth_pair net(cfg.out / "logs");
         net.setup();
         tern_context tern{cfg, net, cfg.out / "memif.sock", std::to_string(::getpid())};
+        std::cerr << "tern-bench: the bare link (link_floor on the memif pair)\n";
+        floor = measure_link_floor(tern, cfg.quick);
+        if (!floor.missing.empty()) std::cerr << "tern-bench: the bare link: " << floor.missing << "\n";
         for (auto& s : chosen) {
             std::cerr << "tern-bench: " << s.key << " (" << s.description << "), "
                       << (s.key == "overload" ? overload_seconds(cfg) : cfg.duration) << " s\n";
@@ -1437,6 +1546,7 @@ int main(int argc, char** argv) {
         }
         extras = tern.extras;
         extras.emplace_back("machine_pauses", pauses_json(pauses));
+        extras.emplace_back("link_floor", link_floor_json(floor));
         stop_all();
     } catch (const interrupted&) {
         stop_all();
@@ -1449,7 +1559,7 @@ int main(int argc, char** argv) {
     }
 
     std::string table = markdown(rows);
-    const std::string machine = pauses_text(pauses);
+    const std::string machine = pauses_text(pauses) + "\n" + link_floor_text(floor, cfg.memif_rsize);
     std::ofstream(cfg.out / "results.md") << table << "\n" << machine << "\n";
     std::ofstream(cfg.out / "results.json") << json(rows, cfg, extras);
     try {

@@ -8,7 +8,8 @@
 //   link_floor [EAL args] -- blast BYTES [SECONDS]  frames of BYTES as fast as the port
 //                                                    takes them; prints the rate
 //
-// scripts/link-floor runs a pair of them over net_memif in a namespace of its own.
+// scripts/link-floor runs a pair of them over net_memif in a namespace of its own, and
+// tern-bench does before its scenarios (the binary is built beside the apps).
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_ethdev.h>
