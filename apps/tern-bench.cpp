@@ -3,9 +3,9 @@
 // namespaces joined by a veth pair (nginx, wrk, iperf3, sockperf) - and prints one markdown
 // table (scenario, tern, kernel, ratio, how measured), with results.json and results.png.
 // Before the scenarios it measures the machine's own pauses on both cores (bench/pauses.hpp),
-// the floor under every tail percentile in the table, and the bare memif link (link_floor:
-// DPDK alone on the same pair, cores and ring), the floor under tern's rows, and prints
-// both under it.
+// the floor under every tail percentile in the table, and prints them under it; before the
+// pingpong, throughput and jumbo scenarios, the bare memif link (link_floor: DPDK alone on
+// the same pair, cores and ring), the floor under those rows, printed under it too.
 // tern's cps figure is the highest offered rate that still runs clean (--find-max); the
 // overload scenario (tern only) offers twice that and stalls the server for 100 ms; the
 // memory scenario (tern only) reads each side's resident memory per idle connection.
@@ -730,6 +730,27 @@ std::vector<scenario> scenarios() {
     };
 }
 
+// The EAL leaves its runtime folders behind (named after --file-prefix), also when a run
+// fails: both sides' go when a pair's run ends.
+struct eal_run_dirs {
+    std::string id;
+    ~eal_run_dirs() {
+        std::error_code ec;
+        for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + id, ec);
+    }
+};
+
+// memif's server side makes the socket; the client may connect once it exists. Throws when
+// the server side (`who`, its log at `log`) exits first or makes none within 15 s.
+void wait_for_memif_socket(const tern_context& t, pid_t server, const std::string& who, const fs::path& log) {
+    const auto deadline = clock_type::now() + 15s;
+    while (!fs::exists(t.socket)) {
+        if (auto rc = wait_until(server, clock_type::now() + 50ms))
+            throw std::runtime_error(who + " exited " + std::to_string(*rc) + ": " + tail(slurp(log)));
+        if (clock_type::now() >= deadline) throw std::runtime_error(who + " made no memif socket within 15 s");
+    }
+}
+
 // One tern-server and tern-load pair over memif, in `dir`: tern-load's exit code (0, or 3
 // when it did not do all that was asked), its --json report and its log, and the server's
 // PID. `watch` runs every 20 ms while tern-load does, with the server's PID and tern-load's
@@ -749,25 +770,12 @@ pair_run run_pair_once(const tern_context& t, const fs::path& dir, const argv_t&
     fs::remove(report);
     load_args.insert(load_args.end(), {"--json", report.string()});
     fs::remove(t.socket);
-    // The EAL leaves its runtime folder behind, also when a run fails.
-    struct run_dirs {
-        std::string id;
-        ~run_dirs() {
-            std::error_code ec;
-            for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + id, ec);
-        }
-    } cleanup{t.id};
+    const eal_run_dirs cleanup{t.id};
     pid_t server = spawn(t.server(server_args, duration), dir / "tern-server.log");
-    // memif's server side makes the socket; the client may connect once it exists.
-    auto deadline = clock_type::now() + 15s;
-    while (!fs::exists(t.socket)) {
-        if (auto rc = wait_until(server, clock_type::now() + 50ms))
-            throw std::runtime_error("tern-server exited " + std::to_string(*rc) + ": " + tail(slurp(dir / "tern-server.log")));
-        if (clock_type::now() >= deadline) throw std::runtime_error("tern-server made no memif socket within 15 s");
-    }
+    wait_for_memif_socket(t, server, "tern-server", dir / "tern-server.log");
     const argv_t load = t.load(load_args, duration);
     pid_t client = spawn(load, log);
-    deadline = clock_type::now() + std::chrono::seconds(int(duration) + 30);
+    const auto deadline = clock_type::now() + std::chrono::seconds(int(duration) + 30);
     std::optional<int> rc;
     while (!(rc = wait_until(client, std::min(deadline, clock_type::now() + 20ms)))) {
         if (clock_type::now() >= deadline) {
@@ -1238,39 +1246,29 @@ void chart(const std::vector<row>& rows, const fs::path& dir) {
     run({"gnuplot", (dir / "results.gnuplot").string()}, dir / "logs" / "gnuplot.log", 30s);
 }
 
-// The bare link (link_floor, built beside tern-bench): a ping-pong of 118-byte frames (a
-// 64-byte message with its TCP/IP headers) and one way at 1514 bytes, on the memif pair,
-// cores and ring tern's rows use, with nothing on it but DPDK. What the link itself allows
-// in this run, beside what tern does: on one VM the bare link's round trip moved between
-// 1.15 and 1.67 us within the hour (2026-12-05).
+// The bare link (link_floor, built beside tern-bench): what the memif pair, cores and ring
+// tern's rows use carry with nothing on them but DPDK. Each figure is measured just before
+// the scenario whose rows it bounds: a ping-pong of 118-byte frames (a 64-byte message with
+// its TCP/IP headers) before pingpong, 1514-byte frames one way before throughput, 9014-byte
+// ones before jumbo. Just before, not once for the whole run: on the VM of 2026-12-05 a
+// floor measured before the scenarios read p50 1.48 us and 26.1 Gbit/s, and tern carried
+// its ping-pong at 0.995 us and 75 Gbit/s at MTU 9000 ten minutes later.
 struct link_floor_result {
     std::optional<tern::bench::floor_round_trip> round_trip;
-    std::optional<double> gbit_1514;
-    std::string missing; // why a figure is absent ("" when both are there)
+    std::optional<double> gbit_1514, gbit_9014;
+    std::vector<std::string> missing; // a figure that could not be measured, and why
 };
 
 // One link_floor pair: the server side's mode and the client side's; the client's output.
 std::string link_floor_pair(const tern_context& t, const fs::path& dir, const std::string& name,
                             const argv_t& server_mode, const argv_t& client_mode, double seconds) {
-    struct run_dirs {
-        std::string id;
-        ~run_dirs() {
-            std::error_code ec;
-            for (auto role : {"server", "client"}) fs::remove_all("/var/run/dpdk/tern_bench_" + std::string(role) + "_" + id, ec);
-        }
-    } cleanup{t.id};
+    const eal_run_dirs cleanup{t.id};
     fs::remove(t.socket);
     argv_t server = t.eal("link_floor", "server", server_core);
     server.push_back("--");
     server.insert(server.end(), server_mode.begin(), server_mode.end());
     const pid_t pid = spawn(t.net.on_server(server), dir / (name + ".server.log"));
-    const auto deadline = clock_type::now() + 15s;
-    while (!fs::exists(t.socket)) {
-        if (auto rc = wait_until(pid, clock_type::now() + 50ms))
-            throw std::runtime_error("link_floor's server side exited " + std::to_string(*rc) + ": " +
-                                     tail(slurp(dir / (name + ".server.log"))));
-        if (clock_type::now() >= deadline) throw std::runtime_error("link_floor made no memif socket within 15 s");
-    }
+    wait_for_memif_socket(t, pid, "link_floor's server side", dir / (name + ".server.log"));
     argv_t client = t.eal("link_floor", "client", client_core);
     client.push_back("--");
     client.insert(client.end(), client_mode.begin(), client_mode.end());
@@ -1286,48 +1284,60 @@ std::string link_floor_pair(const tern_context& t, const fs::path& dir, const st
     return out + slurp(dir / (name + ".server.log"));
 }
 
-link_floor_result measure_link_floor(const tern_context& t, bool quick) {
-    link_floor_result r;
+// The floor for scenario `key` (pingpong, throughput, jumbo; nothing for the others) into
+// `r`, with t.mtu already the scenario's.
+void measure_link_floor(const std::string& key, const tern_context& t, bool quick, link_floor_result& r) {
+    if (key != "pingpong" && key != "throughput" && key != "jumbo") return;
     if (!fs::exists(t.cfg.tern_dir / "link_floor")) {
-        r.missing = "no link_floor beside tern-bench in " + t.cfg.tern_dir.string();
-        return r;
+        r.missing.push_back(key + ": no link_floor beside tern-bench in " + t.cfg.tern_dir.string());
+        return;
     }
     const fs::path dir = t.cfg.out / "logs" / "link-floor";
     fs::create_directories(dir);
-    const std::uint64_t count = quick ? 100'000 : 500'000;
-    const double seconds = quick ? 1 : 3;
+    std::cerr << "tern-bench:   the bare link first (link_floor on the memif pair)\n";
     try {
-        // The reflecting side stops by itself, well after the ping's last round trip.
-        r.round_trip = tern::bench::parse_floor_round_trip(
-            link_floor_pair(t, dir, "ping-pong", {"reflect", "30"}, {"ping", std::to_string(count)}, 30));
-        if (!r.round_trip) r.missing = "link_floor's ping reported no round trips (logs/link-floor)";
-        r.gbit_1514 = tern::bench::parse_floor_gbit(
-            link_floor_pair(t, dir, "one-way-1514", {"sink", std::to_string(int(seconds) + 30)},
-                            {"blast", "1514", fmt_duration(seconds)}, seconds),
+        if (key == "pingpong") {
+            // The reflecting side stops by itself, well after the ping's last round trip.
+            const std::string count = quick ? "100000" : "500000";
+            r.round_trip = tern::bench::parse_floor_round_trip(
+                link_floor_pair(t, dir, "ping-pong", {"reflect", "30"}, {"ping", count}, 30));
+            if (!r.round_trip) r.missing.push_back("pingpong: link_floor's ping reported no round trips (logs/link-floor)");
+            return;
+        }
+        const double seconds = quick ? 1 : 3;
+        const std::string bytes = key == "jumbo" ? "9014" : "1514";
+        const auto rate = tern::bench::parse_floor_gbit(
+            link_floor_pair(t, dir, "one-way-" + bytes, {"sink", std::to_string(int(seconds) + 30)},
+                            {"blast", bytes, fmt_duration(seconds)}, seconds),
             "sink");
-        if (!r.gbit_1514 && r.missing.empty()) r.missing = "link_floor's sink reported no rate (logs/link-floor)";
+        (key == "jumbo" ? r.gbit_9014 : r.gbit_1514) = rate;
+        if (!rate) r.missing.push_back(key + ": link_floor's sink reported no rate (logs/link-floor)");
     } catch (const std::exception& e) {
-        r.missing = std::string("link_floor: ") + e.what();
+        r.missing.push_back(key + ": " + e.what());
     }
-    return r;
 }
 
 std::string link_floor_text(const link_floor_result& f, unsigned rsize) {
     std::string t = "The bare link (link_floor: DPDK alone on the same memif pair, cores and ring, rsize=" +
-                    std::to_string(rsize) + ", before the scenarios):";
+                    std::to_string(rsize) + "), just before the rows it bounds:";
     char b[200];
     if (f.round_trip) {
-        std::snprintf(b, sizeof b, " ping-pong of 118-byte frames, round trip p50 %.2f us, p99 %.2f, p99.9 %.2f;",
+        std::snprintf(b, sizeof b, " pingpong, a round trip of 118-byte frames p50 %.2f us, p99 %.2f, p99.9 %.2f;",
                       f.round_trip->p50_us, f.round_trip->p99_us, f.round_trip->p99_9_us);
         t += b;
     }
     if (f.gbit_1514) {
-        std::snprintf(b, sizeof b, " one way, 1514-byte frames, %.1f Gbit/s;", *f.gbit_1514);
+        std::snprintf(b, sizeof b, " throughput, 1514-byte frames one way %.1f Gbit/s;", *f.gbit_1514);
         t += b;
     }
-    if (!f.missing.empty()) t += " not measured: " + f.missing + ";";
+    if (f.gbit_9014) {
+        std::snprintf(b, sizeof b, " jumbo, 9014-byte frames one way %.1f Gbit/s;", *f.gbit_9014);
+        t += b;
+    }
+    for (const std::string& m : f.missing) t += " not measured: " + m + ";";
+    if (!f.round_trip && !f.gbit_1514 && !f.gbit_9014 && f.missing.empty()) t += " none of those scenarios ran;";
     t.back() = '.';
-    return t + " What the link itself carried in this run, beside what tern carries over it.";
+    return t + " What the link itself carried then, beside what tern carries over it.";
 }
 
 std::string link_floor_json(const link_floor_result& f) {
@@ -1337,7 +1347,10 @@ std::string link_floor_json(const link_floor_result& f) {
              ", \"p50\": " + json_number(f.round_trip->p50_us) + ", \"p99\": " + json_number(f.round_trip->p99_us) +
              ", \"p99_9\": " + json_number(f.round_trip->p99_9_us) + "}, ";
     if (f.gbit_1514) j += "\"one_way_1514_gbit_per_s\": " + json_number(*f.gbit_1514) + ", ";
-    return j + "\"missing\": " + quote(f.missing) + "}";
+    if (f.gbit_9014) j += "\"one_way_9014_gbit_per_s\": " + json_number(*f.gbit_9014) + ", ";
+    j += "\"missing\": [";
+    for (std::size_t i = 0; i < f.missing.size(); ++i) j += (i ? ", " : "") + quote(f.missing[i]);
+    return j + "]}";
 }
 
 // The machine's own pauses (bench/pauses.hpp), measured before the scenarios: the floor
@@ -1508,9 +1521,6 @@ int main(int argc, char** argv) {
         veth_pair net(cfg.out / "logs");
         net.setup();
         tern_context tern{cfg, net, cfg.out / "memif.sock", std::to_string(::getpid())};
-        std::cerr << "tern-bench: the bare link (link_floor on the memif pair)\n";
-        floor = measure_link_floor(tern, cfg.quick);
-        if (!floor.missing.empty()) std::cerr << "tern-bench: the bare link: " << floor.missing << "\n";
         for (auto& s : chosen) {
             std::cerr << "tern-bench: " << s.key << " (" << s.description << "), "
                       << (s.key == "overload" ? overload_seconds(cfg) : cfg.duration) << " s\n";
@@ -1519,6 +1529,10 @@ int main(int argc, char** argv) {
             std::vector<figure> kernel, ternf;
             net.set_mtu(s.mtu);
             tern.mtu = s.mtu;
+            const std::size_t missing_before = floor.missing.size();
+            measure_link_floor(s.key, tern, cfg.quick, floor);
+            if (floor.missing.size() > missing_before)
+                std::cerr << "tern-bench:   the bare link: " << floor.missing.back() << "\n";
             // One failing scenario does not stop the others; its figure reads "error" and
             // tern-bench exits 1.
             try {

@@ -125,15 +125,17 @@ for p in pauses:
     assert 0 <= p["over_100us_per_s"] <= p["over_20us_per_s"] <= p["over_10us_per_s"], p
     assert p["longest_us"] > 0, p
 assert any(l.startswith("Machine pauses (a thread spinning alone on each core") for l in open(os.path.join(out, "results.md"))), "no pauses line"
-# The bare link (link_floor on the same memif pair and cores) before the scenarios: its
-# round trips (100,000 with --quick) and its one-way rate, in the JSON and under the table.
+# The bare link (link_floor on the same memif pair and cores), just before the rows it
+# bounds: its round trips before pingpong (100,000 with --quick), its one-way rates before
+# throughput and jumbo; in the JSON and under the table.
 f = d["link_floor"]
-assert f["missing"] == "", f
+assert f["missing"] == [], f
 rt = f["round_trip_us"]
 assert rt["samples"] == 100000 and 0 < rt["p50"] <= rt["p99"] <= rt["p99_9"], f
-assert f["one_way_1514_gbit_per_s"] > 0, f
+assert f["one_way_1514_gbit_per_s"] > 0 and f["one_way_9014_gbit_per_s"] > 0, f
 floor_line = [l for l in open(os.path.join(out, "results.md")) if l.startswith("The bare link (link_floor")]
-assert floor_line and "round trip p50 " in floor_line[0] and "not measured" not in floor_line[0], floor_line
+assert floor_line and "p50 " in floor_line[0] and "9014-byte frames" in floor_line[0], floor_line
+assert "not measured" not in floor_line[0], floor_line
 # Memory: 20,000 idle connections with --quick against 5,000, each side's growth a
 # connection plus its flow table's share; more than a connection's record and flow-table
 # slot, less than a few kilobytes.
