@@ -63,6 +63,10 @@ P3=tern_it_close_$$
 run_peer $P3 "$WORK/close.log" --duration 120 --fault-delay-us 20000 \
     --listen 5001:close-first --listen 5002:hold --listen 5003:abort --listen 5004:close-on-data
 wait_telemetry $P3 20
+# Telemetry is up before tern-peer's listeners are: it starts with the EAL, and the
+# "listening on" lines come after (once in a suite run of 2026-12-05 the check read the log
+# in between and failed, though every listener was up).
+for _ in $(seq 100); do grep -q 'listening on 5004' "$WORK/close.log" && break; sleep 0.1; done
 check "tern-peer listens with four behaviours" "grep -q 'listening on 5004' '$WORK/close.log'"
 
 cat >"$WORK/states.py" <<'PY'
