@@ -31,6 +31,7 @@ TEST(floor, reads_the_rate_of_the_side_asked) {
     EXPECT_DOUBLE_EQ(*parse_floor_gbit(out, "blast"), 47.27);
     EXPECT_FALSE(parse_floor_gbit(out, "ping"));
     EXPECT_FALSE(parse_floor_gbit("sink: nothing arrived\n", "sink"));
+    EXPECT_FALSE(parse_floor_gbit("not a sink: 3.00 Gbit/s\n", "sink")); // a line of its own
 }
 
 } // namespace

@@ -116,6 +116,9 @@ TEST(memif_ring_slots, read_from_the_device_arguments) {
     EXPECT_EQ(memif_ring_slots("role=client,socket=/run/t.sock,rsize=14"), 16384u);
     EXPECT_EQ(memif_ring_slots("rsize=12,bsize=9216"), 4096u);
     EXPECT_EQ(memif_ring_slots("role=client,xrsize=14"), 1024u);
+}
+
+TEST(memif_zero_copy_client, read_from_the_device_arguments) {
     EXPECT_TRUE(memif_zero_copy_client("role=client,zero-copy=yes,rsize=14"));
     EXPECT_TRUE(memif_zero_copy_client("zero-copy=yes")); // a client unless it says otherwise
     EXPECT_FALSE(memif_zero_copy_client("role=server,zero-copy=yes"));

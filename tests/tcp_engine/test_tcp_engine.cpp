@@ -3023,9 +3023,9 @@ app::load_options parking_rps(double rate, std::uint32_t connections) {
     return o;
 }
 
-// Parked between requests: 200 connections at 100 requests/s idle 2 s each on average, past park_after
-// (100 ms). Every request goes out on a connection made again (by find) and is answered;
-// aborting them all at the end reaches the parked ones too.
+// Parked between requests: 200 connections at 100 requests/s idle 2 s each on average,
+// past park_after (100 ms). Every request goes out on a connection made again (by find) and
+// is answered; aborting them all at the end reaches the parked ones too.
 TEST(load_generator, rps_open_loop_parks_idle_connections_and_sends_on_them) {
     load_run r(parking_rps(100, 200));
     r.run_for(5s);
