@@ -255,6 +255,9 @@ private:
     void on_listen(const segment& seg, instant now);
     void on_syn_sent(const segment& seg, instant now);
     void on_synchronized(const segment& seg, instant now);
+    bool predicted(const segment& seg) const;
+    void on_predicted(const segment& seg, instant now);
+    void note_peer_alive(instant now);
     void accepted_steps(const segment& seg, seq32 seq_as_sent, bool syn_as_sent, instant now);
     void text_and_fin(const segment& seg, instant now);
     bool check_timestamp(const segment& seg, instant now);
@@ -335,6 +338,7 @@ private:
     void note_emitted(std::uint8_t flags, const tx_payload& payload);
     bool send_one(instant now);
     bool send_at_snd_nxt(std::uint32_t cwnd_room, instant now);
+    bool unsent_at_snd_nxt() const;
     [[gnu::cold]] bool send_in_recovery(instant now); // cold: send_one stays small enough to inline
     std::uint32_t retransmit(seq32 seq, std::uint32_t max_len, instant now);
     std::uint32_t congestion_room() const;

@@ -1281,9 +1281,9 @@ tcp_info endpoint_core::parked_info(const flow& f, parked_stream& p) const {
     return i;
 }
 
-void endpoint_core::free_retired() {
+void endpoint_core::park_and_free() {
     if (!to_park_.empty()) park_due();
-    if (retired_.empty()) return; // most calls: it runs after every call into the endpoint
+    if (retired_.empty()) return;
     for (stream_state* s : retired_) {
         // Keep the drop and loss totals of connections that are gone (tcp_endpoint::counters).
         if (s->conn_.has_rare_counts()) {

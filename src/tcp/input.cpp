@@ -137,6 +137,7 @@ void connection::on_syn_sent(const segment& seg, instant now) {
 // from a SYN). Copying every segment cost an ACK ~5 ns, most of it a store-forwarding
 // stall: the caller has just written the header's fields one by one.
 void connection::on_synchronized(const segment& seg, instant now) {
+    if (predicted(seg)) return on_predicted(seg, now);
     if (syn_may_reuse(seg)) {
         // RFC 6191 §2: "accept the SYN": this incarnation ends here and the owner hands the
         // SYN to its listener, which opens the new one.
@@ -163,15 +164,55 @@ void connection::on_synchronized(const segment& seg, instant now) {
     accepted_steps(trimmed, seg.seq(), seg.has(f::syn), now);
 }
 
-// The steps after the first, on a segment that lies within the window.
-void connection::accepted_steps(const segment& seg, seq32 seq_as_sent, bool syn_as_sent, instant now) {
+// Header prediction (Jacobson's, which BSD and Linux have too): on an established
+// connection nearly every segment is the next one in order, with an ACK and no other flag,
+// within the window, passing PAWS, and it finds nothing held (no extras: no reassembly,
+// scoreboard, RACK log or text from a SYN) and no recovery under way. For such a segment
+// the steps of §3.10.7.4 come down to on_predicted's; any other takes them one by one.
+bool connection::predicted(const segment& seg) const {
+    const wire::tcp_repr& h = seg.header;
+    if (state_ != tcp_state::established || extras_ || tcb_.in_recovery || read_closed_) return false;
+    if ((h.flags & ~f::psh) != f::ack || seg.seq() != tcb_.rcv_nxt || seg.payload.size() > tcb_.rcv_wnd)
+        return false;
+    if (h.options.sack_block_count > 0 || (tcb_.ecn_ok && seg.ecn == wire::ecn_codepoint::ce)) return false;
+    // RFC 7323 §5.3 R1: a TSval at or above TS.Recent passes, however old TS.Recent is.
+    if (tcb_.ts_ok && (!h.options.timestamp || std::int32_t(h.options.timestamp->first - tcb_.ts_recent) < 0))
+        return false;
+    // An ACK of new data, or one that is no duplicate (RFC 5681 §2): it carries data, or
+    // nothing is outstanding. Duplicates count toward fast retransmit: the long way.
+    const seq32 ack = seg.ack();
+    if (tcb_.snd_una < ack) return ack <= tcb_.snd_max;
+    return ack == tcb_.snd_una && (!seg.payload.empty() || tcb_.snd_una == tcb_.snd_max);
+}
+
+// What accepted_steps does with a predicted segment: no RST, SYN or FIN to act on, an
+// acceptable ACK, its text at RCV.NXT.
+void connection::on_predicted(const segment& seg, instant now) {
     update_ts_recent(seg, now);
-    // An acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6); one that failed
-    // PAWS or the window may come from anyone who guessed the 4-tuple.
+    note_peer_alive(now);
+    if (tcb_.snd_una < seg.ack()) on_ack_of_new_data(seg, now);
+    else tcb_.dup_acks = 0; // RFC 6675 §5 and RFC 5681 §2: not a duplicate, so the count restarts
+    update_window(seg);
+    persist_unanswered_ = 0;
+    if (seg.payload.empty()) return;
+    deliver(seg.payload, seg.packet, now);
+    if (state_ == tcp_state::closed) return; // the application aborted from on_data
+    schedule_ack(now);
+}
+
+// An acceptable segment shows the peer is alive (RFC 1122 §4.2.3.6); one that failed PAWS
+// or the window may come from anyone who guessed the 4-tuple.
+void connection::note_peer_alive(instant now) {
     if (keepalive_deadline_) {
         keepalive_deadline_ = now + settings_.keepalive_idle();
         keepalive_probes_ = 0;
     }
+}
+
+// The steps after the first, on a segment that lies within the window.
+void connection::accepted_steps(const segment& seg, seq32 seq_as_sent, bool syn_as_sent, instant now) {
+    update_ts_recent(seg, now);
+    note_peer_alive(now);
     if (!check_rst(seg, seq_as_sent, now)) return;
     // Third (security) is not checked: no IPSO/CIPSO.
     if (!check_syn(syn_as_sent, now)) return;

@@ -184,7 +184,16 @@ bool connection::send_one(instant now) {
     default: return false;
     }
     if (tcb_.in_recovery && tcb_.sack_ok) return send_in_recovery(now);
+    // Everything sent, the FIN too if there is one: output's last call, answered before
+    // the windows' arithmetic (send_at_snd_nxt finds the same, later).
+    if (tcb_.snd_nxt == tcb_.snd_max && !unsent_at_snd_nxt()) return false;
     return send_at_snd_nxt(congestion_room(), now);
+}
+
+// Data or a FIN beyond SND.NXT that has not gone yet.
+bool connection::unsent_at_snd_nxt() const {
+    const seq32 end = data_end();
+    return tcb_.snd_nxt < end || (tcb_.snd_nxt == end && tcb_.fin_queued);
 }
 
 // Octets the congestion window lets out beyond what is in flight. SACKed octets are not in
@@ -211,10 +220,7 @@ bool connection::send_at_snd_nxt(std::uint32_t cwnd_room, instant now) {
         tcb_.snd_nxt = hole ? hole->left : tcb_.snd_max;
         if (hole) hole_len = seq_distance(hole->left, hole->right);
     }
-    if (tcb_.snd_nxt > data_end()) return false; // the FIN is out
-    // Nothing buffered beyond SND.NXT and no FIN to send: the common case after an ACK or
-    // a segment of data, answered before any window or option arithmetic.
-    if (tcb_.snd_nxt == data_end() && !tcb_.fin_queued) return false;
+    if (!unsent_at_snd_nxt()) return false;
     const std::uint32_t in_flight = seq_distance(tcb_.snd_una, tcb_.snd_nxt);
     const std::uint32_t receiver_room = tcb_.snd_wnd > in_flight ? tcb_.snd_wnd - in_flight : 0;
     const std::uint32_t usable = std::min(receiver_room, cwnd_room);
