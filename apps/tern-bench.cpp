@@ -1256,7 +1256,8 @@ void chart(const std::vector<row>& rows, const fs::path& dir) {
 struct link_floor_result {
     std::optional<tern::bench::floor_round_trip> round_trip;
     std::optional<double> gbit_1514, gbit_9014;
-    std::vector<std::string> missing; // a figure that could not be measured, and why
+    std::vector<std::string> missing;        // a figure that could not be measured, and why
+    std::vector<std::string> measured_again; // a first try that gave no figure, and what it printed
 };
 
 // One link_floor pair: the server side's mode and the client side's; the client's output.
@@ -1284,6 +1285,26 @@ std::string link_floor_pair(const tern_context& t, const fs::path& dir, const st
     return out + slurp(dir / (name + ".server.log"));
 }
 
+// One link_floor pair for scenario `key`; false when it gave no figure.
+bool measure_floor_once(const std::string& key, const tern_context& t, const fs::path& dir, const std::string& name,
+                        bool quick, link_floor_result& r) {
+    if (key == "pingpong") {
+        // The reflecting side stops by itself, well after the ping's last round trip.
+        const std::string count = quick ? "100000" : "500000";
+        r.round_trip = tern::bench::parse_floor_round_trip(
+            link_floor_pair(t, dir, name, {"reflect", "30"}, {"ping", count}, 30));
+        return r.round_trip.has_value();
+    }
+    const double seconds = quick ? 1 : 3;
+    const std::string bytes = key == "jumbo" ? "9014" : "1514";
+    const auto rate = tern::bench::parse_floor_gbit(
+        link_floor_pair(t, dir, name, {"sink", std::to_string(int(seconds) + 30)}, {"blast", bytes, fmt_duration(seconds)},
+                        seconds),
+        "sink");
+    (key == "jumbo" ? r.gbit_9014 : r.gbit_1514) = rate;
+    return rate.has_value();
+}
+
 // The floor for scenario `key` (pingpong, throughput, jumbo; nothing for the others) into
 // `r`, with t.mtu already the scenario's.
 void measure_link_floor(const std::string& key, const tern_context& t, bool quick, link_floor_result& r) {
@@ -1295,27 +1316,31 @@ void measure_link_floor(const std::string& key, const tern_context& t, bool quic
     const fs::path dir = t.cfg.out / "logs" / "link-floor";
     fs::create_directories(dir);
     std::cerr << "tern-bench:   the bare link first (link_floor on the memif pair)\n";
+    // A pair that gives no figure is run once more (a suite run once saw a sink report
+    // nothing, and its logs were gone); the first try's logs stay beside, as NAME.first.*,
+    // and what both sides printed last goes into results.json.
+    const std::string name = key == "pingpong" ? "ping-pong" : key == "jumbo" ? "one-way-9014" : "one-way-1514";
+    const std::string what =
+        key == "pingpong" ? "link_floor's ping reported no round trips" : "link_floor's sink reported no rate";
     try {
-        if (key == "pingpong") {
-            // The reflecting side stops by itself, well after the ping's last round trip.
-            const std::string count = quick ? "100000" : "500000";
-            r.round_trip = tern::bench::parse_floor_round_trip(
-                link_floor_pair(t, dir, "ping-pong", {"reflect", "30"}, {"ping", count}, 30));
-            if (!r.round_trip) r.missing.push_back("pingpong: link_floor's ping reported no round trips (logs/link-floor)");
-            return;
+        for (int attempt = 1;; ++attempt) {
+            if (measure_floor_once(key, t, dir, name, quick, r)) return;
+            std::string printed = "client: " + tail(slurp(dir / (name + ".client.log")), 2) +
+                                  " server: " + tail(slurp(dir / (name + ".server.log")), 2);
+            std::replace(printed.begin(), printed.end(), '\n', ' ');
+            if (attempt == 2) {
+                r.missing.push_back(key + ": " + what + " twice (logs/link-floor; last lines: " + printed + ")");
+                return;
+            }
+            r.measured_again.push_back(key + ": " + what + " (last lines: " + printed + ")");
+            for (const char* side : {".client.log", ".server.log"})
+                fs::rename(dir / (name + side), dir / (name + ".first" + side));
         }
-        const double seconds = quick ? 1 : 3;
-        const std::string bytes = key == "jumbo" ? "9014" : "1514";
-        const auto rate = tern::bench::parse_floor_gbit(
-            link_floor_pair(t, dir, "one-way-" + bytes, {"sink", std::to_string(int(seconds) + 30)},
-                            {"blast", bytes, fmt_duration(seconds)}, seconds),
-            "sink");
-        (key == "jumbo" ? r.gbit_9014 : r.gbit_1514) = rate;
-        if (!rate) r.missing.push_back(key + ": link_floor's sink reported no rate (logs/link-floor)");
     } catch (const std::exception& e) {
         r.missing.push_back(key + ": " + e.what());
     }
 }
+
 
 // The line under the table; empty when none of pingpong, throughput and jumbo ran.
 std::string link_floor_text(const link_floor_result& f, unsigned rsize) {
@@ -1349,9 +1374,15 @@ std::string link_floor_json(const link_floor_result& f) {
              ", \"p99_9\": " + json_number(f.round_trip->p99_9_us) + "}, ";
     if (f.gbit_1514) j += "\"one_way_1514_gbit_per_s\": " + json_number(*f.gbit_1514) + ", ";
     if (f.gbit_9014) j += "\"one_way_9014_gbit_per_s\": " + json_number(*f.gbit_9014) + ", ";
-    j += "\"missing\": [";
-    for (std::size_t i = 0; i < f.missing.size(); ++i) j += (i ? ", " : "") + quote(f.missing[i]);
-    return j + "]}";
+    auto list = [](const std::vector<std::string>& items) {
+        std::string l = "[";
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (i > 0) l += ", ";
+            l += quote(items[i]);
+        }
+        return l + "]";
+    };
+    return j + "\"missing\": " + list(f.missing) + ", \"measured_again\": " + list(f.measured_again) + "}";
 }
 
 // The machine's own pauses (bench/pauses.hpp), measured before the scenarios: the floor
