@@ -183,7 +183,7 @@ stream_state::~stream_state() {
 result<std::size_t, send_error> stream::send(std::span<const std::uint8_t> bytes) {
     auto& s = stream_state::of(*this);
     auto r = s.conn_.send(bytes, s.ep().engine_.now());
-    s.ep().settle(s);
+    s.ep().settle_after_call(s);
     return r;
 }
 
@@ -224,7 +224,7 @@ result<std::size_t, send_error> stream::send(tx_block& block) {
         block.packet_ = nullptr;
         block.reset();
     }
-    s.ep().settle(s);
+    s.ep().settle_after_call(s);
     return r;
 }
 
@@ -697,7 +697,9 @@ void endpoint_core::receive(rte_mbuf* m, const segment& seg, const Key& key) {
         if (completes_into_full_backlog(*s, seg)) {
             ++stats_.accept_backlog_full;
         } else if (!(s->half_open_ && completes_a_cookie_instead(*s, seg))) {
+            stream_state* const outer = std::exchange(in_segment_, s);
             s->conn_.on_segment(seg, engine_.now());
+            in_segment_ = outer;
             settle(*s);
         }
         if (s->conn_.ended_by_new_syn()) {
@@ -1168,6 +1170,14 @@ void endpoint_core::settle(stream_state& s) {
     } else {
         engine_.timers().cancel(s.timer());
     }
+}
+
+// After an application's send on a stream. A send from inside that stream's own on_segment
+// (an answer from on_data) is settled when on_segment returns: settling it here as well was
+// a second settle on every request. (Close and abort settle at once: an aborted stream
+// leaves the flow table before the application's next call.)
+void endpoint_core::settle_after_call(stream_state& s) {
+    if (&s != in_segment_) settle(s);
 }
 
 // ---- parking (listen_options::park_idle) ---------------------------------------------

@@ -248,6 +248,7 @@ private:
     void release(void* owner) override;
     // After every call into a connection: re-arm its timer, or retire it once it is done.
     void settle(stream_state& s);
+    void settle_after_call(stream_state& s);
     void erase_flow(const stream_state& s); // out of the table of its family
     // Runs after every call into the endpoint, which mostly leaves nothing to do: the test
     // inline, the work out of line (the call alone was ~27 instructions a segment).
@@ -365,6 +366,7 @@ private:
     std::vector<stream_state*> output_due_;
     std::vector<stream_state*> held_back_; // whose applications keep received bytes (rx_buffer)
     unsigned depth_ = 0;           // engine entry points on the stack (on_tcp, on_timer)
+    stream_state* in_segment_ = nullptr; // whose on_segment runs: settled once it returns
     siphash_key isn_key_;          // RFC 6528's secret key
     siphash_key ts_key_;           // RFC 7323 §7.1's, for TSval offsets
     struct ts_offset_memo {

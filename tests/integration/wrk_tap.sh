@@ -41,17 +41,22 @@ dropped_after=$(tx_dropped)
 dropped=$(( ${dropped_after:-1} - ${dropped_before:-0} ))
 timeouts=$(in_ns nstat -az TcpExtTCPTimeouts 2>/dev/null | awk '/TCPTimeouts/ {print $2}')
 kernel_rtx=$(in_ns nstat -az TcpRetransSegs 2>/dev/null | awk '/RetransSegs/ {print $2}')
+probes=$(in_ns nstat -az TcpExtTCPLossProbes 2>/dev/null | awk '/TCPLossProbes/ {print $2}')
 kill -INT "$SERVER_PID"; wait "$SERVER_PID"
 SERVER_RC=$?
 TERN_PIDS=()
 requests=$(awk '/requests in/ {print $1}' "$WORK/wrk.log")
 retransmits=$(awk '$1 == "retransmits" {print $2}' "$WORK/server.log" | tail -1)
-echo "# wrk: ${requests:-?} requests; TAP queue drops ${dropped:-?} (${dropped_before:-?} before wrk); kernel RTOs ${timeouts:-?}; tern retransmits ${retransmits:-?}"
+echo "# wrk: ${requests:-?} requests; TAP queue drops ${dropped:-?} (${dropped_before:-?} before wrk); kernel RTOs ${timeouts:-?}, retransmissions ${kernel_rtx:-?}, tail-loss probes ${probes:-?}; tern retransmits ${retransmits:-?}"
 check "wrk answered (over 2000 requests: ${requests:-none})" "[ \"\${requests:-0}\" -gt 2000 ]"
 check "no request timed out and no socket error" "! grep -q 'Socket errors' '$WORK/wrk.log'"
 check "the TAP's kernel queue dropped nothing (${dropped:-?})" "[ \"\${dropped:-1}\" -eq 0 ]"
-check "the kernel had no retransmission timeout (${timeouts:-?}) and sent nothing again (${kernel_rtx:-?})" \
-    "[ \"\${timeouts:-1}\" -eq 0 ] && [ \"\${kernel_rtx:-1}\" -eq 0 ]"
+# A tail-loss probe (RFC 8985 §7) is no loss: the kernel sends one when an answer takes over
+# two of its smoothed RTTs (10 ms at least), and a pause of this VM's as long does that to
+# hundreds of wrk's connections at once (a suite run of 2026-12-06: 870 retransmissions, 0
+# RTOs, 0 drops). What it sent again beyond its probes would be a loss.
+check "the kernel had no retransmission timeout (${timeouts:-?}) and sent nothing again but tail-loss probes (${kernel_rtx:-?} retransmissions, ${probes:-?} probes)" \
+    "[ \"\${timeouts:-1}\" -eq 0 ] && [ \"\${kernel_rtx:-1}\" -le \"\${probes:-0}\" ]"
 check "tern-server retransmitted nothing (${retransmits:-?})" "[ \"\${retransmits:-1}\" -eq 0 ]"
 check "tern-server stops with exit 0 ($SERVER_RC)" "[ $SERVER_RC -eq 0 ]"
 cleanup_ns

@@ -2188,6 +2188,37 @@ TEST(tcp_api, shutdown_keeps_receiving) {
     EXPECT_EQ(p.server->pool.in_use(), 0u);
 }
 
+// A send from inside on_data goes out in the same round, on the stream the data came on and
+// on any other: only the stream whose segment is being processed is settled once that
+// segment is done (endpoint_core::settle_after_call); another stream written to from there
+// must be listed for output at once, or its bytes would wait for an event of its own.
+TEST(tcp_api, sends_from_on_data_go_out_on_this_stream_and_on_others) {
+    two_nodes p;
+    struct relay final : tcp::app_events {
+        std::vector<tcp::stream*> accepted;
+        void on_accepted(tcp::stream& s) override { accepted.push_back(&s); }
+        void on_data(tcp::stream& s, const tcp::rx_data& d) override {
+            for (tcp::stream* each : accepted) { // the bytes back, and to the other stream
+                const auto sent = each->send(d.bytes());
+                EXPECT_TRUE(sent && *sent == d.size());
+            }
+        }
+    } server;
+    recorder a, b;
+    ASSERT_TRUE(p.server->ep.listen(echo_port, {}, server).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, a).has_value());
+    ASSERT_TRUE(p.client->ep.connect(server_ip, echo_port, {}, b).has_value());
+    ASSERT_TRUE(p.run_until([&] { return a.stream && b.stream && server.accepted.size() == 2; }, 5s));
+    ASSERT_TRUE(p.run_until([&] { return p.client->eng.tx_backlog() == 0; }, 5s));
+    const auto message = pattern(100, 3);
+    const auto sent = a.stream->send(message);
+    ASSERT_TRUE(sent && *sent == message.size());
+    // A round trip on the simulated link, far below the delayed ACK's 40 ms and any timer.
+    ASSERT_TRUE(p.run_until([&] { return a.received.size() == 100 && b.received.size() == 100; }, 5ms));
+    EXPECT_EQ(a.received, message);
+    EXPECT_EQ(b.received, message);
+}
+
 // Back-pressure (RFC 1122 §4.2.3.3, RCV.USER): an application that keeps what it received
 // (rx_buffer) without releasing it shrinks the window the peer sees, to zero; the sender
 // waits on it (persist), nothing is dropped or sent again. Released, the window opens at
