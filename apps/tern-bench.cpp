@@ -1341,7 +1341,6 @@ void measure_link_floor(const std::string& key, const tern_context& t, bool quic
     }
 }
 
-
 // The line under the table; empty when none of pingpong, throughput and jumbo ran.
 std::string link_floor_text(const link_floor_result& f, unsigned rsize) {
     std::string t = "The bare link (link_floor: DPDK alone on the same memif pair, cores and ring, rsize=" +
@@ -1361,6 +1360,7 @@ std::string link_floor_text(const link_floor_result& f, unsigned rsize) {
         t += b;
     }
     for (const std::string& m : f.missing) t += " not measured: " + m + ";";
+    for (const std::string& m : f.measured_again) t += " measured again, the first try giving nothing: " + m + ";";
     if (t.back() != ';') return ""; // none of those scenarios ran
     t.back() = '.';
     return t + " What the link itself carried then, beside what tern carries over it.";
