@@ -62,6 +62,7 @@ engine::engine(std::uint16_t id, const engine_config& config, const engine_port&
 }
 
 engine::~engine() {
+    free_received_now();
     for (auto& out : steer_out_)
         for (rte_mbuf* m : out) rte_pktmbuf_free(m);
     for (arp_resolution* r : pending_.all_active()) {
@@ -108,6 +109,13 @@ void engine::poll() {
     stats_.timers_fired.add(fired);
     if (handler_) handler_->after_burst();
     flush();
+    free_received_now();
+}
+
+void engine::free_received_now() {
+    if (received_done_count_ == 0) return;
+    rte_pktmbuf_free_bulk(received_done_.data(), unsigned(received_done_count_));
+    received_done_count_ = 0;
 }
 
 // A round that starts stall_threshold or more after the one before: the thread was off its
@@ -137,6 +145,7 @@ void engine::receive_bursts() {
             receive(rx_[i]);
             if (every && (i + 1) % every == 0) flush_partial();
         }
+        free_received_now(); // before the next burst takes mbufs from the pool
         if (steering_ != nullptr) flush_steered();
         if (n < burst) return;
     }

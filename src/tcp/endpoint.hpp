@@ -235,6 +235,30 @@ private:
     basic_time_wait_table<Key>& waits();
     template <class Key>
     void receive(rte_mbuf* m, const segment& seg, const Key& key);
+    // The flows the last look-ahead found, in the order of its burst, for receive to take
+    // instead of looking each up a second time. A finding holds while no flow has left
+    // either table or changed its value (remaps_): a flow added since cannot be one of
+    // them, for only flows found are kept.
+    template <class Key>
+    struct found_ahead {
+        static constexpr std::size_t capacity = 32;
+        std::array<Key, capacity> keys;
+        std::array<stream_state*, capacity> values; // table values: maybe parked
+        std::uint8_t count = 0;
+        std::uint8_t next = 0; // the first not taken yet
+        std::uint64_t remaps = 0;
+        void restart(std::uint64_t now_remaps) {
+            count = next = 0;
+            remaps = now_remaps;
+        }
+        void add(const Key& key, stream_state* value) {
+            if (count == capacity) return;
+            keys[count] = key;
+            values[count++] = value;
+        }
+    };
+    template <class Key>
+    found_ahead<Key>& ahead();
     template <class Key>
     stream_state* insert(const flow& f, const Key& key, const connection_options& options, app_events& app,
                          bool passive);
@@ -329,6 +353,11 @@ private:
     // The stream of `key`, made again if it was parked; null when none.
     template <class Key>
     stream_state* find_stream(const Key& key);
+    // The same for a segment just received: the look-ahead's finding when it has one.
+    template <class Key>
+    stream_state* stream_for(const Key& key);
+    template <class Key>
+    stream_state* resolved(const Key& key, stream_state* value);
     template <class Key>
     stream_state* unpark(const Key& key, stream_state* value);
     void wait_to_park(stream_state& s);
@@ -408,6 +437,9 @@ private:
     port_pools<ipv4_addr> home_ports_;
     port_pools<ipv6_addr> home_ports6_;
     std::uint64_t erasures_ = 0;   // flows taken out of table_, and listeners removed
+    std::uint64_t remaps_ = 0;     // flows taken out of either table, or given another value
+    found_ahead<flow_key> ahead_;
+    found_ahead<flow_key6> ahead6_;
     std::uint16_t ip_id_ = 0;
     endpoint_stats stats_;
     std::array<std::uint64_t, tcp_drop_count> freed_drops_{}; // drops of connections already freed

@@ -1634,6 +1634,37 @@ TEST_F(closed_port, a_burst_is_answered_once_per_connection) {
     EXPECT_EQ(payload, "headbodyheadbodyheadbodyheadbody");
 }
 
+// The look-ahead finds a burst's flows before any segment of it is received, and receive
+// takes those findings instead of looking up again; a flow that leaves the table meanwhile
+// must not be found through them. One burst: an RST for an established connection, then
+// data for it. The RST frees the connection; the data then finds none and, to a listening
+// port, is an ACK in LISTEN (RFC 9293 §3.10.7.2 second): reset. Taken from the finding, it
+// would reach the freed connection (ASan: a use after free).
+TEST_F(closed_port, a_flow_reset_earlier_in_the_burst_is_not_found_by_the_look_ahead) {
+    struct recording final : tcp::app_events {
+        void on_data(tcp::stream&, const tcp::rx_data& data) override { bytes += data.size(); }
+        std::size_t bytes = 0;
+    } app;
+    ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    const std::uint32_t ours = syn_ack->seq + 1;
+    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+    ASSERT_EQ(ep_->connections(), 1u);
+    const std::uint8_t request[4] = {'d', 'a', 't', 'a'};
+    queue({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}}, {});
+    queue({40000, 8080, 1001, ours, wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, request);
+    eng_->poll();
+    EXPECT_EQ(app.bytes, 0u);
+    EXPECT_EQ(ep_->connections(), 0u);
+    EXPECT_EQ(ep_->stats().freed, 1u);
+    auto rst = take_reply();
+    ASSERT_TRUE(rst.has_value());
+    EXPECT_EQ(rst->flags, wire::tcp_flags::rst);
+    EXPECT_EQ(rst->seq, ours);
+}
+
 // An RX burst of 128 (the endpoint looks ahead at it in windows of 32): segments of 70
 // connections, some between frames cut short, all in one burst;
 // every connection answers its own segment once, and nothing else happens.
