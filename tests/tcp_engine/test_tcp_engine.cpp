@@ -1665,6 +1665,35 @@ TEST_F(closed_port, a_flow_reset_earlier_in_the_burst_is_not_found_by_the_look_a
     EXPECT_EQ(rst->seq, ours);
 }
 
+// The same for a parked connection: the look-ahead finds its record for both segments of
+// one burst; the first makes the stream again and frees the record, so the second must
+// find the new stream, not the record (ASan: a use after free).
+TEST_F(closed_port, two_segments_of_a_parked_connection_in_one_burst_find_it_made_again) {
+    struct recording final : tcp::app_events {
+        void on_data(tcp::stream&, const tcp::rx_data& data) override { bytes += data.size(); }
+        std::size_t bytes = 0;
+    } app;
+    tcp::listen_options options;
+    options.park_idle = true;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+    auto syn_ack = take_reply();
+    ASSERT_TRUE(syn_ack.has_value());
+    const std::uint32_t ours = syn_ack->seq + 1;
+    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+    clock_.advance(options.park_after + std::chrono::milliseconds(100));
+    eng_->poll();
+    ASSERT_EQ(counter(*ep_, "parks"), 1u);
+    const std::uint8_t part[4] = {'d', 'a', 't', 'a'};
+    queue({40000, 8080, 1001, ours, wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, part);
+    queue({40000, 8080, 1005, ours, wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, part);
+    eng_->poll();
+    EXPECT_EQ(counter(*ep_, "unparks"), 1u);
+    EXPECT_EQ(app.bytes, 2 * sizeof part);
+    EXPECT_EQ(ep_->connections(), 1u);
+    EXPECT_EQ(ep_->stats().rst_sent, 0u);
+}
+
 // An RX burst of 128 (the endpoint looks ahead at it in windows of 32): segments of 70
 // connections, some between frames cut short, all in one burst;
 // every connection answers its own segment once, and nothing else happens.
