@@ -1423,6 +1423,17 @@ protected:
         dev_.inbox.push_back(m);
     }
 
+    // Client port 40000's handshake with the listener on 8080 (ISN 1000): our ISS + 1, or
+    // nothing when no SYN,ACK came.
+    std::optional<std::uint32_t> handshake() {
+        deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
+        auto syn_ack = take_reply();
+        if (!syn_ack) return std::nullopt;
+        const std::uint32_t ours = syn_ack->seq + 1;
+        deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+        return ours;
+    }
+
     // The TCP header of the one frame sent, which must be TCP from the server to the client.
     std::optional<wire::tcp_repr> take_reply() {
         if (dev_.sent.size() != 1) {
@@ -1610,11 +1621,9 @@ TEST_F(closed_port, a_burst_is_answered_once_per_connection) {
     tcp::listen_options options;
     options.connection.no_delay = true; // Nagle would hold the body behind the head
     ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
-    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
-    auto syn_ack = take_reply();
-    ASSERT_TRUE(syn_ack.has_value());
-    const std::uint32_t ours = syn_ack->seq + 1;
-    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+    const auto handshaken = handshake();
+    ASSERT_TRUE(handshaken.has_value());
+    const std::uint32_t ours = *handshaken;
     EXPECT_TRUE(dev_.sent.empty());
     const std::uint8_t request[10] = {'G', 'E', 'T', ' ', '/', '\r', '\n', '\r', '\n', '!'};
     for (std::uint32_t i = 0; i < 4; ++i)
@@ -1646,11 +1655,9 @@ TEST_F(closed_port, a_flow_reset_earlier_in_the_burst_is_not_found_by_the_look_a
         std::size_t bytes = 0;
     } app;
     ASSERT_TRUE(ep_->listen(8080, {}, app).has_value());
-    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
-    auto syn_ack = take_reply();
-    ASSERT_TRUE(syn_ack.has_value());
-    const std::uint32_t ours = syn_ack->seq + 1;
-    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+    const auto handshaken = handshake();
+    ASSERT_TRUE(handshaken.has_value());
+    const std::uint32_t ours = *handshaken;
     ASSERT_EQ(ep_->connections(), 1u);
     const std::uint8_t request[4] = {'d', 'a', 't', 'a'};
     queue({40000, 8080, 1001, 0, wire::tcp_flags::rst, 0, 0, {}}, {});
@@ -1676,11 +1683,9 @@ TEST_F(closed_port, two_segments_of_a_parked_connection_in_one_burst_find_it_mad
     tcp::listen_options options;
     options.park_idle = true;
     ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
-    deliver({40000, 8080, 1000, 0, wire::tcp_flags::syn, 65535, 0, {}});
-    auto syn_ack = take_reply();
-    ASSERT_TRUE(syn_ack.has_value());
-    const std::uint32_t ours = syn_ack->seq + 1;
-    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack, 65535, 0, {}});
+    const auto handshaken = handshake();
+    ASSERT_TRUE(handshaken.has_value());
+    const std::uint32_t ours = *handshaken;
     clock_.advance(options.park_after + std::chrono::milliseconds(100));
     eng_->poll();
     ASSERT_EQ(counter(*ep_, "parks"), 1u);
