@@ -622,8 +622,7 @@ seq32 endpoint_core::initial_sequence(const flow_key6& key) const {
 // together instead of one after another (a table sized for a million flows holds a
 // thousand live ones a cache line apart: the slot's load was half of on_tcp's cycles).
 void endpoint_core::look_ahead(std::span<rte_mbuf* const> burst) {
-    ahead_.restart(remaps_);
-    ahead6_.restart(remaps_);
+    forget_found();
     // In windows, so that the keys and hashes of the first pass fit on the stack.
     constexpr std::size_t window = 32;
     for (std::size_t base = 0; base < burst.size(); base += window)
@@ -1150,7 +1149,7 @@ void endpoint_core::erase_flow(const stream_state& s) {
     const flow& f = s.conn_.flow_id();
     if (f.local.addr.is_v4()) table_.erase(key_of<flow_key>(f));
     else table6_.erase(key_of<flow_key6>(f));
-    ++remaps_;
+    forget_found();
 }
 
 void endpoint_core::settle(stream_state& s) {
@@ -1207,7 +1206,7 @@ stream_state* endpoint_core::find_stream(const Key& key) {
 template <class Key>
 stream_state* endpoint_core::stream_for(const Key& key) {
     found_ahead<Key>& found = ahead<Key>();
-    if (found.next < found.count && found.remaps == remaps_ && found.keys[found.next] == key)
+    if (found.next < found.count && found.keys[found.next] == key)
         return resolved(key, found.values[found.next++]);
     return find_stream(key);
 }
@@ -1225,7 +1224,7 @@ template <class Key>
     parked_stream* p = parked_of(value);
     auto* s = new stream_state(*this, flow_of(key), std::move(*p));
     flows<Key>().replace(key, s);
-    ++remaps_;
+    forget_found();
     delete p;
     --parked_;
     ++stats_.unparks;
@@ -1302,7 +1301,7 @@ void endpoint_core::park(stream_state& s) {
                                            : table6_.replace(key_of<flow_key6>(f), tagged(p));
     assert(held);
     (void)held;
-    ++remaps_;
+    forget_found();
     s.in_table_ = false;
     delete &s;
     ++parked_;

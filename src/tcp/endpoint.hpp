@@ -236,9 +236,9 @@ private:
     template <class Key>
     void receive(rte_mbuf* m, const segment& seg, const Key& key);
     // The flows the last look-ahead found, in the order of its burst, for receive to take
-    // instead of looking each up a second time. A finding holds while no flow has left
-    // either table or changed its value (remaps_): a flow added since cannot be one of
-    // them, for only flows found are kept.
+    // instead of looking each up a second time. Any flow leaving either table or changing
+    // its value forgets them all (forget_found); a flow added since cannot be one of them,
+    // for only flows found are kept.
     template <class Key>
     struct found_ahead {
         static constexpr std::size_t capacity = 32;
@@ -246,11 +246,7 @@ private:
         std::array<stream_state*, capacity> values; // table values: maybe parked
         std::uint8_t count = 0;
         std::uint8_t next = 0; // the first not taken yet
-        std::uint64_t remaps = 0;
-        void restart(std::uint64_t now_remaps) {
-            count = next = 0;
-            remaps = now_remaps;
-        }
+        void forget() { count = next = 0; }
         void add(const Key& key, stream_state* value) {
             if (count == capacity) return;
             keys[count] = key;
@@ -259,6 +255,10 @@ private:
     };
     template <class Key>
     found_ahead<Key>& ahead();
+    void forget_found() {
+        ahead_.forget();
+        ahead6_.forget();
+    }
     template <class Key>
     stream_state* insert(const flow& f, const Key& key, const connection_options& options, app_events& app,
                          bool passive);
@@ -437,7 +437,6 @@ private:
     port_pools<ipv4_addr> home_ports_;
     port_pools<ipv6_addr> home_ports6_;
     std::uint64_t erasures_ = 0;   // flows taken out of table_, and listeners removed
-    std::uint64_t remaps_ = 0;     // flows taken out of either table, or given another value
     found_ahead<flow_key> ahead_;
     found_ahead<flow_key6> ahead6_;
     std::uint16_t ip_id_ = 0;
