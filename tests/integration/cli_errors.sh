@@ -202,4 +202,7 @@ script_expect "scripts/demo --help shows how to run it" 0 "sudo scripts/demo --q
 script_expect "scripts/instructions -h shows how to run it" 0 "scripts/instructions \[--top N\]" -- "$SCRIPTS/instructions" -h
 script_expect "scripts/test refuses an argument" 2 "test: unexpected argument 'now'" -- "$SCRIPTS/test" now
 script_expect "scripts/demo refuses an unknown argument" 2 "demo: unexpected argument '--fast'" -- "$SCRIPTS/demo" --fast
+script_expect "scripts/build-pgo --help shows how to run it" 0 "sudo scripts/build-pgo \[BUILD_DIR\]" -- "$SCRIPTS/build-pgo" --help
+script_expect "scripts/build-pgo refuses an unknown option" 2 "build-pgo: unknown option '--fast'" -- "$SCRIPTS/build-pgo" --fast
+script_expect "scripts/build-pgo refuses a second folder" 2 "build-pgo: one build folder at most" -- "$SCRIPTS/build-pgo" a b
 exit 0
