@@ -53,6 +53,14 @@ EOF
     return 1
 }
 
+# wait_for_socket PATH: until a memif server side has made its socket, at most 10 s; false
+# if it never did (the server failed: its log says why).
+wait_for_socket() {
+    local _
+    for _ in $(seq 100); do [ -S "$1" ] && return 0; sleep 0.1; done
+    return 1
+}
+
 # Kills the processes we started (by PID) and removes our namespaces.
 cleanup_ns() {
     local pid

@@ -34,7 +34,7 @@ ip netns exec "$NS" "$BUILD/apps/tern-server" $EAL_MEM --no-pci -l 0 --file-pref
     >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 TERN_PIDS+=("$SERVER_PID")
-for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+wait_for_socket "$SOCK"
 sleep 1
 rss_before=$(rss_kb "$SERVER_PID")
 timeout 60 ip netns exec "$NS" "$BUILD/apps/tern-load" $EAL_MEM --no-pci -l 1 --file-prefix "tern_flc_$$" \
