@@ -4,6 +4,7 @@
 //     ACK of an idle connection, and a duplicate ACK during fast recovery;
 //   - the endpoint (src/tcp/endpoint.hpp) taking an in-order data segment through on_tcp, on
 //     an engine over a device that only counts (the EAL comes up without hugepages or PCI).
+//   - TIME-WAIT records churning at a steady population: one made, the oldest expired.
 // Flow table bulk lookup and timer arm/cancel are in bench_flow and bench_timer.
 //
 // Segments are written once, in the tests' packetdrill notation (tests/tcp/notation.hpp),
@@ -37,6 +38,7 @@
 #include "notation.hpp"
 #include "tcp/connection.hpp"
 #include "tcp/endpoint.hpp"
+#include "tcp/time_wait.hpp"
 #include "tern/clock.hpp"
 #include "wire/bytes.hpp"
 #include "wire/ethernet.hpp"
@@ -494,6 +496,44 @@ void bm_endpoint_idle_wake(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations()));
 }
 BENCHMARK(bm_endpoint_idle_wake);
+
+// A server that closes first, at a steady population of `range(0)` TIME-WAIT records (2·MSL
+// times its connection rate: 2 M at 1 M connections/s and MSL 1 s): each item makes one
+// record for a new 4-tuple, and the oldest expire a hundred at a time, as a timer tick's worth. Its 4-tuples do not repeat within the
+// population (many clients), so every expiry erases its record's index slot, written a
+// population ago: a cache miss unless something loaded it. The new record's slot is loaded
+// ahead, as the endpoint's look-ahead does for the FIN that makes it.
+void bm_time_wait_churn(benchmark::State& state) {
+    const auto population = std::size_t(state.range(0));
+    // The engine's timer ticks every 100 us: at 1 M connections/s, 100 records expire at once.
+    constexpr std::uint64_t expire_batch = 100;
+    tcp::time_wait_table table(population + expire_batch, 1); // the new records before their expiry
+    auto key = [](std::uint64_t n) {
+        return flow_key{ipv4_addr{0xc6120001u}, ipv4_addr{0xc6130000u + std::uint32_t(n >> 14)}, 80,
+                        std::uint16_t(1024 + (n & 0x3fff))};
+    };
+    auto record_for = [&](std::uint64_t n) {
+        tcp::time_wait_record r{};
+        r.key = key(n);
+        r.deadline = instant{std::chrono::nanoseconds(std::int64_t(n))};
+        return r;
+    };
+    std::uint64_t made = 0;
+    for (; made < population; ++made) table.insert(record_for(made));
+    std::size_t expired = 0;
+    for (auto _ : state) {
+        // The endpoint's look-ahead loads a FIN's slot before the FIN is taken; the same here.
+        table.prefetch(flow_hash(key(made + 16), table.seed()));
+        table.insert(record_for(made));
+        if (++made % expire_batch == 0)
+            expired += table.expire(instant{std::chrono::nanoseconds(std::int64_t(made - population) - 1)});
+    }
+    expired += table.expire(instant{std::chrono::nanoseconds(std::int64_t(made - population) - 1)});
+    if (expired != std::size_t(state.iterations()) || table.size() != population)
+        return state.SkipWithError("not one record expired for each made");
+    state.SetItemsProcessed(std::int64_t(state.iterations()));
+}
+BENCHMARK(bm_time_wait_churn)->Arg(1 << 16)->Arg(1 << 21);
 
 } // namespace
 

@@ -104,7 +104,12 @@ public:
     }
 
 private:
+    // How far ahead of the front expire loads index slots: enough misses in flight to
+    // overlap, few enough that a slot is still in the cache when its record's turn comes.
+    static constexpr std::size_t expire_ahead = 8;
+
     void pop_front();
+    void prefetch_ahead() const;
 
     std::size_t capacity_;
     std::deque<record> queue_; // oldest first; push_back/pop_front keep addresses
