@@ -403,7 +403,9 @@ private:
         std::uint32_t offset = 0;
         bool valid = false;
     };
-    mutable std::array<ts_offset_memo, 16> ts_memo_{}; // offsets by address pair, direct-mapped (with_ts_offset)
+    // Offsets by address pair, direct-mapped (with_ts_offset). 256: with 16, a server of 240
+    // clients' addresses hashed a new offset for most connections.
+    mutable std::array<ts_offset_memo, 256> ts_memo_{};
     syn_cookies cookies_;          // with a key of their own
     std::array<std::uint16_t, 1024> port_cursors_; // ephemeral search counters, by (local, remote) triple
     // The last destination every ephemeral port was found taken for, and erasures_ then:
