@@ -4,7 +4,8 @@
 //     ACK of an idle connection, and a duplicate ACK during fast recovery;
 //   - the endpoint (src/tcp/endpoint.hpp) taking an in-order data segment through on_tcp, on
 //     an engine over a device that only counts (the EAL comes up without hugepages or PCI).
-//   - TIME-WAIT records churning at a steady population: one made, the oldest expired.
+//   - TIME-WAIT records churning at a steady population: one made, the oldest expired, or
+//     let go early by a table at its capacity.
 // Flow table bulk lookup and timer arm/cancel are in bench_flow and bench_timer.
 //
 // Segments are written once, in the tests' packetdrill notation (tests/tcp/notation.hpp),
@@ -534,6 +535,33 @@ void bm_time_wait_churn(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations()));
 }
 BENCHMARK(bm_time_wait_churn)->Arg(1 << 16)->Arg(1 << 21);
+
+// The same population held at the table's capacity: each new record lets the oldest go
+// before its 2·MSL are up (as Linux does past tcp_max_tw_buckets), a server whose
+// --max-connections is below 2·MSL times its rate.
+void bm_time_wait_full(benchmark::State& state) {
+    const auto population = std::size_t(state.range(0));
+    tcp::time_wait_table table(population, 1);
+    auto key = [](std::uint64_t n) {
+        return flow_key{ipv4_addr{0xc6120001u}, ipv4_addr{0xc6130000u + std::uint32_t(n >> 14)}, 80,
+                        std::uint16_t(1024 + (n & 0x3fff))};
+    };
+    tcp::time_wait_record r{};
+    std::uint64_t made = 0;
+    std::size_t kept_all = 0;
+    for (; made < population; ++made) {
+        r.key = key(made);
+        table.insert(r);
+    }
+    for (auto _ : state) {
+        table.prefetch(flow_hash(key(made + 16), table.seed()));
+        r.key = key(made++);
+        kept_all += table.insert(r);
+    }
+    if (kept_all != 0 || table.size() != population) return state.SkipWithError("not one record let go for each made");
+    state.SetItemsProcessed(std::int64_t(state.iterations()));
+}
+BENCHMARK(bm_time_wait_full)->Arg(1 << 16)->Arg(1 << 21);
 
 } // namespace
 

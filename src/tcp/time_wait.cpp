@@ -126,6 +126,7 @@ bool basic_time_wait_table<Key>::insert(const record& r) {
     bool kept_all = true;
     while (!queue_.empty() && queue_.size() >= capacity_) {
         kept_all = kept_all && !queue_.front().live;
+        prefetch_ahead(); // at capacity every insert lets the oldest go: as expire
         pop_front();
     }
     if (capacity_ == 0) return false;
