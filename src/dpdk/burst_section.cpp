@@ -5,7 +5,6 @@
 #include <thread>
 
 #include <dlfcn.h>
-#include <linux/membarrier.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -22,30 +21,12 @@ std::mutex slots_mutex; // acquire and release only; the waiter reads without it
 
 std::atomic<bool> unmaps_held{false};
 
-long membarrier(int command) { return syscall(SYS_membarrier, command, 0, 0); }
-
-// Whether this process may use MEMBARRIER_CMD_PRIVATE_EXPEDITED: the kernel has it (4.14 on)
-// and registration succeeded (a seccomp filter may refuse the call).
-bool register_expedited_membarrier() {
-    const long commands = membarrier(MEMBARRIER_CMD_QUERY);
-    if (commands < 0 || (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
-    return membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
-}
-
 } // namespace
 
 void hold_unmaps_until_exit() { unmaps_held.store(true, std::memory_order_release); }
 
 burst_sections::slot* burst_sections::acquire() {
     std::lock_guard lock(slots_mutex);
-    // Decided once, before the first section can open: every section and wait after it
-    // agrees on the pairing.
-    static const bool expedited = [] {
-        const bool yes = register_expedited_membarrier();
-        asymmetric_.store(yes, std::memory_order_relaxed);
-        return yes;
-    }();
-    (void)expedited;
     for (slot& s : slots) {
         if (s.taken.load(std::memory_order_relaxed)) continue;
         s.count.store(0, std::memory_order_relaxed);
@@ -64,11 +45,9 @@ void burst_sections::release(slot* s) {
 }
 
 bool burst_sections::wait_for_open_sections(std::chrono::nanoseconds limit) {
-    // Pairs with the section's entry: the driver's store to its flag, made before this
+    // Pairs with the section's locked add: the driver's store to its flag, made before this
     // thread unmaps, is visible to every burst that this thread then does not wait for.
-    // Registered, the command does not fail; were it to, the fence is all there is.
-    if (!asymmetric() || membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0)
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
     const auto give_up = std::chrono::steady_clock::now() + limit;
     bool all_closed = true;
     for (slot& s : slots) {

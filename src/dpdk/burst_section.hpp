@@ -14,17 +14,6 @@
 // unmapped, and touches nothing: the section's entry is a full barrier, and so is the wait's
 // first step, so either the waiter sees the section open or the burst sees the flag clear.
 //
-// The section's entry needs a full barrier between its store (the count, odd) and the
-// driver's read of its flag, paired with one in the waiter between the flag's clear and its
-// read of the counts (a store-load pair on each side: Dekker's). A locked add on every
-// burst was 5% of a busy server's cycles (two a poll round, each draining the store
-// buffer); where the kernel has membarrier(2) with MEMBARRIER_CMD_PRIVATE_EXPEDITED, the
-// burst's side is a plain store and a compiler barrier, and the waiter's membarrier makes
-// every running thread of the process pass a full barrier before it reads the counts: either
-// a burst's store is visible to it by then, or that burst's read of the flag comes after
-// the barrier and sees the flag clear. The cost moves to the waiter, which runs when a peer
-// leaves.
-//
 // The wait is bounded (burst_sections::wait_limit): a burst takes microseconds, but an engine
 // thread the kernel has descheduled holds its section until it runs again; past the limit the
 // unmap goes ahead as it would have without tern, and the times that happened are counted.
@@ -57,16 +46,12 @@ public:
     // false when it gave up on one.
     static bool wait_for_open_sections(std::chrono::nanoseconds limit = wait_limit);
 
-    // Whether sections open with a plain store (the waiter issues membarrier(2)): decided at
-    // the first acquire, before any section opens, and fixed from then on.
-    static bool asymmetric() { return asymmetric_.load(std::memory_order_relaxed); }
     // Whether any slot is taken: munmap off the hot path in processes without such queues.
     static bool any() { return taken_count_.load(std::memory_order_relaxed) > 0; }
     // How many waits gave up at the limit since the process started.
     static std::uint64_t waits_given_up() { return given_up_.load(std::memory_order_relaxed); }
 
 private:
-    static inline std::atomic<bool> asymmetric_{false};
     static inline std::atomic<std::uint32_t> taken_count_{0};
     static inline std::atomic<std::uint64_t> given_up_{0};
 };
@@ -75,18 +60,9 @@ private:
 class burst_section {
 public:
     explicit burst_section(burst_sections::slot* s) : slot_(s) {
-        if (slot_ == nullptr) return;
-        if (burst_sections::asymmetric()) {
-            // Only this thread writes the count. The compiler keeps the driver's read of its
-            // flag after the store; the waiter's membarrier orders them for the CPU.
-            count_ = slot_->count.load(std::memory_order_relaxed) + 1;
-            slot_->count.store(count_, std::memory_order_relaxed);
-            std::atomic_signal_fence(std::memory_order_seq_cst);
-            return;
-        }
         // A locked add: a full barrier, so that the driver's read of its flag comes after
         // the waiter can see this section open.
-        count_ = slot_->count.fetch_add(1, std::memory_order_seq_cst) + 1;
+        if (slot_ != nullptr) count_ = slot_->count.fetch_add(1, std::memory_order_seq_cst) + 1;
     }
     ~burst_section() {
         if (slot_ != nullptr) slot_->count.store(count_ + 1, std::memory_order_release);

@@ -6,10 +6,7 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <linux/membarrier.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "dpdk/burst_section.hpp"
 #include "dpdk/eal.hpp"
@@ -103,21 +100,6 @@ TEST(burst_section, a_section_held_past_the_limit_is_given_up_on_and_counted) {
     burst_section in_burst(q.slot());
     EXPECT_FALSE(burst_sections::wait_for_open_sections(std::chrono::milliseconds(5)));
     EXPECT_EQ(burst_sections::waits_given_up(), before + 1);
-}
-
-// Where the kernel offers expedited membarrier(2), sections open without a locked
-// instruction: a registration that silently failed would leave every burst paying one.
-TEST(burst_section, sections_open_with_a_plain_store_where_the_kernel_has_membarrier) {
-    guarded_queue q;
-    ASSERT_NE(q.slot(), nullptr);
-    const long commands = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    const bool offered = commands >= 0 && (commands & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0;
-    EXPECT_EQ(burst_sections::asymmetric(), offered);
-    {
-        burst_section in_burst(q.slot());
-        EXPECT_EQ(q.slot()->count.load() % 2, 1u); // open
-    }
-    EXPECT_EQ(q.slot()->count.load() % 2, 0u); // closed
 }
 
 TEST(burst_section, a_null_slot_guards_nothing) {
