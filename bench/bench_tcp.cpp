@@ -498,24 +498,33 @@ void bm_endpoint_idle_wake(benchmark::State& state) {
 }
 BENCHMARK(bm_endpoint_idle_wake);
 
+// The n-th 4-tuple of a server's many clients: 16,384 ports on each of as many addresses as
+// it takes, so that none repeats within a population of millions.
+flow_key client_key(std::uint64_t n) {
+    return flow_key{ipv4_addr{0xc6120001u}, ipv4_addr{0xc6130000u + std::uint32_t(n >> 14)}, 80,
+                    std::uint16_t(1024 + (n & 0x3fff))};
+}
+
+// The n-th record's slot starts loading 16 records before it is made, as the endpoint's
+// look-ahead loads a FIN's slot before the FIN is taken.
+void load_slot_ahead(const tcp::time_wait_table& table, std::uint64_t n) {
+    table.prefetch(flow_hash(client_key(n + 16), table.seed()));
+}
+
 // A server that closes first, at a steady population of `range(0)` TIME-WAIT records (2·MSL
 // times its connection rate: 2 M at 1 M connections/s and MSL 1 s): each item makes one
-// record for a new 4-tuple, and the oldest expire a hundred at a time, as a timer tick's worth. Its 4-tuples do not repeat within the
-// population (many clients), so every expiry erases its record's index slot, written a
-// population ago: a cache miss unless something loaded it. The new record's slot is loaded
-// ahead, as the endpoint's look-ahead does for the FIN that makes it.
+// record for a new 4-tuple, and the oldest expire a hundred at a time, as a timer tick's
+// worth. Its 4-tuples do not repeat within the population (many clients), so every expiry
+// erases its record's index slot, written a population ago: a cache miss unless something
+// loaded it.
 void bm_time_wait_churn(benchmark::State& state) {
     const auto population = std::size_t(state.range(0));
     // The engine's timer ticks every 100 us: at 1 M connections/s, 100 records expire at once.
     constexpr std::uint64_t expire_batch = 100;
     tcp::time_wait_table table(population + expire_batch, 1); // the new records before their expiry
-    auto key = [](std::uint64_t n) {
-        return flow_key{ipv4_addr{0xc6120001u}, ipv4_addr{0xc6130000u + std::uint32_t(n >> 14)}, 80,
-                        std::uint16_t(1024 + (n & 0x3fff))};
-    };
-    auto record_for = [&](std::uint64_t n) {
+    auto record_for = [](std::uint64_t n) {
         tcp::time_wait_record r{};
-        r.key = key(n);
+        r.key = client_key(n);
         r.deadline = instant{std::chrono::nanoseconds(std::int64_t(n))};
         return r;
     };
@@ -523,8 +532,7 @@ void bm_time_wait_churn(benchmark::State& state) {
     for (; made < population; ++made) table.insert(record_for(made));
     std::size_t expired = 0;
     for (auto _ : state) {
-        // The endpoint's look-ahead loads a FIN's slot before the FIN is taken; the same here.
-        table.prefetch(flow_hash(key(made + 16), table.seed()));
+        load_slot_ahead(table, made);
         table.insert(record_for(made));
         if (++made % expire_batch == 0)
             expired += table.expire(instant{std::chrono::nanoseconds(std::int64_t(made - population) - 1)});
@@ -542,20 +550,16 @@ BENCHMARK(bm_time_wait_churn)->Arg(1 << 16)->Arg(1 << 21);
 void bm_time_wait_full(benchmark::State& state) {
     const auto population = std::size_t(state.range(0));
     tcp::time_wait_table table(population, 1);
-    auto key = [](std::uint64_t n) {
-        return flow_key{ipv4_addr{0xc6120001u}, ipv4_addr{0xc6130000u + std::uint32_t(n >> 14)}, 80,
-                        std::uint16_t(1024 + (n & 0x3fff))};
-    };
     tcp::time_wait_record r{};
     std::uint64_t made = 0;
     std::size_t kept_all = 0;
     for (; made < population; ++made) {
-        r.key = key(made);
+        r.key = client_key(made);
         table.insert(r);
     }
     for (auto _ : state) {
-        table.prefetch(flow_hash(key(made + 16), table.seed()));
-        r.key = key(made++);
+        load_slot_ahead(table, made);
+        r.key = client_key(made++);
         kept_all += table.insert(r);
     }
     if (kept_all != 0 || table.size() != population) return state.SkipWithError("not one record let go for each made");

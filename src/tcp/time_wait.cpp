@@ -177,10 +177,10 @@ std::size_t basic_time_wait_table<Key>::expire(instant now) {
     return n;
 }
 
-// The index slot of a record that expires soon starts loading now. It was written 2·MSL
+// The index slot of a record that leaves soon starts loading now. It was written 2·MSL
 // ago and is long gone from the cache: popping the records one by one took each slot's
-// miss in turn (DRAM, at a busy server's millions of records). Each call loads the slots of
-// the records expire_ahead past the front, so the next call finds its first ones loaded too.
+// miss in turn (DRAM, at a busy server's millions of records). Each pop loads the slot of
+// the record expire_ahead past the front, so the next call finds its first ones loaded too.
 template <class Key>
 void basic_time_wait_table<Key>::prefetch_ahead() const {
     if (queue_.size() <= expire_ahead) return;

@@ -104,8 +104,9 @@ public:
     }
 
 private:
-    // How far ahead of the front expire loads index slots: enough misses in flight to
-    // overlap, few enough that a slot is still in the cache when its record's turn comes.
+    // How far past the front expire, and an insert at capacity, load index slots: enough
+    // misses in flight to overlap, few enough that a slot is still in the cache when its
+    // record's turn comes.
     static constexpr std::size_t expire_ahead = 8;
 
     void pop_front();
