@@ -633,6 +633,15 @@ int main(int argc, char** argv) {
     // so the last RSTs leave and the peer has read them before the port closes (a memif
     // peer reading while we disconnect has crashed in DPDK 22.11's memif PMD).
     for (auto& g : gens) g->stop_opening();
+    // First the requests in flight get their answers, for up to 100 ms (a few round trips
+    // however loaded, not a retransmission), so that a run's requests and responses agree:
+    // aborted at once, a request sent in the last microseconds went unanswered.
+    const auto answers_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+    auto in_flight = [&] {
+        return std::any_of(gens.begin(), gens.end(), [](const auto& g) { return g->requests_in_flight() > 0; });
+    };
+    while (in_flight() && std::chrono::steady_clock::now() < answers_until)
+        for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) (*rt)->engine_at(i).poll();
     const auto abort_until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (bool left = true; left && std::chrono::steady_clock::now() < abort_until;) {
         left = false;

@@ -493,6 +493,8 @@ void load_generator::stop_opening() {
     requests_ = rate_schedule();
     awaiting_first_connection_ = false;
     wanted_ = 0;
+    backlog_.clear();
+    stopped_ = true;
 }
 
 // From the last slot down, going on where the last call stopped (no connection is opened
@@ -639,7 +641,9 @@ void load_generator::flush(tcp::stream& s, conn& c) {
 }
 
 void load_generator::send_request(tcp::stream& s, conn& c, instant intended) {
+    if (stopped_) return;
     ++c.sent;
+    ++in_flight_;
     c.outstanding.push_back(intended);
     bump(load_counter::requests);
     if (options_.kind == workload::ping_pong) {
@@ -801,6 +805,7 @@ void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
 void load_generator::on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now) {
     const instant intended = c.outstanding.front();
     c.outstanding.pop_front();
+    --in_flight_;
     ++c.answered;
     bump(load_counter::responses);
     if (measuring())
@@ -876,6 +881,7 @@ void load_generator::forget(conn& c, tcp::close_reason why) {
     case tcp::close_reason::aborted: break; // ours: counted where we decided it
     }
     if (why != tcp::close_reason::normal) reopen_after_ = engine_.now() + reconnect_pause;
+    in_flight_ -= c.outstanding.size();
     // Open loop: requests that got no answer are sent again on another connection, with
     // their intended times (the wait shows in their latency).
     if (open_loop())

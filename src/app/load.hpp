@@ -278,8 +278,13 @@ public:
     // keepalive_requests) is reconnected to all the time, and a run may end while one of
     // them is in its handshake; a SYN the server left unanswered has been sent again.
     std::size_t first_handshakes() const;
+    // On the engine's thread, or once it has stopped: requests sent and not yet answered
+    // (ping-pong messages not yet echoed whole) on the connections still open.
+    std::uint64_t requests_in_flight() const { return in_flight_; }
 
-    // No more connections or requests from here on (the end of a run).
+    // No more connections or requests from here on (the end of a run): the requests due
+    // and not yet sent are dropped, and an answer no longer brings the next request, so
+    // that what is in flight can be waited for (requests_in_flight) and then aborted.
     void stop_opening();
     // Why this generator cannot run as asked, or nothing: with several engines, an engine
     // that has no port of --source-ports for a source address. Set up before the run, except
@@ -408,6 +413,8 @@ private:
     std::size_t cursor_ = 0;    // open loop: where dispatch looks next
     std::size_t abort_cursor_ = std::numeric_limits<std::size_t>::max(); // abort_all: where it goes on down
     std::deque<instant> backlog_; // open loop: due requests no connection could take yet
+    bool stopped_ = false;      // stop_opening: no request is sent any more
+    std::uint64_t in_flight_ = 0; // requests_in_flight
     // prepare_connect runs this many opens ahead (their slots load in time). prepared_: the
     // first round with opens due prepared that many, and each open prepares the one that
     // many ahead of it (open_one), so the next ones stay prepared. Preparing all of them

@@ -95,7 +95,7 @@ load rps-parked --workload rps --target 198.18.0.2:80 --rate 800 --connections 4
 expect_ok rps-parked "r['totals']['responses']"
 check "rps-parked: tern-load parked connections and made them again to send" \
     "awk '/^ +tcp_parks /{p=\$2} /^ +tcp_unparks /{u=\$2} END{exit !(p > 100 && u > 100)}' '$WORK/rps-parked.log'"
-check "rps-parked: every request answered" \
+check "rps-parked: every request answered ($(field rps-parked "r['totals']['responses']") of $(field rps-parked "r['totals']['requests']"))" \
     "[ \"\$(field rps-parked \"r['totals']['responses'] >= r['totals']['requests'] - 1\")\" = True ]"
 # cps from four source addresses and a port range (the server learns them by ARP).
 load cps-client-closes --workload cps --target 198.18.0.2:80 --rate 300 --requests 2 --msl 0.5 \

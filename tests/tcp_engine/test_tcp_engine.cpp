@@ -3119,6 +3119,44 @@ app::load_options parking_rps(double rate, std::uint32_t connections) {
     return o;
 }
 
+// The end of a run: after stop_opening no request goes out, and those in flight are still
+// answered. In a closed loop every answer used to bring the next request, which the abort
+// that follows left unanswered; tern-load's memif test once saw two more requests than
+// responses so.
+TEST(load_generator, after_stop_opening_no_request_is_sent_and_those_in_flight_are_answered) {
+    auto o = http_load(app::workload::rps); // no rate: closed loop
+    o.connections = 4;
+    load_run r(o);
+    r.run_for(20ms);
+    ASSERT_EQ(r.get(app::load_counter::established), 4u);
+    ASSERT_GT(r.get(app::load_counter::responses), 100u);
+    EXPECT_EQ(r.gen->requests_in_flight(), r.get(app::load_counter::requests) - r.get(app::load_counter::responses));
+    EXPECT_GT(r.gen->requests_in_flight(), 0u); // a closed loop always has one out a connection
+    r.gen->stop_opening();
+    const std::uint64_t requests = r.get(app::load_counter::requests);
+    r.run_for(10ms); // many round trips
+    EXPECT_EQ(r.get(app::load_counter::requests), requests);
+    EXPECT_EQ(r.get(app::load_counter::responses), requests);
+    EXPECT_EQ(r.gen->requests_in_flight(), 0u);
+}
+
+// Open loop: the requests waiting for a connection when the run stops are not sent. Here
+// the server is silent for 20 ms at 1000 requests/s over 4 connections, one request at a
+// time each: 4 go out, some 16 wait.
+TEST(load_generator, after_stop_opening_the_open_loop_sends_nothing_more) {
+    load_run r(parking_rps(1000, 4));
+    r.run_for(50ms);
+    ASSERT_GT(r.get(app::load_counter::responses), 30u);
+    r.server_silent_for(20ms);
+    r.gen->stop_opening();
+    const std::uint64_t requests = r.get(app::load_counter::requests);
+    EXPECT_EQ(r.gen->requests_in_flight(), 4u);
+    r.run_for(100ms);
+    EXPECT_EQ(r.get(app::load_counter::requests), requests);
+    EXPECT_EQ(r.get(app::load_counter::responses), requests);
+    EXPECT_EQ(r.gen->requests_in_flight(), 0u);
+}
+
 // Parked between requests: 200 connections at 100 requests/s idle 2 s each on average,
 // past park_after (100 ms). Every request goes out on a connection made again (by find) and
 // is answered; aborting them all at the end reaches the parked ones too.
