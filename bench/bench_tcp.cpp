@@ -4,6 +4,8 @@
 //     ACK of an idle connection, and a duplicate ACK during fast recovery;
 //   - the endpoint (src/tcp/endpoint.hpp) taking an in-order data segment through on_tcp, on
 //     an engine over a device that only counts (the EAL comes up without hugepages or PCI).
+//   - one request's bytes through a keep-alive connection's send buffer: copied in, viewed
+//     for the segment, dropped once acknowledged (the buffer empties and gives its ring back);
 //   - TIME-WAIT records churning at a steady population: one made, the oldest expired, or
 //     let go early by a table at its capacity.
 // Flow table bulk lookup and timer arm/cancel are in bench_flow and bench_timer.
@@ -38,6 +40,7 @@
 #include "dpdk/mempool.hpp"
 #include "notation.hpp"
 #include "tcp/connection.hpp"
+#include "tcp/send_buffer.hpp"
 #include "tcp/endpoint.hpp"
 #include "tcp/time_wait.hpp"
 #include "tern/clock.hpp"
@@ -497,6 +500,25 @@ void bm_endpoint_idle_wake(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations()));
 }
 BENCHMARK(bm_endpoint_idle_wake);
+
+// A keep-alive connection's send buffer over one request and its acknowledgment: `range(0)`
+// bytes pushed into the empty buffer, viewed as one segment's payload, then popped whole.
+void bm_send_buffer_request(benchmark::State& state) {
+    const std::vector<std::uint8_t> message(std::size_t(state.range(0)), 'x');
+    tcp::send_buffer buffer(64 * 1024);
+    std::size_t viewed = 0;
+    for (auto _ : state) {
+        buffer.push(message);
+        const tcp::tx_payload p = buffer.view(0, std::uint32_t(message.size()));
+        viewed += p.size();
+        benchmark::DoNotOptimize(p.pieces.data());
+        buffer.pop(std::uint32_t(message.size()));
+    }
+    if (viewed != message.size() * state.iterations() || buffer.has_body())
+        state.SkipWithError("a request's bytes did not go through whole, or the buffer kept its body");
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(bm_send_buffer_request)->Arg(64)->Arg(1024);
 
 // The n-th 4-tuple of a server's many clients: 16,384 ports on each of as many addresses as
 // it takes, so that none repeats within a population of millions.
