@@ -3057,6 +3057,16 @@ struct load_run {
         }
     }
     std::uint64_t get(app::load_counter c) const { return gen->get(c); }
+    // The end of a run: stop_opening, then `d` more of both sides, in which no request goes
+    // out and each one in flight is answered.
+    void stop_and_expect_answers_only(duration d) {
+        gen->stop_opening();
+        const std::uint64_t requests = get(app::load_counter::requests);
+        run_for(d);
+        EXPECT_EQ(get(app::load_counter::requests), requests);
+        EXPECT_EQ(get(app::load_counter::responses), requests);
+        EXPECT_EQ(gen->requests_in_flight(), 0u);
+    }
     // The missed opens by cause, which add up to opens_missed.
     std::uint64_t missed_by_cause() const {
         return get(app::load_counter::missed_late) + get(app::load_counter::missed_behind) +
@@ -3132,12 +3142,7 @@ TEST(load_generator, after_stop_opening_no_request_is_sent_and_those_in_flight_a
     ASSERT_GT(r.get(app::load_counter::responses), 100u);
     EXPECT_EQ(r.gen->requests_in_flight(), r.get(app::load_counter::requests) - r.get(app::load_counter::responses));
     EXPECT_GT(r.gen->requests_in_flight(), 0u); // a closed loop always has one out a connection
-    r.gen->stop_opening();
-    const std::uint64_t requests = r.get(app::load_counter::requests);
-    r.run_for(10ms); // many round trips
-    EXPECT_EQ(r.get(app::load_counter::requests), requests);
-    EXPECT_EQ(r.get(app::load_counter::responses), requests);
-    EXPECT_EQ(r.gen->requests_in_flight(), 0u);
+    r.stop_and_expect_answers_only(10ms); // many round trips
 }
 
 // Open loop: the requests waiting for a connection when the run stops are not sent. Here
@@ -3148,13 +3153,8 @@ TEST(load_generator, after_stop_opening_the_open_loop_sends_nothing_more) {
     r.run_for(50ms);
     ASSERT_GT(r.get(app::load_counter::responses), 30u);
     r.server_silent_for(20ms);
-    r.gen->stop_opening();
-    const std::uint64_t requests = r.get(app::load_counter::requests);
     EXPECT_EQ(r.gen->requests_in_flight(), 4u);
-    r.run_for(100ms);
-    EXPECT_EQ(r.get(app::load_counter::requests), requests);
-    EXPECT_EQ(r.get(app::load_counter::responses), requests);
-    EXPECT_EQ(r.gen->requests_in_flight(), 0u);
+    r.stop_and_expect_answers_only(100ms);
 }
 
 // Parked between requests: 200 connections at 100 requests/s idle 2 s each on average,
