@@ -176,8 +176,13 @@ void rps_over(benchmark::State& state, bool ipv6) {
     life_rig r(o, ipv6);
     if (!r.ready) return state.SkipWithError("set-up failed");
     // Warm (50 ms of virtual time), and until every connection is up, at most 3 s: over
-    // IPv6 with 1000 connections, 880 were up after 1 s, the rest later (the server solicits
-    // each of the client's 8 sources first; opens caught in that wait out the SYN's 1 s RTO).
+    // IPv6 with 1000 connections, 880 were up after 1 s, the rest later. The server
+    // solicits each of the client's 8 sources first, and by the time the last SYNs are
+    // read, the 880 connections already up fill its RX budget every round (a link without
+    // delay, the engines taking turns): it is behind on its input, drops those 120 SYNs
+    // as busy (syn_dropped_busy), and they come again after the SYN's 1 s RTO. That
+    // second of virtual time makes rps6/1000 the slow one to set up (~27 s of wall time
+    // natively, too long to run under callgrind).
     for (int i = 0; i < 300'000 && (i < 5'000 || r.get(app::load_counter::established) < std::uint64_t(state.range(0))); ++i)
         r.round(10us);
     if (r.get(app::load_counter::established) != std::uint64_t(state.range(0)))
