@@ -493,7 +493,6 @@ void load_generator::stop_opening() {
     requests_ = rate_schedule();
     awaiting_first_connection_ = false;
     wanted_ = 0;
-    backlog_.clear();
     stopped_ = true;
 }
 

@@ -282,9 +282,10 @@ public:
     // (ping-pong messages not yet echoed whole) on the connections still open.
     std::uint64_t requests_in_flight() const { return in_flight_; }
 
-    // No more connections or requests from here on (the end of a run): the requests due
-    // and not yet sent are dropped, and an answer no longer brings the next request, so
-    // that what is in flight can be waited for (requests_in_flight) and then aborted.
+    // No more connections or requests from here on (the end of a run): send_request sends
+    // nothing, so the requests due and not yet sent (the open loop's backlog) stay unsent
+    // and an answer no longer brings the next request; what is in flight can be waited for
+    // (requests_in_flight) and then aborted.
     void stop_opening();
     // Why this generator cannot run as asked, or nothing: with several engines, an engine
     // that has no port of --source-ports for a source address. Set up before the run, except
