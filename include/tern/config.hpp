@@ -81,6 +81,12 @@ struct engine_config {
     duration tx_stall_timeout = std::chrono::seconds(1);
     std::uint16_t mtu = 1500;                // IP MTU; runtime::create refuses one the port cannot carry
     duration timer_tick = std::chrono::microseconds(100);
+    // While the RX budget leaves input waiting (the engine is behind, as after a stall of
+    // its own), timers fire only for deadlines before the last round that read everything,
+    // or up to this far behind now: what waits in the queue may meet them (an ACK waiting
+    // behind a stall and its backlog would otherwise meet a spurious RTO). Under lasting
+    // overload the timers are late by up to this much. 0: timers run to now every round.
+    duration timer_hold = std::chrono::milliseconds(200);
     arp_config arp;
     reassembly_config reassembly;
     bool gratuitous_arp = true;              // announce ourselves at start

@@ -105,7 +105,7 @@ void engine::poll() {
     if (pending_.active() > 0 && neighbors_.version() != neighbors_seen_) check_resolutions();
     if (nd_ && !leads_ipv6() && neighbors_.addresses_version() != addresses_seen_) adopt_addresses();
     if (pending_v6_.active() > 0 && neighbors_.version6() != neighbors6_seen_) check_resolutions_v6();
-    std::size_t fired = timers_.advance(now_, [this](timer_hook& h) { on_timer(h); });
+    std::size_t fired = timers_.advance(timer_horizon(), [this](timer_hook& h) { on_timer(h); });
     stats_.timers_fired.add(fired);
     if (handler_) handler_->after_burst();
     flush();
@@ -116,6 +116,17 @@ void engine::free_received_now() {
     if (received_done_count_ == 0) return;
     rte_pktmbuf_free_bulk(received_done_.data(), unsigned(received_done_count_));
     received_done_count_ = 0;
+}
+
+// How far the timers may run this round: to now, once all the input that waited has been
+// read. While the RX budget leaves input waiting, only to the start of the last round that
+// read everything (at most engine_config::timer_hold behind now): a deadline after that may
+// be met by a packet still in the queue, such as the ACK an RTO is about to give up on.
+// After a stall of ours the queue holds everything the peer sent meanwhile; the timers that
+// came due in it wait until that is read, instead of retransmitting what was acknowledged.
+instant engine::timer_horizon() {
+    if (!rx_saturated_) drained_at_ = now_;
+    return timers_due_by_ = std::max(drained_at_, now_ - config_.timer_hold);
 }
 
 // A round that starts stall_threshold or more after the one before: the thread was off its

@@ -193,6 +193,9 @@ public:
     const port_offloads& offloads() const { return port_.offloads; }
     timer_wheel& timers() { return timers_; }
     instant now() const { return now_; }
+    // The time the timers ran to this round (engine_config::timer_hold): now, unless input
+    // was left waiting. A hook that fires early must not act on a deadline after it.
+    instant timers_due_by() const { return timers_due_by_; }
     std::uint16_t arp_in_progress() const { return pending_.active(); }
     std::uint16_t tx_backlog() const { return tx_.size(); }
     std::uint16_t reassembly_in_progress() const { return reassembly_.in_progress(); }
@@ -295,6 +298,8 @@ private:
     bool tx_flush_tried_ = false; // this round the device already refused packets (a full backlog, a partial flush)
     bool rx_saturated_ = false;   // the last round read rx_bursts full bursts
     bool rx_idle_ = true;         // the last round received nothing (engine_config::flush_every)
+    instant drained_at_{};        // the start of the last round that read all its input (timer_horizon)
+    instant timers_due_by_{};     // timer_horizon's answer this round
     std::optional<instant> tx_stalled_since_; // the device has taken nothing since, with a backlog
     bool link_down_ = false;                  // the link as last seen (link_down()),
     std::optional<instant> link_checked_;     // then
@@ -332,6 +337,7 @@ private:
     std::array<cached_prefix6, prefix_slots> prefixes6_{};
     std::vector<rte_mbuf*> rx_;
     void free_received_now();
+    instant timer_horizon();
     std::array<rte_mbuf*, 64> received_done_; // free_received's, the first received_done_count_
     std::size_t received_done_count_ = 0;
     const steering* steering_ = nullptr;

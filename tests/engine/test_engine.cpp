@@ -711,6 +711,75 @@ TEST_F(engine_test, a_round_late_by_a_millisecond_or_more_is_counted_a_stall) {
     EXPECT_EQ(engine_->stats().stalled_us.get(), 4500u);
 }
 
+// Input that waited comes before the timers it may meet: a round that leaves input in the
+// queue fires only the timers due before the last round that read everything. Here the
+// engine comes back from a stall past an ARP retry's deadline with the reply still queued
+// behind a full RX budget of other frames: the reply settles the resolution, and no
+// request goes again.
+TEST_F(engine_test, timers_wait_for_the_input_queued_before_them) {
+    auto config = default_config();
+    config.burst = 4;
+    config.rx_bursts = 2;
+    config.arp.retry_interval = std::chrono::milliseconds(500);
+    config.timer_hold = std::chrono::milliseconds(200);
+    make_engine(config);
+    deliver(echo_request(peer_ip, 1, 1));
+    auto request = take_sent();
+    ASSERT_EQ(request.size(), 1u); // the ARP request; the echo waits on it
+    free_all(request);
+    clock_.advance(std::chrono::milliseconds(600)); // the stall: the retry is 100 ms overdue
+    const auto other = ipv4_addr::from_octets(198, 18, 0, 8);
+    for (int i = 0; i < 8; ++i)
+        dev_.inbox.push_back(arp_frame(wire::arp_op::request, peer_mac, other, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));
+    dev_.inbox.push_back(arp_frame(wire::arp_op::reply, peer_mac, peer_ip, our_mac, our_ip, our_mac));
+    engine_->poll(); // the budget: 8 frames, the reply still waiting
+    EXPECT_EQ(dev_.inbox.size(), 1u);
+    EXPECT_TRUE(dev_.sent.empty()) << "the retry went out ahead of the reply waiting for it";
+    engine_->poll();
+    auto sent = take_sent();
+    ASSERT_EQ(sent.size(), 1u);
+    expect_echo_reply(bytes(sent[0]), 1, 1, 56);
+    free_all(sent);
+    EXPECT_EQ(engine_->stats().arp_requests_out.get(), 1u);
+    EXPECT_EQ(engine_->stats().arp_resolved.get(), 1u);
+}
+
+// The wait is bounded: an engine that stays behind (every round spends its RX budget) still
+// fires a timer once it is timer_hold overdue, and no later than one round after.
+TEST_F(engine_test, timers_held_behind_input_fire_once_timer_hold_overdue) {
+    auto config = default_config();
+    config.burst = 4;
+    config.rx_bursts = 1;
+    config.arp.retry_interval = std::chrono::milliseconds(500);
+    config.timer_hold = std::chrono::milliseconds(200);
+    make_engine(config);
+    deliver(echo_request(peer_ip, 1, 1));
+    auto request = take_sent();
+    free_all(request);
+    const auto other = ipv4_addr::from_octets(198, 18, 0, 8);
+    auto behind_for = [&](std::chrono::milliseconds step) {
+        for (int i = 0; i < 5; ++i) // one more than the budget: never drained
+            dev_.inbox.push_back(arp_frame(wire::arp_op::request, peer_mac, other, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));
+        clock_.advance(step);
+        engine_->poll();
+        while (dev_.inbox.size() > 0) { // drop what the next round would read: the count stays exact
+            rte_pktmbuf_free(dev_.inbox.front());
+            dev_.inbox.pop_front();
+        }
+    };
+    behind_for(std::chrono::milliseconds(100)); // from here on the engine is behind
+    for (int ms = 200; ms < 700; ms += 100) {
+        behind_for(std::chrono::milliseconds(100));
+        EXPECT_TRUE(dev_.sent.empty()) << ms << " ms: the retry (due at 500) is not yet 200 ms overdue";
+    }
+    behind_for(std::chrono::milliseconds(100)); // 700 ms: 200 ms overdue
+    auto retry = take_sent();
+    ASSERT_EQ(retry.size(), 1u);
+    EXPECT_EQ(parse_arp(bytes(retry[0])).arp.op, wire::arp_op::request);
+    free_all(retry);
+    EXPECT_EQ(engine_->stats().arp_requests_out.get(), 2u);
+}
+
 // With flush_every, after a round that received nothing (the peer was waiting on us), the
 // answers to every `flush_every` packets leave before the rest is read: the peer starts on
 // them while this engine works through its bursts. After a round with input (the peer is

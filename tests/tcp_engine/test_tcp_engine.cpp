@@ -1412,8 +1412,8 @@ protected:
         EXPECT_EQ(pool_.in_use(), 0u);
     }
 
-    void deliver(wire::tcp_repr tcp) {
-        queue(tcp);
+    void deliver(wire::tcp_repr tcp, std::span<const std::uint8_t> payload = {}) {
+        queue(tcp, payload);
         eng_->poll();
     }
     // Puts the segment (with `payload`) in the device's RX queue for the next poll.
@@ -1761,6 +1761,56 @@ TEST_F(wide_burst_port, a_burst_wider_than_the_look_ahead_window_is_answered_who
     dev_.sent.clear();
     ASSERT_EQ(answered.size(), connections);
     for (const auto& [port, n] : answered) EXPECT_EQ(n, 1u) << port;
+}
+
+// A server that stalls past its RTO, with the ACK it waits for queued behind a full RX
+// budget of other input, sends nothing again: the ACK is read first. Its timer hook was armed
+// for an earlier deadline (that of the first answer, later moved by the ACK of it: arm_no_later
+// keeps the hook) and falls due within what the engine's timers run to; the RTO it finds then
+// does not, and waits with the input.
+class small_burst_port : public closed_port {
+protected:
+    small_burst_port() : closed_port({}, 4) {} // an RX budget of 4 bursts of 4
+};
+
+TEST_F(small_burst_port, an_rto_waits_for_the_ack_queued_behind_a_stall) {
+    struct answer final : tcp::app_events {
+        void on_data(tcp::stream& s, const tcp::rx_data&) override {
+            const std::uint8_t ok[2] = {'o', 'k'};
+            EXPECT_TRUE(s.send(ok).has_value());
+        }
+    } app;
+    tcp::listen_options options;
+    options.connection.no_delay = true;
+    ASSERT_TRUE(ep_->listen(8080, options, app).has_value());
+    const auto handshaken = handshake();
+    ASSERT_TRUE(handshaken.has_value());
+    const std::uint32_t ours = *handshaken;
+    const std::uint8_t request[3] = {'a', 'b', 'c'};
+    deliver({40000, 8080, 1001, ours, wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, request);
+    ASSERT_EQ(dev_.sent.size(), 1u); // "ok": its RTO (200 ms, the minimum) is the hook's deadline
+    clock_.advance(50ms);
+    deliver({40000, 8080, 1004, ours + 2, wire::tcp_flags::ack | wire::tcp_flags::psh, 65535, 0, {}}, request);
+    ASSERT_EQ(dev_.sent.size(), 2u); // the second "ok": the RTO now runs to 250 ms, the hook stays at 200
+    for (rte_mbuf* m : dev_.sent) rte_pktmbuf_free(m);
+    dev_.sent.clear();
+
+    clock_.advance(370ms); // the stall: 420 ms; the hook is due, and so is the RTO as it stands
+    const std::uint8_t junk[20] = {};
+    for (int i = 0; i < 16; ++i) { // the whole RX budget, shorter than any Ethernet + IPv4 header
+        rte_mbuf* m = rte_pktmbuf_alloc(pool_.get());
+        ASSERT_NE(m, nullptr);
+        std::memcpy(rte_pktmbuf_append(m, sizeof junk), junk, sizeof junk);
+        dev_.inbox.push_back(m);
+    }
+    queue({40000, 8080, 1007, ours + 4, wire::tcp_flags::ack, 65535, 0, {}}); // sent before the stall
+    eng_->poll();
+    EXPECT_EQ(dev_.inbox.size(), 1u);
+    EXPECT_TRUE(dev_.sent.empty()) << "the answer went again with its ACK waiting to be read";
+    eng_->poll();
+    EXPECT_TRUE(dev_.inbox.empty());
+    EXPECT_TRUE(dev_.sent.empty());
+    EXPECT_EQ(counter(*ep_, "rto_retransmits"), 0u);
 }
 
 // Records the control block of each stream that connects.
