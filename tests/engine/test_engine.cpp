@@ -711,26 +711,39 @@ TEST_F(engine_test, a_round_late_by_a_millisecond_or_more_is_counted_a_stall) {
     EXPECT_EQ(engine_->stats().stalled_us.get(), 4500u);
 }
 
+// An engine with a small RX budget (bursts of 4) and an ARP resolution under way for
+// peer_ip, whose retry is due 500 ms on; the echo request that started it waits on it.
+class held_timers : public engine_test {
+protected:
+    void start(std::uint16_t rx_bursts) {
+        auto config = default_config();
+        config.burst = 4;
+        config.rx_bursts = rx_bursts;
+        config.arp.retry_interval = std::chrono::milliseconds(500);
+        config.timer_hold = std::chrono::milliseconds(200);
+        make_engine(config);
+        deliver(echo_request(peer_ip, 1, 1));
+        auto request = take_sent();
+        ASSERT_EQ(request.size(), 1u); // the ARP request
+        free_all(request);
+    }
+    // n frames that cost a round's budget and ask nothing of us (ARP for another address).
+    void queue_others(int n) {
+        for (int i = 0; i < n; ++i)
+            dev_.inbox.push_back(arp_frame(wire::arp_op::request, peer_mac, ipv4_addr::from_octets(198, 18, 0, 8), mac_addr{},
+                                           ipv4_addr::from_octets(198, 18, 0, 9)));
+    }
+};
+
 // Input that waited comes before the timers it may meet: a round that leaves input in the
 // queue fires only the timers due before the last round that read everything. Here the
-// engine comes back from a stall past an ARP retry's deadline with the reply still queued
+// engine comes back from a stall past the ARP retry's deadline with the reply still queued
 // behind a full RX budget of other frames: the reply settles the resolution, and no
 // request goes again.
-TEST_F(engine_test, timers_wait_for_the_input_queued_before_them) {
-    auto config = default_config();
-    config.burst = 4;
-    config.rx_bursts = 2;
-    config.arp.retry_interval = std::chrono::milliseconds(500);
-    config.timer_hold = std::chrono::milliseconds(200);
-    make_engine(config);
-    deliver(echo_request(peer_ip, 1, 1));
-    auto request = take_sent();
-    ASSERT_EQ(request.size(), 1u); // the ARP request; the echo waits on it
-    free_all(request);
+TEST_F(held_timers, timers_wait_for_the_input_queued_before_them) {
+    start(2);
     clock_.advance(std::chrono::milliseconds(600)); // the stall: the retry is 100 ms overdue
-    const auto other = ipv4_addr::from_octets(198, 18, 0, 8);
-    for (int i = 0; i < 8; ++i)
-        dev_.inbox.push_back(arp_frame(wire::arp_op::request, peer_mac, other, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));
+    queue_others(8);
     dev_.inbox.push_back(arp_frame(wire::arp_op::reply, peer_mac, peer_ip, our_mac, our_ip, our_mac));
     engine_->poll(); // the budget: 8 frames, the reply still waiting
     EXPECT_EQ(dev_.inbox.size(), 1u);
@@ -746,20 +759,10 @@ TEST_F(engine_test, timers_wait_for_the_input_queued_before_them) {
 
 // The wait is bounded: an engine that stays behind (every round spends its RX budget) still
 // fires a timer once it is timer_hold overdue, and no later than one round after.
-TEST_F(engine_test, timers_held_behind_input_fire_once_timer_hold_overdue) {
-    auto config = default_config();
-    config.burst = 4;
-    config.rx_bursts = 1;
-    config.arp.retry_interval = std::chrono::milliseconds(500);
-    config.timer_hold = std::chrono::milliseconds(200);
-    make_engine(config);
-    deliver(echo_request(peer_ip, 1, 1));
-    auto request = take_sent();
-    free_all(request);
-    const auto other = ipv4_addr::from_octets(198, 18, 0, 8);
+TEST_F(held_timers, timers_held_behind_input_fire_once_timer_hold_overdue) {
+    start(1);
     auto behind_for = [&](std::chrono::milliseconds step) {
-        for (int i = 0; i < 5; ++i) // one more than the budget: never drained
-            dev_.inbox.push_back(arp_frame(wire::arp_op::request, peer_mac, other, mac_addr{}, ipv4_addr::from_octets(198, 18, 0, 9)));
+        queue_others(5); // one more than the budget: never drained
         clock_.advance(step);
         engine_->poll();
         while (dev_.inbox.size() > 0) { // drop what the next round would read: the count stays exact
