@@ -339,7 +339,7 @@ std::string per_engine_shares(const std::vector<app::load_totals>& now, const st
 // interval, and the time the engines' rounds stalled (engine::count_stall, summed over them).
 void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, const run_options& r,
               const std::function<std::uint64_t()>& stalled_us, std::atomic<bool>& measuring,
-              std::vector<app::load_totals>& baselines, double& measured_seconds) {
+              double& measured_seconds) {
     using clk = std::chrono::steady_clock;
     // The run starts when the engines make their first opens: over IPv6 our addresses are
     // tentative for a second (RFC 4862 §5.4), and a clock started before that counted the
@@ -385,8 +385,7 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
         last_each = each;
         last_time = now;
         if (!measuring && elapsed >= r.warmup) {
-            // Each engine's own, so that its share of the measured time can be told apart.
-            for (std::size_t i = 0; i < gens.size(); ++i) baselines[i] = gens[i]->totals();
+            // Each engine takes its own counts as it sees this (measured_totals).
             measure_from = now;
             measuring = true;
         }
@@ -600,14 +599,13 @@ int main(int argc, char** argv) {
     if (run.flood) flood = std::make_unique<app::syn_flood>((*rt)->engine_at(0), *run.flood, std::random_device{}());
 
     cli::install_signal_handlers();
-    std::vector<app::load_totals> baselines(gens.size(), app::load_totals{});
     double seconds = 0;
     const auto stalled_us = [&rt] {
         std::uint64_t us = 0;
         for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) us += (*rt)->engine_at(i).stats().stalled_us.get();
         return us;
     };
-    std::thread printer([&] { progress(gens, run, stalled_us, measuring, baselines, seconds); });
+    std::thread printer([&] { progress(gens, run, stalled_us, measuring, seconds); });
     (*rt)->run(cli::stop.flag());
     printer.join();
     if (flood) flood->stop();
@@ -662,7 +660,8 @@ int main(int argc, char** argv) {
     app::load_totals t{};
     histogram latency, connect;
     for (std::size_t i = 0; i < gens.size(); ++i) {
-        app::load_totals share = app::difference(gens[i]->totals(), baselines[i]);
+        // Without a warm-up every count is the run's (the engine opened before it saw `measuring`).
+        app::load_totals share = run.warmup > 0 ? gens[i]->measured_totals() : gens[i]->totals();
         share[std::size_t(app::load_counter::retransmits)] += gens[i]->live_retransmits();
         for (std::size_t k = 0; k < t.size(); ++k) t[k] += share[k];
         shares.push_back(share);

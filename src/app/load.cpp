@@ -270,6 +270,7 @@ struct load_generator::conn {
     std::uint16_t local_port = 0;    // parked: its local port
     bool established = false;
     bool closing = false;            // we closed, or the server said it will
+    std::uint16_t warmup_left = 0;   // of outstanding, those sent before the measured time (measured_totals)
     fifo<instant> outstanding;       // unanswered requests: intended (or sent) times
     http_response_reader reader;
     lazy_string pending;             // bytes send() did not take yet
@@ -278,6 +279,7 @@ struct load_generator::conn {
 load_generator::load_generator(engine& eng, tcp::tcp_endpoint& ep, const load_options& options, std::size_t index,
                                std::size_t engines, const std::atomic<bool>& measuring)
     : engine_(eng), ep_(ep), options_(options), measuring_(measuring) {
+    static_assert(sizeof(conn) <= 112, "conn grew: a million connections' memory (see its comment)");
     request_ = "GET " + options.path + " HTTP/1.1\r\nHost: " + options.host + "\r\nUser-Agent: tern-load\r\n\r\n";
     last_request_ = "GET " + options.path + " HTTP/1.1\r\nHost: " + options.host +
                     "\r\nUser-Agent: tern-load\r\nConnection: close\r\n\r\n";
@@ -350,6 +352,20 @@ load_totals load_generator::totals() const {
     return t;
 }
 
+void load_generator::start_measuring(instant now) {
+    measure_start_ = now;
+    at_measure_start_ = totals();
+    // Their answers come first on each connection (one stream, in order), and are not the run's.
+    for (const slot& e : live_)
+        if (conn* c = e.get()) c->warmup_left = std::uint16_t(std::min<std::size_t>(c->outstanding.size(), 0xffff));
+}
+
+load_totals load_generator::measured_totals() const {
+    load_totals t = difference(totals(), at_measure_start_);
+    t[std::size_t(load_counter::responses)] -= warmup_answers_;
+    return t;
+}
+
 std::size_t load_generator::first_handshakes() const {
     std::size_t n = 0;
     for (const slot& e : live_)
@@ -386,7 +402,7 @@ void load_generator::sample_retransmits(instant now) {
 }
 
 void load_generator::poll(instant now) {
-    if (!measure_start_ && measuring()) measure_start_ = now;
+    if (!measure_start_ && measuring()) start_measuring(now);
     if (!started_) {
         // Start once ARP for the target is done (runtime_options::resolve), so the first
         // SYNs do not overflow the ARP queue; at most a few seconds later in any case.
@@ -707,7 +723,7 @@ void load_generator::dispatch(instant intended) {
 // series stops at max_series_seconds: each second's histogram takes 58 KiB).
 void load_generator::record(histogram& run, std::vector<histogram>& by_second, instant now, std::uint64_t ns) {
     run.record(ns);
-    if (!measure_start_) measure_start_ = now;
+    if (!measure_start_) start_measuring(now);
     const auto second = std::size_t((now - *measure_start_) / std::chrono::seconds(1));
     if (second >= max_series_seconds) return;
     if (by_second.size() <= second) by_second.resize(second + 1);
@@ -802,6 +818,11 @@ void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
 
 // One answer to the oldest outstanding request on c.
 void load_generator::on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now) {
+    if (!measure_start_ && measuring()) start_measuring(now);
+    if (c.warmup_left > 0) {
+        --c.warmup_left;
+        ++warmup_answers_;
+    }
     const instant intended = c.outstanding.front();
     c.outstanding.pop_front();
     --in_flight_;

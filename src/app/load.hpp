@@ -271,6 +271,13 @@ public:
     const std::vector<histogram>& latency_by_second() const { return latency_by_second_; }
     const std::vector<histogram>& connect_latency_by_second() const { return connect_by_second_; }
     static constexpr std::size_t max_series_seconds = 900;
+    // Only once the engine has stopped: the counts since this engine first saw `measuring`
+    // (all of them when it never did), taken on its own thread at that moment, less the
+    // answers to requests sent before it: the measured requests and responses agree, where
+    // counts taken from another thread at the end of the warm-up had the warm-up's requests
+    // still in flight answered in the measured time (responses exceeded requests by up to
+    // one a connection).
+    load_totals measured_totals() const;
     // Only once the engine has stopped: retransmissions of connections still open.
     std::uint64_t live_retransmits() const;
     // Only once the engine has stopped: connections still in their first handshake, their
@@ -373,6 +380,8 @@ private:
     bool fill_bulk_shared(tcp::stream& s);
     void on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now);
     void dispatch(instant intended);
+    // This engine's measured time starts now (the first round or answer that sees `measuring`).
+    void start_measuring(instant now);
     void record(histogram& run, std::vector<histogram>& by_second, instant now, std::uint64_t ns);
     void bump(load_counter c, std::uint64_t n = 1) {
         auto& a = counters_[std::size_t(c)];
@@ -440,6 +449,8 @@ private:
     histogram latency_;
     histogram connect_latency_;
     std::optional<instant> measure_start_;
+    load_totals at_measure_start_{}; // totals() then (measured_totals)
+    std::uint64_t warmup_answers_ = 0; // responses since, to requests sent before it
     std::vector<histogram> latency_by_second_;
     std::vector<histogram> connect_by_second_;
 };

@@ -3195,6 +3195,31 @@ TEST(load_generator, after_stop_opening_no_request_is_sent_and_those_in_flight_a
     r.stop_and_expect_answers_only(10ms); // many round trips
 }
 
+// The measured counts start on the engine's own thread, when it first sees `measuring`, less
+// the answers to requests meant before: a closed loop's measured requests and responses agree
+// exactly. tern-load read the counts from its printing thread as the warm-up ended instead,
+// and the requests then in flight (one a connection) were answered in the measured time.
+TEST(load_generator, measured_requests_and_responses_agree_after_a_warm_up) {
+    auto o = http_load(app::workload::rps); // no rate: closed loop
+    o.connections = 4;
+    load_run r(o);
+    r.measuring = false;
+    r.run_for(20ms);
+    const std::uint64_t in_flight = r.gen->requests_in_flight();
+    ASSERT_EQ(in_flight, 4u);
+    const app::load_totals read_outside = r.gen->totals(); // as the printing thread read them
+    r.measuring = true;
+    r.run_for(20ms);
+    r.stop_and_expect_answers_only(10ms);
+    const auto requests = std::size_t(app::load_counter::requests), responses = std::size_t(app::load_counter::responses);
+    const app::load_totals measured = r.gen->measured_totals();
+    EXPECT_GT(measured[requests], 100u);
+    EXPECT_EQ(measured[responses], measured[requests]);
+    const app::load_totals from_outside = app::difference(r.gen->totals(), read_outside);
+    EXPECT_EQ(from_outside[responses], from_outside[requests] + in_flight); // what it replaces
+    EXPECT_EQ(r.gen->latency().count(), measured[responses] + in_flight); // latencies: every answer measured
+}
+
 // Open loop: the requests waiting for a connection when the run stops are not sent. Here
 // the server is silent for 20 ms at 1000 requests/s over 4 connections, one request at a
 // time each: 4 go out, some 16 wait.
