@@ -205,11 +205,7 @@ public:
     connection(const tcp_config& config, segment_sink& sink, connection_events& events, const flow& f, parked&& p,
                const listener_share& shared, std::uint32_t ts_offset);
     // Fires every timer due at `now`.
-    void on_timer(instant now) { on_timer(now, now); }
-    // Fires the timers due by `due_by` (at most now), acting at `now`: the engine's timers run
-    // behind now while input waits in its queue (engine_config::timer_hold), and a deadline
-    // after that waits with it.
-    void on_timer(instant now, instant due_by);
+    void on_timer(instant now);
     // The earliest instant at which on_timer has work; none when idle.
     std::optional<instant> next_deadline() const;
 

@@ -883,12 +883,14 @@ void endpoint_core::on_timer(timer_hook& hook) {
         if (time_wait6_.size()) erasures_ += time_wait6_.expire(engine_.now());
         return arm_time_wait_timer();
     }
-    ++depth_;
     stream_state& s = stream_state::of_timer(hook);
-    // Only what is due by where the engine's timers run this round (behind now while input
-    // waits that may meet a deadline): the hook may fire early (arm_no_later keeps it for a
-    // deadline since moved later), and a deadline beyond that waits, settle arming for it.
-    s.conn_.on_timer(engine_.now(), engine_.timers_due_by());
+    // The hook fired for a deadline that has since moved later (arm_no_later): when the
+    // one it has now lies beyond what the engine's timers run to this round (input waits
+    // that may meet it), it waits too.
+    if (auto deadline = s.conn_.next_deadline(); deadline && *deadline > engine_.timers_due_by())
+        return engine_.timers().arm_no_later(s.timer(), *deadline);
+    ++depth_;
+    s.conn_.on_timer(engine_.now());
     settle(s);
     // Idle still, and the timer was its wait to park (settle leaves it unarmed then):
     // park_due decides once no call into it is on the stack.

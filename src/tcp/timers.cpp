@@ -10,20 +10,20 @@ namespace tern::tcp {
 
 namespace f = wire::tcp_flags;
 
-void connection::on_timer(instant now, instant due_by) {
-    if (time_wait_deadline_ && *time_wait_deadline_ <= due_by) {
+void connection::on_timer(instant now) {
+    if (time_wait_deadline_ && *time_wait_deadline_ <= now) {
         // "If the time-wait timeout expires on a connection, delete the TCB, enter the CLOSED state"
         if (state_ == tcp_state::time_wait) return to_closed(close_reason::normal);
         return to_closed(close_reason::timed_out); // FIN-WAIT-2 after close(): no FIN came
     }
-    if (delack_deadline_ && *delack_deadline_ <= due_by) {
+    if (delack_deadline_ && *delack_deadline_ <= now) {
         delack_deadline_.reset();
         tcb_.ack_now = true;
         output(now);
     }
-    if (rtx_deadline_ && *rtx_deadline_ <= due_by) on_rtx_timer(now);
-    if (persist_deadline_ && *persist_deadline_ <= due_by) on_persist(now);
-    if (keepalive_deadline_ && *keepalive_deadline_ <= due_by) on_keepalive(now);
+    if (rtx_deadline_ && *rtx_deadline_ <= now) on_rtx_timer(now);
+    if (persist_deadline_ && *persist_deadline_ <= now) on_persist(now);
+    if (keepalive_deadline_ && *keepalive_deadline_ <= now) on_keepalive(now);
     settle_extras(now);
 }
 

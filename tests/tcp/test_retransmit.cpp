@@ -57,27 +57,6 @@ TEST(Retransmit, LossCountsAreMadeAtTheFirstRetransmission) {
     EXPECT_GE(h.conn.heap_bytes(), sizeof(connection::rare_counts));
 }
 
-// The engine's timers may run behind now, while input that may meet a deadline waits in its
-// queue (engine_config::timer_hold): on_timer(now, due_by) fires what is due by due_by and acts
-// at now. The delayed ACK due by then goes; the RTO, due at now but not by due_by, waits.
-TEST(Retransmit, TimersDueAfterTheEnginesHorizonWait) {
-    harness h;
-    establish_with_rtt(h, 100ms); // RTO 300 ms
-    h.send(100);
-    h.expect_tx("P. 1:101(100) ack 1"); // the RTO due 300 ms on
-    h.advance(250ms);
-    h.deliver(". 1:11(10) ack 1 win 65535"); // data: our ACK of it is delayed 40 ms
-    h.expect_no_tx();
-    h.conn.on_timer(h.now + 100ms, h.now + 45ms); // the RTO is due at now, not by the horizon
-    h.expect_tx(". 101:101(0) ack 11");
-    h.expect_no_tx();
-    EXPECT_EQ(h.conn.stats().retransmits, 0u);
-    h.now += 100ms;
-    h.conn.on_timer(h.now); // the horizon has reached it
-    h.expect_tx("P. 1:101(100) ack 11");
-    EXPECT_EQ(h.conn.stats().rto_retransmits, 1u);
-}
-
 TEST(Retransmit, RtoRetransmissionWithExactBackoff) {
     harness h;
     establish_with_rtt(h, 100ms);
