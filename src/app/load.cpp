@@ -818,7 +818,6 @@ void load_generator::on_data(tcp::stream& s, const tcp::rx_data& data) {
 
 // One answer to the oldest outstanding request on c.
 void load_generator::on_response(tcp::stream& s, conn& c, const http_response_reader::response& r, instant now) {
-    if (!measure_start_ && measuring()) start_measuring(now);
     if (c.warmup_left > 0) {
         --c.warmup_left;
         ++warmup_answers_;
