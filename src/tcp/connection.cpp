@@ -481,6 +481,7 @@ void connection::on_segment(const segment& seg, instant now) {
         writable_due_ = false;
         if (state_ == tcp_state::established || state_ == tcp_state::close_wait) events_.on_writable();
     }
+    send_buffer_.trim(); // what the ACK emptied and the callbacks did not fill again
     settle_extras(now);
 }
 

@@ -28,8 +28,9 @@ std::vector<std::uint8_t> iota(std::size_t n, std::uint8_t from) {
     return v;
 }
 
-// The ring comes on demand and goes once everything in it is acknowledged, so idle
-// connections hold none; small messages keep a small one, whatever the capacity.
+// The ring comes on demand and goes once everything in it is acknowledged (at the trim
+// after the acknowledgment), so idle connections hold none; small messages keep a small
+// one, whatever the capacity.
 TEST(SendBuffer, RingComesOnDemandAndGoesWhenAcknowledged) {
     send_buffer b(64 * 1024);
     EXPECT_EQ(b.ring_allocated(), 0u);
@@ -39,8 +40,33 @@ TEST(SendBuffer, RingComesOnDemandAndGoesWhenAcknowledged) {
         EXPECT_EQ(b.ring_allocated(), 2048u);
         EXPECT_EQ(bytes_of(b.view(0, 100)), msg);
         b.pop(100);
+        b.trim();
         EXPECT_EQ(b.ring_allocated(), 0u);
+        EXPECT_FALSE(b.has_body());
     }
+}
+
+// Between the acknowledgment that empties the buffer and the trim, the next message goes
+// into the same ring, from its front: a request-response stream keeps its ring across the
+// answer's callback instead of giving it back and taking it again.
+TEST(SendBuffer, MessageWrittenBeforeTheTrimKeepsTheRing) {
+    send_buffer b(64 * 1024);
+    ASSERT_EQ(b.push(iota(1500, 0)), 1500u);
+    const std::uint8_t* ring = b.view(0, 1).pieces.front().bytes.data();
+    b.pop(1500);
+    EXPECT_TRUE(b.has_body());
+    EXPECT_EQ(b.ring_allocated(), 2048u);
+    const auto next = iota(1000, 3); // would wrap at 1500; starts at the front instead
+    ASSERT_EQ(b.push(next), 1000u);
+    b.trim(); // holds bytes: nothing goes
+    const tx_payload v = b.view(0, 1000);
+    ASSERT_EQ(v.pieces.size(), 1u);
+    EXPECT_EQ(v.pieces.front().bytes.data(), ring);
+    EXPECT_EQ(bytes_of(v), next);
+    b.pop(1000);
+    b.trim();
+    EXPECT_FALSE(b.has_body());
+    EXPECT_EQ(b.heap_bytes(), 0u);
 }
 
 // An idle connection's send buffer is a few words: the ring's bookkeeping and the
@@ -57,13 +83,17 @@ TEST(SendBuffer, BodyComesWithTheFirstByteAndGoesWithTheLast) {
     EXPECT_EQ(b.heap_bytes(), send_buffer::body_bytes() + 2048u);
     std::array<std::uint8_t, 20> owned{};
     ASSERT_TRUE(b.push_owned(owned, &owned, releases::record, &r));
-    b.pop(10); // the ring goes, the handed-over bytes keep the body
+    b.pop(10); // the ring goes (at the trim), the handed-over bytes keep the body
+    b.trim();
     EXPECT_EQ(b.ring_allocated(), 0u);
     EXPECT_TRUE(b.has_body());
     b.pop(15);
+    b.trim();
     EXPECT_TRUE(b.has_body());
     EXPECT_TRUE(r.owners.empty());
     b.pop(5);
+    EXPECT_EQ(r.owners, std::vector<void*>{&owned}); // released at once, not at the trim
+    b.trim();
     EXPECT_FALSE(b.has_body());
     EXPECT_EQ(r.owners, std::vector<void*>{&owned});
     b.pop(0); // nothing held: no body to read
@@ -81,6 +111,7 @@ TEST(SendBuffer, BulkSenderGetsItsRingBackAtItsSize) {
     ASSERT_EQ(b.ring_allocated(), 1024u * 1024);
     const std::uint8_t* ring = b.view(0, 1).pieces.front().bytes.data();
     b.pop(b.size());
+    b.trim();
     ASSERT_EQ(b.ring_allocated(), 0u);
     ASSERT_EQ(b.push(chunk), chunk.size());
     EXPECT_EQ(b.ring_allocated(), 1024u * 1024);
