@@ -2,8 +2,9 @@
 // yet, in stream order. Byte 0 is the byte at SND.UNA (or ISS+1 before our SYN is
 // acknowledged). It holds two kinds of bytes:
 //   - copied: send(bytes) copies into a ring that grows on demand up to the capacity
-//     (2 KiB, doubling), and is given back once everything in it is acknowledged, so an
-//     idle connection holds no ring at all and one that sends small messages a small one
+//     (2 KiB, doubling), and is given back once everything in it is acknowledged (by
+//     trim(), when the ACK's processing is over), so an idle connection holds no ring at
+//     all and one that sends small messages a small one
 //     (DESIGN.md "Memory": buffers on demand). Rings given back are kept for reuse on free
 //     lists per thread (per engine), so the give-and-take costs no malloc; a connection's
 //     next ring starts at the size its last one reached, so a bulk sender, whose ring
