@@ -131,34 +131,9 @@ public:
         assert(offset + len <= size_);
         if (len == 0) return {};
         const body& b = *body_;
-        if (const extent& e = b.extents.front(); offset + len <= e.len) return view_in_first(b, offset, len);
-        std::vector<tx_piece>& pieces = view_pieces();
-        pieces.clear();
-        std::uint32_t ring_at = b.ring_head; // ring position of the current ring extent
-        for (const extent& e : b.extents) {
-            if (offset >= e.len) {
-                offset -= e.len;
-                if (!e.owner) ring_at = ring_wrap(ring_at + e.len, b.ring_cap);
-                continue;
-            }
-            const std::uint32_t k = std::min(len, e.len - offset);
-            if (e.owner) {
-                pieces.push_back({{e.data + offset, k}, e.owner});
-            } else {
-                const std::uint32_t start = ring_wrap(ring_at + offset, b.ring_cap);
-                const std::uint32_t first = std::min(k, b.ring_cap - start);
-                pieces.push_back({{b.storage.get() + start, first}, nullptr});
-                if (k > first) pieces.push_back({{b.storage.get(), k - first}, nullptr});
-                ring_at = ring_wrap(ring_at + e.len, b.ring_cap);
-            }
-            len -= k;
-            offset = 0;
-            if (len == 0) break;
-        }
-        assert(len == 0);
-        std::size_t total = 0;
-        for (const tx_piece& p : pieces) total += p.bytes.size();
-        return {pieces, total};
+        if (const extent& e = b.extents.front(); offset + len <= e.len)
+            return {{b.shown.data(), cut(b, e, b.ring_head, offset, len, b.shown.data())}, len};
+        return view_across(offset, len);
     }
 
     // Bytes the ring has allocated (for tests and the memory figures).
@@ -199,23 +174,48 @@ private:
         // connection's send buffer, 16 bytes each.
         release_fn release = nullptr;
         void* context = nullptr;
-        mutable std::array<tx_piece, 2> shown; // view_in_first's pieces
+        mutable std::array<tx_piece, 2> shown; // the pieces of a view within the first extent
     };
 
-    // view() of bytes that all lie in the first extent: one piece, or two where the ring
-    // wraps, listed in the body.
-    tx_payload view_in_first(const body& b, std::uint32_t offset, std::uint32_t len) const {
-        const extent& e = b.extents.front();
-        if (e.owner) {
-            b.shown[0] = {{e.data + offset, len}, e.owner};
-            return {{b.shown.data(), 1}, len};
+    // view() of bytes in more than one extent: their pieces in the thread's list.
+    tx_payload view_across(std::uint32_t offset, std::uint32_t len) const {
+        const body& b = *body_;
+        const std::uint32_t total = len;
+        std::vector<tx_piece>& pieces = view_pieces();
+        pieces.clear();
+        std::uint32_t ring_at = b.ring_head; // ring position of the current ring extent
+        for (const extent& e : b.extents) {
+            if (offset < e.len) {
+                const std::uint32_t k = std::min(len, e.len - offset);
+                std::array<tx_piece, 2> cut_out;
+                const std::size_t n = cut(b, e, ring_at, offset, k, cut_out.data());
+                pieces.insert(pieces.end(), cut_out.begin(), cut_out.begin() + std::ptrdiff_t(n));
+                len -= k;
+                offset = 0;
+            } else {
+                offset -= e.len;
+            }
+            if (len == 0) break;
+            if (!e.owner) ring_at = ring_wrap(ring_at + e.len, b.ring_cap);
         }
-        const std::uint32_t start = ring_wrap(b.ring_head + offset, b.ring_cap);
-        const std::uint32_t first = std::min(len, b.ring_cap - start);
-        b.shown[0] = {{b.storage.get() + start, first}, nullptr};
-        if (first == len) return {{b.shown.data(), 1}, len};
-        b.shown[1] = {{b.storage.get(), len - first}, nullptr};
-        return {{b.shown.data(), 2}, len};
+        assert(len == 0);
+        return {pieces, total};
+    }
+
+    // The pieces of the k bytes at `offset` in extent e, whose ring bytes (if it holds any)
+    // start at ring position ring_at: one, or two where they wrap. Returns how many it wrote.
+    std::size_t cut(const body& b, const extent& e, std::uint32_t ring_at, std::uint32_t offset, std::uint32_t k,
+                    tx_piece* out) const {
+        if (e.owner) {
+            out[0] = {{e.data + offset, k}, e.owner};
+            return 1;
+        }
+        const std::uint32_t start = ring_wrap(ring_at + offset, b.ring_cap);
+        const std::uint32_t first = std::min(k, b.ring_cap - start);
+        out[0] = {{b.storage.get() + start, first}, nullptr};
+        if (first == k) return 1;
+        out[1] = {{b.storage.get(), k - first}, nullptr};
+        return 2;
     }
 
     body& held() {

@@ -171,6 +171,12 @@ TEST(SendBuffer, CopiesAndHandedOverBuffersKeepStreamOrder) {
     b.pop(15);
     EXPECT_TRUE(r.owners.empty());
     EXPECT_EQ(bytes_of(b.view(0, 20)), iota(20, 15));
+    // Within the handed-over buffer alone: one piece, its owner's bytes.
+    const tx_payload inside = b.view(2, 10);
+    ASSERT_EQ(inside.pieces.size(), 1u);
+    EXPECT_EQ(inside.pieces[0].owner, &token);
+    EXPECT_EQ(inside.pieces[0].bytes.data(), owned.data() + 7);
+    EXPECT_EQ(bytes_of(inside), iota(10, 17));
     b.pop(15);
     ASSERT_EQ(r.owners.size(), 1u);
     EXPECT_EQ(r.owners[0], &token);
