@@ -352,7 +352,6 @@ void progress(const std::vector<std::unique_ptr<app::load_generator>>& gens, con
     auto last_time = begin;
     std::vector<app::load_totals> last_each = each_totals(gens);
     app::load_totals last = sum(last_each);
-    if (r.warmup <= 0) measuring = true;
     std::uint64_t last_stalled = stalled_us();
     std::printf("%7s %9s %10s %9s %9s %8s %7s %6s %7s %6s %7s %8s\n", "time_s", "conn/s", "req/s", "Mbps_in", "Mbps_out",
                 "estab", "retrans", "resets", "timeout", "errors", "missed", "stall_ms");
@@ -582,7 +581,8 @@ int main(int argc, char** argv) {
 
     tcp::tcp_config tcp_cfg = run.tcp.config;
     tcp_cfg.mtu = options.engine.mtu;
-    std::atomic<bool> measuring{false};
+    // Without a warm-up the engines measure from their first round: every count is the run's.
+    std::atomic<bool> measuring{run.warmup <= 0};
     std::vector<std::unique_ptr<tcp::tcp_endpoint>> endpoints;
     std::vector<std::unique_ptr<app::load_generator>> gens;
     for (std::size_t i = 0; i < (*rt)->engine_count(); ++i) {
@@ -660,8 +660,7 @@ int main(int argc, char** argv) {
     app::load_totals t{};
     histogram latency, connect;
     for (std::size_t i = 0; i < gens.size(); ++i) {
-        // Without a warm-up every count is the run's (the engine opened before it saw `measuring`).
-        app::load_totals share = run.warmup > 0 ? gens[i]->measured_totals() : gens[i]->totals();
+        app::load_totals share = gens[i]->measured_totals();
         share[std::size_t(app::load_counter::retransmits)] += gens[i]->live_retransmits();
         for (std::size_t k = 0; k < t.size(); ++k) t[k] += share[k];
         shares.push_back(share);

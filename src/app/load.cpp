@@ -402,7 +402,6 @@ void load_generator::sample_retransmits(instant now) {
 }
 
 void load_generator::poll(instant now) {
-    if (!measure_start_ && measuring()) start_measuring(now);
     if (!started_) {
         // Start once ARP for the target is done (runtime_options::resolve), so the first
         // SYNs do not overflow the ARP queue; at most a few seconds later in any case.
@@ -413,6 +412,8 @@ void load_generator::poll(instant now) {
         if (!waited && !ready_to_start()) return;
         start(now);
     }
+    // From the round it starts in, when there is no warm-up: per-second series count from there.
+    if (!measure_start_ && measuring()) start_measuring(now);
     sample_retransmits(now);
     if (options_.kind == workload::cps) return open_due(now);
     while (opens_.due(now)) {

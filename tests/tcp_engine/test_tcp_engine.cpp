@@ -3220,6 +3220,20 @@ TEST(load_generator, measured_requests_and_responses_agree_after_a_warm_up) {
     EXPECT_EQ(r.gen->latency().count(), measured[responses] + in_flight); // latencies: every answer measured
 }
 
+// Without a warm-up (`measuring` set before the engine's first round, as tern-load sets it)
+// every count is the run's: tern-load reports measured_totals alone, whatever its --warmup.
+TEST(load_generator, measured_totals_are_every_count_without_a_warm_up) {
+    auto o = http_load(app::workload::rps); // no rate: closed loop
+    o.connections = 4;
+    load_run r(o); // measuring from the start
+    r.run_for(20ms);
+    r.stop_and_expect_answers_only(10ms);
+    const app::load_totals all = r.gen->totals();
+    EXPECT_GT(all[std::size_t(app::load_counter::connects)], 0u);
+    EXPECT_GT(all[std::size_t(app::load_counter::responses)], 100u);
+    EXPECT_EQ(r.gen->measured_totals(), all);
+}
+
 // Open loop: the requests waiting for a connection when the run stops are not sent. Here
 // the server is silent for 20 ms at 1000 requests/s over 4 connections, one request at a
 // time each: 4 go out, some 16 wait.
