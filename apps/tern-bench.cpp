@@ -376,7 +376,39 @@ struct settings {
     // log2 of the memif rings' slots. 14 is the ring the performance issue's figures were
     // measured on; a smaller ring's buffers stay in the caches (README: "What the link allows").
     unsigned memif_rsize = 14;
+    // Whether tern's processes (and link_floor's) run on hugepages: decided once, before the
+    // first scenario, so that every row of a run uses the same memory (tern_memory).
+    bool hugepages = false;
 };
+
+// What tern's two processes need of hugepages: 1024 MiB each (their -m), and room for the
+// EAL's own small allocations beside them.
+constexpr long hugepages_wanted_kb = 2 * 1024 * 1024 + 64 * 1024;
+
+// The hugepages free on a mounted hugetlbfs, in KiB (0 without a mount).
+long hugepages_free_kb() {
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    long value = 0;
+    long free_pages = 0, page_kb = 0;
+    while (meminfo >> key >> value) {
+        if (key == "HugePages_Free:") free_pages = value;
+        if (key == "Hugepagesize:") page_kb = value;
+        meminfo.ignore(64, '\n');
+    }
+    std::ifstream mounts("/proc/mounts");
+    const std::string all((std::istreambuf_iterator<char>(mounts)), std::istreambuf_iterator<char>());
+    return all.find(" hugetlbfs ") == std::string::npos ? 0 : free_pages * page_kb;
+}
+
+// The line that says on what memory tern's side runs, and, when not on hugepages, why and
+// what to do: the performance figures are measured on hugepages, and --no-huge is slower.
+std::string memory_kind(bool hugepages, long free_kb) {
+    if (hugepages) return "tern's processes on hugepages (" + std::to_string(free_kb / 1024) + " MiB free)";
+    return "tern's processes on --no-huge (slower): " + std::to_string(free_kb / 1024) + " MiB of hugepages free, " +
+           std::to_string(hugepages_wanted_kb / 1024) +
+           " MiB wanted (`echo 1100 > /proc/sys/vm/nr_hugepages` and a hugetlbfs mount reserve them)";
+}
 
 // A kernel run returns one figure per metric of its scenario (pingpong: p50, p99, p99.9).
 struct kernel_context {
@@ -413,7 +445,7 @@ struct tern_context {
         // are new, so every run left 2 GiB of hugepages taken. --huge-unlink removes each file
         // once it is mapped: the pages go back when the process ends, however it ends. memif
         // (not zero-copy) shares its rings and buffers through a memfd of its own, not these files.
-        a.push_back(hugepages_for_two() ? "--huge-unlink" : "--no-huge");
+        a.push_back(cfg.hugepages ? "--huge-unlink" : "--no-huge");
         a.insert(a.end(), {"-m", "1024", "--no-pci", "-l", std::to_string(lcore), "--file-prefix",
                            "tern_bench_" + role + "_" + id,
                            // A socket file rather than memif's default abstract address, so that we
@@ -430,23 +462,6 @@ struct tern_context {
     std::string memif_buffer() const {
         if (mtu <= 1500) return "";
         return ",bsize=" + std::to_string((mtu + 14 + 63) / 64 * 64);
-    }
-    // Hugepages when the machine has them mounted with room for both processes' 1024 MiB
-    // (scripts/common.sh reserves them); else --no-huge, which is slower but always works.
-    static bool hugepages_for_two() {
-        std::ifstream meminfo("/proc/meminfo");
-        std::string key;
-        long value = 0;
-        long free_pages = 0, page_kb = 0;
-        while (meminfo >> key >> value) {
-            if (key == "HugePages_Free:") free_pages = value;
-            if (key == "Hugepagesize:") page_kb = value;
-            meminfo.ignore(64, '\n');
-        }
-        std::ifstream mounts("/proc/mounts");
-        const std::string all((std::istreambuf_iterator<char>(mounts)), std::istreambuf_iterator<char>());
-        return all.find(" hugetlbfs ") != std::string::npos && page_kb > 0 &&
-               free_pages * page_kb >= 2 * 1024 * 1024 + 64 * 1024;
     }
     argv_t server(const argv_t& app_args, double duration) const {
         argv_t a = eal("tern-server", "server", server_core);
@@ -1535,6 +1550,11 @@ int main(int argc, char** argv) {
     ::sigaction(SIGTERM, &sa, nullptr);
     ::sigaction(SIGHUP, &sa, nullptr);
 
+    const long huge_free_kb = hugepages_free_kb();
+    cfg.hugepages = huge_free_kb >= hugepages_wanted_kb;
+    const std::string memory_line = memory_kind(cfg.hugepages, huge_free_kb);
+    std::cerr << "tern-bench: " << memory_line << "\n";
+
     std::vector<row> rows;
     std::vector<std::pair<std::string, std::string>> extras;
     std::vector<tern::bench::pause_count> pauses;
@@ -1593,6 +1613,7 @@ int main(int argc, char** argv) {
         extras = tern.extras;
         extras.emplace_back("machine_pauses", pauses_json(pauses));
         extras.emplace_back("link_floor", link_floor_json(floor));
+        extras.emplace_back("tern_memory", quote(memory_line));
         stop_all();
     } catch (const interrupted&) {
         stop_all();
@@ -1607,7 +1628,7 @@ int main(int argc, char** argv) {
     std::string table = markdown(rows);
     const std::string floor_line = link_floor_text(floor, cfg.memif_rsize);
     const std::string machine = pauses_text(pauses) + (floor_line.empty() ? "" : "\n" + floor_line);
-    std::ofstream(cfg.out / "results.md") << table << "\n" << machine << "\n";
+    std::ofstream(cfg.out / "results.md") << table << "\n" << memory_line << ".\n" << machine << "\n";
     std::ofstream(cfg.out / "results.json") << json(rows, cfg, extras);
     try {
         chart(rows, cfg.out);
@@ -1622,6 +1643,7 @@ int main(int argc, char** argv) {
               << cfg.duration << " s per scenario"
               << (cfg.warmup > 0 ? " (tern-load measures after a " + fmt_duration(cfg.warmup) + " s warm-up, overload aside)" : "")
               << ".\n"
+              << memory_line << ".\n"
               << machine << "\n"
               << "Written: " << (cfg.out / "results.md").string() << ", results.json, results.png\n";
     return exit_code;

@@ -108,6 +108,15 @@ assert "veth MTU 9000" in jumbo["kernel"]["measured_by"], jumbo["kernel"]
 assert "--zero-copy" in jumbo["tern"]["command"] and " -Z" in jumbo["kernel"]["command"], jumbo
 thr = next(r for r in rows if r["metric"] == "throughput")
 assert "--zero-copy" not in thr["tern"]["command"] and " -Z" not in thr["kernel"]["command"], thr
+# Every tern command of the run on the same memory, and tern_memory says which (with why
+# and what to reserve, when not on hugepages).
+tern_commands = [r["tern"]["command"] for r in rows]
+no_huge = ["--no-huge" in c for c in tern_commands]
+assert all(no_huge) or not any(no_huge), no_huge
+if no_huge[0]:
+    assert d["tern_memory"].startswith("tern's processes on --no-huge") and "nr_hugepages" in d["tern_memory"], d["tern_memory"]
+else:
+    assert d["tern_memory"].startswith("tern's processes on hugepages") and all("--huge-unlink" in c for c in tern_commands), d["tern_memory"]
 # --quick offers cps a fixed rate and says so; overload offers twice that.
 cps = next(r for r in rows if r["metric"] == "cps")
 assert "fixed offered rate 3000" in cps["tern"]["note"] and "find_max" not in d, cps["tern"]
