@@ -1270,6 +1270,7 @@ void chart(const std::vector<row>& rows, const fs::path& dir) {
 // its ping-pong at 0.995 us and 75 Gbit/s at MTU 9000 ten minutes later.
 struct link_floor_result {
     std::optional<tern::bench::floor_round_trip> round_trip;
+    std::optional<tern::bench::floor_rounds> rounds; // before rps (or rps6): as many in flight as connections
     std::optional<double> gbit_1514, gbit_9014;
     std::vector<std::string> missing;        // a figure that could not be measured, and why
     std::vector<std::string> measured_again; // a first try that gave no figure, and what it printed
@@ -1311,6 +1312,13 @@ bool measure_floor_once(const std::string& key, const tern_context& t, const fs:
         return r.round_trip.has_value();
     }
     const double seconds = quick ? 1 : 3;
+    if (key == "rps" || key == "rps6") {
+        // As many frames in flight as the row keeps requests (one a connection, closed loop).
+        r.rounds = tern::bench::parse_floor_rounds(link_floor_pair(
+            t, dir, name, {"reflect", "30"}, {"rounds", std::to_string(t.cfg.connections), fmt_duration(seconds)},
+            seconds + 1));
+        return r.rounds.has_value();
+    }
     const std::string bytes = key == "jumbo" ? "9014" : "1514";
     const auto rate = tern::bench::parse_floor_gbit(
         link_floor_pair(t, dir, name, {"sink", std::to_string(int(seconds) + 30)}, {"blast", bytes, fmt_duration(seconds)},
@@ -1320,10 +1328,11 @@ bool measure_floor_once(const std::string& key, const tern_context& t, const fs:
     return rate.has_value();
 }
 
-// The floor for scenario `key` (pingpong, throughput, jumbo; nothing for the others) into
-// `r`, with t.mtu already the scenario's.
+// The floor for scenario `key` (pingpong, throughput, jumbo, and the first of rps and rps6;
+// nothing for the others) into `r`, with t.mtu already the scenario's.
 void measure_link_floor(const std::string& key, const tern_context& t, bool quick, link_floor_result& r) {
-    if (key != "pingpong" && key != "throughput" && key != "jumbo") return;
+    const bool rounds = (key == "rps" || key == "rps6") && !r.rounds;
+    if (key != "pingpong" && key != "throughput" && key != "jumbo" && !rounds) return;
     if (!fs::exists(t.cfg.tern_dir / "link_floor")) {
         r.missing.push_back(key + ": no link_floor beside tern-bench in " + t.cfg.tern_dir.string());
         return;
@@ -1334,9 +1343,13 @@ void measure_link_floor(const std::string& key, const tern_context& t, bool quic
     // A pair that gives no figure is run once more (a suite run once saw a sink report
     // nothing, and its logs were gone); the first try's logs stay beside, as NAME.first.*,
     // and what both sides printed last goes into results.json.
-    const std::string name = key == "pingpong" ? "ping-pong" : key == "jumbo" ? "one-way-9014" : "one-way-1514";
-    const std::string what =
-        key == "pingpong" ? "link_floor's ping reported no round trips" : "link_floor's sink reported no rate";
+    const std::string name = key == "pingpong" ? "ping-pong"
+                             : rounds          ? "rounds-" + std::to_string(t.cfg.connections)
+                             : key == "jumbo"  ? "one-way-9014"
+                                               : "one-way-1514";
+    const std::string what = key == "pingpong" ? "link_floor's ping reported no round trips"
+                             : rounds          ? "link_floor's rounds reported no rate"
+                                               : "link_floor's sink reported no rate";
     try {
         for (int attempt = 1;; ++attempt) {
             if (measure_floor_once(key, t, dir, name, quick, r)) return;
@@ -1356,11 +1369,16 @@ void measure_link_floor(const std::string& key, const tern_context& t, bool quic
     }
 }
 
-// The line under the table; empty when none of pingpong, throughput and jumbo ran.
+// The line under the table; empty when none of pingpong, rps, rps6, throughput and jumbo ran.
 std::string link_floor_text(const link_floor_result& f, unsigned rsize) {
     std::string t = "The bare link (link_floor: DPDK alone on the same memif pair, cores and ring, rsize=" +
                     std::to_string(rsize) + "), just before the rows it bounds:";
     char b[200];
+    if (f.rounds) {
+        std::snprintf(b, sizeof b, " rps, %u 118-byte frames in flight, each sent back as it comes, %.0f round trips/s;",
+                      f.rounds->in_flight, f.rounds->per_second);
+        t += b;
+    }
     if (f.round_trip) {
         std::snprintf(b, sizeof b, " pingpong, a round trip of 118-byte frames p50 %.2f us, p99 %.2f, p99.9 %.2f;",
                       f.round_trip->p50_us, f.round_trip->p99_us, f.round_trip->p99_9_us);
@@ -1387,6 +1405,9 @@ std::string link_floor_json(const link_floor_result& f) {
         j += "\"round_trip_us\": {\"samples\": " + std::to_string(f.round_trip->samples) +
              ", \"p50\": " + json_number(f.round_trip->p50_us) + ", \"p99\": " + json_number(f.round_trip->p99_us) +
              ", \"p99_9\": " + json_number(f.round_trip->p99_9_us) + "}, ";
+    if (f.rounds)
+        j += "\"rounds\": {\"in_flight\": " + std::to_string(f.rounds->in_flight) +
+             ", \"round_trips_per_s\": " + json_number(f.rounds->per_second) + "}, ";
     if (f.gbit_1514) j += "\"one_way_1514_gbit_per_s\": " + json_number(*f.gbit_1514) + ", ";
     if (f.gbit_9014) j += "\"one_way_9014_gbit_per_s\": " + json_number(*f.gbit_9014) + ", ";
     auto list = [](const std::vector<std::string>& items) {

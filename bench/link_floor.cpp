@@ -4,6 +4,8 @@
 //   link_floor [EAL args] -- reflect [SECONDS]      send back every frame read
 //   link_floor [EAL args] -- ping [COUNT]           one 64-byte-payload frame at a time;
 //                                                    prints its round trips' percentiles
+//   link_floor [EAL args] -- rounds N [SECONDS]     N such frames in flight, each sent again
+//                                                    as it comes back; prints round trips/s
 //   link_floor [EAL args] -- sink [SECONDS]         count what arrives; prints the rate
 //   link_floor [EAL args] -- blast BYTES [SECONDS]  frames of BYTES as fast as the port
 //                                                    takes them; prints the rate
@@ -15,6 +17,7 @@
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -119,6 +122,39 @@ void ping(rte_mempool* pool, std::size_t count) {
                 (unsigned long long)rtt_ns.max());
 }
 
+// `in_flight` frames at once, each sent back by the reflecting side and sent again as it
+// returns: the round trips a second the link carries with that many requests outstanding,
+// as tern's rps rows keep one a connection (tern-load --closed-loop). A frame the port
+// refuses is replaced by a fresh one, so the count in flight stays. Counted for `seconds`
+// after a warm-up of one second (the rings' memory faulted in, the peer's loop running).
+void rounds(rte_mempool* pool, std::size_t in_flight, double seconds) {
+    const ticks t;
+    rte_mbuf* b[burst];
+    std::size_t out = 0; // frames sent and not yet back
+    std::uint64_t frames = 0, start = 0;
+    const std::uint64_t warm_end = t.after(1), end = t.after(1 + seconds);
+    for (std::uint64_t now = t.now(); now < end; now = t.now()) {
+        while (out < in_flight) { // the first frames, and those a refusal cost
+            const auto n = std::uint16_t(std::min<std::size_t>(burst, in_flight - out));
+            for (std::uint16_t i = 0; i < n; ++i)
+                if ((b[i] = frame(pool, ping_frame)) == nullptr) throw std::runtime_error("the mbuf pool ran dry");
+            const std::uint16_t sent = rte_eth_tx_burst(port, 0, b, n);
+            rte_pktmbuf_free_bulk(b + sent, n - sent);
+            out += sent;
+            if (sent < n) break;
+        }
+        const std::uint16_t n = rte_eth_rx_burst(port, 0, b, burst);
+        if (n == 0) continue;
+        if (start == 0 && now >= warm_end) start = now, frames = 0;
+        frames += n;
+        const std::uint16_t sent = rte_eth_tx_burst(port, 0, b, n);
+        rte_pktmbuf_free_bulk(b + sent, n - sent);
+        out -= n - sent;
+    }
+    if (start == 0 || frames == 0) throw std::runtime_error("no frame came back");
+    std::printf("rounds: %zu in flight, %.0f round trips/s\n", in_flight, double(frames) / t.seconds(t.now() - start));
+}
+
 void report_rate(const char* what, const ticks& t, std::uint64_t span, std::uint64_t frames, std::uint64_t bytes) {
     std::printf("%s: %.2f Gbit/s, %.0f frames/s\n", what, double(bytes) * 8 / t.seconds(span) / 1e9,
                 double(frames) / t.seconds(span));
@@ -175,7 +211,7 @@ double number(const char* text, double lowest, const char* what) {
 }
 
 int run(int argc, char** argv) {
-    if (argc < 2) throw std::invalid_argument("which side: reflect, ping, sink or blast");
+    if (argc < 2) throw std::invalid_argument("which side: reflect, ping, rounds, sink or blast");
     const std::string_view mode = argv[1];
     const char* arg = argc > 2 ? argv[2] : nullptr;
     if (mode == "reflect" || mode == "sink") {
@@ -185,6 +221,12 @@ int run(int argc, char** argv) {
     } else if (mode == "ping") {
         const auto count = std::size_t(arg ? number(arg, 1, "COUNT") : 2e6);
         ping(start_port(RTE_MBUF_DEFAULT_DATAROOM), count);
+    } else if (mode == "rounds") {
+        if (!arg) throw std::invalid_argument("rounds: give the frames in flight");
+        const auto in_flight = std::size_t(number(arg, 1, "IN_FLIGHT"));
+        if (in_flight > 4096) throw std::invalid_argument("IN_FLIGHT: at most 4096");
+        const double seconds = argc > 3 ? number(argv[3], 0.1, "SECONDS") : 3;
+        rounds(start_port(RTE_MBUF_DEFAULT_DATAROOM), in_flight, seconds);
     } else if (mode == "blast") {
         if (!arg) throw std::invalid_argument("blast: give the frame size in bytes");
         const auto size = std::size_t(number(arg, 60, "BYTES"));
@@ -192,7 +234,7 @@ int run(int argc, char** argv) {
         const double seconds = argc > 3 ? number(argv[3], 0.1, "SECONDS") : 8;
         blast(start_port(unsigned(size)), size, seconds);
     } else {
-        throw std::invalid_argument("unknown side '" + std::string(mode) + "': reflect, ping, sink or blast");
+        throw std::invalid_argument("unknown side '" + std::string(mode) + "': reflect, ping, rounds, sink or blast");
     }
     return 0;
 }

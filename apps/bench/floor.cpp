@@ -22,4 +22,13 @@ std::optional<double> parse_floor_gbit(std::string_view out, std::string_view wh
     return std::stod(m[2].str());
 }
 
+std::optional<floor_rounds> parse_floor_rounds(std::string_view out) {
+    static const std::regex line(R"((^|\n)rounds: (\d+) in flight, ([0-9.]+) round trips/s)");
+    std::match_results<std::string_view::const_iterator> m;
+    if (!std::regex_search(out.begin(), out.end(), m, line)) return std::nullopt;
+    const floor_rounds r{unsigned(std::stoul(m[2].str())), std::stod(m[3].str())};
+    if (r.in_flight == 0 || r.per_second <= 0) return std::nullopt;
+    return r;
+}
+
 } // namespace tern::bench

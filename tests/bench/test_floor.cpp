@@ -34,5 +34,16 @@ TEST(floor, reads_the_rate_of_the_side_asked) {
     EXPECT_FALSE(parse_floor_gbit("not a sink: 3.00 Gbit/s\n", "sink")); // a line of its own
 }
 
+TEST(floor, reads_rounds_in_flight_and_their_rate) {
+    const auto r = parse_floor_rounds("EAL: Detected 2 lcore(s)\nrounds: 1000 in flight, 4495992 round trips/s\n");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->in_flight, 1000u);
+    EXPECT_DOUBLE_EQ(r->per_second, 4495992);
+    EXPECT_FALSE(parse_floor_rounds(""));
+    EXPECT_FALSE(parse_floor_rounds("link_floor: no frame came back\n"));
+    EXPECT_FALSE(parse_floor_rounds("rounds: 32 in flight, 0 round trips/s\n"));
+    EXPECT_FALSE(parse_floor_rounds("not rounds: 32 in flight, 5 round trips/s\n")); // a line of its own
+}
+
 } // namespace
 } // namespace tern::bench

@@ -135,8 +135,9 @@ for p in pauses:
     assert p["longest_us"] > 0, p
 assert any(l.startswith("Machine pauses (a thread spinning alone on each core") for l in open(os.path.join(out, "results.md"))), "no pauses line"
 # The bare link (link_floor on the same memif pair and cores), just before the rows it
-# bounds: its round trips before pingpong (100,000 with --quick), its one-way rates before
-# throughput and jumbo; in the JSON and under the table.
+# bounds: its round trips before pingpong (100,000 with --quick), its round trips a second
+# with a frame in flight a connection before rps, its one-way rates before throughput and
+# jumbo; in the JSON and under the table.
 f = d["link_floor"]
 assert f["missing"] == [], f
 # A pair that gave nothing is run once more; what its first try printed is kept.
@@ -146,8 +147,11 @@ for again in f["measured_again"]:
 rt = f["round_trip_us"]
 assert rt["samples"] == 100000 and 0 < rt["p50"] <= rt["p99"] <= rt["p99_9"], f
 assert f["one_way_1514_gbit_per_s"] > 0 and f["one_way_9014_gbit_per_s"] > 0, f
+# Before rps: as many frames in flight as the row has connections (32 by default).
+assert f["rounds"]["in_flight"] == 32 and f["rounds"]["round_trips_per_s"] > 0, f
 floor_line = [l for l in open(os.path.join(out, "results.md")) if l.startswith("The bare link (link_floor")]
 assert floor_line and "p50 " in floor_line[0] and "9014-byte frames" in floor_line[0], floor_line
+assert "rps, 32 118-byte frames in flight" in floor_line[0] and "round trips/s" in floor_line[0], floor_line
 assert "not measured" not in floor_line[0], floor_line
 # Memory: 20,000 idle connections with --quick against 5,000, each side's growth a
 # connection plus its flow table's share; more than a connection's record and flow-table
