@@ -31,6 +31,7 @@
 #include "common/json.hpp"
 #include "common/tool.hpp"
 #include "core/flow_table.hpp" // header-only: the table's size, for the memory scenario
+#include "dpdk/hugepages.hpp"  // DPDK-free: the free hugepages, read as tern's start-up reads them
 
 #include <algorithm>
 #include <cerrno>
@@ -385,20 +386,14 @@ struct settings {
 // EAL's own small allocations beside them.
 constexpr long hugepages_wanted_kb = 2 * 1024 * 1024 + 64 * 1024;
 
-// The hugepages free on a mounted hugetlbfs, in KiB (0 without a mount).
+// The hugepages free on a mounted hugetlbfs, in KiB (0 without a mount): what tern's own
+// start-up reads to say why the EAL found none (dpdk/hugepages.hpp).
 long hugepages_free_kb() {
-    std::ifstream meminfo("/proc/meminfo");
-    std::string key;
-    long value = 0;
-    long free_pages = 0, page_kb = 0;
-    while (meminfo >> key >> value) {
-        if (key == "HugePages_Free:") free_pages = value;
-        if (key == "Hugepagesize:") page_kb = value;
-        meminfo.ignore(64, '\n');
-    }
-    std::ifstream mounts("/proc/mounts");
-    const std::string all((std::istreambuf_iterator<char>(mounts)), std::istreambuf_iterator<char>());
-    return all.find(" hugetlbfs ") == std::string::npos ? 0 : free_pages * page_kb;
+    const tern::hugepage_state state = tern::read_hugepage_state();
+    if (state.mounts.empty()) return 0;
+    long kb = 0;
+    for (const tern::hugepage_pool& p : state.pools) kb += long(p.free * p.page_kib);
+    return kb;
 }
 
 // The line that says on what memory tern's side runs, and, when not on hugepages, why and
@@ -1335,6 +1330,13 @@ void measure_link_floor(const std::string& key, const tern_context& t, bool quic
     if (key != "pingpong" && key != "throughput" && key != "jumbo" && !rounds) return;
     if (!fs::exists(t.cfg.tern_dir / "link_floor")) {
         r.missing.push_back(key + ": no link_floor beside tern-bench in " + t.cfg.tern_dir.string());
+        return;
+    }
+    if (rounds && t.cfg.connections > (1u << t.cfg.memif_rsize)) {
+        // More frames in flight than a ring has slots: the reflecting side's sends are refused
+        // and the frames lost, which rounds does not replace (the figure would be of fewer).
+        r.missing.push_back(key + ": " + std::to_string(t.cfg.connections) + " frames in flight do not fit a ring of " +
+                            std::to_string(1u << t.cfg.memif_rsize) + " slots");
         return;
     }
     const fs::path dir = t.cfg.out / "logs" / "link-floor";

@@ -124,8 +124,9 @@ void ping(rte_mempool* pool, std::size_t count) {
 
 // `in_flight` frames at once, each sent back by the reflecting side and sent again as it
 // returns: the round trips a second the link carries with that many requests outstanding,
-// as tern's rps rows keep one a connection (tern-load --closed-loop). A frame the port
-// refuses is replaced by a fresh one, so the count in flight stays. Counted for `seconds`
+// as tern's rps rows keep one a connection (tern-load --closed-loop). A frame this side's
+// port refuses is replaced by a fresh one; one the reflecting side's refuses is lost, so
+// `in_flight` must fit the rings (tern-bench checks it against the ring's slots). Counted for `seconds`
 // after a warm-up of one second (the rings' memory faulted in, the peer's loop running).
 void rounds(rte_mempool* pool, std::size_t in_flight, double seconds) {
     const ticks t;

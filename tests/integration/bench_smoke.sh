@@ -252,6 +252,12 @@ BENCH_PID=
 check "SIGINT stops tern-bench with 130" "[ $rc -eq 130 ]"
 check "after SIGINT no namespace, veth or process is left" "no_leftovers $PID_INT"
 
+# More frames in flight than the ring has slots: the bare link's rps figure is not measured
+# (the reflecting side would lose frames rounds does not replace) and the line says why.
+"$BENCH" --quick --scenarios rps --memif-rsize 8 --connections 300 --out "$WORK/ring" >/dev/null 2>&1
+check "the bare link's rounds are not measured with more in flight than a ring holds, and that is said" \
+    "grep -q '\"missing\": \[\"rps: 300 frames in flight do not fit a ring of 256 slots\"\]' '$WORK/ring/results.json' && ! grep -q '\"rounds\"' '$WORK/ring/results.json'"
+
 # A missing tool is an error naming the package.
 PATH=/nonexistent "$BENCH" --quick --out "$WORK/missing" >/dev/null 2>"$WORK/missing.err"
 rc=$?
